@@ -1,0 +1,164 @@
+// procactor::Actor — the code that runs inside an actor's process.
+//
+// Typed handlers (the seed's TaggedActor.do_<tag>):
+//
+//   class Calc : public procactor::Actor<Calc, Add, Reset> {
+//    public:
+//     int on(const Add& a) { return total_ += a.value; }   // the reply to an ask
+//     void on(const Reset&) { total_ = 0; }
+//   };
+//   PROCACTOR_ACTOR(Calc);
+//
+// Or a loop of your own (the seed's Actor.run) by overriding run():
+//
+//   void run() override { while (auto m = recv()) { if (m->is<Text>()) ... } }
+//
+// A message is committed (removed from the mailbox) only once its handler has
+// returned, so a crash inside a handler redelivers it to the restarted process.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "actor_ref.hpp"
+#include "codec.hpp"
+#include "message.hpp"
+#include "params.hpp"
+
+namespace procactor {
+
+// A received message; valid until the next recv() or the handler's return.
+class Message {
+ public:
+  Message(type_id type, std::span<const std::byte> payload, detail::slot_id sender,
+          std::uint64_t correlation, std::uint32_t flags)
+      : type_(type), payload_(payload), sender_(sender), correlation_(correlation), flags_(flags) {}
+
+  [[nodiscard]] type_id type() const noexcept { return type_; }
+  [[nodiscard]] std::string_view type_name() const noexcept { return message_name(type_); }
+  template <registered_message T>
+  [[nodiscard]] bool is() const noexcept {
+    return type_ == message_traits<T>::id;
+  }
+  // Decodes the payload; throws error(decode_failed) when it is not a T.
+  template <registered_message T>
+  [[nodiscard]] T get() const {
+    return decode_checked<T>();
+  }
+  [[nodiscard]] std::span<const std::byte> payload() const noexcept { return payload_; }
+  [[nodiscard]] ActorRef sender() const noexcept { return ActorRef(sender_); }
+  [[nodiscard]] bool expects_reply() const noexcept { return (flags_ & detail::flag_ask) != 0; }
+
+  // Answers an ask; a no-op for a plain send. At most one reply counts.
+  template <class R>
+  void reply(const R& value) const {
+    if (expects_reply()) send_reply(detail::thread_encoder().encode(value));
+  }
+  void reply() const {
+    if (expects_reply()) send_reply({});
+  }
+  // Answers with bytes already encoded (what reply() does after encoding).
+  void reply_encoded(std::span<const std::byte> bytes) const {
+    if (expects_reply()) send_reply(bytes);
+  }
+
+ private:
+  template <class T>
+  T decode_checked() const {
+    try {
+      return detail::decode<T>(payload_);
+    } catch (const std::exception& e) {
+      throw error(errc::decode_failed,
+                  std::string(message_traits<T>::name) + ": " + e.what());
+    }
+  }
+  void send_reply(std::span<const std::byte> bytes) const;
+
+  type_id type_;
+  std::span<const std::byte> payload_;
+  detail::slot_id sender_;
+  std::uint64_t correlation_;
+  std::uint32_t flags_;
+};
+
+// The untyped base every actor derives from (through Actor<> below).
+class ActorBase {
+ public:
+  ActorBase() = default;
+  ActorBase(const ActorBase&) = delete;
+  ActorBase& operator=(const ActorBase&) = delete;
+  virtual ~ActorBase() = default;
+
+  virtual void on_start() {}
+  virtual void on_stop() {}
+  // The default loop hands each message to dispatch(); override to drive your own.
+  virtual void run();
+  // Returns false when no handler takes this type.
+  virtual bool dispatch(const Message& message) = 0;
+
+ protected:
+  // Blocks for the next message; nullopt once the actor was closed and its
+  // mailbox drained. Receiving commits the message returned before.
+  std::optional<Message> recv();
+
+  [[nodiscard]] ActorRef self() const { return ActorRef(detail::self_slot()); }
+  [[nodiscard]] const Params& params() const;
+  [[nodiscard]] std::string name() const { return detail::name_of(detail::self_slot()); }
+  // Another actor of this run by name; an invalid ref when there is none.
+  [[nodiscard]] static ActorRef find(std::string_view actor_name) {
+    return ActorRef(detail::find(actor_name));
+  }
+};
+
+template <class Derived, registered_message... Handled>
+class Actor : public ActorBase {
+ public:
+  bool dispatch(const Message& message) override { return (try_handle<Handled>(message) || ...); }
+
+ private:
+  template <class T>
+  bool try_handle(const Message& message) {
+    if (!message.is<T>()) return false;
+    T value = message.get<T>();
+    auto& self = static_cast<Derived&>(*this);
+    static_assert(requires { self.on(std::move(value)); },
+                  "the actor lists a message type it has no on(const T&) handler for");
+    if constexpr (std::is_void_v<decltype(self.on(std::move(value)))>) {
+      self.on(std::move(value));
+      message.reply();
+    } else {
+      message.reply(self.on(std::move(value)));
+    }
+    return true;
+  }
+};
+
+namespace detail {
+using actor_factory = ActorBase* (*)();
+bool register_actor_type(std::string_view name, actor_factory factory) noexcept;
+// "examples::Sum" -> "examples.Sum": the spelling graph files use.
+std::string actor_type_name(std::string_view spelled);
+}  // namespace detail
+
+template <class T>
+struct actor_traits;
+
+}  // namespace procactor
+
+// Registers an actor type under its name ("ns::Name" is registered as
+// "ns.Name"), so that a child process — or the launcher, from a plugin — can
+// construct it. At global scope, after the class.
+#define PROCACTOR_ACTOR(...)                                                          \
+  template <>                                                                         \
+  struct procactor::actor_traits<__VA_ARGS__> {                                       \
+    static constexpr std::string_view spelled = #__VA_ARGS__;                         \
+  };                                                                                  \
+  namespace {                                                                         \
+  [[maybe_unused]] const bool PROCACTOR_DETAIL_CAT(procactor_actor_, __COUNTER__) =   \
+      ::procactor::detail::register_actor_type(                                       \
+          #__VA_ARGS__, []() -> ::procactor::ActorBase* { return new __VA_ARGS__(); }); \
+  }                                                                                   \
+  static_assert(true, "")

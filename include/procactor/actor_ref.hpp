@@ -1,0 +1,77 @@
+// procactor::ActorRef — a handle on an actor, valid in every process of a run.
+//
+// A ref names the actor's slot, not a pid: it stays valid across restarts,
+// and it can itself travel inside a message.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "codec.hpp"
+#include "detail/core.hpp"
+#include "future.hpp"
+#include "message.hpp"
+
+namespace procactor {
+
+class ActorRef {
+ public:
+  ActorRef() = default;
+  explicit ActorRef(detail::slot_id slot) : slot_(slot) {}
+
+  [[nodiscard]] bool valid() const noexcept { return slot_ != detail::no_slot; }
+  [[nodiscard]] detail::slot_id slot() const noexcept { return slot_; }
+  [[nodiscard]] std::string name() const { return detail::name_of(slot_); }
+  // The pid of the current incarnation, or 0 while none runs.
+  [[nodiscard]] int pid() const { return detail::pid_of(slot_); }
+
+  // Returns at once: ok, full, closed, no_such_actor or too_large.
+  template <registered_message M>
+  [[nodiscard]] errc try_send(const M& message) const {
+    return detail::try_send(slot_, outgoing_of(message));
+  }
+
+  // Blocks while the lane is full, at most `timeout`; throws error on failure.
+  template <registered_message M>
+  void send(const M& message) const {
+    send(message, detail::default_send_timeout());
+  }
+  template <registered_message M, class Rep, class Period>
+  void send(const M& message, std::chrono::duration<Rep, Period> timeout) const {
+    detail::send(slot_, outgoing_of(message), detail::clock::now() + timeout);
+  }
+
+  // The handler's return value comes back as the Future's value.
+  template <class R, registered_message M, class Rep, class Period>
+  Future<R> ask(const M& message, std::chrono::duration<Rep, Period> timeout) const {
+    return Future<R>(detail::ask(slot_, outgoing_of(message),
+                                 std::chrono::duration_cast<detail::clock::duration>(timeout)));
+  }
+
+  // Graceful: what is queued is handled first, then the actor exits with 0.
+  void close() const { detail::close(slot_); }
+  // Waits until the actor has exited for good; false on timeout.
+  bool join(std::chrono::milliseconds timeout = std::chrono::hours(24 * 365)) const {
+    return detail::join(slot_, timeout);
+  }
+  // SIGKILL, and no restart. (A kill from outside the runtime is a crash and
+  // is restarted by policy.)
+  void kill() const { detail::kill(slot_); }
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(slot_);
+  }
+
+  friend bool operator==(const ActorRef&, const ActorRef&) = default;
+
+ private:
+  template <class M>
+  static detail::outgoing outgoing_of(const M& message) {
+    return {message_traits<M>::id, detail::thread_encoder().encode(message), 0, 0};
+  }
+
+  detail::slot_id slot_ = detail::no_slot;
+};
+
+}  // namespace procactor

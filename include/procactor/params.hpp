@@ -1,0 +1,64 @@
+// procactor::Params — the typed parameters an actor is spawned with
+// (`params = { from = 2, to = 100 }` in a graph file, or SpawnOptions::params).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "error.hpp"
+
+namespace procactor {
+
+using ParamValue = std::variant<std::int64_t, double, bool, std::string, std::vector<std::int64_t>,
+                                std::vector<double>, std::vector<std::string>>;
+
+class Params {
+ public:
+  Params() = default;
+
+  Params& set(std::string key, ParamValue value) {
+    values_[std::move(key)] = std::move(value);
+    return *this;
+  }
+  [[nodiscard]] bool contains(std::string_view key) const {
+    return values_.find(std::string(key)) != values_.end();
+  }
+  [[nodiscard]] const std::map<std::string, ParamValue>& values() const noexcept { return values_; }
+
+  // The value of `key` as T; an error names the key when it is missing or of
+  // another type. An integer is accepted where a double is asked for.
+  template <class T>
+  [[nodiscard]] T get(std::string_view key) const {
+    auto it = values_.find(std::string(key));
+    if (it == values_.end()) {
+      throw error(errc::decode_failed, "missing parameter '" + std::string(key) + "'");
+    }
+    if constexpr (std::is_same_v<T, double>) {
+      if (auto* integer = std::get_if<std::int64_t>(&it->second)) return static_cast<double>(*integer);
+    }
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      if (auto* integer = std::get_if<std::int64_t>(&it->second)) return static_cast<T>(*integer);
+    } else {
+      if (auto* value = std::get_if<T>(&it->second)) return *value;
+    }
+    throw error(errc::decode_failed, "parameter '" + std::string(key) + "' has the wrong type");
+  }
+  template <class T>
+  [[nodiscard]] T get_or(std::string_view key, T fallback) const {
+    return contains(key) ? get<T>(key) : fallback;
+  }
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(values_);
+  }
+
+ private:
+  std::map<std::string, ParamValue> values_;
+};
+
+}  // namespace procactor

@@ -1,0 +1,153 @@
+// procactor::Runtime — the supervisor of a run, and the entry point of its
+// actor processes.
+//
+//   int main(int argc, char** argv) {
+//     procactor::Runtime rt(argc, argv);  // first thing in main
+//     auto printer = rt.spawn<Printer>("printer");
+//     ...
+//   }
+//
+// `spawn` re-executes this same program (/proc/self/exe) in child mode; in a
+// child, the Runtime constructor runs the actor and exits the process instead
+// of returning. So construct the Runtime before doing anything a child should
+// not do (printing, opening files, starting threads).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "actor.hpp"
+#include "actor_ref.hpp"
+#include "params.hpp"
+
+namespace procactor {
+
+using namespace std::chrono_literals;
+
+// When a dead actor process is started again (Erlang/OTP's restart types).
+enum class Restart : std::uint8_t {
+  permanent,  // always
+  transient,  // only after an abnormal exit (a signal or a non-zero code)
+  temporary,  // never
+};
+
+enum class Delivery : std::uint8_t {
+  at_least_once,  // commit after the handler: a crash redelivers the message
+  at_most_once,   // commit before the handler: a crash loses it
+};
+
+// What a sender blocked on a full lane does while the receiver is down.
+enum class WhenDown : std::uint8_t { wait_for_restart, fail_fast };
+
+struct Backoff {
+  std::chrono::milliseconds initial = 0ms;  // the first restart is immediate
+  std::chrono::milliseconds max = 1000ms;
+  double multiplier = 2.0;
+  double jitter = 0.1;  // +- this fraction, so restarts of many actors spread out
+  std::chrono::milliseconds reset_after = 10000ms;  // stable this long: back to initial
+};
+
+struct SpawnOptions {
+  Params params;
+  Restart restart = Restart::transient;
+  int max_restarts = 10;  // within `within`; past it the actor is given up. <0: no limit
+  std::chrono::milliseconds within = 60000ms;
+  Backoff backoff;
+  std::size_t mailbox_capacity = 0;  // bytes per sender lane; 0: Options::lane_capacity
+  Delivery delivery = Delivery::at_least_once;
+  int poison_limit = 3;  // crashes on one message before it goes to dead letters
+  WhenDown when_down = WhenDown::wait_for_restart;
+  int cpu = -1;   // pin the process to this core; -1: no pinning
+  int nice = 0;   // added to the process's nice level
+  int replica = 0;  // the N of "name.N" in logs
+};
+
+struct Options {
+  std::size_t arena_size = std::size_t{128} << 20;  // shared memory for all lanes of the run
+  std::size_t lane_capacity = std::size_t{256} << 10;  // default bytes per sender lane
+  std::size_t max_message_size = std::size_t{128} << 20;  // larger sends are refused
+  std::uint32_t max_actors = 256;
+  std::chrono::milliseconds send_timeout = 30000ms;  // default deadline of send()
+  std::chrono::milliseconds shutdown_timeout = 5000ms;  // close -> SIGTERM -> SIGKILL
+  bool log_events = true;  // one stderr line per exit and restart
+};
+
+enum class ActorState : std::uint8_t { starting, running, restarting, exited, failed, killed };
+std::string_view to_string(ActorState state) noexcept;
+
+struct ActorInfo {
+  ActorRef ref;
+  std::string name;
+  std::string type;
+  int pid = 0;
+  ActorState state = ActorState::starting;
+  std::uint32_t restarts = 0;
+  std::uint64_t processed = 0;
+  std::uint64_t dead_letters = 0;
+  std::string last_exit;  // "exit code 1", "signal 9 (Killed), core dumped", ...
+};
+
+// A message that could not be handled, kept for inspection.
+struct DeadLetter {
+  std::string actor;
+  type_id type = 0;
+  std::string type_name;
+  std::string reason;
+  ActorRef sender;
+  std::vector<std::byte> payload;
+};
+
+// What happened to an actor process, for anyone who wants to show it.
+struct ActorEvent {
+  enum class Kind : std::uint8_t { started, exited, restarting, gave_up } kind;
+  std::string name;
+  int pid = 0;
+  std::string detail;  // how it exited, or why it was given up
+};
+
+class Runtime {
+ public:
+  Runtime(int argc, char** argv, Options options = {});
+  // Closes every actor still running, waits shutdown_timeout, then SIGTERM and
+  // SIGKILL; removes the run's shared memory.
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  template <class A>
+  ActorRef spawn(std::string_view name, SpawnOptions options = {}) {
+    return spawn(detail::actor_type_name(actor_traits<A>::spelled), name, std::move(options));
+  }
+  // Spawns a registered type by name ("examples.Sum"); throws error on failure.
+  ActorRef spawn(std::string_view type, std::string_view name, SpawnOptions options = {});
+
+  [[nodiscard]] ActorRef find(std::string_view name) const;
+  [[nodiscard]] ActorInfo info(ActorRef ref) const;
+  [[nodiscard]] std::vector<ActorInfo> actors() const;
+  [[nodiscard]] std::vector<DeadLetter> dead_letters() const;
+  [[nodiscard]] const Options& options() const noexcept;
+
+  // Called from the runtime's monitor thread; keep it short.
+  void on_event(std::function<void(const ActorEvent&)> callback);
+
+  // Closes all actors in spawn order and waits for them (what ~Runtime does).
+  void shutdown();
+
+  // Every actor type registered in this process (the executable and plugins).
+  static std::vector<std::string> actor_types();
+  // Loads a plugin (.so) whose PROCACTOR_ACTOR types become spawnable; child
+  // processes load it too.
+  static void load_plugin(const std::string& path);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace procactor

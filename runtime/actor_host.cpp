@@ -1,0 +1,174 @@
+#include "actor_host.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "procactor/runtime.hpp"
+#include "registry.hpp"
+
+namespace procactor::detail {
+namespace {
+
+actor_host* current_host = nullptr;
+
+constexpr auto recv_slice = std::chrono::milliseconds(200);
+
+std::string sender_name(slot_id slot) { return slot == supervisor_slot ? "supervisor" : name_of(slot); }
+
+}  // namespace
+
+actor_host* actor_host::current() noexcept { return current_host; }
+
+actor_host::actor_host(process& p, slot_id self)
+    : process_(p),
+      entry_(p.shm().slot(self)),
+      receiver_(p.shm(), p.shm().mailbox_at(entry_.mailbox),
+                [this](std::uint32_t from, const std::string& problem) {
+                  entry_.dead_letters.fetch_add(1, std::memory_order_relaxed);
+                  log_line(name_, "corrupt record in the lane from " + sender_name(from) + ": " + problem);
+                }) {
+  name_ = std::string(entry_.name, strnlen(entry_.name, sizeof entry_.name));
+  at_most_once_ = entry_.delivery == static_cast<std::uint32_t>(Delivery::at_most_once);
+  if (entry_.params_length != 0) {
+    auto* bytes = p.shm().at<std::byte>(entry_.params, entry_.params_length);
+    if (bytes == nullptr) throw error(errc::decode_failed, "the actor's parameters lie outside the arena");
+    params_ = decode<Params>({bytes, static_cast<std::size_t>(entry_.params_length)});
+  }
+}
+
+bool actor_host::poisoned(const delivery& d) const noexcept {
+  return entry_.crash_sender.load() == d.from->sender + 1 && entry_.crash_position.load() == d.position &&
+         entry_.crash_count.load() >= entry_.poison_limit;
+}
+
+void actor_host::commit_current() {
+  if (!current_) return;
+  if (!at_most_once_) receiver_.commit(*current_);
+  entry_.inflight_sender.store(0, std::memory_order_release);
+  entry_.processed.fetch_add(1, std::memory_order_relaxed);
+  current_.reset();
+}
+
+std::optional<Message> actor_host::recv() {
+  commit_current();
+  for (;;) {
+    if (!draining_ && receiver_.box()->closed.load(std::memory_order_acquire) != 0) draining_ = true;
+    auto d = receiver_.next(recv_slice);
+    if (!d) {
+      if (draining_ && receiver_.all_empty()) return std::nullopt;
+      continue;
+    }
+    if (poisoned(*d)) {
+      dead_letter(*d, errc::poisoned,
+                  "crashed the actor " + std::to_string(entry_.crash_count.load()) + " times");
+      entry_.crash_sender.store(0);
+      entry_.crash_count.store(0);
+      receiver_.commit(*d);
+      continue;
+    }
+    // Published before the handler runs, so that the supervisor knows which
+    // message was in flight if this process dies inside it.
+    entry_.inflight_position.store(d->position, std::memory_order_relaxed);
+    entry_.inflight_correlation.store(d->head.correlation, std::memory_order_relaxed);
+    entry_.inflight_flags.store(d->head.flags, std::memory_order_relaxed);
+    entry_.inflight_type.store(d->head.type, std::memory_order_relaxed);
+    entry_.inflight_sender.store(d->from->sender + 1, std::memory_order_release);
+    if (at_most_once_) receiver_.commit(*d);
+    current_ = std::move(d);
+    return Message(current_->head.type, current_->payload, current_->head.sender, current_->head.correlation,
+                   current_->head.flags);
+  }
+}
+
+void actor_host::dead_letter(const delivery& d, errc code, const std::string& reason) {
+  entry_.dead_letters.fetch_add(1, std::memory_order_relaxed);
+  const std::string_view type_name = message_name(d.head.type);
+  log_line(name_, "dead letter (" + std::string(to_string(code)) + "): " +
+                      (type_name.empty() ? "type " + std::to_string(d.head.type) : std::string(type_name)) +
+                      " from " + sender_name(d.head.sender) + ": " + reason);
+  if ((d.head.flags & flag_ask) != 0) {
+    process_.reply(d.head.sender, d.head.correlation, code, std::as_bytes(std::span(reason)));
+  }
+  dead_letter_record record{name_, d.head.type, std::string(to_string(code)) + ": " + reason, d.head.sender,
+                            std::vector<std::byte>(d.payload.begin(), d.payload.end())};
+  encoder local;  // not the thread's: the payload may be what it holds
+  auto bytes = local.encode(record);
+  const errc sent = process_.write(supervisor_slot, true, {dead_letter_type, 0, flag_system}, bytes,
+                                   steady::now() + process_.send_timeout);
+  if (sent != errc::ok) log_line(name_, "could not report the dead letter: " + std::string(to_string(sent)));
+}
+
+void actor_host::handle(ActorBase& actor, const Message& message) {
+  const delivery& d = *current_;
+  try {
+    if (!actor.dispatch(message)) dead_letter(d, errc::unknown_message, "no handler for this message type");
+  } catch (const error& e) {
+    if (e.code() == errc::decode_failed) {
+      dead_letter(d, errc::decode_failed, e.message());
+    } else if (message.expects_reply()) {
+      process_.reply(d.head.sender, d.head.correlation, e.code(), std::as_bytes(std::span(e.message())));
+    } else {
+      dead_letter(d, errc::handler_threw, e.what());
+    }
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    if (message.expects_reply()) {
+      process_.reply(d.head.sender, d.head.correlation, errc::handler_threw, std::as_bytes(std::span(what)));
+    } else {
+      dead_letter(d, errc::handler_threw, what);
+    }
+  }
+}
+
+int actor_host::run(const std::string& type) {
+  actor_factory factory = find_actor_type(type);
+  if (factory == nullptr) {
+    log_line(name_, "unknown actor type '" + type + "'");
+    return 3;
+  }
+  current_host = this;
+  std::unique_ptr<ActorBase> actor;
+  try {
+    actor.reset(factory());
+    entry_.state.store(static_cast<std::uint32_t>(slot_state::running), std::memory_order_release);
+    actor->on_start();
+    actor->run();
+    commit_current();
+    actor->on_stop();
+  } catch (const std::exception& e) {
+    log_line(name_, std::string("the actor threw out of its loop: ") + e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace procactor::detail
+
+namespace procactor {
+
+void ActorBase::run() {
+  auto* host = detail::actor_host::current();
+  while (auto message = recv()) host->handle(*this, *message);
+}
+
+std::optional<Message> ActorBase::recv() {
+  auto* host = detail::actor_host::current();
+  if (host == nullptr) throw error(errc::not_supervisor, "recv() called outside an actor process");
+  return host->recv();
+}
+
+const Params& ActorBase::params() const {
+  static const Params none;
+  auto* host = detail::actor_host::current();
+  return host == nullptr ? none : host->params();
+}
+
+void Message::send_reply(std::span<const std::byte> bytes) const {
+  auto* p = detail::process::current();
+  if (p == nullptr) return;
+  p->reply(sender_, correlation_, errc::ok, bytes);
+}
+
+}  // namespace procactor

@@ -1,0 +1,56 @@
+// The actor side of a child process: runs one actor over its mailbox.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "mailbox.hpp"
+#include "procactor/actor.hpp"
+#include "procactor/params.hpp"
+#include "process.hpp"
+
+namespace procactor::detail {
+
+class actor_host {
+ public:
+  actor_host(process& p, slot_id self);
+
+  // Runs the actor to its end; returns the process's exit code.
+  int run(const std::string& type);
+
+  std::optional<Message> recv();
+  void handle(ActorBase& actor, const Message& message);
+  const Params& params() const noexcept { return params_; }
+
+  static actor_host* current() noexcept;
+
+ private:
+  void commit_current();
+  void dead_letter(const delivery& d, errc code, const std::string& reason);
+  bool poisoned(const delivery& d) const noexcept;
+
+  process& process_;
+  slot_entry& entry_;
+  receiver receiver_;
+  Params params_;
+  std::string name_;
+  std::optional<delivery> current_;
+  bool at_most_once_ = false;
+  bool draining_ = false;
+};
+
+// Encodes a dead letter for the supervisor's inbox, and decodes it there.
+struct dead_letter_record {
+  std::string actor;
+  std::uint64_t type = 0;
+  std::string reason;
+  std::uint32_t sender = 0;
+  std::vector<std::byte> payload;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(actor, type, reason, sender, payload);
+  }
+};
+
+}  // namespace procactor::detail

@@ -1,0 +1,202 @@
+#include "arena.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <boost/interprocess/permissions.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <random>
+
+#include "procactor/error.hpp"
+
+namespace bip = boost::interprocess;
+
+namespace procactor::detail {
+namespace {
+
+constexpr char segment_prefix[] = "procactor-";
+
+std::string random_hex64() {
+  std::random_device device;
+  const std::uint64_t value = (std::uint64_t{device()} << 32) ^ device();
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+// Reserves the pages now, so that a full /dev/shm fails here with a clear
+// error instead of SIGBUS at the first touch of a page.
+void reserve(bip::shared_memory_object& shm, std::size_t size, const std::string& name) {
+  const int fd = shm.get_mapping_handle().handle;
+  const int rc = posix_fallocate(fd, 0, static_cast<off_t>(size));
+  if (rc != 0) {
+    bip::shared_memory_object::remove(name.c_str());
+    throw error(errc::system, "cannot reserve " + std::to_string(size) + " bytes of shared memory for " +
+                                  name + " in /dev/shm: " + std::strerror(rc));
+  }
+}
+
+// The supervisor pid in "procactor-<pid>-...", or -1.
+long owner_pid(const char* name) noexcept {
+  if (std::strncmp(name, segment_prefix, sizeof segment_prefix - 1) != 0) return -1;
+  const char* p = name + sizeof segment_prefix - 1;
+  long pid = 0;
+  if (*p < '0' || *p > '9') return -1;
+  while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
+  return *p == '-' ? pid : -1;
+}
+
+// Walks /dev/shm with raw getdents64: no allocation, so that the run's exit
+// path can use it from a signal handler.
+template <class F>
+void for_each_segment(F&& visit) noexcept {
+  const int dir = ::open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  alignas(8) char buffer[4096];
+  for (;;) {
+    const long n = ::syscall(SYS_getdents64, dir, buffer, sizeof buffer);
+    if (n <= 0) break;
+    for (long at = 0; at < n;) {
+      struct raw_dirent {
+        std::uint64_t ino;
+        std::int64_t off;
+        unsigned short reclen;
+        unsigned char type;
+        char name[1];
+      };
+      const auto* entry = reinterpret_cast<const raw_dirent*>(buffer + at);
+      visit(static_cast<const char*>(entry->name));
+      at += entry->reclen;
+    }
+  }
+  ::close(dir);
+}
+
+void unlink_segment(const char* name) noexcept {
+  char path[300] = "/dev/shm/";
+  std::strncat(path, name, sizeof path - std::strlen(path) - 1);
+  ::unlink(path);
+}
+
+}  // namespace
+
+arena arena::create(std::size_t size, std::size_t lane_capacity, std::size_t max_message_size) {
+  sweep_dead_segments();
+  arena a;
+  a.name_ = std::string(segment_prefix) + std::to_string(::getpid()) + "-" + random_hex64();
+  size = std::max(size, sizeof(arena_header) + (std::size_t{1} << 20));
+  try {
+    bip::shared_memory_object shm(bip::create_only, a.name_.c_str(), bip::read_write, bip::permissions(0600));
+    shm.truncate(static_cast<bip::offset_t>(size));
+    reserve(shm, size, a.name_);
+    a.region_ = bip::mapped_region(shm, bip::read_write);
+  } catch (const bip::interprocess_exception& e) {
+    bip::shared_memory_object::remove(a.name_.c_str());
+    throw error(errc::system, "cannot create shared memory " + a.name_ + ": " + e.what());
+  }
+  a.base_ = static_cast<std::byte*>(a.region_.get_address());
+  a.size_ = size;
+  a.header_ = new (a.base_) arena_header{};
+  a.header_->magic = arena_magic;
+  a.header_->supervisor_pid = static_cast<std::uint32_t>(::getpid());
+  a.header_->size = size;
+  a.header_->max_message_size = max_message_size;
+  a.header_->lane_capacity = lane_capacity;
+  std::strncpy(a.header_->run_name, a.name_.c_str(), name_length - 1);
+  a.header_->bump.store(align8(sizeof(arena_header) + cache_line - 1) & ~std::uint64_t{cache_line - 1});
+  return a;
+}
+
+arena arena::open(const std::string& name) {
+  arena a;
+  a.name_ = name;
+  try {
+    bip::shared_memory_object shm(bip::open_only, name.c_str(), bip::read_write);
+    a.region_ = bip::mapped_region(shm, bip::read_write);
+  } catch (const bip::interprocess_exception& e) {
+    throw error(errc::system, "cannot open shared memory " + name + ": " + e.what());
+  }
+  a.base_ = static_cast<std::byte*>(a.region_.get_address());
+  a.size_ = a.region_.get_size();
+  a.header_ = reinterpret_cast<arena_header*>(a.base_);
+  if (a.size_ < sizeof(arena_header) || a.header_->magic != arena_magic || a.header_->size != a.size_) {
+    throw error(errc::system, "shared memory " + name + " is not a procactor arena");
+  }
+  return a;
+}
+
+std::optional<std::uint64_t> arena::allocate(std::size_t bytes) const noexcept {
+  const std::uint64_t rounded = (bytes + cache_line - 1) & ~std::uint64_t{cache_line - 1};
+  std::uint64_t at = header_->bump.load(std::memory_order_relaxed);
+  do {
+    if (at > size_ || rounded > size_ - at) return std::nullopt;
+  } while (!header_->bump.compare_exchange_weak(at, at + rounded, std::memory_order_relaxed));
+  return at;
+}
+
+std::optional<std::uint64_t> arena::make_mailbox(std::uint32_t owner, std::uint64_t lane_capacity) const noexcept {
+  auto offset = allocate(sizeof(mailbox));
+  if (!offset) return std::nullopt;
+  auto* box = new (base_ + *offset) mailbox{};
+  box->owner = owner;
+  box->lane_capacity = align8(lane_capacity);
+  box->magic = mailbox_magic;
+  return offset;
+}
+
+mailbox* arena::mailbox_at(std::uint64_t offset) const noexcept {
+  auto* box = at<mailbox>(offset);
+  return box != nullptr && box->magic == mailbox_magic ? box : nullptr;
+}
+
+lane* arena::lane_at(std::uint64_t offset) const noexcept {
+  auto* l = at<lane>(offset);
+  if (l == nullptr || l->magic != lane_magic) return nullptr;
+  if (at<std::byte>(offset, sizeof(lane) + l->capacity) == nullptr) return nullptr;
+  return l;
+}
+
+void sweep_dead_segments() noexcept {
+  for_each_segment([](const char* name) {
+    const long pid = owner_pid(name);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) unlink_segment(name);
+  });
+}
+
+void remove_run_segments(const char* run) noexcept {
+  const std::size_t length = std::strlen(run);
+  if (length == 0) return;
+  for_each_segment([&](const char* name) {
+    if (std::strncmp(name, run, length) == 0) unlink_segment(name);
+  });
+}
+
+std::string blob_create(const arena& a, std::span<const std::byte> payload) {
+  const auto seq = a.header()->blob_seq.fetch_add(1, std::memory_order_relaxed);
+  std::string name = a.name() + "-b" + std::to_string(seq);
+  try {
+    bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, bip::permissions(0600));
+    shm.truncate(static_cast<bip::offset_t>(payload.size()));
+    reserve(shm, payload.size(), name);
+    bip::mapped_region region(shm, bip::read_write);
+    std::memcpy(region.get_address(), payload.data(), payload.size());
+  } catch (const bip::interprocess_exception& e) {
+    bip::shared_memory_object::remove(name.c_str());
+    throw error(errc::system, "cannot create shared memory " + name + ": " + e.what());
+  }
+  return name;
+}
+
+bool blob_valid_name(const arena& a, const char* name) noexcept {
+  const auto& run = a.name();
+  return std::strncmp(name, run.c_str(), run.size()) == 0 && std::strchr(name, '/') == nullptr;
+}
+
+}  // namespace procactor::detail

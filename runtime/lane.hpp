@@ -1,0 +1,116 @@
+// A lane: one sender's single-producer, single-consumer byte ring inside a
+// mailbox. A mailbox is a set of lanes, one per sending process slot.
+//
+// Contract
+// --------
+// * The producer (the one live process owning the sender slot) owns `tail`;
+//   the consumer (the one live incarnation of the receiving actor) owns
+//   `head`. Each sits on its own cache line. Both count bytes since the lane
+//   was made and never wrap; a position in `data` is `count % capacity`.
+// * A record is 8-byte aligned: a record_header {size, check} followed by an
+//   envelope and the payload. A record that would not fit before the end of
+//   `data` is preceded by a wrap marker and written at offset 0.
+// * The producer writes the record bytes, then publishes them with one
+//   release store of `tail`. The consumer reads `tail` with acquire, handles
+//   the record, and only then advances `head` (commit after processing).
+// * Producer dies mid-record: `tail` was not moved, so the consumer never
+//   sees the partial bytes; the sender's next incarnation re-reads `tail` and
+//   overwrites them. Consumer dies mid-handler: `head` was not moved, so the
+//   restarted consumer reads the same record again.
+// * Nothing read from `data` is trusted: size, alignment, check word and the
+//   envelope's length are all bounds-checked; a record that fails is reported
+//   and the lane is resynchronised at `tail` (its size cannot be trusted).
+// * Waiting: a producer that finds the lane full sets `producer_waiting` and
+//   parks on the futex word `space_seq` with a timeout; the consumer bumps
+//   `space_seq` and wakes it after a commit only when that flag is set.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <type_traits>
+
+namespace procactor::detail {
+
+inline constexpr std::size_t cache_line = 64;
+
+struct record_header {
+  std::uint32_t size;   // bytes of the whole record, header included; multiple of 8
+  std::uint32_t check;  // size ^ record_check: a torn or stray length fails this
+};
+inline constexpr std::uint32_t record_check = 0x5A17C0DEU;
+inline constexpr std::uint32_t wrap_size = 0;  // a header with size 0 means "go to offset 0"
+
+struct lane {
+  alignas(cache_line) std::atomic<std::uint64_t> tail;  // producer-owned
+  alignas(cache_line) std::atomic<std::uint64_t> head;  // consumer-owned
+  alignas(cache_line) std::atomic<std::uint32_t> space_seq;  // futex word for a waiting producer
+  std::atomic<std::uint32_t> producer_waiting;
+  alignas(cache_line) std::uint64_t capacity;  // bytes of data; multiple of 8; set once
+  std::uint32_t sender;  // the sending slot; set once
+  std::uint32_t magic;
+  // `capacity` bytes of data follow, 64-byte aligned.
+};
+static_assert(std::is_standard_layout_v<lane>);
+static_assert(sizeof(lane) % cache_line == 0);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+inline constexpr std::uint32_t lane_magic = 0x1A4E1A4EU;
+
+constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
+
+inline std::byte* lane_data(lane* l) noexcept { return reinterpret_cast<std::byte*>(l + 1); }
+inline const std::byte* lane_data(const lane* l) noexcept {
+  return reinterpret_cast<const std::byte*>(l + 1);
+}
+
+// Makes a lane in `memory` (sizeof(lane) + capacity bytes, 64-byte aligned).
+lane* lane_create(void* memory, std::uint64_t capacity, std::uint32_t sender) noexcept;
+
+// The largest record a lane of `capacity` takes inline. Half the ring, so
+// that an empty ring always has room for it on one side of the wrap point.
+constexpr std::size_t lane_max_record(std::uint64_t capacity) noexcept { return capacity / 2; }
+
+// The producer's process-local view: caches `head` so that the shared line
+// is read only when the ring looks full.
+class lane_writer {
+ public:
+  explicit lane_writer(lane* l) noexcept : lane_(l), cached_head_(l->head.load(std::memory_order_acquire)) {}
+
+  // Reserves a record of `size` bytes (header included, a multiple of 8) and
+  // returns where its bytes go, or nullptr when the ring has no room now.
+  // Nothing is visible to the consumer until publish().
+  std::byte* reserve(std::size_t size) noexcept;
+  // Makes the reserved record visible: one release store of `tail`.
+  void publish() noexcept;
+  [[nodiscard]] lane* get() const noexcept { return lane_; }
+
+ private:
+  lane* lane_;
+  std::uint64_t cached_head_;
+  std::uint64_t pending_tail_ = 0;
+};
+
+enum class read_status : std::uint8_t { record, empty, corrupt };
+
+struct read_result {
+  read_status status;
+  std::span<const std::byte> record;  // the bytes after the record_header
+  std::uint64_t position = 0;         // head count of this record
+  std::uint64_t next = 0;             // the head count after it
+  std::string problem;                // for corrupt: what was wrong
+};
+
+// The consumer's side. peek() looks at the record at `head` without moving
+// it; commit() moves `head` past it and wakes a waiting producer.
+read_result lane_peek(const lane* l) noexcept;
+void lane_commit(lane* l, std::uint64_t next) noexcept;
+// For a corrupt lane: drop everything published so far.
+void lane_resync(lane* l) noexcept;
+[[nodiscard]] inline bool lane_empty(const lane* l) noexcept {
+  return l->head.load(std::memory_order_relaxed) == l->tail.load(std::memory_order_acquire);
+}
+
+}  // namespace procactor::detail

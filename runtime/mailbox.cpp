@@ -1,0 +1,250 @@
+#include "mailbox.hpp"
+
+#include <immintrin.h>
+
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <cstring>
+
+#include "futex.hpp"
+
+namespace bip = boost::interprocess;
+
+namespace procactor::detail {
+namespace {
+
+// How long a consumer or a blocked producer spins before it parks. A parked
+// process costs 15-37 µs to wake on these VMs (DESIGN.md §9), so a short spin
+// keeps hot ping-pong in user space without burning a core when idle.
+constexpr auto spin_for = std::chrono::microseconds(50);
+// The longest single futex sleep: waits are re-checked at least this often,
+// so a dead peer or a deadline is noticed without a wake-up.
+constexpr auto park_slice = std::chrono::milliseconds(50);
+// Records taken from one lane before the consumer looks at the next one.
+constexpr unsigned burst_limit = 64;
+
+}  // namespace
+
+void wake_consumer(mailbox* box) noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (box->parked.load(std::memory_order_relaxed) != 0) {
+    box->wake_seq.fetch_add(1, std::memory_order_release);
+    futex_wake(box->wake_seq, 1);
+  }
+}
+
+sender::local_lane* sender::lane_for(mailbox* box, std::uint64_t box_offset, errc& status) {
+  std::lock_guard guard(lanes_mutex_);
+  for (auto& [offset, local] : lanes_) {
+    if (offset == box_offset) return local.get();
+  }
+  lane* l = nullptr;
+  const std::uint64_t existing = box->lane_offset[self_].load(std::memory_order_acquire);
+  if (existing != 0) {
+    l = arena_->lane_at(existing);
+  } else {
+    auto offset = arena_->allocate(sizeof(lane) + box->lane_capacity);
+    if (!offset) {
+      status = errc::arena_exhausted;
+      return nullptr;
+    }
+    l = lane_create(arena_->at<std::byte>(*offset), box->lane_capacity, self_);
+    box->lane_offset[self_].store(*offset, std::memory_order_release);
+    box->lane_bits[self_ / 64].fetch_or(std::uint64_t{1} << (self_ % 64), std::memory_order_release);
+    box->lanes_seq.fetch_add(1, std::memory_order_release);
+  }
+  if (l == nullptr) {
+    status = errc::system;
+    return nullptr;
+  }
+  lanes_.emplace_back(box_offset, std::make_unique<local_lane>(l));
+  return lanes_.back().second.get();
+}
+
+errc sender::write(std::uint64_t box_offset, const message_header& header, std::span<const std::byte> payload,
+                   std::optional<steady::time_point> deadline, const wait_check& check) {
+  mailbox* box = arena_->mailbox_at(box_offset);
+  if (box == nullptr) return errc::no_such_actor;
+  if (payload.size() > arena_->header()->max_message_size) return errc::too_large;
+  if (box->closed.load(std::memory_order_acquire) != 0) return errc::closed;
+  errc status = errc::ok;
+  local_lane* local = lane_for(box, box_offset, status);
+  if (local == nullptr) return status;
+
+  envelope head{header.type, header.correlation, self_, header.flags, 0, 0};
+  std::span<const std::byte> body = payload;
+  blob_ref ref{};
+  std::string blob;
+  if (record_size_for(payload.size()) > lane_max_record(box->lane_capacity)) {
+    blob = blob_create(*arena_, payload);
+    ref.size = payload.size();
+    std::strncpy(ref.name, blob.c_str(), sizeof ref.name - 1);
+    head.flags |= flag_blob;
+    body = std::as_bytes(std::span(&ref, 1));
+  }
+  head.length = static_cast<std::uint32_t>(body.size());
+  head.check = envelope_check_of(head);
+  const errc result = write_record(*local, box, head, body, deadline, check);
+  if (result != errc::ok && !blob.empty()) bip::shared_memory_object::remove(blob.c_str());
+  return result;
+}
+
+errc sender::write_record(local_lane& local, mailbox* box, const envelope& head, std::span<const std::byte> body,
+                          std::optional<steady::time_point> deadline, const wait_check& check) {
+  const std::size_t size = record_size_for(body.size());
+  std::lock_guard guard(local.mutex);
+  lane* l = local.writer.get();
+  const auto spin_until = steady::now() + spin_for;
+  for (unsigned attempt = 0;; ++attempt) {
+    if (std::byte* at = local.writer.reserve(size)) {
+      std::memcpy(at, &head, sizeof head);
+      if (!body.empty()) std::memcpy(at + sizeof head, body.data(), body.size());
+      local.writer.publish();
+      wake_consumer(box);
+      return errc::ok;
+    }
+    if (!deadline) return errc::full;
+    if (box->closed.load(std::memory_order_acquire) != 0) return errc::closed;
+    const auto now = steady::now();
+    if (now >= *deadline) return errc::timeout;
+    if (now < spin_until) {
+      _mm_pause();
+      continue;
+    }
+    if (check) {
+      if (errc verdict = check(); verdict != errc::ok) return verdict;
+    }
+    const std::uint32_t seq = l->space_seq.load(std::memory_order_acquire);
+    l->producer_waiting.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (std::byte* at = local.writer.reserve(size)) {
+      l->producer_waiting.store(0, std::memory_order_relaxed);
+      std::memcpy(at, &head, sizeof head);
+      if (!body.empty()) std::memcpy(at + sizeof head, body.data(), body.size());
+      local.writer.publish();
+      wake_consumer(box);
+      return errc::ok;
+    }
+    futex_wait(l->space_seq, seq, std::min<steady::duration>(park_slice, *deadline - now));
+    l->producer_waiting.store(0, std::memory_order_relaxed);
+  }
+}
+
+void receiver::refresh_lanes() {
+  const std::uint32_t seq = box_->lanes_seq.load(std::memory_order_acquire);
+  if (seq == seen_lanes_seq_) return;
+  seen_lanes_seq_ = seq;
+  lanes_.clear();
+  for (std::uint32_t word = 0; word < max_slots / 64; ++word) {
+    std::uint64_t bits = box_->lane_bits[word].load(std::memory_order_acquire);
+    while (bits != 0) {
+      const auto bit = static_cast<std::uint32_t>(__builtin_ctzll(bits));
+      bits &= bits - 1;
+      const std::uint32_t sender_slot = word * 64 + bit;
+      // The bit is set after the offset is stored; a zero offset here would
+      // be a corrupt table, so the lane is skipped rather than trusted.
+      lane* l = arena_->lane_at(box_->lane_offset[sender_slot].load(std::memory_order_acquire));
+      if (l != nullptr && l->sender == sender_slot) {
+        lanes_.push_back(l);
+      } else {
+        on_problem_(sender_slot, "lane table entry does not point at a lane");
+      }
+    }
+  }
+  if (cursor_ >= lanes_.size()) cursor_ = 0;
+}
+
+std::optional<delivery> receiver::poll() {
+  refresh_lanes();
+  const std::size_t count = lanes_.size();
+  for (std::size_t tried = 0; tried < count; ++tried) {
+    lane* l = lanes_[cursor_];
+    read_result r = lane_peek(l);
+    if (r.status == read_status::record) {
+      std::string problem;
+      auto parsed = parse_record(r.record, problem);
+      if (!parsed) {
+        on_problem_(l->sender, problem);
+        lane_commit(l, r.next);  // the record's size was sound: skip just it
+        continue;
+      }
+      if (++burst_ >= burst_limit) {
+        burst_ = 0;
+        cursor_ = (cursor_ + 1) % count;
+      }
+      delivery d{l, r.position, r.next, parsed->head, parsed->body, {}, {}};
+      if ((parsed->head.flags & flag_blob) != 0) {
+        blob_ref ref;
+        std::memcpy(&ref, parsed->body.data(), sizeof ref);
+        if (!blob_valid_name(*arena_, ref.name)) {
+          on_problem_(l->sender, "blob name does not belong to this run");
+          lane_commit(l, r.next);
+          continue;
+        }
+        try {
+          bip::shared_memory_object shm(bip::open_only, ref.name, bip::read_only);
+          auto region = std::make_shared<bip::mapped_region>(shm, bip::read_only);
+          if (region->get_size() < ref.size) throw std::runtime_error("blob shorter than its record says");
+          d.payload = {static_cast<const std::byte*>(region->get_address()), static_cast<std::size_t>(ref.size)};
+          d.blob = ref.name;
+          d.blob_map = std::move(region);
+        } catch (const std::exception& e) {
+          on_problem_(l->sender, std::string("blob ") + ref.name + ": " + e.what());
+          bip::shared_memory_object::remove(ref.name);
+          lane_commit(l, r.next);
+          continue;
+        }
+      }
+      return d;
+    }
+    if (r.status == read_status::corrupt) {
+      on_problem_(l->sender, r.problem + " at byte " + std::to_string(r.position) +
+                                 "; dropping the lane's unread bytes");
+      lane_resync(l);
+    }
+    burst_ = 0;
+    cursor_ = (cursor_ + 1) % count;
+  }
+  return std::nullopt;
+}
+
+std::optional<delivery> receiver::next(steady::duration timeout) {
+  const auto start = steady::now();
+  const auto deadline = start + timeout;
+  for (unsigned spins = 0;; ++spins) {
+    if (auto d = poll()) return d;
+    const auto now = steady::now();
+    if (now >= deadline) return std::nullopt;
+    if (now - start < spin_for) {
+      _mm_pause();
+      continue;
+    }
+    const std::uint32_t seq = box_->wake_seq.load(std::memory_order_acquire);
+    box_->parked.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (auto d = poll()) {
+      box_->parked.store(0, std::memory_order_relaxed);
+      return d;
+    }
+    if (box_->closed.load(std::memory_order_acquire) != 0) {
+      box_->parked.store(0, std::memory_order_relaxed);
+      return std::nullopt;  // let the caller see the close
+    }
+    futex_wait(box_->wake_seq, seq, std::min<steady::duration>(park_slice, deadline - now));
+    box_->parked.store(0, std::memory_order_relaxed);
+  }
+}
+
+void receiver::commit(const delivery& d) {
+  lane_commit(d.from, d.next);
+  if (!d.blob.empty()) bip::shared_memory_object::remove(d.blob.c_str());
+}
+
+bool receiver::all_empty() {
+  refresh_lanes();
+  for (lane* l : lanes_) {
+    if (!lane_empty(l)) return false;
+  }
+  return true;
+}
+
+}  // namespace procactor::detail

@@ -1,0 +1,121 @@
+// Sending into and receiving from mailboxes (arena.hpp has their layout).
+//
+// Contract
+// --------
+// * A sender writes only into the lane of its own slot in each target
+//   mailbox, so each lane has exactly one producer process; threads of that
+//   process take a process-local mutex per lane (never shared memory).
+// * A lane is made on first use by its producer: bump-allocated from the
+//   arena, initialised, then published with a release store of its offset
+//   and a set bit in `lane_bits`. A producer that dies before publishing
+//   leaks the space and nothing else; a later incarnation of the same slot
+//   finds the published lane and goes on from its `tail`.
+// * The consumer spins briefly, then sets `parked` and sleeps on the futex
+//   word `wake_seq` with a timeout. A producer bumps `wake_seq` and calls
+//   futex wake only when it sees `parked` set (one syscall per park, not one
+//   per message). A seq_cst fence on both sides makes it impossible for the
+//   consumer to park on a record the producer has published.
+// * Closing sets `closed`: sends are refused from then on, and the consumer
+//   drains every lane before it stops.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <boost/interprocess/mapped_region.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "arena.hpp"
+#include "envelope.hpp"
+#include "procactor/error.hpp"
+
+namespace procactor::detail {
+
+using steady = std::chrono::steady_clock;
+
+struct message_header {
+  type_id type = 0;
+  std::uint64_t correlation = 0;
+  std::uint32_t flags = 0;
+};
+
+// Called while a send waits for room; returns ok to keep waiting, or the
+// error to give up with (the receiver is gone, or down under fail_fast).
+using wait_check = std::function<errc()>;
+
+class sender {
+ public:
+  sender(const arena& a, std::uint32_t self) : arena_(&a), self_(self) {}
+
+  // Writes one record into the mailbox at `box_offset`. With no deadline it
+  // returns `full` at once when the lane has no room; with one it waits.
+  errc write(std::uint64_t box_offset, const message_header& header, std::span<const std::byte> payload,
+             std::optional<steady::time_point> deadline, const wait_check& check = {});
+
+ private:
+  struct local_lane {
+    explicit local_lane(lane* l) : writer(l) {}
+    std::mutex mutex;
+    lane_writer writer;
+  };
+  local_lane* lane_for(mailbox* box, std::uint64_t box_offset, errc& status);
+  errc write_record(local_lane& local, mailbox* box, const envelope& head, std::span<const std::byte> body,
+                    std::optional<steady::time_point> deadline, const wait_check& check);
+
+  const arena* arena_;
+  std::uint32_t self_;
+  std::mutex lanes_mutex_;  // guards inserting into lanes_
+  std::vector<std::pair<std::uint64_t, std::unique_ptr<local_lane>>> lanes_;
+};
+
+// Wakes the consumer of `box` if it is parked.
+void wake_consumer(mailbox* box) noexcept;
+
+// One record as the consumer sees it. Its bytes stay valid until commit().
+struct delivery {
+  lane* from = nullptr;
+  std::uint64_t position = 0;
+  std::uint64_t next = 0;
+  envelope head{};
+  std::span<const std::byte> payload;  // inline bytes, or the mapped blob
+  std::string blob;                    // the blob's name, when there is one
+  std::shared_ptr<boost::interprocess::mapped_region> blob_map;
+};
+
+// A problem found in a lane: logged and counted by the caller.
+using problem_sink = std::function<void(std::uint32_t sender, const std::string& problem)>;
+
+class receiver {
+ public:
+  receiver(const arena& a, mailbox* box, problem_sink on_problem)
+      : arena_(&a), box_(box), on_problem_(std::move(on_problem)) {}
+
+  // The next record of any lane (fair across lanes), waiting up to `timeout`
+  // (spin, then park). Corrupt records are reported and skipped.
+  std::optional<delivery> next(steady::duration timeout);
+  // Moves the lane's head past `d` and removes its blob.
+  void commit(const delivery& d);
+  // True when every lane is empty right now.
+  bool all_empty();
+  [[nodiscard]] mailbox* box() const noexcept { return box_; }
+
+ private:
+  void refresh_lanes();
+  std::optional<delivery> poll();
+
+  const arena* arena_;
+  mailbox* box_;
+  problem_sink on_problem_;
+  std::uint32_t seen_lanes_seq_ = ~0U;
+  std::vector<lane*> lanes_;
+  std::size_t cursor_ = 0;
+  unsigned burst_ = 0;
+};
+
+}  // namespace procactor::detail

@@ -1,0 +1,307 @@
+#include "process.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "futex.hpp"
+#include "procactor/runtime.hpp"
+
+namespace procactor::detail {
+namespace {
+
+std::unique_ptr<process>& instance() {
+  static std::unique_ptr<process> p;
+  return p;
+}
+
+// The longest a waiter sleeps before it re-checks the actor it waits on.
+constexpr auto liveness_slice = std::chrono::milliseconds(50);
+
+process& need_process() {
+  process* p = process::current();
+  if (p == nullptr) {
+    throw error(errc::not_supervisor, "no procactor::Runtime has been constructed in this process");
+  }
+  return *p;
+}
+
+slot_state state_of(const slot_entry& e) {
+  return static_cast<slot_state>(e.state.load(std::memory_order_acquire));
+}
+
+}  // namespace
+
+void log_line(const std::string& who, const std::string& text) {
+  std::string line = "procactor: " + who + ": " + text + "\n";
+  // One write per line so that lines of concurrent processes never interleave.
+  (void)!::write(STDERR_FILENO, line.data(), line.size());
+}
+
+process::process(arena a, slot_id self, bool supervisor)
+    : arena_(std::move(a)), self_(self), supervisor_(supervisor), sender_(arena_, self) {}
+
+process::~process() { stop_pump(); }
+
+process* process::current() noexcept { return instance().get(); }
+void process::install(std::unique_ptr<process> p) { instance() = std::move(p); }
+void process::uninstall() { instance().reset(); }
+
+slot_entry* process::entry(slot_id slot) const noexcept {
+  if (slot >= max_slots || slot >= arena_.header()->slot_count.load(std::memory_order_acquire)) return nullptr;
+  slot_entry& e = arena_.slot(slot);
+  return state_of(e) == slot_state::free ? nullptr : &e;
+}
+
+errc process::write(slot_id target, bool to_inbox, const message_header& header, std::span<const std::byte> payload,
+                    std::optional<steady::time_point> deadline) {
+  slot_entry* e = entry(target);
+  if (e == nullptr) return errc::no_such_actor;
+  const std::uint64_t box = to_inbox ? e->inbox : e->mailbox;
+  if (!to_inbox && is_terminal(state_of(*e))) {
+    mailbox* m = arena_.mailbox_at(box);
+    return m != nullptr && m->closed.load() != 0 ? errc::closed : errc::no_such_actor;
+  }
+  wait_check check = [e, to_inbox]() {
+    const slot_state s = state_of(*e);
+    if (is_terminal(s)) return to_inbox ? errc::no_such_actor : errc::actor_died;
+    if (s == slot_state::restarting && e->when_down == static_cast<std::uint32_t>(WhenDown::fail_fast)) {
+      return errc::actor_died;
+    }
+    return errc::ok;
+  };
+  return sender_.write(box, header, payload, deadline, check);
+}
+
+void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes) {
+  message_header header{reply_type, correlation,
+                        flag_system | (static_cast<std::uint32_t>(code) << status_shift)};
+  // A reply must not be lost to a momentarily full inbox, but an asker that
+  // is gone for good must not hold this process either.
+  const errc result = write(asker, true, header, bytes, steady::now() + send_timeout);
+  if (result != errc::ok && result != errc::no_such_actor) {
+    log_line(std::to_string(::getpid()), "reply to slot " + std::to_string(asker) +
+                                             " dropped: " + std::string(to_string(result)));
+  }
+}
+
+std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::duration timeout) {
+  auto state = std::make_shared<pending>();
+  state->deadline = steady::now() + timeout;
+  state->correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
+  state->target = target;
+  start_pump();
+  {
+    std::lock_guard guard(pending_mutex_);
+    pending_.emplace(state->correlation, state);
+  }
+  message_header header{message.type, state->correlation, message.flags | flag_ask};
+  const errc sent = write(target, false, header, message.payload, state->deadline);
+  if (sent != errc::ok) {
+    std::string why = sent == errc::no_such_actor ? "no actor in slot " + std::to_string(target)
+                                                   : "the request could not be sent";
+    complete(state->correlation, sent == errc::actor_died ? errc::actor_died : sent, std::as_bytes(std::span(why)));
+  }
+  return state;
+}
+
+void process::complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes) {
+  std::shared_ptr<pending> state;
+  {
+    std::lock_guard guard(pending_mutex_);
+    auto it = pending_.find(correlation);
+    if (it == pending_.end()) return;  // late reply to an ask that timed out or failed
+    state = std::move(it->second);
+    pending_.erase(it);
+  }
+  std::lock_guard guard(state->mutex);
+  if (state->done) return;
+  state->code = code;
+  if (code == errc::ok) {
+    state->value.assign(bytes.begin(), bytes.end());
+  } else {
+    state->text.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  }
+  state->done = true;
+  state->ready.notify_all();
+}
+
+void process::start_pump() {
+  std::call_once(pump_started_, [this] { pump_thread_ = std::thread([this] { pump(); }); });
+}
+
+void process::stop_pump() {
+  pump_stop_.store(true);
+  if (pump_thread_.joinable()) {
+    if (slot_entry* e = entry(self_)) {
+      if (mailbox* box = arena_.mailbox_at(e->inbox)) {
+        box->wake_seq.fetch_add(1);
+        wake_consumer(box);
+      }
+    }
+    pump_thread_.join();
+  }
+}
+
+void process::pump() {
+  slot_entry& e = arena_.slot(self_);
+  mailbox* box = arena_.mailbox_at(e.inbox);
+  if (box == nullptr) return;
+  receiver inbox(arena_, box, [this](std::uint32_t from, const std::string& problem) {
+    log_line("inbox of slot " + std::to_string(self_), "corrupt record from slot " + std::to_string(from) + ": " + problem);
+  });
+  while (!pump_stop_.load(std::memory_order_relaxed)) {
+    auto d = inbox.next(std::chrono::milliseconds(100));
+    if (!d) continue;
+    if (d->head.type == reply_type) {
+      complete(d->head.correlation, static_cast<errc>(d->head.flags >> status_shift), d->payload);
+    } else if (!(inbox_handler_ && inbox_handler_(*d))) {
+      log_line("inbox of slot " + std::to_string(self_),
+               "ignored a record of unexpected type " + std::to_string(d->head.type));
+    }
+    inbox.commit(*d);
+  }
+}
+
+// ---- the entry points of procactor/detail/core.hpp ------------------------
+
+std::shared_ptr<pending> make_pending(clock::time_point deadline) {
+  auto state = std::make_shared<pending>();
+  state->deadline = deadline;
+  return state;
+}
+
+bool is_ready(const pending& state) {
+  std::lock_guard guard(const_cast<pending&>(state).mutex);
+  return state.done;
+}
+
+bool wait_until(pending& state, clock::time_point deadline) {
+  std::unique_lock lock(state.mutex);
+  return state.ready.wait_until(lock, deadline, [&] { return state.done; });
+}
+
+std::span<const std::byte> await(pending& state) {
+  process* p = process::current();
+  int terminal_seen = 0;
+  std::unique_lock lock(state.mutex);
+  while (!state.done) {
+    const auto now = steady::now();
+    if (now >= state.deadline) {
+      state.done = true;
+      state.code = errc::timeout;
+      state.text = "no reply within the ask's timeout";
+      break;
+    }
+    state.ready.wait_until(lock, std::min(state.deadline, now + liveness_slice));
+    if (state.done || p == nullptr || state.target == no_slot) continue;
+    // An actor that exited for good will never answer. Wait two slices after
+    // first seeing that, so a reply it sent just before exiting still lands.
+    slot_entry* e = p->entry(state.target);
+    if (e == nullptr || is_terminal(state_of(*e))) {
+      if (++terminal_seen > 2) {
+        state.done = true;
+        state.code = e == nullptr ? errc::no_such_actor : errc::actor_died;
+        state.text = e == nullptr ? "no such actor" : "the actor exited without replying";
+      }
+    }
+  }
+  if (state.code != errc::ok) throw error(state.code, state.text);
+  return state.value;
+}
+
+errc try_send(slot_id target, const outgoing& message) {
+  return need_process().write(target, false, {message.type, message.correlation, message.flags}, message.payload,
+                              std::nullopt);
+}
+
+void send(slot_id target, const outgoing& message, clock::time_point deadline) {
+  const errc result =
+      need_process().write(target, false, {message.type, message.correlation, message.flags}, message.payload, deadline);
+  if (result == errc::ok) return;
+  std::string what = "send to " + name_of(target) + " failed";
+  if (result == errc::too_large) {
+    what = "message of " + std::to_string(message.payload.size()) + " bytes exceeds the limit of " +
+           std::to_string(need_process().shm().header()->max_message_size) + " bytes (Options::max_message_size)";
+  }
+  throw error(result, what);
+}
+
+std::shared_ptr<pending> ask(slot_id target, outgoing message, clock::duration timeout) {
+  return need_process().ask(target, message, timeout);
+}
+
+void close(slot_id target) {
+  process& p = need_process();
+  slot_entry* e = p.entry(target);
+  if (e == nullptr) return;
+  if (mailbox* box = p.shm().mailbox_at(e->mailbox)) {
+    box->closed.store(1, std::memory_order_release);
+    box->wake_seq.fetch_add(1, std::memory_order_release);
+    futex_wake(box->wake_seq, 1);
+  }
+}
+
+bool join(slot_id target, clock::duration timeout) {
+  process& p = need_process();
+  if (p.join_hook) return p.join_hook(target, timeout);
+  const auto deadline = steady::now() + timeout;
+  for (;;) {
+    slot_entry* e = p.entry(target);
+    if (e == nullptr || is_terminal(state_of(*e))) return true;
+    if (steady::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void kill(slot_id target) {
+  process& p = need_process();
+  slot_entry* e = p.entry(target);
+  if (e == nullptr) return;
+  e->no_restart.store(1, std::memory_order_release);
+  const int pid = e->pid.load(std::memory_order_acquire);
+  if (pid > 0) ::kill(-pid, SIGKILL);  // the actor leads its own process group
+}
+
+int pid_of(slot_id target) {
+  slot_entry* e = need_process().entry(target);
+  return e == nullptr ? 0 : e->pid.load(std::memory_order_acquire);
+}
+
+std::string name_of(slot_id target) {
+  process* p = process::current();
+  slot_entry* e = p == nullptr ? nullptr : p->entry(target);
+  if (e == nullptr) return target == no_slot ? "(invalid actor)" : "slot " + std::to_string(target);
+  return std::string(e->name, strnlen(e->name, sizeof e->name));
+}
+
+slot_id find(std::string_view name) {
+  process& p = need_process();
+  const std::uint32_t count = p.shm().header()->slot_count.load(std::memory_order_acquire);
+  for (slot_id s = 1; s < count && s < max_slots; ++s) {
+    slot_entry* e = p.entry(s);
+    if (e != nullptr && name == std::string_view(e->name, strnlen(e->name, sizeof e->name))) return s;
+  }
+  return no_slot;
+}
+
+slot_id self_slot() noexcept {
+  process* p = process::current();
+  return p == nullptr ? no_slot : p->self();
+}
+
+clock::duration default_send_timeout() noexcept {
+  process* p = process::current();
+  return p == nullptr ? std::chrono::seconds(30) : p->send_timeout;
+}
+
+slot_id spawn(std::string_view type, std::string_view name, const SpawnOptions& options) {
+  process& p = need_process();
+  if (!p.spawn_hook) throw error(errc::not_supervisor, "only the supervisor process can spawn actors");
+  return p.spawn_hook(type, name, options);
+}
+
+}  // namespace procactor::detail

@@ -1,0 +1,89 @@
+// The runtime's state in one process: the arena mapping, this process's
+// slot, its outgoing lanes, its pending asks and the thread that pumps its
+// reply inbox. One per process; the supervisor and every actor have one.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "arena.hpp"
+#include "mailbox.hpp"
+#include "procactor/detail/core.hpp"
+
+namespace procactor::detail {
+
+struct pending {
+  std::mutex mutex;
+  std::condition_variable ready;
+  bool done = false;
+  errc code = errc::ok;
+  std::string text;
+  std::vector<std::byte> value;
+  steady::time_point deadline;
+  std::uint64_t correlation = 0;
+  slot_id target = no_slot;
+};
+
+// Messages other than replies that reach a process's inbox (the
+// supervisor's: dead letters). Returns false for a type it does not take.
+using inbox_handler = std::function<bool(const delivery&)>;
+
+class process {
+ public:
+  process(arena a, slot_id self, bool supervisor);
+  ~process();
+
+  static process* current() noexcept;
+  static void install(std::unique_ptr<process> p);
+  static void uninstall();
+
+  [[nodiscard]] const arena& shm() const noexcept { return arena_; }
+  [[nodiscard]] slot_id self() const noexcept { return self_; }
+  [[nodiscard]] bool is_supervisor() const noexcept { return supervisor_; }
+  [[nodiscard]] slot_entry* entry(slot_id slot) const noexcept;
+  [[nodiscard]] sender& out() noexcept { return sender_; }
+
+  errc write(slot_id target, bool to_inbox, const message_header& header, std::span<const std::byte> payload,
+             std::optional<steady::time_point> deadline);
+  void reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes);
+
+  std::shared_ptr<pending> ask(slot_id target, outgoing message, steady::duration timeout);
+  void complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes);
+
+  void set_inbox_handler(inbox_handler handler) { inbox_handler_ = std::move(handler); }
+  void start_pump();
+  void stop_pump();
+
+  // Supervisor hooks: join waits on the supervisor's own bookkeeping.
+  std::function<bool(slot_id, steady::duration)> join_hook;
+  std::function<slot_id(std::string_view, std::string_view, const SpawnOptions&)> spawn_hook;
+  steady::duration send_timeout = std::chrono::seconds(30);
+
+ private:
+  void pump();
+
+  arena arena_;
+  slot_id self_;
+  bool supervisor_;
+  sender sender_;
+  std::mutex pending_mutex_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<pending>> pending_;
+  std::atomic<std::uint64_t> next_correlation_{1};
+  inbox_handler inbox_handler_;
+  std::once_flag pump_started_;
+  std::atomic<bool> pump_stop_{false};
+  std::thread pump_thread_;
+};
+
+// Human-readable text for a log line: "procactor: <who>: <text>".
+void log_line(const std::string& who, const std::string& text);
+
+}  // namespace procactor::detail

@@ -1,0 +1,159 @@
+#include "registry.hpp"
+
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+namespace procactor::detail {
+namespace {
+
+struct registries {
+  std::mutex mutex;
+  std::unordered_map<type_id, std::string> message_names;
+  std::map<std::string, actor_factory, std::less<>> actor_types;
+  std::unordered_map<type_id, std::pair<std::string, function_invoker>> functions;
+  std::unordered_map<std::uintptr_t, type_id> function_ids;
+  std::vector<std::string> plugins;
+};
+
+// A function-local static: registration runs during other translation units'
+// static initialisation, whose order relative to ours is unspecified.
+registries& get() {
+  static registries r;
+  return r;
+}
+
+}  // namespace
+
+bool register_message_name(type_id id, std::string_view name) noexcept {
+  auto& r = get();
+  std::lock_guard guard(r.mutex);
+  auto [it, inserted] = r.message_names.emplace(id, std::string(name));
+  if (!inserted && it->second != name) {
+    std::fprintf(stderr, "procactor: message names '%s' and '%.*s' hash to the same wire id\n",
+                 it->second.c_str(), static_cast<int>(name.size()), name.data());
+    std::abort();
+  }
+  return true;
+}
+
+std::string actor_type_name(std::string_view spelled) {
+  std::string name;
+  for (std::size_t i = 0; i < spelled.size(); ++i) {
+    if (spelled[i] == ':' && i + 1 < spelled.size() && spelled[i + 1] == ':') {
+      name += '.';
+      ++i;
+    } else if (spelled[i] != ' ') {
+      name += spelled[i];
+    }
+  }
+  return name;
+}
+
+bool register_actor_type(std::string_view spelled, actor_factory factory) noexcept {
+  auto& r = get();
+  std::lock_guard guard(r.mutex);
+  r.actor_types[actor_type_name(spelled)] = factory;
+  return true;
+}
+
+actor_factory find_actor_type(std::string_view name) {
+  auto& r = get();
+  std::lock_guard guard(r.mutex);
+  auto it = r.actor_types.find(name);
+  return it == r.actor_types.end() ? nullptr : it->second;
+}
+
+std::vector<std::string> actor_type_names() {
+  auto& r = get();
+  std::lock_guard guard(r.mutex);
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : r.actor_types) names.push_back(name);
+  return names;
+}
+
+bool register_function(std::string_view name, std::uintptr_t address, function_invoker invoker) noexcept {
+  auto& r = get();
+  std::lock_guard guard(r.mutex);
+  const type_id id = fnv1a64(name);
+  r.functions[id] = {std::string(name), invoker};
+  r.function_ids[address] = id;
+  return true;
+}
+
+type_id function_id(std::uintptr_t address) {
+  auto& r = get();
+  std::lock_guard guard(r.mutex);
+  auto it = r.function_ids.find(address);
+  if (it == r.function_ids.end()) {
+    throw error(errc::unknown_function, "submit() of a function not registered with PROCACTOR_FUNCTION");
+  }
+  return it->second;
+}
+
+function_invoker find_function(type_id id) {
+  auto& r = get();
+  std::lock_guard guard(r.mutex);
+  auto it = r.functions.find(id);
+  return it == r.functions.end() ? nullptr : it->second.second;
+}
+
+std::string function_name(type_id id) {
+  auto& r = get();
+  std::lock_guard guard(r.mutex);
+  auto it = r.functions.find(id);
+  return it == r.functions.end() ? std::string() : it->second.first;
+}
+
+std::string loaded_plugins() {
+  auto& r = get();
+  std::lock_guard guard(r.mutex);
+  std::string joined;
+  for (const auto& path : r.plugins) joined += (joined.empty() ? "" : ":") + path;
+  return joined;
+}
+
+void load_plugins(std::string_view colon_separated) {
+  std::size_t start = 0;
+  while (start <= colon_separated.size()) {
+    const std::size_t end = std::min(colon_separated.find(':', start), colon_separated.size());
+    if (end > start) Runtime::load_plugin(std::string(colon_separated.substr(start, end - start)));
+    start = end + 1;
+  }
+}
+
+}  // namespace procactor::detail
+
+namespace procactor {
+
+void Runtime::load_plugin(const std::string& path) {
+  auto& r = detail::get();
+  {
+    std::lock_guard guard(r.mutex);
+    for (const auto& loaded : r.plugins) {
+      if (loaded == path) return;
+    }
+  }
+  // RTLD_GLOBAL: a plugin's message names and types must be the same objects
+  // as the executable's, and its static registrations run during dlopen.
+  if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+    throw error(errc::system, std::string("cannot load plugin: ") + dlerror());
+  }
+  std::lock_guard guard(r.mutex);
+  r.plugins.push_back(path);
+}
+
+std::string_view message_name(type_id id) noexcept {
+  auto& r = detail::get();
+  std::lock_guard guard(r.mutex);
+  auto it = r.message_names.find(id);
+  return it == r.message_names.end() ? std::string_view{} : std::string_view(it->second);
+}
+
+std::vector<std::string> Runtime::actor_types() { return detail::actor_type_names(); }
+
+}  // namespace procactor

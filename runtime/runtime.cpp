@@ -1,0 +1,109 @@
+#include "procactor/runtime.hpp"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "actor_host.hpp"
+#include "registry.hpp"
+#include "supervisor.hpp"
+
+namespace procactor {
+namespace {
+
+// Child mode: this process was started by a supervisor to host one actor.
+// Never returns.
+[[noreturn]] void run_child(const char* run) {
+  // Die with the supervisor. Checking the parent after setting it closes the
+  // window in which the supervisor died before the prctl.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const char* parent = std::getenv("PROCACTOR_PARENT");
+  if (parent == nullptr || ::getppid() != std::atoi(parent)) _exit(1);
+  const char* slot_text = std::getenv("PROCACTOR_SLOT");
+  const auto slot = static_cast<detail::slot_id>(slot_text == nullptr ? 0 : std::strtoul(slot_text, nullptr, 10));
+  int code = 1;
+  try {
+    if (const char* plugins = std::getenv("PROCACTOR_PLUGINS")) detail::load_plugins(plugins);
+    const std::string run_name = run;
+    // The actor's own children must not mistake themselves for actors.
+    for (const char* var : {"PROCACTOR_RUN", "PROCACTOR_SLOT", "PROCACTOR_PARENT", "PROCACTOR_PLUGINS"}) {
+      ::unsetenv(var);
+    }
+    detail::arena a = detail::arena::open(run_name);
+    if (slot == 0 || slot >= a.header()->slot_count.load() || slot >= detail::max_slots) {
+      throw error(errc::no_such_actor, "slot " + std::to_string(slot) + " is not in the run");
+    }
+    detail::slot_entry& entry = a.slot(slot);
+    if (entry.cpu >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(entry.cpu % static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))), &set);
+      sched_setaffinity(0, sizeof set, &set);
+    }
+    if (entry.nice != 0) setpriority(PRIO_PROCESS, 0, entry.nice);
+    const std::string type(entry.type, strnlen(entry.type, sizeof entry.type));
+    detail::process::install(std::make_unique<detail::process>(std::move(a), slot, false));
+    detail::actor_host host(*detail::process::current(), slot);
+    code = host.run(type);
+  } catch (const std::exception& e) {
+    detail::log_line("slot " + std::to_string(slot), e.what());
+  }
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  // _exit, not exit: the program's static destructors belong to its main
+  // path, which a child never took.
+  _exit(code);
+}
+
+}  // namespace
+
+struct Runtime::impl {
+  std::unique_ptr<detail::supervisor> supervisor;
+};
+
+std::string_view to_string(ActorState state) noexcept {
+  switch (state) {
+    case ActorState::starting: return "starting";
+    case ActorState::running: return "running";
+    case ActorState::restarting: return "restarting";
+    case ActorState::exited: return "exited";
+    case ActorState::failed: return "failed";
+    case ActorState::killed: return "killed";
+  }
+  return "unknown";
+}
+
+Runtime::Runtime(int argc, char** argv, Options options) : impl_(std::make_unique<impl>()) {
+  if (const char* run = std::getenv("PROCACTOR_RUN")) run_child(run);
+  if (detail::process::current() != nullptr) {
+    throw error(errc::system, "only one procactor::Runtime may exist in a process");
+  }
+  std::vector<std::string> args(argv, argv + argc);
+  if (args.empty()) args.emplace_back("procactor-actor");
+  impl_->supervisor = std::make_unique<detail::supervisor>(std::move(args), std::move(options));
+}
+
+Runtime::~Runtime() = default;
+
+ActorRef Runtime::spawn(std::string_view type, std::string_view name, SpawnOptions options) {
+  return ActorRef(impl_->supervisor->spawn(type, name, options));
+}
+
+ActorRef Runtime::find(std::string_view name) const { return ActorRef(detail::find(name)); }
+ActorInfo Runtime::info(ActorRef ref) const { return impl_->supervisor->info(ref.slot()); }
+std::vector<ActorInfo> Runtime::actors() const { return impl_->supervisor->actors(); }
+std::vector<DeadLetter> Runtime::dead_letters() const { return impl_->supervisor->dead_letters(); }
+const Options& Runtime::options() const noexcept { return impl_->supervisor->options(); }
+void Runtime::on_event(std::function<void(const ActorEvent&)> callback) {
+  impl_->supervisor->on_event(std::move(callback));
+}
+void Runtime::shutdown() { impl_->supervisor->shutdown(); }
+
+}  // namespace procactor

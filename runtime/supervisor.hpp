@@ -1,0 +1,73 @@
+// The supervisor side of a run: owns the arena and every actor process.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "process.hpp"
+#include "procactor/runtime.hpp"
+
+namespace procactor::detail {
+
+class supervisor {
+ public:
+  supervisor(std::vector<std::string> argv, Options options);
+  ~supervisor();
+
+  slot_id spawn(std::string_view type, std::string_view name, const SpawnOptions& options);
+  bool join(slot_id slot, steady::duration timeout);
+  void shutdown();
+  ActorInfo info(slot_id slot) const;
+  std::vector<ActorInfo> actors() const;
+  std::vector<DeadLetter> dead_letters() const;
+  void on_event(std::function<void(const ActorEvent&)> callback);
+  [[nodiscard]] const Options& options() const noexcept { return options_; }
+
+ private:
+  struct child {
+    std::string type;
+    std::string name;
+    SpawnOptions options;
+    int pid = 0;
+    int pidfd = -1;
+    steady::time_point started{};
+    std::deque<steady::time_point> restarts;  // within the intensity window
+    steady::duration backoff{};
+    std::optional<steady::time_point> restart_due;
+    std::string last_exit;
+  };
+
+  void monitor();
+  void start(slot_id slot);  // on the monitor thread
+  void reaped(slot_id slot, int status);
+  void after_crash(slot_id slot, child& c);
+  void schedule_restart(slot_id slot, child& c, const std::string& how);
+  void set_state(slot_id slot, slot_state state);
+  void emit(ActorEvent event);
+  bool take_dead_letter(const delivery& d);
+  void reap_orphans();
+
+  std::vector<std::string> argv_;
+  Options options_;
+  process* process_ = nullptr;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<child> children_;  // indexed by slot; [0] is the supervisor itself
+  std::vector<DeadLetter> dead_letters_;
+  std::function<void(const ActorEvent&)> on_event_;
+  std::deque<std::pair<slot_id, std::promise<void>>> start_requests_;
+  std::vector<int> dead_groups_;  // process groups whose stray members are reaped
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  bool stopping_ = false;
+  bool shut_down_ = false;
+  std::thread monitor_thread_;
+};
+
+}  // namespace procactor::detail
