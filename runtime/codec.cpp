@@ -24,4 +24,9 @@ encoder& thread_encoder() {
   return instance;
 }
 
+decoder& thread_decoder() {
+  thread_local decoder instance;
+  return instance;
+}
+
 }  // namespace procactor::detail

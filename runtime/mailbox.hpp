@@ -45,18 +45,24 @@ struct message_header {
   std::uint32_t flags = 0;
 };
 
-// Called while a send waits for room; returns ok to keep waiting, or the
-// error to give up with (the receiver is gone, or down under fail_fast).
-using wait_check = std::function<errc()>;
+// Asked while a send waits for room: ok to keep waiting, or the error to
+// give up with (the receiver is gone, or down under fail_fast). A plain
+// function and a pointer, so the fast path builds nothing.
+struct wait_check {
+  errc (*verdict)(const void* context) = nullptr;
+  const void* context = nullptr;
+};
 
 class sender {
  public:
   sender(const arena& a, std::uint32_t self) : arena_(&a), self_(self) {}
 
-  // Writes one record into the mailbox at `box_offset`. With no deadline it
+  // Writes one record into the mailbox at `box_offset`, which belongs to
+  // `target` (its mailbox, or its inbox when `inbox`). With no deadline it
   // returns `full` at once when the lane has no room; with one it waits.
-  errc write(std::uint64_t box_offset, const message_header& header, std::span<const std::byte> payload,
-             std::optional<steady::time_point> deadline, const wait_check& check = {});
+  errc write(std::uint32_t target, bool inbox, std::uint64_t box_offset, const message_header& header,
+             std::span<const std::byte> payload, std::optional<steady::time_point> deadline,
+             wait_check check = {});
 
  private:
   struct local_lane {
@@ -64,14 +70,16 @@ class sender {
     std::mutex mutex;
     lane_writer writer;
   };
-  local_lane* lane_for(mailbox* box, std::uint64_t box_offset, errc& status);
+  local_lane* lane_for(std::size_t index, mailbox* box, errc& status);
   errc write_record(local_lane& local, mailbox* box, const envelope& head, std::span<const std::byte> body,
-                    std::optional<steady::time_point> deadline, const wait_check& check);
+                    std::optional<steady::time_point> deadline, wait_check check);
 
   const arena* arena_;
   std::uint32_t self_;
-  std::mutex lanes_mutex_;  // guards inserting into lanes_
-  std::vector<std::pair<std::uint64_t, std::unique_ptr<local_lane>>> lanes_;
+  std::mutex lanes_mutex_;  // serialises making a lane; lookups take no lock
+  // Indexed by target slot * 2 + inbox: a send finds its lane with one load.
+  std::unique_ptr<std::atomic<local_lane*>[]> lanes_{new std::atomic<local_lane*>[max_slots * 2]()};
+  std::vector<std::unique_ptr<local_lane>> owned_;
 };
 
 // Wakes the consumer of `box` if it is parked.
@@ -99,6 +107,8 @@ class receiver {
   // The next record of any lane (fair across lanes), waiting up to `timeout`
   // (spin, then park). Corrupt records are reported and skipped.
   std::optional<delivery> next(steady::duration timeout);
+  // The next record if one is there now; never waits.
+  std::optional<delivery> try_next() { return poll(); }
   // Moves the lane's head past `d` and removes its blob.
   void commit(const delivery& d);
   // True when every lane is empty right now.

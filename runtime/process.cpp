@@ -1,5 +1,6 @@
 #include "process.hpp"
 
+#include <immintrin.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -65,15 +66,17 @@ errc process::write(slot_id target, bool to_inbox, const message_header& header,
     mailbox* m = arena_.mailbox_at(box);
     return m != nullptr && m->closed.load() != 0 ? errc::closed : errc::no_such_actor;
   }
-  wait_check check = [e, to_inbox]() {
-    const slot_state s = state_of(*e);
-    if (is_terminal(s)) return to_inbox ? errc::no_such_actor : errc::actor_died;
-    if (s == slot_state::restarting && e->when_down == static_cast<std::uint32_t>(WhenDown::fail_fast)) {
+  auto verdict = [](const void* context) {
+    const auto* target_entry = static_cast<const slot_entry*>(context);
+    const slot_state s = state_of(*target_entry);
+    if (is_terminal(s)) return errc::actor_died;
+    if (s == slot_state::restarting &&
+        target_entry->when_down == static_cast<std::uint32_t>(WhenDown::fail_fast)) {
       return errc::actor_died;
     }
     return errc::ok;
   };
-  return sender_.write(box, header, payload, deadline, check);
+  return sender_.write(target, to_inbox, box, header, payload, deadline, wait_check{verdict, e});
 }
 
 void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes) {
@@ -126,43 +129,71 @@ void process::complete(std::uint64_t correlation, errc code, std::span<const std
     state->text.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
   state->done = true;
+  state->finished.store(true, std::memory_order_release);
   state->ready.notify_all();
 }
 
 void process::start_pump() {
-  std::call_once(pump_started_, [this] { pump_thread_ = std::thread([this] { pump(); }); });
+  std::call_once(pump_started_, [this] {
+    mailbox* box = arena_.mailbox_at(arena_.slot(self_).inbox);
+    if (box == nullptr) return;
+    inbox_ = std::make_unique<receiver>(arena_, box, [this](std::uint32_t from, const std::string& problem) {
+      log_line("inbox of slot " + std::to_string(self_),
+               "corrupt record from slot " + std::to_string(from) + ": " + problem);
+    });
+    pump_thread_ = std::thread([this] { pump(); });
+  });
 }
 
 void process::stop_pump() {
   pump_stop_.store(true);
   if (pump_thread_.joinable()) {
-    if (slot_entry* e = entry(self_)) {
-      if (mailbox* box = arena_.mailbox_at(e->inbox)) {
-        box->wake_seq.fetch_add(1);
-        wake_consumer(box);
-      }
-    }
+    mailbox* box = inbox_->box();
+    box->wake_seq.fetch_add(1);
+    futex_wake(box->wake_seq, 1);
     pump_thread_.join();
   }
 }
 
-void process::pump() {
-  slot_entry& e = arena_.slot(self_);
-  mailbox* box = arena_.mailbox_at(e.inbox);
-  if (box == nullptr) return;
-  receiver inbox(arena_, box, [this](std::uint32_t from, const std::string& problem) {
-    log_line("inbox of slot " + std::to_string(self_), "corrupt record from slot " + std::to_string(from) + ": " + problem);
-  });
-  while (!pump_stop_.load(std::memory_order_relaxed)) {
-    auto d = inbox.next(std::chrono::milliseconds(100));
-    if (!d) continue;
+void process::drain_inbox() {
+  while (auto d = inbox_->try_next()) {
     if (d->head.type == reply_type) {
       complete(d->head.correlation, static_cast<errc>(d->head.flags >> status_shift), d->payload);
     } else if (!(inbox_handler_ && inbox_handler_(*d))) {
       log_line("inbox of slot " + std::to_string(self_),
                "ignored a record of unexpected type " + std::to_string(d->head.type));
     }
-    inbox.commit(*d);
+    inbox_->commit(*d);
+  }
+}
+
+void process::poll_inbox() {
+  if (!inbox_) return;
+  std::unique_lock lock(inbox_mutex_, std::try_to_lock);
+  if (lock.owns_lock()) drain_inbox();
+}
+
+void process::pump() {
+  mailbox* box = inbox_->box();
+  while (!pump_stop_.load(std::memory_order_relaxed)) {
+    {
+      std::lock_guard lock(inbox_mutex_);
+      drain_inbox();
+    }
+    // Park without the lock, so that a thread spinning for its reply can
+    // take the inbox meanwhile; the parked flag makes senders wake us.
+    const std::uint32_t seq = box->wake_seq.load(std::memory_order_acquire);
+    box->parked.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    bool empty;
+    {
+      std::lock_guard lock(inbox_mutex_);
+      empty = inbox_->all_empty();
+    }
+    if (empty && !pump_stop_.load(std::memory_order_relaxed)) {
+      futex_wait(box->wake_seq, seq, std::chrono::milliseconds(100));
+    }
+    box->parked.store(0, std::memory_order_relaxed);
   }
 }
 
@@ -186,12 +217,22 @@ bool wait_until(pending& state, clock::time_point deadline) {
 
 std::span<const std::byte> await(pending& state) {
   process* p = process::current();
+  if (p != nullptr) {
+    // Hot path: poll for the reply ourselves for a few tens of µs.
+    const auto spin_end = steady::now() + std::chrono::microseconds(50);
+    for (unsigned i = 1; !state.finished.load(std::memory_order_acquire); ++i) {
+      p->poll_inbox();
+      if (i % 16 == 0 && steady::now() > spin_end) break;
+      _mm_pause();
+    }
+  }
   int terminal_seen = 0;
   std::unique_lock lock(state.mutex);
   while (!state.done) {
     const auto now = steady::now();
     if (now >= state.deadline) {
       state.done = true;
+      state.finished.store(true);
       state.code = errc::timeout;
       state.text = "no reply within the ask's timeout";
       break;
@@ -204,6 +245,7 @@ std::span<const std::byte> await(pending& state) {
     if (e == nullptr || is_terminal(state_of(*e))) {
       if (++terminal_seen > 2) {
         state.done = true;
+        state.finished.store(true);
         state.code = e == nullptr ? errc::no_such_actor : errc::actor_died;
         state.text = e == nullptr ? "no such actor" : "the actor exited without replying";
       }

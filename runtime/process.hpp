@@ -24,6 +24,7 @@ struct pending {
   std::mutex mutex;
   std::condition_variable ready;
   bool done = false;
+  std::atomic<bool> finished{false};  // `done`, readable without the mutex
   errc code = errc::ok;
   std::string text;
   std::vector<std::byte> value;
@@ -61,6 +62,10 @@ class process {
   void set_inbox_handler(inbox_handler handler) { inbox_handler_ = std::move(handler); }
   void start_pump();
   void stop_pump();
+  // Takes whatever waits in the inbox now, unless another thread is at it.
+  // A thread waiting for a reply calls this while it spins, so a hot round
+  // trip needs no hand-off to the pump thread.
+  void poll_inbox();
 
   // Supervisor hooks: join waits on the supervisor's own bookkeeping.
   std::function<bool(slot_id, steady::duration)> join_hook;
@@ -69,6 +74,7 @@ class process {
 
  private:
   void pump();
+  void drain_inbox();  // with inbox_mutex_ held
 
   arena arena_;
   slot_id self_;
@@ -78,6 +84,8 @@ class process {
   std::unordered_map<std::uint64_t, std::shared_ptr<pending>> pending_;
   std::atomic<std::uint64_t> next_correlation_{1};
   inbox_handler inbox_handler_;
+  std::mutex inbox_mutex_;  // held by whichever thread consumes the inbox
+  std::unique_ptr<receiver> inbox_;
   std::once_flag pump_started_;
   std::atomic<bool> pump_stop_{false};
   std::thread pump_thread_;

@@ -43,7 +43,10 @@ class growing_buffer final : public std::streambuf {
 // which cereal turns into an exception (a truncated payload is an error, not UB).
 class view_buffer final : public std::streambuf {
  public:
-  explicit view_buffer(std::span<const std::byte> bytes) {
+  view_buffer() = default;
+  explicit view_buffer(std::span<const std::byte> bytes) { view(bytes); }
+  void view(std::span<const std::byte> bytes) {
+    // streambuf's get area is char*, but nothing here ever writes through it.
     auto* begin = const_cast<char*>(reinterpret_cast<const char*>(bytes.data()));
     setg(begin, begin, begin + bytes.size());
   }
@@ -70,22 +73,32 @@ class encoder {
 // thread's next encode.
 encoder& thread_encoder();
 
+// Like encoder: one stream and archive per thread, pointed at each payload.
+class decoder {
+ public:
+  decoder() : stream_(&buffer_), archive_(stream_) {}
+
+  template <class T>
+  void decode_into(std::span<const std::byte> bytes, T& value) {
+    buffer_.view(bytes);
+    stream_.clear();
+    archive_(value);
+  }
+
+ private:
+  view_buffer buffer_;
+  std::istream stream_;
+  cereal::BinaryInputArchive archive_;
+};
+
+decoder& thread_decoder();
+
 template <class T>
 T decode(std::span<const std::byte> bytes) {
-  view_buffer buffer(bytes);
-  std::istream stream(&buffer);
-  cereal::BinaryInputArchive archive(stream);
   T value{};
-  archive(value);
+  thread_decoder().decode_into(bytes, value);
   return value;
 }
 
-template <class T>
-void decode_into(std::span<const std::byte> bytes, T& value) {
-  view_buffer buffer(bytes);
-  std::istream stream(&buffer);
-  cereal::BinaryInputArchive archive(stream);
-  archive(value);
-}
 
 }  // namespace procactor::detail
