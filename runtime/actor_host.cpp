@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <random>
 
 #include "procactor/runtime.hpp"
 #include "registry.hpp"
@@ -35,6 +36,13 @@ actor_host::actor_host(process& p, slot_id self)
     auto* bytes = p.shm().at<std::byte>(entry_.params, entry_.params_length);
     if (bytes == nullptr) throw error(errc::decode_failed, "the actor's parameters lie outside the arena");
     params_ = decode<Params>({bytes, static_cast<std::size_t>(entry_.params_length)});
+  }
+  if (entry_.routes_length != 0) {
+    auto* bytes = p.shm().at<std::byte>(entry_.routes, entry_.routes_length);
+    if (bytes == nullptr) throw error(errc::decode_failed, "the actor's routes lie outside the arena");
+    for (auto& route : decode<std::vector<Route>>({bytes, static_cast<std::size_t>(entry_.routes_length)})) {
+      routes_.push_back({std::move(route), {}, 0});
+    }
   }
 }
 
@@ -123,6 +131,40 @@ void actor_host::handle(ActorBase& actor, const Message& message) {
   }
 }
 
+void actor_host::emit(type_id type, std::span<const std::byte> payload, const std::string_view* key) {
+  static thread_local std::minstd_rand random(static_cast<unsigned>(::getpid()));
+  for (auto& r : routes_) {
+    if (r.targets.empty()) {
+      for (const auto& target : r.route.targets) {
+        const slot_id slot = find(target);
+        if (slot == no_slot) throw error(errc::no_such_actor, "route to unknown actor '" + target + "'");
+        r.targets.push_back(slot);
+      }
+      if (r.targets.empty()) continue;
+    }
+    auto deliver = [&](slot_id target) {
+      send(target, {type, payload, 0, 0}, steady::now() + process_.send_timeout);
+    };
+    switch (r.route.policy) {
+      case RoutePolicy::broadcast:
+        for (slot_id target : r.targets) deliver(target);
+        break;
+      case RoutePolicy::round_robin:
+        deliver(r.targets[r.next++ % r.targets.size()]);
+        break;
+      case RoutePolicy::random:
+        deliver(r.targets[random() % r.targets.size()]);
+        break;
+      case RoutePolicy::key_hash:
+        if (key == nullptr) {
+          throw error(errc::decode_failed, "a key_hash route needs emit(message, key) or a message with key()");
+        }
+        deliver(r.targets[fnv1a64(*key) % r.targets.size()]);
+        break;
+    }
+  }
+}
+
 int actor_host::run(const std::string& type) {
   actor_factory factory = find_actor_type(type);
   if (factory == nullptr) {
@@ -160,6 +202,11 @@ std::optional<Message> ActorBase::recv() {
   return host->recv();
 }
 
+int ActorBase::replica() const {
+  auto* host = detail::actor_host::current();
+  return host == nullptr ? 0 : host->replica();
+}
+
 const Params& ActorBase::params() const {
   static const Params none;
   auto* host = detail::actor_host::current();
@@ -172,4 +219,24 @@ void Message::send_reply(std::span<const std::byte> bytes) const {
   p->reply(sender_, correlation_, errc::ok, bytes);
 }
 
+std::string_view to_string(RoutePolicy policy) noexcept {
+  switch (policy) {
+    case RoutePolicy::round_robin: return "round_robin";
+    case RoutePolicy::broadcast: return "broadcast";
+    case RoutePolicy::key_hash: return "key_hash";
+    case RoutePolicy::random: return "random";
+  }
+  return "unknown";
+}
+
 }  // namespace procactor
+
+namespace procactor::detail {
+
+void emit(type_id type, std::span<const std::byte> payload, const std::string_view* key) {
+  auto* host = actor_host::current();
+  if (host == nullptr) throw error(errc::not_supervisor, "emit() called outside an actor process");
+  host->emit(type, payload, key);
+}
+
+}  // namespace procactor::detail

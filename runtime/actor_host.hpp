@@ -8,6 +8,7 @@
 #include "mailbox.hpp"
 #include "procactor/actor.hpp"
 #include "procactor/params.hpp"
+#include "procactor/route.hpp"
 #include "process.hpp"
 
 namespace procactor::detail {
@@ -22,6 +23,8 @@ class actor_host {
   std::optional<Message> recv();
   void handle(ActorBase& actor, const Message& message);
   const Params& params() const noexcept { return params_; }
+  int replica() const noexcept { return entry_.replica; }
+  void emit(type_id type, std::span<const std::byte> payload, const std::string_view* key);
 
   static actor_host* current() noexcept;
 
@@ -34,6 +37,12 @@ class actor_host {
   slot_entry& entry_;
   receiver receiver_;
   Params params_;
+  struct route_state {
+    Route route;
+    std::vector<slot_id> targets;  // resolved by name on first use
+    std::uint64_t next = 0;        // round robin position
+  };
+  std::vector<route_state> routes_;
   std::string name_;
   std::optional<delivery> current_;
   bool at_most_once_ = false;

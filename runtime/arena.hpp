@@ -59,6 +59,8 @@ struct slot_entry {
   std::uint64_t inbox;    // offset of the slot's reply inbox
   std::uint64_t params;   // offset and length of the cereal-encoded Params
   std::uint64_t params_length;
+  std::uint64_t routes;   // offset and length of the cereal-encoded routes
+  std::uint64_t routes_length;
   std::uint32_t poison_limit;
   std::uint32_t delivery;   // procactor::Delivery
   std::uint32_t when_down;  // procactor::WhenDown

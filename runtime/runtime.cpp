@@ -48,6 +48,11 @@ namespace {
     }
     if (entry.nice != 0) setpriority(PRIO_PROCESS, 0, entry.nice);
     const std::string type(entry.type, strnlen(entry.type, sizeof entry.type));
+    // ps and top show the actor's name rather than "exe" (the kernel keeps 15 bytes).
+    const std::string name(entry.name, strnlen(entry.name, sizeof entry.name));
+    prctl(PR_SET_NAME, name.substr(0, 15).c_str());
+    // Lines reach a capturing supervisor as they are printed, not at exit.
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
     detail::process::install(std::make_unique<detail::process>(std::move(a), slot, false));
     detail::actor_host host(*detail::process::current(), slot);
     code = host.run(type);
@@ -105,5 +110,13 @@ void Runtime::on_event(std::function<void(const ActorEvent&)> callback) {
   impl_->supervisor->on_event(std::move(callback));
 }
 void Runtime::shutdown() { impl_->supervisor->shutdown(); }
+void Runtime::capture_output(std::function<void(const OutputLine&)> callback) {
+  impl_->supervisor->capture_output(std::move(callback));
+}
+void Runtime::restart(ActorRef ref) { impl_->supervisor->restart(ref.slot()); }
+void Runtime::signal(ActorRef ref, int sig) { impl_->supervisor->signal(ref.slot(), sig); }
+void Runtime::run_if_child() {
+  if (const char* run = std::getenv("PROCACTOR_RUN")) run_child(run);
+}
 
 }  // namespace procactor

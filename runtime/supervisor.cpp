@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -194,15 +195,19 @@ slot_id supervisor::spawn(std::string_view type, std::string_view name, const Sp
                                                               "'s mailbox (Options::arena_size)");
     e.mailbox = *box;
     e.inbox = *inbox;
-    if (!options.params.values().empty()) {
+    // Parameters and routes are copied into the arena once, for every
+    // incarnation to read.
+    auto store = [&](const auto& value, std::uint64_t& offset, std::uint64_t& length) {
       encoder local;
-      auto bytes = local.encode(options.params);
+      auto bytes = local.encode(value);
       auto at = a.allocate(bytes.size());
-      if (!at) throw error(errc::arena_exhausted, "no room in the shared arena for the parameters");
+      if (!at) throw error(errc::arena_exhausted, "no room in the shared arena for " + std::string(name));
       std::memcpy(a.at<std::byte>(*at, bytes.size()), bytes.data(), bytes.size());
-      e.params = *at;
-      e.params_length = bytes.size();
-    }
+      offset = *at;
+      length = bytes.size();
+    };
+    if (!options.params.values().empty()) store(options.params, e.params, e.params_length);
+    if (!options.routes.empty()) store(options.routes, e.routes, e.routes_length);
     e.state.store(static_cast<std::uint32_t>(slot_state::starting), std::memory_order_release);
     a.header()->slot_count.store(slot + 1, std::memory_order_release);
     children_.resize(slot + 1);
@@ -239,6 +244,17 @@ void supervisor::start(slot_id slot) {
   for (auto& s : argv_) argv.push_back(s.data());
   argv.push_back(nullptr);
 
+  // Captured output: a pipe per stream, the child's ends dup2'ed onto 1 and 2.
+  int pipes[2][2] = {{-1, -1}, {-1, -1}};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  const bool capture = static_cast<bool>(on_output_);
+  if (capture) {
+    for (int stream = 0; stream < 2; ++stream) {
+      if (pipe2(pipes[stream], O_CLOEXEC) != 0) throw_system_error("pipe2", errno);
+      posix_spawn_file_actions_adddup2(&actions, pipes[stream][1], stream + 1);
+    }
+  }
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Its own process group: Ctrl-C at the terminal reaches the supervisor
@@ -252,9 +268,28 @@ void supervisor::start(slot_id slot) {
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, "/proc/self/exe", nullptr, &attr, argv.data(), envp.data());
+  const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv.data(), envp.data());
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw_system_error("posix_spawn of " + c.name, rc);
+  posix_spawn_file_actions_destroy(&actions);
+  for (auto& p : pipes) {
+    if (p[1] >= 0) ::close(p[1]);
+  }
+  if (rc != 0) {
+    for (auto& p : pipes) {
+      if (p[0] >= 0) ::close(p[0]);
+    }
+    throw_system_error("posix_spawn of " + c.name, rc);
+  }
+  if (capture) {
+    for (int stream = 0; stream < 2; ++stream) {
+      fcntl(pipes[stream][0], F_SETFL, O_NONBLOCK);
+      c.output[stream] = pipes[stream][0];
+      epoll_event out{};
+      out.events = EPOLLIN;
+      out.data.u64 = slot | (std::uint64_t(stream + 1) << 32);
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pipes[stream][0], &out);
+    }
+  }
 
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
@@ -303,7 +338,11 @@ void supervisor::monitor() {
         (void)!::read(wake_fd_, &count, sizeof count);
         continue;
       }
-      const auto slot = static_cast<slot_id>(events[i].data.u64);
+      const auto slot = static_cast<slot_id>(events[i].data.u64 & 0xffffffffU);
+      if (const auto stream = static_cast<int>(events[i].data.u64 >> 32); stream != 0) {
+        read_output(slot, stream - 1, false);
+        continue;
+      }
       int status = 0;
       const int pid = children_[slot].pid;
       if (pid > 0 && ::waitpid(pid, &status, WNOHANG) == pid) reaped(slot, status);
@@ -360,6 +399,53 @@ void supervisor::reap_orphans() {
   });
 }
 
+void supervisor::read_output(slot_id slot, int stream, bool until_eof) {
+  child& c = children_[slot];
+  const int fd = c.output[stream];
+  if (fd < 0) return;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n > 0) {
+      std::string& pending = c.partial[stream];
+      pending.append(buffer, static_cast<std::size_t>(n));
+      std::size_t start = 0;
+      for (std::size_t end; (end = pending.find('\n', start)) != std::string::npos; start = end + 1) {
+        on_output_({c.name, c.options.replica, stream + 1, pending.substr(start, end - start)});
+      }
+      pending.erase(0, start);
+      if (!until_eof) return;  // level-triggered epoll calls again for the rest
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0 || until_eof) {
+      // The writer is gone: a last line without a newline still counts.
+      if (!c.partial[stream].empty()) {
+        on_output_({c.name, c.options.replica, stream + 1, c.partial[stream]});
+        c.partial[stream].clear();
+      }
+      if (n == 0) {
+        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+        ::close(fd);
+        c.output[stream] = -1;
+      }
+    }
+    return;
+  }
+}
+
+void supervisor::close_output(slot_id slot) {
+  for (int stream = 0; stream < 2; ++stream) {
+    read_output(slot, stream, true);
+    child& c = children_[slot];
+    if (c.output[stream] >= 0) {
+      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.output[stream], nullptr);
+      ::close(c.output[stream]);
+      c.output[stream] = -1;
+    }
+  }
+}
+
 void supervisor::reaped(slot_id slot, int status) {
   child& c = children_[slot];
   slot_entry& e = process_->shm().slot(slot);
@@ -367,6 +453,8 @@ void supervisor::reaped(slot_id slot, int status) {
   ::close(c.pidfd);
   // Whatever the actor started dies with it.
   ::kill(-c.pid, SIGKILL);
+  // Its last lines are shown before its exit is.
+  close_output(slot);
   const int pid = c.pid;
   const std::string how = describe_exit(status);
   const bool abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -386,6 +474,18 @@ void supervisor::reaped(slot_id slot, int status) {
   mailbox* box = process_->shm().mailbox_at(e.mailbox);
   const bool closed = box != nullptr && box->closed.load() != 0;
   bool restart = false;
+  if (c.restart_requested && e.no_restart.load() == 0) {
+    c.restart_requested = false;
+    {
+      std::lock_guard guard(mutex_);
+      c.restart_due = steady::now();
+      e.restarts.fetch_add(1);
+    }
+    set_state(slot, slot_state::restarting);
+    if (options_.log_events) log_line(c.name, "restarted on request");
+    emit({ActorEvent::Kind::restarting, c.name, 0, "restart on request"});
+    return;
+  }
   if (e.no_restart.load() != 0) {
     set_state(slot, slot_state::killed);
   } else if (!abnormal && (closed || c.options.restart != Restart::permanent)) {
@@ -476,6 +576,29 @@ void supervisor::emit(ActorEvent event) {
   if (callback) callback(event);
 }
 
+void supervisor::capture_output(std::function<void(const OutputLine&)> callback) {
+  std::lock_guard guard(mutex_);
+  on_output_ = std::move(callback);
+}
+
+void supervisor::restart(slot_id slot) {
+  int pid;
+  {
+    std::lock_guard guard(mutex_);
+    if (slot == 0 || slot >= children_.size()) throw error(errc::no_such_actor, "no such actor");
+    pid = children_[slot].pid;
+    if (pid <= 0) return;  // already on its way to a restart, or gone for good
+    children_[slot].restart_requested = true;
+  }
+  ::kill(-pid, SIGKILL);
+}
+
+void supervisor::signal(slot_id slot, int sig) {
+  std::lock_guard guard(mutex_);
+  if (slot == 0 || slot >= children_.size()) throw error(errc::no_such_actor, "no such actor");
+  if (children_[slot].pid > 0) ::kill(children_[slot].pid, sig);
+}
+
 void supervisor::on_event(std::function<void(const ActorEvent&)> callback) {
   std::lock_guard guard(mutex_);
   on_event_ = std::move(callback);
@@ -549,6 +672,16 @@ ActorInfo supervisor::info(slot_id slot) const {
   info.processed = e.processed.load();
   info.dead_letters = e.dead_letters.load();
   info.last_exit = c.last_exit;
+  info.replica = c.options.replica;
+  info.started = c.started;
+  if (const mailbox* box = process_->shm().mailbox_at(e.mailbox)) {
+    for (std::uint32_t sender = 0; sender < max_slots; ++sender) {
+      if ((box->lane_bits[sender / 64].load() >> (sender % 64) & 1U) == 0) continue;
+      if (const lane* l = process_->shm().lane_at(box->lane_offset[sender].load())) {
+        info.queued_bytes += l->tail.load() - l->head.load();
+      }
+    }
+  }
   return info;
 }
 

@@ -27,6 +27,9 @@ class supervisor {
   std::vector<ActorInfo> actors() const;
   std::vector<DeadLetter> dead_letters() const;
   void on_event(std::function<void(const ActorEvent&)> callback);
+  void capture_output(std::function<void(const OutputLine&)> callback);
+  void restart(slot_id slot);
+  void signal(slot_id slot, int sig);
   [[nodiscard]] const Options& options() const noexcept { return options_; }
 
  private:
@@ -41,6 +44,9 @@ class supervisor {
     steady::duration backoff{};
     std::optional<steady::time_point> restart_due;
     std::string last_exit;
+    bool restart_requested = false;
+    int output[2] = {-1, -1};   // read ends of the stdout and stderr pipes
+    std::string partial[2];     // a line not yet ended
   };
 
   void monitor();
@@ -52,6 +58,8 @@ class supervisor {
   void emit(ActorEvent event);
   bool take_dead_letter(const delivery& d);
   void reap_orphans();
+  void read_output(slot_id slot, int stream, bool until_eof);
+  void close_output(slot_id slot);
 
   std::vector<std::string> argv_;
   Options options_;
@@ -61,6 +69,7 @@ class supervisor {
   std::vector<child> children_;  // indexed by slot; [0] is the supervisor itself
   std::vector<DeadLetter> dead_letters_;
   std::function<void(const ActorEvent&)> on_event_;
+  std::function<void(const OutputLine&)> on_output_;
   std::deque<std::pair<slot_id, std::promise<void>>> start_requests_;
   std::vector<int> dead_groups_;  // process groups whose stray members are reaped
   int epoll_fd_ = -1;

@@ -104,9 +104,26 @@ class ActorBase {
   // mailbox drained. Receiving commits the message returned before.
   std::optional<Message> recv();
 
+  // Sends along every outgoing route (see procactor/route.hpp). A key_hash
+  // route uses `key`, or the message's key() when it has one.
+  template <registered_message M>
+  void emit(const M& message) {
+    if constexpr (requires { message.key(); }) {
+      emit(message, std::string_view(message.key()));
+    } else {
+      detail::emit(message_traits<M>::id, detail::thread_encoder().encode(message), nullptr);
+    }
+  }
+  template <registered_message M>
+  void emit(const M& message, std::string_view key) {
+    detail::emit(message_traits<M>::id, detail::thread_encoder().encode(message), &key);
+  }
+
   [[nodiscard]] ActorRef self() const { return ActorRef(detail::self_slot()); }
   [[nodiscard]] const Params& params() const;
   [[nodiscard]] std::string name() const { return detail::name_of(detail::self_slot()); }
+  // This instance's index among its replicas (the N of "name.N").
+  [[nodiscard]] int replica() const;
   // Another actor of this run by name; an invalid ref when there is none.
   [[nodiscard]] static ActorRef find(std::string_view actor_name) {
     return ActorRef(detail::find(actor_name));

@@ -25,6 +25,7 @@
 #include "actor.hpp"
 #include "actor_ref.hpp"
 #include "params.hpp"
+#include "route.hpp"
 
 namespace procactor {
 
@@ -66,6 +67,7 @@ struct SpawnOptions {
   int cpu = -1;   // pin the process to this core; -1: no pinning
   int nice = 0;   // added to the process's nice level
   int replica = 0;  // the N of "name.N" in logs
+  std::vector<Route> routes;  // where emit() sends
 };
 
 struct Options {
@@ -91,6 +93,17 @@ struct ActorInfo {
   std::uint64_t processed = 0;
   std::uint64_t dead_letters = 0;
   std::string last_exit;  // "exit code 1", "signal 9 (Killed), core dumped", ...
+  int replica = 0;
+  std::uint64_t queued_bytes = 0;  // bytes waiting in its mailbox
+  std::chrono::steady_clock::time_point started{};  // of the current incarnation
+};
+
+// One whole line an actor printed, when output is captured.
+struct OutputLine {
+  std::string name;
+  int replica = 0;
+  int stream = 1;  // 1: stdout, 2: stderr
+  std::string text;  // without the newline
 };
 
 // A message that could not be handled, kept for inspection.
@@ -135,6 +148,15 @@ class Runtime {
 
   // Called from the runtime's monitor thread; keep it short.
   void on_event(std::function<void(const ActorEvent&)> callback);
+  // Actors spawned after this call get pipes for stdout and stderr; each
+  // whole line they print reaches `callback` (on the monitor thread).
+  void capture_output(std::function<void(const OutputLine&)> callback);
+
+  // Stops the current incarnation (SIGKILL) and starts a new one, whatever
+  // the restart policy; not counted against max_restarts.
+  void restart(ActorRef ref);
+  // Sends `signal` to the actor's process; its exit is handled by policy.
+  void signal(ActorRef ref, int signal);
 
   // Closes all actors in spawn order and waits for them (what ~Runtime does).
   void shutdown();
@@ -144,6 +166,11 @@ class Runtime {
   // Loads a plugin (.so) whose PROCACTOR_ACTOR types become spawnable; child
   // processes load it too.
   static void load_plugin(const std::string& path);
+
+  // For programs that construct their Runtime late (after parsing their
+  // command line): call first in main. In a child process started by a
+  // Runtime it runs the actor and exits; elsewhere it returns at once.
+  static void run_if_child();
 
  private:
   struct impl;

@@ -61,4 +61,7 @@ clock::duration default_send_timeout() noexcept;
 
 slot_id spawn(std::string_view type, std::string_view name, const SpawnOptions& options);
 
+// ActorBase::emit: the route table lives in the actor's process.
+void emit(type_id type, std::span<const std::byte> payload, const std::string_view* key);
+
 }  // namespace procactor::detail

@@ -1,0 +1,33 @@
+// procactor::Route — an outgoing edge of an actor in a graph.
+//
+// An actor sends along its routes with emit(msg) without knowing who is on
+// the other end; the launcher (or whoever spawns it) says where they lead.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace procactor {
+
+enum class RoutePolicy : std::uint8_t {
+  round_robin,  // each message to the next target in turn
+  broadcast,    // each message to every target
+  key_hash,     // same key, same target: emit(msg, key) or msg.key()
+  random,
+};
+
+std::string_view to_string(RoutePolicy policy) noexcept;
+
+struct Route {
+  std::vector<std::string> targets;  // actor names, resolved on first emit
+  RoutePolicy policy = RoutePolicy::round_robin;
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(targets, policy);
+  }
+};
+
+}  // namespace procactor
