@@ -207,6 +207,11 @@ int ActorBase::replica() const {
   return host == nullptr ? 0 : host->replica();
 }
 
+bool ActorBase::stopping() const {
+  auto* host = detail::actor_host::current();
+  return host != nullptr && host->stopping();
+}
+
 const Params& ActorBase::params() const {
   static const Params none;
   auto* host = detail::actor_host::current();

@@ -24,6 +24,7 @@ class actor_host {
   void handle(ActorBase& actor, const Message& message);
   const Params& params() const noexcept { return params_; }
   int replica() const noexcept { return entry_.replica; }
+  bool stopping() const noexcept { return receiver_.box()->closed.load(std::memory_order_acquire) != 0; }
   void emit(type_id type, std::span<const std::byte> payload, const std::string_view* key);
 
   static actor_host* current() noexcept;

@@ -15,6 +15,7 @@ struct registries {
   std::mutex mutex;
   std::unordered_map<type_id, std::string> message_names;
   std::map<std::string, actor_factory, std::less<>> actor_types;
+  std::map<std::string, parameters_fn, std::less<>> actor_parameters;
   std::unordered_map<type_id, std::pair<std::string, function_invoker>> functions;
   std::unordered_map<std::uintptr_t, type_id> function_ids;
   std::vector<std::string> plugins;
@@ -54,10 +55,11 @@ std::string actor_type_name(std::string_view spelled) {
   return name;
 }
 
-bool register_actor_type(std::string_view spelled, actor_factory factory) noexcept {
+bool register_actor_type(std::string_view spelled, actor_factory factory, parameters_fn parameters) noexcept {
   auto& r = get();
   std::lock_guard guard(r.mutex);
   r.actor_types[actor_type_name(spelled)] = factory;
+  if (parameters != nullptr) r.actor_parameters[actor_type_name(spelled)] = parameters;
   return true;
 }
 
@@ -155,5 +157,17 @@ std::string_view message_name(type_id id) noexcept {
 }
 
 std::vector<std::string> Runtime::actor_types() { return detail::actor_type_names(); }
+
+std::optional<std::vector<ParamSpec>> Runtime::actor_parameters(std::string_view type) {
+  detail::parameters_fn parameters = nullptr;
+  {
+    auto& r = detail::get();
+    std::lock_guard guard(r.mutex);
+    auto it = r.actor_parameters.find(type);
+    if (it == r.actor_parameters.end()) return std::nullopt;
+    parameters = it->second;
+  }
+  return parameters();
+}
 
 }  // namespace procactor

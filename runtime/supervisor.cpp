@@ -469,7 +469,6 @@ void supervisor::reaped(slot_id slot, int status) {
   }
   if (abnormal) after_crash(slot, c);
   e.inflight_sender.store(0);
-  emit({ActorEvent::Kind::exited, c.name, pid, how});
 
   mailbox* box = process_->shm().mailbox_at(e.mailbox);
   const bool closed = box != nullptr && box->closed.load() != 0;
@@ -482,6 +481,7 @@ void supervisor::reaped(slot_id slot, int status) {
       e.restarts.fetch_add(1);
     }
     set_state(slot, slot_state::restarting);
+    emit({ActorEvent::Kind::exited, c.name, pid, how});
     if (options_.log_events) log_line(c.name, "restarted on request");
     emit({ActorEvent::Kind::restarting, c.name, 0, "restart on request"});
     return;
@@ -495,6 +495,9 @@ void supervisor::reaped(slot_id slot, int status) {
   } else {
     restart = true;
   }
+  // Told after the state is settled: a listener that looks sees where the
+  // actor is going (terminal, or about to restart).
+  emit({ActorEvent::Kind::exited, c.name, pid, how});
   if (restart) {
     schedule_restart(slot, c, how);
   } else if (options_.log_events && abnormal) {

@@ -14,21 +14,9 @@
 #include <utility>
 #include <vector>
 
-// Trial division on purpose: the point is CPU work per number, not speed.
-std::int64_t count_primes(std::int64_t from, std::int64_t to) {
-  std::int64_t count = 0;
-  for (std::int64_t n = std::max<std::int64_t>(from, 2); n < to; ++n) {
-    bool prime = true;
-    for (std::int64_t d = 2; d * d <= n; ++d) {
-      if (n % d == 0) {
-        prime = false;
-        break;
-      }
-    }
-    count += prime ? 1 : 0;
-  }
-  return count;
-}
+#include "../plugin/primes.hpp"
+
+std::int64_t count_primes(std::int64_t from, std::int64_t to) { return examples::count_primes(from, to); }
 PROCACTOR_FUNCTION(count_primes);
 
 int main(int argc, char** argv) {

@@ -124,6 +124,9 @@ class ActorBase {
   [[nodiscard]] std::string name() const { return detail::name_of(detail::self_slot()); }
   // This instance's index among its replicas (the N of "name.N").
   [[nodiscard]] int replica() const;
+  // True once the actor was asked to stop (closed): a run() loop that
+  // produces on its own should check it and return.
+  [[nodiscard]] bool stopping() const;
   // Another actor of this run by name; an invalid ref when there is none.
   [[nodiscard]] static ActorRef find(std::string_view actor_name) {
     return ActorRef(detail::find(actor_name));
@@ -155,7 +158,16 @@ class Actor : public ActorBase {
 
 namespace detail {
 using actor_factory = ActorBase* (*)();
-bool register_actor_type(std::string_view name, actor_factory factory) noexcept;
+using parameters_fn = std::vector<ParamSpec> (*)();
+bool register_actor_type(std::string_view name, actor_factory factory, parameters_fn parameters = nullptr) noexcept;
+template <class T>
+constexpr parameters_fn parameters_of() {
+  if constexpr (requires { { T::parameters() } -> std::convertible_to<std::vector<ParamSpec>>; }) {
+    return &T::parameters;
+  } else {
+    return nullptr;
+  }
+}
 // "examples::Sum" -> "examples.Sum": the spelling graph files use.
 std::string actor_type_name(std::string_view spelled);
 }  // namespace detail
@@ -176,6 +188,7 @@ struct actor_traits;
   namespace {                                                                         \
   [[maybe_unused]] const bool PROCACTOR_DETAIL_CAT(procactor_actor_, __COUNTER__) =   \
       ::procactor::detail::register_actor_type(                                       \
-          #__VA_ARGS__, []() -> ::procactor::ActorBase* { return new __VA_ARGS__(); }); \
+          #__VA_ARGS__, []() -> ::procactor::ActorBase* { return new __VA_ARGS__(); },  \
+          ::procactor::detail::parameters_of<__VA_ARGS__>());                        \
   }                                                                                   \
   static_assert(true, "")

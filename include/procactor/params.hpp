@@ -16,6 +16,17 @@ namespace procactor {
 using ParamValue = std::variant<std::int64_t, double, bool, std::string, std::vector<std::int64_t>,
                                 std::vector<double>, std::vector<std::string>>;
 
+// What an actor type expects, declared as a static member of the actor:
+//   static std::vector<procactor::ParamSpec> parameters() { return {{"path", ParamKind::string}}; }
+// The launcher checks a graph file's params against it before starting anything.
+enum class ParamKind : std::uint8_t { integer, floating, boolean, string, integer_list, floating_list, string_list };
+
+struct ParamSpec {
+  std::string name;
+  ParamKind kind = ParamKind::string;
+  bool required = true;
+};
+
 class Params {
  public:
   Params() = default;

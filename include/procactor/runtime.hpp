@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -163,6 +164,8 @@ class Runtime {
 
   // Every actor type registered in this process (the executable and plugins).
   static std::vector<std::string> actor_types();
+  // The parameters a type declares; nullopt when it declares none.
+  static std::optional<std::vector<ParamSpec>> actor_parameters(std::string_view type);
   // Loads a plugin (.so) whose PROCACTOR_ACTOR types become spawnable; child
   // processes load it too.
   static void load_plugin(const std::string& path);

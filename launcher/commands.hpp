@@ -1,0 +1,105 @@
+// The seam between the `procactor` command line and what runs behind it.
+//
+// main.cpp only parses arguments into these structs and calls one function
+// per subcommand. The graph commands (validate, graph, launch's checks and
+// --dry-run) live in commands_graph.cpp; the ones that need the runtime live
+// in commands_run.cpp, which the runtime owns. Every function returns the
+// process exit code.
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli_args.hpp"
+#include "diagnostic.hpp"
+#include "graph.hpp"
+
+namespace procactor::launcher {
+
+// The exit codes of every subcommand (DESIGN.md §7).
+enum ExitCode : int {
+  exit_ok = 0,
+  exit_failure = 1,      // a failure, or the supervisor gave up
+  exit_usage = 2,        // bad arguments or an invalid graph file
+  exit_no_such_run = 3,
+};
+
+enum class GraphFormat : std::uint8_t { text, dot };
+
+struct ValidateOptions {
+  std::filesystem::path file;
+  // Check the file alone: no plugins are looked for or loaded, so graph
+  // files can be linted before (or without) building their plugins.
+  bool file_only = false;
+};
+
+struct GraphOptions {
+  std::filesystem::path file;
+  GraphFormat format = GraphFormat::text;
+};
+
+struct LaunchOptions {
+  std::filesystem::path file;
+  bool dry_run = false;
+  bool detach = false;
+  bool color = true;  // false with --no-color, or when stderr is not a terminal
+};
+
+struct StatusOptions {
+  std::optional<std::string> run;  // absent: the most recent run
+  bool json = false;
+  bool watch = false;
+};
+
+struct LogsOptions {
+  std::string run;
+  std::optional<ActorTarget> actor;  // absent: every actor
+  bool follow = false;
+  std::optional<std::size_t> tail;   // last N lines; absent: all
+};
+
+struct StopOptions {
+  std::optional<std::string> run;  // absent: the most recent run
+  std::optional<std::chrono::nanoseconds> timeout;  // absent: the graph's shutdown_timeout
+};
+
+struct RestartOptions {
+  std::string run;
+  ActorTarget actor;
+};
+
+struct KillOptions {
+  std::string run;
+  ActorTarget actor;
+  int signal = SIGKILL;
+};
+
+// commands_graph.cpp
+[[nodiscard]] int validate_command(const ValidateOptions& options);
+[[nodiscard]] int graph_command(const GraphOptions& options);
+// Parses and checks the graph; prints the plan on --dry-run, else hands the
+// valid graph to launch_graph().
+[[nodiscard]] int launch_command(const LaunchOptions& options);
+
+// commands_run.cpp — the runtime's side of the seam.
+
+// The actor types the graph's plugins register, for check_types(); nullopt
+// when they cannot be listed (the check is then skipped). A plugin that
+// fails to load adds a diagnostic at that plugin's position.
+[[nodiscard]] std::optional<std::vector<std::string>> list_actor_types(const Graph& graph,
+                                                                       std::vector<Diagnostic>& diagnostics);
+// Starts a graph that passed every check.
+[[nodiscard]] int launch_graph(const LaunchOptions& options, const Graph& graph);
+[[nodiscard]] int status_command(const StatusOptions& options);
+[[nodiscard]] int logs_command(const LogsOptions& options);
+[[nodiscard]] int stop_command(const StopOptions& options);
+[[nodiscard]] int restart_command(const RestartOptions& options);
+[[nodiscard]] int kill_command(const KillOptions& options);
+
+}  // namespace procactor::launcher

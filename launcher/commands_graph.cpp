@@ -1,0 +1,94 @@
+// The subcommands that need only the graph file: validate, graph, and the
+// checks (and --dry-run) of launch.
+#include <cstdlib>
+#include <iostream>
+
+#include <unistd.h>
+
+#include "commands.hpp"
+#include "dot.hpp"
+#include "graph_checks.hpp"
+#include "plan.hpp"
+
+namespace procactor::launcher {
+
+namespace {
+
+// Colors only for a person at a terminal; https://no-color.org asks tools to
+// honour NO_COLOR whatever its value.
+bool stderr_wants_color(bool allowed) {
+  return allowed && ::isatty(STDERR_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr;
+}
+
+std::optional<Graph> parse_or_report(const std::filesystem::path& file, bool color) {
+  ParseResult parsed = parse_graph(file);
+  if (!parsed.ok()) {
+    render_all(std::cerr, parsed.diagnostics, stderr_wants_color(color));
+    return std::nullopt;
+  }
+  return std::move(parsed.graph);
+}
+
+// Everything a launch would check before starting a process: the file
+// itself, then the plugins on disk, then the types they register. Nothing
+// may start from a graph that fails any of them.
+std::optional<Graph> load_checked(const std::filesystem::path& file, bool color) {
+  std::optional<Graph> graph = parse_or_report(file, color);
+  if (!graph) {
+    return std::nullopt;
+  }
+  std::vector<Diagnostic> diagnostics = check_plugin_files(*graph);
+  if (diagnostics.empty()) {
+    if (auto types = list_actor_types(*graph, diagnostics)) {
+      std::vector<Diagnostic> unknown = check_types(*graph, *types);
+      diagnostics.insert(diagnostics.end(), unknown.begin(), unknown.end());
+    }
+  }
+  if (!diagnostics.empty()) {
+    sort_by_position(diagnostics);
+    render_all(std::cerr, diagnostics, stderr_wants_color(color));
+    return std::nullopt;
+  }
+  return graph;
+}
+
+std::string count(std::size_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+int validate_command(const ValidateOptions& options) {
+  const std::optional<Graph> graph =
+      options.file_only ? parse_or_report(options.file, true) : load_checked(options.file, true);
+  if (!graph) {
+    return exit_usage;
+  }
+  std::cout << options.file.string() << ": ok (" << count(graph->actors.size(), "actor") << ", "
+            << count(graph->routes.size(), "route") << ")\n";
+  return exit_ok;
+}
+
+int graph_command(const GraphOptions& options) {
+  // Drawing needs no plugins, so a graph can be drawn before it is built.
+  const std::optional<Graph> graph = parse_or_report(options.file, true);
+  if (!graph) {
+    return exit_usage;
+  }
+  std::cout << (options.format == GraphFormat::dot ? to_dot(*graph) : plan_text(*graph));
+  return exit_ok;
+}
+
+int launch_command(const LaunchOptions& options) {
+  const std::optional<Graph> graph = load_checked(options.file, options.color);
+  if (!graph) {
+    return exit_usage;
+  }
+  if (options.dry_run) {
+    std::cout << plan_text(*graph);
+    return exit_ok;
+  }
+  return launch_graph(options, *graph);
+}
+
+}  // namespace procactor::launcher

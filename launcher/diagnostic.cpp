@@ -1,0 +1,136 @@
+#include "diagnostic.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+#include <tuple>
+
+namespace procactor::launcher {
+
+namespace {
+
+// The same escape sequences gcc uses, so colored output looks familiar.
+constexpr std::string_view bold = "\x1b[1m";
+constexpr std::string_view bold_red = "\x1b[1;31m";
+constexpr std::string_view green = "\x1b[32m";
+constexpr std::string_view reset = "\x1b[0m";
+
+bool is_continuation_byte(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0U) == 0x80U;
+}
+
+// Everything before the 1-based code point `column`, with each code point
+// replaced by a space except tabs, which stay tabs so the caret lines up
+// whatever the terminal's tab width.
+std::string caret_padding(std::string_view line, std::uint32_t column) {
+  std::string padding;
+  std::uint32_t seen = 1;
+  for (char c : line) {
+    if (seen >= column) {
+      break;
+    }
+    if (is_continuation_byte(c)) {
+      continue;
+    }
+    padding += (c == '\t') ? '\t' : ' ';
+    ++seen;
+  }
+  // A column past the end (an error at end of file) still gets its caret.
+  padding.append(column > seen ? column - seen : 0, ' ');
+  return padding;
+}
+
+}  // namespace
+
+SourceFile::SourceFile(std::string path, std::string_view text)
+    : path_(std::move(path)), text_(text) {
+  line_starts_.push_back(0);
+  for (std::size_t i = 0; i < text_.size(); ++i) {
+    if (text_[i] == '\n') {
+      line_starts_.push_back(i + 1);
+    }
+  }
+}
+
+std::optional<SourceFile> SourceFile::read(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return std::nullopt;
+  }
+  return SourceFile(path.string(), text.str());
+}
+
+std::string_view SourceFile::line(std::uint32_t number) const noexcept {
+  if (number == 0 || number > line_starts_.size()) {
+    return {};
+  }
+  const std::size_t begin = line_starts_[number - 1];
+  std::size_t end = number < line_starts_.size() ? line_starts_[number] - 1 : text_.size();
+  std::string_view line(text_.data() + begin, end - begin);
+  if (!line.empty() && line.back() == '\r') {
+    line.remove_suffix(1);
+  }
+  return line;
+}
+
+Diagnostic SourceFile::error_at(SourcePosition where, std::string message) const {
+  return Diagnostic{
+      .file = path_,
+      .line = where.line,
+      .column = where.column,
+      .length = std::max<std::uint32_t>(where.length, 1),
+      .message = std::move(message),
+      .source_line = std::string(line(where.line)),
+  };
+}
+
+std::string render(const Diagnostic& diagnostic, bool color) {
+  std::ostringstream out;
+  const auto paint = [&](std::string_view code, std::string_view text) {
+    if (color) {
+      out << code << text << reset;
+    } else {
+      out << text;
+    }
+  };
+  std::string where = diagnostic.file;
+  if (diagnostic.line != 0) {
+    where += ':' + std::to_string(diagnostic.line) + ':' + std::to_string(diagnostic.column);
+  }
+  paint(bold, where + ":");
+  out << ' ';
+  paint(bold_red, "error:");
+  out << ' ' << diagnostic.message << '\n';
+  if (diagnostic.line == 0) {
+    return out.str();
+  }
+  // gcc's layout: the line number in a gutter, then the text, then the caret.
+  out << std::setw(5) << diagnostic.line << " | " << diagnostic.source_line << '\n';
+  out << "      | " << caret_padding(diagnostic.source_line, diagnostic.column);
+  std::string marker = "^";
+  marker.append(diagnostic.length - 1, '~');
+  paint(green, marker);
+  out << '\n';
+  return out.str();
+}
+
+void render_all(std::ostream& out, std::span<const Diagnostic> diagnostics, bool color) {
+  for (const Diagnostic& diagnostic : diagnostics) {
+    out << render(diagnostic, color);
+  }
+}
+
+void sort_by_position(std::vector<Diagnostic>& diagnostics) {
+  std::stable_sort(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
+}
+
+}  // namespace procactor::launcher

@@ -1,0 +1,831 @@
+#include "graph.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <thread>
+#include <utility>
+
+#include <toml++/toml.h>
+
+#include "did_you_mean.hpp"
+#include "names.hpp"
+#include "units.hpp"
+
+namespace procactor::launcher {
+
+namespace {
+
+using namespace std::string_view_literals;
+
+constexpr std::array top_level_keys{"version"sv, "graph"sv, "supervisor"sv, "actors"sv, "routes"sv};
+constexpr std::array graph_keys{"name"sv, "plugins"sv, "mailbox_capacity"sv, "shutdown_timeout"sv};
+constexpr std::array supervisor_keys{"strategy"sv,        "max_restarts"sv, "within"sv,       "backoff_initial"sv,
+                                     "backoff_max"sv,     "min_uptime"sv,   "stall_timeout"sv};
+constexpr std::array actor_keys{"type"sv,    "replicas"sv,         "cpu"sv,  "params"sv,
+                                "restart"sv, "mailbox_capacity"sv, "nice"sv, "memory_limit"sv};
+constexpr std::array route_keys{"from"sv, "to"sv, "policy"sv, "key"sv};
+
+constexpr std::array strategy_names{"one_for_one"sv, "one_for_all"sv, "rest_for_one"sv};
+constexpr std::array restart_names{"permanent"sv, "transient"sv, "temporary"sv};
+constexpr std::array policy_names{"round_robin"sv, "broadcast"sv, "key_hash"sv, "random"sv};
+constexpr std::array auto_word{"auto"sv};
+constexpr std::array spread_word{"spread"sv};
+
+// Forking thousands of processes is never what a graph file means; a cap
+// turns a typo ("replicas = 10000") into an error instead of a fork bomb.
+constexpr std::int64_t max_replicas = 1024;
+// A mailbox smaller than a page cannot hold a useful batch of messages.
+constexpr std::uint64_t min_mailbox_capacity = 4096;
+constexpr std::int64_t max_max_restarts = 1'000'000;
+
+std::string quote_list(std::span<const std::string_view> names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i != 0) {
+      out += (i + 1 == names.size()) ? " or " : ", ";
+    }
+    out += names[i];
+  }
+  return out;
+}
+
+// " (did you mean 'X'?)" when `word` is close to one of `known`, else
+// " (otherwise)".
+std::string suggestion_or(std::string_view word, std::span<const std::string_view> known, std::string_view otherwise) {
+  const std::string suggestion = did_you_mean(word, known);
+  return suggestion.empty() ? " (" + std::string(otherwise) + ")" : suggestion;
+}
+
+std::string_view article_and_name(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+SourcePosition position_of(const toml::source_region& region) {
+  SourcePosition position{.line = region.begin.line, .column = region.begin.column, .length = 1};
+  if (region.end.line == region.begin.line && region.end.column > region.begin.column) {
+    position.length = region.end.column - region.begin.column;
+  }
+  return position;
+}
+
+// toml++ says "Error while parsing key-value pair: cannot redefine ...";
+// the position already says where, so keep only what went wrong.
+std::string describe_syntax_error(std::string_view description) {
+  constexpr std::string_view prefix = "Error while parsing ";
+  if (description.starts_with(prefix)) {
+    const std::size_t colon = description.find(": ");
+    if (colon != std::string_view::npos) {
+      description.remove_prefix(colon + 2);
+    }
+  }
+  return "invalid TOML: " + std::string(description);
+}
+
+// One table's entries in the order the file wrote them: toml++ keeps keys
+// sorted, but actors must start, and errors must read, in file order.
+using Entry = std::pair<const toml::key*, const toml::node*>;
+
+std::vector<Entry> in_file_order(const toml::table& table) {
+  std::vector<Entry> entries;
+  entries.reserve(table.size());
+  for (auto&& [key, node] : table) {
+    entries.emplace_back(&key, &node);
+  }
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    const auto& x = a.first->source().begin;
+    const auto& y = b.first->source().begin;
+    return std::tie(x.line, x.column) < std::tie(y.line, y.column);
+  });
+  return entries;
+}
+
+class Parser {
+ public:
+  Parser(const SourceFile& source, std::filesystem::path base_directory)
+      : source_(source), base_directory_(std::move(base_directory)) {}
+
+  ParseResult run() {
+    ParseResult result;
+    toml::table root;
+    try {
+      root = toml::parse(source_.text(), source_.path());
+    } catch (const toml::parse_error& failure) {
+      error(position_of(failure.source()), describe_syntax_error(failure.description()));
+      result.diagnostics = std::move(diagnostics_);
+      return result;
+    }
+    graph_.source = source_;
+    graph_.name = std::filesystem::path(source_.path()).stem().string();
+
+    check_keys(root, top_level_keys, "at the top level");
+    read_version(root);
+    if (const toml::table* table = table_at(root, "graph", "'graph'", "[graph]")) {
+      read_graph_table(*table);
+    }
+    if (const toml::table* table = table_at(root, "supervisor", "'supervisor'", "[supervisor]")) {
+      read_supervisor(*table);
+    }
+    read_actors(root);
+    read_routes(root);
+    check_route_graph();
+
+    if (diagnostics_.empty()) {
+      result.graph = std::move(graph_);
+    } else {
+      sort_by_position(diagnostics_);
+      result.diagnostics = std::move(diagnostics_);
+    }
+    return result;
+  }
+
+ private:
+  void error(SourcePosition where, std::string message) {
+    diagnostics_.push_back(source_.error_at(where, std::move(message)));
+  }
+
+  void check_keys(const toml::table& table, std::span<const std::string_view> known, std::string_view where) {
+    for (const auto& [key, node] : in_file_order(table)) {
+      const std::string_view name = key->str();
+      if (std::find(known.begin(), known.end(), name) != known.end()) {
+        continue;
+      }
+      error(position_of(key->source()),
+            "unknown key '" + std::string(name) + "' " + std::string(where) + did_you_mean(name, known));
+    }
+  }
+
+  void wrong_type(const toml::node& node, std::string_view what, std::string_view expected) {
+    error(position_of(node.source()), std::string(what) + " must be " + std::string(expected) + ", not " +
+                                          std::string(article_and_name(node.type())));
+  }
+
+  // The sub-table at `key`, or null when absent or not a table (reported).
+  const toml::table* table_at(const toml::table& parent, std::string_view key, std::string_view what,
+                              std::string_view how_to_write) {
+    const toml::node* node = parent.get(key);
+    if (node == nullptr) {
+      return nullptr;
+    }
+    if (const toml::table* table = node->as_table()) {
+      return table;
+    }
+    wrong_type(*node, what, "a table (write " + std::string(how_to_write) + ")");
+    return nullptr;
+  }
+
+  std::optional<std::string> string_at(const toml::table& table, std::string_view key, std::string_view where) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    if (const auto* value = node->as_string()) {
+      return value->get();
+    }
+    wrong_type(*node, "'" + std::string(key) + "' " + std::string(where), "a string");
+    return std::nullopt;
+  }
+
+  std::optional<std::int64_t> integer_at(const toml::table& table, std::string_view key, std::string_view where,
+                                         std::int64_t low, std::int64_t high) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    const auto* value = node->as_integer();
+    if (value == nullptr) {
+      wrong_type(*node, "'" + std::string(key) + "' " + std::string(where), "an integer");
+      return std::nullopt;
+    }
+    if (value->get() < low || value->get() > high) {
+      error(position_of(node->source()), "'" + std::string(key) + "' " + std::string(where) + " must be between " +
+                                             std::to_string(low) + " and " + std::to_string(high) + ", not " +
+                                             std::to_string(value->get()));
+      return std::nullopt;
+    }
+    return value->get();
+  }
+
+  std::optional<std::chrono::nanoseconds> duration_at(const toml::table& table, std::string_view key,
+                                                      std::string_view where, bool allow_zero) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    const std::string what = "'" + std::string(key) + "' " + std::string(where);
+    const auto* text = node->as_string();
+    if (text == nullptr) {
+      wrong_type(*node, what, "a duration string such as \"5s\" or \"250ms\"");
+      return std::nullopt;
+    }
+    Parsed<std::chrono::nanoseconds> parsed = parse_duration(text->get());
+    if (!parsed) {
+      error(position_of(node->source()), parsed.error);
+      return std::nullopt;
+    }
+    if (!allow_zero && parsed.value->count() == 0) {
+      error(position_of(node->source()), what + " must be longer than zero");
+      return std::nullopt;
+    }
+    return parsed.value;
+  }
+
+  // Sizes may be written as a bare TOML integer of bytes, or as a string
+  // with a unit.
+  std::optional<std::uint64_t> size_at(const toml::table& table, std::string_view key, std::string_view where,
+                                       std::uint64_t minimum) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    const std::string what = "'" + std::string(key) + "' " + std::string(where);
+    std::optional<std::uint64_t> bytes;
+    if (const auto* integer = node->as_integer()) {
+      if (integer->get() < 0) {
+        error(position_of(node->source()), what + " must not be negative");
+        return std::nullopt;
+      }
+      bytes = static_cast<std::uint64_t>(integer->get());
+    } else if (const auto* text = node->as_string()) {
+      Parsed<std::uint64_t> parsed = parse_size(text->get());
+      if (!parsed) {
+        error(position_of(node->source()), parsed.error);
+        return std::nullopt;
+      }
+      bytes = parsed.value;
+    } else {
+      wrong_type(*node, what, "a size such as \"64KiB\" or a number of bytes");
+      return std::nullopt;
+    }
+    if (*bytes < minimum) {
+      error(position_of(node->source()),
+            what + " must be at least " + format_size(minimum) + ", not " + format_size(*bytes));
+      return std::nullopt;
+    }
+    return bytes;
+  }
+
+  // One of `names`, returned as its index.
+  template <std::size_t N>
+  std::optional<std::size_t> choice_at(const toml::table& table, std::string_view key, std::string_view where,
+                                       const std::array<std::string_view, N>& names) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    const auto* text = node->as_string();
+    if (text == nullptr) {
+      wrong_type(*node, "'" + std::string(key) + "' " + std::string(where), "a string");
+      return std::nullopt;
+    }
+    const std::string_view value = text->get();
+    const auto found = std::find(names.begin(), names.end(), value);
+    if (found != names.end()) {
+      return static_cast<std::size_t>(found - names.begin());
+    }
+    std::string message = "unknown " + std::string(key) + " '" + std::string(value) + "'";
+    const std::string suggestion = did_you_mean(value, names);
+    message += suggestion.empty() ? " (expected " + quote_list(names) + ")" : suggestion;
+    error(position_of(node->source()), std::move(message));
+    return std::nullopt;
+  }
+
+  void read_version(const toml::table& root) {
+    const toml::node* node = root.get("version");
+    if (node == nullptr) {
+      error(SourcePosition{.line = 1, .column = 1}, "missing 'version = 1' at the top level");
+      return;
+    }
+    const auto* version = node->as_integer();
+    if (version == nullptr) {
+      wrong_type(*node, "'version'", "an integer");
+    } else if (version->get() != 1) {
+      error(position_of(node->source()),
+            "unsupported version " + std::to_string(version->get()) + " (this procactor reads version 1)");
+    }
+  }
+
+  void read_graph_table(const toml::table& table) {
+    constexpr std::string_view where = "in [graph]";
+    check_keys(table, graph_keys, where);
+    if (auto name = string_at(table, "name", where)) {
+      if (is_valid_name(*name)) {
+        graph_.name = std::move(*name);
+      } else {
+        error(position_of(table.get("name")->source()), invalid_name_message("graph name", *name));
+      }
+    }
+    if (const toml::node* node = table.get("plugins")) {
+      read_plugins(*node);
+    }
+    if (auto bytes = size_at(table, "mailbox_capacity", where, min_mailbox_capacity)) {
+      graph_.mailbox_capacity = *bytes;
+    }
+    if (auto timeout = duration_at(table, "shutdown_timeout", where, false)) {
+      graph_.shutdown_timeout = *timeout;
+    }
+  }
+
+  static std::string invalid_name_message(std::string_view what, std::string_view name) {
+    return std::string(what) + " '" + std::string(name) +
+           "' must start with a letter or '_' and hold only letters, digits, '_' and '-' (at most " +
+           std::to_string(max_name_length) + ")";
+  }
+
+  void read_plugins(const toml::node& node) {
+    const toml::array* plugins = node.as_array();
+    if (plugins == nullptr) {
+      wrong_type(node, "'plugins' in [graph]", "an array of paths");
+      return;
+    }
+    for (const toml::node& element : *plugins) {
+      const auto* path = element.as_string();
+      if (path == nullptr) {
+        wrong_type(element, "each plugin", "a path string");
+        continue;
+      }
+      if (path->get().empty()) {
+        error(position_of(element.source()), "a plugin path must not be empty");
+        continue;
+      }
+      // Resolved now, against the file's directory, so the graph means the
+      // same thing whatever directory `procactor` runs from.
+      const std::filesystem::path written(path->get());
+      graph_.plugins.push_back(PluginSpec{
+          .path = std::filesystem::absolute(base_directory_ / written).lexically_normal(),
+          .as_written = path->get(),
+          .position = position_of(element.source()),
+      });
+    }
+  }
+
+  void read_supervisor(const toml::table& table) {
+    constexpr std::string_view where = "in [supervisor]";
+    SupervisorSpec& supervisor = graph_.supervisor;
+    check_keys(table, supervisor_keys, where);
+    if (auto index = choice_at(table, "strategy", where, strategy_names)) {
+      supervisor.strategy = static_cast<RestartStrategy>(*index);
+    }
+    if (auto restarts = integer_at(table, "max_restarts", where, 0, max_max_restarts)) {
+      supervisor.max_restarts = static_cast<std::uint32_t>(*restarts);
+    }
+    if (auto within = duration_at(table, "within", where, false)) {
+      supervisor.within = *within;
+    }
+    const auto initial = duration_at(table, "backoff_initial", where, true);
+    const auto maximum = duration_at(table, "backoff_max", where, true);
+    if (initial) {
+      supervisor.backoff_initial = *initial;
+    }
+    if (maximum) {
+      supervisor.backoff_max = *maximum;
+    }
+    if ((initial || maximum) && supervisor.backoff_initial > supervisor.backoff_max) {
+      const toml::node* blamed = maximum ? table.get("backoff_max") : table.get("backoff_initial");
+      error(position_of(blamed->source()), "'backoff_max' (" + format_duration(supervisor.backoff_max) +
+                                               ") is shorter than 'backoff_initial' (" +
+                                               format_duration(supervisor.backoff_initial) + ")");
+    }
+    if (auto uptime = duration_at(table, "min_uptime", where, true)) {
+      supervisor.min_uptime = *uptime;
+    }
+    if (auto stall = duration_at(table, "stall_timeout", where, false)) {
+      supervisor.stall_timeout = *stall;
+    }
+  }
+
+  void read_actors(const toml::table& root) {
+    const toml::node* node = root.get("actors");
+    if (node == nullptr) {
+      error(SourcePosition{.line = 1, .column = 1}, "the graph has no actors (add an [actors.NAME] table)");
+      return;
+    }
+    const toml::table* actors = node->as_table();
+    if (actors == nullptr) {
+      wrong_type(*node, "'actors'", "a table of actors (write [actors.NAME])");
+      return;
+    }
+    if (actors->empty()) {
+      error(position_of(node->source()), "the graph has no actors (add an [actors.NAME] table)");
+      return;
+    }
+    for (const auto& [key, value] : in_file_order(*actors)) {
+      read_actor(*key, *value);
+    }
+  }
+
+  void read_actor(const toml::key& key, const toml::node& node) {
+    const std::string name(key.str());
+    const SourcePosition name_position = position_of(key.source());
+    // An invalid name is quoted, as TOML needs it to be: [actors."my.actor"].
+    const std::string header = is_valid_name(name) ? "[actors." + name + "]" : "[actors.\"" + name + "\"]";
+    const std::string where = "in " + header;
+    if (!is_valid_name(name)) {
+      error(name_position, invalid_name_message("actor name", name));
+    }
+    const toml::table* table = node.as_table();
+    if (table == nullptr) {
+      wrong_type(node, "actor '" + name + "'", "a table (write " + header + ")");
+      return;
+    }
+    check_keys(*table, actor_keys, where);
+
+    ActorSpec actor;
+    actor.name = name;
+    actor.position = name_position;
+    actor.params_position = name_position;
+    if (auto type = string_at(*table, "type", where)) {
+      actor.type_position = position_of(table->get("type")->source());
+      if (!is_valid_type(*type)) {
+        error(actor.type_position,
+              "actor type '" + *type + "' must be a dotted name such as 'examples.PrimeCounter'");
+      }
+      actor.type = std::move(*type);
+    } else if (table->get("type") == nullptr) {
+      error(name_position, "actor '" + name + "' has no 'type'");
+    }
+    read_replicas(*table, where, actor);
+    if (const toml::node* cpu = table->get("cpu")) {
+      read_cpu(*cpu, where, actor);
+    }
+    if (const toml::node* params = table->get("params")) {
+      actor.params_position = position_of(params->source());
+      read_params(*params, where, actor);
+    }
+    if (auto index = choice_at(*table, "restart", where, restart_names)) {
+      actor.restart = static_cast<RestartPolicy>(*index);
+    }
+    actor.mailbox_capacity = size_at(*table, "mailbox_capacity", where, min_mailbox_capacity);
+    if (auto nice = integer_at(*table, "nice", where, -20, 19)) {
+      actor.nice = static_cast<int>(*nice);
+    }
+    actor.memory_limit = size_at(*table, "memory_limit", where, 1);
+    graph_.actors.push_back(std::move(actor));
+  }
+
+  void read_replicas(const toml::table& table, const std::string& where, ActorSpec& actor) {
+    const toml::node* node = table.get("replicas");
+    if (node == nullptr) {
+      return;
+    }
+    if (const auto* text = node->as_string()) {
+      if (text->get() == "auto") {
+        actor.replicas = auto_replicas();
+        actor.replicas_auto = true;
+      } else {
+        error(position_of(node->source()), "'replicas' " + where + " must be a number or \"auto\", not \"" +
+                                               text->get() + "\"" + did_you_mean(text->get(), auto_word));
+      }
+      return;
+    }
+    if (node->as_integer() == nullptr) {
+      wrong_type(*node, "'replicas' " + where, "a number or \"auto\"");
+      return;
+    }
+    if (auto count = integer_at(table, "replicas", where, 1, max_replicas)) {
+      actor.replicas = static_cast<std::uint32_t>(*count);
+    }
+  }
+
+  void read_cpu(const toml::node& node, const std::string& where, ActorSpec& actor) {
+    const std::string what = "'cpu' " + where;
+    if (const auto* text = node.as_string()) {
+      if (text->get() == "spread") {
+        actor.cpu.kind = CpuPlacement::Kind::spread;
+      } else {
+        error(position_of(node.source()), "unknown cpu placement '" + text->get() + "'" +
+                                              suggestion_or(text->get(), spread_word,
+                                                            "expected \"spread\" or a list of core numbers"));
+      }
+      return;
+    }
+    const toml::array* cores = node.as_array();
+    if (cores == nullptr) {
+      wrong_type(node, what, "\"spread\" or a list of core numbers");
+      return;
+    }
+    if (cores->empty()) {
+      error(position_of(node.source()), what + " must list at least one core; leave it out to run anywhere");
+      return;
+    }
+    actor.cpu.kind = CpuPlacement::Kind::list;
+    for (const toml::node& element : *cores) {
+      const auto* core = element.as_integer();
+      if (core == nullptr) {
+        wrong_type(element, "each core in " + what, "an integer");
+      } else if (core->get() < 0 || core->get() > 65535) {
+        error(position_of(element.source()), "core number " + std::to_string(core->get()) + " in " + what +
+                                                 " must be between 0 and 65535");
+      } else {
+        actor.cpu.cores.push_back(static_cast<int>(core->get()));
+      }
+    }
+  }
+
+  void read_params(const toml::node& node, const std::string& where, ActorSpec& actor) {
+    const toml::table* params = node.as_table();
+    if (params == nullptr) {
+      wrong_type(node, "'params' " + where, "a table (write params = { key = value })");
+      return;
+    }
+    for (const auto& [key, value] : in_file_order(*params)) {
+      if (auto converted = param_value(std::string(key->str()), *value)) {
+        actor.params.push_back(Param{
+            .name = std::string(key->str()),
+            .value = std::move(*converted),
+            .position = position_of(value->source()),
+        });
+      }
+    }
+  }
+
+  std::optional<ParamValue> param_value(const std::string& name, const toml::node& node) {
+    switch (node.type()) {
+      case toml::node_type::integer: return ParamValue(node.as_integer()->get());
+      case toml::node_type::floating_point: return ParamValue(node.as_floating_point()->get());
+      case toml::node_type::boolean: return ParamValue(node.as_boolean()->get());
+      case toml::node_type::string: return ParamValue(node.as_string()->get());
+      case toml::node_type::array: return param_array(name, *node.as_array());
+      default: break;
+    }
+    wrong_type(node, "param '" + name + "'",
+               "an integer, float, boolean, string or an array of one of those");
+    return std::nullopt;
+  }
+
+  template <class T, class Get>
+  static std::vector<T> collect(const toml::array& array, Get get) {
+    std::vector<T> values;
+    values.reserve(array.size());
+    for (const toml::node& element : array) {
+      values.push_back(get(element));
+    }
+    return values;
+  }
+
+  std::optional<ParamValue> param_array(const std::string& name, const toml::array& array) {
+    const std::string what = "param '" + name + "'";
+    if (array.empty()) {
+      error(position_of(array.source()),
+            what + " is an empty array, whose element type cannot be told; leave the param out instead");
+      return std::nullopt;
+    }
+    bool has_integer = false;
+    bool has_float = false;
+    const toml::node_type first = array.front().type();
+    for (const toml::node& element : array) {
+      const toml::node_type type = element.type();
+      has_integer = has_integer || type == toml::node_type::integer;
+      has_float = has_float || type == toml::node_type::floating_point;
+      const bool numeric_mix = (type == toml::node_type::integer || type == toml::node_type::floating_point) &&
+                               (first == toml::node_type::integer || first == toml::node_type::floating_point);
+      if (type != first && !numeric_mix) {
+        error(position_of(element.source()), what + " mixes " + std::string(article_and_name(first)) + " and " +
+                                                 std::string(article_and_name(type)) +
+                                                 " in one array; all elements must be of one kind");
+        return std::nullopt;
+      }
+    }
+    // Integers among floats read as floats: [0.5, 1] is a list of numbers.
+    if (has_float) {
+      return ParamValue(collect<double>(array, [](const toml::node& element) {
+        return element.is_integer() ? static_cast<double>(element.as_integer()->get())
+                                    : element.as_floating_point()->get();
+      }));
+    }
+    switch (first) {
+      case toml::node_type::integer:
+        return ParamValue(collect<std::int64_t>(array, [](const toml::node& e) { return e.as_integer()->get(); }));
+      case toml::node_type::boolean:
+        return ParamValue(collect<bool>(array, [](const toml::node& e) { return e.as_boolean()->get(); }));
+      case toml::node_type::string:
+        return ParamValue(collect<std::string>(array, [](const toml::node& e) { return e.as_string()->get(); }));
+      default: break;
+    }
+    wrong_type(array.front(), "each element of " + what, "an integer, float, boolean or string");
+    return std::nullopt;
+  }
+
+  void read_routes(const toml::table& root) {
+    const toml::node* node = root.get("routes");
+    if (node == nullptr) {
+      return;
+    }
+    const toml::array* routes = node->as_array();
+    if (routes == nullptr || !routes->is_array_of_tables()) {
+      wrong_type(*node, "'routes'", "an array of tables (write [[routes]])");
+      return;
+    }
+    for (const toml::node& element : *routes) {
+      read_route(*element.as_table());
+    }
+  }
+
+  void read_route(const toml::table& table) {
+    constexpr std::string_view where = "in [[routes]]";
+    check_keys(table, route_keys, where);
+    RouteSpec route;
+    route.position = position_of(table.source());
+    bool complete = true;
+    for (const auto& [key, endpoint] : {std::pair{"from"sv, &route.from}, std::pair{"to"sv, &route.to}}) {
+      const toml::node* node = table.get(key);
+      if (node == nullptr) {
+        error(route.position, "route has no '" + std::string(key) + "'");
+        complete = false;
+        continue;
+      }
+      auto name = string_at(table, key, where);
+      if (!name) {
+        complete = false;
+        continue;
+      }
+      if (graph_.find_actor(*name) == nullptr) {
+        error(position_of(node->source()), "route " + std::string(key) + " unknown actor '" + *name + "'" +
+                                               did_you_mean(*name, actor_names()));
+        complete = false;
+        continue;
+      }
+      *endpoint = std::move(*name);
+    }
+    const auto policy = choice_at(table, "policy", where, policy_names);
+    if (policy) {
+      route.policy = static_cast<RoutePolicy>(*policy);
+    }
+    if (const toml::node* key = table.get("key")) {
+      const auto* text = key->as_string();
+      if (text == nullptr) {
+        wrong_type(*key, "'key' in [[routes]]", "a string");
+      } else if (text->get().empty()) {
+        error(position_of(key->source()), "'key' in [[routes]] must not be empty");
+      } else if (route.policy == RoutePolicy::key_hash) {
+        route.key = text->get();
+      } else if (policy || table.get("policy") == nullptr) {
+        // A misspelt policy is reported already; blaming the key too would
+        // send the reader after the wrong line.
+        error(position_of(key->source()), "'key' only applies to policy = \"key_hash\", not \"" +
+                                              std::string(to_string(route.policy)) + "\"");
+      }
+    }
+    if (complete) {
+      check_route_pair(route, table);
+    }
+  }
+
+  void check_route_pair(RouteSpec& route, const toml::table& table) {
+    if (route.from == route.to) {
+      error(position_of(table.get("to")->source()),
+            "route from '" + route.from + "' to itself; an actor cannot feed its own input");
+      return;
+    }
+    for (const RouteSpec& earlier : graph_.routes) {
+      if (earlier.from == route.from && earlier.to == route.to) {
+        error(route.position, "duplicate route " + route.from + " -> " + route.to + " (first at line " +
+                                  std::to_string(earlier.position.line) + ")");
+        return;
+      }
+    }
+    graph_.routes.push_back(std::move(route));
+  }
+
+  const std::vector<std::string>& actor_names() {
+    if (actor_names_.size() != graph_.actors.size()) {
+      actor_names_.clear();
+      for (const ActorSpec& actor : graph_.actors) {
+        actor_names_.push_back(actor.name);
+      }
+    }
+    return actor_names_;
+  }
+
+  // End of stream travels along routes and an actor finishes when all its
+  // inputs have, so a cycle would never drain: every cycle is an error,
+  // reported at the route that closes it.
+  void check_route_graph() {
+    enum class Mark : std::uint8_t { unseen, on_path, done };
+    std::map<std::string, Mark, std::less<>> marks;
+    std::vector<std::string> path;
+
+    const auto visit = [&](const auto& self, const std::string& actor) -> void {
+      marks[actor] = Mark::on_path;
+      path.push_back(actor);
+      for (const RouteSpec& route : graph_.routes) {
+        if (route.from != actor) {
+          continue;
+        }
+        const Mark mark = marks[route.to];
+        if (mark == Mark::on_path) {
+          std::string cycle = "route cycle: ";
+          const auto start = std::find(path.begin(), path.end(), route.to);
+          for (auto it = start; it != path.end(); ++it) {
+            cycle += *it + " -> ";
+          }
+          cycle += route.to;
+          error(route.position, std::move(cycle));
+        } else if (mark == Mark::unseen) {
+          self(self, route.to);
+        }
+      }
+      path.pop_back();
+      marks[actor] = Mark::done;
+    };
+    for (const ActorSpec& actor : graph_.actors) {
+      if (marks[actor.name] == Mark::unseen) {
+        visit(visit, actor.name);
+      }
+    }
+  }
+
+  const SourceFile& source_;
+  std::filesystem::path base_directory_;
+  Graph graph_;
+  std::vector<Diagnostic> diagnostics_;
+  std::vector<std::string> actor_names_;
+};
+
+}  // namespace
+
+std::string_view to_string(RestartStrategy strategy) noexcept {
+  return strategy_names.at(static_cast<std::size_t>(strategy));
+}
+
+std::string_view to_string(RestartPolicy policy) noexcept {
+  return restart_names.at(static_cast<std::size_t>(policy));
+}
+
+std::string_view to_string(RoutePolicy policy) noexcept {
+  return policy_names.at(static_cast<std::size_t>(policy));
+}
+
+const Param* ActorSpec::find_param(std::string_view param_name) const noexcept {
+  const auto found = std::find_if(params.begin(), params.end(), [&](const Param& p) { return p.name == param_name; });
+  return found == params.end() ? nullptr : &*found;
+}
+
+const ActorSpec* Graph::find_actor(std::string_view actor_name) const noexcept {
+  const auto found =
+      std::find_if(actors.begin(), actors.end(), [&](const ActorSpec& a) { return a.name == actor_name; });
+  return found == actors.end() ? nullptr : &*found;
+}
+
+std::uint32_t auto_replicas() noexcept {
+  return std::max(1U, std::thread::hardware_concurrency());
+}
+
+std::optional<int> cpu_for_replica(const CpuPlacement& cpu, std::uint32_t replica, std::uint32_t cores) noexcept {
+  switch (cpu.kind) {
+    case CpuPlacement::Kind::any: return std::nullopt;
+    case CpuPlacement::Kind::spread:
+      return cores == 0 ? std::nullopt : std::optional<int>(static_cast<int>(replica % cores));
+    case CpuPlacement::Kind::list:
+      return cpu.cores.empty() ? std::nullopt : std::optional<int>(cpu.cores[replica % cpu.cores.size()]);
+  }
+  return std::nullopt;
+}
+
+ParseResult parse_graph_text(std::string_view text, std::string display_path,
+                             const std::filesystem::path& base_directory) {
+  const SourceFile source(std::move(display_path), text);
+  return Parser(source, base_directory).run();
+}
+
+ParseResult parse_graph(const std::filesystem::path& path) {
+  const auto unreadable = [&](std::string reason) {
+    ParseResult result;
+    Diagnostic diagnostic;
+    diagnostic.file = path.string();
+    diagnostic.message = "cannot read graph file: " + reason;
+    result.diagnostics.push_back(std::move(diagnostic));
+    return result;
+  };
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) {
+    return unreadable("it is a directory");
+  }
+  errno = 0;
+  std::optional<SourceFile> source = SourceFile::read(path);
+  if (!source) {
+    const int err = errno;
+    return unreadable(err != 0 ? std::strerror(err) : "unknown error");
+  }
+  std::filesystem::path directory = path.parent_path();
+  if (directory.empty()) {
+    directory = ".";
+  }
+  return Parser(*source, directory).run();
+}
+
+}  // namespace procactor::launcher

@@ -1,0 +1,181 @@
+// procactor — validate, draw, launch and manage actor graphs.
+//
+// This file only turns arguments into the option structs of commands.hpp;
+// every subcommand's behaviour lives behind that seam.
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <procactor/runtime.hpp>
+
+#include "cli_args.hpp"
+#include "commands.hpp"
+#include "units.hpp"
+
+#ifndef PROCACTOR_VERSION
+#define PROCACTOR_VERSION "unknown"
+#endif
+
+namespace {
+
+using namespace procactor::launcher;
+
+const CLI::Validator actor_target_check(
+    [](const std::string& text) {
+      return parse_actor_target(text) ? std::string() : "'" + text + "' is not ACTOR or ACTOR.N";
+    },
+    "ACTOR[.N]");
+
+const CLI::Validator duration_check(
+    [](const std::string& text) {
+      const Parsed<std::chrono::nanoseconds> parsed = parse_duration(text);
+      return parsed ? std::string() : parsed.error;
+    },
+    "DURATION");
+
+const CLI::Validator signal_check(
+    [](const std::string& text) {
+      return parse_signal(text) ? std::string() : "unknown signal '" + text + "'";
+    },
+    "SIG");
+
+int run(int argc, char** argv) {
+  CLI::App app{"Actors that each run in their own OS process.", "procactor"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", PROCACTOR_VERSION);
+  app.footer("Exit codes: 0 clean, 1 a failure or the supervisor gave up, 2 usage or config error, 3 no such run.");
+
+  ValidateOptions validate;
+  CLI::App* validate_cmd = app.add_subcommand("validate", "Check a graph file and report every error in it");
+  validate_cmd->add_option("FILE", validate.file, "Graph file (TOML)")->required();
+  validate_cmd->add_flag("--file-only", validate.file_only,
+                         "Check the file alone; do not look for plugins or check actor types");
+
+  LaunchOptions launch;
+  bool no_color = false;
+  CLI::App* launch_cmd = app.add_subcommand("launch", "Start a graph");
+  launch_cmd->add_option("FILE", launch.file, "Graph file (TOML)")->required();
+  launch_cmd->add_flag("--dry-run", launch.dry_run, "Check the graph and print the plan; start nothing");
+  launch_cmd->add_flag("--detach", launch.detach, "Return once the graph runs, leaving it in the background");
+  launch_cmd->add_flag("--no-color", no_color, "Never color the output");
+
+  StatusOptions status;
+  std::string status_run;
+  CLI::App* status_cmd = app.add_subcommand("status", "Show the actors of a run");
+  CLI::Option* status_run_opt = status_cmd->add_option("RUN", status_run, "Run id (default: the latest run)");
+  status_cmd->add_flag("--json", status.json, "Print JSON");
+  status_cmd->add_flag("--watch", status.watch, "Refresh until interrupted");
+
+  LogsOptions logs;
+  std::string logs_actor;
+  std::size_t tail_lines = 0;
+  CLI::App* logs_cmd = app.add_subcommand("logs", "Print the output of a run's actors");
+  logs_cmd->add_option("RUN", logs.run, "Run id")->required();
+  CLI::Option* logs_actor_opt =
+      logs_cmd->add_option("ACTOR", logs_actor, "Only this actor, or only replica N")->check(actor_target_check);
+  logs_cmd->add_flag("-f,--follow", logs.follow, "Keep printing new output");
+  CLI::Option* tail_opt = logs_cmd->add_option("--tail", tail_lines, "Only the last N lines")->type_name("N");
+
+  StopOptions stop;
+  std::string stop_run;
+  std::string stop_timeout;
+  CLI::App* stop_cmd = app.add_subcommand("stop", "Stop a run: close the sources and let the graph drain");
+  CLI::Option* stop_run_opt = stop_cmd->add_option("RUN", stop_run, "Run id (default: the latest run)");
+  CLI::Option* stop_timeout_opt = stop_cmd->add_option("--timeout", stop_timeout,
+                                                       "Kill what is still running after D (e.g. 10s)")
+                                      ->check(duration_check)
+                                      ->type_name("D");
+
+  RestartOptions restart;
+  std::string restart_actor;
+  CLI::App* restart_cmd = app.add_subcommand("restart", "Restart an actor, or one replica of it");
+  restart_cmd->add_option("RUN", restart.run, "Run id")->required();
+  restart_cmd->add_option("ACTOR", restart_actor, "ACTOR or ACTOR.N")->required()->check(actor_target_check);
+
+  KillOptions kill;
+  std::string kill_actor;
+  std::string kill_signal = "KILL";
+  CLI::App* kill_cmd = app.add_subcommand("kill", "Send a signal to an actor; the supervisor reacts as to a crash");
+  kill_cmd->add_option("RUN", kill.run, "Run id")->required();
+  kill_cmd->add_option("ACTOR", kill_actor, "ACTOR or ACTOR.N")->required()->check(actor_target_check);
+  kill_cmd->add_option("--signal", kill_signal, "Signal name or number (default KILL)")
+      ->check(signal_check)
+      ->type_name("SIG");
+
+  GraphOptions graph;
+  CLI::App* graph_cmd = app.add_subcommand("graph", "Print a graph file as text or as Graphviz DOT");
+  graph_cmd->add_option("FILE", graph.file, "Graph file (TOML)")->required();
+  std::string graph_format = "text";
+  graph_cmd->add_option("--format", graph_format, "Output format: text (the launch plan) or dot (Graphviz)")
+      ->check(CLI::IsMember({"text", "dot"}))
+      ->type_name("FORMAT");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& failure) {
+    // CLI11's own exit codes (105, 106, ...) would collide with ours; any
+    // usage error is 2, and --help / --version stay 0.
+    return app.exit(failure) == 0 ? exit_ok : exit_usage;
+  }
+
+  if (*validate_cmd) {
+    return validate_command(validate);
+  }
+  if (*launch_cmd) {
+    launch.color = !no_color;
+    return launch_command(launch);
+  }
+  if (*graph_cmd) {
+    graph.format = graph_format == "dot" ? GraphFormat::dot : GraphFormat::text;
+    return graph_command(graph);
+  }
+  if (*status_cmd) {
+    if (status_run_opt->count() != 0) {
+      status.run = status_run;
+    }
+    return status_command(status);
+  }
+  if (*logs_cmd) {
+    if (logs_actor_opt->count() != 0) {
+      logs.actor = parse_actor_target(logs_actor);
+    }
+    if (tail_opt->count() != 0) {
+      logs.tail = tail_lines;
+    }
+    return logs_command(logs);
+  }
+  if (*stop_cmd) {
+    if (stop_run_opt->count() != 0) {
+      stop.run = stop_run;
+    }
+    if (stop_timeout_opt->count() != 0) {
+      stop.timeout = parse_duration(stop_timeout).value;
+    }
+    return stop_command(stop);
+  }
+  if (*restart_cmd) {
+    restart.actor = *parse_actor_target(restart_actor);
+    return restart_command(restart);
+  }
+  if (*kill_cmd) {
+    kill.actor = *parse_actor_target(kill_actor);
+    kill.signal = *parse_signal(kill_signal);
+    return kill_command(kill);
+  }
+  return exit_usage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // `launch` re-executes this program for every actor; such a child runs
+  // its actor here and never reaches the command line.
+  procactor::Runtime::run_if_child();
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& failure) {
+    std::cerr << "procactor: error: " << failure.what() << '\n';
+    return exit_failure;
+  }
+}
