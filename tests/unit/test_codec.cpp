@@ -1,0 +1,68 @@
+#include <doctest/doctest.h>
+
+#include <procactor/actor.hpp>
+#include <procactor/codec.hpp>
+#include <procactor/params.hpp>
+
+namespace unit {
+struct Point {
+  int x = 0;
+  int y = 0;
+  std::string label;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(x, y, label);
+  }
+};
+}  // namespace unit
+PROCACTOR_MESSAGE(unit::Point);
+
+TEST_CASE("a message decodes to what was encoded, with the encoder reused") {
+  auto& encoder = procactor::detail::thread_encoder();
+  for (int i = 0; i < 3; ++i) {
+    auto bytes = encoder.encode(unit::Point{i, -i, "p" + std::to_string(i)});
+    auto back = procactor::detail::decode<unit::Point>(bytes);
+    CHECK(back.x == i);
+    CHECK(back.y == -i);
+    CHECK(back.label == "p" + std::to_string(i));
+  }
+}
+
+TEST_CASE("a truncated payload fails to decode instead of reading past its end") {
+  auto bytes = procactor::detail::thread_encoder().encode(unit::Point{1, 2, "a long enough label"});
+  std::vector<std::byte> copy(bytes.begin(), bytes.end() - 5);
+  CHECK_THROWS(procactor::detail::decode<unit::Point>(copy));
+}
+
+TEST_CASE("a message's registered name and id are stable") {
+  CHECK(procactor::message_traits<unit::Point>::name == "unit::Point");
+  CHECK(procactor::message_traits<unit::Point>::id == procactor::fnv1a64("unit::Point"));
+  CHECK(procactor::message_name(procactor::fnv1a64("unit::Point")) == "unit::Point");
+}
+
+TEST_CASE("a Message view checks its type before decoding") {
+  auto bytes = procactor::detail::thread_encoder().encode(unit::Point{4, 5, "m"});
+  std::vector<std::byte> copy(bytes.begin(), bytes.end());
+  procactor::Message message(procactor::message_traits<unit::Point>::id, copy, 0, 0, 0);
+  CHECK(message.is<unit::Point>());
+  CHECK(message.get<unit::Point>().y == 5);
+  CHECK_FALSE(message.expects_reply());
+  procactor::Message truncated(procactor::message_traits<unit::Point>::id, std::span(copy).first(3), 0, 0, 0);
+  CHECK_THROWS_AS(truncated.get<unit::Point>(), procactor::error);
+}
+
+TEST_CASE("params give typed values and name the key that is wrong") {
+  procactor::Params params;
+  params.set("from", std::int64_t{2}).set("name", std::string("x")).set("ratio", 0.5);
+  CHECK(params.get<int>("from") == 2);
+  CHECK(params.get<double>("from") == 2.0);
+  CHECK(params.get<std::string>("name") == "x");
+  CHECK(params.get_or<std::int64_t>("absent", 9) == 9);
+  try {
+    (void)params.get<std::string>("from");
+    FAIL("a mistyped parameter was accepted");
+  } catch (const procactor::error& e) {
+    CHECK(std::string(e.what()).find("'from'") != std::string::npos);
+  }
+  CHECK_THROWS_WITH_AS((void)params.get<int>("to"), doctest::Contains("missing parameter 'to'"), procactor::error);
+}

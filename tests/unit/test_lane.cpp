@@ -1,0 +1,147 @@
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "envelope.hpp"
+#include "lane.hpp"
+
+using namespace procactor::detail;
+
+namespace {
+
+// A lane in ordinary memory: the ring logic does not care where it lives.
+struct local_lane {
+  explicit local_lane(std::uint64_t capacity)
+      : memory(static_cast<std::byte*>(::operator new(sizeof(lane) + capacity, std::align_val_t{64}))),
+        l(lane_create(memory, capacity, 7)) {}
+  ~local_lane() { ::operator delete(memory, std::align_val_t{64}); }
+  local_lane(const local_lane&) = delete;
+  local_lane& operator=(const local_lane&) = delete;
+  std::byte* memory;
+  lane* l;
+};
+
+bool write_value(lane_writer& writer, std::uint64_t value, std::size_t size = 16) {
+  std::byte* at = writer.reserve(size);
+  if (at == nullptr) return false;
+  std::memcpy(at, &value, sizeof value);
+  writer.publish();
+  return true;
+}
+
+std::uint64_t read_value(lane* l) {
+  read_result r = lane_peek(l);
+  REQUIRE(r.status == read_status::record);
+  std::uint64_t value;
+  std::memcpy(&value, r.record.data(), sizeof value);
+  lane_commit(l, r.next);
+  return value;
+}
+
+}  // namespace
+
+TEST_CASE("an empty lane has nothing to read") {
+  local_lane ring(256);
+  CHECK(lane_peek(ring.l).status == read_status::empty);
+  CHECK(lane_empty(ring.l));
+}
+
+TEST_CASE("records come out in the order they went in, across many wrap-arounds") {
+  local_lane ring(256);
+  lane_writer writer(ring.l);
+  std::uint64_t next_in = 0;
+  std::uint64_t next_out = 0;
+  // Record sizes that do not divide the capacity force wrap markers.
+  const std::size_t sizes[] = {16, 24, 40, 56, 72, 104};
+  for (int round = 0; round < 2000; ++round) {
+    while (write_value(writer, next_in, sizes[next_in % 6])) ++next_in;
+    const int take = 1 + round % 3;
+    for (int i = 0; i < take && next_out < next_in; ++i) CHECK(read_value(ring.l) == next_out++);
+  }
+  while (next_out < next_in) CHECK(read_value(ring.l) == next_out++);
+  CHECK(lane_empty(ring.l));
+  CHECK(ring.l->tail.load() > 100 * 256);  // it really went round many times
+}
+
+TEST_CASE("a full lane refuses a record and takes it once the consumer commits") {
+  local_lane ring(256);
+  lane_writer writer(ring.l);
+  int written = 0;
+  while (write_value(writer, static_cast<std::uint64_t>(written), 64)) ++written;
+  CHECK(written == 4);
+  CHECK_FALSE(write_value(writer, 99, 64));
+  CHECK(read_value(ring.l) == 0);
+  CHECK(write_value(writer, 99, 64));
+}
+
+TEST_CASE("a record larger than half the lane is refused outright") {
+  local_lane ring(256);
+  lane_writer writer(ring.l);
+  CHECK(writer.reserve(lane_max_record(256) + 8) == nullptr);
+  CHECK(writer.reserve(lane_max_record(256)) != nullptr);
+}
+
+TEST_CASE("nothing is visible before publish: a writer that dies mid-record leaves no trace") {
+  local_lane ring(256);
+  {
+    lane_writer dying(ring.l);
+    std::byte* at = dying.reserve(32);
+    REQUIRE(at != nullptr);
+    std::memset(at, 0xAB, 24);
+    // No publish(): the process died here.
+  }
+  CHECK(lane_peek(ring.l).status == read_status::empty);
+  lane_writer next_incarnation(ring.l);
+  CHECK(write_value(next_incarnation, 42));
+  CHECK(read_value(ring.l) == 42);
+}
+
+TEST_CASE("a record is redelivered until it is committed") {
+  local_lane ring(256);
+  lane_writer writer(ring.l);
+  REQUIRE(write_value(writer, 5));
+  read_result first = lane_peek(ring.l);
+  read_result again = lane_peek(ring.l);  // the consumer died before commit
+  CHECK(first.position == again.position);
+  CHECK(read_value(ring.l) == 5);
+  CHECK(lane_empty(ring.l));
+}
+
+TEST_CASE("a corrupt length is reported, never trusted") {
+  local_lane ring(256);
+  lane_writer writer(ring.l);
+  REQUIRE(write_value(writer, 1));
+  REQUIRE(write_value(writer, 2));
+
+  SUBCASE("a length that fails its check word") {
+    record_header bad{48, 0};
+    std::memcpy(lane_data(ring.l), &bad, sizeof bad);
+    read_result r = lane_peek(ring.l);
+    CHECK(r.status == read_status::corrupt);
+    CHECK(r.problem.find("check word") != std::string::npos);
+  }
+  SUBCASE("a length past what was published") {
+    record_header bad{120, 120 ^ record_check};
+    std::memcpy(lane_data(ring.l), &bad, sizeof bad);
+    read_result r = lane_peek(ring.l);
+    CHECK(r.status == read_status::corrupt);
+    CHECK(r.problem.find("out of bounds") != std::string::npos);
+  }
+  SUBCASE("an unaligned length") {
+    record_header bad{13, 13 ^ record_check};
+    std::memcpy(lane_data(ring.l), &bad, sizeof bad);
+    CHECK(lane_peek(ring.l).status == read_status::corrupt);
+  }
+  SUBCASE("a tail more than a ring ahead") {
+    ring.l->tail.store(10'000);
+    CHECK(lane_peek(ring.l).status == read_status::corrupt);
+  }
+  // Resynchronising drops what cannot be trusted and the lane works again.
+  lane_resync(ring.l);
+  CHECK(lane_empty(ring.l));
+  lane_writer after(ring.l);
+  REQUIRE(write_value(after, 3));
+  CHECK(read_value(ring.l) == 3);
+}
