@@ -181,6 +181,11 @@ void graph_run::spawn_all(Runtime& rt) {
     base.within = std::chrono::duration_cast<std::chrono::milliseconds>(policy.within);
     base.backoff.initial = std::chrono::duration_cast<std::chrono::milliseconds>(policy.backoff_initial);
     base.backoff.max = std::chrono::duration_cast<std::chrono::milliseconds>(policy.backoff_max);
+    base.backoff.reset_after = std::chrono::duration_cast<std::chrono::milliseconds>(policy.min_uptime);
+    if (policy.stall_timeout) {
+      base.stall_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*policy.stall_timeout);
+    }
+    base.memory_limit = actor.memory_limit.value_or(0);
     base.mailbox_capacity = actor.mailbox_capacity.value_or(graph_.mailbox_capacity);
     base.nice = actor.nice.value_or(0);
     for (const auto& route : graph_.routes) {

@@ -67,6 +67,7 @@ struct slot_entry {
   std::int32_t cpu;
   std::int32_t nice;
   std::int32_t replica;
+  std::uint64_t memory_limit;
   char name[name_length];
   char type[name_length];
   // Written by anyone who asks for a stop without restart (ActorRef::kill).

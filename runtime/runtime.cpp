@@ -47,6 +47,10 @@ namespace {
       sched_setaffinity(0, sizeof set, &set);
     }
     if (entry.nice != 0) setpriority(PRIO_PROCESS, 0, entry.nice);
+    if (entry.memory_limit != 0) {
+      const rlimit limit{entry.memory_limit, entry.memory_limit};
+      setrlimit(RLIMIT_AS, &limit);
+    }
     const std::string type(entry.type, strnlen(entry.type, sizeof entry.type));
     // ps and top show the actor's name rather than "exe" (the kernel keeps 15 bytes).
     const std::string name(entry.name, strnlen(entry.name, sizeof entry.name));

@@ -188,6 +188,7 @@ slot_id supervisor::spawn(std::string_view type, std::string_view name, const Sp
     e.cpu = options.cpu;
     e.nice = options.nice;
     e.replica = options.replica;
+    e.memory_limit = options.memory_limit;
     const std::uint64_t capacity = options.mailbox_capacity != 0 ? options.mailbox_capacity : options_.lane_capacity;
     auto box = a.make_mailbox(slot, capacity);
     auto inbox = a.make_mailbox(slot, inbox_lane_capacity);
@@ -384,6 +385,36 @@ void supervisor::monitor() {
       }
     }
     reap_orphans();
+    watch_for_stalls();
+  }
+}
+
+// A handler still on the same message after stall_timeout is hung: kill the
+// process; the restart redelivers the message and the poison guard counts it.
+void supervisor::watch_for_stalls() {
+  const auto now = steady::now();
+  std::lock_guard guard(mutex_);
+  for (slot_id s = 1; s < children_.size(); ++s) {
+    child& c = children_[s];
+    if (c.options.stall_timeout.count() <= 0 || c.pid <= 0) continue;
+    const slot_entry& e = process_->shm().slot(s);
+    const std::uint32_t sender = e.inflight_sender.load(std::memory_order_acquire);
+    const std::uint64_t position = e.inflight_position.load();
+    const std::uint64_t processed = e.processed.load();
+    if (sender == 0 || sender != c.watched_sender || position != c.watched_position ||
+        processed != c.watched_processed) {
+      c.watched_sender = sender;
+      c.watched_position = position;
+      c.watched_processed = processed;
+      c.watched_since = now;
+      continue;
+    }
+    if (now - c.watched_since >= c.options.stall_timeout) {
+      log_line(c.name, "hung: one message for over " + std::to_string(c.options.stall_timeout.count()) +
+                           " ms; killing it");
+      ::kill(-c.pid, SIGKILL);
+      c.watched_since = now;
+    }
   }
 }
 

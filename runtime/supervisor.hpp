@@ -45,6 +45,11 @@ class supervisor {
     std::optional<steady::time_point> restart_due;
     std::string last_exit;
     bool restart_requested = false;
+    // Watchdog: the in-flight message last seen, and since when.
+    std::uint64_t watched_position = 0;
+    std::uint32_t watched_sender = 0;
+    std::uint64_t watched_processed = 0;
+    steady::time_point watched_since{};
     int output[2] = {-1, -1};   // read ends of the stdout and stderr pipes
     std::string partial[2];     // a line not yet ended
   };
@@ -58,6 +63,7 @@ class supervisor {
   void emit(ActorEvent event);
   bool take_dead_letter(const delivery& d);
   void reap_orphans();
+  void watch_for_stalls();
   void read_output(slot_id slot, int stream, bool until_eof);
   void close_output(slot_id slot);
 

@@ -67,6 +67,11 @@ struct SpawnOptions {
   WhenDown when_down = WhenDown::wait_for_restart;
   int cpu = -1;   // pin the process to this core; -1: no pinning
   int nice = 0;   // added to the process's nice level
+  std::size_t memory_limit = 0;  // address-space limit (RLIMIT_AS) in bytes; 0: none
+  // Watchdog: a handler that runs longer than this is taken as hung; the
+  // process is killed and restarted by policy (and the message counts
+  // towards the poison guard). 0: no watchdog.
+  std::chrono::milliseconds stall_timeout = 0ms;
   int replica = 0;  // the N of "name.N" in logs
   std::vector<Route> routes;  // where emit() sends
 };
