@@ -90,7 +90,10 @@ static_assert(std::is_standard_layout_v<slot_entry>);
 
 // A mailbox: the lanes of one receiver, indexed by sender slot.
 struct mailbox {
-  alignas(cache_line) std::atomic<std::uint32_t> wake_seq;  // futex word of the parked consumer
+  alignas(cache_line) std::atomic<std::uint32_t> wake_seq;  // futex word of parked consumers
+  // How many threads sleep on wake_seq: the actor's, or for an inbox the pump
+  // thread and threads awaiting a reply. The supervisor zeroes it when it
+  // reaps the owner, so a sleeper killed by SIGKILL costs nothing later.
   std::atomic<std::uint32_t> parked;
   alignas(cache_line) std::atomic<std::uint32_t> closed;
   std::atomic<std::uint32_t> lanes_seq;  // bumped when a lane is added

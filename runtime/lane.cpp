@@ -46,9 +46,15 @@ std::byte* lane_writer::reserve(std::size_t size) noexcept {
 void lane_writer::publish() noexcept { lane_->tail.store(pending_tail_, std::memory_order_release); }
 
 read_result lane_peek(const lane* l) noexcept {
+  std::uint64_t tail = 0;
+  return lane_peek(l, tail);
+}
+
+read_result lane_peek(const lane* l, std::uint64_t& cached_tail) noexcept {
   const std::uint64_t capacity = l->capacity;
   std::uint64_t head = l->head.load(std::memory_order_relaxed);
-  const std::uint64_t tail = l->tail.load(std::memory_order_acquire);
+  if (cached_tail <= head) cached_tail = l->tail.load(std::memory_order_acquire);
+  const std::uint64_t tail = cached_tail;
   const std::byte* data = lane_data(l);
   auto corrupt = [&](std::string problem) {
     return read_result{read_status::corrupt, {}, head, tail, std::move(problem)};
@@ -88,7 +94,12 @@ void lane_commit(lane* l, std::uint64_t next) noexcept {
   // Pairs with the producer's fence between setting producer_waiting and
   // re-reading head: one of the two sides always sees the other.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (l->producer_waiting.load(std::memory_order_relaxed) != 0) {
+  if (l->producer_waiting.load(std::memory_order_relaxed) == 0) return;
+  // Hysteresis: wake a producer blocked on a full lane once a quarter of it
+  // is free (or all of it), not after every record: otherwise the two
+  // processes hand the CPU back and forth through futex for each message.
+  const std::uint64_t used = l->tail.load(std::memory_order_acquire) - next;
+  if (used == 0 || l->capacity - used >= l->capacity / 4) {
     l->space_seq.fetch_add(1, std::memory_order_release);
     futex_wake(l->space_seq, 1);
   }

@@ -106,6 +106,10 @@ struct read_result {
 // The consumer's side. peek() looks at the record at `head` without moving
 // it; commit() moves `head` past it and wakes a waiting producer.
 read_result lane_peek(const lane* l) noexcept;
+// The same, with the consumer's cached copy of `tail`: the shared line is
+// read only once the consumer has caught up with what it last saw, not for
+// every record (each read after a producer's store is a cache miss).
+read_result lane_peek(const lane* l, std::uint64_t& cached_tail) noexcept;
 void lane_commit(lane* l, std::uint64_t next) noexcept;
 // For a corrupt lane: drop everything published so far.
 void lane_resync(lane* l) noexcept;

@@ -28,7 +28,7 @@ void wake_consumer(mailbox* box) noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (box->parked.load(std::memory_order_relaxed) != 0) {
     box->wake_seq.fetch_add(1, std::memory_order_release);
-    futex_wake(box->wake_seq, 1);
+    futex_wake(box->wake_seq, INT32_MAX);
   }
 }
 
@@ -154,7 +154,7 @@ void receiver::refresh_lanes() {
       // be a corrupt table, so the lane is skipped rather than trusted.
       lane* l = arena_->lane_at(box_->lane_offset[sender_slot].load(std::memory_order_acquire));
       if (l != nullptr && l->sender == sender_slot) {
-        lanes_.push_back(l);
+        lanes_.push_back({l, 0});
       } else {
         on_problem_(sender_slot, "lane table entry does not point at a lane");
       }
@@ -167,8 +167,8 @@ std::optional<delivery> receiver::poll() {
   refresh_lanes();
   const std::size_t count = lanes_.size();
   for (std::size_t tried = 0; tried < count; ++tried) {
-    lane* l = lanes_[cursor_];
-    read_result r = lane_peek(l);
+    lane* l = lanes_[cursor_].l;
+    read_result r = lane_peek(l, lanes_[cursor_].cached_tail);
     if (r.status == read_status::record) {
       std::string problem;
       auto parsed = parse_record(r.record, problem);
@@ -232,18 +232,15 @@ std::optional<delivery> receiver::next(steady::duration timeout) {
       continue;
     }
     const std::uint32_t seq = box_->wake_seq.load(std::memory_order_acquire);
-    box_->parked.store(1, std::memory_order_relaxed);
+    box_->parked.fetch_add(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (auto d = poll()) {
-      box_->parked.store(0, std::memory_order_relaxed);
-      return d;
+    auto d = poll();
+    if (!d && box_->closed.load(std::memory_order_acquire) == 0) {
+      futex_wait(box_->wake_seq, seq, std::min<steady::duration>(park_slice, deadline - now));
     }
-    if (box_->closed.load(std::memory_order_acquire) != 0) {
-      box_->parked.store(0, std::memory_order_relaxed);
-      return std::nullopt;  // let the caller see the close
-    }
-    futex_wait(box_->wake_seq, seq, std::min<steady::duration>(park_slice, deadline - now));
-    box_->parked.store(0, std::memory_order_relaxed);
+    box_->parked.fetch_sub(1, std::memory_order_relaxed);
+    if (d) return d;
+    if (box_->closed.load(std::memory_order_acquire) != 0) return std::nullopt;  // let the caller see the close
   }
 }
 
@@ -254,8 +251,8 @@ void receiver::commit(const delivery& d) {
 
 bool receiver::all_empty() {
   refresh_lanes();
-  for (lane* l : lanes_) {
-    if (!lane_empty(l)) return false;
+  for (const auto& view : lanes_) {
+    if (!lane_empty(view.l)) return false;
   }
   return true;
 }

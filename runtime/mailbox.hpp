@@ -123,7 +123,11 @@ class receiver {
   mailbox* box_;
   problem_sink on_problem_;
   std::uint32_t seen_lanes_seq_ = ~0U;
-  std::vector<lane*> lanes_;
+  struct lane_view {
+    lane* l;
+    std::uint64_t cached_tail;
+  };
+  std::vector<lane_view> lanes_;
   std::size_t cursor_ = 0;
   unsigned burst_ = 0;
 };

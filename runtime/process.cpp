@@ -43,7 +43,12 @@ void log_line(const std::string& who, const std::string& text) {
 }
 
 process::process(arena a, slot_id self, bool supervisor)
-    : arena_(std::move(a)), self_(self), supervisor_(supervisor), sender_(arena_, self) {}
+    : arena_(std::move(a)), self_(self), supervisor_(supervisor), sender_(arena_, self) {
+  // The inbox belongs to the slot and outlives this process: a reply meant
+  // for an earlier incarnation's ask may still arrive. Ids unique to this
+  // process keep it from completing one of ours.
+  next_correlation_.store((static_cast<std::uint64_t>(::getpid()) << 32) | 1);
+}
 
 process::~process() { stop_pump(); }
 
@@ -129,8 +134,15 @@ void process::complete(std::uint64_t correlation, errc code, std::span<const std
     state->text.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
   state->done = true;
-  state->finished.store(true, std::memory_order_release);
+  state->finished.store(true);
   state->ready.notify_all();
+  // Another thread drained this reply: its asker may sleep on the inbox futex.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (state->sleeping.load()) {
+    mailbox* box = inbox_->box();
+    box->wake_seq.fetch_add(1, std::memory_order_release);
+    futex_wake(box->wake_seq, INT32_MAX);
+  }
 }
 
 void process::start_pump() {
@@ -150,7 +162,7 @@ void process::stop_pump() {
   if (pump_thread_.joinable()) {
     mailbox* box = inbox_->box();
     box->wake_seq.fetch_add(1);
-    futex_wake(box->wake_seq, 1);
+    futex_wake(box->wake_seq, INT32_MAX);
     pump_thread_.join();
   }
 }
@@ -174,26 +186,73 @@ void process::poll_inbox() {
 }
 
 void process::pump() {
-  mailbox* box = inbox_->box();
   while (!pump_stop_.load(std::memory_order_relaxed)) {
-    {
-      std::lock_guard lock(inbox_mutex_);
+    if (awaiters_.load() > 0) {
+      std::unique_lock lock(pump_mutex_);
+      pump_idle_.wait_for(lock, std::chrono::milliseconds(100),
+                          [this] { return awaiters_.load() == 0 || pump_stop_.load(); });
+      continue;
+    }
+    pump_on_futex_.store(true);
+    park_on_inbox(std::chrono::milliseconds(100), nullptr);
+    pump_on_futex_.store(false);
+  }
+}
+
+// Drains the inbox if no other thread is at it, then sleeps on its futex
+// until a record arrives or `timeout` passes. `state`: an awaiter's, which
+// also ends the sleep when its reply is in.
+void process::park_on_inbox(steady::duration timeout, pending* state) {
+  mailbox* box = inbox_->box();
+  const std::uint32_t seq = box->wake_seq.load(std::memory_order_acquire);
+  box->parked.fetch_add(1);
+  if (state != nullptr) state->sleeping.store(true);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  bool idle = false;
+  {
+    std::unique_lock lock(inbox_mutex_, std::try_to_lock);
+    if (lock.owns_lock()) {
       drain_inbox();
+      idle = inbox_->all_empty();
     }
-    // Park without the lock, so that a thread spinning for its reply can
-    // take the inbox meanwhile; the parked flag makes senders wake us.
-    const std::uint32_t seq = box->wake_seq.load(std::memory_order_acquire);
-    box->parked.store(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    bool empty;
-    {
-      std::lock_guard lock(inbox_mutex_);
-      empty = inbox_->all_empty();
-    }
-    if (empty && !pump_stop_.load(std::memory_order_relaxed)) {
-      futex_wait(box->wake_seq, seq, std::chrono::milliseconds(100));
-    }
-    box->parked.store(0, std::memory_order_relaxed);
+  }
+  const bool wanted = state != nullptr ? !state->finished.load() : awaiters_.load() == 0;
+  if (idle && wanted && !pump_stop_.load(std::memory_order_relaxed)) {
+    futex_wait(box->wake_seq, seq, timeout);
+  } else if (!idle) {
+    std::this_thread::yield();  // another thread holds the inbox: let it finish
+  }
+  if (state != nullptr) state->sleeping.store(false);
+  box->parked.fetch_sub(1);
+}
+
+void process::await_reply(pending& state) {
+  // Hot path: poll for the reply for a few tens of µs.
+  const auto spin_end = steady::now() + std::chrono::microseconds(50);
+  for (unsigned i = 1; !state.finished.load(std::memory_order_acquire); ++i) {
+    poll_inbox();
+    if (i % 16 == 0 && steady::now() > spin_end) break;
+    _mm_pause();
+  }
+  if (state.finished.load(std::memory_order_acquire)) return;
+  // Cold path: become the inbox's sleeper. Move the pump off the futex
+  // first, or a reply would wake it as well as us.
+  awaiters_.fetch_add(1);
+  if (pump_on_futex_.load()) {
+    mailbox* box = inbox_->box();
+    box->wake_seq.fetch_add(1, std::memory_order_release);
+    futex_wake(box->wake_seq, INT32_MAX);
+  }
+  while (!state.finished.load(std::memory_order_acquire)) {
+    const auto now = steady::now();
+    if (now >= state.deadline) break;
+    park_on_inbox(std::min<steady::duration>(state.deadline - now, liveness_slice), &state);
+    if (state.finished.load(std::memory_order_acquire)) break;
+    if (state.target != no_slot && steady::now() - now >= liveness_slice / 2) break;  // time to look at the target
+  }
+  if (awaiters_.fetch_sub(1) == 1) {
+    std::lock_guard lock(pump_mutex_);
+    pump_idle_.notify_all();
   }
 }
 
@@ -217,18 +276,11 @@ bool wait_until(pending& state, clock::time_point deadline) {
 
 std::span<const std::byte> await(pending& state) {
   process* p = process::current();
-  if (p != nullptr) {
-    // Hot path: poll for the reply ourselves for a few tens of µs.
-    const auto spin_end = steady::now() + std::chrono::microseconds(50);
-    for (unsigned i = 1; !state.finished.load(std::memory_order_acquire); ++i) {
-      p->poll_inbox();
-      if (i % 16 == 0 && steady::now() > spin_end) break;
-      _mm_pause();
-    }
-  }
   int terminal_seen = 0;
-  std::unique_lock lock(state.mutex);
-  while (!state.done) {
+  for (;;) {
+    if (p != nullptr) p->await_reply(state);
+    std::unique_lock lock(state.mutex);
+    if (state.done) break;
     const auto now = steady::now();
     if (now >= state.deadline) {
       state.done = true;
@@ -237,8 +289,11 @@ std::span<const std::byte> await(pending& state) {
       state.text = "no reply within the ask's timeout";
       break;
     }
-    state.ready.wait_until(lock, std::min(state.deadline, now + liveness_slice));
-    if (state.done || p == nullptr || state.target == no_slot) continue;
+    if (p == nullptr) {
+      state.ready.wait_until(lock, std::min(state.deadline, now + liveness_slice));
+      continue;
+    }
+    if (state.target == no_slot) continue;
     // An actor that exited for good will never answer. Wait two slices after
     // first seeing that, so a reply it sent just before exiting still lands.
     slot_entry* e = p->entry(state.target);
@@ -248,7 +303,10 @@ std::span<const std::byte> await(pending& state) {
         state.finished.store(true);
         state.code = e == nullptr ? errc::no_such_actor : errc::actor_died;
         state.text = e == nullptr ? "no such actor" : "the actor exited without replying";
+        break;
       }
+      lock.unlock();
+      std::this_thread::sleep_for(liveness_slice);
     }
   }
   if (state.code != errc::ok) throw error(state.code, state.text);

@@ -25,6 +25,7 @@ struct pending {
   std::condition_variable ready;
   bool done = false;
   std::atomic<bool> finished{false};  // `done`, readable without the mutex
+  std::atomic<bool> sleeping{false};  // its awaiter sleeps on the inbox futex
   errc code = errc::ok;
   std::string text;
   std::vector<std::byte> value;
@@ -66,6 +67,10 @@ class process {
   // A thread waiting for a reply calls this while it spins, so a hot round
   // trip needs no hand-off to the pump thread.
   void poll_inbox();
+  // Waits for a reply to `state` as the inbox's consumer: spin-polls, then
+  // sleeps on the inbox futex. The pump thread steps aside meanwhile, so a
+  // reply wakes exactly one thread: its asker.
+  void await_reply(pending& state);
 
   // Supervisor hooks: join waits on the supervisor's own bookkeeping.
   std::function<bool(slot_id, steady::duration)> join_hook;
@@ -75,6 +80,7 @@ class process {
  private:
   void pump();
   void drain_inbox();  // with inbox_mutex_ held
+  void park_on_inbox(steady::duration timeout, pending* state);
 
   arena arena_;
   slot_id self_;
@@ -86,6 +92,10 @@ class process {
   inbox_handler inbox_handler_;
   std::mutex inbox_mutex_;  // held by whichever thread consumes the inbox
   std::unique_ptr<receiver> inbox_;
+  std::atomic<int> awaiters_{0};         // threads inside await_reply
+  std::atomic<bool> pump_on_futex_{false};
+  std::mutex pump_mutex_;
+  std::condition_variable pump_idle_;    // the pump waits here while awaiters_ > 0
   std::once_flag pump_started_;
   std::atomic<bool> pump_stop_{false};
   std::thread pump_thread_;

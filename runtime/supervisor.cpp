@@ -370,7 +370,16 @@ void supervisor::monitor() {
       std::lock_guard guard(mutex_);
       const auto now = steady::now();
       for (slot_id s = 1; s < children_.size(); ++s) {
-        if (children_[s].restart_due && *children_[s].restart_due <= now) due.push_back(s);
+        if (!children_[s].restart_due) continue;
+        slot_entry& e = process_->shm().slot(s);
+        if (e.no_restart.load() != 0) {
+          // Killed while waiting out its backoff: it stays down.
+          children_[s].restart_due.reset();
+          e.state.store(static_cast<std::uint32_t>(slot_state::killed), std::memory_order_release);
+          changed_.notify_all();
+        } else if (*children_[s].restart_due <= now) {
+          due.push_back(s);
+        }
       }
     }
     for (slot_id s : due) {
@@ -486,6 +495,11 @@ void supervisor::reaped(slot_id slot, int status) {
   ::kill(-c.pid, SIGKILL);
   // Its last lines are shown before its exit is.
   close_output(slot);
+  // A process killed while asleep on its mailbox or inbox left its count
+  // behind; nobody consumes either now.
+  for (std::uint64_t offset : {e.mailbox, e.inbox}) {
+    if (mailbox* box = process_->shm().mailbox_at(offset)) box->parked.store(0, std::memory_order_relaxed);
+  }
   const int pid = c.pid;
   const std::string how = describe_exit(status);
   const bool abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -495,6 +509,7 @@ void supervisor::reaped(slot_id slot, int status) {
     c.pid = 0;
     c.pidfd = -1;
     c.last_exit = how;
+    c.last_exit_at = steady::now();
     e.pid.store(0, std::memory_order_release);
     g_pids[slot].store(0);
   }
@@ -708,6 +723,7 @@ ActorInfo supervisor::info(slot_id slot) const {
   info.last_exit = c.last_exit;
   info.replica = c.options.replica;
   info.started = c.started;
+  info.last_exit_at = c.last_exit_at;
   if (const mailbox* box = process_->shm().mailbox_at(e.mailbox)) {
     for (std::uint32_t sender = 0; sender < max_slots; ++sender) {
       if ((box->lane_bits[sender / 64].load() >> (sender % 64) & 1U) == 0) continue;

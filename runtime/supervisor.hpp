@@ -44,6 +44,7 @@ class supervisor {
     steady::duration backoff{};
     std::optional<steady::time_point> restart_due;
     std::string last_exit;
+    steady::time_point last_exit_at{};
     bool restart_requested = false;
     // Watchdog: the in-flight message last seen, and since when.
     std::uint64_t watched_position = 0;

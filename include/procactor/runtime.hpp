@@ -102,6 +102,7 @@ struct ActorInfo {
   int replica = 0;
   std::uint64_t queued_bytes = 0;  // bytes waiting in its mailbox
   std::chrono::steady_clock::time_point started{};  // of the current incarnation
+  std::chrono::steady_clock::time_point last_exit_at{};  // when last_exit happened
 };
 
 // One whole line an actor printed, when output is captured.

@@ -1,0 +1,60 @@
+// What each workload is asked to do: message counts, repetitions, pauses.
+//
+// One struct per workload shape, shared by procactor and every baseline, so
+// that both sides of a ratio are measured with the same counts and the same
+// pause. `bench_config::make` is the only place where the sizes are chosen.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace procactor_bench {
+
+// A stream run's length is set by time, not by count: contenders differ by
+// 100x in rate (Python vs procactor, Boost spinning vs blocking), and one
+// fixed count would make the slow ones take minutes or the fast ones finish
+// within scheduler noise. A calibration run of `min_messages` estimates the
+// rate; each later run sends enough to last about `target_run_seconds`,
+// clamped to [min_messages, max_messages].
+struct stream_params {
+  std::uint64_t min_messages = 0;
+  std::uint64_t max_messages = 0;
+  double target_run_seconds = 0;
+  int warmups = 0;  // runs after calibration, measured and thrown away
+  int runs = 0;     // runs whose median is reported
+};
+
+struct round_trip_params {
+  int warmups = 0;  // round trips thrown away (page faults, first wake-ups)
+  int samples = 0;  // round trips timed one by one; the median is reported
+  // Zero: back to back (the receiver is still spinning when the next request
+  // lands). Non-zero: the sender sleeps this long before each round trip, long
+  // enough that the receiver has given up spinning and parked.
+  std::chrono::microseconds pause{0};
+};
+
+struct primes_params {
+  std::uint64_t limit = 0;  // count the primes below this
+  int chunks_per_worker = 0;
+  int warmups = 0;
+  int runs = 0;
+};
+
+struct bench_config {
+  bool quick = false;
+  stream_params stream;
+  round_trip_params round_trip_hot;
+  round_trip_params round_trip_parked;
+  primes_params primes;
+  // Capacity of each Boost message_queue, in 64-byte messages.
+  std::size_t boost_queue_capacity = 0;
+  // Python's own round-trip counts: each of its samples also pays for the
+  // interpreter, and its share of a --quick run must stay small.
+  round_trip_params python_round_trip_hot;
+  round_trip_params python_round_trip_parked;
+
+  static bench_config make(bool quick);
+};
+
+}  // namespace procactor_bench

@@ -1,0 +1,254 @@
+// procactor-bench: procactor against Boost message_queue and Python
+// multiprocessing, side by side, in one run on one machine.
+//
+//   procactor-bench            table on stdout, a few minutes at most
+//   procactor-bench --quick    smaller counts, under 60 s on 2 vCPUs
+//   procactor-bench --json     exactly one JSON object on stdout
+//
+// Progress goes to stderr when it is a terminal; stdout carries only results.
+#include <unistd.h>
+
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "bench_config.hpp"
+#include "boost_mq.hpp"
+#include "procactor_workloads.hpp"
+#include "python_baseline.hpp"
+#include "report.hpp"
+#include "shm_cleanup.hpp"
+#include "timing.hpp"
+
+namespace procactor_bench {
+namespace {
+
+struct options {
+  bool json = false;
+  bool quick = false;
+  bool help = false;
+};
+
+constexpr const char* usage =
+    "usage: procactor-bench [--quick] [--json] [--help]\n"
+    "  --quick  smaller counts: the whole run takes under a minute on 2 CPUs\n"
+    "  --json   print exactly one JSON object (figures, baselines, ratios)\n";
+
+std::optional<options> parse_options(int argc, char** argv) {
+  options parsed;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--json") {
+      parsed.json = true;
+    } else if (arg == "--help" || arg == "-h") {
+      parsed.help = true;
+    } else if (arg == "--quick") {
+      parsed.quick = true;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return parsed;
+}
+
+class bench_run {
+ public:
+  bench_run(const bench_config& config, procactor_workloads* procactor, bench_report& report)
+      : config_(config), procactor_(procactor), report_(report),
+        progress_(::isatty(STDERR_FILENO) == 1) {}
+
+  workload_report stream(const python_results& python) {
+    workload_report w{"stream", "msg/s", true, {}, {}, {}, {}};
+    w.procactor = figure("procactor stream",
+                         [&] { return procactor().stream_msg_per_s(config_.stream).median; });
+    w.baselines.push_back({"boost_mq_blocking", figure("Boost message_queue stream (blocking)", [&] {
+                             return boost_mq_stream_msg_per_s(config_.stream, mq_wait::blocking,
+                                                              config_.boost_queue_capacity)
+                                 .median;
+                           })});
+    w.baselines.push_back({"boost_mq_spin", figure("Boost message_queue stream (spin)", [&] {
+                             return boost_mq_stream_msg_per_s(config_.stream, mq_wait::spin,
+                                                              config_.boost_queue_capacity)
+                                 .median;
+                           })});
+    w.baselines.push_back({"python_queue", python.queue_stream_msg_s});
+    w.details = {{"target_run_s", config_.stream.target_run_seconds},
+                 {"runs", static_cast<double>(config_.stream.runs)},
+                 {"procactor_lane_capacity_bytes", lane_capacity()},
+                 {"boost_mq_message_bytes", static_cast<double>(boost_mq_message_bytes)},
+                 {"boost_mq_capacity", static_cast<double>(config_.boost_queue_capacity)},
+                 {"python_message_bytes", python.queue_message_bytes}};
+    w.goals = {{"boost_mq_blocking", true, 2.0}, {"python_queue", true, 50.0}};
+    return w;
+  }
+
+  workload_report round_trip_hot(const python_results& python) {
+    const auto& params = config_.round_trip_hot;
+    workload_report w{"round_trip_hot", "us", false, {}, {}, {}, {}};
+    w.procactor = figure("procactor hot round trip",
+                         [&] { return procactor().round_trip_us(params).median; });
+    w.baselines.push_back({"boost_mq_blocking", figure("Boost message_queue round trip (blocking)", [&] {
+                             return boost_mq_round_trip_us(params, mq_wait::blocking,
+                                                           config_.boost_queue_capacity)
+                                 .median;
+                           })});
+    w.baselines.push_back({"boost_mq_spin", figure("Boost message_queue round trip (spin)", [&] {
+                             return boost_mq_round_trip_us(params, mq_wait::spin,
+                                                           config_.boost_queue_capacity)
+                                 .median;
+                           })});
+    w.baselines.push_back({"python_pipe", python.pipe_round_trip_us});
+    w.details = {{"samples", static_cast<double>(params.samples)},
+                 {"python_samples", static_cast<double>(config_.python_round_trip_hot.samples)}};
+    w.goals = {{"boost_mq_blocking", false, 1.0 / 20.0}};
+    return w;
+  }
+
+  workload_report round_trip_parked(const python_results& python) {
+    const auto& params = config_.round_trip_parked;
+    workload_report w{"round_trip_parked", "us", false, {}, {}, {}, {}};
+    w.procactor = figure("procactor parked round trip",
+                         [&] { return procactor().round_trip_us(params).median; });
+    w.baselines.push_back(
+        {"boost_mq_blocking", figure("Boost message_queue round trip (blocking, paused)", [&] {
+           return boost_mq_round_trip_us(params, mq_wait::blocking, config_.boost_queue_capacity)
+               .median;
+         })});
+    w.baselines.push_back({"python_pipe", python.pipe_round_trip_parked_us});
+    w.details = {{"samples", static_cast<double>(params.samples)},
+                 {"pause_us", static_cast<double>(params.pause.count())}};
+    w.goals = {{"boost_mq_blocking", false, 1.2}};
+    return w;
+  }
+
+  workload_report primes() {
+    workload_report w{"primes", "x", true, {}, {}, {}, {}};
+    std::optional<primes_result> result;
+    w.procactor = figure("procactor primes speedup", [&] {
+      result = procactor().primes(config_.primes);
+      return result->speedup;
+    });
+    // "speedup at least 0.9 x cores": the baseline is a perfectly linear
+    // speedup, so ratio_vs_linear_speedup is the parallel efficiency.
+    w.baselines.push_back({"linear_speedup", static_cast<double>(report_.machine.cpus)});
+    w.details = {{"limit", static_cast<double>(config_.primes.limit)}};
+    if (result) {
+      w.details.push_back({"workers", static_cast<double>(result->workers)});
+      w.details.push_back({"serial_s", result->serial_s.median});
+      w.details.push_back({"parallel_s", result->parallel_s.median});
+    }
+    w.goals = {{"linear_speedup", true, 0.9}};
+    return w;
+  }
+
+  python_results python() {
+    say("Python multiprocessing baselines");
+    auto results = run_python_baseline(config_.stream, config_.python_round_trip_hot,
+                                       config_.python_round_trip_parked);
+    if (!results.note.empty()) report_.notes.push_back(results.note);
+    return results;
+  }
+
+ private:
+  procactor_workloads& procactor() {
+    if (procactor_ == nullptr) throw std::runtime_error("the procactor runtime did not start");
+    return *procactor_;
+  }
+
+  std::optional<double> lane_capacity() const {
+    if (procactor_ == nullptr) return std::nullopt;
+    return static_cast<double>(procactor_->lane_capacity_bytes());
+  }
+
+  void say(const std::string& what) const {
+    if (progress_) std::cerr << "procactor-bench: " << what << "...\n";
+  }
+
+  // Runs one measurement; a failure becomes a null figure and a note, so
+  // that one broken contender does not hide everyone else's figures.
+  std::optional<double> figure(const std::string& what, const std::function<double()>& measure) {
+    say(what);
+    try {
+      return measure();
+    } catch (const std::exception& e) {
+      report_.notes.push_back(what + " not measured: " + e.what());
+      return std::nullopt;
+    }
+  }
+
+  const bench_config& config_;
+  procactor_workloads* procactor_;
+  bench_report& report_;
+  bool progress_;
+};
+
+}  // namespace
+}  // namespace procactor_bench
+
+int main(int argc, char** argv) {
+  using namespace procactor_bench;
+  // The Boost children are exec'd by us with --child, never by the runtime
+  // (which selects its child mode through the environment), and they must
+  // not start a runtime of their own.
+  if (is_boost_mq_child(argc, argv)) return boost_mq_child_main(argc, argv);
+
+  const auto started = bench_clock::now();
+  // Before anything else: in a process the runtime started as an actor host,
+  // this never returns.
+  std::optional<procactor_workloads> procactor;
+  std::string procactor_error;
+  try {
+    procactor.emplace(argc, argv);
+  } catch (const std::exception& e) {
+    procactor_error = e.what();
+  }
+
+  const auto opts = parse_options(argc, argv);
+  if (!opts) {
+    std::cerr << usage;
+    return 2;
+  }
+  if (opts->help) {
+    std::cout << usage;
+    return 0;
+  }
+
+  bench_report report;
+  report.machine = detect_machine();
+  report.quick = opts->quick;
+  if (!procactor_error.empty()) {
+    report.notes.push_back("procactor runtime did not start: " + procactor_error);
+  }
+  if (const int swept = sweep_stale_shm(); swept > 0) {
+    report.notes.push_back("removed " + std::to_string(swept) +
+                           " queue(s) left in /dev/shm by an earlier, killed run");
+  }
+
+  const auto config = bench_config::make(opts->quick);
+  {
+    const scoped_shm_signal_cleanup cleanup;
+    bench_run run(config, procactor ? &*procactor : nullptr, report);
+    const python_results python = run.python();
+    if (!python.python_version.empty()) {
+      report.notes.push_back("Python " + python.python_version +
+                             " multiprocessing, start method spawn");
+    }
+    report.workloads.push_back(run.stream(python));
+    report.workloads.push_back(run.round_trip_hot(python));
+    report.workloads.push_back(run.round_trip_parked(python));
+    report.workloads.push_back(run.primes());
+  }
+  report.elapsed_s = seconds_between(started, bench_clock::now());
+  report.machine.load_after = load_average_1m();
+
+  if (opts->json) {
+    write_json(std::cout, report);
+  } else {
+    write_table(std::cout, report);
+  }
+  std::cout.flush();
+  return std::cout ? 0 : 1;
+}

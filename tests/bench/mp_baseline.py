@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Python multiprocessing baselines for procactor-bench.
+
+procactor-bench runs this as `python3 mp_baseline.py [options]` and reads the
+one JSON object it prints on stdout:
+
+  queue_stream_msg_s         multiprocessing.Queue, one producer process (this
+                             one) to one consumer process, msg/s until the
+                             consumer has handled every message (median of
+                             runs lasting about --stream-target-s each)
+  queue_message_bytes        pickled size of one stream message
+  pipe_round_trip_us         multiprocessing.Pipe ping-pong, back to back,
+                             median µs per round trip
+  pipe_round_trip_parked_us  the same with --pause-us of sleep before each
+                             round trip
+
+The message is the Python twin of the C++ Tick: a tuple of four integers,
+pickled by Queue.put and unpacked by the consumer, i.e. serialization and
+dispatch, not just the transport. Anything diagnostic goes to stderr.
+"""
+
+import argparse
+import ctypes
+import json
+import multiprocessing as mp
+import pickle
+import signal
+import statistics
+import sys
+import time
+
+PR_SET_PDEATHSIG = 1
+READY = "ready"
+END_OF_RUN = "end"
+QUIT = "quit"
+
+
+def die_with_parent():
+    """A consumer blocked in get() would outlive a SIGKILLed parent forever;
+    PR_SET_PDEATHSIG makes the kernel kill it instead."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def tick(seq):
+    return (seq, 0x11111111, 0x22222222, 0x33333333)
+
+
+def queue_consumer(queue, done):
+    die_with_parent()
+    done.put(READY)
+    while True:
+        count, total = 0, 0
+        while True:
+            item = queue.get()
+            if item == END_OF_RUN:
+                break
+            if item == QUIT:
+                return
+            seq, _a, _b, _c = item
+            total += seq
+            count += 1
+        done.put((count, total))
+
+
+def measure_queue_stream(ctx, min_messages, max_messages, target_s, warmups, runs):
+    """Run lengths as procactor-bench's stream_params: a calibration run of
+    min_messages, then runs sized to last about target_s."""
+    queue = ctx.Queue()
+    done = ctx.Queue()
+    consumer = ctx.Process(target=queue_consumer, args=(queue, done), daemon=True)
+    consumer.start()
+    if done.get() != READY:
+        raise RuntimeError("queue consumer did not start")
+
+    def send_and_wait(messages):
+        start = time.perf_counter()
+        for seq in range(messages):
+            queue.put(tick(seq))
+        queue.put(END_OF_RUN)
+        count, total = done.get()
+        elapsed = time.perf_counter() - start
+        if count != messages or total != messages * (messages - 1) // 2:
+            raise RuntimeError("queue consumer lost messages")
+        return elapsed
+
+    calibration_s = send_and_wait(min_messages)
+    wanted = int(min_messages / calibration_s * target_s)
+    messages = max(min_messages, min(max_messages, wanted))
+    rates = []
+    for run in range(warmups + runs):
+        elapsed = send_and_wait(messages)
+        if run >= warmups:
+            rates.append(messages / elapsed)
+    queue.put(QUIT)
+    consumer.join()
+    return statistics.median(rates)
+
+
+def pipe_echo(conn, count):
+    die_with_parent()
+    conn.send(READY)
+    for _ in range(count):
+        conn.send(conn.recv())
+
+
+def measure_pipe_round_trip(ctx, warmups, samples, pause_s):
+    here, there = ctx.Pipe()
+    echo = ctx.Process(target=pipe_echo, args=(there, warmups + samples), daemon=True)
+    echo.start()
+    if here.recv() != READY:
+        raise RuntimeError("pipe echo did not start")
+    times = []
+    for i in range(warmups + samples):
+        if pause_s > 0:
+            time.sleep(pause_s)
+        message = tick(i)
+        start = time.perf_counter_ns()
+        here.send(message)
+        reply = here.recv()
+        elapsed = time.perf_counter_ns() - start
+        if reply != message:
+            raise RuntimeError("pipe echo returned the wrong message")
+        if i >= warmups:
+            times.append(elapsed / 1000.0)
+    echo.join()
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stream-min-messages", type=int, default=20_000)
+    parser.add_argument("--stream-max-messages", type=int, default=20_000_000)
+    parser.add_argument("--stream-target-s", type=float, default=1.0)
+    parser.add_argument("--stream-warmups", type=int, default=1)
+    parser.add_argument("--stream-runs", type=int, default=5)
+    parser.add_argument("--rt-warmups", type=int, default=200)
+    parser.add_argument("--rt-samples", type=int, default=20_000)
+    parser.add_argument("--parked-warmups", type=int, default=10)
+    parser.add_argument("--parked-samples", type=int, default=500)
+    parser.add_argument("--pause-us", type=int, default=2000)
+    args = parser.parse_args()
+
+    # spawn, not fork: the children start from a fresh interpreter, with no
+    # copy of a parent's threads (Queue starts a feeder thread) or locks.
+    ctx = mp.get_context("spawn")
+    result = {
+        "python_version": sys.version.split()[0],
+        "start_method": "spawn",
+        # multiprocessing pickles with the default protocol, as here.
+        "queue_message_bytes": len(pickle.dumps(tick(0))),
+        "queue_stream_msg_s": measure_queue_stream(
+            ctx, args.stream_min_messages, args.stream_max_messages, args.stream_target_s,
+            args.stream_warmups, args.stream_runs),
+        "pipe_round_trip_us": measure_pipe_round_trip(ctx, args.rt_warmups, args.rt_samples, 0.0),
+        "pipe_round_trip_parked_us": measure_pipe_round_trip(
+            ctx, args.parked_warmups, args.parked_samples, args.pause_us / 1e6),
+    }
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

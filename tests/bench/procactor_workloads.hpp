@@ -1,0 +1,51 @@
+// The procactor side of the benchmark, behind a small interface so that
+// main.cpp and the baselines do not depend on the runtime's headers.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "bench_config.hpp"
+#include "timing.hpp"
+
+namespace procactor_bench {
+
+struct primes_result {
+  summary serial_s;    // one process
+  summary parallel_s;  // the pool, `workers` processes
+  double speedup = 0;  // median serial / median parallel
+  unsigned workers = 0;
+};
+
+class procactor_workloads {
+ public:
+  // Constructs the procactor::Runtime. The runtime re-executes this binary to
+  // host actors; in such a process this constructor runs the actor and never
+  // returns. So it must come first in main, before any thread is started and
+  // before anything that has effects (output, /dev/shm sweeps).
+  procactor_workloads(int argc, char** argv);
+  ~procactor_workloads();
+  procactor_workloads(const procactor_workloads&) = delete;
+  procactor_workloads& operator=(const procactor_workloads&) = delete;
+
+  // Each throws on failure; the caller reports the figure as null.
+
+  // One producer process streams Ticks (32 bytes, cereal) to a consumer
+  // actor, run lengths as stream_params says; msg/s until the consumer has
+  // handled them all.
+  summary stream_msg_per_s(const stream_params& params);
+  // ask/reply between two processes; µs per round trip. params.pause > 0
+  // gives the parked variant.
+  summary round_trip_us(const round_trip_params& params);
+  // Counting primes, serially and on a pool of hardware_concurrency workers.
+  primes_result primes(const primes_params& params);
+
+  // Bytes of one sender lane of a mailbox (the runtime's default, used here).
+  [[nodiscard]] std::size_t lane_capacity_bytes() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace procactor_bench

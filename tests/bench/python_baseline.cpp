@@ -1,0 +1,304 @@
+#include "python_baseline.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "child_process.hpp"
+
+#ifndef PROCACTOR_BENCH_MP_SCRIPT
+#error "PROCACTOR_BENCH_MP_SCRIPT (the source path of mp_baseline.py) must be defined by the build"
+#endif
+
+namespace procactor_bench {
+
+namespace {
+
+constexpr const char* script_name = "mp_baseline.py";
+// The script's default-sized run takes well under a minute here; the limit
+// only stops a wedged interpreter from holding the whole benchmark.
+constexpr auto script_timeout = std::chrono::seconds(240);
+
+class fd_guard {
+ public:
+  explicit fd_guard(int fd = -1) noexcept : fd_(fd) {}
+  ~fd_guard() { reset(); }
+  fd_guard(const fd_guard&) = delete;
+  fd_guard& operator=(const fd_guard&) = delete;
+  void reset() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  [[nodiscard]] int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Reads `fd` to EOF, or until `deadline`; false on timeout.
+bool read_all(int fd, std::string& out, std::chrono::steady_clock::time_point deadline) {
+  char buffer[4096];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd readable{fd, POLLIN, 0};
+    const int ready = ::poll(&readable, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) throw std::system_error(errno, std::generic_category(), "poll");
+    if (ready == 0) continue;
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw std::system_error(errno, std::generic_category(), "read");
+    if (got == 0) return true;
+    out.append(buffer, static_cast<std::size_t>(got));
+  }
+}
+
+std::optional<double> number_field(const std::map<std::string, flat_json_value>& object,
+                                   const std::string& key) {
+  const auto it = object.find(key);
+  if (it == object.end()) return std::nullopt;
+  if (const auto* value = std::get_if<double>(&it->second)) return *value;
+  return std::nullopt;
+}
+
+class flat_json_parser {
+ public:
+  explicit flat_json_parser(std::string_view text) : text_(text) {}
+
+  std::optional<std::map<std::string, flat_json_value>> parse() {
+    std::map<std::string, flat_json_value> object;
+    skip_space();
+    if (!consume('{')) return std::nullopt;
+    skip_space();
+    if (!consume('}')) {
+      for (;;) {
+        skip_space();
+        auto key = parse_string();
+        skip_space();
+        if (!key || !consume(':')) return std::nullopt;
+        skip_space();
+        auto value = parse_value();
+        if (!value) return std::nullopt;
+        object[*key] = std::move(*value);
+        skip_space();
+        if (consume(',')) continue;
+        if (consume('}')) break;
+        return std::nullopt;
+      }
+    }
+    skip_space();
+    if (pos_ != text_.size()) return std::nullopt;
+    return object;
+  }
+
+ private:
+  void skip_space() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' ||
+                                   text_[pos_] == '\r' || text_[pos_] == '\t')) {
+      ++pos_;
+    }
+  }
+
+  bool consume(char c) {
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+
+  bool consume(std::string_view word) {
+    if (text_.substr(pos_, word.size()) == word) {
+      pos_ += word.size();
+      return true;
+    }
+    return false;
+  }
+
+  static void append_utf8(std::string& out, unsigned code) {
+    if (code < 0x80) {
+      out += static_cast<char>(code);
+    } else if (code < 0x800) {
+      out += static_cast<char>(0xC0 | (code >> 6));
+      out += static_cast<char>(0x80 | (code & 0x3F));
+    } else {
+      out += static_cast<char>(0xE0 | (code >> 12));
+      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (code & 0x3F));
+    }
+  }
+
+  std::optional<std::string> parse_string() {
+    if (!consume('"')) return std::nullopt;
+    std::string out;
+    while (pos_ < text_.size()) {
+      const char c = text_[pos_++];
+      if (c == '"') return out;
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (pos_ >= text_.size()) return std::nullopt;
+      const char escaped = text_[pos_++];
+      switch (escaped) {
+        case '"': case '\\': case '/': out += escaped; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          if (pos_ + 4 > text_.size()) return std::nullopt;
+          unsigned code = 0;
+          for (int i = 0; i < 4; ++i) {
+            const char h = text_[pos_++];
+            code <<= 4;
+            if (h >= '0' && h <= '9') code |= static_cast<unsigned>(h - '0');
+            else if (h >= 'a' && h <= 'f') code |= static_cast<unsigned>(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F') code |= static_cast<unsigned>(h - 'A' + 10);
+            else return std::nullopt;
+          }
+          append_utf8(out, code);
+          break;
+        }
+        default: return std::nullopt;
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::optional<flat_json_value> parse_value() {
+    if (pos_ >= text_.size()) return std::nullopt;
+    if (text_[pos_] == '"') {
+      auto text = parse_string();
+      if (!text) return std::nullopt;
+      return flat_json_value{std::move(*text)};
+    }
+    if (consume(std::string_view("true"))) return flat_json_value{true};
+    if (consume(std::string_view("false"))) return flat_json_value{false};
+    // Python's json writes NaN/Infinity for non-finite floats; they are not
+    // figures anyone can use, so they read as null.
+    if (consume(std::string_view("null")) || consume(std::string_view("NaN")) ||
+        consume(std::string_view("Infinity")) || consume(std::string_view("-Infinity"))) {
+      return flat_json_value{};
+    }
+    const std::size_t begin = pos_;
+    while (pos_ < text_.size() &&
+           std::string_view("+-0123456789.eE").find(text_[pos_]) != std::string_view::npos) {
+      ++pos_;
+    }
+    if (pos_ == begin) return std::nullopt;
+    const std::string token(text_.substr(begin, pos_ - begin));
+    char* end = nullptr;
+    const double value = std::strtod(token.c_str(), &end);
+    if (end != token.c_str() + token.size()) return std::nullopt;
+    return flat_json_value{value};
+  }
+
+  std::string_view text_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::optional<std::map<std::string, flat_json_value>> parse_flat_json_object(std::string_view text) {
+  return flat_json_parser(text).parse();
+}
+
+std::string locate_mp_script() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  try {
+    const fs::path beside = fs::path(self_executable()).parent_path() / script_name;
+    if (fs::is_regular_file(beside, ec)) return beside.string();
+  } catch (const std::exception&) {
+    // No /proc: fall through to the source path.
+  }
+  const fs::path source = PROCACTOR_BENCH_MP_SCRIPT;
+  if (fs::is_regular_file(source, ec)) return source.string();
+  return {};
+}
+
+python_results run_python_baseline(const stream_params& stream, const round_trip_params& hot,
+                                   const round_trip_params& parked) {
+  python_results results;
+  const auto python = find_in_path("python3");
+  if (!python) {
+    results.note = "python3 not found on PATH: Python baselines not measured";
+    return results;
+  }
+  const std::string script = locate_mp_script();
+  if (script.empty()) {
+    results.note = std::string(script_name) + " not found next to the binary nor at " +
+                   PROCACTOR_BENCH_MP_SCRIPT + ": Python baselines not measured";
+    return results;
+  }
+  const std::vector<std::string> args{
+      "python3",
+      script,
+      "--stream-min-messages", std::to_string(stream.min_messages),
+      "--stream-max-messages", std::to_string(stream.max_messages),
+      "--stream-target-s", std::to_string(stream.target_run_seconds),
+      "--stream-warmups", std::to_string(stream.warmups),
+      "--stream-runs", std::to_string(stream.runs),
+      "--rt-warmups", std::to_string(hot.warmups),
+      "--rt-samples", std::to_string(hot.samples),
+      "--parked-warmups", std::to_string(parked.warmups),
+      "--parked-samples", std::to_string(parked.samples),
+      "--pause-us", std::to_string(parked.pause.count()),
+  };
+
+  try {
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+      throw std::system_error(errno, std::generic_category(), "pipe2");
+    }
+    fd_guard read_end(pipe_fds[0]);
+    fd_guard write_end(pipe_fds[1]);
+    auto child = child_process::start(*python, args, write_end.get(), true);
+    // Our copy of the write end must go, or the read never sees EOF.
+    write_end.reset();
+
+    std::string output;
+    const auto deadline = std::chrono::steady_clock::now() + script_timeout;
+    if (!read_all(read_end.get(), output, deadline)) {
+      child.kill_and_reap();
+      results.note = "mp_baseline.py timed out: Python baselines not measured";
+      return results;
+    }
+    const auto status = child.wait_for(std::chrono::seconds(10));
+    child.reap_group(std::chrono::seconds(2));
+    if (!status || !status->success()) {
+      results.note = "mp_baseline.py " + (status ? status->describe() : std::string("hung at exit")) +
+                     ": Python baselines not measured (its stderr says why)";
+      return results;
+    }
+    const auto object = parse_flat_json_object(output);
+    if (!object) {
+      results.note = "mp_baseline.py printed something other than one flat JSON object";
+      return results;
+    }
+    results.queue_stream_msg_s = number_field(*object, "queue_stream_msg_s");
+    results.pipe_round_trip_us = number_field(*object, "pipe_round_trip_us");
+    results.pipe_round_trip_parked_us = number_field(*object, "pipe_round_trip_parked_us");
+    results.queue_message_bytes = number_field(*object, "queue_message_bytes");
+    if (const auto it = object->find("python_version"); it != object->end()) {
+      if (const auto* version = std::get_if<std::string>(&it->second)) results.python_version = *version;
+    }
+  } catch (const std::exception& e) {
+    results.note = std::string("Python baselines not measured: ") + e.what();
+  }
+  return results;
+}
+
+}  // namespace procactor_bench

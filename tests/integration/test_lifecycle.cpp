@@ -1,0 +1,145 @@
+// spawn, send, close, join: the life of one actor, and sends that cannot land.
+#include <unistd.h>
+
+#include "support.hpp"
+
+namespace lifecycle {
+
+struct Note {
+  int value = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(value);
+  }
+};
+// Makes the handler sleep, so that what is sent next is still queued.
+struct Pause {
+  int milliseconds = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(milliseconds);
+  }
+};
+
+}  // namespace lifecycle
+PROCACTOR_MESSAGE(lifecycle::Note);
+PROCACTOR_MESSAGE(lifecycle::Pause);
+
+namespace lifecycle {
+
+// Appends every Note to the file named by the "journal" parameter: the file
+// outlives the process, so the test sees what it handled before it exited.
+class Recorder : public procactor::Actor<Recorder, Note, Pause> {
+ public:
+  void on(const Note& note) { itest::append_line(params().get<std::string>("journal"), std::to_string(note.value)); }
+  void on(const Pause& pause) { std::this_thread::sleep_for(std::chrono::milliseconds(pause.milliseconds)); }
+};
+
+}  // namespace lifecycle
+PROCACTOR_ACTOR(lifecycle::Recorder);
+
+using namespace itest;
+using procactor::errc;
+
+TEST_SUITE("lifecycle") {
+
+TEST_CASE("messages queued before close are all handled, in order, before the actor exits" * doctest::timeout(60)) {
+  actor_scope scope;
+  temp_dir dir;
+  procactor::SpawnOptions options;
+  options.params.set("journal", dir.file("journal"));
+  auto recorder = scope.spawn<lifecycle::Recorder>("recorder", options);
+
+  // The pause keeps the Notes in the mailbox when close() arrives.
+  recorder.send(lifecycle::Pause{300});
+  constexpr int count = 200;
+  for (int i = 1; i <= count; ++i) recorder.send(lifecycle::Note{i});
+  recorder.close();
+
+  REQUIRE(recorder.join(30s));
+  const auto info = runtime().info(recorder);
+  CHECK(info.state == procactor::ActorState::exited);
+  CHECK(info.last_exit == "exit code 0");
+  CHECK(info.processed == count + 1);
+  CHECK(info.restarts == 0);
+
+  const auto lines = read_lines(dir.file("journal"));
+  REQUIRE(lines.size() == count);
+  for (int i = 1; i <= count; ++i) CHECK(lines[static_cast<std::size_t>(i - 1)] == std::to_string(i));
+}
+
+TEST_CASE("a closed actor refuses new messages with errc::closed, before and after it exits" * doctest::timeout(60)) {
+  actor_scope scope;
+  temp_dir dir;
+  procactor::SpawnOptions options;
+  options.params.set("journal", dir.file("journal"));
+  auto recorder = scope.spawn<lifecycle::Recorder>("recorder", options);
+  recorder.send(lifecycle::Pause{200});
+  recorder.close();
+
+  CHECK(recorder.try_send(lifecycle::Note{1}) == errc::closed);
+  REQUIRE(recorder.join(30s));
+  CHECK(recorder.try_send(lifecycle::Note{2}) == errc::closed);
+  try {
+    recorder.send(lifecycle::Note{3});
+    FAIL("send to a closed actor returned");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::closed);
+  }
+  CHECK(read_lines(dir.file("journal")).empty());
+}
+
+TEST_CASE("join times out on a running actor and returns true once it has exited" * doctest::timeout(60)) {
+  actor_scope scope;
+  temp_dir dir;
+  procactor::SpawnOptions options;
+  options.params.set("journal", dir.file("journal"));
+  auto recorder = scope.spawn<lifecycle::Recorder>("recorder", options);
+  CHECK_FALSE(recorder.join(50ms));
+  CHECK(runtime().info(recorder).pid == recorder.pid());
+  CHECK(recorder.pid() > 0);
+  recorder.close();
+  CHECK(recorder.join(30s));
+  CHECK(recorder.pid() == 0);
+  CHECK(recorder.join(0ms));  // already exited: at once
+}
+
+TEST_CASE("sending to an unknown name or an invalid ref gives no_such_actor" * doctest::timeout(30)) {
+  const auto nobody = runtime().find("no-actor-has-this-name");
+  CHECK_FALSE(nobody.valid());
+  CHECK(nobody.try_send(lifecycle::Note{1}) == errc::no_such_actor);
+  try {
+    nobody.send(lifecycle::Note{1});
+    FAIL("send to an unknown name returned");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::no_such_actor);
+  }
+  try {
+    (void)nobody.ask<void>(lifecycle::Note{1}, 5s).get();
+    FAIL("ask to an unknown name returned");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::no_such_actor);
+  }
+
+  const procactor::ActorRef invalid;
+  CHECK(invalid.try_send(lifecycle::Note{1}) == errc::no_such_actor);
+  // A slot number past the end of the run's slot table.
+  const procactor::ActorRef stray(procactor::detail::slot_id{900});
+  CHECK(stray.try_send(lifecycle::Note{1}) == errc::no_such_actor);
+}
+
+TEST_CASE("an actor is found by its name and the ref it gives is the spawned one" * doctest::timeout(30)) {
+  actor_scope scope;
+  temp_dir dir;
+  procactor::SpawnOptions options;
+  options.params.set("journal", dir.file("journal"));
+  auto recorder = scope.spawn<lifecycle::Recorder>("findme", options);
+  const auto found = runtime().find(recorder.name());
+  CHECK(found == recorder);
+  found.send(lifecycle::Note{7});
+  recorder.close();
+  REQUIRE(recorder.join(30s));
+  CHECK(read_lines(dir.file("journal")) == std::vector<std::string>{"7"});
+}
+
+}  // TEST_SUITE

@@ -1,0 +1,128 @@
+// Many senders, one receiver: nothing lost, nothing doubled, each sender's
+// order kept. The senders are actor processes themselves.
+//
+//   [blaster.0] ──Seq{0, 1..N}──┐
+//   [blaster.1] ──Seq{1, 1..N}──┼──▶ [sink]   counts per sender, checks seq == last + 1
+//        ...                    │
+//   [blaster.7] ──Seq{7, 1..N}──┘
+//
+// A blaster ends with an ask (Flush) on its own lane: lanes are FIFO, so when
+// the sink answers it, the sink has handled every Seq of that blaster. Once
+// every blaster has answered the parent, the sink's summary is final.
+#include <map>
+
+#include "support.hpp"
+
+namespace ordering {
+
+struct Seq {
+  std::uint32_t sender = 0;
+  std::uint64_t seq = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(sender, seq);
+  }
+};
+struct Flush {
+  template <class Archive>
+  void serialize(Archive&) {}
+};
+struct Report {
+  template <class Archive>
+  void serialize(Archive&) {}
+};
+struct Summary {
+  std::map<std::uint32_t, std::uint64_t> received;  // per sender
+  std::map<std::uint32_t, std::uint64_t> last;      // per sender
+  std::uint64_t out_of_order = 0;                   // seq > last + 1: a gap or a reordering
+  std::uint64_t duplicates = 0;                     // seq <= last
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(received, last, out_of_order, duplicates);
+  }
+};
+struct Blast {
+  std::string sink;
+  std::uint32_t sender = 0;
+  std::uint64_t count = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(sink, sender, count);
+  }
+};
+
+}  // namespace ordering
+PROCACTOR_MESSAGE(ordering::Seq);
+PROCACTOR_MESSAGE(ordering::Flush);
+PROCACTOR_MESSAGE(ordering::Report);
+PROCACTOR_MESSAGE(ordering::Blast);
+
+namespace ordering {
+
+class Sink : public procactor::Actor<Sink, Seq, Flush, Report> {
+ public:
+  void on(const Seq& m) {
+    ++summary_.received[m.sender];
+    std::uint64_t& last = summary_.last[m.sender];
+    if (m.seq <= last) {
+      ++summary_.duplicates;
+    } else {
+      if (m.seq != last + 1) ++summary_.out_of_order;
+      last = m.seq;
+    }
+  }
+  bool on(const Flush&) { return true; }
+  Summary on(const Report&) { return summary_; }
+
+ private:
+  Summary summary_;
+};
+
+class Blaster : public procactor::Actor<Blaster, Blast> {
+ public:
+  std::uint64_t on(const Blast& b) {
+    const auto sink = find(b.sink);
+    if (!sink.valid()) throw std::runtime_error("no sink named " + b.sink);
+    for (std::uint64_t seq = 1; seq <= b.count; ++seq) sink.send(Seq{b.sender, seq});
+    sink.ask<bool>(Flush{}, std::chrono::seconds(120)).get();
+    return b.count;
+  }
+};
+
+}  // namespace ordering
+PROCACTOR_ACTOR(ordering::Sink);
+PROCACTOR_ACTOR(ordering::Blaster);
+
+using namespace itest;
+
+TEST_SUITE("ordering") {
+
+TEST_CASE("8 sender processes x 100000 messages reach one actor with none lost, none doubled, each in order" *
+          doctest::timeout(240)) {
+  constexpr std::uint32_t senders = 8;
+  constexpr std::uint64_t per_sender = 100'000;
+  actor_scope scope;
+  auto sink = scope.spawn<ordering::Sink>("sink");
+  std::vector<procactor::ActorRef> blasters;
+  for (std::uint32_t i = 0; i < senders; ++i) blasters.push_back(scope.spawn<ordering::Blaster>("blaster"));
+
+  std::vector<procactor::Future<std::uint64_t>> done;
+  for (std::uint32_t i = 0; i < senders; ++i) {
+    done.push_back(blasters[i].ask<std::uint64_t>(ordering::Blast{sink.name(), i, per_sender}, 200s));
+  }
+  for (auto& d : done) REQUIRE(d.get() == per_sender);
+
+  const auto summary = sink.ask<ordering::Summary>(ordering::Report{}, 30s).get();
+  CHECK(summary.duplicates == 0);
+  CHECK(summary.out_of_order == 0);
+  REQUIRE(summary.received.size() == senders);
+  for (std::uint32_t i = 0; i < senders; ++i) {
+    CAPTURE(i);
+    CHECK(summary.received.at(i) == per_sender);
+    CHECK(summary.last.at(i) == per_sender);
+  }
+  CHECK(runtime().info(sink).restarts == 0);
+  for (const auto& b : blasters) CHECK(runtime().info(b).restarts == 0);
+}
+
+}  // TEST_SUITE
