@@ -86,7 +86,11 @@ void print_table(const nlohmann::json& status) {
               << std::setw(5) << row["restarts"].get<int>() << std::setw(7) << cpu.str() << std::setw(10)
               << human_bytes(row["rss_bytes"].get<std::uint64_t>()) << std::setw(8) << mbox.str() << std::setw(12)
               << row["processed"].get<std::uint64_t>() << std::setw(10) << rate.str()
-              << row["last_exit"].get<std::string>() << '\n';
+              << row["last_exit"].get<std::string>()
+              << (row["last_exit"].get<std::string>().empty()
+                      ? ""
+                      : " (" + human_uptime(row["last_exit_ago_s"].get<double>()) + " ago)")
+              << '\n';
   }
 }
 

@@ -6,6 +6,7 @@
 // closed: they drain their mailboxes, run on_stop (where a sink reports),
 // exit, and so pass the end on. Sources finish by returning from run().
 #include <fcntl.h>
+#include <cerrno>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -35,6 +36,9 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 int g_signal_pipe[2] = {-1, -1};
+// --detach: the background process writes here once its control socket
+// answers, so that the foreground one returns only when the run is reachable.
+int g_ready_fd = -1;
 
 void on_stop_signal(int sig) {
   const char byte = static_cast<char>(sig);
@@ -333,7 +337,9 @@ std::string graph_run::status_json(Runtime& rt) {
                     {"processed", info.processed},
                     {"msgs_per_s", rate},
                     {"dead_letters", info.dead_letters},
-                    {"last_exit", info.last_exit}});
+                    {"last_exit", info.last_exit},
+                    {"last_exit_ago_s", info.last_exit.empty() ? 0.0
+                                                               : std::chrono::duration<double>(now - info.last_exit_at).count()}});
   }
   nlohmann::json reply = {{"run", run_.name}, {"graph", graph_.name}, {"actors", rows}};
   return reply.dump();
@@ -397,6 +403,11 @@ int graph_run::run(Runtime& rt) {
     std::ofstream pid(run_.dir / "supervisor.pid");
     pid << ::getpid() << '\n';
   }
+  if (g_ready_fd >= 0) {
+    (void)!::write(g_ready_fd, "r", 1);
+    ::close(g_ready_fd);
+    g_ready_fd = -1;
+  }
   bool ready_reported = false;
   for (;;) {
     // Signals arrive through the self-pipe; events and stop requests through
@@ -428,7 +439,7 @@ int graph_run::run(Runtime& rt) {
       print(0, "procactor", "stop requested: stopping the graph", true);
       begin_stop(stop.second);
     }
-    if (!ready_reported) {
+    if (!ready_reported && failure_.empty() && !stopping_) {
       bool all_running = true;
       for (const auto& info : rt.actors()) all_running = all_running && info.state != ActorState::starting;
       if (all_running) {
@@ -463,15 +474,34 @@ int graph_run::run(Runtime& rt) {
 }
 
 // Detaches into the background before any thread exists (never fork after).
-bool detach(const RunEntry& run) {
+// Returns true in the foreground process (which is done), false in the
+// background one (which goes on to run the graph).
+bool detach(const RunEntry& run, int& exit_code) {
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid > 0) {
+    ::close(ready[1]);
+    char byte = 0;
+    ssize_t n;
+    while ((n = ::read(ready[0], &byte, 1)) < 0 && errno == EINTR) {
+    }
+    ::close(ready[0]);
+    if (n != 1) {
+      std::cerr << "procactor: run " << run.name << " failed to start; see " << (run.dir / "launch.log").string()
+                << '\n';
+      exit_code = exit_failure;
+      return true;
+    }
     std::cout << "started run " << run.name << " (pid " << pid << ")\n"
               << "  procactor status " << run.name << "\n  procactor logs " << run.name << " -f\n"
               << "  procactor stop " << run.name << "\n";
+    exit_code = exit_ok;
     return true;
   }
+  ::close(ready[0]);
+  g_ready_fd = ready[1];
   ::setsid();
   const int out = ::open((run.dir / "launch.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   const int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -502,7 +532,8 @@ std::size_t arena_size_for(const Graph& graph) {
 
 int launch_graph(const LaunchOptions& options, const Graph& graph) {
   RunEntry run = create_run(graph.name);
-  if (options.detach && detach(run)) return exit_ok;
+  int detached_code = exit_ok;
+  if (options.detach && detach(run, detached_code)) return detached_code;
   if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   // Installed before the Runtime, which then leaves these signals to us.
   struct sigaction action {};

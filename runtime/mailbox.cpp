@@ -181,7 +181,7 @@ std::optional<delivery> receiver::poll() {
         burst_ = 0;
         cursor_ = (cursor_ + 1) % count;
       }
-      delivery d{l, r.position, r.next, parsed->head, parsed->body, {}, {}};
+      delivery d{l, r.position, r.next, parsed->head, parsed->body, {}};
       if ((parsed->head.flags & flag_blob) != 0) {
         blob_ref ref;
         std::memcpy(&ref, parsed->body.data(), sizeof ref);
@@ -192,11 +192,10 @@ std::optional<delivery> receiver::poll() {
         }
         try {
           bip::shared_memory_object shm(bip::open_only, ref.name, bip::read_only);
-          auto region = std::make_shared<bip::mapped_region>(shm, bip::read_only);
-          if (region->get_size() < ref.size) throw std::runtime_error("blob shorter than its record says");
-          d.payload = {static_cast<const std::byte*>(region->get_address()), static_cast<std::size_t>(ref.size)};
-          d.blob = ref.name;
-          d.blob_map = std::move(region);
+          auto blob = std::make_shared<blob_mapping>(blob_mapping{ref.name, bip::mapped_region(shm, bip::read_only)});
+          if (blob->region.get_size() < ref.size) throw std::runtime_error("blob shorter than its record says");
+          d.payload = {static_cast<const std::byte*>(blob->region.get_address()), static_cast<std::size_t>(ref.size)};
+          d.blob = std::move(blob);
         } catch (const std::exception& e) {
           on_problem_(l->sender, std::string("blob ") + ref.name + ": " + e.what());
           bip::shared_memory_object::remove(ref.name);
@@ -224,10 +223,16 @@ std::optional<delivery> receiver::next(steady::duration timeout) {
   const auto start = steady::now();
   const auto deadline = start + timeout;
   for (unsigned spins = 0;; ++spins) {
-    if (auto d = poll()) return d;
+    if (auto d = poll()) {
+      spin_.waited(steady::now() - start);
+      return d;
+    }
     const auto now = (spins & 15) == 0 ? steady::now() : start;
-    if (now >= deadline) return std::nullopt;
-    if (now - start < spin_for) {
+    if (now >= deadline) {
+      spin_.waited(now - start);
+      return std::nullopt;
+    }
+    if (now - start < spin_.get()) {
       _mm_pause();
       continue;
     }
@@ -246,7 +251,7 @@ std::optional<delivery> receiver::next(steady::duration timeout) {
 
 void receiver::commit(const delivery& d) {
   lane_commit(d.from, d.next);
-  if (!d.blob.empty()) bip::shared_memory_object::remove(d.blob.c_str());
+  if (d.blob) bip::shared_memory_object::remove(d.blob->name.c_str());
 }
 
 bool receiver::all_empty() {

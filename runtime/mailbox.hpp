@@ -85,6 +85,35 @@ class sender {
 // Wakes the consumer of `box` if it is parked.
 void wake_consumer(mailbox* box) noexcept;
 
+// How long to spin before parking, learnt per waiter from how long its
+// recent waits lasted (a moving average). When messages usually come within
+// the spin window, spin through it: hot ping-pong stays in user space. When
+// they usually take longer, spin only briefly and park: on a busy machine a
+// spinner takes the CPU its slow peer needs in order to answer.
+class spin_budget {
+ public:
+  // A parked wait lasts its wake-up too (tens of µs), so "usually within the
+  // window" is judged with room to spare, or parking would feed itself.
+  [[nodiscard]] std::chrono::nanoseconds get() const noexcept { return typical_wait_ <= 4 * max_ ? max_ : min_; }
+  void waited(std::chrono::nanoseconds wait) noexcept {
+    typical_wait_ += (std::min(wait, cap_) - typical_wait_) / 4;
+  }
+
+ private:
+  // The floor costs a parked wait little next to the 15-37 µs of a
+  // wake-up (DESIGN.md §9).
+  static constexpr std::chrono::nanoseconds min_ = std::chrono::microseconds(4);
+  static constexpr std::chrono::nanoseconds max_ = std::chrono::microseconds(50);
+  static constexpr std::chrono::nanoseconds cap_ = std::chrono::milliseconds(1);
+  std::chrono::nanoseconds typical_wait_{0};
+};
+
+// A large payload's segment, mapped while its record is handled.
+struct blob_mapping {
+  std::string name;
+  boost::interprocess::mapped_region region;
+};
+
 // One record as the consumer sees it. Its bytes stay valid until commit().
 struct delivery {
   lane* from = nullptr;
@@ -92,8 +121,7 @@ struct delivery {
   std::uint64_t next = 0;
   envelope head{};
   std::span<const std::byte> payload;  // inline bytes, or the mapped blob
-  std::string blob;                    // the blob's name, when there is one
-  std::shared_ptr<boost::interprocess::mapped_region> blob_map;
+  std::shared_ptr<blob_mapping> blob;  // set only for a large payload
 };
 
 // A problem found in a lane: logged and counted by the caller.
@@ -130,6 +158,7 @@ class receiver {
   std::vector<lane_view> lanes_;
   std::size_t cursor_ = 0;
   unsigned burst_ = 0;
+  spin_budget spin_;
 };
 
 }  // namespace procactor::detail

@@ -227,14 +227,24 @@ void process::park_on_inbox(steady::duration timeout, pending* state) {
 }
 
 void process::await_reply(pending& state) {
-  // Hot path: poll for the reply for a few tens of µs.
-  const auto spin_end = steady::now() + std::chrono::microseconds(50);
+  // Hot path: poll for the reply for as long as spinning has been paying off.
+  std::chrono::nanoseconds budget;
+  {
+    std::lock_guard guard(spin_mutex_);
+    budget = reply_spin_.get();
+  }
+  const auto start = steady::now();
+  const auto spin_end = start + budget;
   for (unsigned i = 1; !state.finished.load(std::memory_order_acquire); ++i) {
     poll_inbox();
     if (i % 16 == 0 && steady::now() > spin_end) break;
     _mm_pause();
   }
-  if (state.finished.load(std::memory_order_acquire)) return;
+  if (state.finished.load(std::memory_order_acquire)) {
+    std::lock_guard guard(spin_mutex_);
+    reply_spin_.waited(steady::now() - start);
+    return;
+  }
   // Cold path: become the inbox's sleeper. Move the pump off the futex
   // first, or a reply would wake it as well as us.
   awaiters_.fetch_add(1);
@@ -249,6 +259,10 @@ void process::await_reply(pending& state) {
     park_on_inbox(std::min<steady::duration>(state.deadline - now, liveness_slice), &state);
     if (state.finished.load(std::memory_order_acquire)) break;
     if (state.target != no_slot && steady::now() - now >= liveness_slice / 2) break;  // time to look at the target
+  }
+  {
+    std::lock_guard guard(spin_mutex_);
+    reply_spin_.waited(steady::now() - start);
   }
   if (awaiters_.fetch_sub(1) == 1) {
     std::lock_guard lock(pump_mutex_);

@@ -96,6 +96,8 @@ class process {
   std::atomic<bool> pump_on_futex_{false};
   std::mutex pump_mutex_;
   std::condition_variable pump_idle_;    // the pump waits here while awaiters_ > 0
+  std::mutex spin_mutex_;
+  spin_budget reply_spin_;               // how long an awaiter spins (guarded by spin_mutex_)
   std::once_flag pump_started_;
   std::atomic<bool> pump_stop_{false};
   std::thread pump_thread_;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cstring>
 #include <random>
 
@@ -102,6 +103,10 @@ std::string nearest(std::string_view wanted, const std::vector<std::string>& kno
 supervisor::supervisor(std::vector<std::string> argv, Options options)
     : argv_(std::move(argv)), options_(std::move(options)) {
   if (options_.max_actors >= max_slots) options_.max_actors = max_slots - 1;
+  // The program's own path, resolved once: tools that run the program
+  // (valgrind, rr) answer this readlink with the program, not themselves.
+  std::error_code ignored;
+  executable_ = std::filesystem::read_symlink("/proc/self/exe", ignored).string();
   // Orphans of actor processes are re-parented here, not to init, so they
   // can be reaped and no zombie outlives the run.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -269,7 +274,13 @@ void supervisor::start(slot_id slot) {
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv.data(), envp.data());
+  // /proc/self/exe when the file was replaced or removed since start-up
+  // (a rebuild): it still names the inode this process runs.
+  std::error_code missing;
+  const char* program = !executable_.empty() && std::filesystem::exists(executable_, missing)
+                            ? executable_.c_str()
+                            : "/proc/self/exe";
+  const int rc = posix_spawn(&pid, program, &actions, &attr, argv.data(), envp.data());
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   for (auto& p : pipes) {
@@ -292,16 +303,22 @@ void supervisor::start(slot_id slot) {
     }
   }
 
+  // Death arrives as a readable pidfd in the epoll loop. Without pidfds
+  // (kernels before 5.3, valgrind) the monitor polls waitpid instead.
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) {
+  if (pidfd < 0 && errno != ENOSYS) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
     throw_system_error("pidfd_open", errno);
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = slot;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev);
+  if (pidfd >= 0) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = slot;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev);
+  } else {
+    polling_ = true;
+  }
   slot_entry& e = process_->shm().slot(slot);
   {
     std::lock_guard guard(mutex_);
@@ -320,7 +337,7 @@ void supervisor::start(slot_id slot) {
 void supervisor::monitor() {
   epoll_event events[32];
   for (;;) {
-    int timeout_ms = static_cast<int>(monitor_tick.count());
+    int timeout_ms = polling_ ? 10 : static_cast<int>(monitor_tick.count());
     {
       std::unique_lock lock(mutex_);
       if (stopping_) return;
@@ -347,6 +364,13 @@ void supervisor::monitor() {
       int status = 0;
       const int pid = children_[slot].pid;
       if (pid > 0 && ::waitpid(pid, &status, WNOHANG) == pid) reaped(slot, status);
+    }
+    if (polling_) {
+      for (slot_id s = 1; s < children_.size(); ++s) {
+        int status = 0;
+        const int pid = children_[s].pid;
+        if (pid > 0 && children_[s].pidfd < 0 && ::waitpid(pid, &status, WNOHANG) == pid) reaped(s, status);
+      }
     }
     // Start requests and due restarts.
     for (;;) {
@@ -489,8 +513,10 @@ void supervisor::close_output(slot_id slot) {
 void supervisor::reaped(slot_id slot, int status) {
   child& c = children_[slot];
   slot_entry& e = process_->shm().slot(slot);
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.pidfd, nullptr);
-  ::close(c.pidfd);
+  if (c.pidfd >= 0) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.pidfd, nullptr);
+    ::close(c.pidfd);
+  }
   // Whatever the actor started dies with it.
   ::kill(-c.pid, SIGKILL);
   // Its last lines are shown before its exit is.

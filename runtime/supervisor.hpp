@@ -69,6 +69,7 @@ class supervisor {
   void close_output(slot_id slot);
 
   std::vector<std::string> argv_;
+  std::string executable_;  // this program, as resolved at start-up
   Options options_;
   process* process_ = nullptr;
   mutable std::mutex mutex_;
@@ -82,6 +83,7 @@ class supervisor {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   bool stopping_ = false;
+  bool polling_ = false;  // some child has no pidfd: poll waitpid
   bool shut_down_ = false;
   std::thread monitor_thread_;
 };

@@ -1,11 +1,11 @@
-// Encoding and decoding of payloads with cereal's binary archive.
+// Encoding and decoding of payloads with cereal.
 //
-// Per DESIGN.md §9 building a std::ostream per message costs ~100 ns while a
-// reused one costs ~34 ns, so each thread keeps one output stream and archive
-// and only rewinds its buffer between messages.
+// DESIGN.md §9: a std::ostream built per message costs ~100 ns, a reused one
+// ~34 ns. These archives skip the stream altogether and write into a reused
+// byte buffer, so the per-message cost is the fields' memcpys.
 #pragma once
 
-#include <cereal/archives/binary.hpp>
+#include <cereal/cereal.hpp>
 #include <cereal/types/array.hpp>
 #include <cereal/types/map.hpp>
 #include <cereal/types/optional.hpp>
@@ -15,90 +15,150 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/variant.hpp>
 #include <cereal/types/vector.hpp>
+#include <algorithm>
 #include <cstddef>
-#include <istream>
-#include <ostream>
+#include <cstring>
+#include <memory>
 #include <span>
-#include <streambuf>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 namespace procactor::detail {
 
-// An output buffer that grows and is rewound, never shrunk, between messages.
-class growing_buffer final : public std::streambuf {
+// cereal archives over plain bytes, in BinaryOutputArchive's wire format but
+// without a std::ostream: a field is one inline memcpy, not a virtual
+// streambuf call. A new archive per message (cheap: no stream inside) so
+// that cereal's per-archive tables (shared_ptr ids, class versions) never
+// leak from one message into the next.
+// A byte buffer that keeps its storage between messages; growing it is the
+// only time it allocates, and it never zero-fills what it is about to write.
+class byte_buffer {
  public:
-  void rewind() noexcept { size_ = 0; }
-  [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_.data(), size_}; }
-
- protected:
-  std::streamsize xsputn(const char* s, std::streamsize n) override;
-  int_type overflow(int_type ch) override;
+  void clear() noexcept { size_ = 0; }
+  void append(const void* data, std::size_t size) {
+    if (size > capacity_ - size_) grow(size);
+    std::memcpy(storage_.get() + size_, data, size);
+    size_ += size;
+  }
+  [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {storage_.get(), size_}; }
 
  private:
-  std::vector<std::byte> data_;
-  std::size_t size_ = 0;
-};
-
-// A read-only view of bytes as a stream; reading past the end fails the stream,
-// which cereal turns into an exception (a truncated payload is an error, not UB).
-class view_buffer final : public std::streambuf {
- public:
-  view_buffer() = default;
-  explicit view_buffer(std::span<const std::byte> bytes) { view(bytes); }
-  void view(std::span<const std::byte> bytes) {
-    // streambuf's get area is char*, but nothing here ever writes through it.
-    auto* begin = const_cast<char*>(reinterpret_cast<const char*>(bytes.data()));
-    setg(begin, begin, begin + bytes.size());
+  void grow(std::size_t more) {
+    const std::size_t capacity = std::max<std::size_t>({256, capacity_ * 2, size_ + more});
+    auto bigger = std::make_unique_for_overwrite<std::byte[]>(capacity);
+    if (size_ != 0) std::memcpy(bigger.get(), storage_.get(), size_);
+    storage_ = std::move(bigger);
+    capacity_ = capacity;
   }
+
+  std::unique_ptr<std::byte[]> storage_;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
 };
 
+class byte_output_archive : public cereal::OutputArchive<byte_output_archive, cereal::AllowEmptyClassElision> {
+ public:
+  explicit byte_output_archive(byte_buffer& out) : OutputArchive(this), out_(out) {}
+
+  void save_binary(const void* data, std::size_t size) { out_.append(data, size); }
+
+ private:
+  byte_buffer& out_;
+};
+
+// Reads from a span; reading past its end, or a container size larger than
+// what is left, throws cereal::Exception instead of reading out of bounds or
+// allocating what a corrupt length asks for.
+class byte_input_archive : public cereal::InputArchive<byte_input_archive, cereal::AllowEmptyClassElision> {
+ public:
+  explicit byte_input_archive(std::span<const std::byte> bytes)
+      : InputArchive(this), at_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+
+  void load_binary(void* data, std::size_t size) {
+    if (size > remaining()) {
+      throw cereal::Exception("payload truncated: " + std::to_string(size) + " bytes wanted, " +
+                              std::to_string(remaining()) + " left");
+    }
+    std::memcpy(data, at_, size);
+    at_ += size;
+  }
+  [[nodiscard]] std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - at_); }
+
+ private:
+  const std::byte* at_;
+  const std::byte* end_;
+};
+
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_SAVE_FUNCTION_NAME(byte_output_archive& archive, const T& value) {
+  archive.save_binary(std::addressof(value), sizeof(T));
+}
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(byte_input_archive& archive, T& value) {
+  archive.load_binary(std::addressof(value), sizeof(T));
+}
+template <class Archive, class T>
+CEREAL_ARCHIVE_RESTRICT(byte_input_archive, byte_output_archive)
+CEREAL_SERIALIZE_FUNCTION_NAME(Archive& archive, cereal::NameValuePair<T>& pair) {
+  archive(pair.value);
+}
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(byte_output_archive& archive, const cereal::SizeTag<T>& tag) {
+  archive(tag.size);
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(byte_input_archive& archive, cereal::SizeTag<T>& tag) {
+  archive(tag.size);
+  // Every element takes at least a byte: a larger count is a corrupt length.
+  if (static_cast<std::uint64_t>(tag.size) > archive.remaining()) {
+    throw cereal::Exception("container of " + std::to_string(tag.size) + " elements in " +
+                            std::to_string(archive.remaining()) + " bytes");
+  }
+}
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(byte_output_archive& archive, const cereal::BinaryData<T>& data) {
+  archive.save_binary(data.data, static_cast<std::size_t>(data.size));
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(byte_input_archive& archive, cereal::BinaryData<T>& data) {
+  archive.load_binary(data.data, static_cast<std::size_t>(data.size));
+}
+
+// An output buffer per thread, reused: it is cleared, never shrunk.
 class encoder {
  public:
-  encoder() : stream_(&buffer_), archive_(stream_) {}
-
   template <class... T>
   std::span<const std::byte> encode(const T&... values) {
-    buffer_.rewind();
-    archive_(values...);
+    buffer_.clear();
+    byte_output_archive archive(buffer_);
+    archive(values...);
     return buffer_.bytes();
   }
 
  private:
-  growing_buffer buffer_;
-  std::ostream stream_;
-  cereal::BinaryOutputArchive archive_;
+  byte_buffer buffer_;
 };
 
 // The calling thread's encoder. The span it returns stays valid until the
 // thread's next encode.
 encoder& thread_encoder();
 
-// Like encoder: one stream and archive per thread, pointed at each payload.
-class decoder {
- public:
-  decoder() : stream_(&buffer_), archive_(stream_) {}
-
-  template <class T>
-  void decode_into(std::span<const std::byte> bytes, T& value) {
-    buffer_.view(bytes);
-    stream_.clear();
-    archive_(value);
-  }
-
- private:
-  view_buffer buffer_;
-  std::istream stream_;
-  cereal::BinaryInputArchive archive_;
-};
-
-decoder& thread_decoder();
+template <class T>
+void decode_into(std::span<const std::byte> bytes, T& value) {
+  byte_input_archive archive(bytes);
+  archive(value);
+}
 
 template <class T>
 T decode(std::span<const std::byte> bytes) {
   T value{};
-  thread_decoder().decode_into(bytes, value);
+  decode_into(bytes, value);
   return value;
 }
 
-
 }  // namespace procactor::detail
+
+CEREAL_REGISTER_ARCHIVE(procactor::detail::byte_output_archive)
+CEREAL_REGISTER_ARCHIVE(procactor::detail::byte_input_archive)
+CEREAL_SETUP_ARCHIVE_TRAITS(procactor::detail::byte_input_archive, procactor::detail::byte_output_archive)

@@ -1,0 +1,149 @@
+// `procactor launch` in the foreground, to the end: the graphs compute what
+// another program (or the test itself) computes, and nothing outlives them.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <regex>
+
+#include "harness.hpp"
+
+namespace cli {
+namespace {
+
+// The lines `NAME.N | ...` of one instance, without the prefix.
+std::vector<std::string> output_of(const std::string& instance, const std::string& out) {
+  std::vector<std::string> lines;
+  const std::string prefix = instance + " | ";
+  for (const auto& line : lines_of(out)) {
+    if (line.starts_with(prefix)) lines.push_back(line.substr(prefix.size()));
+  }
+  return lines;
+}
+
+// Text whose word counts are known only by counting them: mixed case,
+// digits, punctuation, blank and long lines, words of every frequency.
+std::string corpus() {
+  const std::vector<std::string> words = {"Alpha", "beta",   "GAMMA", "delta", "epsilon", "zeta",   "eta",
+                                          "theta", "iota",   "kappa", "x86",   "2024",    "don't",  "e-mail",
+                                          "a_b",   "Lambda", "mu",    "Nu",    "xi",      "omicron"};
+  std::string text;
+  std::uint32_t state = 12345;
+  const auto next = [&state] {
+    state = state * 1103515245U + 12345U;
+    return (state >> 16U) & 0x7fffU;
+  };
+  for (int line = 0; line < 400; ++line) {
+    const unsigned length = line % 37 == 0 ? 0 : next() % 25 + 1;
+    for (unsigned i = 0; i < length; ++i) {
+      // Skewed: low indices far more often, so the top ten is not a tie.
+      const unsigned pick = std::min<unsigned>(next() % 20, next() % 20);
+      text += words[pick];
+      text += (next() % 5 == 0) ? ", " : (next() % 7 == 0 ? "!\t" : " ");
+    }
+    text += '\n';
+  }
+  text += std::string(5000, 'z') + " ZZ zz\n";
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("launch counts as many primes as example-primes" * doctest::timeout(290)) {
+  sandbox box;
+  const result reference = box.program({example_primes_binary().string(), "2000000"}, 240s);
+  REQUIRE_MESSAGE(reference.exit_code == 0, reference.err);
+  std::smatch match;
+  REQUIRE_MESSAGE(std::regex_search(reference.out, match, std::regex("primes below 2000000: ([0-9]+)")), reference.out);
+  const std::string expected = match[1];
+  CHECK(expected == std::to_string(primes_between(0, 2'000'000)));
+
+  auto launch = box.start({"launch", test_graph("primes_small.toml").string()});
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 0, out, launch->err());
+  CHECK_MESSAGE(out.find("\nsink.0 | total: " + expected + "\n") != std::string::npos, out);
+  CHECK(output_of("sink.0", out).size() == 1);
+  CHECK(out.find("procactor | graph primes-small finished in ") != std::string::npos);
+  check_run_left_nothing(launch->pid());
+}
+
+TEST_CASE("launch of wordcount prints the ten most frequent words of the file" * doctest::timeout(290)) {
+  sandbox box;
+  const std::string text = corpus();
+  box.write("words.txt", text);
+  std::vector<std::pair<std::string, long>> expected;
+  for (const auto& [word, count] : word_counts(text)) expected.emplace_back(word, count);
+  // TopWords' order: most frequent first, ties alphabetically.
+  std::sort(expected.begin(), expected.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  expected.resize(10);
+
+  // The graph reads words.txt relative to the directory procactor runs in.
+  auto launch = box.start({"launch", test_graph("wordcount_small.toml").string()}, {.cwd = box.dir()});
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 0, out, launch->err());
+  const auto top = output_of("top.0", out);
+  REQUIRE_MESSAGE(top.size() == 10, out);
+  for (std::size_t i = 0; i < 10; ++i) {
+    CHECK(top[i] == expected[i].first + " " + std::to_string(expected[i].second));
+  }
+  check_run_left_nothing(launch->pid());
+}
+
+TEST_CASE("crashy workers abort and are restarted and no number is lost" * doctest::timeout(290)) {
+  sandbox box;
+  auto launch = box.start({"launch", test_graph("crashy_small.toml").string()});
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 0, out, launch->err());
+  CHECK_MESSAGE(out.find("\nsink.0 | total: " + std::to_string(primes_between(1, 20'000)) + "\n") != std::string::npos,
+                out);
+  const std::size_t crashes = count_of(out, " exited (signal 6");
+  CHECK(crashes >= 1);
+  CHECK(count_of(out, " restarting: restart ") >= 1);
+  // Every abort was announced by the worker itself, and that line reached
+  // the output before the crash did.
+  CHECK(count_of(out, ": crashing on purpose at message 1000\n") == crashes);
+  CHECK(out.find("gave up") == std::string::npos);
+  check_run_left_nothing(launch->pid());
+}
+
+TEST_CASE("launch --dry-run prints the plan and starts nothing" * doctest::timeout(110)) {
+  sandbox box;
+  const std::string graph = test_graph("primes_small.toml").string();
+  const result plan = box.procactor({"graph", graph});
+  REQUIRE(plan.exit_code == 0);
+
+  auto dry = box.start({"launch", "--dry-run", graph});
+  const int code = dry->wait(60s);
+  CHECK_MESSAGE(code == 0, dry->err());
+  CHECK(!dry->out().empty());
+  CHECK(dry->out() == plan.out);
+  CHECK(dry->out().find("started (pid") == std::string::npos);
+  // No run directory: not even the runs root was made.
+  CHECK_MESSAGE(!fs::exists(box.runs_root() / "primes-small"), box.runs_root());
+  CHECK(descendants().empty());
+  CHECK(segments_of(dry->pid()).empty());
+  CHECK(actors_of(dry->pid()).empty());
+  // And nothing for `status` to find.
+  CHECK(box.procactor({"status"}).exit_code == 3);
+}
+
+TEST_CASE("an actor that keeps crashing makes the launch give up with exit code 1" * doctest::timeout(290)) {
+  sandbox box;
+  auto launch = box.start({"launch", test_graph("gives_up.toml").string()});
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 1, out, launch->err());
+  CHECK_MESSAGE(out.find("procactor | worker.0: gave up after 1 restarts") != std::string::npos, out);
+  CHECK(out.find("procactor | graph gives-up failed after ") != std::string::npos);
+  check_run_left_nothing(launch->pid());
+  // The run directory remembers how it ended.
+  const result status = box.procactor({"status", "gives-up"});
+  CHECK(status.exit_code == 3);
+  CHECK_MESSAGE(status.err.find("it ended with exit code 1") != std::string::npos, status.err);
+}
+
+}  // namespace cli
