@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <cstring>
 #include <random>
+#include <utility>
 
 #include "actor_host.hpp"
 #include "futex.hpp"
@@ -122,7 +123,7 @@ supervisor::supervisor(std::vector<std::string> argv, Options options)
   self.inbox = *inbox;
   self.state.store(static_cast<std::uint32_t>(slot_state::running));
   a.header()->slot_count.store(1, std::memory_order_release);
-  children_.resize(1);
+  children_.resize(options_.max_actors + 1);
 
   auto owned = std::make_unique<process>(std::move(a), supervisor_slot, true);
   process_ = owned.get();
@@ -216,12 +217,12 @@ slot_id supervisor::spawn(std::string_view type, std::string_view name, const Sp
     if (!options.routes.empty()) store(options.routes, e.routes, e.routes_length);
     e.state.store(static_cast<std::uint32_t>(slot_state::starting), std::memory_order_release);
     a.header()->slot_count.store(slot + 1, std::memory_order_release);
-    children_.resize(slot + 1);
     child& c = children_[slot];
     c.type = type;
     c.name = name;
     c.options = options;
     c.backoff = options.backoff.initial;
+    child_count_.store(slot + 1);
     start_requests_.emplace_back(slot, std::move(started));
   }
   const std::uint64_t one = 1;
@@ -342,7 +343,7 @@ void supervisor::monitor() {
       std::unique_lock lock(mutex_);
       if (stopping_) return;
       const auto now = steady::now();
-      for (slot_id s = 1; s < children_.size(); ++s) {
+      for (slot_id s = 1; s < child_count_.load(); ++s) {
         if (auto due = children_[s].restart_due) {
           const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*due - now).count();
           timeout_ms = std::clamp<int>(static_cast<int>(wait), 0, timeout_ms);
@@ -366,7 +367,7 @@ void supervisor::monitor() {
       if (pid > 0 && ::waitpid(pid, &status, WNOHANG) == pid) reaped(slot, status);
     }
     if (polling_) {
-      for (slot_id s = 1; s < children_.size(); ++s) {
+      for (slot_id s = 1; s < child_count_.load(); ++s) {
         int status = 0;
         const int pid = children_[s].pid;
         if (pid > 0 && children_[s].pidfd < 0 && ::waitpid(pid, &status, WNOHANG) == pid) reaped(s, status);
@@ -393,7 +394,7 @@ void supervisor::monitor() {
     {
       std::lock_guard guard(mutex_);
       const auto now = steady::now();
-      for (slot_id s = 1; s < children_.size(); ++s) {
+      for (slot_id s = 1; s < child_count_.load(); ++s) {
         if (!children_[s].restart_due) continue;
         slot_entry& e = process_->shm().slot(s);
         if (e.no_restart.load() != 0) {
@@ -427,7 +428,7 @@ void supervisor::monitor() {
 void supervisor::watch_for_stalls() {
   const auto now = steady::now();
   std::lock_guard guard(mutex_);
-  for (slot_id s = 1; s < children_.size(); ++s) {
+  for (slot_id s = 1; s < child_count_.load(); ++s) {
     child& c = children_[s];
     if (c.options.stall_timeout.count() <= 0 || c.pid <= 0) continue;
     const slot_entry& e = process_->shm().slot(s);
@@ -545,13 +546,16 @@ void supervisor::reaped(slot_id slot, int status) {
   mailbox* box = process_->shm().mailbox_at(e.mailbox);
   const bool closed = box != nullptr && box->closed.load() != 0;
   bool restart = false;
-  if (c.restart_requested && e.no_restart.load() == 0) {
-    c.restart_requested = false;
-    {
-      std::lock_guard guard(mutex_);
+  bool requested = false;
+  {
+    std::lock_guard guard(mutex_);
+    requested = std::exchange(c.restart_requested, false) && e.no_restart.load() == 0;
+    if (requested) {
       c.restart_due = steady::now();
       e.restarts.fetch_add(1);
     }
+  }
+  if (requested) {
     set_state(slot, slot_state::restarting);
     emit({ActorEvent::Kind::exited, c.name, pid, how});
     if (options_.log_events) log_line(c.name, "restarted on request");
@@ -660,7 +664,7 @@ void supervisor::restart(slot_id slot) {
   int pid;
   {
     std::lock_guard guard(mutex_);
-    if (slot == 0 || slot >= children_.size()) throw error(errc::no_such_actor, "no such actor");
+    if (slot == 0 || slot >= child_count_.load()) throw error(errc::no_such_actor, "no such actor");
     pid = children_[slot].pid;
     if (pid <= 0) return;  // already on its way to a restart, or gone for good
     children_[slot].restart_requested = true;
@@ -670,7 +674,7 @@ void supervisor::restart(slot_id slot) {
 
 void supervisor::signal(slot_id slot, int sig) {
   std::lock_guard guard(mutex_);
-  if (slot == 0 || slot >= children_.size()) throw error(errc::no_such_actor, "no such actor");
+  if (slot == 0 || slot >= child_count_.load()) throw error(errc::no_such_actor, "no such actor");
   if (children_[slot].pid > 0) ::kill(children_[slot].pid, sig);
 }
 
@@ -707,7 +711,7 @@ void supervisor::shutdown() {
     std::lock_guard guard(mutex_);
     if (shut_down_) return;
     shut_down_ = true;
-    for (slot_id s = 1; s < children_.size(); ++s) {
+    for (slot_id s = 1; s < child_count_.load(); ++s) {
       if (!is_terminal(static_cast<slot_state>(process_->shm().slot(s).state.load()))) live.push_back(s);
     }
   }
@@ -735,7 +739,7 @@ void supervisor::shutdown() {
 ActorInfo supervisor::info(slot_id slot) const {
   std::lock_guard guard(mutex_);
   ActorInfo info;
-  if (slot == 0 || slot >= children_.size()) return info;
+  if (slot == 0 || slot >= child_count_.load()) return info;
   const slot_entry& e = process_->shm().slot(slot);
   const child& c = children_[slot];
   info.ref = ActorRef(slot);
@@ -765,7 +769,7 @@ std::vector<ActorInfo> supervisor::actors() const {
   std::size_t count;
   {
     std::lock_guard guard(mutex_);
-    count = children_.size();
+    count = child_count_.load();
   }
   std::vector<ActorInfo> all;
   for (slot_id s = 1; s < count; ++s) all.push_back(info(s));

@@ -74,7 +74,11 @@ class supervisor {
   process* process_ = nullptr;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::vector<child> children_;  // indexed by slot; [0] is the supervisor itself
+  // Indexed by slot; [0] is the supervisor itself. Sized once, for
+  // max_actors, and never reallocated: the monitor thread keeps references
+  // into it while spawn() adds actors. Slots below child_count_ are in use.
+  std::vector<child> children_;
+  std::atomic<std::uint32_t> child_count_{1};
   std::vector<DeadLetter> dead_letters_;
   std::function<void(const ActorEvent&)> on_event_;
   std::function<void(const OutputLine&)> on_output_;
