@@ -23,6 +23,13 @@ bench_config bench_config::make(bool quick) {
   // pool hands tasks out in turn, so fewer chunks would leave one worker
   // with visibly more work than the other.
   config.primes = quick ? primes_params{3'000'000, 16, 0, 1} : primes_params{8'000'000, 16, 1, 3};
+  // The chunk of examples/graphs/primes.toml. 20 million as in that file; 3
+  // million keeps --quick's serial count and graph run to a few seconds.
+  config.primes_graph = quick ? primes_graph_params{3'000'000, 50'000}
+                              : primes_graph_params{20'000'000, 50'000};
+  // Each launch of 64 actors takes well under a second; one warm-up launch
+  // pages the launcher, the runtime and the plugin in.
+  config.launch_ready = quick ? launch_ready_params{64, 1, 3} : launch_ready_params{64, 1, 5};
   // 64 KiB of 64-byte messages: deep enough that the producer rarely waits
   // on the consumer's wake-up, as with a mailbox lane of that size.
   config.boost_queue_capacity = 1024;

@@ -41,12 +41,29 @@ struct primes_params {
   int runs = 0;
 };
 
+// The primes graph (examples/graphs/primes.toml with its own limit) through
+// `procactor launch`, against the same count in one process.
+struct primes_graph_params {
+  std::int64_t limit = 0;  // count the primes below this
+  std::int64_t chunk = 0;  // numbers per Range the source emits
+};
+
+// A graph of `actors` instances launched `warmups + runs` times; the median
+// of the `runs` is reported.
+struct launch_ready_params {
+  int actors = 0;
+  int warmups = 0;
+  int runs = 0;
+};
+
 struct bench_config {
   bool quick = false;
   stream_params stream;
   round_trip_params round_trip_hot;
   round_trip_params round_trip_parked;
   primes_params primes;
+  primes_graph_params primes_graph;
+  launch_ready_params launch_ready;
   // Capacity of each Boost message_queue, in 64-byte messages.
   std::size_t boost_queue_capacity = 0;
   // Python's own round-trip counts: each of its samples also pays for the

@@ -59,13 +59,20 @@ std::string exit_status::describe() const {
 }
 
 child_process child_process::start(const std::string& path, const std::vector<std::string>& args,
-                                   int stdout_fd, bool own_group) {
+                                   int stdout_fd, bool own_group, int stderr_fd,
+                                   const std::vector<std::string>* env) {
   // Everything the child needs is built here, before fork: after fork it may
   // not allocate.
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  if (env != nullptr) {
+    envp.reserve(env->size() + 1);
+    for (const auto& entry : *env) envp.push_back(const_cast<char*>(entry.c_str()));
+    envp.push_back(nullptr);
+  }
 
   // The child reports a failed exec through this close-on-exec pipe: EOF means
   // exec succeeded, four bytes are its errno.
@@ -90,12 +97,17 @@ child_process child_process::start(const std::string& path, const std::vector<st
     // The parent may have died before prctl took effect.
     if (::getppid() != parent) ::_exit(127);
     if (own_group) ::setpgid(0, 0);
-    if (stdout_fd >= 0 && ::dup2(stdout_fd, STDOUT_FILENO) < 0) {
+    if ((stdout_fd >= 0 && ::dup2(stdout_fd, STDOUT_FILENO) < 0) ||
+        (stderr_fd >= 0 && ::dup2(stderr_fd, STDERR_FILENO) < 0)) {
       const int err = errno;
       [[maybe_unused]] auto n = ::write(report[1], &err, sizeof err);
       ::_exit(127);
     }
-    ::execv(path.c_str(), argv.data());
+    if (env != nullptr) {
+      ::execve(path.c_str(), argv.data(), envp.data());
+    } else {
+      ::execv(path.c_str(), argv.data());
+    }
     const int err = errno;
     [[maybe_unused]] auto n = ::write(report[1], &err, sizeof err);
     ::_exit(127);
@@ -191,6 +203,30 @@ void child_process::kill_and_reap() noexcept {
   close_quietly(pidfd_);
   pidfd_ = -1;
   pid_ = -1;
+}
+
+void fd_guard::reset() noexcept {
+  close_quietly(fd_);
+  fd_ = -1;
+}
+
+bool read_until_eof(int fd, std::string& out, std::chrono::steady_clock::time_point deadline) {
+  char buffer[4096];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd readable{fd, POLLIN, 0};
+    const int ready = ::poll(&readable, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) throw_errno("poll", errno);
+    if (ready == 0) continue;
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw_errno("read", errno);
+    if (got == 0) return true;
+    out.append(buffer, static_cast<std::size_t>(got));
+  }
 }
 
 std::string self_executable() {

@@ -6,7 +6,7 @@
 // call async-signal-safe functions until it execs. Between fork and exec the
 // child only resets its signal mask, asks the kernel to SIGKILL it when this
 // process dies (PR_SET_PDEATHSIG: no orphan outlives a killed benchmark),
-// redirects stdout and execs.
+// redirects stdout (and stderr) and execs.
 #pragma once
 
 #include <sys/types.h>
@@ -33,10 +33,14 @@ class child_process {
   // Execs `path` with `args` (args[0] is the child's argv[0]). When
   // `stdout_fd` >= 0 it becomes the child's stdout. With `own_group` the
   // child leads a new process group, so that its own descendants can be
-  // found and reaped (see reap_group). Throws std::system_error when fork
-  // fails or exec fails (with exec's errno, e.g. ENOENT).
+  // found and reaped (see reap_group). When `stderr_fd` >= 0 it becomes the
+  // child's stderr. When `env` is given it is the child's whole environment
+  // ("NAME=value" entries); otherwise the child inherits ours. Throws
+  // std::system_error when fork fails or exec fails (with exec's errno, e.g.
+  // ENOENT).
   static child_process start(const std::string& path, const std::vector<std::string>& args,
-                             int stdout_fd = -1, bool own_group = false);
+                             int stdout_fd = -1, bool own_group = false, int stderr_fd = -1,
+                             const std::vector<std::string>* env = nullptr);
 
   child_process(child_process&& other) noexcept;
   child_process& operator=(child_process&&) = delete;
@@ -71,6 +75,24 @@ class child_process {
   bool own_group_ = false;
   std::optional<exit_status> status_;
 };
+
+// Closes a file descriptor on every exit path.
+class fd_guard {
+ public:
+  explicit fd_guard(int fd = -1) noexcept : fd_(fd) {}
+  ~fd_guard() { reset(); }
+  fd_guard(const fd_guard&) = delete;
+  fd_guard& operator=(const fd_guard&) = delete;
+  void reset() noexcept;
+  [[nodiscard]] int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Appends what `fd` yields to `out` until EOF (true) or `deadline` (false).
+// Throws std::system_error when poll or read fails.
+bool read_until_eof(int fd, std::string& out, std::chrono::steady_clock::time_point deadline);
 
 // The absolute path of the running executable (/proc/self/exe resolved).
 std::string self_executable();

@@ -1,5 +1,7 @@
 // procactor-bench: procactor against Boost message_queue and Python
-// multiprocessing, side by side, in one run on one machine.
+// multiprocessing, side by side, in one run on one machine; and the
+// `procactor launch` path (a primes graph against one process, and the time
+// until 64 actors are ready).
 //
 //   procactor-bench            table on stdout, a few minutes at most
 //   procactor-bench --quick    smaller counts, under 60 s on 2 vCPUs
@@ -17,6 +19,7 @@
 
 #include "bench_config.hpp"
 #include "boost_mq.hpp"
+#include "launcher_workloads.hpp"
 #include "procactor_workloads.hpp"
 #include "python_baseline.hpp"
 #include "report.hpp"
@@ -144,6 +147,52 @@ class bench_run {
     return w;
   }
 
+  // The primes graph through `procactor launch`, start-up and shutdown of
+  // every process included, against the same count in this process.
+  workload_report primes_graph() {
+    workload_report w{"primes_graph", "x", true, {}, {}, {}, {}};
+    std::optional<primes_graph_result> result;
+    w.procactor = figure("procactor launch primes graph speedup", [&] {
+      result = run_primes_graph(config_.primes_graph, launcher());
+      return result->speedup;
+    });
+    w.baselines.push_back({"linear_speedup", static_cast<double>(report_.machine.cpus)});
+    w.details = {{"limit", static_cast<double>(config_.primes_graph.limit)},
+                 {"chunk", static_cast<double>(config_.primes_graph.chunk)}};
+    if (result) {
+      w.details.push_back({"workers", static_cast<double>(result->cores)});
+      w.details.push_back({"total", static_cast<double>(result->total)});
+      w.details.push_back({"serial_s", result->serial_s});
+      w.details.push_back({"graph_s", result->graph_s});
+      w.details.push_back({"launcher_reported_s", result->launcher_reported_s});
+    }
+    w.goals = {{"linear_speedup", true, 0.9}};
+    return w;
+  }
+
+  // From `procactor launch` to every one of 64 actors out of `starting`, as
+  // the launcher reports it; the whole launch's wall time alongside.
+  workload_report launch_ready() {
+    const auto& params = config_.launch_ready;
+    workload_report w{"launch_ready_" + std::to_string(params.actors), "ms", false, {}, {}, {}, {}};
+    std::optional<launch_ready_result> result;
+    w.procactor = figure("procactor launch of " + std::to_string(params.actors) + " actors", [&] {
+      result = run_launch_ready(params, launcher());
+      return result->ready_ms.median;
+    });
+    w.details = {{"actors", static_cast<double>(params.actors)},
+                 {"runs", static_cast<double>(params.runs)}};
+    if (result) {
+      w.details.push_back({"ready_ms_min", result->ready_ms.min});
+      w.details.push_back({"ready_ms_max", result->ready_ms.max});
+      w.details.push_back({"launch_wall_ms", result->wall_ms.median});
+      w.details.push_back({"launch_wall_ms_min", result->wall_ms.min});
+      w.details.push_back({"launch_wall_ms_max", result->wall_ms.max});
+    }
+    w.goals = {{"", false, 100.0}};
+    return w;
+  }
+
   python_results python() {
     say("Python multiprocessing baselines");
     auto results = run_python_baseline(config_.stream, config_.python_round_trip_hot,
@@ -153,6 +202,13 @@ class bench_run {
   }
 
  private:
+  // Looked up once; a missing executable or plugin throws again on each call,
+  // so both workloads say why they are null.
+  const launcher_paths& launcher() {
+    if (!launcher_) launcher_ = locate_launcher();
+    return *launcher_;
+  }
+
   procactor_workloads& procactor() {
     if (procactor_ == nullptr) throw std::runtime_error("the procactor runtime did not start");
     return *procactor_;
@@ -183,6 +239,7 @@ class bench_run {
   procactor_workloads* procactor_;
   bench_report& report_;
   bool progress_;
+  std::optional<launcher_paths> launcher_;
 };
 
 }  // namespace
@@ -226,6 +283,10 @@ int main(int argc, char** argv) {
     report.notes.push_back("removed " + std::to_string(swept) +
                            " queue(s) left in /dev/shm by an earlier, killed run");
   }
+  if (const int swept = sweep_stale_temp_dirs(); swept > 0) {
+    report.notes.push_back("removed " + std::to_string(swept) +
+                           " temporary graph folder(s) left by an earlier, killed run");
+  }
 
   const auto config = bench_config::make(opts->quick);
   {
@@ -240,6 +301,8 @@ int main(int argc, char** argv) {
     report.workloads.push_back(run.round_trip_hot(python));
     report.workloads.push_back(run.round_trip_parked(python));
     report.workloads.push_back(run.primes());
+    report.workloads.push_back(run.primes_graph());
+    report.workloads.push_back(run.launch_ready());
   }
   report.elapsed_s = seconds_between(started, bench_clock::now());
   report.machine.load_after = load_average_1m();

@@ -27,42 +27,6 @@ constexpr const char* script_name = "mp_baseline.py";
 // only stops a wedged interpreter from holding the whole benchmark.
 constexpr auto script_timeout = std::chrono::seconds(240);
 
-class fd_guard {
- public:
-  explicit fd_guard(int fd = -1) noexcept : fd_(fd) {}
-  ~fd_guard() { reset(); }
-  fd_guard(const fd_guard&) = delete;
-  fd_guard& operator=(const fd_guard&) = delete;
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  [[nodiscard]] int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
-
-// Reads `fd` to EOF, or until `deadline`; false on timeout.
-bool read_all(int fd, std::string& out, std::chrono::steady_clock::time_point deadline) {
-  char buffer[4096];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd readable{fd, POLLIN, 0};
-    const int ready = ::poll(&readable, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready < 0) throw std::system_error(errno, std::generic_category(), "poll");
-    if (ready == 0) continue;
-    const ssize_t got = ::read(fd, buffer, sizeof buffer);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throw std::system_error(errno, std::generic_category(), "read");
-    if (got == 0) return true;
-    out.append(buffer, static_cast<std::size_t>(got));
-  }
-}
-
 std::optional<double> number_field(const std::map<std::string, flat_json_value>& object,
                                    const std::string& key) {
   const auto it = object.find(key);
@@ -271,7 +235,7 @@ python_results run_python_baseline(const stream_params& stream, const round_trip
 
     std::string output;
     const auto deadline = std::chrono::steady_clock::now() + script_timeout;
-    if (!read_all(read_end.get(), output, deadline)) {
+    if (!read_until_eof(read_end.get(), output, deadline)) {
       child.kill_and_reap();
       results.note = "mp_baseline.py timed out: Python baselines not measured";
       return results;

@@ -51,7 +51,8 @@ std::string json_number(std::optional<double> value) {
 std::string goal_text(const goal& g) {
   char threshold[32];
   std::snprintf(threshold, sizeof threshold, "%g", g.threshold);
-  return "ratio_vs_" + g.baseline + (g.at_least ? " >= " : " <= ") + threshold;
+  const std::string subject = g.baseline.empty() ? "procactor" : "ratio_vs_" + g.baseline;
+  return subject + (g.at_least ? " >= " : " <= ") + threshold;
 }
 
 // 12345678 msg/s reads better as "12.35 M".
@@ -87,8 +88,8 @@ std::optional<double> workload_report::ratio_vs(const std::string& baseline) con
 }
 
 std::optional<bool> workload_report::met(const goal& g) const {
-  const auto ratio = ratio_vs(g.baseline);
-  if (!ratio) return std::nullopt;
+  const auto ratio = g.baseline.empty() ? procactor : ratio_vs(g.baseline);
+  if (!ratio || !std::isfinite(*ratio)) return std::nullopt;
   return g.at_least ? *ratio >= g.threshold : *ratio <= g.threshold;
 }
 

@@ -19,7 +19,9 @@ struct named_figure {
   std::optional<double> value;
 };
 
-// A goal from the issue, stated on one ratio: ratio_vs_<baseline> >= or <= threshold.
+// A goal from the issue, stated on one ratio: ratio_vs_<baseline> >= or <=
+// threshold. With an empty baseline it is stated on procactor's own figure
+// (procactor >= or <= threshold, in the workload's unit).
 struct goal {
   std::string baseline;
   bool at_least = true;

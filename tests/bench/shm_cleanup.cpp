@@ -1,12 +1,15 @@
 #include "shm_cleanup.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -29,10 +32,57 @@ struct tracked_slot {
 };
 std::array<tracked_slot, 8> tracked;
 
+tracked_slot tracked_temp_dir;
+std::atomic<long> tracked_launcher{0};
+
+// Calls visit(name) for each entry of the directory open as `dir_fd`, "." and
+// ".." left out, with raw getdents64: nothing that allocates, so that signal
+// handlers can use it.
+template <class Visit>
+void for_each_entry(int dir_fd, Visit&& visit) noexcept {
+  alignas(8) char buffer[2048];
+  for (;;) {
+    const long n = ::syscall(SYS_getdents64, dir_fd, buffer, sizeof buffer);
+    if (n <= 0) return;
+    for (long at = 0; at < n;) {
+      struct raw_dirent {
+        std::uint64_t ino;
+        std::int64_t off;
+        unsigned short reclen;
+        unsigned char type;
+        char name[1];
+      };
+      const auto* entry = reinterpret_cast<const raw_dirent*>(buffer + at);
+      const char* name = static_cast<const char*>(entry->name);
+      if (std::strcmp(name, ".") != 0 && std::strcmp(name, "..") != 0) visit(name);
+      at += entry->reclen;
+    }
+  }
+}
+
+// `name` under `parent_fd`, a file or a whole tree (never following links).
+void remove_at(int parent_fd, const char* name, int depth) noexcept {
+  if (::unlinkat(parent_fd, name, 0) == 0 || errno == ENOENT) return;
+  if ((errno != EISDIR && errno != EPERM) || depth > 16) return;
+  // Entries removed while a directory is read may be skipped by the read:
+  // a few passes empty it.
+  for (int pass = 0; pass < 4; ++pass) {
+    const int dir = ::openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0) return;
+    for_each_entry(dir, [&](const char* child) { remove_at(dir, child, depth + 1); });
+    ::close(dir);
+    if (::unlinkat(parent_fd, name, AT_REMOVEDIR) == 0 || errno != ENOTEMPTY) return;
+  }
+}
+
 void unlink_tracked() noexcept {
   for (auto& slot : tracked) {
     if (slot.used.load(std::memory_order_acquire)) ::unlink(slot.path);
   }
+  if (const long pid = tracked_launcher.load(std::memory_order_acquire); pid > 0) {
+    remove_runtime_arena_of(pid);
+  }
+  if (tracked_temp_dir.used.load(std::memory_order_acquire)) remove_tree(tracked_temp_dir.path);
 }
 
 constexpr std::array<int, 3> cleanup_signals = {SIGINT, SIGTERM, SIGHUP};
@@ -115,6 +165,42 @@ void untrack_shm_name(const std::string& name) noexcept {
       slot.used.store(false, std::memory_order_release);
     }
   }
+}
+
+void track_temp_dir(const std::string& path) {
+  if (path.size() >= sizeof tracked_temp_dir.path) throw std::length_error("temporary path too long: " + path);
+  tracked_temp_dir.used.store(false, std::memory_order_release);
+  std::memcpy(tracked_temp_dir.path, path.c_str(), path.size() + 1);
+  tracked_temp_dir.used.store(true, std::memory_order_release);
+}
+
+void untrack_temp_dir() noexcept { tracked_temp_dir.used.store(false, std::memory_order_release); }
+
+void track_launcher_pid(long pid) noexcept { tracked_launcher.store(pid, std::memory_order_release); }
+
+void untrack_launcher_pid() noexcept { tracked_launcher.store(0, std::memory_order_release); }
+
+bool remove_tree(const char* dir) noexcept {
+  remove_at(AT_FDCWD, dir, 0);
+  return ::access(dir, F_OK) != 0 && errno == ENOENT;
+}
+
+void remove_runtime_arena_of(long pid) noexcept {
+  // "procactor-<pid>-", built without allocating.
+  char prefix[48] = "procactor-";
+  char digits[24];
+  int count = 0;
+  for (long rest = pid; rest > 0 && count < 20; rest /= 10) digits[count++] = static_cast<char>('0' + rest % 10);
+  std::size_t at = std::strlen(prefix);
+  while (count > 0) prefix[at++] = digits[--count];
+  prefix[at++] = '-';
+  prefix[at] = '\0';
+  const int dir = ::open(shm_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  for_each_entry(dir, [&](const char* name) {
+    if (std::strncmp(name, prefix, at) == 0) ::unlinkat(dir, name, 0);
+  });
+  ::close(dir);
 }
 
 scoped_shm_signal_cleanup::scoped_shm_signal_cleanup() {

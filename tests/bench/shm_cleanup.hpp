@@ -31,6 +31,22 @@ int sweep_stale_shm();
 void track_shm_name(const std::string& name);
 void untrack_shm_name(const std::string& name) noexcept;
 
+// The same on-signal cleanup for what a `procactor launch` child leaves:
+// its private temporary directory (removed with its contents) and its
+// runtime's arena, /dev/shm/procactor-<launcher pid>-* (the launcher dies
+// with us through PR_SET_PDEATHSIG, too abruptly to remove it). One of each
+// at a time; tracking another replaces it. Both paths must be short (< 192).
+void track_temp_dir(const std::string& path);
+void untrack_temp_dir() noexcept;
+void track_launcher_pid(long pid) noexcept;
+void untrack_launcher_pid() noexcept;
+
+// Removes `dir` and everything under it with plain system calls (no
+// allocation), as the signal handlers do. False if anything is left.
+bool remove_tree(const char* dir) noexcept;
+// Unlinks /dev/shm/procactor-<pid>-*: the arena of procactor runtime `pid`.
+void remove_runtime_arena_of(long pid) noexcept;
+
 // While alive, SIGINT/SIGTERM/SIGHUP unlink the tracked names before the
 // previous disposition runs. Restores the previous handlers on destruction.
 class scoped_shm_signal_cleanup {

@@ -1,0 +1,55 @@
+// Workloads that go through the `procactor` command, as a user would: a graph
+// file written to a private temporary directory and `procactor launch FILE`
+// run as a child process, its stdout parsed.
+//
+// Every launch gets XDG_RUNTIME_DIR set to that directory, so its run
+// directory (and control socket) never lands among the user's own runs, and
+// the directory is removed on every exit path. The launcher and any actors
+// it leaves behind are reaped after each launch, and so is its shared memory.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "bench_config.hpp"
+#include "timing.hpp"
+
+namespace procactor_bench {
+
+struct launcher_paths {
+  std::string procactor;  // the `procactor` executable
+  std::string plugin;     // libprocactor_examples.so
+};
+
+// Next to this binary first (<bin>/procactor, <bin>/../lib/libprocactor_examples.so),
+// else the build's paths compiled in. Throws std::runtime_error naming what is
+// missing when either cannot be found.
+launcher_paths locate_launcher();
+
+// Removes the private directories of benchmark runs that died without
+// removing them (SIGKILL): "procactor-bench-<pid>-*" of a pid that is gone.
+// Returns how many.
+int sweep_stale_temp_dirs();
+
+struct primes_graph_result {
+  double serial_s = 0;   // examples::count_primes(2, limit) in this process
+  double graph_s = 0;    // `procactor launch`, exec to exit
+  double speedup = 0;    // serial_s / graph_s
+  double launcher_reported_s = 0;  // "graph primes finished in S s" (first spawn to end)
+  std::int64_t total = 0;          // the sink's "total: N", equal to the serial count
+  unsigned cores = 0;              // replicas = "auto"
+};
+
+// Throws when the launch fails or its total differs from the serial count.
+primes_graph_result run_primes_graph(const primes_graph_params& params, const launcher_paths& paths);
+
+struct launch_ready_result {
+  summary ready_ms;  // "N actors ready in X ms", as the launcher prints it
+  summary wall_ms;   // exec to exit of `procactor launch`
+  int actors = 0;
+};
+
+// Throws when a launch fails, prints no ready line, or counts wrongly.
+launch_ready_result run_launch_ready(const launch_ready_params& params, const launcher_paths& paths);
+
+}  // namespace procactor_bench
