@@ -96,8 +96,10 @@ void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::sp
   }
 }
 
-std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::duration timeout) {
+std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::duration timeout,
+                                      std::function<void()> on_reply) {
   auto state = std::make_shared<pending>();
+  state->on_reply = std::move(on_reply);
   state->deadline = steady::now() + timeout;
   state->correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
   state->target = target;
@@ -116,6 +118,11 @@ std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::
   return state;
 }
 
+void process::forget(std::uint64_t correlation) {
+  std::lock_guard guard(pending_mutex_);
+  pending_.erase(correlation);
+}
+
 void process::complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes) {
   std::shared_ptr<pending> state;
   {
@@ -125,7 +132,7 @@ void process::complete(std::uint64_t correlation, errc code, std::span<const std
     state = std::move(it->second);
     pending_.erase(it);
   }
-  std::lock_guard guard(state->mutex);
+  std::unique_lock guard(state->mutex);
   if (state->done) return;
   state->code = code;
   if (code == errc::ok) {
@@ -143,6 +150,9 @@ void process::complete(std::uint64_t correlation, errc code, std::span<const std
     box->wake_seq.fetch_add(1, std::memory_order_release);
     futex_wake(box->wake_seq, INT32_MAX);
   }
+  auto on_reply = std::move(state->on_reply);
+  guard.unlock();
+  if (on_reply) on_reply();
 }
 
 void process::start_pump() {
@@ -301,6 +311,11 @@ std::span<const std::byte> await(pending& state) {
       state.finished.store(true);
       state.code = errc::timeout;
       state.text = "no reply within the ask's timeout";
+      if (p != nullptr) {
+        lock.unlock();
+        p->forget(state.correlation);
+        lock.lock();
+      }
       break;
     }
     if (p == nullptr) {
@@ -317,6 +332,9 @@ std::span<const std::byte> await(pending& state) {
         state.finished.store(true);
         state.code = e == nullptr ? errc::no_such_actor : errc::actor_died;
         state.text = e == nullptr ? "no such actor" : "the actor exited without replying";
+        lock.unlock();
+        p->forget(state.correlation);
+        lock.lock();
         break;
       }
       lock.unlock();
@@ -344,8 +362,9 @@ void send(slot_id target, const outgoing& message, clock::time_point deadline) {
   throw error(result, what);
 }
 
-std::shared_ptr<pending> ask(slot_id target, outgoing message, clock::duration timeout) {
-  return need_process().ask(target, message, timeout);
+std::shared_ptr<pending> ask(slot_id target, outgoing message, clock::duration timeout,
+                             std::function<void()> on_reply) {
+  return need_process().ask(target, message, timeout, std::move(on_reply));
 }
 
 void close(slot_id target) {

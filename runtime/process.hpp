@@ -32,6 +32,7 @@ struct pending {
   steady::time_point deadline;
   std::uint64_t correlation = 0;
   slot_id target = no_slot;
+  std::function<void()> on_reply;  // set before the ask is sent
 };
 
 // Messages other than replies that reach a process's inbox (the
@@ -57,8 +58,11 @@ class process {
              std::optional<steady::time_point> deadline);
   void reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes);
 
-  std::shared_ptr<pending> ask(slot_id target, outgoing message, steady::duration timeout);
+  std::shared_ptr<pending> ask(slot_id target, outgoing message, steady::duration timeout,
+                               std::function<void()> on_reply = {});
   void complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes);
+  // Drops an ask that ended without a reply (timeout); a late one is ignored.
+  void forget(std::uint64_t correlation);
 
   void set_inbox_handler(inbox_handler handler) { inbox_handler_ = std::move(handler); }
   void start_pump();

@@ -22,7 +22,9 @@ PROCACTOR_FUNCTION(count_primes);
 int main(int argc, char** argv) {
   procactor::Runtime runtime(argc, argv);
   const std::int64_t limit = argc > 1 ? std::atoll(argv[1]) : 20'000'000;
-  const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
+  // example-primes [N] [WORKERS]: WORKERS defaults to one per core.
+  const unsigned cores = argc > 2 ? static_cast<unsigned>(std::max(1, std::atoi(argv[2])))
+                                  : std::max(1U, std::thread::hardware_concurrency());
   // Many more chunks than workers, so that an uneven chunk cannot leave a
   // core idle at the end.
   const std::int64_t chunks = cores * 64;
@@ -30,7 +32,10 @@ int main(int argc, char** argv) {
   for (std::int64_t i = 0; i < chunks; ++i) ranges.emplace_back(limit * i / chunks, limit * (i + 1) / chunks);
 
   using clock = std::chrono::steady_clock;
-  procactor::Pool pool(runtime, cores);
+  // Pinned like the graph's cpu = "spread": worker i on core i.
+  procactor::PoolOptions options;
+  options.pin_cpus = true;
+  procactor::Pool pool(runtime, cores, options);
   const auto parallel_start = clock::now();
   std::int64_t parallel = 0;
   for (auto count : pool.map(count_primes, ranges)) parallel += count;

@@ -84,11 +84,14 @@ class Pool {
   }
 
   // Calls `function` on every item (a tuple item is spread over the
-  // parameters) across the pool; results in the order of `items`.
+  // parameters) across the pool; results in the order of `items`. Tasks are
+  // handed out as workers finish (at most two waiting per worker), so a slow
+  // or descheduled worker gets less work instead of holding up the end.
   template <class R, class... P, class Range>
   std::vector<R> map(R (*function)(P...), const Range& items) {
     std::vector<Future<R>> futures;
     for (const auto& item : items) {
+      wait_for_room();
       if constexpr (requires { std::tuple_size<std::decay_t<decltype(item)>>::value; }) {
         futures.push_back(std::apply(
             [&](const auto&... parts) { return submit(function, parts...); }, item));
@@ -106,11 +109,16 @@ class Pool {
   [[nodiscard]] const std::vector<ActorRef>& workers() const noexcept { return workers_; }
   // Lets the queued tasks finish, then stops the workers (also done by ~Pool).
   void close();
+  // Tasks submitted and not yet answered, across the pool.
+  [[nodiscard]] std::size_t in_flight() const;
 
  private:
+  struct load;  // tasks in flight per worker, shared with reply callbacks
   std::shared_ptr<detail::pending> submit_encoded(std::span<const std::byte> bytes);
+  void wait_for_room();
 
   std::vector<ActorRef> workers_;
+  std::shared_ptr<load> load_;
   std::size_t next_ = 0;
   bool closed_ = false;
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -48,7 +49,9 @@ bool wait_until(pending& state, clock::time_point deadline);
 errc try_send(slot_id target, const outgoing& message);
 void send(slot_id target, const outgoing& message, clock::time_point deadline);
 // Sends `message` as an ask; the reply completes the returned state.
-std::shared_ptr<pending> ask(slot_id target, outgoing message, clock::duration timeout);
+// `on_reply`, when given, runs on the thread that takes the reply in, once.
+std::shared_ptr<pending> ask(slot_id target, outgoing message, clock::duration timeout,
+                             std::function<void()> on_reply = {});
 
 void close(slot_id target);
 bool join(slot_id target, clock::duration timeout);
