@@ -195,12 +195,16 @@ void process::poll_inbox() {
   if (lock.owns_lock()) drain_inbox();
 }
 
+// How long the pump stays off the inbox futex after the last ask ended: a
+// program that asks in a loop keeps its replies waking only their askers.
+constexpr auto pump_linger = std::chrono::milliseconds(10);
+
 void process::pump() {
   while (!pump_stop_.load(std::memory_order_relaxed)) {
-    if (awaiters_.load() > 0) {
+    const auto since_ask = steady::now().time_since_epoch() - std::chrono::nanoseconds(last_await_end_.load());
+    if (awaiters_.load() > 0 || since_ask < pump_linger) {
       std::unique_lock lock(pump_mutex_);
-      pump_idle_.wait_for(lock, std::chrono::milliseconds(100),
-                          [this] { return awaiters_.load() == 0 || pump_stop_.load(); });
+      pump_idle_.wait_for(lock, pump_linger, [this] { return pump_stop_.load(); });
       continue;
     }
     pump_on_futex_.store(true);
@@ -237,7 +241,15 @@ void process::park_on_inbox(steady::duration timeout, pending* state) {
 }
 
 void process::await_reply(pending& state) {
-  // Hot path: poll for the reply for as long as spinning has been paying off.
+  // This thread is the inbox's consumer for the whole wait: move the pump
+  // off the futex if it sleeps there, or a reply would wake it too.
+  awaiters_.fetch_add(1);
+  if (pump_on_futex_.load()) {
+    mailbox* box = inbox_->box();
+    box->wake_seq.fetch_add(1, std::memory_order_release);
+    futex_wake(box->wake_seq, INT32_MAX);
+  }
+  // Hot path: poll for the reply while replies usually come within the spin.
   std::chrono::nanoseconds budget;
   {
     std::lock_guard guard(spin_mutex_);
@@ -250,19 +262,7 @@ void process::await_reply(pending& state) {
     if (i % 16 == 0 && steady::now() > spin_end) break;
     _mm_pause();
   }
-  if (state.finished.load(std::memory_order_acquire)) {
-    std::lock_guard guard(spin_mutex_);
-    reply_spin_.waited(steady::now() - start);
-    return;
-  }
-  // Cold path: become the inbox's sleeper. Move the pump off the futex
-  // first, or a reply would wake it as well as us.
-  awaiters_.fetch_add(1);
-  if (pump_on_futex_.load()) {
-    mailbox* box = inbox_->box();
-    box->wake_seq.fetch_add(1, std::memory_order_release);
-    futex_wake(box->wake_seq, INT32_MAX);
-  }
+  // Cold path: sleep on the inbox futex.
   while (!state.finished.load(std::memory_order_acquire)) {
     const auto now = steady::now();
     if (now >= state.deadline) break;
@@ -270,14 +270,13 @@ void process::await_reply(pending& state) {
     if (state.finished.load(std::memory_order_acquire)) break;
     if (state.target != no_slot && steady::now() - now >= liveness_slice / 2) break;  // time to look at the target
   }
+  const auto end = steady::now();
   {
     std::lock_guard guard(spin_mutex_);
-    reply_spin_.waited(steady::now() - start);
+    reply_spin_.waited(end - start);
   }
-  if (awaiters_.fetch_sub(1) == 1) {
-    std::lock_guard lock(pump_mutex_);
-    pump_idle_.notify_all();
-  }
+  last_await_end_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(end.time_since_epoch()).count());
+  awaiters_.fetch_sub(1);
 }
 
 // ---- the entry points of procactor/detail/core.hpp ------------------------

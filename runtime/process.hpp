@@ -97,6 +97,7 @@ class process {
   std::mutex inbox_mutex_;  // held by whichever thread consumes the inbox
   std::unique_ptr<receiver> inbox_;
   std::atomic<int> awaiters_{0};         // threads inside await_reply
+  std::atomic<std::int64_t> last_await_end_{0};  // steady ns: the pump lingers after asks
   std::atomic<bool> pump_on_futex_{false};
   std::mutex pump_mutex_;
   std::condition_variable pump_idle_;    // the pump waits here while awaiters_ > 0
