@@ -1,6 +1,8 @@
 // The subcommands that need only the graph file: validate, graph, and the
 // checks (and --dry-run) of launch.
+#include <algorithm>
 #include <cstdlib>
+#include <tuple>
 #include <iostream>
 
 #include <unistd.h>
@@ -30,18 +32,34 @@ std::optional<Graph> parse_or_report(const std::filesystem::path& file, bool col
 }
 
 // Everything a launch would check before starting a process: the file
-// itself, then the plugins on disk, then the types they register. Nothing
-// may start from a graph that fails any of them.
+// itself, then the plugins on disk, then the types they register and their
+// params. A file with errors still gets the plugin checks on what could be
+// read, so that every error comes out in one run. Nothing may start from a
+// graph that fails any of them.
 std::optional<Graph> load_checked(const std::filesystem::path& file, bool color) {
-  std::optional<Graph> graph = parse_or_report(file, color);
-  if (!graph) {
-    return std::nullopt;
-  }
-  std::vector<Diagnostic> diagnostics = check_plugin_files(*graph);
-  if (diagnostics.empty()) {
-    if (auto types = list_actor_types(*graph, diagnostics)) {
-      std::vector<Diagnostic> unknown = check_types(*graph, *types);
-      diagnostics.insert(diagnostics.end(), unknown.begin(), unknown.end());
+  ParseResult parsed = parse_graph(file);
+  std::vector<Diagnostic> diagnostics = std::move(parsed.diagnostics);
+  // A partial graph is checked against its plugins only if it names some:
+  // "no plugins listed" after each of a broken file's actors would bury the
+  // errors that matter.
+  const Graph* graph = parsed.ok()                                           ? &*parsed.graph
+                       : parsed.partial && !parsed.partial->plugins.empty() ? &*parsed.partial
+                                                                            : nullptr;
+  if (graph != nullptr) {
+    std::vector<Diagnostic> found = check_plugin_files(*graph);
+    if (found.empty()) {
+      if (auto types = list_actor_types(*graph, found)) {
+        std::vector<Diagnostic> unknown = check_types(*graph, *types);
+        found.insert(found.end(), unknown.begin(), unknown.end());
+      }
+    }
+    // Where the file's own check already spoke about a value (a malformed
+    // type, say), the plugin checks' view of it adds nothing.
+    const std::size_t from_file = diagnostics.size();
+    for (auto& d : found) {
+      const bool said = std::any_of(diagnostics.begin(), diagnostics.begin() + static_cast<std::ptrdiff_t>(from_file),
+                                    [&](const Diagnostic& e) { return e.line == d.line && e.column == d.column; });
+      if (!said) diagnostics.push_back(std::move(d));
     }
   }
   if (!diagnostics.empty()) {
@@ -49,7 +67,7 @@ std::optional<Graph> load_checked(const std::filesystem::path& file, bool color)
     render_all(std::cerr, diagnostics, stderr_wants_color(color));
     return std::nullopt;
   }
-  return graph;
+  return std::move(parsed.graph);
 }
 
 std::string count(std::size_t n, std::string_view noun) {

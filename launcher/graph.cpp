@@ -149,6 +149,7 @@ class Parser {
     } else {
       sort_by_position(diagnostics_);
       result.diagnostics = std::move(diagnostics_);
+      result.partial = std::move(graph_);
     }
     return result;
   }

@@ -117,6 +117,9 @@ struct Graph {
 struct ParseResult {
   std::optional<Graph> graph;
   std::vector<Diagnostic> diagnostics;
+  // With errors: what could be read anyway, so that the checks that need
+  // the plugins (types, params) still report in the same run.
+  std::optional<Graph> partial;
 
   [[nodiscard]] bool ok() const noexcept { return graph.has_value(); }
 };
