@@ -281,12 +281,6 @@ void process::await_reply(pending& state) {
 
 // ---- the entry points of procactor/detail/core.hpp ------------------------
 
-std::shared_ptr<pending> make_pending(clock::time_point deadline) {
-  auto state = std::make_shared<pending>();
-  state->deadline = deadline;
-  return state;
-}
-
 bool is_ready(const pending& state) {
   std::lock_guard guard(const_cast<pending&>(state).mutex);
   return state.done;

@@ -104,13 +104,6 @@ function_invoker find_function(type_id id) {
   return it == r.functions.end() ? nullptr : it->second.second;
 }
 
-std::string function_name(type_id id) {
-  auto& r = get();
-  std::lock_guard guard(r.mutex);
-  auto it = r.functions.find(id);
-  return it == r.functions.end() ? std::string() : it->second.first;
-}
-
 std::string loaded_plugins() {
   auto& r = get();
   std::lock_guard guard(r.mutex);

@@ -14,7 +14,6 @@ namespace procactor::detail {
 actor_factory find_actor_type(std::string_view name);
 std::vector<std::string> actor_type_names();
 function_invoker find_function(type_id id);
-std::string function_name(type_id id);
 // The plugins loaded so far, ':'-joined, for the children's environment.
 std::string loaded_plugins();
 void load_plugins(std::string_view colon_separated);

@@ -7,6 +7,7 @@
 //
 // This test process is a child subreaper (its own Runtime made it one), so
 // the helper's orphaned actors are re-parented here and reaped here.
+#include <cerrno>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -63,12 +64,14 @@ std::string read_line(int fd, std::chrono::seconds limit) {
 }
 
 // Reaps `pid` if it is our (re-parented) child and has died; true once it
-// no longer runs.
+// has been reaped here, or, if it is not our child, once it no longer runs.
+// A zombie of ours is not gone: it must be reaped, or it outlives the test.
 bool gone(int pid) {
   int status = 0;
   const pid_t r = ::waitpid(pid, &status, WNOHANG);
   if (r == pid) return true;
-  return !probe::is_running(pid);
+  if (r < 0 && errno == ECHILD) return !probe::is_running(pid);
+  return false;
 }
 
 }  // namespace

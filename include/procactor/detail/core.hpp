@@ -40,7 +40,6 @@ struct outgoing {
 
 // The shared state behind a Future. Filled by the reply pump of this process.
 struct pending;
-std::shared_ptr<pending> make_pending(clock::time_point deadline);
 // Waits for the reply (or the deadline); returns the payload or throws error.
 std::span<const std::byte> await(pending& state);
 bool is_ready(const pending& state);
