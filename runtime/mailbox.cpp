@@ -103,39 +103,35 @@ errc sender::write_record(local_lane& local, mailbox* box, const envelope& head,
                           std::optional<steady::time_point> deadline, wait_check check) {
   const std::size_t size = record_size_for(body.size());
   std::lock_guard guard(local.mutex);
-  if (std::byte* at = local.writer.reserve(size)) {
-    fill(at, head, body);
-    local.writer.publish();
-    wake_consumer(box);
-    return errc::ok;
-  }
-  if (!deadline) return errc::full;
   lane* l = local.writer.get();
-  const auto spin_until = steady::now() + spin_for;
+  std::optional<steady::time_point> spin_until;  // read the clock only once the lane was full
   for (;;) {
-    if (box->closed.load(std::memory_order_acquire) != 0 && (head.flags & flag_system) == 0) return errc::closed;
-    const auto now = steady::now();
-    if (now >= *deadline) return errc::timeout;
-    if (now >= spin_until) {
+    std::byte* at = local.writer.reserve(size);
+    if (at == nullptr && deadline) {
+      if (box->closed.load(std::memory_order_acquire) != 0 && (head.flags & flag_system) == 0) return errc::closed;
+      const auto now = steady::now();
+      if (now >= *deadline) return errc::timeout;
+      if (!spin_until) spin_until = now + spin_for;
+      if (now < *spin_until) {
+        _mm_pause();
+        continue;
+      }
       if (check.verdict != nullptr) {
         if (errc verdict = check.verdict(check.context); verdict != errc::ok) return verdict;
       }
       const std::uint32_t seq = l->space_seq.load(std::memory_order_acquire);
       l->producer_waiting.store(1, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);
-      if (local.writer.reserve(size) == nullptr) {
-        futex_wait(l->space_seq, seq, std::min<steady::duration>(park_slice, *deadline - now));
-      }
+      at = local.writer.reserve(size);  // the consumer may have made room meanwhile
+      if (at == nullptr) futex_wait(l->space_seq, seq, std::min<steady::duration>(park_slice, *deadline - now));
       l->producer_waiting.store(0, std::memory_order_relaxed);
-    } else {
-      _mm_pause();
+      if (at == nullptr) continue;
     }
-    if (std::byte* at = local.writer.reserve(size)) {
-      fill(at, head, body);
-      local.writer.publish();
-      wake_consumer(box);
-      return errc::ok;
-    }
+    if (at == nullptr) return errc::full;
+    fill(at, head, body);
+    local.writer.publish();
+    wake_consumer(box);
+    return errc::ok;
   }
 }
 
