@@ -175,7 +175,11 @@ int actor_host::run(const std::string& type) {
   std::unique_ptr<ActorBase> actor;
   try {
     actor.reset(factory());
-    entry_.state.store(static_cast<std::uint32_t>(slot_state::running), std::memory_order_release);
+    // Only from `starting`: a state the supervisor set meanwhile (a kill, a
+    // restart request) is not overwritten.
+    auto starting = static_cast<std::uint32_t>(slot_state::starting);
+    entry_.state.compare_exchange_strong(starting, static_cast<std::uint32_t>(slot_state::running),
+                                         std::memory_order_acq_rel);
     actor->on_start();
     actor->run();
     commit_current();

@@ -195,6 +195,12 @@ void process::poll_inbox() {
   if (lock.owns_lock()) drain_inbox();
 }
 
+void process::drain_inbox_now() {
+  if (!inbox_) return;
+  std::lock_guard lock(inbox_mutex_);
+  drain_inbox();
+}
+
 // How long the pump stays off the inbox futex after the last ask ended: a
 // program that asks in a loop keeps its replies waking only their askers.
 constexpr auto pump_linger = std::chrono::milliseconds(10);

@@ -71,6 +71,10 @@ class process {
   // A thread waiting for a reply calls this while it spins, so a hot round
   // trip needs no hand-off to the pump thread.
   void poll_inbox();
+  // Takes everything in the inbox now, waiting for a thread that is at it.
+  // The supervisor calls it when an actor has died, so that whatever the
+  // actor reported (dead letters) is in before its exit is told.
+  void drain_inbox_now();
   // Waits for a reply to `state` as the inbox's consumer: spin-polls, then
   // sleeps on the inbox futex. The pump thread steps aside meanwhile, so a
   // reply wakes exactly one thread: its asker.

@@ -40,6 +40,9 @@ namespace {
       throw error(errc::no_such_actor, "slot " + std::to_string(slot) + " is not in the run");
     }
     detail::slot_entry& entry = a.slot(slot);
+    // Known to refs before this process can answer anything: the supervisor
+    // stores the same pid only once posix_spawn has returned.
+    entry.pid.store(::getpid(), std::memory_order_release);
     if (entry.cpu >= 0) {
       cpu_set_t set;
       CPU_ZERO(&set);

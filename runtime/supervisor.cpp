@@ -274,6 +274,9 @@ void supervisor::start(slot_id slot) {
   sigfillset(&all);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // Set before the child exists: the child moves it on to `running` itself
+  // (a compare-exchange), so a store after the spawn could undo that.
+  set_state(slot, slot_state::starting);
   pid_t pid = 0;
   // /proc/self/exe when the file was replaced or removed since start-up
   // (a rebuild): it still names the inode this process runs.
@@ -331,7 +334,6 @@ void supervisor::start(slot_id slot) {
     e.incarnation.fetch_add(1);
     g_pids[slot].store(pid);
   }
-  set_state(slot, slot_state::starting);
   emit({ActorEvent::Kind::started, c.name, pid, c.type});
 }
 
@@ -520,8 +522,10 @@ void supervisor::reaped(slot_id slot, int status) {
   }
   // Whatever the actor started dies with it.
   ::kill(-c.pid, SIGKILL);
-  // Its last lines are shown before its exit is.
+  // Its last lines are shown before its exit is, and the dead letters it
+  // reported are in before anyone who joins it looks.
   close_output(slot);
+  process_->drain_inbox_now();
   // A process killed while asleep on its mailbox or inbox left its count
   // behind; nobody consumes either now.
   for (std::uint64_t offset : {e.mailbox, e.inbox}) {
@@ -777,6 +781,7 @@ std::vector<ActorInfo> supervisor::actors() const {
 }
 
 std::vector<DeadLetter> supervisor::dead_letters() const {
+  process_->drain_inbox_now();
   std::lock_guard guard(mutex_);
   return dead_letters_;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "codec.hpp"
@@ -22,8 +23,13 @@ class ActorRef {
   [[nodiscard]] bool valid() const noexcept { return slot_ != detail::no_slot; }
   [[nodiscard]] detail::slot_id slot() const noexcept { return slot_; }
   [[nodiscard]] std::string name() const { return detail::name_of(slot_); }
-  // The pid of the current incarnation, or 0 while none runs.
-  [[nodiscard]] int pid() const { return detail::pid_of(slot_); }
+  // The pid of the running incarnation; nullopt while none runs (before its
+  // first start, between a crash and the restart, after it ended). Never 0 or
+  // -1, which kill(2) would take as "my process group" or "everyone".
+  [[nodiscard]] std::optional<int> pid() const {
+    const int pid = detail::pid_of(slot_);
+    return pid > 0 ? std::optional<int>(pid) : std::nullopt;
+  }
 
   // Returns at once: ok, full, closed, no_such_actor or too_large.
   template <registered_message M>

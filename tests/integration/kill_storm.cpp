@@ -231,7 +231,7 @@ namespace {
 // names the dead process (a zombie takes signals too), so a second kill of
 // the same pid is not counted.
 bool kill_now(const procactor::ActorRef& target, int& last_killed) {
-  const int pid = target.pid();
+  const int pid = target.pid().value_or(-1);
   if (pid <= 0 || pid == last_killed) return false;
   const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) return false;

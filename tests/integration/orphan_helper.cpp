@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     while (runtime.info(idler).state != procactor::ActorState::running) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    line += " " + std::to_string(idler.pid());
+    line += " " + std::to_string(idler.pid().value_or(-1));
   }
   line += "\n";
   (void)!::write(STDOUT_FILENO, line.data(), line.size());

@@ -149,7 +149,7 @@ TEST_CASE("an ask whose handler throws fails with errc::handler_threw carrying t
   CHECK(e.message().find("boom") != std::string::npos);
   CHECK(std::string(e.what()).find("boom") != std::string::npos);
   // A throwing handler is not a crash: same process, still answering.
-  const int pid = responder.pid();
+  const int pid = responder.pid().value_or(-1);
   CHECK(responder.ask<int>(asking::Double{1}, 10s).get() == 2);
   CHECK(responder.pid() == pid);
   CHECK(runtime().info(responder).restarts == 0);
@@ -223,12 +223,13 @@ TEST_CASE("a restarted actor's ask is not answered by a reply meant for its prev
   auto relayer = scope.spawn<asking::Relayer>("relayer", relay_options);
 
   auto first = relayer.ask<int>(asking::Relay{echoer.name()}, 30s);
-  const int old_pid = relayer.pid();
+  const int old_pid = relayer.pid().value_or(-1);
+  REQUIRE(old_pid > 0);
   // The echoer has the first incarnation's ask (correlation 1) in hand.
   REQUIRE(eventually([&] { return !list_dir(dir.path()).empty(); }));
   ::kill(old_pid, SIGKILL);
   CHECK(ask_error(first).code() == errc::actor_died);
-  REQUIRE(eventually([&] { return relayer.pid() != 0 && relayer.pid() != old_pid; }));
+  REQUIRE(eventually([&] { return relayer.pid().has_value() && relayer.pid() != old_pid; }));
 
   // The new incarnation's first ask also carries correlation 1; the echo of
   // old_pid is already on its way to (or in) the slot's inbox.

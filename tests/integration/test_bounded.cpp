@@ -87,7 +87,7 @@ TEST_CASE("a fail_fast sender blocked on a full lane gives up with actor_died wh
   sleeper.send(bounded::Hold{60'000});
   while (sleeper.try_send(bounded::Tick{0}) == errc::ok) {
   }
-  const int pid = sleeper.pid();
+  const int pid = sleeper.pid().value_or(-1);
   REQUIRE(pid > 0);
   ::kill(pid, SIGKILL);
   REQUIRE(eventually([&] { return runtime().info(sleeper).state == procactor::ActorState::restarting; }));

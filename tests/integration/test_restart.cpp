@@ -85,7 +85,7 @@ TEST_CASE("an actor that crashes on a message is restarted, gets that message ag
   auto journal = scope.spawn<restarting::Journal>("journal", journal_options(dir));
   journal.send(restarting::Entry{1, 1});  // crashes once, succeeds when redelivered
   for (int id = 2; id <= 20; ++id) journal.send(restarting::Entry{id, 0});
-  const int first_pid = journal.pid();
+  const auto first_pid = journal.pid();
   journal.close();
   REQUIRE(journal.join(30s));
 
@@ -96,7 +96,7 @@ TEST_CASE("an actor that crashes on a message is restarted, gets that message ag
   CHECK(info.restarts == 1);
   CHECK(info.state == procactor::ActorState::exited);
   CHECK(info.dead_letters == 0);
-  CHECK(first_pid != 0);
+  CHECK(first_pid.has_value());
   CHECK(dead_letters_of(journal.name()).empty());
 }
 
@@ -223,7 +223,7 @@ TEST_CASE("kill() during a restart backoff stops the actor for good" * doctest::
   CHECK(journal.join(10s));
   std::this_thread::sleep_for(2s);  // past the backoff: the restart would have happened
   CHECK(runtime().info(journal).state == procactor::ActorState::killed);
-  CHECK(journal.pid() == 0);
+  CHECK_FALSE(journal.pid().has_value());
 }
 
 }  // TEST_SUITE
