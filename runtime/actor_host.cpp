@@ -222,10 +222,10 @@ const Params& ActorBase::params() const {
   return host == nullptr ? none : host->params();
 }
 
-void Message::send_reply(std::span<const std::byte> bytes) const {
+void Message::send_reply(std::span<const std::byte> bytes, type_id type) const {
   auto* p = detail::process::current();
   if (p == nullptr) return;
-  p->reply(sender_, correlation_, errc::ok, bytes);
+  p->reply(sender_, correlation_, errc::ok, bytes, type);
 }
 
 std::string_view to_string(RoutePolicy policy) noexcept {

@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -13,6 +15,9 @@
 #include <cstring>
 #include <new>
 #include <random>
+#include <vector>
+#include <algorithm>
+#include <ctime>
 
 #include "procactor/error.hpp"
 
@@ -31,26 +36,21 @@ std::string random_hex64() {
   return text;
 }
 
-// Reserves the pages now, so that a full /dev/shm fails here with a clear
-// error instead of SIGBUS at the first touch of a page.
-void reserve(bip::shared_memory_object& shm, std::size_t size, const std::string& name) {
-  const int fd = shm.get_mapping_handle().handle;
-  const int rc = posix_fallocate(fd, 0, static_cast<off_t>(size));
-  if (rc != 0) {
-    bip::shared_memory_object::remove(name.c_str());
-    throw error(errc::system, "cannot reserve " + std::to_string(size) + " bytes of shared memory for " +
-                                  name + " in /dev/shm: " + std::strerror(rc));
-  }
+// Reserves [offset, offset + size) now, so that a full /dev/shm fails here
+// with a clear error instead of SIGBUS at the first touch of a page.
+int reserve(int fd, std::uint64_t offset, std::uint64_t size) noexcept {
+  return posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(size));
 }
 
-// The supervisor pid in "procactor-<pid>-...", or -1.
-long owner_pid(const char* name) noexcept {
-  if (std::strncmp(name, segment_prefix, sizeof segment_prefix - 1) != 0) return -1;
-  const char* p = name + sizeof segment_prefix - 1;
-  long pid = 0;
-  if (*p < '0' || *p > '9') return -1;
-  while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
-  return *p == '-' ? pid : -1;
+constexpr std::size_t blob_marker_length = 2;  // "-b" between the arena's name and the blob's number
+
+// The arena a segment belongs to: its own name, or for a blob
+// ("<arena>-b<N>") the part before "-b"; empty when it is not procactor's.
+std::string arena_of(const char* name) {
+  if (std::strncmp(name, segment_prefix, sizeof segment_prefix - 1) != 0) return {};
+  std::string text = name;
+  const auto blob = text.find("-b", sizeof segment_prefix - 1);
+  return blob == std::string::npos ? text : text.substr(0, blob);
 }
 
 // Walks /dev/shm with raw getdents64: no allocation, so that the run's exit
@@ -92,25 +92,36 @@ arena arena::create(std::size_t size, std::size_t lane_capacity, std::size_t max
   arena a;
   a.name_ = std::string(segment_prefix) + std::to_string(::getpid()) + "-" + random_hex64();
   size = std::max(size, sizeof(arena_header) + (std::size_t{1} << 20));
+  const std::uint64_t start = (sizeof(arena_header) + cache_line - 1) & ~std::uint64_t{cache_line - 1};
   try {
-    bip::shared_memory_object shm(bip::create_only, a.name_.c_str(), bip::read_write, bip::permissions(0600));
-    shm.truncate(static_cast<bip::offset_t>(size));
-    reserve(shm, size, a.name_);
-    a.region_ = bip::mapped_region(shm, bip::read_write);
+    a.shm_ = bip::shared_memory_object(bip::create_only, a.name_.c_str(), bip::read_write, bip::permissions(0600));
+    const int fd = a.shm_.get_mapping_handle().handle;
+    // Taken before the header says "arena": a sweeper that finds a valid
+    // header with a free lock knows the owner is dead (see the sweep).
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) throw_system_error("flock of " + a.name_, errno);
+    a.shm_.truncate(static_cast<bip::offset_t>(size));
+    if (const int rc = reserve(fd, 0, start); rc != 0) {
+      throw error(errc::system, "cannot reserve " + std::to_string(start) + " bytes of shared memory for " +
+                                    a.name_ + " in /dev/shm: " + std::strerror(rc));
+    }
+    a.region_ = bip::mapped_region(a.shm_, bip::read_write);
   } catch (const bip::interprocess_exception& e) {
     bip::shared_memory_object::remove(a.name_.c_str());
     throw error(errc::system, "cannot create shared memory " + a.name_ + ": " + e.what());
+  } catch (...) {
+    bip::shared_memory_object::remove(a.name_.c_str());
+    throw;
   }
   a.base_ = static_cast<std::byte*>(a.region_.get_address());
   a.size_ = size;
   a.header_ = new (a.base_) arena_header{};
-  a.header_->magic = arena_magic;
   a.header_->supervisor_pid = static_cast<std::uint32_t>(::getpid());
   a.header_->size = size;
   a.header_->max_message_size = max_message_size;
   a.header_->lane_capacity = lane_capacity;
   std::strncpy(a.header_->run_name, a.name_.c_str(), name_length - 1);
-  a.header_->bump.store(align8(sizeof(arena_header) + cache_line - 1) & ~std::uint64_t{cache_line - 1});
+  a.header_->bump.store(start);
+  std::atomic_ref<std::uint32_t>(a.header_->magic).store(arena_magic, std::memory_order_release);
   return a;
 }
 
@@ -118,8 +129,8 @@ arena arena::open(const std::string& name) {
   arena a;
   a.name_ = name;
   try {
-    bip::shared_memory_object shm(bip::open_only, name.c_str(), bip::read_write);
-    a.region_ = bip::mapped_region(shm, bip::read_write);
+    a.shm_ = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
+    a.region_ = bip::mapped_region(a.shm_, bip::read_write);
   } catch (const bip::interprocess_exception& e) {
     throw error(errc::system, "cannot open shared memory " + name + ": " + e.what());
   }
@@ -132,17 +143,32 @@ arena arena::open(const std::string& name) {
   return a;
 }
 
-std::optional<std::uint64_t> arena::allocate(std::size_t bytes) const noexcept {
+std::optional<std::uint64_t> arena::allocate(std::size_t bytes, std::string* problem) const noexcept {
   const std::uint64_t rounded = (bytes + cache_line - 1) & ~std::uint64_t{cache_line - 1};
   std::uint64_t at = header_->bump.load(std::memory_order_relaxed);
   do {
-    if (at > size_ || rounded > size_ - at) return std::nullopt;
+    if (at > size_ || rounded > size_ - at) {
+      if (problem != nullptr) {
+        *problem = "the run's shared memory is at its limit of " + std::to_string(size_) +
+                   " bytes (raise Options::arena_size)";
+      }
+      return std::nullopt;
+    }
   } while (!header_->bump.compare_exchange_weak(at, at + rounded, std::memory_order_relaxed));
+  if (const int rc = reserve(shm_.get_mapping_handle().handle, at, rounded); rc != 0) {
+    // The bumped space stays unused: nobody else was handed it.
+    if (problem != nullptr) {
+      *problem = "cannot reserve " + std::to_string(rounded) + " bytes of shared memory in /dev/shm (" +
+                 std::strerror(rc) + "): /dev/shm is full";
+    }
+    return std::nullopt;
+  }
   return at;
 }
 
-std::optional<std::uint64_t> arena::make_mailbox(std::uint32_t owner, std::uint64_t lane_capacity) const noexcept {
-  auto offset = allocate(sizeof(mailbox));
+std::optional<std::uint64_t> arena::make_mailbox(std::uint32_t owner, std::uint64_t lane_capacity,
+                                                 std::string* problem) const noexcept {
+  auto offset = allocate(sizeof(mailbox), problem);
   if (!offset) return std::nullopt;
   auto* box = new (base_ + *offset) mailbox{};
   box->owner = owner;
@@ -164,10 +190,41 @@ lane* arena::lane_at(std::uint64_t offset) const noexcept {
 }
 
 void sweep_dead_segments() noexcept {
-  for_each_segment([](const char* name) {
-    const long pid = owner_pid(name);
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) unlink_segment(name);
-  });
+  // Gather the names first: unlinking while walking the directory can make
+  // getdents skip entries.
+  std::vector<std::string> names;
+  try {
+    for_each_segment([&](const char* name) {
+      if (std::strncmp(name, segment_prefix, sizeof segment_prefix - 1) == 0) names.emplace_back(name);
+    });
+    std::vector<std::string> dead;
+    for (const auto& name : names) {
+      const std::string owner = arena_of(name.c_str());
+      if (owner != name) continue;  // blobs go with their arena, below
+      const std::string path = "/dev/shm/" + owner;
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) continue;
+      struct stat st {};
+      std::uint32_t magic = 0;
+      const bool locked = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+      if (!locked && ::fstat(fd, &st) == 0 && st.st_size >= static_cast<off_t>(sizeof magic)) {
+        (void)!::pread(fd, &magic, sizeof magic, 0);
+      }
+      // A free lock on a finished header: the owner died. A free lock on an
+      // unfinished one may be a supervisor between creating and locking it,
+      // so only an old one is taken as dead.
+      const bool old = ::time(nullptr) - st.st_ctime > 60;
+      if (!locked && (magic == arena_magic || old)) dead.push_back(owner);
+      ::close(fd);
+    }
+    for (const auto& name : names) {
+      const std::string owner = arena_of(name.c_str());
+      const bool orphan_blob = owner != name && std::find(names.begin(), names.end(), owner) == names.end();
+      if (orphan_blob || std::find(dead.begin(), dead.end(), owner) != dead.end()) unlink_segment(name.c_str());
+    }
+  } catch (const std::exception&) {
+    // Out of memory while sweeping: the next start-up sweeps again.
+  }
 }
 
 void remove_run_segments(const char* run) noexcept {
@@ -184,7 +241,12 @@ std::string blob_create(const arena& a, std::span<const std::byte> payload) {
   try {
     bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, bip::permissions(0600));
     shm.truncate(static_cast<bip::offset_t>(payload.size()));
-    reserve(shm, payload.size(), name);
+    if (const int rc = reserve(shm.get_mapping_handle().handle, 0, payload.size()); rc != 0) {
+      bip::shared_memory_object::remove(name.c_str());
+      throw error(errc::system, "cannot reserve " + std::to_string(payload.size()) +
+                                    " bytes of shared memory for a large message in /dev/shm: " +
+                                    std::strerror(rc));
+    }
     bip::mapped_region region(shm, bip::read_write);
     std::memcpy(region.get_address(), payload.data(), payload.size());
   } catch (const bip::interprocess_exception& e) {

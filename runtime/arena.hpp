@@ -6,23 +6,35 @@
 // * Only offsets are stored in the arena, never pointers: each process maps
 //   it at its own address. Every offset read from it is bounds-checked
 //   (arena::at) before use.
-// * Space is handed out by a lock-free bump of `bump` and never returned
-//   while the run lasts. A process killed between the bump and publishing
-//   what it allocated leaks that space; nothing else is affected.
+// * The segment is sized once to the run's limit (Options::arena_size) but
+//   holds no memory until used: space is handed out by a lock-free bump of
+//   `bump`, and the allocating process reserves exactly those pages
+//   (posix_fallocate) before anyone touches them, so a full /dev/shm is an
+//   error at allocation, never SIGBUS later. Space is never returned while
+//   the run lasts. A process killed between the bump and publishing what it
+//   allocated leaks that space; nothing else is affected.
 // * A slot entry's fields say who writes them. The supervisor writes the
-//   configuration before the first incarnation starts; the actor writes its
-//   `inflight_*` fields around each handler; the supervisor writes the
-//   `crash_*` fields after reaping a crashed incarnation, when no
-//   incarnation runs. So no field has two concurrent writers.
+//   configuration before the first incarnation starts (and keeps a private
+//   copy to check it against); the actor writes its `inflight_*` fields
+//   around each handler; the supervisor writes the `crash_*` fields after
+//   reaping a crashed incarnation, when no incarnation runs. So no field has
+//   two concurrent writers.
 // * The segment is created with mode 0600 and a name no one can guess
-//   ("procactor-<supervisor pid>-<64 random bits>"). The supervisor removes
-//   it on every exit it lives through; start-up sweeps the segments of
-//   supervisors that are dead (SIGKILL leaves no other chance).
+//   ("procactor-<supervisor pid>-<64 random bits>"). The supervisor holds an
+//   exclusive flock on it for its whole life: the kernel drops the lock when
+//   the supervisor dies, however it dies, so "locked" means "its owner
+//   lives" even across PID namespaces, where a pid proves nothing. The
+//   supervisor removes its segments on every exit it lives through; a
+//   guardian process removes them after a SIGKILL; and start-up sweeps
+//   segments whose lock is free, as the last fallback.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -88,6 +100,21 @@ struct slot_entry {
 };
 static_assert(std::is_standard_layout_v<slot_entry>);
 
+// The part of a slot entry that the supervisor writes once, before the first
+// incarnation, and nobody writes after: the supervisor keeps a private copy
+// and checks the shared one against it (slot_check in the supervisor).
+inline constexpr std::size_t slot_config_begin = offsetof(slot_entry, mailbox);
+inline constexpr std::size_t slot_config_end = offsetof(slot_entry, type) + name_length;
+static_assert(slot_config_end == offsetof(slot_entry, no_restart), "the configuration is one run of plain fields");
+struct slot_config {
+  std::byte bytes[slot_config_end - slot_config_begin];
+};
+inline slot_config config_of(const slot_entry& e) noexcept {
+  slot_config c;
+  std::memcpy(c.bytes, reinterpret_cast<const std::byte*>(&e) + slot_config_begin, sizeof c.bytes);
+  return c;
+}
+
 // A mailbox: the lanes of one receiver, indexed by sender slot.
 struct mailbox {
   alignas(cache_line) std::atomic<std::uint32_t> wake_seq;  // futex word of parked consumers
@@ -113,6 +140,9 @@ struct arena_header {
   std::uint64_t max_message_size;
   std::uint64_t lane_capacity;
   char run_name[name_length];
+  // Problems found in shared memory (corrupt records, slot entries that
+  // failed their check), counted by whoever found them.
+  alignas(cache_line) std::atomic<std::uint64_t> corruptions;
   alignas(cache_line) std::atomic<std::uint64_t> bump;
   std::atomic<std::uint64_t> blob_seq;
   std::atomic<std::uint32_t> slot_count;  // slots in use are [0, slot_count)
@@ -136,7 +166,9 @@ class arena {
   // inside the arena: offsets come from shared memory and are not trusted.
   template <class T>
   T* at(std::uint64_t offset, std::size_t size = sizeof(T)) const noexcept {
-    if (offset < sizeof(arena_header) || offset > size_ || size > size_ - offset ||
+    // Only what was handed out: the rest of the segment has no pages yet.
+    const std::uint64_t end = std::min<std::uint64_t>(header_->bump.load(std::memory_order_relaxed), size_);
+    if (offset < sizeof(arena_header) || offset > end || size > end - offset ||
         offset % alignof(T) != 0) {
       return nullptr;
     }
@@ -145,15 +177,22 @@ class arena {
   [[nodiscard]] std::uint64_t offset_of(const void* p) const noexcept {
     return static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - base_);
   }
-  // Lock-free bump allocation, 64-byte aligned; nullopt when the arena is full.
-  std::optional<std::uint64_t> allocate(std::size_t bytes) const noexcept;
+  // Lock-free bump allocation, 64-byte aligned, with its pages reserved;
+  // nullopt when the arena is at its limit or /dev/shm is full (then
+  // `problem`, when given, says which).
+  std::optional<std::uint64_t> allocate(std::size_t bytes, std::string* problem = nullptr) const noexcept;
+  // Bytes handed out so far (what the run's shared memory really holds).
+  [[nodiscard]] std::uint64_t used() const noexcept { return header_->bump.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
-  // A mailbox for `owner` whose lanes hold `lane_capacity` bytes each.
-  std::optional<std::uint64_t> make_mailbox(std::uint32_t owner, std::uint64_t lane_capacity) const noexcept;
+  // A mailbox for `owner` whose lanes hold up to `lane_capacity` bytes each.
+  std::optional<std::uint64_t> make_mailbox(std::uint32_t owner, std::uint64_t lane_capacity,
+                                            std::string* problem = nullptr) const noexcept;
   mailbox* mailbox_at(std::uint64_t offset) const noexcept;
   lane* lane_at(std::uint64_t offset) const noexcept;
 
  private:
+  boost::interprocess::shared_memory_object shm_;  // kept open: allocate() reserves through it
   boost::interprocess::mapped_region region_;
   std::byte* base_ = nullptr;
   std::size_t size_ = 0;
@@ -161,7 +200,8 @@ class arena {
   std::string name_;
 };
 
-// Removes the segments (arena and blobs) of supervisors that no longer run.
+// Removes the segments (arena and blobs) of supervisors that no longer run:
+// those whose arena's flock is free.
 void sweep_dead_segments() noexcept;
 // Removes every segment of the run named `run` (the supervisor's exit path).
 // Safe in a signal handler.

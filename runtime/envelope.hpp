@@ -32,6 +32,7 @@ static_assert(sizeof(envelope) == 32);
 // Flags the runtime sets (the user-visible ones are in procactor/detail/core.hpp).
 inline constexpr std::uint32_t flag_blob = 1U << 8;       // payload is a blob_ref
 inline constexpr std::uint32_t flag_system = 1U << 9;     // a runtime message, not the user's
+inline constexpr std::uint32_t flag_reply = 1U << 10;     // a reply: `type` is its value's reply type id
 inline constexpr std::uint32_t status_shift = 24;         // replies: errc in the top byte
 
 inline constexpr std::uint32_t envelope_check_of(const envelope& e) noexcept {
@@ -48,7 +49,6 @@ static_assert(std::is_standard_layout_v<blob_ref>);
 // Runtime message types: names in the "procactor." namespace cannot collide
 // with a user's registered names in practice (the registry aborts if they do).
 inline constexpr type_id close_type = fnv1a64("procactor.close");
-inline constexpr type_id reply_type = fnv1a64("procactor.reply");
 inline constexpr type_id dead_letter_type = fnv1a64("procactor.dead_letter");
 
 struct parsed_record {

@@ -21,6 +21,8 @@ std::string_view to_string(errc code) noexcept {
     case errc::arena_exhausted: return "arena exhausted";
     case errc::system: return "system error";
     case errc::not_supervisor: return "not the supervisor";
+    case errc::corrupt: return "corrupt shared memory";
+    case errc::type_mismatch: return "type mismatch";
   }
   return "unknown error";
 }

@@ -12,6 +12,7 @@ lane* lane_create(void* memory, std::uint64_t capacity, std::uint32_t sender) no
   l->head.store(0, std::memory_order_relaxed);
   l->space_seq.store(0, std::memory_order_relaxed);
   l->producer_waiting.store(0, std::memory_order_relaxed);
+  l->next_lane.store(0, std::memory_order_relaxed);
   l->capacity = capacity;
   l->sender = sender;
   l->magic = lane_magic;
@@ -20,35 +21,73 @@ lane* lane_create(void* memory, std::uint64_t capacity, std::uint32_t sender) no
 
 std::byte* lane_writer::reserve(std::size_t size) noexcept {
   const std::uint64_t capacity = lane_->capacity;
-  if (size > lane_max_record(capacity) || size < sizeof(record_header)) return nullptr;
+  if (size > lane_max_record(capacity) || size <= link_size) return nullptr;
   // Only this process writes tail, so a relaxed load sees our own last store.
   const std::uint64_t tail = lane_->tail.load(std::memory_order_relaxed);
   const std::uint64_t offset = tail % capacity;
   const std::uint64_t contiguous = capacity - offset;
-  const std::uint64_t needed = size <= contiguous ? size : contiguous + size;
+  // The link marker's 8 bytes always stay free, so that a full lane can
+  // still say where its successor is.
+  const std::uint64_t needed = (size <= contiguous ? size : contiguous + size) + link_size;
   if (capacity - (tail - cached_head_) < needed) {
     cached_head_ = lane_->head.load(std::memory_order_acquire);
     if (capacity - (tail - cached_head_) < needed) return nullptr;
   }
   std::byte* data = lane_data(lane_);
   std::byte* at = data + offset;
+  std::uint64_t position = tail;
   if (size > contiguous) {
-    record_header wrap{wrap_size, wrap_size ^ record_check};
+    const record_header wrap{wrap_size, record_check_of(wrap_size, tail)};
     std::memcpy(at, &wrap, sizeof wrap);
     at = data;
+    position += contiguous;
   }
-  record_header header{static_cast<std::uint32_t>(size), static_cast<std::uint32_t>(size) ^ record_check};
+  const auto size32 = static_cast<std::uint32_t>(size);
+  const record_header header{size32, record_check_of(size32, position)};
   std::memcpy(at, &header, sizeof header);
-  pending_tail_ = tail + needed;
+  pending_tail_ = position + size;
   return at + sizeof header;
 }
 
 void lane_writer::publish() noexcept { lane_->tail.store(pending_tail_, std::memory_order_release); }
 
+void lane_writer::link(std::uint64_t next) noexcept {
+  const std::uint64_t tail = lane_->tail.load(std::memory_order_relaxed);
+  const record_header marker{link_size, record_check_of(link_size, tail)};
+  std::memcpy(lane_data(lane_) + tail % lane_->capacity, &marker, sizeof marker);
+  lane_->next_lane.store(next, std::memory_order_release);
+  lane_->tail.store(tail + link_size, std::memory_order_release);
+}
+
 read_result lane_peek(const lane* l) noexcept {
   std::uint64_t tail = 0;
   return lane_peek(l, tail);
 }
+
+namespace {
+
+// Whether `header`, read at byte count `position`, is one the producer wrote
+// there and fits in what is published up to `tail`.
+bool sound(const record_header& header, std::uint64_t position, std::uint64_t tail, std::uint64_t capacity) noexcept {
+  if (header.check != record_check_of(header.size, position)) return false;
+  const std::uint64_t room = capacity - position % capacity;
+  if (header.size == wrap_size) return room <= tail - position;
+  return header.size % 8 == 0 && header.size >= link_size && header.size <= lane_max_record(capacity) &&
+         header.size <= room && header.size <= tail - position;
+}
+
+// The first position after `from` at which a sound header starts, or `tail`.
+std::uint64_t next_sound(const lane* l, std::uint64_t from, std::uint64_t tail) noexcept {
+  const std::uint64_t capacity = l->capacity;
+  for (std::uint64_t position = (from + 8) & ~std::uint64_t{7}; position < tail; position += 8) {
+    record_header header;
+    std::memcpy(&header, lane_data(l) + position % capacity, sizeof header);
+    if (sound(header, position, tail, capacity)) return position;
+  }
+  return tail;
+}
+
+}  // namespace
 
 read_result lane_peek(const lane* l, std::uint64_t& cached_tail) noexcept {
   const std::uint64_t capacity = l->capacity;
@@ -56,30 +95,36 @@ read_result lane_peek(const lane* l, std::uint64_t& cached_tail) noexcept {
   if (cached_tail <= head) cached_tail = l->tail.load(std::memory_order_acquire);
   const std::uint64_t tail = cached_tail;
   const std::byte* data = lane_data(l);
+  if (tail - head > capacity || capacity % 8 != 0 || capacity == 0) {
+    const std::uint64_t now = l->tail.load(std::memory_order_acquire);
+    return {read_status::corrupt, {}, head, now,
+            "head " + std::to_string(head) + " and tail " + std::to_string(now) +
+                " are more than a ring apart; dropping the lane's unread bytes"};
+  }
+  // Skips to the next header that is sound where it stands.
   auto corrupt = [&](std::string problem) {
-    return read_result{read_status::corrupt, {}, head, tail, std::move(problem)};
+    const std::uint64_t next = next_sound(l, head, tail);
+    problem += next < tail ? "; skipped " + std::to_string(next - head) + " bytes to the next sound record"
+                           : "; dropped the lane's " + std::to_string(tail - head) + " unread bytes";
+    return read_result{read_status::corrupt, {}, head, next, std::move(problem)};
   };
-  if (tail - head > capacity) return corrupt("tail runs more than a ring ahead of head");
   for (int hops = 0; hops < 2; ++hops) {
     if (head == tail) return {read_status::empty, {}, head, head, {}};
     const std::uint64_t offset = head % capacity;
-    if (offset % 8 != 0 || capacity - offset < sizeof(record_header)) {
-      return corrupt("misaligned record position");
-    }
+    if (offset % 8 != 0) return corrupt("misaligned read position " + std::to_string(head));
     record_header header;
     std::memcpy(&header, data + offset, sizeof header);
-    if ((header.size ^ record_check) != header.check) {
-      return corrupt("record length " + std::to_string(header.size) + " fails its check word");
+    if (header.check != record_check_of(header.size, head)) {
+      return corrupt("record header (length " + std::to_string(header.size) + ") fails its check word");
+    }
+    if (!sound(header, head, tail, capacity)) {
+      return corrupt("record length " + std::to_string(header.size) + " out of bounds");
     }
     if (header.size == wrap_size) {
       head += capacity - offset;  // the wrap marker spans to the end of data
       continue;
     }
-    if (header.size % 8 != 0 || header.size < sizeof(record_header) ||
-        header.size > lane_max_record(capacity) || header.size > capacity - offset ||
-        header.size > tail - head) {
-      return corrupt("record length " + std::to_string(header.size) + " out of bounds");
-    }
+    if (header.size == link_size) return {read_status::link, {}, head, head + link_size, {}};
     return {read_status::record,
             {data + offset + sizeof header, header.size - sizeof header},
             head,

@@ -3,26 +3,40 @@
 //
 // Contract
 // --------
-// * The producer (the one live process owning the sender slot) owns `tail`;
-//   the consumer (the one live incarnation of the receiving actor) owns
-//   `head`. Each sits on its own cache line. Both count bytes since the lane
-//   was made and never wrap; a position in `data` is `count % capacity`.
+// * The producer (the one live process owning the sender slot) owns `tail`
+//   and `next_lane`; the consumer (the one live incarnation of the receiving
+//   actor) owns `head`. Each sits on its own cache line. Both count bytes
+//   since the lane was made and never wrap; a position in `data` is
+//   `count % capacity`.
 // * A record is 8-byte aligned: a record_header {size, check} followed by an
-//   envelope and the payload. A record that would not fit before the end of
-//   `data` is preceded by a wrap marker and written at offset 0.
+//   envelope and the payload. The check word mixes the size with the
+//   record's position, so a header is only valid where it was written: a
+//   stray length, or a stale header from an earlier lap, fails it. A record
+//   that would not fit before the end of `data` is preceded by a wrap marker
+//   (size 0) and written at offset 0.
 // * The producer writes the record bytes, then publishes them with one
 //   release store of `tail`. The consumer reads `tail` with acquire, handles
 //   the record, and only then advances `head` (commit after processing).
+// * Growth: a lane starts small. A producer that finds it full, while it is
+//   smaller than the mailbox allows, makes a lane twice the size, stores its
+//   offset in `next_lane` and publishes a link marker (size 8, header only).
+//   It never writes the old lane again. The consumer drains the old lane up
+//   to the marker, then moves to the new one (and repoints the mailbox's
+//   table at it). The producer always leaves 8 bytes free for that marker.
 // * Producer dies mid-record: `tail` was not moved, so the consumer never
-//   sees the partial bytes; the sender's next incarnation re-reads `tail` and
-//   overwrites them. Consumer dies mid-handler: `head` was not moved, so the
-//   restarted consumer reads the same record again.
+//   sees the partial bytes; the sender's next incarnation follows
+//   `next_lane` to the newest lane, re-reads `tail` and overwrites them.
+//   Consumer dies mid-handler: `head` was not moved, so the restarted
+//   consumer reads the same record again.
 // * Nothing read from `data` is trusted: size, alignment, check word and the
-//   envelope's length are all bounds-checked; a record that fails is reported
-//   and the lane is resynchronised at `tail` (its size cannot be trusted).
-// * Waiting: a producer that finds the lane full sets `producer_waiting` and
-//   parks on the futex word `space_seq` with a timeout; the consumer bumps
-//   `space_seq` and wakes it after a commit only when that flag is set.
+//   envelope's length are all bounds-checked. A header that fails is
+//   reported, and the consumer scans forward in 8-byte steps to the next
+//   header whose check word holds at its position: the loss is bounded by
+//   the damaged bytes, not the rest of the lane.
+// * Waiting: a producer that finds the lane full (and at its largest) sets
+//   `producer_waiting` and parks on the futex word `space_seq` with a
+//   timeout; the consumer bumps `space_seq` and wakes it after a commit only
+//   when that flag is set.
 #pragma once
 
 #include <atomic>
@@ -39,10 +53,18 @@ inline constexpr std::size_t cache_line = 64;
 
 struct record_header {
   std::uint32_t size;   // bytes of the whole record, header included; multiple of 8
-  std::uint32_t check;  // size ^ record_check: a torn or stray length fails this
+  std::uint32_t check;  // record_check_of(size, position)
 };
 inline constexpr std::uint32_t record_check = 0x5A17C0DEU;
 inline constexpr std::uint32_t wrap_size = 0;  // a header with size 0 means "go to offset 0"
+inline constexpr std::uint32_t link_size = 8;  // a bare header: "go on in next_lane"
+
+// The check word of a header of `size` bytes written at byte count
+// `position`: a multiplicative hash of the position, so that neighbouring
+// positions differ in many bits.
+constexpr std::uint32_t record_check_of(std::uint32_t size, std::uint64_t position) noexcept {
+  return size ^ record_check ^ static_cast<std::uint32_t>(((position >> 3) * 0x9E3779B97F4A7C15ULL) >> 32);
+}
 
 struct lane {
   alignas(cache_line) std::atomic<std::uint64_t> tail;  // producer-owned
@@ -52,6 +74,7 @@ struct lane {
   alignas(cache_line) std::uint64_t capacity;  // bytes of data; multiple of 8; set once
   std::uint32_t sender;  // the sending slot; set once
   std::uint32_t magic;
+  std::atomic<std::uint64_t> next_lane;  // producer-owned: the lane that follows a link marker
   // `capacity` bytes of data follow, 64-byte aligned.
 };
 static_assert(std::is_standard_layout_v<lane>);
@@ -85,6 +108,9 @@ class lane_writer {
   std::byte* reserve(std::size_t size) noexcept;
   // Makes the reserved record visible: one release store of `tail`.
   void publish() noexcept;
+  // Ends this lane: stores `next` (the offset of its successor) and
+  // publishes a link marker in the 8 bytes reserve() always leaves free.
+  void link(std::uint64_t next) noexcept;
   [[nodiscard]] lane* get() const noexcept { return lane_; }
 
  private:
@@ -93,7 +119,12 @@ class lane_writer {
   std::uint64_t pending_tail_ = 0;
 };
 
-enum class read_status : std::uint8_t { record, empty, corrupt };
+enum class read_status : std::uint8_t {
+  record,
+  empty,
+  corrupt,  // `problem` says what; `next` is where the next sound header is (or tail)
+  link,     // the producer moved on to the lane at `next_lane`; `next` is past the marker
+};
 
 struct read_result {
   read_status status;
@@ -111,7 +142,7 @@ read_result lane_peek(const lane* l) noexcept;
 // every record (each read after a producer's store is a cache miss).
 read_result lane_peek(const lane* l, std::uint64_t& cached_tail) noexcept;
 void lane_commit(lane* l, std::uint64_t next) noexcept;
-// For a corrupt lane: drop everything published so far.
+// Drops everything published so far (a lane whose positions cannot be trusted).
 void lane_resync(lane* l) noexcept;
 [[nodiscard]] inline bool lane_empty(const lane* l) noexcept {
   return l->head.load(std::memory_order_relaxed) == l->tail.load(std::memory_order_acquire);

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "futex.hpp"
+#include "process.hpp"
 
 namespace bip = boost::interprocess;
 
@@ -32,27 +33,60 @@ void wake_consumer(mailbox* box) noexcept {
   }
 }
 
+std::optional<std::uint64_t> ensure_lane(const arena& a, mailbox* box, std::uint32_t sender, std::string& problem) {
+  std::atomic<std::uint64_t>& slot = box->lane_offset[sender];
+  if (const std::uint64_t existing = slot.load(std::memory_order_acquire); existing != 0) return existing;
+  const std::uint64_t capacity = std::min(initial_lane_capacity, box->lane_capacity);
+  auto offset = a.allocate(sizeof(lane) + capacity, &problem);
+  if (!offset) return std::nullopt;
+  lane_create(a.at<std::byte>(*offset, sizeof(lane) + capacity), capacity, sender);
+  std::uint64_t expected = 0;
+  if (!slot.compare_exchange_strong(expected, *offset, std::memory_order_acq_rel)) return expected;
+  box->lane_bits[sender / 64].fetch_or(std::uint64_t{1} << (sender % 64), std::memory_order_release);
+  box->lanes_seq.fetch_add(1, std::memory_order_release);
+  return offset;
+}
+
+lane* newest_lane(const arena& a, lane* l, std::uint32_t sender) noexcept {
+  // A chain is as long as the doublings from the first lane to the largest;
+  // more hops than that is a loop in a corrupt table.
+  for (int hops = 0; l != nullptr && hops < 64; ++hops) {
+    if (l->sender != sender) return nullptr;
+    const std::uint64_t next = l->next_lane.load(std::memory_order_acquire);
+    if (next == 0) return l;
+    l = a.lane_at(next);
+  }
+  return nullptr;
+}
+
+std::uint64_t queued_bytes(const arena& a, const mailbox* box) noexcept {
+  std::uint64_t bytes = 0;
+  for (std::uint32_t sender = 0; sender < max_slots; ++sender) {
+    if ((box->lane_bits[sender / 64].load(std::memory_order_relaxed) >> (sender % 64) & 1U) == 0) continue;
+    const lane* l = a.lane_at(box->lane_offset[sender].load(std::memory_order_acquire));
+    for (int hops = 0; l != nullptr && hops < 64; ++hops) {
+      const std::uint64_t used = l->tail.load(std::memory_order_relaxed) - l->head.load(std::memory_order_relaxed);
+      if (used <= l->capacity) bytes += used;
+      const std::uint64_t next = l->next_lane.load(std::memory_order_acquire);
+      l = next == 0 ? nullptr : a.lane_at(next);
+    }
+  }
+  return bytes;
+}
+
 sender::local_lane* sender::lane_for(std::size_t index, mailbox* box, errc& status) {
   if (local_lane* known = lanes_[index].load(std::memory_order_acquire)) return known;
   std::lock_guard guard(lanes_mutex_);
   if (local_lane* known = lanes_[index].load(std::memory_order_relaxed)) return known;
-  lane* l = nullptr;
-  const std::uint64_t existing = box->lane_offset[self_].load(std::memory_order_acquire);
-  if (existing != 0) {
-    l = arena_->lane_at(existing);
-  } else {
-    auto offset = arena_->allocate(sizeof(lane) + box->lane_capacity);
-    if (!offset) {
-      status = errc::arena_exhausted;
-      return nullptr;
-    }
-    l = lane_create(arena_->at<std::byte>(*offset), box->lane_capacity, self_);
-    box->lane_offset[self_].store(*offset, std::memory_order_release);
-    box->lane_bits[self_ / 64].fetch_or(std::uint64_t{1} << (self_ % 64), std::memory_order_release);
-    box->lanes_seq.fetch_add(1, std::memory_order_release);
+  std::string problem;
+  auto first = ensure_lane(*arena_, box, self_, problem);
+  if (!first) {
+    status = errc::arena_exhausted;
+    return nullptr;
   }
+  lane* l = newest_lane(*arena_, arena_->lane_at(*first), self_);
   if (l == nullptr) {
-    status = errc::system;
+    status = errc::corrupt;
     return nullptr;
   }
   owned_.push_back(std::make_unique<local_lane>(l));
@@ -60,10 +94,34 @@ sender::local_lane* sender::lane_for(std::size_t index, mailbox* box, errc& stat
   return owned_.back().get();
 }
 
+bool sender::grow(local_lane& local, mailbox* box, std::size_t record, errc& status) {
+  lane* old = local.writer.get();
+  const std::uint64_t largest = box->lane_capacity;
+  if (old->capacity >= largest) return false;
+  std::uint64_t capacity = old->capacity * 2;
+  while (capacity < largest && lane_max_record(capacity) < record) capacity *= 2;
+  capacity = std::min(capacity, largest);
+  std::string problem;
+  auto offset = arena_->allocate(sizeof(lane) + capacity, &problem);
+  if (!offset) {
+    status = errc::arena_exhausted;
+    if (!growth_refused_) {
+      growth_refused_ = true;
+      log_line("slot " + std::to_string(self_), "a full lane cannot grow: " + problem);
+    }
+    return false;
+  }
+  lane* bigger = lane_create(arena_->at<std::byte>(*offset, sizeof(lane) + capacity), capacity, self_);
+  local.writer.link(*offset);
+  local.writer = lane_writer(bigger);
+  return true;
+}
+
 errc sender::write(std::uint32_t target, bool inbox, std::uint64_t box_offset, const message_header& header,
                    std::span<const std::byte> payload, std::optional<steady::time_point> deadline, wait_check check) {
+  if (target >= max_slots) return errc::no_such_actor;
   mailbox* box = arena_->mailbox_at(box_offset);
-  if (box == nullptr || target >= max_slots) return errc::no_such_actor;
+  if (box == nullptr || box->owner != target) return errc::corrupt;  // the slot table lies
   if (payload.size() > arena_->header()->max_message_size) return errc::too_large;
   // System records (a reply, a dead-letter report) still go into a closed
   // inbox; user messages do not go into a closed mailbox.
@@ -105,8 +163,16 @@ errc sender::write_record(local_lane& local, mailbox* box, const envelope& head,
   std::lock_guard guard(local.mutex);
   lane* l = local.writer.get();
   std::optional<steady::time_point> spin_until;  // read the clock only once the lane was full
+  errc refused = errc::full;
   for (;;) {
     std::byte* at = local.writer.reserve(size);
+    if (at == nullptr && grow(local, box, size, refused)) {
+      wake_consumer(box);  // it must pass the link marker to see what comes next
+      continue;
+    }
+    if (at == nullptr && size > lane_max_record(local.writer.get()->capacity)) {
+      return refused;  // only a larger lane could take it, and there is none
+    }
     if (at == nullptr && deadline) {
       if (box->closed.load(std::memory_order_acquire) != 0 && (head.flags & flag_system) == 0) return errc::closed;
       const auto now = steady::now();
@@ -127,7 +193,7 @@ errc sender::write_record(local_lane& local, mailbox* box, const envelope& head,
       l->producer_waiting.store(0, std::memory_order_relaxed);
       if (at == nullptr) continue;
     }
-    if (at == nullptr) return errc::full;
+    if (at == nullptr) return errc::full;  // the lane still works: what waits in it will drain
     fill(at, head, body);
     local.writer.publish();
     wake_consumer(box);
@@ -170,6 +236,7 @@ std::optional<delivery> receiver::poll() {
       auto parsed = parse_record(r.record, problem);
       if (!parsed) {
         on_problem_(l->sender, problem);
+        arena_->header()->corruptions.fetch_add(1, std::memory_order_relaxed);
         lane_commit(l, r.next);  // the record's size was sound: skip just it
         continue;
       }
@@ -201,10 +268,27 @@ std::optional<delivery> receiver::poll() {
       }
       return d;
     }
+    if (r.status == read_status::link) {
+      // The producer moved on: repoint the table first, so that a consumer
+      // restarted from here on starts at the new lane, then read it.
+      const std::uint64_t next = l->next_lane.load(std::memory_order_acquire);
+      lane* successor = arena_->lane_at(next);
+      if (successor == nullptr || successor->sender != l->sender) {
+        on_problem_(l->sender, "link marker to offset " + std::to_string(next) + ", which is not a lane of this sender");
+        lane_commit(l, r.next);
+        continue;
+      }
+      box_->lane_offset[l->sender].store(next, std::memory_order_release);
+      lane_commit(l, r.next);
+      lanes_[cursor_] = {successor, 0};
+      --tried;  // the same sender again, in its new lane
+      continue;
+    }
     if (r.status == read_status::corrupt) {
-      on_problem_(l->sender, r.problem + " at byte " + std::to_string(r.position) +
-                                 "; dropping the lane's unread bytes");
-      lane_resync(l);
+      on_problem_(l->sender, r.problem + " (at byte " + std::to_string(r.position) + ")");
+      arena_->header()->corruptions.fetch_add(1, std::memory_order_relaxed);
+      lane_commit(l, r.next);
+      continue;
     }
     burst_ = 0;
     cursor_ = (cursor_ + 1) % count;

@@ -5,11 +5,17 @@
 // * A sender writes only into the lane of its own slot in each target
 //   mailbox, so each lane has exactly one producer process; threads of that
 //   process take a process-local mutex per lane (never shared memory).
-// * A lane is made on first use by its producer: bump-allocated from the
-//   arena, initialised, then published with a release store of its offset
-//   and a set bit in `lane_bits`. A producer that dies before publishing
-//   leaks the space and nothing else; a later incarnation of the same slot
-//   finds the published lane and goes on from its `tail`.
+// * A lane is made on first use, small (initial_lane_capacity), by its
+//   producer or by an asker that wants the reply lane to exist before it
+//   asks: bump-allocated from the arena, initialised, then published with a
+//   compare-exchange of its offset from 0 (the loser of a race leaks its
+//   copy) and a set bit in `lane_bits`. A process that dies before
+//   publishing leaks the space and nothing else; a later incarnation of the
+//   same slot finds the published lane, follows `next_lane` to the newest
+//   one, and goes on from its `tail`.
+// * After that, `lane_offset[sender]` is the consumer's: it repoints it when
+//   it passes a link marker (lane.hpp), so that a restarted consumer starts
+//   at the oldest lane that may still hold unread records.
 // * The consumer spins briefly, then sets `parked` and sleeps on the futex
 //   word `wake_seq` with a timeout. A producer bumps `wake_seq` and calls
 //   futex wake only when it sees `parked` set (one syscall per park, not one
@@ -53,6 +59,19 @@ struct wait_check {
   const void* context = nullptr;
 };
 
+// Lanes start this small and double, up to the mailbox's lane_capacity, as
+// their producer finds them full: memory follows the traffic.
+inline constexpr std::uint64_t initial_lane_capacity = 4096;
+
+// The offset of the first lane from `sender` into `box`, made now if there is
+// none; nullopt with `problem` set when the arena has no room.
+std::optional<std::uint64_t> ensure_lane(const arena& a, mailbox* box, std::uint32_t sender, std::string& problem);
+// The newest lane of the chain that starts at `first` (the producer's), or
+// nullptr when a link in it is not a lane of `sender`.
+lane* newest_lane(const arena& a, lane* first, std::uint32_t sender) noexcept;
+// Bytes waiting in `sender`'s lanes of `box`.
+std::uint64_t queued_bytes(const arena& a, const mailbox* box) noexcept;
+
 class sender {
  public:
   sender(const arena& a, std::uint32_t self) : arena_(&a), self_(self) {}
@@ -71,11 +90,15 @@ class sender {
     lane_writer writer;
   };
   local_lane* lane_for(std::size_t index, mailbox* box, errc& status);
+  // Replaces a full lane by one twice its size; false when it is already as
+  // large as `box` allows, or the arena has no room (then `status` says so).
+  bool grow(local_lane& local, mailbox* box, std::size_t record, errc& status);
   errc write_record(local_lane& local, mailbox* box, const envelope& head, std::span<const std::byte> body,
                     std::optional<steady::time_point> deadline, wait_check check);
 
   const arena* arena_;
   std::uint32_t self_;
+  bool growth_refused_ = false;  // logged once: the arena could not grow a lane
   std::mutex lanes_mutex_;  // serialises making a lane; lookups take no lock
   // Indexed by target slot * 2 + inbox: a send finds its lane with one load.
   std::unique_ptr<std::atomic<local_lane*>[]> lanes_{new std::atomic<local_lane*>[max_slots * 2]()};

@@ -23,7 +23,9 @@ class worker_actor final : public ActorBase {
     if (invoke == nullptr) {
       throw error(errc::unknown_function, "no function with id " + std::to_string(id) + " is registered");
     }
-    message.reply_encoded(invoke(payload.subspan(sizeof id)));
+    type_id result_type = 0;
+    auto result = invoke(payload.subspan(sizeof id), result_type);
+    message.reply_encoded(result, result_type);
     return true;
   }
 };

@@ -81,15 +81,43 @@ errc process::write(slot_id target, bool to_inbox, const message_header& header,
     }
     return errc::ok;
   };
-  return sender_.write(target, to_inbox, box, header, payload, deadline, wait_check{verdict, e});
+  const errc result = sender_.write(target, to_inbox, box, header, payload, deadline, wait_check{verdict, e});
+  if (result == errc::corrupt) {
+    arena_.header()->corruptions.fetch_add(1, std::memory_order_relaxed);
+    log_line(std::to_string(::getpid()), "slot " + std::to_string(target) + "'s " + (to_inbox ? "inbox" : "mailbox") +
+                                             " offset " + std::to_string(box) +
+                                             " in shared memory does not point at its mailbox");
+  }
+  return result;
 }
 
-void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes) {
-  message_header header{reply_type, correlation,
-                        flag_system | (static_cast<std::uint32_t>(code) << status_shift)};
+bool process::inbox_intact() const noexcept {
+  return !inbox_ || arena_.slot(self_).inbox == arena_.offset_of(inbox_->box());
+}
+
+void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes,
+                    type_id type) {
+  message_header header{code == errc::ok ? type : 0, correlation,
+                        flag_system | flag_reply | (static_cast<std::uint32_t>(code) << status_shift)};
   // A reply must not be lost to a momentarily full inbox, but an asker that
   // is gone for good must not hold this process either.
-  const errc result = write(asker, true, header, bytes, steady::now() + send_timeout);
+  const auto deadline = steady::now() + send_timeout;
+  errc result = write(asker, true, header, bytes, deadline);
+  // A slot table entry found corrupt is repaired by the supervisor within a
+  // tick of its monitor: try again until then rather than drop the reply.
+  const auto retry_until = std::min(deadline, steady::now() + std::chrono::seconds(2));
+  while (result == errc::corrupt && steady::now() < retry_until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    result = write(asker, true, header, bytes, deadline);
+  }
+  if (result == errc::too_large || result == errc::arena_exhausted) {
+    // The value cannot travel, but the asker must still hear why at once.
+    const std::string why = "the reply of " + std::to_string(bytes.size()) + " bytes could not be sent: " +
+                            describe_failure(result, bytes.size());
+    header.type = 0;
+    header.flags = flag_system | flag_reply | (static_cast<std::uint32_t>(result) << status_shift);
+    result = write(asker, true, header, std::as_bytes(std::span(why)), steady::now() + send_timeout);
+  }
   if (result != errc::ok && result != errc::no_such_actor) {
     log_line(std::to_string(::getpid()), "reply to slot " + std::to_string(asker) +
                                              " dropped: " + std::string(to_string(result)));
@@ -108,6 +136,17 @@ std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::
     std::lock_guard guard(pending_mutex_);
     pending_.emplace(state->correlation, state);
   }
+  // The reply's lane is made now, by the asker: when shared memory is
+  // exhausted the ask fails here, at once, instead of its reply being
+  // dropped later and the asker waiting out its timeout.
+  if (inbox_ && target < max_slots) {
+    std::string problem;
+    if (!ensure_lane(arena_, inbox_->box(), target, problem)) {
+      const std::string why = "no room for the reply's lane: " + problem;
+      complete(state->correlation, errc::arena_exhausted, std::as_bytes(std::span(why)));
+      return state;
+    }
+  }
   message_header header{message.type, state->correlation, message.flags | flag_ask};
   const errc sent = write(target, false, header, message.payload, state->deadline);
   if (sent != errc::ok) {
@@ -118,12 +157,27 @@ std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::
   return state;
 }
 
+std::string process::describe_failure(errc code, std::size_t bytes) const {
+  switch (code) {
+    case errc::too_large:
+      return "a message of " + std::to_string(bytes) + " bytes exceeds the limit of " +
+             std::to_string(arena_.header()->max_message_size) + " bytes (Options::max_message_size)";
+    case errc::arena_exhausted:
+      return "the run's shared memory is exhausted: " + std::to_string(arena_.used()) + " of " +
+             std::to_string(arena_.size()) + " bytes in use (raise Options::arena_size), or /dev/shm is full";
+    case errc::corrupt:
+      return "the run's shared memory failed a check (see the log)";
+    default:
+      return std::string(to_string(code));
+  }
+}
+
 void process::forget(std::uint64_t correlation) {
   std::lock_guard guard(pending_mutex_);
   pending_.erase(correlation);
 }
 
-void process::complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes) {
+void process::complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes, type_id type) {
   std::shared_ptr<pending> state;
   {
     std::lock_guard guard(pending_mutex_);
@@ -137,6 +191,7 @@ void process::complete(std::uint64_t correlation, errc code, std::span<const std
   state->code = code;
   if (code == errc::ok) {
     state->value.assign(bytes.begin(), bytes.end());
+    state->value_type = type;
   } else {
     state->text.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
@@ -179,8 +234,8 @@ void process::stop_pump() {
 
 void process::drain_inbox() {
   while (auto d = inbox_->try_next()) {
-    if (d->head.type == reply_type) {
-      complete(d->head.correlation, static_cast<errc>(d->head.flags >> status_shift), d->payload);
+    if ((d->head.flags & flag_reply) != 0) {
+      complete(d->head.correlation, static_cast<errc>(d->head.flags >> status_shift), d->payload, d->head.type);
     } else if (!(inbox_handler_ && inbox_handler_(*d))) {
       log_line("inbox of slot " + std::to_string(self_),
                "ignored a record of unexpected type " + std::to_string(d->head.type));
@@ -321,6 +376,19 @@ std::span<const std::byte> await(pending& state) {
       state.ready.wait_until(lock, std::min(state.deadline, now + liveness_slice));
       continue;
     }
+    if (!p->inbox_intact()) {
+      // The reply has no way in: say so now rather than time out in silence.
+      state.done = true;
+      state.finished.store(true);
+      state.code = errc::corrupt;
+      state.text = "this process's inbox offset in the shared slot table was overwritten; the reply cannot arrive";
+      p->shm().header()->corruptions.fetch_add(1, std::memory_order_relaxed);
+      log_line(std::to_string(::getpid()), state.text);
+      lock.unlock();
+      p->forget(state.correlation);
+      lock.lock();
+      break;
+    }
     if (state.target == no_slot) continue;
     // An actor that exited for good will never answer. Wait two slices after
     // first seeing that, so a reply it sent just before exiting still lands.
@@ -344,6 +412,14 @@ std::span<const std::byte> await(pending& state) {
   return state.value;
 }
 
+void check_reply_type(const pending& state, type_id expected, std::string_view expected_name) {
+  if (state.value_type == expected) return;
+  const std::string_view got = message_name(state.value_type);
+  throw error(errc::type_mismatch,
+              "the reply is " + (got.empty() ? "of unknown type id " + std::to_string(state.value_type) : std::string(got)) +
+                  ", not the " + std::string(expected_name) + " the ask expects");
+}
+
 errc try_send(slot_id target, const outgoing& message) {
   return need_process().write(target, false, {message.type, message.correlation, message.flags}, message.payload,
                               std::nullopt);
@@ -353,12 +429,8 @@ void send(slot_id target, const outgoing& message, clock::time_point deadline) {
   const errc result =
       need_process().write(target, false, {message.type, message.correlation, message.flags}, message.payload, deadline);
   if (result == errc::ok) return;
-  std::string what = "send to " + name_of(target) + " failed";
-  if (result == errc::too_large) {
-    what = "message of " + std::to_string(message.payload.size()) + " bytes exceeds the limit of " +
-           std::to_string(need_process().shm().header()->max_message_size) + " bytes (Options::max_message_size)";
-  }
-  throw error(result, what);
+  throw error(result, "send to " + name_of(target) + " failed: " +
+                         need_process().describe_failure(result, message.payload.size()));
 }
 
 std::shared_ptr<pending> ask(slot_id target, outgoing message, clock::duration timeout,

@@ -29,6 +29,7 @@ struct pending {
   errc code = errc::ok;
   std::string text;
   std::vector<std::byte> value;
+  type_id value_type = 0;  // the reply's type (reply_type_id), for ok replies
   steady::time_point deadline;
   std::uint64_t correlation = 0;
   slot_id target = no_slot;
@@ -56,11 +57,18 @@ class process {
 
   errc write(slot_id target, bool to_inbox, const message_header& header, std::span<const std::byte> payload,
              std::optional<steady::time_point> deadline);
-  void reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes);
+  // `type`: the reply type id of an ok reply's value; 0 for an error.
+  void reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes,
+             type_id type = 0);
+  // False when this process's inbox offset in the slot table no longer
+  // names the inbox it reads: replies cannot reach it.
+  [[nodiscard]] bool inbox_intact() const noexcept;
+  // Why a write failed, in words that name the limit and the option to raise.
+  [[nodiscard]] std::string describe_failure(errc code, std::size_t bytes) const;
 
   std::shared_ptr<pending> ask(slot_id target, outgoing message, steady::duration timeout,
                                std::function<void()> on_reply = {});
-  void complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes);
+  void complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes, type_id type = 0);
   // Drops an ask that ended without a reply (timeout); a late one is ignored.
   void forget(std::uint64_t correlation);
 

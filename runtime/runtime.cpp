@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "actor_host.hpp"
+#include "guardian.hpp"
 #include "registry.hpp"
 #include "supervisor.hpp"
 
@@ -51,7 +52,10 @@ namespace {
     }
     if (entry.nice != 0) setpriority(PRIO_PROCESS, 0, entry.nice);
     if (entry.memory_limit != 0) {
-      const rlimit limit{entry.memory_limit, entry.memory_limit};
+      // The arena is mapped already and counts as address space: the limit
+      // is on what the actor uses beyond it.
+      const rlim_t total = entry.memory_limit + a.size();
+      const rlimit limit{total, total};
       setrlimit(RLIMIT_AS, &limit);
     }
     const std::string type(entry.type, strnlen(entry.type, sizeof entry.type));
@@ -93,7 +97,7 @@ std::string_view to_string(ActorState state) noexcept {
 }
 
 Runtime::Runtime(int argc, char** argv, Options options) : impl_(std::make_unique<impl>()) {
-  if (const char* run = std::getenv("PROCACTOR_RUN")) run_child(run);
+  run_if_child();
   if (detail::process::current() != nullptr) {
     throw error(errc::system, "only one procactor::Runtime may exist in a process");
   }
@@ -113,6 +117,10 @@ ActorInfo Runtime::info(ActorRef ref) const { return impl_->supervisor->info(ref
 std::vector<ActorInfo> Runtime::actors() const { return impl_->supervisor->actors(); }
 std::vector<DeadLetter> Runtime::dead_letters() const { return impl_->supervisor->dead_letters(); }
 const Options& Runtime::options() const noexcept { return impl_->supervisor->options(); }
+std::uint64_t Runtime::shared_memory_used() const { return detail::process::current()->shm().used(); }
+std::uint64_t Runtime::corruptions() const {
+  return detail::process::current()->shm().header()->corruptions.load(std::memory_order_relaxed);
+}
 void Runtime::on_event(std::function<void(const ActorEvent&)> callback) {
   impl_->supervisor->on_event(std::move(callback));
 }
@@ -123,6 +131,7 @@ void Runtime::capture_output(std::function<void(const OutputLine&)> callback) {
 void Runtime::restart(ActorRef ref) { impl_->supervisor->restart(ref.slot()); }
 void Runtime::signal(ActorRef ref, int sig) { impl_->supervisor->signal(ref.slot(), sig); }
 void Runtime::run_if_child() {
+  if (const char* run = std::getenv("PROCACTOR_GUARDIAN")) detail::run_guardian(run);
   if (const char* run = std::getenv("PROCACTOR_RUN")) run_child(run);
 }
 

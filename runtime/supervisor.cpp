@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <filesystem>
 #include <cstring>
 #include <random>
@@ -114,16 +115,25 @@ supervisor::supervisor(std::vector<std::string> argv, Options options)
   arena a = arena::create(options_.arena_size, options_.lane_capacity, options_.max_message_size);
   std::strncpy(g_run_name, a.name().c_str(), sizeof g_run_name - 1);
   install_exit_paths();
+  try {
+    guardian_ = start_guardian(executable_, a.name());
+  } catch (...) {
+    remove_run_segments(g_run_name);
+    throw;
+  }
 
   slot_entry& self = a.slot(supervisor_slot);
   self.pid.store(::getpid());
   std::strncpy(self.name, "supervisor", name_length - 1);
-  auto inbox = a.make_mailbox(supervisor_slot, inbox_lane_capacity);
-  if (!inbox) throw error(errc::arena_exhausted, "arena too small for the supervisor's inbox");
+  std::string problem;
+  auto inbox = a.make_mailbox(supervisor_slot, inbox_lane_capacity, &problem);
+  if (!inbox) throw error(errc::arena_exhausted, "no room for the supervisor's inbox: " + problem);
   self.inbox = *inbox;
   self.state.store(static_cast<std::uint32_t>(slot_state::running));
   a.header()->slot_count.store(1, std::memory_order_release);
   children_.resize(options_.max_actors + 1);
+  children_[supervisor_slot].config = config_of(self);
+  children_[supervisor_slot].name = "supervisor";
 
   auto owned = std::make_unique<process>(std::move(a), supervisor_slot, true);
   process_ = owned.get();
@@ -160,6 +170,7 @@ supervisor::~supervisor() {
   ::close(wake_fd_);
   remove_run_segments(g_run_name);
   process::uninstall();
+  stop_guardian(guardian_);
   g_run_name[0] = '\0';
 }
 
@@ -196,10 +207,10 @@ slot_id supervisor::spawn(std::string_view type, std::string_view name, const Sp
     e.replica = options.replica;
     e.memory_limit = options.memory_limit;
     const std::uint64_t capacity = options.mailbox_capacity != 0 ? options.mailbox_capacity : options_.lane_capacity;
-    auto box = a.make_mailbox(slot, capacity);
-    auto inbox = a.make_mailbox(slot, inbox_lane_capacity);
-    if (!box || !inbox) throw error(errc::arena_exhausted, "no room in the shared arena for " + std::string(name) +
-                                                              "'s mailbox (Options::arena_size)");
+    std::string problem;
+    auto box = a.make_mailbox(slot, capacity, &problem);
+    auto inbox = box ? a.make_mailbox(slot, inbox_lane_capacity, &problem) : std::nullopt;
+    if (!box || !inbox) throw error(errc::arena_exhausted, "no room for " + std::string(name) + "'s mailbox: " + problem);
     e.mailbox = *box;
     e.inbox = *inbox;
     // Parameters and routes are copied into the arena once, for every
@@ -207,8 +218,9 @@ slot_id supervisor::spawn(std::string_view type, std::string_view name, const Sp
     auto store = [&](const auto& value, std::uint64_t& offset, std::uint64_t& length) {
       encoder local;
       auto bytes = local.encode(value);
-      auto at = a.allocate(bytes.size());
-      if (!at) throw error(errc::arena_exhausted, "no room in the shared arena for " + std::string(name));
+      std::string why;
+      auto at = a.allocate(bytes.size(), &why);
+      if (!at) throw error(errc::arena_exhausted, "no room for " + std::string(name) + "'s parameters: " + why);
       std::memcpy(a.at<std::byte>(*at, bytes.size()), bytes.data(), bytes.size());
       offset = *at;
       length = bytes.size();
@@ -218,6 +230,7 @@ slot_id supervisor::spawn(std::string_view type, std::string_view name, const Sp
     e.state.store(static_cast<std::uint32_t>(slot_state::starting), std::memory_order_release);
     a.header()->slot_count.store(slot + 1, std::memory_order_release);
     child& c = children_[slot];
+    c.config = config_of(e);
     c.type = type;
     c.name = name;
     c.options = options;
@@ -339,6 +352,7 @@ void supervisor::start(slot_id slot) {
 
 void supervisor::monitor() {
   epoll_event events[32];
+  steady::time_point last_slot_check{};
   for (;;) {
     int timeout_ms = polling_ ? 10 : static_cast<int>(monitor_tick.count());
     {
@@ -422,6 +436,67 @@ void supervisor::monitor() {
     }
     reap_orphans();
     watch_for_stalls();
+    if (const auto now = steady::now(); now - last_slot_check >= monitor_tick) {
+      last_slot_check = now;
+      check_slots();
+    }
+  }
+}
+
+// The slot table is shared memory, so anything may overwrite it. What the
+// supervisor wrote once is checked against its private copy on every tick,
+// and repaired: one stray write must not cut an actor off for good. Each
+// repair is logged and counted (status shows the count).
+void supervisor::check_slots() {
+  struct field {
+    const char* name;
+    std::size_t offset;
+    std::size_t size;
+  };
+  static constexpr field fields[] = {
+      {"mailbox offset", offsetof(slot_entry, mailbox), sizeof(std::uint64_t)},
+      {"inbox offset", offsetof(slot_entry, inbox), sizeof(std::uint64_t)},
+      {"params offset", offsetof(slot_entry, params), sizeof(std::uint64_t)},
+      {"params length", offsetof(slot_entry, params_length), sizeof(std::uint64_t)},
+      {"routes offset", offsetof(slot_entry, routes), sizeof(std::uint64_t)},
+      {"routes length", offsetof(slot_entry, routes_length), sizeof(std::uint64_t)},
+      {"poison limit", offsetof(slot_entry, poison_limit), sizeof(std::uint32_t)},
+      {"delivery", offsetof(slot_entry, delivery), sizeof(std::uint32_t)},
+      {"when_down", offsetof(slot_entry, when_down), sizeof(std::uint32_t)},
+      {"cpu", offsetof(slot_entry, cpu), sizeof(std::int32_t)},
+      {"nice", offsetof(slot_entry, nice), sizeof(std::int32_t)},
+      {"replica", offsetof(slot_entry, replica), sizeof(std::int32_t)},
+      {"memory limit", offsetof(slot_entry, memory_limit), sizeof(std::uint64_t)},
+      {"name", offsetof(slot_entry, name), name_length},
+      {"type", offsetof(slot_entry, type), name_length},
+  };
+  const arena& a = process_->shm();
+  const std::uint32_t count = child_count_.load();
+  for (slot_id s = 0; s < count; ++s) {
+    slot_entry& e = a.slot(s);
+    auto* shared = reinterpret_cast<std::byte*>(&e);
+    const child& c = children_[s];
+    if (std::memcmp(shared + slot_config_begin, c.config.bytes, sizeof c.config.bytes) == 0) continue;
+    for (const field& f : fields) {
+      const std::byte* trusted = c.config.bytes + (f.offset - slot_config_begin);
+      if (std::memcmp(shared + f.offset, trusted, f.size) == 0) continue;
+      log_line("supervisor", "slot " + std::to_string(s) + " (" + c.name + "): its " + f.name +
+                                 " in shared memory was overwritten; restored");
+      a.header()->corruptions.fetch_add(1, std::memory_order_relaxed);
+    }
+    std::memcpy(shared + slot_config_begin, c.config.bytes, sizeof c.config.bytes);
+  }
+  // The state must be one the runtime writes.
+  for (slot_id s = 1; s < count; ++s) {
+    const std::uint32_t state = a.slot(s).state.load(std::memory_order_acquire);
+    if (state <= static_cast<std::uint32_t>(slot_state::killed) && state != 0) continue;
+    log_line("supervisor", "slot " + std::to_string(s) + " (" + children_[s].name + "): its state " +
+                               std::to_string(state) + " in shared memory is not a state; restored");
+    a.header()->corruptions.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard guard(mutex_);
+    const child& c = children_[s];
+    const slot_state truth = c.pid > 0 ? slot_state::running : c.restart_due ? slot_state::restarting : slot_state::failed;
+    a.slot(s).state.store(static_cast<std::uint32_t>(truth), std::memory_order_release);
   }
 }
 
@@ -758,14 +833,7 @@ ActorInfo supervisor::info(slot_id slot) const {
   info.replica = c.options.replica;
   info.started = c.started;
   info.last_exit_at = c.last_exit_at;
-  if (const mailbox* box = process_->shm().mailbox_at(e.mailbox)) {
-    for (std::uint32_t sender = 0; sender < max_slots; ++sender) {
-      if ((box->lane_bits[sender / 64].load() >> (sender % 64) & 1U) == 0) continue;
-      if (const lane* l = process_->shm().lane_at(box->lane_offset[sender].load())) {
-        info.queued_bytes += l->tail.load() - l->head.load();
-      }
-    }
-  }
+  if (const mailbox* box = process_->shm().mailbox_at(e.mailbox)) info.queued_bytes = queued_bytes(process_->shm(), box);
   return info;
 }
 

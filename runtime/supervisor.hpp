@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "guardian.hpp"
 #include "process.hpp"
 #include "procactor/runtime.hpp"
 
@@ -34,6 +35,7 @@ class supervisor {
 
  private:
   struct child {
+    slot_config config;  // what the shared slot entry must say; see check_slots
     std::string type;
     std::string name;
     SpawnOptions options;
@@ -65,9 +67,11 @@ class supervisor {
   bool take_dead_letter(const delivery& d);
   void reap_orphans();
   void watch_for_stalls();
+  void check_slots();
   void read_output(slot_id slot, int stream, bool until_eof);
   void close_output(slot_id slot);
 
+  guardian guardian_;
   std::vector<std::string> argv_;
   std::string executable_;  // this program, as resolved at start-up
   Options options_;

@@ -55,14 +55,15 @@ class Message {
   // Answers an ask; a no-op for a plain send. At most one reply counts.
   template <class R>
   void reply(const R& value) const {
-    if (expects_reply()) send_reply(detail::thread_encoder().encode(value));
+    if (expects_reply()) send_reply(detail::thread_encoder().encode(value), detail::reply_type_id<R>);
   }
   void reply() const {
-    if (expects_reply()) send_reply({});
+    if (expects_reply()) send_reply({}, detail::reply_type_id<void>);
   }
-  // Answers with bytes already encoded (what reply() does after encoding).
-  void reply_encoded(std::span<const std::byte> bytes) const {
-    if (expects_reply()) send_reply(bytes);
+  // Answers with bytes already encoded as a `type` (what reply() does after
+  // encoding; `type` is detail::reply_type_id<R>).
+  void reply_encoded(std::span<const std::byte> bytes, type_id type) const {
+    if (expects_reply()) send_reply(bytes, type);
   }
 
  private:
@@ -75,7 +76,7 @@ class Message {
                   std::string(message_traits<T>::name) + ": " + e.what());
     }
   }
-  void send_reply(std::span<const std::byte> bytes) const;
+  void send_reply(std::span<const std::byte> bytes, type_id type) const;
 
   type_id type_;
   std::span<const std::byte> payload_;

@@ -27,6 +27,8 @@ enum class errc : std::uint8_t {
   arena_exhausted,  // the run's shared arena has no room for another lane
   system,           // a system call failed; message() names it and errno
   not_supervisor,   // a call only the supervisor process may make
+  corrupt,          // shared memory failed a check (a slot entry, a lane); message() says what
+  type_mismatch,    // a reply's type is not the one the asker expects; message() names both
 };
 
 // The lower-case name of a code, as used in logs and in `what()`.

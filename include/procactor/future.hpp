@@ -29,12 +29,15 @@ class Future {
     return detail::wait_until(*state_, detail::clock::now() + timeout);
   }
 
-  // Blocks until the reply arrives or the ask's own deadline passes.
+  // Blocks until the reply arrives or the ask's own deadline passes. A
+  // Future<void> takes any reply; any other checks the reply's type first
+  // (errc::type_mismatch names both types).
   T get() const {
     auto bytes = detail::await(*state_);
     if constexpr (std::is_void_v<T>) {
       (void)bytes;
     } else {
+      detail::check_reply_type(*state_, detail::reply_type_id<T>, detail::reply_type_name<T>());
       return detail::decode<T>(bytes);
     }
   }

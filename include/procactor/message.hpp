@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -43,6 +44,59 @@ bool register_message_name(type_id id, std::string_view name) noexcept;
 
 // The registered name of a wire id, or "" when this process does not know it.
 std::string_view message_name(type_id id) noexcept;
+
+namespace detail {
+
+// The name of T as the compiler spells it, at compile time.
+template <class T>
+constexpr std::string_view spelled_type_name() noexcept {
+  constexpr std::string_view text = __PRETTY_FUNCTION__;  // "... [with T = int; ...]" or "[T = int]"
+  constexpr auto start = text.find("T = ") + 4;
+  constexpr auto end = text.find_first_of(";]", start);
+  return text.substr(start, end - start);
+}
+
+template <class T>
+struct is_char_string : std::false_type {};
+template <class Traits, class Allocator>
+struct is_char_string<std::basic_string<char, Traits, Allocator>> : std::true_type {};
+
+// The name a reply's type travels under. Registered messages use their
+// registered name; arithmetic types and std::string get names that do not
+// depend on the compiler, so that a plugin built with another one agrees.
+template <class T>
+constexpr std::string_view reply_type_name() noexcept {
+  using U = std::remove_cvref_t<T>;
+  if constexpr (std::is_void_v<U>) {
+    return "void";
+  } else if constexpr (registered_message<U>) {
+    return message_traits<U>::name;
+  } else if constexpr (std::is_same_v<U, bool>) {
+    return "bool";
+  } else if constexpr (std::is_floating_point_v<U>) {
+    return sizeof(U) == 4 ? "float32" : sizeof(U) == 8 ? "float64" : "float128";
+  } else if constexpr (std::is_integral_v<U>) {
+    constexpr std::string_view names[2][4] = {{"uint8", "uint16", "uint32", "uint64"},
+                                              {"int8", "int16", "int32", "int64"}};
+    return names[std::is_signed_v<U> ? 1 : 0][sizeof(U) == 1 ? 0 : sizeof(U) == 2 ? 1 : sizeof(U) == 4 ? 2 : 3];
+  } else if constexpr (is_char_string<U>::value) {
+    return "string";
+  } else {
+    return spelled_type_name<U>();
+  }
+}
+
+// The wire id of a reply of type T (0 is "no value": an error reply). Every
+// instantiation registers its name at start-up, so an asker can name the
+// type it got even when only the replier's code uses it.
+template <class T>
+inline const type_id reply_type_id = [] {
+  constexpr auto name = reply_type_name<T>();
+  register_message_name(fnv1a64(name), name);
+  return fnv1a64(name);
+}();
+
+}  // namespace detail
 
 }  // namespace procactor
 

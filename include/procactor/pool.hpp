@@ -28,7 +28,9 @@ namespace procactor {
 
 namespace detail {
 
-using function_invoker = std::span<const std::byte> (*)(std::span<const std::byte> arguments);
+// Runs a registered function on encoded arguments; returns the encoded
+// result and sets `result_type` to its reply type id.
+using function_invoker = std::span<const std::byte> (*)(std::span<const std::byte> arguments, type_id& result_type);
 bool register_function(std::string_view name, std::uintptr_t address,
                        function_invoker invoker) noexcept;
 // The wire id of a registered function, looked up by its address.
@@ -43,8 +45,9 @@ struct function_signature<R (*)(P...)> {
 };
 
 template <auto F>
-std::span<const std::byte> invoke_function(std::span<const std::byte> bytes) {
+std::span<const std::byte> invoke_function(std::span<const std::byte> bytes, type_id& result_type) {
   using signature = function_signature<decltype(F)>;
+  result_type = reply_type_id<typename signature::result>;
   auto arguments = decode<typename signature::arguments>(bytes);
   if constexpr (std::is_void_v<typename signature::result>) {
     std::apply(F, std::move(arguments));

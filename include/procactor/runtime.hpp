@@ -67,7 +67,9 @@ struct SpawnOptions {
   WhenDown when_down = WhenDown::wait_for_restart;
   int cpu = -1;   // pin the process to this core; -1: no pinning
   int nice = 0;   // added to the process's nice level
-  std::size_t memory_limit = 0;  // address-space limit (RLIMIT_AS) in bytes; 0: none
+  // Address-space limit (RLIMIT_AS) in bytes, on top of the run's shared
+  // memory mapping (Options::arena_size), which every actor maps; 0: none.
+  std::size_t memory_limit = 0;
   // Watchdog: a handler that runs longer than this is taken as hung; the
   // process is killed and restarted by policy (and the message counts
   // towards the poison guard). 0: no watchdog.
@@ -77,10 +79,13 @@ struct SpawnOptions {
 };
 
 struct Options {
-  std::size_t arena_size = std::size_t{128} << 20;  // shared memory for all lanes of the run
-  std::size_t lane_capacity = std::size_t{256} << 10;  // default bytes per sender lane
+  // The most shared memory the run may grow to. Only what the run uses is
+  // taken from /dev/shm (mailboxes, and lanes that start at 4 KiB and grow
+  // with their traffic); the rest is address space, not memory.
+  std::size_t arena_size = std::size_t{4} << 30;
+  std::size_t lane_capacity = std::size_t{256} << 10;  // default largest size of a sender lane
   std::size_t max_message_size = std::size_t{128} << 20;  // larger sends are refused
-  std::uint32_t max_actors = 256;
+  std::uint32_t max_actors = 1023;  // also the most a run can have
   std::chrono::milliseconds send_timeout = 30000ms;  // default deadline of send()
   std::chrono::milliseconds shutdown_timeout = 5000ms;  // close -> SIGTERM -> SIGKILL
   bool log_events = true;  // one stderr line per exit and restart
@@ -152,6 +157,13 @@ class Runtime {
   [[nodiscard]] std::vector<ActorInfo> actors() const;
   [[nodiscard]] std::vector<DeadLetter> dead_letters() const;
   [[nodiscard]] const Options& options() const noexcept;
+  // Bytes of /dev/shm the run's arena holds now: mailboxes and lanes, which
+  // grow with traffic (large messages in flight live in segments of their
+  // own and are not counted).
+  [[nodiscard]] std::uint64_t shared_memory_used() const;
+  // Problems found in the run's shared memory so far: corrupt records,
+  // overwritten slot-table entries (each also logged; see docs/RELIABILITY.md).
+  [[nodiscard]] std::uint64_t corruptions() const;
 
   // Called from the runtime's monitor thread; keep it short.
   void on_event(std::function<void(const ActorEvent&)> callback);

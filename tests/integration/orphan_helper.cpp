@@ -3,6 +3,8 @@
 //   procactor-orphan-helper spawn   spawns 3 actors, prints
 //                                   "<own pid> <actor pid> <actor pid> <actor pid>"
 //                                   on stdout, then waits to be killed
+//   procactor-orphan-helper hold    prints the names of its own segments,
+//                                   then waits to be killed
 //   procactor-orphan-helper sweep   starts a Runtime (which sweeps the
 //                                   segments of dead supervisors) and exits
 #include <signal.h>
@@ -13,6 +15,8 @@
 #include <cstring>
 #include <procactor/procactor.hpp>
 #include <thread>
+
+#include "probe.hpp"
 
 namespace orphan {
 
@@ -36,6 +40,17 @@ PROCACTOR_ACTOR(orphan::Idler);
 
 int main(int argc, char** argv) {
   procactor::Runtime runtime(argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], "hold") == 0) {
+    // Names its own segments (as this pid namespace numbers it), answers
+    // one ask to show it works, then waits to be killed.
+    auto idler = runtime.spawn<orphan::Idler>("idler");
+    idler.send(orphan::Never{});
+    std::string line;
+    for (const auto& name : probe::run_segments(::getpid())) line += name + " ";
+    line += "\n";
+    (void)!::write(STDOUT_FILENO, line.data(), line.size());
+    for (;;) ::pause();
+  }
   if (argc < 2 || std::strcmp(argv[1], "spawn") != 0) return 0;
   // Never outlive the test that started us, even if it is killed itself.
   prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -1,12 +1,15 @@
 // The supervisor SIGKILLed: its actors die with it (PR_SET_PDEATHSIG), and
-// the next Runtime start sweeps the shared memory it could not remove.
+// its guardian removes the shared memory it could not remove itself. Where
+// the guardian died too, the next Runtime's start-up sweep does, and the
+// sweep never touches the segments of a live supervisor, even one in another
+// PID namespace that shares /dev/shm.
 //
-//   test ──posix_spawn──▶ procactor-orphan-helper spawn ──▶ 3 actors
-//        ──SIGKILL──────▶ helper   => actors die; /dev/shm/procactor-<helper>-* stays
-//        ──posix_spawn──▶ procactor-orphan-helper sweep  => the segment is gone
+//   test ──posix_spawn──▶ procactor-orphan-helper spawn ──▶ 3 actors, guardian
+//        ──SIGKILL──────▶ helper   => actors die; the guardian unlinks the segments
 //
 // This test process is a child subreaper (its own Runtime made it one), so
-// the helper's orphaned actors are re-parented here and reaped here.
+// the helper's orphaned actors and guardian are re-parented here and reaped
+// here.
 #include <cerrno>
 #include <fcntl.h>
 #include <poll.h>
@@ -74,11 +77,29 @@ bool gone(int pid) {
   return false;
 }
 
+// Reaps the processes called `command` that were re-parented here and have
+// exited; returns how many are still our children (for guardians: our own
+// Runtime's, and any still on their way out).
+std::size_t reap_orphans(const std::string& command) {
+  std::size_t left = 0;
+  for (const auto& child : probe::children_of(::getpid())) {
+    if (child.command != command) continue;
+    if (child.state == 'Z') {
+      ::waitpid(child.pid, nullptr, WNOHANG);
+    } else {
+      ++left;
+    }
+  }
+  return left;
+}
+
+bool exists(const std::string& segment) { return ::access(("/dev/shm/" + segment).c_str(), F_OK) == 0; }
+
 }  // namespace
 
 TEST_SUITE("supervisor death") {
 
-TEST_CASE("a SIGKILLed supervisor takes its actors with it and the next Runtime sweeps its shared memory" *
+TEST_CASE("a SIGKILLed supervisor takes its actors with it and its guardian removes its shared memory at once" *
           doctest::timeout(60)) {
   int out = -1;
   const pid_t helper = start_helper("spawn", &out);
@@ -112,17 +133,82 @@ TEST_CASE("a SIGKILLed supervisor takes its actors with it and the next Runtime 
     CAPTURE(pid);
     CHECK(eventually([&] { return gone(pid); }));
   }
-  // SIGKILL gave the helper no chance to clean up.
-  CHECK_FALSE(probe::run_segments(helper).empty());
+  // No later Runtime is started: the guardian alone removes the segments.
+  CHECK_MESSAGE(eventually([&] { return probe::run_segments(helper).empty(); }),
+                "the dead supervisor's segments are still in /dev/shm");
+  for (const auto& name : probe::run_segments(helper)) probe::remove_segment(name);
+  // Our own Runtime's guardian is the one left.
+  CHECK(eventually([&] { return reap_orphans("procactor-guard") == 1; }));
+}
 
+TEST_CASE("the start-up sweep removes the segments of a dead supervisor and keeps a live one's in another PID namespace" *
+          doctest::timeout(90)) {
+  if (::geteuid() != 0 || ::access("/usr/bin/unshare", X_OK) != 0) {
+    MESSAGE("needs root and unshare(1) to make a PID namespace; not run");
+    return;
+  }
+  // The helper runs as pid 2 of a new PID namespace (sh is its pid 1), so
+  // its segments are named after a pid that means nothing out here.
+  int pipe_fds[2];
+  REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  const std::string script = std::string("exec 2>/dev/null; ") + PROCACTOR_ORPHAN_HELPER + " hold; true";
+  std::vector<std::string> args = {"unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c", script};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t outside = 0;
+  const int rc = posix_spawn(&outside, "/usr/bin/unshare", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[1]);
+  REQUIRE(rc == 0);
+  struct reaper {
+    pid_t pid;
+    ~reaper() {
+      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } namespace_guard{outside};
+
+  std::istringstream names(read_line(pipe_fds[0], std::chrono::seconds(30)));
+  ::close(pipe_fds[0]);
+  std::vector<std::string> inner;
+  for (std::string name; names >> name;) inner.push_back(name);
+  if (inner.empty()) {
+    MESSAGE("unshare could not make a PID namespace here; not run");
+    return;
+  }
+  for (const auto& name : inner) REQUIRE(exists(name));
+
+  // A sweep out here: the inner supervisor lives, so its lock is held.
   const pid_t sweeper = start_helper("sweep", nullptr);
+  int status = 0;
   REQUIRE(::waitpid(sweeper, &status, 0) == sweeper);
   CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  const auto left = probe::run_segments(helper);
-  CHECK_MESSAGE(left.empty(), "segments of the dead supervisor still in /dev/shm: " << left.size());
-  for (const auto& name : left) probe::remove_segment(name);
-  CHECK(probe::run_segments(sweeper).empty());  // and the sweeper cleaned up after itself
+  for (const auto& name : inner) CHECK_MESSAGE(exists(name), name << " of a live supervisor was swept");
+
+  // The whole namespace dies at once (its pid 1 is killed), guardian
+  // included: nothing removes the segments but the next sweep.
+  REQUIRE(::kill(outside, SIGKILL) == 0);
+  REQUIRE(::waitpid(outside, &status, 0) == outside);
+  namespace_guard.pid = 0;
+  const pid_t second = start_helper("sweep", nullptr);
+  REQUIRE(::waitpid(second, &status, 0) == second);
+  CHECK(WIFEXITED(status));
+  // The namespace's processes may take a moment to be torn down (their lock
+  // goes with the last of them): sweep until they are.
+  CHECK(eventually([&] {
+    const pid_t again = start_helper("sweep", nullptr);
+    ::waitpid(again, nullptr, 0);
+    for (const auto& name : inner) {
+      if (exists(name)) return false;
+    }
+    return true;
+  }));
+  for (const auto& name : inner) probe::remove_segment(name);
+  // The namespace's sh was unshare's child: it is re-parented here.
+  CHECK(eventually([&] { return reap_orphans("sh") == 0; }));
 }
 
 }  // TEST_SUITE

@@ -70,7 +70,7 @@ TEST_CASE("a full lane refuses a record and takes it once the consumer commits")
   lane_writer writer(ring.l);
   int written = 0;
   while (write_value(writer, static_cast<std::uint64_t>(written), 64)) ++written;
-  CHECK(written == 4);
+  CHECK(written == 3);  // 256 bytes less the 8 a link marker may need
   CHECK_FALSE(write_value(writer, 99, 64));
   CHECK(read_value(ring.l) == 0);
   CHECK(write_value(writer, 99, 64));
@@ -123,15 +123,21 @@ TEST_CASE("a corrupt length is reported, never trusted") {
     CHECK(r.problem.find("check word") != std::string::npos);
   }
   SUBCASE("a length past what was published") {
-    record_header bad{120, 120 ^ record_check};
+    record_header bad{120, record_check_of(120, 0)};
     std::memcpy(lane_data(ring.l), &bad, sizeof bad);
     read_result r = lane_peek(ring.l);
     CHECK(r.status == read_status::corrupt);
     CHECK(r.problem.find("out of bounds") != std::string::npos);
   }
   SUBCASE("an unaligned length") {
-    record_header bad{13, 13 ^ record_check};
+    record_header bad{13, record_check_of(13, 0)};
     std::memcpy(lane_data(ring.l), &bad, sizeof bad);
+    CHECK(lane_peek(ring.l).status == read_status::corrupt);
+  }
+  SUBCASE("a header that was valid one lap earlier") {
+    // Right size, but the check word of the same offset one ring ago.
+    record_header stale{16, record_check_of(16, 256)};
+    std::memcpy(lane_data(ring.l), &stale, sizeof stale);
     CHECK(lane_peek(ring.l).status == read_status::corrupt);
   }
   SUBCASE("a tail more than a ring ahead") {
@@ -144,4 +150,73 @@ TEST_CASE("a corrupt length is reported, never trusted") {
   lane_writer after(ring.l);
   REQUIRE(write_value(after, 3));
   CHECK(read_value(ring.l) == 3);
+}
+
+TEST_CASE("a damaged record costs that record: the reader skips to the next sound header") {
+  local_lane ring(4096);
+  lane_writer writer(ring.l);
+  for (std::uint64_t v = 0; v < 40; ++v) REQUIRE(write_value(writer, v, 48));
+  // Overwrite records 10 and 11 (48 bytes each) with garbage, headers included.
+  std::memset(lane_data(ring.l) + 10 * 48, 0x5A, 2 * 48);
+  for (std::uint64_t v = 0; v < 10; ++v) CHECK(read_value(ring.l) == v);
+  read_result r = lane_peek(ring.l);
+  REQUIRE(r.status == read_status::corrupt);
+  CHECK(r.next - r.position == 2 * 48);  // exactly the damaged bytes
+  CHECK(r.problem.find("skipped 96 bytes") != std::string::npos);
+  lane_commit(ring.l, r.next);
+  for (std::uint64_t v = 12; v < 40; ++v) CHECK(read_value(ring.l) == v);
+  CHECK(lane_empty(ring.l));
+}
+
+TEST_CASE("a payload overwritten inside a sound record is found by the envelope check, and only it is lost") {
+  local_lane ring(4096);
+  lane_writer writer(ring.l);
+  // A real record: header, envelope, payload.
+  auto put = [&](std::uint64_t value) {
+    const std::size_t size = record_size_for(sizeof value);
+    std::byte* at = writer.reserve(size);
+    REQUIRE(at != nullptr);
+    envelope head{1, 0, 7, 0, sizeof value, 0};
+    head.check = envelope_check_of(head);
+    std::memcpy(at, &head, sizeof head);
+    std::memcpy(at + sizeof head, &value, sizeof value);
+    writer.publish();
+  };
+  for (std::uint64_t v = 0; v < 3; ++v) put(v);
+  const std::size_t size = record_size_for(8);
+  std::memset(lane_data(ring.l) + size + sizeof(record_header), 0xFF, sizeof(envelope));  // record 1's envelope
+  std::vector<std::uint64_t> got;
+  for (int i = 0; i < 3; ++i) {
+    read_result r = lane_peek(ring.l);
+    REQUIRE(r.status == read_status::record);
+    std::string problem;
+    if (auto parsed = parse_record(r.record, problem)) {
+      std::uint64_t value;
+      std::memcpy(&value, parsed->body.data(), sizeof value);
+      got.push_back(value);
+    } else {
+      CHECK(problem.find("check word") != std::string::npos);
+    }
+    lane_commit(ring.l, r.next);
+  }
+  CHECK(got == std::vector<std::uint64_t>{0, 2});
+}
+
+TEST_CASE("a full lane links to a larger one and the reader follows the link in order") {
+  local_lane small(256);
+  local_lane large(1024);
+  lane_writer writer(small.l);
+  std::uint64_t written = 0;
+  while (write_value(writer, written, 64)) ++written;
+  CHECK(written == 3);  // 256 bytes less the 8 kept for the link marker
+  writer.link(12345);
+  CHECK(small.l->next_lane.load() == 12345);
+  lane_writer next(large.l);
+  while (write_value(next, written, 64)) ++written;
+  for (std::uint64_t v = 0; v < 3; ++v) CHECK(read_value(small.l) == v);
+  read_result r = lane_peek(small.l);
+  CHECK(r.status == read_status::link);
+  lane_commit(small.l, r.next);
+  CHECK(lane_empty(small.l));
+  for (std::uint64_t v = 3; v < written; ++v) CHECK(read_value(large.l) == v);
 }

@@ -42,6 +42,9 @@ struct outgoing {
 struct pending;
 // Waits for the reply (or the deadline); returns the payload or throws error.
 std::span<const std::byte> await(pending& state);
+// After await(): throws error(type_mismatch) when the reply's type is not
+// `expected` (reply_type_id<T>), naming both.
+void check_reply_type(const pending& state, type_id expected, std::string_view expected_name);
 bool is_ready(const pending& state);
 bool wait_until(pending& state, clock::time_point deadline);
 

@@ -1,0 +1,89 @@
+#include "guardian.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "arena.hpp"
+#include "procactor/error.hpp"
+
+extern char** environ;
+
+namespace procactor::detail {
+
+guardian start_guardian(const std::string& executable, const std::string& run) {
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC) != 0) throw_system_error("pipe2 for the guardian", errno);
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "PROCACTOR_", 10) != 0) env_storage.emplace_back(*e);
+  }
+  env_storage.push_back("PROCACTOR_GUARDIAN=" + run);
+  std::vector<char*> envp;
+  for (auto& s : env_storage) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string name = "procactor-guardian";
+  char* argv[] = {name.data(), nullptr};
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, ends[0], STDIN_FILENO);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  guardian g;
+  const char* program = executable.empty() ? "/proc/self/exe" : executable.c_str();
+  const int rc = posix_spawn(&g.pid, program, &actions, &attr, argv, envp.data());
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(ends[0]);
+  if (rc != 0) {
+    ::close(ends[1]);
+    throw_system_error("posix_spawn of the shared-memory guardian", rc);
+  }
+  g.pipe = ends[1];
+  return g;
+}
+
+void stop_guardian(guardian& g) noexcept {
+  if (g.pipe >= 0) ::close(g.pipe);
+  g.pipe = -1;
+  if (g.pid > 0) {
+    int status;
+    while (::waitpid(g.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  g.pid = -1;
+}
+
+void run_guardian(const char* run) {
+  prctl(PR_SET_NAME, "procactor-guard");
+  // Nothing else of the program's may keep files or the terminal open here.
+  for (int fd = 1; fd < 3; ++fd) {
+    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+      ::dup2(null, fd);
+      ::close(null);
+    }
+  }
+  char byte;
+  while (::read(STDIN_FILENO, &byte, 1) < 0 && errno == EINTR) {
+  }
+  remove_run_segments(run);
+  _exit(0);
+}
+
+}  // namespace procactor::detail

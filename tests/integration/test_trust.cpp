@@ -1,0 +1,223 @@
+// What a user must be able to trust: replies of the wrong type are caught,
+// a ref's pid is never a bogus 0, dead letters are in when join returns,
+// and damage to the shared memory is reported and bounded instead of
+// silently losing messages or hanging callers.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "arena.hpp"
+#include "envelope.hpp"
+#include "mailbox.hpp"
+#include "process.hpp"
+#include "support.hpp"
+
+namespace trust {
+
+struct Ask {
+  template <class A>
+  void serialize(A&) {}
+};
+struct Gate {
+  std::string path;
+  template <class A>
+  void serialize(A& a) { a(path); }
+};
+struct Seq {
+  std::uint64_t n = 0;
+  template <class A>
+  void serialize(A& a) { a(n); }
+};
+struct Seen {
+  template <class A>
+  void serialize(A&) {}
+};
+struct Unhandled {
+  template <class A>
+  void serialize(A&) {}
+};
+
+}  // namespace trust
+PROCACTOR_MESSAGE(trust::Ask);
+PROCACTOR_MESSAGE(trust::Gate);
+PROCACTOR_MESSAGE(trust::Seq);
+PROCACTOR_MESSAGE(trust::Seen);
+PROCACTOR_MESSAGE(trust::Unhandled);
+
+namespace trust {
+
+class Numbers : public procactor::Actor<Numbers, Ask, Gate, Seq, Seen> {
+ public:
+  int on(const Ask&) { return static_cast<int>(::getpid()); }
+  // Holds the mailbox still until the file exists.
+  void on(const Gate& g) {
+    while (::access(g.path.c_str(), F_OK) != 0) ::usleep(1000);
+  }
+  void on(const Seq& s) { seen_.push_back(s.n); }
+  std::vector<std::uint64_t> on(const Seen&) { return seen_; }
+
+ private:
+  std::vector<std::uint64_t> seen_;
+};
+
+}  // namespace trust
+PROCACTOR_ACTOR(trust::Numbers);
+
+using namespace itest;
+using procactor::errc;
+namespace detail = procactor::detail;
+
+namespace {
+
+procactor::error ask_error(auto future) {
+  try {
+    (void)future.get();
+  } catch (const procactor::error& e) {
+    return e;
+  }
+  FAIL("the ask succeeded");
+  return procactor::error(errc::ok, "");
+}
+
+const detail::arena& shm() { return detail::process::current()->shm(); }
+
+}  // namespace
+
+TEST_SUITE("trust") {
+
+TEST_CASE("a reply carries its type: asking for another type is errc::type_mismatch naming both" *
+          doctest::timeout(60)) {
+  actor_scope scope;
+  auto numbers = scope.spawn<trust::Numbers>("numbers");
+  CHECK(numbers.ask<int>(trust::Ask{}, 30s).get() > 0);
+
+  const auto as_float = ask_error(numbers.ask<float>(trust::Ask{}, 30s));
+  CHECK(as_float.code() == errc::type_mismatch);
+  CHECK(as_float.message().find("int32") != std::string::npos);
+  CHECK(as_float.message().find("float32") != std::string::npos);
+
+  const auto as_string = ask_error(numbers.ask<std::string>(trust::Ask{}, 30s));
+  CHECK(as_string.code() == errc::type_mismatch);
+  CHECK(as_string.message().find("string") != std::string::npos);
+
+  const auto as_vector = ask_error(numbers.ask<std::vector<std::uint64_t>>(trust::Ask{}, 30s));
+  CHECK(as_vector.code() == errc::type_mismatch);
+  // A Future<void> takes any answer: the caller only wants it done.
+  CHECK_NOTHROW(numbers.ask<void>(trust::Ask{}, 30s).get());
+}
+
+TEST_CASE("a ref knows its running incarnation's pid as soon as it answers, and has none while it is down" *
+          doctest::timeout(60)) {
+  actor_scope scope;
+  auto numbers = scope.spawn<trust::Numbers>("numbers");
+  for (int round = 0; round < 5; ++round) {
+    const int pid = numbers.ask<int>(trust::Ask{}, 30s).get();
+    REQUIRE(numbers.pid() == pid);
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    // Asked while it is dead or restarting: the new incarnation answers,
+    // and its pid is known to the ref by then.
+    const int next = numbers.ask<int>(trust::Ask{}, 30s).get();
+    CHECK(next != pid);
+    CHECK(numbers.pid() == next);
+  }
+  numbers.kill();
+  REQUIRE(numbers.join(30s));
+  CHECK_FALSE(numbers.pid().has_value());
+}
+
+TEST_CASE("dead letters are in rt.dead_letters() as soon as close and join return" * doctest::timeout(60)) {
+  for (int round = 0; round < 3; ++round) {
+    actor_scope scope;
+    auto numbers = scope.spawn<trust::Numbers>("numbers");
+    numbers.send(trust::Unhandled{});
+    numbers.send(trust::Unhandled{});
+    numbers.close();
+    REQUIRE(numbers.join(30s));
+    const auto letters = dead_letters_of(numbers.name());
+    REQUIRE(letters.size() == 2);
+    for (const auto& letter : letters) {
+      CHECK(letter.type_name == "trust::Unhandled");
+      CHECK(letter.reason.find("no handler") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("an overwritten slot-table entry is logged, counted and repaired, and no caller waits out its timeout" *
+          doctest::timeout(90)) {
+  actor_scope scope;
+  auto numbers = scope.spawn<trust::Numbers>("numbers");
+  REQUIRE(numbers.ask<int>(trust::Ask{}, 30s).get() > 0);
+  const auto before = runtime().corruptions();
+
+  SUBCASE("8 bytes over the supervisor's inbox offset") {
+    detail::slot_entry& self = shm().slot(detail::supervisor_slot);
+    const std::uint64_t good = self.inbox;
+    self.inbox = 0x0123456789abcdefULL;
+    auto answer = numbers.ask<int>(trust::Ask{}, 20s);
+    try {
+      const int pid = answer.get();  // the supervisor repaired the entry before the reply needed it
+      CHECK(pid > 0);
+    } catch (const procactor::error& e) {
+      CHECK_MESSAGE(e.code() == errc::corrupt, e.what());
+    }
+    CHECK(eventually([&] { return self.inbox == good; }));
+  }
+  SUBCASE("8 bytes over an actor's mailbox offset") {
+    detail::slot_entry& entry = shm().slot(numbers.slot());
+    const std::uint64_t good = entry.mailbox;
+    entry.mailbox = 64;
+    try {
+      numbers.send(trust::Seq{1});
+    } catch (const procactor::error& e) {
+      CHECK_MESSAGE(e.code() == errc::corrupt, e.what());
+    }
+    CHECK(eventually([&] { return entry.mailbox == good; }));
+  }
+  SUBCASE("a state that is no state") {
+    detail::slot_entry& entry = shm().slot(numbers.slot());
+    entry.state.store(0xdead);
+    CHECK(eventually([&] { return runtime().info(numbers).state == procactor::ActorState::running; }));
+  }
+  CHECK(runtime().corruptions() > before);
+  // And the run goes on as before.
+  CHECK(numbers.ask<int>(trust::Ask{}, 30s).get() > 0);
+}
+
+TEST_CASE("a damaged page of a lane costs only the records on it, and is reported" * doctest::timeout(90)) {
+  actor_scope scope;
+  temp_dir dir;
+  auto numbers = scope.spawn<trust::Numbers>("numbers");
+  const std::string gate = dir.file("open");
+  numbers.send(trust::Gate{gate});  // holds everything below in the lane
+  constexpr std::uint64_t sent = 2000;
+  for (std::uint64_t n = 0; n < sent; ++n) numbers.send(trust::Seq{n});
+
+  // The supervisor's lane into the actor's mailbox, as it is now: damage
+  // 4 KiB of it that the actor has not read yet.
+  detail::mailbox* box = shm().mailbox_at(shm().slot(numbers.slot()).mailbox);
+  REQUIRE(box != nullptr);
+  detail::lane* l = detail::newest_lane(shm(), shm().lane_at(box->lane_offset[detail::supervisor_slot].load()),
+                                        detail::supervisor_slot);
+  REQUIRE(l != nullptr);
+  const std::uint64_t head = l->head.load();
+  const std::uint64_t tail = l->tail.load();
+  REQUIRE(tail - head >= 3 * 4096);
+  const std::uint64_t from = (head + 4096) % l->capacity;
+  REQUIRE(from + 4096 <= l->capacity);
+  std::memset(detail::lane_data(l) + from, 0xA5, 4096);
+  const auto before = runtime().corruptions();
+
+  itest::append_line(gate, "open");
+  const auto seen = numbers.ask<std::vector<std::uint64_t>>(trust::Seen{}, 60s).get();
+  const std::uint64_t lost = sent - seen.size();
+  const std::uint64_t record = detail::record_size_for(sizeof(std::uint64_t));
+  MESSAGE("4096 damaged bytes cost " << lost << " of " << sent << " messages (" << record << "-byte records)");
+  CHECK(lost > 0);
+  CHECK(lost <= 4096 / record + 2);
+  for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i] > seen[i - 1]);
+  CHECK(runtime().corruptions() > before);
+  CHECK(runtime().info(numbers).dead_letters > 0);
+}
+
+}  // TEST_SUITE
