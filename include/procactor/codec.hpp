@@ -37,6 +37,7 @@ class byte_buffer {
  public:
   void clear() noexcept { size_ = 0; }
   void append(const void* data, std::size_t size) {
+    if (size == 0) return;  // an empty vector's data() may be null: no memcpy from it
     if (size > capacity_ - size_) grow(size);
     std::memcpy(storage_.get() + size_, data, size);
     size_ += size;
@@ -80,6 +81,7 @@ class byte_input_archive : public cereal::InputArchive<byte_input_archive, cerea
       throw cereal::Exception("payload truncated: " + std::to_string(size) + " bytes wanted, " +
                               std::to_string(remaining()) + " left");
     }
+    if (size == 0) return;  // into an empty vector's data(), which may be null
     std::memcpy(data, at_, size);
     at_ += size;
   }
@@ -95,8 +97,17 @@ std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_SAVE_FUNCTION_NAME(byte_output_
   archive.save_binary(std::addressof(value), sizeof(T));
 }
 template <class T>
-std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(byte_input_archive& archive, T& value) {
+std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>> CEREAL_LOAD_FUNCTION_NAME(
+    byte_input_archive& archive, T& value) {
   archive.load_binary(std::addressof(value), sizeof(T));
+}
+// A bool is one byte on the wire, 0 or 1; any other byte copied into a bool
+// would be an invalid object (undefined behaviour wherever it is read).
+inline void CEREAL_LOAD_FUNCTION_NAME(byte_input_archive& archive, bool& value) {
+  std::uint8_t byte = 0;
+  archive.load_binary(&byte, 1);
+  if (byte > 1) throw cereal::Exception("a bool encoded as " + std::to_string(byte));
+  value = byte != 0;
 }
 template <class Archive, class T>
 CEREAL_ARCHIVE_RESTRICT(byte_input_archive, byte_output_archive)

@@ -66,3 +66,31 @@ TEST_CASE("params give typed values and name the key that is wrong") {
   }
   CHECK_THROWS_WITH_AS((void)params.get<int>("to"), doctest::Contains("missing parameter 'to'"), procactor::error);
 }
+
+TEST_CASE("a bool byte other than 0 or 1 is refused, not copied into a bool") {
+  std::vector<std::byte> bytes = {std::byte{4}};
+  CHECK_THROWS_WITH_AS(procactor::detail::decode<bool>(bytes), doctest::Contains("bool encoded as 4"), std::exception);
+  bytes[0] = std::byte{1};
+  CHECK(procactor::detail::decode<bool>(bytes));
+  // An optional's engaged flag is a bool too.
+  bytes[0] = std::byte{2};
+  CHECK_THROWS(procactor::detail::decode<std::optional<int>>(bytes));
+}
+
+TEST_CASE("empty vectors of scalars round-trip") {
+  const std::vector<std::uint64_t> empty;
+  auto bytes = procactor::detail::thread_encoder().encode(empty);
+  std::vector<std::byte> copy(bytes.begin(), bytes.end());
+  CHECK(procactor::detail::decode<std::vector<std::uint64_t>>(copy).empty());
+}
+
+TEST_CASE("a reply type's name does not depend on the compiler's spelling") {
+  using procactor::detail::reply_type_name;
+  CHECK(reply_type_name<int>() == "int32");
+  CHECK(reply_type_name<const std::uint64_t&>() == "uint64");
+  CHECK(reply_type_name<double>() == "float64");
+  CHECK(reply_type_name<std::string>() == "string");
+  CHECK(reply_type_name<void>() == "void");
+  CHECK(reply_type_name<unit::Point>() == "unit::Point");
+  CHECK(procactor::detail::reply_type_id<long> == procactor::detail::reply_type_id<long long>);
+}
