@@ -112,6 +112,13 @@ supervisor::supervisor(std::vector<std::string> argv, Options options)
   // Orphans of actor processes are re-parented here, not to init, so they
   // can be reaped and no zombie outlives the run.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  // A pidfd per actor and two pipes per captured actor: a thousand actors
+  // need more descriptors than the usual soft limit of 1024. The hard limit
+  // is what the administrator allows; the soft one is only a default.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   arena a = arena::create(options_.arena_size, options_.lane_capacity, options_.max_message_size);
   std::strncpy(g_run_name, a.name().c_str(), sizeof g_run_name - 1);
   install_exit_paths();
