@@ -3,8 +3,8 @@
 // main.cpp only parses arguments into these structs and calls one function
 // per subcommand. The graph commands (validate, graph, launch's checks and
 // --dry-run) live in commands_graph.cpp; the ones that need the runtime live
-// in commands_run.cpp, which the runtime owns. Every function returns the
-// process exit code.
+// in commands_run.cpp and launch.cpp. Every function returns the process
+// exit code.
 #pragma once
 
 #include <chrono>
@@ -22,12 +22,12 @@
 
 namespace procactor::launcher {
 
-// The exit codes of every subcommand (DESIGN.md §7).
+// The exit codes of every subcommand, as README.md documents them.
 enum ExitCode : int {
   exit_ok = 0,
-  exit_failure = 1,      // a failure, or the supervisor gave up
+  exit_failure = 1,      // a failure, the supervisor gave up, or the run's supervisor died
   exit_usage = 2,        // bad arguments or an invalid graph file
-  exit_no_such_run = 3,
+  exit_no_such_run = 3,  // no such run, or it has ended
 };
 
 enum class GraphFormat : std::uint8_t { text, dot };

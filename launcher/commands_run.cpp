@@ -27,6 +27,46 @@ std::optional<RunEntry> resolve(const std::optional<std::string>& name) {
   return run;
 }
 
+// The run as it is now (it may have ended since it was looked up).
+RunEntry refreshed(const RunEntry& run) {
+  std::string ignored;
+  return find_run(run.name, ignored).value_or(run);
+}
+
+// For a run that is not live: why, and the exit code. A run that ended is
+// no run to act on (3); one whose supervisor died is a failure (1).
+int report_not_live(const RunEntry& run) {
+  if (run.state == RunState::ended) {
+    std::cerr << "procactor: run " << run.name << " is not running (it ended with exit code " << run.exit_code
+              << ")\n";
+    return exit_no_such_run;
+  }
+  std::cerr << "procactor: run " << run.name << " died: its supervisor"
+            << (run.supervisor_pid > 0 ? " (pid " + std::to_string(run.supervisor_pid) + ")" : std::string())
+            << " was killed before it recorded how the run ended; `procactor logs " << run.name
+            << "` shows what it printed\n";
+  return exit_failure;
+}
+
+// Asks a run something; prints why not and sets `code` when there is no answer.
+std::optional<std::string> ask(const RunEntry& run, const ControlRequest& request, int& code) {
+  if (run.state != RunState::live) {
+    code = report_not_live(run);
+    return std::nullopt;
+  }
+  auto reply = control_request(run.dir / "control.sock", to_request_line(request));
+  if (reply) return reply;
+  const RunEntry now = refreshed(run);
+  if (now.state != RunState::live) {
+    code = report_not_live(now);
+  } else {
+    std::cerr << "procactor: run " << run.name << " does not answer on its control socket (supervisor pid "
+              << now.supervisor_pid << ")\n";
+    code = exit_failure;
+  }
+  return std::nullopt;
+}
+
 ParamKind launcher_kind(procactor::ParamKind kind) {
   switch (kind) {
     case procactor::ParamKind::integer: return ParamKind::integer;
@@ -125,14 +165,11 @@ int status_command(const StatusOptions& options) {
   for (;;) {
     auto run = resolve(options.run);
     if (!run) return exit_no_such_run;
-    auto reply = control_request(run->dir / "control.sock", "status");
-    if (!reply) {
-      std::ifstream exit_file(run->dir / "exit");
-      int code = -1;
-      std::cerr << "procactor: run " << run->name << " is not running"
-                << ((exit_file >> code) ? " (it ended with exit code " + std::to_string(code) + ")" : "") << '\n';
-      return exit_no_such_run;
-    }
+    int code = exit_ok;
+    ControlRequest request;
+    request.verb = ControlRequest::Verb::status;
+    auto reply = ask(*run, request, code);
+    if (!reply) return code;
     const auto status = nlohmann::json::parse(*reply, nullptr, false);
     if (status.is_discarded()) {
       std::cerr << "procactor: " << *reply << '\n';
@@ -201,7 +238,7 @@ int logs_command(const LogsOptions& options) {
       streams[i].clear();
     }
     std::cout.flush();
-    if (!any && !control_request(run->dir / "control.sock", "ping")) return exit_ok;
+    if (!any && refreshed(*run).state != RunState::live) return exit_ok;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }
@@ -209,35 +246,34 @@ int logs_command(const LogsOptions& options) {
 int stop_command(const StopOptions& options) {
   auto run = resolve(options.run);
   if (!run) return exit_no_such_run;
-  const long long timeout_ns = options.timeout ? options.timeout->count() : 0;
-  auto reply = control_request(run->dir / "control.sock", "stop " + std::to_string(timeout_ns));
-  if (!reply) {
-    std::cerr << "procactor: run " << run->name << " is not running\n";
-    return exit_no_such_run;
-  }
+  int code = exit_ok;
+  ControlRequest request;
+  request.verb = ControlRequest::Verb::stop;
+  request.stop_timeout = options.timeout;
+  auto reply = ask(*run, request, code);
+  if (!reply) return code;
   if (*reply != "ok") {
     std::cerr << "procactor: " << *reply << '\n';
     return exit_failure;
   }
-  // Wait for the supervisor to finish the stop: its socket goes away.
-  while (control_request(run->dir / "control.sock", "ping")) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Done when the supervisor has exited: its lock goes with it, after the
+  // last actor and the shared memory.
+  while (refreshed(*run).state == RunState::live) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   std::cout << "stopped run " << run->name << '\n';
   return exit_ok;
 }
 
 namespace {
 
-int simple_request(const std::string& run_name, const std::string& request) {
+int simple_request(const std::string& run_name, const ControlRequest& request) {
   auto run = resolve(run_name);
   if (!run) return exit_no_such_run;
-  auto reply = control_request(run->dir / "control.sock", request);
-  if (!reply) {
-    std::cerr << "procactor: run " << run->name << " is not running\n";
-    return exit_no_such_run;
-  }
+  int code = exit_ok;
+  auto reply = ask(*run, request, code);
+  if (!reply) return code;
   if (*reply != "ok") {
     std::cerr << "procactor: " << *reply << '\n';
-    return reply->rfind("error: no actor", 0) == 0 ? exit_no_such_run : exit_failure;
+    return reply->starts_with("error: no actor") ? exit_no_such_run : exit_failure;
   }
   return exit_ok;
 }
@@ -245,11 +281,18 @@ int simple_request(const std::string& run_name, const std::string& request) {
 }  // namespace
 
 int restart_command(const RestartOptions& options) {
-  return simple_request(options.run, "restart " + to_string(options.actor));
+  ControlRequest request;
+  request.verb = ControlRequest::Verb::restart;
+  request.target = options.actor;
+  return simple_request(options.run, request);
 }
 
 int kill_command(const KillOptions& options) {
-  return simple_request(options.run, "kill " + to_string(options.actor) + " " + std::to_string(options.signal));
+  ControlRequest request;
+  request.verb = ControlRequest::Verb::kill;
+  request.target = options.actor;
+  request.signal = options.signal;
+  return simple_request(options.run, request);
 }
 
 }  // namespace procactor::launcher

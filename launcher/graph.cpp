@@ -36,7 +36,8 @@ constexpr std::array spread_word{"spread"sv};
 
 // Forking thousands of processes is never what a graph file means; a cap
 // turns a typo ("replicas = 10000") into an error instead of a fork bomb.
-constexpr std::int64_t max_replicas = 1024;
+// One actor may take a whole run; all of them together are checked too.
+constexpr std::int64_t max_replicas = max_instances_per_run;
 // A mailbox smaller than a page cannot hold a useful batch of messages.
 constexpr std::uint64_t min_mailbox_capacity = 4096;
 constexpr std::int64_t max_max_restarts = 1'000'000;
@@ -141,6 +142,7 @@ class Parser {
       read_supervisor(*table);
     }
     read_actors(root);
+    check_instance_count();
     read_routes(root);
     check_route_graph();
 
@@ -478,11 +480,36 @@ class Parser {
     graph_.actors.push_back(std::move(actor));
   }
 
+  // Reported at the actor whose replicas take the total past the limit.
+  void check_instance_count() {
+    std::uint64_t total = 0;
+    for (const ActorSpec& actor : graph_.actors) {
+      total += actor.replicas;
+    }
+    if (total <= max_instances_per_run) {
+      return;
+    }
+    std::uint64_t running = 0;
+    for (const ActorSpec& actor : graph_.actors) {
+      running += actor.replicas;
+      if (running > max_instances_per_run) {
+        error(actor.replicas_position,
+              "the graph has " + std::to_string(total) + " actor instances (replicas of every actor added up), "
+              "more than the " + std::to_string(max_instances_per_run) + " one run can hold; '" + actor.name +
+              "' takes the count from " + std::to_string(running - actor.replicas) + " to " +
+              std::to_string(running));
+        return;
+      }
+    }
+  }
+
   void read_replicas(const toml::table& table, const std::string& where, ActorSpec& actor) {
     const toml::node* node = table.get("replicas");
+    actor.replicas_position = actor.position;
     if (node == nullptr) {
       return;
     }
+    actor.replicas_position = position_of(node->source());
     if (const auto* text = node->as_string()) {
       if (text->get() == "auto") {
         actor.replicas = auto_replicas();

@@ -20,6 +20,11 @@
 
 namespace procactor::launcher {
 
+// The most actor instances one run can hold, replicas of every actor added
+// up: the runtime's slot table has 1,024 slots (procactor::detail::max_slots)
+// and the supervisor takes one. tests/launcher checks the two agree.
+inline constexpr std::uint32_t max_instances_per_run = 1023;
+
 enum class RestartStrategy : std::uint8_t { one_for_one, one_for_all, rest_for_one };
 // permanent: always restarted; transient: restarted only after a crash;
 // temporary: never restarted.
@@ -79,6 +84,7 @@ struct ActorSpec {
 
   SourcePosition position;       // of the name in [actors.NAME]
   SourcePosition type_position;  // of the type string
+  SourcePosition replicas_position;  // of `replicas`, or of the name when absent
   SourcePosition params_position;  // of `params`, or of the name when absent
 
   [[nodiscard]] const Param* find_param(std::string_view param_name) const noexcept;

@@ -6,23 +6,28 @@
 // closed: they drain their mailboxes, run on_stop (where a sink reports),
 // exit, and so pass the end on. Sources finish by returning from run().
 #include <fcntl.h>
-#include <cerrno>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <procactor/runtime.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "commands.hpp"
@@ -36,11 +41,16 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 int g_signal_pipe[2] = {-1, -1};
-// --detach: the background process writes here once its control socket
-// answers, so that the foreground one returns only when the run is reachable.
+// Set with the byte in the pipe, so that a long start-up (a thousand
+// spawns) can notice a Ctrl-C between two spawns.
+volatile sig_atomic_t g_signalled = 0;
+// --detach: the background process writes here once every actor is
+// spawned, so that the foreground one returns only when the run is
+// reachable and whole.
 int g_ready_fd = -1;
 
 void on_stop_signal(int sig) {
+  g_signalled = 1;
   const char byte = static_cast<char>(sig);
   (void)!::write(g_signal_pipe[1], &byte, 1);
 }
@@ -49,8 +59,9 @@ struct instance {
   std::size_t group = 0;  // index into graph.actors
   int replica = 0;
   std::string name;  // "worker.1"
-  ActorRef ref;
-  bool finished = false;  // exited for good
+  ActorRef ref;      // invalid until spawned; guarded by graph_run::refs_mutex_
+  bool finished = false;  // exited for good, or never started
+  bool ready = false;     // has run (or finished): counted by the ready line
 };
 
 procactor::ParamValue to_runtime(const launcher::ParamValue& value) {
@@ -72,6 +83,12 @@ std::string colour_of(std::size_t group) {
   return palette[group % std::size(palette)];
 }
 
+std::size_t instance_count(const Graph& graph) {
+  std::size_t count = 0;
+  for (const auto& actor : graph.actors) count += actor.replicas;
+  return count;
+}
+
 class graph_run {
  public:
   graph_run(const Graph& graph, const LaunchOptions& options, RunEntry run)
@@ -82,45 +99,60 @@ class graph_run {
       for (std::uint32_t r = 0; r < graph_.actors[g].replicas; ++r) {
         const std::string name = graph_.actors[g].name + "." + std::to_string(r);
         by_name_[name] = instances_.size();
-        instances_.push_back({g, static_cast<int>(r), name, {}, false});
-        logs_.emplace_back(run_.dir / "logs" / (name + ".log"), std::ios::app);
+        instances_.push_back({g, static_cast<int>(r), name, {}, false, false});
+        // Every instance has its log file from the start, so `logs RUN
+        // NAME.N` works for a silent one; it is opened for writing only when
+        // there is something to write, so idle actors cost no descriptor.
+        std::ofstream(log_path(instances_.size() - 1), std::ios::app);
       }
     }
+    logs_.resize(instances_.size());
   }
 
   int run(Runtime& rt);
+  // The Runtime could not even be made: the run ends before it began.
+  int failed_to_start(const std::string& why);
 
  private:
   [[nodiscard]] std::vector<std::size_t> spawn_order() const;
   [[nodiscard]] std::vector<std::size_t> upstream_of(std::size_t group) const;
-  void spawn_all(Runtime& rt);
+  [[nodiscard]] std::filesystem::path log_path(std::size_t index) const {
+    return run_.dir / "logs" / (instances_[index].name + ".log");
+  }
+  [[nodiscard]] SpawnOptions spawn_options(std::size_t group) const;
+  bool spawn_all(Runtime& rt);
+  [[nodiscard]] bool stop_pending();
   void print(std::size_t group, const std::string& who, const std::string& text, bool launcher_event);
   void handle(Runtime& rt, const ActorEvent& event);
+  void observe(instance& inst, const ActorInfo& info);
+  bool all_ready(Runtime& rt);
   void begin_stop(std::chrono::nanoseconds timeout);
   void force_stop();
-  std::string control(Runtime& rt, const std::string& request);
+  std::string control(Runtime& rt, const ControlRequest& request);
   std::string status_json(Runtime& rt);
   void end_of_stream();
+  int finish(std::chrono::steady_clock::time_point started);
 
   const Graph& graph_;
   RunEntry run_;
   bool colour_;
   std::vector<instance> instances_;
   std::map<std::string, std::size_t> by_name_;
-  std::vector<std::ofstream> logs_;
+  std::vector<std::unique_ptr<std::ofstream>> logs_;  // written on the runtime's monitor thread only
   std::ofstream run_log_;
   std::mutex print_mutex_;
+  std::mutex refs_mutex_;  // the control thread reads refs while spawn_all writes them
 
   std::mutex events_mutex_;
-  std::condition_variable events_ready_;
   std::deque<ActorEvent> events_;
-  std::deque<std::pair<std::string, std::chrono::nanoseconds>> stop_requests_;
+  std::deque<std::chrono::nanoseconds> stop_requests_;
 
   bool stopping_ = false;
   bool stopped_by_user_ = false;
   std::optional<steady::time_point> force_at_;
   std::string failure_;
-  std::map<std::size_t, std::pair<std::uint64_t, steady::time_point>> last_sample_;  // msg/s
+  std::size_t ready_count_ = 0;
+  std::map<std::size_t, std::pair<std::uint64_t, steady::time_point>> last_sample_;  // msg/s, control thread only
 };
 
 std::vector<std::size_t> graph_run::upstream_of(std::size_t group) const {
@@ -171,45 +203,103 @@ void graph_run::print(std::size_t group, const std::string& who, const std::stri
   run_log_.flush();
 }
 
-void graph_run::spawn_all(Runtime& rt) {
+bool graph_run::stop_pending() {
+  if (g_signalled != 0) return true;
+  std::lock_guard guard(events_mutex_);
+  return !stop_requests_.empty();
+}
+
+SpawnOptions graph_run::spawn_options(std::size_t group) const {
+  const ActorSpec& actor = graph_.actors[group];
   const auto& policy = graph_.supervisor;
+  SpawnOptions options;
+  for (const auto& param : actor.params) options.params.set(param.name, to_runtime(param.value));
+  // In a graph a normal exit is the actor's end of stream, so "permanent"
+  // restarts after every abnormal exit, like transient.
+  options.restart = actor.restart == RestartPolicy::temporary ? Restart::temporary : Restart::transient;
+  options.max_restarts = static_cast<int>(policy.max_restarts);
+  options.within = std::chrono::duration_cast<std::chrono::milliseconds>(policy.within);
+  options.backoff.initial = std::chrono::duration_cast<std::chrono::milliseconds>(policy.backoff_initial);
+  options.backoff.max = std::chrono::duration_cast<std::chrono::milliseconds>(policy.backoff_max);
+  options.backoff.reset_after = std::chrono::duration_cast<std::chrono::milliseconds>(policy.min_uptime);
+  if (policy.stall_timeout) {
+    options.stall_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*policy.stall_timeout);
+  }
+  options.memory_limit = actor.memory_limit.value_or(0);
+  options.mailbox_capacity = actor.mailbox_capacity.value_or(graph_.mailbox_capacity);
+  options.nice = actor.nice.value_or(0);
+  for (const auto& route : graph_.routes) {
+    if (route.from != actor.name) continue;
+    Route out;
+    // The two enums list the same policies in the same order.
+    out.policy = static_cast<procactor::RoutePolicy>(route.policy);
+    for (const auto& target : instances_) {
+      if (graph_.actors[target.group].name == route.to) out.targets.push_back(target.name);
+    }
+    options.routes.push_back(std::move(out));
+  }
+  return options;
+}
+
+// Returns true when every instance was spawned. A spawn that fails, or a
+// stop asked for meanwhile, ends the start-up: the instances not spawned
+// count as finished, so the end of stream still reaches everything that runs.
+bool graph_run::spawn_all(Runtime& rt) {
   const auto cores = std::max(1U, std::thread::hardware_concurrency());
+  bool complete = true;
   for (std::size_t g : spawn_order()) {
-    const ActorSpec& actor = graph_.actors[g];
-    SpawnOptions base;
-    for (const auto& param : actor.params) base.params.set(param.name, to_runtime(param.value));
-    // In a graph a normal exit is the actor's end of stream, so "permanent"
-    // restarts after every abnormal exit, like transient.
-    base.restart = actor.restart == RestartPolicy::temporary ? Restart::temporary : Restart::transient;
-    base.max_restarts = static_cast<int>(policy.max_restarts);
-    base.within = std::chrono::duration_cast<std::chrono::milliseconds>(policy.within);
-    base.backoff.initial = std::chrono::duration_cast<std::chrono::milliseconds>(policy.backoff_initial);
-    base.backoff.max = std::chrono::duration_cast<std::chrono::milliseconds>(policy.backoff_max);
-    base.backoff.reset_after = std::chrono::duration_cast<std::chrono::milliseconds>(policy.min_uptime);
-    if (policy.stall_timeout) {
-      base.stall_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*policy.stall_timeout);
-    }
-    base.memory_limit = actor.memory_limit.value_or(0);
-    base.mailbox_capacity = actor.mailbox_capacity.value_or(graph_.mailbox_capacity);
-    base.nice = actor.nice.value_or(0);
-    for (const auto& route : graph_.routes) {
-      if (route.from != actor.name) continue;
-      Route out;
-      // The two enums list the same policies in the same order.
-      out.policy = static_cast<procactor::RoutePolicy>(route.policy);
-      for (const auto& target : instances_) {
-        if (graph_.actors[target.group].name == route.to) out.targets.push_back(target.name);
-      }
-      base.routes.push_back(std::move(out));
-    }
+    const SpawnOptions base = spawn_options(g);
     for (auto& inst : instances_) {
       if (inst.group != g) continue;
+      if (stop_pending()) {
+        complete = false;
+        break;
+      }
       SpawnOptions options = base;
       options.replica = inst.replica;
-      options.cpu = cpu_for_replica(actor.cpu, static_cast<std::uint32_t>(inst.replica), cores).value_or(-1);
-      inst.ref = rt.spawn(actor.type, inst.name, options);
+      options.cpu =
+          cpu_for_replica(graph_.actors[g].cpu, static_cast<std::uint32_t>(inst.replica), cores).value_or(-1);
+      try {
+        const ActorRef ref = rt.spawn(graph_.actors[g].type, inst.name, options);
+        std::lock_guard guard(refs_mutex_);
+        inst.ref = ref;
+      } catch (const std::exception& e) {
+        failure_ = "cannot start " + inst.name + ": " + e.what();
+        print(0, "procactor", "stopping the graph: " + failure_, true);
+        complete = false;
+        break;
+      }
     }
+    if (!complete) break;
   }
+  if (complete) return true;
+  for (auto& inst : instances_) {
+    if (!inst.ref.valid()) inst.finished = true;
+  }
+  if (!failure_.empty()) {
+    begin_stop(graph_.shutdown_timeout);
+    force_stop();
+  }
+  end_of_stream();
+  return false;
+}
+
+// An instance is ready once it has run: seen running, seen finished
+// normally (it ran, and may have been quick about it), or seen to have
+// handled a message. Starting, or crashing before it ever ran, is not ready.
+void graph_run::observe(instance& inst, const ActorInfo& info) {
+  if (inst.ready) return;
+  if (info.state == ActorState::running || info.state == ActorState::exited || info.processed > 0) {
+    inst.ready = true;
+    ++ready_count_;
+  }
+}
+
+bool graph_run::all_ready(Runtime& rt) {
+  for (auto& inst : instances_) {
+    if (!inst.ready && inst.ref.valid()) observe(inst, rt.info(inst.ref));
+  }
+  return ready_count_ == instances_.size();
 }
 
 void graph_run::handle(Runtime& rt, const ActorEvent& event) {
@@ -227,7 +317,7 @@ void graph_run::handle(Runtime& rt, const ActorEvent& event) {
         // declared after it in the file.
         for (auto& other : instances_) {
           const bool later = other.group > inst.group || (other.group == inst.group && other.replica > inst.replica);
-          if (&other == &inst || other.finished) continue;
+          if (&other == &inst || other.finished || !other.ref.valid()) continue;
           if (graph_.supervisor.strategy == RestartStrategy::one_for_all || later) rt.restart(other.ref);
         }
       }
@@ -240,8 +330,9 @@ void graph_run::handle(Runtime& rt, const ActorEvent& event) {
       failure_ = "gave up on " + inst.name + ": " + event.detail;
       break;
   }
-  const ActorState state = rt.info(inst.ref).state;
-  if (state == ActorState::exited || state == ActorState::failed || state == ActorState::killed) {
+  const ActorInfo info = rt.info(inst.ref);
+  observe(inst, info);
+  if (info.state == ActorState::exited || info.state == ActorState::failed || info.state == ActorState::killed) {
     inst.finished = true;
     if (!failure_.empty() && !stopping_) {
       print(0, "procactor", "stopping the graph: " + failure_, true);
@@ -286,12 +377,19 @@ void graph_run::force_stop() {
 }
 
 std::string graph_run::status_json(Runtime& rt) {
+  std::vector<ActorRef> refs;
+  {
+    std::lock_guard guard(refs_mutex_);
+    for (const auto& inst : instances_) refs.push_back(inst.ref);
+  }
   nlohmann::json rows = nlohmann::json::array();
   const long ticks = ::sysconf(_SC_CLK_TCK);
   const long page = ::sysconf(_SC_PAGESIZE);
   const auto now = steady::now();
-  for (const auto& inst : instances_) {
-    const ActorInfo info = rt.info(inst.ref);
+  for (std::size_t index = 0; index < instances_.size(); ++index) {
+    const instance& inst = instances_[index];
+    // An instance not spawned yet reads as starting, with no pid.
+    const ActorInfo info = refs[index].valid() ? rt.info(refs[index]) : ActorInfo{};
     const ActorSpec& actor = graph_.actors[inst.group];
     const double uptime = info.pid > 0 ? std::chrono::duration<double>(now - info.started).count() : 0.0;
     double cpu = 0;
@@ -301,12 +399,13 @@ std::string graph_run::status_json(Runtime& rt) {
       std::string line;
       std::getline(stat, line);
       // Fields after the parenthesised command: utime and stime are the 12th and 13th.
-      std::istringstream rest(line.substr(line.rfind(')') + 2));
+      const auto close = line.rfind(')');
+      std::istringstream rest(close == std::string::npos || close + 2 > line.size() ? "" : line.substr(close + 2));
       std::string field;
       double utime = 0, stime = 0;
       for (int i = 1; i <= 13 && rest >> field; ++i) {
-        if (i == 12) utime = std::stod(field);
-        if (i == 13) stime = std::stod(field);
+        if (i == 12) utime = std::strtod(field.c_str(), nullptr);
+        if (i == 13) stime = std::strtod(field.c_str(), nullptr);
       }
       if (uptime > 0) cpu = 100.0 * (utime + stime) / static_cast<double>(ticks) / uptime;
       std::ifstream statm("/proc/" + std::to_string(info.pid) + "/statm");
@@ -314,7 +413,6 @@ std::string graph_run::status_json(Runtime& rt) {
       statm >> size >> resident;
       rss = resident * static_cast<std::uint64_t>(page);
     }
-    const std::size_t index = by_name_[inst.name];
     double rate = 0;
     if (auto it = last_sample_.find(index); it != last_sample_.end()) {
       const double dt = std::chrono::duration<double>(now - it->second.second).count();
@@ -345,71 +443,82 @@ std::string graph_run::status_json(Runtime& rt) {
   return reply.dump();
 }
 
-std::string graph_run::control(Runtime& rt, const std::string& request) {
-  std::istringstream words(request);
-  std::string verb;
-  words >> verb;
-  if (verb == "status") return status_json(rt);
-  if (verb == "stop") {
-    long long timeout_ns = 0;
-    words >> timeout_ns;
-    std::lock_guard guard(events_mutex_);
-    stop_requests_.emplace_back("stop", timeout_ns > 0 ? std::chrono::nanoseconds(timeout_ns) : graph_.shutdown_timeout);
-    events_ready_.notify_all();
-    return "ok";
+// On the control server's thread.
+std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
+  using Verb = ControlRequest::Verb;
+  switch (request.verb) {
+    case Verb::ping: return "pong";
+    case Verb::status: return status_json(rt);
+    case Verb::stop: {
+      std::lock_guard guard(events_mutex_);
+      stop_requests_.push_back(request.stop_timeout.value_or(graph_.shutdown_timeout));
+      return "ok";
+    }
+    case Verb::restart:
+    case Verb::kill: break;
   }
-  if (verb == "restart" || verb == "kill") {
-    std::string target;
-    int sig = SIGKILL;
-    words >> target >> sig;
-    std::vector<const instance*> chosen;
+  std::vector<ActorRef> chosen;
+  {
+    std::lock_guard guard(refs_mutex_);
     for (const auto& inst : instances_) {
-      if (inst.name == target || graph_.actors[inst.group].name == target) chosen.push_back(&inst);
+      const bool named = graph_.actors[inst.group].name == request.target.name &&
+                         (!request.target.replica || static_cast<int>(*request.target.replica) == inst.replica);
+      if (named) chosen.push_back(inst.ref);
     }
-    if (chosen.empty()) return "error: no actor '" + target + "' in run " + run_.name;
-    for (const auto* inst : chosen) {
-      if (verb == "restart") {
-        rt.restart(inst->ref);
-      } else {
-        rt.signal(inst->ref, sig);
-      }
-    }
-    return "ok";
   }
-  return "error: unknown request '" + verb + "'";
+  const std::string target = to_string(request.target);
+  if (chosen.empty()) return "error: no actor '" + target + "' in run " + run_.name;
+  std::size_t acted = 0;
+  for (const ActorRef& ref : chosen) {
+    // Only a live process can be restarted or signalled; one that has not
+    // started yet, or has finished, is left alone.
+    if (!ref.valid() || rt.info(ref).pid <= 0) continue;
+    if (request.verb == Verb::restart) {
+      rt.restart(ref);
+    } else {
+      rt.signal(ref, request.signal);
+    }
+    ++acted;
+  }
+  if (acted == 0) return "error: '" + target + "' has no running process in run " + run_.name;
+  return "ok";
 }
 
 int graph_run::run(Runtime& rt) {
   rt.capture_output([this](const OutputLine& line) {
-    const std::string who = line.name;
-    auto it = by_name_.find(who);
+    auto it = by_name_.find(line.name);
     if (it == by_name_.end()) return;
-    print(instances_[it->second].group, who, line.text, false);
+    print(instances_[it->second].group, line.name, line.text, false);
     auto& log = logs_[it->second];
-    log << line.text << '\n';
-    log.flush();
+    if (!log) log = std::make_unique<std::ofstream>(log_path(it->second), std::ios::app);
+    *log << line.text << '\n';
+    log->flush();
   });
   rt.on_event([this](const ActorEvent& event) {
     std::lock_guard guard(events_mutex_);
     events_.push_back(event);
-    events_ready_.notify_all();
   });
   const auto started = steady::now();
-  spawn_all(rt);
-  ControlServer server(run_.dir / "control.sock", [this, &rt](const std::string& request) {
-    return control(rt, request);
-  });
-  {
-    std::ofstream pid(run_.dir / "supervisor.pid");
-    pid << ::getpid() << '\n';
-  }
-  if (g_ready_fd >= 0) {
+  // Before the first spawn: `status` answers while a large graph starts.
+  ControlServer server(run_.dir / "control.sock",
+                       [this, &rt](const ControlRequest& request) { return control(rt, request); });
+  const bool spawned = spawn_all(rt);
+  if (g_ready_fd >= 0 && spawned) {
     (void)!::write(g_ready_fd, "r", 1);
     ::close(g_ready_fd);
     g_ready_fd = -1;
   }
   bool ready_reported = false;
   for (;;) {
+    // Every instance has run (or finished, which it could only do by
+    // running): report it once, before a stop can get in between.
+    if (!ready_reported && spawned && !stopping_ && all_ready(rt)) {
+      ready_reported = true;
+      const auto ms = std::chrono::duration<double, std::milli>(steady::now() - started).count();
+      char text[64];
+      std::snprintf(text, sizeof text, "%.1f ms", ms);
+      print(0, "procactor", std::to_string(instances_.size()) + " actors ready in " + text, true);
+    }
     // Signals arrive through the self-pipe; events and stop requests through
     // the queue. Neither waits long, so the loop notices both quickly.
     pollfd fd{g_signal_pipe[0], POLLIN, 0};
@@ -427,27 +536,20 @@ int graph_run::run(Runtime& rt) {
       }
     }
     std::deque<ActorEvent> events;
-    std::deque<std::pair<std::string, std::chrono::nanoseconds>> stops;
+    std::deque<std::chrono::nanoseconds> stops;
     {
-      std::unique_lock lock(events_mutex_);
+      std::lock_guard guard(events_mutex_);
       events.swap(events_);
       stops.swap(stop_requests_);
     }
     for (const auto& event : events) handle(rt, event);
-    for (const auto& stop : stops) {
+    for (const auto& timeout : stops) {
       stopped_by_user_ = true;
       print(0, "procactor", "stop requested: stopping the graph", true);
-      begin_stop(stop.second);
-    }
-    if (!ready_reported && failure_.empty() && !stopping_) {
-      bool all_running = true;
-      for (const auto& info : rt.actors()) all_running = all_running && info.state != ActorState::starting;
-      if (all_running) {
-        ready_reported = true;
-        const auto ms = std::chrono::duration<double, std::milli>(steady::now() - started).count();
-        char text[64];
-        std::snprintf(text, sizeof text, "%.1f ms", ms);
-        print(0, "procactor", std::to_string(instances_.size()) + " actors ready in " + text, true);
+      if (!stopping_) {
+        begin_stop(timeout);
+      } else if (!force_at_ || steady::now() + timeout < *force_at_) {
+        force_at_ = steady::now() + timeout;  // a second, shorter stop wins
       }
     }
     if (force_at_ && steady::now() >= *force_at_) {
@@ -459,6 +561,10 @@ int graph_run::run(Runtime& rt) {
     for (const auto& inst : instances_) all_finished = all_finished && inst.finished;
     if (all_finished) break;
   }
+  return finish(started);
+}
+
+int graph_run::finish(std::chrono::steady_clock::time_point started) {
   const auto seconds = std::chrono::duration<double>(steady::now() - started).count();
   char text[64];
   std::snprintf(text, sizeof text, "%.2f s", seconds);
@@ -471,6 +577,11 @@ int graph_run::run(Runtime& rt) {
   }
   std::ofstream(run_.dir / "exit") << code << '\n';
   return code;
+}
+
+int graph_run::failed_to_start(const std::string& why) {
+  failure_ = why;
+  return finish(steady::now());
 }
 
 // Detaches into the background before any thread exists (never fork after).
@@ -489,8 +600,10 @@ bool detach(const RunEntry& run, int& exit_code) {
     }
     ::close(ready[0]);
     if (n != 1) {
-      std::cerr << "procactor: run " << run.name << " failed to start; see " << (run.dir / "launch.log").string()
-                << '\n';
+      // The background process has ended; what it printed says why.
+      std::cerr << "procactor: run " << run.name << " failed to start:\n";
+      std::ifstream log(run.dir / "launch.log");
+      std::cerr << log.rdbuf();
       exit_code = exit_failure;
       return true;
     }
@@ -511,29 +624,108 @@ bool detach(const RunEntry& run, int& exit_code) {
   return false;
 }
 
-// Arena size: every lane the graph can make (one per sender and receiver
-// instance pair along each route, one from the supervisor to each instance),
-// each of its receiver's capacity, plus room for replies and slack.
-std::size_t arena_size_for(const Graph& graph) {
-  std::size_t bytes = std::size_t{16} << 20;
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t sum = 0;
+  return __builtin_add_overflow(a, b, &sum) ? std::numeric_limits<std::uint64_t>::max() : sum;
+}
+
+std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t product = 0;
+  return __builtin_mul_overflow(a, b, &product) ? std::numeric_limits<std::uint64_t>::max() : product;
+}
+
+// Shared memory the graph may need, reserved up front by the runtime: the
+// slot table; per instance its mailbox and reply inbox, its parameters and
+// routes, and a lane into the supervisor's inbox (dead letters); per route
+// a lane from every sending instance to every receiving one, plus one from
+// the supervisor to each instance, each the receiver's mailbox capacity.
+// Saturates rather than wraps: an absurd graph asks for an absurd size,
+// which launch_graph() refuses.
+std::uint64_t arena_size_for(const Graph& graph) {
+  constexpr std::uint64_t lane_overhead = 4096;
+  constexpr std::uint64_t per_instance = (32U << 10U) + (64U << 10U) + lane_overhead;
+  constexpr std::uint64_t per_route_target = 8 + 64 + 8;  // a cereal'ed target name, at most 63 bytes
+  std::uint64_t bytes = std::uint64_t{16} << 20U;
   for (const auto& actor : graph.actors) {
-    std::size_t senders = 1;
+    std::uint64_t senders = 1;
+    std::uint64_t route_bytes = 4096;
     for (const auto& route : graph.routes) {
-      if (route.to != actor.name) continue;
-      if (const ActorSpec* from = graph.find_actor(route.from)) senders += from->replicas;
+      if (route.to == actor.name) {
+        if (const ActorSpec* from = graph.find_actor(route.from)) senders += from->replicas;
+      }
+      if (route.from == actor.name) {
+        if (const ActorSpec* to = graph.find_actor(route.to)) {
+          route_bytes = saturating_add(route_bytes, saturating_mul(to->replicas, per_route_target));
+        }
+      }
+    }
+    std::uint64_t param_bytes = 4096;
+    for (const auto& param : actor.params) {
+      param_bytes += 64 + param.name.size();
+      std::visit(
+          [&](const auto& value) {
+            using T = std::decay_t<decltype(value)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+              param_bytes += value.size();
+            } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+              for (const auto& s : value) param_bytes += 16 + s.size();
+            } else if constexpr (requires { value.size(); }) {
+              param_bytes += 8 * value.size();
+            }
+          },
+          param.value);
     }
     const std::uint64_t capacity = actor.mailbox_capacity.value_or(graph.mailbox_capacity);
-    bytes += actor.replicas * senders * (capacity + 4096) + actor.replicas * (std::size_t{256} << 10);
+    const std::uint64_t lanes = saturating_mul(senders, saturating_add(capacity, lane_overhead));
+    const std::uint64_t each = saturating_add(saturating_add(per_instance, lanes), route_bytes + param_bytes);
+    bytes = saturating_add(bytes, saturating_mul(actor.replicas, each));
   }
   return bytes;
+}
+
+// What a run of `graph` needs of this host, checked before anything starts
+// so that it fails with a reason instead of part-way. Raises the open-file
+// limit as far as the hard limit allows: the supervisor holds a pidfd and
+// two output pipes per actor, and the log files of the chatty ones.
+bool host_allows(const Graph& graph, std::size_t instances, std::uint64_t arena_bytes) {
+  const std::uint64_t fds_needed = instances * 4 + 256;
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < fds_needed) {
+    if (files.rlim_max != RLIM_INFINITY && files.rlim_max < fds_needed) {
+      std::cerr << "procactor: error: graph " << graph.name << " has " << instances << " actor instances, which need "
+                << fds_needed << " open files in the supervisor; the hard limit is " << files.rlim_max
+                << " (raise it with `ulimit -Hn` or in limits.conf)\n";
+      return false;
+    }
+    files.rlim_cur = fds_needed;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+  struct statvfs shm {};
+  if (::statvfs("/dev/shm", &shm) == 0) {
+    const std::uint64_t free_bytes = saturating_mul(shm.f_bavail, shm.f_frsize);
+    if (arena_bytes > free_bytes) {
+      std::cerr << "procactor: error: graph " << graph.name << " may need "
+                << (arena_bytes == std::numeric_limits<std::uint64_t>::max() ? std::string("more than 16EiB")
+                                                                               : format_size(arena_bytes))
+                << " of shared memory for its mailboxes (a lane of mailbox_capacity per sender per instance), "
+                   "more than the "
+                << format_size(free_bytes) << " free in /dev/shm; lower mailbox_capacity or the replicas\n";
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
 
 int launch_graph(const LaunchOptions& options, const Graph& graph) {
+  const std::size_t instances = instance_count(graph);
+  const std::uint64_t arena_bytes = arena_size_for(graph);
+  if (!host_allows(graph, instances, arena_bytes)) return exit_failure;
   RunEntry run = create_run(graph.name);
   int detached_code = exit_ok;
   if (options.detach && detach(run, detached_code)) return detached_code;
+  record_supervisor(run);
   if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   // Installed before the Runtime, which then leaves these signals to us.
   struct sigaction action {};
@@ -542,20 +734,29 @@ int launch_graph(const LaunchOptions& options, const Graph& graph) {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
 
   Options runtime_options;
-  runtime_options.arena_size = arena_size_for(graph);
+  runtime_options.arena_size = arena_bytes;
+  runtime_options.max_actors = static_cast<std::uint32_t>(instances);
   runtime_options.log_events = false;  // `launch` prints its own events
   runtime_options.shutdown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(graph.shutdown_timeout);
   std::vector<std::string> args = {"procactor", "actor"};
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
-  int code = exit_failure;
-  {
-    Runtime rt(static_cast<int>(args.size()), argv.data(), runtime_options);
-    graph_run graph_run(graph, options, run);
-    code = graph_run.run(rt);
+  // Declared before the Runtime, so destroyed after it: the runtime's
+  // monitor thread calls back into it (output lines, events) until the
+  // Runtime's destructor has joined that thread.
+  graph_run graph_run(graph, options, run);
+  std::unique_ptr<Runtime> rt;
+  try {
+    rt = std::make_unique<Runtime>(static_cast<int>(args.size()), argv.data(), runtime_options);
+  } catch (const std::exception& e) {
+    return graph_run.failed_to_start(std::string("cannot start the runtime: ") + e.what());
   }
-  return code;
+  if (rt->options().max_actors < instances) {
+    return graph_run.failed_to_start("the runtime holds at most " + std::to_string(rt->options().max_actors) +
+                                     " actors; the graph has " + std::to_string(instances));
+  }
+  return graph_run.run(*rt);
 }
 
 }  // namespace procactor::launcher

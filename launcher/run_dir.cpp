@@ -1,25 +1,111 @@
 #include "run_dir.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 #include <system_error>
 
-#include "control.hpp"
-
 namespace procactor::launcher {
+namespace {
 
-std::filesystem::path runs_root() {
-  const char* base = std::getenv("XDG_RUNTIME_DIR");
-  std::filesystem::path root =
-      std::filesystem::path(base != nullptr && *base != '\0' ? base : "/tmp") / ("procactor-" + std::to_string(::getuid()));
-  if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
-    throw std::runtime_error("cannot create " + root.string() + ": " + std::strerror(errno));
+namespace fs = std::filesystem;
+
+constexpr const char* lock_file = "supervisor.lock";
+
+// An fd that closes itself.
+class file_descriptor {
+ public:
+  explicit file_descriptor(int fd) : fd_(fd) {}
+  ~file_descriptor() {
+    if (fd_ >= 0) ::close(fd_);
   }
+  file_descriptor(const file_descriptor&) = delete;
+  file_descriptor& operator=(const file_descriptor&) = delete;
+  [[nodiscard]] int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+[[noreturn]] void fail(const std::string& what, const fs::path& path) {
+  throw std::runtime_error(what + " " + path.string() + ": " + std::strerror(errno));
+}
+
+bool holds_lock(const fs::path& dir) {
+  const file_descriptor fd(::open((dir / lock_file).c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return false;
+  // Taking it, even shared, means nobody holds it exclusively: no supervisor.
+  return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+}
+
+RunEntry read_run(const fs::path& dir) {
+  RunEntry run{dir.filename().string(), dir, RunState::died, -1, 0};
+  std::ifstream(dir / "supervisor.pid") >> run.supervisor_pid;
+  if (holds_lock(dir)) {
+    run.state = RunState::live;
+  } else if (std::ifstream exit_file(dir / "exit"); exit_file >> run.exit_code) {
+    run.state = RunState::ended;
+  }
+  return run;
+}
+
+// When the run started: its lock file is made once, with the directory.
+fs::file_time_type started(const fs::path& dir) {
+  std::error_code error;
+  auto time = fs::last_write_time(dir / lock_file, error);
+  return error ? fs::file_time_type::min() : time;
+}
+
+bool is_run_dir(const fs::directory_entry& entry) {
+  const std::string name = entry.path().filename().string();
+  std::error_code ignored;
+  return !name.starts_with('.') && entry.is_directory(ignored);
+}
+
+// N when `name` is `base.N`.
+std::optional<int> archive_number(const std::string& name, const std::string& base) {
+  if (!name.starts_with(base + ".")) return std::nullopt;
+  const std::string_view digits = std::string_view(name).substr(base.size() + 1);
+  int number = 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+  if (digits.empty() || error != std::errc() || end != digits.data() + digits.size() || number < 1) {
+    return std::nullopt;
+  }
+  return number;
+}
+
+// Moves an old run of `name` aside as name.N, N one past the newest kept,
+// and forgets all but the newest kept_runs of them.
+void archive(const fs::path& root, const std::string& name) {
+  std::vector<int> numbers;
+  std::error_code ignored;
+  for (const auto& entry : fs::directory_iterator(root, ignored)) {
+    if (auto n = archive_number(entry.path().filename().string(), name)) numbers.push_back(*n);
+  }
+  std::sort(numbers.begin(), numbers.end());
+  const int next = numbers.empty() ? 1 : numbers.back() + 1;
+  fs::rename(root / name, root / (name + "." + std::to_string(next)));
+  numbers.push_back(next);
+  for (std::size_t i = 0; i + kept_runs < numbers.size(); ++i) {
+    fs::remove_all(root / (name + "." + std::to_string(numbers[i])), ignored);
+  }
+}
+
+}  // namespace
+
+fs::path runs_root() {
+  const char* base = std::getenv("XDG_RUNTIME_DIR");
+  fs::path root = fs::path(base != nullptr && *base != '\0' ? base : "/tmp") / ("procactor-" + std::to_string(::getuid()));
+  if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) fail("cannot create", root);
   struct stat info {};
   if (::lstat(root.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
     throw std::runtime_error(root.string() + " is not a directory");
@@ -33,51 +119,73 @@ std::filesystem::path runs_root() {
 std::vector<RunEntry> list_runs() {
   std::vector<RunEntry> runs;
   std::error_code ignored;
-  for (const auto& entry : std::filesystem::directory_iterator(runs_root(), ignored)) {
-    if (!entry.is_directory() || !std::filesystem::exists(entry.path() / "supervisor.pid")) continue;
-    RunEntry run{entry.path().filename().string(), entry.path(), false};
-    run.live = control_request(entry.path() / "control.sock", "ping").has_value();
-    runs.push_back(std::move(run));
+  for (const auto& entry : fs::directory_iterator(runs_root(), ignored)) {
+    if (is_run_dir(entry)) runs.push_back(read_run(entry.path()));
   }
   return runs;
 }
 
 std::optional<RunEntry> find_run(const std::optional<std::string>& name, std::string& error) {
-  auto runs = list_runs();
+  const fs::path root = runs_root();
   if (name) {
-    for (auto& run : runs) {
-      if (run.name == *name) return run;
-    }
+    std::error_code ignored;
+    const bool plain = !name->empty() && name->find('/') == std::string::npos && !name->starts_with('.');
+    if (plain && fs::is_directory(root / *name, ignored)) return read_run(root / *name);
     error = "no such run '" + *name + "'";
     return std::nullopt;
   }
-  std::vector<RunEntry> live;
-  for (auto& run : runs) {
-    if (run.live) live.push_back(run);
+  const auto runs = list_runs();
+  std::vector<const RunEntry*> live;
+  const RunEntry* latest = nullptr;
+  for (const auto& run : runs) {
+    if (run.state == RunState::live) live.push_back(&run);
+    if (latest == nullptr || started(run.dir) > started(latest->dir)) latest = &run;
   }
-  if (live.size() == 1) return live.front();
+  if (live.size() == 1) return *live.front();
+  if (live.empty() && latest != nullptr && latest->state == RunState::died) return *latest;
   if (live.empty()) {
     error = "no run is active";
   } else {
     error = "several runs are active; name one:";
-    for (const auto& run : live) error += " " + run.name;
+    for (const auto* run : live) error += " " + run->name;
   }
   return std::nullopt;
 }
 
 RunEntry create_run(const std::string& graph_name) {
-  const auto root = runs_root();
+  const fs::path root = runs_root();
+  // Two launches of one graph at once must not both move the same old run
+  // aside, nor take the same name.
+  const file_descriptor root_lock(::open((root / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (root_lock.get() < 0) fail("cannot open", root / ".lock");
+  while (::flock(root_lock.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) fail("cannot lock", root / ".lock");
+  }
   for (int n = 1;; ++n) {
     const std::string name = n == 1 ? graph_name : graph_name + "-" + std::to_string(n);
-    const auto dir = root / name;
-    if (std::filesystem::exists(dir)) {
-      if (control_request(dir / "control.sock", "ping")) continue;  // a live run holds this name
-      std::filesystem::remove_all(dir);
+    const fs::path dir = root / name;
+    if (fs::exists(dir)) {
+      if (holds_lock(dir)) continue;  // a live run holds this name
+      archive(root, name);
     }
-    std::filesystem::create_directories(dir / "logs");
-    std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
-    return {name, dir, true};
+    // Made under a hidden name and renamed when complete, so that nobody
+    // sees a run directory without its lock.
+    const fs::path staging = root / (".new-" + std::to_string(::getpid()) + "-" + name);
+    fs::remove_all(staging);
+    fs::create_directories(staging / "logs");
+    fs::permissions(staging, fs::perms::owner_all);
+    // Never closed: the lock is the run's sign of life until this process
+    // exits (a --detach fork shares it, and keeps it after the parent goes).
+    const int lock = ::open((staging / lock_file).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0) fail("cannot create", staging / lock_file);
+    if (::flock(lock, LOCK_EX | LOCK_NB) != 0) fail("cannot lock", staging / lock_file);
+    fs::rename(staging, dir);
+    return {name, dir, RunState::live, -1, 0};
   }
+}
+
+void record_supervisor(const RunEntry& run) {
+  std::ofstream(run.dir / "supervisor.pid") << ::getpid() << '\n';
 }
 
 }  // namespace procactor::launcher

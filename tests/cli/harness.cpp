@@ -5,6 +5,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -395,6 +398,73 @@ bool eventually(const std::function<bool()>& condition, seconds timeout) {
   }
 }
 
+// --- control socket --------------------------------------------------------
+
+control_client::control_client(const fs::path& socket) {
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE_MESSAGE(fd_ >= 0, "socket: ", std::strerror(errno));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string path = socket.string();
+  REQUIRE(path.size() < sizeof address.sun_path);
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  REQUIRE_MESSAGE(::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0,
+                  "connect to ", path, ": ", std::strerror(errno));
+}
+
+control_client::~control_client() { ::close(fd_); }
+
+void control_client::send(const std::string& bytes) const {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    REQUIRE_MESSAGE(n > 0, "send: ", std::strerror(errno));
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void control_client::finish() const { ::shutdown(fd_, SHUT_WR); }
+
+std::string control_client::reply(seconds timeout) {
+  std::string text;
+  bool closed = false;
+  const bool done = eventually(
+      [&] {
+        char buffer[65536];
+        for (;;) {
+          const ssize_t n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
+          if (n > 0) {
+            text.append(buffer, static_cast<std::size_t>(n));
+            continue;
+          }
+          if (n < 0 && errno == EINTR) continue;
+          // End of file, or a reset once the server has closed: either way
+          // the reply is complete.
+          closed = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+          return closed;
+        }
+      },
+      timeout);
+  REQUIRE_MESSAGE(done, "no complete reply within ", timeout.count(), " s; so far: ", text);
+  return text;
+}
+
+bool control_client::waiting() const {
+  char byte = 0;
+  const ssize_t n = ::recv(fd_, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+fs::path control_socket(const sandbox& box, const std::string& run) { return box.runs_root() / run / "control.sock"; }
+
+std::string control_exchange(const fs::path& socket, const std::string& bytes, seconds timeout) {
+  control_client client(socket);
+  client.send(bytes);
+  client.finish();
+  return client.reply(timeout);
+}
+
 // --- text -----------------------------------------------------------------
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -466,6 +536,15 @@ std::map<std::string, pid_t> running_instances(sandbox& box, const std::string& 
       120s);
   REQUIRE_MESSAGE(ready, "run ", run, " never had its ", count, " instances running; last status:\n", last);
   return pids;
+}
+
+detached_run launch_detached(sandbox& box, const fs::path& graph) {
+  const result launched = box.procactor({"launch", "--detach", graph.string()}, 120s);
+  REQUIRE_MESSAGE(launched.exit_code == 0, launched.out, launched.err);
+  std::smatch match;
+  REQUIRE_MESSAGE(std::regex_search(launched.out, match, std::regex(R"(started run (\S+) \(pid ([0-9]+)\))")),
+                  launched.out);
+  return {match[1], static_cast<pid_t>(std::stoi(match[2]))};
 }
 
 void check_run_left_nothing(pid_t supervisor_pid, const std::vector<pid_t>& actor_pids) {

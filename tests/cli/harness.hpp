@@ -135,9 +135,47 @@ std::vector<std::string> segments_of(pid_t supervisor_pid);
 // ones are left out); fails the test when that does not happen.
 std::map<std::string, pid_t> running_instances(sandbox& box, const std::string& run, std::size_t count);
 
+// `launch --detach GRAPH`, checked: the run's name and its supervisor.
+struct detached_run {
+  std::string name;
+  pid_t supervisor = 0;
+};
+detached_run launch_detached(sandbox& box, const fs::path& graph);
+
 // After a launch has exited: none of its actors runs, and its /dev/shm
 // segments are gone (polled: the kernel may still be tearing down).
 void check_run_left_nothing(pid_t supervisor_pid, const std::vector<pid_t>& actor_pids = {});
+
+// --- The control socket, spoken to directly --------------------------------
+
+// A client connection to a run's control socket, for the tests that send
+// what `procactor` itself never would. The destructor closes it.
+class control_client {
+ public:
+  explicit control_client(const fs::path& socket);
+  ~control_client();
+  control_client(const control_client&) = delete;
+  control_client& operator=(const control_client&) = delete;
+
+  // Sends bytes as they are; fails the test when the socket refuses them.
+  void send(const std::string& bytes) const;
+  // Ends what this client sends (a half close): the server reads no more.
+  void finish() const;
+  // Everything the server sends until it closes the connection; fails the
+  // test past the deadline.
+  std::string reply(seconds timeout);
+  // True while the server has neither written nor closed: the connection
+  // is still waiting for its request.
+  [[nodiscard]] bool waiting() const;
+
+ private:
+  int fd_ = -1;
+};
+
+// The run's control socket in the sandbox.
+fs::path control_socket(const sandbox& box, const std::string& run);
+// One exchange: connect, send `bytes` and end the input, read the reply to the end.
+std::string control_exchange(const fs::path& socket, const std::string& bytes, seconds timeout = 60s);
 
 // Polls `condition` until it holds; false once the deadline has passed.
 bool eventually(const std::function<bool()>& condition, seconds timeout);

@@ -48,8 +48,9 @@ int restarts_of(const std::map<std::string, json>& rows, const std::string& name
 TEST_CASE("a detached run can be listed and killed and restarted and read and stopped" * doctest::timeout(590)) {
   sandbox box;
   // A copy in the sandbox: its path in the supervisor's command line is
-  // this test's alone.
-  const fs::path graph = box.copy_graph("primes_long.toml");
+  // this test's alone. The graph runs until it is stopped, so every step
+  // below acts on a running graph, on any machine.
+  const fs::path graph = box.copy_graph("endless.toml");
 
   // launch --detach returns at once and names the run.
   const result launched = box.procactor({"launch", "--detach", graph.string()}, 60s);
@@ -59,7 +60,7 @@ TEST_CASE("a detached run can be listed and killed and restarted and read and st
                   launched.out);
   const std::string run = match[1];
   const pid_t supervisor = std::stoi(match[2]);
-  CHECK(run == "primes-long");
+  CHECK(run == "endless");
   CHECK(launched.out.find("procactor stop " + run) != std::string::npos);
 
   std::map<std::string, json> rows;
@@ -74,7 +75,7 @@ TEST_CASE("a detached run can be listed and killed and restarted and read and st
   CHECK(table.exit_code == 0);
   const auto lines = lines_of(table.out);
   REQUIRE_MESSAGE(lines.size() == 2 + instances.size(), table.out);
-  CHECK(lines[0] == "run " + run + " (graph primes-long)");
+  CHECK(lines[0] == "run " + run + " (graph endless)");
   CHECK(lines[1].starts_with("ACTOR "));
   for (std::size_t i = 0; i < instances.size(); ++i) {
     CHECK_MESSAGE(lines[2 + i].starts_with(instances[i] + " "), lines[2 + i]);
@@ -175,7 +176,7 @@ TEST_CASE("a detached run can be listed and killed and restarted and read and st
   CHECK(total.exit_code == 0);
   CHECK_MESSAGE(std::regex_match(total.out, std::regex("total: [0-9]+\n")), total.out);
   const result ended = box.procactor({"logs", run, "--tail", "1"});
-  CHECK_MESSAGE(ended.out.starts_with("procactor | graph primes-long stopped after "), ended.out);
+  CHECK_MESSAGE(ended.out.starts_with("procactor | graph endless stopped after "), ended.out);
 }
 
 }  // namespace cli

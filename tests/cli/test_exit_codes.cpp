@@ -1,4 +1,4 @@
-// The exit codes scripts rely on (DESIGN.md §7): 2 for a usage or config
+// The exit codes scripts rely on, as README.md documents them: 2 for a usage or config
 // error, 3 for a run that does not exist. 0 and 1 are checked by the tests
 // that launch graphs.
 #include <doctest/doctest.h>

@@ -18,10 +18,11 @@ std::vector<pid_t> values(const std::map<std::string, pid_t>& pids) {
 
 TEST_CASE("Ctrl-C stops the graph in order and leaves nothing behind" * doctest::timeout(590)) {
   sandbox box;
-  const fs::path graph = box.copy_graph("primes_long.toml");
+  // Runs until stopped: the Ctrl-C always finds it running.
+  const fs::path graph = box.copy_graph("endless.toml");
   auto launch = box.start({"launch", graph.string()}, {.cwd = {}, .new_session = true});
   launch->wait_for_output("procactor | 4 actors ready in ", 120s);
-  const auto pids = running_instances(box, "primes-long", 4);
+  const auto pids = running_instances(box, "endless", 4);
   // The probes that must come back empty see the run while it runs.
   REQUIRE(!segments_of(launch->pid()).empty());
   REQUIRE(actors_of(launch->pid()).size() == 4);
@@ -34,26 +35,27 @@ TEST_CASE("Ctrl-C stops the graph in order and leaves nothing behind" * doctest:
   // (sources closed first, the sink reported) well before shutdown_timeout.
   CHECK_MESSAGE(code == 0, out, launch->err());
   CHECK(out.find("procactor | interrupted: stopping the graph (again to force)\n") != std::string::npos);
-  CHECK(out.find("procactor | graph primes-long stopped after ") != std::string::npos);
+  CHECK(out.find("procactor | graph endless stopped after ") != std::string::npos);
   CHECK(out.find("sink.0 | total: ") != std::string::npos);
   CHECK_MESSAGE(out.find("shutdown_timeout passed") == std::string::npos, out);
   CHECK(out.find("stopping now") == std::string::npos);
 
   check_run_left_nothing(launch->pid(), values(pids));
   CHECK(processes_with_cmdline(graph.string()).empty());
-  CHECK(box.procactor({"status", "primes-long"}).exit_code == 3);
+  CHECK(box.procactor({"status", "endless"}).exit_code == 3);
 }
 
 TEST_CASE("a second Ctrl-C forces the stop and leaves nothing behind" * doctest::timeout(590)) {
   sandbox box;
-  // Every range is handed out at once and takes minutes to count: the
-  // drain after the first Ctrl-C cannot finish on its own in this test.
-  const fs::path graph = box.copy_graph("primes_slow_drain.toml");
+  // Each worker hangs in its first message, so the drain after the first
+  // Ctrl-C can never finish on its own; the test waits until both hang.
+  const fs::path graph = box.copy_graph("stuck_drain.toml");
   auto launch = box.start({"launch", graph.string()}, {.cwd = {}, .new_session = true});
   launch->wait_for_output("procactor | 4 actors ready in ", 120s);
-  // The source may already have handed everything out and finished.
-  const auto pids = running_instances(box, "primes-slow-drain", 3);
-  REQUIRE(actors_of(launch->pid()).size() >= 3);
+  launch->wait_for_output("worker.0 | stuck on tick ", 120s);
+  launch->wait_for_output("worker.1 | stuck on tick ", 120s);
+  const auto pids = running_instances(box, "stuck-drain", 4);
+  REQUIRE(actors_of(launch->pid()).size() == 4);
 
   launch->signal(SIGINT);
   launch->wait_for_output("procactor | interrupted: stopping the graph (again to force)\n", 120s);
@@ -62,7 +64,7 @@ TEST_CASE("a second Ctrl-C forces the stop and leaves nothing behind" * doctest:
   const std::string out = launch->out();
   CHECK_MESSAGE(code == 0, out, launch->err());
   CHECK_MESSAGE(out.find("procactor | stopping now\n") != std::string::npos, out);
-  CHECK(out.find("procactor | graph primes-slow-drain stopped after ") != std::string::npos);
+  CHECK(out.find("procactor | graph stuck-drain stopped after ") != std::string::npos);
   CHECK(out.find("shutdown_timeout passed") == std::string::npos);
 
   check_run_left_nothing(launch->pid(), values(pids));

@@ -2,6 +2,8 @@
 // another program (or the test itself) computes, and nothing outlives them.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <regex>
 
@@ -64,6 +66,8 @@ TEST_CASE("launch counts as many primes as example-primes" * doctest::timeout(29
   CHECK_MESSAGE(out.find("\nsink.0 | total: " + expected + "\n") != std::string::npos, out);
   CHECK(output_of("sink.0", out).size() == 1);
   CHECK(out.find("procactor | graph primes-small finished in ") != std::string::npos);
+  // Every instance ran, so the ready line came, once, whatever finished first.
+  CHECK_MESSAGE(count_of(out, "procactor | 4 actors ready in ") == 1, out);
   check_run_left_nothing(launch->pid());
 }
 
@@ -84,6 +88,7 @@ TEST_CASE("launch of wordcount prints the ten most frequent words of the file" *
   const int code = launch->wait(240s);
   const std::string out = launch->out();
   CHECK_MESSAGE(code == 0, out, launch->err());
+  CHECK_MESSAGE(count_of(out, "procactor | 6 actors ready in ") == 1, out);
   const auto top = output_of("top.0", out);
   REQUIRE_MESSAGE(top.size() == 10, out);
   for (std::size_t i = 0; i < 10; ++i) {
@@ -107,6 +112,19 @@ TEST_CASE("crashy workers abort and are restarted and no number is lost" * docte
   // the output before the crash did.
   CHECK(count_of(out, ": crashing on purpose at message 1000\n") == crashes);
   CHECK(out.find("gave up") == std::string::npos);
+  check_run_left_nothing(launch->pid());
+}
+
+TEST_CASE("the ready line comes even when an instance has finished before the last one started" *
+          doctest::timeout(290)) {
+  sandbox box;
+  auto launch = box.start({"launch", test_graph("finished_first.toml").string()}, {.cwd = {}, .new_session = true});
+  launch->wait_for_output("procactor | 101 actors ready in ", 240s);
+  launch->wait_for_output("procactor | quick.0 exited (exit code 0)", 240s);
+  launch->signal(SIGINT);
+  const int code = launch->wait(240s);
+  CHECK_MESSAGE(code == 0, launch->out(), launch->err());
+  CHECK(count_of(launch->out(), " actors ready in ") == 1);
   check_run_left_nothing(launch->pid());
 }
 

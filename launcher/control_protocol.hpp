@@ -1,0 +1,52 @@
+// The requests of the control channel (the run's Unix socket), as text.
+//
+// A client sends one line and reads the reply until the server closes:
+//   ping                     -> "pong"
+//   status                   -> one JSON object: {"run", "graph", "actors": [...]}
+//   stop [TIMEOUT_NS]        -> "ok": the graph stops in order; what still runs
+//                               after TIMEOUT_NS (default: the graph's
+//                               shutdown_timeout) is killed
+//   restart ACTOR[.N]        -> "ok"
+//   kill ACTOR[.N] [SIGNAL]  -> "ok"; SIGNAL is a name (TERM, SIGTERM) or a
+//                               number, KILL by default
+// Anything else gets one line "error: ..." naming what is wrong.
+//
+// Parsing is a pure function so that it can be unit-tested and fuzzed: it
+// takes any bytes and never throws.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "cli_args.hpp"
+
+namespace procactor::launcher {
+
+// Longer request lines are refused. The longest valid one is
+// "kill NAME.N SIGNAL" with a 63-byte name: far below.
+inline constexpr std::size_t max_request_bytes = 1024;
+
+struct ControlRequest {
+  enum class Verb : std::uint8_t { ping, status, stop, restart, kill };
+  Verb verb = Verb::ping;
+  std::optional<std::chrono::nanoseconds> stop_timeout;  // stop: absent means the graph's own
+  ActorTarget target;                                     // restart, kill
+  int signal = 0;                                         // kill
+
+  friend bool operator==(const ControlRequest&, const ControlRequest&) = default;
+};
+
+// One request line, without its newline (a trailing '\r' is tolerated).
+// Either the request or the reason it is refused, which reads well after
+// "error: ".
+[[nodiscard]] std::variant<ControlRequest, std::string> parse_control_request(std::string_view line) noexcept;
+
+// The line that parse_control_request() reads back as `request`.
+[[nodiscard]] std::string to_request_line(const ControlRequest& request);
+
+}  // namespace procactor::launcher
