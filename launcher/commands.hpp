@@ -48,11 +48,11 @@ struct LaunchOptions {
   std::filesystem::path file;
   bool dry_run = false;
   bool detach = false;
-  bool color = true;  // false with --no-color, or when stderr is not a terminal
+  bool color = true;  // false with --no-color; colour also needs a terminal and no NO_COLOR
 };
 
 struct StatusOptions {
-  std::optional<std::string> run;  // absent: the most recent run
+  std::optional<std::string> run;  // absent: the live run, or the latest if it died (find_run)
   bool json = false;
   bool watch = false;
 };
@@ -65,7 +65,7 @@ struct LogsOptions {
 };
 
 struct StopOptions {
-  std::optional<std::string> run;  // absent: the most recent run
+  std::optional<std::string> run;  // absent: the live run, or the latest if it died (find_run)
   std::optional<std::chrono::nanoseconds> timeout;  // absent: the graph's shutdown_timeout
 };
 

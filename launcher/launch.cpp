@@ -10,7 +10,6 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -634,13 +633,15 @@ std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
   return __builtin_mul_overflow(a, b, &product) ? std::numeric_limits<std::uint64_t>::max() : product;
 }
 
-// Shared memory the graph may need, reserved up front by the runtime: the
-// slot table; per instance its mailbox and reply inbox, its parameters and
+// The most shared memory the graph's mailboxes can grow to: the slot
+// table; per instance its mailbox and reply inbox, its parameters and
 // routes, and a lane into the supervisor's inbox (dead letters); per route
 // a lane from every sending instance to every receiving one, plus one from
-// the supervisor to each instance, each the receiver's mailbox capacity.
-// Saturates rather than wraps: an absurd graph asks for an absurd size,
-// which launch_graph() refuses.
+// the supervisor to each instance, each up to the receiver's mailbox
+// capacity. The runtime takes from /dev/shm only what lanes use (they start
+// small and grow with traffic), so this bounds the arena; it does not
+// reserve it. Saturates rather than wraps: an absurd graph gets an absurd
+// number, which launch_graph() refuses.
 std::uint64_t arena_size_for(const Graph& graph) {
   constexpr std::uint64_t lane_overhead = 4096;
   constexpr std::uint64_t per_instance = (32U << 10U) + (64U << 10U) + lane_overhead;
@@ -683,35 +684,31 @@ std::uint64_t arena_size_for(const Graph& graph) {
   return bytes;
 }
 
+// Every actor maps the whole arena: past this, a graph's address space
+// (and its worst case in /dev/shm) is no longer a plan but a typo.
+constexpr std::uint64_t max_arena_bytes = std::uint64_t{1} << 40U;
+
 // What a run of `graph` needs of this host, checked before anything starts
-// so that it fails with a reason instead of part-way. Raises the open-file
-// limit as far as the hard limit allows: the supervisor holds a pidfd and
-// two output pipes per actor, and the log files of the chatty ones.
+// so that it fails with a reason instead of part-way.
 bool host_allows(const Graph& graph, std::size_t instances, std::uint64_t arena_bytes) {
+  // The runtime raises its soft limit to the hard one; a pidfd and two
+  // output pipes per actor, and the log files of the chatty ones, must fit.
   const std::uint64_t fds_needed = instances * 4 + 256;
-  rlimit files{};
-  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < fds_needed) {
-    if (files.rlim_max != RLIM_INFINITY && files.rlim_max < fds_needed) {
-      std::cerr << "procactor: error: graph " << graph.name << " has " << instances << " actor instances, which need "
-                << fds_needed << " open files in the supervisor; the hard limit is " << files.rlim_max
-                << " (raise it with `ulimit -Hn` or in limits.conf)\n";
-      return false;
-    }
-    files.rlim_cur = fds_needed;
-    ::setrlimit(RLIMIT_NOFILE, &files);
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_max != RLIM_INFINITY &&
+                      files.rlim_max < fds_needed) {
+    std::cerr << "procactor: error: graph " << graph.name << " has " << instances << " actor instances, which need "
+              << fds_needed << " open files in the supervisor; the hard limit is " << files.rlim_max
+              << " (raise it with `ulimit -Hn` as root, or in /etc/security/limits.conf)\n";
+    return false;
   }
-  struct statvfs shm {};
-  if (::statvfs("/dev/shm", &shm) == 0) {
-    const std::uint64_t free_bytes = saturating_mul(shm.f_bavail, shm.f_frsize);
-    if (arena_bytes > free_bytes) {
-      std::cerr << "procactor: error: graph " << graph.name << " may need "
-                << (arena_bytes == std::numeric_limits<std::uint64_t>::max() ? std::string("more than 16EiB")
-                                                                               : format_size(arena_bytes))
-                << " of shared memory for its mailboxes (a lane of mailbox_capacity per sender per instance), "
-                   "more than the "
-                << format_size(free_bytes) << " free in /dev/shm; lower mailbox_capacity or the replicas\n";
-      return false;
-    }
+  if (arena_bytes > max_arena_bytes) {
+    std::cerr << "procactor: error: the mailboxes of graph " << graph.name << " could grow to "
+              << (arena_bytes == std::numeric_limits<std::uint64_t>::max()
+                      ? std::string("more than 16EiB")
+                      : "about " + std::to_string((arena_bytes >> 30U) + 1) + "GiB")
+              << " of shared memory (mailbox_capacity for every sender of every instance), more than the "
+              << format_size(max_arena_bytes) << " a run maps; lower mailbox_capacity or the replicas\n";
+    return false;
   }
   return true;
 }
@@ -734,7 +731,7 @@ int launch_graph(const LaunchOptions& options, const Graph& graph) {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
 
   Options runtime_options;
-  runtime_options.arena_size = arena_bytes;
+  runtime_options.arena_size = std::max<std::uint64_t>(runtime_options.arena_size, arena_bytes);
   runtime_options.max_actors = static_cast<std::uint32_t>(instances);
   runtime_options.log_events = false;  // `launch` prints its own events
   runtime_options.shutdown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(graph.shutdown_timeout);

@@ -44,7 +44,9 @@ int run(int argc, char** argv) {
   CLI::App app{"Actors that each run in their own OS process.", "procactor"};
   app.require_subcommand(1);
   app.set_version_flag("--version", PROCACTOR_VERSION);
-  app.footer("Exit codes: 0 clean, 1 a failure or the supervisor gave up, 2 usage or config error, 3 no such run.");
+  app.footer(
+      "Exit codes: 0 clean, 1 a failure, the supervisor gave up or the run's supervisor died, 2 usage or config "
+      "error, 3 no such run (or it has ended).");
 
   ValidateOptions validate;
   CLI::App* validate_cmd = app.add_subcommand("validate", "Check a graph file and report every error in it");
@@ -63,7 +65,8 @@ int run(int argc, char** argv) {
   StatusOptions status;
   std::string status_run;
   CLI::App* status_cmd = app.add_subcommand("status", "Show the actors of a run");
-  CLI::Option* status_run_opt = status_cmd->add_option("RUN", status_run, "Run id (default: the latest run)");
+  CLI::Option* status_run_opt =
+      status_cmd->add_option("RUN", status_run, "Run id (default: the live run, or the latest if it died)");
   status_cmd->add_flag("--json", status.json, "Print JSON");
   status_cmd->add_flag("--watch", status.watch, "Refresh until interrupted");
 
@@ -80,8 +83,10 @@ int run(int argc, char** argv) {
   StopOptions stop;
   std::string stop_run;
   std::string stop_timeout;
-  CLI::App* stop_cmd = app.add_subcommand("stop", "Stop a run: close the sources and let the graph drain");
-  CLI::Option* stop_run_opt = stop_cmd->add_option("RUN", stop_run, "Run id (default: the latest run)");
+  CLI::App* stop_cmd =
+      app.add_subcommand("stop", "Stop a run: close the sources, let the graph drain, return once it has ended");
+  CLI::Option* stop_run_opt =
+      stop_cmd->add_option("RUN", stop_run, "Run id (default: the live run, or the latest if it died)");
   CLI::Option* stop_timeout_opt = stop_cmd->add_option("--timeout", stop_timeout,
                                                        "Kill what is still running after D (e.g. 10s)")
                                       ->check(duration_check)
