@@ -45,12 +45,26 @@ int reserve(int fd, std::uint64_t offset, std::uint64_t size) noexcept {
 constexpr std::size_t blob_marker_length = 2;  // "-b" between the arena's name and the blob's number
 
 // The arena a segment belongs to: its own name, or for a blob
-// ("<arena>-b<N>") the part before "-b"; empty when it is not procactor's.
+// ("<arena>-b<N>") the arena's part; empty when it is not procactor's. An
+// arena is "procactor-<pid>-<16 hex digits>", parsed exactly: the random
+// digits may themselves hold a "b".
 std::string arena_of(const char* name) {
-  if (std::strncmp(name, segment_prefix, sizeof segment_prefix - 1) != 0) return {};
-  std::string text = name;
-  const auto blob = text.find("-b", sizeof segment_prefix - 1);
-  return blob == std::string::npos ? text : text.substr(0, blob);
+  const std::string_view text = name;
+  std::size_t at = sizeof segment_prefix - 1;
+  if (text.substr(0, at) != segment_prefix) return {};
+  const std::size_t digits = at;
+  while (at < text.size() && text[at] >= '0' && text[at] <= '9') ++at;
+  if (at == digits || at >= text.size() || text[at] != '-') return {};
+  ++at;
+  for (int i = 0; i < 16; ++i, ++at) {
+    if (at >= text.size() || std::strchr("0123456789abcdef", text[at]) == nullptr) return {};
+  }
+  if (at == text.size()) return std::string(text);
+  if (text.substr(at, 2) != "-b" || at + 2 == text.size()) return {};
+  for (std::size_t i = at + 2; i < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9') return {};
+  }
+  return std::string(text.substr(0, at));
 }
 
 // Walks /dev/shm with raw getdents64: no allocation, so that the run's exit
@@ -200,7 +214,7 @@ void sweep_dead_segments() noexcept {
     std::vector<std::string> dead;
     for (const auto& name : names) {
       const std::string owner = arena_of(name.c_str());
-      if (owner != name) continue;  // blobs go with their arena, below
+      if (owner.empty() || owner != name) continue;  // blobs go with their arena, below
       const std::string path = "/dev/shm/" + owner;
       const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
       if (fd < 0) continue;
@@ -219,6 +233,7 @@ void sweep_dead_segments() noexcept {
     }
     for (const auto& name : names) {
       const std::string owner = arena_of(name.c_str());
+      if (owner.empty()) continue;  // not a name procactor makes: not ours to remove
       const bool orphan_blob = owner != name && std::find(names.begin(), names.end(), owner) == names.end();
       if (orphan_blob || std::find(dead.begin(), dead.end(), owner) != dead.end()) unlink_segment(name.c_str());
     }

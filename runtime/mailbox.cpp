@@ -14,7 +14,7 @@ namespace procactor::detail {
 namespace {
 
 // How long a consumer or a blocked producer spins before it parks. A parked
-// process costs 15-37 µs to wake on these VMs (DESIGN.md §9), so a short spin
+// process costs 15-37 µs to wake on these VMs (docs/design.md §9), so a short spin
 // keeps hot ping-pong in user space without burning a core when idle.
 constexpr auto spin_for = std::chrono::microseconds(50);
 // The longest single futex sleep: waits are re-checked at least this often,

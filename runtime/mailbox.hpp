@@ -124,7 +124,7 @@ class spin_budget {
 
  private:
   // The floor costs a parked wait little next to the 15-37 µs of a
-  // wake-up (DESIGN.md §9).
+  // wake-up (docs/design.md §9).
   static constexpr std::chrono::nanoseconds min_ = std::chrono::microseconds(4);
   static constexpr std::chrono::nanoseconds max_ = std::chrono::microseconds(50);
   static constexpr std::chrono::nanoseconds cap_ = std::chrono::milliseconds(1);

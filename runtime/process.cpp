@@ -461,18 +461,50 @@ bool join(slot_id target, clock::duration timeout) {
   }
 }
 
+namespace {
+
+// The pid in `e`, if it names a child of this run's supervisor; else 0. A pid
+// comes from shared memory, and a stray one handed to kill(2) would signal
+// some other process (group): it is checked against the kernel's own record
+// of the process's parent first.
+int checked_pid(process& p, slot_id slot, const slot_entry& e) {
+  const int pid = e.pid.load(std::memory_order_acquire);
+  if (pid <= 0) return 0;
+  const int supervisor = p.is_supervisor() ? static_cast<int>(::getpid()) : static_cast<int>(::getppid());
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  char text[512] = {};
+  if (FILE* f = std::fopen(path, "re")) {
+    (void)!std::fread(text, 1, sizeof text - 1, f);
+    std::fclose(f);
+  }
+  // "pid (comm) state ppid ...": comm may hold anything, so parse after the last ')'.
+  const char* close = std::strrchr(text, ')');
+  char state = 0;
+  int parent = 0;
+  if (close == nullptr) return 0;  // no such process (reaped a moment ago): nothing to signal
+  if (std::sscanf(close + 1, " %c %d", &state, &parent) == 2 && parent == supervisor) return pid;
+  p.shm().header()->corruptions.fetch_add(1, std::memory_order_relaxed);
+  log_line(std::to_string(::getpid()), "slot " + std::to_string(slot) + "'s pid " + std::to_string(pid) +
+                                           " in shared memory is not an actor of this run; not used");
+  return 0;
+}
+
+}  // namespace
+
 void kill(slot_id target) {
   process& p = need_process();
   slot_entry* e = p.entry(target);
   if (e == nullptr) return;
   e->no_restart.store(1, std::memory_order_release);
-  const int pid = e->pid.load(std::memory_order_acquire);
-  if (pid > 0) ::kill(-pid, SIGKILL);  // the actor leads its own process group
+  // The actor leads its own process group.
+  if (const int pid = checked_pid(p, target, *e); pid > 0) ::kill(-pid, SIGKILL);
 }
 
 int pid_of(slot_id target) {
-  slot_entry* e = need_process().entry(target);
-  return e == nullptr ? 0 : e->pid.load(std::memory_order_acquire);
+  process& p = need_process();
+  slot_entry* e = p.entry(target);
+  return e == nullptr ? 0 : checked_pid(p, target, *e);
 }
 
 std::string name_of(slot_id target) {

@@ -493,6 +493,15 @@ void supervisor::check_slots() {
     }
     std::memcpy(shared + slot_config_begin, c.config.bytes, sizeof c.config.bytes);
   }
+  // The pid must be the incarnation's: refs hand it to kill(2).
+  for (slot_id s = 1; s < count; ++s) {
+    std::lock_guard guard(mutex_);
+    const int truth = children_[s].pid;
+    if (a.slot(s).pid.load(std::memory_order_acquire) == truth) continue;
+    log_line("supervisor", "slot " + std::to_string(s) + " (" + children_[s].name + "): its pid in shared memory was overwritten; restored");
+    a.header()->corruptions.fetch_add(1, std::memory_order_relaxed);
+    a.slot(s).pid.store(truth, std::memory_order_release);
+  }
   // The state must be one the runtime writes.
   for (slot_id s = 1; s < count; ++s) {
     const std::uint32_t state = a.slot(s).state.load(std::memory_order_acquire);

@@ -1,6 +1,6 @@
 // Encoding and decoding of payloads with cereal.
 //
-// DESIGN.md §9: a std::ostream built per message costs ~100 ns, a reused one
+// docs/design.md §9: a std::ostream built per message costs ~100 ns, a reused one
 // ~34 ns. These archives skip the stream altogether and write into a reused
 // byte buffer, so the per-message cost is the fields' memcpys.
 #pragma once

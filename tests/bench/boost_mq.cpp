@@ -77,7 +77,7 @@ class owned_queue {
   owned_queue(std::string_view role, std::size_t capacity) : name_(unique_shm_name(role)) {
     track_shm_name(name_);
     try {
-      // Boost's default is 0644 (DESIGN.md §2 wants 0600 for every segment).
+      // Boost's default is 0644 (docs/design.md §2 wants 0600 for every segment).
       ipc::permissions owner_only(0600);
       queue_.emplace(ipc::create_only, name_.c_str(), capacity, sizeof(mq_message), owner_only);
     } catch (...) {

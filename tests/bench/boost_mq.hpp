@@ -8,7 +8,7 @@
 //   spin:     try_send()/try_receive() in a loop on both sides, so spin is
 //             compared with spin.
 // message_queue guards every operation with an interprocess_mutex in shared
-// memory. That is fine for a baseline; DESIGN.md §3.1 keeps such locks out of
+// memory. That is fine for a baseline; docs/design.md §3.1 keeps such locks out of
 // runtime/ and include/, and this file stays in tests/bench.
 //
 // Every function throws on failure (the caller reports the figure as null).

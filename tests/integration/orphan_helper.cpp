@@ -3,7 +3,7 @@
 //   procactor-orphan-helper spawn   spawns 3 actors, prints
 //                                   "<own pid> <actor pid> <actor pid> <actor pid>"
 //                                   on stdout, then waits to be killed
-//   procactor-orphan-helper hold    prints the names of its own segments,
+//   procactor-orphan-helper hold    prints the name of its arena,
 //                                   then waits to be killed
 //   procactor-orphan-helper sweep   starts a Runtime (which sweeps the
 //                                   segments of dead supervisors) and exits
@@ -16,7 +16,7 @@
 #include <procactor/procactor.hpp>
 #include <thread>
 
-#include "probe.hpp"
+#include "process.hpp"
 
 namespace orphan {
 
@@ -41,13 +41,11 @@ PROCACTOR_ACTOR(orphan::Idler);
 int main(int argc, char** argv) {
   procactor::Runtime runtime(argc, argv);
   if (argc >= 2 && std::strcmp(argv[1], "hold") == 0) {
-    // Names its own segments (as this pid namespace numbers it), answers
-    // one ask to show it works, then waits to be killed.
+    // Names its own arena (its pid is this pid namespace's, which may
+    // also name a stale segment of another run), then waits to be killed.
     auto idler = runtime.spawn<orphan::Idler>("idler");
     idler.send(orphan::Never{});
-    std::string line;
-    for (const auto& name : probe::run_segments(::getpid())) line += name + " ";
-    line += "\n";
+    std::string line = procactor::detail::process::current()->shm().name() + "\n";
     (void)!::write(STDOUT_FILENO, line.data(), line.size());
     for (;;) ::pause();
   }

@@ -174,6 +174,14 @@ TEST_CASE("an overwritten slot-table entry is logged, counted and repaired, and 
     }
     CHECK(eventually([&] { return entry.mailbox == good; }));
   }
+  SUBCASE("a pid that is not the actor's") {
+    detail::slot_entry& entry = shm().slot(numbers.slot());
+    const int good = entry.pid.load();
+    entry.pid.store(1);  // init: kill(2) must never be handed this
+    const auto seen = numbers.pid();
+    CHECK((!seen.has_value() || *seen == good));
+    CHECK(eventually([&] { return entry.pid.load() == good; }));
+  }
   SUBCASE("a state that is no state") {
     detail::slot_entry& entry = shm().slot(numbers.slot());
     entry.state.store(0xdead);
