@@ -2,14 +2,14 @@
 // ring bytes, head and tail that anyone could have scribbled: shared memory
 // is not trusted. Whatever the bytes, the reader must not crash, must not
 // read outside the ring, must only ever return records that lie inside it
-// and inside what was published, and must reach "empty" or "corrupt" in a
-// bounded number of steps.
+// and inside what was published, and must reach "empty" in a bounded number
+// of steps, skipping what is corrupt.
 //
 // A second mode drives a real lane_writer with a script of writes, reads,
-// re-reads, writer deaths and stray byte flips, and checks what the ring
-// promises: records come out in order and intact, a re-read before commit
-// sees the same record, and an empty ring takes any record up to
-// lane_max_record.
+// re-reads, writer deaths, a link to a successor lane and stray byte flips,
+// and checks what the ring promises: records come out in order and intact,
+// then the link marker; a re-read before commit sees the same record; an
+// empty ring takes any record up to lane_max_record.
 #include <deque>
 #include <optional>
 #include <string>
@@ -36,6 +36,8 @@ read_result checked_peek(const fuzz::heap_lane& ring, std::uint64_t& cached_tail
       break;
     case read_status::corrupt:
       fuzz::require(!r.problem.empty(), "a corrupt record without a problem");
+      // Where the reader resumes: the next sound header, or tail.
+      fuzz::require(r.next - head <= tail - head, "a corrupt record skipped past the published tail");
       break;
     case read_status::record:
       fuzz::require(ring.holds(r.record.data(), r.record.size()), "a record outside the ring");
@@ -44,10 +46,9 @@ read_result checked_peek(const fuzz::heap_lane& ring, std::uint64_t& cached_tail
       fuzz::require(r.position - head < r.next - head, "a record that does not move head forward");
       fuzz::require(r.record.size() < r.next - r.position, "record bytes larger than its span of the ring");
       break;
-    default:
-      // The end of this lane (a link to a successor): what follows the
-      // marker must still be inside what was published.
-      fuzz::require(r.next - head <= tail - head, "an end-of-lane marker past the published tail");
+    case read_status::link:
+      // The end of this lane: the marker must be inside what was published.
+      fuzz::require(r.next - head <= tail - head, "a link marker past the published tail");
       break;
   }
   return r;
@@ -97,6 +98,7 @@ class script {
   explicit script(std::uint64_t capacity) : ring_(capacity, 5) { writer_.emplace(ring_.get()); }
 
   void write(std::uint16_t selector, bool die_before_publish) {
+    if (linked_) return;  // a producer never writes a lane again once it linked a successor
     const std::uint64_t capacity = ring_.capacity();
     // From a header and 8 bytes up to a little past lane_max_record, so
     // refusals are tried too.
@@ -130,6 +132,13 @@ class script {
         if (trusted_) fuzz::require(expected_.empty(), "a published record is missing");
         return;
       }
+      if (r.status == read_status::link && trusted_) {
+        fuzz::require(linked_, "a link marker that was never written");
+        fuzz::require(expected_.empty(), "a link marker read before the records published ahead of it");
+        lane_commit(ring_.get(), r.next);
+        link_read_ = true;
+        return;
+      }
       if (r.status != read_status::record) {
         fuzz::require(!trusted_, "a lane written only by lane_writer reads as neither a record nor empty");
         lane* l = ring_.get();
@@ -154,6 +163,14 @@ class script {
                   "a re-read before commit returned another record");
   }
 
+  // The producer moves on to a bigger lane: a link marker goes after what
+  // it published, in the 8 bytes reserve() always leaves free.
+  void link(std::uint64_t successor) {
+    if (linked_) return;
+    writer_->link(successor);
+    linked_ = true;
+  }
+
   // A stray write into the ring: from here on only the reader's own
   // guarantees are checked, not the content.
   void flip(std::uint16_t position, std::uint8_t mask) {
@@ -167,9 +184,13 @@ class script {
       drain_any(ring_, true);
       return;
     }
-    read(static_cast<unsigned>(expected_.size()) + 1);
+    read(static_cast<unsigned>(expected_.size()) + 2);
     fuzz::require(expected_.empty(), "records left over after draining");
     fuzz::require(lane_empty(ring_.get()), "an emptied lane does not read as empty");
+    if (linked_) {
+      fuzz::require(link_read_, "the link marker was never read");
+      return;
+    }
     // Empty again: the largest record must fit, whatever the wrap position.
     const std::size_t largest = lane_max_record(ring_.capacity()) & ~std::size_t{7};
     fuzz::require(writer_->reserve(largest) != nullptr, "an empty lane refused lane_max_record");
@@ -192,6 +213,8 @@ class script {
   std::uint64_t next_seq_ = 0;
   std::uint64_t cached_tail_ = 0;
   bool trusted_ = true;
+  bool linked_ = false;
+  bool link_read_ = false;
 };
 
 void run_script(fuzz::input& in) {
@@ -207,7 +230,11 @@ void run_script(fuzz::input& in) {
         s.read(1 + (code >> 2) % 8);
         break;
       case 2:
-        s.reread();
+        if ((code & 0xF0U) == 0xF0U) {
+          s.link(in.take<std::uint64_t>());
+        } else {
+          s.reread();
+        }
         break;
       default: {
         const auto position = in.take<std::uint16_t>();

@@ -128,6 +128,20 @@ void lane_seeds(const fs::path& dir) {
     put(out, std::uint8_t{1 | (7 << 2)});
     write_file(dir, "script-flip", out);
   }
+  {
+    // A script that fills the lane, links a successor, then drains it all.
+    bytes out;
+    put(out, fuzz::lane_mode_script);
+    put(out, std::uint16_t{12});  // capacity 128
+    for (std::uint16_t size : {6, 2, 4, 1}) {
+      put(out, std::uint8_t{0});
+      put(out, size);
+    }
+    put(out, std::uint8_t{0xF2});  // link
+    put(out, std::uint64_t{1} << 20);
+    put(out, std::uint8_t{1 | (7 << 2)});  // read 8: the records, then the link
+    write_file(dir, "script-link", out);
+  }
 }
 
 bytes record_bytes(const envelope& head, const bytes& body) {
