@@ -42,3 +42,22 @@ write("edge-routes", "version = 1\n[actors.a]\ntype = \"x.A\"\n[actors.b]\ntype 
       "backoff_max = \"2s\"\nmin_uptime = \"500ms\"\nstall_timeout = \"30s\"\n")
 write("edge-empty", "")
 PY
+
+# The control protocol: every verb, valid and not.
+control=$here/corpus/fuzz-control
+mkdir -p "$control"
+printf 'ping' >"$control/ping"
+printf 'status\r' >"$control/status-crlf"
+printf 'stop' >"$control/stop"
+printf 'stop 5000000000' >"$control/stop-timeout"
+printf 'restart worker' >"$control/restart"
+printf 'restart worker.3' >"$control/restart-replica"
+printf 'kill sink' >"$control/kill"
+printf 'kill worker.1 TERM' >"$control/kill-term"
+printf 'kill worker.2 SIGUSR1' >"$control/kill-sigusr1"
+printf 'kill a 9' >"$control/kill-number"
+printf 'kill worker.18446744073709551616 KILL' >"$control/edge-replica-overflow"
+printf 'stop -1' >"$control/edge-negative-timeout"
+printf 'restart  worker ' >"$control/edge-spaces"
+printf 'kill w\000rker' >"$control/edge-nul"
+head -c 1100 /dev/zero | tr '\0' 'x' | sed 's/^/restart /' >"$control/edge-too-long"
