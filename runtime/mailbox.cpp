@@ -54,6 +54,15 @@ lane* newest_lane(const arena& a, lane* l, std::uint32_t sender) noexcept {
     if (l->sender != sender) return nullptr;
     const std::uint64_t next = l->next_lane.load(std::memory_order_acquire);
     if (next == 0) return l;
+    // A producer killed between storing next_lane and publishing the link
+    // marker left a successor the consumer cannot reach: this incarnation
+    // owns the lane's tail now, so it publishes the marker itself.
+    const std::uint64_t tail = l->tail.load(std::memory_order_relaxed);
+    record_header last{};
+    if (tail >= link_size) std::memcpy(&last, lane_data(l) + (tail - link_size) % l->capacity, sizeof last);
+    if (tail < link_size || last.size != link_size || last.check != record_check_of(link_size, tail - link_size)) {
+      lane_writer(l).link(next);
+    }
     l = a.lane_at(next);
   }
   return nullptr;

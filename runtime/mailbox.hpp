@@ -66,8 +66,9 @@ inline constexpr std::uint64_t initial_lane_capacity = 4096;
 // The offset of the first lane from `sender` into `box`, made now if there is
 // none; nullopt with `problem` set when the arena has no room.
 std::optional<std::uint64_t> ensure_lane(const arena& a, mailbox* box, std::uint32_t sender, std::string& problem);
-// The newest lane of the chain that starts at `first` (the producer's), or
-// nullptr when a link in it is not a lane of `sender`.
+// The newest lane of the chain that starts at `first`, for its producer: a
+// link that a killed predecessor stored but did not publish is published on
+// the way. nullptr when a link in the chain is not a lane of `sender`.
 lane* newest_lane(const arena& a, lane* first, std::uint32_t sender) noexcept;
 // Bytes waiting in `sender`'s lanes of `box`.
 std::uint64_t queued_bytes(const arena& a, const mailbox* box) noexcept;

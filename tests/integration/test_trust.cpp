@@ -228,4 +228,38 @@ TEST_CASE("a damaged page of a lane costs only the records on it, and is reporte
   CHECK(runtime().info(numbers).dead_letters > 0);
 }
 
+TEST_CASE("a producer killed between making a larger lane and linking it: its next incarnation links it" *
+          doctest::timeout(30)) {
+  // The run's arena, with a mailbox and lanes of a sender slot no actor uses.
+  const auto box_offset = shm().make_mailbox(detail::max_slots - 1, 1 << 16);
+  REQUIRE(box_offset);
+  detail::mailbox* box = shm().mailbox_at(*box_offset);
+  const std::uint32_t sender = detail::max_slots - 2;
+  std::string problem;
+  const auto first = detail::ensure_lane(shm(), box, sender, problem);
+  REQUIRE(first);
+  detail::lane* old = shm().lane_at(*first);
+  detail::lane_writer writer(old);
+  while (std::byte* at = writer.reserve(64)) {
+    std::memset(at, 0, 56);
+    writer.publish();
+  }
+  const auto bigger = shm().allocate(sizeof(detail::lane) + 2 * old->capacity);
+  REQUIRE(bigger);
+  detail::lane_create(shm().at<std::byte>(*bigger), 2 * old->capacity, sender);
+  // The dead producer got this far: next_lane stored, no marker published.
+  old->next_lane.store(*bigger);
+  const std::uint64_t tail = old->tail.load();
+
+  CHECK(detail::newest_lane(shm(), old, sender) == shm().lane_at(*bigger));
+  CHECK(old->tail.load() == tail + detail::link_size);
+  // The consumer drains the old lane and reaches the link.
+  detail::read_result r{};
+  while ((r = detail::lane_peek(old)).status == detail::read_status::record) detail::lane_commit(old, r.next);
+  CHECK(r.status == detail::read_status::link);
+  // Asked again, it does not link twice.
+  CHECK(detail::newest_lane(shm(), old, sender) == shm().lane_at(*bigger));
+  CHECK(old->tail.load() == tail + detail::link_size);
+}
+
 }  // TEST_SUITE
