@@ -35,15 +35,24 @@ void wake_consumer(mailbox* box) noexcept {
 
 std::optional<std::uint64_t> ensure_lane(const arena& a, mailbox* box, std::uint32_t sender, std::string& problem) {
   std::atomic<std::uint64_t>& slot = box->lane_offset[sender];
-  if (const std::uint64_t existing = slot.load(std::memory_order_acquire); existing != 0) return existing;
-  const std::uint64_t capacity = std::min(initial_lane_capacity, box->lane_capacity);
-  auto offset = a.allocate(sizeof(lane) + capacity, &problem);
-  if (!offset) return std::nullopt;
-  lane_create(a.at<std::byte>(*offset, sizeof(lane) + capacity), capacity, sender);
-  std::uint64_t expected = 0;
-  if (!slot.compare_exchange_strong(expected, *offset, std::memory_order_acq_rel)) return expected;
-  box->lane_bits[sender / 64].fetch_or(std::uint64_t{1} << (sender % 64), std::memory_order_release);
-  box->lanes_seq.fetch_add(1, std::memory_order_release);
+  std::uint64_t offset = slot.load(std::memory_order_acquire);
+  if (offset == 0) {
+    const std::uint64_t capacity = std::min(initial_lane_capacity, box->lane_capacity);
+    auto made = a.allocate(sizeof(lane) + capacity, &problem);
+    if (!made) return std::nullopt;
+    lane_create(a.at<std::byte>(*made, sizeof(lane) + capacity), capacity, sender);
+    offset = *made;
+    std::uint64_t expected = 0;
+    if (!slot.compare_exchange_strong(expected, offset, std::memory_order_acq_rel)) offset = expected;
+  }
+  // The consumer looks only at lanes whose bit is set. Whoever made the lane
+  // may have been killed before setting it: every first user of a lane sets
+  // it (an idempotent or) and tells the consumer if it was missing.
+  const std::uint64_t bit = std::uint64_t{1} << (sender % 64);
+  std::atomic<std::uint64_t>& bits = box->lane_bits[sender / 64];
+  if ((bits.load(std::memory_order_acquire) & bit) == 0 && (bits.fetch_or(bit, std::memory_order_acq_rel) & bit) == 0) {
+    box->lanes_seq.fetch_add(1, std::memory_order_release);
+  }
   return offset;
 }
 
