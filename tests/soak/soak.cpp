@@ -85,6 +85,11 @@ struct actor_record {
   std::atomic<std::uint64_t> handled;
   std::atomic<std::uint64_t> restart_waits;       // kills measured
   std::atomic<std::uint64_t> max_restart_wait_ns;
+  std::atomic<std::uint64_t> total_restart_wait_ns;
+  // The part of a wait before the new incarnation reached on_start
+  // (reaping, backoff, spawn, exec, start-up); the rest is its mailbox.
+  std::atomic<std::uint64_t> max_restart_start_ns;
+  std::atomic<std::uint64_t> total_restart_start_ns;
   std::atomic<std::uint64_t> sent;
   std::atomic<std::uint64_t> sender_done;  // every stream sent and confirmed
   std::atomic<std::uint64_t> failed_sends;  // timed out or refused; retried
@@ -206,6 +211,7 @@ class Node : public procactor::Actor<Node, Item, Where> {
     ledger_ = std::make_unique<ledger>(params().get<std::string>("ledger"), false,
                                        static_cast<std::uint64_t>(params().get<std::int64_t>("actors")));
     me().incarnations.fetch_add(1);
+    started_ns_ = now_ns();
     sender_ = std::thread([this] { send_all(); });
   }
   void on_stop() override {
@@ -254,7 +260,11 @@ class Node : public procactor::Actor<Node, Item, Where> {
     if (r.kill_pid.compare_exchange_strong(killed, 0)) {
       const std::uint64_t now = now_ns();
       const std::uint64_t wait = now > since ? now - since : 0;
+      const std::uint64_t start = started_ns_ > since ? started_ns_ - since : 0;
       raise_to(r.max_restart_wait_ns, wait);
+      r.total_restart_wait_ns.fetch_add(wait);
+      raise_to(r.max_restart_start_ns, start);
+      r.total_restart_start_ns.fetch_add(start);
       r.restart_waits.fetch_add(1);
       std::size_t bucket = 0;
       while (bucket < std::size(wait_bounds_ms) && wait >= wait_bounds_ms[bucket] * 1'000'000) ++bucket;
@@ -340,6 +350,7 @@ class Node : public procactor::Actor<Node, Item, Where> {
   }
 
   std::uint32_t id_ = 0;
+  std::uint64_t started_ns_ = 0;
   std::unique_ptr<ledger> ledger_;
   std::thread sender_;
   std::atomic<bool> stop_{false};
@@ -642,6 +653,9 @@ int run(procactor::Runtime& rt, const settings& s) {
   std::uint64_t restarts = 0;
   std::uint64_t max_wait_ns = 0;
   std::uint64_t waits = 0;
+  std::uint64_t total_wait_ns = 0;
+  std::uint64_t max_start_ns = 0;
+  std::uint64_t total_start_ns = 0;
   for (std::uint64_t i = 0; i < s.actors; ++i) {
     total_kills += kills[i];
     v.check(duplicates_into[i] <= kills[i], node_name(i) + ": " + std::to_string(duplicates_into[i]) +
@@ -649,6 +663,9 @@ int run(procactor::Runtime& rt, const settings& s) {
     restarts += rt.info(nodes[i]).restarts;
     max_wait_ns = std::max(max_wait_ns, book.actor(i).max_restart_wait_ns.load());
     waits += book.actor(i).restart_waits.load();
+    total_wait_ns += book.actor(i).total_restart_wait_ns.load();
+    max_start_ns = std::max(max_start_ns, book.actor(i).max_restart_start_ns.load());
+    total_start_ns += book.actor(i).total_restart_start_ns.load();
   }
   std::uint64_t other_exits = 0;
   {
@@ -700,6 +717,12 @@ int run(procactor::Runtime& rt, const settings& s) {
                  std::to_string(book.header().waits[b].load());
   }
   std::printf("soak: waits past a restart: %s\n", histogram.c_str());
+  const double per_wait = waits == 0 ? 0.0 : 1e6 * static_cast<double>(waits);
+  std::printf("soak: mean wait past a restart %.1f ms, of which %.1f ms before the new incarnation's on_start; the "
+              "longest part before on_start %.1f ms\n",
+              waits == 0 ? 0.0 : static_cast<double>(total_wait_ns) / per_wait,
+              waits == 0 ? 0.0 : static_cast<double>(total_start_ns) / per_wait,
+              static_cast<double>(max_start_ns) / 1e6);
   std::printf("soak: supervisor RSS %llu KiB at the start of the kill phase, %llu KiB at its end (%+.1f%%)\n",
               static_cast<unsigned long long>(rss_start), static_cast<unsigned long long>(rss_end),
               rss_start == 0 ? 0.0 : 100.0 * (static_cast<double>(rss_end) - static_cast<double>(rss_start)) /
