@@ -56,7 +56,12 @@ std::optional<std::string> ask(const RunEntry& run, const ControlRequest& reques
   }
   auto reply = control_request(run.dir / "control.sock", to_request_line(request));
   if (reply) return reply;
-  const RunEntry now = refreshed(run);
+  RunEntry now = refreshed(run);
+  if (now.state == RunState::live && now.exit_code >= 0) {
+    // It has closed its socket and recorded how it ended; only the
+    // process's own exit is still to come.
+    now.state = RunState::ended;
+  }
   if (now.state != RunState::live) {
     code = report_not_live(now);
   } else {

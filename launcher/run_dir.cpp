@@ -50,9 +50,10 @@ bool holds_lock(const fs::path& dir) {
 RunEntry read_run(const fs::path& dir) {
   RunEntry run{dir.filename().string(), dir, RunState::died, -1, 0};
   std::ifstream(dir / "supervisor.pid") >> run.supervisor_pid;
+  const bool recorded = static_cast<bool>(std::ifstream(dir / "exit") >> run.exit_code);
   if (holds_lock(dir)) {
     run.state = RunState::live;
-  } else if (std::ifstream exit_file(dir / "exit"); exit_file >> run.exit_code) {
+  } else if (recorded) {
     run.state = RunState::ended;
   }
   return run;

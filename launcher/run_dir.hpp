@@ -40,7 +40,7 @@ struct RunEntry {
   std::string name;
   std::filesystem::path dir;
   RunState state = RunState::live;
-  int exit_code = -1;        // once ended
+  int exit_code = -1;        // once recorded: the run has ended, its supervisor may still be exiting
   pid_t supervisor_pid = 0;  // 0 until the supervisor has recorded it
 };
 
