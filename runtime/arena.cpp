@@ -42,8 +42,6 @@ int reserve(int fd, std::uint64_t offset, std::uint64_t size) noexcept {
   return posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(size));
 }
 
-constexpr std::size_t blob_marker_length = 2;  // "-b" between the arena's name and the blob's number
-
 // The arena a segment belongs to: its own name, or for a blob
 // ("<arena>-b<N>") the arena's part; empty when it is not procactor's. An
 // arena is "procactor-<pid>-<16 hex digits>", parsed exactly: the random

@@ -77,9 +77,13 @@ bool sound(const record_header& header, std::uint64_t position, std::uint64_t ta
 }
 
 // The first position after `from` at which a sound header starts, or `tail`.
+// Counts are compared as distances from `from` (at most a ring: the caller
+// checked), so counts near 2^64 from a corrupt tail cannot wrap the scan.
 std::uint64_t next_sound(const lane* l, std::uint64_t from, std::uint64_t tail) noexcept {
   const std::uint64_t capacity = l->capacity;
-  for (std::uint64_t position = (from + 8) & ~std::uint64_t{7}; position < tail; position += 8) {
+  const std::uint64_t span = tail - from;
+  for (std::uint64_t step = 8 - (from & 7); step < span; step += 8) {
+    const std::uint64_t position = from + step;
     record_header header;
     std::memcpy(&header, lane_data(l) + position % capacity, sizeof header);
     if (sound(header, position, tail, capacity)) return position;

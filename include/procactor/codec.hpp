@@ -127,6 +127,30 @@ void CEREAL_LOAD_FUNCTION_NAME(byte_input_archive& archive, cereal::SizeTag<T>& 
                             std::to_string(archive.remaining()) + " bytes");
   }
 }
+// Vectors: cereal's own loader resizes to the count it reads before reading
+// any element, so a corrupt count of N costs N * sizeof(T) bytes at once.
+// Here memory follows what actually decodes: scalars are checked against the
+// bytes left, other elements are appended one by one.
+template <class T, class A>
+  requires(!std::is_same_v<T, bool>)
+void CEREAL_LOAD_FUNCTION_NAME(byte_input_archive& archive, std::vector<T, A>& vector) {
+  cereal::size_type size = 0;
+  archive(cereal::make_size_tag(size));
+  if constexpr (std::is_arithmetic_v<T>) {
+    if (size > archive.remaining() / sizeof(T)) {
+      throw cereal::Exception("vector of " + std::to_string(size) + " elements of " + std::to_string(sizeof(T)) +
+                              " bytes in " + std::to_string(archive.remaining()) + " bytes");
+    }
+    vector.resize(static_cast<std::size_t>(size));
+    archive.load_binary(vector.data(), static_cast<std::size_t>(size) * sizeof(T));
+  } else {
+    vector.clear();
+    for (cereal::size_type i = 0; i < size; ++i) {
+      vector.emplace_back();
+      archive(vector.back());
+    }
+  }
+}
 template <class T>
 void CEREAL_SAVE_FUNCTION_NAME(byte_output_archive& archive, const cereal::BinaryData<T>& data) {
   archive.save_binary(data.data, static_cast<std::size_t>(data.size));

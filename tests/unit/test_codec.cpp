@@ -94,3 +94,20 @@ TEST_CASE("a reply type's name does not depend on the compiler's spelling") {
   CHECK(reply_type_name<unit::Point>() == "unit::Point");
   CHECK(procactor::detail::reply_type_id<long> == procactor::detail::reply_type_id<long long>);
 }
+
+TEST_CASE("a vector's element count is refused when the bytes cannot hold it, before anything is allocated for it") {
+  // A count of 2^20 Points followed by a handful of bytes.
+  std::vector<std::byte> bytes(8 + 16, std::byte{0});
+  const std::uint64_t count = std::uint64_t{1} << 20;
+  std::memcpy(bytes.data(), &count, sizeof count);
+  CHECK_THROWS(procactor::detail::decode<std::vector<unit::Point>>(bytes));
+  CHECK_THROWS(procactor::detail::decode<std::vector<std::uint64_t>>(bytes));
+  // And vectors of both kinds still round-trip.
+  const std::vector<unit::Point> points{{1, 2, "a"}, {3, 4, "b"}};
+  auto encoded = procactor::detail::thread_encoder().encode(points);
+  std::vector<std::byte> copy(encoded.begin(), encoded.end());
+  const auto decoded = procactor::detail::decode<std::vector<unit::Point>>(copy);
+  REQUIRE(decoded.size() == 2);
+  CHECK(decoded[1].y == 4);
+  CHECK(decoded[1].label == "b");
+}

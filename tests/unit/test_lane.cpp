@@ -220,3 +220,16 @@ TEST_CASE("a full lane links to a larger one and the reader follows the link in 
   CHECK(lane_empty(small.l));
   for (std::uint64_t v = 3; v < written; ++v) CHECK(read_value(large.l) == v);
 }
+
+TEST_CASE("a scan for the next sound header near the end of the 64-bit counts ends at tail") {
+  local_lane ring(256);
+  // Counts this high only come from a corrupt tail; the reader must still
+  // finish (fuzz finding F4: the scan used to wrap past 2^64 and run on).
+  const std::uint64_t head = ~std::uint64_t{0} - 63;  // 2^64 - 64, 8-aligned
+  ring.l->head.store(head);
+  ring.l->tail.store(head + 56);  // wraps past 2^64
+  std::memset(lane_data(ring.l), 0xEE, 256);
+  read_result r = lane_peek(ring.l);
+  CHECK(r.status == read_status::corrupt);
+  CHECK(r.next == head + 56);
+}
