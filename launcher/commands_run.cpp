@@ -137,6 +137,12 @@ void print_table(const nlohmann::json& status) {
                       : " (" + human_uptime(row["last_exit_ago_s"].get<double>()) + " ago)")
               << '\n';
   }
+  // Runs recorded before these fields existed have neither.
+  if (status.contains("shared_memory_bytes")) {
+    std::cout << "shared memory " << human_bytes(status["shared_memory_bytes"].get<std::uint64_t>()) << "; "
+              << status.value("corruptions", std::uint64_t{0})
+              << " damaged records or slot entries found (see docs/RELIABILITY.md)\n";
+  }
 }
 
 }  // namespace

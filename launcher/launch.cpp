@@ -437,7 +437,11 @@ std::string graph_run::status_json(Runtime& rt) {
                     {"last_exit_ago_s", info.last_exit.empty() ? 0.0
                                                                : std::chrono::duration<double>(now - info.last_exit_at).count()}});
   }
-  nlohmann::json reply = {{"run", run_.name}, {"graph", graph_.name}, {"actors", rows}};
+  nlohmann::json reply = {{"run", run_.name},
+                          {"graph", graph_.name},
+                          {"actors", rows},
+                          {"shared_memory_bytes", rt.shared_memory_used()},
+                          {"corruptions", rt.corruptions()}};
   return reply.dump();
 }
 
