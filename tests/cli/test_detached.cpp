@@ -70,11 +70,14 @@ TEST_CASE("a detached run can be listed and killed and restarted and read and st
   };
   REQUIRE_MESSAGE(eventually(all_running, 120s), "the run never had all its actors running");
 
-  // status: a table with one row per instance, in the graph's order.
+  // status: a table with one row per instance, in the graph's order, then
+  // the run's shared memory and the damage found in it (none).
   const result table = box.procactor({"status", run});
   CHECK(table.exit_code == 0);
   const auto lines = lines_of(table.out);
-  REQUIRE_MESSAGE(lines.size() == 2 + instances.size(), table.out);
+  REQUIRE_MESSAGE(lines.size() == 3 + instances.size(), table.out);
+  CHECK(lines.back().starts_with("shared memory "));
+  CHECK(lines.back().find("; 0 damaged records") != std::string::npos);
   CHECK(lines[0] == "run " + run + " (graph endless)");
   CHECK(lines[1].starts_with("ACTOR "));
   for (std::size_t i = 0; i < instances.size(); ++i) {
