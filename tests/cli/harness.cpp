@@ -415,13 +415,18 @@ control_client::control_client(const fs::path& socket) {
 control_client::~control_client() { ::close(fd_); }
 
 void control_client::send(const std::string& bytes) const {
+  REQUIRE_MESSAGE(try_send(bytes), "send: ", std::strerror(errno));
+}
+
+bool control_client::try_send(const std::string& bytes) const {
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    REQUIRE_MESSAGE(n > 0, "send: ", std::strerror(errno));
+    if (n <= 0) return false;
     done += static_cast<std::size_t>(n);
   }
+  return true;
 }
 
 void control_client::finish() const { ::shutdown(fd_, SHUT_WR); }

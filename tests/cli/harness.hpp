@@ -159,6 +159,8 @@ class control_client {
 
   // Sends bytes as they are; fails the test when the socket refuses them.
   void send(const std::string& bytes) const;
+  // The same, for a thread other than the test's: false instead of failing.
+  [[nodiscard]] bool try_send(const std::string& bytes) const;
   // Ends what this client sends (a half close): the server reads no more.
   void finish() const;
   // Everything the server sends until it closes the connection; fails the
