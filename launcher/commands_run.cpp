@@ -43,7 +43,7 @@ int report_not_live(const RunEntry& run) {
   }
   std::cerr << "procactor: run " << run.name << " died: its supervisor"
             << (run.supervisor_pid > 0 ? " (pid " + std::to_string(run.supervisor_pid) + ")" : std::string())
-            << " was killed before it recorded how the run ended; `procactor logs " << run.name
+            << " was killed or crashed before it recorded how the run ended; `procactor logs " << run.name
             << "` shows what it printed\n";
   return exit_failure;
 }
