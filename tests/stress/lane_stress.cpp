@@ -422,9 +422,17 @@ TEST_CASE("two processes: a consumer SIGKILLed mid-stream and restarted loses no
     int status = 0;
     while (!arrived() && clock_type::now() < deadline) {
       if (kids.ended(consumer, status)) FAIL("the consumer ended on its own (" << describe(status) << "): " << c->problem);
+      // Looked at, not reaped (WNOWAIT): the end of the test reaps it.
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(producer), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == producer &&
+          !(info.si_code == CLD_EXITED && info.si_status == 0)) {
+        FAIL("the producer died (code " << info.si_code << ", status " << info.si_status << ")");
+      }
       std::this_thread::sleep_for(200us);
     }
-    REQUIRE_MESSAGE(arrived(), "no progress to record " << target << " in 120 s");
+    REQUIRE_MESSAGE(arrived(), "no progress to record " << target << " in 120 s: the consumer is at record "
+                                   << c->next_seq.load() << ", the producer has published " << c->produced.load()
+                                   << ", head " << l->head.load() << ", tail " << l->tail.load());
     if (!in_flight) std::this_thread::sleep_for(std::chrono::microseconds(random() % 500));
     ::kill(consumer, SIGKILL);
     const auto ended = kids.wait(consumer, 30s);
