@@ -128,6 +128,11 @@ class ActorBase {
   // True once the actor was asked to stop (closed): a run() loop that
   // produces on its own should check it and return.
   [[nodiscard]] bool stopping() const;
+  // Every exit of `target` from now on is told to this actor as a Down
+  // message (handle `on(const procactor::Down&)`, or recv() it). Monitors
+  // belong to the incarnation: a restarted actor monitors again in on_start.
+  void monitor(ActorRef target) const { detail::monitor(target.slot(), true); }
+  void demonitor(ActorRef target) const { detail::monitor(target.slot(), false); }
   // Another actor of this run by name; an invalid ref when there is none.
   [[nodiscard]] static ActorRef find(std::string_view actor_name) {
     return ActorRef(detail::find(actor_name));

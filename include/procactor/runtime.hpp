@@ -27,17 +27,11 @@
 #include "actor_ref.hpp"
 #include "params.hpp"
 #include "route.hpp"
+#include "supervision.hpp"
 
 namespace procactor {
 
 using namespace std::chrono_literals;
-
-// When a dead actor process is started again (Erlang/OTP's restart types).
-enum class Restart : std::uint8_t {
-  permanent,  // always
-  transient,  // only after an abnormal exit (a signal or a non-zero code)
-  temporary,  // never
-};
 
 enum class Delivery : std::uint8_t {
   at_least_once,  // commit after the handler: a crash redelivers the message
@@ -58,8 +52,9 @@ struct Backoff {
 struct SpawnOptions {
   Params params;
   Restart restart = Restart::transient;
-  int max_restarts = 10;  // within `within`; past it the actor is given up. <0: no limit
-  std::chrono::milliseconds within = 60000ms;
+  // The supervision group the actor belongs to (Runtime::group); its
+  // strategy and intensity decide what a crash leads to. Default: the root.
+  Group group;
   Backoff backoff;
   std::size_t mailbox_capacity = 0;  // bytes per sender lane; 0: Options::lane_capacity
   Delivery delivery = Delivery::at_least_once;
@@ -89,6 +84,9 @@ struct Options {
   std::chrono::milliseconds send_timeout = 30000ms;  // default deadline of send()
   std::chrono::milliseconds shutdown_timeout = 5000ms;  // close -> SIGTERM -> SIGKILL
   bool log_events = true;  // one stderr line per exit and restart
+  // The root group: the strategy and intensity for actors spawned without a
+  // group, and for the groups made directly under it.
+  GroupOptions supervision;
 };
 
 enum class ActorState : std::uint8_t { starting, running, restarting, exited, failed, killed };
@@ -108,6 +106,8 @@ struct ActorInfo {
   std::uint64_t queued_bytes = 0;  // bytes waiting in its mailbox
   std::chrono::steady_clock::time_point started{};  // of the current incarnation
   std::chrono::steady_clock::time_point last_exit_at{};  // when last_exit happened
+  std::string group;  // its supervision group's name ("root")
+  std::vector<ExitRecord> exits;  // its last exits, oldest first (at most 10)
 };
 
 // One whole line an actor printed, when output is captured.
@@ -126,14 +126,19 @@ struct DeadLetter {
   std::string reason;
   ActorRef sender;
   std::vector<std::byte> payload;
+  std::uint32_t attempts = 0;  // handler runs that ended in a crash (poisoned), else 0
 };
 
 // What happened to an actor process, for anyone who wants to show it.
 struct ActorEvent {
+  // gave_up: a group exceeded its intensity; `name` is the group ("root"
+  // for the top level, after which supervision has ended) and `culprit` the
+  // actor whose exit went over the limit.
   enum class Kind : std::uint8_t { started, exited, restarting, gave_up } kind;
   std::string name;
   int pid = 0;
   std::string detail;  // how it exited, or why it was given up
+  std::string culprit;
 };
 
 class Runtime {
@@ -171,9 +176,25 @@ class Runtime {
   // whole line they print reaches `callback` (on the monitor thread).
   void capture_output(std::function<void(const OutputLine&)> callback);
 
-  // Stops the current incarnation (SIGKILL) and starts a new one, whatever
-  // the restart policy; not counted against max_restarts.
-  void restart(ActorRef ref);
+  // A supervision group under `parent` (default: the root group). Actors
+  // join it through SpawnOptions::group; groups nest.
+  Group group(std::string_view name, GroupOptions options = {}, Group parent = {});
+
+  // Stops the current incarnation and starts a new one, whatever the
+  // restart policy; not counted against any intensity. By default it is
+  // graceful: the actor stops after the message in hand, runs on_stop, and
+  // gets Options::shutdown_timeout before SIGTERM and SIGKILL.
+  void restart(ActorRef ref, RestartOptions options = {});
+
+  // Every exit of `ref` from now on sends a Down to this program, which
+  // next_down() returns; a Down that says !restarting ends the monitor. An
+  // actor already gone for good gets one Down at once.
+  void monitor(ActorRef ref);
+  void demonitor(ActorRef ref);
+  // The next Down for this program; nullopt after `timeout`.
+  std::optional<Down> next_down(std::chrono::milliseconds timeout);
+  // Why supervision ended, once the root group gave up; nullopt before.
+  [[nodiscard]] std::optional<std::string> gave_up() const;
   // Sends `signal` to the actor's process; its exit is handled by policy.
   void signal(ActorRef ref, int signal);
 

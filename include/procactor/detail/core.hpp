@@ -62,6 +62,9 @@ int pid_of(slot_id target);
 std::string name_of(slot_id target);
 slot_id find(std::string_view name);
 slot_id self_slot() noexcept;
+// Asks the supervisor to add (or remove) a monitor of `target` by this
+// process's slot; see ActorBase::monitor.
+void monitor(slot_id target, bool add);
 clock::duration default_send_timeout() noexcept;
 
 slot_id spawn(std::string_view type, std::string_view name, const SpawnOptions& options);
