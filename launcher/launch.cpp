@@ -215,8 +215,6 @@ SpawnOptions graph_run::spawn_options(std::size_t group) const {
   // In a graph a normal exit is the actor's end of stream, so "permanent"
   // restarts after every abnormal exit, like transient.
   options.restart = actor.restart == RestartPolicy::temporary ? Restart::temporary : Restart::transient;
-  options.max_restarts = static_cast<int>(policy.max_restarts);
-  options.within = std::chrono::duration_cast<std::chrono::milliseconds>(policy.within);
   options.backoff.initial = std::chrono::duration_cast<std::chrono::milliseconds>(policy.backoff_initial);
   options.backoff.max = std::chrono::duration_cast<std::chrono::milliseconds>(policy.backoff_max);
   options.backoff.reset_after = std::chrono::duration_cast<std::chrono::milliseconds>(policy.min_uptime);
@@ -737,6 +735,8 @@ int launch_graph(const LaunchOptions& options, const Graph& graph) {
   runtime_options.arena_size = std::max<std::uint64_t>(runtime_options.arena_size, arena_bytes);
   runtime_options.max_actors = static_cast<std::uint32_t>(instances);
   runtime_options.log_events = false;  // `launch` prints its own events
+  runtime_options.supervision.max_restarts = static_cast<int>(graph.supervisor.max_restarts);
+  runtime_options.supervision.within = std::chrono::duration_cast<std::chrono::milliseconds>(graph.supervisor.within);
   runtime_options.shutdown_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(graph.shutdown_timeout);
   std::vector<std::string> args = {"procactor", "actor"};
   std::vector<char*> argv;

@@ -63,7 +63,9 @@ void actor_host::commit_current() {
 std::optional<Message> actor_host::recv() {
   commit_current();
   for (;;) {
-    if (!draining_ && receiver_.box()->closed.load(std::memory_order_acquire) != 0) draining_ = true;
+    const std::uint32_t closed = receiver_.box()->closed.load(std::memory_order_acquire);
+    if (closed == mailbox_stopping) return std::nullopt;  // what is queued waits for the next incarnation
+    if (!draining_ && closed == mailbox_closed) draining_ = true;
     auto d = receiver_.next(recv_slice);
     if (!d) {
       if (draining_ && receiver_.all_empty()) return std::nullopt;
@@ -101,7 +103,8 @@ void actor_host::dead_letter(const delivery& d, errc code, const std::string& re
     process_.reply(d.head.sender, d.head.correlation, code, std::as_bytes(std::span(reason)));
   }
   dead_letter_record record{name_, d.head.type, std::string(to_string(code)) + ": " + reason, d.head.sender,
-                            std::vector<std::byte>(d.payload.begin(), d.payload.end())};
+                            std::vector<std::byte>(d.payload.begin(), d.payload.end()),
+                            code == errc::poisoned ? entry_.crash_count.load() : 0U};
   encoder local;  // not the thread's: the payload may be what it holds
   auto bytes = local.encode(record);
   const errc sent = process_.write(supervisor_slot, true, {dead_letter_type, 0, flag_system}, bytes,

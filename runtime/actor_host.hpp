@@ -57,9 +57,10 @@ struct dead_letter_record {
   std::string reason;
   std::uint32_t sender = 0;
   std::vector<std::byte> payload;
+  std::uint32_t attempts = 0;  // crashes it caused (poisoned), else 0
   template <class Archive>
   void serialize(Archive& archive) {
-    archive(actor, type, reason, sender, payload);
+    archive(actor, type, reason, sender, payload, attempts);
   }
 };
 

@@ -97,6 +97,10 @@ struct slot_entry {
   // Counters, written by the running incarnation.
   std::atomic<std::uint64_t> processed;
   std::atomic<std::uint64_t> dead_letters;
+  // Monitors: bit w is set while slot w monitors this actor (set and cleared
+  // by the watcher; cleared by the supervisor when the watcher's incarnation
+  // ends or this actor is gone for good, after it sent the Down).
+  std::atomic<std::uint64_t> monitors[max_slots / 64];
 };
 static_assert(std::is_standard_layout_v<slot_entry>);
 
@@ -122,7 +126,7 @@ struct mailbox {
   // thread and threads awaiting a reply. The supervisor zeroes it when it
   // reaps the owner, so a sleeper killed by SIGKILL costs nothing later.
   std::atomic<std::uint32_t> parked;
-  alignas(cache_line) std::atomic<std::uint32_t> closed;
+  alignas(cache_line) std::atomic<std::uint32_t> closed;  // mailbox_open, _closed or _stopping
   std::atomic<std::uint32_t> lanes_seq;  // bumped when a lane is added
   std::uint32_t owner;
   std::uint32_t magic;
@@ -131,6 +135,12 @@ struct mailbox {
   std::atomic<std::uint64_t> lane_offset[max_slots];
 };
 static_assert(std::is_standard_layout_v<mailbox>);
+// mailbox::closed: open; closed (the consumer drains what is queued, then
+// stops; sends are refused); stopping (the consumer stops after the message
+// in hand and the queue waits for its next incarnation: a graceful restart).
+inline constexpr std::uint32_t mailbox_open = 0;
+inline constexpr std::uint32_t mailbox_closed = 1;
+inline constexpr std::uint32_t mailbox_stopping = 2;
 inline constexpr std::uint32_t mailbox_magic = 0x3A1B0C5EU;
 
 struct arena_header {

@@ -143,7 +143,9 @@ errc sender::write(std::uint32_t target, bool inbox, std::uint64_t box_offset, c
   if (payload.size() > arena_->header()->max_message_size) return errc::too_large;
   // System records (a reply, a dead-letter report) still go into a closed
   // inbox; user messages do not go into a closed mailbox.
-  if ((header.flags & flag_system) == 0 && box->closed.load(std::memory_order_acquire) != 0) return errc::closed;
+  if ((header.flags & flag_system) == 0 && box->closed.load(std::memory_order_acquire) == mailbox_closed) {
+    return errc::closed;
+  }
   errc status = errc::ok;
   local_lane* local = lane_for(std::size_t{target} * 2 + (inbox ? 1 : 0), box, status);
   if (local == nullptr) return status;
@@ -192,7 +194,9 @@ errc sender::write_record(local_lane& local, mailbox* box, const envelope& head,
       return refused;  // only a larger lane could take it, and there is none
     }
     if (at == nullptr && deadline) {
-      if (box->closed.load(std::memory_order_acquire) != 0 && (head.flags & flag_system) == 0) return errc::closed;
+      if (box->closed.load(std::memory_order_acquire) == mailbox_closed && (head.flags & flag_system) == 0) {
+        return errc::closed;
+      }
       const auto now = steady::now();
       if (now >= *deadline) return errc::timeout;
       if (!spin_until) spin_until = now + spin_for;

@@ -21,8 +21,10 @@
 //   futex wake only when it sees `parked` set (one syscall per park, not one
 //   per message). A seq_cst fence on both sides makes it impossible for the
 //   consumer to park on a record the producer has published.
-// * Closing sets `closed`: sends are refused from then on, and the consumer
-//   drains every lane before it stops.
+// * Closing sets `closed` to mailbox_closed: sends are refused from then on,
+//   and the consumer drains every lane before it stops. mailbox_stopping
+//   (a graceful restart) stops the consumer after the record in hand and
+//   leaves the lanes, still open to senders, to the next incarnation.
 #pragma once
 
 #include <array>

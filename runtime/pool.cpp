@@ -49,11 +49,13 @@ Pool::Pool(Runtime& runtime, std::size_t workers, PoolOptions options) {
   if (workers == 0) workers = std::max(1U, std::thread::hardware_concurrency());
   load_ = std::make_shared<load>(workers);
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
+  // A pool is never broken for good: a dead worker always comes back. Its
+  // workers are a group of their own with no intensity limit.
+  const Group group = runtime.group(options.name, {Strategy::one_for_one, -1, std::chrono::seconds(60)});
   for (std::size_t i = 0; i < workers; ++i) {
     SpawnOptions spawn;
-    // A pool is never broken for good: a dead worker always comes back.
     spawn.restart = Restart::permanent;
-    spawn.max_restarts = -1;
+    spawn.group = group;
     spawn.backoff.max = std::chrono::milliseconds(100);
     spawn.mailbox_capacity = options.mailbox_capacity;
     spawn.poison_limit = options.poison_limit;

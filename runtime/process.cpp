@@ -69,7 +69,7 @@ errc process::write(slot_id target, bool to_inbox, const message_header& header,
   const std::uint64_t box = to_inbox ? e->inbox : e->mailbox;
   if (!to_inbox && is_terminal(state_of(*e))) {
     mailbox* m = arena_.mailbox_at(box);
-    return m != nullptr && m->closed.load() != 0 ? errc::closed : errc::no_such_actor;
+    return m != nullptr && m->closed.load() == mailbox_closed ? errc::closed : errc::no_such_actor;
   }
   auto verdict = [](const void* context) {
     const auto* target_entry = static_cast<const slot_entry*>(context);
@@ -443,7 +443,7 @@ void close(slot_id target) {
   slot_entry* e = p.entry(target);
   if (e == nullptr) return;
   if (mailbox* box = p.shm().mailbox_at(e->mailbox)) {
-    box->closed.store(1, std::memory_order_release);
+    box->closed.store(mailbox_closed, std::memory_order_release);
     box->wake_seq.fetch_add(1, std::memory_order_release);
     futex_wake(box->wake_seq, 1);
   }
@@ -522,6 +522,25 @@ slot_id find(std::string_view name) {
     if (e != nullptr && name == std::string_view(e->name, strnlen(e->name, sizeof e->name))) return s;
   }
   return no_slot;
+}
+
+void monitor(slot_id target, bool add) {
+  process& p = need_process();
+  slot_entry* e = p.entry(target);
+  if (e == nullptr || target == supervisor_slot) {
+    throw error(errc::no_such_actor, "cannot monitor " + name_of(target) + ": no such actor");
+  }
+  if (p.monitor_hook) {  // the supervising program: its Downs are queued, not mailed
+    p.monitor_hook(target, add);
+    return;
+  }
+  const std::uint64_t bit = std::uint64_t{1} << (p.self() % 64);
+  auto& word = e->monitors[p.self() / 64];
+  if (add) {
+    word.fetch_or(bit, std::memory_order_acq_rel);
+  } else {
+    word.fetch_and(~bit, std::memory_order_acq_rel);
+  }
 }
 
 slot_id self_slot() noexcept {

@@ -91,6 +91,7 @@ class process {
   // Supervisor hooks: join waits on the supervisor's own bookkeeping.
   std::function<bool(slot_id, steady::duration)> join_hook;
   std::function<slot_id(std::string_view, std::string_view, const SpawnOptions&)> spawn_hook;
+  std::function<void(slot_id, bool)> monitor_hook;
   steady::duration send_timeout = std::chrono::seconds(30);
 
  private:

@@ -84,6 +84,24 @@ struct Runtime::impl {
   std::unique_ptr<detail::supervisor> supervisor;
 };
 
+std::string_view to_string(Strategy strategy) noexcept {
+  switch (strategy) {
+    case Strategy::one_for_one: return "one_for_one";
+    case Strategy::one_for_all: return "one_for_all";
+    case Strategy::rest_for_one: return "rest_for_one";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Restart restart) noexcept {
+  switch (restart) {
+    case Restart::permanent: return "permanent";
+    case Restart::transient: return "transient";
+    case Restart::temporary: return "temporary";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(ActorState state) noexcept {
   switch (state) {
     case ActorState::starting: return "starting";
@@ -128,7 +146,16 @@ void Runtime::shutdown() { impl_->supervisor->shutdown(); }
 void Runtime::capture_output(std::function<void(const OutputLine&)> callback) {
   impl_->supervisor->capture_output(std::move(callback));
 }
-void Runtime::restart(ActorRef ref) { impl_->supervisor->restart(ref.slot()); }
+void Runtime::restart(ActorRef ref, RestartOptions options) { impl_->supervisor->restart(ref.slot(), options); }
+Group Runtime::group(std::string_view name, GroupOptions options, Group parent) {
+  return impl_->supervisor->group(name, options, parent);
+}
+void Runtime::monitor(ActorRef ref) { impl_->supervisor->monitor(ref.slot(), true); }
+void Runtime::demonitor(ActorRef ref) { impl_->supervisor->monitor(ref.slot(), false); }
+std::optional<Down> Runtime::next_down(std::chrono::milliseconds timeout) {
+  return impl_->supervisor->next_down(timeout);
+}
+std::optional<std::string> Runtime::gave_up() const { return impl_->supervisor->gave_up(); }
 void Runtime::signal(ActorRef ref, int sig) { impl_->supervisor->signal(ref.slot(), sig); }
 void Runtime::run_if_child() {
   if (const char* run = std::getenv("PROCACTOR_GUARDIAN")) detail::run_guardian(run);

@@ -1,4 +1,13 @@
 // The supervisor side of a run: owns the arena and every actor process.
+//
+// One object, its work split by concern across files:
+//   supervisor.cpp         construction, spawn, groups, the monitor loop, stop requests
+//   supervisor_start.cpp   starting an actor process (posix_spawn, pipes, pidfd)
+//   supervisor_exit.cpp    an exit: its record, the restart decision, group restarts, escalation
+//   supervisor_watch.cpp   the slot-table check, the watchdog, stray processes
+//   supervisor_output.cpp  captured stdout and stderr
+//   supervisor_queries.cpp info, dead letters, monitors and Down messages
+//   exit_paths.cpp         what a signal to the supervisor leaves behind
 #pragma once
 
 #include <condition_variable>
@@ -6,6 +15,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,6 +23,7 @@
 #include "guardian.hpp"
 #include "process.hpp"
 #include "procactor/runtime.hpp"
+#include "restart_decision.hpp"
 
 namespace procactor::detail {
 
@@ -22,6 +33,7 @@ class supervisor {
   ~supervisor();
 
   slot_id spawn(std::string_view type, std::string_view name, const SpawnOptions& options);
+  Group group(std::string_view name, const GroupOptions& options, Group parent);
   bool join(slot_id slot, steady::duration timeout);
   void shutdown();
   ActorInfo info(slot_id slot) const;
@@ -29,25 +41,39 @@ class supervisor {
   std::vector<DeadLetter> dead_letters() const;
   void on_event(std::function<void(const ActorEvent&)> callback);
   void capture_output(std::function<void(const OutputLine&)> callback);
-  void restart(slot_id slot);
+  void restart(slot_id slot, const RestartOptions& options);
   void signal(slot_id slot, int sig);
+  void monitor(slot_id target, bool add);  // by the supervising program
+  std::optional<Down> next_down(steady::duration timeout);
+  std::optional<std::string> gave_up() const;
   [[nodiscard]] const Options& options() const noexcept { return options_; }
 
  private:
+  // Why the supervisor asked an incarnation to stop.
+  enum class stop_reason : std::uint8_t { none, restart_request, group };
+
   struct child {
     slot_config config;  // what the shared slot entry must say; see check_slots
     std::string type;
     std::string name;
     SpawnOptions options;
+    std::uint32_t group = 0;
     int pid = 0;
     int pidfd = -1;
     steady::time_point started{};
-    std::deque<steady::time_point> restarts;  // within the intensity window
-    steady::duration backoff{};
+    backoff_state backoff;
     std::optional<steady::time_point> restart_due;
     std::string last_exit;
     steady::time_point last_exit_at{};
-    bool restart_requested = false;
+    // A stop the supervisor asked for: graceful until stop_deadline, then
+    // SIGTERM, then SIGKILL.
+    stop_reason stopping = stop_reason::none;
+    bool drain = false;
+    bool forced = false;  // a restart --force: SIGKILL sent
+    int stop_stage = 0;   // 0: asked, 1: SIGTERM sent, 2: SIGKILL sent
+    std::optional<steady::time_point> stop_deadline;
+    bool in_group_restart = false;  // stopped or waiting as part of a group operation
+    std::string exit_cause;         // set by whoever ends the incarnation on purpose
     // Watchdog: the in-flight message last seen, and since when.
     std::uint64_t watched_position = 0;
     std::uint32_t watched_sender = 0;
@@ -55,21 +81,69 @@ class supervisor {
     steady::time_point watched_since{};
     int output[2] = {-1, -1};   // read ends of the stdout and stderr pipes
     std::string partial[2];     // a line not yet ended
+    std::deque<std::string> stderr_tail;  // this incarnation's last stderr lines
+    std::deque<ExitRecord> exits;         // the last 10
   };
 
-  void monitor();
+  // A supervision group; [0] is the root.
+  struct member {
+    bool is_group = false;
+    std::uint32_t id = 0;  // a slot, or a group index
+  };
+  struct group_node {
+    std::string name;
+    GroupOptions options;
+    std::uint32_t parent = 0;
+    std::vector<member> members;  // in start order
+    intensity_history history;
+  };
+  // A restart of several members, or a group giving up: its actors are
+  // stopped one at a time in reverse start order, then (for a restart)
+  // started again in start order.
+  struct group_operation {
+    bool give_up = false;
+    std::uint32_t group = 0;
+    std::deque<slot_id> to_stop;
+    std::vector<slot_id> to_start;
+    steady::time_point start_at{};
+    slot_id stopping = 0;  // the one being stopped now
+    std::string culprit;
+    std::string why;
+  };
+
+  void monitor_loop();
   void start(slot_id slot);  // on the monitor thread
+  void start_requested();
+  void start_due();
   void reaped(slot_id slot, int status);
   void after_crash(slot_id slot, child& c);
-  void schedule_restart(slot_id slot, child& c, const std::string& how);
+  void record_exit(slot_id slot, child& c, int status, steady::time_point now);
+  void decide_after_exit(slot_id slot, child& c, const std::string& how, bool abnormal, bool closed, int pid,
+                         stop_reason reason);
+  void begin_group_restart(std::uint32_t group, const std::vector<std::size_t>& positions, steady::duration delay,
+                           const std::string& why);
+  void begin_give_up(std::uint32_t group, const std::string& culprit, const std::string& why);
+  void escalate(std::uint32_t group, const std::string& culprit, const std::string& why);
+  void end_supervision(const std::string& culprit, const std::string& why);
+  void advance_operations();
+  void request_stop(slot_id slot, stop_reason reason, bool drain, steady::duration timeout);
+  void enforce_stop_deadlines();
+  void flatten(const member& m, std::vector<slot_id>& out) const;
+  std::size_t position_in_group(const member& m) const;
+  void reset_history(std::uint32_t group);
   void set_state(slot_id slot, slot_state state);
   void emit(ActorEvent event);
-  bool take_dead_letter(const delivery& d);
+  bool take_system_message(const delivery& d);
+  void send_downs(slot_id slot, bool restarting);
+  void sweep_monitors();
+  void courier_loop();
   void reap_orphans();
   void watch_for_stalls();
   void check_slots();
   void read_output(slot_id slot, int stream, bool until_eof);
+  void line(slot_id slot, int stream, std::string text);  // stream: 0 stdout, 1 stderr
   void close_output(slot_id slot);
+  [[nodiscard]] std::string sender_name(std::uint32_t sender_plus_one) const;
 
   guardian guardian_;
   std::vector<std::string> argv_;
@@ -83,7 +157,17 @@ class supervisor {
   // into it while spawn() adds actors. Slots below child_count_ are in use.
   std::vector<child> children_;
   std::atomic<std::uint32_t> child_count_{1};
+  std::vector<group_node> groups_;  // guarded by mutex_
+  std::deque<group_operation> operations_;  // monitor thread only
+  std::optional<std::string> gave_up_;      // guarded by mutex_
   std::vector<DeadLetter> dead_letters_;
+  std::deque<Down> downs_;  // for the supervising program; guarded by mutex_
+  std::condition_variable down_ready_;
+  // Downs for actors, mailed by the courier thread: a send may wait for
+  // room, which the monitor thread must never do.
+  std::deque<std::pair<slot_id, Down>> outgoing_downs_;  // guarded by mutex_
+  std::condition_variable courier_wake_;
+  std::thread courier_;
   std::function<void(const ActorEvent&)> on_event_;
   std::function<void(const OutputLine&)> on_output_;
   std::deque<std::pair<slot_id, std::promise<void>>> start_requests_;

@@ -244,7 +244,6 @@ bool kill_now(const procactor::ActorRef& target, int& last_killed) {
 
 procactor::SpawnOptions storm_options() {
   procactor::SpawnOptions options;
-  options.max_restarts = -1;
   options.backoff.initial = std::chrono::milliseconds(0);
   options.backoff.max = std::chrono::milliseconds(0);  // every restart immediate, however many
   // A message in flight at three kills in a row would be dead-lettered as
@@ -390,5 +389,6 @@ TEST_CASE("kill storm: 500+ SIGKILLs of producers and consumer lose no committed
 int main(int argc, char** argv) {
   procactor::Options options;
   options.log_events = false;  // hundreds of exits and restarts: the figures above say enough
+  options.supervision.max_restarts = -1;  // however many kills land on the consumer
   return itest::run(argc, argv, options, std::chrono::seconds(110));
 }

@@ -121,6 +121,11 @@ bool is_terminal(procactor::ActorState state) {
   return state == ActorState::exited || state == ActorState::failed || state == ActorState::killed;
 }
 
+procactor::Group actor_scope::group() {
+  if (!group_) group_ = runtime().group(unique_name("scope"), {procactor::Strategy::one_for_one, -1, 60s});
+  return *group_;
+}
+
 actor_scope::~actor_scope() {
   // Gracefully first: close everything, give it a moment to drain.
   for (const auto& ref : refs_) {

@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <optional>
 #include <procactor/procactor.hpp>
 #include <string>
 #include <string_view>
@@ -42,17 +43,23 @@ class actor_scope {
   actor_scope& operator=(const actor_scope&) = delete;
   ~actor_scope();
 
+  // An actor spawned without a group joins the scope's own one_for_one
+  // group with no intensity limit: crashes in one test never count against
+  // another's (the root group's limit would, as all tests share the run).
   template <class A>
   procactor::ActorRef spawn(std::string_view base, procactor::SpawnOptions options = {}) {
+    if (options.group.is_root()) options.group = group();
     auto ref = runtime().spawn<A>(unique_name(base), std::move(options));
     refs_.push_back(ref);
     return ref;
   }
   // For actors made some other way (a pool's workers are not: ~Pool stops them).
   void adopt(procactor::ActorRef ref) { refs_.push_back(ref); }
+  procactor::Group group();
 
  private:
   std::vector<procactor::ActorRef> refs_;
+  std::optional<procactor::Group> group_;
 };
 
 // Polls `condition` until it holds or `limit` passes. A behaviour check with

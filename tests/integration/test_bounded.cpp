@@ -82,7 +82,6 @@ TEST_CASE("a fail_fast sender blocked on a full lane gives up with actor_died wh
   options.when_down = procactor::WhenDown::fail_fast;
   options.backoff.initial = std::chrono::milliseconds(5000);  // keeps it down while the sender waits
   options.backoff.jitter = 0;
-  options.max_restarts = -1;
   auto sleeper = scope.spawn<bounded::Sleeper>("sleeper", options);
   sleeper.send(bounded::Hold{60'000});
   while (sleeper.try_send(bounded::Tick{0}) == errc::ok) {

@@ -64,7 +64,6 @@ namespace {
 procactor::SpawnOptions journal_options(const temp_dir& dir) {
   procactor::SpawnOptions options;
   options.params.set("journal", dir.file("journal"));
-  options.max_restarts = -1;
   return options;
 }
 

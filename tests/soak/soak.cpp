@@ -512,7 +512,6 @@ int run(procactor::Runtime& rt, const settings& s) {
     options.params.set("ledger", ledger_path)
         .set("id", static_cast<std::int64_t>(i))
         .set("actors", static_cast<std::int64_t>(s.actors));
-    options.max_restarts = -1;  // however many kills land on one node
     options.backoff.max = 100ms;  // repeated kills must not push restarts towards the 1 s bound
     nodes.push_back(rt.spawn<Node>(node_name(i), options));
   }
@@ -751,6 +750,7 @@ int main(int argc, char** argv) {
   const soak::settings s = soak::parse(argc, argv);
   procactor::Options options;
   options.log_events = false;  // thousands of exits and restarts: the summary says enough
+  options.supervision.max_restarts = -1;  // however many kills land on one node
   if (s.lane_capacity != 0) options.lane_capacity = s.lane_capacity;
   if (s.arena_size != 0) options.arena_size = s.arena_size;
   try {

@@ -1,0 +1,24 @@
+// What a signal to the supervising program leaves behind: nothing. Ctrl-C,
+// kill(1) and a fatal signal kill every actor's process group and remove the
+// run's shared memory before the signal takes its course; atexit does the
+// same for a normal exit. Async-signal-safe state only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "arena.hpp"
+
+namespace procactor::detail {
+
+// Installs the handlers once per process, for the run named `run`
+// (a handler the program installed itself is left alone).
+void install_exit_paths(const std::string& run);
+// The pid whose process group a fatal signal kills for `slot` (0: none).
+void record_actor_pid(std::uint32_t slot, int pid) noexcept;
+// The run's segments are gone (normal shutdown): nothing left to remove.
+void forget_run() noexcept;
+// Removes the run's segments now (also from a failed start-up).
+void remove_recorded_run() noexcept;
+
+}  // namespace procactor::detail

@@ -1,0 +1,94 @@
+#include "restart_decision.hpp"
+
+#include <algorithm>
+
+namespace procactor::detail {
+
+exit_verdict judge_exit(Restart restart, const exit_facts& facts) noexcept {
+  if (facts.killed) return exit_verdict::killed;
+  if (!facts.abnormal) {
+    // A normal exit of a closed actor is its end whatever its type; a
+    // permanent one that returned on its own is started again.
+    return facts.closed || restart != Restart::permanent ? exit_verdict::exited : exit_verdict::restart;
+  }
+  return restart == Restart::temporary ? exit_verdict::failed : exit_verdict::restart;
+}
+
+intensity_result admit_restart(const GroupOptions& group, intensity_history history,
+                               decision_clock::time_point now) {
+  while (!history.restarts.empty() && now - history.restarts.front() > group.within) history.restarts.pop_front();
+  history.restarts.push_back(now);
+  const bool allowed =
+      group.max_restarts < 0 || history.restarts.size() <= static_cast<std::size_t>(group.max_restarts);
+  return {allowed, std::move(history)};
+}
+
+backoff_result next_backoff(const Backoff& policy, backoff_state state, decision_clock::duration uptime,
+                            double random01) {
+  const decision_clock::duration initial = policy.initial;
+  const decision_clock::duration cap = std::max<decision_clock::duration>(policy.max, initial);
+  // A long stable run earns the quick first restart back.
+  if (!state.used || uptime >= policy.reset_after) state.next = initial;
+  decision_clock::duration delay = state.next;
+  if (policy.jitter > 0 && delay.count() > 0) {
+    const double factor = 1 + policy.jitter * (2 * std::clamp(random01, 0.0, 1.0) - 1);
+    delay = std::chrono::duration_cast<decision_clock::duration>(delay * factor);
+  }
+  delay = std::clamp<decision_clock::duration>(delay, decision_clock::duration::zero(), cap);
+  const auto grown = std::chrono::duration_cast<decision_clock::duration>(state.next * policy.multiplier);
+  state.next = std::min<decision_clock::duration>(std::max<decision_clock::duration>(grown, std::chrono::milliseconds(1)), cap);
+  state.used = true;
+  return {delay, state};
+}
+
+std::vector<std::size_t> restart_set(Strategy strategy, std::size_t failed, std::size_t count) {
+  std::vector<std::size_t> set;
+  switch (strategy) {
+    case Strategy::one_for_one:
+      set.push_back(failed);
+      break;
+    case Strategy::one_for_all:
+      for (std::size_t i = 0; i < count; ++i) set.push_back(i);
+      break;
+    case Strategy::rest_for_one:
+      for (std::size_t i = failed; i < count; ++i) set.push_back(i);
+      break;
+  }
+  return set;
+}
+
+restart_action decide(const restart_policy& policy, const restart_history& history, const exit_event& event) {
+  restart_action action;
+  action.history = history;
+  action.verdict = judge_exit(policy.restart, event.facts);
+  if (action.verdict != exit_verdict::restart) return action;
+  auto admitted = admit_restart(policy.group, history.group, event.at);
+  if (!admitted.allowed) {
+    action.what = restart_action::kind::give_up;
+    action.verdict = exit_verdict::failed;
+    action.why = "more than " + std::to_string(policy.group.max_restarts) + " restart" +
+                 (policy.group.max_restarts == 1 ? "" : "s") + " within " + format_duration(policy.group.within);
+    return action;
+  }
+  auto backoff = next_backoff(policy.backoff, history.backoff, event.uptime, event.random01);
+  action.what = restart_action::kind::restart;
+  action.delay = backoff.delay;
+  action.members = restart_set(policy.group.strategy, event.position, std::max(event.members, event.position + 1));
+  action.history = {std::move(admitted.history), backoff.state};
+  return action;
+}
+
+std::string format_duration(std::chrono::milliseconds duration) {
+  const auto ms = duration.count();
+  if (ms == 0) return "0s";
+  struct unit {
+    long long size;
+    const char* name;
+  };
+  for (const unit u : {unit{3600000, "h"}, unit{60000, "min"}, unit{1000, "s"}}) {
+    if (ms % u.size == 0) return std::to_string(ms / u.size) + u.name;
+  }
+  return std::to_string(ms) + "ms";
+}
+
+}  // namespace procactor::detail

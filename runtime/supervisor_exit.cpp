@@ -1,0 +1,442 @@
+// An actor process has ended: what is recorded, who is told, and what
+// follows, by the restart decision (restart_decision.hpp) and the strategy
+// of its group: nothing, its restart, a restart of several members, or its
+// group giving up and escalating to the group above.
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+
+#include "exit_paths.hpp"
+#include "supervisor.hpp"
+
+namespace procactor::detail {
+namespace {
+
+constexpr std::size_t kept_exits = 10;
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    std::string text = "signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+    if (WCOREDUMP(status)) text += ", core dumped";
+    return text;
+  }
+  return "status " + std::to_string(status);
+}
+
+double random01() {
+  static thread_local std::minstd_rand random(static_cast<unsigned>(::getpid()));
+  return std::uniform_real_distribution<double>(0.0, 1.0)(random);
+}
+
+}  // namespace
+
+void supervisor::reaped(slot_id slot, int status) {
+  child& c = children_[slot];
+  slot_entry& e = process_->shm().slot(slot);
+  if (c.pidfd >= 0) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.pidfd, nullptr);
+    ::close(c.pidfd);
+  }
+  // Whatever the actor started dies with it.
+  ::kill(-c.pid, SIGKILL);
+  // Its last lines are shown before its exit is, and the dead letters it
+  // reported are in before anyone who joins it looks.
+  close_output(slot);
+  process_->drain_inbox_now();
+  // A process killed while asleep on its mailbox or inbox left its count
+  // behind; nobody consumes either now.
+  for (std::uint64_t offset : {e.mailbox, e.inbox}) {
+    if (mailbox* box = process_->shm().mailbox_at(offset)) box->parked.store(0, std::memory_order_relaxed);
+  }
+  const int pid = c.pid;
+  const auto now = steady::now();
+  const std::string how = describe_exit(status);
+  const bool abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  {
+    std::lock_guard guard(mutex_);
+    dead_groups_.push_back(pid);
+    c.pid = 0;
+    c.pidfd = -1;
+    c.last_exit = how;
+    c.last_exit_at = now;
+    e.pid.store(0, std::memory_order_release);
+    record_actor_pid(slot, 0);
+  }
+  if (abnormal) after_crash(slot, c);
+  record_exit(slot, c, status, now);
+  e.inflight_sender.store(0);
+  // Its monitors belong to the incarnation that made them.
+  const std::uint64_t mine = ~(std::uint64_t{1} << (slot % 64));
+  for (slot_id s = 1; s < child_count_.load(); ++s) {
+    process_->shm().slot(s).monitors[slot / 64].fetch_and(mine, std::memory_order_acq_rel);
+  }
+
+  // A stop the supervisor asked for leaves the mailbox open again for the
+  // next incarnation; a close by anyone else is the actor's end.
+  bool closed = false;
+  stop_reason reason;
+  {
+    std::lock_guard guard(mutex_);
+    reason = std::exchange(c.stopping, stop_reason::none);
+    if (mailbox* box = process_->shm().mailbox_at(e.mailbox)) {
+      std::uint32_t stopping = mailbox_stopping;
+      box->closed.compare_exchange_strong(stopping, mailbox_open, std::memory_order_acq_rel);
+      if (reason != stop_reason::none && c.drain) box->closed.store(mailbox_open, std::memory_order_release);
+      closed = box->closed.load(std::memory_order_acquire) == mailbox_closed;
+    }
+    c.drain = false;
+    c.forced = false;
+    c.stop_stage = 0;
+    c.stop_deadline.reset();
+  }
+  decide_after_exit(slot, c, how, abnormal, closed, pid, reason);
+}
+
+void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& how, bool abnormal, bool closed,
+                                   int pid, stop_reason reason) {
+  slot_entry& e = process_->shm().slot(slot);
+  const bool killed = e.no_restart.load() != 0;
+  const auto now = steady::now();
+  std::unique_lock lock(mutex_);
+  auto settle = [&](slot_state state) {
+    e.state.store(static_cast<std::uint32_t>(state), std::memory_order_release);
+    changed_.notify_all();
+  };
+  auto told = [&](bool restarting) {
+    lock.unlock();
+    // Told after the state is settled: a listener that looks sees where
+    // the actor is going (terminal, or about to restart).
+    emit({ActorEvent::Kind::exited, c.name, pid, how, {}});
+    send_downs(slot, restarting);
+  };
+
+  if (gave_up_ || (reason == stop_reason::group && !c.in_group_restart)) {
+    // Supervision has ended, or a member that is not restarted was stopped.
+    settle(killed ? slot_state::killed : gave_up_ || abnormal ? slot_state::failed : slot_state::exited);
+    told(false);
+    return;
+  }
+  if (killed) {
+    settle(slot_state::killed);
+    c.in_group_restart = false;
+    told(false);
+    return;
+  }
+  if (reason == stop_reason::restart_request) {
+    c.restart_due = now;
+    e.restarts.fetch_add(1);
+    settle(slot_state::restarting);
+    told(true);
+    if (options_.log_events) log_line(c.name, "restarted on request");
+    emit({ActorEvent::Kind::restarting, c.name, 0, "restart on request", {}});
+    return;
+  }
+  if (c.in_group_restart) {
+    settle(slot_state::restarting);  // the group operation starts it again
+    told(true);
+    return;
+  }
+
+  group_node& g = groups_[c.group];
+  restart_policy policy{c.options.restart, c.options.backoff, g.options};
+  // While the runtime shuts down, a crash restarts the actor alone.
+  if (shut_down_) policy.group.strategy = Strategy::one_for_one;
+  const restart_history history{g.history, c.backoff};
+  const exit_event event{{abnormal, closed, false}, now - c.started, now, position_in_group({false, slot}),
+                         g.members.size(), random01()};
+  const restart_action action = decide(policy, history, event);
+  switch (action.what) {
+    case restart_action::kind::stay_down:
+      settle(action.verdict == exit_verdict::exited ? slot_state::exited
+             : action.verdict == exit_verdict::killed ? slot_state::killed
+                                                     : slot_state::failed);
+      told(false);
+      if (options_.log_events && abnormal) log_line(c.name, "exited (" + how + "), not restarted");
+      return;
+    case restart_action::kind::restart: {
+      g.history = action.history.group;
+      c.backoff = action.history.backoff;
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(action.delay);
+      if (action.members.size() == 1) {
+        c.restart_due = now + action.delay;
+        e.restarts.fetch_add(1);
+        settle(slot_state::restarting);
+        const std::string text = "restart " + std::to_string(e.restarts.load()) + " in " + std::to_string(ms.count()) + " ms";
+        told(true);
+        if (options_.log_events) log_line(c.name, "exited (" + how + "); " + text);
+        emit({ActorEvent::Kind::restarting, c.name, 0, text, {}});
+        return;
+      }
+      settle(slot_state::restarting);
+      const std::string why = c.name + " exited (" + how + ")";
+      begin_group_restart(c.group, action.members, action.delay, why);
+      const std::string text = "group " + g.name + " (" + std::string(to_string(g.options.strategy)) +
+                               ") restarts " + std::to_string(action.members.size()) + " members in " +
+                               std::to_string(ms.count()) + " ms";
+      told(true);
+      if (options_.log_events) log_line(c.name, "exited (" + how + "); " + text);
+      emit({ActorEvent::Kind::restarting, c.name, 0, text, {}});
+      return;
+    }
+    case restart_action::kind::give_up: {
+      const std::string why = "group " + g.name + " gave up: " + action.why + "; the last was " + c.name +
+                              " (" + how + ")";
+      const std::uint32_t group = c.group;
+      const std::string group_name = g.name;
+      settle(group == 0 ? slot_state::failed : slot_state::restarting);
+      begin_give_up(group, c.name, why);
+      told(group != 0);
+      log_line(c.name, why);
+      emit({ActorEvent::Kind::gave_up, group_name, 0, why, c.name});
+      return;
+    }
+  }
+}
+
+// Poison accounting, and the asker of the message in flight is told.
+void supervisor::after_crash(slot_id slot, child& c) {
+  slot_entry& e = process_->shm().slot(slot);
+  const std::uint32_t sender = e.inflight_sender.load(std::memory_order_acquire);
+  if (sender == 0) return;
+  const std::uint64_t position = e.inflight_position.load();
+  if (e.crash_sender.load() == sender && e.crash_position.load() == position) {
+    e.crash_count.fetch_add(1);
+  } else {
+    e.crash_sender.store(sender);
+    e.crash_position.store(position);
+    e.crash_count.store(1);
+  }
+  const std::uint32_t flags = e.inflight_flags.load();
+  if ((flags & flag_ask) != 0 && (flags & flag_retry_on_death) == 0) {
+    const std::string why = c.name + " died (" + c.last_exit + ") while handling the request";
+    process_->reply(sender - 1, e.inflight_correlation.load(), errc::actor_died, std::as_bytes(std::span(why)));
+  }
+}
+
+std::string supervisor::sender_name(std::uint32_t sender_plus_one) const {
+  if (sender_plus_one == 0) return {};
+  const slot_id sender = sender_plus_one - 1;
+  if (sender == supervisor_slot) return "supervisor";
+  return sender < child_count_.load() ? children_[sender].name : "slot " + std::to_string(sender);
+}
+
+void supervisor::record_exit(slot_id slot, child& c, int status, steady::time_point now) {
+  const slot_entry& e = process_->shm().slot(slot);
+  ExitRecord record;
+  if (WIFEXITED(status)) record.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) {
+    record.signal = WTERMSIG(status);
+    record.core_dumped = WCOREDUMP(status);
+  }
+  record.how = c.last_exit;
+  record.uptime = std::chrono::duration_cast<std::chrono::milliseconds>(now - c.started);
+  record.at = std::chrono::system_clock::now();
+  const std::uint32_t sender = e.inflight_sender.load(std::memory_order_acquire);
+  if (sender != 0) {
+    const type_id type = e.inflight_type.load();
+    const std::string_view name = message_name(type);
+    record.inflight_type = name.empty() ? "type " + std::to_string(type) : std::string(name);
+    record.inflight_sender = sender_name(sender);
+    const bool same = e.crash_sender.load() == sender && e.crash_position.load() == e.inflight_position.load();
+    record.attempt = same ? e.crash_count.load() : 1;
+  }
+  std::lock_guard guard(mutex_);
+  const bool abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  record.cause = !c.exit_cause.empty() ? c.exit_cause : abnormal ? "crashed" : "finished";
+  if (c.stopping == stop_reason::group && c.exit_cause.empty()) record.cause = "stopped by its group";
+  record.stderr_tail.assign(c.stderr_tail.begin(), c.stderr_tail.end());
+  c.exits.push_back(std::move(record));
+  while (c.exits.size() > kept_exits) c.exits.pop_front();
+}
+
+void supervisor::flatten(const member& m, std::vector<slot_id>& out) const {
+  if (!m.is_group) {
+    out.push_back(m.id);
+    return;
+  }
+  for (const member& inner : groups_[m.id].members) flatten(inner, out);
+}
+
+std::size_t supervisor::position_in_group(const member& m) const {
+  const std::uint32_t parent = m.is_group ? groups_[m.id].parent : children_[m.id].group;
+  const auto& members = groups_[parent].members;
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (members[i].is_group == m.is_group && members[i].id == m.id) return i;
+  }
+  return 0;
+}
+
+void supervisor::reset_history(std::uint32_t group) {
+  groups_[group].history = {};
+  for (const member& m : groups_[group].members) {
+    if (m.is_group) reset_history(m.id);
+  }
+}
+
+// With mutex_ held. The members at `positions` of `group` are stopped (those
+// still running, one at a time, last started first) and then started again
+// in start order after `delay`. Members that have finished for good stay so.
+void supervisor::begin_group_restart(std::uint32_t group, const std::vector<std::size_t>& positions,
+                                     steady::duration delay, const std::string& why) {
+  std::vector<slot_id> slots;
+  for (std::size_t p : positions) {
+    if (p < groups_[group].members.size()) flatten(groups_[group].members[p], slots);
+  }
+  group_operation op;
+  op.group = group;
+  op.why = why;
+  op.start_at = steady::now() + delay;
+  for (slot_id s : slots) {
+    child& c = children_[s];
+    const slot_entry& e = process_->shm().slot(s);
+    const auto state = static_cast<slot_state>(e.state.load());
+    if (is_terminal(state) || e.no_restart.load() != 0) continue;
+    c.restart_due.reset();
+    op.to_stop.push_front(s);
+    if (c.options.restart == Restart::temporary && c.pid > 0) continue;  // stopped, never restarted
+    c.in_group_restart = true;
+    op.to_start.push_back(s);
+  }
+  operations_.push_back(std::move(op));
+}
+
+// With mutex_ held. Every actor under `group` is stopped, last started
+// first; then the group fails as one member of its parent (escalate).
+void supervisor::begin_give_up(std::uint32_t group, const std::string& culprit, const std::string& why) {
+  std::vector<slot_id> slots;
+  flatten({true, group}, slots);
+  group_operation op;
+  op.give_up = true;
+  op.group = group;
+  op.culprit = culprit;
+  op.why = why;
+  for (slot_id s : slots) {
+    children_[s].restart_due.reset();
+    children_[s].in_group_restart = true;
+    op.to_stop.push_front(s);
+  }
+  if (group == 0) gave_up_ = why;  // no restart from now on
+  operations_.push_back(std::move(op));
+}
+
+void supervisor::advance_operations() {
+  for (;;) {
+    std::unique_lock lock(mutex_);
+    if (operations_.empty()) return;
+    group_operation& op = operations_.front();
+    if (op.stopping != 0) {
+      if (children_[op.stopping].pid > 0) return;  // its exit wakes the loop
+      op.stopping = 0;
+    }
+    while (!op.to_stop.empty()) {
+      const slot_id s = op.to_stop.front();
+      op.to_stop.pop_front();
+      child& c = children_[s];
+      if (c.pid <= 0) continue;
+      if (c.exit_cause.empty()) {
+        c.exit_cause = op.give_up ? "stopped: group " + groups_[op.group].name + " gave up"
+                                  : "stopped: group " + groups_[op.group].name + " restarts";
+      }
+      request_stop(s, stop_reason::group, false, options_.shutdown_timeout);
+      op.stopping = s;
+      return;
+    }
+    if (op.give_up) {
+      const std::uint32_t group = op.group;
+      const std::string culprit = op.culprit;
+      const std::string why = op.why;
+      operations_.pop_front();
+      lock.unlock();
+      escalate(group, culprit, why);
+      continue;
+    }
+    if (steady::now() < op.start_at) return;
+    const std::vector<slot_id> to_start = std::move(op.to_start);
+    operations_.pop_front();
+    for (slot_id s : to_start) children_[s].in_group_restart = false;
+    lock.unlock();
+    for (slot_id s : to_start) {
+      slot_entry& e = process_->shm().slot(s);
+      if (e.no_restart.load() != 0) {
+        set_state(s, slot_state::killed);
+        continue;
+      }
+      e.restarts.fetch_add(1);
+      try {
+        start(s);
+      } catch (const std::exception& error) {
+        log_line(children_[s].name, std::string("restart failed: ") + error.what());
+        set_state(s, slot_state::failed);
+      }
+    }
+  }
+}
+
+// A group has stopped all its actors after giving up: it fails as a member
+// of its parent, which restarts it (fresh: its own history forgotten) by
+// the parent's strategy, or gives up in turn. The root ends supervision.
+void supervisor::escalate(std::uint32_t group, const std::string& culprit, const std::string& why) {
+  if (group == 0) {
+    end_supervision(culprit, why);
+    return;
+  }
+  std::string text;
+  std::string parent_why;
+  std::string parent_name;
+  bool restarted;
+  {
+    std::lock_guard guard(mutex_);
+    const std::uint32_t parent = groups_[group].parent;
+    group_node& p = groups_[parent];
+    parent_name = p.name;
+    auto admitted = admit_restart(p.options, p.history, steady::now());
+    p.history = std::move(admitted.history);
+    restarted = admitted.allowed && !shut_down_;
+    if (restarted) {
+      reset_history(group);
+      const auto positions = restart_set(p.options.strategy, position_in_group({true, group}), p.members.size());
+      begin_group_restart(parent, positions, steady::duration::zero(), why);
+      text = "group " + groups_[group].name + " gave up; group " + p.name + " (" +
+             std::string(to_string(p.options.strategy)) + ") restarts it";
+    } else {
+      parent_why = "group " + p.name + " gave up: more than " + std::to_string(p.options.max_restarts) +
+                   " restarts within " + format_duration(p.options.within) + "; the last was group " +
+                   groups_[group].name + " giving up (" + why + ")";
+      begin_give_up(parent, culprit, parent_why);
+    }
+  }
+  if (restarted) {
+    log_line("supervisor", text);
+  } else {
+    log_line("supervisor", parent_why);
+    emit({ActorEvent::Kind::gave_up, parent_name, 0, parent_why, culprit});
+  }
+}
+
+void supervisor::end_supervision(const std::string& culprit, const std::string& why) {
+  std::vector<slot_id> told;
+  {
+    std::lock_guard guard(mutex_);
+    if (!gave_up_) gave_up_ = why;
+    for (slot_id s = 1; s < child_count_.load(); ++s) {
+      child& c = children_[s];
+      slot_entry& e = process_->shm().slot(s);
+      c.restart_due.reset();
+      c.in_group_restart = false;
+      if (c.pid > 0 || is_terminal(static_cast<slot_state>(e.state.load()))) continue;
+      e.state.store(static_cast<std::uint32_t>(slot_state::failed), std::memory_order_release);
+      told.push_back(s);
+    }
+    operations_.clear();
+    changed_.notify_all();
+  }
+  for (slot_id s : told) send_downs(s, false);
+  log_line("supervisor", "supervision has ended (" + culprit + "): " + why);
+}
+
+}  // namespace procactor::detail

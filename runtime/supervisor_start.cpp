@@ -1,0 +1,131 @@
+// Starting an actor process: posix_spawn of this same program in child mode,
+// its own process group, its output pipes, and a pidfd for its death.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "exit_paths.hpp"
+#include "registry.hpp"
+#include "supervisor.hpp"
+
+extern char** environ;
+
+namespace procactor::detail {
+
+// Runs on the monitor thread: PR_SET_PDEATHSIG fires when the *thread* that
+// made the child exits, so every actor is started by this long-lived thread.
+void supervisor::start(slot_id slot) {
+  child& c = children_[slot];
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "PROCACTOR_", 10) != 0) env_storage.emplace_back(*e);
+  }
+  env_storage.push_back("PROCACTOR_RUN=" + process_->shm().name());
+  env_storage.push_back("PROCACTOR_SLOT=" + std::to_string(slot));
+  env_storage.push_back("PROCACTOR_PARENT=" + std::to_string(::getpid()));
+  const std::string plugins = loaded_plugins();
+  if (!plugins.empty()) env_storage.push_back("PROCACTOR_PLUGINS=" + plugins);
+  std::vector<char*> envp;
+  for (auto& s : env_storage) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<char*> argv;
+  for (auto& s : argv_) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  // Captured output: a pipe per stream, the child's ends dup2'ed onto 1 and
+  // 2. Stderr always goes through the supervisor, which keeps its last lines
+  // for the exit record (and passes them on to its own stderr when nobody
+  // captures); stdout only when output is captured.
+  int pipes[2][2] = {{-1, -1}, {-1, -1}};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  const bool capture = static_cast<bool>(on_output_);
+  for (int stream = capture ? 0 : 1; stream < 2; ++stream) {
+    if (pipe2(pipes[stream], O_CLOEXEC) != 0) throw_system_error("pipe2", errno);
+    posix_spawn_file_actions_adddup2(&actions, pipes[stream][1], stream + 1);
+  }
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // Its own process group: Ctrl-C at the terminal reaches the supervisor
+  // only, which then stops the actors in order.
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // Set before the child exists: the child moves it on to `running` itself
+  // (a compare-exchange), so a store after the spawn could undo that.
+  set_state(slot, slot_state::starting);
+  pid_t pid = 0;
+  // /proc/self/exe when the file was replaced or removed since start-up
+  // (a rebuild): it still names the inode this process runs.
+  std::error_code missing;
+  const char* program = !executable_.empty() && std::filesystem::exists(executable_, missing)
+                            ? executable_.c_str()
+                            : "/proc/self/exe";
+  const int rc = posix_spawn(&pid, program, &actions, &attr, argv.data(), envp.data());
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  for (auto& p : pipes) {
+    if (p[1] >= 0) ::close(p[1]);
+  }
+  if (rc != 0) {
+    for (auto& p : pipes) {
+      if (p[0] >= 0) ::close(p[0]);
+    }
+    throw_system_error("posix_spawn of " + c.name, rc);
+  }
+  {
+    for (int stream = capture ? 0 : 1; stream < 2; ++stream) {
+      fcntl(pipes[stream][0], F_SETFL, O_NONBLOCK);
+      c.output[stream] = pipes[stream][0];
+      epoll_event out{};
+      out.events = EPOLLIN;
+      out.data.u64 = slot | (std::uint64_t(stream + 1) << 32);
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pipes[stream][0], &out);
+    }
+  }
+
+  // Death arrives as a readable pidfd in the epoll loop. Without pidfds
+  // (kernels before 5.3, valgrind) the monitor polls waitpid instead.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0 && errno != ENOSYS) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    throw_system_error("pidfd_open", errno);
+  }
+  if (pidfd >= 0) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = slot;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev);
+  } else {
+    polling_ = true;
+  }
+  slot_entry& e = process_->shm().slot(slot);
+  {
+    std::lock_guard guard(mutex_);
+    c.pid = pid;
+    c.pidfd = pidfd;
+    c.started = steady::now();
+    c.restart_due.reset();
+    c.stderr_tail.clear();
+    c.exit_cause.clear();
+    e.pid.store(pid, std::memory_order_release);
+    e.incarnation.fetch_add(1);
+    record_actor_pid(slot, pid);
+  }
+  emit({ActorEvent::Kind::started, c.name, pid, c.type});
+}
+
+}  // namespace procactor::detail
