@@ -30,6 +30,13 @@ bench_config bench_config::make(bool quick) {
   // Each launch of 64 actors takes well under a second; one warm-up launch
   // pages the launcher, the runtime and the plugin in.
   config.launch_ready = quick ? launch_ready_params{64, 1, 3} : launch_ready_params{64, 1, 5};
+  // 200 kills (50 with --quick) so that p99 is a sample, not the maximum,
+  // in the full run. A restart takes milliseconds here and tens of
+  // milliseconds in Python's pool: a few seconds in all.
+  config.restart = quick ? restart_params{3, 50, 20, microseconds(20), std::chrono::milliseconds(10),
+                                          std::chrono::milliseconds(30'000)}
+                         : restart_params{5, 200, 20, microseconds(20), std::chrono::milliseconds(10),
+                                          std::chrono::milliseconds(30'000)};
   // 64 KiB of 64-byte messages: deep enough that the producer rarely waits
   // on the consumer's wake-up, as with a mailbox lane of that size.
   config.boost_queue_capacity = 1024;

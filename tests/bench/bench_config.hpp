@@ -56,6 +56,25 @@ struct launch_ready_params {
   int runs = 0;
 };
 
+// restart_latency: a busy worker is killed (SIGKILL) `kills` times after
+// `warmups` kills that are not timed; each sample runs from the kill to the
+// replacement's first answer. Python's pool and the bare fork+exec are killed
+// as many times.
+struct restart_params {
+  int warmups = 0;
+  int kills = 0;
+  // Back-to-back asks (each handler busy for `busy_handler`) that keep the
+  // worker busy before each kill: it is killed right after the last answer.
+  int busy_asks = 0;
+  std::chrono::microseconds busy_handler{0};
+  // Each probe after a kill waits this long for an answer before the next
+  // one is sent; a probe left unanswered is still handled by the
+  // replacement, later, and its answer is dropped.
+  std::chrono::milliseconds probe_timeout{0};
+  // No replacement after this long: the figure is null and a note says so.
+  std::chrono::milliseconds give_up{0};
+};
+
 struct bench_config {
   bool quick = false;
   stream_params stream;
@@ -64,6 +83,7 @@ struct bench_config {
   primes_params primes;
   primes_graph_params primes_graph;
   launch_ready_params launch_ready;
+  restart_params restart;
   // Capacity of each Boost message_queue, in 64-byte messages.
   std::size_t boost_queue_capacity = 0;
   // Python's own round-trip counts: each of its samples also pays for the

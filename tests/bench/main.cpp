@@ -1,7 +1,7 @@
 // procactor-bench: procactor against Boost message_queue and Python
-// multiprocessing, side by side, in one run on one machine; and the
+// multiprocessing, side by side, in one run on one machine; the
 // `procactor launch` path (a primes graph against one process, and the time
-// until 64 actors are ready).
+// until 64 actors are ready); and how fast a killed actor is back.
 //
 //   procactor-bench            table on stdout, a few minutes at most
 //   procactor-bench --quick    smaller counts, under 60 s on 2 vCPUs
@@ -19,6 +19,7 @@
 
 #include "bench_config.hpp"
 #include "boost_mq.hpp"
+#include "fork_exec_restart.hpp"
 #include "launcher_workloads.hpp"
 #include "procactor_workloads.hpp"
 #include "python_baseline.hpp"
@@ -193,6 +194,70 @@ class bench_run {
     return w;
   }
 
+  // From kill -9 of a busy worker to its replacement's first answer, against
+  // Python's ProcessPoolExecutor rebuilt after the same kill and a bare
+  // restart of this binary (fork+exec, and posix_spawn as procactor does).
+  workload_report restart_latency() {
+    const auto& params = config_.restart;
+    workload_report w{"restart_latency", "ms", false, {}, {}, {}, {}};
+    std::optional<restart_result> result;
+    w.procactor = figure("procactor restart after kill -9", [&] {
+      result = procactor().restart_latency_ms(params);
+      return result->latency_ms.median;
+    });
+    say("Python ProcessPoolExecutor restart after kill -9");
+    const auto python = run_python_pool_restart(params);
+    if (!python.note.empty()) report_.notes.push_back(python.note);
+    if (python.latency_ms) {
+      report_.notes.push_back("restart_latency: python_pool is Python " + python.python_version +
+                              " (/usr/bin/python3) concurrent.futures.ProcessPoolExecutor, start method " +
+                              python.start_method +
+                              ": kill -> BrokenProcessPool -> new pool -> one task done");
+    }
+    std::optional<summary> fork_exec;
+    std::optional<summary> spawn_exec;
+    w.baselines.push_back({"python_pool", python.latency_ms ? std::optional(python.latency_ms->median)
+                                                            : std::nullopt});
+    w.baselines.push_back({"fork_exec", figure("bare fork+exec restart after kill -9", [&] {
+                             fork_exec = bare_restart_ms(params, bare_start::fork_exec);
+                             return fork_exec->median;
+                           })});
+    w.baselines.push_back({"posix_spawn", figure("bare posix_spawn restart after kill -9", [&] {
+                             spawn_exec = bare_restart_ms(params, bare_start::posix_spawn);
+                             return spawn_exec->median;
+                           })});
+    w.details = {{"kills", static_cast<double>(params.kills)},
+                 {"warmup_kills", static_cast<double>(params.warmups)}};
+    const auto add_spread = [&](const std::string& who, const std::optional<summary>& s) {
+      w.details.push_back({who + "_p90_ms", s ? std::optional(s->p90) : std::nullopt});
+      w.details.push_back({who + "_p99_ms", s ? std::optional(s->p99) : std::nullopt});
+      w.details.push_back({who + "_max_ms", s ? std::optional(s->max) : std::nullopt});
+      w.details.push_back({who + "_min_ms", s ? std::optional(s->min) : std::nullopt});
+    };
+    add_spread("procactor", result ? std::optional(result->latency_ms) : std::nullopt);
+    add_spread("python_pool", python.latency_ms);
+    add_spread("fork_exec", fork_exec);
+    add_spread("posix_spawn", spawn_exec);
+    // The ratio, python / procactor: how many times faster procactor
+    // is back (higher is better); ratio_vs_python_pool is its inverse.
+    const auto inverse = w.ratio_vs("python_pool");
+    w.details.push_back({"python_pool_over_procactor",
+                         inverse && *inverse > 0 ? std::optional(1.0 / *inverse) : std::nullopt});
+    if (result) {
+      w.details.push_back({"probes", static_cast<double>(result->probes)});
+      w.details.push_back({"probe_timeouts", static_cast<double>(result->probe_timeouts)});
+      w.details.push_back({"probe_errors", static_cast<double>(result->probe_errors)});
+      w.details.push_back({"stale_answers", static_cast<double>(result->stale_answers)});
+    }
+    w.details.push_back({"probe_timeout_ms", static_cast<double>(params.probe_timeout.count())});
+    w.details.push_back({"busy_asks_per_kill", static_cast<double>(params.busy_asks)});
+    // Median <= 1.5 ms, p99 <= 5 ms, and python / procactor >= 10, which in
+    // this report's direction (procactor / baseline, lower is better) is
+    // ratio_vs_python_pool <= 0.1.
+    w.goals = {{"", false, 1.5}, {"", false, 5.0, "procactor_p99_ms"}, {"python_pool", false, 0.1}};
+    return w;
+  }
+
   python_results python() {
     say("Python multiprocessing baselines");
     auto results = run_python_baseline(config_.stream, config_.python_round_trip_hot,
@@ -247,9 +312,10 @@ class bench_run {
 
 int main(int argc, char** argv) {
   using namespace procactor_bench;
-  // The Boost children are exec'd by us with --child, never by the runtime
-  // (which selects its child mode through the environment), and they must
-  // not start a runtime of their own.
+  // The Boost children and the fork+exec restart child are exec'd by us with
+  // --child, never by the runtime (which selects its child mode through the
+  // environment), and they must not start a runtime of their own.
+  if (is_restart_ping_child(argc, argv)) return restart_ping_child_main(argc, argv);
   if (is_boost_mq_child(argc, argv)) return boost_mq_child_main(argc, argv);
 
   const auto started = bench_clock::now();
@@ -303,6 +369,7 @@ int main(int argc, char** argv) {
     report.workloads.push_back(run.primes());
     report.workloads.push_back(run.primes_graph());
     report.workloads.push_back(run.launch_ready());
+    report.workloads.push_back(run.restart_latency());
   }
   report.elapsed_s = seconds_between(started, bench_clock::now());
   report.machine.load_after = load_average_1m();

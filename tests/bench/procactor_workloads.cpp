@@ -4,9 +4,16 @@
 
 #include <procactor/procactor.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
+#include <optional>
+#include <random>
+#include <system_error>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -59,6 +66,36 @@ struct Pong {
   }
 };
 
+// restart_latency: a unit of busy work, asked back to back before each kill.
+struct Chore {
+  std::uint64_t seq = 0;
+  std::int64_t busy_ns = 0;  // the handler spins this long
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(seq, busy_ns);
+  }
+};
+
+// The probe sent after a kill; its handler answers with the process's
+// identity.
+struct WhoAreYou {
+  template <class Archive>
+  void serialize(Archive&) {}
+};
+
+// Which process answered: getpid(), and a random number drawn once per
+// process, so that a reused pid cannot pass for the killed incarnation or
+// the other way round.
+struct Incarnation {
+  std::int32_t pid = 0;
+  std::uint64_t nonce = 0;
+  std::uint64_t seq = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(pid, nonce, seq);
+  }
+};
+
 }  // namespace procactor_bench
 
 // Registered before the actors that handle them: Actor<> checks that every
@@ -68,6 +105,9 @@ PROCACTOR_MESSAGE(procactor_bench::Flush);
 PROCACTOR_MESSAGE(procactor_bench::Totals);
 PROCACTOR_MESSAGE(procactor_bench::Ping);
 PROCACTOR_MESSAGE(procactor_bench::Pong);
+PROCACTOR_MESSAGE(procactor_bench::Chore);
+PROCACTOR_MESSAGE(procactor_bench::WhoAreYou);
+PROCACTOR_MESSAGE(procactor_bench::Incarnation);
 
 namespace procactor_bench {
 
@@ -92,6 +132,27 @@ class Echo : public procactor::Actor<Echo, Ping> {
   Pong on(const Ping& ping) { return Pong{ping.seq}; }
 };
 
+class RestartWorker : public procactor::Actor<RestartWorker, Chore, WhoAreYou> {
+ public:
+  Incarnation on(const Chore& chore) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(chore.busy_ns);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    return {pid_, nonce_, chore.seq};
+  }
+  Incarnation on(const WhoAreYou&) { return {pid_, nonce_, 0}; }
+
+ private:
+  static std::uint64_t draw_nonce() {
+    std::random_device device;
+    const auto now = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    return ((std::uint64_t{device()} << 32) | device()) ^ now;
+  }
+
+  std::int32_t pid_ = static_cast<std::int32_t>(::getpid());
+  std::uint64_t nonce_ = draw_nonce();
+};
+
 // Trial division: CPU-bound, no memory traffic, the same code serially and
 // in the pool's workers.
 std::uint64_t count_primes(std::uint64_t from, std::uint64_t to) {
@@ -113,6 +174,7 @@ std::uint64_t count_primes(std::uint64_t from, std::uint64_t to) {
 
 PROCACTOR_ACTOR(procactor_bench::Counter);
 PROCACTOR_ACTOR(procactor_bench::Echo);
+PROCACTOR_ACTOR(procactor_bench::RestartWorker);
 
 namespace procactor_bench {
 PROCACTOR_FUNCTION(count_primes);
@@ -129,6 +191,9 @@ procactor::Options runtime_options() {
   // The benchmark starts and stops actors on purpose; one stderr line per
   // exit would bury its output. Failures still surface as errors.
   options.log_events = false;
+  // restart_latency kills one worker hundreds of times in a few seconds: the
+  // root group must never give up on it (no other workload crashes).
+  options.supervision.max_restarts = -1;
   return options;
 }
 
@@ -159,8 +224,8 @@ struct procactor_workloads::impl {
 
   // A fresh actor per measurement, so that none inherits another's lanes.
   template <class A>
-  procactor::ActorRef spawn(const char* role) {
-    return runtime.spawn<A>(std::string(role) + "-" + std::to_string(spawned++));
+  procactor::ActorRef spawn(const char* role, procactor::SpawnOptions options = {}) {
+    return runtime.spawn<A>(std::string(role) + "-" + std::to_string(spawned++), std::move(options));
   }
 };
 
@@ -246,6 +311,90 @@ primes_result procactor_workloads::primes(const primes_params& params) {
   });
   pool.close();
   return {serial, parallel, serial.median / parallel.median, workers};
+}
+
+namespace {
+
+// The pid of the incarnation that answered `seen`, once ref.pid() agrees
+// with it (it may lag the process by a moment after a restart).
+int settled_pid(const procactor::ActorRef& ref, const Incarnation& seen) {
+  const auto deadline = bench_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    const auto pid = ref.pid();
+    if (pid && *pid == seen.pid) return *pid;
+    if (bench_clock::now() >= deadline) {
+      throw std::runtime_error("ref.pid() says " + (pid ? std::to_string(*pid) : std::string("none")) +
+                               " but pid " + std::to_string(seen.pid) + " answered");
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+}
+
+}  // namespace
+
+restart_result procactor_workloads::restart_latency_ms(const restart_params& params) {
+  if (params.kills <= 0) throw std::invalid_argument("restart latency with no kills");
+  procactor::SpawnOptions options;
+  options.restart = procactor::Restart::permanent;
+  options.backoff.initial = std::chrono::milliseconds(0);
+  // Without a cap of 0 the delay grows from the second restart on (1 ms,
+  // 2 ms, ... 1 s) until an incarnation has run for reset_after (10 s): the
+  // figure would be the backoff's, not the restart's.
+  options.backoff.max = std::chrono::milliseconds(0);
+  scoped_actor worker(impl_->spawn<RestartWorker>("restart-worker", options));
+  const procactor::ActorRef& ref = worker.ref();
+
+  restart_result result;
+  std::vector<double> samples;
+  samples.reserve(static_cast<std::size_t>(params.kills));
+  std::uint64_t seq = 0;
+  Incarnation current = ref.ask<Incarnation>(WhoAreYou{}, reply_timeout).get();
+  for (int kill = 0; kill < params.warmups + params.kills; ++kill) {
+    const bool timed = kill >= params.warmups;
+    // Busy: back-to-back asks, each handler spinning a little; the worker is
+    // killed right after the last answer, while it waits for the next one.
+    for (int i = 0; i < params.busy_asks; ++i) {
+      const Chore chore{++seq, std::chrono::nanoseconds(params.busy_handler).count()};
+      const Incarnation done = ref.ask<Incarnation>(chore, reply_timeout).get();
+      if (done.seq != chore.seq || done.nonce != current.nonce) {
+        throw std::runtime_error("the worker answered a chore it was not asked, or restarted unasked");
+      }
+    }
+    const int pid = settled_pid(ref, current);
+    if (::kill(pid, SIGKILL) != 0) throw std::system_error(errno, std::generic_category(), "kill");
+    const auto start = bench_clock::now();
+    std::optional<Incarnation> replacement;
+    while (!replacement) {
+      if (bench_clock::now() - start > params.give_up) {
+        throw std::runtime_error("no new incarnation answered within " +
+                                 std::to_string(params.give_up.count()) + " ms of a kill");
+      }
+      if (timed) ++result.probes;
+      try {
+        const Incarnation who = ref.ask<Incarnation>(WhoAreYou{}, params.probe_timeout).get();
+        // Only a process that is not the killed one counts: the nonce tells
+        // them apart even if the kernel handed the pid out again.
+        if (who.nonce != current.nonce) {
+          replacement = who;
+        } else if (timed) {
+          ++result.stale_answers;
+        }
+      } catch (const procactor::error& e) {
+        if (e.code() == procactor::errc::timeout) {
+          if (timed) ++result.probe_timeouts;
+        } else if (e.code() == procactor::errc::actor_died) {
+          if (timed) ++result.probe_errors;
+        } else {
+          throw;
+        }
+      }
+    }
+    const auto stop = bench_clock::now();
+    if (timed) samples.push_back(microseconds_between(start, stop) / 1000.0);
+    current = *replacement;
+  }
+  result.latency_ms = summarize(std::move(samples));
+  return result;
 }
 
 }  // namespace procactor_bench

@@ -17,6 +17,14 @@ struct primes_result {
   unsigned workers = 0;
 };
 
+struct restart_result {
+  summary latency_ms;      // kill -> the replacement's first answer
+  int probes = 0;          // asks sent after the kills, timed ones only
+  int probe_timeouts = 0;  // of those, unanswered within probe_timeout
+  int probe_errors = 0;    // answered with an error (actor_died: in flight at the kill)
+  int stale_answers = 0;   // answered by the killed incarnation: not counted
+};
+
 class procactor_workloads {
  public:
   // Constructs the procactor::Runtime. The runtime re-executes this binary to
@@ -39,6 +47,10 @@ class procactor_workloads {
   summary round_trip_us(const round_trip_params& params);
   // Counting primes, serially and on a pool of hardware_concurrency workers.
   primes_result primes(const primes_params& params);
+  // A worker (Restart::permanent, no backoff) kept busy by back-to-back asks
+  // is killed with SIGKILL; from the kill, asks with short timeouts until
+  // one is answered by a new incarnation. Milliseconds per kill.
+  restart_result restart_latency_ms(const restart_params& params);
 
   // Bytes of one sender lane of a mailbox (the runtime's default, used here).
   [[nodiscard]] std::size_t lane_capacity_bytes() const;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -17,12 +18,19 @@
 #ifndef PROCACTOR_BENCH_MP_SCRIPT
 #error "PROCACTOR_BENCH_MP_SCRIPT (the source path of mp_baseline.py) must be defined by the build"
 #endif
+#ifndef PROCACTOR_BENCH_POOL_RESTART_SCRIPT
+#error "PROCACTOR_BENCH_POOL_RESTART_SCRIPT (the source path of pool_restart_baseline.py) must be defined by the build"
+#endif
 
 namespace procactor_bench {
 
 namespace {
 
 constexpr const char* script_name = "mp_baseline.py";
+constexpr const char* pool_restart_script_name = "pool_restart_baseline.py";
+// The pool restart baseline runs on Debian's own interpreter, whatever
+// python3 comes first on PATH (a pyenv or venv one, say).
+constexpr const char* debian_python = "/usr/bin/python3";
 // The script's default-sized run takes well under a minute here; the limit
 // only stops a wedged interpreter from holding the whole benchmark.
 constexpr auto script_timeout = std::chrono::seconds(240);
@@ -179,19 +187,81 @@ std::optional<std::map<std::string, flat_json_value>> parse_flat_json_object(std
   return flat_json_parser(text).parse();
 }
 
-std::string locate_mp_script() {
+namespace {
+
+std::string locate_script(const char* name, const char* source_path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   try {
-    const fs::path beside = fs::path(self_executable()).parent_path() / script_name;
+    const fs::path beside = fs::path(self_executable()).parent_path() / name;
     if (fs::is_regular_file(beside, ec)) return beside.string();
   } catch (const std::exception&) {
     // No /proc: fall through to the source path.
   }
-  const fs::path source = PROCACTOR_BENCH_MP_SCRIPT;
+  const fs::path source = source_path;
   if (fs::is_regular_file(source, ec)) return source.string();
   return {};
 }
+
+}  // namespace
+
+std::string locate_mp_script() { return locate_script(script_name, PROCACTOR_BENCH_MP_SCRIPT); }
+
+namespace {
+
+// Runs `python script args...` in its own process group, reads the one flat
+// JSON object it prints, reaps it and what it left behind. On failure the
+// object is empty and `note` says why (`what` names the baseline in it).
+struct script_output {
+  std::optional<std::map<std::string, flat_json_value>> object;
+  std::string note;
+};
+
+script_output run_json_script(const std::string& python, const std::string& script,
+                              const std::vector<std::string>& args, const std::string& what) {
+  script_output out;
+  const std::string name = std::filesystem::path(script).filename().string();
+  try {
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+      throw std::system_error(errno, std::generic_category(), "pipe2");
+    }
+    fd_guard read_end(pipe_fds[0]);
+    fd_guard write_end(pipe_fds[1]);
+    auto child = child_process::start(python, args, write_end.get(), true);
+    // Our copy of the write end must go, or the read never sees EOF.
+    write_end.reset();
+
+    std::string output;
+    const auto deadline = std::chrono::steady_clock::now() + script_timeout;
+    if (!read_until_eof(read_end.get(), output, deadline)) {
+      child.kill_and_reap();
+      out.note = name + " timed out: " + what + " not measured";
+      return out;
+    }
+    const auto status = child.wait_for(std::chrono::seconds(10));
+    child.reap_group(std::chrono::seconds(2));
+    if (!status || !status->success()) {
+      out.note = name + " " + (status ? status->describe() : std::string("hung at exit")) + ": " + what +
+                 " not measured (its stderr says why)";
+      return out;
+    }
+    out.object = parse_flat_json_object(output);
+    if (!out.object) out.note = name + " printed something other than one flat JSON object";
+  } catch (const std::exception& e) {
+    out.note = what + " not measured: " + e.what();
+  }
+  return out;
+}
+
+std::string string_field(const std::map<std::string, flat_json_value>& object, const std::string& key) {
+  if (const auto it = object.find(key); it != object.end()) {
+    if (const auto* text = std::get_if<std::string>(&it->second)) return *text;
+  }
+  return {};
+}
+
+}  // namespace
 
 python_results run_python_baseline(const stream_params& stream, const round_trip_params& hot,
                                    const round_trip_params& parked) {
@@ -222,46 +292,67 @@ python_results run_python_baseline(const stream_params& stream, const round_trip
       "--pause-us", std::to_string(parked.pause.count()),
   };
 
-  try {
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-      throw std::system_error(errno, std::generic_category(), "pipe2");
-    }
-    fd_guard read_end(pipe_fds[0]);
-    fd_guard write_end(pipe_fds[1]);
-    auto child = child_process::start(*python, args, write_end.get(), true);
-    // Our copy of the write end must go, or the read never sees EOF.
-    write_end.reset();
-
-    std::string output;
-    const auto deadline = std::chrono::steady_clock::now() + script_timeout;
-    if (!read_until_eof(read_end.get(), output, deadline)) {
-      child.kill_and_reap();
-      results.note = "mp_baseline.py timed out: Python baselines not measured";
-      return results;
-    }
-    const auto status = child.wait_for(std::chrono::seconds(10));
-    child.reap_group(std::chrono::seconds(2));
-    if (!status || !status->success()) {
-      results.note = "mp_baseline.py " + (status ? status->describe() : std::string("hung at exit")) +
-                     ": Python baselines not measured (its stderr says why)";
-      return results;
-    }
-    const auto object = parse_flat_json_object(output);
-    if (!object) {
-      results.note = "mp_baseline.py printed something other than one flat JSON object";
-      return results;
-    }
-    results.queue_stream_msg_s = number_field(*object, "queue_stream_msg_s");
-    results.pipe_round_trip_us = number_field(*object, "pipe_round_trip_us");
-    results.pipe_round_trip_parked_us = number_field(*object, "pipe_round_trip_parked_us");
-    results.queue_message_bytes = number_field(*object, "queue_message_bytes");
-    if (const auto it = object->find("python_version"); it != object->end()) {
-      if (const auto* version = std::get_if<std::string>(&it->second)) results.python_version = *version;
-    }
-  } catch (const std::exception& e) {
-    results.note = std::string("Python baselines not measured: ") + e.what();
+  const auto out = run_json_script(*python, script, args, "Python baselines");
+  if (!out.object) {
+    results.note = out.note;
+    return results;
   }
+  const auto& object = *out.object;
+  results.queue_stream_msg_s = number_field(object, "queue_stream_msg_s");
+  results.pipe_round_trip_us = number_field(object, "pipe_round_trip_us");
+  results.pipe_round_trip_parked_us = number_field(object, "pipe_round_trip_parked_us");
+  results.queue_message_bytes = number_field(object, "queue_message_bytes");
+  results.python_version = string_field(object, "python_version");
+  return results;
+}
+
+std::string locate_pool_restart_script() {
+  return locate_script(pool_restart_script_name, PROCACTOR_BENCH_POOL_RESTART_SCRIPT);
+}
+
+python_pool_restart_results run_python_pool_restart(const restart_params& params) {
+  python_pool_restart_results results;
+  if (::access(debian_python, X_OK) != 0) {
+    results.note = std::string(debian_python) + " not found: Python pool restart not measured";
+    return results;
+  }
+  const std::string script = locate_pool_restart_script();
+  if (script.empty()) {
+    results.note = std::string(pool_restart_script_name) + " not found next to the binary nor at " +
+                   PROCACTOR_BENCH_POOL_RESTART_SCRIPT + ": Python pool restart not measured";
+    return results;
+  }
+  const std::vector<std::string> args{
+      "python3", script, "--kills", std::to_string(params.kills), "--warmups", std::to_string(params.warmups),
+      "--timeout-s", std::to_string(std::chrono::duration<double>(params.give_up).count())};
+  const auto out = run_json_script(debian_python, script, args, "Python pool restart");
+  if (!out.object) {
+    results.note = out.note;
+    return results;
+  }
+  std::vector<double> samples;
+  const std::string text = string_field(*out.object, "samples_ms");
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    const std::string token = text.substr(begin, end - begin);
+    char* parsed_end = nullptr;
+    const double value = std::strtod(token.c_str(), &parsed_end);
+    if (token.empty() || parsed_end != token.c_str() + token.size() || !std::isfinite(value)) {
+      results.note = std::string(pool_restart_script_name) + " printed a sample that is not a number: " + token;
+      return results;
+    }
+    samples.push_back(value);
+    begin = end + 1;
+  }
+  if (samples.size() != static_cast<std::size_t>(params.kills)) {
+    results.note = std::string(pool_restart_script_name) + " timed " + std::to_string(samples.size()) +
+                   " kills instead of " + std::to_string(params.kills) + ": Python pool restart not measured";
+    return results;
+  }
+  results.latency_ms = summarize(std::move(samples));
+  results.python_version = string_field(*out.object, "python_version");
+  results.start_method = string_field(*out.object, "start_method");
   return results;
 }
 

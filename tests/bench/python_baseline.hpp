@@ -1,5 +1,7 @@
-// Baseline: Python multiprocessing (Queue stream, Pipe round trip), measured
-// by mp_baseline.py in a python3 subprocess during the same run.
+// Baselines: Python multiprocessing (Queue stream, Pipe round trip), measured
+// by mp_baseline.py in a python3 subprocess during the same run; and the
+// restart of a concurrent.futures.ProcessPoolExecutor after kill -9 of its
+// worker, by pool_restart_baseline.py under /usr/bin/python3.
 #pragma once
 
 #include <map>
@@ -9,6 +11,7 @@
 #include <variant>
 
 #include "bench_config.hpp"
+#include "timing.hpp"
 
 namespace procactor_bench {
 
@@ -28,9 +31,21 @@ python_results run_python_baseline(const stream_params& stream,
                                    const round_trip_params& hot,
                                    const round_trip_params& parked);
 
+struct python_pool_restart_results {
+  std::optional<summary> latency_ms;  // kill -> a new pool has run one task
+  std::string python_version;
+  std::string start_method;  // the pool's multiprocessing start method
+  std::string note;          // why latency_ms is missing
+};
+
+// Never throws, as run_python_baseline. params.kills timed kills after
+// params.warmups untimed ones.
+python_pool_restart_results run_python_pool_restart(const restart_params& params);
+
 // The script: next to the executable (CMake copies it into build/bin), else
 // the source path compiled in. Empty when neither exists.
 std::string locate_mp_script();
+std::string locate_pool_restart_script();
 
 // A flat JSON object: string keys, values that are numbers, strings, booleans
 // or null. Enough for the script's output; nested values are rejected.

@@ -51,7 +51,9 @@ std::string json_number(std::optional<double> value) {
 std::string goal_text(const goal& g) {
   char threshold[32];
   std::snprintf(threshold, sizeof threshold, "%g", g.threshold);
-  const std::string subject = g.baseline.empty() ? "procactor" : "ratio_vs_" + g.baseline;
+  const std::string subject = !g.baseline.empty() ? "ratio_vs_" + g.baseline
+                              : !g.detail.empty() ? g.detail
+                                                  : "procactor";
   return subject + (g.at_least ? " >= " : " <= ") + threshold;
 }
 
@@ -87,10 +89,21 @@ std::optional<double> workload_report::ratio_vs(const std::string& baseline) con
   return std::nullopt;
 }
 
+std::optional<double> workload_report::detail(const std::string& name) const {
+  for (const auto& d : details) {
+    if (d.key == name) return d.value;
+  }
+  return std::nullopt;
+}
+
 std::optional<bool> workload_report::met(const goal& g) const {
-  const auto ratio = g.baseline.empty() ? procactor : ratio_vs(g.baseline);
-  if (!ratio || !std::isfinite(*ratio)) return std::nullopt;
-  return g.at_least ? *ratio >= g.threshold : *ratio <= g.threshold;
+  const std::optional<double> subject = !g.baseline.empty() ? ratio_vs(g.baseline)
+                                        : !g.detail.empty()  ? detail(g.detail)
+                                                             : procactor;
+  if (!subject.has_value()) return std::nullopt;
+  const double value = subject.value();
+  if (!std::isfinite(value)) return std::nullopt;
+  return g.at_least ? value >= g.threshold : value <= g.threshold;
 }
 
 machine_info detect_machine() {

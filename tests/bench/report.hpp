@@ -21,11 +21,14 @@ struct named_figure {
 
 // A goal from the issue, stated on one ratio: ratio_vs_<baseline> >= or <=
 // threshold. With an empty baseline it is stated on procactor's own figure
-// (procactor >= or <= threshold, in the workload's unit).
+// (procactor >= or <= threshold, in the workload's unit), or, when `detail`
+// names one of the workload's details, on that detail (procactor's p99, say:
+// procactor_p99_ms <= 5).
 struct goal {
   std::string baseline;
   bool at_least = true;
   double threshold = 0;
+  std::string detail = {};
 };
 
 struct workload_report {
@@ -38,6 +41,8 @@ struct workload_report {
   std::vector<goal> goals;
 
   [[nodiscard]] std::optional<double> ratio_vs(const std::string& baseline) const;
+  // The detail named `name`; empty when there is none or it is missing.
+  [[nodiscard]] std::optional<double> detail(const std::string& name) const;
   // Empty when the ratio is missing.
   [[nodiscard]] std::optional<bool> met(const goal& g) const;
 };

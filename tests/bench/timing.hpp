@@ -3,11 +3,13 @@
 // One clock (steady_clock: never jumps with NTP), warm-up runs that are thrown
 // away, and the median of the rest. The median because this runs on noisy
 // 2-vCPU VMs: a neighbour's burst moves the mean and the extremes, rarely the
-// middle. Min and max are kept so a reader can see how noisy a figure was.
+// middle. Min and max are kept so a reader can see how noisy a figure was;
+// p90 and p99 for latencies, whose tail is part of the figure.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <stdexcept>
 #include <utility>
@@ -30,7 +32,18 @@ struct summary {
   double min = 0;
   double max = 0;
   std::size_t samples = 0;
+  double p90 = 0;
+  double p99 = 0;
 };
+
+// Nearest rank: the smallest sample with at least q of all samples at or
+// below it. With fewer than 100 samples p99 is the maximum.
+inline double nearest_rank(const std::vector<double>& sorted, double q) {
+  const auto n = static_cast<double>(sorted.size());
+  auto rank = static_cast<std::size_t>(std::ceil(q * n));
+  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
+  return sorted[rank - 1];
+}
 
 inline summary summarize(std::vector<double> samples) {
   if (samples.empty()) throw std::logic_error("summarize: no samples");
@@ -38,7 +51,8 @@ inline summary summarize(std::vector<double> samples) {
   const std::size_t n = samples.size();
   const double median =
       n % 2 == 1 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2.0;
-  return {median, samples.front(), samples.back(), n};
+  return {median, samples.front(), samples.back(), n, nearest_rank(samples, 0.90),
+          nearest_rank(samples, 0.99)};
 }
 
 // Calls `measure()` warmups + runs times and summarises the last `runs`
