@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "actor_host.hpp"
+#include "crash_trace.hpp"
 #include "guardian.hpp"
 #include "registry.hpp"
 #include "supervisor.hpp"
@@ -62,6 +63,7 @@ namespace {
     // ps and top show the actor's name rather than "exe" (the kernel keeps 15 bytes).
     const std::string name(entry.name, strnlen(entry.name, sizeof entry.name));
     prctl(PR_SET_NAME, name.substr(0, 15).c_str());
+    detail::install_crash_trace(name);
     // Lines reach a capturing supervisor as they are printed, not at exit.
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     detail::process::install(std::make_unique<detail::process>(std::move(a), slot, false));

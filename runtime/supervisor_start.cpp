@@ -125,7 +125,7 @@ void supervisor::start(slot_id slot) {
     e.incarnation.fetch_add(1);
     record_actor_pid(slot, pid);
   }
-  emit({ActorEvent::Kind::started, c.name, pid, c.type});
+  emit({ActorEvent::Kind::started, c.name, pid, c.type, {}});
 }
 
 }  // namespace procactor::detail

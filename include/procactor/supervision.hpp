@@ -95,7 +95,7 @@ struct RestartOptions {
   bool drain = false;
   // How long on_stop may take before SIGTERM, then SIGKILL; unset:
   // Options::shutdown_timeout.
-  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<std::chrono::milliseconds> timeout{};
 };
 
 // One exit of an actor process, kept for inspection (the last 10).

@@ -1,0 +1,362 @@
+// Supervision trees through real processes: each strategy restarts exactly
+// the right set, a nested group that gives up is restarted by its parent,
+// monitors get Down messages with the right fields, a graceful restart runs
+// on_stop and keeps the queue, an exit record holds the message in flight
+// and the stderr tail, and a one_for_all restart of a busy group loses no
+// message. (The top level giving up ends supervision, so it has a binary of
+// its own: test_give_up.cpp.)
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <thread>
+
+#include "support.hpp"
+#include "supervision_actors.hpp"
+
+using namespace itest;
+using procactor::ActorRef;
+using procactor::ActorState;
+using procactor::Strategy;
+
+namespace {
+
+// Members with a journal: on_start, on_stop and every Work id land in it.
+struct group_of_members {
+  actor_scope& scope;
+  temp_dir& dir;
+  procactor::Group group;
+  std::vector<ActorRef> refs;
+
+  ActorRef add(const std::string& base, int work_ms = 0) {
+    procactor::SpawnOptions options;
+    options.group = group;
+    options.restart = procactor::Restart::permanent;
+    options.params.set("journal", dir.file(base)).set("work_ms", static_cast<std::int64_t>(work_ms));
+    refs.push_back(scope.spawn<supervision::Member>(base, options));
+    return refs.back();
+  }
+};
+
+int pid_of(const ActorRef& ref) { return ref.ask<int>(supervision::Pid{}, 30s).get(); }
+
+// Every member answers, and says which process it is.
+std::vector<int> pids(const std::vector<ActorRef>& refs) {
+  std::vector<int> all;
+  for (const auto& ref : refs) all.push_back(pid_of(ref));
+  return all;
+}
+
+std::vector<std::uint32_t> restarts(const std::vector<ActorRef>& refs) {
+  std::vector<std::uint32_t> all;
+  for (const auto& ref : refs) all.push_back(runtime().info(ref).restarts);
+  return all;
+}
+
+bool all_running(const std::vector<ActorRef>& refs) {
+  return std::all_of(refs.begin(), refs.end(),
+                     [](const ActorRef& r) { return runtime().info(r).state == ActorState::running; });
+}
+
+// The Work ids in a journal, in order (start and stop lines left out).
+std::vector<int> work_ids(const std::string& journal) {
+  std::vector<int> ids;
+  for (const auto& line : read_lines(journal)) {
+    if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0])) != 0) ids.push_back(std::stoi(line));
+  }
+  return ids;
+}
+
+std::size_t count_lines_starting(const std::string& journal, std::string_view prefix) {
+  std::size_t n = 0;
+  for (const auto& line : read_lines(journal)) n += line.starts_with(prefix) ? 1 : 0;
+  return n;
+}
+
+// SIGKILL from outside, as a crash; waits until the group has restarted it.
+void kill_and_wait(const ActorRef& ref, std::uint32_t restarts_after) {
+  const int pid = pid_of(ref);
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  REQUIRE(eventually([&] {
+    const auto info = runtime().info(ref);
+    return info.restarts >= restarts_after && info.state == ActorState::running;
+  }, 60s));
+}
+
+}  // namespace
+
+TEST_SUITE("supervision") {
+
+TEST_CASE("one_for_one: only the member that died is restarted" * doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  group_of_members g{scope, dir, runtime().group(unique_name("o4o"), {Strategy::one_for_one, -1, 60s}), {}};
+  g.add("a");
+  g.add("b");
+  g.add("c");
+  const auto before = pids(g.refs);
+  kill_and_wait(g.refs[1], 1);
+  const auto after = pids(g.refs);
+  CHECK(after[0] == before[0]);
+  CHECK(after[1] != before[1]);
+  CHECK(after[2] == before[2]);
+  CHECK(restarts(g.refs) == std::vector<std::uint32_t>{0, 1, 0});
+}
+
+TEST_CASE("one_for_all: every member is restarted, the others gracefully (on_stop runs)" * doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  group_of_members g{scope, dir, runtime().group(unique_name("o4a"), {Strategy::one_for_all, -1, 60s}), {}};
+  g.add("a");
+  g.add("b");
+  g.add("c");
+  const auto before = pids(g.refs);
+  REQUIRE(::kill(before[1], SIGKILL) == 0);
+  REQUIRE(eventually([&] { return restarts(g.refs) == std::vector<std::uint32_t>{1, 1, 1} && all_running(g.refs); }, 60s));
+  const auto after = pids(g.refs);
+  for (std::size_t i = 0; i < 3; ++i) CHECK(after[i] != before[i]);
+  // a and c were stopped, not killed: their on_stop ran. b was SIGKILLed.
+  CHECK(count_lines_starting(dir.file("a"), "stop") == 1);
+  CHECK(count_lines_starting(dir.file("b"), "stop") == 0);
+  CHECK(count_lines_starting(dir.file("c"), "stop") == 1);
+  CHECK(runtime().info(g.refs[0]).exits.back().cause.find("group") != std::string::npos);
+}
+
+TEST_CASE("rest_for_one: the member that died and those started after it" * doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  group_of_members g{scope, dir, runtime().group(unique_name("r4o"), {Strategy::rest_for_one, -1, 60s}), {}};
+  g.add("a");
+  g.add("b");
+  g.add("c");
+  const auto before = pids(g.refs);
+  REQUIRE(::kill(before[1], SIGKILL) == 0);
+  REQUIRE(eventually([&] { return restarts(g.refs) == std::vector<std::uint32_t>{0, 1, 1} && all_running(g.refs); }, 60s));
+  const auto after = pids(g.refs);
+  CHECK(after[0] == before[0]);
+  CHECK(after[1] != before[1]);
+  CHECK(after[2] != before[2]);
+  // c was stopped in reverse start order before b and c started again.
+  CHECK(read_lines(dir.file("c")) == std::vector<std::string>{"start", "stop", "start"});
+}
+
+TEST_CASE("a nested group that gives up is restarted whole by its parent, with its history forgotten" *
+          doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  const auto outer = runtime().group(unique_name("outer"), {Strategy::one_for_one, -1, 60s});
+  const auto inner = runtime().group(unique_name("inner"), {Strategy::one_for_one, 1, 60s}, outer);
+  group_of_members g{scope, dir, inner, {}};
+  g.add("x");
+  g.add("y");
+  const auto before = pids(g.refs);
+  kill_and_wait(g.refs[0], 1);  // the one restart inner allows
+  const int y_before = before[1];
+  CHECK(pid_of(g.refs[1]) == y_before);
+  // The second is one too many: inner gives up, stops y, and outer starts both again.
+  REQUIRE(::kill(pid_of(g.refs[0]), SIGKILL) == 0);
+  REQUIRE(eventually([&] { return runtime().info(g.refs[1]).restarts == 1 && all_running(g.refs); }, 60s));
+  CHECK(runtime().info(g.refs[0]).restarts == 2);  // its own restart, then inner's as a whole
+  CHECK(pid_of(g.refs[1]) != y_before);
+  const auto y_exit = runtime().info(g.refs[1]).exits.back();
+  CHECK(y_exit.cause.find("gave up") != std::string::npos);
+  CHECK(count_lines_starting(dir.file("y"), "stop") == 1);
+  // Restarted fresh: inner allows one restart again.
+  kill_and_wait(g.refs[0], 3);
+  CHECK(runtime().info(g.refs[1]).restarts == 1);
+}
+
+TEST_CASE("the supervising program monitors an actor: a Down per exit, the last one final" * doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  group_of_members g{scope, dir, scope.group(), {}};
+  const auto m = g.add("watched");
+  const int pid = pid_of(m);
+  runtime().monitor(m);
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  auto down = runtime().next_down(30s);
+  REQUIRE(down.has_value());
+  CHECK(down->actor == m);
+  CHECK(down->name == m.name());
+  CHECK(down->signal == SIGKILL);
+  CHECK(down->exit_code == -1);
+  CHECK(down->restarting);
+  CHECK(down->reason.find("signal 9") != std::string::npos);
+  REQUIRE(eventually([&] { return runtime().info(m).state == ActorState::running; }));
+  m.close();
+  REQUIRE(m.join(30s));
+  down = runtime().next_down(30s);
+  REQUIRE(down.has_value());
+  CHECK(down->exit_code == 0);
+  CHECK(down->signal == 0);
+  CHECK_FALSE(down->restarting);
+  // Monitoring an actor that is gone for good: one Down at once.
+  runtime().monitor(m);
+  down = runtime().next_down(30s);
+  REQUIRE(down.has_value());
+  CHECK(down->name == m.name());
+  CHECK_FALSE(down->restarting);
+}
+
+TEST_CASE("an actor monitors another and gets Down in its mailbox" * doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  group_of_members g{scope, dir, scope.group(), {}};
+  const auto target = g.add("target");
+  const auto watcher = scope.spawn<supervision::Watcher>("watcher");
+  watcher.ask<void>(supervision::Watch{target}, 30s).get();
+  REQUIRE(::kill(pid_of(target), SIGKILL) == 0);
+  std::vector<std::string> seen;
+  REQUIRE(eventually([&] {
+    seen = watcher.ask<std::vector<std::string>>(supervision::Downs{}, 30s).get();
+    return !seen.empty();
+  }, 60s));
+  CHECK(seen.front() == target.name() + " signal 9 restarting");
+  // Closed for good: the second Down says so.
+  REQUIRE(eventually([&] { return runtime().info(target).state == ActorState::running; }));
+  target.close();
+  REQUIRE(target.join(30s));
+  REQUIRE(eventually([&] {
+    seen = watcher.ask<std::vector<std::string>>(supervision::Downs{}, 30s).get();
+    return seen.size() == 2;
+  }, 60s));
+  CHECK(seen.back() == target.name() + " exit 0 gone");
+}
+
+TEST_CASE("a graceful restart stops after the message in hand, runs on_stop, and keeps the queue" *
+          doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  group_of_members g{scope, dir, scope.group(), {}};
+  const auto m = g.add("busy", 5);
+  const int old_pid = pid_of(m);
+  for (int id = 1; id <= 100; ++id) m.send(supervision::Work{id});
+  REQUIRE(eventually([&] { return work_ids(dir.file("busy")).size() >= 10; }));
+  runtime().restart(m);
+  REQUIRE(eventually([&] { return runtime().info(m).restarts == 1 && runtime().info(m).state == ActorState::running; }, 60s));
+  CHECK(pid_of(m) != old_pid);
+  m.close();
+  REQUIRE(m.join(60s));
+  std::vector<int> expected(100);
+  for (int i = 0; i < 100; ++i) expected[static_cast<std::size_t>(i)] = i + 1;
+  CHECK(work_ids(dir.file("busy")) == expected);  // each once, in order: nothing lost or repeated
+  CHECK(count_lines_starting(dir.file("busy"), "stop") == 2);  // the restart's, and the close's
+  const auto exit = runtime().info(m).exits.front();
+  CHECK(exit.exit_code == 0);
+  CHECK(exit.cause == "restart on request");
+  // The queue was not drained first: the restart came while work was left.
+  const auto lines = read_lines(dir.file("busy"));
+  const auto first_stop = std::find(lines.begin(), lines.end(), "stop");
+  CHECK(std::count_if(first_stop, lines.end(), [](const std::string& l) { return !l.empty() && std::isdigit(static_cast<unsigned char>(l[0])); }) > 0);
+}
+
+TEST_CASE("restart with drain handles the queue first; with force there is no on_stop" * doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  group_of_members g{scope, dir, scope.group(), {}};
+  const auto m = g.add("drained", 1);
+  pid_of(m);
+  for (int id = 1; id <= 50; ++id) m.send(supervision::Work{id});
+  runtime().restart(m, {.drain = true});
+  REQUIRE(eventually([&] { return runtime().info(m).restarts == 1 && runtime().info(m).state == ActorState::running; }, 60s));
+  auto lines = read_lines(dir.file("drained"));
+  const auto stop = std::find(lines.begin(), lines.end(), "stop");
+  REQUIRE(stop != lines.end());
+  CHECK(std::count_if(lines.begin(), stop, [](const std::string& l) { return !l.empty() && std::isdigit(static_cast<unsigned char>(l[0])); }) == 50);
+  // Open again for the new incarnation.
+  m.send(supervision::Work{51});
+  REQUIRE(eventually([&] { return work_ids(dir.file("drained")).size() == 51; }));
+
+  const int before = pid_of(m);
+  runtime().restart(m, {.force = true});
+  REQUIRE(eventually([&] { return runtime().info(m).restarts == 2 && runtime().info(m).state == ActorState::running; }, 60s));
+  CHECK(pid_of(m) != before);
+  CHECK(count_lines_starting(dir.file("drained"), "stop") == 1);
+  CHECK(runtime().info(m).exits.back().signal == SIGKILL);
+}
+
+TEST_CASE("an exit record holds the message in flight, its attempt, and the stderr tail with a stack trace" *
+          doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  group_of_members g{scope, dir, scope.group(), {}};
+  const auto m = g.add("crashy");
+  pid_of(m);
+  m.send(supervision::Crash{"about to crash: note-4711", 1});
+  REQUIRE(eventually([&] { return runtime().info(m).restarts == 1 && runtime().info(m).state == ActorState::running; }, 60s));
+  const auto info = runtime().info(m);
+  REQUIRE(info.exits.size() == 1);
+  const auto& exit = info.exits.back();
+  CHECK(exit.signal == SIGABRT);
+  CHECK(exit.exit_code == -1);
+  CHECK(exit.cause == "crashed");
+  CHECK(exit.inflight_type == "supervision::Crash");
+  CHECK(exit.inflight_sender == "supervisor");
+  CHECK(exit.attempt == 1);
+  CHECK(exit.how.find("signal 6") != std::string::npos);
+  CHECK(exit.stderr_tail.size() <= 20);
+  std::string tail;
+  for (const auto& line : exit.stderr_tail) tail += line + "\n";
+  CAPTURE(tail);
+  // Redelivered (at-least-once), it crashes again: attempt 2 of the same message.
+  REQUIRE(eventually([&] { return runtime().info(m).exits.size() == 2; }, 60s));
+  CHECK(runtime().info(m).exits.back().attempt == 2);
+  const auto first = runtime().info(m).exits.front();
+  bool noted = false;
+  bool traced = false;
+  for (const auto& line : first.stderr_tail) {
+    noted = noted || line.find("about to crash: note-4711") != std::string::npos;
+    traced = traced || line.find("supervision_actors.hpp") != std::string::npos;
+  }
+  CHECK(noted);
+  CHECK(traced);
+}
+
+TEST_CASE("during a one_for_all restart of a busy group no message sent to it is lost" * doctest::timeout(180)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  group_of_members g{scope, dir, runtime().group(unique_name("busy"), {Strategy::one_for_all, -1, 60s}), {}};
+  const auto a = g.add("a", 1);
+  const auto b = g.add("b", 1);
+  pids(g.refs);
+  constexpr int total = 600;
+  std::thread sender([&] {
+    for (int id = 1; id <= total; ++id) {
+      a.send(supervision::Work{id}, 60s);
+      b.send(supervision::Work{id}, 60s);
+    }
+  });
+  for (std::uint32_t round = 1; round <= 3; ++round) {
+    REQUIRE(eventually([&] { return work_ids(dir.file("a")).size() >= round * 100; }, 60s));
+    const int pid = runtime().info(a).pid;
+    if (pid > 0) ::kill(pid, SIGKILL);
+    REQUIRE(eventually([&] { return restarts(g.refs) == std::vector<std::uint32_t>{round, round} && all_running(g.refs); }, 60s));
+  }
+  sender.join();
+  a.close();
+  b.close();
+  REQUIRE(a.join(60s));
+  REQUIRE(b.join(60s));
+  for (const char* name : {"a", "b"}) {
+    CAPTURE(name);
+    const auto ids = work_ids(dir.file(name));
+    // At-least-once: the message in hand at a SIGKILL may come twice, and in
+    // order; every id is there.
+    std::vector<bool> seen(total + 1, false);
+    int last = 0;
+    bool ordered = true;
+    for (int id : ids) {
+      seen[static_cast<std::size_t>(id)] = true;
+      ordered = ordered && (id == last || id == last + 1);
+      last = id;
+    }
+    CHECK(ordered);
+    CHECK(std::count(seen.begin() + 1, seen.end(), true) == total);
+  }
+  CHECK(count_lines_starting(dir.file("b"), "stop") == 4);  // three group restarts, then the close
+}
+
+}  // TEST_SUITE
