@@ -73,8 +73,11 @@ class Member : public procactor::Actor<Member, Pid, Crash, Work> {
   }
 
  private:
+  // Lines are prefixed with the `tag` param, when there is one.
   void note(const std::string& line) {
-    if (params().contains("journal")) itest::append_line(params().get<std::string>("journal"), line);
+    if (!params().contains("journal")) return;
+    const std::string tag = params().get_or<std::string>("tag", "");
+    itest::append_line(params().get<std::string>("journal"), tag.empty() ? line : tag + " " + line);
   }
 };
 
