@@ -2,10 +2,12 @@
 // (`params = { from = 2, to = 100 }` in a graph file, or SpawnOptions::params).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -13,13 +15,29 @@
 
 namespace procactor {
 
+// Lists are homogeneous: an actor asks for "a list of strings", never for a
+// list of anything. New alternatives go at the end, so that the variant's
+// index of the others (which is what the codec writes) never changes.
 using ParamValue = std::variant<std::int64_t, double, bool, std::string, std::vector<std::int64_t>,
-                                std::vector<double>, std::vector<std::string>>;
+                                std::vector<double>, std::vector<std::string>, std::vector<bool>>;
 
 // What an actor type expects, declared as a static member of the actor:
 //   static std::vector<procactor::ParamSpec> parameters() { return {{"path", ParamKind::string}}; }
 // The launcher checks a graph file's params against it before starting anything.
-enum class ParamKind : std::uint8_t { integer, floating, boolean, string, integer_list, floating_list, string_list };
+// Listed in ParamValue's order: kind_of() is the variant's index.
+enum class ParamKind : std::uint8_t {
+  integer, floating, boolean, string, integer_list, floating_list, string_list, boolean_list
+};
+
+// The kind of a value, as a ParamSpec names it.
+[[nodiscard]] inline ParamKind kind_of(const ParamValue& value) noexcept {
+  static_assert(std::variant_size_v<ParamValue> == static_cast<std::size_t>(ParamKind::boolean_list) + 1);
+  static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(ParamKind::boolean_list), ParamValue>,
+                               std::vector<bool>>);
+  static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(ParamKind::string_list), ParamValue>,
+                               std::vector<std::string>>);
+  return static_cast<ParamKind>(value.index());
+}
 
 struct ParamSpec {
   std::string name;

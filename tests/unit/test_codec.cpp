@@ -111,3 +111,30 @@ TEST_CASE("a vector's element count is refused when the bytes cannot hold it, be
   CHECK(decoded[1].y == 4);
   CHECK(decoded[1].label == "b");
 }
+
+TEST_CASE("params with every kind of value, boolean lists included, round-trip through the codec") {
+  procactor::Params params;
+  params.set("flags", std::vector<bool>{true, false, true})
+      .set("none", std::vector<bool>{})
+      .set("names", std::vector<std::string>{"a", "b"})
+      .set("n", std::int64_t{7});
+  CHECK(procactor::kind_of(params.values().at("flags")) == procactor::ParamKind::boolean_list);
+  CHECK(procactor::kind_of(params.values().at("names")) == procactor::ParamKind::string_list);
+  auto bytes = procactor::detail::thread_encoder().encode(params);
+  std::vector<std::byte> copy(bytes.begin(), bytes.end());
+  const auto back = procactor::detail::decode<procactor::Params>(copy);
+  CHECK(back.get<std::vector<bool>>("flags") == std::vector<bool>{true, false, true});
+  CHECK(back.get<std::vector<bool>>("none").empty());
+  CHECK(back.get<std::vector<std::string>>("names") == std::vector<std::string>{"a", "b"});
+  CHECK(back.get<int>("n") == 7);
+  // A boolean list's elements are bytes of 0 or 1, like a lone bool; and its
+  // count is checked against the bytes left before anything is allocated.
+  std::vector<std::byte> flags(8 + 2, std::byte{0});
+  const std::uint64_t two = 2;
+  std::memcpy(flags.data(), &two, sizeof two);
+  flags[9] = std::byte{2};
+  CHECK_THROWS(procactor::detail::decode<std::vector<bool>>(flags));
+  const std::uint64_t huge = std::uint64_t{1} << 40;
+  std::memcpy(flags.data(), &huge, sizeof huge);
+  CHECK_THROWS(procactor::detail::decode<std::vector<bool>>(flags));
+}
