@@ -1,68 +1,42 @@
 #include "crash_trace.hpp"
 
+#include <dlfcn.h>
+#include <execinfo.h>
 #include <signal.h>
-#include <ucontext.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-
-#if PROCACTOR_HAS_BACKWARD
-#define BACKWARD_HAS_DW 1
-#include <backward.hpp>
-#else
-#include <execinfo.h>
-#endif
+#include <string>
 
 namespace procactor::detail {
 namespace {
 
 char g_who[64];
+char g_printer_path[4096];  // libprocactor_trace.so next to this library
 // The innermost frames only: with the header they fit the 20 lines of
 // stderr an exit record keeps, next to what the actor printed last.
 constexpr std::size_t shown_frames = 16;
 
+using print_trace_fn = void (*)(void*, void*, std::size_t);
+
 void on_crash(int sig, siginfo_t* info, void* context) {
   std::fprintf(stderr, "procactor: %s: caught signal %d (%s); stack, most recent call last:\n", g_who, sig,
                strsignal(sig));
-#if PROCACTOR_HAS_BACKWARD
-  backward::StackTrace trace;
-  void* at = nullptr;
-#if defined(__x86_64__)
-  at = reinterpret_cast<void*>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP]);
-#elif defined(__aarch64__)
-  at = reinterpret_cast<void*>(static_cast<ucontext_t*>(context)->uc_mcontext.pc);
-#endif
-  if (at != nullptr) {
-    trace.load_from(at, 48, context, info->si_addr);
-  } else {
-    trace.load_here(48, context, info->si_addr);
-  }
-  backward::TraceResolver resolver;
-  resolver.load_stacktrace(trace);
-  // One line per frame, innermost last, named by the symbol (which says
-  // whose member function it is) and placed by file and line.
-  for (std::size_t i = std::min(trace.size(), shown_frames); i-- > 0;) {
-    const backward::ResolvedTrace frame = resolver.resolve(trace[i]);
-    const std::string& function = !frame.object_function.empty() ? frame.object_function : frame.source.function;
-    if (!frame.source.filename.empty()) {
-      std::fprintf(stderr, "  #%zu %s at %s:%u\n", i, function.c_str(), frame.source.filename.c_str(),
-                   frame.source.line);
-    } else {
-      std::fprintf(stderr, "  #%zu %s in %s\n", i, function.empty() ? "??" : function.c_str(),
-                   frame.object_filename.c_str());
-    }
-  }
-#else
-  (void)info;
-  (void)context;
-  void* frames[shown_frames];
-  const int n = backtrace(frames, static_cast<int>(shown_frames));
   std::fflush(stderr);
-  backtrace_symbols_fd(frames, n, STDERR_FILENO);
-#endif
+  // Not async-signal-safe, and need not be: the process is dying anyway,
+  // and what it can print first is worth the risk.
+  void* printer = g_printer_path[0] != '\0' ? dlopen(g_printer_path, RTLD_NOW | RTLD_LOCAL) : nullptr;
+  auto print = printer != nullptr ? reinterpret_cast<print_trace_fn>(dlsym(printer, "procactor_print_trace")) : nullptr;
+  if (print != nullptr) {
+    print(context, info->si_addr, shown_frames);
+  } else {
+    // The C library's own: function names, no files or lines.
+    void* frames[shown_frames];
+    const int n = backtrace(frames, static_cast<int>(shown_frames));
+    backtrace_symbols_fd(frames, n, STDERR_FILENO);
+  }
   std::fflush(stderr);
   // SA_RESETHAND put the default action back: the process dies of `sig`.
   ::raise(sig);
@@ -76,6 +50,12 @@ void install_crash_trace(const std::string& who) {
   (void)who;  // the sanitizer's own report is the better one
 #else
   std::strncpy(g_who, who.c_str(), sizeof g_who - 1);
+  Dl_info self{};
+  if (dladdr(reinterpret_cast<void*>(&install_crash_trace), &self) != 0 && self.dli_fname != nullptr) {
+    std::string path = self.dli_fname;
+    path = path.substr(0, path.find_last_of('/') + 1) + "libprocactor_trace.so";
+    if (::access(path.c_str(), R_OK) == 0) std::strncpy(g_printer_path, path.c_str(), sizeof g_printer_path - 1);
+  }
   // Its own stack: a stack overflow must still get its trace.
   static constexpr std::size_t stack_size = 256 * 1024;
   static void* stack = std::malloc(stack_size);
