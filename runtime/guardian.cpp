@@ -13,22 +13,14 @@
 
 #include "arena.hpp"
 #include "procactor/error.hpp"
-
-extern char** environ;
+#include "spawn_support.hpp"
 
 namespace procactor::detail {
 
 guardian start_guardian(const std::string& executable, const std::string& run) {
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) != 0) throw_system_error("pipe2 for the guardian", errno);
-  std::vector<std::string> env_storage;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "PROCACTOR_", 10) != 0) env_storage.emplace_back(*e);
-  }
-  env_storage.push_back("PROCACTOR_GUARDIAN=" + run);
-  std::vector<char*> envp;
-  for (auto& s : env_storage) envp.push_back(s.data());
-  envp.push_back(nullptr);
+  child_environment env({"PROCACTOR_GUARDIAN=" + run});
   std::string name = "procactor-guardian";
   char* argv[] = {name.data(), nullptr};
 
@@ -36,17 +28,10 @@ guardian start_guardian(const std::string& executable, const std::string& run) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, ends[0], STDIN_FILENO);
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  sigset_t all;
-  sigfillset(&all);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  init_spawn_attributes(attr, POSIX_SPAWN_SETSID);
   guardian g;
   const char* program = executable.empty() ? "/proc/self/exe" : executable.c_str();
-  const int rc = posix_spawn(&g.pid, program, &actions, &attr, argv, envp.data());
+  const int rc = posix_spawn(&g.pid, program, &actions, &attr, argv, env.envp());
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   ::close(ends[0]);

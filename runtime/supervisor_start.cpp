@@ -13,9 +13,8 @@
 
 #include "exit_paths.hpp"
 #include "registry.hpp"
+#include "spawn_support.hpp"
 #include "supervisor.hpp"
-
-extern char** environ;
 
 namespace procactor::detail {
 
@@ -23,18 +22,11 @@ namespace procactor::detail {
 // made the child exits, so every actor is started by this long-lived thread.
 void supervisor::start(slot_id slot) {
   child& c = children_[slot];
-  std::vector<std::string> env_storage;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "PROCACTOR_", 10) != 0) env_storage.emplace_back(*e);
-  }
-  env_storage.push_back("PROCACTOR_RUN=" + process_->shm().name());
-  env_storage.push_back("PROCACTOR_SLOT=" + std::to_string(slot));
-  env_storage.push_back("PROCACTOR_PARENT=" + std::to_string(::getpid()));
-  const std::string plugins = loaded_plugins();
-  if (!plugins.empty()) env_storage.push_back("PROCACTOR_PLUGINS=" + plugins);
-  std::vector<char*> envp;
-  for (auto& s : env_storage) envp.push_back(s.data());
-  envp.push_back(nullptr);
+  std::vector<std::string> extra = {"PROCACTOR_RUN=" + process_->shm().name(),
+                                    "PROCACTOR_SLOT=" + std::to_string(slot),
+                                    "PROCACTOR_PARENT=" + std::to_string(::getpid())};
+  if (const std::string plugins = loaded_plugins(); !plugins.empty()) extra.push_back("PROCACTOR_PLUGINS=" + plugins);
+  child_environment env(std::move(extra));
   std::vector<char*> argv;
   for (auto& s : argv_) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -51,18 +43,11 @@ void supervisor::start(slot_id slot) {
     if (pipe2(pipes[stream], O_CLOEXEC) != 0) throw_system_error("pipe2", errno);
     posix_spawn_file_actions_adddup2(&actions, pipes[stream][1], stream + 1);
   }
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
   // Its own process group: Ctrl-C at the terminal reaches the supervisor
   // only, which then stops the actors in order.
+  posix_spawnattr_t attr;
+  init_spawn_attributes(attr, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  sigset_t all;
-  sigfillset(&all);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   // Set before the child exists: the child moves it on to `running` itself
   // (a compare-exchange), so a store after the spawn could undo that.
   set_state(slot, slot_state::starting);
@@ -73,7 +58,7 @@ void supervisor::start(slot_id slot) {
   const char* program = !executable_.empty() && std::filesystem::exists(executable_, missing)
                             ? executable_.c_str()
                             : "/proc/self/exe";
-  const int rc = posix_spawn(&pid, program, &actions, &attr, argv.data(), envp.data());
+  const int rc = posix_spawn(&pid, program, &actions, &attr, argv.data(), env.envp());
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   for (auto& p : pipes) {

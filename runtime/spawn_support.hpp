@@ -1,0 +1,30 @@
+// What every process the runtime starts (an actor, the guardian) gets from
+// posix_spawn: the program's environment without the runtime's own
+// variables plus its own, default signal dispositions and an empty mask.
+#pragma once
+
+#include <spawn.h>
+
+#include <string>
+#include <vector>
+
+namespace procactor::detail {
+
+class child_environment {
+ public:
+  // The program's environment less any PROCACTOR_* variable, then `extra`.
+  explicit child_environment(std::vector<std::string> extra);
+  child_environment(const child_environment&) = delete;
+  child_environment& operator=(const child_environment&) = delete;
+  [[nodiscard]] char** envp() noexcept { return pointers_.data(); }
+
+ private:
+  std::vector<std::string> storage_;
+  std::vector<char*> pointers_;
+};
+
+// posix_spawnattr_init, an empty signal mask and every signal at its
+// default action, plus `flags` (POSIX_SPAWN_SETPGROUP, _SETSID, ...).
+void init_spawn_attributes(posix_spawnattr_t& attr, short flags);
+
+}  // namespace procactor::detail
