@@ -82,8 +82,11 @@ int validate_command(const ValidateOptions& options) {
   if (!graph) {
     return exit_usage;
   }
+  // Groups are counted when the file has some ([groups.NAME]; the root is
+  // always there).
   std::cout << options.file.string() << ": ok (" << count(graph->actors.size(), "actor") << ", "
-            << count(graph->routes.size(), "route") << ")\n";
+            << count(graph->routes.size(), "route")
+            << (graph->groups.size() > 1 ? ", " + count(graph->groups.size() - 1, "group") : std::string()) << ")\n";
   return exit_ok;
 }
 

@@ -14,76 +14,12 @@
 #include "commands.hpp"
 #include "control.hpp"
 #include "graph_checks.hpp"
+#include "run_client.hpp"
 #include "run_dir.hpp"
 #include "units.hpp"
 
 namespace procactor::launcher {
 namespace {
-
-std::optional<RunEntry> resolve(const std::optional<std::string>& name) {
-  std::string error;
-  auto run = find_run(name, error);
-  if (!run) std::cerr << "procactor: " << error << '\n';
-  return run;
-}
-
-// The run as it is now (it may have ended since it was looked up).
-RunEntry refreshed(const RunEntry& run) {
-  std::string ignored;
-  return find_run(run.name, ignored).value_or(run);
-}
-
-// For a run that is not live: why, and the exit code. A run that ended is
-// no run to act on (3); one whose supervisor died is a failure (1).
-int report_not_live(const RunEntry& run) {
-  if (run.state == RunState::ended) {
-    std::cerr << "procactor: run " << run.name << " is not running (it ended with exit code " << run.exit_code
-              << ")\n";
-    return exit_no_such_run;
-  }
-  std::cerr << "procactor: run " << run.name << " died: its supervisor"
-            << (run.supervisor_pid > 0 ? " (pid " + std::to_string(run.supervisor_pid) + ")" : std::string())
-            << " was killed or crashed before it recorded how the run ended; `procactor logs " << run.name
-            << "` shows what it printed\n";
-  return exit_failure;
-}
-
-// Asks a run something; prints why not and sets `code` when there is no answer.
-std::optional<std::string> ask(const RunEntry& run, const ControlRequest& request, int& code) {
-  if (run.state != RunState::live) {
-    code = report_not_live(run);
-    return std::nullopt;
-  }
-  auto reply = control_request(run.dir / "control.sock", to_request_line(request));
-  if (reply) return reply;
-  RunEntry now = refreshed(run);
-  if (now.state == RunState::live && now.exit_code >= 0) {
-    // It has closed its socket and recorded how it ended; only the
-    // process's own exit is still to come.
-    now.state = RunState::ended;
-  }
-  if (now.state != RunState::live) {
-    code = report_not_live(now);
-  } else {
-    std::cerr << "procactor: run " << run.name << " does not answer on its control socket (supervisor pid "
-              << now.supervisor_pid << ")\n";
-    code = exit_failure;
-  }
-  return std::nullopt;
-}
-
-ParamKind launcher_kind(procactor::ParamKind kind) {
-  switch (kind) {
-    case procactor::ParamKind::integer: return ParamKind::integer;
-    case procactor::ParamKind::floating: return ParamKind::floating;
-    case procactor::ParamKind::boolean: return ParamKind::boolean;
-    case procactor::ParamKind::string: return ParamKind::string;
-    case procactor::ParamKind::integer_list: return ParamKind::integer_array;
-    case procactor::ParamKind::floating_list: return ParamKind::floating_array;
-    case procactor::ParamKind::string_list: return ParamKind::string_array;
-  }
-  return ParamKind::string;
-}
 
 std::string human_bytes(std::uint64_t bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB"};
@@ -113,10 +49,14 @@ std::string human_uptime(double seconds) {
 void print_table(const nlohmann::json& status) {
   std::cout << "run " << status["run"].get<std::string>() << " (graph " << status["graph"].get<std::string>()
             << ")\n";
-  std::cout << std::left << std::setw(14) << "ACTOR" << std::setw(24) << "TYPE" << std::setw(8) << "PID"
-            << std::setw(11) << "STATE" << std::setw(9) << "UPTIME" << std::setw(5) << "RST" << std::setw(7)
-            << "CPU%" << std::setw(10) << "RSS" << std::setw(8) << "MBOX" << std::setw(12) << "PROCESSED"
-            << std::setw(10) << "MSG/S" << "LAST EXIT\n";
+  // A GROUP column only for graphs with [groups.NAME]: everyone else's are all "root".
+  bool grouped = false;
+  for (const auto& row : status["actors"]) grouped = grouped || row.value("group", "root") != "root";
+  std::cout << std::left << std::setw(14) << "ACTOR" << std::setw(24) << "TYPE";
+  if (grouped) std::cout << std::setw(12) << "GROUP";
+  std::cout << std::setw(8) << "PID" << std::setw(11) << "STATE" << std::setw(9) << "UPTIME" << std::setw(5) << "RST"
+            << std::setw(7) << "CPU%" << std::setw(10) << "RSS" << std::setw(8) << "MBOX" << std::setw(12)
+            << "PROCESSED" << std::setw(10) << "MSG/S" << "LAST EXIT\n";
   for (const auto& row : status["actors"]) {
     const double fill = row["mailbox_capacity"].get<double>() > 0
                             ? 100.0 * row["queued_bytes"].get<double>() / row["mailbox_capacity"].get<double>()
@@ -126,9 +66,11 @@ void print_table(const nlohmann::json& status) {
     mbox << std::fixed << std::setprecision(0) << fill << "%";
     rate << std::fixed << std::setprecision(0) << row["msgs_per_s"].get<double>();
     std::cout << std::left << std::setw(14) << row["name"].get<std::string>() << std::setw(24)
-              << row["type"].get<std::string>() << std::setw(8) << row["pid"].get<int>() << std::setw(11)
-              << row["state"].get<std::string>() << std::setw(9) << human_uptime(row["uptime_s"].get<double>())
-              << std::setw(5) << row["restarts"].get<int>() << std::setw(7) << cpu.str() << std::setw(10)
+              << row["type"].get<std::string>();
+    if (grouped) std::cout << std::setw(12) << row.value("group", "");
+    std::cout << std::setw(8) << row["pid"].get<int>() << std::setw(11) << row["state"].get<std::string>()
+              << std::setw(9) << human_uptime(row["uptime_s"].get<double>()) << std::setw(5)
+              << row["restarts"].get<int>() << std::setw(7) << cpu.str() << std::setw(10)
               << human_bytes(row["rss_bytes"].get<std::uint64_t>()) << std::setw(8) << mbox.str() << std::setw(12)
               << row["processed"].get<std::uint64_t>() << std::setw(10) << rate.str()
               << row["last_exit"].get<std::string>()
@@ -165,9 +107,7 @@ std::optional<std::vector<std::string>> list_actor_types(const Graph& graph, std
     if (std::find(types.begin(), types.end(), actor.type) == types.end()) continue;
     auto declared = Runtime::actor_parameters(actor.type);
     if (!declared) continue;
-    std::vector<ParamSpec> expected;
-    for (const auto& spec : *declared) expected.push_back({spec.name, launcher_kind(spec.kind), spec.required});
-    for (auto& d : check_params(graph, actor, expected)) diagnostics.push_back(std::move(d));
+    for (auto& d : check_params(graph, actor, *declared)) diagnostics.push_back(std::move(d));
   }
   return types;
 }

@@ -20,17 +20,21 @@ namespace {
 
 using namespace std::string_view_literals;
 
-constexpr std::array top_level_keys{"version"sv, "graph"sv, "supervisor"sv, "actors"sv, "routes"sv};
+constexpr std::array top_level_keys{"version"sv, "graph"sv, "supervisor"sv, "groups"sv, "actors"sv, "routes"sv};
 constexpr std::array graph_keys{"name"sv, "plugins"sv, "mailbox_capacity"sv, "shutdown_timeout"sv};
 constexpr std::array supervisor_keys{"strategy"sv,        "max_restarts"sv, "within"sv,       "backoff_initial"sv,
                                      "backoff_max"sv,     "min_uptime"sv,   "stall_timeout"sv};
-constexpr std::array actor_keys{"type"sv,    "replicas"sv,         "cpu"sv,  "params"sv,
-                                "restart"sv, "mailbox_capacity"sv, "nice"sv, "memory_limit"sv};
+constexpr std::array group_keys{"strategy"sv, "max_restarts"sv, "within"sv, "parent"sv};
+constexpr std::array actor_keys{"type"sv,    "replicas"sv,         "cpu"sv,  "params"sv,    "restart"sv,
+                                "group"sv,   "mailbox_capacity"sv, "nice"sv, "memory_limit"sv};
 constexpr std::array route_keys{"from"sv, "to"sv, "policy"sv, "key"sv};
 
-constexpr std::array strategy_names{"one_for_one"sv, "one_for_all"sv, "rest_for_one"sv};
-constexpr std::array restart_names{"permanent"sv, "transient"sv, "temporary"sv};
-constexpr std::array policy_names{"round_robin"sv, "broadcast"sv, "key_hash"sv, "random"sv};
+// The values a file may choose from, spelt as the library spells them
+// (procactor::to_string).
+constexpr std::array strategies{Strategy::one_for_one, Strategy::one_for_all, Strategy::rest_for_one};
+constexpr std::array restarts{Restart::permanent, Restart::transient, Restart::temporary};
+constexpr std::array route_policies{RoutePolicy::round_robin, RoutePolicy::broadcast, RoutePolicy::key_hash,
+                                    RoutePolicy::random};
 constexpr std::array auto_word{"auto"sv};
 constexpr std::array spread_word{"spread"sv};
 
@@ -41,6 +45,8 @@ constexpr std::int64_t max_replicas = max_instances_per_run;
 // A mailbox smaller than a page cannot hold a useful batch of messages.
 constexpr std::uint64_t min_mailbox_capacity = 4096;
 constexpr std::int64_t max_max_restarts = 1'000'000;
+// The runtime counts time in milliseconds.
+constexpr std::chrono::nanoseconds runtime_tick = std::chrono::milliseconds(1);
 
 std::string quote_list(std::span<const std::string_view> names) {
   std::string out;
@@ -132,6 +138,9 @@ class Parser {
     }
     graph_.source = source_;
     graph_.name = std::filesystem::path(source_.path()).stem().string();
+    GroupSpec top;
+    top.name = root_group_name;
+    graph_.groups.push_back(std::move(top));
 
     check_keys(root, top_level_keys, "at the top level");
     read_version(root);
@@ -141,6 +150,10 @@ class Parser {
     if (const toml::table* table = table_at(root, "supervisor", "'supervisor'", "[supervisor]")) {
       read_supervisor(*table);
     }
+    if (const toml::table* table = table_at(root, "groups", "'groups'", "[groups.NAME]")) {
+      read_groups(*table);
+    }
+    check_group_tree();
     read_actors(root);
     check_instance_count();
     read_routes(root);
@@ -247,6 +260,27 @@ class Parser {
     return parsed.value;
   }
 
+  // A duration the runtime takes, in whole milliseconds; its text is kept
+  // under `key_path` so that messages can echo it as written.
+  std::optional<std::chrono::milliseconds> runtime_duration_at(const toml::table& table, std::string_view key,
+                                                               std::string_view where, bool allow_zero,
+                                                               const std::string& key_path) {
+    const auto duration = duration_at(table, key, where, allow_zero);
+    if (!duration) {
+      return std::nullopt;
+    }
+    const toml::node* node = table.get(key);
+    const std::string text = node->as_string()->get();
+    if (duration->count() % runtime_tick.count() != 0) {
+      error(position_of(node->source()), "'" + std::string(key) + "' " + std::string(where) +
+                                             " must be a whole number of milliseconds, not '" + text +
+                                             "' (the runtime counts in milliseconds)");
+      return std::nullopt;
+    }
+    graph_.durations_as_written[key_path] = text;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
+  }
+
   // Sizes may be written as a bare TOML integer of bytes, or as a string
   // with a unit.
   std::optional<std::uint64_t> size_at(const toml::table& table, std::string_view key, std::string_view where,
@@ -307,6 +341,18 @@ class Parser {
     return std::nullopt;
   }
 
+  // One of the library's `values`, chosen by its name.
+  template <class E, std::size_t N>
+  std::optional<E> enum_at(const toml::table& table, std::string_view key, std::string_view where,
+                           const std::array<E, N>& values) {
+    std::array<std::string_view, N> names;
+    for (std::size_t i = 0; i < N; ++i) {
+      names[i] = to_string(values[i]);
+    }
+    const auto index = choice_at(table, key, where, names);
+    return index ? std::optional<E>(values[*index]) : std::nullopt;
+  }
+
   void read_version(const toml::table& root) {
     const toml::node* node = root.get("version");
     if (node == nullptr) {
@@ -335,10 +381,8 @@ class Parser {
     if (const toml::node* node = table.get("plugins")) {
       read_plugins(*node);
     }
-    if (auto bytes = size_at(table, "mailbox_capacity", where, min_mailbox_capacity)) {
-      graph_.mailbox_capacity = *bytes;
-    }
-    if (auto timeout = duration_at(table, "shutdown_timeout", where, false)) {
+    graph_.mailbox_capacity = size_at(table, "mailbox_capacity", where, min_mailbox_capacity);
+    if (auto timeout = runtime_duration_at(table, "shutdown_timeout", where, false, "graph.shutdown_timeout")) {
       graph_.shutdown_timeout = *timeout;
     }
   }
@@ -378,37 +422,139 @@ class Parser {
 
   void read_supervisor(const toml::table& table) {
     constexpr std::string_view where = "in [supervisor]";
-    SupervisorSpec& supervisor = graph_.supervisor;
     check_keys(table, supervisor_keys, where);
-    if (auto index = choice_at(table, "strategy", where, strategy_names)) {
-      supervisor.strategy = static_cast<RestartStrategy>(*index);
-    }
-    if (auto restarts = integer_at(table, "max_restarts", where, 0, max_max_restarts)) {
-      supervisor.max_restarts = static_cast<std::uint32_t>(*restarts);
-    }
-    if (auto within = duration_at(table, "within", where, false)) {
-      supervisor.within = *within;
-    }
-    const auto initial = duration_at(table, "backoff_initial", where, true);
-    const auto maximum = duration_at(table, "backoff_max", where, true);
+    read_intensity(table, where, "supervisor.", graph_.groups.front());
+    Backoff& backoff = graph_.backoff;
+    const auto initial = runtime_duration_at(table, "backoff_initial", where, true, "supervisor.backoff_initial");
+    const auto maximum = runtime_duration_at(table, "backoff_max", where, true, "supervisor.backoff_max");
     if (initial) {
-      supervisor.backoff_initial = *initial;
+      backoff.initial = *initial;
     }
     if (maximum) {
-      supervisor.backoff_max = *maximum;
+      backoff.max = *maximum;
     }
-    if ((initial || maximum) && supervisor.backoff_initial > supervisor.backoff_max) {
+    if ((initial || maximum) && backoff.initial > backoff.max) {
       const toml::node* blamed = maximum ? table.get("backoff_max") : table.get("backoff_initial");
-      error(position_of(blamed->source()), "'backoff_max' (" + format_duration(supervisor.backoff_max) +
-                                               ") is shorter than 'backoff_initial' (" +
-                                               format_duration(supervisor.backoff_initial) + ")");
+      error(position_of(blamed->source()),
+            "'backoff_max' (" + format_duration(backoff.max) + (maximum ? "" : ", the default") +
+                ") is shorter than 'backoff_initial' (" + format_duration(backoff.initial) +
+                (initial ? "" : ", the default") + ")");
     }
-    if (auto uptime = duration_at(table, "min_uptime", where, true)) {
-      supervisor.min_uptime = *uptime;
+    if (auto uptime = runtime_duration_at(table, "min_uptime", where, true, "supervisor.min_uptime")) {
+      backoff.reset_after = *uptime;
     }
-    if (auto stall = duration_at(table, "stall_timeout", where, false)) {
-      supervisor.stall_timeout = *stall;
+    if (auto stall = runtime_duration_at(table, "stall_timeout", where, false, "supervisor.stall_timeout")) {
+      graph_.stall_timeout = *stall;
     }
+  }
+
+  // strategy, max_restarts and within: a group's, or the root's in [supervisor].
+  void read_intensity(const toml::table& table, std::string_view where, const std::string& key_prefix,
+                      GroupSpec& group) {
+    if (auto strategy = enum_at(table, "strategy", where, strategies)) {
+      group.options.strategy = *strategy;
+    }
+    if (auto count = integer_at(table, "max_restarts", where, -1, max_max_restarts)) {
+      group.options.max_restarts = static_cast<int>(*count);
+    }
+    if (auto within = runtime_duration_at(table, "within", where, false, key_prefix + "within")) {
+      group.options.within = *within;
+    }
+  }
+
+  void read_groups(const toml::table& groups) {
+    for (const auto& [key, value] : in_file_order(groups)) {
+      read_group(*key, *value);
+    }
+  }
+
+  void read_group(const toml::key& key, const toml::node& node) {
+    const std::string name(key.str());
+    const SourcePosition name_position = position_of(key.source());
+    const std::string header = is_valid_name(name) ? "[groups." + name + "]" : "[groups.\"" + name + "\"]";
+    const std::string where = "in " + header;
+    if (!is_valid_name(name)) {
+      error(name_position, invalid_name_message("group name", name));
+    } else if (name == root_group_name) {
+      error(name_position, "group name '" + name +
+                               "' is the top-level group's, which [supervisor] configures; choose another name");
+      return;
+    }
+    const toml::table* table = node.as_table();
+    if (table == nullptr) {
+      wrong_type(node, "group '" + name + "'", "a table (write " + header + ")");
+      return;
+    }
+    check_keys(*table, group_keys, where);
+    GroupSpec group;
+    group.name = name;
+    group.position = name_position;
+    group.parent = root_group_name;
+    group.parent_position = name_position;
+    read_intensity(*table, where, "groups." + name + ".", group);
+    if (auto parent = string_at(*table, "parent", where)) {
+      group.parent = std::move(*parent);
+      group.parent_position = position_of(table->get("parent")->source());
+    }
+    graph_.groups.push_back(std::move(group));
+  }
+
+  // Every parent is a group of the file (or the root), and following
+  // parents always ends at the root. A parent that is wrong is reported at
+  // its line and replaced by the root, so that later checks and a partial
+  // graph never loop.
+  void check_group_tree() {
+    std::vector<std::string> names;
+    for (const GroupSpec& group : graph_.groups) {
+      names.push_back(group.name);
+    }
+    for (std::size_t i = 1; i < graph_.groups.size(); ++i) {
+      GroupSpec& group = graph_.groups[i];
+      for (std::size_t j = 1; j < i; ++j) {
+        if (graph_.groups[j].name == group.name) {
+          // TOML itself refuses a table defined twice; a quoted and a bare
+          // spelling of one name is all that gets here.
+          error(group.position, "group '" + group.name + "' is declared twice (first at line " +
+                                    std::to_string(graph_.groups[j].position.line) + ")");
+        }
+      }
+      if (group.parent == group.name) {
+        error(group.parent_position, "group '" + group.name + "' cannot be its own parent");
+        group.parent = root_group_name;
+      } else if (graph_.find_group(group.parent) == nullptr) {
+        error(group.parent_position,
+              "unknown parent group '" + group.parent + "' for group '" + group.name + "'" +
+                  suggestion_or(group.parent, names_view(names),
+                                "groups are [groups.NAME] tables; leave 'parent' out for the top level"));
+        group.parent = root_group_name;
+      }
+    }
+    // A cycle is reported once, at the `parent` of its first group in the
+    // file, and broken there.
+    for (std::size_t i = 1; i < graph_.groups.size(); ++i) {
+      std::vector<std::string> chain{graph_.groups[i].name};
+      const GroupSpec* at = graph_.find_group(graph_.groups[i].parent);
+      while (at != nullptr && !at->is_root() && at->name != graph_.groups[i].name &&
+             chain.size() <= graph_.groups.size()) {
+        chain.push_back(at->name);
+        at = graph_.find_group(at->parent);
+      }
+      if (at == nullptr || at->name != graph_.groups[i].name) {
+        continue;
+      }
+      std::string cycle = "group parents form a cycle: ";
+      for (const std::string& name : chain) {
+        cycle += name + " -> ";
+      }
+      cycle += graph_.groups[i].name + " (each group's parent is the next); one of them must have the top level, "
+                                       "or another group, as its parent";
+      error(graph_.groups[i].parent_position, std::move(cycle));
+      graph_.groups[i].parent = root_group_name;
+    }
+  }
+
+  static std::vector<std::string_view> names_view(const std::vector<std::string>& names) {
+    return {names.begin(), names.end()};
   }
 
   void read_actors(const toml::table& root) {
@@ -469,8 +615,23 @@ class Parser {
       actor.params_position = position_of(params->source());
       read_params(*params, where, actor);
     }
-    if (auto index = choice_at(*table, "restart", where, restart_names)) {
-      actor.restart = static_cast<RestartPolicy>(*index);
+    if (auto restart = enum_at(*table, "restart", where, restarts)) {
+      actor.restart = *restart;
+    }
+    actor.group_position = name_position;
+    if (auto group = string_at(*table, "group", where)) {
+      actor.group_position = position_of(table->get("group")->source());
+      if (graph_.find_group(*group) == nullptr) {
+        std::vector<std::string> names;
+        for (const GroupSpec& known : graph_.groups) {
+          names.push_back(known.name);
+        }
+        error(actor.group_position, "unknown group '" + *group + "' for actor '" + name + "'" +
+                                        suggestion_or(*group, names_view(names),
+                                                      "groups are declared as [groups.NAME] tables"));
+      } else {
+        actor.group = std::move(*group);
+      }
     }
     actor.mailbox_capacity = size_at(*table, "mailbox_capacity", where, min_mailbox_capacity);
     if (auto nice = integer_at(*table, "nice", where, -20, 19)) {
@@ -689,9 +850,9 @@ class Parser {
       }
       *endpoint = std::move(*name);
     }
-    const auto policy = choice_at(table, "policy", where, policy_names);
+    const auto policy = enum_at(table, "policy", where, route_policies);
     if (policy) {
-      route.policy = static_cast<RoutePolicy>(*policy);
+      route.policy = *policy;
     }
     if (const toml::node* key = table.get("key")) {
       const auto* text = key->as_string();
@@ -786,18 +947,6 @@ class Parser {
 
 }  // namespace
 
-std::string_view to_string(RestartStrategy strategy) noexcept {
-  return strategy_names.at(static_cast<std::size_t>(strategy));
-}
-
-std::string_view to_string(RestartPolicy policy) noexcept {
-  return restart_names.at(static_cast<std::size_t>(policy));
-}
-
-std::string_view to_string(RoutePolicy policy) noexcept {
-  return policy_names.at(static_cast<std::size_t>(policy));
-}
-
 const Param* ActorSpec::find_param(std::string_view param_name) const noexcept {
   const auto found = std::find_if(params.begin(), params.end(), [&](const Param& p) { return p.name == param_name; });
   return found == params.end() ? nullptr : &*found;
@@ -807,6 +956,80 @@ const ActorSpec* Graph::find_actor(std::string_view actor_name) const noexcept {
   const auto found =
       std::find_if(actors.begin(), actors.end(), [&](const ActorSpec& a) { return a.name == actor_name; });
   return found == actors.end() ? nullptr : &*found;
+}
+
+const GroupSpec* Graph::find_group(std::string_view group_name) const noexcept {
+  const auto found =
+      std::find_if(groups.begin(), groups.end(), [&](const GroupSpec& g) { return g.name == group_name; });
+  return found == groups.end() ? nullptr : &*found;
+}
+
+std::string Graph::duration_text(std::string_view key_path, std::chrono::nanoseconds value) const {
+  const auto written = durations_as_written.find(key_path);
+  return written != durations_as_written.end() ? written->second : format_duration(value);
+}
+
+std::string Graph::describe_group(const GroupSpec& group) const {
+  return group.is_root() ? std::string("[supervisor]") : "group '" + group.name + "'";
+}
+
+std::string Graph::describe_intensity(const GroupSpec& group) const {
+  if (group.options.max_restarts < 0) {
+    return "no restart limit";
+  }
+  const std::string key = group.is_root() ? "supervisor.within" : "groups." + group.name + ".within";
+  const int count = group.options.max_restarts;
+  return "at most " + std::to_string(count) + (count == 1 ? " restart" : " restarts") + " within " +
+         duration_text(key, group.options.within);
+}
+
+std::vector<std::size_t> start_order(const Graph& graph) {
+  std::vector<std::size_t> order;
+  std::vector<bool> placed(graph.actors.size(), false);
+  // Sweeps in file order, each placing the actors whose every target is
+  // placed; the validator has ruled out cycles, so each sweep places one at
+  // least (the guard only stops a malformed partial graph).
+  for (std::size_t sweep = 0; sweep <= graph.actors.size() && order.size() < graph.actors.size(); ++sweep) {
+    for (std::size_t a = 0; a < graph.actors.size(); ++a) {
+      if (placed[a]) continue;
+      bool ready = true;
+      for (const RouteSpec& route : graph.routes) {
+        if (route.from != graph.actors[a].name) continue;
+        for (std::size_t d = 0; d < graph.actors.size(); ++d) {
+          if (graph.actors[d].name == route.to && !placed[d]) ready = false;
+        }
+      }
+      if (ready) {
+        placed[a] = true;
+        order.push_back(a);
+      }
+    }
+  }
+  return order;
+}
+
+std::vector<std::vector<GroupMember>> supervision_tree(const Graph& graph) {
+  std::vector<std::vector<GroupMember>> members(graph.groups.size());
+  std::vector<bool> placed(graph.groups.size(), false);
+  placed[0] = true;
+  const auto index_of = [&](std::string_view name) {
+    const GroupSpec* group = graph.find_group(name);
+    return group == nullptr ? std::size_t{0} : static_cast<std::size_t>(group - graph.groups.data());
+  };
+  // Places a group, and its ancestors first, among its parent's members.
+  const auto place = [&](const auto& self, std::size_t group) -> void {
+    if (placed[group]) return;
+    const std::size_t parent = index_of(graph.groups[group].parent);
+    placed[group] = true;  // before the parent, so a malformed cycle cannot recurse forever
+    self(self, parent);
+    members[parent].push_back({.is_group = true, .index = group});
+  };
+  for (std::size_t actor : start_order(graph)) {
+    const std::size_t group = index_of(graph.actors[actor].group);
+    place(place, group);
+    members[group].push_back({.is_group = false, .index = actor});
+  }
+  return members;
 }
 
 std::uint32_t auto_replicas() noexcept {

@@ -1,5 +1,10 @@
 // procactor::launcher::Graph — a graph file, parsed and validated.
 //
+// The file is a thin TOML face over the library's types: params are
+// procactor::ParamValue, routes procactor::RoutePolicy, groups
+// procactor::GroupOptions, restart types procactor::Restart, backoff
+// procactor::Backoff.
+//
 // A Graph is only ever handed out whole and valid: parse_graph() either
 // returns one or returns every diagnostic it found, never a half-checked
 // graph. Positions of the things that later checks may complain about
@@ -9,12 +14,19 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
+
+#include <procactor/params.hpp>
+#include <procactor/route.hpp>
+#include <procactor/runtime.hpp>
+#include <procactor/supervision.hpp>
 
 #include "diagnostic.hpp"
 
@@ -25,40 +37,14 @@ namespace procactor::launcher {
 // and the supervisor takes one. tests/launcher checks the two agree.
 inline constexpr std::uint32_t max_instances_per_run = 1023;
 
-enum class RestartStrategy : std::uint8_t { one_for_one, one_for_all, rest_for_one };
-// permanent: always restarted; transient: restarted only after a crash;
-// temporary: never restarted.
-enum class RestartPolicy : std::uint8_t { permanent, transient, temporary };
-enum class RoutePolicy : std::uint8_t { round_robin, broadcast, key_hash, random };
-
-[[nodiscard]] std::string_view to_string(RestartStrategy strategy) noexcept;
-[[nodiscard]] std::string_view to_string(RestartPolicy policy) noexcept;
-[[nodiscard]] std::string_view to_string(RoutePolicy policy) noexcept;
-
-struct SupervisorSpec {
-  RestartStrategy strategy = RestartStrategy::one_for_one;
-  // Giving up after more than max_restarts restarts inside `within`.
-  std::uint32_t max_restarts = 5;
-  std::chrono::nanoseconds within = std::chrono::seconds(30);
-  // A crashing actor waits backoff_initial before its first restart, twice
-  // that before the next, up to backoff_max; an incarnation that lived
-  // min_uptime resets the backoff, so one crash an hour is never throttled.
-  std::chrono::nanoseconds backoff_initial = std::chrono::milliseconds(100);
-  std::chrono::nanoseconds backoff_max = std::chrono::seconds(10);
-  std::chrono::nanoseconds min_uptime = std::chrono::seconds(1);
-  // An actor whose handler runs longer than this is killed and restarted;
-  // absent means no stall detection.
-  std::optional<std::chrono::nanoseconds> stall_timeout;
-};
-
-// Homogeneous arrays only: an actor asks for "a list of strings", never for
-// a list of anything.
-using ParamValue = std::variant<std::int64_t, double, bool, std::string, std::vector<std::int64_t>,
-                                std::vector<double>, std::vector<bool>, std::vector<std::string>>;
+// The name the runtime gives its root group (ActorInfo::group,
+// ActorEvent::name), which [supervisor] configures. A graph may name it as
+// a group's parent or an actor's group; [groups.root] is refused.
+inline constexpr std::string_view root_group_name = "root";
 
 struct Param {
   std::string name;
-  ParamValue value;
+  procactor::ParamValue value;
   SourcePosition position;  // of the value
 };
 
@@ -70,6 +56,18 @@ struct CpuPlacement {
   std::vector<int> cores;  // only for Kind::list
 };
 
+// One supervision group: [supervisor] is the root, each [groups.NAME] one
+// more. What the file leaves out has the library's default (GroupOptions{}).
+struct GroupSpec {
+  std::string name;                 // root_group_name for [supervisor]
+  procactor::GroupOptions options;  // strategy and intensity
+  std::string parent;               // the parent group's name; empty for the root
+  SourcePosition position;          // of NAME in [groups.NAME]; line 0 for the root
+  SourcePosition parent_position;   // of the `parent` value, or of the name when absent
+
+  [[nodiscard]] bool is_root() const noexcept { return parent.empty(); }
+};
+
 struct ActorSpec {
   std::string name;
   std::string type;
@@ -77,15 +75,19 @@ struct ActorSpec {
   bool replicas_auto = false;  // replicas came from "auto"
   CpuPlacement cpu;
   std::vector<Param> params;  // in file order
-  RestartPolicy restart = RestartPolicy::permanent;
+  // As in the library; in a graph a normal exit is the actor's end of
+  // stream, so permanent and transient both restart after a crash only.
+  procactor::Restart restart = procactor::SpawnOptions{}.restart;
   std::optional<std::uint64_t> mailbox_capacity;  // overrides the graph's
   std::optional<int> nice;
   std::optional<std::uint64_t> memory_limit;  // bytes, per replica
+  std::string group{root_group_name};  // its supervision group: every replica is a member
 
   SourcePosition position;       // of the name in [actors.NAME]
   SourcePosition type_position;  // of the type string
   SourcePosition replicas_position;  // of `replicas`, or of the name when absent
   SourcePosition params_position;  // of `params`, or of the name when absent
+  SourcePosition group_position;   // of `group`, or of the name when absent
 
   [[nodiscard]] const Param* find_param(std::string_view param_name) const noexcept;
 };
@@ -93,7 +95,7 @@ struct ActorSpec {
 struct RouteSpec {
   std::string from;
   std::string to;
-  RoutePolicy policy = RoutePolicy::round_robin;
+  procactor::RoutePolicy policy = procactor::RoutePolicy::round_robin;
   // For key_hash: which part of a message is hashed; the runtime defines
   // what it names. Absent means the message's default key.
   std::optional<std::string> key;
@@ -106,17 +108,41 @@ struct PluginSpec {
   SourcePosition position;
 };
 
+// A graph file read into the library's own types. Where the file is silent
+// a value is the library's default (Options{}, SpawnOptions{}, Backoff{},
+// GroupOptions{}), never one of the launcher's own.
 struct Graph {
   SourceFile source;
   std::string name;  // the file's stem when [graph] name is absent
   std::vector<PluginSpec> plugins;
-  std::uint64_t mailbox_capacity = 1ULL << 20U;
-  std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(5);
-  SupervisorSpec supervisor;
+  // Every actor's mailbox_capacity unless it says otherwise; absent: the
+  // runtime's (Options::lane_capacity).
+  std::optional<std::uint64_t> mailbox_capacity;
+  std::chrono::milliseconds shutdown_timeout = procactor::Options{}.shutdown_timeout;
+  // [supervisor]'s defaults for every actor: backoff_initial, backoff_max,
+  // min_uptime (Backoff::reset_after), and stall_timeout (0: none).
+  procactor::Backoff backoff;
+  std::chrono::milliseconds stall_timeout = procactor::SpawnOptions{}.stall_timeout;
+  // groups[0] is the root ([supervisor]); then [groups.NAME] in file order.
+  // Parents are known and acyclic.
+  std::vector<GroupSpec> groups;
   std::vector<ActorSpec> actors;  // in file order
   std::vector<RouteSpec> routes;  // in file order
+  // Durations as the file wrote them ("30s"), by key path
+  // ("supervisor.within", "groups.workers.within", "graph.shutdown_timeout"),
+  // so that what the launcher prints reads in the user's own units.
+  std::map<std::string, std::string, std::less<>> durations_as_written;
 
   [[nodiscard]] const ActorSpec* find_actor(std::string_view actor_name) const noexcept;
+  [[nodiscard]] const GroupSpec* find_group(std::string_view group_name) const noexcept;
+  [[nodiscard]] const GroupSpec& root() const noexcept { return groups.front(); }
+  // The duration at `key_path` as the file wrote it; when the file left it
+  // out, `value` (the default) formatted.
+  [[nodiscard]] std::string duration_text(std::string_view key_path, std::chrono::nanoseconds value) const;
+  // "group 'workers'", or "[supervisor]" for the root.
+  [[nodiscard]] std::string describe_group(const GroupSpec& group) const;
+  // "at most 3 restarts within 10s" (in the file's units), or "no restart limit".
+  [[nodiscard]] std::string describe_intensity(const GroupSpec& group) const;
 };
 
 // Either a valid graph or the diagnostics, sorted by position.
@@ -138,6 +164,23 @@ struct ParseResult {
 
 // The replica count "auto" resolves to: one per core, at least one.
 [[nodiscard]] std::uint32_t auto_replicas() noexcept;
+
+// The order in which `launch` starts the actors, which is also the start
+// order of every supervision group (what rest_for_one goes by): an actor
+// starts after every actor it routes to, so sinks come first and sources
+// last: sweeps over the file, each starting (in file order) every actor
+// whose targets have all started. Indexes into graph.actors.
+[[nodiscard]] std::vector<std::size_t> start_order(const Graph& graph);
+
+// One member of a supervision group: an actor (all its replicas) or a group.
+struct GroupMember {
+  bool is_group = false;
+  std::size_t index = 0;  // into graph.actors or graph.groups
+};
+// The members of each group (indexed as graph.groups), in start order: a
+// group takes its place among its parent's members where its first actor
+// starts. A group with no actor under it has no members and never starts.
+[[nodiscard]] std::vector<std::vector<GroupMember>> supervision_tree(const Graph& graph);
 
 // The core replica `replica` is pinned to, or nullopt when unpinned.
 [[nodiscard]] std::optional<int> cpu_for_replica(const CpuPlacement& cpu, std::uint32_t replica,

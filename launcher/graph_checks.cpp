@@ -1,27 +1,11 @@
 #include "graph_checks.hpp"
 
 #include <algorithm>
-#include <array>
 #include <filesystem>
-#include <variant>
 
 #include "did_you_mean.hpp"
 
 namespace procactor::launcher {
-
-namespace {
-
-using namespace std::string_view_literals;
-
-constexpr std::array param_kind_names{
-    "an integer"sv,           "a float"sv,           "a boolean"sv,           "a string"sv,
-    "an array of integers"sv, "an array of floats"sv, "an array of booleans"sv, "an array of strings"sv,
-};
-
-// kind_of() maps a variant index straight to a ParamKind.
-static_assert(std::variant_size_v<ParamValue> == param_kind_names.size());
-
-}  // namespace
 
 std::vector<Diagnostic> check_types(const Graph& graph, const std::vector<std::string>& known_types) {
   std::vector<Diagnostic> diagnostics;
@@ -56,34 +40,40 @@ std::vector<Diagnostic> check_plugin_files(const Graph& graph) {
   return diagnostics;
 }
 
-std::string_view to_string(ParamKind kind) noexcept {
-  return param_kind_names.at(static_cast<std::size_t>(kind));
+std::string_view describe_kind(procactor::ParamKind kind) noexcept {
+  using procactor::ParamKind;
+  switch (kind) {
+    case ParamKind::integer: return "an integer";
+    case ParamKind::floating: return "a float";
+    case ParamKind::boolean: return "a boolean";
+    case ParamKind::string: return "a string";
+    case ParamKind::integer_list: return "an array of integers";
+    case ParamKind::floating_list: return "an array of floats";
+    case ParamKind::string_list: return "an array of strings";
+    case ParamKind::boolean_list: return "an array of booleans";
+  }
+  return "a value";
 }
 
-ParamKind kind_of(const ParamValue& value) noexcept {
-  // The variant's alternatives are declared in ParamKind's order.
-  return static_cast<ParamKind>(value.index());
-}
-
-std::vector<Diagnostic> check_params(const Graph& graph, const ActorSpec& actor, std::span<const ParamSpec> expected) {
+std::vector<Diagnostic> check_params(const Graph& graph, const ActorSpec& actor, std::span<const procactor::ParamSpec> expected) {
   std::vector<Diagnostic> diagnostics;
   std::vector<std::string> expected_names;
-  for (const ParamSpec& spec : expected) {
+  for (const procactor::ParamSpec& spec : expected) {
     expected_names.push_back(spec.name);
     const Param* param = actor.find_param(spec.name);
     if (param == nullptr) {
       if (spec.required) {
         diagnostics.push_back(graph.source.error_at(
             actor.params_position, "actor '" + actor.name + "' (" + actor.type + ") needs param '" + spec.name +
-                                       "' (" + std::string(to_string(spec.kind)) + ")"));
+                                       "' (" + std::string(describe_kind(spec.kind)) + ")"));
       }
       continue;
     }
-    if (kind_of(param->value) != spec.kind) {
+    if (procactor::kind_of(param->value) != spec.kind) {
       diagnostics.push_back(graph.source.error_at(
           param->position, "param '" + spec.name + "' of actor '" + actor.name + "' must be " +
-                               std::string(to_string(spec.kind)) + ", not " +
-                               std::string(to_string(kind_of(param->value)))));
+                               std::string(describe_kind(spec.kind)) + ", not " +
+                               std::string(describe_kind(procactor::kind_of(param->value)))));
     }
   }
   for (const Param& param : actor.params) {

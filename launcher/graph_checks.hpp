@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <procactor/params.hpp>
+
 #include "diagnostic.hpp"
 #include "graph.hpp"
 
@@ -22,22 +24,12 @@ namespace procactor::launcher {
 // "plugin 'X' not found" for each plugin file that does not exist.
 [[nodiscard]] std::vector<Diagnostic> check_plugin_files(const Graph& graph);
 
-// What an actor type expects of one param, as the type declares it.
-enum class ParamKind : std::uint8_t {
-  integer, floating, boolean, string, integer_array, floating_array, boolean_array, string_array
-};
-[[nodiscard]] std::string_view to_string(ParamKind kind) noexcept;
-[[nodiscard]] ParamKind kind_of(const ParamValue& value) noexcept;
-
-struct ParamSpec {
-  std::string name;
-  ParamKind kind = ParamKind::string;
-  bool required = true;
-};
+// "an integer", "an array of booleans": a param kind as a diagnostic names it.
+[[nodiscard]] std::string_view describe_kind(procactor::ParamKind kind) noexcept;
 
 // A missing, mistyped or unknown param of `actor`, each naming the key and
 // pointing at its line.
 [[nodiscard]] std::vector<Diagnostic> check_params(const Graph& graph, const ActorSpec& actor,
-                                                   std::span<const ParamSpec> expected);
+                                                   std::span<const procactor::ParamSpec> expected);
 
 }  // namespace procactor::launcher

@@ -11,7 +11,14 @@ namespace procactor::launcher {
 // One line per route, in file order:
 //   source (examples.RangeSource) x1 --round_robin--> worker (examples.PrimeCounter) x2
 // (a key_hash route with a key reads `--key_hash(word)-->`), then one line
-// `name (type) xN` for each actor no route touches. Every line ends in '\n'.
+// `name (type) xN` for each actor no route touches. Then the supervision
+// tree, each group's members in start order:
+//   supervision, in start order:
+//     [supervisor] one_for_one, at most 10 restarts within 1m
+//       sink x1 (transient)
+//       group 'workers' rest_for_one, at most 3 restarts within 10s
+//         worker x2 (transient)
+// Every line ends in '\n'.
 [[nodiscard]] std::string plan_text(const Graph& graph);
 
 }  // namespace procactor::launcher

@@ -3,7 +3,7 @@
 # trip through add_test.
 #
 #   cmake -DPROCACTOR=... -DARGS=a|b -DEXPECT_EXIT=N [-DWORKING_DIR=...]
-#         [-DSTDOUT_REGEX=...] [-DSTDOUT_FILE=...] [-DPIPE_TO=prog|arg]
+#         [-DSTDOUT_REGEX=...] [-DSTDERR_REGEX=...] [-DSTDOUT_FILE=...] [-DPIPE_TO=prog|arg]
 #         -P run_command.cmake
 #
 # PIPE_TO feeds stdout to another program (e.g. `dot|-Tsvg`), whose exit
@@ -47,6 +47,9 @@ if(NOT exit_code STREQUAL EXPECT_EXIT)
 endif()
 if(DEFINED STDOUT_REGEX AND NOT actual_stdout MATCHES "${STDOUT_REGEX}")
   message(FATAL_ERROR "procactor ${ARGS}: stdout does not match '${STDOUT_REGEX}':\n${actual_stdout}")
+endif()
+if(DEFINED STDERR_REGEX AND NOT actual_stderr MATCHES "${STDERR_REGEX}")
+  message(FATAL_ERROR "procactor ${ARGS}: stderr does not match '${STDERR_REGEX}':\n${actual_stderr}")
 endif()
 if(DEFINED STDOUT_FILE)
   file(READ ${STDOUT_FILE} expected_stdout)

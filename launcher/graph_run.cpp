@@ -1,0 +1,391 @@
+#include "graph_run.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "control.hpp"
+#include "detach.hpp"
+#include "runtime_options.hpp"
+#include "stop_signals.hpp"
+
+namespace procactor::launcher {
+
+namespace {
+
+// A stable colour per actor, when writing to a terminal (never under NO_COLOR).
+std::string colour_of(std::size_t actor) {
+  static const char* palette[] = {"\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m", "\033[91m"};
+  return palette[actor % std::size(palette)];
+}
+
+bool is_terminal(ActorState state) {
+  return state == ActorState::exited || state == ActorState::failed || state == ActorState::killed;
+}
+
+}  // namespace
+
+graph_run::graph_run(const Graph& graph, const LaunchOptions& options, RunEntry run)
+    : graph_(graph),
+      run_(std::move(run)),
+      colour_(options.color && ::isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr),
+      groups_(graph.groups.size()) {
+  run_log_.open(run_.dir / "run.log", std::ios::app);
+  for (std::size_t a = 0; a < graph_.actors.size(); ++a) {
+    for (std::uint32_t r = 0; r < graph_.actors[a].replicas; ++r) {
+      const std::string name = instance_name(graph_.actors[a], r);
+      by_name_[name] = instances_.size();
+      instances_.push_back({a, static_cast<int>(r), name, {}, false, false});
+      // Every instance has its log file from the start, so `logs RUN
+      // NAME.N` works for a silent one; it is opened for writing only when
+      // there is something to write, so idle actors cost no descriptor.
+      std::ofstream(log_path(instances_.size() - 1), std::ios::app);
+    }
+  }
+  logs_.resize(instances_.size());
+  groups_[0] = Group{};  // the root
+}
+
+std::vector<std::size_t> graph_run::upstream_of(std::size_t actor) const {
+  std::vector<std::size_t> upstream;
+  for (const auto& route : graph_.routes) {
+    if (route.to != graph_.actors[actor].name) continue;
+    for (std::size_t a = 0; a < graph_.actors.size(); ++a) {
+      if (graph_.actors[a].name == route.from) upstream.push_back(a);
+    }
+  }
+  return upstream;
+}
+
+void graph_run::print(std::size_t colour, const std::string& who, const std::string& text, bool launcher_event) {
+  std::lock_guard guard(print_mutex_);
+  const std::string plain = who + " | " + text;
+  if (colour_) {
+    std::cout << (launcher_event ? "\033[1m" : colour_of(colour)) << who << " |\033[0m " << text << '\n';
+  } else {
+    std::cout << plain << '\n';
+  }
+  std::cout.flush();
+  run_log_ << plain << '\n';
+  run_log_.flush();
+}
+
+bool graph_run::stop_pending() {
+  if (stop_signalled()) return true;
+  std::lock_guard guard(events_mutex_);
+  return !stop_requests_.empty();
+}
+
+std::size_t graph_run::group_index(std::string_view name) const {
+  const GroupSpec* group = graph_.find_group(name);
+  return group == nullptr ? 0 : static_cast<std::size_t>(group - graph_.groups.data());
+}
+
+Group graph_run::group_handle(Runtime& rt, std::size_t index) {
+  if (groups_[index]) return *groups_[index];
+  const GroupSpec& spec = graph_.groups[index];
+  const Group parent = group_handle(rt, group_index(spec.parent));
+  groups_[index] = rt.group(spec.name, spec.options, parent);
+  return *groups_[index];
+}
+
+// Returns true when every instance was spawned. A spawn that fails, or a
+// stop asked for meanwhile, ends the start-up: the instances not spawned
+// count as finished, so the end of stream still reaches everything that runs.
+bool graph_run::spawn_all(Runtime& rt) {
+  const auto cores = std::max(1U, std::thread::hardware_concurrency());
+  bool complete = true;
+  for (std::size_t a : start_order(graph_)) {
+    const ActorSpec& actor = graph_.actors[a];
+    const SpawnOptions base = spawn_options(graph_, actor);
+    for (auto& inst : instances_) {
+      if (inst.actor != a) continue;
+      if (stop_pending()) {
+        complete = false;
+        break;
+      }
+      SpawnOptions options = base;
+      options.replica = inst.replica;
+      options.cpu = cpu_for_replica(actor.cpu, static_cast<std::uint32_t>(inst.replica), cores).value_or(options.cpu);
+      try {
+        // Made right before its first actor starts: a group's place among
+        // its parent's members is where it was made.
+        options.group = group_handle(rt, group_index(actor.group));
+        const ActorRef ref = rt.spawn(actor.type, inst.name, options);
+        std::lock_guard guard(refs_mutex_);
+        inst.ref = ref;
+      } catch (const std::exception& e) {
+        failure_ = "cannot start " + inst.name + ": " + e.what();
+        print(0, "procactor", "stopping the graph: " + failure_, true);
+        complete = false;
+        break;
+      }
+    }
+    if (!complete) break;
+  }
+  if (complete) return true;
+  for (auto& inst : instances_) {
+    if (!inst.ref.valid()) inst.finished = true;
+  }
+  if (!failure_.empty()) {
+    begin_stop(graph_.shutdown_timeout);
+    force_stop();
+  }
+  end_of_stream();
+  return false;
+}
+
+// An instance is ready once it has run: seen running, seen finished
+// normally (it ran, and may have been quick about it), or seen to have
+// handled a message. Starting, or crashing before it ever ran, is not ready.
+void graph_run::observe(instance& inst, const ActorInfo& info) {
+  if (inst.ready) return;
+  if (info.state == ActorState::running || info.state == ActorState::exited || info.processed > 0) {
+    inst.ready = true;
+    ++ready_count_;
+  }
+}
+
+bool graph_run::all_ready(Runtime& rt) {
+  for (auto& inst : instances_) {
+    if (!inst.ready && inst.ref.valid()) observe(inst, rt.info(inst.ref));
+  }
+  return ready_count_ == instances_.size();
+}
+
+void graph_run::handle(Runtime& rt, const ActorEvent& event) {
+  if (event.kind == ActorEvent::Kind::gave_up) {
+    gave_up(rt, event);
+    return;
+  }
+  auto it = by_name_.find(event.name);
+  if (it == by_name_.end()) return;
+  instance& inst = instances_[it->second];
+  switch (event.kind) {
+    case ActorEvent::Kind::started:
+      print(inst.actor, "procactor", inst.name + " started (pid " + std::to_string(event.pid) + ")", true);
+      return;
+    case ActorEvent::Kind::restarting:
+      print(inst.actor, "procactor", inst.name + " restarting: " + event.detail, true);
+      return;
+    case ActorEvent::Kind::exited:
+      print(inst.actor, "procactor", inst.name + " exited (" + event.detail + ")", true);
+      settle(rt, inst);
+      return;
+    case ActorEvent::Kind::gave_up: break;
+  }
+}
+
+// An instance whose actor is gone for good has finished, which may end the
+// input of the actors downstream of it.
+void graph_run::settle(Runtime& rt, instance& inst) {
+  if (inst.finished || !inst.ref.valid()) return;
+  const ActorInfo info = rt.info(inst.ref);
+  observe(inst, info);
+  if (!is_terminal(info.state)) return;
+  inst.finished = true;
+  end_of_stream();
+}
+
+// A group exceeded its intensity. The runtime has stopped its actors; a
+// group under the root fails as one child of its parent, which restarts it
+// or gives up in turn (another event). The root giving up ends the run.
+void graph_run::gave_up(Runtime& rt, const ActorEvent& event) {
+  const GroupSpec* group = graph_.find_group(event.name);
+  if (group == nullptr) {  // not one of the file's: say what the runtime says
+    print(0, "procactor", "group " + event.name + " gave up: " + event.detail, true);
+    return;
+  }
+  // What took it over the limit: the culprit itself when it is a member, or
+  // the member group on the culprit's way up, which gave up before.
+  std::string how;
+  std::string last = event.culprit;
+  const GroupSpec* culprit_group = nullptr;
+  if (auto it = by_name_.find(event.culprit); it != by_name_.end()) {
+    const instance& culprit = instances_[it->second];
+    if (culprit.ref.valid()) how = rt.info(culprit.ref).last_exit;
+    if (!how.empty()) last += " (" + how + ")";
+    culprit_group = graph_.find_group(graph_.actors[culprit.actor].group);
+  }
+  for (const GroupSpec* child = culprit_group; child != nullptr && !child->is_root() && child != group;
+       child = graph_.find_group(child->parent)) {
+    if (child->parent == group->name) {
+      last = graph_.describe_group(*child) + " giving up";
+      break;
+    }
+  }
+  const int most = group->options.max_restarts;
+  const std::string limit =
+      "more than " + std::to_string(most) + (most == 1 ? " restart" : " restarts") + " within " +
+      graph_.duration_text(group->is_root() ? "supervisor.within" : "groups." + group->name + ".within",
+                           group->options.within);
+  print(0, "procactor",
+        graph_.describe_group(*group) + " gave up: " + limit + (last.empty() ? "" : "; the last was " + last), true);
+  gave_up_[group->name] = {event.culprit, limit};
+  if (!group->is_root()) return;
+
+  // The root: supervision has ended and the runtime stops every actor, last
+  // started first. The report names the groups that gave up on the way
+  // from the culprit's group, and the actor whose exit did it.
+  failure_ = "[supervisor] gave up (" + limit + ")";
+  std::vector<std::string> chain;
+  for (const GroupSpec* on_path = culprit_group; on_path != nullptr && !on_path->is_root();
+       on_path = graph_.find_group(on_path->parent)) {
+    const auto told = gave_up_.find(on_path->name);
+    if (told != gave_up_.end() && told->second.first == event.culprit) {
+      chain.push_back(graph_.describe_group(*on_path) + " (" + told->second.second + ")");
+    }
+  }
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    failure_ += (it == chain.rbegin() ? " when " : " after ") + *it + " gave up";
+  }
+  if (!event.culprit.empty()) {
+    failure_ += "; the last exit was " + event.culprit + (how.empty() ? "" : "'s (" + how + ")");
+  }
+  print(0, "procactor", "stopping the graph: " + failure_, true);
+  if (!stopping_) {
+    stopping_ = true;
+    force_at_ = steady::now() + graph_.shutdown_timeout;
+  }
+}
+
+void graph_run::end_of_stream() {
+  for (std::size_t a = 0; a < graph_.actors.size(); ++a) {
+    const auto upstream = upstream_of(a);
+    if (upstream.empty()) continue;
+    bool all_done = true;
+    for (const auto& inst : instances_) {
+      for (std::size_t u : upstream) {
+        if (inst.actor == u && !inst.finished) all_done = false;
+      }
+    }
+    if (!all_done) continue;
+    for (const auto& inst : instances_) {
+      if (inst.actor == a && !inst.finished) inst.ref.close();
+    }
+  }
+}
+
+// Stop in order: close the sources; the end of stream does the rest.
+void graph_run::begin_stop(std::chrono::nanoseconds timeout) {
+  if (stopping_) return;
+  stopping_ = true;
+  force_at_ = steady::now() + timeout;
+  for (const auto& inst : instances_) {
+    if (upstream_of(inst.actor).empty() && !inst.finished) inst.ref.close();
+  }
+}
+
+void graph_run::force_stop() {
+  for (const auto& inst : instances_) {
+    if (!inst.finished) inst.ref.kill();
+  }
+}
+
+int graph_run::run(Runtime& rt) {
+  rt.capture_output([this](const OutputLine& line) {
+    auto it = by_name_.find(line.name);
+    if (it == by_name_.end()) return;
+    print(instances_[it->second].actor, line.name, line.text, false);
+    auto& log = logs_[it->second];
+    if (!log) log = std::make_unique<std::ofstream>(log_path(it->second), std::ios::app);
+    *log << line.text << '\n';
+    log->flush();
+  });
+  rt.on_event([this](const ActorEvent& event) {
+    std::lock_guard guard(events_mutex_);
+    events_.push_back(event);
+  });
+  const auto started = steady::now();
+  // Before the first spawn: `status` answers while a large graph starts.
+  ControlServer server(run_.dir / "control.sock",
+                       [this, &rt](const ControlRequest& request) { return control(rt, request); });
+  const bool spawned = spawn_all(rt);
+  if (spawned) tell_foreground_ready();
+  bool ready_reported = false;
+  for (;;) {
+    // Every instance has run (or finished, which it could only do by
+    // running): report it once, before a stop can get in between.
+    if (!ready_reported && spawned && !stopping_ && all_ready(rt)) {
+      ready_reported = true;
+      const auto ms = std::chrono::duration<double, std::milli>(steady::now() - started).count();
+      char text[64];
+      std::snprintf(text, sizeof text, "%.1f ms", ms);
+      print(0, "procactor", std::to_string(instances_.size()) + " actors ready in " + text, true);
+    }
+    // Signals arrive through the self-pipe; events and stop requests through
+    // the queue. Neither waits long, so the loop notices both quickly.
+    pollfd fd{stop_signal_fd(), POLLIN, 0};
+    if (::poll(&fd, 1, 20) > 0) {
+      char sig = 0;
+      (void)!::read(stop_signal_fd(), &sig, 1);
+      stopped_by_user_ = true;
+      if (stopping_) {
+        print(0, "procactor", "stopping now", true);
+        force_stop();
+      } else {
+        print(0, "procactor", std::string(sig == SIGINT ? "interrupted" : "terminated") +
+                                  ": stopping the graph (again to force)", true);
+        begin_stop(graph_.shutdown_timeout);
+      }
+    }
+    std::deque<ActorEvent> events;
+    std::deque<std::chrono::nanoseconds> stops;
+    {
+      std::lock_guard guard(events_mutex_);
+      events.swap(events_);
+      stops.swap(stop_requests_);
+    }
+    for (const auto& event : events) handle(rt, event);
+    for (const auto& timeout : stops) {
+      stopped_by_user_ = true;
+      print(0, "procactor", "stop requested: stopping the graph", true);
+      if (!stopping_) {
+        begin_stop(timeout);
+      } else if (!force_at_ || steady::now() + timeout < *force_at_) {
+        force_at_ = steady::now() + timeout;  // a second, shorter stop wins
+      }
+    }
+    if (force_at_ && steady::now() >= *force_at_) {
+      print(0, "procactor", "shutdown_timeout passed: stopping the rest", true);
+      force_at_.reset();
+      force_stop();
+    }
+    // Once supervision has ended, the runtime settles actors that were
+    // waiting for a restart without an exit to report: look.
+    if (!failure_.empty()) {
+      for (auto& inst : instances_) settle(rt, inst);
+    }
+    bool all_finished = true;
+    for (const auto& inst : instances_) all_finished = all_finished && inst.finished;
+    if (all_finished) break;
+  }
+  return finish(started);
+}
+
+int graph_run::finish(steady::time_point started) {
+  const auto seconds = std::chrono::duration<double>(steady::now() - started).count();
+  char text[64];
+  std::snprintf(text, sizeof text, "%.2f s", seconds);
+  int code = exit_ok;
+  if (!failure_.empty()) {
+    print(0, "procactor", "graph " + graph_.name + " failed after " + text + ": " + failure_, true);
+    code = exit_failure;
+  } else {
+    print(0, "procactor", "graph " + graph_.name + (stopped_by_user_ ? " stopped after " : " finished in ") + text, true);
+  }
+  std::ofstream(run_.dir / "exit") << code << '\n';
+  return code;
+}
+
+int graph_run::failed_to_start(const std::string& why) {
+  failure_ = why;
+  return finish(steady::now());
+}
+
+}  // namespace procactor::launcher

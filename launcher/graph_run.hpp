@@ -1,0 +1,109 @@
+// One run of a graph under a Runtime, from the first spawn until every
+// instance has finished: `launch` in the foreground, or the background
+// process of `launch --detach`.
+//
+// End of stream: an actor instance that exits normally has finished. When
+// every instance upstream of an actor has finished, its instances are
+// closed: they drain their mailboxes, run on_stop (where a sink reports),
+// exit, and so pass the end on. Sources finish by returning from run().
+//
+// Supervision is the runtime's: the launcher makes one Runtime::group per
+// [groups.NAME] (right before the first actor in it starts, so that start
+// order is the launcher's spawn order) and only reports what the groups do.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <procactor/runtime.hpp>
+
+#include "commands.hpp"
+#include "control_protocol.hpp"
+#include "graph.hpp"
+#include "run_dir.hpp"
+#include "run_status.hpp"
+
+namespace procactor::launcher {
+
+class graph_run {
+ public:
+  graph_run(const Graph& graph, const LaunchOptions& options, RunEntry run);
+
+  // Spawns the graph and runs it to its end; returns the exit code.
+  int run(Runtime& rt);
+  // The Runtime could not even be made: the run ends before it began.
+  int failed_to_start(const std::string& why);
+
+ private:
+  using steady = std::chrono::steady_clock;
+
+  struct instance {
+    std::size_t actor = 0;  // index into graph.actors
+    int replica = 0;
+    std::string name;  // "worker.1"
+    ActorRef ref;      // invalid until spawned; guarded by refs_mutex_
+    bool finished = false;  // exited for good, or never started
+    bool ready = false;     // has run (or finished): counted by the ready line
+  };
+
+  [[nodiscard]] std::vector<std::size_t> upstream_of(std::size_t actor) const;
+  [[nodiscard]] std::filesystem::path log_path(std::size_t index) const {
+    return run_.dir / "logs" / (instances_[index].name + ".log");
+  }
+  [[nodiscard]] std::size_t group_index(std::string_view name) const;  // into graph.groups
+  // The runtime's handle on graph.groups[index], made (with its parents)
+  // the first time an actor of it is spawned.
+  Group group_handle(Runtime& rt, std::size_t index);
+  bool spawn_all(Runtime& rt);
+  [[nodiscard]] bool stop_pending();
+  void print(std::size_t colour, const std::string& who, const std::string& text, bool launcher_event);
+  void handle(Runtime& rt, const ActorEvent& event);
+  void gave_up(Runtime& rt, const ActorEvent& event);
+  void settle(Runtime& rt, instance& inst);
+  void observe(instance& inst, const ActorInfo& info);
+  bool all_ready(Runtime& rt);
+  void begin_stop(std::chrono::nanoseconds timeout);
+  void force_stop();
+  void end_of_stream();
+  int finish(steady::time_point started);
+
+  // run_control.cpp: the control socket's requests, on its thread.
+  std::string control(Runtime& rt, const ControlRequest& request);
+  [[nodiscard]] std::vector<instance_ref> instance_refs();
+
+  const Graph& graph_;
+  RunEntry run_;
+  bool colour_;
+  std::vector<instance> instances_;
+  std::map<std::string, std::size_t, std::less<>> by_name_;
+  std::vector<std::optional<Group>> groups_;  // as graph.groups; made on first use
+  std::vector<std::unique_ptr<std::ofstream>> logs_;  // written on the runtime's monitor thread only
+  std::ofstream run_log_;
+  std::mutex print_mutex_;
+  std::mutex refs_mutex_;  // the control thread reads refs while spawn_all writes them
+
+  std::mutex events_mutex_;
+  std::deque<ActorEvent> events_;
+  std::deque<std::chrono::nanoseconds> stop_requests_;
+
+  bool stopping_ = false;
+  bool stopped_by_user_ = false;
+  std::optional<steady::time_point> force_at_;
+  std::string failure_;
+  // Each group that gave up, by name: the culprit, and the limit it went
+  // past. The root's report names the groups on the culprit's way up.
+  std::map<std::string, std::pair<std::string, std::string>, std::less<>> gave_up_;
+  std::size_t ready_count_ = 0;
+  status_sampler sampler_;  // control thread only
+};
+
+}  // namespace procactor::launcher

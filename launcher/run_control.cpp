@@ -1,0 +1,52 @@
+// The control socket's requests, answered by the run: status, stop,
+// restart and kill (control_protocol.hpp). On the control server's thread.
+#include "graph_run.hpp"
+
+namespace procactor::launcher {
+
+std::vector<instance_ref> graph_run::instance_refs() {
+  std::lock_guard guard(refs_mutex_);
+  std::vector<instance_ref> refs;
+  refs.reserve(instances_.size());
+  for (const auto& inst : instances_) refs.push_back({inst.name, inst.actor, static_cast<std::uint32_t>(inst.replica), inst.ref});
+  return refs;
+}
+
+std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
+  using Verb = ControlRequest::Verb;
+  switch (request.verb) {
+    case Verb::ping: return "pong";
+    case Verb::status: return sampler_.sample(rt, graph_, run_.name, instance_refs()).dump();
+    case Verb::stop: {
+      std::lock_guard guard(events_mutex_);
+      stop_requests_.push_back(request.stop_timeout.value_or(graph_.shutdown_timeout));
+      return "ok";
+    }
+    case Verb::restart:
+    case Verb::kill: break;
+  }
+  std::vector<instance_ref> chosen;
+  for (instance_ref& inst : instance_refs()) {
+    const bool named = graph_.actors[inst.actor].name == request.target.name &&
+                       (!request.target.replica || *request.target.replica == inst.replica);
+    if (named) chosen.push_back(std::move(inst));
+  }
+  const std::string target = to_string(request.target);
+  if (chosen.empty()) return "error: no actor '" + target + "' in run " + run_.name;
+  std::size_t acted = 0;
+  for (const instance_ref& inst : chosen) {
+    // Only a live process can be restarted or signalled; one that has not
+    // started yet, or has finished, is left alone.
+    if (!inst.ref.valid() || rt.info(inst.ref).pid <= 0) continue;
+    if (request.verb == Verb::restart) {
+      rt.restart(inst.ref);
+    } else {
+      rt.signal(inst.ref, request.signal);
+    }
+    ++acted;
+  }
+  if (acted == 0) return "error: '" + target + "' has no running process in run " + run_.name;
+  return "ok";
+}
+
+}  // namespace procactor::launcher

@@ -1,0 +1,36 @@
+#include "stop_signals.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace procactor::launcher {
+
+namespace {
+
+int g_signal_pipe[2] = {-1, -1};
+volatile sig_atomic_t g_signalled = 0;
+
+void on_stop_signal(int sig) {
+  g_signalled = 1;
+  const char byte = static_cast<char>(sig);
+  (void)!::write(g_signal_pipe[1], &byte, 1);
+}
+
+}  // namespace
+
+void install_stop_signals() {
+  if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
+}
+
+int stop_signal_fd() noexcept { return g_signal_pipe[0]; }
+
+bool stop_signalled() noexcept { return g_signalled != 0; }
+
+}  // namespace procactor::launcher

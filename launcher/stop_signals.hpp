@@ -1,0 +1,19 @@
+// SIGINT, SIGTERM and SIGHUP during `launch`: each asks the run to stop (a
+// second one forces it). The handler only records the signal; the run's
+// loop reads it from a pipe.
+#pragma once
+
+namespace procactor::launcher {
+
+// Installs the handlers; before the Runtime is made, which then leaves
+// these signals to us.
+void install_stop_signals();
+
+// The read end of the pipe the handler writes each signal's number to.
+[[nodiscard]] int stop_signal_fd() noexcept;
+
+// True once any of them has arrived: a long start-up (a thousand spawns)
+// checks it between two spawns.
+[[nodiscard]] bool stop_signalled() noexcept;
+
+}  // namespace procactor::launcher
