@@ -3,8 +3,8 @@
 // main.cpp only parses arguments into these structs and calls one function
 // per subcommand. The graph commands (validate, graph, launch's checks and
 // --dry-run) live in commands_graph.cpp; the ones that need the runtime live
-// in commands_run.cpp and launch.cpp. Every function returns the process
-// exit code.
+// in commands_run.cpp, commands_inspect.cpp and launch.cpp. Every function
+// returns the process exit code.
 #pragma once
 
 #include <chrono>
@@ -69,9 +69,19 @@ struct StopOptions {
   std::optional<std::chrono::nanoseconds> timeout;  // absent: the graph's shutdown_timeout
 };
 
-struct RestartOptions {
+// Not RestartOptions: that is the runtime's (how Runtime::restart stops
+// the running incarnation), which these become.
+struct RestartCommandOptions {
   std::string run;
   ActorTarget actor;
+  bool force = false;  // SIGKILL at once: no on_stop, the message in hand is redelivered
+  bool drain = false;  // handle what is queued first
+};
+
+struct InspectOptions {
+  std::string run;
+  ActorTarget actor;
+  bool json = false;
 };
 
 struct KillOptions {
@@ -99,7 +109,9 @@ struct KillOptions {
 [[nodiscard]] int status_command(const StatusOptions& options);
 [[nodiscard]] int logs_command(const LogsOptions& options);
 [[nodiscard]] int stop_command(const StopOptions& options);
-[[nodiscard]] int restart_command(const RestartOptions& options);
+[[nodiscard]] int restart_command(const RestartCommandOptions& options);
+// commands_inspect.cpp
+[[nodiscard]] int inspect_command(const InspectOptions& options);
 [[nodiscard]] int kill_command(const KillOptions& options);
 
 }  // namespace procactor::launcher

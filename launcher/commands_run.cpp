@@ -231,10 +231,12 @@ int simple_request(const std::string& run_name, const ControlRequest& request) {
 
 }  // namespace
 
-int restart_command(const RestartOptions& options) {
+int restart_command(const RestartCommandOptions& options) {
   ControlRequest request;
   request.verb = ControlRequest::Verb::restart;
   request.target = options.actor;
+  request.force = options.force;
+  request.drain = options.drain;
   return simple_request(options.run, request);
 }
 

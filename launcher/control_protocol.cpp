@@ -13,13 +13,15 @@ namespace {
 using namespace std::string_view_literals;
 using Verb = ControlRequest::Verb;
 
-constexpr std::array<std::pair<std::string_view, Verb>, 5> verbs{{
+constexpr std::array<std::pair<std::string_view, Verb>, 6> verbs{{
     {"ping"sv, Verb::ping},
     {"status"sv, Verb::status},
     {"stop"sv, Verb::stop},
     {"restart"sv, Verb::restart},
     {"kill"sv, Verb::kill},
+    {"inspect"sv, Verb::inspect},
 }};
+constexpr std::string_view verb_list = "ping, status, stop, restart, kill or inspect";
 
 // What the client sent, quoted in an error: bounded, so that a reply never
 // echoes a whole request back.
@@ -58,12 +60,12 @@ std::variant<ControlRequest, std::string> parse(std::string_view line) {
     }
   }
   const std::vector<std::string_view> words = words_of(line);
-  if (words.empty()) return std::string("empty request (expected ping, status, stop, restart or kill)");
+  if (words.empty()) return "empty request (expected " + std::string(verb_list) + ")";
 
   ControlRequest request;
   const auto known = std::find_if(verbs.begin(), verbs.end(), [&](const auto& v) { return v.first == words[0]; });
   if (known == verbs.end()) {
-    return "unknown request " + quoted(words[0]) + " (expected ping, status, stop, restart or kill)";
+    return "unknown request " + quoted(words[0]) + " (expected " + std::string(verb_list) + ")";
   }
   request.verb = known->second;
   const std::string verb(words[0]);
@@ -89,15 +91,27 @@ std::variant<ControlRequest, std::string> parse(std::string_view line) {
       return request;
     }
     case Verb::restart:
-    case Verb::kill: {
+    case Verb::kill:
+    case Verb::inspect: {
       const bool kill = request.verb == Verb::kill;
+      const bool restart = request.verb == Verb::restart;
       if (words.size() < 2) return verb + " needs an actor: ACTOR or ACTOR.N";
-      if (words.size() > (kill ? 3U : 2U)) {
-        return too_many(kill ? 2 : 1, kill ? "an actor and a signal" : "one actor");
+      if (words.size() > (kill || restart ? 3U : 2U)) {
+        return too_many(kill || restart ? 2 : 1,
+                        kill ? "an actor and a signal" : restart ? "an actor, and force or drain" : "one actor");
       }
       auto target = parse_actor_target(words[1]);
       if (!target) return quoted(words[1]) + " is not ACTOR or ACTOR.N";
       request.target = std::move(*target);
+      if (restart && words.size() == 3) {
+        if (words[2] == "force") {
+          request.force = true;
+        } else if (words[2] == "drain") {
+          request.drain = true;
+        } else {
+          return "unknown restart option " + quoted(words[2]) + " (expected force or drain)";
+        }
+      }
       if (kill) {
         request.signal = SIGKILL;
         if (words.size() == 3) {
@@ -133,7 +147,10 @@ std::string to_request_line(const ControlRequest& request) {
     case Verb::status: return "status";
     case Verb::stop:
       return request.stop_timeout ? "stop " + std::to_string(request.stop_timeout->count()) : "stop";
-    case Verb::restart: return "restart " + to_string(request.target);
+    case Verb::restart:
+      // force wins: a forced restart has nothing left to drain.
+      return "restart " + to_string(request.target) + (request.force ? " force" : request.drain ? " drain" : "");
+    case Verb::inspect: return "inspect " + to_string(request.target);
     case Verb::kill: return "kill " + to_string(request.target) + " " + std::to_string(request.signal);
   }
   return {};

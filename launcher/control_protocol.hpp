@@ -6,9 +6,15 @@
 //   stop [TIMEOUT_NS]        -> "ok": the graph stops in order; what still runs
 //                               after TIMEOUT_NS (default: the graph's
 //                               shutdown_timeout) is killed
-//   restart ACTOR[.N]        -> "ok"
+//   restart ACTOR[.N] [force | drain]
+//                            -> "ok": graceful by default (the actor stops
+//                               after the message in hand and runs on_stop);
+//                               force: SIGKILL at once; drain: what is queued
+//                               is handled first
 //   kill ACTOR[.N] [SIGNAL]  -> "ok"; SIGNAL is a name (TERM, SIGTERM) or a
 //                               number, KILL by default
+//   inspect ACTOR[.N]        -> one JSON object: each instance's last exits
+//                               and dead letters (run_inspect.hpp)
 // Anything else gets one line "error: ..." naming what is wrong.
 //
 // Parsing is a pure function so that it can be unit-tested and fuzzed: it
@@ -28,15 +34,17 @@
 namespace procactor::launcher {
 
 // Longer request lines are refused. The longest valid one is
-// "kill NAME.N SIGNAL" with a 63-byte name: far below.
+// "restart NAME.N force" with a 63-byte name: far below.
 inline constexpr std::size_t max_request_bytes = 1024;
 
 struct ControlRequest {
-  enum class Verb : std::uint8_t { ping, status, stop, restart, kill };
+  enum class Verb : std::uint8_t { ping, status, stop, restart, kill, inspect };
   Verb verb = Verb::ping;
   std::optional<std::chrono::nanoseconds> stop_timeout;  // stop: absent means the graph's own
-  ActorTarget target;                                     // restart, kill
+  ActorTarget target;                                     // restart, kill, inspect
   int signal = 0;                                         // kill
+  bool force = false;                                     // restart: SIGKILL, no on_stop
+  bool drain = false;                                     // restart: handle what is queued first
 
   friend bool operator==(const ControlRequest&, const ControlRequest&) = default;
 };

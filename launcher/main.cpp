@@ -92,11 +92,24 @@ int run(int argc, char** argv) {
                                       ->check(duration_check)
                                       ->type_name("D");
 
-  RestartOptions restart;
+  RestartCommandOptions restart;
   std::string restart_actor;
-  CLI::App* restart_cmd = app.add_subcommand("restart", "Restart an actor, or one replica of it");
+  CLI::App* restart_cmd = app.add_subcommand(
+      "restart", "Restart an actor, or one replica of it: it stops after the message in hand and runs on_stop");
   restart_cmd->add_option("RUN", restart.run, "Run id")->required();
   restart_cmd->add_option("ACTOR", restart_actor, "ACTOR or ACTOR.N")->required()->check(actor_target_check);
+  CLI::Option* force_opt = restart_cmd->add_flag(
+      "--force", restart.force, "Kill it at once (SIGKILL): no on_stop, the message in hand is delivered again");
+  restart_cmd->add_flag("--drain", restart.drain, "Handle what is queued for it first")->excludes(force_opt);
+
+  InspectOptions inspect;
+  std::string inspect_actor;
+  CLI::App* inspect_cmd = app.add_subcommand(
+      "inspect", "Show why an actor's instances exited (the message in flight, their last stderr lines) and "
+                 "their dead letters");
+  inspect_cmd->add_option("RUN", inspect.run, "Run id")->required();
+  inspect_cmd->add_option("ACTOR", inspect_actor, "ACTOR or ACTOR.N")->required()->check(actor_target_check);
+  inspect_cmd->add_flag("--json", inspect.json, "Print JSON");
 
   KillOptions kill;
   std::string kill_actor;
@@ -162,6 +175,10 @@ int run(int argc, char** argv) {
   if (*restart_cmd) {
     restart.actor = *parse_actor_target(restart_actor);
     return restart_command(restart);
+  }
+  if (*inspect_cmd) {
+    inspect.actor = *parse_actor_target(inspect_actor);
+    return inspect_command(inspect);
   }
   if (*kill_cmd) {
     kill.actor = *parse_actor_target(kill_actor);

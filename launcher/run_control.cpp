@@ -1,6 +1,8 @@
 // The control socket's requests, answered by the run: status, stop,
-// restart and kill (control_protocol.hpp). On the control server's thread.
+// restart, kill and inspect (control_protocol.hpp). On the control server's
+// thread.
 #include "graph_run.hpp"
+#include "run_inspect.hpp"
 
 namespace procactor::launcher {
 
@@ -23,7 +25,8 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
       return "ok";
     }
     case Verb::restart:
-    case Verb::kill: break;
+    case Verb::kill:
+    case Verb::inspect: break;
   }
   std::vector<instance_ref> chosen;
   for (instance_ref& inst : instance_refs()) {
@@ -33,13 +36,17 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
   }
   const std::string target = to_string(request.target);
   if (chosen.empty()) return "error: no actor '" + target + "' in run " + run_.name;
+  if (request.verb == Verb::inspect) return inspect_json(rt, graph_, run_.name, chosen).dump();
   std::size_t acted = 0;
   for (const instance_ref& inst : chosen) {
     // Only a live process can be restarted or signalled; one that has not
     // started yet, or has finished, is left alone.
     if (!inst.ref.valid() || rt.info(inst.ref).pid <= 0) continue;
     if (request.verb == Verb::restart) {
-      rt.restart(inst.ref);
+      procactor::RestartOptions how;
+      how.force = request.force;
+      how.drain = request.drain;
+      rt.restart(inst.ref, how);
     } else {
       rt.signal(inst.ref, request.signal);
     }

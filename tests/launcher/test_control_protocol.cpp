@@ -36,6 +36,15 @@ TEST_CASE("every request the CLI sends is read back as it was meant") {
   CHECK(parsed("stop 0").stop_timeout == std::chrono::nanoseconds(0));
   CHECK(parsed("restart worker") == ControlRequest{Verb::restart, std::nullopt, {"worker", std::nullopt}, 0});
   CHECK(parsed("restart worker.3").target == ActorTarget{"worker", 3U});
+  // A restart is graceful unless it says force (SIGKILL) or drain (the queue first).
+  CHECK_FALSE(parsed("restart worker.3").force);
+  CHECK_FALSE(parsed("restart worker.3").drain);
+  CHECK(parsed("restart worker.3 force").force);
+  CHECK_FALSE(parsed("restart worker.3 force").drain);
+  CHECK(parsed("restart worker drain").drain);
+  CHECK(parsed("inspect worker.1").verb == Verb::inspect);
+  CHECK(parsed("inspect worker.1").target == ActorTarget{"worker", 1U});
+  CHECK(parsed("inspect worker").target == ActorTarget{"worker", std::nullopt});
   CHECK(parsed("kill worker.0") == ControlRequest{Verb::kill, std::nullopt, {"worker", 0U}, SIGKILL});
   CHECK(parsed("kill worker.0 TERM").signal == SIGTERM);
   CHECK(parsed("kill worker.0 sigusr1").signal == SIGUSR1);
@@ -46,15 +55,18 @@ TEST_CASE("every request the CLI sends is read back as it was meant") {
   for (const auto& request : {ControlRequest{Verb::ping, std::nullopt, {}, 0},
                               ControlRequest{Verb::stop, std::chrono::seconds(3), {}, 0},
                               ControlRequest{Verb::restart, std::nullopt, {"sink", std::nullopt}, 0},
-                              ControlRequest{Verb::kill, std::nullopt, {"worker", 7U}, SIGTERM}}) {
+                              ControlRequest{Verb::kill, std::nullopt, {"worker", 7U}, SIGTERM},
+                              ControlRequest{Verb::restart, std::nullopt, {"sink", 0U}, 0, true, false},
+                              ControlRequest{Verb::restart, std::nullopt, {"sink", std::nullopt}, 0, false, true},
+                              ControlRequest{Verb::inspect, std::nullopt, {"worker", 2U}, 0}}) {
     CHECK(parsed(to_request_line(request)) == request);
   }
 }
 
 TEST_CASE("a malformed request is refused with a reason that names the problem") {
-  CHECK(refused("") == "empty request (expected ping, status, stop, restart or kill)");
-  CHECK(refused("   ") == "empty request (expected ping, status, stop, restart or kill)");
-  CHECK(refused("frobnicate now") == "unknown request 'frobnicate' (expected ping, status, stop, restart or kill)");
+  CHECK(refused("") == "empty request (expected ping, status, stop, restart, kill or inspect)");
+  CHECK(refused("   ") == "empty request (expected ping, status, stop, restart, kill or inspect)");
+  CHECK(refused("frobnicate now") == "unknown request 'frobnicate' (expected ping, status, stop, restart, kill or inspect)");
   CHECK(refused("STATUS").starts_with("unknown request 'STATUS'"));
   CHECK(refused("status --json") == "status takes no arguments; unexpected '--json'");
   CHECK(refused("ping pong") == "ping takes no arguments; unexpected 'pong'");
@@ -64,7 +76,12 @@ TEST_CASE("a malformed request is refused with a reason that names the problem")
         "stop timeout '99999999999999999999' is not a whole number of nanoseconds");
   CHECK(refused("stop 1 2") == "stop takes at most a timeout in nanoseconds; unexpected '2'");
   CHECK(refused("restart") == "restart needs an actor: ACTOR or ACTOR.N");
-  CHECK(refused("restart a b") == "restart takes one actor; unexpected 'b'");
+  CHECK(refused("restart a b") == "unknown restart option 'b' (expected force or drain)");
+  CHECK(refused("restart a force drain") == "restart takes an actor, and force or drain; unexpected 'drain'");
+  CHECK(refused("restart a --force") == "unknown restart option '--force' (expected force or drain)");
+  CHECK(refused("inspect") == "inspect needs an actor: ACTOR or ACTOR.N");
+  CHECK(refused("inspect a b") == "inspect takes one actor; unexpected 'b'");
+  CHECK(refused("inspect a.") == "'a.' is not ACTOR or ACTOR.N");
   CHECK(refused("restart worker.") == "'worker.' is not ACTOR or ACTOR.N");
   CHECK(refused("restart 9lives") == "'9lives' is not ACTOR or ACTOR.N");
   CHECK(refused("kill") == "kill needs an actor: ACTOR or ACTOR.N");

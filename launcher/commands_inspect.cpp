@@ -1,0 +1,101 @@
+// `procactor inspect RUN ACTOR[.N]`: why an actor's instances exited and
+// what they could not handle, from the run's supervisor (run_inspect.hpp
+// says what the reply holds).
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "commands.hpp"
+#include "run_client.hpp"
+
+namespace procactor::launcher {
+
+namespace {
+
+std::string plural(std::uint64_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
+std::string uptime_text(std::int64_t ms) {
+  std::ostringstream text;
+  if (ms < 1000) {
+    text << ms << "ms";
+  } else if (ms < 60'000) {
+    text << std::fixed << std::setprecision(1) << static_cast<double>(ms) / 1000.0 << "s";
+  } else {
+    text << ms / 60'000 << "m" << (ms / 1000) % 60 << "s";
+  }
+  return text.str();
+}
+
+void print_instance(const nlohmann::json& row) {
+  const int pid = row.value("pid", 0);
+  std::cout << row.value("name", "") << " (" << row.value("type", "") << ", group " << row.value("group", "")
+            << "): " << row.value("state", "") << (pid > 0 ? ", pid " + std::to_string(pid) : std::string()) << ", "
+            << plural(row.value("restarts", std::uint64_t{0}), "restart") << '\n';
+  const auto& exits = row["exits"];
+  if (exits.empty()) {
+    std::cout << "  no exits yet\n";
+  } else {
+    std::cout << "  last " << plural(exits.size(), "exit") << ", oldest first:\n";
+  }
+  for (const auto& exit : exits) {
+    const std::string at = exit.value("at", "");
+    // "2024-05-01T12:00:01.123Z" -> "12:00:01.123", in UTC as recorded.
+    const std::string clock = at.size() >= 23 ? at.substr(11, 12) : at;
+    std::cout << "    " << clock << " UTC  " << exit.value("how", "") << " after "
+              << uptime_text(exit.value("uptime_ms", std::int64_t{0})) << ": " << exit.value("cause", "") << '\n';
+    if (const auto& inflight = exit["inflight"]; inflight.is_object()) {
+      std::cout << "      in flight: " << inflight.value("type", "") << " from " << inflight.value("sender", "")
+                << ", attempt " << inflight.value("attempt", 0) << '\n';
+    }
+    const auto& tail = exit["stderr_tail"];
+    if (!tail.empty()) {
+      std::cout << "      last lines on stderr:\n";
+      for (const auto& line : tail) std::cout << "        | " << line.get<std::string>() << '\n';
+    }
+  }
+  const auto& letters = row["dead_letters"];
+  std::cout << "  " << plural(letters.size(), "dead letter") << (letters.empty() ? "\n" : ":\n");
+  for (const auto& letter : letters) {
+    std::cout << "    " << letter.value("type", "") << ", " << plural(letter.value("size", std::uint64_t{0}), "byte")
+              << ", from " << letter.value("sender", "");
+    const auto attempts = letter.value("attempts", 0);
+    if (attempts > 0) std::cout << ", " << plural(static_cast<std::uint64_t>(attempts), "attempt");
+    std::cout << ": " << letter.value("reason", "") << '\n';
+    const std::string preview = letter.value("preview_hex", "");
+    if (!preview.empty()) std::cout << "      " << preview << '\n';
+  }
+}
+
+}  // namespace
+
+int inspect_command(const InspectOptions& options) {
+  auto run = resolve(options.run);
+  if (!run) return exit_no_such_run;
+  ControlRequest request;
+  request.verb = ControlRequest::Verb::inspect;
+  request.target = options.actor;
+  int code = exit_ok;
+  auto reply = ask(*run, request, code);
+  if (!reply) return code;
+  const auto report = nlohmann::json::parse(*reply, nullptr, false);
+  if (report.is_discarded() || !report.contains("instances")) {
+    std::cerr << "procactor: " << *reply << '\n';
+    return reply->starts_with("error: no actor") ? exit_no_such_run : exit_failure;
+  }
+  if (options.json) {
+    std::cout << report.dump() << std::endl;
+    return exit_ok;
+  }
+  bool first = true;
+  for (const auto& row : report["instances"]) {
+    if (!first) std::cout << '\n';
+    first = false;
+    print_instance(row);
+  }
+  return exit_ok;
+}
+
+}  // namespace procactor::launcher
