@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -72,9 +73,28 @@ class Stuck : public procactor::Actor<Stuck, Tick> {
   }
 };
 
+// A member of a supervision group: passes every Tick on and says so when
+// on_stop runs, so that a test can tell a graceful stop from a kill. With
+// crash_on = N it aborts on tick N, every time it gets it (the tick is
+// delivered again after each crash, until it becomes a dead letter),
+// saying so on stderr first.
+class Worker : public procactor::Actor<Worker, Tick> {
+ public:
+  static std::vector<procactor::ParamSpec> parameters() { return {{"crash_on", ParamKind::integer, false}}; }
+  void on(const Tick& tick) {
+    if (tick.n == params().get_or<std::int64_t>("crash_on", 0)) {
+      std::cerr << name() << ": crashing on tick " << tick.n << std::endl;
+      std::abort();
+    }
+    emit(tick);
+  }
+  void on_stop() override { std::cout << name() << ": on_stop ran" << std::endl; }
+};
+
 }  // namespace clitest
 
 PROCACTOR_ACTOR(clitest::Ticker);
+PROCACTOR_ACTOR(clitest::Worker);
 PROCACTOR_ACTOR(clitest::Relay);
 PROCACTOR_ACTOR(clitest::Tally);
 PROCACTOR_ACTOR(clitest::Stuck);

@@ -1,0 +1,320 @@
+// Supervision groups from a graph file, through real processes: which
+// instances each strategy restarts, a nested group giving up all the way
+// to the top, `restart` (graceful, --force, --drain), `inspect`, and the
+// validation of [groups.NAME].
+//
+// Every wait is for an event: a line in the output, or a state in
+// `status --json`; graphs that a test acts on run until they are stopped.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "harness.hpp"
+
+namespace cli {
+namespace {
+
+using json = nlohmann::json;
+
+struct row {
+  pid_t pid = 0;
+  std::string state;
+  int restarts = 0;
+  std::string group;
+};
+
+// `status RUN --json` by instance name; empty while the run does not answer.
+std::map<std::string, row> rows_of(sandbox& box, const std::string& run) {
+  const result r = box.procactor({"status", run, "--json"}, 60s);
+  std::map<std::string, row> rows;
+  if (r.exit_code != 0) return rows;
+  const json status = json::parse(r.out, nullptr, false);
+  if (status.is_discarded() || !status.contains("actors")) return rows;
+  for (const auto& a : status["actors"]) {
+    rows[a["name"].get<std::string>()] = {a["pid"].get<pid_t>(), a["state"].get<std::string>(),
+                                          a["restarts"].get<int>(), a.value("group", "")};
+  }
+  return rows;
+}
+
+// Every instance of `names` runs, and every one of `changed` runs with a
+// pid and restart count other than in `before`: the restarts have happened
+// and settled.
+bool settled(const std::map<std::string, row>& now, const std::map<std::string, row>& before,
+             const std::vector<std::string>& changed) {
+  for (const auto& [name, was] : before) {
+    auto it = now.find(name);
+    if (it == now.end() || it->second.state != "running" || it->second.pid <= 0) return false;
+  }
+  return std::all_of(changed.begin(), changed.end(), [&](const std::string& name) {
+    const row& was = before.at(name);
+    const row& is = now.at(name);
+    return is.pid != was.pid && is.restarts > was.restarts;
+  });
+}
+
+// Kills `victim` with SIGKILL and checks that exactly `expected` got a new
+// process (and a higher restart count), and nothing else did.
+void kill_and_check(sandbox& box, const std::string& run, const std::string& victim,
+                    const std::vector<std::string>& expected) {
+  CAPTURE(victim);
+  const auto before = rows_of(box, run);
+  REQUIRE(before.count(victim) == 1);
+  const result killed = box.procactor({"kill", run, victim});
+  REQUIRE_MESSAGE(killed.exit_code == 0, killed.err);
+  std::map<std::string, row> now;
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        now = rows_of(box, run);
+                        return settled(now, before, expected);
+                      },
+                      120s),
+                  "the restarts after killing ", victim, " did not happen or settle");
+  for (const auto& [name, was] : before) {
+    const bool restarted = std::find(expected.begin(), expected.end(), name) != expected.end();
+    if (restarted) continue;
+    CHECK_MESSAGE(now.at(name).pid == was.pid, name, " got a new process");
+    CHECK_MESSAGE(now.at(name).restarts == was.restarts, name, " was restarted");
+  }
+}
+
+std::string log_of(sandbox& box, const std::string& run, const std::string& instance) {
+  const result r = box.procactor({"logs", run, instance});
+  return r.exit_code == 0 ? r.out : std::string();
+}
+
+}  // namespace
+
+TEST_CASE("each strategy restarts exactly its set: one_for_one then one_for_all then rest_for_one" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const auto run = launch_detached(box, box.copy_graph("supervised.toml"));
+  (void)running_instances(box, run.name, 10);
+  const auto rows = rows_of(box, run.name);
+  CHECK(rows.at("solo.1").group == "solo");
+  CHECK(rows.at("all.1").group == "all");
+  CHECK(rows.at("source.0").group == "root");
+
+  // one_for_one: the killed replica alone.
+  kill_and_check(box, run.name, "solo.1", {"solo.1"});
+  // one_for_all: every replica of the group.
+  kill_and_check(box, run.name, "all.1", {"all.0", "all.1", "all.2"});
+  // rest_for_one: the killed replica and those started after it.
+  kill_and_check(box, run.name, "rest.1", {"rest.1", "rest.2"});
+
+  // The launcher says what the runtime did; it restarts no sibling itself.
+  const result log = box.procactor({"logs", run.name});
+  CHECK_MESSAGE(log.out.find("procactor | all.1 restarting: group all (one_for_all) restarts 3 members") !=
+                    std::string::npos,
+                log.out);
+
+  const result stop = box.procactor({"stop", run.name}, 120s);
+  CHECK_MESSAGE(stop.exit_code == 0, stop.err);
+  check_run_left_nothing(run.supervisor);
+}
+
+TEST_CASE("a nested group that gives up escalates and the launch fails naming the group and the culprit" *
+          doctest::timeout(290)) {
+  sandbox box;
+  auto launch = box.start({"launch", test_graph("nested_gives_up.toml").string()});
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 1, out, launch->err());
+  // The group's own report, in the units the file wrote, naming the actor.
+  CHECK_MESSAGE(out.find("procactor | group 'inner' gave up: more than 1 restart within 90s; the last was fragile.0 "
+                         "(signal 6 (Aborted))\n") != std::string::npos,
+                out);
+  // The top level's: it went past its limit because the group gave up.
+  CHECK_MESSAGE(out.find("procactor | [supervisor] gave up: more than 0 restarts within 1m; the last was group "
+                         "'inner' giving up\n") != std::string::npos,
+                out);
+  // The last line says it all.
+  const auto lines = lines_of(out);
+  REQUIRE(!lines.empty());
+  CHECK_MESSAGE(std::regex_match(lines.back(),
+                                 std::regex(R"(procactor \| graph nested failed after [0-9.]+ s: \[supervisor\] gave up )"
+                                            R"(\(more than 0 restarts within 1m\) when group 'inner' \(more than 1 )"
+                                            R"(restart within 90s\) gave up; the last exit was fragile\.0's \(signal 6 )"
+                                            R"(\(Aborted\)\))")),
+                lines.back());
+  // The group stopped its other member gracefully before escalating.
+  CHECK(out.find("steady.0 | steady.0: on_stop ran") != std::string::npos);
+  check_run_left_nothing(launch->pid());
+  const result status = box.procactor({"status", "nested"});
+  CHECK(status.exit_code == 3);
+  CHECK_MESSAGE(status.err.find("it ended with exit code 1") != std::string::npos, status.err);
+}
+
+TEST_CASE("restart is graceful and runs on_stop while --force kills at once and --drain handles the queue first" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const auto run = launch_detached(box, box.copy_graph("supervised.toml"));
+  (void)running_instances(box, run.name, 10);
+
+  // Graceful (the default): on_stop runs, its line reaches the actor's log,
+  // and only this instance gets a new process, whatever its group's strategy.
+  kill_and_check(box, run.name, "solo.0", {"solo.0"});  // warms up: a kill is not graceful
+  CHECK(log_of(box, run.name, "solo.0").find("on_stop ran") == std::string::npos);
+  {
+    const auto before = rows_of(box, run.name);
+    const result restart = box.procactor({"restart", run.name, "all.2"});
+    CHECK_MESSAGE(restart.exit_code == 0, restart.err);
+    CHECK_MESSAGE(eventually([&] { return settled(rows_of(box, run.name), before, {"all.2"}); }, 120s),
+                  "all.2 was not restarted");
+    CHECK(eventually([&] { return log_of(box, run.name, "all.2").find("all.2: on_stop ran") != std::string::npos; },
+                     60s));
+    const auto after = rows_of(box, run.name);
+    CHECK(after.at("all.0").pid == before.at("all.0").pid);
+    CHECK(after.at("all.1").pid == before.at("all.1").pid);
+  }
+
+  // --force: SIGKILL, so no on_stop.
+  {
+    const auto before = rows_of(box, run.name);
+    const result restart = box.procactor({"restart", run.name, "solo.1", "--force"});
+    CHECK_MESSAGE(restart.exit_code == 0, restart.err);
+    CHECK_MESSAGE(eventually([&] { return settled(rows_of(box, run.name), before, {"solo.1"}); }, 120s),
+                  "solo.1 was not restarted");
+    CHECK(log_of(box, run.name, "solo.1").find("on_stop ran") == std::string::npos);
+  }
+
+  // --drain: graceful too.
+  {
+    const auto before = rows_of(box, run.name);
+    const result restart = box.procactor({"restart", run.name, "rest.0", "--drain"});
+    CHECK_MESSAGE(restart.exit_code == 0, restart.err);
+    CHECK_MESSAGE(eventually([&] { return settled(rows_of(box, run.name), before, {"rest.0"}); }, 120s),
+                  "rest.0 was not restarted");
+    CHECK(eventually([&] { return log_of(box, run.name, "rest.0").find("rest.0: on_stop ran") != std::string::npos; },
+                     60s));
+  }
+
+  // What inspect says about them: why each exited.
+  const result inspected = box.procactor({"inspect", run.name, "solo", "--json"});
+  REQUIRE_MESSAGE(inspected.exit_code == 0, inspected.err);
+  const json report = json::parse(inspected.out, nullptr, false);
+  REQUIRE_MESSAGE(!report.is_discarded(), inspected.out);
+  std::map<std::string, std::string> last_cause;
+  for (const auto& instance : report["instances"]) {
+    if (!instance["exits"].empty()) {
+      last_cause[instance["name"].get<std::string>()] = instance["exits"].back()["cause"].get<std::string>();
+    }
+  }
+  CHECK(last_cause["solo.0"] == "crashed");
+  CHECK(last_cause["solo.1"] == "restart on request (forced)");
+
+  CHECK(box.procactor({"restart", run.name, "nosuch"}).exit_code == 3);
+  CHECK(box.procactor({"restart", run.name, "solo.0", "--force", "--drain"}).exit_code == 2);
+
+  const result stop = box.procactor({"stop", run.name}, 120s);
+  CHECK_MESSAGE(stop.exit_code == 0, stop.err);
+  check_run_left_nothing(run.supervisor);
+}
+
+TEST_CASE("inspect shows each exit with the message in flight and the stderr tail and the dead letters" *
+          doctest::timeout(290)) {
+  sandbox box;
+  const auto run = launch_detached(box, box.copy_graph("poisoned.toml"));
+  // Three crashes on tick 3, then tick 3 is a dead letter and fragile.0 runs on.
+  const bool poisoned = eventually(
+      [&] {
+        const result r = box.procactor({"status", run.name, "--json"}, 60s);
+        const json status = json::parse(r.out, nullptr, false);
+        if (status.is_discarded() || !status.contains("actors")) return false;
+        for (const auto& a : status["actors"]) {
+          if (a["name"] == "fragile.0") return a["dead_letters"].get<int>() >= 1 && a["state"] == "running";
+        }
+        return false;
+      },
+      120s);
+  REQUIRE_MESSAGE(poisoned, "fragile.0 never put tick 3 among its dead letters");
+
+  const result as_json = box.procactor({"inspect", run.name, "fragile.0", "--json"});
+  REQUIRE_MESSAGE(as_json.exit_code == 0, as_json.err);
+  const json report = json::parse(as_json.out, nullptr, false);
+  REQUIRE_MESSAGE(!report.is_discarded(), as_json.out);
+  CHECK(report["run"] == run.name);
+  REQUIRE(report["instances"].size() == 1);
+  const json& fragile = report["instances"][0];
+  CHECK(fragile["name"] == "fragile.0");
+  CHECK(fragile["type"] == "clitest.Worker");
+  CHECK(fragile["group"] == "root");
+  const json& exits = fragile["exits"];
+  REQUIRE_MESSAGE(exits.size() == 3, exits.dump(2));
+  for (std::size_t i = 0; i < exits.size(); ++i) {
+    CAPTURE(i);
+    const json& exit = exits[i];
+    CHECK(exit["signal"] == 6);
+    CHECK(exit["exit_code"] == -1);
+    CHECK(exit["how"].get<std::string>().starts_with("signal 6 (Aborted)"));
+    CHECK(exit["cause"] == "crashed");
+    REQUIRE(exit["inflight"].is_object());
+    CHECK(exit["inflight"]["type"] == "clitest::Tick");
+    CHECK(exit["inflight"]["sender"] == "source.0");
+    CHECK(exit["inflight"]["attempt"] == i + 1);
+    const auto& tail = exit["stderr_tail"];
+    CHECK_MESSAGE(std::any_of(tail.begin(), tail.end(),
+                              [](const json& line) { return line == "fragile.0: crashing on tick 3"; }),
+                  tail.dump(2));
+    CHECK(exit["uptime_ms"].is_number_integer());
+    CHECK(std::regex_match(exit["at"].get<std::string>(),
+                           std::regex(R"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)")));
+  }
+  const json& letters = fragile["dead_letters"];
+  REQUIRE_MESSAGE(letters.size() == 1, letters.dump(2));
+  CHECK(letters[0]["type"] == "clitest::Tick");
+  CHECK(letters[0]["size"] == 8);
+  CHECK(letters[0]["sender"] == "source.0");
+  CHECK(letters[0]["attempts"] == 3);
+  CHECK(letters[0]["reason"].get<std::string>().find("poisoned") != std::string::npos);
+  // Tick{3}: one little-endian int64.
+  CHECK(letters[0]["preview_hex"] == "03 00 00 00 00 00 00 00");
+
+  // The same, for a person.
+  const result text = box.procactor({"inspect", run.name, "fragile"});
+  REQUIRE_MESSAGE(text.exit_code == 0, text.err);
+  CHECK_MESSAGE(text.out.starts_with("fragile.0 (clitest.Worker, group root): running, pid "), text.out);
+  CHECK(text.out.find("  last 3 exits, oldest first:\n") != std::string::npos);
+  CHECK(text.out.find(" UTC  signal 6 (Aborted)") != std::string::npos);
+  CHECK(text.out.find("      in flight: clitest::Tick from source.0, attempt 3\n") != std::string::npos);
+  CHECK(text.out.find("        | fragile.0: crashing on tick 3\n") != std::string::npos);
+  CHECK(text.out.find("  1 dead letter:\n    clitest::Tick, 8 bytes, from source.0, 3 attempts: ") !=
+        std::string::npos);
+  CHECK(text.out.find("      03 00 00 00 00 00 00 00\n") != std::string::npos);
+
+  // An instance with nothing to tell, and names that are not there.
+  const result source = box.procactor({"inspect", run.name, "source.0"});
+  CHECK(source.exit_code == 0);
+  CHECK(source.out.find("no exits yet") != std::string::npos);
+  CHECK(source.out.find("0 dead letters") != std::string::npos);
+  CHECK(box.procactor({"inspect", run.name, "nosuch"}).exit_code == 3);
+  CHECK(box.procactor({"inspect", "no-such-run", "fragile"}).exit_code == 3);
+
+  const result stop = box.procactor({"stop", run.name}, 120s);
+  CHECK_MESSAGE(stop.exit_code == 0, stop.err);
+  check_run_left_nothing(run.supervisor);
+}
+
+TEST_CASE("validate reports group errors at their line" * doctest::timeout(50)) {
+  sandbox box;
+  const std::string file = source_graph("bad_groups.toml").string();
+  const result r = box.procactor({"validate", "--file-only", file});
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.empty());
+  CHECK_MESSAGE(r.err.find(file + ":8:10: error: unknown parent group 'stages' for group 'pipeline' (did you mean "
+                                  "'stage'?)") != std::string::npos,
+                r.err);
+  CHECK_MESSAGE(r.err.find(file + ":11:10: error: group parents form a cycle: stage -> late -> stage") !=
+                    std::string::npos,
+                r.err);
+  CHECK_MESSAGE(r.err.find(file + ":19:9: error: unknown group 'pipelin' for actor 'source' (did you mean "
+                                  "'pipeline'?)") != std::string::npos,
+                r.err);
+  // And nothing starts from it.
+  CHECK(box.procactor({"launch", file}).exit_code == 2);
+  CHECK(!fs::exists(box.runs_root()));
+}
+
+}  // namespace cli
