@@ -164,7 +164,13 @@ void graph_run::handle(Runtime& rt, const ActorEvent& event) {
     return;
   }
   auto it = by_name_.find(event.name);
-  if (it == by_name_.end()) return;
+  if (it == by_name_.end()) {
+    // A group that gave up, restarted whole by its parent.
+    if (event.kind == ActorEvent::Kind::restarting && graph_.find_group(event.name) != nullptr) {
+      print(0, "procactor", event.detail + " (after " + event.culprit + ")", true);
+    }
+    return;
+  }
   instance& inst = instances_[it->second];
   switch (event.kind) {
     case ActorEvent::Kind::started:

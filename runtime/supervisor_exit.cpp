@@ -191,7 +191,7 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
       settle(group == 0 ? slot_state::failed : slot_state::restarting);
       begin_give_up(group, c.name, why);
       told(group != 0);
-      log_line(c.name, why);
+      if (options_.log_events) log_line(c.name, why);
       emit({ActorEvent::Kind::gave_up, group_name, 0, why, c.name});
       return;
     }
@@ -388,12 +388,14 @@ void supervisor::escalate(std::uint32_t group, const std::string& culprit, const
   std::string text;
   std::string parent_why;
   std::string parent_name;
+  std::string group_name;
   bool restarted;
   {
     std::lock_guard guard(mutex_);
     const std::uint32_t parent = groups_[group].parent;
     group_node& p = groups_[parent];
     parent_name = p.name;
+    group_name = groups_[group].name;
     auto admitted = admit_restart(p.options, p.history, steady::now());
     p.history = std::move(admitted.history);
     restarted = admitted.allowed && !shut_down_;
@@ -410,10 +412,12 @@ void supervisor::escalate(std::uint32_t group, const std::string& culprit, const
       begin_give_up(parent, culprit, parent_why);
     }
   }
+  // The event names the group that gave up, which the parent restarts.
   if (restarted) {
-    log_line("supervisor", text);
+    if (options_.log_events) log_line("supervisor", text);
+    emit({ActorEvent::Kind::restarting, group_name, 0, text, culprit});
   } else {
-    log_line("supervisor", parent_why);
+    if (options_.log_events) log_line("supervisor", parent_why);
     emit({ActorEvent::Kind::gave_up, parent_name, 0, parent_why, culprit});
   }
 }
@@ -436,7 +440,7 @@ void supervisor::end_supervision(const std::string& culprit, const std::string& 
     changed_.notify_all();
   }
   for (slot_id s : told) send_downs(s, false);
-  log_line("supervisor", "supervision has ended (" + culprit + "): " + why);
+  if (options_.log_events) log_line("supervisor", "supervision has ended (" + culprit + "): " + why);
 }
 
 }  // namespace procactor::detail

@@ -133,7 +133,9 @@ struct DeadLetter {
 struct ActorEvent {
   // gave_up: a group exceeded its intensity; `name` is the group ("root"
   // for the top level, after which supervision has ended) and `culprit` the
-  // actor whose exit went over the limit.
+  // actor whose exit went over the limit. A group that gave up and is
+  // restarted whole by its parent is told as `restarting` with the group's
+  // name and the same culprit.
   enum class Kind : std::uint8_t { started, exited, restarting, gave_up } kind;
   std::string name;
   int pid = 0;
