@@ -354,7 +354,8 @@ void supervisor::restart(slot_id slot, const RestartOptions& options) {
   std::lock_guard guard(mutex_);
   if (slot == 0 || slot >= child_count_.load()) throw error(errc::no_such_actor, "no such actor");
   child& c = children_[slot];
-  if (c.pid <= 0) return;  // already on its way to a restart, or gone for good
+  // Already on its way to a restart (its own, or its group's), or gone for good.
+  if (c.pid <= 0 || c.in_group_restart) return;
   if (options.force) {
     c.stopping = stop_reason::restart_request;
     c.forced = true;

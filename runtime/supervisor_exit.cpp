@@ -355,10 +355,12 @@ void supervisor::advance_operations() {
       escalate(group, culprit, why);
       continue;
     }
-    if (steady::now() < op.start_at) return;
-    const std::vector<slot_id> to_start = std::move(op.to_start);
+    if (steady::now() < op.start_at && !gave_up_) return;
+    std::vector<slot_id> to_start = std::move(op.to_start);
     operations_.pop_front();
     for (slot_id s : to_start) children_[s].in_group_restart = false;
+    // Supervision ended meanwhile: nothing starts again.
+    if (gave_up_) to_start.clear();
     lock.unlock();
     for (slot_id s : to_start) {
       slot_entry& e = process_->shm().slot(s);

@@ -22,6 +22,10 @@ namespace procactor::detail {
 // made the child exits, so every actor is started by this long-lived thread.
 void supervisor::start(slot_id slot) {
   child& c = children_[slot];
+  if (c.pid > 0) {  // one incarnation at a time: a second would be unsupervised
+    log_line(c.name, "not started again: incarnation " + std::to_string(c.pid) + " still runs");
+    return;
+  }
   std::vector<std::string> extra = {"PROCACTOR_RUN=" + process_->shm().name(),
                                     "PROCACTOR_SLOT=" + std::to_string(slot),
                                     "PROCACTOR_PARENT=" + std::to_string(::getpid())};
