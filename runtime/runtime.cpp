@@ -6,18 +6,22 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <iostream>
 
 #include "actor_host.hpp"
 #include "crash_trace.hpp"
 #include "guardian.hpp"
+#include "spawn_support.hpp"
 #include "registry.hpp"
 #include "supervisor.hpp"
 
 namespace procactor {
 namespace {
+
 
 // Child mode: this process was started by a supervisor to host one actor.
 // Never returns.
@@ -34,7 +38,12 @@ namespace {
     if (const char* plugins = std::getenv("PROCACTOR_PLUGINS")) detail::load_plugins(plugins);
     const std::string run_name = run;
     // The actor's own children must not mistake themselves for actors.
-    for (const char* var : {"PROCACTOR_RUN", "PROCACTOR_SLOT", "PROCACTOR_PARENT", "PROCACTOR_PLUGINS"}) {
+    // Forked (not exec'd) from the fork server: the supervisor's working
+    // directory of now, not the server's of then.
+    if (const char* cwd = std::getenv("PROCACTOR_CWD")) (void)!::chdir(cwd);
+    const bool forked = std::getenv("PROCACTOR_FORKED") != nullptr;
+    for (const char* var : {"PROCACTOR_RUN", "PROCACTOR_SLOT", "PROCACTOR_PARENT", "PROCACTOR_PLUGINS", "PROCACTOR_CWD",
+                            "PROCACTOR_FORKED"}) {
       ::unsetenv(var);
     }
     detail::arena a = detail::arena::open(run_name);
@@ -63,6 +72,7 @@ namespace {
     // ps and top show the actor's name rather than "exe" (the kernel keeps 15 bytes).
     const std::string name(entry.name, strnlen(entry.name, sizeof entry.name));
     prctl(PR_SET_NAME, name.substr(0, 15).c_str());
+    if (forked) detail::set_command_line("procactor-actor " + name);
     detail::install_crash_trace(name);
     // Lines reach a capturing supervisor as they are printed, not at exit.
     std::setvbuf(stdout, nullptr, _IOLBF, 0);

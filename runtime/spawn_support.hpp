@@ -27,4 +27,10 @@ class child_environment {
 // default action, plus `flags` (POSIX_SPAWN_SETPGROUP, _SETSID, ...).
 void init_spawn_attributes(posix_spawnattr_t& attr, short flags);
 
+// Rewrites this process's command line (what ps and pgrep -f show) in
+// place, as setproctitle does, truncated to the space the original had: a
+// process forked without exec (the fork server, its actors) would show the
+// supervising program's.
+void set_command_line(const std::string& text);
+
 }  // namespace procactor::detail

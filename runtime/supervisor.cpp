@@ -52,6 +52,12 @@ std::string nearest(std::string_view wanted, const std::vector<std::string>& kno
 supervisor::supervisor(std::vector<std::string> argv, Options options)
     : argv_(std::move(argv)), options_(std::move(options)) {
   if (options_.max_actors >= max_slots) options_.max_actors = max_slots - 1;
+  // Before anything else, and before any thread of the runtime's: the fork
+  // server is a copy of the program as it is now.
+  const char* mode = std::getenv("PROCACTOR_SPAWN");
+  if (options_.fork_server && (mode == nullptr || std::strcmp(mode, "exec") != 0) && !forks_.start()) {
+    log_line("supervisor", "could not start the fork server; actors start with exec");
+  }
   // The program's own path, resolved once: tools that run the program
   // (valgrind, rr) answer this readlink with the program, not themselves.
   std::error_code ignored;
@@ -123,6 +129,7 @@ supervisor::~supervisor() {
   if (monitor_thread_.joinable()) monitor_thread_.join();
   courier_wake_.notify_all();
   if (courier_.joinable()) courier_.join();
+  forks_.stop();
   process_->stop_pump();
   ::close(epoll_fd_);
   ::close(wake_fd_);

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "fork_server.hpp"
 #include "guardian.hpp"
 #include "process.hpp"
 #include "procactor/runtime.hpp"
@@ -145,6 +146,7 @@ class supervisor {
   void close_output(slot_id slot);
   [[nodiscard]] std::string sender_name(std::uint32_t sender_plus_one) const;
 
+  fork_server forks_;  // made first, before any thread; see fork_server.hpp
   guardian guardian_;
   std::vector<std::string> argv_;
   std::string executable_;  // this program, as resolved at start-up

@@ -30,41 +30,59 @@ void supervisor::start(slot_id slot) {
                                     "PROCACTOR_SLOT=" + std::to_string(slot),
                                     "PROCACTOR_PARENT=" + std::to_string(::getpid())};
   if (const std::string plugins = loaded_plugins(); !plugins.empty()) extra.push_back("PROCACTOR_PLUGINS=" + plugins);
-  child_environment env(std::move(extra));
-  std::vector<char*> argv;
-  for (auto& s : argv_) argv.push_back(s.data());
-  argv.push_back(nullptr);
+  std::error_code no_cwd;
+  if (const auto cwd = std::filesystem::current_path(no_cwd); !no_cwd) extra.push_back("PROCACTOR_CWD=" + cwd.string());
 
   // Captured output: a pipe per stream, the child's ends dup2'ed onto 1 and
   // 2. Stderr always goes through the supervisor, which keeps its last lines
   // for the exit record (and passes them on to its own stderr when nobody
   // captures); stdout only when output is captured.
   int pipes[2][2] = {{-1, -1}, {-1, -1}};
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
   const bool capture = static_cast<bool>(on_output_);
+  std::vector<std::pair<int, int>> descriptors;
   for (int stream = capture ? 0 : 1; stream < 2; ++stream) {
     if (pipe2(pipes[stream], O_CLOEXEC) != 0) throw_system_error("pipe2", errno);
-    posix_spawn_file_actions_adddup2(&actions, pipes[stream][1], stream + 1);
+    descriptors.emplace_back(pipes[stream][1], stream + 1);
   }
-  // Its own process group: Ctrl-C at the terminal reaches the supervisor
-  // only, which then stops the actors in order.
-  posix_spawnattr_t attr;
-  init_spawn_attributes(attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
   // Set before the child exists: the child moves it on to `running` itself
   // (a compare-exchange), so a store after the spawn could undo that.
   set_state(slot, slot_state::starting);
   pid_t pid = 0;
-  // /proc/self/exe when the file was replaced or removed since start-up
-  // (a rebuild): it still names the inode this process runs.
-  std::error_code missing;
-  const char* program = !executable_.empty() && std::filesystem::exists(executable_, missing)
-                            ? executable_.c_str()
-                            : "/proc/self/exe";
-  const int rc = posix_spawn(&pid, program, &actions, &attr, argv.data(), env.envp());
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&actions);
+  int rc = 0;
+  if (forks_.running()) {
+    std::vector<std::string> forked_extra = extra;
+    forked_extra.emplace_back("PROCACTOR_FORKED=1");
+    const int forked = forks_.spawn(forked_extra, descriptors);
+    if (forked > 0) {
+      pid = forked;
+    } else {
+      log_line("supervisor", std::string("the fork server failed (") + std::strerror(-forked) +
+                                 "); actors start with exec from now on");
+    }
+  }
+  if (pid == 0) {
+    child_environment env(std::move(extra));
+    std::vector<char*> argv;
+    for (auto& s : argv_) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    for (const auto& [fd, target] : descriptors) posix_spawn_file_actions_adddup2(&actions, fd, target);
+    // Its own process group: Ctrl-C at the terminal reaches the supervisor
+    // only, which then stops the actors in order.
+    posix_spawnattr_t attr;
+    init_spawn_attributes(attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    // /proc/self/exe when the file was replaced or removed since start-up
+    // (a rebuild): it still names the inode this process runs.
+    std::error_code missing;
+    const char* program = !executable_.empty() && std::filesystem::exists(executable_, missing)
+                              ? executable_.c_str()
+                              : "/proc/self/exe";
+    rc = posix_spawn(&pid, program, &actions, &attr, argv.data(), env.envp());
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+  }
   for (auto& p : pipes) {
     if (p[1] >= 0) ::close(p[1]);
   }

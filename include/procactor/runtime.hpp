@@ -84,6 +84,13 @@ struct Options {
   std::chrono::milliseconds send_timeout = 30000ms;  // default deadline of send()
   std::chrono::milliseconds shutdown_timeout = 5000ms;  // close -> SIGTERM -> SIGKILL
   bool log_events = true;  // one stderr line per exit and restart
+  // Actors are forked from a helper made when the Runtime is (fast: no exec,
+  // no dynamic loading), so they start from the program as it was then:
+  // its environment, working directory and limits of that moment (the
+  // working directory is brought up to date at each start). false, or
+  // PROCACTOR_SPAWN=exec in the environment: posix_spawn + exec of this
+  // program for every actor.
+  bool fork_server = true;
   // The root group: the strategy and intensity for actors spawned without a
   // group, and for the groups made directly under it.
   GroupOptions supervision;

@@ -368,12 +368,16 @@ std::vector<pid_t> processes_with_cmdline(const std::string& text) {
 }
 
 std::vector<pid_t> actors_of(pid_t supervisor_pid) {
-  const std::string marker = "PROCACTOR_RUN=procactor-" + std::to_string(supervisor_pid) + "-";
+  // Every actor maps its run's arena (also once the segment is removed:
+  // the mapping then reads "(deleted)"); the fork server and the guardian
+  // do not, and an actor forked by the fork server has no run name in its
+  // initial environment.
+  const std::string marker = "/dev/shm/procactor-" + std::to_string(supervisor_pid) + "-";
   std::vector<pid_t> found;
   for (const auto& e : all_processes()) {
-    if (e.state == 'Z') continue;
-    const std::string env = read_whole("/proc/" + std::to_string(e.pid) + "/environ");
-    if (env.find(marker) != std::string::npos) found.push_back(e.pid);
+    if (e.state == 'Z' || e.pid == supervisor_pid) continue;
+    const std::string maps = read_whole("/proc/" + std::to_string(e.pid) + "/maps");
+    if (maps.find(marker) != std::string::npos) found.push_back(e.pid);
   }
   return found;
 }

@@ -125,7 +125,7 @@ std::vector<pid_t> descendants();
 // Live processes whose command line contains `text` (what `pgrep -f TEXT` finds).
 std::vector<pid_t> processes_with_cmdline(const std::string& text);
 // Live processes started for the run of the supervisor `supervisor_pid`:
-// actors carry PROCACTOR_RUN=procactor-<pid>-... in their initial environment.
+// every actor maps the run's arena, /dev/shm/procactor-<pid>-...
 std::vector<pid_t> actors_of(pid_t supervisor_pid);
 // /dev/shm entries named procactor-<pid>-*.
 std::vector<std::string> segments_of(pid_t supervisor_pid);

@@ -92,11 +92,11 @@ std::string unique_name(std::string_view base) {
 }
 
 int run(int argc, char** argv, procactor::Options options, std::chrono::seconds budget) {
-  auto rt = std::make_unique<procactor::Runtime>(argc, argv, std::move(options));
-  // Only the test process gets here. The crash tests abort() on purpose:
-  // no core files for those (children inherit the limit).
+  // The crash tests abort() on purpose: no core files for those. Set before
+  // the Runtime, whose fork server hands its limits on to every actor.
   const rlimit no_core{0, 0};
   ::setrlimit(RLIMIT_CORE, &no_core);
+  auto rt = std::make_unique<procactor::Runtime>(argc, argv, std::move(options));
   g_runtime = rt.get();
   // PROCACTOR_ITEST_BUDGET_S overrides the budget (longer under a debugger).
   if (const char* text = std::getenv("PROCACTOR_ITEST_BUDGET_S")) budget = std::chrono::seconds(std::atoi(text));
