@@ -365,7 +365,6 @@ void supervisor::restart(slot_id slot, const RestartOptions& options) {
   if (c.pid <= 0 || c.in_group_restart) return;
   if (options.force) {
     c.stopping = stop_reason::restart_request;
-    c.forced = true;
     c.exit_cause = "restart on request (forced)";
     ::kill(-c.pid, SIGKILL);
     return;

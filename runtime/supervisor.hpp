@@ -70,7 +70,6 @@ class supervisor {
     // SIGTERM, then SIGKILL.
     stop_reason stopping = stop_reason::none;
     bool drain = false;
-    bool forced = false;  // a restart --force: SIGKILL sent
     int stop_stage = 0;   // 0: asked, 1: SIGTERM sent, 2: SIGKILL sent
     std::optional<steady::time_point> stop_deadline;
     bool in_group_restart = false;  // stopped or waiting as part of a group operation

@@ -90,7 +90,6 @@ void supervisor::reaped(slot_id slot, int status) {
       closed = box->closed.load(std::memory_order_acquire) == mailbox_closed;
     }
     c.drain = false;
-    c.forced = false;
     c.stop_stage = 0;
     c.stop_deadline.reset();
   }
