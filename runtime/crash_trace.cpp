@@ -53,6 +53,10 @@ void install_crash_trace(const std::string& who) {
   const int signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP};
 #endif
   std::strncpy(g_who, who.c_str(), sizeof g_who - 1);
+  // A spare installed the handlers already; the actor it became only names itself.
+  static bool installed = false;
+  if (installed) return;
+  installed = true;
   Dl_info self{};
   if (dladdr(reinterpret_cast<void*>(&install_crash_trace), &self) != 0 && self.dli_fname != nullptr) {
     std::string path = self.dli_fname;

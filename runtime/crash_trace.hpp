@@ -9,6 +9,7 @@ namespace procactor::detail {
 
 // In an actor process, before its code runs. `who` names it in the header
 // line. SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS and SIGTRAP.
+// Called again in the same process, it only changes the name.
 void install_crash_trace(const std::string& who);
 
 }  // namespace procactor::detail

@@ -11,6 +11,14 @@
 // own process group (Ctrl-C does not reach it), keeps no descriptor but its
 // socket, and dies with the supervisor.
 //
+// The server keeps one spare: a child made ahead of need, already in its
+// own process group with default signal dispositions, that waits for the
+// next request and becomes that actor. The fork, which costs a millisecond
+// or more on a virtual machine, is then off the path of a start or a
+// restart: the server makes the next spare after it has answered. The
+// spare is the supervisor's child too (procactor-spare in ps); the server
+// tells the supervisor its pid when requests end, so it is reaped.
+//
 // Memory: the server is a copy-on-write image of the program as it was
 // when the Runtime was made; each actor is the same image plus what it
 // touches. Options::fork_server = false (or PROCACTOR_SPAWN=exec in the
@@ -40,12 +48,21 @@ class fork_server {
   // pid, or -errno. Not thread-safe: one caller (the monitor thread).
   int spawn(const std::vector<std::string>& environment, const std::vector<std::pair<int, int>>& descriptors);
 
-  // Closes the socket (the server exits) and reaps the server.
+  // Ends the requests (the server exits) and reaps the server and its
+  // spare.
   void stop() noexcept;
 
  private:
+  static void reap(int pid) noexcept;  // a child of this process: SIGKILL, then waitpid
+
   int pid_ = -1;
   int socket_ = -1;
 };
+
+// In a spare (runtime.cpp): what every actor process does before it knows
+// which actor it will be, done ahead: the run's shared memory opened and its
+// header and slot table mapped, the crash handlers installed. `run` may be
+// empty (no request named a run yet).
+void prepare_actor_process(const char* run) noexcept;
 
 }  // namespace procactor::detail

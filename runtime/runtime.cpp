@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -11,9 +12,11 @@
 #include <cstring>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include "actor_host.hpp"
 #include "crash_trace.hpp"
+#include "fork_server.hpp"
 #include "guardian.hpp"
 #include "spawn_support.hpp"
 #include "registry.hpp"
@@ -22,6 +25,21 @@
 namespace procactor {
 namespace {
 
+
+// What a spare opened ahead (fork_server.hpp): the run's shared memory.
+std::optional<detail::arena>& prepared_arena() {
+  static std::optional<detail::arena> arena;
+  return arena;
+}
+
+detail::arena open_arena(const std::string& run) {
+  if (auto& prepared = prepared_arena(); prepared && prepared->name() == run) {
+    detail::arena a = std::move(*prepared);
+    prepared.reset();
+    return a;
+  }
+  return detail::arena::open(run);
+}
 
 // Child mode: this process was started by a supervisor to host one actor.
 // Never returns.
@@ -46,7 +64,7 @@ namespace {
                             "PROCACTOR_FORKED"}) {
       ::unsetenv(var);
     }
-    detail::arena a = detail::arena::open(run_name);
+    detail::arena a = open_arena(run_name);
     if (slot == 0 || slot >= a.header()->slot_count.load() || slot >= detail::max_slots) {
       throw error(errc::no_such_actor, "slot " + std::to_string(slot) + " is not in the run");
     }
@@ -91,6 +109,26 @@ namespace {
 }
 
 }  // namespace
+
+namespace detail {
+
+void prepare_actor_process(const char* run) noexcept {
+  install_crash_trace("procactor-spare");
+  if (run == nullptr || *run == '\0') return;
+  try {
+    arena a = arena::open(run);
+    // The header and the slot table are read by every actor as it starts:
+    // their page-table entries now, not a fault each then.
+#ifdef MADV_POPULATE_WRITE
+    ::madvise(a.header(), sizeof(arena_header), MADV_POPULATE_WRITE);
+#endif
+    prepared_arena() = std::move(a);
+  } catch (const std::exception&) {
+    // The actor opens it itself, and says so if it cannot.
+  }
+}
+
+}  // namespace detail
 
 struct Runtime::impl {
   std::unique_ptr<detail::supervisor> supervisor;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 
 extern char** environ;
 
@@ -31,31 +32,44 @@ void init_spawn_attributes(posix_spawnattr_t& attr, short flags) {
   posix_spawnattr_setflags(&attr, static_cast<short>(flags | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF));
 }
 
+namespace {
+
+// Where the kernel keeps this process's arguments, from /proc/self/stat
+// (fields 48 and 49), read once: a forked child has the same.
+std::span<char> command_line_region() {
+  static const std::span<char> region = [] {
+    std::FILE* f = std::fopen("/proc/self/stat", "re");
+    if (f == nullptr) return std::span<char>{};
+    char stat[4096] = {};
+    const std::size_t n = std::fread(stat, 1, sizeof stat - 1, f);
+    std::fclose(f);
+    stat[n] = '\0';
+    const char* at = std::strrchr(stat, ')');
+    if (at == nullptr) return std::span<char>{};
+    // After "pid (comm)" come fields 3, 4, ...
+    unsigned long long begin = 0;
+    unsigned long long end = 0;
+    int field = 2;
+    for (const char* p = at + 1; *p != '\0' && field < 49;) {
+      while (*p == ' ') ++p;
+      ++field;
+      if (field == 48) begin = std::strtoull(p, nullptr, 10);
+      if (field == 49) end = std::strtoull(p, nullptr, 10);
+      while (*p != ' ' && *p != '\0') ++p;
+    }
+    if (begin == 0 || end <= begin) return std::span<char>{};
+    return std::span<char>(reinterpret_cast<char*>(begin), end - begin);
+  }();
+  return region;
+}
+
+}  // namespace
+
 void set_command_line(const std::string& text) {
-  std::FILE* f = std::fopen("/proc/self/stat", "re");
-  if (f == nullptr) return;
-  char stat[4096] = {};
-  const std::size_t n = std::fread(stat, 1, sizeof stat - 1, f);
-  std::fclose(f);
-  stat[n] = '\0';
-  const char* at = std::strrchr(stat, ')');
-  if (at == nullptr) return;
-  // After "pid (comm)" come fields 3, 4, ...; arg_start and arg_end are 48 and 49.
-  unsigned long long begin = 0;
-  unsigned long long end = 0;
-  int field = 2;
-  for (const char* p = at + 1; *p != '\0' && field < 49;) {
-    while (*p == ' ') ++p;
-    ++field;
-    if (field == 48) begin = std::strtoull(p, nullptr, 10);
-    if (field == 49) end = std::strtoull(p, nullptr, 10);
-    while (*p != ' ' && *p != '\0') ++p;
-  }
-  if (begin == 0 || end <= begin) return;
-  auto* region = reinterpret_cast<char*>(begin);
-  const std::size_t size = end - begin;
-  std::memset(region, 0, size);
-  std::memcpy(region, text.data(), std::min(text.size(), size - 1));
+  const std::span<char> region = command_line_region();
+  if (region.empty()) return;
+  std::memset(region.data(), 0, region.size());
+  std::memcpy(region.data(), text.data(), std::min(text.size(), region.size() - 1));
 }
 
 }  // namespace procactor::detail

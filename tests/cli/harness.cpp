@@ -371,11 +371,13 @@ std::vector<pid_t> actors_of(pid_t supervisor_pid) {
   // Every actor maps its run's arena (also once the segment is removed:
   // the mapping then reads "(deleted)"); the fork server and the guardian
   // do not, and an actor forked by the fork server has no run name in its
-  // initial environment.
+  // initial environment. The fork server's spare maps it too, but is no
+  // actor until it takes a request (it then renames itself).
   const std::string marker = "/dev/shm/procactor-" + std::to_string(supervisor_pid) + "-";
   std::vector<pid_t> found;
   for (const auto& e : all_processes()) {
     if (e.state == 'Z' || e.pid == supervisor_pid) continue;
+    if (read_whole("/proc/" + std::to_string(e.pid) + "/comm") == "procactor-spare\n") continue;
     const std::string maps = read_whole("/proc/" + std::to_string(e.pid) + "/maps");
     if (maps.find(marker) != std::string::npos) found.push_back(e.pid);
   }
