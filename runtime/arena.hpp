@@ -126,6 +126,10 @@ struct mailbox {
   // thread and threads awaiting a reply. The supervisor zeroes it when it
   // reaps the owner, so a sleeper killed by SIGKILL costs nothing later.
   std::atomic<std::uint32_t> parked;
+  // Set by the producer whose send woke the sleepers, cleared by a consumer
+  // before it parks: later sends into a box whose sleepers are already being
+  // woken make no syscall (one wake per park, not one per message).
+  std::atomic<std::uint32_t> wake_pending;
   alignas(cache_line) std::atomic<std::uint32_t> closed;  // mailbox_open, _closed or _stopping
   std::atomic<std::uint32_t> lanes_seq;  // bumped when a lane is added
   std::uint32_t owner;

@@ -4,6 +4,7 @@
 
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cstring>
+#include <utility>
 
 #include "futex.hpp"
 #include "process.hpp"
@@ -25,13 +26,21 @@ constexpr unsigned burst_limit = 64;
 
 }  // namespace
 
+namespace {
+thread_local bool t_woke_sleeper = false;
+}  // namespace
+
 void wake_consumer(mailbox* box) noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (box->parked.load(std::memory_order_relaxed) != 0) {
+  if (box->parked.load(std::memory_order_relaxed) != 0 &&
+      box->wake_pending.exchange(1, std::memory_order_acq_rel) == 0) {
     box->wake_seq.fetch_add(1, std::memory_order_release);
     futex_wake(box->wake_seq, INT32_MAX);
+    t_woke_sleeper = true;
   }
 }
+
+bool take_woke_sleeper() noexcept { return std::exchange(t_woke_sleeper, false); }
 
 std::optional<std::uint64_t> ensure_lane(const arena& a, mailbox* box, std::uint32_t sender, std::string& problem) {
   std::atomic<std::uint64_t>& slot = box->lane_offset[sender];
@@ -318,7 +327,7 @@ std::optional<delivery> receiver::poll() {
   return std::nullopt;
 }
 
-std::optional<delivery> receiver::next(steady::duration timeout) {
+std::optional<delivery> receiver::next(steady::duration timeout, bool spin) {
   // The clock costs ~30 ns on these VMs: a record already waiting is taken
   // before it is read.
   if (auto d = poll()) return d;
@@ -334,11 +343,12 @@ std::optional<delivery> receiver::next(steady::duration timeout) {
       spin_.waited(now - start);
       return std::nullopt;
     }
-    if (now - start < spin_.get()) {
+    if (spin && now - start < spin_.get()) {
       _mm_pause();
       continue;
     }
     const std::uint32_t seq = box_->wake_seq.load(std::memory_order_acquire);
+    arm_wake(box_);
     box_->parked.fetch_add(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     auto d = poll();

@@ -16,11 +16,17 @@
 // * After that, `lane_offset[sender]` is the consumer's: it repoints it when
 //   it passes a link marker (lane.hpp), so that a restarted consumer starts
 //   at the oldest lane that may still hold unread records.
-// * The consumer spins briefly, then sets `parked` and sleeps on the futex
-//   word `wake_seq` with a timeout. A producer bumps `wake_seq` and calls
-//   futex wake only when it sees `parked` set (one syscall per park, not one
-//   per message). A seq_cst fence on both sides makes it impossible for the
-//   consumer to park on a record the producer has published.
+// * The consumer spins briefly, then clears `wake_pending`, sets `parked`
+//   and sleeps on the futex word `wake_seq` with a timeout. A producer bumps
+//   `wake_seq` and calls futex wake only when it sees `parked` set and is
+//   the first to set `wake_pending` since the park: one syscall per park,
+//   not one per message sent while the consumer is still waking. A seq_cst
+//   fence on both sides makes it impossible for the consumer to park on a
+//   record the producer has published.
+// * A thread whose send woke a sleeper does not spin for the answer (an
+//   asker parks at once; an actor that woke its asker with the reply parks
+//   at once for its next message): the peer needs a wake-up first, and on a
+//   busy machine a spinner takes the CPU it would run on.
 // * Closing sets `closed` to mailbox_closed: sends are refused from then on,
 //   and the consumer drains every lane before it stops. mailbox_stopping
 //   (a graceful restart) stops the consumer after the record in hand and
@@ -108,8 +114,17 @@ class sender {
   std::vector<std::unique_ptr<local_lane>> owned_;
 };
 
-// Wakes the consumer of `box` if it is parked.
+// Wakes the consumer of `box` if it is parked and no earlier send has woken
+// it since it parked.
 void wake_consumer(mailbox* box) noexcept;
+// Whether a wake_consumer on this thread made a futex wake since the last
+// call: the peer was asleep, so its answer will take a wake-up at least.
+bool take_woke_sleeper() noexcept;
+
+// Before a thread parks on box->wake_seq: `seq` read first, then the
+// pending wake cleared, so a producer that finds it set has bumped the seq
+// after this read (the futex wait then returns at once).
+inline void arm_wake(mailbox* box) noexcept { box->wake_pending.store(0, std::memory_order_relaxed); }
 
 // How long to spin before parking, learnt per waiter from how long its
 // recent waits lasted (a moving average). When messages usually come within
@@ -159,8 +174,9 @@ class receiver {
       : arena_(&a), box_(box), on_problem_(std::move(on_problem)) {}
 
   // The next record of any lane (fair across lanes), waiting up to `timeout`
-  // (spin, then park). Corrupt records are reported and skipped.
-  std::optional<delivery> next(steady::duration timeout);
+  // (spin, then park; park at once when `spin` is false). Corrupt records
+  // are reported and skipped.
+  std::optional<delivery> next(steady::duration timeout, bool spin = true);
   // The next record if one is there now; never waits.
   std::optional<delivery> try_next() { return poll(); }
   // Moves the lane's head past `d` and removes its blob.

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <utility>
 #include <iostream>
 
 #include "futex.hpp"
@@ -95,6 +96,12 @@ bool process::inbox_intact() const noexcept {
   return !inbox_ || arena_.slot(self_).inbox == arena_.offset_of(inbox_->box());
 }
 
+namespace {
+thread_local bool t_reply_woke_asker = false;
+}  // namespace
+
+bool process::take_reply_woke_asker() noexcept { return std::exchange(t_reply_woke_asker, false); }
+
 void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes,
                     type_id type) {
   message_header header{code == errc::ok ? type : 0, correlation,
@@ -102,7 +109,9 @@ void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::sp
   // A reply must not be lost to a momentarily full inbox, but an asker that
   // is gone for good must not hold this process either.
   const auto deadline = steady::now() + send_timeout;
+  (void)take_woke_sleeper();
   errc result = write(asker, true, header, bytes, deadline);
+  t_reply_woke_asker = take_woke_sleeper();
   // A slot table entry found corrupt is repaired by the supervisor within a
   // tick of its monitor: try again until then rather than drop the reply.
   const auto retry_until = std::min(deadline, steady::now() + std::chrono::seconds(2));
@@ -148,7 +157,9 @@ std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::
     }
   }
   message_header header{message.type, state->correlation, message.flags | flag_ask};
+  (void)take_woke_sleeper();
   const errc sent = write(target, false, header, message.payload, state->deadline);
+  state->peer_asleep = take_woke_sleeper();
   if (sent != errc::ok) {
     std::string why = sent == errc::no_such_actor ? "no actor in slot " + std::to_string(target)
                                                    : "the request could not be sent";
@@ -280,6 +291,7 @@ void process::pump() {
 void process::park_on_inbox(steady::duration timeout, pending* state) {
   mailbox* box = inbox_->box();
   const std::uint32_t seq = box->wake_seq.load(std::memory_order_acquire);
+  arm_wake(box);
   box->parked.fetch_add(1);
   if (state != nullptr) state->sleeping.store(true);
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -311,8 +323,8 @@ void process::await_reply(pending& state) {
     futex_wake(box->wake_seq, INT32_MAX);
   }
   // Hot path: poll for the reply while replies usually come within the spin.
-  std::chrono::nanoseconds budget;
-  {
+  std::chrono::nanoseconds budget{0};
+  if (!state.peer_asleep) {
     std::lock_guard guard(spin_mutex_);
     budget = reply_spin_.get();
   }

@@ -33,6 +33,9 @@ struct pending {
   steady::time_point deadline;
   std::uint64_t correlation = 0;
   slot_id target = no_slot;
+  // The request woke its receiver from a futex sleep: its answer takes a
+  // wake-up at least, so the asker parks at once rather than spin beside it.
+  bool peer_asleep = false;
   std::function<void()> on_reply;  // set before the ask is sent
 };
 
@@ -66,6 +69,10 @@ class process {
   // Why a write failed, in words that name the limit and the option to raise.
   [[nodiscard]] std::string describe_failure(errc code, std::size_t bytes) const;
 
+  // Whether this thread's last reply woke its asker from a futex sleep: the
+  // asker's next message then comes a wake-up later at least, and the
+  // actor parks at once instead of spinning beside it.
+  static bool take_reply_woke_asker() noexcept;
   std::shared_ptr<pending> ask(slot_id target, outgoing message, steady::duration timeout,
                                std::function<void()> on_reply = {});
   void complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes, type_id type = 0);
