@@ -395,6 +395,10 @@ TEST_CASE("two processes: a consumer SIGKILLed mid-stream and restarted loses no
   shared_mapping memory(control_bytes + sizeof(lane) + s.capacity);
   auto* c = new (memory.get()) control{};
   lane* l = lane_create(memory.get() + control_bytes, s.capacity, 1);
+  // No pause point until one is set below: stored before the consumer
+  // starts, which would otherwise stop at record 0 (the zeroed value) if it
+  // got there first.
+  c->pause_at.store(~std::uint64_t{0});
 
   children kids;
   const auto start = clock_type::now();
@@ -408,7 +412,6 @@ TEST_CASE("two processes: a consumer SIGKILLed mid-stream and restarted loses no
   // so that path is taken in every run, not only when a kill happens to hit
   // a window of a few instructions.
   std::mt19937_64 random(s.seed);
-  c->pause_at.store(~std::uint64_t{0});
   unsigned kills = 0;
   unsigned in_flight_kills = 0;
   std::uint64_t reached = 0;
