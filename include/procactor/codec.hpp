@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -160,13 +161,136 @@ void CEREAL_LOAD_FUNCTION_NAME(byte_input_archive& archive, cereal::BinaryData<T
   archive.load_binary(data.data, static_cast<std::size_t>(data.size));
 }
 
+// The encoder's archive: the same bytes as byte_output_archive (cereal's
+// binary format), but without cereal's per-archive machinery (the tables
+// for shared pointers, polymorphic types and class versions, made and torn
+// down for every message) for what most messages are made of: arithmetic
+// values and enums, std::string, vectors and arrays of those, and classes
+// with a member serialize(Archive&) or save(Archive&) made of those. Any
+// other field (a map, an optional, a shared_ptr, a versioned class, a
+// non-member serialize, ...) is handed to a byte_output_archive made on
+// first need, which appends to the same buffer: cereal's own code writes
+// it, with one set of tables for the whole message.
+class fast_output_archive {
+ public:
+  using is_loading = std::false_type;
+  using is_saving = std::true_type;
+
+  explicit fast_output_archive(byte_buffer& out) noexcept : out_(out) {}
+
+  template <class... T>
+  fast_output_archive& operator()(T&&... values) {
+    (write(values), ...);
+    return *this;
+  }
+  template <class T>
+  fast_output_archive& operator&(T&& value) {
+    write(value);
+    return *this;
+  }
+  template <class T>
+  fast_output_archive& operator<<(T&& value) {
+    write(value);
+    return *this;
+  }
+  void saveBinary(const void* data, std::size_t size) { out_.append(data, size); }
+
+ private:
+  template <class T>
+  static constexpr bool is_plain_v = std::is_arithmetic_v<T> || std::is_enum_v<T>;
+
+  template <class T>
+  void write(const T& value) {
+    if constexpr (is_plain_v<T> && !std::is_same_v<T, bool>) {
+      out_.append(std::addressof(value), sizeof(T));
+    } else if constexpr (std::is_same_v<T, bool>) {
+      const std::uint8_t byte = value ? 1 : 0;  // cereal writes a bool as its object byte
+      out_.append(&byte, 1);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      size(value.size());
+      out_.append(value.data(), value.size());
+    } else if constexpr (is_vector<T>::value) {
+      write_vector(value);
+    } else if constexpr (is_array<T>::value) {
+      write_array(value);
+    } else if constexpr (is_nvp<T>::value) {
+      write(value.value);
+    } else if constexpr (is_size_tag<T>::value) {
+      size(value.size);
+    } else if constexpr (is_binary_data<T>::value) {
+      out_.append(value.data, static_cast<std::size_t>(value.size));
+    } else if constexpr (requires(T& t, fast_output_archive& a) { t.serialize(a); }) {
+      const_cast<T&>(value).serialize(*this);  // as cereal does for a member serialize
+    } else if constexpr (requires(const T& t, fast_output_archive& a) { t.save(a); }) {
+      value.save(*this);
+    } else {
+      slow()(value);
+    }
+  }
+
+  void size(std::uint64_t n) { out_.append(&n, sizeof n); }  // cereal::size_type
+
+  template <class V>
+  void write_vector(const V& vector) {
+    using T = typename V::value_type;
+    if constexpr (std::is_same_v<T, bool>) {
+      slow()(vector);  // packed bits in memory: cereal's own loop
+    } else {
+      size(vector.size());
+      if constexpr (is_plain_v<T>) {
+        out_.append(vector.data(), vector.size() * sizeof(T));
+      } else {
+        for (const auto& element : vector) write(element);
+      }
+    }
+  }
+  template <class A>
+  void write_array(const A& array) {
+    using T = typename A::value_type;
+    if constexpr (is_plain_v<T> && !std::is_same_v<T, bool>) {
+      out_.append(array.data(), array.size() * sizeof(T));
+    } else {
+      for (const auto& element : array) write(element);
+    }
+  }
+
+  byte_output_archive& slow() {
+    if (!slow_) slow_.emplace(out_);
+    return *slow_;
+  }
+
+  template <class T>
+  struct is_vector : std::false_type {};
+  template <class T>
+  struct is_vector<std::vector<T, std::allocator<T>>> : std::true_type {};
+  template <class T>
+  struct is_array : std::false_type {};
+  template <class T, std::size_t N>
+  struct is_array<std::array<T, N>> : std::true_type {};
+  template <class T>
+  struct is_nvp : std::false_type {};
+  template <class T>
+  struct is_nvp<cereal::NameValuePair<T>> : std::true_type {};
+  template <class T>
+  struct is_size_tag : std::false_type {};
+  template <class T>
+  struct is_size_tag<cereal::SizeTag<T>> : std::true_type {};
+  template <class T>
+  struct is_binary_data : std::false_type {};
+  template <class T>
+  struct is_binary_data<cereal::BinaryData<T>> : std::true_type {};
+
+  byte_buffer& out_;
+  std::optional<byte_output_archive> slow_;
+};
+
 // An output buffer per thread, reused: it is cleared, never shrunk.
 class encoder {
  public:
   template <class... T>
   std::span<const std::byte> encode(const T&... values) {
     buffer_.clear();
-    byte_output_archive archive(buffer_);
+    fast_output_archive archive(buffer_);
     archive(values...);
     return buffer_.bytes();
   }
