@@ -146,7 +146,7 @@ void actor_host::emit(type_id type, std::span<const std::byte> payload, const st
       if (r.targets.empty()) continue;
     }
     auto deliver = [&](slot_id target) {
-      send(target, {type, payload, 0, 0}, steady::now() + process_.send_timeout);
+      send(target, {type, payload, 0, 0}, process_.send_timeout);
     };
     switch (r.route.policy) {
       case RoutePolicy::broadcast:

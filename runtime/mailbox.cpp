@@ -145,7 +145,7 @@ bool sender::grow(local_lane& local, mailbox* box, std::size_t record, errc& sta
 }
 
 errc sender::write(std::uint32_t target, bool inbox, std::uint64_t box_offset, const message_header& header,
-                   std::span<const std::byte> payload, std::optional<steady::time_point> deadline, wait_check check) {
+                   std::span<const std::byte> payload, send_deadline deadline, wait_check check) {
   if (target >= max_slots) return errc::no_such_actor;
   mailbox* box = arena_->mailbox_at(box_offset);
   if (box == nullptr || box->owner != target) return errc::corrupt;  // the slot table lies
@@ -187,7 +187,7 @@ void fill(std::byte* at, const envelope& head, std::span<const std::byte> body) 
 }  // namespace
 
 errc sender::write_record(local_lane& local, mailbox* box, const envelope& head, std::span<const std::byte> body,
-                          std::optional<steady::time_point> deadline, wait_check check) {
+                          send_deadline deadline, wait_check check) {
   const std::size_t size = record_size_for(body.size());
   std::lock_guard guard(local.mutex);
   lane* l = local.writer.get();
@@ -207,7 +207,7 @@ errc sender::write_record(local_lane& local, mailbox* box, const envelope& head,
         return errc::closed;
       }
       const auto now = steady::now();
-      if (now >= *deadline) return errc::timeout;
+      if (now >= deadline.when()) return errc::timeout;
       if (!spin_until) spin_until = now + spin_for;
       if (now < *spin_until) {
         _mm_pause();
@@ -220,7 +220,7 @@ errc sender::write_record(local_lane& local, mailbox* box, const envelope& head,
       l->producer_waiting.store(1, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);
       at = local.writer.reserve(size);  // the consumer may have made room meanwhile
-      if (at == nullptr) futex_wait(l->space_seq, seq, std::min<steady::duration>(park_slice, *deadline - now));
+      if (at == nullptr) futex_wait(l->space_seq, seq, std::min<steady::duration>(park_slice, deadline.when() - now));
       l->producer_waiting.store(0, std::memory_order_relaxed);
       if (at == nullptr) continue;
     }

@@ -59,6 +59,40 @@ struct message_header {
   std::uint32_t flags = 0;
 };
 
+// When a send that finds its lane full gives up: never waits (none), a
+// time point, or a timeout counted from the moment the lane is first found
+// full. The last reads no clock on the common path, where there is room.
+class send_deadline {
+ public:
+  send_deadline() = default;
+  send_deadline(std::nullopt_t) noexcept {}  // NOLINT: reads as "no deadline"
+  send_deadline(steady::time_point at) noexcept : at_(at), set_(true) {}  // NOLINT
+  send_deadline(std::optional<steady::time_point> at) noexcept  // NOLINT
+      : at_(at.value_or(steady::time_point{})), set_(at.has_value()) {}
+  static send_deadline after(steady::duration timeout) noexcept {
+    send_deadline d;
+    d.timeout_ = timeout;
+    d.set_ = true;
+    d.lazy_ = true;
+    return d;
+  }
+  explicit operator bool() const noexcept { return set_; }
+  // The time point; a lazy deadline starts counting at the first call.
+  steady::time_point when() noexcept {
+    if (lazy_) {
+      at_ = steady::now() + timeout_;
+      lazy_ = false;
+    }
+    return at_;
+  }
+
+ private:
+  steady::time_point at_{};
+  steady::duration timeout_{};
+  bool set_ = false;
+  bool lazy_ = false;
+};
+
 // Asked while a send waits for room: ok to keep waiting, or the error to
 // give up with (the receiver is gone, or down under fail_fast). A plain
 // function and a pointer, so the fast path builds nothing.
@@ -89,7 +123,7 @@ class sender {
   // `target` (its mailbox, or its inbox when `inbox`). With no deadline it
   // returns `full` at once when the lane has no room; with one it waits.
   errc write(std::uint32_t target, bool inbox, std::uint64_t box_offset, const message_header& header,
-             std::span<const std::byte> payload, std::optional<steady::time_point> deadline,
+             std::span<const std::byte> payload, send_deadline deadline,
              wait_check check = {});
 
  private:
@@ -103,7 +137,7 @@ class sender {
   // large as `box` allows, or the arena has no room (then `status` says so).
   bool grow(local_lane& local, mailbox* box, std::size_t record, errc& status);
   errc write_record(local_lane& local, mailbox* box, const envelope& head, std::span<const std::byte> body,
-                    std::optional<steady::time_point> deadline, wait_check check);
+                    send_deadline deadline, wait_check check);
 
   const arena* arena_;
   std::uint32_t self_;

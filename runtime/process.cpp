@@ -64,7 +64,7 @@ slot_entry* process::entry(slot_id slot) const noexcept {
 }
 
 errc process::write(slot_id target, bool to_inbox, const message_header& header, std::span<const std::byte> payload,
-                    std::optional<steady::time_point> deadline) {
+                    send_deadline deadline) {
   slot_entry* e = entry(target);
   if (e == nullptr) return errc::no_such_actor;
   const std::uint64_t box = to_inbox ? e->inbox : e->mailbox;
@@ -108,13 +108,14 @@ void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::sp
                         flag_system | flag_reply | (static_cast<std::uint32_t>(code) << status_shift)};
   // A reply must not be lost to a momentarily full inbox, but an asker that
   // is gone for good must not hold this process either.
-  const auto deadline = steady::now() + send_timeout;
+  send_deadline deadline = send_deadline::after(send_timeout);
   (void)take_woke_sleeper();
   errc result = write(asker, true, header, bytes, deadline);
   t_reply_woke_asker = take_woke_sleeper();
   // A slot table entry found corrupt is repaired by the supervisor within a
   // tick of its monitor: try again until then rather than drop the reply.
-  const auto retry_until = std::min(deadline, steady::now() + std::chrono::seconds(2));
+  const auto retry_until = result != errc::corrupt ? steady::time_point{}
+                                                   : std::min(deadline.when(), steady::now() + std::chrono::seconds(2));
   while (result == errc::corrupt && steady::now() < retry_until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     result = write(asker, true, header, bytes, deadline);
@@ -437,9 +438,9 @@ errc try_send(slot_id target, const outgoing& message) {
                               std::nullopt);
 }
 
-void send(slot_id target, const outgoing& message, clock::time_point deadline) {
-  const errc result =
-      need_process().write(target, false, {message.type, message.correlation, message.flags}, message.payload, deadline);
+void send(slot_id target, const outgoing& message, clock::duration timeout) {
+  const errc result = need_process().write(target, false, {message.type, message.correlation, message.flags},
+                                           message.payload, send_deadline::after(timeout));
   if (result == errc::ok) return;
   throw error(result, "send to " + name_of(target) + " failed: " +
                          need_process().describe_failure(result, message.payload.size()));

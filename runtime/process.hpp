@@ -59,7 +59,7 @@ class process {
   [[nodiscard]] sender& out() noexcept { return sender_; }
 
   errc write(slot_id target, bool to_inbox, const message_header& header, std::span<const std::byte> payload,
-             std::optional<steady::time_point> deadline);
+             send_deadline deadline);
   // `type`: the reply type id of an ok reply's value; 0 for an error.
   void reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes,
              type_id type = 0);

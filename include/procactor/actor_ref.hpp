@@ -44,7 +44,7 @@ class ActorRef {
   }
   template <registered_message M, class Rep, class Period>
   void send(const M& message, std::chrono::duration<Rep, Period> timeout) const {
-    detail::send(slot_, outgoing_of(message), detail::clock::now() + timeout);
+    detail::send(slot_, outgoing_of(message), std::chrono::duration_cast<detail::clock::duration>(timeout));
   }
 
   // The handler's return value comes back as the Future's value.

@@ -49,7 +49,9 @@ bool is_ready(const pending& state);
 bool wait_until(pending& state, clock::time_point deadline);
 
 errc try_send(slot_id target, const outgoing& message);
-void send(slot_id target, const outgoing& message, clock::time_point deadline);
+// Blocks while the lane is full, for up to `timeout` from the moment it is
+// found full (a send that finds room reads no clock).
+void send(slot_id target, const outgoing& message, clock::duration timeout);
 // Sends `message` as an ask; the reply completes the returned state.
 // `on_reply`, when given, runs on the thread that takes the reply in, once.
 std::shared_ptr<pending> ask(slot_id target, outgoing message, clock::duration timeout,
