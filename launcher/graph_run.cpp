@@ -2,11 +2,15 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <system_error>
 #include <thread>
 
 #include "control.hpp"
@@ -35,6 +39,8 @@ graph_run::graph_run(const Graph& graph, const LaunchOptions& options, RunEntry 
       run_(std::move(run)),
       colour_(options.color && ::isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr),
       groups_(graph.groups.size()) {
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   run_log_.open(run_.dir / "run.log", std::ios::app);
   for (std::size_t a = 0; a < graph_.actors.size(); ++a) {
     for (std::uint32_t r = 0; r < graph_.actors[a].replicas; ++r) {
@@ -73,6 +79,13 @@ void graph_run::print(std::size_t colour, const std::string& who, const std::str
   std::cout.flush();
   run_log_ << plain << '\n';
   run_log_.flush();
+}
+
+graph_run::~graph_run() { ::close(wake_fd_); }
+
+void graph_run::wake() noexcept {
+  const std::uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
 }
 
 bool graph_run::stop_pending() {
@@ -152,8 +165,13 @@ void graph_run::observe(instance& inst, const ActorInfo& info) {
 }
 
 bool graph_run::all_ready(Runtime& rt) {
+  // In order, up to the first that is not ready yet: the loop asks every
+  // few milliseconds while a graph starts, and each look takes the
+  // supervisor's lock.
   for (auto& inst : instances_) {
-    if (!inst.ready && inst.ref.valid()) observe(inst, rt.info(inst.ref));
+    if (inst.ready || !inst.ref.valid()) continue;
+    observe(inst, rt.info(inst.ref));
+    if (!inst.ready) return false;
   }
   return ready_count_ == instances_.size();
 }
@@ -304,8 +322,11 @@ int graph_run::run(Runtime& rt) {
     log->flush();
   });
   rt.on_event([this](const ActorEvent& event) {
-    std::lock_guard guard(events_mutex_);
-    events_.push_back(event);
+    {
+      std::lock_guard guard(events_mutex_);
+      events_.push_back(event);
+    }
+    wake();
   });
   const auto started = steady::now();
   // Before the first spawn: `status` answers while a large graph starts.
@@ -325,9 +346,25 @@ int graph_run::run(Runtime& rt) {
       print(0, "procactor", std::to_string(instances_.size()) + " actors ready in " + text, true);
     }
     // Signals arrive through the self-pipe; events and stop requests through
-    // the queue. Neither waits long, so the loop notices both quickly.
-    pollfd fd{stop_signal_fd(), POLLIN, 0};
-    if (::poll(&fd, 1, 20) > 0) {
+    // the queue, which wakes the loop through wake_fd_: an actor's exit is
+    // handled as it happens (the end of stream moves down a pipeline
+    // without a timer per stage). Timers remain for what no event announces:
+    // readiness (an actor moves itself to running), the forced stop, and
+    // actors settled once supervision has ended.
+    int timeout_ms = 1000;
+    if (!ready_reported && spawned && !stopping_) timeout_ms = 2;
+    if (!failure_.empty()) timeout_ms = 20;
+    if (force_at_) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*force_at_ - steady::now()).count();
+      timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, timeout_ms));
+    }
+    pollfd fds[2] = {{stop_signal_fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    (void)::poll(fds, 2, timeout_ms);
+    if ((fds[1].revents & POLLIN) != 0) {
+      std::uint64_t count = 0;
+      (void)!::read(wake_fd_, &count, sizeof count);
+    }
+    if ((fds[0].revents & POLLIN) != 0) {
       char sig = 0;
       (void)!::read(stop_signal_fd(), &sig, 1);
       stopped_by_user_ = true;

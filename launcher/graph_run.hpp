@@ -37,6 +37,9 @@ namespace procactor::launcher {
 class graph_run {
  public:
   graph_run(const Graph& graph, const LaunchOptions& options, RunEntry run);
+  ~graph_run();
+  graph_run(const graph_run&) = delete;
+  graph_run& operator=(const graph_run&) = delete;
 
   // Spawns the graph and runs it to its end; returns the exit code.
   int run(Runtime& rt);
@@ -94,6 +97,10 @@ class graph_run {
   std::mutex events_mutex_;
   std::deque<ActorEvent> events_;
   std::deque<std::chrono::nanoseconds> stop_requests_;
+  // Written (an eventfd) when an event or a stop request is queued: the run
+  // loop sleeps on it and the stop-signal pipe, not on a timer.
+  int wake_fd_ = -1;
+  void wake() noexcept;
 
   bool stopping_ = false;
   bool stopped_by_user_ = false;

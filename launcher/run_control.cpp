@@ -20,8 +20,11 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
     case Verb::ping: return "pong";
     case Verb::status: return sampler_.sample(rt, graph_, run_.name, instance_refs()).dump();
     case Verb::stop: {
-      std::lock_guard guard(events_mutex_);
-      stop_requests_.push_back(request.stop_timeout.value_or(graph_.shutdown_timeout));
+      {
+        std::lock_guard guard(events_mutex_);
+        stop_requests_.push_back(request.stop_timeout.value_or(graph_.shutdown_timeout));
+      }
+      wake();
       return "ok";
     }
     case Verb::restart:
