@@ -34,7 +34,7 @@ constexpr std::array route_keys{"from"sv, "to"sv, "policy"sv, "key"sv};
 constexpr std::array strategies{Strategy::one_for_one, Strategy::one_for_all, Strategy::rest_for_one};
 constexpr std::array restarts{Restart::permanent, Restart::transient, Restart::temporary};
 constexpr std::array route_policies{RoutePolicy::round_robin, RoutePolicy::broadcast, RoutePolicy::key_hash,
-                                    RoutePolicy::random};
+                                    RoutePolicy::random, RoutePolicy::least_loaded};
 constexpr std::array auto_word{"auto"sv};
 constexpr std::array spread_word{"spread"sv};
 

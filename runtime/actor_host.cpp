@@ -158,6 +158,9 @@ void actor_host::emit(type_id type, std::span<const std::byte> payload, const st
       case RoutePolicy::random:
         deliver(r.targets[random() % r.targets.size()]);
         break;
+      case RoutePolicy::least_loaded:
+        deliver(least_loaded(r, payload.size()));
+        break;
       case RoutePolicy::key_hash:
         if (key == nullptr) {
           throw error(errc::decode_failed, "a key_hash route needs emit(message, key) or a message with key()");
@@ -165,6 +168,39 @@ void actor_host::emit(type_id type, std::span<const std::byte> payload, const st
         deliver(r.targets[fnv1a64(*key) % r.targets.size()]);
         break;
     }
+  }
+}
+
+// Two records of this size outstanding per target: one in the handler, one
+// ready for when it returns, so a free worker never waits for the sender.
+slot_id actor_host::least_loaded(route_state& r, std::size_t payload_size) {
+  constexpr std::uint64_t credit_records = 2;
+  const std::uint64_t credit = credit_records * record_size_for(payload_size);
+  sender& out = process_.out();
+  std::optional<steady::time_point> give_up;
+  for (;;) {
+    slot_id best = r.targets.front();
+    std::uint64_t best_load = ~std::uint64_t{0};
+    const std::size_t n = r.targets.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      const slot_id target = r.targets[(r.next + i) % n];  // ties go round robin
+      const std::uint64_t load = out.outstanding(target);
+      if (load < best_load) {
+        best = target;
+        best_load = load;
+      }
+    }
+    if (best_load < credit) {
+      ++r.next;
+      return best;
+    }
+    // Every target has its two: wait for one to finish one. A target that
+    // is gone for good never does; after send_timeout the message goes to
+    // the least loaded anyway, whose lane takes it or refuses it.
+    const auto now = steady::now();
+    if (!give_up) give_up = now + process_.send_timeout;
+    if (now >= *give_up) return best;
+    out.await_progress(r.targets, credit, std::min<steady::duration>(*give_up - now, std::chrono::milliseconds(50)));
   }
 }
 
@@ -237,6 +273,7 @@ std::string_view to_string(RoutePolicy policy) noexcept {
     case RoutePolicy::broadcast: return "broadcast";
     case RoutePolicy::key_hash: return "key_hash";
     case RoutePolicy::random: return "random";
+    case RoutePolicy::least_loaded: return "least_loaded";
   }
   return "unknown";
 }

@@ -33,6 +33,8 @@ class actor_host {
   void commit_current();
   void dead_letter(const delivery& d, errc code, const std::string& reason);
   bool poisoned(const delivery& d) const noexcept;
+  struct route_state;
+  slot_id least_loaded(route_state& r, std::size_t payload_size);
 
   process& process_;
   slot_entry& entry_;

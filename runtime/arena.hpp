@@ -94,6 +94,9 @@ struct slot_entry {
   std::atomic<std::uint32_t> crash_sender;
   std::atomic<std::uint32_t> crash_count;
   std::atomic<std::uint64_t> crash_position;
+  // Futex word of this slot's process while a least_loaded route waits for
+  // credit: bumped by the consumers of its lanes when they commit.
+  std::atomic<std::uint32_t> progress_seq;
   // Counters, written by the running incarnation.
   std::atomic<std::uint64_t> processed;
   std::atomic<std::uint64_t> dead_letters;

@@ -138,12 +138,13 @@ read_result lane_peek(const lane* l, std::uint64_t& cached_tail) noexcept {
   return corrupt("two wrap markers in a row");
 }
 
-void lane_commit(lane* l, std::uint64_t next) noexcept {
+std::uint32_t lane_commit(lane* l, std::uint64_t next) noexcept {
   l->head.store(next, std::memory_order_release);
   // Pairs with the producer's fence between setting producer_waiting and
   // re-reading head: one of the two sides always sees the other.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (l->producer_waiting.load(std::memory_order_relaxed) == 0) return;
+  const std::uint32_t waiting = l->producer_waiting.load(std::memory_order_relaxed);
+  if ((waiting & lane_waits_for_space) == 0) return waiting;
   // Hysteresis: wake a producer blocked on a full lane once a quarter of it
   // is free (or all of it), not after every record: otherwise the two
   // processes hand the CPU back and forth through futex for each message.
@@ -152,8 +153,9 @@ void lane_commit(lane* l, std::uint64_t next) noexcept {
     l->space_seq.fetch_add(1, std::memory_order_release);
     futex_wake(l->space_seq, 1);
   }
+  return waiting;
 }
 
-void lane_resync(lane* l) noexcept { lane_commit(l, l->tail.load(std::memory_order_acquire)); }
+void lane_resync(lane* l) noexcept { (void)lane_commit(l, l->tail.load(std::memory_order_acquire)); }
 
 }  // namespace procactor::detail

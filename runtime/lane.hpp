@@ -70,7 +70,7 @@ struct lane {
   alignas(cache_line) std::atomic<std::uint64_t> tail;  // producer-owned
   alignas(cache_line) std::atomic<std::uint64_t> head;  // consumer-owned
   alignas(cache_line) std::atomic<std::uint32_t> space_seq;  // futex word for a waiting producer
-  std::atomic<std::uint32_t> producer_waiting;
+  std::atomic<std::uint32_t> producer_waiting;  // lane_waits_* bits
   alignas(cache_line) std::uint64_t capacity;  // bytes of data; multiple of 8; set once
   std::uint32_t sender;  // the sending slot; set once
   std::uint32_t magic;
@@ -81,6 +81,11 @@ static_assert(std::is_standard_layout_v<lane>);
 static_assert(sizeof(lane) % cache_line == 0);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 inline constexpr std::uint32_t lane_magic = 0x1A4E1A4EU;
+// producer_waiting: the producer sleeps on space_seq for room in this lane;
+// or it waits, on its slot's progress_seq, for its consumer to finish
+// something (a least_loaded route out of credit everywhere).
+inline constexpr std::uint32_t lane_waits_for_space = 1;
+inline constexpr std::uint32_t lane_waits_for_progress = 2;
 
 constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
 
@@ -141,7 +146,10 @@ read_result lane_peek(const lane* l) noexcept;
 // read only once the consumer has caught up with what it last saw, not for
 // every record (each read after a producer's store is a cache miss).
 read_result lane_peek(const lane* l, std::uint64_t& cached_tail) noexcept;
-void lane_commit(lane* l, std::uint64_t next) noexcept;
+// Moves `head` to `next`; wakes a producer blocked on the full lane. Returns
+// the producer's waiting bits as seen after the commit (lane_waits_*), so
+// that the caller can wake a producer that waits for credit elsewhere.
+std::uint32_t lane_commit(lane* l, std::uint64_t next) noexcept;
 // Drops everything published so far (a lane whose positions cannot be trusted).
 void lane_resync(lane* l) noexcept;
 [[nodiscard]] inline bool lane_empty(const lane* l) noexcept {

@@ -144,6 +144,37 @@ bool sender::grow(local_lane& local, mailbox* box, std::size_t record, errc& sta
   return true;
 }
 
+std::uint64_t sender::outstanding(std::uint32_t target) {
+  if (target >= max_slots) return 0;
+  local_lane* local = lanes_[std::size_t{target} * 2].load(std::memory_order_acquire);
+  if (local == nullptr) return 0;
+  std::lock_guard guard(local->mutex);  // a send may be growing the lane
+  const lane* l = local->writer.get();
+  return l->tail.load(std::memory_order_relaxed) - l->head.load(std::memory_order_acquire);
+}
+
+void sender::await_progress(std::span<const std::uint32_t> targets, std::uint64_t below, steady::duration timeout) {
+  std::atomic<std::uint32_t>& word = arena_->slot(self_).progress_seq;
+  const std::uint32_t seq = word.load(std::memory_order_acquire);
+  std::vector<lane*> lanes;
+  lanes.reserve(targets.size());
+  for (std::uint32_t target : targets) {
+    if (target >= max_slots) continue;
+    local_lane* local = lanes_[std::size_t{target} * 2].load(std::memory_order_acquire);
+    if (local == nullptr) return;  // never sent there: it has credit
+    std::lock_guard guard(local->mutex);
+    lanes.push_back(local->writer.get());
+  }
+  for (lane* l : lanes) l->producer_waiting.fetch_or(lane_waits_for_progress, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with lane_commit's
+  bool credit = false;
+  for (const lane* l : lanes) {
+    credit = credit || l->tail.load(std::memory_order_relaxed) - l->head.load(std::memory_order_acquire) < below;
+  }
+  if (!credit) futex_wait(word, seq, timeout);
+  for (lane* l : lanes) l->producer_waiting.fetch_and(~lane_waits_for_progress, std::memory_order_relaxed);
+}
+
 errc sender::write(std::uint32_t target, bool inbox, std::uint64_t box_offset, const message_header& header,
                    std::span<const std::byte> payload, send_deadline deadline, wait_check check) {
   if (target >= max_slots) return errc::no_such_actor;
@@ -217,11 +248,11 @@ errc sender::write_record(local_lane& local, mailbox* box, const envelope& head,
         if (errc verdict = check.verdict(check.context); verdict != errc::ok) return verdict;
       }
       const std::uint32_t seq = l->space_seq.load(std::memory_order_acquire);
-      l->producer_waiting.store(1, std::memory_order_relaxed);
+      l->producer_waiting.fetch_or(lane_waits_for_space, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);
       at = local.writer.reserve(size);  // the consumer may have made room meanwhile
       if (at == nullptr) futex_wait(l->space_seq, seq, std::min<steady::duration>(park_slice, deadline.when() - now));
-      l->producer_waiting.store(0, std::memory_order_relaxed);
+      l->producer_waiting.fetch_and(~lane_waits_for_space, std::memory_order_relaxed);
       if (at == nullptr) continue;
     }
     if (at == nullptr) return errc::full;  // the lane still works: what waits in it will drain
@@ -362,7 +393,12 @@ std::optional<delivery> receiver::next(steady::duration timeout, bool spin) {
 }
 
 void receiver::commit(const delivery& d) {
-  lane_commit(d.from, d.next);
+  if ((lane_commit(d.from, d.next) & lane_waits_for_progress) != 0 && d.from->sender < max_slots) {
+    // Its producer waits for one of its least_loaded targets to finish one.
+    std::atomic<std::uint32_t>& word = arena_->slot(d.from->sender).progress_seq;
+    word.fetch_add(1, std::memory_order_release);
+    futex_wake(word, INT32_MAX);
+  }
   if (d.blob) bip::shared_memory_object::remove(d.blob->name.c_str());
 }
 

@@ -126,6 +126,18 @@ class sender {
              std::span<const std::byte> payload, send_deadline deadline,
              wait_check check = {});
 
+  // Bytes this process has put into `target`'s mailbox that its consumer has
+  // not committed yet, in this process's newest lane there (a grown lane's
+  // older ones drain first): under at-least-once delivery that includes the
+  // message in its handler. 0 when this process has not sent there.
+  std::uint64_t outstanding(std::uint32_t target);
+  // Sleeps until the consumer of one of `targets` commits a record of this
+  // process's lane there, or `timeout` passes, unless one of them already
+  // has fewer than `below` bytes outstanding. On this slot's progress_seq
+  // futex, which those consumers bump when they see the lane's
+  // lane_waits_for_progress bit.
+  void await_progress(std::span<const std::uint32_t> targets, std::uint64_t below, steady::duration timeout);
+
  private:
   struct local_lane {
     explicit local_lane(lane* l) : writer(l) {}

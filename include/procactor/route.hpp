@@ -16,6 +16,11 @@ enum class RoutePolicy : std::uint8_t {
   broadcast,    // each message to every target
   key_hash,     // same key, same target: emit(msg, key) or msg.key()
   random,
+  // Each message to the target with the fewest messages of this actor not
+  // yet handled, among those with fewer than two (one in its handler, one
+  // waiting); when every target has two, the sender waits (on a futex) for
+  // one to finish one. Work goes to whoever is free, as in a pool.
+  least_loaded,
 };
 
 std::string_view to_string(RoutePolicy policy) noexcept;
