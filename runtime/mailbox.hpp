@@ -47,6 +47,7 @@
 
 #include "arena.hpp"
 #include "envelope.hpp"
+#include "futex.hpp"
 #include "procactor/error.hpp"
 
 namespace procactor::detail {
@@ -115,6 +116,30 @@ lane* newest_lane(const arena& a, lane* first, std::uint32_t sender) noexcept;
 // Bytes waiting in `sender`'s lanes of `box`.
 std::uint64_t queued_bytes(const arena& a, const mailbox* box) noexcept;
 
+// The process-local lock of a lane's producer side: one compare-exchange to
+// take and one exchange to release when uncontended (a pthread mutex costs
+// several times that per message), a futex sleep when another thread of the
+// process holds it (Drepper's three-state mutex: 0 free, 1 held, 2 held and
+// wanted).
+class lane_lock {
+ public:
+  void lock() noexcept {
+    std::uint32_t seen = 0;
+    if (state_.compare_exchange_strong(seen, 1, std::memory_order_acquire, std::memory_order_relaxed)) return;
+    if (seen != 2) seen = state_.exchange(2, std::memory_order_acquire);
+    while (seen != 0) {
+      futex_wait(state_, 2, std::chrono::milliseconds(50));
+      seen = state_.exchange(2, std::memory_order_acquire);
+    }
+  }
+  void unlock() noexcept {
+    if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(state_, 1);
+  }
+
+ private:
+  std::atomic<std::uint32_t> state_{0};
+};
+
 class sender {
  public:
   sender(const arena& a, std::uint32_t self) : arena_(&a), self_(self) {}
@@ -141,7 +166,7 @@ class sender {
  private:
   struct local_lane {
     explicit local_lane(lane* l) : writer(l) {}
-    std::mutex mutex;
+    lane_lock mutex;
     lane_writer writer;
   };
   local_lane* lane_for(std::size_t index, mailbox* box, errc& status);
