@@ -87,6 +87,10 @@ class byte_input_archive : public cereal::InputArchive<byte_input_archive, cerea
     at_ += size;
   }
   [[nodiscard]] std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - at_); }
+  // Where the next read starts; for fast_input_archive, which hands fields
+  // to this archive and goes on after them.
+  [[nodiscard]] const std::byte* position() const noexcept { return at_; }
+  void seek(const std::byte* at) noexcept { at_ = at; }
 
  private:
   const std::byte* at_;
@@ -303,9 +307,159 @@ class encoder {
 // thread's next encode.
 encoder& thread_encoder();
 
+// The decoder's archive, the counterpart of fast_output_archive: the same
+// checks as byte_input_archive (no read past the end, a bool byte is 0 or
+// 1, no container count larger than the bytes left) for the same kinds of
+// field, without cereal's per-archive tables; any other field is handed to
+// a byte_input_archive made on first need, over the same bytes, and
+// reading goes on where it stopped.
+class fast_input_archive {
+ public:
+  using is_loading = std::true_type;
+  using is_saving = std::false_type;
+
+  explicit fast_input_archive(std::span<const std::byte> bytes) noexcept
+      : at_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+
+  template <class... T>
+  fast_input_archive& operator()(T&&... values) {
+    (read(values), ...);
+    return *this;
+  }
+  template <class T>
+  fast_input_archive& operator&(T&& value) {
+    read(value);
+    return *this;
+  }
+  template <class T>
+  fast_input_archive& operator>>(T&& value) {
+    read(value);
+    return *this;
+  }
+  void loadBinary(void* data, std::size_t size) { take(data, size); }
+  [[nodiscard]] std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - at_); }
+
+ private:
+  template <class T>
+  static constexpr bool is_plain_v = std::is_arithmetic_v<T> || std::is_enum_v<T>;
+
+  void take(void* data, std::size_t size) {
+    if (size > remaining()) truncated(size);
+    if (size == 0) return;
+    std::memcpy(data, at_, size);
+    at_ += size;
+  }
+  // Out of line: the check inlines into every field's read, the message does not.
+  [[noreturn, gnu::cold, gnu::noinline]] void truncated(std::size_t size) const {
+    throw cereal::Exception("payload truncated: " + std::to_string(size) + " bytes wanted, " +
+                            std::to_string(remaining()) + " left");
+  }
+  // A container's element count (cereal::size_type); every element takes
+  // at least a byte, so a larger count is a corrupt length.
+  std::uint64_t count() {
+    std::uint64_t n = 0;
+    take(&n, sizeof n);
+    if (n > remaining()) {
+      throw cereal::Exception("container of " + std::to_string(n) + " elements in " + std::to_string(remaining()) +
+                              " bytes");
+    }
+    return n;
+  }
+
+  template <class T>
+  void read(T& value) {
+    if constexpr (std::is_same_v<T, bool>) {
+      std::uint8_t byte = 0;
+      take(&byte, 1);
+      if (byte > 1) throw cereal::Exception("a bool encoded as " + std::to_string(byte));
+      value = byte != 0;
+    } else if constexpr (is_plain_v<T>) {
+      take(std::addressof(value), sizeof(T));
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      value.resize(static_cast<std::size_t>(count()));
+      take(value.data(), value.size());
+    } else if constexpr (is_vector<T>::value) {
+      read_vector(value);
+    } else if constexpr (is_array<T>::value) {
+      using E = typename T::value_type;
+      if constexpr (is_plain_v<E> && !std::is_same_v<E, bool>) {
+        take(value.data(), value.size() * sizeof(E));
+      } else {
+        for (auto& element : value) read(element);
+      }
+    } else if constexpr (is_nvp<T>::value) {
+      read(value.value);
+    } else if constexpr (is_binary_data<T>::value) {
+      take(value.data, static_cast<std::size_t>(value.size));
+    } else if constexpr (requires(T& t, fast_input_archive& a) { t.serialize(a); }) {
+      value.serialize(*this);
+    } else if constexpr (requires(T& t, fast_input_archive& a) { t.load(a); }) {
+      value.load(*this);
+    } else {
+      slow(value);
+    }
+  }
+
+  template <class V>
+  void read_vector(V& vector) {
+    using T = typename V::value_type;
+    if constexpr (std::is_same_v<T, bool>) {
+      slow(vector);
+    } else if constexpr (is_plain_v<T>) {
+      const std::uint64_t n = count();
+      if (n > remaining() / sizeof(T)) {
+        throw cereal::Exception("vector of " + std::to_string(n) + " elements of " + std::to_string(sizeof(T)) +
+                                " bytes in " + std::to_string(remaining()) + " bytes");
+      }
+      vector.resize(static_cast<std::size_t>(n));
+      take(vector.data(), vector.size() * sizeof(T));
+    } else {
+      // Memory follows what decodes: one element at a time.
+      const std::uint64_t n = count();
+      vector.clear();
+      for (std::uint64_t i = 0; i < n; ++i) {
+        vector.emplace_back();
+        read(vector.back());
+      }
+    }
+  }
+
+  template <class T>
+  void slow(T& value) {
+    if (!slow_) {
+      slow_.emplace(std::span<const std::byte>(at_, end_));
+    } else {
+      slow_->seek(at_);
+    }
+    (*slow_)(value);
+    at_ = slow_->position();
+  }
+
+  template <class T>
+  struct is_vector : std::false_type {};
+  template <class T>
+  struct is_vector<std::vector<T, std::allocator<T>>> : std::true_type {};
+  template <class T>
+  struct is_array : std::false_type {};
+  template <class T, std::size_t N>
+  struct is_array<std::array<T, N>> : std::true_type {};
+  template <class T>
+  struct is_nvp : std::false_type {};
+  template <class T>
+  struct is_nvp<cereal::NameValuePair<T>> : std::true_type {};
+  template <class T>
+  struct is_binary_data : std::false_type {};
+  template <class T>
+  struct is_binary_data<cereal::BinaryData<T>> : std::true_type {};
+
+  const std::byte* at_;
+  const std::byte* end_;
+  std::optional<byte_input_archive> slow_;
+};
+
 template <class T>
 void decode_into(std::span<const std::byte> bytes, T& value) {
-  byte_input_archive archive(bytes);
+  fast_input_archive archive(bytes);
   archive(value);
 }
 

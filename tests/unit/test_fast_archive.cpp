@@ -188,3 +188,35 @@ TEST_CASE("the fast archive and cereal agree on plain values, strings and vector
   CHECK(same(std::vector<bool>{}));
   CHECK(same(fast::Colour::red));
 }
+
+TEST_CASE("every truncation of a message that mixes fast and cereal-handled fields fails to decode, none reads past its end") {
+  const auto bytes = procactor::detail::thread_encoder().encode(fast::sample());
+  const std::vector<std::byte> whole(bytes.begin(), bytes.end());
+  for (std::size_t length = 0; length < whole.size(); ++length) {
+    CAPTURE(length);
+    const std::vector<std::byte> prefix(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(length));
+    CHECK_THROWS(procactor::detail::decode<fast::Everything>(prefix));
+  }
+  CHECK(procactor::detail::decode<fast::Everything>(whole).text == "hello");
+}
+
+TEST_CASE("a vector of structs after a cereal-handled field decodes from where cereal stopped") {
+  // map (cereal) -> vector<Inner> (fast) -> optional (cereal) -> string (fast)
+  const std::map<std::string, int> map{{"k", 1}};
+  const std::vector<fast::Inner> inners{{1, "x"}, {2, "yy"}};
+  const std::optional<std::int32_t> maybe = 5;
+  const std::string tail = "end";
+  const auto bytes = procactor::detail::thread_encoder().encode(map, inners, maybe, tail);
+  const std::vector<std::byte> copy(bytes.begin(), bytes.end());
+  std::map<std::string, int> map_back;
+  std::vector<fast::Inner> inners_back;
+  std::optional<std::int32_t> maybe_back;
+  std::string tail_back;
+  procactor::detail::fast_input_archive archive(copy);
+  archive(map_back, inners_back, maybe_back, tail_back);
+  CHECK(map_back == map);
+  CHECK(inners_back == inners);
+  CHECK(maybe_back == maybe);
+  CHECK(tail_back == tail);
+  CHECK(archive.remaining() == 0);
+}
