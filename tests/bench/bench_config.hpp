@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace procactor_bench {
 
@@ -34,11 +35,11 @@ struct round_trip_params {
   std::chrono::microseconds pause{0};
 };
 
+// Counting primes on a Pool: once serially and once on the pool for each
+// worker count, per round.
 struct primes_params {
   std::uint64_t limit = 0;  // count the primes below this
-  int chunks_per_worker = 0;
-  int warmups = 0;
-  int runs = 0;
+  int chunks_per_worker = 0;  // of the most workers; fewer workers get the same chunks
 };
 
 // The primes graph (examples/graphs/primes.toml with its own limit) through
@@ -48,16 +49,17 @@ struct primes_graph_params {
   std::int64_t chunk = 0;  // numbers per Range the source emits
 };
 
-// A graph of `actors` instances launched `warmups + runs` times; the median
-// of the `runs` is reported.
+// A graph of `actors` instances launched `warmups` times before the first
+// round and `runs` times in each round; a round's figure is the median of
+// its runs.
 struct launch_ready_params {
   int actors = 0;
   int warmups = 0;
   int runs = 0;
 };
 
-// restart_latency: a busy worker is killed (SIGKILL) `kills` times after
-// `warmups` kills that are not timed; each sample runs from the kill to the
+// restart_latency: a busy worker is killed (SIGKILL) `kills` times per round
+// after `warmups` kills that are not timed; each sample runs from the kill to the
 // replacement's first answer. Python's pool and the bare fork+exec are killed
 // as many times.
 struct restart_params {
@@ -77,7 +79,17 @@ struct restart_params {
 
 struct bench_config {
   bool quick = false;
+  // Each workload runs this many rounds, procactor and its baselines in
+  // turn, every round with the counts below; the heavy ones (primes through
+  // a pool and a graph, seconds per run) run `heavy_rounds`.
+  int rounds = 0;
+  int heavy_rounds = 0;
   stream_params stream;
+  // The stream from several sender processes into one actor, and the
+  // four-stage pipeline: run lengths per contender and round.
+  stream_params stream_senders;
+  std::vector<int> sender_counts;
+  stream_params pipeline;
   round_trip_params round_trip_hot;
   round_trip_params round_trip_parked;
   primes_params primes;
@@ -92,6 +104,8 @@ struct bench_config {
   round_trip_params python_round_trip_parked;
 
   static bench_config make(bool quick);
+  // 1, 2, 4, ... and `cpus` itself: the worker counts of the scaling curves.
+  static std::vector<unsigned> worker_counts(unsigned cpus);
 };
 
 }  // namespace procactor_bench

@@ -32,6 +32,19 @@ inline constexpr std::size_t boost_mq_message_bytes = 64;
 summary boost_mq_stream_msg_per_s(const stream_params& params, mq_wait wait,
                                   std::size_t capacity);
 
+// `senders` child processes send their share of the messages into one
+// queue at once; a child consumer acknowledges once it has every sender's
+// end marker. Figure: total msg/s, from the first order to the
+// acknowledgement.
+summary boost_mq_stream_senders_msg_per_s(const stream_params& params, int senders, mq_wait wait,
+                                          std::size_t capacity);
+
+// This process sends into a chain of `middles` forwarding children and a
+// counting one (one queue per link); the sink acknowledges each run. Figure:
+// msg/s end to end.
+summary boost_mq_pipeline_msg_per_s(const stream_params& params, int middles, mq_wait wait,
+                                    std::size_t capacity);
+
 // Ping-pong: send one message, the child echoes it, each round trip timed on
 // its own. With params.pause > 0 this process sleeps before each round trip.
 // Figure: µs per round trip.

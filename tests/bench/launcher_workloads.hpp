@@ -32,16 +32,17 @@ launcher_paths locate_launcher();
 int sweep_stale_temp_dirs();
 
 struct primes_graph_result {
-  double serial_s = 0;   // examples::count_primes(2, limit) in this process
-  double graph_s = 0;    // `procactor launch`, exec to exit
-  double speedup = 0;    // serial_s / graph_s
+  double graph_s = 0;              // `procactor launch`, exec to exit
   double launcher_reported_s = 0;  // "graph primes finished in S s" (first spawn to end)
-  std::int64_t total = 0;          // the sink's "total: N", equal to the serial count
-  unsigned cores = 0;              // replicas = "auto"
+  std::int64_t total = 0;          // the sink's "total: N"
+  unsigned replicas = 0;           // PrimeCounters
 };
 
-// Throws when the launch fails or its total differs from the serial count.
-primes_graph_result run_primes_graph(const primes_graph_params& params, const launcher_paths& paths);
+// The primes graph with `replicas` PrimeCounters pinned with cpu = "spread"
+// (0, or the number of CPUs: replicas = "auto"). The caller checks the total
+// against its serial count. Throws when the launch fails.
+primes_graph_result launch_primes_graph(const primes_graph_params& params, const launcher_paths& paths,
+                                        unsigned replicas);
 
 struct launch_ready_result {
   summary ready_ms;  // "N actors ready in X ms", as the launcher prints it

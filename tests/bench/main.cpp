@@ -1,13 +1,21 @@
 // procactor-bench: procactor against Boost message_queue and Python
 // multiprocessing, side by side, in one run on one machine; the
-// `procactor launch` path (a primes graph against one process, and the time
-// until 64 actors are ready); and how fast a killed actor is back.
+// `procactor launch` path (a primes graph against one process, also with a
+// CPU taken by another process, and the time until 64 actors are ready);
+// how the pool and the graph scale with their workers; and how fast a
+// killed actor is back.
 //
-//   procactor-bench            table on stdout, a few minutes at most
-//   procactor-bench --quick    smaller counts, under 60 s on 2 vCPUs
-//   procactor-bench --json     exactly one JSON object on stdout
+//   procactor-bench              table on stdout, under ten minutes on 2 CPUs
+//   procactor-bench --quick      smaller counts, under two minutes on 2 CPUs
+//   procactor-bench --json       exactly one JSON object on stdout
+//   procactor-bench --callgrind  instructions per message of the stream,
+//                                sender and consumer (valgrind; see
+//                                callgrind_stream.hpp)
 //
-// Progress goes to stderr when it is a terminal; stdout carries only results.
+// Every workload runs in rounds, procactor and its baselines in turn, and
+// each figure and each ratio is reported as the median and range over the
+// rounds (report.hpp). Progress goes to stderr when it is a terminal; stdout
+// carries only results.
 #include <unistd.h>
 
 #include <cstring>
@@ -19,6 +27,8 @@
 
 #include "bench_config.hpp"
 #include "boost_mq.hpp"
+#include "busy_core.hpp"
+#include "callgrind_stream.hpp"
 #include "fork_exec_restart.hpp"
 #include "launcher_workloads.hpp"
 #include "procactor_workloads.hpp"
@@ -34,12 +44,18 @@ struct options {
   bool json = false;
   bool quick = false;
   bool help = false;
+  bool callgrind = false;
+  std::uint64_t callgrind_messages = callgrind_default_messages;
 };
 
 constexpr const char* usage =
     "usage: procactor-bench [--quick] [--json] [--help]\n"
-    "  --quick  smaller counts: the whole run takes under a minute on 2 CPUs\n"
-    "  --json   print exactly one JSON object (figures, baselines, ratios)\n";
+    "       procactor-bench --callgrind [--messages N] [--json]\n"
+    "  --quick      smaller counts: the whole run takes under two minutes on 2 CPUs\n"
+    "  --json       print exactly one JSON object (figures, baselines, ratios)\n"
+    "  --callgrind  instructions per message of the stream, sender and consumer side,\n"
+    "               counted by valgrind's callgrind over N and 2N messages (default N\n"
+    "               20000); not part of the default run\n";
 
 std::optional<options> parse_options(int argc, char** argv) {
   options parsed;
@@ -51,6 +67,12 @@ std::optional<options> parse_options(int argc, char** argv) {
       parsed.help = true;
     } else if (arg == "--quick") {
       parsed.quick = true;
+    } else if (arg == "--callgrind") {
+      parsed.callgrind = true;
+    } else if (arg == "--messages" && i + 1 < argc) {
+      char* end = nullptr;
+      parsed.callgrind_messages = std::strtoull(argv[++i], &end, 10);
+      if (*end != '\0' || parsed.callgrind_messages == 0) return std::nullopt;
     } else {
       return std::nullopt;
     }
@@ -58,196 +80,388 @@ std::optional<options> parse_options(int argc, char** argv) {
   return parsed;
 }
 
+// One contender of a workload: measured once per round, in turn with the
+// others. `measure` returns the round's figure; a throw becomes a null
+// figure for that round and a note.
+struct contender {
+  std::string key;   // "procactor", "boost_mq_blocking", ...
+  std::string what;  // for progress and notes
+  std::function<std::optional<double>()> measure;
+};
+
 class bench_run {
  public:
   bench_run(const bench_config& config, procactor_workloads* procactor, bench_report& report)
       : config_(config), procactor_(procactor), report_(report),
         progress_(::isatty(STDERR_FILENO) == 1) {}
 
-  workload_report stream(const python_results& python) {
-    workload_report w{"stream", "msg/s", true, {}, {}, {}, {}};
-    w.procactor = figure("procactor stream",
-                         [&] { return procactor().stream_msg_per_s(config_.stream).median; });
-    w.baselines.push_back({"boost_mq_blocking", figure("Boost message_queue stream (blocking)", [&] {
-                             return boost_mq_stream_msg_per_s(config_.stream, mq_wait::blocking,
-                                                              config_.boost_queue_capacity)
-                                 .median;
-                           })});
-    w.baselines.push_back({"boost_mq_spin", figure("Boost message_queue stream (spin)", [&] {
-                             return boost_mq_stream_msg_per_s(config_.stream, mq_wait::spin,
-                                                              config_.boost_queue_capacity)
-                                 .median;
-                           })});
-    w.baselines.push_back({"python_queue", python.queue_stream_msg_s});
+  workload_report stream() {
+    workload_report w{"stream", "msg/s", true, {}, {}, {}, {}, {}, config_.rounds};
+    std::optional<double> python_bytes;
+    auto figures = rounds(w.key, config_.rounds, {
+        {"procactor", "procactor stream", [&] { return procactor().stream_msg_per_s(config_.stream).median; }},
+        {"boost_mq_blocking", "Boost message_queue stream (blocking)",
+         [&] {
+           return boost_mq_stream_msg_per_s(config_.stream, mq_wait::blocking, config_.boost_queue_capacity).median;
+         }},
+        {"boost_mq_spin", "Boost message_queue stream (spin)",
+         [&] { return boost_mq_stream_msg_per_s(config_.stream, mq_wait::spin, config_.boost_queue_capacity).median; }},
+        {"python_queue", "Python multiprocessing.Queue stream",
+         [&] {
+           const auto python = python_figure_of(run_python_stream(config_.stream));
+           if (python.message_bytes) python_bytes = python.message_bytes;
+           return python.value;
+         }},
+    });
+    take(w, std::move(figures));
     w.details = {{"target_run_s", config_.stream.target_run_seconds},
-                 {"runs", static_cast<double>(config_.stream.runs)},
+                 {"runs_per_round", static_cast<double>(config_.stream.runs)},
                  {"procactor_lane_capacity_bytes", lane_capacity()},
                  {"boost_mq_message_bytes", static_cast<double>(boost_mq_message_bytes)},
                  {"boost_mq_capacity", static_cast<double>(config_.boost_queue_capacity)},
-                 {"python_message_bytes", python.queue_message_bytes}};
-    w.goals = {{"boost_mq_blocking", true, 2.0}, {"python_queue", true, 50.0}};
+                 {"python_message_bytes", python_bytes}};
+    // At least 2x Boost blocking (3x as a stretch) and 50x Python.
+    w.goals = {{"boost_mq_blocking", true, 2.0}, {"boost_mq_blocking", true, 3.0}, {"python_queue", true, 50.0}};
     return w;
   }
 
-  workload_report round_trip_hot(const python_results& python) {
-    const auto& params = config_.round_trip_hot;
-    workload_report w{"round_trip_hot", "us", false, {}, {}, {}, {}};
-    w.procactor = figure("procactor hot round trip",
-                         [&] { return procactor().round_trip_us(params).median; });
-    w.baselines.push_back({"boost_mq_blocking", figure("Boost message_queue round trip (blocking)", [&] {
-                             return boost_mq_round_trip_us(params, mq_wait::blocking,
-                                                           config_.boost_queue_capacity)
-                                 .median;
-                           })});
-    w.baselines.push_back({"boost_mq_spin", figure("Boost message_queue round trip (spin)", [&] {
-                             return boost_mq_round_trip_us(params, mq_wait::spin,
-                                                           config_.boost_queue_capacity)
-                                 .median;
-                           })});
-    w.baselines.push_back({"python_pipe", python.pipe_round_trip_us});
-    w.details = {{"samples", static_cast<double>(params.samples)},
-                 {"python_samples", static_cast<double>(config_.python_round_trip_hot.samples)}};
-    w.goals = {{"boost_mq_blocking", false, 1.0 / 20.0}};
-    return w;
-  }
-
-  workload_report round_trip_parked(const python_results& python) {
-    const auto& params = config_.round_trip_parked;
-    workload_report w{"round_trip_parked", "us", false, {}, {}, {}, {}};
-    w.procactor = figure("procactor parked round trip",
-                         [&] { return procactor().round_trip_us(params).median; });
-    w.baselines.push_back(
-        {"boost_mq_blocking", figure("Boost message_queue round trip (blocking, paused)", [&] {
-           return boost_mq_round_trip_us(params, mq_wait::blocking, config_.boost_queue_capacity)
+  // Several sender processes into one actor: the consumer's side of a
+  // fan-in, where each sender has a lane of its own.
+  workload_report stream_senders(int senders) {
+    const auto& params = config_.stream_senders;
+    workload_report w{"stream_senders_" + std::to_string(senders), "msg/s", true, {}, {}, {}, {}, {},
+                      config_.rounds};
+    auto figures = rounds(w.key, config_.rounds, {
+        {"procactor", "procactor stream from " + std::to_string(senders) + " senders",
+         [&] { return procactor().stream_senders_msg_per_s(params, senders).median; }},
+        {"boost_mq_blocking", "Boost message_queue stream from " + std::to_string(senders) + " senders (blocking)",
+         [&] {
+           return boost_mq_stream_senders_msg_per_s(params, senders, mq_wait::blocking,
+                                                    config_.boost_queue_capacity)
                .median;
-         })});
-    w.baselines.push_back({"python_pipe", python.pipe_round_trip_parked_us});
-    w.details = {{"samples", static_cast<double>(params.samples)},
-                 {"pause_us", static_cast<double>(params.pause.count())}};
-    w.goals = {{"boost_mq_blocking", false, 1.2}};
+         }},
+    });
+    take(w, std::move(figures));
+    w.details = {{"senders", static_cast<double>(senders)},
+                 {"target_run_s", params.target_run_seconds},
+                 {"runs_per_round", static_cast<double>(params.runs)}};
     return w;
   }
 
-  workload_report primes() {
-    workload_report w{"primes", "x", true, {}, {}, {}, {}};
-    std::optional<primes_result> result;
-    w.procactor = figure("procactor primes speedup", [&] {
-      result = procactor().primes(config_.primes);
-      return result->speedup;
+  // source -> middle -> middle -> sink: every stage a process that decodes
+  // what it gets (the sink counts it), end to end.
+  workload_report pipeline() {
+    const auto& params = config_.pipeline;
+    workload_report w{"pipeline_4_stages", "msg/s", true, {}, {}, {}, {}, {}, config_.rounds};
+    auto figures = rounds(w.key, config_.rounds, {
+        {"procactor", "procactor 4-stage pipeline", [&] { return procactor().pipeline_msg_per_s(params).median; }},
+        {"boost_mq_blocking", "Boost message_queue 4-stage pipeline (blocking)",
+         [&] {
+           return boost_mq_pipeline_msg_per_s(params, pipeline_middles, mq_wait::blocking,
+                                              config_.boost_queue_capacity)
+               .median;
+         }},
+        {"python_queue", "Python multiprocessing.Queue 4-stage pipeline",
+         [&] { return python_figure_of(run_python_pipeline(params, pipeline_middles)).value; }},
     });
+    take(w, std::move(figures));
+    w.details = {{"stages", 2.0 + pipeline_middles},
+                 {"target_run_s", params.target_run_seconds},
+                 {"runs_per_round", static_cast<double>(params.runs)}};
+    return w;
+  }
+
+  workload_report round_trip_hot() {
+    const auto& params = config_.round_trip_hot;
+    workload_report w{"round_trip_hot", "us", false, {}, {}, {}, {}, {}, config_.rounds};
+    series procactor_p90;
+    auto figures = rounds(w.key, config_.rounds, {
+        {"procactor", "procactor hot round trip",
+         [&] { return with_p90(procactor().round_trip_us(params), procactor_p90); }},
+        {"boost_mq_blocking", "Boost message_queue round trip (blocking)",
+         [&] { return boost_mq_round_trip_us(params, mq_wait::blocking, config_.boost_queue_capacity).median; }},
+        {"boost_mq_spin", "Boost message_queue round trip (spin)",
+         [&] { return boost_mq_round_trip_us(params, mq_wait::spin, config_.boost_queue_capacity).median; }},
+        {"python_pipe", "Python multiprocessing.Pipe round trip",
+         [&] { return python_figure_of(run_python_round_trip(config_.python_round_trip_hot)).value; }},
+    });
+    take(w, std::move(figures));
+    w.details = {{"samples_per_round", static_cast<double>(params.samples)},
+                 {"python_samples_per_round", static_cast<double>(config_.python_round_trip_hot.samples)},
+                 {"procactor_p90_us", procactor_p90}};
+    // Under 1 µs, and at most 1/20 of Boost blocking.
+    w.goals = {{"", false, 1.0}, {"boost_mq_blocking", false, 1.0 / 20.0}};
+    return w;
+  }
+
+  workload_report round_trip_parked() {
+    const auto& params = config_.round_trip_parked;
+    workload_report w{"round_trip_parked", "us", false, {}, {}, {}, {}, {}, config_.rounds};
+    series procactor_p90;
+    series boost_p90;
+    series python_p90;
+    auto figures = rounds(w.key, config_.rounds, {
+        {"procactor", "procactor parked round trip",
+         [&] { return with_p90(procactor().round_trip_us(params), procactor_p90); }},
+        {"boost_mq_blocking", "Boost message_queue round trip (blocking, paused)",
+         [&] {
+           return with_p90(boost_mq_round_trip_us(params, mq_wait::blocking, config_.boost_queue_capacity),
+                           boost_p90);
+         }},
+        {"python_pipe", "Python multiprocessing.Pipe round trip (paused)",
+         [&] {
+           const auto python = python_figure_of(run_python_round_trip(config_.python_round_trip_parked));
+           python_p90.add(python.p90);
+           return python.value;
+         }},
+    });
+    take(w, std::move(figures));
+    w.details = {{"samples_per_round", static_cast<double>(params.samples)},
+                 {"pause_us", static_cast<double>(params.pause.count())},
+                 {"procactor_p90_us", procactor_p90},
+                 {"boost_mq_blocking_p90_us", boost_p90},
+                 {"python_pipe_p90_us", python_p90},
+                 // Round by round, as every ratio.
+                 {"p90_ratio_vs_boost_mq_blocking", ratio_per_round(procactor_p90, boost_p90)}};
+    // The median at most 1.2x Boost blocking's, and the p90 at most 2x.
+    w.goals = {{"boost_mq_blocking", false, 1.2}, {"", false, 2.0, "p90_ratio_vs_boost_mq_blocking"}};
+    return w;
+  }
+
+  // Counting primes: serially, on a Pool and through `procactor launch` of
+  // the primes graph, with 1, 2, 4, ... workers up to the CPUs; and the
+  // graph and the pool again with one CPU kept busy by another process.
+  // Three workloads from one set of rounds, so each round's serial time
+  // serves all its speedups.
+  std::vector<workload_report> primes() {
+    const unsigned cpus = std::max(1U, report_.machine.cpus);
+    const auto counts = bench_config::worker_counts(cpus);
+    const int chunks = static_cast<int>(cpus) * config_.primes.chunks_per_worker;
+    const int rounds_wanted = config_.heavy_rounds;
+    const auto pool_limit = config_.primes.limit;
+    const auto graph_limit = static_cast<std::uint64_t>(config_.primes_graph.limit);
+    // With a CPU taken, the pool gets the graph's ranges (its source's
+    // chunks), so that both split the same work the same way.
+    const auto graph_chunks = static_cast<int>(
+        (config_.primes_graph.limit + config_.primes_graph.chunk - 1) / config_.primes_graph.chunk);
+
+    series pool_serial_s, graph_serial_s, pool_s, graph_s, launcher_s, busy_graph_s, busy_pool_s;
+    std::vector<series> pool_curve(counts.size()), graph_curve(counts.size());
+    series busy_graph_speedup, busy_pool_speedup;
+    std::optional<double> graph_total;
+    for (int round = 0; round < rounds_wanted; ++round) {
+      const std::string of = "(round " + std::to_string(round + 1) + "/" + std::to_string(rounds_wanted) + ")";
+      const auto pool_serial = serial_figure("serial primes below " + std::to_string(pool_limit), pool_limit, of);
+      pool_serial_s.add(pool_serial ? std::optional(pool_serial->seconds) : std::nullopt);
+      for (std::size_t i = 0; i < counts.size(); ++i) {
+        const auto seconds = figure(
+            "procactor pool of " + std::to_string(counts[i]),
+            [&] { return checked(procactor().pool_primes(pool_limit, chunks, counts[i]), pool_serial, "the pool"); },
+            of);
+        pool_curve[i].add(speedup(pool_serial, seconds));
+        if (counts[i] == cpus) pool_s.add(seconds);
+      }
+
+      const auto graph_serial = graph_limit == pool_limit
+                                    ? pool_serial
+                                    : serial_figure("serial primes below " + std::to_string(graph_limit),
+                                                    graph_limit, of);
+      graph_serial_s.add(graph_serial ? std::optional(graph_serial->seconds) : std::nullopt);
+      for (std::size_t i = 0; i < counts.size(); ++i) {
+        std::optional<double> reported;
+        const auto seconds = figure(
+            "procactor launch primes graph, " + std::to_string(counts[i]) + " workers",
+            [&] {
+              const auto run = launch_primes_graph(config_.primes_graph, launcher(), counts[i]);
+              reported = run.launcher_reported_s;
+              graph_total = static_cast<double>(run.total);
+              return checked({run.graph_s, static_cast<std::uint64_t>(run.total)}, graph_serial, "the graph");
+            },
+            of);
+        graph_curve[i].add(speedup(graph_serial, seconds));
+        if (counts[i] == cpus) {
+          graph_s.add(seconds);
+          launcher_s.add(reported);
+        }
+      }
+
+      // The noisy neighbour: one spinning process, unpinned, for the graph
+      // and then the pool, each against this round's serial time (taken
+      // without it: the speedup says what the machine's other job costs).
+      std::optional<busy_core> busy;
+      const auto started = figure(
+          "busy-core spinner",
+          [&] {
+            busy.emplace();
+            return 1.0;
+          },
+          of);
+      std::optional<double> busy_graph, busy_pool;
+      if (started) {
+        busy_graph = figure(
+            "procactor launch primes graph, one CPU busy",
+            [&] {
+              const auto run = launch_primes_graph(config_.primes_graph, launcher(), cpus);
+              return checked({run.graph_s, static_cast<std::uint64_t>(run.total)}, graph_serial, "the graph");
+            },
+            of);
+        busy_pool = figure(
+            "procactor pool, one CPU busy",
+            [&] { return checked(procactor().pool_primes(graph_limit, graph_chunks, cpus), graph_serial, "the pool"); },
+            of);
+      }
+      busy.reset();
+      busy_graph_s.add(busy_graph);
+      busy_pool_s.add(busy_pool);
+      busy_graph_speedup.add(speedup(graph_serial, busy_graph));
+      busy_pool_speedup.add(speedup(graph_serial, busy_pool));
+    }
+
+    std::vector<double> x(counts.begin(), counts.end());
+    std::vector<std::optional<double>> linear(counts.begin(), counts.end());
+    const auto curve = [&](std::vector<series> points) {
+      curve_set c;
+      c.x_key = "curve_workers";
+      c.x = x;
+      c.constant_lines.push_back({"curve_linear_speedup", series(linear)});
+      c.lines.push_back({"curve_speedup", std::move(points)});
+      return c;
+    };
+
     // "speedup at least 0.9 x cores": the baseline is a perfectly linear
     // speedup, so ratio_vs_linear_speedup is the parallel efficiency.
-    w.baselines.push_back({"linear_speedup", static_cast<double>(report_.machine.cpus)});
-    w.details = {{"limit", static_cast<double>(config_.primes.limit)}};
-    if (result) {
-      w.details.push_back({"workers", static_cast<double>(result->workers)});
-      w.details.push_back({"serial_s", result->serial_s.median});
-      w.details.push_back({"parallel_s", result->parallel_s.median});
-    }
-    w.goals = {{"linear_speedup", true, 0.9}};
-    return w;
-  }
+    workload_report pool{"primes", "x", true, pool_curve.back(), {}, {}, {}, {}, rounds_wanted};
+    pool.baselines.push_back({"linear_speedup", static_cast<double>(cpus)});
+    pool.details = {{"limit", static_cast<double>(pool_limit)},
+                    {"chunks", static_cast<double>(chunks)},
+                    {"workers", static_cast<double>(cpus)},
+                    {"serial_s", pool_serial_s},
+                    {"parallel_s", pool_s}};
+    pool.curves = curve(pool_curve);
+    pool.goals = {{"linear_speedup", true, 0.9}};
 
-  // The primes graph through `procactor launch`, start-up and shutdown of
-  // every process included, against the same count in this process.
-  workload_report primes_graph() {
-    workload_report w{"primes_graph", "x", true, {}, {}, {}, {}};
-    std::optional<primes_graph_result> result;
-    w.procactor = figure("procactor launch primes graph speedup", [&] {
-      result = run_primes_graph(config_.primes_graph, launcher());
-      return result->speedup;
-    });
-    w.baselines.push_back({"linear_speedup", static_cast<double>(report_.machine.cpus)});
-    w.details = {{"limit", static_cast<double>(config_.primes_graph.limit)},
-                 {"chunk", static_cast<double>(config_.primes_graph.chunk)}};
-    if (result) {
-      w.details.push_back({"workers", static_cast<double>(result->cores)});
-      w.details.push_back({"total", static_cast<double>(result->total)});
-      w.details.push_back({"serial_s", result->serial_s});
-      w.details.push_back({"graph_s", result->graph_s});
-      w.details.push_back({"launcher_reported_s", result->launcher_reported_s});
-    }
-    w.goals = {{"linear_speedup", true, 0.9}};
-    return w;
+    workload_report graph{"primes_graph", "x", true, graph_curve.back(), {}, {}, {}, {}, rounds_wanted};
+    graph.baselines.push_back({"linear_speedup", static_cast<double>(cpus)});
+    graph.details = {{"limit", static_cast<double>(graph_limit)},
+                     {"chunk", static_cast<double>(config_.primes_graph.chunk)},
+                     {"workers", static_cast<double>(cpus)},
+                     {"total", graph_total},
+                     {"serial_s", graph_serial_s},
+                     {"graph_s", graph_s},
+                     {"launcher_reported_s", launcher_s}};
+    graph.curves = curve(graph_curve);
+    graph.goals = {{"linear_speedup", true, 0.9}};
+
+    workload_report busy{"primes_graph_busy", "x", true, busy_graph_speedup, {}, {}, {}, {}, rounds_wanted};
+    busy.baselines.push_back({"pool", busy_pool_speedup});
+    busy.baselines.push_back({"linear_speedup", static_cast<double>(cpus)});
+    busy.details = {{"limit", static_cast<double>(graph_limit)},
+                    {"chunk", static_cast<double>(config_.primes_graph.chunk)},
+                    {"workers", static_cast<double>(cpus)},
+                    {"busy_processes", 1.0},
+                    {"serial_s", graph_serial_s},
+                    {"graph_s", busy_graph_s},
+                    {"pool_s", busy_pool_s}};
+    // The issue's goal holds with another process busy on one core too.
+    busy.goals = {{"linear_speedup", true, 0.9}};
+    return {std::move(pool), std::move(graph), std::move(busy)};
   }
 
   // From `procactor launch` to every one of 64 actors out of `starting`, as
   // the launcher reports it; the whole launch's wall time alongside.
   workload_report launch_ready() {
     const auto& params = config_.launch_ready;
-    workload_report w{"launch_ready_" + std::to_string(params.actors), "ms", false, {}, {}, {}, {}};
-    std::optional<launch_ready_result> result;
-    w.procactor = figure("procactor launch of " + std::to_string(params.actors) + " actors", [&] {
-      result = run_launch_ready(params, launcher());
-      return result->ready_ms.median;
+    workload_report w{"launch_ready_" + std::to_string(params.actors), "ms", false, {}, {}, {}, {}, {},
+                      config_.rounds};
+    series wall_ms;
+    auto figures = rounds(w.key, config_.rounds, {
+        {"procactor", "procactor launch of " + std::to_string(params.actors) + " actors",
+         [&, first = true]() mutable {
+           auto this_round = params;
+           // The warm-up launches once, before the first round.
+           if (!first) this_round.warmups = 0;
+           first = false;
+           const auto result = run_launch_ready(this_round, launcher());
+           wall_ms.add(result.wall_ms.median);
+           return std::optional(result.ready_ms.median);
+         }},
     });
+    take(w, std::move(figures));
     w.details = {{"actors", static_cast<double>(params.actors)},
-                 {"runs", static_cast<double>(params.runs)}};
-    if (result) {
-      w.details.push_back({"ready_ms_min", result->ready_ms.min});
-      w.details.push_back({"ready_ms_max", result->ready_ms.max});
-      w.details.push_back({"launch_wall_ms", result->wall_ms.median});
-      w.details.push_back({"launch_wall_ms_min", result->wall_ms.min});
-      w.details.push_back({"launch_wall_ms_max", result->wall_ms.max});
-    }
-    w.goals = {{"", false, 100.0}};
+                 {"launches_per_round", static_cast<double>(params.runs)},
+                 {"launch_wall_ms", wall_ms}};
+    // Issue 8: under 50 ms on 2 cores.
+    w.goals = {{"", false, 50.0}};
     return w;
   }
 
   // From kill -9 of a busy worker to its replacement's first answer, against
   // Python's ProcessPoolExecutor rebuilt after the same kill and a bare
-  // restart of this binary (fork+exec, and posix_spawn as procactor does).
+  // restart of this binary (fork+exec, and posix_spawn). Each round's
+  // figure is the median of its kills; the tails (p90, p99, max) are over
+  // the kills of all rounds together.
   workload_report restart_latency() {
     const auto& params = config_.restart;
-    workload_report w{"restart_latency", "ms", false, {}, {}, {}, {}};
-    std::optional<restart_result> result;
-    w.procactor = figure("procactor restart after kill -9", [&] {
-      result = procactor().restart_latency_ms(params);
-      return result->latency_ms.median;
+    workload_report w{"restart_latency", "ms", false, {}, {}, {}, {}, {}, config_.rounds};
+    std::vector<summary> procactor_all, python_all, fork_all, spawn_all;
+    restart_result counters;
+    std::string python_note;
+    auto figures = rounds(w.key, config_.rounds, {
+        {"procactor", "procactor restart after kill -9",
+         [&] {
+           const auto result = procactor().restart_latency_ms(params);
+           procactor_all.push_back(result.latency_ms);
+           counters.probes += result.probes;
+           counters.probe_timeouts += result.probe_timeouts;
+           counters.probe_errors += result.probe_errors;
+           counters.stale_answers += result.stale_answers;
+           return std::optional(result.latency_ms.median);
+         }},
+        {"python_pool", "Python ProcessPoolExecutor restart after kill -9",
+         [&]() -> std::optional<double> {
+           const auto python = run_python_pool_restart(params);
+           if (!python.latency_ms) throw std::runtime_error(python.note);
+           python_note = "restart_latency: python_pool is Python " + python.python_version +
+                         " (/usr/bin/python3) concurrent.futures.ProcessPoolExecutor, start method " +
+                         python.start_method + ": kill -> BrokenProcessPool -> new pool -> one task done";
+           python_all.push_back(*python.latency_ms);
+           return python.latency_ms->median;
+         }},
+        {"fork_exec", "bare fork+exec restart after kill -9",
+         [&] {
+           fork_all.push_back(bare_restart_ms(params, bare_start::fork_exec));
+           return std::optional(fork_all.back().median);
+         }},
+        {"posix_spawn", "bare posix_spawn restart after kill -9",
+         [&] {
+           spawn_all.push_back(bare_restart_ms(params, bare_start::posix_spawn));
+           return std::optional(spawn_all.back().median);
+         }},
     });
-    say("Python ProcessPoolExecutor restart after kill -9");
-    const auto python = run_python_pool_restart(params);
-    if (!python.note.empty()) report_.notes.push_back(python.note);
-    if (python.latency_ms) {
-      report_.notes.push_back("restart_latency: python_pool is Python " + python.python_version +
-                              " (/usr/bin/python3) concurrent.futures.ProcessPoolExecutor, start method " +
-                              python.start_method +
-                              ": kill -> BrokenProcessPool -> new pool -> one task done");
-    }
-    std::optional<summary> fork_exec;
-    std::optional<summary> spawn_exec;
-    w.baselines.push_back({"python_pool", python.latency_ms ? std::optional(python.latency_ms->median)
-                                                            : std::nullopt});
-    w.baselines.push_back({"fork_exec", figure("bare fork+exec restart after kill -9", [&] {
-                             fork_exec = bare_restart_ms(params, bare_start::fork_exec);
-                             return fork_exec->median;
-                           })});
-    w.baselines.push_back({"posix_spawn", figure("bare posix_spawn restart after kill -9", [&] {
-                             spawn_exec = bare_restart_ms(params, bare_start::posix_spawn);
-                             return spawn_exec->median;
-                           })});
-    w.details = {{"kills", static_cast<double>(params.kills)},
-                 {"warmup_kills", static_cast<double>(params.warmups)}};
-    const auto add_spread = [&](const std::string& who, const std::optional<summary>& s) {
-      w.details.push_back({who + "_p90_ms", s ? std::optional(s->p90) : std::nullopt});
-      w.details.push_back({who + "_p99_ms", s ? std::optional(s->p99) : std::nullopt});
-      w.details.push_back({who + "_max_ms", s ? std::optional(s->max) : std::nullopt});
-      w.details.push_back({who + "_min_ms", s ? std::optional(s->min) : std::nullopt});
+    take(w, std::move(figures));
+    if (!python_note.empty()) add_note(python_note);
+    w.details = {{"kills_per_round", static_cast<double>(params.kills)},
+                 {"warmup_kills_per_round", static_cast<double>(params.warmups)}};
+    const auto add_tails = [&](const std::string& who, const std::vector<summary>& parts) {
+      const auto all = parts.empty() ? std::nullopt : std::optional(pooled(parts));
+      w.details.push_back({who + "_kills", all ? std::optional(static_cast<double>(all->samples)) : std::nullopt});
+      w.details.push_back({who + "_p90_ms", all ? std::optional(all->p90) : std::nullopt});
+      w.details.push_back({who + "_p99_ms", all ? std::optional(all->p99) : std::nullopt});
+      w.details.push_back({who + "_max_ms", all ? std::optional(all->max) : std::nullopt});
+      w.details.push_back({who + "_min_ms", all ? std::optional(all->min) : std::nullopt});
     };
-    add_spread("procactor", result ? std::optional(result->latency_ms) : std::nullopt);
-    add_spread("python_pool", python.latency_ms);
-    add_spread("fork_exec", fork_exec);
-    add_spread("posix_spawn", spawn_exec);
+    add_tails("procactor", procactor_all);
+    add_tails("python_pool", python_all);
+    add_tails("fork_exec", fork_all);
+    add_tails("posix_spawn", spawn_all);
     // The issue's ratio, python / procactor: how many times faster procactor
     // is back (higher is better); ratio_vs_python_pool is its inverse.
-    const auto inverse = w.ratio_vs("python_pool");
-    w.details.push_back({"python_pool_over_procactor",
-                         inverse && *inverse > 0 ? std::optional(1.0 / *inverse) : std::nullopt});
-    if (result) {
-      w.details.push_back({"probes", static_cast<double>(result->probes)});
-      w.details.push_back({"probe_timeouts", static_cast<double>(result->probe_timeouts)});
-      w.details.push_back({"probe_errors", static_cast<double>(result->probe_errors)});
-      w.details.push_back({"stale_answers", static_cast<double>(result->stale_answers)});
+    w.details.push_back({"python_pool_over_procactor", ratio_per_round(w.baselines.front().value, w.procactor)});
+    if (!procactor_all.empty()) {
+      w.details.push_back({"probes", static_cast<double>(counters.probes)});
+      w.details.push_back({"probe_timeouts", static_cast<double>(counters.probe_timeouts)});
+      w.details.push_back({"probe_errors", static_cast<double>(counters.probe_errors)});
+      w.details.push_back({"stale_answers", static_cast<double>(counters.stale_answers)});
     }
     w.details.push_back({"probe_timeout_ms", static_cast<double>(params.probe_timeout.count())});
     w.details.push_back({"busy_asks_per_kill", static_cast<double>(params.busy_asks)});
@@ -258,17 +472,78 @@ class bench_run {
     return w;
   }
 
-  python_results python() {
-    say("Python multiprocessing baselines");
-    auto results = run_python_baseline(config_.stream, config_.python_round_trip_hot,
-                                       config_.python_round_trip_parked);
-    if (!results.note.empty()) report_.notes.push_back(results.note);
-    return results;
+ private:
+  static constexpr int pipeline_middles = 2;
+
+  // Runs `count` rounds of `contenders`, each round all of them in the
+  // order given (procactor first), so that a slow minute on the machine
+  // lands on procactor and its baselines alike. One series per contender.
+  std::vector<named_figure> rounds(const std::string& workload, int count, std::vector<contender> contenders) {
+    std::vector<named_figure> out;
+    for (const auto& c : contenders) out.push_back({c.key, series{}});
+    for (int round = 0; round < count; ++round) {
+      for (std::size_t i = 0; i < contenders.size(); ++i) {
+        const auto& c = contenders[i];
+        say(workload + ": " + c.what + " (round " + std::to_string(round + 1) + "/" + std::to_string(count) + ")");
+        try {
+          out[i].value.add(c.measure());
+        } catch (const std::exception& e) {
+          add_note(c.what + " not measured: " + e.what());
+          out[i].value.add(std::nullopt);
+        }
+      }
+    }
+    return out;
   }
 
- private:
+  // The first series is procactor's, the others the baselines'.
+  static void take(workload_report& w, std::vector<named_figure> figures) {
+    w.procactor = std::move(figures.front().value);
+    for (std::size_t i = 1; i < figures.size(); ++i) w.baselines.push_back(std::move(figures[i]));
+  }
+
+  static std::optional<double> with_p90(const summary& s, series& p90) {
+    p90.add(s.p90);
+    return s.median;
+  }
+
+  // A Python figure, its note (once) and its version (once).
+  python_figure python_figure_of(python_figure python) {
+    if (!python.note.empty()) throw std::runtime_error(python.note);
+    if (!python.python_version.empty()) {
+      add_note("Python " + python.python_version + " multiprocessing (python3 from PATH), start method spawn");
+    }
+    return python;
+  }
+
+  std::optional<primes_run> serial_figure(const std::string& what, std::uint64_t limit, const std::string& when) {
+    std::optional<primes_run> run;
+    (void)figure(
+        what,
+        [&] {
+          run = serial_primes(limit);
+          return run->seconds;
+        },
+        when);
+    return run;
+  }
+
+  // The seconds of a parallel count that agrees with the serial one.
+  static double checked(const primes_run& run, const std::optional<primes_run>& serial, const char* who) {
+    if (serial && run.count != serial->count) {
+      throw std::runtime_error(std::string(who) + " counted " + std::to_string(run.count) + " primes, one process " +
+                               std::to_string(serial->count));
+    }
+    return run.seconds;
+  }
+
+  static std::optional<double> speedup(const std::optional<primes_run>& serial, std::optional<double> seconds) {
+    if (!serial || !seconds || *seconds <= 0) return std::nullopt;
+    return serial->seconds / *seconds;
+  }
+
   // Looked up once; a missing executable or plugin throws again on each call,
-  // so both workloads say why they are null.
+  // so every launcher workload says why it is null.
   const launcher_paths& launcher() {
     if (!launcher_) launcher_ = locate_launcher();
     return *launcher_;
@@ -288,14 +563,25 @@ class bench_run {
     if (progress_) std::cerr << "procactor-bench: " << what << "...\n";
   }
 
+  // Each note once: a contender that fails in every round says so once.
+  void add_note(const std::string& note) {
+    for (const auto& seen : report_.notes) {
+      if (seen == note) return;
+    }
+    report_.notes.push_back(note);
+  }
+
   // Runs one measurement; a failure becomes a null figure and a note, so
   // that one broken contender does not hide everyone else's figures.
-  std::optional<double> figure(const std::string& what, const std::function<double()>& measure) {
-    say(what);
+  // `when` ("(round 2/3)") is shown in the progress line, not in the note,
+  // so that a failure in every round is one note.
+  std::optional<double> figure(const std::string& what, const std::function<double()>& measure,
+                               const std::string& when = {}) {
+    say(when.empty() ? what : what + " " + when);
     try {
       return measure();
     } catch (const std::exception& e) {
-      report_.notes.push_back(what + " not measured: " + e.what());
+      add_note(what + " not measured: " + e.what());
       return std::nullopt;
     }
   }
@@ -312,10 +598,12 @@ class bench_run {
 
 int main(int argc, char** argv) {
   using namespace procactor_bench;
-  // The Boost children and the fork+exec restart child are exec'd by us with
-  // --child, never by the runtime (which selects its child mode through the
-  // environment), and they must not start a runtime of their own.
+  // The Boost children, the fork+exec restart child and the busy-core
+  // spinner are exec'd by us with --child, never by the runtime (which
+  // selects its child mode through the environment), and they must not
+  // start a runtime of their own.
   if (is_restart_ping_child(argc, argv)) return restart_ping_child_main(argc, argv);
+  if (is_busy_core_child(argc, argv)) return busy_core_child_main(argc, argv);
   if (is_boost_mq_child(argc, argv)) return boost_mq_child_main(argc, argv);
 
   const auto started = bench_clock::now();
@@ -329,6 +617,21 @@ int main(int argc, char** argv) {
     procactor_error = e.what();
   }
 
+  // --callgrind's driver runs under valgrind and needs the runtime: after it.
+  if (is_callgrind_driver(argc, argv)) {
+    if (!procactor) {
+      std::cerr << "procactor-bench: the procactor runtime did not start: " << procactor_error << '\n';
+      return 1;
+    }
+    try {
+      procactor->callgrind_stream_driver(callgrind_driver_messages(argv), callgrind_driver_fifo(argv));
+      return 0;
+    } catch (const std::exception& e) {
+      std::cerr << "procactor-bench --callgrind-driver: " << e.what() << '\n';
+      return 1;
+    }
+  }
+
   const auto opts = parse_options(argc, argv);
   if (!opts) {
     std::cerr << usage;
@@ -337,6 +640,11 @@ int main(int argc, char** argv) {
   if (opts->help) {
     std::cout << usage;
     return 0;
+  }
+  if (opts->callgrind) {
+    const scoped_shm_signal_cleanup cleanup;
+    (void)sweep_stale_temp_dirs();
+    return run_callgrind(opts->callgrind_messages, opts->json);
   }
 
   bench_report report;
@@ -358,16 +666,12 @@ int main(int argc, char** argv) {
   {
     const scoped_shm_signal_cleanup cleanup;
     bench_run run(config, procactor ? &*procactor : nullptr, report);
-    const python_results python = run.python();
-    if (!python.python_version.empty()) {
-      report.notes.push_back("Python " + python.python_version +
-                             " multiprocessing, start method spawn");
-    }
-    report.workloads.push_back(run.stream(python));
-    report.workloads.push_back(run.round_trip_hot(python));
-    report.workloads.push_back(run.round_trip_parked(python));
-    report.workloads.push_back(run.primes());
-    report.workloads.push_back(run.primes_graph());
+    report.workloads.push_back(run.stream());
+    for (const int senders : config.sender_counts) report.workloads.push_back(run.stream_senders(senders));
+    report.workloads.push_back(run.pipeline());
+    report.workloads.push_back(run.round_trip_hot());
+    report.workloads.push_back(run.round_trip_parked());
+    for (auto& w : run.primes()) report.workloads.push_back(std::move(w));
     report.workloads.push_back(run.launch_ready());
     report.workloads.push_back(run.restart_latency());
   }

@@ -13,6 +13,14 @@ one JSON object it prints on stdout:
                              median µs per round trip
   pipe_round_trip_parked_us  the same with --pause-us of sleep before each
                              round trip
+  pipe_round_trip_p90_us, pipe_round_trip_parked_p90_us
+                             the 90th percentiles of the same (nearest rank)
+  queue_pipeline_msg_s       a chain of Queues: this process, --pipeline-middles
+                             forwarding processes and a consumer, msg/s end to
+                             end (run lengths as the stream's)
+
+--measure picks one figure (procactor-bench runs one per round, between
+its own runs); the default measures all of them.
 
 The message is the Python twin of the C++ Tick: a tuple of four integers,
 pickled by Queue.put and unpacked by the consumer, i.e. serialization and
@@ -21,6 +29,7 @@ dispatch, not just the transport. Anything diagnostic goes to stderr.
 
 import argparse
 import ctypes
+import math
 import json
 import multiprocessing as mp
 import pickle
@@ -66,6 +75,69 @@ def queue_consumer(queue, done):
         done.put((count, total))
 
 
+def queue_forwarder(inbox, outbox, ready):
+    """A middle stage of the pipeline: every item on, markers included."""
+    die_with_parent()
+    ready.put(READY)
+    while True:
+        item = inbox.get()
+        if item != END_OF_RUN and item != QUIT:
+            # Unpacked and packed again, as a transforming stage would.
+            seq, a, b, c = item
+            item = (seq, a, b, c)
+        outbox.put(item)
+        if item == QUIT:
+            return
+
+
+def stream_rate(send_and_wait, min_messages, max_messages, target_s, warmups, runs):
+    """Run lengths as procactor-bench's stream_params: a calibration run of
+    min_messages, then runs sized to last about target_s."""
+    calibration_s = send_and_wait(min_messages)
+    wanted = int(min_messages / calibration_s * target_s)
+    messages = max(min_messages, min(max_messages, wanted))
+    rates = []
+    for run in range(warmups + runs):
+        elapsed = send_and_wait(messages)
+        if run >= warmups:
+            rates.append(messages / elapsed)
+    return statistics.median(rates)
+
+
+def measure_queue_pipeline(ctx, middles, min_messages, max_messages, target_s, warmups, runs):
+    """This process -> middles forwarders -> a consumer, one Queue per link."""
+    links = [ctx.Queue() for _ in range(middles + 1)]
+    done = ctx.Queue()
+    ready = ctx.Queue()
+    consumer = ctx.Process(target=queue_consumer, args=(links[-1], done), daemon=True)
+    consumer.start()
+    stages = [ctx.Process(target=queue_forwarder, args=(links[i], links[i + 1], ready), daemon=True)
+              for i in range(middles)]
+    for stage in stages:
+        stage.start()
+    if done.get() != READY or any(ready.get() != READY for _ in stages):
+        raise RuntimeError("pipeline stages did not start")
+    source = links[0]
+
+    def send_and_wait(messages):
+        start = time.perf_counter()
+        for seq in range(messages):
+            source.put(tick(seq))
+        source.put(END_OF_RUN)
+        count, total = done.get()
+        elapsed = time.perf_counter() - start
+        if count != messages or total != messages * (messages - 1) // 2:
+            raise RuntimeError("pipeline lost messages")
+        return elapsed
+
+    rate = stream_rate(send_and_wait, min_messages, max_messages, target_s, warmups, runs)
+    source.put(QUIT)
+    for stage in stages:
+        stage.join()
+    consumer.join()
+    return rate
+
+
 def measure_queue_stream(ctx, min_messages, max_messages, target_s, warmups, runs):
     """Run lengths as procactor-bench's stream_params: a calibration run of
     min_messages, then runs sized to last about target_s."""
@@ -87,17 +159,10 @@ def measure_queue_stream(ctx, min_messages, max_messages, target_s, warmups, run
             raise RuntimeError("queue consumer lost messages")
         return elapsed
 
-    calibration_s = send_and_wait(min_messages)
-    wanted = int(min_messages / calibration_s * target_s)
-    messages = max(min_messages, min(max_messages, wanted))
-    rates = []
-    for run in range(warmups + runs):
-        elapsed = send_and_wait(messages)
-        if run >= warmups:
-            rates.append(messages / elapsed)
+    rate = stream_rate(send_and_wait, min_messages, max_messages, target_s, warmups, runs)
     queue.put(QUIT)
     consumer.join()
-    return statistics.median(rates)
+    return rate
 
 
 def pipe_echo(conn, count):
@@ -127,7 +192,10 @@ def measure_pipe_round_trip(ctx, warmups, samples, pause_s):
         if i >= warmups:
             times.append(elapsed / 1000.0)
     echo.join()
-    return statistics.median(times)
+    times.sort()
+    # Nearest rank, as procactor-bench's own percentiles.
+    p90 = times[max(1, math.ceil(0.9 * len(times))) - 1]
+    return statistics.median(times), p90
 
 
 def main():
@@ -142,7 +210,11 @@ def main():
     parser.add_argument("--parked-warmups", type=int, default=10)
     parser.add_argument("--parked-samples", type=int, default=500)
     parser.add_argument("--pause-us", type=int, default=2000)
+    parser.add_argument("--pipeline-middles", type=int, default=2)
+    parser.add_argument("--measure", default="all",
+                        choices=["all", "stream", "round_trip", "parked", "pipeline"])
     args = parser.parse_args()
+    wanted = {"stream", "round_trip", "parked", "pipeline"} if args.measure == "all" else {args.measure}
 
     # spawn, not fork: the children start from a fresh interpreter, with no
     # copy of a parent's threads (Queue starts a feeder thread) or locks.
@@ -152,13 +224,22 @@ def main():
         "start_method": "spawn",
         # multiprocessing pickles with the default protocol, as here.
         "queue_message_bytes": len(pickle.dumps(tick(0))),
-        "queue_stream_msg_s": measure_queue_stream(
-            ctx, args.stream_min_messages, args.stream_max_messages, args.stream_target_s,
-            args.stream_warmups, args.stream_runs),
-        "pipe_round_trip_us": measure_pipe_round_trip(ctx, args.rt_warmups, args.rt_samples, 0.0),
-        "pipe_round_trip_parked_us": measure_pipe_round_trip(
-            ctx, args.parked_warmups, args.parked_samples, args.pause_us / 1e6),
     }
+    stream_args = (args.stream_min_messages, args.stream_max_messages, args.stream_target_s,
+                   args.stream_warmups, args.stream_runs)
+    if "stream" in wanted:
+        result["queue_stream_msg_s"] = measure_queue_stream(ctx, *stream_args)
+    if "round_trip" in wanted:
+        median, p90 = measure_pipe_round_trip(ctx, args.rt_warmups, args.rt_samples, 0.0)
+        result["pipe_round_trip_us"] = median
+        result["pipe_round_trip_p90_us"] = p90
+    if "parked" in wanted:
+        median, p90 = measure_pipe_round_trip(ctx, args.parked_warmups, args.parked_samples,
+                                              args.pause_us / 1e6)
+        result["pipe_round_trip_parked_us"] = median
+        result["pipe_round_trip_parked_p90_us"] = p90
+    if "pipeline" in wanted:
+        result["queue_pipeline_msg_s"] = measure_queue_pipeline(ctx, args.pipeline_middles, *stream_args)
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

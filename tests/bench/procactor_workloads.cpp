@@ -4,6 +4,7 @@
 
 #include <procactor/procactor.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <random>
 #include <system_error>
@@ -18,6 +20,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "../../examples/plugin/primes.hpp"
 
 namespace procactor_bench {
 
@@ -47,6 +51,46 @@ struct Totals {
   template <class Archive>
   void serialize(Archive& archive) {
     archive(count, seq_sum);
+  }
+};
+
+// Asked by each sender of the multi-sender stream after its last Tick: its
+// lane is first in, first out, so the answer means that the consumer has
+// handled every Tick of that sender.
+struct Sync {
+  template <class Archive>
+  void serialize(Archive&) {}
+};
+
+// Tells a Sender actor to stream `count` Ticks, numbered from `first`, to
+// `target`, and to answer once the target has handled them (Sync).
+struct Burst {
+  procactor::ActorRef target;
+  std::uint64_t first = 0;
+  std::uint64_t count = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(target, first, count);
+  }
+};
+
+// Where a pipeline stage forwards what it gets.
+struct Wire {
+  procactor::ActorRef next;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(next);
+  }
+};
+
+// --callgrind: the consumer's handler opens this FIFO for reading and waits
+// for its writer to come and go, so that every Tick is queued before the
+// consumer handles the first one.
+struct Hold {
+  std::string fifo;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(fifo);
   }
 };
 
@@ -103,6 +147,10 @@ struct Incarnation {
 PROCACTOR_MESSAGE(procactor_bench::Tick);
 PROCACTOR_MESSAGE(procactor_bench::Flush);
 PROCACTOR_MESSAGE(procactor_bench::Totals);
+PROCACTOR_MESSAGE(procactor_bench::Sync);
+PROCACTOR_MESSAGE(procactor_bench::Burst);
+PROCACTOR_MESSAGE(procactor_bench::Wire);
+PROCACTOR_MESSAGE(procactor_bench::Hold);
 PROCACTOR_MESSAGE(procactor_bench::Ping);
 PROCACTOR_MESSAGE(procactor_bench::Pong);
 PROCACTOR_MESSAGE(procactor_bench::Chore);
@@ -111,7 +159,14 @@ PROCACTOR_MESSAGE(procactor_bench::Incarnation);
 
 namespace procactor_bench {
 
-class Counter : public procactor::Actor<Counter, Tick, Flush> {
+// Only a dead or wedged actor comes near these; the measurements take
+// milliseconds to seconds.
+constexpr auto reply_timeout = std::chrono::seconds(60);
+constexpr auto join_timeout = std::chrono::seconds(10);
+
+// Tick is listed first: dispatch tries the types in order, and the stream's
+// figure should not pay for the others.
+class Counter : public procactor::Actor<Counter, Tick, Flush, Sync, Hold> {
  public:
   void on(const Tick& tick) {
     ++totals_.count;
@@ -122,9 +177,46 @@ class Counter : public procactor::Actor<Counter, Tick, Flush> {
     totals_ = {};
     return done;
   }
+  void on(const Sync&) {}
+  void on(const Hold& hold) {
+    // open() blocks until the driver opens the FIFO for writing; read()
+    // then blocks until it closes it. Neither costs instructions.
+    const int fd = ::open(hold.fifo.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + hold.fifo);
+    char byte = 0;
+    for (;;) {
+      const ssize_t got = ::read(fd, &byte, 1);
+      if (got == 0 || (got < 0 && errno != EINTR)) break;
+    }
+    ::close(fd);
+  }
 
  private:
   Totals totals_;
+};
+
+// One of the multi-sender stream's senders: a process of its own.
+class Sender : public procactor::Actor<Sender, Burst> {
+ public:
+  void on(const Burst& burst) {
+    for (std::uint64_t i = 0; i < burst.count; ++i) {
+      burst.target.send(Tick{burst.first + i, 0x11111111, 0x22222222, 0x33333333});
+    }
+    burst.target.ask<void>(Sync{}, reply_timeout).get();
+  }
+};
+
+// A middle stage of the pipeline: decodes each Tick and sends it on, as a
+// graph's transforming actor would. A Flush travels down the pipeline behind
+// the Ticks (each lane is first in, first out) and the sink's Totals back up.
+class Forwarder : public procactor::Actor<Forwarder, Tick, Flush, Wire> {
+ public:
+  void on(const Tick& tick) { next_.send(tick); }
+  Totals on(const Flush& flush) { return next_.ask<Totals>(flush, reply_timeout).get(); }
+  void on(const Wire& wire) { next_ = wire.next; }
+
+ private:
+  procactor::ActorRef next_;
 };
 
 class Echo : public procactor::Actor<Echo, Ping> {
@@ -153,26 +245,19 @@ class RestartWorker : public procactor::Actor<RestartWorker, Chore, WhoAreYou> {
   std::uint64_t nonce_ = draw_nonce();
 };
 
-// Trial division: CPU-bound, no memory traffic, the same code serially and
-// in the pool's workers.
+// Trial division: CPU-bound, no memory traffic. The graph's PrimeCounters'
+// function, so that the pool, the graph and the serial count do the same
+// work per number and one serial time serves them all.
 std::uint64_t count_primes(std::uint64_t from, std::uint64_t to) {
-  std::uint64_t count = 0;
-  for (std::uint64_t n = std::max<std::uint64_t>(from, 2); n < to; ++n) {
-    bool prime = true;
-    for (std::uint64_t d = 2; d * d <= n; ++d) {
-      if (n % d == 0) {
-        prime = false;
-        break;
-      }
-    }
-    count += prime ? 1 : 0;
-  }
-  return count;
+  return static_cast<std::uint64_t>(
+      examples::count_primes(static_cast<std::int64_t>(from), static_cast<std::int64_t>(to)));
 }
 
 }  // namespace procactor_bench
 
 PROCACTOR_ACTOR(procactor_bench::Counter);
+PROCACTOR_ACTOR(procactor_bench::Sender);
+PROCACTOR_ACTOR(procactor_bench::Forwarder);
 PROCACTOR_ACTOR(procactor_bench::Echo);
 PROCACTOR_ACTOR(procactor_bench::RestartWorker);
 
@@ -180,11 +265,6 @@ namespace procactor_bench {
 PROCACTOR_FUNCTION(count_primes);
 
 namespace {
-
-// Only a dead or wedged actor comes near these; the measurements take
-// milliseconds to seconds.
-constexpr auto reply_timeout = std::chrono::seconds(60);
-constexpr auto join_timeout = std::chrono::seconds(10);
 
 procactor::Options runtime_options() {
   procactor::Options options;
@@ -259,6 +339,67 @@ summary procactor_workloads::stream_msg_per_s(const stream_params& params) {
   });
 }
 
+summary procactor_workloads::stream_senders_msg_per_s(const stream_params& params, int senders) {
+  if (senders <= 0) throw std::invalid_argument("stream with no senders");
+  scoped_actor consumer(impl_->spawn<Counter>("counter"));
+  const procactor::ActorRef& target = consumer.ref();
+  (void)target.ask<Totals>(Flush{}, reply_timeout).get();
+  std::vector<std::unique_ptr<scoped_actor>> pool;
+  for (int i = 0; i < senders; ++i) {
+    pool.push_back(std::make_unique<scoped_actor>(impl_->spawn<Sender>("sender")));
+    // An empty burst: the sender is up and its lane to the consumer exists
+    // before anything is timed.
+    pool.back()->ref().ask<void>(Burst{target, 0, 0}, reply_timeout).get();
+  }
+
+  const auto share = static_cast<std::uint64_t>(senders);
+  return stream_rate(params, [&](std::uint64_t wanted) {
+    // Every sender sends the same number; the total is rounded down to it.
+    const std::uint64_t each = std::max<std::uint64_t>(1, wanted / share);
+    const std::uint64_t messages = each * share;
+    std::vector<procactor::Future<void>> done;
+    done.reserve(pool.size());
+    const auto start = bench_clock::now();
+    for (std::uint64_t i = 0; i < share; ++i) {
+      done.push_back(pool[i]->ref().ask<void>(Burst{target, i * each, each}, reply_timeout));
+    }
+    for (auto& future : done) future.get();
+    const Totals totals = target.ask<Totals>(Flush{}, reply_timeout).get();
+    const auto stop = bench_clock::now();
+    if (totals.count != messages || totals.seq_sum != sum_of_seq(messages)) {
+      throw std::runtime_error("the consumer actor lost or duplicated Ticks of several senders");
+    }
+    // The rate of the messages actually sent, so a rounded-down total
+    // does not flatter the figure.
+    return seconds_between(start, stop) * static_cast<double>(wanted) / static_cast<double>(messages);
+  });
+}
+
+summary procactor_workloads::pipeline_msg_per_s(const stream_params& params) {
+  scoped_actor sink(impl_->spawn<Counter>("sink"));
+  scoped_actor second(impl_->spawn<Forwarder>("middle"));
+  scoped_actor first(impl_->spawn<Forwarder>("middle"));
+  (void)sink.ref().ask<Totals>(Flush{}, reply_timeout).get();
+  second.ref().ask<void>(Wire{sink.ref()}, reply_timeout).get();
+  first.ref().ask<void>(Wire{second.ref()}, reply_timeout).get();
+  // Through the whole pipeline once: every process is up, every lane exists.
+  (void)first.ref().ask<Totals>(Flush{}, reply_timeout).get();
+
+  const procactor::ActorRef& ref = first.ref();
+  return stream_rate(params, [&](std::uint64_t messages) {
+    const auto start = bench_clock::now();
+    for (std::uint64_t i = 0; i < messages; ++i) {
+      ref.send(Tick{i, 0x11111111, 0x22222222, 0x33333333});
+    }
+    const Totals totals = ref.ask<Totals>(Flush{}, reply_timeout).get();
+    const auto stop = bench_clock::now();
+    if (totals.count != messages || totals.seq_sum != sum_of_seq(messages)) {
+      throw std::runtime_error("the pipeline lost or duplicated Ticks");
+    }
+    return seconds_between(start, stop);
+  });
+}
+
 summary procactor_workloads::round_trip_us(const round_trip_params& params) {
   if (params.samples <= 0) throw std::invalid_argument("round trip with no samples");
   scoped_actor echo(impl_->spawn<Echo>("echo"));
@@ -279,38 +420,35 @@ summary procactor_workloads::round_trip_us(const round_trip_params& params) {
   return summarize(std::move(samples));
 }
 
-primes_result procactor_workloads::primes(const primes_params& params) {
-  const unsigned workers = std::max(1U, std::thread::hardware_concurrency());
-  procactor::Pool pool(impl_->runtime, workers);
-  // One tiny task per worker (submit is round-robin): every worker process is
-  // up before the clock starts.
+primes_run serial_primes(std::uint64_t limit) {
+  const auto start = bench_clock::now();
+  const std::uint64_t count = count_primes(0, limit);
+  return {seconds_between(start, bench_clock::now()), count};
+}
+
+primes_run procactor_workloads::pool_primes(std::uint64_t limit, int chunks, unsigned workers) {
+  if (chunks <= 0 || workers == 0) throw std::invalid_argument("pool_primes: no chunks or no workers");
+  // A name of its own: a pool's supervision group outlives it in the
+  // runtime, and a second group of the same name is refused.
+  procactor::PoolOptions options;
+  options.name = "primes-" + std::to_string(impl_->spawned++);
+  procactor::Pool pool(impl_->runtime, workers, options);
+  // One tiny task per worker: every worker process is up before the clock
+  // starts (submit goes to the least loaded worker, and each is idle).
   std::vector<procactor::Future<std::uint64_t>> warm;
   for (unsigned i = 0; i < workers; ++i) warm.push_back(pool.submit(count_primes, 0, 10));
   for (auto& future : warm) (void)future.get();
 
-  const std::uint64_t chunks = std::uint64_t{workers} * static_cast<std::uint64_t>(params.chunks_per_worker);
+  const auto n = static_cast<std::uint64_t>(chunks);
   std::vector<std::tuple<std::uint64_t, std::uint64_t>> ranges;
-  for (std::uint64_t i = 0; i < chunks; ++i) {
-    ranges.emplace_back(params.limit * i / chunks, params.limit * (i + 1) / chunks);
-  }
-
-  std::uint64_t serial_count = 0;
-  const summary serial = repeat(params.warmups, params.runs, [&] {
-    const auto start = bench_clock::now();
-    serial_count = count_primes(0, params.limit);
-    return seconds_between(start, bench_clock::now());
-  });
-  const summary parallel = repeat(params.warmups, params.runs, [&] {
-    const auto start = bench_clock::now();
-    const auto counts = pool.map(count_primes, ranges);
-    const auto stop = bench_clock::now();
-    std::uint64_t total = 0;
-    for (const auto count : counts) total += count;
-    if (total != serial_count) throw std::runtime_error("the pool counted a different number of primes");
-    return seconds_between(start, stop);
-  });
+  for (std::uint64_t i = 0; i < n; ++i) ranges.emplace_back(limit * i / n, limit * (i + 1) / n);
+  const auto start = bench_clock::now();
+  const auto counts = pool.map(count_primes, ranges);
+  const auto stop = bench_clock::now();
+  std::uint64_t total = 0;
+  for (const auto count : counts) total += count;
   pool.close();
-  return {serial, parallel, serial.median / parallel.median, workers};
+  return {seconds_between(start, stop), total};
 }
 
 namespace {
@@ -395,6 +533,42 @@ restart_result procactor_workloads::restart_latency_ms(const restart_params& par
   }
   result.latency_ms = summarize(std::move(samples));
   return result;
+}
+
+// --callgrind's sending side: callgrind collects only while this function
+// runs (--toggle-collect=*callgrind_send_ticks*), so its count is the sends
+// alone, none of the runtime's background threads. Never inlined, or there
+// would be nothing to toggle on.
+[[gnu::noinline]] void callgrind_send_ticks(const procactor::ActorRef& ref, std::uint64_t messages) {
+  for (std::uint64_t i = 0; i < messages; ++i) ref.send(Tick{i, 0x11111111, 0x22222222, 0x33333333});
+}
+
+void procactor_workloads::callgrind_stream_driver(std::uint64_t messages, const std::string& fifo) {
+  procactor::SpawnOptions options;
+  // Room for every Tick at once (a Tick's record is well under 128 bytes):
+  // the sender must never find the lane full while the consumer is held.
+  options.mailbox_capacity = std::max<std::size_t>(std::size_t{1} << 20, messages * 128);
+  scoped_actor consumer(impl_->spawn<Counter>("callgrind-counter", options));
+  const procactor::ActorRef& ref = consumer.ref();
+  (void)ref.ask<Totals>(Flush{}, reply_timeout).get();
+  const auto consumer_pid = ref.pid();
+  if (!consumer_pid) throw std::runtime_error("the consumer actor has no pid");
+
+  ref.send(Hold{fifo});
+  callgrind_send_ticks(ref, messages);
+  // Queued behind the Ticks before the consumer is let go, so that it finds
+  // its next message waiting from the first Tick to the last.
+  auto flushed = ref.ask<Totals>(Flush{}, reply_timeout);
+  const int fd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + fifo);
+  ::close(fd);
+  const Totals totals = flushed.get();
+  if (totals.count != messages || totals.seq_sum != sum_of_seq(messages)) {
+    throw std::runtime_error("the consumer actor lost or duplicated Ticks");
+  }
+  std::printf("sender_pid=%d consumer_pid=%d messages=%llu\n", static_cast<int>(::getpid()), *consumer_pid,
+              static_cast<unsigned long long>(messages));
+  std::fflush(stdout);
 }
 
 }  // namespace procactor_bench

@@ -263,47 +263,72 @@ std::string string_field(const std::map<std::string, flat_json_value>& object, c
 
 }  // namespace
 
-python_results run_python_baseline(const stream_params& stream, const round_trip_params& hot,
-                                   const round_trip_params& parked) {
-  python_results results;
+namespace {
+
+// mp_baseline.py with `--measure what` and the counts it needs; `key` is the
+// figure read back (and `key`_p90_us's prefix for round trips).
+python_figure run_mp_script(const std::vector<std::string>& measure_args, const std::string& key,
+                            const std::string& p90_key, const std::string& what) {
+  python_figure figure;
   const auto python = find_in_path("python3");
   if (!python) {
-    results.note = "python3 not found on PATH: Python baselines not measured";
-    return results;
+    figure.note = "python3 not found on PATH: " + what + " not measured";
+    return figure;
   }
   const std::string script = locate_mp_script();
   if (script.empty()) {
-    results.note = std::string(script_name) + " not found next to the binary nor at " +
-                   PROCACTOR_BENCH_MP_SCRIPT + ": Python baselines not measured";
-    return results;
+    figure.note = std::string(script_name) + " not found next to the binary nor at " +
+                  PROCACTOR_BENCH_MP_SCRIPT + ": " + what + " not measured";
+    return figure;
   }
-  const std::vector<std::string> args{
-      "python3",
-      script,
-      "--stream-min-messages", std::to_string(stream.min_messages),
-      "--stream-max-messages", std::to_string(stream.max_messages),
-      "--stream-target-s", std::to_string(stream.target_run_seconds),
-      "--stream-warmups", std::to_string(stream.warmups),
-      "--stream-runs", std::to_string(stream.runs),
-      "--rt-warmups", std::to_string(hot.warmups),
-      "--rt-samples", std::to_string(hot.samples),
-      "--parked-warmups", std::to_string(parked.warmups),
-      "--parked-samples", std::to_string(parked.samples),
-      "--pause-us", std::to_string(parked.pause.count()),
-  };
-
-  const auto out = run_json_script(*python, script, args, "Python baselines");
+  std::vector<std::string> args{"python3", script};
+  args.insert(args.end(), measure_args.begin(), measure_args.end());
+  const auto out = run_json_script(*python, script, args, what);
   if (!out.object) {
-    results.note = out.note;
-    return results;
+    figure.note = out.note;
+    return figure;
   }
-  const auto& object = *out.object;
-  results.queue_stream_msg_s = number_field(object, "queue_stream_msg_s");
-  results.pipe_round_trip_us = number_field(object, "pipe_round_trip_us");
-  results.pipe_round_trip_parked_us = number_field(object, "pipe_round_trip_parked_us");
-  results.queue_message_bytes = number_field(object, "queue_message_bytes");
-  results.python_version = string_field(object, "python_version");
-  return results;
+  figure.value = number_field(*out.object, key);
+  if (!p90_key.empty()) figure.p90 = number_field(*out.object, p90_key);
+  figure.message_bytes = number_field(*out.object, "queue_message_bytes");
+  figure.python_version = string_field(*out.object, "python_version");
+  if (!figure.value) figure.note = std::string(script_name) + " printed no " + key + ": " + what + " not measured";
+  return figure;
+}
+
+std::vector<std::string> stream_args(const stream_params& stream) {
+  return {"--stream-min-messages", std::to_string(stream.min_messages),
+          "--stream-max-messages", std::to_string(stream.max_messages),
+          "--stream-target-s", std::to_string(stream.target_run_seconds),
+          "--stream-warmups", std::to_string(stream.warmups),
+          "--stream-runs", std::to_string(stream.runs)};
+}
+
+}  // namespace
+
+python_figure run_python_stream(const stream_params& stream) {
+  auto args = stream_args(stream);
+  args.insert(args.end(), {"--measure", "stream"});
+  return run_mp_script(args, "queue_stream_msg_s", "", "the Python Queue stream");
+}
+
+python_figure run_python_pipeline(const stream_params& stream, int middles) {
+  auto args = stream_args(stream);
+  args.insert(args.end(), {"--pipeline-middles", std::to_string(middles), "--measure", "pipeline"});
+  return run_mp_script(args, "queue_pipeline_msg_s", "", "the Python Queue pipeline");
+}
+
+python_figure run_python_round_trip(const round_trip_params& round_trip) {
+  if (round_trip.pause.count() > 0) {
+    return run_mp_script({"--parked-warmups", std::to_string(round_trip.warmups), "--parked-samples",
+                          std::to_string(round_trip.samples), "--pause-us", std::to_string(round_trip.pause.count()),
+                          "--measure", "parked"},
+                         "pipe_round_trip_parked_us", "pipe_round_trip_parked_p90_us",
+                         "the Python Pipe round trip (parked)");
+  }
+  return run_mp_script({"--rt-warmups", std::to_string(round_trip.warmups), "--rt-samples",
+                        std::to_string(round_trip.samples), "--measure", "round_trip"},
+                       "pipe_round_trip_us", "pipe_round_trip_p90_us", "the Python Pipe round trip");
 }
 
 std::string locate_pool_restart_script() {

@@ -1,5 +1,6 @@
-// Baselines: Python multiprocessing (Queue stream, Pipe round trip), measured
-// by mp_baseline.py in a python3 subprocess during the same run; and the
+// Baselines: Python multiprocessing (Queue stream, Queue pipeline, Pipe round
+// trip), measured by mp_baseline.py in a python3 subprocess during the same
+// run; and the
 // restart of a concurrent.futures.ProcessPoolExecutor after kill -9 of its
 // worker, by pool_restart_baseline.py under /usr/bin/python3.
 #pragma once
@@ -15,21 +16,25 @@
 
 namespace procactor_bench {
 
-struct python_results {
-  std::optional<double> queue_stream_msg_s;
-  std::optional<double> pipe_round_trip_us;
-  std::optional<double> pipe_round_trip_parked_us;
-  std::optional<double> queue_message_bytes;
+// One figure of mp_baseline.py, from one run of the script (procactor-bench
+// runs it once per round, between its own runs).
+struct python_figure {
+  std::optional<double> value;  // msg/s, or the median µs of a round trip
+  std::optional<double> p90;    // round trips: the 90th percentile, µs
+  std::optional<double> message_bytes;  // the pickled size of one message
   std::string python_version;
-  // Why figures are missing (no python3, no script, the script failed); empty
-  // when all were measured.
+  // Why the figure is missing (no python3, no script, the script failed);
+  // empty when it was measured.
   std::string note;
 };
 
-// Never throws: a baseline that cannot run is reported as null with a note.
-python_results run_python_baseline(const stream_params& stream,
-                                   const round_trip_params& hot,
-                                   const round_trip_params& parked);
+// Each never throws: a baseline that cannot run is reported as null with a
+// note. A Queue stream, one producer (the script) to one consumer process.
+python_figure run_python_stream(const stream_params& stream);
+// A chain of Queues: the script, `middles` forwarding processes, a consumer.
+python_figure run_python_pipeline(const stream_params& stream, int middles);
+// Pipe ping-pong; round_trip.pause > 0 gives the parked variant.
+python_figure run_python_round_trip(const round_trip_params& round_trip);
 
 struct python_pool_restart_results {
   std::optional<summary> latency_ms;  // kill -> a new pool has run one task

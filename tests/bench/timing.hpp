@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -34,6 +35,9 @@ struct summary {
   std::size_t samples = 0;
   double p90 = 0;
   double p99 = 0;
+  // Every sample, sorted: the rounds of a workload pool them for its tails
+  // (a p99 over all rounds' kills, not a median of per-round maxima).
+  std::vector<double> sorted;
 };
 
 // Nearest rank: the smallest sample with at least q of all samples at or
@@ -51,8 +55,9 @@ inline summary summarize(std::vector<double> samples) {
   const std::size_t n = samples.size();
   const double median =
       n % 2 == 1 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2.0;
-  return {median, samples.front(), samples.back(), n, nearest_rank(samples, 0.90),
-          nearest_rank(samples, 0.99)};
+  const double p90 = nearest_rank(samples, 0.90);
+  const double p99 = nearest_rank(samples, 0.99);
+  return {median, samples.front(), samples.back(), n, p90, p99, std::move(samples)};
 }
 
 // Calls `measure()` warmups + runs times and summarises the last `runs`
@@ -66,6 +71,13 @@ summary repeat(int warmups, int runs, Measure&& measure) {
     if (i >= warmups) figures.push_back(figure);
   }
   return summarize(std::move(figures));
+}
+
+// All samples of several summaries as one (the pooled tails of the rounds).
+inline summary pooled(const std::vector<summary>& parts) {
+  std::vector<double> all;
+  for (const auto& part : parts) all.insert(all.end(), part.sorted.begin(), part.sorted.end());
+  return summarize(std::move(all));
 }
 
 // Runs a stream workload as stream_params describes. `send_and_wait(n)`
