@@ -200,7 +200,7 @@ int run_callgrind(std::uint64_t messages, bool json) {
                     consumer);
       std::cout << line;
       std::cout << "  N = " << messages
-                << "; per message = (I(2N) - I(N)) / N; sender: the send loop (cereal encode + "
+                << "; per message = (I(2N) - I(N)) / N; sender: the send loop (encode + "
                    "ActorRef::send), consumer: the actor's message loop (receive, decode, dispatch, "
                    "handler, commit)\n";
     }

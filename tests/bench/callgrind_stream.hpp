@@ -14,7 +14,7 @@
 // the fork server's clone is one it cannot follow), once with N messages and
 // once with 2N. The driver spawns a Counter actor, sends it a Hold (its
 // handler blocks in open() on FIFO), sends the N Ticks (the loop in
-// callgrind_send_ticks: cereal encoding and ActorRef::send, nothing else)
+// callgrind_send_ticks: encoding and ActorRef::send, nothing else)
 // into a lane big enough for all of them, queues a Flush, and only then
 // opens FIFO, which lets the consumer go: it handles every Tick back to
 // back without ever waiting for the next one, and the sender never waits
