@@ -66,7 +66,7 @@ std::optional<Message> actor_host::recv() {
     const std::uint32_t closed = receiver_.box()->closed.load(std::memory_order_acquire);
     if (closed == mailbox_stopping) return std::nullopt;  // what is queued waits for the next incarnation
     if (!draining_ && closed == mailbox_closed) draining_ = true;
-    auto d = receiver_.next(recv_slice, !process::take_reply_woke_asker());
+    auto d = receiver_.next(recv_slice);
     if (!d) {
       if (draining_ && receiver_.all_empty()) return std::nullopt;
       continue;

@@ -358,7 +358,7 @@ std::optional<delivery> receiver::poll() {
   return std::nullopt;
 }
 
-std::optional<delivery> receiver::next(steady::duration timeout, bool spin) {
+std::optional<delivery> receiver::next(steady::duration timeout) {
   // The clock costs ~30 ns on these VMs: a record already waiting is taken
   // before it is read.
   if (auto d = poll()) return d;
@@ -374,7 +374,7 @@ std::optional<delivery> receiver::next(steady::duration timeout, bool spin) {
       spin_.waited(now - start);
       return std::nullopt;
     }
-    if (spin && now - start < spin_.get()) {
+    if (now - start < spin_.get()) {
       _mm_pause();
       continue;
     }

@@ -23,10 +23,11 @@
 //   not one per message sent while the consumer is still waking. A seq_cst
 //   fence on both sides makes it impossible for the consumer to park on a
 //   record the producer has published.
-// * A thread whose send woke a sleeper does not spin for the answer (an
-//   asker parks at once; an actor that woke its asker with the reply parks
-//   at once for its next message): the peer needs a wake-up first, and on a
-//   busy machine a spinner takes the CPU it would run on.
+// * An asker that was idle and whose request woke a sleeping receiver does
+//   not spin for the answer: the receiver needs a wake-up first, and on a
+//   busy machine a spinner takes the CPU it would run on. In a loop of asks
+//   it spins as usual, or both sides could stay parked, each waking the
+//   other for every message.
 // * Closing sets `closed` to mailbox_closed: sends are refused from then on,
 //   and the consumer drains every lane before it stops. mailbox_stopping
 //   (a graceful restart) stops the consumer after the record in hand and
@@ -245,9 +246,8 @@ class receiver {
       : arena_(&a), box_(box), on_problem_(std::move(on_problem)) {}
 
   // The next record of any lane (fair across lanes), waiting up to `timeout`
-  // (spin, then park; park at once when `spin` is false). Corrupt records
-  // are reported and skipped.
-  std::optional<delivery> next(steady::duration timeout, bool spin = true);
+  // (spin, then park). Corrupt records are reported and skipped.
+  std::optional<delivery> next(steady::duration timeout);
   // The next record if one is there now; never waits.
   std::optional<delivery> try_next() { return poll(); }
   // Moves the lane's head past `d` and removes its blob.

@@ -97,10 +97,10 @@ bool process::inbox_intact() const noexcept {
 }
 
 namespace {
-thread_local bool t_reply_woke_asker = false;
+// An asker that sent nothing for this long was idle (see ask()).
+constexpr auto asker_idle = std::chrono::microseconds(200);
 }  // namespace
 
-bool process::take_reply_woke_asker() noexcept { return std::exchange(t_reply_woke_asker, false); }
 
 void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes,
                     type_id type) {
@@ -109,9 +109,7 @@ void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::sp
   // A reply must not be lost to a momentarily full inbox, but an asker that
   // is gone for good must not hold this process either.
   send_deadline deadline = send_deadline::after(send_timeout);
-  (void)take_woke_sleeper();
   errc result = write(asker, true, header, bytes, deadline);
-  t_reply_woke_asker = take_woke_sleeper();
   // A slot table entry found corrupt is repaired by the supervisor within a
   // tick of its monitor: try again until then rather than drop the reply.
   const auto retry_until = result != errc::corrupt ? steady::time_point{}
@@ -138,7 +136,8 @@ std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::
                                       std::function<void()> on_reply) {
   auto state = std::make_shared<pending>();
   state->on_reply = std::move(on_reply);
-  state->deadline = steady::now() + timeout;
+  const auto now = steady::now();
+  state->deadline = now + timeout;
   state->correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
   state->target = target;
   start_pump();
@@ -160,7 +159,13 @@ std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::
   message_header header{message.type, state->correlation, message.flags | flag_ask};
   (void)take_woke_sleeper();
   const errc sent = write(target, false, header, message.payload, state->deadline);
-  state->peer_asleep = take_woke_sleeper();
+  // Parking at once pays off when the receiver was idle: its wake-up takes
+  // tens of µs and a spinner would take the CPU it runs on. Not in a loop
+  // of asks (the last answer came just now): there the receiver parked only
+  // for a moment, and an asker that did not spin for the answer would keep
+  // both sides parked, each waking the other, for every ask after.
+  const auto idle_for = now.time_since_epoch() - std::chrono::nanoseconds(last_await_end_.load());
+  state->peer_asleep = take_woke_sleeper() && idle_for > asker_idle;
   if (sent != errc::ok) {
     std::string why = sent == errc::no_such_actor ? "no actor in slot " + std::to_string(target)
                                                    : "the request could not be sent";

@@ -69,10 +69,6 @@ class process {
   // Why a write failed, in words that name the limit and the option to raise.
   [[nodiscard]] std::string describe_failure(errc code, std::size_t bytes) const;
 
-  // Whether this thread's last reply woke its asker from a futex sleep: the
-  // asker's next message then comes a wake-up later at least, and the
-  // actor parks at once instead of spinning beside it.
-  static bool take_reply_woke_asker() noexcept;
   std::shared_ptr<pending> ask(slot_id target, outgoing message, steady::duration timeout,
                                std::function<void()> on_reply = {});
   void complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes, type_id type = 0);
