@@ -165,6 +165,32 @@ void CEREAL_LOAD_FUNCTION_NAME(byte_input_archive& archive, cereal::BinaryData<T
   archive.load_binary(data.data, static_cast<std::size_t>(data.size));
 }
 
+// What the fast archives below take themselves (the rest goes to cereal).
+namespace fast_codec {
+template <class T>
+inline constexpr bool is_plain_v = std::is_arithmetic_v<T> || std::is_enum_v<T>;
+template <class T>
+struct is_vector : std::false_type {};
+template <class T>
+struct is_vector<std::vector<T, std::allocator<T>>> : std::true_type {};
+template <class T>
+struct is_array : std::false_type {};
+template <class T, std::size_t N>
+struct is_array<std::array<T, N>> : std::true_type {};
+template <class T>
+struct is_nvp : std::false_type {};
+template <class T>
+struct is_nvp<cereal::NameValuePair<T>> : std::true_type {};
+template <class T>
+struct is_size_tag : std::false_type {};
+template <class T>
+struct is_size_tag<cereal::SizeTag<T>> : std::true_type {};
+template <class T>
+struct is_binary_data : std::false_type {};
+template <class T>
+struct is_binary_data<cereal::BinaryData<T>> : std::true_type {};
+}  // namespace fast_codec
+
 // The encoder's archive: the same bytes as byte_output_archive (cereal's
 // binary format), but without cereal's per-archive machinery (the tables
 // for shared pointers, polymorphic types and class versions, made and torn
@@ -201,11 +227,8 @@ class fast_output_archive {
 
  private:
   template <class T>
-  static constexpr bool is_plain_v = std::is_arithmetic_v<T> || std::is_enum_v<T>;
-
-  template <class T>
   void write(const T& value) {
-    if constexpr (is_plain_v<T> && !std::is_same_v<T, bool>) {
+    if constexpr (fast_codec::is_plain_v<T> && !std::is_same_v<T, bool>) {
       out_.append(std::addressof(value), sizeof(T));
     } else if constexpr (std::is_same_v<T, bool>) {
       const std::uint8_t byte = value ? 1 : 0;  // cereal writes a bool as its object byte
@@ -213,15 +236,15 @@ class fast_output_archive {
     } else if constexpr (std::is_same_v<T, std::string>) {
       size(value.size());
       out_.append(value.data(), value.size());
-    } else if constexpr (is_vector<T>::value) {
+    } else if constexpr (fast_codec::is_vector<T>::value) {
       write_vector(value);
-    } else if constexpr (is_array<T>::value) {
+    } else if constexpr (fast_codec::is_array<T>::value) {
       write_array(value);
-    } else if constexpr (is_nvp<T>::value) {
+    } else if constexpr (fast_codec::is_nvp<T>::value) {
       write(value.value);
-    } else if constexpr (is_size_tag<T>::value) {
+    } else if constexpr (fast_codec::is_size_tag<T>::value) {
       size(value.size);
-    } else if constexpr (is_binary_data<T>::value) {
+    } else if constexpr (fast_codec::is_binary_data<T>::value) {
       out_.append(value.data, static_cast<std::size_t>(value.size));
     } else if constexpr (requires(T& t, fast_output_archive& a) { t.serialize(a); }) {
       const_cast<T&>(value).serialize(*this);  // as cereal does for a member serialize
@@ -241,7 +264,7 @@ class fast_output_archive {
       slow()(vector);  // packed bits in memory: cereal's own loop
     } else {
       size(vector.size());
-      if constexpr (is_plain_v<T>) {
+      if constexpr (fast_codec::is_plain_v<T>) {
         out_.append(vector.data(), vector.size() * sizeof(T));
       } else {
         for (const auto& element : vector) write(element);
@@ -251,7 +274,7 @@ class fast_output_archive {
   template <class A>
   void write_array(const A& array) {
     using T = typename A::value_type;
-    if constexpr (is_plain_v<T> && !std::is_same_v<T, bool>) {
+    if constexpr (fast_codec::is_plain_v<T> && !std::is_same_v<T, bool>) {
       out_.append(array.data(), array.size() * sizeof(T));
     } else {
       for (const auto& element : array) write(element);
@@ -262,27 +285,6 @@ class fast_output_archive {
     if (!slow_) slow_.emplace(out_);
     return *slow_;
   }
-
-  template <class T>
-  struct is_vector : std::false_type {};
-  template <class T>
-  struct is_vector<std::vector<T, std::allocator<T>>> : std::true_type {};
-  template <class T>
-  struct is_array : std::false_type {};
-  template <class T, std::size_t N>
-  struct is_array<std::array<T, N>> : std::true_type {};
-  template <class T>
-  struct is_nvp : std::false_type {};
-  template <class T>
-  struct is_nvp<cereal::NameValuePair<T>> : std::true_type {};
-  template <class T>
-  struct is_size_tag : std::false_type {};
-  template <class T>
-  struct is_size_tag<cereal::SizeTag<T>> : std::true_type {};
-  template <class T>
-  struct is_binary_data : std::false_type {};
-  template <class T>
-  struct is_binary_data<cereal::BinaryData<T>> : std::true_type {};
 
   byte_buffer& out_;
   std::optional<byte_output_archive> slow_;
@@ -340,9 +342,6 @@ class fast_input_archive {
   [[nodiscard]] std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - at_); }
 
  private:
-  template <class T>
-  static constexpr bool is_plain_v = std::is_arithmetic_v<T> || std::is_enum_v<T>;
-
   void take(void* data, std::size_t size) {
     if (size > remaining()) truncated(size);
     if (size == 0) return;
@@ -373,23 +372,23 @@ class fast_input_archive {
       take(&byte, 1);
       if (byte > 1) throw cereal::Exception("a bool encoded as " + std::to_string(byte));
       value = byte != 0;
-    } else if constexpr (is_plain_v<T>) {
+    } else if constexpr (fast_codec::is_plain_v<T>) {
       take(std::addressof(value), sizeof(T));
     } else if constexpr (std::is_same_v<T, std::string>) {
       value.resize(static_cast<std::size_t>(count()));
       take(value.data(), value.size());
-    } else if constexpr (is_vector<T>::value) {
+    } else if constexpr (fast_codec::is_vector<T>::value) {
       read_vector(value);
-    } else if constexpr (is_array<T>::value) {
+    } else if constexpr (fast_codec::is_array<T>::value) {
       using E = typename T::value_type;
-      if constexpr (is_plain_v<E> && !std::is_same_v<E, bool>) {
+      if constexpr (fast_codec::is_plain_v<E> && !std::is_same_v<E, bool>) {
         take(value.data(), value.size() * sizeof(E));
       } else {
         for (auto& element : value) read(element);
       }
-    } else if constexpr (is_nvp<T>::value) {
+    } else if constexpr (fast_codec::is_nvp<T>::value) {
       read(value.value);
-    } else if constexpr (is_binary_data<T>::value) {
+    } else if constexpr (fast_codec::is_binary_data<T>::value) {
       take(value.data, static_cast<std::size_t>(value.size));
     } else if constexpr (requires(T& t, fast_input_archive& a) { t.serialize(a); }) {
       value.serialize(*this);
@@ -405,7 +404,7 @@ class fast_input_archive {
     using T = typename V::value_type;
     if constexpr (std::is_same_v<T, bool>) {
       slow(vector);
-    } else if constexpr (is_plain_v<T>) {
+    } else if constexpr (fast_codec::is_plain_v<T>) {
       const std::uint64_t n = count();
       if (n > remaining() / sizeof(T)) {
         throw cereal::Exception("vector of " + std::to_string(n) + " elements of " + std::to_string(sizeof(T)) +
@@ -434,23 +433,6 @@ class fast_input_archive {
     (*slow_)(value);
     at_ = slow_->position();
   }
-
-  template <class T>
-  struct is_vector : std::false_type {};
-  template <class T>
-  struct is_vector<std::vector<T, std::allocator<T>>> : std::true_type {};
-  template <class T>
-  struct is_array : std::false_type {};
-  template <class T, std::size_t N>
-  struct is_array<std::array<T, N>> : std::true_type {};
-  template <class T>
-  struct is_nvp : std::false_type {};
-  template <class T>
-  struct is_nvp<cereal::NameValuePair<T>> : std::true_type {};
-  template <class T>
-  struct is_binary_data : std::false_type {};
-  template <class T>
-  struct is_binary_data<cereal::BinaryData<T>> : std::true_type {};
 
   const std::byte* at_;
   const std::byte* end_;
