@@ -53,7 +53,8 @@ void install_crash_trace(const std::string& who) {
   const int signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP};
 #endif
   std::strncpy(g_who, who.c_str(), sizeof g_who - 1);
-  // A spare installed the handlers already; the actor it became only names itself.
+  // The fork server installed the handlers already; an actor forked from it
+  // only names itself.
   static bool installed = false;
   if (installed) return;
   installed = true;

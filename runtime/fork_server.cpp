@@ -1,6 +1,7 @@
 #include "fork_server.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string_view>
 
 #include "procactor/runtime.hpp"
@@ -24,31 +26,40 @@ namespace {
 constexpr int max_descriptors = 4;
 constexpr std::size_t max_request = 64 * 1024;
 constexpr int server_socket = 3;  // where the server keeps its end
+// How long the server leaves the machine to a start it just made possible
+// before it forks the next spare: on two cores the fork would otherwise
+// take the CPU the new actor, or the caller waiting for its answer, needs.
+// Cut short by the next request.
+constexpr int spare_delay_ms = 1;
+
+enum request_kind : std::uint32_t {
+  become = 1,    // to the server: clone a child that becomes this actor; to a spare: become it
+  make_spare = 2,  // to the server: fork a spare and pass its socket back
+};
 
 struct request_header {
+  std::uint32_t kind;
   std::uint32_t environment_bytes;
   std::uint32_t descriptors;
   std::int32_t targets[max_descriptors];
 };
 
-// The answer to a request: the actor's pid or -errno, and the pid of a
-// child of the supervisor's to reap (a spare that died unused), or 0.
+// The server's answer: the pid of the child it made, or -errno. The answer
+// to make_spare carries the spare's socket.
 struct fork_reply {
   std::int32_t pid;
-  std::int32_t reap;
 };
 
 // What a new child of the server does first, whether it becomes an actor at
 // once or waits as the spare: what posix_spawn would have made of it. Its
 // parent is the supervisor (CLONE_PARENT); it dies with it.
+// The signal dispositions are the server's: the defaults, and the crash
+// handlers (serve() sets them once).
 void become_child(int parent) {
   ::close(server_socket);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) _exit(1);
   ::setpgid(0, 0);  // its own process group, as an exec'd actor has
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
-  }
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -94,21 +105,22 @@ int receive(int fd, request& r, char* buffer) {
   return 1;
 }
 
-// Sends `r` (its environment in `buffer`) on `fd`: 0 or -errno.
-int forward(int fd, const request& r, char* buffer) {
-  iovec parts[2] = {{const_cast<request_header*>(&r.header), sizeof r.header}, {buffer, r.environment}};
+// Sends `data` on `fd` with `fds` attached: 0 or -errno.
+int send_with_descriptors(int fd, std::span<const iovec> data, std::span<const int> fds) {
+  if (fds.size() > max_descriptors) return -EINVAL;
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_descriptors)] = {};
   msghdr message{};
-  message.msg_iov = parts;
-  message.msg_iovlen = 2;
-  if (r.count > 0) {
+  message.msg_iov = const_cast<iovec*>(data.data());
+  message.msg_iovlen = data.size();
+  if (!fds.empty()) {
     message.msg_control = control;
-    message.msg_controllen = CMSG_SPACE(sizeof(int) * static_cast<std::size_t>(r.count));
+    message.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
     cmsghdr* c = CMSG_FIRSTHDR(&message);
+    if (c == nullptr) return -EINVAL;
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * static_cast<std::size_t>(r.count));
-    std::memcpy(CMSG_DATA(c), r.fds, sizeof(int) * static_cast<std::size_t>(r.count));
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
   }
   while (::sendmsg(fd, &message, MSG_NOSIGNAL) < 0) {
     if (errno != EINTR) return -errno;
@@ -135,8 +147,8 @@ int forward(int fd, const request& r, char* buffer) {
   _exit(127);
 }
 
-// The run the supervisor's requests name (PROCACTOR_RUN): a spare made
-// after the first request opens that run's shared memory while it waits.
+// The run the supervisor's requests name (PROCACTOR_RUN): a spare opens
+// that run's shared memory while it waits.
 char g_run[256];
 
 void remember_run(const char* environment, std::size_t length) {
@@ -153,44 +165,44 @@ void remember_run(const char* environment, std::size_t length) {
 }
 
 // The spare: a child made ahead of need, already what become_child makes
-// it, that waits for the one request it will serve. A restart then costs
-// no fork on its path. It exits when the server closes its end.
+// it, that waits for the one request it will serve, sent by the supervisor
+// itself. A restart then costs no fork and no hop through the server. It
+// exits when the supervisor closes its end unused.
 [[noreturn]] void run_spare(int parent, int end) {
   become_child(parent);
   prctl(PR_SET_NAME, "procactor-spare");
   set_command_line("procactor-spare");
-  prepare_actor_process(g_run);
+  prepare_actor_process("procactor-spare", g_run, true);
   static char buffer[max_request];
   request r;
-  if (receive(end, r, buffer) != 1) _exit(0);
+  if (receive(end, r, buffer) != 1 || r.header.kind != become) _exit(0);
   ::close(end);
   become_actor(buffer, r);
 }
 
-struct spare {
-  long pid = -1;
-  int socket = -1;
-};
+void send_reply(std::int32_t pid, int descriptor = -1) {
+  fork_reply reply{pid};
+  const iovec part{&reply, sizeof reply};
+  (void)send_with_descriptors(server_socket, {&part, 1},
+                              descriptor >= 0 ? std::span<const int>(&descriptor, 1) : std::span<const int>{});
+}
 
-spare make_spare(int parent) {
+// Forks a spare; its end of a new socket pair goes to the supervisor.
+void make_and_send_spare(int parent) {
   int ends[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) return {};
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) {
+    send_reply(-errno);
+    return;
+  }
   const long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, 0);
   if (pid == 0) {
     ::close(ends[0]);
     run_spare(parent, ends[1]);
   }
+  const int error = errno;
   ::close(ends[1]);
-  if (pid < 0) {
-    ::close(ends[0]);
-    return {};
-  }
-  return {pid, ends[0]};
-}
-
-void send_reply(const fork_reply& reply) {
-  while (::send(server_socket, &reply, sizeof reply, MSG_NOSIGNAL) < 0 && errno == EINTR) {
-  }
+  send_reply(pid > 0 ? static_cast<std::int32_t>(pid) : -error, pid > 0 ? ends[0] : -1);
+  ::close(ends[0]);
 }
 
 [[noreturn]] void serve(int parent) {
@@ -199,44 +211,41 @@ void send_reply(const fork_reply& reply) {
   prctl(PR_SET_NAME, "procactor-fork");
   set_command_line("procactor-fork-server");
   ::setpgid(0, 0);  // out of the terminal's foreground group: Ctrl-C is the supervisor's
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) ::signal(sig, SIG_DFL);
+  // What every child of the server starts with: default dispositions but
+  // for the crash handlers. Set here once rather than in each child.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  }
   ::close_range(server_socket + 1, ~0U, 0);
+  prepare_actor_process("procactor-fork-server", nullptr, false);
   static char buffer[max_request];
-  spare ready = make_spare(parent);
   for (;;) {
     request r;
     const int got = receive(server_socket, r, buffer);
-    if (got == 0 || (got < 0 && got != -EPROTO)) {
-      // The supervisor is done: the spare goes, and the supervisor, whose
-      // child it is, learns which pid to reap.
-      if (ready.socket >= 0) ::close(ready.socket);
-      send_reply({0, static_cast<std::int32_t>(ready.pid > 0 ? ready.pid : 0)});
-      _exit(0);
+    if (got == 0 || (got < 0 && got != -EPROTO)) _exit(0);  // the supervisor is done
+    if (got < 0) {
+      send_reply(-EPROTO);
+      continue;
     }
-    fork_reply reply{-EPROTO, 0};
-    if (got == 1) {
+    if (r.header.kind == make_spare) {
       remember_run(buffer, r.environment);
-      if (ready.pid > 0 && forward(ready.socket, r, buffer) == 0) {
-        reply.pid = static_cast<std::int32_t>(ready.pid);
-      } else {
-        // No spare, or it died (killed from outside): fork one now. A dead
-        // spare is the supervisor's child; it reaps it.
-        if (ready.pid > 0) reply.reap = static_cast<std::int32_t>(ready.pid);
-        const long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, 0);
-        if (pid == 0) {
-          become_child(parent);
-          become_actor(buffer, r);
-        }
-        reply.pid = pid > 0 ? static_cast<std::int32_t>(pid) : -errno;
+      // Mapped here once: each spare inherits the mapping.
+      prepare_actor_process("procactor-fork-server", g_run, false);
+      pollfd next{server_socket, POLLIN, 0};
+      while (::poll(&next, 1, spare_delay_ms) < 0 && errno == EINTR) {
       }
-      if (ready.socket >= 0) ::close(ready.socket);
-      ready = {};
+      make_and_send_spare(parent);
+    } else if (r.header.kind == become) {
+      const long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, 0);
+      if (pid == 0) {
+        become_child(parent);
+        become_actor(buffer, r);
+      }
+      send_reply(pid > 0 ? static_cast<std::int32_t>(pid) : -errno);
+    } else {
+      send_reply(-EPROTO);
     }
     for (int i = 0; i < r.count; ++i) ::close(r.fds[i]);
-    send_reply(reply);
-    // The next spare is made once the supervisor has its answer: off the
-    // path of this start.
-    if (ready.pid <= 0) ready = make_spare(parent);
   }
 }
 
@@ -264,48 +273,124 @@ bool fork_server::start() {
   return true;
 }
 
+namespace {
+
+// Sends a request of `kind` on `fd`: 0 or -errno.
+int send_request(int fd, request_kind kind, const std::string& environment,
+                 const std::vector<std::pair<int, int>>& descriptors) {
+  request_header header{};
+  header.kind = kind;
+  header.environment_bytes = static_cast<std::uint32_t>(environment.size());
+  header.descriptors = static_cast<std::uint32_t>(descriptors.size());
+  int fds[max_descriptors] = {};
+  for (std::size_t i = 0; i < descriptors.size(); ++i) {
+    fds[i] = descriptors[i].first;
+    header.targets[i] = descriptors[i].second;
+  }
+  const iovec parts[2] = {{&header, sizeof header}, {const_cast<char*>(environment.data()), environment.size()}};
+  return send_with_descriptors(fd, parts, {fds, descriptors.size()});
+}
+
+}  // namespace
+
+bool fork_server::receive_reply(fork_reply_data& out) {
+  fork_reply reply{};
+  iovec part{&reply, sizeof reply};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t got;
+  while ((got = ::recvmsg(socket_, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  out = {};
+  if (got != sizeof reply) return false;
+  out.pid = reply.pid;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      std::memcpy(&out.socket, CMSG_DATA(c), sizeof(int));
+    }
+  }
+  return true;
+}
+
+void fork_server::collect_spare() {
+  if (!spare_asked_) return;
+  spare_asked_ = false;
+  fork_reply_data reply;
+  if (!receive_reply(reply)) {
+    lost();
+    return;
+  }
+  if (reply.pid > 0 && reply.socket >= 0) {
+    spare_pid_ = reply.pid;
+    spare_socket_ = reply.socket;
+  } else if (reply.socket >= 0) {
+    ::close(reply.socket);
+  }
+}
+
+void fork_server::ask_for_spare() {
+  if (spare_asked_ || spare_pid_ > 0 || socket_ < 0 || run_.empty()) return;
+  if (send_request(socket_, make_spare, run_, {}) == 0) {
+    spare_asked_ = true;
+  } else {
+    lost();
+  }
+}
+
+void fork_server::drop_spare() noexcept {
+  if (spare_socket_ >= 0) ::close(spare_socket_);
+  if (spare_pid_ > 0) reap(spare_pid_);
+  spare_socket_ = -1;
+  spare_pid_ = -1;
+}
+
+void fork_server::lost() noexcept {
+  if (socket_ >= 0) ::close(socket_);
+  socket_ = -1;
+  spare_asked_ = false;
+}
+
 int fork_server::spawn(const std::vector<std::string>& environment,
                        const std::vector<std::pair<int, int>>& descriptors) {
-  if (socket_ < 0) return -ENOTCONN;
+  if (socket_ < 0 && spare_pid_ <= 0) return -ENOTCONN;
   if (descriptors.size() > max_descriptors) return -EINVAL;
-  request_header header{};
   std::string bytes;
-  for (const auto& entry : environment) bytes.append(entry).push_back('\0');
+  for (const auto& entry : environment) {
+    bytes.append(entry).push_back('\0');
+    if (entry.starts_with("PROCACTOR_RUN=")) run_ = entry + '\0';
+  }
   if (bytes.size() + 1 > max_request) return -E2BIG;
-  header.environment_bytes = static_cast<std::uint32_t>(bytes.size());
-  header.descriptors = static_cast<std::uint32_t>(descriptors.size());
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_descriptors)] = {};
-  for (std::size_t i = 0; i < descriptors.size(); ++i) header.targets[i] = descriptors[i].second;
-  iovec parts[2] = {{&header, sizeof header}, {bytes.data(), bytes.size()}};
-  msghdr message{};
-  message.msg_iov = parts;
-  message.msg_iovlen = 2;
-  if (!descriptors.empty()) {
-    message.msg_control = control;
-    message.msg_controllen = CMSG_SPACE(sizeof(int) * descriptors.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&message);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * descriptors.size());
-    for (std::size_t i = 0; i < descriptors.size(); ++i) {
-      std::memcpy(CMSG_DATA(c) + i * sizeof(int), &descriptors[i].first, sizeof(int));
+  collect_spare();  // asked for earlier: here by now, or in a moment
+  if (spare_pid_ > 0) {
+    // The spare becomes the actor: the request goes to it directly.
+    const int pid = spare_pid_;
+    const int sent = send_request(spare_socket_, become, bytes, descriptors);
+    ::close(spare_socket_);
+    spare_socket_ = -1;
+    spare_pid_ = -1;
+    if (sent == 0) {
+      ask_for_spare();
+      return pid;
     }
+    reap(pid);  // killed from outside while it waited: a child of this process
   }
-  ssize_t sent;
-  while ((sent = ::sendmsg(socket_, &message, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  if (socket_ < 0) return -ENOTCONN;
+  if (const int sent = send_request(socket_, become, bytes, descriptors); sent != 0) {
+    lost();
+    return sent;
   }
-  fork_reply reply{};
-  ssize_t got = -1;
-  if (sent >= 0) {
-    while ((got = ::recv(socket_, &reply, sizeof reply, 0)) < 0 && errno == EINTR) {
-    }
-  }
-  if (sent < 0 || got != sizeof reply) {
+  fork_reply_data reply;
+  if (!receive_reply(reply)) {
     const int error = errno != 0 ? errno : EPIPE;
-    stop();  // the server is gone: the caller falls back to exec
+    lost();  // the server is gone: the caller falls back to exec
     return -error;
   }
-  if (reply.reap > 0) reap(reply.reap);
+  if (reply.socket >= 0) ::close(reply.socket);
+  ask_for_spare();
   return reply.pid;
 }
 
@@ -316,16 +401,11 @@ void fork_server::reap(int pid) noexcept {
 }
 
 void fork_server::stop() noexcept {
+  if (socket_ >= 0) collect_spare();
+  drop_spare();
   if (socket_ >= 0) {
-    // The server answers the end of requests with the pid of its spare,
-    // this process's child, to reap.
-    ::shutdown(socket_, SHUT_WR);
-    fork_reply last{};
-    ssize_t got;
-    while ((got = ::recv(socket_, &last, sizeof last, 0)) < 0 && errno == EINTR) {
-    }
+    ::shutdown(socket_, SHUT_WR);  // the server exits at the end of requests
     ::close(socket_);
-    if (got == sizeof last && last.reap > 0) reap(last.reap);
   }
   socket_ = -1;
   if (pid_ > 0) {

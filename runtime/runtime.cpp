@@ -112,20 +112,25 @@ detail::arena open_arena(const std::string& run) {
 
 namespace detail {
 
-void prepare_actor_process(const char* run) noexcept {
-  install_crash_trace("procactor-spare");
+void prepare_actor_process(const char* who, const char* run, bool page_in) noexcept {
+  install_crash_trace(who);
   if (run == nullptr || *run == '\0') return;
-  try {
-    arena a = arena::open(run);
-    // The header and the slot table are read by every actor as it starts:
-    // their page-table entries now, not a fault each then.
-#ifdef MADV_POPULATE_WRITE
-    ::madvise(a.header(), sizeof(arena_header), MADV_POPULATE_WRITE);
-#endif
-    prepared_arena() = std::move(a);
-  } catch (const std::exception&) {
-    // The actor opens it itself, and says so if it cannot.
+  auto& prepared = prepared_arena();
+  if (!prepared || prepared->name() != run) {
+    try {
+      prepared = arena::open(run);
+    } catch (const std::exception&) {
+      // The actor opens it itself, and says so if it cannot.
+      prepared.reset();
+      return;
+    }
   }
+  if (!page_in) return;
+  // The header and the slot table are read by every actor as it starts:
+  // their page-table entries now, in the spare, not a fault each then.
+#ifdef MADV_POPULATE_WRITE
+  ::madvise(prepared->header(), sizeof(arena_header), MADV_POPULATE_WRITE);
+#endif
 }
 
 }  // namespace detail

@@ -369,15 +369,17 @@ std::vector<pid_t> processes_with_cmdline(const std::string& text) {
 
 std::vector<pid_t> actors_of(pid_t supervisor_pid) {
   // Every actor maps its run's arena (also once the segment is removed:
-  // the mapping then reads "(deleted)"); the fork server and the guardian
-  // do not, and an actor forked by the fork server has no run name in its
-  // initial environment. The fork server's spare maps it too, but is no
-  // actor until it takes a request (it then renames itself).
+  // the mapping then reads "(deleted)"); the guardian does not, and an
+  // actor forked by the fork server has no run name in its initial
+  // environment. The fork server and its spare map it too (so that an
+  // actor starts with it mapped), but are no actors: a spare renames
+  // itself when it takes a request.
   const std::string marker = "/dev/shm/procactor-" + std::to_string(supervisor_pid) + "-";
   std::vector<pid_t> found;
   for (const auto& e : all_processes()) {
     if (e.state == 'Z' || e.pid == supervisor_pid) continue;
-    if (read_whole("/proc/" + std::to_string(e.pid) + "/comm") == "procactor-spare\n") continue;
+    const std::string comm = read_whole("/proc/" + std::to_string(e.pid) + "/comm");
+    if (comm == "procactor-spare\n" || comm == "procactor-fork\n") continue;
     const std::string maps = read_whole("/proc/" + std::to_string(e.pid) + "/maps");
     if (maps.find(marker) != std::string::npos) found.push_back(e.pid);
   }

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 
+#include "probe.hpp"
 #include "support.hpp"
 
 namespace restarting {
@@ -223,6 +224,40 @@ TEST_CASE("kill() during a restart backoff stops the actor for good" * doctest::
   std::this_thread::sleep_for(2s);  // past the backoff: the restart would have happened
   CHECK(runtime().info(journal).state == procactor::ActorState::killed);
   CHECK_FALSE(journal.pid().has_value());
+}
+
+// The fork server's spare waits for the supervisor's next start; killed
+// from outside while it waits, it must cost neither that start nor a zombie.
+TEST_CASE("a spare killed while it waits is reaped, and the next actor starts all the same" * doctest::timeout(60)) {
+  if (!runtime().options().fork_server || std::getenv("PROCACTOR_SPAWN") != nullptr) {
+    MESSAGE("actors start with exec in this run: no spare to kill");
+    return;
+  }
+  actor_scope scope;
+  temp_dir dir;
+  auto spare_now = [] {
+    for (const auto& child : probe::children_of(static_cast<int>(::getpid()))) {
+      if (child.command == "procactor-spare" && child.state != 'Z') return child.pid;
+    }
+    return 0;
+  };
+  auto first = scope.spawn<restarting::Journal>("spare-a", journal_options(dir));
+  REQUIRE(first.ask<int>(restarting::Ping{}, 10s).get() > 0);
+  // Asked for as `first` started; made a moment later.
+  int spare = 0;
+  REQUIRE(eventually([&] { return (spare = spare_now()) != 0; }));
+  REQUIRE(::kill(spare, SIGKILL) == 0);
+  REQUIRE(eventually([&] { return probe::status_of(spare).state == 'Z'; }));
+
+  auto second = scope.spawn<restarting::Journal>("spare-b", journal_options(dir));
+  const int pid = second.ask<int>(restarting::Ping{}, 10s).get();
+  CHECK(pid > 0);
+  CHECK(pid != spare);
+  CHECK(second.pid() == pid);
+  // The supervisor found the spare dead as it handed it the start, reaped
+  // it, had the server fork the actor instead, and asked for a new spare.
+  CHECK(probe::status_of(spare).pid == 0);
+  CHECK(eventually([&] { return spare_now() != 0; }));
 }
 
 }  // TEST_SUITE
