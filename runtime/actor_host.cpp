@@ -8,6 +8,7 @@
 
 #include "procactor/runtime.hpp"
 #include "registry.hpp"
+#include "warm_start.hpp"
 
 namespace procactor::detail {
 namespace {
@@ -61,7 +62,12 @@ void actor_host::commit_current() {
 }
 
 std::optional<Message> actor_host::recv() {
+  const bool handled = current_.has_value();
   commit_current();
+  if (publish_warm_ && handled) {
+    publish_warm_ = false;
+    publish_warm_pages(*process_.shm().header());
+  }
   for (;;) {
     const std::uint32_t closed = receiver_.box()->closed.load(std::memory_order_acquire);
     if (closed == mailbox_stopping) return std::nullopt;  // what is queued waits for the next incarnation

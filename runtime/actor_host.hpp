@@ -21,6 +21,9 @@ class actor_host {
   int run(const std::string& type);
 
   std::optional<Message> recv();
+  // Forked from the fork server: after its first message this process
+  // publishes the pages its start touched, for the spares (warm_start.hpp).
+  void publish_warm_pages_after_first() noexcept { publish_warm_ = true; }
   void handle(ActorBase& actor, const Message& message);
   const Params& params() const noexcept { return params_; }
   int replica() const noexcept { return entry_.replica; }
@@ -50,6 +53,7 @@ class actor_host {
   std::optional<delivery> current_;
   bool at_most_once_ = false;
   bool draining_ = false;
+  bool publish_warm_ = false;
 };
 
 // Encodes a dead letter for the supervisor's inbox, and decodes it there.

@@ -47,6 +47,7 @@ namespace procactor::detail {
 inline constexpr std::uint32_t max_slots = 1024;
 inline constexpr std::uint32_t arena_magic = 0xA7E4A001U;
 inline constexpr std::size_t name_length = 64;
+inline constexpr std::size_t warm_page_limit = 1024;
 
 enum class slot_state : std::uint32_t {
   free = 0,
@@ -164,6 +165,10 @@ struct arena_header {
   std::atomic<std::uint64_t> blob_seq;
   std::atomic<std::uint32_t> slot_count;  // slots in use are [0, slot_count)
   alignas(cache_line) slot_entry slots[max_slots];
+  // The pages an actor's start touched, published by the first actor forked
+  // from the fork server and paged in by the spares (warm_start.hpp).
+  alignas(cache_line) std::atomic<std::uint32_t> warm_count;
+  std::uint64_t warm_pages[warm_page_limit];
 };
 static_assert(std::is_standard_layout_v<arena_header>);
 

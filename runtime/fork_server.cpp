@@ -172,7 +172,8 @@ void remember_run(const char* environment, std::size_t length) {
   become_child(parent);
   prctl(PR_SET_NAME, "procactor-spare");
   set_command_line("procactor-spare");
-  prepare_actor_process("procactor-spare", g_run, true);
+  prepare_actor_process("procactor-spare", g_run, end);
+  await_request(end);
   static char buffer[max_request];
   request r;
   if (receive(end, r, buffer) != 1 || r.header.kind != become) _exit(0);
@@ -217,7 +218,7 @@ void make_and_send_spare(int parent) {
     if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
   }
   ::close_range(server_socket + 1, ~0U, 0);
-  prepare_actor_process("procactor-fork-server", nullptr, false);
+  prepare_actor_process("procactor-fork-server", nullptr, -1);
   static char buffer[max_request];
   for (;;) {
     request r;
@@ -230,7 +231,7 @@ void make_and_send_spare(int parent) {
     if (r.header.kind == make_spare) {
       remember_run(buffer, r.environment);
       // Mapped here once: each spare inherits the mapping.
-      prepare_actor_process("procactor-fork-server", g_run, false);
+      prepare_actor_process("procactor-fork-server", g_run, -1);
       pollfd next{server_socket, POLLIN, 0};
       while (::poll(&next, 1, spare_delay_ms) < 0 && errno == EINTR) {
       }
@@ -293,7 +294,9 @@ int send_request(int fd, request_kind kind, const std::string& environment,
 
 }  // namespace
 
-bool fork_server::receive_reply(fork_reply_data& out) {
+// One answer of the server; with `wait` false, none (false) when none is
+// there yet.
+bool fork_server::receive_reply(fork_reply_data& out, bool wait) {
   fork_reply reply{};
   iovec part{&reply, sizeof reply};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
@@ -303,10 +306,15 @@ bool fork_server::receive_reply(fork_reply_data& out) {
   message.msg_control = control;
   message.msg_controllen = sizeof control;
   ssize_t got;
-  while ((got = ::recvmsg(socket_, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  while ((got = ::recvmsg(socket_, &message, MSG_CMSG_CLOEXEC | (wait ? 0 : MSG_DONTWAIT))) < 0 && errno == EINTR) {
   }
   out = {};
-  if (got != sizeof reply) return false;
+  if (got < 0 && !wait && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+  if (got != sizeof reply) {
+    out.pid = -(errno != 0 ? errno : EPIPE);
+    lost();
+    return false;
+  }
   out.pid = reply.pid;
   for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
@@ -316,47 +324,38 @@ bool fork_server::receive_reply(fork_reply_data& out) {
   return true;
 }
 
-void fork_server::collect_spare() {
-  if (!spare_asked_) return;
-  spare_asked_ = false;
-  fork_reply_data reply;
-  if (!receive_reply(reply)) {
-    lost();
-    return;
-  }
-  if (reply.pid > 0 && reply.socket >= 0) {
-    spare_pid_ = reply.pid;
-    spare_socket_ = reply.socket;
-  } else if (reply.socket >= 0) {
-    ::close(reply.socket);
+void fork_server::collect_spares(bool wait) {
+  while (asked_ > 0 && socket_ >= 0) {
+    fork_reply_data reply;
+    if (!receive_reply(reply, wait && spares_.empty())) return;
+    --asked_;
+    if (reply.pid > 0 && reply.socket >= 0) {
+      spares_.push_back({reply.pid, reply.socket});
+    } else if (reply.socket >= 0) {
+      ::close(reply.socket);
+    }
   }
 }
 
-void fork_server::ask_for_spare() {
-  if (spare_asked_ || spare_pid_ > 0 || socket_ < 0 || run_.empty()) return;
-  if (send_request(socket_, make_spare, run_, {}) == 0) {
-    spare_asked_ = true;
-  } else {
-    lost();
+void fork_server::top_up() {
+  while (socket_ >= 0 && !run_.empty() && spares_.size() + static_cast<std::size_t>(asked_) < kept_spares) {
+    if (send_request(socket_, make_spare, run_, {}) != 0) {
+      lost();
+      return;
+    }
+    ++asked_;
   }
-}
-
-void fork_server::drop_spare() noexcept {
-  if (spare_socket_ >= 0) ::close(spare_socket_);
-  if (spare_pid_ > 0) reap(spare_pid_);
-  spare_socket_ = -1;
-  spare_pid_ = -1;
 }
 
 void fork_server::lost() noexcept {
   if (socket_ >= 0) ::close(socket_);
   socket_ = -1;
-  spare_asked_ = false;
+  asked_ = 0;
 }
 
 int fork_server::spawn(const std::vector<std::string>& environment,
                        const std::vector<std::pair<int, int>>& descriptors) {
-  if (socket_ < 0 && spare_pid_ <= 0) return -ENOTCONN;
+  if (!running()) return -ENOTCONN;
   if (descriptors.size() > max_descriptors) return -EINVAL;
   std::string bytes;
   for (const auto& entry : environment) {
@@ -364,19 +363,20 @@ int fork_server::spawn(const std::vector<std::string>& environment,
     if (entry.starts_with("PROCACTOR_RUN=")) run_ = entry + '\0';
   }
   if (bytes.size() + 1 > max_request) return -E2BIG;
-  collect_spare();  // asked for earlier: here by now, or in a moment
-  if (spare_pid_ > 0) {
-    // The spare becomes the actor: the request goes to it directly.
-    const int pid = spare_pid_;
-    const int sent = send_request(spare_socket_, become, bytes, descriptors);
-    ::close(spare_socket_);
-    spare_socket_ = -1;
-    spare_pid_ = -1;
+  // Spares asked for earlier: here by now, or (none in hand) in a moment.
+  collect_spares(false);
+  if (spares_.empty()) collect_spares(true);
+  while (!spares_.empty()) {
+    // The oldest spare becomes the actor: the request goes to it directly.
+    const spare next = spares_.front();
+    spares_.pop_front();
+    const int sent = send_request(next.socket, become, bytes, descriptors);
+    ::close(next.socket);
     if (sent == 0) {
-      ask_for_spare();
-      return pid;
+      top_up();
+      return next.pid;
     }
-    reap(pid);  // killed from outside while it waited: a child of this process
+    reap(next.pid);  // killed from outside while it waited: a child of this process
   }
   if (socket_ < 0) return -ENOTCONN;
   if (const int sent = send_request(socket_, become, bytes, descriptors); sent != 0) {
@@ -384,13 +384,9 @@ int fork_server::spawn(const std::vector<std::string>& environment,
     return sent;
   }
   fork_reply_data reply;
-  if (!receive_reply(reply)) {
-    const int error = errno != 0 ? errno : EPIPE;
-    lost();  // the server is gone: the caller falls back to exec
-    return -error;
-  }
+  if (!receive_reply(reply, true)) return reply.pid < 0 ? reply.pid : -EPIPE;  // the caller falls back to exec
   if (reply.socket >= 0) ::close(reply.socket);
-  ask_for_spare();
+  top_up();
   return reply.pid;
 }
 
@@ -401,8 +397,12 @@ void fork_server::reap(int pid) noexcept {
 }
 
 void fork_server::stop() noexcept {
-  if (socket_ >= 0) collect_spare();
-  drop_spare();
+  collect_spares(true);
+  for (const spare& s : spares_) {
+    ::close(s.socket);
+    reap(s.pid);
+  }
+  spares_.clear();
   if (socket_ >= 0) {
     ::shutdown(socket_, SHUT_WR);  // the server exits at the end of requests
     ::close(socket_);

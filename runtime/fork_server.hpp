@@ -11,16 +11,17 @@
 // own process group (Ctrl-C does not reach it), keeps no descriptor but its
 // socket, and dies with the supervisor.
 //
-// There is one spare: a child the server made ahead of need, already in
-// its own process group with default signal dispositions and with the
-// run's shared memory open, that waits for a request and becomes that
-// actor. The server passes the spare's socket to the supervisor, which
-// sends the request to the spare itself: a start or a restart then waits
-// for no fork (a millisecond or more on a virtual machine) and no hop
-// through the server. The supervisor asks for the next spare as it hands
-// one over; the server makes it a moment later (spare_delay_ms), so the
-// fork does not take the CPU the new actor needs. The spare is the
-// supervisor's child (procactor-spare in ps): the supervisor reaps it.
+// There are two spares: children the server made ahead of need, already
+// in their own process group, with the run's shared memory mapped and the
+// pages an actor's start touches paged in, that wait for a request and
+// become that actor. The server passes each spare's socket to the
+// supervisor, which sends a start or a restart to the oldest spare itself:
+// it waits for no fork (a millisecond or more on a virtual machine) and no
+// hop through the server. As it hands one over, the supervisor asks for
+// another; the server makes it a moment later (spare_delay_ms), so the
+// fork does not take the CPU the new actor needs, and in a burst of
+// restarts the second spare has had that time to get ready. The spares are
+// the supervisor's children (procactor-spare in ps): it reaps them.
 //
 // Memory: the server is a copy-on-write image of the program as it was
 // when the Runtime was made; each actor is the same image plus what it
@@ -28,6 +29,7 @@
 // environment) starts every actor with posix_spawn + exec instead.
 #pragma once
 
+#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,7 +45,7 @@ class fork_server {
 
   // Forks the server; false (and nothing running) when it could not.
   bool start();
-  [[nodiscard]] bool running() const noexcept { return socket_ >= 0 || spare_pid_ > 0; }
+  [[nodiscard]] bool running() const noexcept { return socket_ >= 0 || !spares_.empty(); }
   [[nodiscard]] int pid() const noexcept { return pid_; }
 
   // Forks an actor process: `environment` is added to its environment and
@@ -57,31 +59,39 @@ class fork_server {
 
  private:
   struct fork_reply_data {
-    int pid = 0;
-    int socket = -1;
+    int pid = 0;       // or -errno
+    int socket = -1;   // a spare's
   };
+  struct spare {
+    int pid;     // a child of this process, waiting on `socket`
+    int socket;
+  };
+  // Two: in a burst of restarts the next one finds a spare that has had
+  // the time to get ready while the one before it was handed over.
+  static constexpr std::size_t kept_spares = 2;
+
   static void reap(int pid) noexcept;  // a child of this process: SIGKILL, then waitpid
-  bool receive_reply(fork_reply_data& out);
-  void ask_for_spare();   // the server answers with the spare's pid and socket
-  void collect_spare();   // takes that answer, waiting for it if need be
-  void drop_spare() noexcept;
-  void lost() noexcept;   // the server is gone
+  bool receive_reply(fork_reply_data& out, bool wait);
+  void top_up();                   // asks the server for spares up to kept_spares
+  void collect_spares(bool wait);  // takes its answers; `wait`: for one, if none is in hand
+  void lost() noexcept;            // the server is gone
 
   int pid_ = -1;
   int socket_ = -1;
-  int spare_pid_ = -1;     // a child of this process, waiting on spare_socket_
-  int spare_socket_ = -1;
-  bool spare_asked_ = false;
-  std::string run_;        // "PROCACTOR_RUN=<name>\0": what a spare opens ahead
+  std::deque<spare> spares_;  // oldest first
+  int asked_ = 0;             // spares asked for and not yet collected
+  std::string run_;           // "PROCACTOR_RUN=<name>\0": what a spare opens ahead
 };
 
 // In the server and in a spare (runtime.cpp): what every actor process
 // does before it knows which actor it will be, done ahead: the crash
 // handlers installed (once; `who` names the process in a crash report), the
 // run's shared memory opened (once per run: a spare inherits the server's
-// mapping) and, with `page_in` (a spare), the header and slot table paged
-// in. `run` may
-// be null (no request named a run yet).
-void prepare_actor_process(const char* who, const char* run, bool page_in) noexcept;
+// mapping) and, in a spare (`spare_socket`, where its request will come),
+// the slot table paged in. `run` may be null (no request named a run yet).
+void prepare_actor_process(const char* who, const char* run, int spare_socket) noexcept;
+// In a spare: returns when a request is readable on `spare_socket`, paging
+// in meanwhile what the run's actors touch as they start (warm_start.hpp).
+void await_request(int spare_socket) noexcept;
 
 }  // namespace procactor::detail

@@ -1,5 +1,6 @@
 #include "procactor/runtime.hpp"
 
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
@@ -19,6 +21,7 @@
 #include "fork_server.hpp"
 #include "guardian.hpp"
 #include "spawn_support.hpp"
+#include "warm_start.hpp"
 #include "registry.hpp"
 #include "supervisor.hpp"
 
@@ -96,6 +99,7 @@ detail::arena open_arena(const std::string& run) {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     detail::process::install(std::make_unique<detail::process>(std::move(a), slot, false));
     detail::actor_host host(*detail::process::current(), slot);
+    if (forked) host.publish_warm_pages_after_first();
     code = host.run(type);
   } catch (const std::exception& e) {
     detail::log_line("slot " + std::to_string(slot), e.what());
@@ -112,7 +116,7 @@ detail::arena open_arena(const std::string& run) {
 
 namespace detail {
 
-void prepare_actor_process(const char* who, const char* run, bool page_in) noexcept {
+void prepare_actor_process(const char* who, const char* run, int spare_socket) noexcept {
   install_crash_trace(who);
   if (run == nullptr || *run == '\0') return;
   auto& prepared = prepared_arena();
@@ -125,12 +129,26 @@ void prepare_actor_process(const char* who, const char* run, bool page_in) noexc
       return;
     }
   }
-  if (!page_in) return;
+  if (spare_socket < 0) return;
   // The header and the slot table are read by every actor as it starts:
   // their page-table entries now, in the spare, not a fault each then.
 #ifdef MADV_POPULATE_WRITE
   ::madvise(prepared->header(), sizeof(arena_header), MADV_POPULATE_WRITE);
 #endif
+}
+
+void await_request(int spare_socket) noexcept {
+  // Until the run's first forked actor has published the pages a start
+  // touches, look again now and then (20 ms, doubling up to 1 s).
+  bool warm = false;
+  int wait_ms = 20;
+  for (;;) {
+    if (!warm && prepared_arena()) warm = touch_warm_pages(*prepared_arena()->header(), spare_socket);
+    pollfd request{spare_socket, POLLIN, 0};
+    const int ready = ::poll(&request, 1, warm || !prepared_arena() ? -1 : wait_ms);
+    if (ready > 0 || (ready < 0 && errno != EINTR)) return;
+    wait_ms = std::min(wait_ms * 2, 1000);
+  }
 }
 
 }  // namespace detail

@@ -6,10 +6,14 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <cstdlib>
+#include <algorithm>
+#include <fstream>
 
 #include "arena.hpp"
 #include "envelope.hpp"
 #include "mailbox.hpp"
+#include "probe.hpp"
 #include "process.hpp"
 #include "support.hpp"
 
@@ -260,6 +264,91 @@ TEST_CASE("a producer killed between making a larger lane and linking it: its ne
   // Asked again, it does not link twice.
   CHECK(detail::newest_lane(shm(), old, sender) == shm().lane_at(*bigger));
   CHECK(old->tail.load() == tail + detail::link_size);
+}
+
+// The fork server's spares page in the addresses listed in the arena header
+// (runtime/warm_start.hpp): shared memory, so anything may be written there.
+// A spare touches only addresses in private mappings of its own, and writes
+// only to writable ones: the list below would otherwise crash it (unmapped,
+// read-only) or race the run's shared memory (its own mapping of the arena).
+TEST_CASE("a damaged list of warm pages costs nothing: spares touch only their own private pages" *
+          doctest::timeout(90)) {
+  if (!runtime().options().fork_server || std::getenv("PROCACTOR_SPAWN") != nullptr) {
+    MESSAGE("actors start with exec in this run: no spares");
+    return;
+  }
+  actor_scope scope;
+  auto numbers = scope.spawn<trust::Numbers>("warm");
+  REQUIRE(numbers.ask<int>(trust::Ask{}, 30s).get() > 0);
+  detail::arena_header& header = *shm().header();
+  // The run's first forked actor published its pages after its first message.
+  REQUIRE(eventually([&] { return header.warm_count.load() != 0; }));
+
+  auto spares_now = [] {
+    std::vector<int> found;
+    for (const auto& child : probe::children_of(static_cast<int>(::getpid()))) {
+      if (child.command == "procactor-spare" && child.state != 'Z') found.push_back(child.pid);
+    }
+    return found;
+  };
+  std::vector<int> spares;
+  REQUIRE(eventually([&] { return (spares = spares_now()).size() == 2; }));
+  // Where a spare (a fork of the server, as every later spare) maps what.
+  std::uint64_t arena_at = 0;
+  std::uint64_t code_at = 0;
+  std::uint64_t stack_at = 0;
+  {
+    std::ifstream maps("/proc/" + std::to_string(spares.front()) + "/maps");
+    for (std::string line; std::getline(maps, line);) {
+      const std::uint64_t begin = std::stoull(line.substr(0, line.find('-')), nullptr, 16);
+      if (line.find(shm().name()) != std::string::npos && arena_at == 0) arena_at = begin;
+      if (line.find(" r-xp ") != std::string::npos && line.find("libc.so") != std::string::npos) code_at = begin;
+      if (line.find("[stack]") != std::string::npos) stack_at = begin;
+    }
+  }
+  REQUIRE(arena_at != 0);
+  const std::uint64_t written = 1;
+  const std::uint64_t damaged[] = {arena_at | written,           // the run's shared memory, as written
+                                   code_at | written,            // read-only code, as written
+                                   stack_at | written,           // the stack
+                                   0x10 | written,               // nothing
+                                   0xffffffffff600000 | written,  // not user space
+                                   arena_at};                    // shared, as read
+  std::memcpy(header.warm_pages, damaged, sizeof damaged);
+  header.warm_count.store(static_cast<std::uint32_t>(std::size(damaged)));
+  const auto magic = header.magic;
+
+  // The spares made from now on read the damaged list: kill the two that
+  // warmed already, let a start reap them, and wait for the new two to be
+  // asleep on their sockets, done with the list.
+  for (int spare : spares) REQUIRE(::kill(spare, SIGKILL) == 0);
+  for (int spare : spares) REQUIRE(eventually([&] { return probe::status_of(spare).state == 'Z'; }));
+  auto helper = scope.spawn<trust::Numbers>("warm-helper");
+  REQUIRE(helper.ask<int>(trust::Ask{}, 30s).get() > 0);
+  std::vector<int> fresh;
+  REQUIRE(eventually([&] {
+    fresh = spares_now();
+    if (fresh.size() != 2) return false;
+    for (int pid : fresh) {
+      if (probe::status_of(pid).state != 'S') return false;
+    }
+    return true;
+  }));
+  for (int pid : fresh) CHECK(probe::is_running(pid));
+
+  // A restart is served by one of them.
+  const int before = numbers.ask<int>(trust::Ask{}, 30s).get();
+  REQUIRE(::kill(before, SIGKILL) == 0);
+  int after = before;
+  REQUIRE(eventually([&] {
+    try {
+      after = numbers.ask<int>(trust::Ask{}, 2s).get();
+    } catch (const procactor::error&) {
+    }
+    return after != before;
+  }));
+  CHECK(std::find(fresh.begin(), fresh.end(), after) != fresh.end());
+  CHECK(header.magic == magic);
 }
 
 }  // TEST_SUITE
