@@ -140,6 +140,8 @@ class bench_run {
                                                     config_.boost_queue_capacity)
                .median;
          }},
+        {"python_queue", "Python multiprocessing.Queue stream from " + std::to_string(senders) + " senders",
+         [&] { return python_figure_of(run_python_senders(params, senders)).value; }},
     });
     take(w, std::move(figures));
     w.details = {{"senders", static_cast<double>(senders)},

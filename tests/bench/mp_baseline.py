@@ -18,6 +18,10 @@ one JSON object it prints on stdout:
   queue_pipeline_msg_s       a chain of Queues: this process, --pipeline-middles
                              forwarding processes and a consumer, msg/s end to
                              end (run lengths as the stream's)
+  queue_senders_msg_s        --senders producer processes into one Queue and one
+                             consumer process, msg/s until the consumer has
+                             handled every message of every producer (run
+                             lengths as the stream's)
 
 --measure picks one figure (procactor-bench runs one per round, between
 its own runs); the default measures all of them.
@@ -88,6 +92,80 @@ def queue_forwarder(inbox, outbox, ready):
         outbox.put(item)
         if item == QUIT:
             return
+
+
+def queue_producer(queue, ready, jobs):
+    """One of several senders into one Queue: each job is (first, count)."""
+    die_with_parent()
+    ready.put(READY)
+    while True:
+        job = jobs.get()
+        if job == QUIT:
+            return
+        first, count = job
+        for seq in range(first, first + count):
+            queue.put(tick(seq))
+        queue.put(END_OF_RUN)
+
+
+def senders_consumer(queue, done, senders):
+    """The consumer of a fan-in: a run ends with the end marker of every sender."""
+    die_with_parent()
+    done.put(READY)
+    while True:
+        count, total, ends = 0, 0, 0
+        while ends < senders:
+            item = queue.get()
+            if item == END_OF_RUN:
+                ends += 1
+                continue
+            if item == QUIT:
+                return
+            seq, _a, _b, _c = item
+            total += seq
+            count += 1
+        done.put((count, total))
+
+
+def measure_queue_senders(ctx, senders, min_messages, max_messages, target_s, warmups, runs):
+    """--senders producer processes -> one Queue -> a consumer process."""
+    queue = ctx.Queue()
+    done = ctx.Queue()
+    ready = ctx.Queue()
+    jobs = [ctx.Queue() for _ in range(senders)]
+    consumer = ctx.Process(target=senders_consumer, args=(queue, done, senders), daemon=True)
+    consumer.start()
+    producers = [ctx.Process(target=queue_producer, args=(queue, ready, jobs[i]), daemon=True)
+                 for i in range(senders)]
+    for producer in producers:
+        producer.start()
+    if done.get() != READY or any(ready.get() != READY for _ in producers):
+        raise RuntimeError("senders did not start")
+
+    def send_and_wait(messages):
+        # Every sender its share of the sequence numbers, the remainder to
+        # the first ones: `messages` in all.
+        share, extra = divmod(messages, senders)
+        start = time.perf_counter()
+        first = 0
+        for i, job in enumerate(jobs):
+            count = share + (1 if i < extra else 0)
+            job.put((first, count))
+            first += count
+        count, total = done.get()
+        elapsed = time.perf_counter() - start
+        if count != messages or total != messages * (messages - 1) // 2:
+            raise RuntimeError("the fan-in consumer lost messages")
+        return elapsed
+
+    rate = stream_rate(send_and_wait, min_messages, max_messages, target_s, warmups, runs)
+    for job in jobs:
+        job.put(QUIT)
+    queue.put(QUIT)
+    for producer in producers:
+        producer.join()
+    consumer.join()
+    return rate
 
 
 def stream_rate(send_and_wait, min_messages, max_messages, target_s, warmups, runs):
@@ -211,10 +289,14 @@ def main():
     parser.add_argument("--parked-samples", type=int, default=500)
     parser.add_argument("--pause-us", type=int, default=2000)
     parser.add_argument("--pipeline-middles", type=int, default=2)
+    parser.add_argument("--senders", type=int, default=2)
     parser.add_argument("--measure", default="all",
-                        choices=["all", "stream", "round_trip", "parked", "pipeline"])
+                        choices=["all", "stream", "round_trip", "parked", "pipeline", "senders"])
     args = parser.parse_args()
-    wanted = {"stream", "round_trip", "parked", "pipeline"} if args.measure == "all" else {args.measure}
+    if args.senders < 1:
+        parser.error("--senders must be at least 1")
+    wanted = ({"stream", "round_trip", "parked", "pipeline", "senders"} if args.measure == "all"
+              else {args.measure})
 
     # spawn, not fork: the children start from a fresh interpreter, with no
     # copy of a parent's threads (Queue starts a feeder thread) or locks.
@@ -240,6 +322,9 @@ def main():
         result["pipe_round_trip_parked_p90_us"] = p90
     if "pipeline" in wanted:
         result["queue_pipeline_msg_s"] = measure_queue_pipeline(ctx, args.pipeline_middles, *stream_args)
+    if "senders" in wanted:
+        result["queue_senders_msg_s"] = measure_queue_senders(ctx, args.senders, *stream_args)
+        result["senders"] = args.senders
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

@@ -318,6 +318,12 @@ python_figure run_python_pipeline(const stream_params& stream, int middles) {
   return run_mp_script(args, "queue_pipeline_msg_s", "", "the Python Queue pipeline");
 }
 
+python_figure run_python_senders(const stream_params& stream, int senders) {
+  auto args = stream_args(stream);
+  args.insert(args.end(), {"--senders", std::to_string(senders), "--measure", "senders"});
+  return run_mp_script(args, "queue_senders_msg_s", "", "the Python Queue fan-in");
+}
+
 python_figure run_python_round_trip(const round_trip_params& round_trip) {
   if (round_trip.pause.count() > 0) {
     return run_mp_script({"--parked-warmups", std::to_string(round_trip.warmups), "--parked-samples",

@@ -33,6 +33,8 @@ struct python_figure {
 python_figure run_python_stream(const stream_params& stream);
 // A chain of Queues: the script, `middles` forwarding processes, a consumer.
 python_figure run_python_pipeline(const stream_params& stream, int middles);
+// A fan-in: `senders` producer processes into one Queue and one consumer.
+python_figure run_python_senders(const stream_params& stream, int senders);
 // Pipe ping-pong; round_trip.pause > 0 gives the parked variant.
 python_figure run_python_round_trip(const round_trip_params& round_trip);
 
