@@ -324,10 +324,11 @@ bool fork_server::receive_reply(fork_reply_data& out, bool wait) {
   return true;
 }
 
-void fork_server::collect_spares(bool wait) {
+void fork_server::collect_spares(collect how) {
   while (asked_ > 0 && socket_ >= 0) {
     fork_reply_data reply;
-    if (!receive_reply(reply, wait && spares_.empty())) return;
+    const bool wait = how == collect::all || (how == collect::one && spares_.empty());
+    if (!receive_reply(reply, wait)) return;
     --asked_;
     if (reply.pid > 0 && reply.socket >= 0) {
       spares_.push_back({reply.pid, reply.socket});
@@ -364,8 +365,8 @@ int fork_server::spawn(const std::vector<std::string>& environment,
   }
   if (bytes.size() + 1 > max_request) return -E2BIG;
   // Spares asked for earlier: here by now, or (none in hand) in a moment.
-  collect_spares(false);
-  if (spares_.empty()) collect_spares(true);
+  collect_spares(collect::ready);
+  if (spares_.empty()) collect_spares(collect::one);
   while (!spares_.empty()) {
     // The oldest spare becomes the actor: the request goes to it directly.
     const spare next = spares_.front();
@@ -397,7 +398,9 @@ void fork_server::reap(int pid) noexcept {
 }
 
 void fork_server::stop() noexcept {
-  collect_spares(true);
+  // Every spare asked for, also one still on its way: each is a child of
+  // this process, to reap.
+  collect_spares(collect::all);
   for (const spare& s : spares_) {
     ::close(s.socket);
     reap(s.pid);

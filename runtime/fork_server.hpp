@@ -73,7 +73,10 @@ class fork_server {
   static void reap(int pid) noexcept;  // a child of this process: SIGKILL, then waitpid
   bool receive_reply(fork_reply_data& out, bool wait);
   void top_up();                   // asks the server for spares up to kept_spares
-  void collect_spares(bool wait);  // takes its answers; `wait`: for one, if none is in hand
+  // Takes the server's answers: those there now, or also waiting for one
+  // when no spare is in hand, or for every spare asked for.
+  enum class collect { ready, one, all };
+  void collect_spares(collect how);
   void lost() noexcept;            // the server is gone
 
   int pid_ = -1;

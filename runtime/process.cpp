@@ -132,19 +132,75 @@ void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::sp
   }
 }
 
+namespace {
+// How many states a process keeps for reuse: as many asks as it usually
+// has outstanding at once; more are allocated and freed as before.
+constexpr std::size_t kept_states = 16;
+constexpr std::size_t kept_nodes = 64;
+}  // namespace
+
+std::shared_ptr<pending> process::acquire_pending() {
+  {
+    std::lock_guard guard(pending_mutex_);
+    for (auto& candidate : states_) {
+      // Held by nothing else: no Future and no table entry, and nothing but
+      // this table can hand out a new reference. The fence pairs with the
+      // release of the last holder's reference, so its reads are done.
+      if (candidate.use_count() != 1) continue;
+      std::atomic_thread_fence(std::memory_order_acquire);
+      pending& s = *candidate;
+      s.done = false;
+      s.finished.store(false, std::memory_order_relaxed);
+      s.sleeping.store(false, std::memory_order_relaxed);
+      s.code = errc::ok;
+      s.text.clear();
+      s.value.clear();
+      s.value_type = 0;
+      s.target = no_slot;
+      s.peer_asleep = false;
+      s.on_reply = nullptr;
+      return candidate;
+    }
+  }
+  auto fresh = std::make_shared<pending>();
+  std::lock_guard guard(pending_mutex_);
+  if (states_.size() < kept_states) states_.push_back(fresh);
+  return fresh;
+}
+
+void process::track(std::uint64_t correlation, std::shared_ptr<pending> state) {
+  std::lock_guard guard(pending_mutex_);
+  if (spare_nodes_.empty()) {
+    pending_.emplace(correlation, std::move(state));
+    return;
+  }
+  pending_table::node_type node = std::move(spare_nodes_.back());
+  spare_nodes_.pop_back();
+  node.key() = correlation;
+  node.mapped() = std::move(state);
+  pending_.insert(std::move(node));
+}
+
+std::shared_ptr<pending> process::untrack(std::uint64_t correlation) {
+  std::lock_guard guard(pending_mutex_);
+  auto it = pending_.find(correlation);
+  if (it == pending_.end()) return nullptr;
+  pending_table::node_type node = pending_.extract(it);
+  std::shared_ptr<pending> state = std::move(node.mapped());
+  if (spare_nodes_.size() < kept_nodes) spare_nodes_.push_back(std::move(node));
+  return state;
+}
+
 std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::duration timeout,
                                       std::function<void()> on_reply) {
-  auto state = std::make_shared<pending>();
+  auto state = acquire_pending();
   state->on_reply = std::move(on_reply);
   const auto now = steady::now();
   state->deadline = now + timeout;
   state->correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
   state->target = target;
   start_pump();
-  {
-    std::lock_guard guard(pending_mutex_);
-    pending_.emplace(state->correlation, state);
-  }
+  track(state->correlation, state);
   // The reply's lane is made now, by the asker: when shared memory is
   // exhausted the ask fails here, at once, instead of its reply being
   // dropped later and the asker waiting out its timeout.
@@ -189,20 +245,11 @@ std::string process::describe_failure(errc code, std::size_t bytes) const {
   }
 }
 
-void process::forget(std::uint64_t correlation) {
-  std::lock_guard guard(pending_mutex_);
-  pending_.erase(correlation);
-}
+void process::forget(std::uint64_t correlation) { (void)untrack(correlation); }
 
 void process::complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes, type_id type) {
-  std::shared_ptr<pending> state;
-  {
-    std::lock_guard guard(pending_mutex_);
-    auto it = pending_.find(correlation);
-    if (it == pending_.end()) return;  // late reply to an ask that timed out or failed
-    state = std::move(it->second);
-    pending_.erase(it);
-  }
+  std::shared_ptr<pending> state = untrack(correlation);
+  if (state == nullptr) return;  // late reply to an ask that timed out or failed
   std::unique_lock guard(state->mutex);
   if (state->done) return;
   state->code = code;

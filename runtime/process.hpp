@@ -106,8 +106,17 @@ class process {
   slot_id self_;
   bool supervisor_;
   sender sender_;
+  // The asks awaiting replies, by correlation. An ask in a loop allocates
+  // nothing: a state no Future holds any more is reused (its buffers keep
+  // their capacity), and so are the table's nodes. All under pending_mutex_.
+  std::shared_ptr<pending> acquire_pending();
+  void track(std::uint64_t correlation, std::shared_ptr<pending> state);
+  std::shared_ptr<pending> untrack(std::uint64_t correlation);  // null if not there
+  using pending_table = std::unordered_map<std::uint64_t, std::shared_ptr<pending>>;
   std::mutex pending_mutex_;
-  std::unordered_map<std::uint64_t, std::shared_ptr<pending>> pending_;
+  pending_table pending_;
+  std::vector<pending_table::node_type> spare_nodes_;
+  std::vector<std::shared_ptr<pending>> states_;  // each reusable when only this holds it
   std::atomic<std::uint64_t> next_correlation_{1};
   inbox_handler inbox_handler_;
   std::mutex inbox_mutex_;  // held by whichever thread consumes the inbox
