@@ -62,15 +62,18 @@ def tick(seq):
     return (seq, 0x11111111, 0x22222222, 0x33333333)
 
 
-def queue_consumer(queue, done):
+def queue_consumer(queue, done, senders=1):
+    """Counts and sums what arrives; a run ends with the end marker of every
+    sender (one, but for the fan-in)."""
     die_with_parent()
     done.put(READY)
     while True:
-        count, total = 0, 0
-        while True:
+        count, total, ends = 0, 0, 0
+        while ends < senders:
             item = queue.get()
             if item == END_OF_RUN:
-                break
+                ends += 1
+                continue
             if item == QUIT:
                 return
             seq, _a, _b, _c = item
@@ -108,32 +111,13 @@ def queue_producer(queue, ready, jobs):
         queue.put(END_OF_RUN)
 
 
-def senders_consumer(queue, done, senders):
-    """The consumer of a fan-in: a run ends with the end marker of every sender."""
-    die_with_parent()
-    done.put(READY)
-    while True:
-        count, total, ends = 0, 0, 0
-        while ends < senders:
-            item = queue.get()
-            if item == END_OF_RUN:
-                ends += 1
-                continue
-            if item == QUIT:
-                return
-            seq, _a, _b, _c = item
-            total += seq
-            count += 1
-        done.put((count, total))
-
-
 def measure_queue_senders(ctx, senders, min_messages, max_messages, target_s, warmups, runs):
     """--senders producer processes -> one Queue -> a consumer process."""
     queue = ctx.Queue()
     done = ctx.Queue()
     ready = ctx.Queue()
     jobs = [ctx.Queue() for _ in range(senders)]
-    consumer = ctx.Process(target=senders_consumer, args=(queue, done, senders), daemon=True)
+    consumer = ctx.Process(target=queue_consumer, args=(queue, done, senders), daemon=True)
     consumer.start()
     producers = [ctx.Process(target=queue_producer, args=(queue, ready, jobs[i]), daemon=True)
                  for i in range(senders)]
@@ -152,11 +136,7 @@ def measure_queue_senders(ctx, senders, min_messages, max_messages, target_s, wa
             count = share + (1 if i < extra else 0)
             job.put((first, count))
             first += count
-        count, total = done.get()
-        elapsed = time.perf_counter() - start
-        if count != messages or total != messages * (messages - 1) // 2:
-            raise RuntimeError("the fan-in consumer lost messages")
-        return elapsed
+        return run_time(done, start, messages, "the fan-in consumer")
 
     rate = stream_rate(send_and_wait, min_messages, max_messages, target_s, warmups, runs)
     for job in jobs:
@@ -166,6 +146,16 @@ def measure_queue_senders(ctx, senders, min_messages, max_messages, target_s, wa
         producer.join()
     consumer.join()
     return rate
+
+
+def run_time(done, start, messages, what):
+    """Seconds from `start` until the consumer reports the run, checked:
+    every sequence number 0..messages-1 arrived once."""
+    count, total = done.get()
+    elapsed = time.perf_counter() - start
+    if count != messages or total != messages * (messages - 1) // 2:
+        raise RuntimeError(what + " lost messages")
+    return elapsed
 
 
 def stream_rate(send_and_wait, min_messages, max_messages, target_s, warmups, runs):
@@ -202,11 +192,7 @@ def measure_queue_pipeline(ctx, middles, min_messages, max_messages, target_s, w
         for seq in range(messages):
             source.put(tick(seq))
         source.put(END_OF_RUN)
-        count, total = done.get()
-        elapsed = time.perf_counter() - start
-        if count != messages or total != messages * (messages - 1) // 2:
-            raise RuntimeError("pipeline lost messages")
-        return elapsed
+        return run_time(done, start, messages, "pipeline")
 
     rate = stream_rate(send_and_wait, min_messages, max_messages, target_s, warmups, runs)
     source.put(QUIT)
@@ -231,11 +217,7 @@ def measure_queue_stream(ctx, min_messages, max_messages, target_s, warmups, run
         for seq in range(messages):
             queue.put(tick(seq))
         queue.put(END_OF_RUN)
-        count, total = done.get()
-        elapsed = time.perf_counter() - start
-        if count != messages or total != messages * (messages - 1) // 2:
-            raise RuntimeError("queue consumer lost messages")
-        return elapsed
+        return run_time(done, start, messages, "queue consumer")
 
     rate = stream_rate(send_and_wait, min_messages, max_messages, target_s, warmups, runs)
     queue.put(QUIT)
