@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -63,14 +62,7 @@ bool is_busy_core_child(int argc, char** argv) {
 
 int busy_core_child_main(int argc, char** argv) {
   (void)argc;
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != static_cast<pid_t>(std::strtol(argv[3], nullptr, 10))) return 1;
-  const char byte = '!';
-  ssize_t written = 0;
-  do {
-    written = ::write(STDOUT_FILENO, &byte, 1);
-  } while (written < 0 && errno == EINTR);
-  if (written != 1) return 1;
+  if (!announce_child_started(argv[3])) return 1;
   // Closing stdout is what lets the parent's read return: it reads to EOF.
   ::close(STDOUT_FILENO);
   // Pure CPU work: a counter the compiler must keep, nothing that sleeps or

@@ -229,6 +229,17 @@ bool read_until_eof(int fd, std::string& out, std::chrono::steady_clock::time_po
   }
 }
 
+bool announce_child_started(const char* parent_pid) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != static_cast<pid_t>(std::strtol(parent_pid, nullptr, 10))) return false;
+  const char byte = '!';
+  ssize_t written = 0;
+  do {
+    written = ::write(STDOUT_FILENO, &byte, 1);
+  } while (written < 0 && errno == EINTR);
+  return written == 1;
+}
+
 std::string self_executable() {
   std::error_code ec;
   auto path = std::filesystem::read_symlink("/proc/self/exe", ec);

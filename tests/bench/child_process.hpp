@@ -97,6 +97,12 @@ bool read_until_eof(int fd, std::string& out, std::chrono::steady_clock::time_po
 // The absolute path of the running executable (/proc/self/exe resolved).
 std::string self_executable();
 
+// First thing in a benchmark's child process, whose parent passed its pid
+// as `parent_pid`: dies with that parent (PR_SET_PDEATHSIG; posix_spawn
+// cannot set it), then tells it it runs with one byte on stdout. False when
+// the parent is gone already or the byte could not be written.
+bool announce_child_started(const char* parent_pid);
+
 // `name` looked up in $PATH, as execvp would, but resolved before fork so the
 // forked child does no allocation.
 std::optional<std::string> find_in_path(const std::string& name);

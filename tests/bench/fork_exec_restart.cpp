@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,16 +104,7 @@ bool is_restart_ping_child(int argc, char** argv) {
 
 int restart_ping_child_main(int argc, char** argv) {
   (void)argc;
-  // posix_spawn cannot set PR_SET_PDEATHSIG for us; fork+exec children have
-  // it already. Either way: never outlive the benchmark.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != static_cast<pid_t>(std::strtol(argv[3], nullptr, 10))) return 1;
-  const char byte = '!';
-  ssize_t written = 0;
-  do {
-    written = ::write(STDOUT_FILENO, &byte, 1);
-  } while (written < 0 && errno == EINTR);
-  if (written != 1) return 1;
+  if (!announce_child_started(argv[3])) return 1;
   for (;;) ::pause();  // until the benchmark kills it, or dies
 }
 

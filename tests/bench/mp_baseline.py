@@ -173,7 +173,9 @@ def stream_rate(send_and_wait, min_messages, max_messages, target_s, warmups, ru
 
 
 def measure_queue_pipeline(ctx, middles, min_messages, max_messages, target_s, warmups, runs):
-    """This process -> middles forwarders -> a consumer, one Queue per link."""
+    """This process -> middles forwarders -> a consumer, one Queue per link.
+    Run lengths as procactor-bench's stream_params: a calibration run of
+    min_messages, then runs sized to last about target_s."""
     links = [ctx.Queue() for _ in range(middles + 1)]
     done = ctx.Queue()
     ready = ctx.Queue()
@@ -192,7 +194,7 @@ def measure_queue_pipeline(ctx, middles, min_messages, max_messages, target_s, w
         for seq in range(messages):
             source.put(tick(seq))
         source.put(END_OF_RUN)
-        return run_time(done, start, messages, "pipeline")
+        return run_time(done, start, messages, "the chain of %d forwarding stage(s)" % middles)
 
     rate = stream_rate(send_and_wait, min_messages, max_messages, target_s, warmups, runs)
     source.put(QUIT)
@@ -203,26 +205,8 @@ def measure_queue_pipeline(ctx, middles, min_messages, max_messages, target_s, w
 
 
 def measure_queue_stream(ctx, min_messages, max_messages, target_s, warmups, runs):
-    """Run lengths as procactor-bench's stream_params: a calibration run of
-    min_messages, then runs sized to last about target_s."""
-    queue = ctx.Queue()
-    done = ctx.Queue()
-    consumer = ctx.Process(target=queue_consumer, args=(queue, done), daemon=True)
-    consumer.start()
-    if done.get() != READY:
-        raise RuntimeError("queue consumer did not start")
-
-    def send_and_wait(messages):
-        start = time.perf_counter()
-        for seq in range(messages):
-            queue.put(tick(seq))
-        queue.put(END_OF_RUN)
-        return run_time(done, start, messages, "queue consumer")
-
-    rate = stream_rate(send_and_wait, min_messages, max_messages, target_s, warmups, runs)
-    queue.put(QUIT)
-    consumer.join()
-    return rate
+    """This process -> one Queue -> a consumer: the pipeline with no middle."""
+    return measure_queue_pipeline(ctx, 0, min_messages, max_messages, target_s, warmups, runs)
 
 
 def pipe_echo(conn, count):
