@@ -70,6 +70,14 @@ std::optional<Graph> load_checked(const std::filesystem::path& file, bool color)
   return std::move(parsed.graph);
 }
 
+// Spreading a run over hosts takes the cluster launcher (one node
+// supervisor per node), which this build does not have; a graph that
+// places everything on one node runs here as any other.
+bool placed_on_several_nodes(const Graph& graph) {
+  const std::vector<std::size_t> counts = instances_per_node(graph);
+  return std::count_if(counts.begin(), counts.end(), [](std::size_t n) { return n > 0; }) > 1;
+}
+
 std::string count(std::size_t n, std::string_view noun) {
   return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
 }
@@ -108,6 +116,11 @@ int launch_command(const LaunchOptions& options) {
   if (options.dry_run) {
     std::cout << plan_text(*graph);
     return exit_ok;
+  }
+  if (placed_on_several_nodes(*graph)) {
+    std::cerr << "procactor: error: multi-node runs need the cluster launcher, which this build does not have yet; "
+                 "run 'procactor launch --dry-run' to see the placement\n";
+    return exit_usage;
   }
   return launch_graph(options, *graph);
 }

@@ -20,14 +20,22 @@ namespace {
 
 using namespace std::string_view_literals;
 
-constexpr std::array top_level_keys{"version"sv, "graph"sv, "supervisor"sv, "groups"sv, "actors"sv, "routes"sv};
+constexpr std::array top_level_keys{"version"sv, "graph"sv,  "supervisor"sv, "groups"sv,
+                                    "actors"sv,  "routes"sv, "cluster"sv};
 constexpr std::array graph_keys{"name"sv, "plugins"sv, "mailbox_capacity"sv, "shutdown_timeout"sv};
 constexpr std::array supervisor_keys{"strategy"sv,        "max_restarts"sv, "within"sv,       "backoff_initial"sv,
                                      "backoff_max"sv,     "min_uptime"sv,   "stall_timeout"sv};
 constexpr std::array group_keys{"strategy"sv, "max_restarts"sv, "within"sv, "parent"sv};
-constexpr std::array actor_keys{"type"sv,    "replicas"sv,         "cpu"sv,  "params"sv,    "restart"sv,
-                                "group"sv,   "mailbox_capacity"sv, "nice"sv, "memory_limit"sv};
+// New keys go last: did_you_mean breaks ties by order, and the older keys'
+// suggestions should not change under them.
+constexpr std::array actor_keys{"type"sv,    "replicas"sv,         "cpu"sv,  "params"sv,       "restart"sv,
+                                "group"sv,   "mailbox_capacity"sv, "nice"sv, "memory_limit"sv, "node"sv,
+                                "nodes"sv};
 constexpr std::array route_keys{"from"sv, "to"sv, "policy"sv, "key"sv};
+constexpr std::array cluster_keys{"nodes"sv, "launcher"sv, "mpi_args"sv};
+constexpr std::array node_keys{"name"sv, "host"sv};
+// The launchers that start one node supervisor per node; the first is the default.
+constexpr std::array cluster_launchers{"mpirun"sv, "srun"sv};
 
 // The values a file may choose from, spelt as the library spells them
 // (procactor::to_string).
@@ -154,6 +162,11 @@ class Parser {
       read_groups(*table);
     }
     check_group_tree();
+    // Before the actors, whose `node` and `nodes` name its nodes.
+    if (const toml::table* table = table_at(root, "cluster", "'cluster'", "[cluster]")) {
+      read_cluster(*table);
+    }
+    cluster_written_ = root.get("cluster") != nullptr;
     read_actors(root);
     check_instance_count();
     read_routes(root);
@@ -557,6 +570,112 @@ class Parser {
     return {names.begin(), names.end()};
   }
 
+  // " (first at line 3)" for an earlier entry; nodes are often written on
+  // one line, where the column tells them apart.
+  static std::string first_at(SourcePosition first, SourcePosition again) {
+    return first.line == again.line ? " (first at column " + std::to_string(first.column) + ")"
+                                    : " (first at line " + std::to_string(first.line) + ")";
+  }
+
+  // [cluster]: its nodes, the launcher and what is passed to it. Whether
+  // the nodes were all read decides if actors' node names are checked:
+  // against a broken list every name would look unknown.
+  void read_cluster(const toml::table& table) {
+    constexpr std::string_view where = "in [cluster]";
+    check_keys(table, cluster_keys, where);
+    ClusterSpec cluster;
+    cluster.position = position_of(table.source());
+    const std::size_t errors_before = diagnostics_.size();
+    read_nodes(table, cluster);
+    cluster_nodes_complete_ = diagnostics_.size() == errors_before;
+    if (auto index = choice_at(table, "launcher", where, cluster_launchers)) {
+      cluster.launcher = std::string(cluster_launchers[*index]);
+    }
+    if (const toml::node* args = table.get("mpi_args")) {
+      read_mpi_args(*args, cluster);
+    }
+    graph_.cluster = std::move(cluster);
+  }
+
+  void read_nodes(const toml::table& table, ClusterSpec& cluster) {
+    const toml::node* node = table.get("nodes");
+    if (node == nullptr) {
+      error(cluster.position, "[cluster] has no 'nodes' (write nodes = [{ name = \"n0\", host = \"alpha\" }])");
+      return;
+    }
+    const toml::array* nodes = node->as_array();
+    if (nodes == nullptr) {
+      wrong_type(*node, "'nodes' in [cluster]", "an array of tables such as [{ name = \"n0\", host = \"alpha\" }]");
+      return;
+    }
+    if (nodes->empty()) {
+      error(position_of(node->source()), "'nodes' in [cluster] must list at least one node");
+      return;
+    }
+    for (const toml::node& element : *nodes) {
+      if (const toml::table* entry = element.as_table()) {
+        read_node(*entry, cluster);
+      } else {
+        wrong_type(element, "each node in [cluster]", "a table such as { name = \"n0\", host = \"alpha\" }");
+      }
+    }
+  }
+
+  // A node whose name is good is kept even when its host is not, so that
+  // the actors placed on it are not blamed for the node's own error.
+  void read_node(const toml::table& table, ClusterSpec& cluster) {
+    constexpr std::string_view where = "in a [cluster] node";
+    const SourcePosition position = position_of(table.source());
+    if (table.empty()) {
+      error(position, "empty node in [cluster]; a node needs a name and a host: { name = \"n0\", host = \"alpha\" }");
+      return;
+    }
+    check_keys(table, node_keys, where);
+    NodeSpec node;
+    node.position = position;
+    bool named = false;
+    if (auto name = string_at(table, "name", where)) {
+      const SourcePosition name_position = position_of(table.get("name")->source());
+      if (!is_valid_name(*name)) {
+        error(name_position, invalid_name_message("node name", *name));
+      } else if (const NodeSpec* first = cluster.find_node(*name)) {
+        error(name_position, "node '" + *name + "' is listed twice in [cluster]" + first_at(first->position, position));
+      } else {
+        node.name = std::move(*name);
+        named = true;
+      }
+    } else if (table.get("name") == nullptr) {
+      error(position, "node in [cluster] has no 'name'");
+    }
+    const std::string which = named ? "node '" + node.name + "'" : std::string("node");
+    if (auto host = string_at(table, "host", where)) {
+      if (host->find_first_not_of(" \t") == std::string::npos) {
+        error(position_of(table.get("host")->source()), "'host' of " + which + " in [cluster] must not be empty");
+      }
+      node.host = std::move(*host);
+    } else if (table.get("host") == nullptr) {
+      error(position, which + " in [cluster] has no 'host'");
+    }
+    if (named) {
+      cluster.nodes.push_back(std::move(node));
+    }
+  }
+
+  void read_mpi_args(const toml::node& node, ClusterSpec& cluster) {
+    const toml::array* args = node.as_array();
+    if (args == nullptr) {
+      wrong_type(node, "'mpi_args' in [cluster]", "an array of strings");
+      return;
+    }
+    for (const toml::node& element : *args) {
+      if (const auto* arg = element.as_string()) {
+        cluster.mpi_args.push_back(arg->get());
+      } else {
+        wrong_type(element, "each element of 'mpi_args' in [cluster]", "a string");
+      }
+    }
+  }
+
   void read_actors(const toml::table& root) {
     const toml::node* node = root.get("actors");
     if (node == nullptr) {
@@ -638,7 +757,83 @@ class Parser {
       actor.nice = static_cast<int>(*nice);
     }
     actor.memory_limit = size_at(*table, "memory_limit", where, 1);
+    read_placement(*table, where, actor);
     graph_.actors.push_back(std::move(actor));
+  }
+
+  // `node` pins every replica to one node of [cluster], `nodes` spreads
+  // them; with neither they go to the first node.
+  void read_placement(const toml::table& table, const std::string& where, ActorSpec& actor) {
+    actor.nodes_position = actor.position;
+    const toml::node* one = table.get("node");
+    const toml::node* many = table.get("nodes");
+    if (one == nullptr && many == nullptr) {
+      return;
+    }
+    if (one != nullptr && many != nullptr) {
+      const SourcePosition a = position_of(one->source());
+      const SourcePosition b = position_of(many->source());
+      error(std::tie(a.line, a.column) < std::tie(b.line, b.column) ? b : a,
+            "'node' and 'nodes' " + where + " exclude each other: 'node' pins every replica to one node, 'nodes' "
+            "spreads them; keep one");
+      return;
+    }
+    const std::string key = one != nullptr ? "node" : "nodes";
+    const toml::node& value = one != nullptr ? *one : *many;
+    actor.nodes_position = position_of(value.source());
+    if (!cluster_written_) {
+      error(actor.nodes_position, "'" + key + "' " + where +
+                                      " needs a [cluster] listing the nodes, and the file has none (add one, or "
+                                      "leave '" + key + "' out to run on this host)");
+      return;
+    }
+    if (one != nullptr) {
+      if (auto name = string_at(table, "node", where)) {
+        add_node_of(actor, *name, actor.nodes_position);
+      }
+      return;
+    }
+    read_node_list(value, where, actor);
+  }
+
+  void read_node_list(const toml::node& value, const std::string& where, ActorSpec& actor) {
+    const std::string what = "'nodes' " + where;
+    const toml::array* names = value.as_array();
+    if (names == nullptr) {
+      wrong_type(value, what, "an array of node names");
+      return;
+    }
+    if (names->empty()) {
+      error(actor.nodes_position,
+            what + " must list at least one node; leave it out to place every replica on the first node");
+      return;
+    }
+    std::vector<std::string> seen;
+    for (const toml::node& element : *names) {
+      const auto* name = element.as_string();
+      if (name == nullptr) {
+        wrong_type(element, "each node in " + what, "a node name");
+      } else if (std::find(seen.begin(), seen.end(), name->get()) != seen.end()) {
+        error(position_of(element.source()), "node '" + name->get() + "' is listed twice in " + what);
+      } else {
+        seen.push_back(name->get());
+        add_node_of(actor, name->get(), position_of(element.source()));
+      }
+    }
+  }
+
+  // Checked against [cluster] only when all its nodes were read.
+  void add_node_of(ActorSpec& actor, const std::string& name, SourcePosition position) {
+    if (graph_.cluster && cluster_nodes_complete_ && graph_.cluster->find_node(name) == nullptr) {
+      std::vector<std::string_view> known;
+      for (const NodeSpec& node : graph_.cluster->nodes) {
+        known.push_back(node.name);
+      }
+      error(position, "unknown node '" + name + "' for actor '" + actor.name + "'" +
+                          suggestion_or(name, known, "expected " + quote_list(known)));
+      return;
+    }
+    actor.nodes.push_back(name);
   }
 
   // Reported at the actor whose replicas take the total past the limit.
@@ -943,6 +1138,8 @@ class Parser {
   Graph graph_;
   std::vector<Diagnostic> diagnostics_;
   std::vector<std::string> actor_names_;
+  bool cluster_written_ = false;         // the file has a 'cluster' key, readable or not
+  bool cluster_nodes_complete_ = false;  // every node of [cluster] was read without an error
 };
 
 }  // namespace
@@ -950,6 +1147,11 @@ class Parser {
 const Param* ActorSpec::find_param(std::string_view param_name) const noexcept {
   const auto found = std::find_if(params.begin(), params.end(), [&](const Param& p) { return p.name == param_name; });
   return found == params.end() ? nullptr : &*found;
+}
+
+const NodeSpec* ClusterSpec::find_node(std::string_view node_name) const noexcept {
+  const auto found = std::find_if(nodes.begin(), nodes.end(), [&](const NodeSpec& n) { return n.name == node_name; });
+  return found == nodes.end() ? nullptr : &*found;
 }
 
 const ActorSpec* Graph::find_actor(std::string_view actor_name) const noexcept {
@@ -1034,6 +1236,25 @@ std::vector<std::vector<GroupMember>> supervision_tree(const Graph& graph) {
 
 std::uint32_t auto_replicas() noexcept {
   return std::max(1U, std::thread::hardware_concurrency());
+}
+
+std::size_t node_for_replica(const Graph& graph, const ActorSpec& actor, std::uint32_t replica) noexcept {
+  if (!graph.cluster || actor.nodes.empty()) {
+    return 0;
+  }
+  const NodeSpec* node = graph.cluster->find_node(actor.nodes[replica % actor.nodes.size()]);
+  // parse_graph() only hands out graphs whose actors name real nodes.
+  return node == nullptr ? 0 : static_cast<std::size_t>(node - graph.cluster->nodes.data());
+}
+
+std::vector<std::size_t> instances_per_node(const Graph& graph) {
+  std::vector<std::size_t> counts(graph.cluster ? std::max<std::size_t>(graph.cluster->nodes.size(), 1) : 1, 0);
+  for (const ActorSpec& actor : graph.actors) {
+    for (std::uint32_t replica = 0; replica < actor.replicas; ++replica) {
+      ++counts[node_for_replica(graph, actor, replica)];
+    }
+  }
+  return counts;
 }
 
 std::optional<int> cpu_for_replica(const CpuPlacement& cpu, std::uint32_t replica, std::uint32_t cores) noexcept {

@@ -68,6 +68,26 @@ struct GroupSpec {
   [[nodiscard]] bool is_root() const noexcept { return parent.empty(); }
 };
 
+// One host of a graph spread over several: an entry of [cluster] nodes.
+// The name is what actors are placed by; several nodes may share a host.
+struct NodeSpec {
+  std::string name;
+  std::string host;
+  SourcePosition position;  // of the node's table in `nodes`
+};
+
+// [cluster]: the nodes a graph is placed on, and the MPI launcher that
+// will start one node supervisor per node. This build reads, checks and
+// shows the placement; `launch` runs a graph only when it uses one node.
+struct ClusterSpec {
+  std::vector<NodeSpec> nodes;  // at least one, names unique, in file order
+  std::string launcher = "mpirun";  // or "srun"
+  std::vector<std::string> mpi_args;  // passed to the launcher as written
+  SourcePosition position;  // of the [cluster] table
+
+  [[nodiscard]] const NodeSpec* find_node(std::string_view node_name) const noexcept;
+};
+
 struct ActorSpec {
   std::string name;
   std::string type;
@@ -82,12 +102,16 @@ struct ActorSpec {
   std::optional<int> nice;
   std::optional<std::uint64_t> memory_limit;  // bytes, per replica
   std::string group{root_group_name};  // its supervision group: every replica is a member
+  // The [cluster] nodes its replicas are placed on, replica i on nodes[i mod
+  // size]; `node = "n1"` is a list of one. Empty: the first node.
+  std::vector<std::string> nodes;
 
   SourcePosition position;       // of the name in [actors.NAME]
   SourcePosition type_position;  // of the type string
   SourcePosition replicas_position;  // of `replicas`, or of the name when absent
   SourcePosition params_position;  // of `params`, or of the name when absent
   SourcePosition group_position;   // of `group`, or of the name when absent
+  SourcePosition nodes_position;   // of `node` or `nodes`, or of the name when absent
 
   [[nodiscard]] const Param* find_param(std::string_view param_name) const noexcept;
 };
@@ -128,6 +152,8 @@ struct Graph {
   std::vector<GroupSpec> groups;
   std::vector<ActorSpec> actors;  // in file order
   std::vector<RouteSpec> routes;  // in file order
+  // Absent without a [cluster] table: everything runs on this host.
+  std::optional<ClusterSpec> cluster;
   // Durations as the file wrote them ("30s"), by key path
   // ("supervisor.within", "groups.workers.within", "graph.shutdown_timeout"),
   // so that what the launcher prints reads in the user's own units.
@@ -181,6 +207,16 @@ struct GroupMember {
 // group takes its place among its parent's members where its first actor
 // starts. A group with no actor under it has no members and never starts.
 [[nodiscard]] std::vector<std::vector<GroupMember>> supervision_tree(const Graph& graph);
+
+// The node replica `replica` of `actor` is placed on, as an index into
+// graph.cluster->nodes: nodes[replica mod size] of the actor's list, or the
+// first node when it has none. 0 when the graph has no [cluster].
+[[nodiscard]] std::size_t node_for_replica(const Graph& graph, const ActorSpec& actor,
+                                           std::uint32_t replica) noexcept;
+
+// How many actor instances each node holds, indexed as graph.cluster->nodes;
+// one entry (every instance) when the graph has no [cluster].
+[[nodiscard]] std::vector<std::size_t> instances_per_node(const Graph& graph);
 
 // The core replica `replica` is pinned to, or nullopt when unpinned.
 [[nodiscard]] std::optional<int> cpu_for_replica(const CpuPlacement& cpu, std::uint32_t replica,

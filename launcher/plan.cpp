@@ -31,6 +31,51 @@ void add_members(const Graph& graph, const std::vector<std::vector<GroupMember>>
   }
 }
 
+// An argument as a shell would need it, so the launcher line can be pasted.
+std::string shell_word(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_of(" \t\n'\"\\$`*?;&|<>()#~") == std::string::npos) {
+    return arg;
+  }
+  std::string quoted = "'";
+  for (char c : arg) {
+    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return quoted + "'";
+}
+
+std::string count_of(std::size_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
+// Each node with its host and instances: per actor, in start order, the
+// replicas placed there.
+void add_placement(const Graph& graph, std::string& out) {
+  const ClusterSpec& cluster = *graph.cluster;
+  std::string launcher = cluster.launcher;
+  for (const std::string& arg : cluster.mpi_args) {
+    launcher += " " + shell_word(arg);
+  }
+  out += "cluster of " + count_of(cluster.nodes.size(), "node") + ", launcher " + launcher + ":\n";
+  const std::vector<std::size_t> counts = instances_per_node(graph);
+  const std::vector<std::size_t> order = start_order(graph);
+  for (std::size_t node = 0; node < cluster.nodes.size(); ++node) {
+    out += "  node " + cluster.nodes[node].name + " (" + cluster.nodes[node].host + "): " +
+           (counts[node] == 0 ? std::string("no instances") : count_of(counts[node], "instance")) + "\n";
+    for (std::size_t index : order) {
+      const ActorSpec& actor = graph.actors[index];
+      std::string line;
+      for (std::uint32_t replica = 0; replica < actor.replicas; ++replica) {
+        if (node_for_replica(graph, actor, replica) == node) {
+          line += (line.empty() ? "" : " ") + actor.name + "." + std::to_string(replica);
+        }
+      }
+      if (!line.empty()) {
+        out += "    " + line + "\n";
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string plan_text(const Graph& graph) {
@@ -58,6 +103,9 @@ std::string plan_text(const Graph& graph) {
     if (tree[g].empty()) {
       out += "  " + graph.describe_group(graph.groups[g]) + " has no actors and is not started\n";
     }
+  }
+  if (graph.cluster) {
+    add_placement(graph, out);
   }
   return out;
 }

@@ -18,6 +18,15 @@ namespace procactor::launcher {
 //       sink x1 (transient)
 //       group 'workers' rest_for_one, at most 3 restarts within 10s
 //         worker x2 (transient)
+// With a [cluster], then the placement: the cluster's launcher, and for
+// each node its host, its instance count and its instances, one line per
+// actor in start order:
+//   cluster of 2 nodes, launcher mpirun:
+//     node n0 (alpha): 2 instances
+//       sink.0
+//       worker.0
+//     node n1 (beta): 1 instance
+//       worker.1
 // Every line ends in '\n'.
 [[nodiscard]] std::string plan_text(const Graph& graph);
 

@@ -149,6 +149,55 @@ TEST_CASE("launch --dry-run prints the plan and starts nothing" * doctest::timeo
   CHECK(box.procactor({"status"}).exit_code == 3);
 }
 
+TEST_CASE("launch of a graph placed on two nodes refuses and starts nothing" * doctest::timeout(110)) {
+  sandbox box;
+  const std::string graph = test_graph("primes_two_nodes.toml").string();
+  auto launch = box.start({"launch", graph});
+  const int code = launch->wait(60s);
+  CHECK_MESSAGE(code == 2, launch->out(), launch->err());
+  CHECK(launch->out().empty());
+  CHECK(launch->err() ==
+        "procactor: error: multi-node runs need the cluster launcher, which this build does not have yet; run "
+        "'procactor launch --dry-run' to see the placement\n");
+  // Refused before the run directory, the runtime and any actor.
+  CHECK_MESSAGE(!fs::exists(box.runs_root() / "primes-two-nodes"), box.runs_root());
+  CHECK(descendants().empty());
+  CHECK(segments_of(launch->pid()).empty());
+  CHECK(actors_of(launch->pid()).empty());
+  CHECK(box.procactor({"status"}).exit_code == 3);
+  // --detach is refused the same way, before it detaches.
+  const result detached = box.procactor({"launch", "--detach", graph}, 60s);
+  CHECK(detached.exit_code == 2);
+  CHECK(detached.err == launch->err());
+  CHECK(descendants().empty());
+
+  // What the message points to: the plan, with each node's instances.
+  const result dry = box.procactor({"launch", "--dry-run", graph}, 60s);
+  CHECK_MESSAGE(dry.exit_code == 0, dry.err);
+  CHECK_MESSAGE(dry.out.ends_with("cluster of 2 nodes, launcher mpirun:\n"
+                                  "  node n0 (localhost): 3 instances\n"
+                                  "    sink.0\n"
+                                  "    worker.0\n"
+                                  "    source.0\n"
+                                  "  node n1 (localhost): 1 instance\n"
+                                  "    worker.1\n"),
+                dry.out);
+  CHECK(!fs::exists(box.runs_root() / "primes-two-nodes"));
+}
+
+TEST_CASE("a graph whose cluster has one node launches as a graph without one" * doctest::timeout(290)) {
+  sandbox box;
+  auto launch = box.start({"launch", test_graph("primes_one_node.toml").string()});
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 0, out, launch->err());
+  CHECK_MESSAGE(out.find("\nsink.0 | total: " + std::to_string(primes_between(0, 2'000'000)) + "\n") !=
+                    std::string::npos,
+                out);
+  CHECK(out.find("procactor | graph primes-one-node finished in ") != std::string::npos);
+  check_run_left_nothing(launch->pid());
+}
+
 TEST_CASE("an actor that keeps crashing makes the launch give up with exit code 1" * doctest::timeout(290)) {
   sandbox box;
   auto launch = box.start({"launch", test_graph("gives_up.toml").string()});

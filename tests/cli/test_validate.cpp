@@ -10,9 +10,9 @@
 
 namespace cli {
 
-TEST_CASE("validate accepts the three example graphs" * doctest::timeout(110)) {
+TEST_CASE("validate accepts the example graphs" * doctest::timeout(110)) {
   sandbox box;
-  for (const std::string example : {"primes", "wordcount", "crashy"}) {
+  for (const std::string example : {"primes", "wordcount", "crashy", "primes-cluster"}) {
     CAPTURE(example);
     const result r = box.procactor({"validate", test_graph("example_" + example + ".toml").string()});
     CHECK_MESSAGE(r.exit_code == 0, r.err);

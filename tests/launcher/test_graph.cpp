@@ -717,3 +717,358 @@ group = "g"
   CHECK(graph.find_group("g")->parent == "root");
   CHECK(graph.actors[0].group == "root");
 }
+
+namespace {
+
+// A [cluster] of two nodes, and actors spread, pinned and left to the first node.
+constexpr std::string_view two_nodes = R"(version = 1
+[cluster]
+nodes = [ { name = "n0", host = "alpha" }, { name = "n1", host = "beta" } ]
+[actors.source]
+type = "x.Source"
+node = "n1"
+[actors.worker]
+type = "x.Worker"
+replicas = 5
+nodes = ["n0", "n1"]
+[actors.sink]
+type = "x.Sink"
+[[routes]]
+from = "source"
+to = "worker"
+[[routes]]
+from = "worker"
+to = "sink"
+)";
+
+// The errors of a graph whose actor `a` has the given extra lines, under a
+// [cluster] of n0 (alpha) and n1 (beta).
+std::vector<std::string> placement_errors(std::string_view actor_lines) {
+  return errors_of("version = 1\n"
+                   "[cluster]\n"
+                   "nodes = [ { name = \"n0\", host = \"alpha\" }, { name = \"n1\", host = \"beta\" } ]\n"
+                   "[actors.a]\n"
+                   "type = \"x.A\"\n" +
+                   std::string(actor_lines));
+}
+
+// The errors of a graph whose [cluster] table has the given lines.
+std::vector<std::string> cluster_errors(std::string_view cluster_lines) {
+  return errors_of("version = 1\n[actors.a]\ntype = \"x.A\"\n[cluster]\n" + std::string(cluster_lines));
+}
+
+}  // namespace
+
+TEST_CASE("[cluster] and the actors' node and nodes are read into the model") {
+  const Graph graph = parse_ok(R"(version = 1
+[cluster]
+nodes = [ { name = "n0", host = "alpha" }, { name = "n1", host = "beta" } ]
+launcher = "srun"
+mpi_args = ["--mca", "btl_tcp_if_include", "veth0"]
+[actors.a]
+type = "x.A"
+nodes = ["n1", "n0"]
+[actors.b]
+type = "x.B"
+node = "n1"
+[actors.c]
+type = "x.C"
+)");
+  REQUIRE(graph.cluster.has_value());
+  const ClusterSpec& cluster = *graph.cluster;
+  REQUIRE(cluster.nodes.size() == 2);
+  CHECK(cluster.nodes[0].name == "n0");
+  CHECK(cluster.nodes[0].host == "alpha");
+  CHECK(cluster.nodes[1].name == "n1");
+  CHECK(cluster.nodes[1].host == "beta");
+  CHECK(cluster.nodes[1].position.line == 3);
+  CHECK(cluster.position.line == 2);
+  CHECK(cluster.launcher == "srun");
+  CHECK(cluster.mpi_args == std::vector<std::string>{"--mca", "btl_tcp_if_include", "veth0"});
+  CHECK(cluster.find_node("n1") == &cluster.nodes[1]);
+  CHECK(cluster.find_node("n2") == nullptr);
+  CHECK(graph.actors[0].nodes == std::vector<std::string>{"n1", "n0"});
+  CHECK(graph.actors[0].nodes_position.line == 8);
+  CHECK(graph.actors[1].nodes == std::vector<std::string>{"n1"});
+  CHECK(graph.actors[2].nodes.empty());
+  CHECK(graph.actors[2].nodes_position.line == graph.actors[2].position.line);
+}
+
+TEST_CASE("[cluster] defaults to mpirun with no arguments, and one node is a cluster") {
+  const Graph graph = parse_ok("version = 1\n[cluster]\nnodes = [{ name = \"only\", host = \"localhost\" }]\n"
+                               "[actors.a]\ntype = \"x.A\"\nreplicas = 3\n");
+  REQUIRE(graph.cluster.has_value());
+  CHECK(graph.cluster->launcher == "mpirun");
+  CHECK(graph.cluster->mpi_args.empty());
+  CHECK(graph.cluster->nodes.size() == 1);
+  CHECK(instances_per_node(graph) == std::vector<std::size_t>{3});
+  // [[cluster.nodes]] is the same array, written as tables.
+  const Graph tables = parse_ok("version = 1\n[[cluster.nodes]]\nname = \"n0\"\nhost = \"a\"\n"
+                                "[[cluster.nodes]]\nname = \"n1\"\nhost = \"b\"\n[actors.a]\ntype = \"x.A\"\n");
+  REQUIRE(tables.cluster.has_value());
+  CHECK(tables.cluster->nodes.size() == 2);
+}
+
+TEST_CASE("a graph without [cluster] has none, and everything on one node") {
+  const Graph graph = parse_ok(primes);
+  CHECK_FALSE(graph.cluster.has_value());
+  CHECK(node_for_replica(graph, graph.actors[1], 1) == 0);
+  CHECK(instances_per_node(graph) == std::vector<std::size_t>{4});
+}
+
+TEST_CASE("node_for_replica spreads over nodes, pins to one, and defaults to the first") {
+  const Graph graph = parse_ok(two_nodes);
+  const ActorSpec& source = *graph.find_actor("source");
+  const ActorSpec& worker = *graph.find_actor("worker");
+  const ActorSpec& sink = *graph.find_actor("sink");
+  // Pinned: every replica on n1.
+  CHECK(node_for_replica(graph, source, 0) == 1);
+  CHECK(node_for_replica(graph, source, 7) == 1);
+  // Spread: replica i on nodes[i mod 2].
+  for (std::uint32_t replica = 0; replica < 5; ++replica) {
+    CAPTURE(replica);
+    CHECK(node_for_replica(graph, worker, replica) == replica % 2);
+  }
+  // Neither: the first node.
+  CHECK(node_for_replica(graph, sink, 0) == 0);
+  CHECK(instances_per_node(graph) == std::vector<std::size_t>{4, 3});
+
+  // The list's order is the actor's, not [cluster]'s.
+  const Graph reversed = parse_ok(R"(version = 1
+[cluster]
+nodes = [ { name = "n0", host = "a" }, { name = "n1", host = "b" }, { name = "n2", host = "c" } ]
+[actors.w]
+type = "x.W"
+replicas = 4
+nodes = ["n2", "n0"]
+)");
+  const ActorSpec& w = reversed.actors[0];
+  CHECK(node_for_replica(reversed, w, 0) == 2);
+  CHECK(node_for_replica(reversed, w, 1) == 0);
+  CHECK(node_for_replica(reversed, w, 2) == 2);
+  CHECK(node_for_replica(reversed, w, 3) == 0);
+  CHECK(instances_per_node(reversed) == std::vector<std::size_t>{2, 0, 2});
+}
+
+TEST_CASE("node_for_replica spreads replicas = \"auto\" like any count") {
+  const Graph graph = parse_ok(R"(version = 1
+[cluster]
+nodes = [ { name = "n0", host = "a" }, { name = "n1", host = "b" } ]
+[actors.w]
+type = "x.W"
+replicas = "auto"
+nodes = ["n0", "n1"]
+)");
+  const ActorSpec& w = graph.actors[0];
+  REQUIRE(w.replicas == auto_replicas());
+  for (std::uint32_t replica = 0; replica < w.replicas; ++replica) {
+    CAPTURE(replica);
+    CHECK(node_for_replica(graph, w, replica) == replica % 2);
+  }
+  CHECK(instances_per_node(graph) ==
+        std::vector<std::size_t>{(auto_replicas() + 1) / 2, auto_replicas() / 2});
+}
+
+TEST_CASE("[cluster] without nodes, or with an empty or invalid list, is an error at its line") {
+  CHECK(cluster_errors("launcher = \"mpirun\"\n") ==
+        std::vector<std::string>{"4:1 [cluster] has no 'nodes' (write nodes = [{ name = \"n0\", host = \"alpha\" }])"});
+  CHECK(cluster_errors("nodes = []\n") ==
+        std::vector<std::string>{"5:9 'nodes' in [cluster] must list at least one node"});
+  CHECK(cluster_errors("nodes = \"n0\"\n") ==
+        std::vector<std::string>{"5:9 'nodes' in [cluster] must be an array of tables such as "
+                                 "[{ name = \"n0\", host = \"alpha\" }], not a string"});
+  CHECK(cluster_errors("nodes = [\"n0\"]\n") ==
+        std::vector<std::string>{"5:10 each node in [cluster] must be a table such as "
+                                 "{ name = \"n0\", host = \"alpha\" }, not a string"});
+  CHECK(cluster_errors("nodes = [{}]\n") ==
+        std::vector<std::string>{"5:10 empty node in [cluster]; a node needs a name and a host: "
+                                 "{ name = \"n0\", host = \"alpha\" }"});
+  CHECK(errors_of("version = 1\ncluster = 3\n[actors.a]\ntype = \"x.A\"\n") ==
+        std::vector<std::string>{"2:11 'cluster' must be a table (write [cluster]), not an integer"});
+}
+
+TEST_CASE("a node needs a valid, unique name and a host") {
+  CHECK(cluster_errors("nodes = [{ host = \"alpha\" }]\n") ==
+        std::vector<std::string>{"5:10 node in [cluster] has no 'name'"});
+  CHECK(cluster_errors("nodes = [{ name = \"n0\" }]\n") ==
+        std::vector<std::string>{"5:10 node 'n0' in [cluster] has no 'host'"});
+  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = \"\" }]\n") ==
+        std::vector<std::string>{"5:32 'host' of node 'n0' in [cluster] must not be empty"});
+  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = 7 }]\n") ==
+        std::vector<std::string>{"5:32 'host' in a [cluster] node must be a string, not an integer"});
+  CHECK(cluster_errors("nodes = [{ name = \"node 0\", host = \"a\" }]\n") ==
+        std::vector<std::string>{"5:19 node name 'node 0' must start with a letter or '_' and hold only letters, "
+                                 "digits, '_' and '-' (at most 63)"});
+  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = \"a\" }, { name = \"n0\", host = \"b\" }]\n") ==
+        std::vector<std::string>{"5:48 node 'n0' is listed twice in [cluster] (first at column 10)"});
+  CHECK(cluster_errors("nodes = [\n  { name = \"n0\", host = \"a\" },\n  { name = \"n0\", host = \"b\" },\n]\n") ==
+        std::vector<std::string>{"7:12 node 'n0' is listed twice in [cluster] (first at line 6)"});
+}
+
+TEST_CASE("unknown keys in [cluster] and in its nodes are errors with a suggestion") {
+  const auto errors = cluster_errors("nodes = [{ name = \"n0\", hots = \"a\" }]\nlauncer = \"srun\"\nmpi = []\n");
+  CHECK(errors == std::vector<std::string>{
+                      "5:10 node 'n0' in [cluster] has no 'host'",
+                      "5:25 unknown key 'hots' in a [cluster] node (did you mean 'host'?)",
+                      "6:1 unknown key 'launcer' in [cluster] (did you mean 'launcher'?)",
+                      "7:1 unknown key 'mpi' in [cluster]",
+                  });
+  // The top-level key itself.
+  CHECK(contains(errors_of("version = 1\n[clustr]\n[actors.a]\ntype = \"x.A\"\n"),
+                 "2:2 unknown key 'clustr' at the top level (did you mean 'cluster'?)"));
+}
+
+TEST_CASE("the launcher is mpirun or srun, and mpi_args an array of strings") {
+  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = \"a\" }]\nlauncher = \"mpirn\"\n") ==
+        std::vector<std::string>{"6:12 unknown launcher 'mpirn' (did you mean 'mpirun'?)"});
+  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = \"a\" }]\nlauncher = \"mpiexec.hydra\"\n") ==
+        std::vector<std::string>{"6:12 unknown launcher 'mpiexec.hydra' (expected mpirun or srun)"});
+  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = \"a\" }]\nmpi_args = \"--mca btl tcp\"\n") ==
+        std::vector<std::string>{"6:12 'mpi_args' in [cluster] must be an array of strings, not a string"});
+  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = \"a\" }]\nmpi_args = [\"-np\", 4]\n") ==
+        std::vector<std::string>{"6:20 each element of 'mpi_args' in [cluster] must be a string, not an integer"});
+}
+
+TEST_CASE("an actor's node and nodes must name nodes of [cluster], with a suggestion") {
+  CHECK(placement_errors("node = \"n00\"\n") ==
+        std::vector<std::string>{"6:8 unknown node 'n00' for actor 'a' (did you mean 'n0'?)"});
+  // Too short to be a likely typo of either.
+  CHECK(placement_errors("node = \"n2\"\n") ==
+        std::vector<std::string>{"6:8 unknown node 'n2' for actor 'a' (expected n0 or n1)"});
+  CHECK(placement_errors("node = \"gamma\"\n") ==
+        std::vector<std::string>{"6:8 unknown node 'gamma' for actor 'a' (expected n0 or n1)"});
+  CHECK(placement_errors("nodes = [\"n0\", \"n11\"]\n") ==
+        std::vector<std::string>{"6:16 unknown node 'n11' for actor 'a' (did you mean 'n1'?)"});
+  CHECK(placement_errors("node = 1\n") ==
+        std::vector<std::string>{"6:8 'node' in [actors.a] must be a string, not an integer"});
+  CHECK(placement_errors("nodes = \"n0\"\n") ==
+        std::vector<std::string>{"6:9 'nodes' in [actors.a] must be an array of node names, not a string"});
+  CHECK(placement_errors("nodes = [\"n0\", 1]\n") ==
+        std::vector<std::string>{"6:16 each node in 'nodes' in [actors.a] must be a node name, not an integer"});
+  CHECK(placement_errors("nod = \"n0\"\n") ==
+        std::vector<std::string>{"6:1 unknown key 'nod' in [actors.a] (did you mean 'node'?)"});
+}
+
+TEST_CASE("an actor's nodes are not empty, hold no duplicate, and exclude node") {
+  CHECK(placement_errors("nodes = []\n") ==
+        std::vector<std::string>{"6:9 'nodes' in [actors.a] must list at least one node; leave it out to place "
+                                 "every replica on the first node"});
+  CHECK(placement_errors("nodes = [\"n0\", \"n1\", \"n0\"]\n") ==
+        std::vector<std::string>{"6:22 node 'n0' is listed twice in 'nodes' in [actors.a]"});
+  CHECK(placement_errors("node = \"n0\"\nnodes = [\"n1\"]\n") ==
+        std::vector<std::string>{"7:9 'node' and 'nodes' in [actors.a] exclude each other: 'node' pins every "
+                                 "replica to one node, 'nodes' spreads them; keep one"});
+  CHECK(placement_errors("nodes = [\"n1\"]\nnode = \"n0\"\n") ==
+        std::vector<std::string>{"7:8 'node' and 'nodes' in [actors.a] exclude each other: 'node' pins every "
+                                 "replica to one node, 'nodes' spreads them; keep one"});
+}
+
+TEST_CASE("node and nodes need a [cluster]") {
+  CHECK(errors_of("version = 1\n[actors.a]\ntype = \"x.A\"\nnode = \"n0\"\n") ==
+        std::vector<std::string>{"4:8 'node' in [actors.a] needs a [cluster] listing the nodes, and the file "
+                                 "has none (add one, or leave 'node' out to run on this host)"});
+  CHECK(errors_of("version = 1\n[actors.a]\ntype = \"x.A\"\nnodes = [\"n0\", \"n1\"]\n") ==
+        std::vector<std::string>{"4:9 'nodes' in [actors.a] needs a [cluster] listing the nodes, and the file "
+                                 "has none (add one, or leave 'nodes' out to run on this host)"});
+}
+
+TEST_CASE("a broken [cluster] does not make every actor's node unknown too") {
+  const auto errors = errors_of(R"(version = 1
+[cluster]
+nodes = [ { name = "n0" }, { name = "n1", host = "beta" } ]
+[actors.a]
+type = "x.A"
+nodes = ["n0", "n1"]
+)");
+  CHECK(errors == std::vector<std::string>{"3:11 node 'n0' in [cluster] has no 'host'"});
+}
+
+TEST_CASE("the plan shows each node with its host, its instance count and its instances") {
+  CHECK(plan_text(parse_ok(two_nodes)) ==
+        "source (x.Source) x1 --round_robin--> worker (x.Worker) x5\n"
+        "worker (x.Worker) x5 --round_robin--> sink (x.Sink) x1\n"
+        "supervision, in start order:\n"
+        "  [supervisor] one_for_one, at most 10 restarts within 1m\n"
+        "    sink x1 (transient)\n"
+        "    worker x5 (transient)\n"
+        "    source x1 (transient)\n"
+        "cluster of 2 nodes, launcher mpirun:\n"
+        "  node n0 (alpha): 4 instances\n"
+        "    sink.0\n"
+        "    worker.0 worker.2 worker.4\n"
+        "  node n1 (beta): 3 instances\n"
+        "    worker.1 worker.3\n"
+        "    source.0\n");
+  // A node nothing is placed on, and launcher arguments as a shell would need them.
+  const Graph idle = parse_ok(R"(version = 1
+[cluster]
+nodes = [ { name = "n0", host = "a" }, { name = "spare", host = "b" } ]
+launcher = "srun"
+mpi_args = ["--export", "ALL,X=a b", ""]
+[actors.a]
+type = "x.A"
+)");
+  const std::string plan = plan_text(idle);
+  CHECK(plan.ends_with("cluster of 2 nodes, launcher srun --export 'ALL,X=a b' '':\n"
+                       "  node n0 (a): 1 instance\n"
+                       "    a.0\n"
+                       "  node spare (b): no instances\n"));
+}
+
+TEST_CASE("DOT draws one cluster per node holding the replicas placed there") {
+  CHECK(to_dot(parse_ok(two_nodes)) ==
+        "digraph \"test\" {\n"
+        "  rankdir=LR;\n"
+        "  node [shape=box, fontname=\"monospace\"];\n"
+        "  edge [fontname=\"monospace\"];\n"
+        "  subgraph \"cluster_n0\" {\n"
+        "    label=\"node n0 (alpha)\";\n"
+        "    style=dashed;\n"
+        "    \"worker@n0\" [label=\"worker\\nx.Worker\\nx3 of 5\"];\n"
+        "    \"sink@n0\" [label=\"sink\\nx.Sink\\nx1\"];\n"
+        "  }\n"
+        "  subgraph \"cluster_n1\" {\n"
+        "    label=\"node n1 (beta)\";\n"
+        "    style=dashed;\n"
+        "    \"source@n1\" [label=\"source\\nx.Source\\nx1\"];\n"
+        "    \"worker@n1\" [label=\"worker\\nx.Worker\\nx2 of 5\"];\n"
+        "  }\n"
+        "  \"source@n1\" -> \"worker@n0\" [label=\"round_robin\"];\n"
+        "  \"source@n1\" -> \"worker@n1\" [label=\"round_robin\"];\n"
+        "  \"worker@n0\" -> \"sink@n0\" [label=\"round_robin\"];\n"
+        "  \"worker@n1\" -> \"sink@n0\" [label=\"round_robin\"];\n"
+        "}\n");
+}
+
+TEST_CASE("in DOT a group is drawn on each node it has replicas on, and an empty one once") {
+  const std::string dot = to_dot(parse_ok(R"(version = 1
+[cluster]
+nodes = [ { name = "n0", host = "a" }, { name = "n1", host = "b" } ]
+[groups.outer]
+[groups.inner]
+parent = "outer"
+[groups.empty]
+parent = "outer"
+[actors.w]
+type = "x.W"
+replicas = 2
+nodes = ["n1", "n0"]
+group = "inner"
+[actors.p]
+type = "x.P"
+node = "n1"
+group = "outer"
+)"));
+  CHECK(dot.find("    subgraph \"cluster_n0.outer\" {\n"
+                 "      label=\"outer\\none_for_one, at most 10 restarts within 1m\";\n"
+                 "      style=rounded;\n"
+                 "      subgraph \"cluster_n0.inner\" {\n") != std::string::npos);
+  CHECK(dot.find("\"cluster_n1.outer\"") != std::string::npos);
+  CHECK(dot.find("\"cluster_n1.inner\"") != std::string::npos);
+  // No actor at all: drawn once, on the first node its parent is drawn on.
+  CHECK(dot.find("\"cluster_n0.empty\"") != std::string::npos);
+  CHECK(dot.find("\"cluster_n1.empty\"") == std::string::npos);
+  // p runs on n1 alone.
+  CHECK(dot.find("\"p@n1\" [label=\"p\\nx.P\\nx1\"]") != std::string::npos);
+  CHECK(dot.find("\"p@n0\"") == std::string::npos);
+}
