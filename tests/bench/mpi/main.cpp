@@ -1,0 +1,340 @@
+// procactor-mpi-bench: the MPI link (runtime/cluster/mpi_link.hpp) against
+// raw MPI point-to-point between the same two ranks, in the same run, round
+// by round, so each ratio compares figures taken seconds apart.
+//
+//   mpirun -n 2 --bind-to none --mca btl tcp,self build/bin/procactor-mpi-bench [--quick] [--json]
+//
+// Workloads (rank 0 sends, rank 1 receives):
+//   stream_32, stream_100  N messages of 32 / 100 payload bytes, timed from
+//                          the first send to rank 1's acknowledgement of the
+//                          last. Raw: MPI_Send / MPI_Recv one message each.
+//                          Link: try_send frames (batched, under credit),
+//                          rank 1 consumes each in its handler.
+//   round_trip_32          ping-pong of 32 bytes, median of M round trips.
+//                          Raw: MPI_Send / MPI_Recv. Link: a frame, echoed
+//                          from rank 1's handler; both sides in wait() with
+//                          a spin longer than a round trip.
+//   idle_cpu               CPU time / wall time of a rank waiting with nothing
+//                          to do: in a blocking MPI_Recv (Open MPI polls), and
+//                          in mpi_link::wait (50 µs spin, then sleeps doubling
+//                          from 50 µs to 1 ms; heartbeats go on).
+// Ratios are link / raw, per round, then the median and range over rounds.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cluster/mpi_link.hpp"
+
+using namespace procactor::cluster;
+using bench_clock = std::chrono::steady_clock;
+
+namespace {
+
+struct config {
+  bool quick = false;
+  bool json = false;
+  int rounds = 3;
+  int stream_messages = 400000;
+  int round_trips = 5000;
+  double idle_seconds = 2.0;
+};
+
+struct range {
+  double median = 0;
+  double min = 0;
+  double max = 0;
+};
+
+range summarize(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  const double median = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
+  return {median, values.front(), values.back()};
+}
+
+double seconds_since(bench_clock::time_point start) {
+  return std::chrono::duration<double>(bench_clock::now() - start).count();
+}
+
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+constexpr int raw_tag = 7;
+
+// Raw MPI: N blocking sends, one acknowledgement at the end.
+double raw_stream(MPI_Comm comm, int rank, int messages, int bytes) {
+  std::vector<char> buffer(static_cast<std::size_t>(bytes), 'x');
+  char ack = 0;
+  MPI_Barrier(comm);
+  const auto start = bench_clock::now();
+  if (rank == 0) {
+    for (int i = 0; i < messages; ++i) MPI_Send(buffer.data(), bytes, MPI_BYTE, 1, raw_tag, comm);
+    MPI_Recv(&ack, 1, MPI_BYTE, 1, raw_tag, comm, MPI_STATUS_IGNORE);
+  } else if (rank == 1) {
+    for (int i = 0; i < messages; ++i) MPI_Recv(buffer.data(), bytes, MPI_BYTE, 0, raw_tag, comm, MPI_STATUS_IGNORE);
+    MPI_Send(&ack, 1, MPI_BYTE, 0, raw_tag, comm);
+  }
+  return messages / seconds_since(start);
+}
+
+// Raw MPI ping-pong; the median round trip in µs.
+double raw_round_trip(MPI_Comm comm, int rank, int trips, int bytes) {
+  std::vector<char> buffer(static_cast<std::size_t>(bytes), 'x');
+  std::vector<double> samples;
+  MPI_Barrier(comm);
+  for (int i = 0; i < trips; ++i) {
+    if (rank == 0) {
+      const auto start = bench_clock::now();
+      MPI_Send(buffer.data(), bytes, MPI_BYTE, 1, raw_tag, comm);
+      MPI_Recv(buffer.data(), bytes, MPI_BYTE, 1, raw_tag, comm, MPI_STATUS_IGNORE);
+      samples.push_back(seconds_since(start) * 1e6);
+    } else if (rank == 1) {
+      MPI_Recv(buffer.data(), bytes, MPI_BYTE, 0, raw_tag, comm, MPI_STATUS_IGNORE);
+      MPI_Send(buffer.data(), bytes, MPI_BYTE, 0, raw_tag, comm);
+    }
+  }
+  return rank == 0 ? summarize(samples).median : 0.0;
+}
+
+constexpr auto spin = std::chrono::microseconds(200);
+constexpr auto max_sleep = std::chrono::microseconds(1000);
+
+// The link: N frames through try_send, rank 1 consuming in its handler and
+// answering with a control message once it has them all.
+double link_stream(mpi_link& link, MPI_Comm comm, int rank, int messages, int bytes) {
+  std::vector<std::byte> payload(static_cast<std::size_t>(bytes), std::byte{'x'});
+  int received = 0;
+  bool acknowledged = false;
+  link.on_data([&](int peer, const frame_header& h, std::span<const std::byte>) {
+    ++received;
+    link.consumed(peer, h.target, frame_cost(h.length));
+  });
+  link.on_control([&](int, std::span<const std::byte>) { acknowledged = true; });
+  MPI_Barrier(comm);
+  const auto start = bench_clock::now();
+  if (rank == 0) {
+    frame_header h;
+    h.target = 1;
+    for (int i = 0; i < messages; ++i) {
+      h.correlation = static_cast<std::uint64_t>(i);
+      while (!link.try_send(1, h, payload)) link.wait(spin, max_sleep);
+    }
+    link.flush();
+    while (!acknowledged) link.wait(spin, max_sleep);
+  } else if (rank == 1) {
+    while (received < messages) link.wait(spin, max_sleep);
+    const std::byte ok{1};
+    link.send_control(0, std::span<const std::byte>(&ok, 1));
+    link.flush();
+  }
+  return messages / seconds_since(start);
+}
+
+double link_round_trip(mpi_link& link, MPI_Comm comm, int rank, int trips, int bytes) {
+  std::vector<std::byte> payload(static_cast<std::size_t>(bytes), std::byte{'x'});
+  int received = 0;
+  link.on_data([&](int peer, const frame_header& h, std::span<const std::byte> bytes_in) {
+    ++received;
+    link.consumed(peer, h.target, frame_cost(h.length));
+    // The echo goes out at the end of this progress call.
+    if (rank == 1 && !link.try_send(0, h, bytes_in)) throw std::logic_error("echo refused for credit");
+  });
+  std::vector<double> samples;
+  MPI_Barrier(comm);
+  frame_header h;
+  h.target = 2;
+  for (int i = 0; i < trips; ++i) {
+    if (rank == 0) {
+      const auto start = bench_clock::now();
+      h.correlation = static_cast<std::uint64_t>(i);
+      if (!link.try_send(1, h, payload)) throw std::logic_error("ping refused for credit");
+      link.flush();
+      while (received <= i) link.wait(spin, max_sleep);
+      samples.push_back(seconds_since(start) * 1e6);
+    } else if (rank == 1) {
+      while (received <= i) link.wait(spin, max_sleep);
+    }
+  }
+  return rank == 0 ? summarize(samples).median : 0.0;
+}
+
+// CPU share of rank 1 while it waits idle for rank 0's single message.
+double raw_idle_cpu(MPI_Comm comm, int rank, double seconds) {
+  char byte = 0;
+  MPI_Barrier(comm);
+  const auto start = bench_clock::now();
+  const double cpu = cpu_seconds();
+  if (rank == 0) {
+    while (seconds_since(start) < seconds) {
+      timespec pause{0, 10'000'000};
+      nanosleep(&pause, nullptr);
+    }
+    MPI_Send(&byte, 1, MPI_BYTE, 1, raw_tag, comm);
+  } else if (rank == 1) {
+    MPI_Recv(&byte, 1, MPI_BYTE, 0, raw_tag, comm, MPI_STATUS_IGNORE);
+  }
+  return (cpu_seconds() - cpu) / seconds_since(start);
+}
+
+double link_idle_cpu(mpi_link& link, MPI_Comm comm, double seconds) {
+  link.on_data([](int, const frame_header&, std::span<const std::byte>) {});
+  MPI_Barrier(comm);
+  const auto start = bench_clock::now();
+  const double cpu = cpu_seconds();
+  const auto wakeups = link.counters().idle_wakeups;
+  while (seconds_since(start) < seconds) {
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::duration<double>(seconds - seconds_since(start)));
+    link.wait(std::chrono::microseconds(50), max_sleep, std::max(left, std::chrono::microseconds(1)));
+  }
+  const double share = (cpu_seconds() - cpu) / seconds_since(start);
+  if (link.rank() == 0) {
+    std::fprintf(stderr, "link idle: %llu wake-ups in %.1f s\n",
+                 static_cast<unsigned long long>(link.counters().idle_wakeups - wakeups), seconds);
+  }
+  return share;
+}
+
+struct workload {
+  std::string name;
+  std::string unit;
+  std::string better;  // "higher" or "lower"
+  std::vector<double> raw;
+  std::vector<double> link;
+  std::vector<double> ratio;  // link / raw, per round
+};
+
+void print_table(const std::vector<workload>& workloads, const config& cfg) {
+  std::printf("procactor-mpi-bench: 2 ranks, %d rounds%s; median (min - max) over rounds\n", cfg.rounds,
+              cfg.quick ? ", quick" : "");
+  std::printf("%-14s %-6s %30s %30s %24s\n", "workload", "unit", "raw MPI", "mpi_link", "link / raw");
+  for (const auto& w : workloads) {
+    const auto r = summarize(w.raw);
+    const auto l = summarize(w.link);
+    const auto q = summarize(w.ratio);
+    char raw_text[64];
+    char link_text[64];
+    char ratio_text[64];
+    std::snprintf(raw_text, sizeof raw_text, "%.4g (%.4g - %.4g)", r.median, r.min, r.max);
+    std::snprintf(link_text, sizeof link_text, "%.4g (%.4g - %.4g)", l.median, l.min, l.max);
+    std::snprintf(ratio_text, sizeof ratio_text, "%.3f (%.3f - %.3f)", q.median, q.min, q.max);
+    std::printf("%-14s %-6s %30s %30s %24s\n", w.name.c_str(), w.unit.c_str(), raw_text, link_text, ratio_text);
+  }
+}
+
+void print_json_array(const std::vector<double>& values) {
+  std::printf("[");
+  for (std::size_t i = 0; i < values.size(); ++i) std::printf("%s%.6g", i == 0 ? "" : ", ", values[i]);
+  std::printf("]");
+}
+
+void print_json(const std::vector<workload>& workloads, const config& cfg, const link_counters& counters) {
+  std::printf("{\"ranks\": 2, \"quick\": %s, \"rounds\": %d, \"stream_messages\": %d, \"round_trips\": %d",
+              cfg.quick ? "true" : "false", cfg.rounds, cfg.stream_messages, cfg.round_trips);
+  for (const auto& w : workloads) {
+    const auto r = summarize(w.raw);
+    const auto l = summarize(w.link);
+    const auto q = summarize(w.ratio);
+    std::printf(
+        ", \"%s\": {\"unit\": \"%s\", \"better\": \"%s\", \"raw_mpi\": %.6g, \"raw_mpi_min\": %.6g, "
+        "\"raw_mpi_max\": %.6g, \"link\": %.6g, \"link_min\": %.6g, \"link_max\": %.6g, \"ratio\": %.6g, "
+        "\"ratio_min\": %.6g, \"ratio_max\": %.6g, \"per_round\": {\"raw_mpi\": ",
+        w.name.c_str(), w.unit.c_str(), w.better.c_str(), r.median, r.min, r.max, l.median, l.min, l.max, q.median,
+        q.min, q.max);
+    print_json_array(w.raw);
+    std::printf(", \"link\": ");
+    print_json_array(w.link);
+    std::printf(", \"ratio\": ");
+    print_json_array(w.ratio);
+    std::printf("}}");
+  }
+  std::printf(
+      ", \"link_counters_rank0\": {\"frames_sent\": %llu, \"batches_sent\": %llu, \"credit_stalls\": %llu, "
+      "\"heartbeats_sent\": %llu, \"idle_wakeups\": %llu}}\n",
+      static_cast<unsigned long long>(counters.frames_sent), static_cast<unsigned long long>(counters.batches_sent),
+      static_cast<unsigned long long>(counters.credit_stalls),
+      static_cast<unsigned long long>(counters.heartbeats_sent),
+      static_cast<unsigned long long>(counters.idle_wakeups));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  environment env(argc, argv);
+  config cfg;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--quick") {
+      cfg.quick = true;
+      cfg.stream_messages = 100000;
+      cfg.round_trips = 1000;
+      cfg.idle_seconds = 1.0;
+    } else if (arg == "--json") {
+      cfg.json = true;
+    } else {
+      if (env.rank() == 0) std::fprintf(stderr, "usage: mpirun -n 2 procactor-mpi-bench [--quick] [--json]\n");
+      return 2;
+    }
+  }
+  if (env.size() != 2) {
+    if (env.rank() == 0) std::fprintf(stderr, "procactor-mpi-bench runs on exactly 2 ranks (mpirun -n 2)\n");
+    return 2;
+  }
+  const int rank = env.rank();
+  MPI_Comm raw;
+  MPI_Comm_dup(MPI_COMM_WORLD, &raw);
+  mpi_link link(env);
+
+  std::vector<workload> workloads = {{"stream_32", "msg/s", "higher", {}, {}, {}},
+                                     {"stream_100", "msg/s", "higher", {}, {}, {}},
+                                     {"round_trip_32", "us", "lower", {}, {}, {}},
+                                     {"idle_cpu", "share", "lower", {}, {}, {}}};
+  // One untimed warm-up of each, so connections exist and buffers are grown.
+  raw_stream(raw, rank, cfg.stream_messages / 10, 32);
+  link_stream(link, raw, rank, cfg.stream_messages / 10, 32);
+  raw_round_trip(raw, rank, 100, 32);
+  link_round_trip(link, raw, rank, 100, 32);
+  for (int round = 0; round < cfg.rounds; ++round) {
+    const auto add = [&](workload& w, double raw_figure, double link_figure) {
+      w.raw.push_back(raw_figure);
+      w.link.push_back(link_figure);
+      w.ratio.push_back(link_figure / raw_figure);
+    };
+    for (int which = 0; which < 2; ++which) {
+      const int bytes = which == 0 ? 32 : 100;
+      const double r = raw_stream(raw, rank, cfg.stream_messages, bytes);
+      const double l = link_stream(link, raw, rank, cfg.stream_messages, bytes);
+      add(workloads[static_cast<std::size_t>(which)], r, l);
+    }
+    const double r = raw_round_trip(raw, rank, cfg.round_trips, 32);
+    const double l = link_round_trip(link, raw, rank, cfg.round_trips, 32);
+    add(workloads[2], r, l);
+    // The waiting side is rank 1; its figures come to rank 0 to report.
+    double idle[2] = {raw_idle_cpu(raw, rank, cfg.idle_seconds), link_idle_cpu(link, raw, cfg.idle_seconds)};
+    if (rank == 1) MPI_Send(idle, 2, MPI_DOUBLE, 0, raw_tag, raw);
+    if (rank == 0) MPI_Recv(idle, 2, MPI_DOUBLE, 1, raw_tag, raw, MPI_STATUS_IGNORE);
+    add(workloads[3], idle[0], idle[1]);
+  }
+  link.on_data([](int, const frame_header&, std::span<const std::byte>) {});
+  link.close();
+  MPI_Comm_free(&raw);
+  if (rank == 0) {
+    if (cfg.json) {
+      print_json(workloads, cfg, link.counters());
+    } else {
+      print_table(workloads, cfg);
+    }
+  }
+  return 0;
+}
