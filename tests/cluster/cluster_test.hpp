@@ -15,6 +15,10 @@ namespace procactor_cluster_test {
 
 extern procactor::cluster::environment* mpi;
 
+// The exit status of a rank that lost its peer as the partition test
+// expects (tests/cluster/run_netns.sh checks for it).
+inline constexpr int lost_peer_exit = 3;
+
 // Progress until `done` holds. A test that never gets there fails on
 // ctest's timeout, and a dead peer on the link's own detector.
 template <class Done>

@@ -1,12 +1,20 @@
 // The MPI link between nodes (runtime/cluster/mpi_link.hpp), rank against
-// rank under mpirun: ctest runs this program with 2 and with 3 ranks, and
-// the dying-peer case on its own (tests/cluster/CMakeLists.txt).
+// rank under mpirun: ctest runs this program with 2 and with 3 ranks, on
+// one host and on network-namespace hosts, and the dying-peer and partition
+// cases on their own (tests/cluster/CMakeLists.txt).
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -386,4 +394,98 @@ TEST_CASE("a peer that dies mid-run makes the survivor's progress throw an error
   CHECK(seconds < 10.0);
   // The link stays failed: every later call says so again.
   CHECK_THROWS_AS(link.progress(), mpi_error);
+}
+
+// Run on its own by cluster-netns-partition (tests/cluster/run_netns.sh):
+// two ranks on two network-namespace hosts, and a driver that takes host
+// 1's link down from outside while they exchange data. The driver and the
+// ranks meet in the directory PROCACTOR_PARTITION_DIR (the namespaces share
+// the file system, not the network): each rank creates ready.<rank> once
+// the exchange works, the driver cuts the link once both are there and
+// then creates `cut`; each rank writes result.<rank> when its link fails,
+// since rank 1's output cannot reach mpirun across the cut. The link keeps
+// the options a run gets by default.
+TEST_CASE("a partition (the peer's host link down) makes each side's link throw an error naming the other, within "
+          "seconds, and the rank exit non-zero" *
+          doctest::skip()) {
+  const int rank = mpi->rank();
+  REQUIRE(mpi->size() == 2);
+  const char* dir_env = std::getenv("PROCACTOR_PARTITION_DIR");
+  REQUIRE_MESSAGE(dir_env != nullptr, "PROCACTOR_PARTITION_DIR is not set: run by tests/cluster/run_netns.sh");
+  const std::filesystem::path dir(dir_env);
+  const int other = 1 - rank;
+  mpi_link link(*mpi);
+  constexpr std::uint32_t target = 1;
+  std::uint64_t received = 0;
+  std::uint64_t wrong = 0;
+  link.on_data([&](int peer, const frame_header& h, std::span<const std::byte> payload) {
+    if (h.correlation != received || !matches_pattern(seed_of(peer, 0, target, h.correlation), payload)) ++wrong;
+    ++received;
+    link.consumed(peer, h.target, frame_cost(h.length));
+  });
+  frame_header h;
+  h.target = target;
+  const auto next_payload = [&] { return pattern(seed_of(rank, 0, target, h.correlation), 1000); };
+
+  // Both ways across the interface, each window filled and refilled.
+  constexpr std::uint64_t before_cut = 5000;
+  for (; h.correlation < before_cut; ++h.correlation) send_frame(link, other, h, next_payload());
+  wait_until(link, [&] { return received >= before_cut; });
+  REQUIRE(wrong == 0);
+  std::ofstream(dir / ("ready." + std::to_string(rank))).close();
+
+  // Keep the data flowing (frames in flight when the link goes) until the
+  // link fails; note when the driver's `cut` appears, and the longest any
+  // one round of calls took (does Open MPI stall in a call after the cut?).
+  using clock = std::chrono::steady_clock;
+  std::optional<clock::time_point> cut_seen;
+  const auto look_for_cut = [&] {
+    if (!cut_seen && std::filesystem::exists(dir / "cut")) cut_seen = clock::now();
+  };
+  clock::duration longest_round{};
+  int peer = -1;
+  std::string what;
+  try {
+    for (;;) {
+      look_for_cut();
+      const auto round = clock::now();
+      if (link.try_send(other, h, next_payload())) ++h.correlation;
+      link.wait(std::chrono::microseconds(50), std::chrono::microseconds(1000), std::chrono::milliseconds(5));
+      longest_round = std::max(longest_round, clock::now() - round);
+    }
+  } catch (const mpi_error& e) {
+    peer = e.peer();
+    what = e.what();
+  }
+  const auto failed_at = clock::now();
+  const auto failed_at_wall = std::chrono::system_clock::now();
+  look_for_cut();  // the driver creates `cut` right after the cut: a failure before it is a false alarm
+  const double seconds = cut_seen ? std::chrono::duration<double>(failed_at - *cut_seen).count() : -1.0;
+  const bool as_expected = cut_seen && peer == other && what.find("rank " + std::to_string(other)) != std::string::npos &&
+                           seconds < 10.0 && wrong == 0;
+  {
+    const auto file = dir / ("result." + std::to_string(rank));
+    std::ofstream out(file.string() + ".part");
+    out << std::fixed << std::setprecision(3) << "peer=" << peer << " after_cut_s=" << seconds << " failed_at="
+        << std::chrono::duration<double>(failed_at_wall.time_since_epoch()).count() << " ok=" << as_expected
+        << " longest_round_ms=" << std::chrono::duration<double, std::milli>(longest_round).count()
+        << " frames_sent=" << h.correlation << " frames_received=" << received << " what=" << what << '\n';
+    out.close();
+    std::filesystem::rename(file.string() + ".part", file);
+  }
+  MESSAGE("rank " << rank << ": link failed " << seconds << " s after the cut was seen: " << what);
+  CHECK(cut_seen.has_value());
+  CHECK(peer == other);
+  CHECK(what.find("rank " + std::to_string(other)) != std::string::npos);
+  CHECK(seconds < 10.0);
+  CHECK(wrong == 0);
+  CHECK_THROWS_AS(link.progress(), mpi_error);
+  if (as_expected) {
+    // What a node does when it loses a peer (fail fast, docs/design.md
+    // §7a): end at once, non-zero, without MPI_Finalize (the environment
+    // skips it after a failure). The driver tells this exit from a failed
+    // check (doctest's 1) by its code.
+    std::fflush(nullptr);
+    ::_exit(procactor_cluster_test::lost_peer_exit);
+  }
 }
