@@ -30,10 +30,13 @@
 #include <string_view>
 #include <vector>
 
+#include "../bench_config.hpp"
+#include "../timing.hpp"
 #include "cluster/mpi_link.hpp"
 
 using namespace procactor::cluster;
-using bench_clock = std::chrono::steady_clock;
+using procactor_bench::bench_clock;
+using procactor_bench::summarize;
 
 namespace {
 
@@ -46,21 +49,8 @@ struct config {
   double idle_seconds = 2.0;
 };
 
-struct range {
-  double median = 0;
-  double min = 0;
-  double max = 0;
-};
-
-range summarize(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  const double median = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
-  return {median, values.front(), values.back()};
-}
-
 double seconds_since(bench_clock::time_point start) {
-  return std::chrono::duration<double>(bench_clock::now() - start).count();
+  return procactor_bench::seconds_between(start, bench_clock::now());
 }
 
 double cpu_seconds() {
