@@ -198,7 +198,12 @@ TEST_CASE("a receiver that does not consume holds its sender back by credit; con
     h.sender = 1;
     h.target = target;
     std::uint64_t seq = 0;
-    while (link.try_send(1, h, pattern(seed_of(0, 1, target, seq), payload_size))) h.correlation = ++seq;
+    // Bounded, so that a link that never refuses fails the checks (both
+    // ranks still go through the steps below) rather than sending for ever.
+    while (seq < total && link.try_send(1, h, pattern(seed_of(0, 1, target, seq), payload_size))) {
+      h.correlation = ++seq;
+    }
+    CHECK_MESSAGE(seq < total, "the link accepted every frame: no credit window held the sender back");
     const std::uint64_t accepted = seq;
     CHECK(accepted * frame_cost(payload_size) <= options.credit_window);
     CHECK((accepted + 1) * frame_cost(payload_size) > options.credit_window);
@@ -276,7 +281,10 @@ TEST_CASE("control messages pass, in order, while data is stalled on credit") {
     frame_header h;
     h.target = target;
     const auto payload = pattern(1, 500);
-    while (link.try_send(1, h, payload)) ++h.correlation;
+    // Bounded like the credit test's loop: a link that never refuses fails.
+    constexpr std::uint64_t bound = 1000;  // far more than the 4 KiB window takes
+    while (h.correlation < bound && link.try_send(1, h, payload)) ++h.correlation;
+    CHECK_MESSAGE(h.correlation < bound, "the link accepted every frame: no credit window held the sender back");
     for (int i = 0; i < controls; ++i) link.send_control(1, as_bytes("control " + std::to_string(i)));
     wait_until(link, [&] { return acknowledged; });
     // Every control message went through and the window is still shut: the
