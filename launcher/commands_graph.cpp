@@ -11,6 +11,7 @@
 #include "dot.hpp"
 #include "graph_checks.hpp"
 #include "plan.hpp"
+#include "units.hpp"
 
 namespace procactor::launcher {
 
@@ -78,10 +79,6 @@ bool placed_on_several_nodes(const Graph& graph) {
   return std::count_if(counts.begin(), counts.end(), [](std::size_t n) { return n > 0; }) > 1;
 }
 
-std::string count(std::size_t n, std::string_view noun) {
-  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
-}
-
 }  // namespace
 
 int validate_command(const ValidateOptions& options) {
@@ -92,9 +89,9 @@ int validate_command(const ValidateOptions& options) {
   }
   // Groups are counted when the file has some ([groups.NAME]; the root is
   // always there).
-  std::cout << options.file.string() << ": ok (" << count(graph->actors.size(), "actor") << ", "
-            << count(graph->routes.size(), "route")
-            << (graph->groups.size() > 1 ? ", " + count(graph->groups.size() - 1, "group") : std::string()) << ")\n";
+  std::cout << options.file.string() << ": ok (" << format_count(graph->actors.size(), "actor") << ", "
+            << format_count(graph->routes.size(), "route")
+            << (graph->groups.size() > 1 ? ", " + format_count(graph->groups.size() - 1, "group") : std::string()) << ")\n";
   return exit_ok;
 }
 

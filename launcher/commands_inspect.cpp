@@ -8,14 +8,11 @@
 
 #include "commands.hpp"
 #include "run_client.hpp"
+#include "units.hpp"
 
 namespace procactor::launcher {
 
 namespace {
-
-std::string plural(std::uint64_t n, std::string_view noun) {
-  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
-}
 
 std::string uptime_text(std::int64_t ms) {
   std::ostringstream text;
@@ -33,12 +30,12 @@ void print_instance(const nlohmann::json& row) {
   const int pid = row.value("pid", 0);
   std::cout << row.value("name", "") << " (" << row.value("type", "") << ", group " << row.value("group", "")
             << "): " << row.value("state", "") << (pid > 0 ? ", pid " + std::to_string(pid) : std::string()) << ", "
-            << plural(row.value("restarts", std::uint64_t{0}), "restart") << '\n';
+            << format_count(row.value("restarts", std::uint64_t{0}), "restart") << '\n';
   const auto& exits = row["exits"];
   if (exits.empty()) {
     std::cout << "  no exits yet\n";
   } else {
-    std::cout << "  last " << plural(exits.size(), "exit") << ", oldest first:\n";
+    std::cout << "  last " << format_count(exits.size(), "exit") << ", oldest first:\n";
   }
   for (const auto& exit : exits) {
     const std::string at = exit.value("at", "");
@@ -57,12 +54,12 @@ void print_instance(const nlohmann::json& row) {
     }
   }
   const auto& letters = row["dead_letters"];
-  std::cout << "  " << plural(letters.size(), "dead letter") << (letters.empty() ? "\n" : ":\n");
+  std::cout << "  " << format_count(letters.size(), "dead letter") << (letters.empty() ? "\n" : ":\n");
   for (const auto& letter : letters) {
-    std::cout << "    " << letter.value("type", "") << ", " << plural(letter.value("size", std::uint64_t{0}), "byte")
+    std::cout << "    " << letter.value("type", "") << ", " << format_count(letter.value("size", std::uint64_t{0}), "byte")
               << ", from " << letter.value("sender", "");
     const auto attempts = letter.value("attempts", 0);
-    if (attempts > 0) std::cout << ", " << plural(static_cast<std::uint64_t>(attempts), "attempt");
+    if (attempts > 0) std::cout << ", " << format_count(static_cast<std::uint64_t>(attempts), "attempt");
     std::cout << ": " << letter.value("reason", "") << '\n';
     const std::string preview = letter.value("preview_hex", "");
     if (!preview.empty()) std::cout << "      " << preview << '\n';

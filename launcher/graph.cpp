@@ -203,6 +203,24 @@ class Parser {
                                           std::string(article_and_name(node.type())));
   }
 
+  // `node` as a T (toml::array or toml::table) holding something, or null
+  // when it is of another type (reported as not `expected`) or empty
+  // (reported as `when_empty`, at the value).
+  template <class T>
+  const T* nonempty(const toml::node& node, std::string_view what, std::string_view expected,
+                    const std::string& when_empty) {
+    const T* value = node.template as<T>();
+    if (value == nullptr) {
+      wrong_type(node, what, expected);
+      return nullptr;
+    }
+    if (value->empty()) {
+      error(position_of(node.source()), when_empty);
+      return nullptr;
+    }
+    return value;
+  }
+
   // The sub-table at `key`, or null when absent or not a table (reported).
   const toml::table* table_at(const toml::table& parent, std::string_view key, std::string_view what,
                               std::string_view how_to_write) {
@@ -603,13 +621,10 @@ class Parser {
       error(cluster.position, "[cluster] has no 'nodes' (write nodes = [{ name = \"n0\", host = \"alpha\" }])");
       return;
     }
-    const toml::array* nodes = node->as_array();
+    const auto* nodes = nonempty<toml::array>(*node, "'nodes' in [cluster]",
+                                              "an array of tables such as [{ name = \"n0\", host = \"alpha\" }]",
+                                              "'nodes' in [cluster] must list at least one node");
     if (nodes == nullptr) {
-      wrong_type(*node, "'nodes' in [cluster]", "an array of tables such as [{ name = \"n0\", host = \"alpha\" }]");
-      return;
-    }
-    if (nodes->empty()) {
-      error(position_of(node->source()), "'nodes' in [cluster] must list at least one node");
       return;
     }
     for (const toml::node& element : *nodes) {
@@ -682,13 +697,9 @@ class Parser {
       error(SourcePosition{.line = 1, .column = 1}, "the graph has no actors (add an [actors.NAME] table)");
       return;
     }
-    const toml::table* actors = node->as_table();
+    const auto* actors = nonempty<toml::table>(*node, "'actors'", "a table of actors (write [actors.NAME])",
+                                               "the graph has no actors (add an [actors.NAME] table)");
     if (actors == nullptr) {
-      wrong_type(*node, "'actors'", "a table of actors (write [actors.NAME])");
-      return;
-    }
-    if (actors->empty()) {
-      error(position_of(node->source()), "the graph has no actors (add an [actors.NAME] table)");
       return;
     }
     for (const auto& [key, value] : in_file_order(*actors)) {
@@ -798,14 +809,10 @@ class Parser {
 
   void read_node_list(const toml::node& value, const std::string& where, ActorSpec& actor) {
     const std::string what = "'nodes' " + where;
-    const toml::array* names = value.as_array();
+    const auto* names = nonempty<toml::array>(
+        value, what, "an array of node names",
+        what + " must list at least one node; leave it out to place every replica on the first node");
     if (names == nullptr) {
-      wrong_type(value, what, "an array of node names");
-      return;
-    }
-    if (names->empty()) {
-      error(actor.nodes_position,
-            what + " must list at least one node; leave it out to place every replica on the first node");
       return;
     }
     std::vector<std::string> seen;
@@ -897,13 +904,9 @@ class Parser {
       }
       return;
     }
-    const toml::array* cores = node.as_array();
+    const auto* cores = nonempty<toml::array>(node, what, "\"spread\" or a list of core numbers",
+                                              what + " must list at least one core; leave it out to run anywhere");
     if (cores == nullptr) {
-      wrong_type(node, what, "\"spread\" or a list of core numbers");
-      return;
-    }
-    if (cores->empty()) {
-      error(position_of(node.source()), what + " must list at least one core; leave it out to run anywhere");
       return;
     }
     actor.cpu.kind = CpuPlacement::Kind::list;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "units.hpp"
+
 namespace procactor::launcher {
 
 namespace {
@@ -43,10 +45,6 @@ std::string shell_word(const std::string& arg) {
   return quoted + "'";
 }
 
-std::string count_of(std::size_t n, std::string_view noun) {
-  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
-}
-
 // Each node with its host and instances: per actor, in start order, the
 // replicas placed there.
 void add_placement(const Graph& graph, std::string& out) {
@@ -55,12 +53,12 @@ void add_placement(const Graph& graph, std::string& out) {
   for (const std::string& arg : cluster.mpi_args) {
     launcher += " " + shell_word(arg);
   }
-  out += "cluster of " + count_of(cluster.nodes.size(), "node") + ", launcher " + launcher + ":\n";
+  out += "cluster of " + format_count(cluster.nodes.size(), "node") + ", launcher " + launcher + ":\n";
   const std::vector<std::size_t> counts = instances_per_node(graph);
   const std::vector<std::size_t> order = start_order(graph);
   for (std::size_t node = 0; node < cluster.nodes.size(); ++node) {
     out += "  node " + cluster.nodes[node].name + " (" + cluster.nodes[node].host + "): " +
-           (counts[node] == 0 ? std::string("no instances") : count_of(counts[node], "instance")) + "\n";
+           (counts[node] == 0 ? std::string("no instances") : format_count(counts[node], "instance")) + "\n";
     for (std::size_t index : order) {
       const ActorSpec& actor = graph.actors[index];
       std::string line;

@@ -170,4 +170,8 @@ std::string format_size(std::uint64_t bytes) {
   return std::to_string(bytes);
 }
 
+std::string format_count(std::uint64_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
 }  // namespace procactor::launcher

@@ -36,5 +36,7 @@ struct Parsed {
 [[nodiscard]] std::string format_duration(std::chrono::nanoseconds duration);
 // "1MiB" when exact in an IEC unit, else plain bytes.
 [[nodiscard]] std::string format_size(std::uint64_t bytes);
+// "1 node", "3 nodes": a count and a noun that takes an s.
+[[nodiscard]] std::string format_count(std::uint64_t n, std::string_view noun);
 
 }  // namespace procactor::launcher

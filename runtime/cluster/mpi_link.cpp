@@ -147,6 +147,22 @@ mpi_link::buffer mpi_link::take_buffer(std::size_t bytes) {
   return b;
 }
 
+void mpi_link::recycle(buffer&& bytes) {
+  // Batch-sized buffers only, and a few: a 16 MiB frame's is let go.
+  if (bytes.capacity <= 2 * options_.batch_bytes && spare_buffers_.size() < 32) {
+    spare_buffers_.push_back(std::move(bytes));
+  }
+}
+
+void mpi_link::send_control_message(int peer, std::uint32_t kind, std::span<const std::byte> bytes) {
+  buffer message = take_buffer(control_prefix + bytes.size());
+  std::memset(message.data.get(), 0, control_prefix);
+  std::memcpy(message.data.get(), &kind, sizeof kind);
+  if (!bytes.empty()) std::memcpy(message.data.get() + control_prefix, bytes.data(), bytes.size());
+  message.size = control_prefix + bytes.size();
+  start_send(peer, control_tag, std::move(message));
+}
+
 void mpi_link::start_send(int peer, int tag, buffer&& bytes) {
   MPI_Request request = MPI_REQUEST_NULL;
   check(MPI_Isend(bytes.data.get(), static_cast<int>(bytes.size), MPI_BYTE, peer, tag, comm_, &request), peer,
@@ -228,12 +244,7 @@ void mpi_link::send_control(int peer, std::span<const std::byte> bytes) {
   if (bytes.size() > static_cast<std::size_t>(INT_MAX) - control_prefix) {
     throw std::length_error("mpi_link::send_control: message exceeds one MPI message");
   }
-  buffer message = take_buffer(control_prefix + bytes.size());
-  std::memset(message.data.get(), 0, control_prefix);
-  std::memcpy(message.data.get(), &control_user, sizeof control_user);
-  if (!bytes.empty()) std::memcpy(message.data.get() + control_prefix, bytes.data(), bytes.size());
-  message.size = control_prefix + bytes.size();
-  start_send(peer, control_tag, std::move(message));
+  send_control_message(peer, control_user, bytes);
   ++counters_.control_sent;
 }
 
@@ -247,8 +258,23 @@ std::uint64_t mpi_link::credit_available(int peer, std::uint32_t target) const {
 
 void mpi_link::flush() {
   check_usable();
+  send_batches();
+}
+
+void mpi_link::send_batches() {
   for (int peer = 0; peer < size_; ++peer) {
     if (peer != rank_) send_batch(peer);
+  }
+}
+
+void mpi_link::send_to_every_peer(frame_kind kind) {
+  for (int peer = 0; peer < size_; ++peer) {
+    if (peer == rank_) continue;
+    frame_header header;
+    header.kind = static_cast<std::uint32_t>(kind);
+    append_frame(peer, header, {});
+    send_batch(peer);
+    if (kind == frame_kind::bye) send_control_message(peer, control_bye, {});
   }
 }
 
@@ -272,10 +298,7 @@ bool mpi_link::complete_sends() {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < send_requests_.size(); ++i) {
     if (send_requests_[i] == MPI_REQUEST_NULL) {
-      buffer& done = send_buffers_[i];
-      if (done.capacity <= 2 * options_.batch_bytes && spare_buffers_.size() < 32) {
-        spare_buffers_.push_back(std::move(done));
-      }
+      recycle(std::move(send_buffers_[i]));
       continue;
     }
     if (kept != i) {
@@ -333,9 +356,7 @@ bool mpi_link::hand_over(int peer, int tag, std::deque<pending_receive>& queue) 
     queue.pop_front();
     p.last_heard = now_;
     did = (tag == data_tag ? dispatch_data(peer, bytes) : dispatch_control(peer, bytes)) || did;
-    if (bytes.capacity <= 2 * options_.batch_bytes && spare_buffers_.size() < 32) {
-      spare_buffers_.push_back(std::move(bytes));
-    }
+    recycle(std::move(bytes));
   }
   return did;
 }
@@ -471,9 +492,7 @@ bool mpi_link::progress() {
   }
   check_liveness(now_);
   queue_credits_and_heartbeats(now_);
-  for (int peer = 0; peer < size_; ++peer) {
-    if (peer != rank_) send_batch(peer);
-  }
+  send_batches();
   return did;
 }
 
@@ -515,29 +534,12 @@ void mpi_link::close() {
   // Phase 1: behind everything we sent, bye on both tags; then receive (and
   // return credit) until every peer said bye on both.
   state_ = state::saying_bye;
-  for (int peer = 0; peer < size_; ++peer) {
-    if (peer == rank_) continue;
-    frame_header bye;
-    bye.kind = static_cast<std::uint32_t>(frame_kind::bye);
-    append_frame(peer, bye, {});
-    send_batch(peer);
-    buffer message = take_buffer(control_prefix);
-    std::memset(message.data.get(), 0, control_prefix);
-    std::memcpy(message.data.get(), &control_bye, sizeof control_bye);
-    message.size = control_prefix;
-    start_send(peer, control_tag, std::move(message));
-  }
+  send_to_every_peer(frame_kind::bye);
   drain_until([&] { return every_peer([](const peer_state& p) { return p.bye_data && p.bye_control; }); });
   // Phase 2: the last credits, then done; no peer sends data any more, so
   // once every peer's done came nothing is left in flight towards us.
   queue_credits_and_heartbeats(clock::now());
-  for (int peer = 0; peer < size_; ++peer) {
-    if (peer == rank_) continue;
-    frame_header done;
-    done.kind = static_cast<std::uint32_t>(frame_kind::done);
-    append_frame(peer, done, {});
-    send_batch(peer);
-  }
+  send_to_every_peer(frame_kind::done);
   state_ = state::saying_done;
   drain_until([&] { return every_peer([](const peer_state& p) { return p.done; }); });
   // Our own sends: a peer finishes only after our done, which is behind

@@ -254,6 +254,11 @@ class mpi_link {
   peer_state& peer_at(int peer, const char* call);
   void append_frame(int peer, const frame_header& header, std::span<const std::byte> payload);
   void send_batch(int peer);
+  void send_batches();
+  // bye (on both tags) or done to every peer, behind what was queued.
+  void send_to_every_peer(frame_kind kind);
+  void send_control_message(int peer, std::uint32_t kind, std::span<const std::byte> bytes);
+  void recycle(buffer&& bytes);
   void start_send(int peer, int tag, buffer&& bytes);
   bool complete_sends();
   void match_arrivals();

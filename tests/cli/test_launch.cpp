@@ -48,6 +48,23 @@ std::string corpus() {
   return text;
 }
 
+// Runs `procactor launch GRAPH` in the foreground to its end and checks its
+// exit code and that the run left nothing behind: its standard output.
+std::string launch_to_end(sandbox& box, const std::string& graph, int expected_code,
+                          const spawn_options& options = {}) {
+  auto launch = box.start({"launch", test_graph(graph).string()}, options);
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == expected_code, out, launch->err());
+  check_run_left_nothing(launch->pid());
+  return out;
+}
+
+// Whether the sink printed this total, on a line of its own.
+bool has_total(const std::string& out, std::uint64_t total) {
+  return out.find("\nsink.0 | total: " + std::to_string(total) + "\n") != std::string::npos;
+}
+
 }  // namespace
 
 TEST_CASE("launch counts as many primes as example-primes" * doctest::timeout(290)) {
@@ -59,16 +76,12 @@ TEST_CASE("launch counts as many primes as example-primes" * doctest::timeout(29
   const std::string expected = match[1];
   CHECK(expected == std::to_string(primes_between(0, 2'000'000)));
 
-  auto launch = box.start({"launch", test_graph("primes_small.toml").string()});
-  const int code = launch->wait(240s);
-  const std::string out = launch->out();
-  CHECK_MESSAGE(code == 0, out, launch->err());
-  CHECK_MESSAGE(out.find("\nsink.0 | total: " + expected + "\n") != std::string::npos, out);
+  const std::string out = launch_to_end(box, "primes_small.toml", 0);
+  CHECK_MESSAGE(has_total(out, std::stoull(expected)), out);
   CHECK(output_of("sink.0", out).size() == 1);
   CHECK(out.find("procactor | graph primes-small finished in ") != std::string::npos);
   // Every instance ran, so the ready line came, once, whatever finished first.
   CHECK_MESSAGE(count_of(out, "procactor | 4 actors ready in ") == 1, out);
-  check_run_left_nothing(launch->pid());
 }
 
 TEST_CASE("launch of wordcount prints the ten most frequent words of the file" * doctest::timeout(290)) {
@@ -84,27 +97,19 @@ TEST_CASE("launch of wordcount prints the ten most frequent words of the file" *
   expected.resize(10);
 
   // The graph reads words.txt relative to the directory procactor runs in.
-  auto launch = box.start({"launch", test_graph("wordcount_small.toml").string()}, {.cwd = box.dir()});
-  const int code = launch->wait(240s);
-  const std::string out = launch->out();
-  CHECK_MESSAGE(code == 0, out, launch->err());
+  const std::string out = launch_to_end(box, "wordcount_small.toml", 0, {.cwd = box.dir()});
   CHECK_MESSAGE(count_of(out, "procactor | 6 actors ready in ") == 1, out);
   const auto top = output_of("top.0", out);
   REQUIRE_MESSAGE(top.size() == 10, out);
   for (std::size_t i = 0; i < 10; ++i) {
     CHECK(top[i] == expected[i].first + " " + std::to_string(expected[i].second));
   }
-  check_run_left_nothing(launch->pid());
 }
 
 TEST_CASE("crashy workers abort and are restarted and no number is lost" * doctest::timeout(290)) {
   sandbox box;
-  auto launch = box.start({"launch", test_graph("crashy_small.toml").string()});
-  const int code = launch->wait(240s);
-  const std::string out = launch->out();
-  CHECK_MESSAGE(code == 0, out, launch->err());
-  CHECK_MESSAGE(out.find("\nsink.0 | total: " + std::to_string(primes_between(1, 20'000)) + "\n") != std::string::npos,
-                out);
+  const std::string out = launch_to_end(box, "crashy_small.toml", 0);
+  CHECK_MESSAGE(has_total(out, primes_between(1, 20'000)), out);
   const std::size_t crashes = count_of(out, " exited (signal 6");
   CHECK(crashes >= 1);
   CHECK(count_of(out, " restarting: restart ") >= 1);
@@ -112,7 +117,6 @@ TEST_CASE("crashy workers abort and are restarted and no number is lost" * docte
   // the output before the crash did.
   CHECK(count_of(out, ": crashing on purpose at message 1000\n") == crashes);
   CHECK(out.find("gave up") == std::string::npos);
-  check_run_left_nothing(launch->pid());
 }
 
 TEST_CASE("the ready line comes even when an instance has finished before the last one started" *
@@ -187,23 +191,14 @@ TEST_CASE("launch of a graph placed on two nodes refuses and starts nothing" * d
 
 TEST_CASE("a graph whose cluster has one node launches as a graph without one" * doctest::timeout(290)) {
   sandbox box;
-  auto launch = box.start({"launch", test_graph("primes_one_node.toml").string()});
-  const int code = launch->wait(240s);
-  const std::string out = launch->out();
-  CHECK_MESSAGE(code == 0, out, launch->err());
-  CHECK_MESSAGE(out.find("\nsink.0 | total: " + std::to_string(primes_between(0, 2'000'000)) + "\n") !=
-                    std::string::npos,
-                out);
+  const std::string out = launch_to_end(box, "primes_one_node.toml", 0);
+  CHECK_MESSAGE(has_total(out, primes_between(0, 2'000'000)), out);
   CHECK(out.find("procactor | graph primes-one-node finished in ") != std::string::npos);
-  check_run_left_nothing(launch->pid());
 }
 
 TEST_CASE("an actor that keeps crashing makes the launch give up with exit code 1" * doctest::timeout(290)) {
   sandbox box;
-  auto launch = box.start({"launch", test_graph("gives_up.toml").string()});
-  const int code = launch->wait(240s);
-  const std::string out = launch->out();
-  CHECK_MESSAGE(code == 1, out, launch->err());
+  const std::string out = launch_to_end(box, "gives_up.toml", 1);
   // The report names the actor whose exit took the supervisor past its
   // limit, in the units the file wrote, and the last line says it again.
   CHECK_MESSAGE(out.find("procactor | [supervisor] gave up: more than 1 restart within 60s; the last was worker.0 "
@@ -215,7 +210,6 @@ TEST_CASE("an actor that keeps crashing makes the launch give up with exit code 
   CHECK_MESSAGE(lines.back().ends_with(": [supervisor] gave up (more than 1 restart within 60s); the last exit was "
                                        "worker.0's (signal 6 (Aborted))"),
                 lines.back());
-  check_run_left_nothing(launch->pid());
   // The run directory remembers how it ended.
   const result status = box.procactor({"status", "gives-up"});
   CHECK(status.exit_code == 3);

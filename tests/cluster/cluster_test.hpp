@@ -32,6 +32,44 @@ inline void send_frame(procactor::cluster::mpi_link& link, int peer, const proca
   while (!link.try_send(peer, header, payload)) link.wait(std::chrono::microseconds(50), std::chrono::microseconds(1000));
 }
 
+// A receiver's side of the credit window, held back on purpose: the cost of
+// each frame taken is kept unconsumed until release(), which consumes it
+// all; frames taken after that are consumed at once.
+class credit_holder {
+ public:
+  explicit credit_holder(procactor::cluster::mpi_link& link) : link_(link) {}
+
+  void take(int peer, const procactor::cluster::frame_header& header) {
+    const std::uint64_t cost = procactor::cluster::frame_cost(header.length);
+    if (released_) {
+      link_.consumed(peer, header.target, cost);
+    } else {
+      held_.push_back({peer, header.target, cost});
+      held_bytes_ += cost;
+    }
+  }
+
+  void release() {
+    released_ = true;
+    for (const held& h : held_) link_.consumed(h.peer, h.target, h.bytes);
+    held_.clear();
+  }
+
+  // What is held now.
+  [[nodiscard]] std::uint64_t held_bytes() const noexcept { return released_ ? 0 : held_bytes_; }
+
+ private:
+  struct held {
+    int peer;
+    std::uint32_t target;
+    std::uint64_t bytes;
+  };
+  procactor::cluster::mpi_link& link_;
+  std::vector<held> held_;
+  std::uint64_t held_bytes_ = 0;
+  bool released_ = false;
+};
+
 // A payload whose every byte depends on where and when it was sent, so a
 // byte out of place, a frame from another stream or a stale buffer shows.
 inline std::byte pattern_byte(std::uint64_t seed, std::size_t i) {

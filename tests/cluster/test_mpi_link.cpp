@@ -24,6 +24,7 @@
 using namespace procactor::cluster;
 using procactor_cluster_test::as_bytes;
 using procactor_cluster_test::as_text;
+using procactor_cluster_test::credit_holder;
 using procactor_cluster_test::matches_pattern;
 using procactor_cluster_test::mpi;
 using procactor_cluster_test::pattern;
@@ -163,11 +164,10 @@ TEST_CASE("a receiver that does not consume holds its sender back by credit; con
 
   // Rank 1 keeps every frame for `target` unconsumed until rank 0 says it
   // is stalled; frames for any other target it consumes at once.
-  std::vector<std::uint64_t> held;
+  credit_holder holder(link);
   std::uint64_t received = 0;
   std::uint64_t others = 0;
   std::uint64_t wrong = 0;
-  bool consuming = false;
   std::string stalled_at;
   bool resumed_told = false;
   link.on_data([&](int peer, const frame_header& h, std::span<const std::byte> payload) {
@@ -178,11 +178,7 @@ TEST_CASE("a receiver that does not consume holds its sender back by credit; con
     }
     if (h.correlation != received || !matches_pattern(seed_of(peer, 1, h.target, h.correlation), payload)) ++wrong;
     ++received;
-    if (consuming) {
-      link.consumed(peer, h.target, frame_cost(h.length));
-    } else {
-      held.push_back(frame_cost(h.length));
-    }
+    holder.take(peer, h);
   });
   link.on_control([&](int, std::span<const std::byte> bytes) {
     const std::string text = as_text(bytes);
@@ -226,11 +222,8 @@ TEST_CASE("a receiver that does not consume holds its sender back by credit; con
     // are all here, and not one more.
     wait_until(link, [&] { return !stalled_at.empty() && received == std::stoull(stalled_at) && others == 1; });
     CHECK(received == std::stoull(stalled_at));
-    std::uint64_t held_bytes = 0;
-    for (auto bytes : held) held_bytes += bytes;
-    CHECK(held_bytes <= options.credit_window);
-    consuming = true;
-    for (auto bytes : held) link.consumed(0, target, bytes);
+    CHECK(holder.held_bytes() <= options.credit_window);
+    holder.release();
     link.send_control(0, as_bytes("consuming"));
     wait_until(link, [&] { return received == total; });
     link.close();
@@ -251,7 +244,7 @@ TEST_CASE("control messages pass, in order, while data is stalled on credit") {
 
   // Rank 1 holds every frame unconsumed until rank 0 has checked, after
   // all the control messages went through, that its window is still shut.
-  std::vector<std::uint64_t> held;
+  credit_holder holder(link);
   std::vector<std::string> got;
   bool acknowledged = false;
   bool checked = false;
@@ -259,11 +252,7 @@ TEST_CASE("control messages pass, in order, while data is stalled on credit") {
   std::uint64_t received = 0;
   link.on_data([&](int peer, const frame_header& h, std::span<const std::byte>) {
     ++received;
-    if (checked) {
-      link.consumed(peer, h.target, frame_cost(h.length));
-    } else {
-      held.push_back(frame_cost(h.length));
-    }
+    holder.take(peer, h);
   });
   link.on_control([&](int, std::span<const std::byte> bytes) {
     const std::string text = as_text(bytes);
@@ -302,7 +291,7 @@ TEST_CASE("control messages pass, in order, while data is stalled on credit") {
     // Data and control travel apart: the window's frames may still be on
     // their way when "checked" comes.
     wait_until(link, [&] { return checked && received == window_frames; });
-    for (auto bytes : held) link.consumed(0, target, bytes);
+    holder.release();
     wait_until(link, [&] { return received == window_frames + 1; });
     link.close();
     CHECK(received == window_frames + 1);

@@ -757,6 +757,19 @@ std::vector<std::string> cluster_errors(std::string_view cluster_lines) {
   return errors_of("version = 1\n[actors.a]\ntype = \"x.A\"\n[cluster]\n" + std::string(cluster_lines));
 }
 
+// Each case's lines give exactly its one error.
+struct single_error {
+  std::string_view lines;
+  std::string_view error;
+};
+
+void check_each(std::vector<std::string> (*errors)(std::string_view), std::initializer_list<single_error> cases) {
+  for (const single_error& c : cases) {
+    CAPTURE(c.lines);
+    CHECK(errors(c.lines) == std::vector<std::string>{std::string(c.error)});
+  }
+}
+
 }  // namespace
 
 TEST_CASE("[cluster] and the actors' node and nodes are read into the model") {
@@ -870,39 +883,45 @@ nodes = ["n0", "n1"]
 }
 
 TEST_CASE("[cluster] without nodes, or with an empty or invalid list, is an error at its line") {
-  CHECK(cluster_errors("launcher = \"mpirun\"\n") ==
-        std::vector<std::string>{"4:1 [cluster] has no 'nodes' (write nodes = [{ name = \"n0\", host = \"alpha\" }])"});
-  CHECK(cluster_errors("nodes = []\n") ==
-        std::vector<std::string>{"5:9 'nodes' in [cluster] must list at least one node"});
-  CHECK(cluster_errors("nodes = \"n0\"\n") ==
-        std::vector<std::string>{"5:9 'nodes' in [cluster] must be an array of tables such as "
-                                 "[{ name = \"n0\", host = \"alpha\" }], not a string"});
-  CHECK(cluster_errors("nodes = [\"n0\"]\n") ==
-        std::vector<std::string>{"5:10 each node in [cluster] must be a table such as "
-                                 "{ name = \"n0\", host = \"alpha\" }, not a string"});
-  CHECK(cluster_errors("nodes = [{}]\n") ==
-        std::vector<std::string>{"5:10 empty node in [cluster]; a node needs a name and a host: "
-                                 "{ name = \"n0\", host = \"alpha\" }"});
-  CHECK(errors_of("version = 1\ncluster = 3\n[actors.a]\ntype = \"x.A\"\n") ==
-        std::vector<std::string>{"2:11 'cluster' must be a table (write [cluster]), not an integer"});
+  check_each(cluster_errors, {
+      {"launcher = \"mpirun\"\n",
+       "4:1 [cluster] has no 'nodes' (write nodes = [{ name = \"n0\", host = \"alpha\" }])"},
+      {"nodes = []\n",
+       "5:9 'nodes' in [cluster] must list at least one node"},
+      {"nodes = \"n0\"\n",
+       "5:9 'nodes' in [cluster] must be an array of tables such as "
+       "[{ name = \"n0\", host = \"alpha\" }], not a string"},
+      {"nodes = [\"n0\"]\n",
+       "5:10 each node in [cluster] must be a table such as "
+       "{ name = \"n0\", host = \"alpha\" }, not a string"},
+      {"nodes = [{}]\n",
+       "5:10 empty node in [cluster]; a node needs a name and a host: "
+       "{ name = \"n0\", host = \"alpha\" }"},
+  });
+  check_each(errors_of, {
+      {"version = 1\ncluster = 3\n[actors.a]\ntype = \"x.A\"\n",
+       "2:11 'cluster' must be a table (write [cluster]), not an integer"},
+  });
 }
 
 TEST_CASE("a node needs a valid, unique name and a host") {
-  CHECK(cluster_errors("nodes = [{ host = \"alpha\" }]\n") ==
-        std::vector<std::string>{"5:10 node in [cluster] has no 'name'"});
-  CHECK(cluster_errors("nodes = [{ name = \"n0\" }]\n") ==
-        std::vector<std::string>{"5:10 node 'n0' in [cluster] has no 'host'"});
-  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = \"\" }]\n") ==
-        std::vector<std::string>{"5:32 'host' of node 'n0' in [cluster] must not be empty"});
-  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = 7 }]\n") ==
-        std::vector<std::string>{"5:32 'host' in a [cluster] node must be a string, not an integer"});
-  CHECK(cluster_errors("nodes = [{ name = \"node 0\", host = \"a\" }]\n") ==
-        std::vector<std::string>{"5:19 node name 'node 0' must start with a letter or '_' and hold only letters, "
-                                 "digits, '_' and '-' (at most 63)"});
-  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = \"a\" }, { name = \"n0\", host = \"b\" }]\n") ==
-        std::vector<std::string>{"5:48 node 'n0' is listed twice in [cluster] (first at column 10)"});
-  CHECK(cluster_errors("nodes = [\n  { name = \"n0\", host = \"a\" },\n  { name = \"n0\", host = \"b\" },\n]\n") ==
-        std::vector<std::string>{"7:12 node 'n0' is listed twice in [cluster] (first at line 6)"});
+  check_each(cluster_errors, {
+      {"nodes = [{ host = \"alpha\" }]\n",
+       "5:10 node in [cluster] has no 'name'"},
+      {"nodes = [{ name = \"n0\" }]\n",
+       "5:10 node 'n0' in [cluster] has no 'host'"},
+      {"nodes = [{ name = \"n0\", host = \"\" }]\n",
+       "5:32 'host' of node 'n0' in [cluster] must not be empty"},
+      {"nodes = [{ name = \"n0\", host = 7 }]\n",
+       "5:32 'host' in a [cluster] node must be a string, not an integer"},
+      {"nodes = [{ name = \"node 0\", host = \"a\" }]\n",
+       "5:19 node name 'node 0' must start with a letter or '_' and hold only letters, "
+       "digits, '_' and '-' (at most 63)"},
+      {"nodes = [{ name = \"n0\", host = \"a\" }, { name = \"n0\", host = \"b\" }]\n",
+       "5:48 node 'n0' is listed twice in [cluster] (first at column 10)"},
+      {"nodes = [\n  { name = \"n0\", host = \"a\" },\n  { name = \"n0\", host = \"b\" },\n]\n",
+       "7:12 node 'n0' is listed twice in [cluster] (first at line 6)"},
+  });
 }
 
 TEST_CASE("unknown keys in [cluster] and in its nodes are errors with a suggestion") {
@@ -919,57 +938,65 @@ TEST_CASE("unknown keys in [cluster] and in its nodes are errors with a suggesti
 }
 
 TEST_CASE("the launcher is mpirun or srun, and mpi_args an array of strings") {
-  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = \"a\" }]\nlauncher = \"mpirn\"\n") ==
-        std::vector<std::string>{"6:12 unknown launcher 'mpirn' (did you mean 'mpirun'?)"});
-  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = \"a\" }]\nlauncher = \"mpiexec.hydra\"\n") ==
-        std::vector<std::string>{"6:12 unknown launcher 'mpiexec.hydra' (expected mpirun or srun)"});
-  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = \"a\" }]\nmpi_args = \"--mca btl tcp\"\n") ==
-        std::vector<std::string>{"6:12 'mpi_args' in [cluster] must be an array of strings, not a string"});
-  CHECK(cluster_errors("nodes = [{ name = \"n0\", host = \"a\" }]\nmpi_args = [\"-np\", 4]\n") ==
-        std::vector<std::string>{"6:20 each element of 'mpi_args' in [cluster] must be a string, not an integer"});
+  check_each(cluster_errors, {
+      {"nodes = [{ name = \"n0\", host = \"a\" }]\nlauncher = \"mpirn\"\n",
+       "6:12 unknown launcher 'mpirn' (did you mean 'mpirun'?)"},
+      {"nodes = [{ name = \"n0\", host = \"a\" }]\nlauncher = \"mpiexec.hydra\"\n",
+       "6:12 unknown launcher 'mpiexec.hydra' (expected mpirun or srun)"},
+      {"nodes = [{ name = \"n0\", host = \"a\" }]\nmpi_args = \"--mca btl tcp\"\n",
+       "6:12 'mpi_args' in [cluster] must be an array of strings, not a string"},
+      {"nodes = [{ name = \"n0\", host = \"a\" }]\nmpi_args = [\"-np\", 4]\n",
+       "6:20 each element of 'mpi_args' in [cluster] must be a string, not an integer"},
+  });
 }
 
 TEST_CASE("an actor's node and nodes must name nodes of [cluster], with a suggestion") {
-  CHECK(placement_errors("node = \"n00\"\n") ==
-        std::vector<std::string>{"6:8 unknown node 'n00' for actor 'a' (did you mean 'n0'?)"});
-  // Too short to be a likely typo of either.
-  CHECK(placement_errors("node = \"n2\"\n") ==
-        std::vector<std::string>{"6:8 unknown node 'n2' for actor 'a' (expected n0 or n1)"});
-  CHECK(placement_errors("node = \"gamma\"\n") ==
-        std::vector<std::string>{"6:8 unknown node 'gamma' for actor 'a' (expected n0 or n1)"});
-  CHECK(placement_errors("nodes = [\"n0\", \"n11\"]\n") ==
-        std::vector<std::string>{"6:16 unknown node 'n11' for actor 'a' (did you mean 'n1'?)"});
-  CHECK(placement_errors("node = 1\n") ==
-        std::vector<std::string>{"6:8 'node' in [actors.a] must be a string, not an integer"});
-  CHECK(placement_errors("nodes = \"n0\"\n") ==
-        std::vector<std::string>{"6:9 'nodes' in [actors.a] must be an array of node names, not a string"});
-  CHECK(placement_errors("nodes = [\"n0\", 1]\n") ==
-        std::vector<std::string>{"6:16 each node in 'nodes' in [actors.a] must be a node name, not an integer"});
-  CHECK(placement_errors("nod = \"n0\"\n") ==
-        std::vector<std::string>{"6:1 unknown key 'nod' in [actors.a] (did you mean 'node'?)"});
+  check_each(placement_errors, {
+      {"node = \"n00\"\n",
+       "6:8 unknown node 'n00' for actor 'a' (did you mean 'n0'?)"},
+      // Too short to be a likely typo of either.
+      {"node = \"n2\"\n",
+       "6:8 unknown node 'n2' for actor 'a' (expected n0 or n1)"},
+      {"node = \"gamma\"\n",
+       "6:8 unknown node 'gamma' for actor 'a' (expected n0 or n1)"},
+      {"nodes = [\"n0\", \"n11\"]\n",
+       "6:16 unknown node 'n11' for actor 'a' (did you mean 'n1'?)"},
+      {"node = 1\n",
+       "6:8 'node' in [actors.a] must be a string, not an integer"},
+      {"nodes = \"n0\"\n",
+       "6:9 'nodes' in [actors.a] must be an array of node names, not a string"},
+      {"nodes = [\"n0\", 1]\n",
+       "6:16 each node in 'nodes' in [actors.a] must be a node name, not an integer"},
+      {"nod = \"n0\"\n",
+       "6:1 unknown key 'nod' in [actors.a] (did you mean 'node'?)"},
+  });
 }
 
 TEST_CASE("an actor's nodes are not empty, hold no duplicate, and exclude node") {
-  CHECK(placement_errors("nodes = []\n") ==
-        std::vector<std::string>{"6:9 'nodes' in [actors.a] must list at least one node; leave it out to place "
-                                 "every replica on the first node"});
-  CHECK(placement_errors("nodes = [\"n0\", \"n1\", \"n0\"]\n") ==
-        std::vector<std::string>{"6:22 node 'n0' is listed twice in 'nodes' in [actors.a]"});
-  CHECK(placement_errors("node = \"n0\"\nnodes = [\"n1\"]\n") ==
-        std::vector<std::string>{"7:9 'node' and 'nodes' in [actors.a] exclude each other: 'node' pins every "
-                                 "replica to one node, 'nodes' spreads them; keep one"});
-  CHECK(placement_errors("nodes = [\"n1\"]\nnode = \"n0\"\n") ==
-        std::vector<std::string>{"7:8 'node' and 'nodes' in [actors.a] exclude each other: 'node' pins every "
-                                 "replica to one node, 'nodes' spreads them; keep one"});
+  check_each(placement_errors, {
+      {"nodes = []\n",
+       "6:9 'nodes' in [actors.a] must list at least one node; leave it out to place "
+       "every replica on the first node"},
+      {"nodes = [\"n0\", \"n1\", \"n0\"]\n",
+       "6:22 node 'n0' is listed twice in 'nodes' in [actors.a]"},
+      {"node = \"n0\"\nnodes = [\"n1\"]\n",
+       "7:9 'node' and 'nodes' in [actors.a] exclude each other: 'node' pins every "
+       "replica to one node, 'nodes' spreads them; keep one"},
+      {"nodes = [\"n1\"]\nnode = \"n0\"\n",
+       "7:8 'node' and 'nodes' in [actors.a] exclude each other: 'node' pins every "
+       "replica to one node, 'nodes' spreads them; keep one"},
+  });
 }
 
 TEST_CASE("node and nodes need a [cluster]") {
-  CHECK(errors_of("version = 1\n[actors.a]\ntype = \"x.A\"\nnode = \"n0\"\n") ==
-        std::vector<std::string>{"4:8 'node' in [actors.a] needs a [cluster] listing the nodes, and the file "
-                                 "has none (add one, or leave 'node' out to run on this host)"});
-  CHECK(errors_of("version = 1\n[actors.a]\ntype = \"x.A\"\nnodes = [\"n0\", \"n1\"]\n") ==
-        std::vector<std::string>{"4:9 'nodes' in [actors.a] needs a [cluster] listing the nodes, and the file "
-                                 "has none (add one, or leave 'nodes' out to run on this host)"});
+  check_each(errors_of, {
+      {"version = 1\n[actors.a]\ntype = \"x.A\"\nnode = \"n0\"\n",
+       "4:8 'node' in [actors.a] needs a [cluster] listing the nodes, and the file "
+       "has none (add one, or leave 'node' out to run on this host)"},
+      {"version = 1\n[actors.a]\ntype = \"x.A\"\nnodes = [\"n0\", \"n1\"]\n",
+       "4:9 'nodes' in [actors.a] needs a [cluster] listing the nodes, and the file "
+       "has none (add one, or leave 'nodes' out to run on this host)"},
+  });
 }
 
 TEST_CASE("a broken [cluster] does not make every actor's node unknown too") {
