@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@
 #include "cli_args.hpp"
 #include "diagnostic.hpp"
 #include "graph.hpp"
+
+namespace procactor {
+class Runtime;
+}
 
 namespace procactor::launcher {
 
@@ -37,6 +42,12 @@ struct ValidateOptions {
   // Check the file alone: no plugins are looked for or loaded, so graph
   // files can be linted before (or without) building their plugins.
   bool file_only = false;
+};
+
+// `procactor node`: run by mpirun, once per node of a multi-node run.
+struct NodeOptions {
+  std::filesystem::path file;
+  std::string node;
 };
 
 struct GraphOptions {
@@ -96,6 +107,8 @@ struct KillOptions {
 // Parses and checks the graph; prints the plan on --dry-run, else hands the
 // valid graph to launch_graph().
 [[nodiscard]] int launch_command(const LaunchOptions& options);
+// Checks the graph as launch does, then runs one node of it (run_node).
+[[nodiscard]] int node_command(const NodeOptions& options);
 
 // commands_run.cpp — the runtime's side of the seam.
 
@@ -105,7 +118,20 @@ struct KillOptions {
 [[nodiscard]] std::optional<std::vector<std::string>> list_actor_types(const Graph& graph,
                                                                        std::vector<Diagnostic>& diagnostics);
 // Starts a graph that passed every check.
-[[nodiscard]] int launch_graph(const LaunchOptions& options, const Graph& graph);
+class graph_run;
+// What a node of a multi-node run adds to a launch (node.cpp): its name, and
+// the run itself once the Runtime exists (the gateway, then the graph).
+struct node_setup {
+  std::string name;
+  std::function<int(graph_run&, Runtime&)> run;
+  explicit operator bool() const noexcept { return static_cast<bool>(run); }
+};
+[[nodiscard]] int launch_graph(const LaunchOptions& options, const Graph& graph, const node_setup& node = {});
+// A graph placed on several nodes: mpirun starts `procactor node` on each
+// (cluster_launch.cpp).
+[[nodiscard]] int launch_cluster(const LaunchOptions& options, const Graph& graph);
+// `procactor node`: one node of a multi-node run, started by mpirun.
+[[nodiscard]] int run_node(const Graph& graph, const std::string& node);
 [[nodiscard]] int status_command(const StatusOptions& options);
 [[nodiscard]] int logs_command(const LogsOptions& options);
 [[nodiscard]] int stop_command(const StopOptions& options);

@@ -71,9 +71,8 @@ std::optional<Graph> load_checked(const std::filesystem::path& file, bool color)
   return std::move(parsed.graph);
 }
 
-// Spreading a run over hosts takes the cluster launcher (one node
-// supervisor per node), which this build does not have; a graph that
-// places everything on one node runs here as any other.
+// A graph that places everything on one node runs here as any other;
+// spread over several, it takes mpirun and one node supervisor each.
 bool placed_on_several_nodes(const Graph& graph) {
   const std::vector<std::size_t> counts = instances_per_node(graph);
   return std::count_if(counts.begin(), counts.end(), [](std::size_t n) { return n > 0; }) > 1;
@@ -115,11 +114,17 @@ int launch_command(const LaunchOptions& options) {
     return exit_ok;
   }
   if (placed_on_several_nodes(*graph)) {
-    std::cerr << "procactor: error: multi-node runs need the cluster launcher, which this build does not have yet; "
-                 "run 'procactor launch --dry-run' to see the placement\n";
-    return exit_usage;
+    return launch_cluster(options, *graph);
   }
   return launch_graph(options, *graph);
+}
+
+int node_command(const NodeOptions& options) {
+  const std::optional<Graph> graph = load_checked(options.file, false);
+  if (!graph) {
+    return exit_usage;
+  }
+  return run_node(*graph, options.node);
 }
 
 }  // namespace procactor::launcher

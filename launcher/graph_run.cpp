@@ -68,7 +68,10 @@ std::vector<std::size_t> graph_run::upstream_of(std::size_t actor) const {
   return upstream;
 }
 
-void graph_run::print(std::size_t colour, const std::string& who, const std::string& text, bool launcher_event) {
+void graph_run::print(std::size_t colour, const std::string& actor_or_launcher, const std::string& text,
+                      bool launcher_event) {
+  // On a node of a multi-node run, its own lines say which node.
+  const std::string who = launcher_event && node_ ? actor_or_launcher + "@" + node_->name : actor_or_launcher;
   std::lock_guard guard(print_mutex_);
   const std::string plain = who + " | " + text;
   if (colour_) {
@@ -124,6 +127,24 @@ bool graph_run::spawn_all(Runtime& rt) {
       }
       SpawnOptions options = base;
       options.replica = inst.replica;
+      if (node_ && node_for_replica(graph_, actor, static_cast<std::uint32_t>(inst.replica)) != node_->index) {
+        // Its node runs it; here it is a mailbox for the gateway.
+        options.group = Group{};
+        try {
+          const ActorRef ref = rt.remote(actor.type, inst.name, options);
+          std::lock_guard guard(refs_mutex_);
+          inst.ref = ref;
+          inst.remote = true;
+          inst.ready = true;
+          ++ready_count_;
+        } catch (const std::exception& e) {
+          failure_ = "cannot declare " + inst.name + ": " + e.what();
+          print(0, "procactor", "stopping the graph: " + failure_, true);
+          complete = false;
+          break;
+        }
+        continue;
+      }
       options.cpu = cpu_for_replica(actor.cpu, static_cast<std::uint32_t>(inst.replica), cores).value_or(options.cpu);
       try {
         // Made right before its first actor starts: a group's place among
@@ -143,7 +164,7 @@ bool graph_run::spawn_all(Runtime& rt) {
   }
   if (complete) return true;
   for (auto& inst : instances_) {
-    if (!inst.ref.valid()) inst.finished = true;
+    if (!inst.ref.valid()) mark_finished(inst);
   }
   if (!failure_.empty()) {
     begin_stop(graph_.shutdown_timeout);
@@ -174,6 +195,79 @@ bool graph_run::all_ready(Runtime& rt) {
     if (!inst.ready) return false;
   }
   return ready_count_ == instances_.size();
+}
+
+std::size_t graph_run::local_count() const {
+  return static_cast<std::size_t>(
+      std::count_if(instances_.begin(), instances_.end(), [](const instance& inst) { return !inst.remote; }));
+}
+
+// A local instance that finished is news for the other nodes: their actors
+// downstream of it may be waiting for its end.
+void graph_run::mark_finished(instance& inst) {
+  if (inst.finished) return;
+  inst.finished = true;
+  if (node_ && !inst.remote && inst.ref.valid()) node_->local_finished(inst.ref.slot());
+}
+
+void graph_run::set_node(node_role role) { node_ = std::move(role); }
+
+void graph_run::remote_finished(std::uint32_t slot) {
+  {
+    std::lock_guard guard(events_mutex_);
+    news_.finished.push_back(slot);
+  }
+  wake();
+}
+
+void graph_run::remote_stop(bool force) {
+  {
+    std::lock_guard guard(events_mutex_);
+    news_.stop = news_.stop.value_or(false) || force;
+  }
+  wake();
+}
+
+void graph_run::link_failed(const std::string& why) {
+  {
+    std::lock_guard guard(events_mutex_);
+    if (news_.failure.empty()) news_.failure = why;
+  }
+  wake();
+}
+
+void graph_run::take_node_news() {
+  node_news news;
+  {
+    std::lock_guard guard(events_mutex_);
+    std::swap(news, news_);
+  }
+  for (std::uint32_t slot : news.finished) {
+    for (auto& inst : instances_) {
+      if (inst.remote && inst.ref.valid() && inst.ref.slot() == slot) inst.finished = true;
+    }
+  }
+  if (!news.finished.empty()) end_of_stream();
+  if (news.stop) {
+    stopped_by_user_ = true;
+    if (*news.stop || stopping_) {
+      print(0, "procactor", "stopping now (asked by another node)", true);
+      force_stop();
+    } else {
+      print(0, "procactor", "another node stops the graph", true);
+      begin_stop(graph_.shutdown_timeout, false);
+    }
+  }
+  if (!news.failure.empty() && failure_.empty()) {
+    // Nothing more comes from the other nodes: what ran there is over for
+    // this one, and what runs here stops now.
+    failure_ = news.failure;
+    print(0, "procactor", "stopping the graph: " + failure_, true);
+    for (auto& inst : instances_) {
+      if (inst.remote) inst.finished = true;
+    }
+    force_stop();
+  }
 }
 
 void graph_run::handle(Runtime& rt, const ActorEvent& event) {
@@ -212,7 +306,7 @@ void graph_run::settle(Runtime& rt, instance& inst) {
   const ActorInfo info = rt.info(inst.ref);
   observe(inst, info);
   if (!is_terminal(info.state)) return;
-  inst.finished = true;
+  mark_finished(inst);
   end_of_stream();
 }
 
@@ -290,24 +384,27 @@ void graph_run::end_of_stream() {
     }
     if (!all_done) continue;
     for (const auto& inst : instances_) {
-      if (inst.actor == a && !inst.finished) inst.ref.close();
+      if (inst.actor == a && !inst.finished && !inst.remote) inst.ref.close();
     }
   }
 }
 
-// Stop in order: close the sources; the end of stream does the rest.
-void graph_run::begin_stop(std::chrono::nanoseconds timeout) {
+// Stop in order: close the sources; the end of stream does the rest. On a
+// node, every node closes its own, told by the one that began.
+void graph_run::begin_stop(std::chrono::nanoseconds timeout, bool tell_nodes) {
   if (stopping_) return;
   stopping_ = true;
   force_at_ = steady::now() + timeout;
+  if (node_ && tell_nodes) node_->broadcast("stop");
   for (const auto& inst : instances_) {
-    if (upstream_of(inst.actor).empty() && !inst.finished) inst.ref.close();
+    if (upstream_of(inst.actor).empty() && !inst.finished && !inst.remote) inst.ref.close();
   }
 }
 
-void graph_run::force_stop() {
+void graph_run::force_stop(bool tell_nodes) {
+  if (node_ && tell_nodes) node_->broadcast("force");
   for (const auto& inst : instances_) {
-    if (!inst.finished) inst.ref.kill();
+    if (!inst.finished && !inst.remote) inst.ref.kill();
   }
 }
 
@@ -343,7 +440,7 @@ int graph_run::run(Runtime& rt) {
       const auto ms = std::chrono::duration<double, std::milli>(steady::now() - started).count();
       char text[64];
       std::snprintf(text, sizeof text, "%.1f ms", ms);
-      print(0, "procactor", std::to_string(instances_.size()) + " actors ready in " + text, true);
+      print(0, "procactor", std::to_string(local_count()) + " actors ready in " + text, true);
     }
     // Signals arrive through the self-pipe; events and stop requests through
     // the queue, which wakes the loop through wake_fd_: an actor's exit is
@@ -368,11 +465,13 @@ int graph_run::run(Runtime& rt) {
       char sig = 0;
       (void)!::read(stop_signal_fd(), &sig, 1);
       stopped_by_user_ = true;
-      if (stopping_) {
+      // On a node, mpirun passes on SIGUSR1 (the launcher's first Ctrl-C)
+      // and SIGUSR2 (its second).
+      if (stopping_ || sig == SIGUSR2) {
         print(0, "procactor", "stopping now", true);
-        force_stop();
+        force_stop(true);
       } else {
-        print(0, "procactor", std::string(sig == SIGINT ? "interrupted" : "terminated") +
+        print(0, "procactor", std::string(sig == SIGINT ? "interrupted" : sig == SIGUSR1 ? "stop requested" : "terminated") +
                                   ": stopping the graph (again to force)", true);
         begin_stop(graph_.shutdown_timeout);
       }
@@ -385,6 +484,7 @@ int graph_run::run(Runtime& rt) {
       stops.swap(stop_requests_);
     }
     for (const auto& event : events) handle(rt, event);
+    if (node_) take_node_news();
     for (const auto& timeout : stops) {
       stopped_by_user_ = true;
       print(0, "procactor", "stop requested: stopping the graph", true);

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -34,6 +35,18 @@
 
 namespace procactor::launcher {
 
+// This process as one node of a multi-node run (node.cpp): the instances
+// placed on the other nodes get remote slots here, and the gateway tells
+// the other nodes what they need to know.
+struct node_role {
+  std::size_t index = 0;  // into graph.cluster->nodes
+  std::string name;
+  // A local instance is gone for good (its slot).
+  std::function<void(std::uint32_t)> local_finished;
+  // A control message to every other node.
+  std::function<void(const std::string&)> broadcast;
+};
+
 class graph_run {
  public:
   graph_run(const Graph& graph, const LaunchOptions& options, RunEntry run);
@@ -46,6 +59,13 @@ class graph_run {
   // The Runtime could not even be made: the run ends before it began.
   int failed_to_start(const std::string& why);
 
+  // A multi-node run: set before run().
+  void set_node(node_role role);
+  // From the gateway's thread.
+  void remote_finished(std::uint32_t slot);  // an instance of another node is gone for good
+  void remote_stop(bool force);              // another node stops the run
+  void link_failed(const std::string& why);  // the nodes can no longer reach each other
+
  private:
   using steady = std::chrono::steady_clock;
 
@@ -56,6 +76,13 @@ class graph_run {
     ActorRef ref;      // invalid until spawned; guarded by refs_mutex_
     bool finished = false;  // exited for good, or never started
     bool ready = false;     // has run (or finished): counted by the ready line
+    bool remote = false;    // runs on another node (a multi-node run)
+  };
+  // What the gateway's thread hands the run loop.
+  struct node_news {
+    std::vector<std::uint32_t> finished;  // slots
+    std::optional<bool> stop;             // force?
+    std::string failure;
   };
 
   [[nodiscard]] std::vector<std::size_t> upstream_of(std::size_t actor) const;
@@ -74,9 +101,13 @@ class graph_run {
   void settle(Runtime& rt, instance& inst);
   void observe(instance& inst, const ActorInfo& info);
   bool all_ready(Runtime& rt);
-  void begin_stop(std::chrono::nanoseconds timeout);
-  void force_stop();
+  // tell_nodes: on a node, the other nodes stop too.
+  void begin_stop(std::chrono::nanoseconds timeout, bool tell_nodes = true);
+  void force_stop(bool tell_nodes = false);
   void end_of_stream();
+  void mark_finished(instance& inst);
+  void take_node_news();
+  [[nodiscard]] std::size_t local_count() const;
   int finish(steady::time_point started);
 
   // run_control.cpp: the control socket's requests, on its thread.
@@ -110,6 +141,8 @@ class graph_run {
   // past. The root's report names the groups on the culprit's way up.
   std::map<std::string, std::pair<std::string, std::string>, std::less<>> gave_up_;
   std::size_t ready_count_ = 0;
+  std::optional<node_role> node_;
+  node_news news_;  // guarded by events_mutex_
   status_sampler sampler_;  // control thread only
 };
 

@@ -17,15 +17,17 @@
 
 namespace procactor::launcher {
 
-int launch_graph(const LaunchOptions& options, const Graph& graph) {
+int launch_graph(const LaunchOptions& options, const Graph& graph, const node_setup& node) {
   const std::size_t instances = instance_count(graph);
   const std::uint64_t arena_bytes = arena_size_for(graph);
   if (!host_allows(graph, instances, arena_bytes)) return exit_failure;
-  RunEntry run = create_run(graph.name);
+  // Each node of a multi-node run has a run directory of its own, which
+  // `status` and `logs` read on its host: GRAPH-NODE.
+  RunEntry run = create_run(node ? graph.name + "-" + node.name : graph.name);
   int detached_code = exit_ok;
   if (options.detach && detach(run, detached_code)) return detached_code;
   record_supervisor(run);
-  install_stop_signals();
+  install_stop_signals(static_cast<bool>(node));
 
   Options runtime_options = run_options(graph);
   runtime_options.arena_size = std::max<std::uint64_t>(runtime_options.arena_size, arena_bytes);
@@ -49,6 +51,7 @@ int launch_graph(const LaunchOptions& options, const Graph& graph) {
     return graph_run.failed_to_start("the runtime holds at most " + std::to_string(rt->options().max_actors) +
                                      " actors; the graph has " + std::to_string(instances));
   }
+  if (node) return node.run(graph_run, *rt);
   return graph_run.run(*rt);
 }
 

@@ -122,6 +122,12 @@ int run(int argc, char** argv) {
       ->type_name("SIG");
 
   GraphOptions graph;
+  NodeOptions node;
+  CLI::App* node_cmd = app.add_subcommand(
+      "node", "Run one node of a multi-node graph (what `launch` has mpirun start on each host)");
+  node_cmd->add_option("FILE", node.file, "Graph file (TOML), at the same path on every host")->required();
+  node_cmd->add_option("--node", node.node, "This node's name in [cluster]")->required();
+
   CLI::App* graph_cmd = app.add_subcommand("graph", "Print a graph file as text or as Graphviz DOT");
   graph_cmd->add_option("FILE", graph.file, "Graph file (TOML)")->required();
   std::string graph_format = "text";
@@ -143,6 +149,9 @@ int run(int argc, char** argv) {
   if (*launch_cmd) {
     launch.color = !no_color;
     return launch_command(launch);
+  }
+  if (*node_cmd) {
+    return node_command(node);
   }
   if (*graph_cmd) {
     graph.format = graph_format == "dot" ? GraphFormat::dot : GraphFormat::text;

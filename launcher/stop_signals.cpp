@@ -21,12 +21,17 @@ void on_stop_signal(int sig) {
 
 }  // namespace
 
-void install_stop_signals() {
+void install_stop_signals(bool node) {
   if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
+  // mpirun passes SIGUSR1 and SIGUSR2 on to every rank: the launcher's
+  // first Ctrl-C (stop in order) and its second (stop now).
+  if (node) {
+    for (int sig : {SIGUSR1, SIGUSR2}) sigaction(sig, &action, nullptr);
+  }
 }
 
 int stop_signal_fd() noexcept { return g_signal_pipe[0]; }

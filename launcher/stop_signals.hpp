@@ -6,8 +6,9 @@
 namespace procactor::launcher {
 
 // Installs the handlers; before the Runtime is made, which then leaves
-// these signals to us.
-void install_stop_signals();
+// these signals to us. A node of a multi-node run also takes SIGUSR1 (stop)
+// and SIGUSR2 (stop now), which mpirun passes on to it.
+void install_stop_signals(bool node = false);
 
 // The read end of the pipe the handler writes each signal's number to.
 [[nodiscard]] int stop_signal_fd() noexcept;

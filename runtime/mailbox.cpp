@@ -86,18 +86,24 @@ lane* newest_lane(const arena& a, lane* l, std::uint32_t sender) noexcept {
   return nullptr;
 }
 
+std::uint64_t queued_bytes_from(const arena& a, const mailbox* box, std::uint32_t sender) noexcept {
+  if (sender >= max_slots || (box->lane_bits[sender / 64].load(std::memory_order_acquire) >> (sender % 64) & 1U) == 0) {
+    return 0;
+  }
+  std::uint64_t bytes = 0;
+  const lane* l = a.lane_at(box->lane_offset[sender].load(std::memory_order_acquire));
+  for (int hops = 0; l != nullptr && hops < 64; ++hops) {
+    const std::uint64_t used = l->tail.load(std::memory_order_acquire) - l->head.load(std::memory_order_acquire);
+    if (used <= l->capacity) bytes += used;
+    const std::uint64_t next = l->next_lane.load(std::memory_order_acquire);
+    l = next == 0 ? nullptr : a.lane_at(next);
+  }
+  return bytes;
+}
+
 std::uint64_t queued_bytes(const arena& a, const mailbox* box) noexcept {
   std::uint64_t bytes = 0;
-  for (std::uint32_t sender = 0; sender < max_slots; ++sender) {
-    if ((box->lane_bits[sender / 64].load(std::memory_order_relaxed) >> (sender % 64) & 1U) == 0) continue;
-    const lane* l = a.lane_at(box->lane_offset[sender].load(std::memory_order_acquire));
-    for (int hops = 0; l != nullptr && hops < 64; ++hops) {
-      const std::uint64_t used = l->tail.load(std::memory_order_relaxed) - l->head.load(std::memory_order_relaxed);
-      if (used <= l->capacity) bytes += used;
-      const std::uint64_t next = l->next_lane.load(std::memory_order_acquire);
-      l = next == 0 ? nullptr : a.lane_at(next);
-    }
-  }
+  for (std::uint32_t sender = 0; sender < max_slots; ++sender) bytes += queued_bytes_from(a, box, sender);
   return bytes;
 }
 

@@ -114,8 +114,11 @@ std::optional<std::uint64_t> ensure_lane(const arena& a, mailbox* box, std::uint
 // link that a killed predecessor stored but did not publish is published on
 // the way. nullptr when a link in the chain is not a lane of `sender`.
 lane* newest_lane(const arena& a, lane* first, std::uint32_t sender) noexcept;
-// Bytes waiting in `sender`'s lanes of `box`.
+// Bytes waiting in `box`, in every lane.
 std::uint64_t queued_bytes(const arena& a, const mailbox* box) noexcept;
+// Bytes waiting in `sender`'s lanes of `box` (its consumer's record in hand
+// included: the head moves on commit).
+std::uint64_t queued_bytes_from(const arena& a, const mailbox* box, std::uint32_t sender) noexcept;
 
 // The process-local lock of a lane's producer side: one compare-exchange to
 // take and one exchange to release when uncontended (a pthread mutex costs

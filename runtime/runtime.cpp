@@ -203,6 +203,10 @@ ActorRef Runtime::spawn(std::string_view type, std::string_view name, SpawnOptio
   return ActorRef(impl_->supervisor->spawn(type, name, options));
 }
 
+ActorRef Runtime::remote(std::string_view type, std::string_view name, SpawnOptions options) {
+  return ActorRef(impl_->supervisor->declare_remote(type, name, options));
+}
+
 ActorRef Runtime::find(std::string_view name) const { return ActorRef(detail::find(name)); }
 ActorInfo Runtime::info(ActorRef ref) const { return impl_->supervisor->info(ref.slot()); }
 std::vector<ActorInfo> Runtime::actors() const { return impl_->supervisor->actors(); }

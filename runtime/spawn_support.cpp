@@ -14,7 +14,12 @@ namespace procactor::detail {
 
 child_environment::child_environment(std::vector<std::string> extra) {
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "PROCACTOR_", 10) != 0) storage_.emplace_back(*e);
+    // Nor what an MPI launcher gave a node supervisor: actors are not ranks.
+    if (std::strncmp(*e, "PROCACTOR_", 10) == 0 || std::strncmp(*e, "OMPI_", 5) == 0 ||
+        std::strncmp(*e, "PMIX_", 5) == 0) {
+      continue;
+    }
+    storage_.emplace_back(*e);
   }
   for (auto& s : extra) storage_.push_back(std::move(s));
   for (auto& s : storage_) pointers_.push_back(s.data());

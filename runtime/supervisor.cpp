@@ -144,15 +144,35 @@ slot_id supervisor::spawn(std::string_view type, std::string_view name, const Sp
     throw error(errc::no_such_actor, "unknown actor type '" + std::string(type) + "'" +
                                          (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
   }
-  if (name.empty() || name.size() >= name_length || type.size() >= name_length) {
-    throw error(errc::system, "actor names and types must be 1 to " + std::to_string(name_length - 1) + " bytes");
-  }
-  const arena& a = process_->shm();
   std::promise<void> started;
   auto done = started.get_future();
   slot_id slot;
   {
     std::lock_guard guard(mutex_);
+    slot = add_slot(type, name, options, false);
+    start_requests_.emplace_back(slot, std::move(started));
+  }
+  const std::uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
+  done.get();  // rethrows a failed posix_spawn
+  return slot;
+}
+
+slot_id supervisor::declare_remote(std::string_view type, std::string_view name, const SpawnOptions& options) {
+  std::lock_guard guard(mutex_);
+  return add_slot(type, name, options, true);
+}
+
+// The slot entry, mailbox and inbox of a new actor, under mutex_. A remote
+// one is running at once, for senders, and has no process here: it is in
+// no group, and nothing here starts, stops or restarts it.
+slot_id supervisor::add_slot(std::string_view type, std::string_view name, const SpawnOptions& options, bool remote) {
+  if (name.empty() || name.size() >= name_length || type.size() >= name_length) {
+    throw error(errc::system, "actor names and types must be 1 to " + std::to_string(name_length - 1) + " bytes");
+  }
+  const arena& a = process_->shm();
+  slot_id slot;
+  {
     if (shut_down_) throw error(errc::closed, "the runtime is shutting down");
     if (find(name) != no_slot) throw error(errc::system, "an actor named '" + std::string(name) + "' already exists");
     if (options.group.id() >= groups_.size()) {
@@ -195,7 +215,8 @@ slot_id supervisor::spawn(std::string_view type, std::string_view name, const Sp
     };
     if (!options.params.values().empty()) store(options.params, e.params, e.params_length);
     if (!options.routes.empty()) store(options.routes, e.routes, e.routes_length);
-    e.state.store(static_cast<std::uint32_t>(slot_state::starting), std::memory_order_release);
+    e.state.store(static_cast<std::uint32_t>(remote ? slot_state::running : slot_state::starting),
+                  std::memory_order_release);
     a.header()->slot_count.store(slot + 1, std::memory_order_release);
     child& c = children_[slot];
     c.config = config_of(e);
@@ -203,13 +224,10 @@ slot_id supervisor::spawn(std::string_view type, std::string_view name, const Sp
     c.name = name;
     c.options = options;
     c.group = options.group.id();
-    groups_[c.group].members.push_back({false, slot});
+    c.remote = remote;
+    if (!remote) groups_[c.group].members.push_back({false, slot});
     child_count_.store(slot + 1);
-    start_requests_.emplace_back(slot, std::move(started));
   }
-  const std::uint64_t one = 1;
-  (void)!::write(wake_fd_, &one, sizeof one);
-  done.get();  // rethrows a failed posix_spawn
   return slot;
 }
 
@@ -421,6 +439,7 @@ void supervisor::shutdown() {
     if (shut_down_) return;
     shut_down_ = true;
     for (slot_id s = 1; s < child_count_.load(); ++s) {
+      if (children_[s].remote) continue;
       if (!is_terminal(static_cast<slot_state>(process_->shm().slot(s).state.load()))) live.push_back(s);
     }
   }

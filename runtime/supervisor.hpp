@@ -34,6 +34,7 @@ class supervisor {
   ~supervisor();
 
   slot_id spawn(std::string_view type, std::string_view name, const SpawnOptions& options);
+  slot_id declare_remote(std::string_view type, std::string_view name, const SpawnOptions& options);
   Group group(std::string_view name, const GroupOptions& options, Group parent);
   bool join(slot_id slot, steady::duration timeout);
   void shutdown();
@@ -59,6 +60,7 @@ class supervisor {
     std::string name;
     SpawnOptions options;
     std::uint32_t group = 0;
+    bool remote = false;  // runs on another node: a mailbox here, no process
     int pid = 0;
     int pidfd = -1;
     steady::time_point started{};
@@ -111,6 +113,7 @@ class supervisor {
     std::string why;
   };
 
+  slot_id add_slot(std::string_view type, std::string_view name, const SpawnOptions& options, bool remote);
   void monitor_loop();
   void start(slot_id slot);  // on the monitor thread
   void start_requested();

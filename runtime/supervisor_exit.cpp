@@ -433,7 +433,7 @@ void supervisor::end_supervision(const std::string& culprit, const std::string& 
       slot_entry& e = process_->shm().slot(s);
       c.restart_due.reset();
       c.in_group_restart = false;
-      if (c.pid > 0 || is_terminal(static_cast<slot_state>(e.state.load()))) continue;
+      if (c.remote || c.pid > 0 || is_terminal(static_cast<slot_state>(e.state.load()))) continue;
       e.state.store(static_cast<std::uint32_t>(slot_state::failed), std::memory_order_release);
       told.push_back(s);
     }

@@ -73,7 +73,7 @@ void supervisor::check_slots() {
     a.header()->corruptions.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard guard(mutex_);
     const child& c = children_[s];
-    const slot_state truth = c.pid > 0                                 ? slot_state::running
+    const slot_state truth = c.pid > 0 || c.remote                    ? slot_state::running
                              : c.restart_due || c.in_group_restart ? slot_state::restarting
                                                                    : slot_state::failed;
     a.slot(s).state.store(static_cast<std::uint32_t>(truth), std::memory_order_release);

@@ -166,6 +166,14 @@ class Runtime {
   // Spawns a registered type by name ("examples.Sum"); throws error on failure.
   ActorRef spawn(std::string_view type, std::string_view name, SpawnOptions options = {});
 
+  // An actor that runs on another node of a multi-node run: a mailbox and a
+  // reply inbox here, which the node's gateway carries to that node, and no
+  // process. Sends to it work as to any actor. Its own node supervises it:
+  // here it is in no group, restart and signal do nothing, join waits for
+  // nothing that comes, and close closes only the mailbox here. The nodes
+  // of a run declare every actor in the same order.
+  ActorRef remote(std::string_view type, std::string_view name, SpawnOptions options = {});
+
   [[nodiscard]] ActorRef find(std::string_view name) const;
   [[nodiscard]] ActorInfo info(ActorRef ref) const;
   [[nodiscard]] std::vector<ActorInfo> actors() const;

@@ -1,0 +1,301 @@
+#include "cluster/gateway.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <thread>
+#include <tuple>
+
+#include "arena.hpp"
+#include "envelope.hpp"
+#include "process.hpp"
+
+namespace procactor::cluster {
+
+namespace {
+
+constexpr std::string_view digest_prefix = "procactor.table ";
+
+std::uint64_t digest_of(const std::vector<std::string>& names) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const std::string& name : names) {
+    for (char c : name + '\n') {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 0x100000001b3ULL;
+    }
+  }
+  return hash;
+}
+
+const detail::arena& shm() { return detail::process::current()->shm(); }
+
+// How many records one outbound mailbox may ship per turn, so that one busy
+// mailbox does not hold the others (and the link's progress) back.
+constexpr int ship_batch = 256;
+
+}  // namespace
+
+gateway::gateway(mpi_link& link, std::vector<int> node_of_slot, const std::vector<std::string>& names,
+                 gateway_hooks hooks)
+    : link_(link),
+      node_of_slot_(std::move(node_of_slot)),
+      digest_(digest_of(names)),
+      hooks_(std::move(hooks)),
+      digest_seen_(static_cast<std::size_t>(link.size()), false) {
+  for (std::uint32_t slot = 1; slot < node_of_slot_.size(); ++slot) {
+    if (node_of_slot_[slot] == link_.rank()) continue;
+    for (bool inbox : {false, true}) {
+      outbound out;
+      out.slot = slot;
+      out.inbox = inbox;
+      outbound_.push_back(std::move(out));
+    }
+  }
+  senders_.resize(node_of_slot_.size());
+  link_.on_data([this](int peer, const frame_header& header, std::span<const std::byte> payload) {
+    arrived(peer, header, payload);
+  });
+  link_.on_control([this](int peer, std::span<const std::byte> bytes) {
+    const std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (text.starts_with(digest_prefix)) {
+      if (text.substr(digest_prefix.size()) != std::to_string(digest_)) {
+        throw mpi_error(peer, 0,
+                        "node " + std::to_string(peer) + " has another actor table than node " +
+                            std::to_string(link_.rank()) + ": every node must run the same graph file");
+      }
+      digest_seen_[static_cast<std::size_t>(peer)] = true;
+      return;
+    }
+    if (hooks_.control) hooks_.control(peer, text);
+  });
+}
+
+gateway::~gateway() = default;
+
+void gateway::local_finished(std::uint32_t slot) {
+  std::lock_guard guard(requests_mutex_);
+  requested_finished_.push_back(slot);
+}
+
+void gateway::broadcast(const std::string& text) {
+  std::lock_guard guard(requests_mutex_);
+  requested_broadcasts_.push_back(text);
+}
+
+void gateway::finish() {
+  std::lock_guard guard(requests_mutex_);
+  requested_finish_ = true;
+}
+
+bool gateway::take_requests() {
+  std::vector<std::uint32_t> finished;
+  std::vector<std::string> broadcasts;
+  {
+    std::lock_guard guard(requests_mutex_);
+    finished.swap(requested_finished_);
+    broadcasts.swap(requested_broadcasts_);
+    finishing_run_ = finishing_run_ || requested_finish_;
+  }
+  for (const std::string& text : broadcasts) {
+    const auto bytes = std::as_bytes(std::span(text.data(), text.size()));
+    for (int peer = 0; peer < link_.size(); ++peer) {
+      if (peer != link_.rank()) link_.send_control(peer, bytes);
+    }
+  }
+  finishing_.insert(finishing_.end(), finished.begin(), finished.end());
+  return !finished.empty() || !broadcasts.empty();
+}
+
+detail::sender& gateway::as_sender(std::uint32_t slot) {
+  auto& s = senders_[slot];
+  if (!s) s = std::make_unique<detail::sender>(shm(), slot);
+  return *s;
+}
+
+// The mailbox (or inbox) of a remote slot, once the node has declared it.
+detail::mailbox* gateway::box_of(std::uint32_t slot, bool inbox) const {
+  const detail::arena& a = shm();
+  if (slot >= a.header()->slot_count.load(std::memory_order_acquire)) return nullptr;
+  const detail::slot_entry& e = a.slot(slot);
+  return a.mailbox_at(inbox ? e.inbox : e.mailbox);
+}
+
+bool gateway::ship(outbound& out) {
+  if (!out.from) {
+    detail::mailbox* box = box_of(out.slot, out.inbox);
+    if (box == nullptr) return false;
+    out.from = std::make_unique<detail::receiver>(shm(), box, [](std::uint32_t sender, const std::string& what) {
+      detail::log_line("gateway", "a record from slot " + std::to_string(sender) + " was skipped: " + what);
+    });
+  }
+  bool did = false;
+  for (int n = 0; n < ship_batch; ++n) {
+    if (!out.held) out.held = out.from->try_next();
+    if (!out.held) break;
+    const detail::delivery& d = *out.held;
+    frame_header header;
+    header.target = out.slot;
+    header.sender = d.head.sender;
+    header.flags = d.head.flags & ~detail::flag_blob;  // the receiving side decides again
+    header.type = d.head.type;
+    header.correlation = d.head.correlation;
+    header.channel = out.inbox ? channel_reply_inbox : channel_mailbox;
+    if (!link_.try_send(node_of_slot_[out.slot], header, d.payload)) break;
+    out.from->commit(d);
+    out.held.reset();
+    ++counters_.frames_out;
+    did = true;
+  }
+  return did;
+}
+
+bool gateway::deliver(int peer, const frame_header& header, std::span<const std::byte> payload) {
+  const detail::arena& a = shm();
+  const auto dead_letter = [&](const std::string& why) {
+    ++counters_.dead_letters;
+    if (counters_.dead_letters <= 10) {
+      detail::log_line("gateway", "a message from node " + std::to_string(peer) + " for slot " +
+                                      std::to_string(header.target) + " was dropped: " + why);
+    }
+    return true;
+  };
+  if (header.target == 0 || header.target >= node_of_slot_.size() || header.sender >= node_of_slot_.size() ||
+      node_of_slot_[header.target] != link_.rank()) {
+    return dead_letter("that slot does not run on this node");
+  }
+  const detail::slot_entry& e = a.slot(header.target);
+  const bool inbox = header.channel == channel_reply_inbox;
+  if (!inbox && detail::is_terminal(static_cast<detail::slot_state>(e.state.load(std::memory_order_acquire)))) {
+    return dead_letter("the actor is gone for good");
+  }
+  const detail::message_header head{header.type, header.correlation, header.flags};
+  const errc result =
+      as_sender(header.sender).write(header.target, inbox, inbox ? e.inbox : e.mailbox, head, payload, std::nullopt);
+  if (result == errc::full) return false;
+  if (result != errc::ok) return dead_letter(std::string(to_string(result)));
+  return true;
+}
+
+void gateway::arrived(int peer, const frame_header& header, std::span<const std::byte> payload) {
+  ++counters_.frames_in;
+  if (header.channel == channel_finished) {
+    finished_in_.push_back(header.sender);
+    link_.consumed(peer, header.target, frame_cost(header.length));
+    return;
+  }
+  // Behind a held frame of the same sender and target, or its order breaks.
+  const bool behind = std::any_of(held_in_.begin(), held_in_.end(), [&](const inbound& h) {
+    return h.sender == header.sender && h.header.target == header.target && h.header.channel == header.channel;
+  });
+  if (!behind && deliver(peer, header, payload)) {
+    link_.consumed(peer, header.target, frame_cost(header.length));
+    return;
+  }
+  ++counters_.held_in;
+  held_in_.push_back({header.sender, peer, header, std::vector<std::byte>(payload.begin(), payload.end())});
+}
+
+bool gateway::retry_held() {
+  bool did = false;
+  std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> blocked;
+  for (auto it = held_in_.begin(); it != held_in_.end();) {
+    const auto key = std::make_tuple(it->sender, it->header.target, it->header.channel);
+    if (blocked.contains(key) || !deliver(it->peer, it->header, it->payload)) {
+      blocked.insert(key);
+      ++it;
+      continue;
+    }
+    link_.consumed(it->peer, it->header.target, frame_cost(it->header.length));
+    it = held_in_.erase(it);
+    did = true;
+  }
+  return did;
+}
+
+bool gateway::holds_from(std::uint32_t sender) const {
+  return std::any_of(held_in_.begin(), held_in_.end(), [&](const inbound& h) { return h.sender == sender; });
+}
+
+// A local instance gone for good: once nothing it wrote waits in a remote
+// slot here, every node hears it, behind that data.
+bool gateway::announce_finished() {
+  const detail::arena& a = shm();
+  bool did = false;
+  for (auto it = finishing_.begin(); it != finishing_.end();) {
+    const std::uint32_t slot = *it;
+    const bool drained = std::all_of(outbound_.begin(), outbound_.end(), [&](const outbound& out) {
+      if (out.held && out.held->head.sender == slot) return false;
+      const detail::mailbox* box = box_of(out.slot, out.inbox);
+      return box == nullptr || detail::queued_bytes_from(a, box, slot) == 0;
+    });
+    if (!drained) {
+      ++it;
+      continue;
+    }
+    bool sent = true;
+    frame_header header;
+    header.sender = slot;
+    header.target = slot;
+    header.channel = channel_finished;
+    for (int peer = 0; peer < link_.size() && sent; ++peer) {
+      if (peer != link_.rank()) sent = link_.try_send(peer, header, {});
+    }
+    // A window that refused leaves the others told: the retry tells them
+    // again, which is harmless (a node reports an instance finished once).
+    if (!sent) {
+      ++it;
+      continue;
+    }
+    it = finishing_.erase(it);
+    did = true;
+  }
+  return did;
+}
+
+bool gateway::report_finished() {
+  bool did = false;
+  for (auto it = finished_in_.begin(); it != finished_in_.end();) {
+    if (holds_from(*it)) {
+      ++it;
+      continue;
+    }
+    if (hooks_.remote_finished) hooks_.remote_finished(*it);
+    it = finished_in_.erase(it);
+    did = true;
+  }
+  return did;
+}
+
+void gateway::run() {
+  const std::string digest = std::string(digest_prefix) + std::to_string(digest_);
+  const auto bytes = std::as_bytes(std::span(digest.data(), digest.size()));
+  for (int peer = 0; peer < link_.size(); ++peer) {
+    if (peer != link_.rank()) link_.send_control(peer, bytes);
+  }
+  auto sleep = std::chrono::microseconds(0);
+  for (;;) {
+    bool did = take_requests();
+    for (outbound& out : outbound_) did = ship(out) || did;
+    did = retry_held() || did;
+    did = announce_finished() || did;
+    did = report_finished() || did;
+    did = link_.progress() || did;
+    if (finishing_run_ && finishing_.empty() && held_in_.empty() && finished_in_.empty() &&
+        std::none_of(outbound_.begin(), outbound_.end(), [](const outbound& out) { return out.held.has_value(); })) {
+      break;
+    }
+    // Idle: spin a little, then sleep, doubling up to a millisecond. MPI's
+    // progress has no descriptor to wait on, nor have the mailboxes here.
+    if (did) {
+      sleep = std::chrono::microseconds(0);
+    } else if (sleep.count() == 0) {
+      sleep = std::chrono::microseconds(20);
+    } else {
+      std::this_thread::sleep_for(sleep);
+      sleep = std::min(sleep * 2, std::chrono::microseconds(1000));
+    }
+  }
+  link_.close();
+}
+
+}  // namespace procactor::cluster

@@ -1,0 +1,127 @@
+// A node's gateway: the one thread of a node supervisor that calls MPI. It
+// carries what local actors send to actors on other nodes, and writes what
+// other nodes send into local mailboxes (docs/design.md §7a).
+//
+// Contract
+// --------
+// * Every node has the whole slot table, in the same order (the gateways
+//   check a digest of the names at start). An actor placed elsewhere has a
+//   remote slot here (Runtime::remote): a mailbox and an inbox that local
+//   senders write into as into any other, and that the gateway consumes.
+// * Out: each record of a remote slot's mailbox or inbox goes to the node
+//   that runs it as one frame (envelope fields and payload bytes,
+//   unchanged; a blob's bytes inline), then is committed here. A frame the
+//   link refuses for credit stays the record in hand, so the remote
+//   mailbox's fullness reaches local senders as a full lane here.
+// * In: a frame is written into the target's mailbox (or inbox) *as its
+//   original sender*. On this node that sender is remote, so its lanes have
+//   one producer, this thread: per-sender FIFO holds across nodes. A lane
+//   that is full keeps the frame here, in order, and its credit is returned
+//   only once it is written.
+// * End of stream: a local instance gone for good is announced to every
+//   node (local_finished) once nothing it sent is left in a remote slot
+//   here; that frame travels behind its data, and a node reports the
+//   instance finished (hooks::remote_finished) only after writing all of it.
+// * Failure of the link (a lost node, a protocol error) ends run() with
+//   mpi_error; the run is then over on this node.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/mpi_link.hpp"
+#include "mailbox.hpp"
+
+namespace procactor::cluster {
+
+// A frame on channel_finished: its sender is gone for good, and every frame
+// it sent to this node came before.
+inline constexpr std::uint32_t channel_finished = 2;
+
+struct gateway_hooks {
+  // On the gateway thread; keep them short.
+  std::function<void(std::uint32_t slot)> remote_finished;
+  std::function<void(int node, const std::string& text)> control;
+};
+
+struct gateway_counters {
+  std::uint64_t frames_out = 0;
+  std::uint64_t frames_in = 0;
+  std::uint64_t held_in = 0;       // frames that found their lane full and waited here
+  std::uint64_t dead_letters = 0;  // frames for a local actor gone for good
+};
+
+class gateway {
+ public:
+  // node_of_slot[s]: the rank that runs slot s (slot 0, the supervisor, is
+  // on every node: this rank). `names` are the slot table's, for the digest.
+  gateway(mpi_link& link, std::vector<int> node_of_slot, const std::vector<std::string>& names, gateway_hooks hooks);
+  ~gateway();
+  gateway(const gateway&) = delete;
+  gateway& operator=(const gateway&) = delete;
+
+  // From any thread.
+  void local_finished(std::uint32_t slot);
+  void broadcast(const std::string& text);  // a control message to every other node
+  // The run is over on this node: once what is queued has gone, close the
+  // link (every node does) and return from run().
+  void finish();
+
+  // On the thread that made the MPI environment.
+  void run();
+
+  [[nodiscard]] const gateway_counters& counters() const noexcept { return counters_; }
+
+ private:
+  struct outbound {
+    std::uint32_t slot = 0;
+    bool inbox = false;
+    std::unique_ptr<detail::receiver> from;
+    std::optional<detail::delivery> held;  // refused for credit: sent first
+  };
+  struct inbound {
+    std::uint32_t sender;
+    int peer;
+    frame_header header;
+    std::vector<std::byte> payload;
+  };
+
+  [[nodiscard]] detail::mailbox* box_of(std::uint32_t slot, bool inbox) const;
+  bool ship(outbound& out);
+  void arrived(int peer, const frame_header& header, std::span<const std::byte> payload);
+  // Writes a frame into its local mailbox: false when its lane is full.
+  bool deliver(int peer, const frame_header& header, std::span<const std::byte> payload);
+  bool retry_held();
+  bool announce_finished();
+  bool report_finished();
+  [[nodiscard]] bool holds_from(std::uint32_t sender) const;
+  detail::sender& as_sender(std::uint32_t slot);
+  bool take_requests();
+
+  mpi_link& link_;
+  std::vector<int> node_of_slot_;
+  std::uint64_t digest_;
+  gateway_hooks hooks_;
+  gateway_counters counters_;
+  std::vector<outbound> outbound_;
+  std::vector<std::unique_ptr<detail::sender>> senders_;  // by original sender slot
+  std::deque<inbound> held_in_;                           // in arrival order
+  std::vector<std::uint32_t> finishing_;                  // local, not announced yet
+  std::vector<std::uint32_t> finished_in_;                // remote, not reported yet
+  std::vector<bool> digest_seen_;
+
+  std::mutex requests_mutex_;
+  std::vector<std::uint32_t> requested_finished_;
+  std::vector<std::string> requested_broadcasts_;
+  bool requested_finish_ = false;
+  bool finishing_run_ = false;
+};
+
+}  // namespace procactor::cluster
