@@ -52,7 +52,11 @@ void print_table(const nlohmann::json& status) {
   // A GROUP column only for graphs with [groups.NAME]: everyone else's are all "root".
   bool grouped = false;
   for (const auto& row : status["actors"]) grouped = grouped || row.value("group", "root") != "root";
+  // A NODE column only for a node of a multi-node run.
+  bool placed = false;
+  for (const auto& row : status["actors"]) placed = placed || row.contains("node");
   std::cout << std::left << std::setw(14) << "ACTOR" << std::setw(24) << "TYPE";
+  if (placed) std::cout << std::setw(8) << "NODE";
   if (grouped) std::cout << std::setw(12) << "GROUP";
   std::cout << std::setw(8) << "PID" << std::setw(11) << "STATE" << std::setw(9) << "UPTIME" << std::setw(5) << "RST"
             << std::setw(7) << "CPU%" << std::setw(10) << "RSS" << std::setw(8) << "MBOX" << std::setw(12)
@@ -67,6 +71,7 @@ void print_table(const nlohmann::json& status) {
     rate << std::fixed << std::setprecision(0) << row["msgs_per_s"].get<double>();
     std::cout << std::left << std::setw(14) << row["name"].get<std::string>() << std::setw(24)
               << row["type"].get<std::string>();
+    if (placed) std::cout << std::setw(8) << row.value("node", "");
     if (grouped) std::cout << std::setw(12) << row.value("group", "");
     std::cout << std::setw(8) << row["pid"].get<int>() << std::setw(11) << row["state"].get<std::string>()
               << std::setw(9) << human_uptime(row["uptime_s"].get<double>()) << std::setw(5)

@@ -32,7 +32,7 @@ constexpr std::array actor_keys{"type"sv,    "replicas"sv,         "cpu"sv,  "pa
                                 "group"sv,   "mailbox_capacity"sv, "nice"sv, "memory_limit"sv, "node"sv,
                                 "nodes"sv};
 constexpr std::array route_keys{"from"sv, "to"sv, "policy"sv, "key"sv};
-constexpr std::array cluster_keys{"nodes"sv, "launcher"sv, "mpi_args"sv};
+constexpr std::array cluster_keys{"nodes"sv, "launcher"sv, "mpi_args"sv, "gateway_spin"sv};
 constexpr std::array node_keys{"name"sv, "host"sv};
 // The launchers that start one node supervisor per node; the first is the default.
 constexpr std::array cluster_launchers{"mpirun"sv, "srun"sv};
@@ -611,6 +611,13 @@ class Parser {
     }
     if (const toml::node* args = table.get("mpi_args")) {
       read_mpi_args(*args, cluster);
+    }
+    if (const toml::node* spin = table.get("gateway_spin")) {
+      if (const auto* flag = spin->as_boolean()) {
+        cluster.gateway_spin = flag->get();
+      } else {
+        wrong_type(*spin, "'gateway_spin' in [cluster]", "true or false");
+      }
     }
     graph_.cluster = std::move(cluster);
   }

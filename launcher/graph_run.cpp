@@ -366,6 +366,8 @@ void graph_run::gave_up(Runtime& rt, const ActorEvent& event) {
     failure_ += "; the last exit was " + event.culprit + (how.empty() ? "" : "'s (" + how + ")");
   }
   print(0, "procactor", "stopping the graph: " + failure_, true);
+  // The run cannot go on without this node's actors: every node stops now.
+  if (node_) node_->broadcast("force");
   if (!stopping_) {
     stopping_ = true;
     force_at_ = steady::now() + graph_.shutdown_timeout;

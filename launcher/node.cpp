@@ -95,7 +95,9 @@ class gateway_thread {
       hooks.control = [this](int, const std::string& text) {
         if (text == "stop" || text == "force") run_.remote_stop(text == "force");
       };
-      cluster::gateway gateway(link, std::move(plan.node_of_slot), plan.names, std::move(hooks));
+      cluster::idle_policy idle;
+      if (graph.cluster->gateway_spin) idle.spin = std::chrono::microseconds::max();
+      cluster::gateway gateway(link, std::move(plan.node_of_slot), plan.names, std::move(hooks), idle);
       const auto publish = [this](cluster::gateway* g) {
         std::lock_guard guard(mutex_);
         gateway_ = g;

@@ -1,6 +1,8 @@
 // The control socket's requests, answered by the run: status, stop,
 // restart, kill and inspect (control_protocol.hpp). On the control server's
 // thread.
+#include <algorithm>
+
 #include "graph_run.hpp"
 #include "run_inspect.hpp"
 
@@ -10,7 +12,9 @@ std::vector<instance_ref> graph_run::instance_refs() {
   std::lock_guard guard(refs_mutex_);
   std::vector<instance_ref> refs;
   refs.reserve(instances_.size());
-  for (const auto& inst : instances_) refs.push_back({inst.name, inst.actor, static_cast<std::uint32_t>(inst.replica), inst.ref});
+  for (const auto& inst : instances_) {
+    refs.push_back({inst.name, inst.actor, static_cast<std::uint32_t>(inst.replica), inst.ref, inst.remote});
+  }
   return refs;
 }
 
@@ -54,6 +58,12 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
       rt.signal(inst.ref, request.signal);
     }
     ++acted;
+  }
+  if (acted == 0 && std::all_of(chosen.begin(), chosen.end(), [](const instance_ref& i) { return i.remote; })) {
+    const ActorSpec& actor = graph_.actors[chosen.front().actor];
+    const std::string& node = graph_.cluster->nodes[node_for_replica(graph_, actor, chosen.front().replica)].name;
+    return "error: '" + target + "' runs on node " + node + " of this multi-node run: act on it there (run " +
+           graph_.name + "-" + node + " on its host)";
   }
   if (acted == 0) return "error: '" + target + "' has no running process in run " + run_.name;
   return "ok";

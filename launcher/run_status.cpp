@@ -66,11 +66,13 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
       rate = static_cast<double>(info.processed) / uptime;
     }
     last_sample_[index] = {info.processed, now};
+    // On a node of a multi-node run, an instance of another node is its
+    // mailbox here: what waits in it is still to be carried there.
     rows.push_back({{"name", inst.name},
                     {"type", actor.type},
                     {"group", info.group.empty() ? actor.group : info.group},
                     {"pid", info.pid},
-                    {"state", std::string(to_string(info.state))},
+                    {"state", inst.remote ? std::string("remote") : std::string(to_string(info.state))},
                     {"uptime_s", uptime},
                     {"restarts", info.restarts},
                     {"cpu_percent", process.cpu_percent},
@@ -84,6 +86,7 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
                     {"last_exit_ago_s", info.last_exit.empty()
                                             ? 0.0
                                             : std::chrono::duration<double>(now - info.last_exit_at).count()}});
+    if (graph.cluster) rows.back()["node"] = graph.cluster->nodes[node_for_replica(graph, actor, inst.replica)].name;
   }
   return {{"run", run_name},
           {"graph", graph.name},

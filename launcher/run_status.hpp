@@ -23,6 +23,7 @@ struct instance_ref {
   std::size_t actor = 0;  // index into graph.actors
   std::uint32_t replica = 0;
   ActorRef ref;           // invalid while not spawned yet
+  bool remote = false;    // on another node of a multi-node run: a mailbox here
 };
 
 // Samples the run for `status`; keeps each instance's message count of the

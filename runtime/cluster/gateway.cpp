@@ -36,8 +36,9 @@ constexpr int ship_batch = 256;
 }  // namespace
 
 gateway::gateway(mpi_link& link, std::vector<int> node_of_slot, const std::vector<std::string>& names,
-                 gateway_hooks hooks)
-    : link_(link),
+                 gateway_hooks hooks, idle_policy idle)
+    : idle_(idle),
+      link_(link),
       node_of_slot_(std::move(node_of_slot)),
       digest_(digest_of(names)),
       hooks_(std::move(hooks)),
@@ -169,8 +170,13 @@ bool gateway::deliver(int peer, const frame_header& header, std::span<const std:
     return dead_letter("the actor is gone for good");
   }
   const detail::message_header head{header.type, header.correlation, header.flags};
+  // Slot 0, the supervisor, is on every node: its lanes here are this
+  // process's own sender's, which must stay their one producer.
   const errc result =
-      as_sender(header.sender).write(header.target, inbox, inbox ? e.inbox : e.mailbox, head, payload, std::nullopt);
+      header.sender == 0
+          ? detail::process::current()->write(header.target, inbox, head, payload, std::nullopt)
+          : as_sender(header.sender).write(header.target, inbox, inbox ? e.inbox : e.mailbox, head, payload,
+                                           std::nullopt);
   if (result == errc::full) return false;
   if (result != errc::ok) return dead_letter(std::string(to_string(result)));
   return true;
@@ -266,33 +272,47 @@ bool gateway::report_finished() {
   return did;
 }
 
-void gateway::run() {
-  const std::string digest = std::string(digest_prefix) + std::to_string(digest_);
-  const auto bytes = std::as_bytes(std::span(digest.data(), digest.size()));
-  for (int peer = 0; peer < link_.size(); ++peer) {
-    if (peer != link_.rank()) link_.send_control(peer, bytes);
+bool gateway::poll() {
+  if (!digest_sent_) {
+    digest_sent_ = true;
+    const std::string digest = std::string(digest_prefix) + std::to_string(digest_);
+    const auto bytes = std::as_bytes(std::span(digest.data(), digest.size()));
+    for (int peer = 0; peer < link_.size(); ++peer) {
+      if (peer != link_.rank()) link_.send_control(peer, bytes);
+    }
   }
-  auto sleep = std::chrono::microseconds(0);
+  bool did = take_requests();
+  for (outbound& out : outbound_) did = ship(out) || did;
+  did = retry_held() || did;
+  did = announce_finished() || did;
+  did = report_finished() || did;
+  did = link_.progress() || did;
+  return did;
+}
+
+bool gateway::turn() {
+  // MPI's progress has no descriptor to wait on, nor have the mailboxes
+  // here: after work, poll on for idle.spin (the answer to what was just
+  // carried is usually that close), then sleep between polls, doubling.
+  const bool did = poll();
+  const auto now = std::chrono::steady_clock::now();
+  if (did) {
+    last_work_ = now;
+    sleep_ = std::chrono::microseconds(0);
+  } else if (idle_.spin != std::chrono::microseconds::max() &&
+             now - last_work_ >= std::chrono::duration_cast<std::chrono::steady_clock::duration>(idle_.spin)) {
+    sleep_ = sleep_.count() == 0 ? idle_.first_sleep : std::min(sleep_ * 2, idle_.max_sleep);
+    std::this_thread::sleep_for(sleep_);
+  }
+  return did;
+}
+
+void gateway::run() {
   for (;;) {
-    bool did = take_requests();
-    for (outbound& out : outbound_) did = ship(out) || did;
-    did = retry_held() || did;
-    did = announce_finished() || did;
-    did = report_finished() || did;
-    did = link_.progress() || did;
+    turn();
     if (finishing_run_ && finishing_.empty() && held_in_.empty() && finished_in_.empty() &&
         std::none_of(outbound_.begin(), outbound_.end(), [](const outbound& out) { return out.held.has_value(); })) {
       break;
-    }
-    // Idle: spin a little, then sleep, doubling up to a millisecond. MPI's
-    // progress has no descriptor to wait on, nor have the mailboxes here.
-    if (did) {
-      sleep = std::chrono::microseconds(0);
-    } else if (sleep.count() == 0) {
-      sleep = std::chrono::microseconds(20);
-    } else {
-      std::this_thread::sleep_for(sleep);
-      sleep = std::min(sleep * 2, std::chrono::microseconds(1000));
     }
   }
   link_.close();

@@ -51,6 +51,14 @@ struct gateway_hooks {
   std::function<void(int node, const std::string& text)> control;
 };
 
+// How a gateway waits when it found nothing to do (turn()). A spin of
+// std::chrono::microseconds::max() never sleeps: a core of its own.
+struct idle_policy {
+  std::chrono::microseconds spin{100};
+  std::chrono::microseconds first_sleep{20};
+  std::chrono::microseconds max_sleep{1000};
+};
+
 struct gateway_counters {
   std::uint64_t frames_out = 0;
   std::uint64_t frames_in = 0;
@@ -62,7 +70,8 @@ class gateway {
  public:
   // node_of_slot[s]: the rank that runs slot s (slot 0, the supervisor, is
   // on every node: this rank). `names` are the slot table's, for the digest.
-  gateway(mpi_link& link, std::vector<int> node_of_slot, const std::vector<std::string>& names, gateway_hooks hooks);
+  gateway(mpi_link& link, std::vector<int> node_of_slot, const std::vector<std::string>& names, gateway_hooks hooks,
+          idle_policy idle = {});
   ~gateway();
   gateway(const gateway&) = delete;
   gateway& operator=(const gateway&) = delete;
@@ -74,8 +83,13 @@ class gateway {
   // link (every node does) and return from run().
   void finish();
 
-  // On the thread that made the MPI environment.
+  // On the thread that made the MPI environment: turns until finish(),
+  // then closes the link.
   void run();
+  // One turn, never blocking: true when it did something.
+  bool poll();
+  // poll(), then the idle policy's wait when it found nothing.
+  bool turn();
 
   [[nodiscard]] const gateway_counters& counters() const noexcept { return counters_; }
 
@@ -105,6 +119,9 @@ class gateway {
   detail::sender& as_sender(std::uint32_t slot);
   bool take_requests();
 
+  idle_policy idle_;
+  std::chrono::steady_clock::time_point last_work_{};
+  std::chrono::microseconds sleep_{0};
   mpi_link& link_;
   std::vector<int> node_of_slot_;
   std::uint64_t digest_;
@@ -122,6 +139,7 @@ class gateway {
   std::vector<std::string> requested_broadcasts_;
   bool requested_finish_ = false;
   bool finishing_run_ = false;
+  bool digest_sent_ = false;
 };
 
 }  // namespace procactor::cluster

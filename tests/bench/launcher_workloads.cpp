@@ -327,10 +327,23 @@ std::string routes(const char* policy) {
 // number of PrimeCounters filled in ("auto" is one per core, as in the file);
 // ranges go to the least loaded counter, as in the file.
 std::string primes_graph_text(const primes_graph_params& params, const launcher_paths& paths,
-                              const std::string& replicas) {
-  return graph_header("primes", paths) + range_source(2, params.limit, params.chunk) +
-         "[actors.worker]\ntype = \"examples.PrimeCounter\"\nreplicas = " + replicas + "\ncpu = \"spread\"\n\n"
-         "[actors.sink]\ntype = \"examples.Sum\"\n\n" + routes("least_loaded");
+                              const std::string& replicas, unsigned nodes) {
+  std::string cluster;
+  std::string spread;
+  if (nodes > 1) {
+    cluster = "[cluster]\nnodes = [";
+    spread = "nodes = [";
+    for (unsigned n = 0; n < nodes; ++n) {
+      cluster += std::string(n == 0 ? "" : ", ") + "{ name = \"n" + std::to_string(n) + "\", host = \"localhost\" }";
+      spread += std::string(n == 0 ? "" : ", ") + "\"n" + std::to_string(n) + "\"";
+    }
+    cluster += "]\nmpi_args = [\"--mca\", \"btl\", \"tcp,self\", \"--mca\", \"btl_tcp_if_include\", \"lo\", "
+               "\"--mca\", \"oob_tcp_if_include\", \"lo\"]\n\n";
+    spread += "]\n";
+  }
+  return graph_header("primes", paths) + cluster + range_source(2, params.limit, params.chunk) +
+         "[actors.worker]\ntype = \"examples.PrimeCounter\"\nreplicas = " + replicas + "\ncpu = \"spread\"\n" +
+         spread + "\n[actors.sink]\ntype = \"examples.Sum\"\n\n" + routes("least_loaded");
 }
 
 // One source, actors - 2 PrimeCounters, one Sum: `actors` processes in all,
@@ -393,7 +406,7 @@ launcher_paths locate_launcher() {
 }
 
 primes_graph_result launch_primes_graph(const primes_graph_params& params, const launcher_paths& paths,
-                                        unsigned replicas) {
+                                        unsigned replicas, unsigned nodes) {
   if (params.limit <= 2 || params.chunk <= 0) throw std::invalid_argument("primes_graph: bad limit or chunk");
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   primes_graph_result result;
@@ -402,7 +415,8 @@ primes_graph_result launch_primes_graph(const primes_graph_params& params, const
   const fs::path file = dir.path() / "primes.toml";
   write_file(file, primes_graph_text(params, paths,
                                      replicas == 0 || replicas == cores ? std::string("\"auto\"")
-                                                                        : std::to_string(replicas)));
+                                                                        : std::to_string(replicas),
+                                     nodes));
   const launch_output out = launch(paths, file, dir, primes_launch_timeout);
   result.total = parse_total(out.text);
   result.graph_s = out.wall_s;

@@ -39,10 +39,13 @@ struct primes_graph_result {
 };
 
 // The primes graph with `replicas` PrimeCounters pinned with cpu = "spread"
-// (0, or the number of CPUs: replicas = "auto"). The caller checks the total
-// against its serial count. Throws when the launch fails.
+// (0, or the number of CPUs: replicas = "auto"). With `nodes` > 1 the
+// workers are spread over that many nodes of a [cluster], all this host
+// (launched through mpirun; TCP on loopback between the node supervisors).
+// The caller checks the total against its serial count. Throws when the
+// launch fails.
 primes_graph_result launch_primes_graph(const primes_graph_params& params, const launcher_paths& paths,
-                                        unsigned replicas);
+                                        unsigned replicas, unsigned nodes = 1);
 
 struct launch_ready_result {
   summary ready_ms;  // "N actors ready in X ms", as the launcher prints it

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,9 @@
 #include "bench_config.hpp"
 #include "boost_mq.hpp"
 #include "busy_core.hpp"
+#ifdef PROCACTOR_BENCH_WITH_MPI
+#include "cluster_workloads.hpp"
+#endif
 #include "callgrind_stream.hpp"
 #include "fork_exec_restart.hpp"
 #include "launcher_workloads.hpp"
@@ -247,7 +251,7 @@ class bench_run {
     const auto graph_chunks = static_cast<int>(
         (config_.primes_graph.limit + config_.primes_graph.chunk - 1) / config_.primes_graph.chunk);
 
-    series pool_serial_s, graph_serial_s, pool_s, graph_s, launcher_s, busy_graph_s, busy_pool_s;
+    series pool_serial_s, graph_serial_s, pool_s, graph_s, launcher_s, busy_graph_s, busy_pool_s, two_nodes_s;
     std::vector<series> pool_curve(counts.size()), graph_curve(counts.size());
     series busy_graph_speedup, busy_pool_speedup;
     std::optional<double> graph_total;
@@ -286,6 +290,18 @@ class bench_run {
           launcher_s.add(reported);
         }
       }
+
+#ifdef PROCACTOR_BENCH_WITH_MPI
+      // The same graph with its workers spread over two nodes of this host:
+      // what the node supervisors, the gateways and MPI cost on one machine.
+      two_nodes_s.add(figure(
+          "procactor launch primes graph on two nodes",
+          [&] {
+            const auto run = launch_primes_graph(config_.primes_graph, launcher(), cpus, 2);
+            return checked({run.graph_s, static_cast<std::uint64_t>(run.total)}, graph_serial, "the two-node graph");
+          },
+          of));
+#endif
 
       // The noisy neighbour: one spinning process, unpinned, for the graph
       // and then the pool, each against this round's serial time (taken
@@ -366,8 +382,60 @@ class bench_run {
                     {"pool_s", busy_pool_s}};
     // The goal holds with another process busy on one core too.
     busy.goals = {{"linear_speedup", true, 0.9}};
-    return {std::move(pool), std::move(graph), std::move(busy)};
+    std::vector<workload_report> out;
+    out.push_back(std::move(pool));
+    out.push_back(std::move(graph));
+    out.push_back(std::move(busy));
+#ifdef PROCACTOR_BENCH_WITH_MPI
+    // Seconds, lower is better: the two-node run against the one-node run
+    // of the same round.
+    workload_report two{"primes_graph_two_nodes", "s", false, two_nodes_s, {}, {}, {}, {}, rounds_wanted};
+    two.baselines.push_back({"one_node", graph_s});
+    two.details = {{"limit", static_cast<double>(graph_limit)}, {"workers", static_cast<double>(cpus)},
+                   {"nodes", 2.0}};
+    out.push_back(std::move(two));
+#endif
+    return out;
   }
+
+#ifdef PROCACTOR_BENCH_WITH_MPI
+  // Messages between two node supervisors through their gateways against
+  // raw MPI with the same payload and transport: one run of
+  // procactor-mpi-bench, whose rounds interleave the two.
+  std::vector<workload_report> cross_node() {
+    std::map<std::string, cross_node_figures> figures;
+    if (progress_) std::cerr << "procactor-bench: cross-node: mpirun -n 2 procactor-mpi-bench...\n";
+    try {
+      figures = run_mpi_bench(report_.quick);
+    } catch (const std::exception& e) {
+      report_.notes.push_back(std::string("cross-node figures: ") + e.what());
+    }
+    const auto series_of = [](const std::vector<double>& values) {
+      return series(std::vector<std::optional<double>>(values.begin(), values.end()));
+    };
+    struct spec {
+      const char* name;
+      const char* unit;
+      bool higher_is_better;
+      std::vector<goal> goals;
+    };
+    // The goals: at least 0.8x raw MPI's msg/s, a round trip
+    // within 2x of raw MPI's.
+    const spec specs[] = {{"stream_32", "msg/s", true, {{"raw_mpi", true, 0.8}}},
+                          {"stream_100", "msg/s", true, {{"raw_mpi", true, 0.8}}},
+                          {"round_trip_32", "us", false, {{"raw_mpi", false, 2.0}}},
+                          {"idle_cpu", "share", false, {}}};
+    std::vector<workload_report> out;
+    for (const spec& s : specs) {
+      const cross_node_figures& f = figures[s.name];
+      workload_report w{std::string("cross_node_") + s.name, s.unit, s.higher_is_better, series_of(f.gateway),
+                        {}, {}, s.goals, {}, static_cast<int>(f.gateway.size())};
+      w.baselines.push_back({"raw_mpi", series_of(f.raw_mpi)});
+      out.push_back(std::move(w));
+    }
+    return out;
+  }
+#endif
 
   // From `procactor launch` to every one of 64 actors out of `starting`, as
   // the launcher reports it; the whole launch's wall time alongside.
@@ -674,6 +742,9 @@ int main(int argc, char** argv) {
     report.workloads.push_back(run.round_trip_hot());
     report.workloads.push_back(run.round_trip_parked());
     for (auto& w : run.primes()) report.workloads.push_back(std::move(w));
+#ifdef PROCACTOR_BENCH_WITH_MPI
+    for (auto& w : run.cross_node()) report.workloads.push_back(std::move(w));
+#endif
     report.workloads.push_back(run.launch_ready());
     report.workloads.push_back(run.restart_latency());
   }

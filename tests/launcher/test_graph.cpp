@@ -813,6 +813,7 @@ TEST_CASE("[cluster] defaults to mpirun with no arguments, and one node is a clu
   REQUIRE(graph.cluster.has_value());
   CHECK(graph.cluster->launcher == "mpirun");
   CHECK(graph.cluster->mpi_args.empty());
+  CHECK_FALSE(graph.cluster->gateway_spin);
   CHECK(graph.cluster->nodes.size() == 1);
   CHECK(instances_per_node(graph) == std::vector<std::size_t>{3});
   // [[cluster.nodes]] is the same array, written as tables.
@@ -937,7 +938,7 @@ TEST_CASE("unknown keys in [cluster] and in its nodes are errors with a suggesti
                  "2:2 unknown key 'clustr' at the top level (did you mean 'cluster'?)"));
 }
 
-TEST_CASE("the launcher is mpirun or srun, and mpi_args an array of strings") {
+TEST_CASE("the launcher is mpirun or srun, mpi_args an array of strings, gateway_spin a boolean") {
   check_each(cluster_errors, {
       {"nodes = [{ name = \"n0\", host = \"a\" }]\nlauncher = \"mpirn\"\n",
        "6:12 unknown launcher 'mpirn' (did you mean 'mpirun'?)"},
@@ -947,7 +948,13 @@ TEST_CASE("the launcher is mpirun or srun, and mpi_args an array of strings") {
        "6:12 'mpi_args' in [cluster] must be an array of strings, not a string"},
       {"nodes = [{ name = \"n0\", host = \"a\" }]\nmpi_args = [\"-np\", 4]\n",
        "6:20 each element of 'mpi_args' in [cluster] must be a string, not an integer"},
+      {"nodes = [{ name = \"n0\", host = \"a\" }]\ngateway_spin = \"yes\"\n",
+       "6:16 'gateway_spin' in [cluster] must be true or false, not a string"},
   });
+  const Graph spinning = parse_ok("version = 1\n[cluster]\nnodes = [{ name = \"n0\", host = \"a\" }]\n"
+                                  "gateway_spin = true\n[actors.a]\ntype = \"x.A\"\n");
+  REQUIRE(spinning.cluster.has_value());
+  CHECK(spinning.cluster->gateway_spin);
 }
 
 TEST_CASE("an actor's node and nodes must name nodes of [cluster], with a suggestion") {

@@ -2,7 +2,7 @@
 // raw MPI point-to-point between the same two ranks, in the same run, round
 // by round, so each ratio compares figures taken seconds apart.
 //
-//   mpirun -n 2 --bind-to none --mca btl tcp,self build/bin/procactor-mpi-bench [--quick] [--json]
+//   mpirun -n 2 --bind-to none --mca btl tcp,self build/bin/procactor-mpi-bench [--quick] [--json] [--gateway-spin]
 //
 // Workloads (rank 0 sends, rank 1 receives):
 //   stream_32, stream_100  N messages of 32 / 100 payload bytes, timed from
@@ -18,7 +18,12 @@
 //                          to do: in a blocking MPI_Recv (Open MPI polls), and
 //                          in mpi_link::wait (50 µs spin, then sleeps doubling
 //                          from 50 µs to 1 ms; heartbeats go on).
-// Ratios are link / raw, per round, then the median and range over rounds.
+// And the same workloads through the gateways (through_gateways.hpp): a
+// driver actor on rank 0 sends to (or asks) a sink actor on rank 1, each
+// rank a node supervisor whose gateway carries the messages over a link of
+// its own; the idle figure is the whole node process's share of a core.
+// Ratios are link / raw and gateway / raw, per round, then the median and
+// range over rounds.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -30,9 +35,12 @@
 #include <string_view>
 #include <vector>
 
+#include <procactor/runtime.hpp>
+
 #include "../bench_config.hpp"
 #include "../timing.hpp"
 #include "cluster/mpi_link.hpp"
+#include "through_gateways.hpp"
 
 using namespace procactor::cluster;
 using procactor_bench::bench_clock;
@@ -43,6 +51,7 @@ namespace {
 struct config {
   bool quick = false;
   bool json = false;
+  bool gateway_spin = false;
   int rounds = 3;
   int stream_messages = 400000;
   int round_trips = 5000;
@@ -203,23 +212,27 @@ struct workload {
   std::vector<double> raw;
   std::vector<double> link;
   std::vector<double> ratio;  // link / raw, per round
+  std::vector<double> gateway;
+  std::vector<double> gateway_ratio;  // gateway / raw, per round
 };
 
 void print_table(const std::vector<workload>& workloads, const config& cfg) {
-  std::printf("procactor-mpi-bench: 2 ranks, %d rounds%s; median (min - max) over rounds\n", cfg.rounds,
-              cfg.quick ? ", quick" : "");
-  std::printf("%-14s %-6s %30s %30s %24s\n", "workload", "unit", "raw MPI", "mpi_link", "link / raw");
+  std::printf("procactor-mpi-bench: 2 ranks, %d rounds%s%s; median (min - max) over rounds\n", cfg.rounds,
+              cfg.quick ? ", quick" : "", cfg.gateway_spin ? ", gateways spinning" : "");
+  std::printf("%-14s %-6s %28s %28s %28s %22s %22s\n", "workload", "unit", "raw MPI", "mpi_link", "gateways",
+              "link / raw", "gateways / raw");
+  const auto text = [](const std::vector<double>& values, const char* format) {
+    const auto v = summarize(values);
+    char out[96];
+    std::snprintf(out, sizeof out, format, v.median, v.min, v.max);
+    return std::string(out);
+  };
   for (const auto& w : workloads) {
-    const auto r = summarize(w.raw);
-    const auto l = summarize(w.link);
-    const auto q = summarize(w.ratio);
-    char raw_text[64];
-    char link_text[64];
-    char ratio_text[64];
-    std::snprintf(raw_text, sizeof raw_text, "%.4g (%.4g - %.4g)", r.median, r.min, r.max);
-    std::snprintf(link_text, sizeof link_text, "%.4g (%.4g - %.4g)", l.median, l.min, l.max);
-    std::snprintf(ratio_text, sizeof ratio_text, "%.3f (%.3f - %.3f)", q.median, q.min, q.max);
-    std::printf("%-14s %-6s %30s %30s %24s\n", w.name.c_str(), w.unit.c_str(), raw_text, link_text, ratio_text);
+    const char* figure = "%.4g (%.4g - %.4g)";
+    const char* ratio = "%.3f (%.3f - %.3f)";
+    std::printf("%-14s %-6s %28s %28s %28s %22s %22s\n", w.name.c_str(), w.unit.c_str(), text(w.raw, figure).c_str(),
+                text(w.link, figure).c_str(), text(w.gateway, figure).c_str(), text(w.ratio, ratio).c_str(),
+                text(w.gateway_ratio, ratio).c_str());
   }
 }
 
@@ -230,23 +243,24 @@ void print_json_array(const std::vector<double>& values) {
 }
 
 void print_json(const std::vector<workload>& workloads, const config& cfg, const link_counters& counters) {
-  std::printf("{\"ranks\": 2, \"quick\": %s, \"rounds\": %d, \"stream_messages\": %d, \"round_trips\": %d",
-              cfg.quick ? "true" : "false", cfg.rounds, cfg.stream_messages, cfg.round_trips);
+  std::printf("{\"ranks\": 2, \"quick\": %s, \"gateway_spin\": %s, \"rounds\": %d, \"stream_messages\": %d, "
+              "\"round_trips\": %d",
+              cfg.quick ? "true" : "false", cfg.gateway_spin ? "true" : "false", cfg.rounds, cfg.stream_messages,
+              cfg.round_trips);
   for (const auto& w : workloads) {
-    const auto r = summarize(w.raw);
-    const auto l = summarize(w.link);
-    const auto q = summarize(w.ratio);
-    std::printf(
-        ", \"%s\": {\"unit\": \"%s\", \"better\": \"%s\", \"raw_mpi\": %.6g, \"raw_mpi_min\": %.6g, "
-        "\"raw_mpi_max\": %.6g, \"link\": %.6g, \"link_min\": %.6g, \"link_max\": %.6g, \"ratio\": %.6g, "
-        "\"ratio_min\": %.6g, \"ratio_max\": %.6g, \"per_round\": {\"raw_mpi\": ",
-        w.name.c_str(), w.unit.c_str(), w.better.c_str(), r.median, r.min, r.max, l.median, l.min, l.max, q.median,
-        q.min, q.max);
-    print_json_array(w.raw);
-    std::printf(", \"link\": ");
-    print_json_array(w.link);
-    std::printf(", \"ratio\": ");
-    print_json_array(w.ratio);
+    std::printf(", \"%s\": {\"unit\": \"%s\", \"better\": \"%s\"", w.name.c_str(), w.unit.c_str(), w.better.c_str());
+    const std::pair<const char*, const std::vector<double>*> columns[] = {
+        {"raw_mpi", &w.raw}, {"link", &w.link}, {"ratio", &w.ratio},
+        {"gateway", &w.gateway}, {"gateway_ratio", &w.gateway_ratio}};
+    for (const auto& [name, values] : columns) {
+      const auto v = summarize(*values);
+      std::printf(", \"%s\": %.6g, \"%s_min\": %.6g, \"%s_max\": %.6g", name, v.median, name, v.min, name, v.max);
+    }
+    std::printf(", \"per_round\": {");
+    for (std::size_t i = 0; i < std::size(columns); ++i) {
+      std::printf("%s\"%s\": ", i == 0 ? "" : ", ", columns[i].first);
+      print_json_array(*columns[i].second);
+    }
     std::printf("}}");
   }
   std::printf(
@@ -261,6 +275,14 @@ void print_json(const std::vector<workload>& workloads, const config& cfg, const
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The node supervisor's Runtime comes before MPI, as in `procactor node`:
+  // its actors are forked from a process that never saw MPI.
+  procactor::Runtime::run_if_child();
+  procactor::Options options;
+  options.log_events = false;
+  options.max_actors = 4;
+  options.arena_size = std::size_t{256} << 20;
+  procactor::Runtime rt(argc, argv, options);
   environment env(argc, argv);
   config cfg;
   for (int i = 1; i < argc; ++i) {
@@ -272,8 +294,12 @@ int main(int argc, char** argv) {
       cfg.idle_seconds = 1.0;
     } else if (arg == "--json") {
       cfg.json = true;
+    } else if (arg == "--gateway-spin") {
+      cfg.gateway_spin = true;
     } else {
-      if (env.rank() == 0) std::fprintf(stderr, "usage: mpirun -n 2 procactor-mpi-bench [--quick] [--json]\n");
+      if (env.rank() == 0) {
+        std::fprintf(stderr, "usage: mpirun -n 2 procactor-mpi-bench [--quick] [--json] [--gateway-spin]\n");
+      }
       return 2;
     }
   }
@@ -285,6 +311,7 @@ int main(int argc, char** argv) {
   MPI_Comm raw;
   MPI_Comm_dup(MPI_COMM_WORLD, &raw);
   mpi_link link(env);
+  mpibench::through_gateways gateways(rt, env, cfg.gateway_spin);
 
   std::vector<workload> workloads = {{"stream_32", "msg/s", "higher", {}, {}, {}},
                                      {"stream_100", "msg/s", "higher", {}, {}, {}},
@@ -296,10 +323,16 @@ int main(int argc, char** argv) {
   raw_round_trip(raw, rank, 100, 32);
   link_round_trip(link, raw, rank, 100, 32);
   for (int round = 0; round < cfg.rounds; ++round) {
+    const mpibench::gateway_figures through = gateways.round(round, cfg.stream_messages, cfg.round_trips,
+                                                             cfg.idle_seconds);
+    double gateway_figure[4] = {through.stream_32, through.stream_100, through.round_trip_32, through.idle_cpu};
     const auto add = [&](workload& w, double raw_figure, double link_figure) {
       w.raw.push_back(raw_figure);
       w.link.push_back(link_figure);
       w.ratio.push_back(link_figure / raw_figure);
+      const double g = gateway_figure[&w - workloads.data()];
+      w.gateway.push_back(g);
+      w.gateway_ratio.push_back(g / raw_figure);
     };
     for (int which = 0; which < 2; ++which) {
       const int bytes = which == 0 ? 32 : 100;
@@ -311,13 +344,16 @@ int main(int argc, char** argv) {
     const double l = link_round_trip(link, raw, rank, cfg.round_trips, 32);
     add(workloads[2], r, l);
     // The waiting side is rank 1; its figures come to rank 0 to report.
-    double idle[2] = {raw_idle_cpu(raw, rank, cfg.idle_seconds), link_idle_cpu(link, raw, cfg.idle_seconds)};
-    if (rank == 1) MPI_Send(idle, 2, MPI_DOUBLE, 0, raw_tag, raw);
-    if (rank == 0) MPI_Recv(idle, 2, MPI_DOUBLE, 1, raw_tag, raw, MPI_STATUS_IGNORE);
+    double idle[3] = {raw_idle_cpu(raw, rank, cfg.idle_seconds), link_idle_cpu(link, raw, cfg.idle_seconds),
+                      through.idle_cpu};
+    if (rank == 1) MPI_Send(idle, 3, MPI_DOUBLE, 0, raw_tag, raw);
+    if (rank == 0) MPI_Recv(idle, 3, MPI_DOUBLE, 1, raw_tag, raw, MPI_STATUS_IGNORE);
+    gateway_figure[3] = idle[2];
     add(workloads[3], idle[0], idle[1]);
   }
   link.on_data([](int, const frame_header&, std::span<const std::byte>) {});
   link.close();
+  gateways.close();
   MPI_Comm_free(&raw);
   if (rank == 0) {
     if (cfg.json) {
