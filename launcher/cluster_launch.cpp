@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -37,8 +38,17 @@ std::vector<std::string> mpirun_line(const Graph& graph, const std::filesystem::
   // Bound to a core each, two node supervisors on one host would share it
   // (and every actor they start); one rank per host needs no slot count.
   for (const char* arg : {"--bind-to", "none", "--oversubscribe"}) line.emplace_back(arg);
-  line.insert(line.end(), keepalive.begin(), keepalive.end());
-  line.insert(line.end(), graph.cluster->mpi_args.begin(), graph.cluster->mpi_args.end());
+  // A setting of ours that mpi_args sets too is left to mpi_args: mpirun
+  // refuses an MCA parameter given twice.
+  const auto& args = graph.cluster->mpi_args;
+  for (std::size_t i = 0; i + 2 < keepalive.size(); i += 3) {
+    const bool overridden = std::any_of(args.begin(), args.end(), [&](const std::string& arg) {
+      return arg == keepalive[i + 1];
+    });
+    if (!overridden) line.insert(line.end(), keepalive.begin() + static_cast<std::ptrdiff_t>(i),
+                                 keepalive.begin() + static_cast<std::ptrdiff_t>(i + 3));
+  }
+  line.insert(line.end(), args.begin(), args.end());
   for (std::size_t i = 0; i < graph.cluster->nodes.size(); ++i) {
     const NodeSpec& node = graph.cluster->nodes[i];
     if (i != 0) line.emplace_back(":");

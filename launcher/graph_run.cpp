@@ -250,10 +250,12 @@ void graph_run::take_node_news() {
   if (!news.finished.empty()) end_of_stream();
   if (news.stop) {
     stopped_by_user_ = true;
-    if (*news.stop || stopping_) {
+    // An ordered stop that reaches a node already stopping (each node got
+    // the launcher's SIGUSR1, and each tells the others) is the same stop.
+    if (*news.stop) {
       print(0, "procactor", "stopping now (asked by another node)", true);
       force_stop();
-    } else {
+    } else if (!stopping_) {
       print(0, "procactor", "another node stops the graph", true);
       begin_stop(graph_.shutdown_timeout, false);
     }
@@ -468,8 +470,23 @@ int graph_run::run(Runtime& rt) {
       (void)!::read(stop_signal_fd(), &sig, 1);
       stopped_by_user_ = true;
       // On a node, mpirun passes on SIGUSR1 (the launcher's first Ctrl-C)
-      // and SIGUSR2 (its second).
-      if (stopping_ || sig == SIGUSR2) {
+      // and SIGUSR2 (its second). Every node gets SIGUSR1, and may hear
+      // another node's "stop" first: SIGUSR1 while stopping is that same
+      // ordered stop, never a reason to force it.
+      if (node_ && sig == SIGTERM) {
+        // The launcher never sends a node SIGTERM: this is mpirun ending
+        // the job (a node died, or the launcher asked it to), and SIGKILL
+        // follows within a second or two. Stop now, and say so first.
+        if (failure_.empty()) failure_ = "mpirun ended the job (SIGTERM): another node failed, or the run was stopped";
+        print(0, "procactor", "stopping now: " + failure_, true);
+        std::ofstream(run_.dir / "exit") << exit_failure << '\n';
+        for (auto& inst : instances_) {
+          if (inst.remote) inst.finished = true;
+        }
+        force_stop();
+      } else if (sig == SIGUSR1 && stopping_) {
+        // Already stopping in order.
+      } else if (stopping_ || sig == SIGUSR2) {
         print(0, "procactor", "stopping now", true);
         force_stop(true);
       } else {

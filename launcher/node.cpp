@@ -88,7 +88,13 @@ class gateway_thread {
                                  ": start the nodes with `procactor launch`, which gives mpirun one app context "
                                  "per node in [cluster] order");
       }
-      cluster::mpi_link link(mpi);
+      // A node that loses another waits past Open MPI's own detection (its
+      // daemons' keepalive, about 3 s with the launcher's settings): then
+      // the daemon on a cut-off host has ended the job there before this
+      // node ends, and never sits on an exit report no one acknowledges.
+      cluster::link_options options;
+      options.peer_timeout = std::chrono::milliseconds(6000);
+      cluster::mpi_link link(mpi, options);
       slot_plan plan = plan_slots(graph, mpi.rank());
       cluster::gateway_hooks hooks;
       hooks.remote_finished = [this](std::uint32_t slot) { run_.remote_finished(slot); };

@@ -164,6 +164,14 @@ bool gateway::deliver(int peer, const frame_header& header, std::span<const std:
       node_of_slot_[header.target] != link_.rank()) {
     return dead_letter("that slot does not run on this node");
   }
+  // The nodes declare their slot tables at their own pace: a frame can
+  // come before this node has declared its target (whose entry has no
+  // mailbox yet), or its sender, to which the target may answer. It waits
+  // until the whole table is here; once the run is over on this node, a
+  // table it never completed (a stop during start-up) will not be.
+  if (a.header()->slot_count.load(std::memory_order_acquire) < node_of_slot_.size()) {
+    return finishing_run_ ? dead_letter("this node stopped before it declared every actor") : false;
+  }
   const detail::slot_entry& e = a.slot(header.target);
   const bool inbox = header.channel == channel_reply_inbox;
   if (!inbox && detail::is_terminal(static_cast<detail::slot_state>(e.state.load(std::memory_order_acquire)))) {

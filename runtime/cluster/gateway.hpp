@@ -17,7 +17,9 @@
 //   original sender*. On this node that sender is remote, so its lanes have
 //   one producer, this thread: per-sender FIFO holds across nodes. A lane
 //   that is full keeps the frame here, in order, and its credit is returned
-//   only once it is written.
+//   only once it is written. So does a frame that comes before this node
+//   has declared its whole slot table (the nodes start at their own pace):
+//   its target, or the sender its target may answer, may have no slot yet.
 // * End of stream: a local instance gone for good is announced to every
 //   node (local_finished) once nothing it sent is left in a remote slot
 //   here; that frame travels behind its data, and a node reports the
@@ -62,7 +64,7 @@ struct idle_policy {
 struct gateway_counters {
   std::uint64_t frames_out = 0;
   std::uint64_t frames_in = 0;
-  std::uint64_t held_in = 0;       // frames that found their lane full and waited here
+  std::uint64_t held_in = 0;       // frames that found their lane full (or the table incomplete) and waited here
   std::uint64_t dead_letters = 0;  // frames for a local actor gone for good
 };
 
@@ -110,7 +112,8 @@ class gateway {
   [[nodiscard]] detail::mailbox* box_of(std::uint32_t slot, bool inbox) const;
   bool ship(outbound& out);
   void arrived(int peer, const frame_header& header, std::span<const std::byte> payload);
-  // Writes a frame into its local mailbox: false when its lane is full.
+  // Writes a frame into its local mailbox: false when its lane is full, or
+  // this node's slot table is not complete yet.
   bool deliver(int peer, const frame_header& header, std::span<const std::byte> payload);
   bool retry_held();
   bool announce_finished();

@@ -9,6 +9,21 @@
 #       2 hosts; host 1's link is taken down while the ranks exchange
 #       data: each rank's link must fail naming the other within 10 s of
 #       the cut, and mpirun must end, non-zero, within 10 s of it
+#   run_netns.sh launch N PROCACTOR GRAPH EXAMPLE_PRIMES
+#       `procactor launch GRAPH` (a primes graph placed on nodes n0..n<N-1>,
+#       tests/cluster/graphs) from host 0, each node on its own host: it
+#       must exit 0, every node finish, and the sink print the count of
+#       EXAMPLE_PRIMES for the graph's range
+#   run_netns.sh launch-node-killed PROCACTOR GRAPH
+#   run_netns.sh launch-link-down PROCACTOR GRAPH
+#       `procactor launch GRAPH` (an endless graph on n0 and n1) from host
+#       0; once both nodes are ready, node n1's `procactor node` is killed
+#       with SIGKILL, or host 1's link is taken down: `procactor launch`
+#       must end, non-zero, within 30 s (the seconds it took are printed,
+#       with the targets: 5 s and 10 s)
+#
+# In GRAPH, @HOST_PREFIX@ stands for this run's hosts' prefix (a host is
+# @HOST_PREFIX@<I>); the run uses a copy with it replaced.
 #
 # Exit status 77 (the tests' SKIP_RETURN_CODE) where namespaces cannot be
 # made: not root, no `ip` or `unshare`, or `ip netns add` refused (a
@@ -18,7 +33,9 @@
 # within a deadline of its own, shorter than the test's TIMEOUT, and a run
 # starts by removing what a killed run left). A leftover of the run's own
 # (a process in its namespaces once mpirun ended, an Open MPI session
-# directory of its hosts in /tmp or a segment in /dev/shm) fails the test.
+# directory of its hosts in /tmp, a segment in /dev/shm named after its
+# hosts or, for the launch modes, after one of its node supervisors) fails
+# the test.
 set -uo pipefail
 
 readonly here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -46,25 +63,47 @@ less_than() { [[ "$(echo "$1 < $2" | bc)" == 1 ]]; }
 usage() {
   echo "usage: run_netns.sh hosts N MPIEXEC TEST_CLUSTER [MPIEXEC_FLAG...]" >&2
   echo "       run_netns.sh partition MPIEXEC TEST_CLUSTER [MPIEXEC_FLAG...]" >&2
+  echo "       run_netns.sh launch N PROCACTOR GRAPH EXAMPLE_PRIMES" >&2
+  echo "       run_netns.sh launch-node-killed PROCACTOR GRAPH" >&2
+  echo "       run_netns.sh launch-link-down PROCACTOR GRAPH" >&2
   exit 2
 }
 [[ $# -ge 1 ]] || usage
 mode=$1
 shift
 case "$mode" in
-  hosts)
-    [[ $# -ge 3 && "$1" =~ ^[1-9]$ ]] || usage
+  hosts | launch)
+    [[ $# -ge 1 && "$1" =~ ^[1-9]$ ]] || usage
     nhosts=$1
     shift
     ;;
-  partition) nhosts=2 ;;
+  partition | launch-node-killed | launch-link-down) nhosts=2 ;;
   *) usage ;;
 esac
-[[ $# -ge 2 ]] || usage
-mpiexec=$1
-test_cluster=$2
-shift 2
-mpiexec_flags=("$@")
+case "$mode" in
+  hosts | partition)
+    [[ $# -ge 2 ]] || usage
+    mpiexec=$1
+    test_cluster=$2
+    shift 2
+    mpiexec_flags=("$@")
+    ;;
+  launch)
+    [[ $# -eq 3 ]] || usage
+    procactor=$1
+    graph_template=$2
+    example_primes=$3
+    ;;
+  *)
+    [[ $# -eq 2 ]] || usage
+    procactor=$1
+    graph_template=$2
+    ;;
+esac
+if [[ -n "${graph_template:-}" && ! -r "$graph_template" ]]; then
+  say "FAIL: no graph $graph_template"
+  exit 1
+fi
 
 # --- Can this machine make namespaces? --------------------------------------
 [[ "$(id -u)" == 0 ]] || skip "network namespaces need root (CI runs these tests as root)"
@@ -90,19 +129,29 @@ for owner in $(ip netns list | sed -nE 's/^pnet([0-9]+)-([0-9]+|sw|probe)( .*)?$
   fi
 done
 
+# The pids of the run's node supervisors (`procactor node`), from their run
+# directories (launch modes: the runs root is in workdir, see below).
+node_pids() {
+  [[ -n "$workdir" ]] || return 0
+  cat "$workdir"/procactor-*/*/supervisor.pid 2>/dev/null
+}
+
 # --- Cleanup, whatever happens ------------------------------------------------
-mpirun_pid=
+# The background job of the run: `timeout` running mpirun (hosts,
+# partition) or `procactor launch` (the launch modes) in host 0.
+job_pid=
 workdir=
 cleanup() {
   local status=$? ns pids
   trap - EXIT INT TERM
-  if [[ -n "$mpirun_pid" ]] && kill -0 "$mpirun_pid" 2>/dev/null; then
-    # Interrupted: mpirun, told by `timeout` (whose pid this is), ends the
-    # job; 10 s for it, then `down` kills what is left.
-    say "stopping mpirun"
-    kill -TERM "$mpirun_pid" 2>/dev/null
+  if [[ -n "$job_pid" ]] && kill -0 "$job_pid" 2>/dev/null; then
+    # Interrupted: mpirun (or `procactor launch`, which passes it on as
+    # the nodes' stop signal), told by `timeout` (whose pid this is), ends
+    # the job; 10 s for it, then `down` kills what is left.
+    say "stopping the job"
+    kill -TERM "$job_pid" 2>/dev/null
     local deadline=$((SECONDS + 10))
-    while kill -0 "$mpirun_pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
+    while kill -0 "$job_pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
   fi
   # Anything still in our namespaces is killed by `down`; it is a leftover
   # when the run itself ended well.
@@ -111,6 +160,11 @@ cleanup() {
     if [[ -n "$pids" ]]; then
       ((status != 0)) || status=1
       say "leftover processes in $ns: $(ps -o pid=,args= -p "$(echo $pids | tr ' ' ,)" | cut -c1-160 | tr '\n' ';')"
+      # Their TCP connections, with timers: a connection to a host that is
+      # gone, with data unacknowledged, waits in retransmission ("on"),
+      # where keepalive ("keepalive") no longer runs.
+      say "their TCP connections in $ns:"
+      ip netns exec "$ns" ss -tnpo 2>/dev/null | sed 's/^/  /'
     fi
   done
   "$hosts_sh" down "$prefix" || status=1
@@ -122,8 +176,11 @@ cleanup() {
   # and shared memory segments named after the host: ours carry the prefix.
   # Open MPI removes them when it ends well; what a killed process left is
   # removed here, and counts as a leftover only if nothing was killed.
-  local leftovers
-  leftovers=$(ls -d /tmp/ompi."$prefix"* /dev/shm/*"$prefix"* 2>/dev/null)
+  # A node supervisor's segments are procactor-<its pid>-... (runtime/
+  # arena.cpp); its pid is in its run directory (supervisor.pid).
+  local leftovers pid segments=()
+  for pid in $(node_pids); do segments+=("/dev/shm/procactor-$pid-"*); done
+  leftovers=$(ls -d /tmp/ompi."$prefix"* /dev/shm/*"$prefix"* "${segments[@]}" 2>/dev/null)
   if [[ -n "$leftovers" ]]; then
     if ((status == 0)); then
       say "leftover files: $(echo $leftovers)"
@@ -166,12 +223,35 @@ say "hosts: $host_list (network namespaces; 10.250.0.0/24 over a bridge)"
 # runs in host 0's UTS namespace under that name; the names need no DNS or
 # /etc/hosts entry (the daemons call back to mpirun's address, and the
 # names hold no '.', so orte_keep_fqdn_hostnames does not matter).
+# The launch modes: `procactor launch` gives mpirun the keepalive settings
+# itself (launcher/cluster_launch.cpp), and the root permission; they are
+# not set here, so that its own line is what is tested. The remote shell
+# and the interfaces belong to these hosts, not to the graph (whose
+# mpi_args a user writes for a real cluster), hence the environment, as a
+# site's openmpi-mca-params.conf would hold them.
 export OMPI_MCA_plm_rsh_agent="$here/netns_rsh.sh"
 export OMPI_MCA_btl_tcp_if_include=10.250.0.0/24
 export OMPI_MCA_oob_tcp_if_include=10.250.0.0/24
-export OMPI_MCA_oob_tcp_keepalive_time=1
-export OMPI_MCA_oob_tcp_keepalive_intvl=1
-export OMPI_MCA_oob_tcp_keepalive_probes=2
+case "$mode" in
+  hosts | partition)
+    export OMPI_MCA_oob_tcp_keepalive_time=1
+    export OMPI_MCA_oob_tcp_keepalive_intvl=1
+    export OMPI_MCA_oob_tcp_keepalive_probes=2
+    ;;
+  *)
+    unset OMPI_MCA_oob_tcp_keepalive_time OMPI_MCA_oob_tcp_keepalive_intvl OMPI_MCA_oob_tcp_keepalive_probes
+    unset OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
+    # The run directories of the nodes (launcher/run_dir.cpp, runs_root()),
+    # this run's own: every host sees this machine's file system.
+    export XDG_RUNTIME_DIR="$workdir"
+    runs="$workdir/procactor-$(id -u)"
+    # The graph, on these hosts.
+    graph="$workdir/graph.toml"
+    sed "s/@HOST_PREFIX@/$prefix/g" "$graph_template" >"$graph" || exit 1
+    graph_name=$(sed -nE 's/^name = "(.*)"$/\1/p' "$graph" | head -n 1)
+    out="$workdir/out"
+    ;;
+esac
 
 # Starts mpirun in host 0 in the background, within a deadline.
 start_mpirun() {
@@ -181,7 +261,7 @@ start_mpirun() {
   # (and -k SIGKILL follows if it does not).
   timeout -k 5 "$deadline" "$hosts_sh" run "$prefix" 0 \
     "$mpiexec" -n "$nhosts" -H "$host_list" --map-by node "${mpiexec_flags[@]}" "$test_cluster" "$@" &
-  mpirun_pid=$!
+  job_pid=$!
 }
 
 # Once mpirun ended, every process of the run must end too: polls for the
@@ -196,7 +276,7 @@ wait_for_empty_hosts() {
     done
     [[ -n "$busy" ]] || return 0
     less_than "$(seconds_since "$start")" "$limit" || {
-      fail "processes still running in$busy $limit s after mpirun ended"
+      fail "processes still running in$busy $limit s after the job ended"
       return 1
     }
     sleep 0.05
@@ -214,12 +294,119 @@ check_traffic() {
   done
 }
 
+# --- The launch modes ---------------------------------------------------------
+# Starts `procactor launch GRAPH` in host 0 in the background, within a
+# deadline; what it prints (mpirun's output, every node's lines) goes to
+# $out. `timeout`'s SIGTERM is a stop request, which `procactor launch`
+# passes on to every node; -k SIGKILL follows if it does not end.
+start_launch() {
+  local deadline=$1
+  timeout -k 5 "$deadline" "$hosts_sh" run "$prefix" 0 "$procactor" launch "$graph" >"$out" 2>&1 &
+  job_pid=$!
+  launched_at=$(now)
+}
+
+show_output() {
+  say "what procactor launch printed:"
+  sed 's/^/  | /' "$out"
+}
+
+# Waits for every node's ready line ("procactor@nI | N actors ready in"),
+# at most `limit` seconds after the launch: false, saying why, when the
+# launch ended first or the time ran out.
+wait_for_ready() {
+  local limit=$1 i missing
+  for (( ; ; )); do
+    missing=
+    for ((i = 0; i < nhosts; i++)); do
+      grep -qE "^procactor@n$i \| [0-9]+ actors ready in " "$out" || missing+=" n$i"
+    done
+    [[ -n "$missing" ]] || return 0
+    if ! kill -0 "$job_pid" 2>/dev/null; then
+      wait "$job_pid"
+      say "FAIL: procactor launch ended (status $?) before every node was ready (not:$missing)"
+      job_pid=
+      show_output
+      return 1
+    fi
+    if ! less_than "$(seconds_since "$launched_at")" "$limit"; then
+      say "FAIL: not ready $limit s after the launch:$missing"
+      show_output
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+# Waits for the launch to end, at most `limit` seconds after `since`:
+# sets `status` (its exit status) and `ended_s` (seconds since `since`);
+# false when it did not end in time (the cleanup stops it).
+wait_for_launch_end() {
+  local since=$1 limit=$2
+  while kill -0 "$job_pid" 2>/dev/null; do
+    less_than "$(seconds_since "$since")" "$limit" || return 1
+    sleep 0.02
+  done
+  ended_s=$(seconds_since "$since")
+  wait "$job_pid"
+  status=$?
+  job_pid=
+}
+
+# What each node's run directory recorded: its exit code (none when it was
+# killed before it could write one) and the end of its run.log, which is
+# all there is of a node on a cut host, whose output cannot reach mpirun.
+show_records() {
+  local i dir
+  for ((i = 0; i < nhosts; i++)); do
+    dir="$runs/$graph_name-n$i"
+    if [[ -r "$dir/exit" ]]; then
+      say "node n$i's run record: exit code $(cat "$dir/exit")"
+    else
+      say "node n$i's run record: no exit code (the node ended before it wrote one)"
+    fi
+    [[ ! -r "$dir/run.log" ]] || tail -n 4 "$dir/run.log" | sed "s/^/  n$i run.log | /"
+  done
+}
+
+# After a fault at `since` (what: "the kill", "the cut"): the launch must
+# end, non-zero, within 30 s (target: `target` s, reported), and then
+# every process of the run, on every host.
+check_fault_end() {
+  local since=$1 what=$2 target=$3
+  if ! wait_for_launch_end "$since" 30; then
+    fail "procactor launch still running 30 s after $what"
+    show_output
+    return
+  fi
+  say "procactor launch ended with status $status, $ended_s s after $what (target: under $target s)"
+  show_output
+  ((status != 0)) || fail "procactor launch exited with status 0 after $what"
+  ((status != 124 && status != 137)) || fail "procactor launch had to be stopped (status $status)"
+  less_than "$ended_s" "$target" || say "note: $ended_s s is over the target of $target s"
+  show_records
+  if wait_for_empty_hosts 15; then
+    say "every process of the run ended $(seconds_since "$since") s after $what"
+    return
+  fi
+  # Which they are (the cleanup kills them, and lists their connections).
+  local ns pid
+  for ns in $("$hosts_sh" names "$prefix"); do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do
+      if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == orted ]]; then
+        say "Open MPI's daemon (orted, pid $pid) outlived the job in $ns: a known failure after a cut," \
+          "see tests/cluster/CMakeLists.txt"
+      fi
+    done
+  done
+}
+
 case "$mode" in
   hosts)
     start_mpirun 240
-    wait "$mpirun_pid"
+    wait "$job_pid"
     status=$?
-    mpirun_pid=
+    job_pid=
     ((status == 0)) || fail "mpirun exited with status $status"
     check_traffic
     wait_for_empty_hosts 10
@@ -229,10 +416,10 @@ case "$mode" in
     start_mpirun 60 --no-skip "--test-case=a partition*"
     # Both ranks exchanged data over the link: wait for their word.
     until [[ -e "$workdir/ready.0" && -e "$workdir/ready.1" ]]; do
-      if ! kill -0 "$mpirun_pid" 2>/dev/null; then
-        wait "$mpirun_pid"
+      if ! kill -0 "$job_pid" 2>/dev/null; then
+        wait "$job_pid"
         say "FAIL: mpirun ended (status $?) before both ranks were ready"
-        mpirun_pid=
+        job_pid=
         exit 1
       fi
       sleep 0.02
@@ -241,9 +428,9 @@ case "$mode" in
     "$hosts_sh" cut "$prefix" 1 || exit 1
     touch "$workdir/cut"
     say "host ${prefix}1's link is down (switch port p1)"
-    wait "$mpirun_pid"
+    wait "$job_pid"
     status=$?
-    mpirun_pid=
+    job_pid=
     mpirun_s=$(seconds_since "$cut_at")
     say "mpirun ended with status $status, $mpirun_s s after the cut"
     ((status != 0)) || fail "mpirun exited with status 0 after a partition"
@@ -277,6 +464,58 @@ case "$mode" in
     # The daemon and rank on the cut host end by themselves (their link to
     # mpirun fails on its keepalive): nothing of the run stays behind.
     wait_for_empty_hosts 10 && say "every process of the run ended $(seconds_since "$cut_at") s after the cut"
+    ;;
+  launch)
+    # The graph counts the primes in [2, to): example-primes' "primes below to".
+    range_to=$(sed -nE 's/.*[{ ]to = ([0-9_]+).*/\1/p' "$graph" | head -n 1 | tr -d _)
+    [[ -n "$range_to" ]] || { say "FAIL: no 'to = N' in $graph"; exit 1; }
+    reference=$(timeout 60 "$example_primes" "$range_to") || { say "FAIL: example-primes $range_to failed"; exit 1; }
+    expected=$(sed -nE "s/^primes below $range_to: ([0-9]+) .*/\1/p" <<<"$reference" | head -n 1)
+    [[ -n "$expected" ]] || { say "FAIL: example-primes printed no count: $reference"; exit 1; }
+    say "example-primes $range_to: $expected primes"
+    start_launch 180
+    wait "$job_pid"
+    status=$?
+    job_pid=
+    say "procactor launch ended with status $status, $(seconds_since "$launched_at") s after it started"
+    show_output
+    ((status == 0)) || fail "procactor launch exited with status $status"
+    totals=$(grep -c '^sink\.0 | total: ' "$out")
+    ((totals == 1)) || fail "the sink printed $totals totals, not one"
+    grep -qxF "sink.0 | total: $expected" "$out" || fail "the sink's total is not example-primes' $expected"
+    for ((i = 0; i < nhosts; i++)); do
+      # Replicas go round robin over the nodes: worker.I runs on nI.
+      grep -qE "^procactor@n$i \| worker\.$i started \(pid [0-9]+\)$" "$out" || fail "worker.$i did not start on node n$i"
+      grep -qF "procactor@n$i | graph $graph_name finished in " "$out" || fail "node n$i did not finish the graph"
+      [[ "$(cat "$runs/$graph_name-n$i/exit" 2>/dev/null)" == 0 ]] || fail "node n$i's run record has no exit code 0"
+    done
+    for ((i = 0; i < nhosts; i++)); do
+      say "host $prefix$i received $(ip netns exec "$prefix$i" cat /sys/class/net/net0/statistics/rx_bytes) bytes on net0"
+    done
+    wait_for_empty_hosts 10
+    ;;
+  launch-node-killed)
+    start_launch 120
+    wait_for_ready 60 || exit 1
+    # Node n1's supervisor, in host 1: the pid its run directory records.
+    victim=$(cat "$runs/$graph_name-n1/supervisor.pid" 2>/dev/null)
+    if [[ ! "$victim" =~ ^[0-9]+$ || "$(ip netns identify "$victim" 2>/dev/null)" != "${prefix}1" ]]; then
+      say "FAIL: no supervisor pid of node n1 in host ${prefix}1 (supervisor.pid: '$victim')"
+      exit 1
+    fi
+    say "node n1: pid $victim, $(ps -o args= -p "$victim")"
+    fault_at=$(now)
+    kill -KILL "$victim"
+    say "node n1's procactor node killed with SIGKILL"
+    check_fault_end "$fault_at" "the kill" 5
+    ;;
+  launch-link-down)
+    start_launch 120
+    wait_for_ready 60 || exit 1
+    fault_at=$(now)
+    "$hosts_sh" cut "$prefix" 1 || exit 1
+    say "host ${prefix}1's link is down (switch port p1)"
+    check_fault_end "$fault_at" "the cut" 10
     ;;
 esac
 exit "$failed"

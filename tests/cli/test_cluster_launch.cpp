@@ -1,0 +1,378 @@
+// `procactor launch` of graphs placed on two nodes of a [cluster], both on
+// this host: mpirun starts one `procactor node` per node, and what crosses
+// the nodes goes through the gateways over TCP on the loopback (every
+// graph here passes mpi_args that keep Open MPI off shared memory).
+//
+// A node's own lines are `procactor@NODE | ...`; actor output is as on one
+// host. Each node has its run directory, GRAPH-NODE, with its
+// supervisor.pid: the checks that nothing is left behind look at every
+// node's supervisor, its actors and its /dev/shm segments.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <fstream>
+#include <regex>
+
+#include "harness.hpp"
+
+namespace cli {
+namespace {
+
+const std::array<std::string, 2> nodes = {"n0", "n1"};
+
+// A node's supervisor pid, from its run directory GRAPH-NODE.
+pid_t node_supervisor(const sandbox& box, const std::string& graph, const std::string& node) {
+  std::ifstream file(box.runs_root() / (graph + "-" + node) / "supervisor.pid");
+  pid_t pid = 0;
+  file >> pid;
+  return pid;
+}
+
+// The pids of the instances running on one node, from `status GRAPH-NODE
+// --json`, once `count` of them run (the other nodes' instances are
+// "remote" there, with no pid, and left out).
+std::map<std::string, pid_t> node_instances(sandbox& box, const std::string& run, std::size_t count) {
+  std::map<std::string, pid_t> pids;
+  std::string last;
+  const bool ready = eventually(
+      [&] {
+        const result r = box.procactor({"status", run, "--json"}, 60s);
+        last = r.out + r.err;
+        pids.clear();
+        if (r.exit_code != 0) return false;
+        const auto status = nlohmann::json::parse(r.out, nullptr, false);
+        if (status.is_discarded() || !status.contains("actors")) return false;
+        for (const auto& row : status["actors"]) {
+          if (row["state"] == "remote") continue;
+          if (row["state"] != "running" || row["pid"].get<int>() <= 0) return false;
+          pids[row["name"].get<std::string>()] = row["pid"].get<pid_t>();
+        }
+        return pids.size() >= count;
+      },
+      120s);
+  REQUIRE_MESSAGE(ready, "run ", run, " never had its ", count, " instances running; last status:\n", last);
+  return pids;
+}
+
+// Declared after the launch, so destroyed before it: a test that fails
+// with the launch still running lets mpirun end its job and remove its
+// session directory (/tmp/ompi.*) on SIGTERM, before the sandbox kills
+// whatever is left with SIGKILL, which mpirun could not clean up after.
+class mpirun_guard {
+ public:
+  explicit mpirun_guard(fs::path file) : file_(std::move(file)) {}
+  ~mpirun_guard() {
+    const auto mpirun = [this] {
+      std::vector<pid_t> found;
+      for (pid_t pid : processes_with_cmdline(file_.string())) {
+        std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+        std::string name;
+        if (std::getline(comm, name) && name == "mpirun") found.push_back(pid);
+      }
+      return found;
+    };
+    const auto running = mpirun();
+    if (running.empty()) return;
+    for (pid_t pid : running) ::kill(pid, SIGTERM);
+    (void)eventually([&] { return mpirun().empty(); }, 30s);
+  }
+  mpirun_guard(const mpirun_guard&) = delete;
+  mpirun_guard& operator=(const mpirun_guard&) = delete;
+
+ private:
+  fs::path file_;
+};
+
+std::vector<pid_t> values(const std::map<std::string, pid_t>& pids) {
+  std::vector<pid_t> out;
+  for (const auto& [name, pid] : pids) out.push_back(pid);
+  return out;
+}
+
+// After the launch has exited: no node supervisor, actor or /dev/shm
+// segment of the run is left on either node, nor mpirun (nor anything
+// else whose command line names the graph file).
+void check_nodes_left_nothing(const sandbox& box, const std::string& graph, const fs::path& file,
+                              const std::vector<pid_t>& actor_pids = {}) {
+  for (const std::string& node : nodes) {
+    const pid_t supervisor = node_supervisor(box, graph, node);
+    CHECK_MESSAGE(supervisor > 0, "no supervisor.pid in the run directory of node ", node);
+    if (supervisor > 0) check_run_left_nothing(supervisor, actor_pids);
+  }
+  std::vector<pid_t> left;
+  CHECK_MESSAGE(eventually([&] { return (left = processes_with_cmdline(file.string())).empty(); }, 60s), left.size(),
+                " processes still name ", file);
+}
+
+// Whether the sink printed this total, on a line of its own.
+bool has_total(const std::string& out, long total) {
+  return out.find("\nsink.0 | total: " + std::to_string(total) + "\n") != std::string::npos;
+}
+
+// The number a line `PREFIX<number>` carries; -1 when there is no such line.
+long number_after(const std::string& out, const std::string& prefix) {
+  for (const auto& line : lines_of(out)) {
+    if (line.starts_with(prefix)) return std::stol(line.substr(prefix.size()));
+  }
+  return -1;
+}
+
+// Polls the output until `text` appears at least `times` times.
+void wait_for_count(process& launch, const std::string& text, std::size_t times, seconds timeout) {
+  const bool seen =
+      eventually([&] { return count_of(launch.out(), text) >= times || launch.poll().has_value(); }, timeout);
+  if (!seen || count_of(launch.out(), text) < times) {
+    FAIL("'" << text << "' not " << times << " times in the output of pid " << launch.pid() << "\nstdout:\n"
+             << launch.out() << "\nstderr:\n"
+             << launch.err());
+  }
+}
+
+// No gateway dropped a message (it says so on stderr).
+void check_nothing_dropped(const std::string& err) {
+  CHECK_MESSAGE(err.find(" was dropped") == std::string::npos, err);
+}
+
+// Runs `procactor launch FILE` to its end (a graph that finishes on its
+// own); checks the exit code, that each node said it finished, that no
+// message was dropped, and that nothing is left. Its standard output.
+std::string launch_to_end(sandbox& box, const fs::path& file, const std::string& graph) {
+  auto launch = box.start({"launch", file.string()});
+  const mpirun_guard guard(file);
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 0, out, launch->err());
+  for (const std::string& node : nodes) {
+    CHECK_MESSAGE(count_of(out, "procactor@" + node + " | graph " + graph + " finished in ") == 1, out);
+  }
+  check_nothing_dropped(launch->err());
+  check_run_left_nothing(launch->pid());
+  check_nodes_left_nothing(box, graph, file);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("primes on two nodes count as many as example-primes and each node finishes" * doctest::timeout(290)) {
+  sandbox box;
+  const result reference = box.program({example_primes_binary().string(), "2000000"}, 240s);
+  REQUIRE_MESSAGE(reference.exit_code == 0, reference.err);
+  std::smatch match;
+  REQUIRE_MESSAGE(std::regex_search(reference.out, match, std::regex("primes below 2000000: ([0-9]+)")), reference.out);
+  const long expected = std::stol(match[1]);
+  CHECK(expected == primes_between(0, 2'000'000));
+
+  const fs::path file = box.copy_graph("primes_two_nodes.toml");
+  const std::string out = launch_to_end(box, file, "primes-two-nodes");
+  CHECK_MESSAGE(has_total(out, expected), out);
+  CHECK(count_of(out, "sink.0 | ") == 1);
+  CHECK(count_of(out, "procactor@n0 | 3 actors ready in ") == 1);
+  CHECK(count_of(out, "procactor@n1 | 1 actors ready in ") == 1);
+  CHECK(out.find(" failed after ") == std::string::npos);
+}
+
+TEST_CASE("each node starts the instances placed on it and only those" * doctest::timeout(290)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("primes_placed.toml");
+  const std::string out = launch_to_end(box, file, "primes-placed");
+  const std::map<std::string, std::string> placed = {{"source.0", "n1"}, {"worker.0", "n1"}, {"worker.1", "n0"},
+                                                     {"worker.2", "n1"}, {"worker.3", "n0"}, {"sink.0", "n0"}};
+  for (const auto& [instance, node] : placed) {
+    const std::string other = node == "n0" ? "n1" : "n0";
+    CHECK_MESSAGE(count_of(out, "procactor@" + node + " | " + instance + " started (pid ") == 1, instance, "\n", out);
+    CHECK_MESSAGE(count_of(out, "procactor@" + node + " | " + instance + " exited (exit code 0)") == 1, instance);
+    CHECK_MESSAGE(count_of(out, "procactor@" + other + " | " + instance + " ") == 0, instance, "\n", out);
+  }
+  CHECK(count_of(out, " started (pid ") == placed.size());
+  CHECK_MESSAGE(count_of(out, "procactor@n0 | 3 actors ready in ") == 1, out);
+  CHECK_MESSAGE(count_of(out, "procactor@n1 | 3 actors ready in ") == 1, out);
+  CHECK_MESSAGE(has_total(out, primes_between(2, 2'000'000)), out);
+  // Each node kept a run directory of its own, which says how it ended.
+  for (const std::string& node : nodes) {
+    const result status = box.procactor({"status", "primes-placed-" + node});
+    CHECK(status.exit_code == 3);
+    CHECK_MESSAGE(status.err.find("it ended with exit code 0") != std::string::npos, status.err);
+  }
+}
+
+TEST_CASE("across two nodes asks are answered and 1 MiB messages arrive whole and each sender's order holds" *
+          doctest::timeout(290)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("cross_nodes.toml");
+  const std::string out = launch_to_end(box, file, "cross-nodes");
+  // Placement: each asker's replier is on the other node.
+  CHECK(count_of(out, "procactor@n0 | asker.0 started (pid ") == 1);
+  CHECK(count_of(out, "procactor@n1 | replier.0 started (pid ") == 1);
+  CHECK(count_of(out, "procactor@n1 | asker.1 started (pid ") == 1);
+  CHECK(count_of(out, "procactor@n0 | replier.1 started (pid ") == 1);
+  // Every question and every answer, 1 MiB each way, checked byte by byte.
+  for (const std::string r : {"0", "1"}) {
+    CHECK_MESSAGE(count_of(out, "\nasker." + r + " | asked replier." + r +
+                                    " 6 questions of 1048576 bytes: 6 answers right\n") == 1,
+                  out);
+    CHECK_MESSAGE(count_of(out, "\nreplier." + r + " | questions checked: 6 right, 0 wrong, of 1048576 bytes\n") == 1,
+                  out);
+  }
+  CHECK_MESSAGE(out.find(" is wrong") == std::string::npos, out);
+  CHECK_MESSAGE(out.find(" failed: ") == std::string::npos, out);
+  // Fan-in from two senders on each node: each sender's 20000 messages
+  // came in order, none missing, none twice.
+  CHECK_MESSAGE(count_of(out,
+                         "\nchecker.0 | fifo: 4 senders, 80000 messages, 0 out of order, last: 20000 20000 20000 "
+                         "20000\n") == 1,
+                out);
+  CHECK_MESSAGE(out.find("checker.0 | sender ") == std::string::npos, out);
+}
+
+TEST_CASE("a question that reaches a node before it declared its target waits for it and is answered" *
+          doctest::timeout(290)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("late_target.toml");
+  const std::string out = launch_to_end(box, file, "late-target");
+  CHECK_MESSAGE(count_of(out, "\nasker.0 | asked replier.0 3 questions of 1000 bytes: 3 answers right\n") == 1, out);
+  CHECK_MESSAGE(count_of(out, "\nreplier.0 | questions checked: 3 right, 0 wrong, of 1000 bytes\n") == 1, out);
+  CHECK_MESSAGE(count_of(out, "procactor@n1 | 41 actors ready in ") == 1, out);
+}
+
+TEST_CASE("crashy workers on two nodes are restarted by their own node and no number is lost" * doctest::timeout(290)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("crashy_two_nodes.toml");
+  const std::string out = launch_to_end(box, file, "crashy-two-nodes");
+  CHECK_MESSAGE(has_total(out, primes_between(1, 20'000)), out);
+  // worker.0 runs on n0, worker.1 on n1: each crashed, and its own node
+  // (and only it) restarted it.
+  CHECK(count_of(out, "procactor@n0 | worker.0 exited (signal 6") >= 1);
+  CHECK(count_of(out, "procactor@n0 | worker.0 restarting: ") >= 1);
+  CHECK(count_of(out, "procactor@n1 | worker.1 exited (signal 6") >= 1);
+  CHECK(count_of(out, "procactor@n1 | worker.1 restarting: ") >= 1);
+  CHECK(count_of(out, "procactor@n1 | worker.0 ") == 0);
+  CHECK(count_of(out, "procactor@n0 | worker.1 ") == 0);
+  CHECK(out.find("gave up") == std::string::npos);
+}
+
+TEST_CASE("a relay killed with kill -9 on the other node is restarted there and no tick is lost" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("relay_two_nodes.toml");
+  auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
+  const mpirun_guard guard(file);
+  launch->wait_for_output("procactor@n0 | 2 actors ready in ", 120s);
+  launch->wait_for_output("procactor@n1 | 2 actors ready in ", 120s);
+  const auto on_n0 = node_instances(box, "relay-two-nodes-n0", 2);
+  const auto on_n1 = node_instances(box, "relay-two-nodes-n1", 2);
+  REQUIRE(on_n1.contains("worker.0"));
+  const pid_t victim = on_n1.at("worker.0");
+
+  REQUIRE(::kill(victim, SIGKILL) == 0);
+  launch->wait_for_output("procactor@n1 | worker.0 exited (signal 9", 120s);
+  wait_for_count(*launch, "procactor@n1 | worker.0 started (pid ", 2, 120s);
+  const auto restarted = node_instances(box, "relay-two-nodes-n1", 2);
+  CHECK(restarted.at("worker.0") != victim);
+
+  launch->signal(SIGINT);
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 0, out, launch->err());
+  // Every tick the source emitted reached the sink through the relays on
+  // n1, the killed one's queue and its message in hand included.
+  const long emitted = number_after(out, "source.0 | emitted: ");
+  CHECK_MESSAGE(emitted > 0, out);
+  CHECK_MESSAGE(count_of(out, "\nsink.0 | ticks: " + std::to_string(emitted) + " distinct, highest " +
+                                  std::to_string(emitted) + ", missing 0\n") == 1,
+                out);
+  check_nothing_dropped(launch->err());
+  CHECK(count_of(out, "procactor@n0 | worker.") == 0);
+  CHECK(out.find("gave up") == std::string::npos);
+  for (const std::string& node : nodes) {
+    CHECK(count_of(out, "procactor@" + node + " | graph relay-two-nodes stopped after ") == 1);
+  }
+
+  std::vector<pid_t> actors = values(on_n0);
+  for (const auto& pids : {on_n1, restarted}) {
+    for (pid_t pid : values(pids)) actors.push_back(pid);
+  }
+  check_run_left_nothing(launch->pid());
+  check_nodes_left_nothing(box, "relay-two-nodes", file, actors);
+}
+
+TEST_CASE("Ctrl-C stops a graph on two nodes in order and leaves nothing behind" * doctest::timeout(590)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("endless_two_nodes.toml");
+  auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
+  const mpirun_guard guard(file);
+  launch->wait_for_output("procactor@n0 | 2 actors ready in ", 120s);
+  launch->wait_for_output("procactor@n1 | 2 actors ready in ", 120s);
+  const auto on_n0 = node_instances(box, "endless-two-nodes-n0", 2);
+  const auto on_n1 = node_instances(box, "endless-two-nodes-n1", 2);
+  for (const std::string& node : nodes) {
+    const pid_t supervisor = node_supervisor(box, "endless-two-nodes", node);
+    REQUIRE(is_alive(supervisor));
+    REQUIRE(!segments_of(supervisor).empty());
+    REQUIRE(actors_of(supervisor).size() == 2);
+  }
+
+  launch->signal(SIGINT);
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 0, out, launch->err());
+  CHECK(out.find("procactor | interrupted: stopping the graph on every node (again to force)\n") != std::string::npos);
+  // The end of stream crossed the nodes: the sink on n1 reported once its
+  // relays (one per node) had finished, after the source on n0.
+  CHECK_MESSAGE(number_after(out, "sink.0 | total: ") > 0, out);
+  for (const std::string& node : nodes) {
+    CHECK_MESSAGE(count_of(out, "procactor@" + node + " | graph endless-two-nodes stopped after ") == 1, out);
+  }
+  // Each node got the stop twice (mpirun's SIGUSR1, and the other node's
+  // word): once is an ordered stop, and so is twice.
+  CHECK_MESSAGE(out.find("stopping now") == std::string::npos, out);
+  check_nothing_dropped(launch->err());
+  CHECK_MESSAGE(out.find("shutdown_timeout passed") == std::string::npos, out);
+  CHECK(out.find(" failed after ") == std::string::npos);
+
+  std::vector<pid_t> actors = values(on_n0);
+  for (pid_t pid : values(on_n1)) actors.push_back(pid);
+  check_run_left_nothing(launch->pid());
+  check_nodes_left_nothing(box, "endless-two-nodes", file, actors);
+}
+
+TEST_CASE("a node supervisor killed with kill -9 ends the launch with a failure and leaves nothing behind" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("endless_two_nodes.toml");
+  auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
+  const mpirun_guard guard(file);
+  launch->wait_for_output("procactor@n0 | 2 actors ready in ", 120s);
+  launch->wait_for_output("procactor@n1 | 2 actors ready in ", 120s);
+  const auto on_n0 = node_instances(box, "endless-two-nodes-n0", 2);
+  const auto on_n1 = node_instances(box, "endless-two-nodes-n1", 2);
+  // The node supervisor: `procactor node --node n1 FILE`, as mpirun
+  // started it (its fork server, forked from it, has the same command
+  // line), and the pid in its run directory.
+  const pid_t n1 = node_supervisor(box, "endless-two-nodes", "n1");
+  const auto named = processes_with_cmdline(" node --node n1 " + file.string());
+  REQUIRE_MESSAGE(std::find(named.begin(), named.end(), n1) != named.end(), "node n1 is not pid ", n1);
+
+  const auto killed = std::chrono::steady_clock::now();
+  REQUIRE(::kill(n1, SIGKILL) == 0);
+  // A generous deadline, so that a hang fails the test; how long the exit
+  // took is reported, not asserted.
+  const int code = launch->wait(60s);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  MESSAGE("procactor launch exited with code " << code << " " << took << " s after node n1 was killed");
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code != 0, out, launch->err());
+  CHECK(out.find("procactor@n1 | graph endless-two-nodes") == std::string::npos);
+
+  std::vector<pid_t> actors = values(on_n0);
+  for (pid_t pid : values(on_n1)) actors.push_back(pid);
+  check_run_left_nothing(launch->pid());
+  check_nodes_left_nothing(box, "endless-two-nodes", file, actors);
+}
+
+}  // namespace cli
