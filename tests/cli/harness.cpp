@@ -541,6 +541,9 @@ std::map<std::string, pid_t> running_instances(sandbox& box, const std::string& 
         if (status.is_discarded() || !status.contains("actors")) return false;
         for (const auto& row : status["actors"]) {
           if (row["state"] == "exited") continue;  // a source that has handed everything out
+          // On a node of a multi-node run: an instance of another node, a
+          // mailbox here with no pid.
+          if (row["state"] == "remote") continue;
           if (row["state"] != "running" || row["pid"].get<int>() <= 0) return false;
           pids[row["name"].get<std::string>()] = row["pid"].get<pid_t>();
         }

@@ -34,30 +34,18 @@ pid_t node_supervisor(const sandbox& box, const std::string& graph, const std::s
   return pid;
 }
 
-// The pids of the instances running on one node, from `status GRAPH-NODE
-// --json`, once `count` of them run (the other nodes' instances are
-// "remote" there, with no pid, and left out).
-std::map<std::string, pid_t> node_instances(sandbox& box, const std::string& run, std::size_t count) {
-  std::map<std::string, pid_t> pids;
-  std::string last;
-  const bool ready = eventually(
-      [&] {
-        const result r = box.procactor({"status", run, "--json"}, 60s);
-        last = r.out + r.err;
-        pids.clear();
-        if (r.exit_code != 0) return false;
-        const auto status = nlohmann::json::parse(r.out, nullptr, false);
-        if (status.is_discarded() || !status.contains("actors")) return false;
-        for (const auto& row : status["actors"]) {
-          if (row["state"] == "remote") continue;
-          if (row["state"] != "running" || row["pid"].get<int>() <= 0) return false;
-          pids[row["name"].get<std::string>()] = row["pid"].get<pid_t>();
-        }
-        return pids.size() >= count;
-      },
-      120s);
-  REQUIRE_MESSAGE(ready, "run ", run, " never had its ", count, " instances running; last status:\n", last);
-  return pids;
+// Both nodes' ready lines, then the pids of each node's running instances
+// (from `status GRAPH-NODE --json`; running_instances leaves out the other
+// node's, "remote" there).
+struct two_nodes_running {
+  std::map<std::string, pid_t> on_n0;
+  std::map<std::string, pid_t> on_n1;
+};
+two_nodes_running wait_until_running(sandbox& box, process& launch, const std::string& graph, std::size_t each) {
+  const std::string ready = " " + std::to_string(each) + " actors ready in ";
+  launch.wait_for_output("procactor@n0 |" + ready, 120s);
+  launch.wait_for_output("procactor@n1 |" + ready, 120s);
+  return {running_instances(box, graph + "-n0", each), running_instances(box, graph + "-n1", each)};
 }
 
 // Declared after the launch, so destroyed before it: a test that fails
@@ -262,17 +250,14 @@ TEST_CASE("a relay killed with kill -9 on the other node is restarted there and 
   const fs::path file = box.copy_graph("relay_two_nodes.toml");
   auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
   const mpirun_guard guard(file);
-  launch->wait_for_output("procactor@n0 | 2 actors ready in ", 120s);
-  launch->wait_for_output("procactor@n1 | 2 actors ready in ", 120s);
-  const auto on_n0 = node_instances(box, "relay-two-nodes-n0", 2);
-  const auto on_n1 = node_instances(box, "relay-two-nodes-n1", 2);
+  const auto [on_n0, on_n1] = wait_until_running(box, *launch, "relay-two-nodes", 2);
   REQUIRE(on_n1.contains("worker.0"));
   const pid_t victim = on_n1.at("worker.0");
 
   REQUIRE(::kill(victim, SIGKILL) == 0);
   launch->wait_for_output("procactor@n1 | worker.0 exited (signal 9", 120s);
   wait_for_count(*launch, "procactor@n1 | worker.0 started (pid ", 2, 120s);
-  const auto restarted = node_instances(box, "relay-two-nodes-n1", 2);
+  const auto restarted = running_instances(box, "relay-two-nodes-n1", 2);
   CHECK(restarted.at("worker.0") != victim);
 
   launch->signal(SIGINT);
@@ -306,10 +291,7 @@ TEST_CASE("Ctrl-C stops a graph on two nodes in order and leaves nothing behind"
   const fs::path file = box.copy_graph("endless_two_nodes.toml");
   auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
   const mpirun_guard guard(file);
-  launch->wait_for_output("procactor@n0 | 2 actors ready in ", 120s);
-  launch->wait_for_output("procactor@n1 | 2 actors ready in ", 120s);
-  const auto on_n0 = node_instances(box, "endless-two-nodes-n0", 2);
-  const auto on_n1 = node_instances(box, "endless-two-nodes-n1", 2);
+  const auto [on_n0, on_n1] = wait_until_running(box, *launch, "endless-two-nodes", 2);
   for (const std::string& node : nodes) {
     const pid_t supervisor = node_supervisor(box, "endless-two-nodes", node);
     REQUIRE(is_alive(supervisor));
@@ -347,10 +329,7 @@ TEST_CASE("a node supervisor killed with kill -9 ends the launch with a failure 
   const fs::path file = box.copy_graph("endless_two_nodes.toml");
   auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
   const mpirun_guard guard(file);
-  launch->wait_for_output("procactor@n0 | 2 actors ready in ", 120s);
-  launch->wait_for_output("procactor@n1 | 2 actors ready in ", 120s);
-  const auto on_n0 = node_instances(box, "endless-two-nodes-n0", 2);
-  const auto on_n1 = node_instances(box, "endless-two-nodes-n1", 2);
+  const auto [on_n0, on_n1] = wait_until_running(box, *launch, "endless-two-nodes", 2);
   // The node supervisor: `procactor node --node n1 FILE`, as mpirun
   // started it (its fork server, forked from it, has the same command
   // line), and the pid in its run directory.
