@@ -260,16 +260,19 @@ void graph_run::take_node_news() {
       begin_stop(graph_.shutdown_timeout, false);
     }
   }
-  if (!news.failure.empty() && failure_.empty()) {
-    // Nothing more comes from the other nodes: what ran there is over for
-    // this one, and what runs here stops now.
-    failure_ = news.failure;
-    print(0, "procactor", "stopping the graph: " + failure_, true);
-    for (auto& inst : instances_) {
-      if (inst.remote) inst.finished = true;
-    }
-    force_stop();
+  if (!news.failure.empty() && failure_.empty()) fail_now(news.failure);
+}
+
+// The other nodes are out of reach, or the job is ending: nothing more
+// comes from them, so what runs there is over for this node, and what runs
+// here stops now.
+void graph_run::fail_now(const std::string& why) {
+  if (failure_.empty()) failure_ = why;
+  print(0, "procactor", "stopping now: " + failure_, true);
+  for (auto& inst : instances_) {
+    if (inst.remote) inst.finished = true;
   }
+  force_stop();
 }
 
 void graph_run::handle(Runtime& rt, const ActorEvent& event) {
@@ -476,14 +479,9 @@ int graph_run::run(Runtime& rt) {
       if (node_ && sig == SIGTERM) {
         // The launcher never sends a node SIGTERM: this is mpirun ending
         // the job (a node died, or the launcher asked it to), and SIGKILL
-        // follows within a second or two. Stop now, and say so first.
-        if (failure_.empty()) failure_ = "mpirun ended the job (SIGTERM): another node failed, or the run was stopped";
-        print(0, "procactor", "stopping now: " + failure_, true);
+        // follows within a second or two: record the exit code first.
         std::ofstream(run_.dir / "exit") << exit_failure << '\n';
-        for (auto& inst : instances_) {
-          if (inst.remote) inst.finished = true;
-        }
-        force_stop();
+        fail_now("mpirun ended the job (SIGTERM): another node failed, or the run was stopped");
       } else if (sig == SIGUSR1 && stopping_) {
         // Already stopping in order.
       } else if (stopping_ || sig == SIGUSR2) {

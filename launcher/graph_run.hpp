@@ -106,6 +106,7 @@ class graph_run {
   void force_stop(bool tell_nodes = false);
   void end_of_stream();
   void mark_finished(instance& inst);
+  void fail_now(const std::string& why);
   void take_node_news();
   [[nodiscard]] std::size_t local_count() const;
   int finish(steady::time_point started);

@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <set>
 #include <thread>
-#include <tuple>
 
 #include "arena.hpp"
 #include "envelope.hpp"
@@ -29,6 +27,11 @@ std::uint64_t digest_of(const std::vector<std::string>& names) {
 
 const detail::arena& shm() { return detail::process::current()->shm(); }
 
+// One sender's frames to one mailbox (or inbox): the order that must hold.
+bool same_stream(const frame_header& a, const frame_header& b) {
+  return a.sender == b.sender && a.target == b.target && a.channel == b.channel;
+}
+
 // How many records one outbound mailbox may ship per turn, so that one busy
 // mailbox does not hold the others (and the link's progress) back.
 constexpr int ship_batch = 256;
@@ -41,8 +44,7 @@ gateway::gateway(mpi_link& link, std::vector<int> node_of_slot, const std::vecto
       link_(link),
       node_of_slot_(std::move(node_of_slot)),
       digest_(digest_of(names)),
-      hooks_(std::move(hooks)),
-      digest_seen_(static_cast<std::size_t>(link.size()), false) {
+      hooks_(std::move(hooks)) {
   for (std::uint32_t slot = 1; slot < node_of_slot_.size(); ++slot) {
     if (node_of_slot_[slot] == link_.rank()) continue;
     for (bool inbox : {false, true}) {
@@ -64,11 +66,18 @@ gateway::gateway(mpi_link& link, std::vector<int> node_of_slot, const std::vecto
                         "node " + std::to_string(peer) + " has another actor table than node " +
                             std::to_string(link_.rank()) + ": every node must run the same graph file");
       }
-      digest_seen_[static_cast<std::size_t>(peer)] = true;
       return;
     }
     if (hooks_.control) hooks_.control(peer, text);
   });
+  send_to_every_node(std::string(digest_prefix) + std::to_string(digest_));
+}
+
+void gateway::send_to_every_node(const std::string& text) {
+  const auto bytes = std::as_bytes(std::span(text.data(), text.size()));
+  for (int peer = 0; peer < link_.size(); ++peer) {
+    if (peer != link_.rank()) link_.send_control(peer, bytes);
+  }
 }
 
 gateway::~gateway() = default;
@@ -97,12 +106,7 @@ bool gateway::take_requests() {
     broadcasts.swap(requested_broadcasts_);
     finishing_run_ = finishing_run_ || requested_finish_;
   }
-  for (const std::string& text : broadcasts) {
-    const auto bytes = std::as_bytes(std::span(text.data(), text.size()));
-    for (int peer = 0; peer < link_.size(); ++peer) {
-      if (peer != link_.rank()) link_.send_control(peer, bytes);
-    }
-  }
+  for (const std::string& text : broadcasts) send_to_every_node(text);
   finishing_.insert(finishing_.end(), finished.begin(), finished.end());
   return !finished.empty() || !broadcasts.empty();
 }
@@ -199,23 +203,26 @@ void gateway::arrived(int peer, const frame_header& header, std::span<const std:
   }
   // Behind a held frame of the same sender and target, or its order breaks.
   const bool behind = std::any_of(held_in_.begin(), held_in_.end(), [&](const inbound& h) {
-    return h.sender == header.sender && h.header.target == header.target && h.header.channel == header.channel;
+    return same_stream(h.header, header);
   });
   if (!behind && deliver(peer, header, payload)) {
     link_.consumed(peer, header.target, frame_cost(header.length));
     return;
   }
   ++counters_.held_in;
-  held_in_.push_back({header.sender, peer, header, std::vector<std::byte>(payload.begin(), payload.end())});
+  held_in_.push_back({peer, header, std::vector<std::byte>(payload.begin(), payload.end())});
 }
 
 bool gateway::retry_held() {
   bool did = false;
-  std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> blocked;
+  // A frame whose stream has an earlier one still held waits behind it.
+  // (Copies: erasing from the deque invalidates pointers into it.)
+  std::vector<frame_header> blocked;
   for (auto it = held_in_.begin(); it != held_in_.end();) {
-    const auto key = std::make_tuple(it->sender, it->header.target, it->header.channel);
-    if (blocked.contains(key) || !deliver(it->peer, it->header, it->payload)) {
-      blocked.insert(key);
+    const bool behind = std::any_of(blocked.begin(), blocked.end(),
+                                    [&](const frame_header& b) { return same_stream(b, it->header); });
+    if (behind || !deliver(it->peer, it->header, it->payload)) {
+      blocked.push_back(it->header);
       ++it;
       continue;
     }
@@ -227,7 +234,7 @@ bool gateway::retry_held() {
 }
 
 bool gateway::holds_from(std::uint32_t sender) const {
-  return std::any_of(held_in_.begin(), held_in_.end(), [&](const inbound& h) { return h.sender == sender; });
+  return std::any_of(held_in_.begin(), held_in_.end(), [&](const inbound& h) { return h.header.sender == sender; });
 }
 
 // A local instance gone for good: once nothing it wrote waits in a remote
@@ -281,14 +288,6 @@ bool gateway::report_finished() {
 }
 
 bool gateway::poll() {
-  if (!digest_sent_) {
-    digest_sent_ = true;
-    const std::string digest = std::string(digest_prefix) + std::to_string(digest_);
-    const auto bytes = std::as_bytes(std::span(digest.data(), digest.size()));
-    for (int peer = 0; peer < link_.size(); ++peer) {
-      if (peer != link_.rank()) link_.send_control(peer, bytes);
-    }
-  }
   bool did = take_requests();
   for (outbound& out : outbound_) did = ship(out) || did;
   did = retry_held() || did;

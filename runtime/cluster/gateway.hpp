@@ -103,7 +103,6 @@ class gateway {
     std::optional<detail::delivery> held;  // refused for credit: sent first
   };
   struct inbound {
-    std::uint32_t sender;
     int peer;
     frame_header header;
     std::vector<std::byte> payload;
@@ -121,6 +120,7 @@ class gateway {
   [[nodiscard]] bool holds_from(std::uint32_t sender) const;
   detail::sender& as_sender(std::uint32_t slot);
   bool take_requests();
+  void send_to_every_node(const std::string& text);
 
   idle_policy idle_;
   std::chrono::steady_clock::time_point last_work_{};
@@ -135,14 +135,12 @@ class gateway {
   std::deque<inbound> held_in_;                           // in arrival order
   std::vector<std::uint32_t> finishing_;                  // local, not announced yet
   std::vector<std::uint32_t> finished_in_;                // remote, not reported yet
-  std::vector<bool> digest_seen_;
 
   std::mutex requests_mutex_;
   std::vector<std::uint32_t> requested_finished_;
   std::vector<std::string> requested_broadcasts_;
   bool requested_finish_ = false;
   bool finishing_run_ = false;
-  bool digest_sent_ = false;
 };
 
 }  // namespace procactor::cluster

@@ -45,6 +45,7 @@
 using namespace procactor::cluster;
 using procactor_bench::bench_clock;
 using procactor_bench::summarize;
+using mpibench::cpu_seconds;
 
 namespace {
 
@@ -60,13 +61,6 @@ struct config {
 
 double seconds_since(bench_clock::time_point start) {
   return procactor_bench::seconds_between(start, bench_clock::now());
-}
-
-double cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 constexpr int raw_tag = 7;
@@ -209,11 +203,11 @@ struct workload {
   std::string name;
   std::string unit;
   std::string better;  // "higher" or "lower"
-  std::vector<double> raw;
-  std::vector<double> link;
-  std::vector<double> ratio;  // link / raw, per round
-  std::vector<double> gateway;
-  std::vector<double> gateway_ratio;  // gateway / raw, per round
+  std::vector<double> raw{};
+  std::vector<double> link{};
+  std::vector<double> ratio{};  // link / raw, per round
+  std::vector<double> gateway{};
+  std::vector<double> gateway_ratio{};  // gateway / raw, per round
 };
 
 void print_table(const std::vector<workload>& workloads, const config& cfg) {
@@ -313,10 +307,10 @@ int main(int argc, char** argv) {
   mpi_link link(env);
   mpibench::through_gateways gateways(rt, env, cfg.gateway_spin);
 
-  std::vector<workload> workloads = {{"stream_32", "msg/s", "higher", {}, {}, {}},
-                                     {"stream_100", "msg/s", "higher", {}, {}, {}},
-                                     {"round_trip_32", "us", "lower", {}, {}, {}},
-                                     {"idle_cpu", "share", "lower", {}, {}, {}}};
+  std::vector<workload> workloads = {{.name = "stream_32", .unit = "msg/s", .better = "higher"},
+                                     {.name = "stream_100", .unit = "msg/s", .better = "higher"},
+                                     {.name = "round_trip_32", .unit = "us", .better = "lower"},
+                                     {.name = "idle_cpu", .unit = "share", .better = "lower"}};
   // One untimed warm-up of each, so connections exist and buffers are grown.
   raw_stream(raw, rank, cfg.stream_messages / 10, 32);
   link_stream(link, raw, rank, cfg.stream_messages / 10, 32);

@@ -1,17 +1,12 @@
 #include "through_gateways.hpp"
 
-#include <sys/resource.h>
-
-#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <sstream>
-#include <thread>
 #include <vector>
 
 #include <procactor/procactor.hpp>
@@ -119,17 +114,6 @@ PROCACTOR_ACTOR(mpibench::Sink);
 PROCACTOR_ACTOR(mpibench::Driver);
 
 namespace mpibench {
-
-namespace {
-
-double cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-}  // namespace
 
 struct through_gateways::impl {
   procactor::Runtime& rt;

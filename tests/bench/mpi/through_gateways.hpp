@@ -5,6 +5,8 @@
 // gateway on the rank's main thread).
 #pragma once
 
+#include <sys/resource.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +18,14 @@ class Runtime;
 }
 
 namespace mpibench {
+
+// User and system CPU seconds of this process so far.
+inline double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
 
 struct gateway_figures {
   double stream_32 = 0;    // msg/s, driver to sink, to the driver's last reply
