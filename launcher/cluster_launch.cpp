@@ -1,7 +1,10 @@
 // `procactor launch` of a graph placed on several nodes: mpirun starts one
 // `procactor node` per node (an MPMD line, one app context each, in
-// [cluster] order, so that rank = node), and this process waits for it,
-// passing the user's Ctrl-C on as the nodes' stop signals.
+// [cluster] order, so that rank = node), and this process is the run on
+// this host: it prints and logs what the nodes print, serves the run's
+// control socket through node 0 (cluster_control.hpp), and passes the
+// user's Ctrl-C on as the nodes' stop signals.
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -9,15 +12,31 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cluster_control.hpp"
 #include "commands.hpp"
+#include "control.hpp"
+#include "detach.hpp"
+#include "run_dir.hpp"
+#include "runtime_options.hpp"
 #include "stop_signals.hpp"
+#include "terminal.hpp"
+#include "units.hpp"
 
 namespace procactor::launcher {
 
@@ -63,6 +82,315 @@ std::vector<std::string> mpirun_line(const Graph& graph, const std::filesystem::
 
 }  // namespace
 
+#ifdef PROCACTOR_WITH_MPI
+namespace {
+
+// The launching process of a multi-node run: mpirun's parent, its
+// standard streams' other end, and the run's supervisor as `status` and
+// `logs` see it (cluster_control.hpp).
+class cluster_launch {
+ public:
+  cluster_launch(const Graph& graph, const LaunchOptions& options, RunEntry run)
+      : graph_(graph), run_(std::move(run)), colour_(colour_output(options.color)) {
+    run_log_.open(run_.dir / "run.log", std::ios::app);
+    for (std::size_t a = 0; a < graph_.actors.size(); ++a) {
+      for (std::uint32_t r = 0; r < graph_.actors[a].replicas; ++r) {
+        const std::string name = instance_name(graph_.actors[a], r);
+        actor_of_[name] = a;
+        std::ofstream(log_path(name), std::ios::app);  // `logs RUN NAME.N` works for a silent one
+      }
+    }
+  }
+  cluster_launch(const cluster_launch&) = delete;
+  cluster_launch& operator=(const cluster_launch&) = delete;
+
+  int run(const std::vector<std::string>& line) {
+    started_ = steady::now();
+    if (!start_mpirun(line)) return finish(exit_failure);
+    int code = exit_failure;
+    {
+      ControlServer server(run_.dir / "control.sock",
+                           [this](const ControlRequest& request) { return control(request); });
+      code = relay_until_exit();
+      {
+        std::lock_guard guard(pending_mutex_);
+        ended_ = true;
+      }
+      replied_.notify_all();
+    }
+    return finish(code);
+  }
+
+ private:
+  using steady = std::chrono::steady_clock;
+  static constexpr std::chrono::seconds reply_deadline{10};
+
+  [[nodiscard]] std::filesystem::path log_path(const std::string& name) const {
+    return run_.dir / "logs" / (name + ".log");
+  }
+
+  bool start_mpirun(const std::vector<std::string>& line) {
+    int in[2], out[2], err[2];
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+      say_error(std::string("pipe: ") + std::strerror(errno));
+      return false;
+    }
+    const pid_t parent = ::getpid();
+    mpirun_ = ::fork();
+    if (mpirun_ < 0) {
+      say_error(std::string("fork: ") + std::strerror(errno));
+      return false;
+    }
+    if (mpirun_ == 0) {
+      // Its own process group: the terminal's Ctrl-C reaches this process
+      // only, which passes it on in order. Gone with this process.
+      ::setpgid(0, 0);
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(1);
+      ::dup2(in[0], STDIN_FILENO);
+      ::dup2(out[1], STDOUT_FILENO);
+      ::dup2(err[1], STDERR_FILENO);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(sig, SIG_DFL);
+      std::vector<char*> argv;
+      for (const std::string& arg : line) argv.push_back(const_cast<char*>(arg.c_str()));
+      argv.push_back(nullptr);
+      ::execvp(argv[0], argv.data());
+      const std::string why = std::string("procactor: error: cannot run mpirun (") + std::strerror(errno) +
+                              "): a graph on several nodes needs Open MPI's mpirun on PATH (Debian: openmpi-bin)\n";
+      (void)!::write(STDERR_FILENO, why.data(), why.size());
+      ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    ::close(err[1]);
+    to_mpirun_ = in[1];
+    ::fcntl(to_mpirun_, F_SETFL, O_NONBLOCK);
+    streams_[0].fd = out[0];
+    streams_[1].fd = err[0];
+    return true;
+  }
+
+  // mpirun's standard output and error, line by line, until it has exited;
+  // Ctrl-C meanwhile: the first asks every node to stop in order (SIGUSR1,
+  // which mpirun passes on), the second to stop now (SIGUSR2), a third
+  // ends the job through mpirun itself. Returns the run's exit code.
+  int relay_until_exit() {
+    int asked = 0;
+    for (;;) {
+      int status = 0;
+      if (::waitpid(mpirun_, &status, WNOHANG) == mpirun_) {
+        // What it wrote last is still in the pipes (anything that outlives
+        // it, an ssh of its, may hold them open: read what is there).
+        for (auto& s : streams_) {
+          if (s.fd >= 0) ::fcntl(s.fd, F_SETFL, O_NONBLOCK);
+          while (s.fd >= 0 && read_some(s)) {
+          }
+        }
+        if (WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? exit_ok : exit_failure;
+        say("mpirun ended by signal " + std::to_string(WTERMSIG(status)));
+        return exit_failure;
+      }
+      pollfd fds[3] = {{streams_[0].fd, POLLIN, 0}, {streams_[1].fd, POLLIN, 0}, {stop_signal_fd(), POLLIN, 0}};
+      if (::poll(fds, 3, 100) <= 0) continue;
+      for (std::size_t i = 0; i < 2; ++i) {
+        if ((fds[i].revents & (POLLIN | POLLHUP)) != 0) (void)read_some(streams_[i]);
+      }
+      if ((fds[2].revents & POLLIN) != 0) {
+        char sig = 0;
+        (void)!::read(stop_signal_fd(), &sig, 1);
+        ++asked;
+        const int forward = asked == 1 ? SIGUSR1 : asked == 2 ? SIGUSR2 : SIGTERM;
+        say(asked == 1   ? "interrupted: stopping the graph on every node (again to force)"
+            : asked == 2 ? "stopping now on every node"
+                         : "ending the MPI job");
+        ::kill(mpirun_, forward);
+      }
+    }
+  }
+
+  struct stream {
+    int fd = -1;
+    std::string pending;
+    bool is_err = false;
+  };
+
+  // One read: false at the end of the stream (or nothing there, once
+  // non-blocking).
+  bool read_some(stream& s) {
+    char buffer[65536];
+    const ssize_t n = ::read(s.fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) return true;
+    if (n <= 0) {
+      if (n == 0) {
+        if (!s.pending.empty()) line_from(s, s.pending);
+        s.pending.clear();
+        ::close(s.fd);
+        s.fd = -1;
+      }
+      return false;
+    }
+    s.pending.append(buffer, static_cast<std::size_t>(n));
+    std::size_t begin = 0;
+    for (std::size_t end; (end = s.pending.find('\n', begin)) != std::string::npos; begin = end + 1) {
+      line_from(s, std::string_view(s.pending).substr(begin, end - begin));
+    }
+    s.pending.erase(0, begin);
+    return true;
+  }
+
+  void line_from(const stream& s, std::string_view line) {
+    if (&s == &streams_[1]) {
+      std::cerr << line << std::endl;
+      run_log_ << line << '\n';
+      run_log_.flush();
+      return;
+    }
+    if (line.starts_with(relay::frame_mark)) {
+      if (auto f = relay::parse_frame(line)) on_frame(std::move(*f));
+      return;
+    }
+    output(line);
+  }
+
+  // A line as a one-host launch prints it; an actor's also goes to its log.
+  void output(std::string_view line) {
+    const std::size_t bar = line.find(" | ");
+    const std::string_view who = line.substr(0, bar);
+    const auto actor = bar == std::string_view::npos ? actor_of_.end() : actor_of_.find(who);
+    if (actor != actor_of_.end()) {
+      auto& log = logs_[actor->first];
+      if (!log) log = std::make_unique<std::ofstream>(log_path(actor->first), std::ios::app);
+      *log << line.substr(bar + 3) << '\n';
+      log->flush();
+    }
+    if (colour_ && bar != std::string_view::npos) {
+      std::cout << coloured_line(who, line.substr(bar + 3), actor == actor_of_.end(),
+                                 actor == actor_of_.end() ? 0 : actor->second)
+                << std::endl;
+    } else {
+      std::cout << line << std::endl;
+    }
+    run_log_ << line << '\n';
+    run_log_.flush();
+  }
+
+  void say(const std::string& text) { output("procactor | " + text); }
+  void say_error(const std::string& text) {
+    std::cerr << "procactor: error: " << text << std::endl;
+    run_log_ << "procactor: error: " << text << '\n';
+  }
+
+  void on_frame(relay::frame f) {
+    if (f.kind == relay::frame::Kind::ready) {
+      ready_nodes_[f.node] = f.count;
+      if (ready_nodes_.size() != graph_.cluster->nodes.size() || ready_told_) return;
+      ready_told_ = true;
+      std::size_t count = 0;
+      for (const auto& [node, n] : ready_nodes_) count += n;
+      const auto ms = std::chrono::duration<double, std::milli>(steady::now() - started_).count();
+      char text[64];
+      std::snprintf(text, sizeof text, "%.1f ms", ms);
+      say(std::to_string(count) + " actors ready on " + format_count(ready_nodes_.size(), "node") + " in " + text);
+      tell_foreground_ready();
+      return;
+    }
+    {
+      std::lock_guard guard(pending_mutex_);
+      auto it = pending_.find(f.id);
+      if (it == pending_.end()) return;  // too late: its client was answered without it
+      it->second[f.node] = std::move(f.text);
+    }
+    replied_.notify_all();
+  }
+
+  // A request on the control socket (its thread): passed to the nodes that
+  // can answer it, their replies merged.
+  std::string control(const ControlRequest& request) {
+    std::string error;
+    const std::vector<std::size_t> nodes = relay::nodes_for(graph_, request, error);
+    if (!error.empty()) return "error: " + error + " in run " + run_.name;
+    std::uint64_t id = 0;
+    {
+      std::lock_guard guard(pending_mutex_);
+      if (ended_) return "error: run " + run_.name + " has ended";
+      id = ++last_id_;
+      pending_[id];
+    }
+    std::string lines;
+    for (std::size_t node : nodes) lines += relay::request_line(id, node, request) + '\n';
+    const bool sent = write_to_mpirun(lines);
+    std::unique_lock lock(pending_mutex_);
+    if (sent) {
+      replied_.wait_for(lock, reply_deadline, [&] { return ended_ || pending_[id].size() == nodes.size(); });
+    }
+    std::vector<relay::node_reply> replies;
+    for (std::size_t node : nodes) {
+      auto it = pending_[id].find(node);
+      replies.push_back({node, it == pending_[id].end() ? std::nullopt : std::optional(it->second)});
+    }
+    pending_.erase(id);
+    lock.unlock();
+    if (!sent) return "error: the nodes of run " + run_.name + " cannot be reached (mpirun has ended)";
+    return relay::merge_replies(graph_, run_.name, request, replies);
+  }
+
+  bool write_to_mpirun(const std::string& bytes) {
+    std::lock_guard guard(write_mutex_);
+    std::size_t done = 0;
+    const auto deadline = steady::now() + std::chrono::seconds(5);
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(to_mpirun_, bytes.data() + done, bytes.size() - done);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno != EAGAIN) return false;
+      if (steady::now() >= deadline) return false;
+      pollfd fd{to_mpirun_, POLLOUT, 0};
+      (void)::poll(&fd, 1, 100);
+    }
+    return true;
+  }
+
+  int finish(int code) {
+    const auto seconds = std::chrono::duration<double>(steady::now() - started_).count();
+    char text[64];
+    std::snprintf(text, sizeof text, "%.2f s", seconds);
+    say("run " + run_.name + (code == exit_ok ? " ended after " : " failed after ") + text +
+        " (exit code " + std::to_string(code) + ")");
+    std::ofstream(run_.dir / "exit") << code << '\n';
+    if (to_mpirun_ >= 0) ::close(to_mpirun_);
+    return code;
+  }
+
+  const Graph& graph_;
+  RunEntry run_;
+  bool colour_;
+  steady::time_point started_{};
+  pid_t mpirun_ = -1;
+  int to_mpirun_ = -1;
+  std::array<stream, 2> streams_;  // mpirun's stdout, stderr
+  std::ofstream run_log_;
+  std::map<std::string, std::size_t, std::less<>> actor_of_;  // instance name -> actor index
+  std::map<std::string, std::unique_ptr<std::ofstream>, std::less<>> logs_;
+  std::map<std::size_t, std::size_t> ready_nodes_;  // node -> its instance count
+  bool ready_told_ = false;
+
+  std::mutex write_mutex_;
+  std::mutex pending_mutex_;
+  std::condition_variable replied_;
+  std::uint64_t last_id_ = 0;
+  std::map<std::uint64_t, std::map<std::size_t, std::string>> pending_;  // id -> node -> reply
+  bool ended_ = false;
+};
+
+}  // namespace
+#endif
+
 int launch_cluster(const LaunchOptions& options, const Graph& graph) {
 #ifndef PROCACTOR_WITH_MPI
   (void)options;
@@ -76,65 +404,20 @@ int launch_cluster(const LaunchOptions& options, const Graph& graph) {
               << "' in [cluster] is not supported yet; use launcher = \"mpirun\"\n";
     return exit_usage;
   }
-  if (options.detach) {
-    std::cerr << "procactor: error: --detach is not supported for a graph on several nodes yet; run it in the "
-                 "foreground\n";
-    return exit_usage;
-  }
   // Every host runs this executable and reads this file at the same paths.
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
   const std::filesystem::path file = std::filesystem::absolute(options.file);
   const std::vector<std::string> line = mpirun_line(graph, self, file);
+  // The run as `status`, `logs` and `stop` name it on this host; each node
+  // also has its own (GRAPH-NODE) on its host.
+  const RunEntry run = create_run(graph.name);
+  int detached_code = exit_ok;
+  if (options.detach && detach(run, detached_code)) return detached_code;
+  record_supervisor(run);
   install_stop_signals();
-  const pid_t parent = ::getpid();
-  const pid_t mpirun = ::fork();
-  if (mpirun < 0) {
-    std::cerr << "procactor: error: fork: " << std::strerror(errno) << '\n';
-    return exit_failure;
-  }
-  if (mpirun == 0) {
-    // Its own process group: the terminal's Ctrl-C reaches this process
-    // only, which passes it on in order. Gone with this process.
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) ::_exit(1);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, SIG_DFL);
-    std::vector<char*> argv;
-    for (const std::string& arg : line) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    ::execvp(argv[0], argv.data());
-    std::cerr << "procactor: error: cannot run mpirun (" << std::strerror(errno)
-              << "): a graph on several nodes needs Open MPI's mpirun on PATH (Debian: openmpi-bin)\n";
-    ::_exit(127);
-  }
-  // Ctrl-C: the first asks every node to stop in order (SIGUSR1, which
-  // mpirun passes on), the second to stop now (SIGUSR2), a third ends the
-  // job through mpirun itself.
-  int asked = 0;
-  for (;;) {
-    int status = 0;
-    const pid_t done = ::waitpid(mpirun, &status, WNOHANG);
-    if (done == mpirun) {
-      if (WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? exit_ok : exit_failure;
-      std::cerr << "procactor: mpirun ended by signal " << WTERMSIG(status) << '\n';
-      return exit_failure;
-    }
-    pollfd fd{stop_signal_fd(), POLLIN, 0};
-    if (::poll(&fd, 1, 100) > 0 && (fd.revents & POLLIN) != 0) {
-      char sig = 0;
-      (void)!::read(stop_signal_fd(), &sig, 1);
-      ++asked;
-      const int forward = asked == 1 ? SIGUSR1 : asked == 2 ? SIGUSR2 : SIGTERM;
-      std::cout << "procactor | " << (asked == 1 ? "interrupted: stopping the graph on every node (again to force)"
-                                                 : asked == 2 ? "stopping now on every node"
-                                                              : "ending the MPI job")
-                << std::endl;
-      ::kill(mpirun, forward);
-    }
-  }
+  ::signal(SIGPIPE, SIG_IGN);  // a write to an mpirun that is gone fails; it does not kill
+  cluster_launch launch(graph, options, run);
+  return launch.run(line);
 #endif
 }
 

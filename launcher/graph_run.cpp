@@ -13,20 +13,16 @@
 #include <system_error>
 #include <thread>
 
+#include "cluster_control.hpp"
 #include "control.hpp"
 #include "detach.hpp"
 #include "runtime_options.hpp"
 #include "stop_signals.hpp"
+#include "terminal.hpp"
 
 namespace procactor::launcher {
 
 namespace {
-
-// A stable colour per actor, when writing to a terminal (never under NO_COLOR).
-std::string colour_of(std::size_t actor) {
-  static const char* palette[] = {"\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m", "\033[91m"};
-  return palette[actor % std::size(palette)];
-}
 
 bool is_terminal(ActorState state) {
   return state == ActorState::exited || state == ActorState::failed || state == ActorState::killed;
@@ -37,7 +33,7 @@ bool is_terminal(ActorState state) {
 graph_run::graph_run(const Graph& graph, const LaunchOptions& options, RunEntry run)
     : graph_(graph),
       run_(std::move(run)),
-      colour_(options.color && ::isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr),
+      colour_(colour_output(options.color)),
       groups_(graph.groups.size()) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
@@ -74,14 +70,33 @@ void graph_run::print(std::size_t colour, const std::string& actor_or_launcher, 
   const std::string who = launcher_event && node_ ? actor_or_launcher + "@" + node_->name : actor_or_launcher;
   std::lock_guard guard(print_mutex_);
   const std::string plain = who + " | " + text;
+  run_log_ << plain << '\n';
+  run_log_.flush();
+  // Another node's lines reach the launching host through node 0.
+  if (node_ && node_->index != 0) {
+    if (node_output_closed_ || !node_->emit(plain)) std::cerr << plain << std::endl;
+    return;
+  }
   if (colour_) {
-    std::cout << (launcher_event ? "\033[1m" : colour_of(colour)) << who << " |\033[0m " << text << '\n';
+    std::cout << coloured_line(who, text, launcher_event, colour) << '\n';
   } else {
     std::cout << plain << '\n';
   }
   std::cout.flush();
-  run_log_ << plain << '\n';
-  run_log_.flush();
+}
+
+void graph_run::relay(const std::string& line) {
+  std::lock_guard guard(print_mutex_);
+  if (node_ && node_->index != 0) {
+    if (!node_output_closed_) (void)node_->emit(line);
+    return;
+  }
+  std::cout << line << std::endl;
+}
+
+void graph_run::close_node_output() {
+  std::lock_guard guard(print_mutex_);
+  node_output_closed_ = true;
 }
 
 graph_run::~graph_run() { ::close(wake_fd_); }
@@ -220,10 +235,11 @@ void graph_run::remote_finished(std::uint32_t slot) {
   wake();
 }
 
-void graph_run::remote_stop(bool force) {
+void graph_run::remote_stop(bool force, std::optional<std::chrono::nanoseconds> timeout) {
   {
     std::lock_guard guard(events_mutex_);
     news_.stop = news_.stop.value_or(false) || force;
+    if (timeout) news_.stop_timeout = timeout;
   }
   wake();
 }
@@ -257,7 +273,7 @@ void graph_run::take_node_news() {
       force_stop();
     } else if (!stopping_) {
       print(0, "procactor", "another node stops the graph", true);
-      begin_stop(graph_.shutdown_timeout, false);
+      begin_stop(news.stop_timeout.value_or(graph_.shutdown_timeout), false);
     }
   }
   if (!news.failure.empty() && failure_.empty()) fail_now(news.failure);
@@ -402,7 +418,7 @@ void graph_run::begin_stop(std::chrono::nanoseconds timeout, bool tell_nodes) {
   if (stopping_) return;
   stopping_ = true;
   force_at_ = steady::now() + timeout;
-  if (node_ && tell_nodes) node_->broadcast("stop");
+  if (node_ && tell_nodes) node_->broadcast("stop " + std::to_string(timeout.count()));
   for (const auto& inst : instances_) {
     if (upstream_of(inst.actor).empty() && !inst.finished && !inst.remote) inst.ref.close();
   }
@@ -448,6 +464,7 @@ int graph_run::run(Runtime& rt) {
       char text[64];
       std::snprintf(text, sizeof text, "%.1f ms", ms);
       print(0, "procactor", std::to_string(local_count()) + " actors ready in " + text, true);
+      if (node_) relay(relay::ready_frame(node_->index, local_count()));
     }
     // Signals arrive through the self-pipe; events and stop requests through
     // the queue, which wakes the loop through wake_fd_: an actor's exit is

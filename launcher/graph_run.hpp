@@ -45,6 +45,10 @@ struct node_role {
   std::function<void(std::uint32_t)> local_finished;
   // A control message to every other node.
   std::function<void(const std::string&)> broadcast;
+  // A line for the launching host's standard output, which only node 0
+  // writes (cluster_control.hpp): set on the other nodes, it hands the line
+  // to node 0; false when the link is gone.
+  std::function<bool(const std::string&)> emit;
 };
 
 class graph_run {
@@ -63,8 +67,19 @@ class graph_run {
   void set_node(node_role role);
   // From the gateway's thread.
   void remote_finished(std::uint32_t slot);  // an instance of another node is gone for good
-  void remote_stop(bool force);              // another node stops the run
+  // Another node stops the run: now, or in order within `timeout` (absent:
+  // the graph's shutdown_timeout).
+  void remote_stop(bool force, std::optional<std::chrono::nanoseconds> timeout = {});
   void link_failed(const std::string& why);  // the nodes can no longer reach each other
+  // A line for the launching host (a frame, or node 0 passing on another
+  // node's line): node 0 writes it to its standard output, another node
+  // hands it to node 0. From any thread.
+  void relay(const std::string& line);
+  // The node's link is about to go: from now on its lines go to stderr.
+  void close_node_output();
+  // A control request relayed from the launching host, answered as the
+  // control socket answers it. From any thread but the run loop's.
+  [[nodiscard]] std::string answer(Runtime& rt, const ControlRequest& request) { return control(rt, request); }
 
  private:
   using steady = std::chrono::steady_clock;
@@ -82,6 +97,7 @@ class graph_run {
   struct node_news {
     std::vector<std::uint32_t> finished;  // slots
     std::optional<bool> stop;             // force?
+    std::optional<std::chrono::nanoseconds> stop_timeout;
     std::string failure;
   };
 
@@ -124,6 +140,8 @@ class graph_run {
   std::vector<std::unique_ptr<std::ofstream>> logs_;  // written on the runtime's monitor thread only
   std::ofstream run_log_;
   std::mutex print_mutex_;
+  bool node_output_closed_ = false;  // guarded by print_mutex_
+  std::mutex control_mutex_;         // the control socket's thread, and requests relayed to a node
   std::mutex refs_mutex_;  // the control thread reads refs while spawn_all writes them
 
   std::mutex events_mutex_;

@@ -24,6 +24,7 @@ int launch_graph(const LaunchOptions& options, const Graph& graph, const node_se
   // Each node of a multi-node run has a run directory of its own, which
   // `status` and `logs` read on its host: GRAPH-NODE.
   RunEntry run = create_run(node ? graph.name + "-" + node.name : graph.name);
+  if (node) record_node_of(run, graph.name);
   int detached_code = exit_ok;
   if (options.detach && detach(run, detached_code)) return detached_code;
   record_supervisor(run);

@@ -2,16 +2,26 @@
 // host (launch_cluster); each is a supervisor for the instances placed on
 // its node, as `launch` is on one host, and has remote slots for the rest.
 // Its gateway thread is the one caller of MPI (runtime/cluster/gateway.hpp).
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
 #include <future>
-#include <mutex>
 #include <iostream>
+#include <mutex>
+#include <optional>
+#include <system_error>
 #include <thread>
 
 #include <procactor/runtime.hpp>
 
 #include "cluster/gateway.hpp"
+#include "cluster_control.hpp"
 #include "commands.hpp"
 #include "graph_run.hpp"
 #include "runtime_options.hpp"
@@ -40,11 +50,86 @@ slot_plan plan_slots(const Graph& graph, int self) {
   return plan;
 }
 
+// What the other nodes send each other besides the gateway's own: the
+// ordered stop ("stop NS") and the forced one, and the launching host's
+// requests (cluster_control.hpp) on their way to a node and its lines on
+// their way to node 0.
+constexpr std::string_view ask_prefix = "ask\n";
+constexpr std::string_view say_prefix = "say\n";
+
+// Answers the launching host's requests for this node, on a thread of its
+// own: a status reads /proc for every instance, which neither the
+// gateway's thread nor the run loop may wait for. Requests queued before
+// start() wait for it: the node's output must reach node 0 by then.
+class request_worker {
+ public:
+  request_worker(graph_run& run, Runtime& rt, std::size_t node) : run_(run), rt_(rt), node_(node) {}
+  ~request_worker() {
+    {
+      std::lock_guard guard(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  request_worker(const request_worker&) = delete;
+  request_worker& operator=(const request_worker&) = delete;
+
+  void start() {
+    thread_ = std::thread([this] { serve(); });
+  }
+  // A request line for this node; from any thread.
+  void post(std::string line) {
+    {
+      std::lock_guard guard(mutex_);
+      queue_.push_back(std::move(line));
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  void serve() {
+    for (;;) {
+      std::string line;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (stopping_) return;
+        line = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      auto parsed = relay::parse_request_line(line);
+      if (auto* why = std::get_if<std::string>(&parsed)) {
+        if (auto id = relay::request_id(line)) run_.relay(relay::reply_frame(*id, node_, "error: " + *why));
+        continue;
+      }
+      const auto& request = std::get<relay::addressed_request>(parsed);
+      std::string reply;
+      try {
+        reply = run_.answer(rt_, request.request);
+      } catch (const std::exception& e) {
+        reply = std::string("error: ") + e.what();
+      }
+      run_.relay(relay::reply_frame(request.id, node_, reply));
+    }
+  }
+
+  graph_run& run_;
+  Runtime& rt_;
+  std::size_t node_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::string> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 // The gateway's thread: MPI from start to end, after the Runtime made its
 // fork server (actors are forked from a process that never saw MPI).
 class gateway_thread {
  public:
-  gateway_thread(const Graph& graph, std::size_t node, graph_run& run) : run_(run) {
+  gateway_thread(const Graph& graph, std::size_t node, graph_run& run, request_worker& worker)
+      : run_(run), worker_(worker) {
     std::promise<void> ready;
     auto started = ready.get_future();
     thread_ = std::thread([this, &graph, node, ready = std::move(ready)]() mutable {
@@ -67,6 +152,13 @@ class gateway_thread {
   void broadcast(const std::string& text) {
     std::lock_guard guard(mutex_);
     if (gateway_ != nullptr) gateway_->broadcast(text);
+  }
+  // False once the link is gone.
+  bool tell(int node, const std::string& text) {
+    std::lock_guard guard(mutex_);
+    if (gateway_ == nullptr) return false;
+    gateway_->tell(node, text);
+    return true;
   }
   void finish() {
     std::lock_guard guard(mutex_);
@@ -99,7 +191,17 @@ class gateway_thread {
       cluster::gateway_hooks hooks;
       hooks.remote_finished = [this](std::uint32_t slot) { run_.remote_finished(slot); };
       hooks.control = [this](int, const std::string& text) {
-        if (text == "stop" || text == "force") run_.remote_stop(text == "force");
+        if (text.starts_with(say_prefix)) {
+          run_.relay(text.substr(say_prefix.size()));
+        } else if (text.starts_with(ask_prefix)) {
+          worker_.post(text.substr(ask_prefix.size()));
+        } else if (text == "force") {
+          run_.remote_stop(true);
+        } else if (text.starts_with("stop")) {
+          long long ns = 0;
+          const bool timed = std::sscanf(text.c_str(), "stop %lld", &ns) == 1 && ns >= 0;
+          run_.remote_stop(false, timed ? std::optional(std::chrono::nanoseconds(ns)) : std::nullopt);
+        }
       };
       cluster::idle_policy idle;
       if (graph.cluster->gateway_spin) idle.spin = std::chrono::microseconds::max();
@@ -128,8 +230,79 @@ class gateway_thread {
   }
 
   graph_run& run_;
+  request_worker& worker_;
   std::mutex mutex_;
   cluster::gateway* gateway_ = nullptr;  // while it runs; guarded by mutex_
+  std::thread thread_;
+};
+
+// Node 0 reads the launching host's requests from its standard input
+// (mpirun passes its own on to rank 0 only), and passes each to the node
+// it is for.
+class request_reader {
+ public:
+  request_reader(graph_run& run, request_worker& worker, gateway_thread& gateway, std::size_t nodes)
+      : run_(run), worker_(worker), gateway_(gateway), nodes_(nodes) {
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~request_reader() {
+    const std::uint64_t one = 1;
+    (void)!::write(stop_fd_, &one, sizeof one);
+    thread_.join();
+    ::close(stop_fd_);
+  }
+  request_reader(const request_reader&) = delete;
+  request_reader& operator=(const request_reader&) = delete;
+
+ private:
+  void serve() {
+    std::string pending;
+    char buffer[4096];
+    for (;;) {
+      pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      if ((fds[1].revents & POLLIN) != 0) return;
+      const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // the launching process is gone, or never wrote
+      pending.append(buffer, static_cast<std::size_t>(n));
+      std::size_t end = 0;
+      while ((end = pending.find('\n')) != std::string::npos) {
+        pass_on(pending.substr(0, end));
+        pending.erase(0, end + 1);
+      }
+      // A line longer than any request is not one: dropped, not buffered.
+      if (pending.size() > 2 * max_request_bytes) pending.clear();
+    }
+  }
+
+  void pass_on(const std::string& line) {
+    auto parsed = relay::parse_request_line(line);
+    if (auto* why = std::get_if<std::string>(&parsed)) {
+      if (auto id = relay::request_id(line)) run_.relay(relay::reply_frame(*id, 0, "error: " + *why));
+      return;
+    }
+    const auto& request = std::get<relay::addressed_request>(parsed);
+    if (request.node == 0) {
+      worker_.post(line);
+    } else if (request.node >= nodes_) {
+      run_.relay(relay::reply_frame(request.id, request.node, "error: the run has no node number " +
+                                                                  std::to_string(request.node)));
+    } else if (!gateway_.tell(static_cast<int>(request.node), std::string(ask_prefix) + line)) {
+      run_.relay(relay::reply_frame(request.id, request.node, "error: the link to the other nodes is gone"));
+    }
+  }
+
+  graph_run& run_;
+  request_worker& worker_;
+  gateway_thread& gateway_;
+  std::size_t nodes_;
+  int stop_fd_ = -1;
   std::thread thread_;
 };
 
@@ -144,9 +317,10 @@ int run_node(const Graph& graph, const std::string& node_name) {
   node_setup setup;
   setup.name = node_name;
   setup.run = [&graph, node, node_name](graph_run& run, Runtime& rt) {
+    request_worker worker(run, rt, node);
     std::unique_ptr<gateway_thread> gateway;
     try {
-      gateway = std::make_unique<gateway_thread>(graph, node, run);
+      gateway = std::make_unique<gateway_thread>(graph, node, run, worker);
     } catch (const std::exception& e) {
       return run.failed_to_start(std::string("cannot join the other nodes: ") + e.what());
     }
@@ -155,8 +329,18 @@ int run_node(const Graph& graph, const std::string& node_name) {
     role.name = node_name;
     role.local_finished = [&gateway](std::uint32_t slot) { gateway->local_finished(slot); };
     role.broadcast = [&gateway](const std::string& text) { gateway->broadcast(text); };
+    role.emit = [&gateway](const std::string& line) { return gateway->tell(0, std::string(say_prefix) + line); };
     run.set_node(std::move(role));
-    const int code = run.run(rt);
+    worker.start();
+    int code = exit_failure;
+    {
+      std::optional<request_reader> reader;
+      if (node == 0) reader.emplace(run, worker, *gateway, graph.cluster->nodes.size());
+      code = run.run(rt);
+    }
+    // What this node prints from now on (the runtime's last output lines)
+    // goes to its stderr: the link closes.
+    run.close_node_output();
     gateway->finish();
     gateway.reset();  // joins: the link's close handshake with every node
     return code;

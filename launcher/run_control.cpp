@@ -20,6 +20,7 @@ std::vector<instance_ref> graph_run::instance_refs() {
 
 std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
   using Verb = ControlRequest::Verb;
+  const std::lock_guard serial(control_mutex_);
   switch (request.verb) {
     case Verb::ping: return "pong";
     case Verb::status: return sampler_.sample(rt, graph_, run_.name, instance_refs()).dump();
@@ -62,8 +63,9 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
   if (acted == 0 && std::all_of(chosen.begin(), chosen.end(), [](const instance_ref& i) { return i.remote; })) {
     const ActorSpec& actor = graph_.actors[chosen.front().actor];
     const std::string& node = graph_.cluster->nodes[node_for_replica(graph_, actor, chosen.front().replica)].name;
-    return "error: '" + target + "' runs on node " + node + " of this multi-node run: act on it there (run " +
-           graph_.name + "-" + node + " on its host)";
+    return "error: '" + target + "' runs on node " + node + " of this multi-node run: act on it through run " +
+           graph_.name + " on the host that launched it, or run " + graph_.name + "-" + node + " on node " + node +
+           "'s host";
   }
   if (acted == 0) return "error: '" + target + "' has no running process in run " + run_.name;
   return "ok";

@@ -48,8 +48,10 @@ bool holds_lock(const fs::path& dir) {
 }
 
 RunEntry read_run(const fs::path& dir) {
-  RunEntry run{dir.filename().string(), dir, RunState::died, -1, 0};
+  RunEntry run{dir.filename().string(), dir, RunState::died, -1, 0, false};
   std::ifstream(dir / "supervisor.pid") >> run.supervisor_pid;
+  std::error_code ignored;
+  run.node_of_cluster = fs::exists(dir / "node", ignored);
   const bool recorded = static_cast<bool>(std::ifstream(dir / "exit") >> run.exit_code);
   if (holds_lock(dir)) {
     run.state = RunState::live;
@@ -139,6 +141,7 @@ std::optional<RunEntry> find_run(const std::optional<std::string>& name, std::st
   std::vector<const RunEntry*> live;
   const RunEntry* latest = nullptr;
   for (const auto& run : runs) {
+    if (run.node_of_cluster) continue;
     if (run.state == RunState::live) live.push_back(&run);
     if (latest == nullptr || started(run.dir) > started(latest->dir)) latest = &run;
   }
@@ -181,12 +184,16 @@ RunEntry create_run(const std::string& graph_name) {
     if (lock < 0) fail("cannot create", staging / lock_file);
     if (::flock(lock, LOCK_EX | LOCK_NB) != 0) fail("cannot lock", staging / lock_file);
     fs::rename(staging, dir);
-    return {name, dir, RunState::live, -1, 0};
+    return {name, dir, RunState::live, -1, 0, false};
   }
 }
 
 void record_supervisor(const RunEntry& run) {
   std::ofstream(run.dir / "supervisor.pid") << ::getpid() << '\n';
+}
+
+void record_node_of(const RunEntry& run, const std::string& whole) {
+  std::ofstream(run.dir / "node") << whole << '\n';
 }
 
 }  // namespace procactor::launcher

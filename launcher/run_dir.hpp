@@ -11,6 +11,8 @@
 //   <run>/logs/NAME.N.log  one file per actor instance
 //   <run>/launch.log       what a --detach'ed supervisor itself printed
 //   <run>/exit             the run's exit code, once it has ended
+//   <run>/node             on a node of a multi-node run (GRAPH-NODE): the
+//                          run it is part of, named on the launching host
 //
 // A run is live while its lock is held, has ended once it wrote `exit`, and
 // died when neither holds (its supervisor was killed). A new run of a name
@@ -42,13 +44,15 @@ struct RunEntry {
   RunState state = RunState::live;
   int exit_code = -1;        // once recorded: the run has ended, its supervisor may still be exiting
   pid_t supervisor_pid = 0;  // 0 until the supervisor has recorded it
+  bool node_of_cluster = false;  // a node's part of a multi-node run: never the default run
 };
 
 std::vector<RunEntry> list_runs();
 
 // The run named `name`, whatever its state. Without a name: the only live
 // run, or with none live the latest run if it died (a run killed with
-// `kill -9` is still news). nullopt with `error` set: exit code 3.
+// `kill -9` is still news); a node's part of a multi-node run is only ever
+// found by its name. nullopt with `error` set: exit code 3.
 std::optional<RunEntry> find_run(const std::optional<std::string>& name, std::string& error);
 
 // Makes the directory of a new run of `graph_name` and takes its lock, held
@@ -59,5 +63,8 @@ RunEntry create_run(const std::string& graph_name);
 // Writes supervisor.pid: the process that holds the run from now on (after
 // --detach, the background one).
 void record_supervisor(const RunEntry& run);
+
+// Marks a run as one node's part of the multi-node run `whole`.
+void record_node_of(const RunEntry& run, const std::string& whole);
 
 }  // namespace procactor::launcher

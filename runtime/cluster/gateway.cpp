@@ -87,9 +87,11 @@ void gateway::local_finished(std::uint32_t slot) {
   requested_finished_.push_back(slot);
 }
 
-void gateway::broadcast(const std::string& text) {
+void gateway::broadcast(const std::string& text) { tell(-1, text); }
+
+void gateway::tell(int node, const std::string& text) {
   std::lock_guard guard(requests_mutex_);
-  requested_broadcasts_.push_back(text);
+  requested_messages_.emplace_back(node, text);
 }
 
 void gateway::finish() {
@@ -99,16 +101,22 @@ void gateway::finish() {
 
 bool gateway::take_requests() {
   std::vector<std::uint32_t> finished;
-  std::vector<std::string> broadcasts;
+  std::vector<std::pair<int, std::string>> messages;
   {
     std::lock_guard guard(requests_mutex_);
     finished.swap(requested_finished_);
-    broadcasts.swap(requested_broadcasts_);
+    messages.swap(requested_messages_);
     finishing_run_ = finishing_run_ || requested_finish_;
   }
-  for (const std::string& text : broadcasts) send_to_every_node(text);
+  for (const auto& [node, text] : messages) {
+    if (node < 0) {
+      send_to_every_node(text);
+    } else if (node != link_.rank() && node < link_.size()) {
+      link_.send_control(node, std::as_bytes(std::span(text.data(), text.size())));
+    }
+  }
   finishing_.insert(finishing_.end(), finished.begin(), finished.end());
-  return !finished.empty() || !broadcasts.empty();
+  return !finished.empty() || !messages.empty();
 }
 
 detail::sender& gateway::as_sender(std::uint32_t slot) {

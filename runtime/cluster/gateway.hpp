@@ -80,7 +80,8 @@ class gateway {
 
   // From any thread.
   void local_finished(std::uint32_t slot);
-  void broadcast(const std::string& text);  // a control message to every other node
+  void broadcast(const std::string& text);        // a control message to every other node
+  void tell(int node, const std::string& text);    // a control message to one other node
   // The run is over on this node: once what is queued has gone, close the
   // link (every node does) and return from run().
   void finish();
@@ -138,7 +139,7 @@ class gateway {
 
   std::mutex requests_mutex_;
   std::vector<std::uint32_t> requested_finished_;
-  std::vector<std::string> requested_broadcasts_;
+  std::vector<std::pair<int, std::string>> requested_messages_;  // node, or -1: every other node
   bool requested_finish_ = false;
   bool finishing_run_ = false;
 };

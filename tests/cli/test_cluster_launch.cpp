@@ -354,4 +354,98 @@ TEST_CASE("a node supervisor killed with kill -9 ends the launch with a failure 
   check_nodes_left_nothing(box, "endless-two-nodes", file, actors);
 }
 
+TEST_CASE(
+    "a detached run on two nodes is operated from the launching host: status and kill and inspect and restart and logs "
+    "and stop" *
+    doctest::timeout(590)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("endless_two_nodes.toml");
+  const detached_run run = launch_detached(box, file);
+  const mpirun_guard guard(file);
+  CHECK(run.name == "endless-two-nodes");
+
+  // The whole run's status: every instance, each as the node that runs it
+  // sees it, the same pids as the nodes' own runs report.
+  const auto pids = running_instances(box, run.name, 4);
+  auto on_nodes = running_instances(box, run.name + "-n0", 2);
+  on_nodes.merge(running_instances(box, run.name + "-n1", 2));
+  CHECK(pids == on_nodes);
+  const result table = box.procactor({"status", run.name});
+  REQUIRE_MESSAGE(table.exit_code == 0, table.err);
+  CHECK_MESSAGE(std::regex_search(table.out, std::regex(R"(\nworker\.1 +clitest\.Relay +n1 +[0-9]+ +running )")),
+                table.out);
+  CHECK_MESSAGE(std::regex_search(table.out, std::regex(R"(\nsource\.0 +clitest\.Ticker +n0 +[0-9]+ +running )")),
+                table.out);
+  // Without a name, status finds the whole run, never a node's part of it.
+  const result unnamed = box.procactor({"status", "--json"});
+  REQUIRE_MESSAGE(unnamed.exit_code == 0, unnamed.err);
+  CHECK(nlohmann::json::parse(unnamed.out)["run"] == run.name);
+
+  // kill -9 of an instance on n1, from here: n1 restarts it.
+  const pid_t victim = pids.at("worker.1");
+  const result killed = box.procactor({"kill", run.name, "worker.1"});
+  REQUIRE_MESSAGE(killed.exit_code == 0, killed.err);
+  std::string last;
+  CHECK_MESSAGE(eventually(
+                    [&] {
+                      const result r = box.procactor({"status", run.name, "--json"});
+                      last = r.out;
+                      const auto status = nlohmann::json::parse(r.out, nullptr, false);
+                      if (status.is_discarded()) return false;
+                      for (const auto& row : status["actors"]) {
+                        if (row["name"] == "worker.1") {
+                          return row["restarts"] == 1 && row["state"] == "running" && row["pid"] != victim &&
+                                 row["node"] == "n1";
+                        }
+                      }
+                      return false;
+                    },
+                    120s),
+                last);
+  // Its exit, recorded on n1, inspected from here.
+  const result inspected = box.procactor({"inspect", run.name, "worker.1", "--json"});
+  REQUIRE_MESSAGE(inspected.exit_code == 0, inspected.err);
+  const auto report = nlohmann::json::parse(inspected.out);
+  REQUIRE(report["instances"].size() == 1);
+  CHECK(report["instances"][0]["name"] == "worker.1");
+  REQUIRE(report["instances"][0]["exits"].size() == 1);
+  CHECK(report["instances"][0]["exits"][0]["signal"] == 9);
+
+  // A graceful restart of the sink on n1 runs its on_stop, whose report
+  // reaches the sink's log on this host.
+  const result restarted = box.procactor({"restart", run.name, "sink"});
+  REQUIRE_MESSAGE(restarted.exit_code == 0, restarted.err);
+  CHECK_MESSAGE(eventually(
+                    [&] {
+                      last = box.procactor({"logs", run.name, "sink.0"}).out;
+                      return last.find("total: ") != std::string::npos;
+                    },
+                    120s),
+                last);
+
+  // What no node runs is refused here, as on one host.
+  const result unknown = box.procactor({"kill", run.name, "worker.7"});
+  CHECK(unknown.exit_code == 3);
+  CHECK_MESSAGE(unknown.err.find("no actor 'worker.7' in run endless-two-nodes") != std::string::npos, unknown.err);
+
+  // An ordered stop across both nodes, asked from here.
+  const result stopped = box.procactor({"stop", run.name}, 240s);
+  CHECK_MESSAGE(stopped.exit_code == 0, stopped.out, stopped.err);
+  const result after = box.procactor({"status", run.name});
+  CHECK(after.exit_code == 3);
+  std::ifstream exit_file(box.runs_root() / run.name / "exit");
+  int exit_code = -1;
+  exit_file >> exit_code;
+  CHECK(exit_code == 0);
+  const std::string log = box.procactor({"logs", run.name}).out;
+  for (const std::string& node : nodes) {
+    CHECK_MESSAGE(count_of(log, "procactor@" + node + " | graph endless-two-nodes stopped after ") == 1, log);
+  }
+  CHECK_MESSAGE(count_of(log, "procactor | 4 actors ready on 2 nodes in ") == 1, log);
+  CHECK_MESSAGE(log.find("shutdown_timeout passed") == std::string::npos, log);
+
+  check_run_left_nothing(run.supervisor);
+  check_nodes_left_nothing(box, "endless-two-nodes", file, values(pids));
+}
+
 }  // namespace cli
