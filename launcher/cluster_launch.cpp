@@ -49,8 +49,18 @@ const std::vector<std::string> keepalive = {
     "--mca", "oob_tcp_keepalive_time", "1", "--mca", "oob_tcp_keepalive_intvl", "1",
     "--mca", "oob_tcp_keepalive_probes", "2"};
 
-std::vector<std::string> mpirun_line(const Graph& graph, const std::filesystem::path& self,
-                                     const std::filesystem::path& file) {
+// What starts the nodes: its command line, what it adds to the
+// environment, and how Ctrl-C reaches the nodes through it.
+struct job_command {
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::string, std::string>> env;
+  // srun passes a signal on to every process of the step, the actors too:
+  // the stop goes to node 0 as a request instead (mpirun signals only the
+  // processes it started, the nodes).
+  bool stop_by_request = false;
+};
+
+job_command mpirun_line(const Graph& graph, const std::filesystem::path& self, const std::filesystem::path& file) {
   std::vector<std::string> line = {"mpirun"};
   // mpirun refuses root without this; `procactor launch` as root means it.
   if (::geteuid() == 0) line.emplace_back("--allow-run-as-root");
@@ -77,7 +87,47 @@ std::vector<std::string> mpirun_line(const Graph& graph, const std::filesystem::
       line.push_back(arg);
     }
   }
-  return line;
+  return {line, {}, false};
+}
+
+// One task per node under Slurm: task i (MPI rank i) is node i, on node
+// i's host. srun's arbitrary distribution puts task i on line i of
+// SLURM_HOSTFILE, and --multi-prog gives each task its command line; both
+// files go in the run's directory. Its standard input to task 0 only, and
+// a node that fails (a non-zero exit, a signal) ends the step.
+job_command srun_line(const Graph& graph, const std::filesystem::path& self, const std::filesystem::path& file,
+                      const std::filesystem::path& run_dir) {
+  // --multi-prog splits its lines at blanks and expands %t and %o.
+  for (const auto& path : {self, file}) {
+    if (path.string().find_first_of(" \t%") != std::string::npos) {
+      throw std::runtime_error("srun's --multi-prog file cannot hold the path '" + path.string() +
+                               "' (a blank or a '%' in it): move it, or use launcher = \"mpirun\"");
+    }
+  }
+  const auto& nodes = graph.cluster->nodes;
+  const std::filesystem::path hosts = run_dir / "srun.hosts";
+  const std::filesystem::path programs = run_dir / "srun.multi-prog";
+  std::ofstream host_file(hosts);
+  std::ofstream program_file(programs);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    host_file << nodes[i].host << '\n';
+    program_file << i << ' ' << self.string() << " node --node " << nodes[i].name << ' ' << file.string() << '\n';
+  }
+  if (!host_file.flush() || !program_file.flush()) {
+    throw std::runtime_error("cannot write " + hosts.string() + " and " + programs.string());
+  }
+  std::vector<std::string> line = {"srun", "--ntasks=" + std::to_string(nodes.size()), "--distribution=arbitrary",
+                                   "--input=0", "--kill-on-bad-exit=1"};
+  // Debian's Open MPI starts under srun through PMIx; mpi_args may choose.
+  const auto& args = graph.cluster->mpi_args;
+  const bool chosen = std::any_of(args.begin(), args.end(), [](const std::string& arg) {
+    return arg.starts_with("--mpi");
+  });
+  if (!chosen) line.emplace_back("--mpi=pmix");
+  line.insert(line.end(), args.begin(), args.end());
+  line.emplace_back("--multi-prog");
+  line.push_back(programs.string());
+  return {line, {{"SLURM_HOSTFILE", hosts.string()}}, true};
 }
 
 }  // namespace
@@ -104,9 +154,10 @@ class cluster_launch {
   cluster_launch(const cluster_launch&) = delete;
   cluster_launch& operator=(const cluster_launch&) = delete;
 
-  int run(const std::vector<std::string>& line) {
+  int run(const job_command& job) {
     started_ = steady::now();
-    if (!start_mpirun(line)) return finish(exit_failure);
+    stop_by_request_ = job.stop_by_request;
+    if (!start_job(job)) return finish(exit_failure);
     int code = exit_failure;
     {
       ControlServer server(run_.dir / "control.sock",
@@ -129,19 +180,19 @@ class cluster_launch {
     return run_.dir / "logs" / (name + ".log");
   }
 
-  bool start_mpirun(const std::vector<std::string>& line) {
+  bool start_job(const job_command& job) {
     int in[2], out[2], err[2];
     if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
       say_error(std::string("pipe: ") + std::strerror(errno));
       return false;
     }
     const pid_t parent = ::getpid();
-    mpirun_ = ::fork();
-    if (mpirun_ < 0) {
+    job_ = ::fork();
+    if (job_ < 0) {
       say_error(std::string("fork: ") + std::strerror(errno));
       return false;
     }
-    if (mpirun_ == 0) {
+    if (job_ == 0) {
       // Its own process group: the terminal's Ctrl-C reaches this process
       // only, which passes it on in order. Gone with this process.
       ::setpgid(0, 0);
@@ -154,20 +205,23 @@ class cluster_launch {
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
       for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(sig, SIG_DFL);
+      for (const auto& [name, value] : job.env) ::setenv(name.c_str(), value.c_str(), 1);
       std::vector<char*> argv;
-      for (const std::string& arg : line) argv.push_back(const_cast<char*>(arg.c_str()));
+      for (const std::string& arg : job.argv) argv.push_back(const_cast<char*>(arg.c_str()));
       argv.push_back(nullptr);
       ::execvp(argv[0], argv.data());
-      const std::string why = std::string("procactor: error: cannot run mpirun (") + std::strerror(errno) +
-                              "): a graph on several nodes needs Open MPI's mpirun on PATH (Debian: openmpi-bin)\n";
+      const std::string why =
+          "procactor: error: cannot run " + job.argv[0] + " (" + std::strerror(errno) + "): " +
+          (job.argv[0] == "srun" ? "launcher = \"srun\" needs Slurm's srun on PATH (Debian: slurm-client)\n"
+                                 : "a graph on several nodes needs Open MPI's mpirun on PATH (Debian: openmpi-bin)\n");
       (void)!::write(STDERR_FILENO, why.data(), why.size());
       ::_exit(127);
     }
     ::close(in[0]);
     ::close(out[1]);
     ::close(err[1]);
-    to_mpirun_ = in[1];
-    ::fcntl(to_mpirun_, F_SETFL, O_NONBLOCK);
+    to_job_ = in[1];
+    ::fcntl(to_job_, F_SETFL, O_NONBLOCK);
     streams_[0].fd = out[0];
     streams_[1].fd = err[0];
     return true;
@@ -181,7 +235,7 @@ class cluster_launch {
     int asked = 0;
     for (;;) {
       int status = 0;
-      if (::waitpid(mpirun_, &status, WNOHANG) == mpirun_) {
+      if (::waitpid(job_, &status, WNOHANG) == job_) {
         // What it wrote last is still in the pipes (anything that outlives
         // it, an ssh of its, may hold them open: read what is there).
         for (auto& s : streams_) {
@@ -202,11 +256,19 @@ class cluster_launch {
         char sig = 0;
         (void)!::read(stop_signal_fd(), &sig, 1);
         ++asked;
-        const int forward = asked == 1 ? SIGUSR1 : asked == 2 ? SIGUSR2 : SIGTERM;
         say(asked == 1   ? "interrupted: stopping the graph on every node (again to force)"
             : asked == 2 ? "stopping now on every node"
                          : "ending the MPI job");
-        ::kill(mpirun_, forward);
+        if (asked <= 2 && stop_by_request_) {
+          // As `procactor stop` would ask node 0, without waiting for its
+          // reply (number 0 is nobody's): now is a stop within no time.
+          ControlRequest stop;
+          stop.verb = ControlRequest::Verb::stop;
+          if (asked == 2) stop.stop_timeout = std::chrono::nanoseconds(0);
+          (void)write_to_mpirun(relay::request_line(0, 0, stop) + '\n');
+        } else {
+          ::kill(job_, asked == 1 ? SIGUSR1 : asked == 2 ? SIGUSR2 : SIGTERM);
+        }
       }
     }
   }
@@ -342,7 +404,7 @@ class cluster_launch {
     std::size_t done = 0;
     const auto deadline = steady::now() + std::chrono::seconds(5);
     while (done < bytes.size()) {
-      const ssize_t n = ::write(to_mpirun_, bytes.data() + done, bytes.size() - done);
+      const ssize_t n = ::write(to_job_, bytes.data() + done, bytes.size() - done);
       if (n > 0) {
         done += static_cast<std::size_t>(n);
         continue;
@@ -350,7 +412,7 @@ class cluster_launch {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno != EAGAIN) return false;
       if (steady::now() >= deadline) return false;
-      pollfd fd{to_mpirun_, POLLOUT, 0};
+      pollfd fd{to_job_, POLLOUT, 0};
       (void)::poll(&fd, 1, 100);
     }
     return true;
@@ -363,7 +425,7 @@ class cluster_launch {
     say("run " + run_.name + (code == exit_ok ? " ended after " : " failed after ") + text +
         " (exit code " + std::to_string(code) + ")");
     std::ofstream(run_.dir / "exit") << code << '\n';
-    if (to_mpirun_ >= 0) ::close(to_mpirun_);
+    if (to_job_ >= 0) ::close(to_job_);
     return code;
   }
 
@@ -371,8 +433,9 @@ class cluster_launch {
   RunEntry run_;
   bool colour_;
   steady::time_point started_{};
-  pid_t mpirun_ = -1;
-  int to_mpirun_ = -1;
+  bool stop_by_request_ = false;
+  pid_t job_ = -1;
+  int to_job_ = -1;
   std::array<stream, 2> streams_;  // mpirun's stdout, stderr
   std::ofstream run_log_;
   std::map<std::string, std::size_t, std::less<>> actor_of_;  // instance name -> actor index
@@ -399,25 +462,27 @@ int launch_cluster(const LaunchOptions& options, const Graph& graph) {
                "libopenmpi-dev and build again\n";
   return exit_usage;
 #else
-  if (graph.cluster->launcher != "mpirun") {
-    std::cerr << "procactor: error: launcher '" << graph.cluster->launcher
-              << "' in [cluster] is not supported yet; use launcher = \"mpirun\"\n";
-    return exit_usage;
-  }
   // Every host runs this executable and reads this file at the same paths.
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
   const std::filesystem::path file = std::filesystem::absolute(options.file);
-  const std::vector<std::string> line = mpirun_line(graph, self, file);
   // The run as `status`, `logs` and `stop` name it on this host; each node
   // also has its own (GRAPH-NODE) on its host.
   const RunEntry run = create_run(graph.name);
+  job_command job;
+  try {
+    job = graph.cluster->launcher == "srun" ? srun_line(graph, self, file, run.dir) : mpirun_line(graph, self, file);
+  } catch (const std::exception& e) {
+    std::cerr << "procactor: error: " << e.what() << '\n';
+    std::ofstream(run.dir / "exit") << exit_usage << '\n';
+    return exit_usage;
+  }
   int detached_code = exit_ok;
   if (options.detach && detach(run, detached_code)) return detached_code;
   record_supervisor(run);
   install_stop_signals();
   ::signal(SIGPIPE, SIG_IGN);  // a write to an mpirun that is gone fails; it does not kill
   cluster_launch launch(graph, options, run);
-  return launch.run(line);
+  return launch.run(job);
 #endif
 }
 

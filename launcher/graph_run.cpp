@@ -271,9 +271,9 @@ void graph_run::take_node_news() {
     if (*news.stop) {
       print(0, "procactor", "stopping now (asked by another node)", true);
       force_stop();
-    } else if (!stopping_) {
-      print(0, "procactor", "another node stops the graph", true);
-      begin_stop(news.stop_timeout.value_or(graph_.shutdown_timeout), false);
+    } else {
+      if (!stopping_) print(0, "procactor", "another node stops the graph", true);
+      stop_within(news.stop_timeout.value_or(graph_.shutdown_timeout), false);
     }
   }
   if (!news.failure.empty() && failure_.empty()) fail_now(news.failure);
@@ -424,6 +424,18 @@ void graph_run::begin_stop(std::chrono::nanoseconds timeout, bool tell_nodes) {
   }
 }
 
+// An ordered stop, or a shorter deadline for the one under way (a second,
+// shorter stop wins, on every node).
+void graph_run::stop_within(std::chrono::nanoseconds timeout, bool tell_nodes) {
+  if (!stopping_) {
+    begin_stop(timeout, tell_nodes);
+    return;
+  }
+  if (force_at_ && steady::now() + timeout >= *force_at_) return;
+  force_at_ = steady::now() + timeout;
+  if (node_ && tell_nodes) node_->broadcast("stop " + std::to_string(timeout.count()));
+}
+
 void graph_run::force_stop(bool tell_nodes) {
   if (node_ && tell_nodes) node_->broadcast("force");
   for (const auto& inst : instances_) {
@@ -494,11 +506,11 @@ int graph_run::run(Runtime& rt) {
       // another node's "stop" first: SIGUSR1 while stopping is that same
       // ordered stop, never a reason to force it.
       if (node_ && sig == SIGTERM) {
-        // The launcher never sends a node SIGTERM: this is mpirun ending
-        // the job (a node died, or the launcher asked it to), and SIGKILL
-        // follows within a second or two: record the exit code first.
+        // The launcher never sends a node SIGTERM: this is mpirun or srun
+        // ending the job (a node died, or the launcher asked it to), and
+        // SIGKILL follows: record the exit code first.
         std::ofstream(run_.dir / "exit") << exit_failure << '\n';
-        fail_now("mpirun ended the job (SIGTERM): another node failed, or the run was stopped");
+        fail_now("the MPI job was ended (SIGTERM from mpirun or srun): another node failed, or the run was stopped");
       } else if (sig == SIGUSR1 && stopping_) {
         // Already stopping in order.
       } else if (stopping_ || sig == SIGUSR2) {
@@ -522,11 +534,7 @@ int graph_run::run(Runtime& rt) {
     for (const auto& timeout : stops) {
       stopped_by_user_ = true;
       print(0, "procactor", "stop requested: stopping the graph", true);
-      if (!stopping_) {
-        begin_stop(timeout);
-      } else if (!force_at_ || steady::now() + timeout < *force_at_) {
-        force_at_ = steady::now() + timeout;  // a second, shorter stop wins
-      }
+      stop_within(timeout);
     }
     if (force_at_ && steady::now() >= *force_at_) {
       print(0, "procactor", "shutdown_timeout passed: stopping the rest", true);

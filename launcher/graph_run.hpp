@@ -119,6 +119,7 @@ class graph_run {
   bool all_ready(Runtime& rt);
   // tell_nodes: on a node, the other nodes stop too.
   void begin_stop(std::chrono::nanoseconds timeout, bool tell_nodes = true);
+  void stop_within(std::chrono::nanoseconds timeout, bool tell_nodes = true);
   void force_stop(bool tell_nodes = false);
   void end_of_stream();
   void mark_finished(instance& inst);
