@@ -89,17 +89,19 @@ std::string unanswered(const Graph& graph, const std::vector<node_reply>& replie
   return names;
 }
 
-// The JSON replies, by node; a reply that is not JSON (an error) is kept
-// as the first error.
-std::map<std::size_t, nlohmann::json> json_replies(const std::vector<node_reply>& replies, std::string& error) {
+// The JSON replies, by node; each reply that is not JSON (an error) goes
+// into `errors`, by node name.
+std::map<std::size_t, nlohmann::json> json_replies(const Graph& graph, const std::vector<node_reply>& replies,
+                                                   std::map<std::string, std::string>& errors) {
   std::map<std::size_t, nlohmann::json> parsed;
   for (const node_reply& reply : replies) {
     if (!reply.text) continue;
     nlohmann::json value = nlohmann::json::parse(*reply.text, nullptr, false);
     if (value.is_object()) {
       parsed[reply.node] = std::move(value);
-    } else if (error.empty()) {
-      error = reply.text->starts_with("error: ") ? *reply.text : "error: a node answered '" + *reply.text + "'";
+    } else {
+      errors[node_name(graph, reply.node)] =
+          reply.text->starts_with("error: ") ? *reply.text : "error: a node answered '" + *reply.text + "'";
     }
   }
   return parsed;
@@ -148,6 +150,7 @@ std::string request_line(std::uint64_t id, std::size_t node, const ControlReques
 }
 
 std::optional<std::uint64_t> request_id(std::string_view line) noexcept {
+  if (line.ends_with('\r')) line.remove_suffix(1);
   return number<std::uint64_t>(next_word(line));
 }
 
@@ -251,9 +254,11 @@ std::string merge_replies(const Graph& graph, const std::string& run_name, const
     case Verb::status:
     case Verb::inspect: break;
   }
-  std::string error;
-  const auto parsed = json_replies(replies, error);
-  if (parsed.empty()) return !error.empty() ? error : silent.empty() ? "error: no node answered" : no_answer;
+  std::map<std::string, std::string> errors;
+  const auto parsed = json_replies(graph, replies, errors);
+  if (parsed.empty()) {
+    return !errors.empty() ? errors.begin()->second : silent.empty() ? "error: no node answered" : no_answer;
+  }
   if (request.verb == Verb::inspect) {
     return nlohmann::json{{"run", run_name}, {"instances", owned_rows(graph, parsed, "instances")}}.dump();
   }
@@ -269,6 +274,7 @@ std::string merge_replies(const Graph& graph, const std::string& run_name, const
                            {"shared_memory_bytes", shared},
                            {"corruptions", corruptions}};
   if (!silent.empty()) merged["unanswered_nodes"] = silent;
+  if (!errors.empty()) merged["node_errors"] = errors;
   return merged.dump();
 }
 

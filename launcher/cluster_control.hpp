@@ -86,7 +86,10 @@ struct node_reply {
 // The reply of the whole run, as a one-host run gives it: status rows and
 // inspected instances each from the node that runs them (in the graph's
 // order, with their NODE), and for restart and kill "ok" when a node acted
-// (else the first node's error). A node that did not answer is named.
+// (else the first node's error). In a status, the rows of a node that did
+// not answer, or answered with an error, are another node's view of them
+// in state "unanswered", and the node is named: "unanswered_nodes" ("n1,
+// n2"), "node_errors" ({"n1": "error: ..."}).
 [[nodiscard]] std::string merge_replies(const Graph& graph, const std::string& run_name,
                                         const ControlRequest& request, const std::vector<node_reply>& replies);
 

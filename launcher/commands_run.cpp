@@ -90,6 +90,16 @@ void print_table(const nlohmann::json& status) {
               << status.value("corruptions", std::uint64_t{0})
               << " damaged records or slot entries found (see docs/RELIABILITY.md)\n";
   }
+  // A multi-node run whose nodes did not all answer: their rows are
+  // another node's view of them ("unanswered").
+  if (status.contains("unanswered_nodes")) {
+    std::cout << "no answer from node " << status["unanswered_nodes"].get<std::string>() << '\n';
+  }
+  if (status.contains("node_errors")) {
+    for (const auto& [node, error] : status["node_errors"].items()) {
+      std::cout << "node " << node << " answered " << error.get<std::string>() << '\n';
+    }
+  }
 }
 
 }  // namespace

@@ -61,3 +61,18 @@ printf 'stop -1' >"$control/edge-negative-timeout"
 printf 'restart  worker ' >"$control/edge-spaces"
 printf 'kill w\000rker' >"$control/edge-nul"
 head -c 1100 /dev/zero | tr '\0' 'x' | sed 's/^/restart /' >"$control/edge-too-long"
+
+# The relay of a multi-node run: request lines as a node reads them, and
+# the frames (0x1e first) the launching process reads from mpirun.
+relay=$here/corpus/fuzz-relay
+mkdir -p "$relay"
+printf '1 0 status' >"$relay/status"
+printf '2 0 stop 5000000000\r' >"$relay/stop-timeout-crlf"
+printf '7 1 kill worker.1 TERM' >"$relay/kill-term"
+printf '4 1 restart worker drain' >"$relay/restart-drain"
+printf '9 0 inspect sink.0' >"$relay/inspect"
+printf '12 n1 bogus' >"$relay/edge-bad-node"
+printf '\036reply 3 1 ok' >"$relay/frame-reply"
+printf '\036reply 5 0 {"run":"demo-n0"}\\nline\\\\two\\r' >"$relay/frame-reply-escaped"
+printf '\036ready 0 4' >"$relay/frame-ready"
+printf '\036reply 6 1 dangling\\' >"$relay/edge-frame-dangling"
