@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
@@ -36,15 +37,20 @@ namespace {
 struct slot_plan {
   std::vector<int> node_of_slot;
   std::vector<std::string> names;
+  std::vector<bool> balanced;  // a target of a least_loaded route
 };
 
 slot_plan plan_slots(const Graph& graph, int self) {
-  slot_plan plan{{self}, {"[supervisor]"}};
+  slot_plan plan{{self}, {"[supervisor]"}, {false}};
   for (std::size_t a : start_order(graph)) {
     const ActorSpec& actor = graph.actors[a];
+    const bool balanced = std::any_of(graph.routes.begin(), graph.routes.end(), [&](const RouteSpec& route) {
+      return route.to == actor.name && route.policy == RoutePolicy::least_loaded;
+    });
     for (std::uint32_t r = 0; r < actor.replicas; ++r) {
       plan.node_of_slot.push_back(static_cast<int>(node_for_replica(graph, actor, r)));
       plan.names.push_back(instance_name(actor, r));
+      plan.balanced.push_back(balanced);
     }
   }
   return plan;
@@ -206,6 +212,7 @@ class gateway_thread {
       cluster::idle_policy idle;
       if (graph.cluster->gateway_spin) idle.spin = std::chrono::microseconds::max();
       cluster::gateway gateway(link, std::move(plan.node_of_slot), plan.names, std::move(hooks), idle);
+      gateway.balance(std::move(plan.balanced));
       const auto publish = [this](cluster::gateway* g) {
         std::lock_guard guard(mutex_);
         gateway_ = g;

@@ -13,6 +13,7 @@ lane* lane_create(void* memory, std::uint64_t capacity, std::uint32_t sender) no
   l->space_seq.store(0, std::memory_order_relaxed);
   l->producer_waiting.store(0, std::memory_order_relaxed);
   l->next_lane.store(0, std::memory_order_relaxed);
+  l->remote_outstanding.store(0, std::memory_order_relaxed);
   l->capacity = capacity;
   l->sender = sender;
   l->magic = lane_magic;

@@ -75,6 +75,11 @@ struct lane {
   std::uint32_t sender;  // the sending slot; set once
   std::uint32_t magic;
   std::atomic<std::uint64_t> next_lane;  // producer-owned: the lane that follows a link marker
+  // On a remote slot's lane (a multi-node run): the bytes its gateway has
+  // carried to the node that runs the target and the target has not
+  // committed there yet, which a least_loaded route counts as queued.
+  // Written by the gateway only; 0 on every other lane.
+  std::atomic<std::uint64_t> remote_outstanding;
   // `capacity` bytes of data follow, 64-byte aligned.
 };
 static_assert(std::is_standard_layout_v<lane>);
@@ -88,6 +93,13 @@ inline constexpr std::uint32_t lane_waits_for_space = 1;
 inline constexpr std::uint32_t lane_waits_for_progress = 2;
 
 constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
+
+// The bytes of this lane's producer its consumer has not committed yet,
+// wherever they wait: in the ring, or (remote_outstanding) on another node.
+inline std::uint64_t lane_load(const lane* l) noexcept {
+  return l->tail.load(std::memory_order_relaxed) - l->head.load(std::memory_order_acquire) +
+         l->remote_outstanding.load(std::memory_order_acquire);
+}
 
 inline std::byte* lane_data(lane* l) noexcept { return reinterpret_cast<std::byte*>(l + 1); }
 inline const std::byte* lane_data(const lane* l) noexcept {

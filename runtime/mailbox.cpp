@@ -155,8 +155,7 @@ std::uint64_t sender::outstanding(std::uint32_t target) {
   local_lane* local = lanes_[std::size_t{target} * 2].load(std::memory_order_acquire);
   if (local == nullptr) return 0;
   std::lock_guard guard(local->mutex);  // a send may be growing the lane
-  const lane* l = local->writer.get();
-  return l->tail.load(std::memory_order_relaxed) - l->head.load(std::memory_order_acquire);
+  return lane_load(local->writer.get());
 }
 
 void sender::await_progress(std::span<const std::uint32_t> targets, std::uint64_t below, steady::duration timeout) {
@@ -175,7 +174,7 @@ void sender::await_progress(std::span<const std::uint32_t> targets, std::uint64_
   std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with lane_commit's
   bool credit = false;
   for (const lane* l : lanes) {
-    credit = credit || l->tail.load(std::memory_order_relaxed) - l->head.load(std::memory_order_acquire) < below;
+    credit = credit || lane_load(l) < below;
   }
   if (!credit) futex_wait(word, seq, timeout);
   for (lane* l : lanes) l->producer_waiting.fetch_and(~lane_waits_for_progress, std::memory_order_relaxed);

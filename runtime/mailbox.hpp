@@ -158,7 +158,9 @@ class sender {
   // Bytes this process has put into `target`'s mailbox that its consumer has
   // not committed yet, in this process's newest lane there (a grown lane's
   // older ones drain first): under at-least-once delivery that includes the
-  // message in its handler. 0 when this process has not sent there.
+  // message in its handler; for a target on another node, what waits for it
+  // there too (lane::remote_outstanding). 0 when this process has not sent
+  // there.
   std::uint64_t outstanding(std::uint32_t target);
   // Sleeps until the consumer of one of `targets` commits a record of this
   // process's lane there, or `timeout` passes, unless one of them already

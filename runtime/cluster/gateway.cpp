@@ -1,11 +1,13 @@
 #include "cluster/gateway.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
 #include "arena.hpp"
 #include "envelope.hpp"
+#include "futex.hpp"
 #include "process.hpp"
 
 namespace procactor::cluster {
@@ -13,6 +15,12 @@ namespace procactor::cluster {
 namespace {
 
 constexpr std::string_view digest_prefix = "procactor.table ";
+// Lines "SENDER TARGET WRITTEN QUEUED" (see the contract on loads).
+constexpr std::string_view loads_prefix = "procactor.loads\n";
+
+constexpr std::uint64_t load_key(std::uint32_t sender, std::uint32_t target) {
+  return std::uint64_t{sender} << 32U | target;
+}
 
 std::uint64_t digest_of(const std::vector<std::string>& names) {
   std::uint64_t hash = 0xcbf29ce484222325ULL;
@@ -60,6 +68,10 @@ gateway::gateway(mpi_link& link, std::vector<int> node_of_slot, const std::vecto
   });
   link_.on_control([this](int peer, std::span<const std::byte> bytes) {
     const std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (text.starts_with(loads_prefix)) {
+      apply_loads(text.substr(loads_prefix.size()));
+      return;
+    }
     if (text.starts_with(digest_prefix)) {
       if (text.substr(digest_prefix.size()) != std::to_string(digest_)) {
         throw mpi_error(peer, 0,
@@ -154,6 +166,7 @@ bool gateway::ship(outbound& out) {
     header.correlation = d.head.correlation;
     header.channel = out.inbox ? channel_reply_inbox : channel_mailbox;
     if (!link_.try_send(node_of_slot_[out.slot], header, d.payload)) break;
+    if (!out.inbox && out.slot < balanced_.size() && balanced_[out.slot]) carried(d, out.slot);
     out.from->commit(d);
     out.held.reset();
     ++counters_.frames_out;
@@ -199,7 +212,97 @@ bool gateway::deliver(int peer, const frame_header& header, std::span<const std:
                                            std::nullopt);
   if (result == errc::full) return false;
   if (result != errc::ok) return dead_letter(std::string(to_string(result)));
+  if (!inbox && header.sender != 0 && header.target < balanced_.size() && balanced_[header.target]) {
+    wrote(header.sender, header.target);
+  }
   return true;
+}
+
+void gateway::balance(std::vector<bool> balanced) { balanced_ = std::move(balanced); }
+
+// Before the proxy lane commits `d`: its bytes stay counted, now as
+// waiting on the target's node, so that the lane's load never dips.
+void gateway::carried(const detail::delivery& d, std::uint32_t target) {
+  carried_load& load = carried_[load_key(d.head.sender, target)];
+  if (load.lane != d.from) {
+    // The sender grew its lane: the account moves to the new one.
+    if (load.lane != nullptr) load.lane->remote_outstanding.store(0, std::memory_order_release);
+    load.lane = d.from;
+  }
+  const std::uint64_t size = d.next - d.position;
+  load.sizes.push_back(size);
+  load.unreported += size;
+  load.lane->remote_outstanding.store(load.queued_there + load.unreported, std::memory_order_release);
+}
+
+void gateway::wrote(std::uint32_t sender, std::uint32_t target) {
+  const std::uint64_t key = load_key(sender, target);
+  ++written_[key].written;
+  active_loads_.insert(key);
+}
+
+// What changed in the lanes written here for balanced targets, to each
+// sender's node, one message per node and turn. A lane stays watched until
+// its target has committed everything and that has been reported.
+bool gateway::report_loads() {
+  if (active_loads_.empty()) return false;
+  std::vector<std::string> reports(static_cast<std::size_t>(link_.size()));
+  for (auto it = active_loads_.begin(); it != active_loads_.end();) {
+    const auto sender = static_cast<std::uint32_t>(*it >> 32U);
+    const auto target = static_cast<std::uint32_t>(*it & 0xffffffffU);
+    written_load& load = written_[*it];
+    const std::uint64_t queued = as_sender(sender).outstanding(target);
+    if (queued != load.reported_queued || load.written != load.reported_written) {
+      std::string& report = reports[static_cast<std::size_t>(node_of_slot_[sender])];
+      report += std::to_string(sender) + ' ' + std::to_string(target) + ' ' + std::to_string(load.written) + ' ' +
+                std::to_string(queued) + '\n';
+      load.reported_queued = queued;
+      load.reported_written = load.written;
+    }
+    it = queued == 0 ? active_loads_.erase(it) : std::next(it);
+  }
+  bool did = false;
+  for (int peer = 0; peer < link_.size(); ++peer) {
+    std::string& report = reports[static_cast<std::size_t>(peer)];
+    if (report.empty() || peer == link_.rank()) continue;
+    report.insert(0, loads_prefix);
+    link_.send_control(peer, std::as_bytes(std::span(report.data(), report.size())));
+    did = true;
+  }
+  return did;
+}
+
+void gateway::apply_loads(const std::string& report) {
+  std::size_t at = 0;
+  while (at < report.size()) {
+    const std::size_t end = std::min(report.find('\n', at), report.size());
+    unsigned long long sender = 0, target = 0, written = 0, queued = 0;
+    if (std::sscanf(report.substr(at, end - at).c_str(), "%llu %llu %llu %llu", &sender, &target, &written,
+                    &queued) != 4) {
+      throw mpi_error(-1, 0, "a load report that cannot be read: '" + report.substr(at, end - at) + "'");
+    }
+    at = end + 1;
+    auto it = carried_.find(load_key(static_cast<std::uint32_t>(sender), static_cast<std::uint32_t>(target)));
+    if (it == carried_.end() || it->second.lane == nullptr) continue;
+    carried_load& load = it->second;
+    while (load.written < written && !load.sizes.empty()) {
+      load.unreported -= load.sizes.front();
+      load.sizes.pop_front();
+      ++load.written;
+    }
+    load.queued_there = queued;
+    detail::lane* lane = load.lane;
+    lane->remote_outstanding.store(load.queued_there + load.unreported, std::memory_order_release);
+    // As a commit does: a sender waiting for one of its least_loaded
+    // targets to finish something is told (pairs with await_progress).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if ((lane->producer_waiting.load(std::memory_order_relaxed) & detail::lane_waits_for_progress) != 0 &&
+        lane->sender < detail::max_slots) {
+      std::atomic<std::uint32_t>& word = shm().slot(lane->sender).progress_seq;
+      word.fetch_add(1, std::memory_order_release);
+      detail::futex_wake(word, INT32_MAX);
+    }
+  }
 }
 
 void gateway::arrived(int peer, const frame_header& header, std::span<const std::byte> payload) {
@@ -301,6 +404,7 @@ bool gateway::poll() {
   did = retry_held() || did;
   did = announce_finished() || did;
   did = report_finished() || did;
+  did = report_loads() || did;
   did = link_.progress() || did;
   return did;
 }

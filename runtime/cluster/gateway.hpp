@@ -24,6 +24,13 @@
 //   node (local_finished) once nothing it sent is left in a remote slot
 //   here; that frame travels behind its data, and a node reports the
 //   instance finished (hooks::remote_finished) only after writing all of it.
+// * Loads for least_loaded routes: for a target in `balanced` (see
+//   balance()), a record carried to its node stays counted in the proxy
+//   lane's remote_outstanding until that node reports the target has
+//   committed it: its gateway reports, for each (sender, target) lane it
+//   writes, how many frames it wrote and how many bytes the target has not
+//   committed, whenever that changes. A sender's least_loaded route then
+//   sees a remote target's queue as it sees a local one's.
 // * Failure of the link (a lost node, a protocol error) ends run() with
 //   mpi_error; the run is then over on this node.
 #pragma once
@@ -36,6 +43,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "cluster/mpi_link.hpp"
@@ -77,6 +86,11 @@ class gateway {
   ~gateway();
   gateway(const gateway&) = delete;
   gateway& operator=(const gateway&) = delete;
+
+  // Before run(): the slots that are targets of a least_loaded route,
+  // whose loads the nodes report to each other (by slot, every node the
+  // same).
+  void balance(std::vector<bool> balanced);
 
   // From any thread.
   void local_finished(std::uint32_t slot);
@@ -122,6 +136,12 @@ class gateway {
   detail::sender& as_sender(std::uint32_t slot);
   bool take_requests();
   void send_to_every_node(const std::string& text);
+  // Loads (see the contract): the sending side's account of a record it
+  // carried, the receiving side's of a frame it wrote, and its reports.
+  void carried(const detail::delivery& d, std::uint32_t target);
+  void wrote(std::uint32_t sender, std::uint32_t target);
+  bool report_loads();
+  void apply_loads(const std::string& report);
 
   idle_policy idle_;
   std::chrono::steady_clock::time_point last_work_{};
@@ -136,6 +156,24 @@ class gateway {
   std::deque<inbound> held_in_;                           // in arrival order
   std::vector<std::uint32_t> finishing_;                  // local, not announced yet
   std::vector<std::uint32_t> finished_in_;                // remote, not reported yet
+
+  // Loads, keyed by sender << 32 | target.
+  struct carried_load {
+    detail::lane* lane = nullptr;   // the proxy lane whose remote_outstanding this is
+    std::deque<std::uint64_t> sizes;  // of the records carried and not yet reported written there
+    std::uint64_t unreported = 0;     // their sum
+    std::uint64_t written = 0;        // frames the target's node reported written
+    std::uint64_t queued_there = 0;   // bytes it reported not committed
+  };
+  struct written_load {
+    std::uint64_t written = 0;
+    std::uint64_t reported_written = 0;
+    std::uint64_t reported_queued = 0;
+  };
+  std::vector<bool> balanced_;
+  std::unordered_map<std::uint64_t, carried_load> carried_;
+  std::unordered_map<std::uint64_t, written_load> written_;
+  std::unordered_set<std::uint64_t> active_loads_;  // of written_: still to report, or to watch
 
   std::mutex requests_mutex_;
   std::vector<std::uint32_t> requested_finished_;

@@ -344,8 +344,7 @@ std::string primes_graph_text(const primes_graph_params& params, const launcher_
   return graph_header("primes", paths) + cluster + range_source(2, params.limit, params.chunk) +
          "[actors.worker]\ntype = \"examples.PrimeCounter\"\nreplicas = " + replicas + "\ncpu = \"spread\"\n" +
          spread + "\n[actors.sink]\ntype = \"examples.Sum\"\n\n" +
-         // least_loaded does not balance across nodes yet (README.md).
-         routes(nodes > 1 ? "round_robin" : "least_loaded");
+         routes("least_loaded");
 }
 
 // One source, actors - 2 PrimeCounters, one Sum: `actors` processes in all,

@@ -244,6 +244,20 @@ TEST_CASE("crashy workers on two nodes are restarted by their own node and no nu
   CHECK(out.find("gave up") == std::string::npos);
 }
 
+TEST_CASE("a least_loaded route counts what waits on another node and sends a held worker there no more than two" *
+          doctest::timeout(290)) {
+  sandbox box;
+  const std::string out = launch_to_end(box, box.copy_graph("least_loaded_two_nodes.toml"), "least-loaded-two-nodes");
+  // worker.1, on n1, held its first tick until the end: the route on n0
+  // saw its two (the held one and one queued) through n1's reports, and
+  // sent every other tick to worker.0.
+  const long held = number_after(out, "worker.1 | received: ");
+  const long other = number_after(out, "worker.0 | received: ");
+  CHECK_MESSAGE(held >= 1, out);
+  CHECK_MESSAGE(held <= 2, out);
+  CHECK_MESSAGE(held + other == 200, out);
+}
+
 TEST_CASE("a relay killed with kill -9 on the other node is restarted there and no tick is lost" *
           doctest::timeout(590)) {
   sandbox box;

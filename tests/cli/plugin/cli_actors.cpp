@@ -297,8 +297,39 @@ class TickSet : public procactor::Actor<TickSet, Tick> {
   std::set<std::int64_t> seen_;
 };
 
+// Emits Tick 1..count (default 200) as fast as its route takes them, then
+// returns.
+class CountTo : public procactor::Actor<CountTo> {
+ public:
+  static std::vector<procactor::ParamSpec> parameters() { return {{"count", ParamKind::integer, false}}; }
+  void run() override {
+    const std::int64_t count = params().get_or<std::int64_t>("count", 200);
+    for (std::int64_t n = 1; n <= count && !stopping(); ++n) emit(Tick{n});
+  }
+};
+
+// Counts the Ticks it gets and says how many when it stops: "received: N".
+// The replica `hold` (default 1) keeps its first Tick in its handler until
+// its input has ended (it is closed), so nothing it was sent meanwhile is
+// handled: a least_loaded route must see its queue full after two.
+class HoldOne : public procactor::Actor<HoldOne, Tick> {
+ public:
+  static std::vector<procactor::ParamSpec> parameters() { return {{"hold", ParamKind::integer, false}}; }
+  void on(const Tick&) {
+    if (++received_ == 1 && replica() == params().get_or<std::int64_t>("hold", 1)) {
+      while (!stopping()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  void on_stop() override { std::cout << "received: " << received_ << std::endl; }
+
+ private:
+  std::int64_t received_ = 0;
+};
+
 }  // namespace clitest
 
+PROCACTOR_ACTOR(clitest::CountTo);
+PROCACTOR_ACTOR(clitest::HoldOne);
 PROCACTOR_ACTOR(clitest::Asker);
 PROCACTOR_ACTOR(clitest::Replier);
 PROCACTOR_ACTOR(clitest::Numberer);
