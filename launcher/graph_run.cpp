@@ -510,6 +510,7 @@ int graph_run::run(Runtime& rt) {
         // ending the job (a node died, or the launcher asked it to), and
         // SIGKILL follows: record the exit code first.
         std::ofstream(run_.dir / "exit") << exit_failure << '\n';
+        job_ended_ = true;
         fail_now("the MPI job was ended (SIGTERM from mpirun or srun): another node failed, or the run was stopped");
       } else if (sig == SIGUSR1 && stopping_) {
         // Already stopping in order.

@@ -77,6 +77,9 @@ class graph_run {
   void relay(const std::string& line);
   // The node's link is about to go: from now on its lines go to stderr.
   void close_node_output();
+  // mpirun or srun is ending the job (SIGTERM): the other nodes will not
+  // say goodbye.
+  [[nodiscard]] bool job_ended() const noexcept { return job_ended_; }
   // A control request relayed from the launching host, answered as the
   // control socket answers it. From any thread but the run loop's.
   [[nodiscard]] std::string answer(Runtime& rt, const ControlRequest& request) { return control(rt, request); }
@@ -154,6 +157,7 @@ class graph_run {
   void wake() noexcept;
 
   bool stopping_ = false;
+  bool job_ended_ = false;
   bool stopped_by_user_ = false;
   std::optional<steady::time_point> force_at_;
   std::string failure_;

@@ -170,6 +170,10 @@ class gateway_thread {
     std::lock_guard guard(mutex_);
     if (gateway_ != nullptr) gateway_->finish();
   }
+  void abandon() {
+    std::lock_guard guard(mutex_);
+    if (gateway_ != nullptr) gateway_->abandon();
+  }
 
  private:
   void serve(const Graph& graph, std::size_t node, std::promise<void>& ready) {
@@ -348,7 +352,13 @@ int run_node(const Graph& graph, const std::string& node_name) {
     // What this node prints from now on (the runtime's last output lines)
     // goes to its stderr: the link closes.
     run.close_node_output();
-    gateway->finish();
+    // A job that mpirun or srun is ending has a node gone: no handshake
+    // (srun would wait KillWait, 30 s by default, before its SIGKILL).
+    if (run.job_ended()) {
+      gateway->abandon();
+    } else {
+      gateway->finish();
+    }
     gateway.reset();  // joins: the link's close handshake with every node
     return code;
   };

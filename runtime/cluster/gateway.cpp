@@ -111,6 +111,11 @@ void gateway::finish() {
   requested_finish_ = true;
 }
 
+void gateway::abandon() {
+  std::lock_guard guard(requests_mutex_);
+  requested_abandon_ = true;
+}
+
 bool gateway::take_requests() {
   std::vector<std::uint32_t> finished;
   std::vector<std::pair<int, std::string>> messages;
@@ -119,6 +124,7 @@ bool gateway::take_requests() {
     finished.swap(requested_finished_);
     messages.swap(requested_messages_);
     finishing_run_ = finishing_run_ || requested_finish_;
+    abandoning_ = abandoning_ || requested_abandon_;
   }
   for (const auto& [node, text] : messages) {
     if (node < 0) {
@@ -429,6 +435,7 @@ bool gateway::turn() {
 void gateway::run() {
   for (;;) {
     turn();
+    if (abandoning_) return;
     if (finishing_run_ && finishing_.empty() && held_in_.empty() && finished_in_.empty() &&
         std::none_of(outbound_.begin(), outbound_.end(), [](const outbound& out) { return out.held.has_value(); })) {
       break;

@@ -99,6 +99,10 @@ class gateway {
   // The run is over on this node: once what is queued has gone, close the
   // link (every node does) and return from run().
   void finish();
+  // The job is being ended (a node failed): return from run() at once,
+  // leaving the link unclosed (no goodbye any peer may never answer, and
+  // no MPI_Finalize).
+  void abandon();
 
   // On the thread that made the MPI environment: turns until finish(),
   // then closes the link.
@@ -179,6 +183,8 @@ class gateway {
   std::vector<std::uint32_t> requested_finished_;
   std::vector<std::pair<int, std::string>> requested_messages_;  // node, or -1: every other node
   bool requested_finish_ = false;
+  bool requested_abandon_ = false;
+  bool abandoning_ = false;
   bool finishing_run_ = false;
 };
 

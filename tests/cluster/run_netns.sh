@@ -40,6 +40,10 @@ set -uo pipefail
 
 readonly here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly hosts_sh="$here/netns_hosts.sh"
+# show_output, wait_for_ready, wait_for_launch_end, expected_primes,
+# check_primes_run, show_records (which read out, nodes, graph_name, runs,
+# job_pid).
+source "$here/launch_checks.sh"
 readonly skip_status=77
 readonly lost_peer_exit=3  # tests/cluster/cluster_test.hpp
 # Unique per run, so that parallel runs do not collide; the start of every
@@ -250,6 +254,7 @@ case "$mode" in
     sed "s/@HOST_PREFIX@/$prefix/g" "$graph_template" >"$graph" || exit 1
     graph_name=$(sed -nE 's/^name = "(.*)"$/\1/p' "$graph" | head -n 1)
     out="$workdir/out"
+    nodes=$nhosts
     ;;
 esac
 
@@ -304,69 +309,6 @@ start_launch() {
   timeout -k 5 "$deadline" "$hosts_sh" run "$prefix" 0 "$procactor" launch "$graph" >"$out" 2>&1 &
   job_pid=$!
   launched_at=$(now)
-}
-
-show_output() {
-  say "what procactor launch printed:"
-  sed 's/^/  | /' "$out"
-}
-
-# Waits for every node's ready line ("procactor@nI | N actors ready in"),
-# at most `limit` seconds after the launch: false, saying why, when the
-# launch ended first or the time ran out.
-wait_for_ready() {
-  local limit=$1 i missing
-  for (( ; ; )); do
-    missing=
-    for ((i = 0; i < nhosts; i++)); do
-      grep -qE "^procactor@n$i \| [0-9]+ actors ready in " "$out" || missing+=" n$i"
-    done
-    [[ -n "$missing" ]] || return 0
-    if ! kill -0 "$job_pid" 2>/dev/null; then
-      wait "$job_pid"
-      say "FAIL: procactor launch ended (status $?) before every node was ready (not:$missing)"
-      job_pid=
-      show_output
-      return 1
-    fi
-    if ! less_than "$(seconds_since "$launched_at")" "$limit"; then
-      say "FAIL: not ready $limit s after the launch:$missing"
-      show_output
-      return 1
-    fi
-    sleep 0.05
-  done
-}
-
-# Waits for the launch to end, at most `limit` seconds after `since`:
-# sets `status` (its exit status) and `ended_s` (seconds since `since`);
-# false when it did not end in time (the cleanup stops it).
-wait_for_launch_end() {
-  local since=$1 limit=$2
-  while kill -0 "$job_pid" 2>/dev/null; do
-    less_than "$(seconds_since "$since")" "$limit" || return 1
-    sleep 0.02
-  done
-  ended_s=$(seconds_since "$since")
-  wait "$job_pid"
-  status=$?
-  job_pid=
-}
-
-# What each node's run directory recorded: its exit code (none when it was
-# killed before it could write one) and the end of its run.log, which is
-# all there is of a node on a cut host, whose output cannot reach mpirun.
-show_records() {
-  local i dir
-  for ((i = 0; i < nhosts; i++)); do
-    dir="$runs/$graph_name-n$i"
-    if [[ -r "$dir/exit" ]]; then
-      say "node n$i's run record: exit code $(cat "$dir/exit")"
-    else
-      say "node n$i's run record: no exit code (the node ended before it wrote one)"
-    fi
-    [[ ! -r "$dir/run.log" ]] || tail -n 4 "$dir/run.log" | sed "s/^/  n$i run.log | /"
-  done
 }
 
 # After a fault at `since` (what: "the kill", "the cut"): the launch must
@@ -466,29 +408,14 @@ case "$mode" in
     wait_for_empty_hosts 10 && say "every process of the run ended $(seconds_since "$cut_at") s after the cut"
     ;;
   launch)
-    # The graph counts the primes in [2, to): example-primes' "primes below to".
-    range_to=$(sed -nE 's/.*[{ ]to = ([0-9_]+).*/\1/p' "$graph" | head -n 1 | tr -d _)
-    [[ -n "$range_to" ]] || { say "FAIL: no 'to = N' in $graph"; exit 1; }
-    reference=$(timeout 60 "$example_primes" "$range_to") || { say "FAIL: example-primes $range_to failed"; exit 1; }
-    expected=$(sed -nE "s/^primes below $range_to: ([0-9]+) .*/\1/p" <<<"$reference" | head -n 1)
-    [[ -n "$expected" ]] || { say "FAIL: example-primes printed no count: $reference"; exit 1; }
-    say "example-primes $range_to: $expected primes"
+    expected_primes "$graph" "$example_primes" || exit 1
     start_launch 180
     wait "$job_pid"
     status=$?
     job_pid=
     say "procactor launch ended with status $status, $(seconds_since "$launched_at") s after it started"
     show_output
-    ((status == 0)) || fail "procactor launch exited with status $status"
-    totals=$(grep -c '^sink\.0 | total: ' "$out")
-    ((totals == 1)) || fail "the sink printed $totals totals, not one"
-    grep -qxF "sink.0 | total: $expected" "$out" || fail "the sink's total is not example-primes' $expected"
-    for ((i = 0; i < nhosts; i++)); do
-      # Replicas go round robin over the nodes: worker.I runs on nI.
-      grep -qE "^procactor@n$i \| worker\.$i started \(pid [0-9]+\)$" "$out" || fail "worker.$i did not start on node n$i"
-      grep -qF "procactor@n$i | graph $graph_name finished in " "$out" || fail "node n$i did not finish the graph"
-      [[ "$(cat "$runs/$graph_name-n$i/exit" 2>/dev/null)" == 0 ]] || fail "node n$i's run record has no exit code 0"
-    done
+    check_primes_run "$expected"
     for ((i = 0; i < nhosts; i++)); do
       say "host $prefix$i received $(ip netns exec "$prefix$i" cat /sys/class/net/net0/statistics/rx_bytes) bytes on net0"
     done
