@@ -165,6 +165,19 @@ TEST_CASE("primes on two nodes count as many as example-primes and each node fin
   CHECK(out.find(" failed after ") == std::string::npos);
 }
 
+TEST_CASE("the example primes-cluster.toml counts as many primes as example-primes" * doctest::timeout(590)) {
+  sandbox box;
+  const result reference = box.program({example_primes_binary().string(), "20000000"}, 400s);
+  REQUIRE_MESSAGE(reference.exit_code == 0, reference.err);
+  std::smatch match;
+  REQUIRE_MESSAGE(std::regex_search(reference.out, match, std::regex("primes below 20000000: ([0-9]+)")),
+                  reference.out);
+  const long expected = std::stol(match[1]);
+  const std::string out = launch_to_end(box, box.copy_graph("example_primes-cluster.toml"), "primes-cluster");
+  CHECK_MESSAGE(has_total(out, expected), out);
+  CHECK(count_of(out, "sink.0 | ") == 1);
+}
+
 TEST_CASE("each node starts the instances placed on it and only those" * doctest::timeout(290)) {
   sandbox box;
   const fs::path file = box.copy_graph("primes_placed.toml");
