@@ -1,4 +1,4 @@
-// `procactor launch` of a graph placed on several nodes: mpirun starts one
+// `procactor launch` of a graph placed on several nodes: mpirun (or srun) starts one
 // `procactor node` per node (an MPMD line, one app context each, in
 // [cluster] order, so that rank = node), and this process is the run on
 // this host: it prints and logs what the nodes print, serves the run's
@@ -135,7 +135,7 @@ job_command srun_line(const Graph& graph, const std::filesystem::path& self, con
 #ifdef PROCACTOR_WITH_MPI
 namespace {
 
-// The launching process of a multi-node run: mpirun's parent, its
+// The launching process of a multi-node run: mpirun's (or srun's) parent, its
 // standard streams' other end, and the run's supervisor as `status` and
 // `logs` see it (cluster_control.hpp).
 class cluster_launch {
@@ -157,6 +157,7 @@ class cluster_launch {
   int run(const job_command& job) {
     started_ = steady::now();
     stop_by_request_ = job.stop_by_request;
+    job_name_ = job.argv.front();
     if (!start_job(job)) return finish(exit_failure);
     int code = exit_failure;
     {
@@ -227,10 +228,11 @@ class cluster_launch {
     return true;
   }
 
-  // mpirun's standard output and error, line by line, until it has exited;
-  // Ctrl-C meanwhile: the first asks every node to stop in order (SIGUSR1,
-  // which mpirun passes on), the second to stop now (SIGUSR2), a third
-  // ends the job through mpirun itself. Returns the run's exit code.
+  // mpirun's (or srun's) standard output and error, line by line, until it
+  // has exited; Ctrl-C meanwhile: the first asks every node to stop in
+  // order (SIGUSR1, which mpirun passes on; srun: a request), the second to
+  // stop now (SIGUSR2; srun: a request), a third ends the job (SIGTERM to
+  // mpirun or srun). Returns the run's exit code.
   int relay_until_exit() {
     int asked = 0;
     for (;;) {
@@ -244,7 +246,7 @@ class cluster_launch {
           }
         }
         if (WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? exit_ok : exit_failure;
-        say("mpirun ended by signal " + std::to_string(WTERMSIG(status)));
+        say(job_name_ + " ended by signal " + std::to_string(WTERMSIG(status)));
         return exit_failure;
       }
       pollfd fds[3] = {{streams_[0].fd, POLLIN, 0}, {streams_[1].fd, POLLIN, 0}, {stop_signal_fd(), POLLIN, 0}};
@@ -265,7 +267,7 @@ class cluster_launch {
           ControlRequest stop;
           stop.verb = ControlRequest::Verb::stop;
           if (asked == 2) stop.stop_timeout = std::chrono::nanoseconds(0);
-          (void)write_to_mpirun(relay::request_line(0, 0, stop) + '\n');
+          (void)write_to_job(relay::request_line(0, 0, stop) + '\n');
         } else {
           ::kill(job_, asked == 1 ? SIGUSR1 : asked == 2 ? SIGUSR2 : SIGTERM);
         }
@@ -276,7 +278,6 @@ class cluster_launch {
   struct stream {
     int fd = -1;
     std::string pending;
-    bool is_err = false;
   };
 
   // One read: false at the end of the stream (or nothing there, once
@@ -383,7 +384,7 @@ class cluster_launch {
     }
     std::string lines;
     for (std::size_t node : nodes) lines += relay::request_line(id, node, request) + '\n';
-    const bool sent = write_to_mpirun(lines);
+    const bool sent = write_to_job(lines);
     std::unique_lock lock(pending_mutex_);
     if (sent) {
       replied_.wait_for(lock, reply_deadline, [&] { return ended_ || pending_[id].size() == nodes.size(); });
@@ -395,11 +396,11 @@ class cluster_launch {
     }
     pending_.erase(id);
     lock.unlock();
-    if (!sent) return "error: the nodes of run " + run_.name + " cannot be reached (mpirun has ended)";
+    if (!sent) return "error: the nodes of run " + run_.name + " cannot be reached (" + job_name_ + " has ended)";
     return relay::merge_replies(graph_, run_.name, request, replies);
   }
 
-  bool write_to_mpirun(const std::string& bytes) {
+  bool write_to_job(const std::string& bytes) {
     std::lock_guard guard(write_mutex_);
     std::size_t done = 0;
     const auto deadline = steady::now() + std::chrono::seconds(5);
@@ -434,6 +435,7 @@ class cluster_launch {
   bool colour_;
   steady::time_point started_{};
   bool stop_by_request_ = false;
+  std::string job_name_;  // mpirun or srun
   pid_t job_ = -1;
   int to_job_ = -1;
   std::array<stream, 2> streams_;  // mpirun's stdout, stderr
