@@ -475,4 +475,22 @@ TEST_CASE(
   check_nodes_left_nothing(box, "endless-two-nodes", file, values(pids));
 }
 
+TEST_CASE("the launching process of a run on two nodes killed with kill -9 takes the whole run with it" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("endless_two_nodes.toml");
+  const detached_run run = launch_detached(box, file);
+  const mpirun_guard guard(file);
+  const auto pids = running_instances(box, run.name, 4);
+
+  // mpirun dies with it (PR_SET_PDEATHSIG), and ends the nodes.
+  REQUIRE(::kill(run.supervisor, SIGKILL) == 0);
+  check_run_left_nothing(run.supervisor);
+  check_nodes_left_nothing(box, "endless-two-nodes", file, values(pids));
+  // The run is news: its supervisor died before it recorded an exit.
+  const result status = box.procactor({"status", run.name});
+  CHECK(status.exit_code == 1);
+  CHECK_MESSAGE(status.err.find("died") != std::string::npos, status.err);
+}
+
 }  // namespace cli
