@@ -418,7 +418,7 @@ void graph_run::begin_stop(std::chrono::nanoseconds timeout, bool tell_nodes) {
   if (stopping_) return;
   stopping_ = true;
   force_at_ = steady::now() + timeout;
-  if (node_ && tell_nodes) node_->broadcast("stop " + std::to_string(timeout.count()));
+  if (tell_nodes) tell_nodes_stop(timeout);
   for (const auto& inst : instances_) {
     if (upstream_of(inst.actor).empty() && !inst.finished && !inst.remote) inst.ref.close();
   }
@@ -433,7 +433,12 @@ void graph_run::stop_within(std::chrono::nanoseconds timeout, bool tell_nodes) {
   }
   if (force_at_ && steady::now() + timeout >= *force_at_) return;
   force_at_ = steady::now() + timeout;
-  if (node_ && tell_nodes) node_->broadcast("stop " + std::to_string(timeout.count()));
+  if (tell_nodes) tell_nodes_stop(timeout);
+}
+
+// The other nodes stop in order too, within `timeout` (node.cpp reads it).
+void graph_run::tell_nodes_stop(std::chrono::nanoseconds timeout) {
+  if (node_) node_->broadcast("stop " + std::to_string(timeout.count()));
 }
 
 void graph_run::force_stop(bool tell_nodes) {

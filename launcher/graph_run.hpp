@@ -123,6 +123,7 @@ class graph_run {
   // tell_nodes: on a node, the other nodes stop too.
   void begin_stop(std::chrono::nanoseconds timeout, bool tell_nodes = true);
   void stop_within(std::chrono::nanoseconds timeout, bool tell_nodes = true);
+  void tell_nodes_stop(std::chrono::nanoseconds timeout);
   void force_stop(bool tell_nodes = false);
   void end_of_stream();
   void mark_finished(instance& inst);

@@ -63,6 +63,17 @@ slot_plan plan_slots(const Graph& graph, int self) {
 constexpr std::string_view ask_prefix = "ask\n";
 constexpr std::string_view say_prefix = "say\n";
 
+// The request a relayed line carries. A broken one is answered here, as
+// node `node`, when its number can be read, and yields nothing.
+std::optional<relay::addressed_request> read_request(graph_run& run, const std::string& line, std::size_t node) {
+  auto parsed = relay::parse_request_line(line);
+  if (auto* why = std::get_if<std::string>(&parsed)) {
+    if (auto id = relay::request_id(line)) run.relay(relay::reply_frame(*id, node, "error: " + *why));
+    return std::nullopt;
+  }
+  return std::get<relay::addressed_request>(std::move(parsed));
+}
+
 // Answers the launching host's requests for this node, on a thread of its
 // own: a status reads /proc for every instance, which neither the
 // gateway's thread nor the run loop may wait for. Requests queued before
@@ -84,11 +95,11 @@ class request_worker {
   void start() {
     thread_ = std::thread([this] { serve(); });
   }
-  // A request line for this node; from any thread.
-  void post(std::string line) {
+  // A request for this node; from any thread.
+  void post(relay::addressed_request request) {
     {
       std::lock_guard guard(mutex_);
-      queue_.push_back(std::move(line));
+      queue_.push_back(std::move(request));
     }
     wake_.notify_one();
   }
@@ -96,20 +107,14 @@ class request_worker {
  private:
   void serve() {
     for (;;) {
-      std::string line;
+      relay::addressed_request request;
       {
         std::unique_lock lock(mutex_);
         wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
         if (stopping_) return;
-        line = std::move(queue_.front());
+        request = std::move(queue_.front());
         queue_.pop_front();
       }
-      auto parsed = relay::parse_request_line(line);
-      if (auto* why = std::get_if<std::string>(&parsed)) {
-        if (auto id = relay::request_id(line)) run_.relay(relay::reply_frame(*id, node_, "error: " + *why));
-        continue;
-      }
-      const auto& request = std::get<relay::addressed_request>(parsed);
       std::string reply;
       try {
         reply = run_.answer(rt_, request.request);
@@ -125,7 +130,7 @@ class request_worker {
   std::size_t node_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::string> queue_;
+  std::deque<relay::addressed_request> queue_;
   bool stopping_ = false;
   std::thread thread_;
 };
@@ -200,11 +205,11 @@ class gateway_thread {
       slot_plan plan = plan_slots(graph, mpi.rank());
       cluster::gateway_hooks hooks;
       hooks.remote_finished = [this](std::uint32_t slot) { run_.remote_finished(slot); };
-      hooks.control = [this](int, const std::string& text) {
+      hooks.control = [this, node](int, const std::string& text) {
         if (text.starts_with(say_prefix)) {
           run_.relay(text.substr(say_prefix.size()));
         } else if (text.starts_with(ask_prefix)) {
-          worker_.post(text.substr(ask_prefix.size()));
+          if (auto request = read_request(run_, text.substr(ask_prefix.size()), node)) worker_.post(std::move(*request));
         } else if (text == "force") {
           run_.remote_stop(true);
         } else if (text.starts_with("stop")) {
@@ -293,19 +298,16 @@ class request_reader {
   }
 
   void pass_on(const std::string& line) {
-    auto parsed = relay::parse_request_line(line);
-    if (auto* why = std::get_if<std::string>(&parsed)) {
-      if (auto id = relay::request_id(line)) run_.relay(relay::reply_frame(*id, 0, "error: " + *why));
-      return;
-    }
-    const auto& request = std::get<relay::addressed_request>(parsed);
-    if (request.node == 0) {
-      worker_.post(line);
-    } else if (request.node >= nodes_) {
-      run_.relay(relay::reply_frame(request.id, request.node, "error: the run has no node number " +
-                                                                  std::to_string(request.node)));
-    } else if (!gateway_.tell(static_cast<int>(request.node), std::string(ask_prefix) + line)) {
-      run_.relay(relay::reply_frame(request.id, request.node, "error: the link to the other nodes is gone"));
+    auto request = read_request(run_, line, 0);
+    if (!request) return;
+    const std::uint64_t id = request->id;
+    const std::size_t node = request->node;
+    if (node == 0) {
+      worker_.post(std::move(*request));
+    } else if (node >= nodes_) {
+      run_.relay(relay::reply_frame(id, node, "error: the run has no node number " + std::to_string(node)));
+    } else if (!gateway_.tell(static_cast<int>(node), std::string(ask_prefix) + line)) {
+      run_.relay(relay::reply_frame(id, node, "error: the link to the other nodes is gone"));
     }
   }
 

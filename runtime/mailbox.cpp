@@ -397,13 +397,15 @@ std::optional<delivery> receiver::next(steady::duration timeout) {
   }
 }
 
+void wake_progress_waiter(const arena& a, const lane* l, std::uint32_t waiting) noexcept {
+  if ((waiting & lane_waits_for_progress) == 0 || l->sender >= max_slots) return;
+  std::atomic<std::uint32_t>& word = a.slot(l->sender).progress_seq;
+  word.fetch_add(1, std::memory_order_release);
+  futex_wake(word, INT32_MAX);
+}
+
 void receiver::commit(const delivery& d) {
-  if ((lane_commit(d.from, d.next) & lane_waits_for_progress) != 0 && d.from->sender < max_slots) {
-    // Its producer waits for one of its least_loaded targets to finish one.
-    std::atomic<std::uint32_t>& word = arena_->slot(d.from->sender).progress_seq;
-    word.fetch_add(1, std::memory_order_release);
-    futex_wake(word, INT32_MAX);
-  }
+  wake_progress_waiter(*arena_, d.from, lane_commit(d.from, d.next));
   if (d.blob) bip::shared_memory_object::remove(d.blob->name.c_str());
 }
 

@@ -194,6 +194,12 @@ class sender {
 // Wakes the consumer of `box` if it is parked and no earlier send has woken
 // it since it parked.
 void wake_consumer(mailbox* box) noexcept;
+// Tells the producer of `l`, if it waits for one of its least_loaded
+// targets to finish something (lane_waits_for_progress, see
+// sender::await_progress), that `l`'s load went down. `waiting` is the
+// lane's producer_waiting word read after that change, behind a seq_cst
+// fence (lane_commit returns it so).
+void wake_progress_waiter(const arena& a, const lane* l, std::uint32_t waiting) noexcept;
 // Whether a wake_consumer on this thread made a futex wake since the last
 // call: the peer was asleep, so its answer will take a wake-up at least.
 bool take_woke_sleeper() noexcept;

@@ -7,7 +7,6 @@
 
 #include "arena.hpp"
 #include "envelope.hpp"
-#include "futex.hpp"
 #include "process.hpp"
 
 namespace procactor::cluster {
@@ -302,12 +301,7 @@ void gateway::apply_loads(const std::string& report) {
     // As a commit does: a sender waiting for one of its least_loaded
     // targets to finish something is told (pairs with await_progress).
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if ((lane->producer_waiting.load(std::memory_order_relaxed) & detail::lane_waits_for_progress) != 0 &&
-        lane->sender < detail::max_slots) {
-      std::atomic<std::uint32_t>& word = shm().slot(lane->sender).progress_seq;
-      word.fetch_add(1, std::memory_order_release);
-      detail::futex_wake(word, INT32_MAX);
-    }
+    detail::wake_progress_waiter(shm(), lane, lane->producer_waiting.load(std::memory_order_relaxed));
   }
 }
 
