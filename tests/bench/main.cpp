@@ -23,6 +23,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -50,13 +51,22 @@ struct options {
   bool help = false;
   bool callgrind = false;
   std::uint64_t callgrind_messages = callgrind_default_messages;
+  std::set<std::string> only;  // workload groups to run; empty = all
 };
 
+// The names --only accepts, each a group of workloads in the report.
+const std::set<std::string> workload_groups = {"stream", "senders", "pipeline", "round_trip_hot",
+                                               "round_trip_parked", "primes", "cross_node",
+                                               "launch_ready", "restart_latency"};
+
 constexpr const char* usage =
-    "usage: procactor-bench [--quick] [--json] [--help]\n"
+    "usage: procactor-bench [--quick] [--json] [--only NAME[,NAME...]] [--help]\n"
     "       procactor-bench --callgrind [--messages N] [--json]\n"
     "  --quick      smaller counts: the whole run takes under two minutes on 2 CPUs\n"
     "  --json       print exactly one JSON object (figures, baselines, ratios)\n"
+    "  --only       run only these workloads: stream, senders, pipeline,\n"
+    "               round_trip_hot, round_trip_parked, primes, cross_node,\n"
+    "               launch_ready, restart_latency\n"
     "  --callgrind  instructions per message of the stream, sender and consumer side,\n"
     "               counted by valgrind's callgrind over N and 2N messages (default N\n"
     "               20000); not part of the default run\n";
@@ -77,6 +87,19 @@ std::optional<options> parse_options(int argc, char** argv) {
       char* end = nullptr;
       parsed.callgrind_messages = std::strtoull(argv[++i], &end, 10);
       if (*end != '\0' || parsed.callgrind_messages == 0) return std::nullopt;
+    } else if (arg == "--only" && i + 1 < argc) {
+      std::string_view list = argv[++i];
+      while (!list.empty()) {
+        const auto comma = list.find(',');
+        const std::string name(list.substr(0, comma));
+        if (!workload_groups.count(name)) {
+          std::cerr << "procactor-bench: no workload named '" << name << "'\n";
+          return std::nullopt;
+        }
+        parsed.only.insert(name);
+        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      }
+      if (parsed.only.empty()) return std::nullopt;
     } else {
       return std::nullopt;
     }
@@ -736,17 +759,24 @@ int main(int argc, char** argv) {
   {
     const scoped_shm_signal_cleanup cleanup;
     bench_run run(config, procactor ? &*procactor : nullptr, report);
-    report.workloads.push_back(run.stream());
-    for (const int senders : config.sender_counts) report.workloads.push_back(run.stream_senders(senders));
-    report.workloads.push_back(run.pipeline());
-    report.workloads.push_back(run.round_trip_hot());
-    report.workloads.push_back(run.round_trip_parked());
-    for (auto& w : run.primes()) report.workloads.push_back(std::move(w));
+    const auto wanted = [&](const char* name) { return opts->only.empty() || opts->only.count(name) > 0; };
+    if (wanted("stream")) report.workloads.push_back(run.stream());
+    if (wanted("senders")) {
+      for (const int senders : config.sender_counts) report.workloads.push_back(run.stream_senders(senders));
+    }
+    if (wanted("pipeline")) report.workloads.push_back(run.pipeline());
+    if (wanted("round_trip_hot")) report.workloads.push_back(run.round_trip_hot());
+    if (wanted("round_trip_parked")) report.workloads.push_back(run.round_trip_parked());
+    if (wanted("primes")) {
+      for (auto& w : run.primes()) report.workloads.push_back(std::move(w));
+    }
 #ifdef PROCACTOR_BENCH_WITH_MPI
-    for (auto& w : run.cross_node()) report.workloads.push_back(std::move(w));
+    if (wanted("cross_node")) {
+      for (auto& w : run.cross_node()) report.workloads.push_back(std::move(w));
+    }
 #endif
-    report.workloads.push_back(run.launch_ready());
-    report.workloads.push_back(run.restart_latency());
+    if (wanted("launch_ready")) report.workloads.push_back(run.launch_ready());
+    if (wanted("restart_latency")) report.workloads.push_back(run.restart_latency());
   }
   report.elapsed_s = seconds_between(started, bench_clock::now());
   report.machine.load_after = load_average_1m();
