@@ -30,8 +30,10 @@
 
 #include "cluster_control.hpp"
 #include "commands.hpp"
+#include "dashboard.hpp"
 #include "control.hpp"
 #include "detach.hpp"
+#include "log_writer.hpp"
 #include "run_dir.hpp"
 #include "runtime_options.hpp"
 #include "stop_signals.hpp"
@@ -141,8 +143,12 @@ namespace {
 class cluster_launch {
  public:
   cluster_launch(const Graph& graph, const LaunchOptions& options, RunEntry run)
-      : graph_(graph), run_(std::move(run)), colour_(colour_output(options.color)) {
-    run_log_.open(run_.dir / "run.log", std::ios::app);
+      : graph_(graph),
+        run_(std::move(run)),
+        colour_(colour_output(options.color)),
+        run_log_(run_.dir / "run.log"),
+        event_log_(run_.dir / "events.jsonl", 0) {
+    record_graph(run_, graph_.name, options.file);
     for (std::size_t a = 0; a < graph_.actors.size(); ++a) {
       for (std::uint32_t r = 0; r < graph_.actors[a].replicas; ++r) {
         const std::string name = instance_name(graph_.actors[a], r);
@@ -307,8 +313,7 @@ class cluster_launch {
   void line_from(const stream& s, std::string_view line) {
     if (&s == &streams_[1]) {
       std::cerr << line << std::endl;
-      run_log_ << line << '\n';
-      run_log_.flush();
+      run_log_.stamped(line);
       return;
     }
     if (line.starts_with(relay::frame_mark)) {
@@ -325,9 +330,8 @@ class cluster_launch {
     const auto actor = bar == std::string_view::npos ? actor_of_.end() : actor_of_.find(who);
     if (actor != actor_of_.end()) {
       auto& log = logs_[actor->first];
-      if (!log) log = std::make_unique<std::ofstream>(log_path(actor->first), std::ios::app);
-      *log << line.substr(bar + 3) << '\n';
-      log->flush();
+      if (!log) log = std::make_unique<log_writer>(log_path(actor->first));
+      log->stamped(line.substr(bar + 3));
     }
     if (colour_ && bar != std::string_view::npos) {
       std::cout << coloured_line(who, line.substr(bar + 3), actor == actor_of_.end(),
@@ -336,14 +340,19 @@ class cluster_launch {
     } else {
       std::cout << line << std::endl;
     }
-    run_log_ << line << '\n';
-    run_log_.flush();
+    run_log_.stamped(line);
   }
 
   void say(const std::string& text) { output("procactor | " + text); }
   void say_error(const std::string& text) {
     std::cerr << "procactor: error: " << text << std::endl;
-    run_log_ << "procactor: error: " << text << '\n';
+    run_log_.stamped("procactor: error: " + text);
+  }
+
+  // The run's own events; each actor's are in its node's run (GRAPH-NODE),
+  // on that node's host.
+  void record_event(const std::string& kind, const std::string& detail) {
+    event_log_.plain(event_json({wall_clock::now(), kind, "", 0, detail}));
   }
 
   void on_frame(relay::frame f) {
@@ -357,6 +366,8 @@ class cluster_launch {
       char text[64];
       std::snprintf(text, sizeof text, "%.1f ms", ms);
       say(std::to_string(count) + " actors ready on " + format_count(ready_nodes_.size(), "node") + " in " + text);
+      record_event("ready", std::to_string(count) + " actors ready on " + format_count(ready_nodes_.size(), "node") +
+                                " in " + text);
       tell_foreground_ready();
       return;
     }
@@ -423,8 +434,10 @@ class cluster_launch {
     const auto seconds = std::chrono::duration<double>(steady::now() - started_).count();
     char text[64];
     std::snprintf(text, sizeof text, "%.2f s", seconds);
-    say("run " + run_.name + (code == exit_ok ? " ended after " : " failed after ") + text +
-        " (exit code " + std::to_string(code) + ")");
+    const std::string how = "run " + run_.name + (code == exit_ok ? " ended after " : " failed after ") + text +
+                            " (exit code " + std::to_string(code) + ")";
+    say(how);
+    record_event("finished", how);
     std::ofstream(run_.dir / "exit") << code << '\n';
     if (to_job_ >= 0) ::close(to_job_);
     return code;
@@ -439,9 +452,10 @@ class cluster_launch {
   pid_t job_ = -1;
   int to_job_ = -1;
   std::array<stream, 2> streams_;  // mpirun's stdout, stderr
-  std::ofstream run_log_;
+  log_writer run_log_;
+  log_writer event_log_;
   std::map<std::string, std::size_t, std::less<>> actor_of_;  // instance name -> actor index
-  std::map<std::string, std::unique_ptr<std::ofstream>, std::less<>> logs_;
+  std::map<std::string, std::unique_ptr<log_writer>, std::less<>> logs_;
   std::map<std::size_t, std::size_t> ready_nodes_;  // node -> its instance count
   bool ready_told_ = false;
 
@@ -478,12 +492,15 @@ int launch_cluster(const LaunchOptions& options, const Graph& graph) {
     std::ofstream(run.dir / "exit") << exit_usage << '\n';
     return exit_usage;
   }
+  std::optional<dashboard_server> dashboard;
+  if (options.http && !bind_dashboard(*options.http, run, dashboard)) return exit_failure;
   int detached_code = exit_ok;
   if (options.detach && detach(run, detached_code)) return detached_code;
   record_supervisor(run);
   install_stop_signals();
   ::signal(SIGPIPE, SIG_IGN);  // a write to an mpirun that is gone fails; it does not kill
   cluster_launch launch(graph, options, run);
+  if (dashboard) dashboard->serve();
   return launch.run(job);
 #endif
 }

@@ -20,6 +20,7 @@
 #include "cli_args.hpp"
 #include "diagnostic.hpp"
 #include "graph.hpp"
+#include "units.hpp"
 
 namespace procactor {
 class Runtime;
@@ -60,6 +61,7 @@ struct LaunchOptions {
   bool dry_run = false;
   bool detach = false;
   bool color = true;  // false with --no-color; colour also needs a terminal and no NO_COLOR
+  std::optional<ListenAddress> http;  // --http: serve the dashboard while the run lasts
 };
 
 struct StatusOptions {
@@ -73,6 +75,17 @@ struct LogsOptions {
   std::optional<ActorTarget> actor;  // absent: every actor
   bool follow = false;
   std::optional<std::size_t> tail;   // last N lines; absent: all
+  std::optional<std::chrono::system_clock::time_point> since;  // only lines written at or after it
+};
+
+struct LsOptions {
+  bool json = false;
+};
+
+struct EventsOptions {
+  std::string run;
+  bool json = false;    // the lines of events.jsonl as they are
+  bool follow = false;  // until the run ends
 };
 
 struct StopOptions {
@@ -139,5 +152,8 @@ struct node_setup {
 // commands_inspect.cpp
 [[nodiscard]] int inspect_command(const InspectOptions& options);
 [[nodiscard]] int kill_command(const KillOptions& options);
+// commands_ls.cpp — the runs' records.
+[[nodiscard]] int ls_command(const LsOptions& options);
+[[nodiscard]] int events_command(const EventsOptions& options);
 
 }  // namespace procactor::launcher

@@ -6,14 +6,17 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <procactor/runtime.hpp>
+#include <queue>
 #include <sstream>
 #include <thread>
 
 #include "commands.hpp"
 #include "control.hpp"
 #include "graph_checks.hpp"
+#include "log_writer.hpp"
 #include "run_client.hpp"
 #include "run_dir.hpp"
 #include "units.hpp"
@@ -102,6 +105,30 @@ void print_table(const nlohmann::json& status) {
   }
 }
 
+// An ended run's last table, as it was when it ended (final_status.json),
+// and when and how it ended; nothing for a run that left none.
+void print_final_status(const RunEntry& run, bool json) {
+  const auto text = final_status(run);
+  if (!text) return;
+  auto status = nlohmann::json::parse(*text, nullptr, false);
+  if (status.is_discarded() || !status.is_object() || !status.contains("actors")) return;
+  const auto ended = ended_ms(run);
+  const std::string when = ended ? local_timestamp(from_epoch_ms(*ended)) : std::string();
+  if (json) {
+    status["exit_code"] = run.exit_code;
+    status["ended"] = ended ? nlohmann::json(when) : nlohmann::json();
+    status["ended_ms"] = ended ? nlohmann::json(*ended) : nlohmann::json();
+    std::cout << status.dump() << std::endl;
+    return;
+  }
+  print_table(status);
+  std::cout << "run " << run.name << " ended" << (ended ? " at " + when : std::string());
+  if (const auto started = started_ms(run); started && ended) {
+    std::cout << " after " << human_uptime(static_cast<double>(*ended - *started) / 1000.0);
+  }
+  std::cout << " with exit code " << run.exit_code << std::endl;
+}
+
 }  // namespace
 
 std::optional<std::vector<std::string>> list_actor_types(const Graph& graph, std::vector<Diagnostic>& diagnostics) {
@@ -134,8 +161,15 @@ int status_command(const StatusOptions& options) {
     int code = exit_ok;
     ControlRequest request;
     request.verb = ControlRequest::Verb::status;
+    // A watch's rates are since its own previous table, whoever else asks.
+    if (options.watch) request.client = "watch-" + std::to_string(::getpid());
     auto reply = ask(*run, request, code);
-    if (!reply) return code;
+    if (!reply) {
+      // An ended run answers no more (still exit code 3, as every command
+      // on it), but it left its last table behind.
+      if (code == exit_no_such_run) print_final_status(refreshed(*run), options.json);
+      return code;
+    }
     const auto status = nlohmann::json::parse(*reply, nullptr, false);
     if (status.is_discarded()) {
       std::cerr << "procactor: " << *reply << '\n';
@@ -152,59 +186,169 @@ int status_command(const StatusOptions& options) {
   }
 }
 
+namespace {
+
+// A log to print, and the prefix that says whose its lines are when several
+// are merged ("worker.1 | ").
+struct log_source {
+  std::string prefix;
+  std::filesystem::path path;
+};
+
+// A line as printed, and the stamp it sorts by: its own, or the last one
+// before it in its file (a line written before logs had stamps has none).
+struct log_line {
+  std::string stamp;
+  std::string text;
+};
+
+// One file's lines, oldest first: what rotation moved aside, then what the
+// follower reads of the file itself (from its start, so nothing appended
+// meanwhile is lost or printed twice when -f goes on from there).
+class source_reader {
+ public:
+  explicit source_reader(const log_source& source) : source_(source), follower_(source.path, false) {}
+
+  std::vector<log_line> first_lines() {
+    std::vector<log_line> lines;
+    for (const auto& file : log_files(source_.path)) {
+      if (file == source_.path) continue;
+      std::ifstream in(file);
+      std::string line;
+      while (std::getline(in, line)) add(lines, std::move(line));
+    }
+    for (auto& line : follower_.new_lines()) add(lines, std::move(line));
+    return lines;
+  }
+  std::vector<log_line> new_lines() {
+    std::vector<log_line> lines;
+    for (auto& line : follower_.new_lines()) add(lines, std::move(line));
+    return lines;
+  }
+
+ private:
+  void add(std::vector<log_line>& lines, std::string line) {
+    if (const auto stamp = line_timestamp(line)) last_stamp_ = *stamp;
+    lines.push_back({last_stamp_, source_.prefix + line});
+  }
+
+  const log_source& source_;
+  log_follower follower_;
+  std::string last_stamp_;
+};
+
+// The lines of several files in time order: each file's stay in their
+// order, and of lines stamped alike the file listed first goes first.
+std::vector<log_line> merge_by_time(std::vector<std::vector<log_line>> files) {
+  if (files.size() == 1) return std::move(files.front());
+  using head = std::pair<std::size_t, std::size_t>;  // file, line
+  const auto later = [&files](const head& a, const head& b) {
+    const std::string& stamp_a = files[a.first][a.second].stamp;
+    const std::string& stamp_b = files[b.first][b.second].stamp;
+    return stamp_a != stamp_b ? stamp_a > stamp_b : a.first > b.first;
+  };
+  std::priority_queue<head, std::vector<head>, decltype(later)> heads(later);
+  std::size_t total = 0;
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    total += files[f].size();
+    if (!files[f].empty()) heads.emplace(f, 0);
+  }
+  std::vector<log_line> merged;
+  merged.reserve(total);
+  while (!heads.empty()) {
+    const auto [f, i] = heads.top();
+    heads.pop();
+    merged.push_back(std::move(files[f][i]));
+    if (i + 1 < files[f].size()) heads.emplace(f, i + 1);
+  }
+  return merged;
+}
+
+// The files `logs` reads: everything (run.log), a whole actor's replicas,
+// or one instance; empty when the run has no such actor.
+std::vector<log_source> log_sources(const RunEntry& run, const std::optional<ActorTarget>& actor) {
+  if (!actor) return {{"", run.dir / "run.log"}};
+  std::vector<std::filesystem::path> found;
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator(run.dir / "logs", ignored)) {
+    const std::string file = entry.path().filename().string();
+    if (!file.ends_with(".log")) continue;  // NAME.N.log; NAME.N.log.1 is what it rotated
+    const std::string instance = file.substr(0, file.size() - 4);
+    const std::string base = instance.substr(0, instance.rfind('.'));
+    const bool match = actor->replica ? instance == actor->name + "." + std::to_string(*actor->replica)
+                                      : base == actor->name;
+    if (match) found.push_back(entry.path());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<log_source> sources;
+  for (const auto& path : found) {
+    const std::string file = path.filename().string();
+    sources.push_back({found.size() > 1 ? file.substr(0, file.size() - 4) + " | " : "", path});
+  }
+  return sources;
+}
+
+// -f prints a line once no older one can still come: one stamped this
+// long before the look began was written before it (a writer reads the
+// clock right before its write). Later ones wait for the next look, and
+// are merged with what it finds.
+constexpr std::chrono::milliseconds settle_time{300};
+
+// Of each file's lines not printed yet, those stamped before `mark`,
+// merged; the rest stay.
+std::vector<log_line> take_settled(std::vector<std::vector<log_line>>& pending, const std::string& mark) {
+  std::vector<std::vector<log_line>> settled(pending.size());
+  for (std::size_t f = 0; f < pending.size(); ++f) {
+    auto& lines = pending[f];
+    const auto later = std::find_if(lines.begin(), lines.end(), [&mark](const log_line& l) { return l.stamp >= mark; });
+    settled[f].assign(std::make_move_iterator(lines.begin()), std::make_move_iterator(later));
+    lines.erase(lines.begin(), later);
+  }
+  return merge_by_time(std::move(settled));
+}
+
+}  // namespace
+
 int logs_command(const LogsOptions& options) {
   auto run = resolve(options.run);
   if (!run) return exit_no_such_run;
-  // One file, or several prefixed: everything (run.log), a whole actor, or
-  // one instance.
-  std::vector<std::pair<std::string, std::filesystem::path>> files;
-  if (!options.actor) {
-    files.emplace_back("", run->dir / "run.log");
-  } else {
-    const std::string wanted = options.actor->name;
-    std::vector<std::filesystem::path> found;
-    for (const auto& entry : std::filesystem::directory_iterator(run->dir / "logs")) {
-      const std::string stem = entry.path().stem().string();
-      const std::string base = stem.substr(0, stem.rfind('.'));
-      const bool match = options.actor->replica ? stem == wanted + "." + std::to_string(*options.actor->replica)
-                                                : base == wanted;
-      if (match) found.push_back(entry.path());
-    }
-    std::sort(found.begin(), found.end());
-    if (found.empty()) {
-      std::cerr << "procactor: no actor '" << to_string(*options.actor) << "' in run " << run->name << '\n';
-      return exit_no_such_run;
-    }
-    for (const auto& path : found) files.emplace_back(found.size() > 1 ? path.stem().string() + " | " : "", path);
+  const std::vector<log_source> sources = log_sources(*run, options.actor);
+  if (sources.empty()) {
+    std::cerr << "procactor: no actor '" << to_string(*options.actor) << "' in run " << run->name << '\n';
+    return exit_no_such_run;
   }
-  std::vector<std::string> lines;
-  for (const auto& [prefix, path] : files) {
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) lines.push_back(prefix + line);
-  }
-  const std::size_t skip = options.tail && *options.tail < lines.size() ? lines.size() - *options.tail : 0;
-  for (std::size_t i = skip; i < lines.size(); ++i) std::cout << lines[i] << '\n';
-  std::cout.flush();
-  if (!options.follow) return exit_ok;
-  // -f: print what is appended while the run lives.
-  std::vector<std::ifstream> streams;
-  for (const auto& [prefix, path] : files) {
-    streams.emplace_back(path);
-    streams.back().seekg(0, std::ios::end);
-  }
-  for (;;) {
-    bool any = false;
-    for (std::size_t i = 0; i < streams.size(); ++i) {
-      std::string line;
-      while (std::getline(streams[i], line)) {
-        std::cout << files[i].first << line << '\n';
-        any = true;
-      }
-      streams[i].clear();
-    }
+  // Stamps of one format sort as text: no date is parsed per line.
+  const std::string since = options.since ? local_timestamp(*options.since) : std::string();
+  const auto print = [&since](std::vector<log_line> lines, std::optional<std::size_t> tail) {
+    std::erase_if(lines, [&since](const log_line& line) { return line.stamp < since; });
+    const std::size_t skip = tail && *tail < lines.size() ? lines.size() - *tail : 0;
+    for (std::size_t i = skip; i < lines.size(); ++i) std::cout << lines[i].text << '\n';
     std::cout.flush();
-    if (!any && refreshed(*run).state != RunState::live) return exit_ok;
+  };
+  const auto mark = [] { return local_timestamp(wall_clock::now() - settle_time); };
+  std::string settled = mark();
+  std::vector<std::unique_ptr<source_reader>> readers;
+  std::vector<std::vector<log_line>> pending;
+  for (const auto& source : sources) {
+    readers.push_back(std::make_unique<source_reader>(source));
+    pending.push_back(readers.back()->first_lines());
+  }
+  if (!options.follow) {
+    print(merge_by_time(std::move(pending)), options.tail);
+    return exit_ok;
+  }
+  print(take_settled(pending, settled), options.tail);
+  // -f: what is appended while the run lives.
+  for (;;) {
+    // Looked at before reading: a run that has ended wrote its last line
+    // before, and the read gets it.
+    const bool ended = refreshed(*run).state != RunState::live;
+    settled = mark();
+    for (std::size_t f = 0; f < readers.size(); ++f) {
+      for (auto& line : readers[f]->new_lines()) pending[f].push_back(std::move(line));
+    }
+    print(ended ? merge_by_time(std::move(pending)) : take_settled(pending, settled), std::nullopt);
+    if (ended) return exit_ok;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }

@@ -218,7 +218,8 @@ void ControlServer::serve() {
   for (auto& c : clients) ::close(c.fd);
 }
 
-std::optional<std::string> control_request(const std::filesystem::path& socket_path, const std::string& request) {
+std::optional<std::string> control_request(const std::filesystem::path& socket_path, const std::string& request,
+                                           std::chrono::seconds limit) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::nullopt;
   sockaddr_un address{};
@@ -230,9 +231,9 @@ std::optional<std::string> control_request(const std::filesystem::path& socket_p
   }
   // A supervisor that is stopped (SIGSTOP) or wedged must not hang the
   // command that asks it something.
-  const timeval limit{60, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  const timeval wait{static_cast<time_t>(limit.count()), 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
       !write_all(fd, request + "\n")) {
     ::close(fd);

@@ -53,7 +53,9 @@ class ControlServer {
 };
 
 // Sends one request line and returns the reply; nullopt when nothing
-// listens on the socket, or nothing answers within a minute.
-std::optional<std::string> control_request(const std::filesystem::path& socket_path, const std::string& request);
+// listens on the socket, or nothing answers within `limit` (a minute: a
+// command that acts on the run waits for it; `ls` only glances).
+std::optional<std::string> control_request(const std::filesystem::path& socket_path, const std::string& request,
+                                           std::chrono::seconds limit = std::chrono::seconds(60));
 
 }  // namespace procactor::launcher

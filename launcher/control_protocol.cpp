@@ -75,8 +75,23 @@ std::variant<ControlRequest, std::string> parse(std::string_view line) {
 
   switch (request.verb) {
     case Verb::ping:
-    case Verb::status:
       if (words.size() > 1) return too_many(0, "no arguments");
+      return request;
+    case Verb::status:
+      if (words.size() > 2) return too_many(1, "at most a client name");
+      if (words.size() == 2) {
+        const std::string_view client = words[1];
+        const bool valid = client.size() <= max_client_bytes && client.front() != '-' && client.front() != '_' &&
+                           std::all_of(client.begin(), client.end(), [](char c) {
+                             return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                    c == '-' || c == '_';
+                           });
+        if (!valid) {
+          return "status client " + quoted(client) + " is not 1 to " + std::to_string(max_client_bytes) +
+                 " letters, digits, '-' or '_', starting with a letter or digit";
+        }
+        request.client = std::string(client);
+      }
       return request;
     case Verb::stop: {
       if (words.size() > 2) return too_many(1, "at most a timeout in nanoseconds");
@@ -144,7 +159,7 @@ std::variant<ControlRequest, std::string> parse_control_request(std::string_view
 std::string to_request_line(const ControlRequest& request) {
   switch (request.verb) {
     case Verb::ping: return "ping";
-    case Verb::status: return "status";
+    case Verb::status: return request.client.empty() ? "status" : "status " + request.client;
     case Verb::stop:
       return request.stop_timeout ? "stop " + std::to_string(request.stop_timeout->count()) : "stop";
     case Verb::restart:

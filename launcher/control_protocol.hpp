@@ -2,7 +2,12 @@
 //
 // A client sends one line and reads the reply until the server closes:
 //   ping                     -> "pong"
-//   status                   -> one JSON object: {"run", "graph", "actors": [...]}
+//   status [CLIENT]          -> one JSON object: {"run", "graph", "actors": [...]};
+//                               rates and CPU % since CLIENT's previous
+//                               status (a name of 1 to 32 letters, digits,
+//                               '-' or '_', starting with a letter or
+//                               digit), or over each incarnation's uptime
+//                               without one
 //   stop [TIMEOUT_NS]        -> "ok": the graph stops in order; what still runs
 //                               after TIMEOUT_NS (default: the graph's
 //                               shutdown_timeout) is killed
@@ -36,6 +41,8 @@ namespace procactor::launcher {
 // Longer request lines are refused. The longest valid one is
 // "restart NAME.N force" with a 63-byte name: far below.
 inline constexpr std::size_t max_request_bytes = 1024;
+// The longest client name of `status CLIENT`.
+inline constexpr std::size_t max_client_bytes = 32;
 
 struct ControlRequest {
   enum class Verb : std::uint8_t { ping, status, stop, restart, kill, inspect };
@@ -45,6 +52,7 @@ struct ControlRequest {
   int signal = 0;                                         // kill
   bool force = false;                                     // restart: SIGKILL, no on_stop
   bool drain = false;                                     // restart: handle what is queued first
+  std::string client{};                                   // status: whose previous sample rates are since
 
   friend bool operator==(const ControlRequest&, const ControlRequest&) = default;
 };

@@ -12,6 +12,7 @@
 
 #include "did_you_mean.hpp"
 #include "names.hpp"
+#include "plugin_path.hpp"
 #include "units.hpp"
 
 namespace procactor::launcher {
@@ -440,13 +441,15 @@ class Parser {
         error(position_of(element.source()), "a plugin path must not be empty");
         continue;
       }
-      // Resolved now, against the file's directory, so the graph means the
-      // same thing whatever directory `procactor` runs from.
-      const std::filesystem::path written(path->get());
+      // Resolved now, so the graph means the same thing whatever directory
+      // `procactor` runs from: a path against the file's directory, a bare
+      // file name searched (plugin_path.hpp).
+      PluginLookup lookup = find_plugin(path->get(), base_directory_);
       graph_.plugins.push_back(PluginSpec{
-          .path = std::filesystem::absolute(base_directory_ / written).lexically_normal(),
+          .path = std::move(lookup.path),
           .as_written = path->get(),
           .position = position_of(element.source()),
+          .looked = lookup.bare ? std::move(lookup.looked) : std::vector<std::filesystem::path>{},
       });
     }
   }

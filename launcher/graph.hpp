@@ -130,9 +130,11 @@ struct RouteSpec {
 };
 
 struct PluginSpec {
-  std::filesystem::path path;  // resolved against the graph file's directory
+  std::filesystem::path path;  // resolved against the graph file's directory, or found (plugin_path.hpp)
   std::string as_written;
   SourcePosition position;
+  // A bare file name: every place it was looked for, in order (empty for a path).
+  std::vector<std::filesystem::path> looked = {};
 };
 
 // A graph file read into the library's own types. Where the file is silent

@@ -31,11 +31,23 @@ std::vector<Diagnostic> check_plugin_files(const Graph& graph) {
     }
     // The resolved path is the useful part: relative paths resolve against
     // the graph file, which is not always where the user thinks. It is shown
-    // relative to the working directory, as the user's own paths are.
-    const std::filesystem::path shown = std::filesystem::proximate(plugin.path, error);
+    // relative to the working directory, as the user's own paths are. A bare
+    // file name was searched (plugin_path.hpp): every place looked is named,
+    // those outside the working directory in full.
+    const bool searched = !plugin.looked.empty();
+    const auto show = [searched](const std::filesystem::path& path) {
+      std::error_code proximate_error;
+      const std::filesystem::path shown = std::filesystem::proximate(path, proximate_error);
+      if (proximate_error || (searched && !shown.empty() && *shown.begin() == "..")) return path.string();
+      return shown.string();
+    };
+    std::string looked;
+    for (const auto& place : searched ? plugin.looked : std::vector{plugin.path}) {
+      looked += (looked.empty() ? "" : ", ") + show(place);
+    }
     diagnostics.push_back(graph.source.error_at(
-        plugin.position, "plugin '" + plugin.as_written + "' not found (looked for " +
-                             (error ? plugin.path : shown).string() + ")"));
+        plugin.position, "plugin '" + plugin.as_written + "' not found (looked for " + looked + ")" +
+                             (searched ? "; PROCACTOR_PLUGIN_PATH adds directories to look in" : "")));
   }
   return diagnostics;
 }

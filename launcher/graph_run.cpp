@@ -28,16 +28,29 @@ bool is_terminal(ActorState state) {
   return state == ActorState::exited || state == ActorState::failed || state == ActorState::killed;
 }
 
+// As events.jsonl names them.
+const char* kind_name(ActorEvent::Kind kind) {
+  switch (kind) {
+    case ActorEvent::Kind::started: return "started";
+    case ActorEvent::Kind::exited: return "exited";
+    case ActorEvent::Kind::restarting: return "restarting";
+    case ActorEvent::Kind::gave_up: return "gave_up";
+  }
+  return "unknown";
+}
+
 }  // namespace
 
 graph_run::graph_run(const Graph& graph, const LaunchOptions& options, RunEntry run)
     : graph_(graph),
       run_(std::move(run)),
       colour_(colour_output(options.color)),
-      groups_(graph.groups.size()) {
+      groups_(graph.groups.size()),
+      run_log_(run_.dir / "run.log"),
+      event_log_(run_.dir / "events.jsonl", 0) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
-  run_log_.open(run_.dir / "run.log", std::ios::app);
+  record_graph(run_, graph_.name, options.file);
   for (std::size_t a = 0; a < graph_.actors.size(); ++a) {
     for (std::uint32_t r = 0; r < graph_.actors[a].replicas; ++r) {
       const std::string name = instance_name(graph_.actors[a], r);
@@ -70,19 +83,52 @@ void graph_run::print(std::size_t colour, const std::string& actor_or_launcher, 
   const std::string who = launcher_event && node_ ? actor_or_launcher + "@" + node_->name : actor_or_launcher;
   std::lock_guard guard(print_mutex_);
   const std::string plain = who + " | " + text;
-  run_log_ << plain << '\n';
-  run_log_.flush();
+  run_log_.stamped(plain);
   // Another node's lines reach the launching host through node 0.
   if (node_ && node_->index != 0) {
     if (node_output_closed_ || !node_->emit(plain)) std::cerr << plain << std::endl;
     return;
   }
+  if (!progress_text_.empty()) std::cout << "\r\033[K";  // the status line makes way, and comes back below
   if (colour_) {
     std::cout << coloured_line(who, text, launcher_event, colour) << '\n';
   } else {
     std::cout << plain << '\n';
   }
+  if (!progress_text_.empty()) std::cout << progress_text_;
   std::cout.flush();
+}
+
+void graph_run::show_progress(const std::string& text) {
+  std::lock_guard guard(print_mutex_);
+  if (text.empty() && progress_text_.empty()) return;
+  progress_text_ = text;
+  std::cout << "\r\033[K" << text;
+  std::cout.flush();
+}
+
+void graph_run::update_progress(Runtime& rt, steady::time_point started) {
+  const auto now = steady::now();
+  // Not on a node of a multi-node run: mpirun may give it a terminal, but
+  // its lines go to the launching host, which has its own.
+  if (!progress_ || node_ || now - progress_at_ < std::chrono::seconds(1)) return;
+  std::uint64_t processed = 0;
+  std::uint64_t restarts = 0;
+  for (const auto& inst : instances_) {
+    if (!inst.ref.valid() || inst.remote) continue;
+    const ActorInfo info = rt.info(inst.ref);
+    processed += info.processed;
+    restarts += info.restarts;
+  }
+  const double since = progress_at_ == steady::time_point{} ? std::chrono::duration<double>(now - started).count()
+                                                            : std::chrono::duration<double>(now - progress_at_).count();
+  const double rate = since > 0 && processed >= progress_processed_
+                          ? static_cast<double>(processed - progress_processed_) / since
+                          : 0.0;
+  progress_at_ = now;
+  progress_processed_ = processed;
+  const double elapsed = std::chrono::duration<double>(now - started).count();
+  show_progress(progress_line(processed, rate, restarts, elapsed, colour_));
 }
 
 void graph_run::relay(const std::string& line) {
@@ -291,7 +337,13 @@ void graph_run::fail_now(const std::string& why) {
   force_stop();
 }
 
+void graph_run::record_event(std::string kind, std::string actor, int pid, std::string detail) {
+  event_log_.plain(event_json({wall_clock::now(), std::move(kind), std::move(actor), pid, std::move(detail)}));
+}
+
 void graph_run::handle(Runtime& rt, const ActorEvent& event) {
+  record_event(kind_name(event.kind), event.name, event.pid,
+               event.culprit.empty() ? event.detail : event.detail + " (after " + event.culprit + ")");
   if (event.kind == ActorEvent::Kind::gave_up) {
     gave_up(rt, event);
     return;
@@ -454,9 +506,8 @@ int graph_run::run(Runtime& rt) {
     if (it == by_name_.end()) return;
     print(instances_[it->second].actor, line.name, line.text, false);
     auto& log = logs_[it->second];
-    if (!log) log = std::make_unique<std::ofstream>(log_path(it->second), std::ios::app);
-    *log << line.text << '\n';
-    log->flush();
+    if (!log) log = std::make_unique<log_writer>(log_path(it->second));
+    log->stamped(line.text);
   });
   rt.on_event([this](const ActorEvent& event) {
     {
@@ -481,6 +532,7 @@ int graph_run::run(Runtime& rt) {
       char text[64];
       std::snprintf(text, sizeof text, "%.1f ms", ms);
       print(0, "procactor", std::to_string(local_count()) + " actors ready in " + text, true);
+      record_event("ready", "", 0, std::to_string(local_count()) + " actors ready in " + text);
       if (node_) relay(relay::ready_frame(node_->index, local_count()));
     }
     // Signals arrive through the self-pipe; events and stop requests through
@@ -555,8 +607,23 @@ int graph_run::run(Runtime& rt) {
     bool all_finished = true;
     for (const auto& inst : instances_) all_finished = all_finished && inst.finished;
     if (all_finished) break;
+    if (ready_reported) update_progress(rt, started);
   }
+  show_progress("");
+  write_final_status(rt);
   return finish(started);
+}
+
+// Every instance has finished: the status now is the run's last word, what
+// `ls` and `status` of the ended run show.
+void graph_run::write_final_status(Runtime& rt) {
+  ControlRequest request;
+  request.verb = ControlRequest::Verb::status;
+  try {
+    record_final_status(run_, control(rt, request));
+  } catch (const std::exception& e) {
+    print(0, "procactor", std::string("cannot record the final status: ") + e.what(), true);
+  }
 }
 
 int graph_run::finish(steady::time_point started) {
@@ -564,12 +631,15 @@ int graph_run::finish(steady::time_point started) {
   char text[64];
   std::snprintf(text, sizeof text, "%.2f s", seconds);
   int code = exit_ok;
+  std::string how;
   if (!failure_.empty()) {
-    print(0, "procactor", "graph " + graph_.name + " failed after " + text + ": " + failure_, true);
+    how = "graph " + graph_.name + " failed after " + text + ": " + failure_;
     code = exit_failure;
   } else {
-    print(0, "procactor", "graph " + graph_.name + (stopped_by_user_ ? " stopped after " : " finished in ") + text, true);
+    how = "graph " + graph_.name + (stopped_by_user_ ? " stopped after " : " finished in ") + text;
   }
+  print(0, "procactor", how, true);
+  record_event("finished", "", 0, how + " (exit code " + std::to_string(code) + ")");
   std::ofstream(run_.dir / "exit") << code << '\n';
   return code;
 }

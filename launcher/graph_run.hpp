@@ -30,7 +30,9 @@
 #include "commands.hpp"
 #include "control_protocol.hpp"
 #include "graph.hpp"
+#include "log_writer.hpp"
 #include "run_dir.hpp"
+#include "terminal.hpp"
 #include "run_status.hpp"
 
 namespace procactor::launcher {
@@ -116,6 +118,10 @@ class graph_run {
   [[nodiscard]] bool stop_pending();
   void print(std::size_t colour, const std::string& who, const std::string& text, bool launcher_event);
   void handle(Runtime& rt, const ActorEvent& event);
+  // A line of events.jsonl, now.
+  void record_event(std::string kind, std::string actor, int pid, std::string detail);
+  // final_status.json: the run's last status, as `status` would answer.
+  void write_final_status(Runtime& rt);
   void gave_up(Runtime& rt, const ActorEvent& event);
   void settle(Runtime& rt, instance& inst);
   void observe(instance& inst, const ActorInfo& info);
@@ -135,6 +141,9 @@ class graph_run {
   // run_control.cpp: the control socket's requests, on its thread.
   std::string control(Runtime& rt, const ControlRequest& request);
   [[nodiscard]] std::vector<instance_ref> instance_refs();
+  // The live status line: messages, msg/s since the last, restarts, elapsed.
+  void update_progress(Runtime& rt, std::chrono::steady_clock::time_point started);
+  void show_progress(const std::string& text);  // "" clears it
 
   const Graph& graph_;
   RunEntry run_;
@@ -142,10 +151,17 @@ class graph_run {
   std::vector<instance> instances_;
   std::map<std::string, std::size_t, std::less<>> by_name_;
   std::vector<std::optional<Group>> groups_;  // as graph.groups; made on first use
-  std::vector<std::unique_ptr<std::ofstream>> logs_;  // written on the runtime's monitor thread only
-  std::ofstream run_log_;
+  std::vector<std::unique_ptr<log_writer>> logs_;  // made on the runtime's monitor thread only
+  log_writer run_log_;
+  log_writer event_log_;
   std::mutex print_mutex_;
   bool node_output_closed_ = false;  // guarded by print_mutex_
+  // The live status line on a terminal, between "ready" and the end: the
+  // text shown (empty: none), redrawn under every line printed above it.
+  bool progress_ = progress_output();
+  std::string progress_text_;  // guarded by print_mutex_
+  std::chrono::steady_clock::time_point progress_at_{};
+  std::uint64_t progress_processed_ = 0;
   std::mutex control_mutex_;         // the control socket's thread, and requests relayed to a node
   std::mutex refs_mutex_;  // the control thread reads refs while spawn_all writes them
 

@@ -2,12 +2,14 @@
 // checks, the run directory, --detach, the Runtime, and the run itself
 // (graph_run.hpp).
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <procactor/runtime.hpp>
 
 #include "commands.hpp"
+#include "dashboard.hpp"
 #include "detach.hpp"
 #include "graph_run.hpp"
 #include "host_limits.hpp"
@@ -25,6 +27,10 @@ int launch_graph(const LaunchOptions& options, const Graph& graph, const node_se
   // `status` and `logs` read on its host: GRAPH-NODE.
   RunEntry run = create_run(node ? graph.name + "-" + node.name : graph.name);
   if (node) record_node_of(run, graph.name);
+  // Bound before --detach, so that a port in use fails the command itself;
+  // served once no fork is to come.
+  std::optional<dashboard_server> dashboard;
+  if (options.http && !node && !bind_dashboard(*options.http, run, dashboard)) return exit_failure;
   int detached_code = exit_ok;
   if (options.detach && detach(run, detached_code)) return detached_code;
   record_supervisor(run);
@@ -53,6 +59,7 @@ int launch_graph(const LaunchOptions& options, const Graph& graph, const node_se
                                      " actors; the graph has " + std::to_string(instances));
   }
   if (node) return node.run(graph_run, *rt);
+  if (dashboard) dashboard->serve();
   return graph_run.run(*rt);
 }
 

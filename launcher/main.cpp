@@ -2,6 +2,7 @@
 //
 // This file only turns arguments into the option structs of commands.hpp;
 // every subcommand's behaviour lives behind that seam.
+#include <algorithm>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -11,6 +12,9 @@
 
 #include "cli_args.hpp"
 #include "commands.hpp"
+#include "dashboard.hpp"
+#include "did_you_mean.hpp"
+#include "log_writer.hpp"
 #include "units.hpp"
 
 #ifndef PROCACTOR_VERSION
@@ -33,6 +37,20 @@ const CLI::Validator duration_check(
       return parsed ? std::string() : parsed.error;
     },
     "DURATION");
+
+const CLI::Validator since_check(
+    [](const std::string& text) {
+      const Parsed<wall_clock::time_point> parsed = parse_since(text, wall_clock::now());
+      return parsed ? std::string() : parsed.error;
+    },
+    "DURATION|TIME");
+
+const CLI::Validator listen_check(
+    [](const std::string& text) {
+      const Parsed<ListenAddress> parsed = parse_listen_address(text);
+      return parsed ? std::string() : parsed.error;
+    },
+    "[ADDR:]PORT");
 
 const CLI::Validator signal_check(
     [](const std::string& text) {
@@ -61,6 +79,24 @@ int run(int argc, char** argv) {
   launch_cmd->add_flag("--dry-run", launch.dry_run, "Check the graph and print the plan; start nothing");
   launch_cmd->add_flag("--detach", launch.detach, "Return once the graph runs, leaving it in the background");
   launch_cmd->add_flag("--no-color", no_color, "Never color the output");
+  std::string launch_http;
+  CLI::Option* launch_http_opt =
+      launch_cmd
+          ->add_option("--http", launch_http,
+                       "Serve the live dashboard and /metrics while the run lasts, on [ADDR:]PORT (address "
+                       "127.0.0.1 unless given)")
+          ->check(listen_check)
+          ->type_name("[ADDR:]PORT");
+
+  DashboardOptions dashboard;
+  std::string dashboard_run;
+  std::string dashboard_http = "127.0.0.1:8080";
+  CLI::App* dashboard_cmd =
+      app.add_subcommand("dashboard", "Serve the live dashboard and /metrics of a running run (e.g. a detached one)");
+  CLI::Option* dashboard_run_opt = dashboard_cmd->add_option("RUN", dashboard_run, "Run id (default: the live run)");
+  dashboard_cmd->add_option("--http", dashboard_http, "Listen on [ADDR:]PORT (default 127.0.0.1:8080; port 0: any)")
+      ->check(listen_check)
+      ->type_name("[ADDR:]PORT");
 
   StatusOptions status;
   std::string status_run;
@@ -78,7 +114,15 @@ int run(int argc, char** argv) {
   CLI::Option* logs_actor_opt =
       logs_cmd->add_option("ACTOR", logs_actor, "Only this actor, or only replica N")->check(actor_target_check);
   logs_cmd->add_flag("-f,--follow", logs.follow, "Keep printing new output");
-  CLI::Option* tail_opt = logs_cmd->add_option("--tail", tail_lines, "Only the last N lines")->type_name("N");
+  CLI::Option* tail_opt = logs_cmd->add_option("-n,--tail", tail_lines, "Only the last N lines")->type_name("N");
+  std::string logs_since;
+  CLI::Option* since_opt =
+      logs_cmd
+          ->add_option("--since", logs_since,
+                       "Only lines written since then: a duration back from now (30s, 5m, 2h) or a local time "
+                       "(2026-12-03T07:55:01, 2026-12-03 07:55, 2026-12-03)")
+          ->check(since_check)
+          ->type_name("DURATION|TIME");
 
   StopOptions stop;
   std::string stop_run;
@@ -121,6 +165,17 @@ int run(int argc, char** argv) {
       ->check(signal_check)
       ->type_name("SIG");
 
+  LsOptions ls;
+  CLI::App* ls_cmd = app.add_subcommand("ls", "List every run, live, ended or died, newest first");
+  ls_cmd->add_flag("--json", ls.json, "Print JSON");
+
+  EventsOptions events;
+  CLI::App* events_cmd =
+      app.add_subcommand("events", "Print a run's events: starts, exits, restarts, give-ups, ready, finished");
+  events_cmd->add_option("RUN", events.run, "Run id")->required();
+  events_cmd->add_flag("--json", events.json, "Print each event as a JSON object, one a line");
+  events_cmd->add_flag("-f,--follow", events.follow, "Keep printing new events until the run ends");
+
   GraphOptions graph;
   NodeOptions node;
   CLI::App* node_cmd = app.add_subcommand(
@@ -135,6 +190,43 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "dot"}))
       ->type_name("FORMAT");
 
+  // `procactor help [COMMAND]`, and a mistyped command named for what it is
+  // (CLI11 alone would say that a subcommand is required).
+  if (argc >= 2 && argv[1][0] != '-') {
+    std::vector<std::string> commands;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) commands.push_back(sub->get_name());
+    const std::string word = argv[1];
+    const auto known = [&](const std::string& name) {
+      return std::find(commands.begin(), commands.end(), name) != commands.end();
+    };
+    if (word == "help") {
+      if (argc == 2) {
+        std::cout << app.help();
+        return exit_ok;
+      }
+      if (argc == 3 && known(argv[2])) {
+        // As `procactor COMMAND --help` prints it.
+        const char* as_help[] = {argv[0], argv[2], "--help"};
+        try {
+          app.parse(3, as_help);
+        } catch (const CLI::ParseError& help) {
+          return app.exit(help) == 0 ? exit_ok : exit_usage;
+        }
+        return exit_ok;
+      }
+      std::cerr << "procactor: help takes one command; '" << (argc == 3 ? argv[2] : argv[3]) << "' is not one"
+                << (argc == 3 ? did_you_mean(argv[2], commands) : std::string()) << "\n";
+      return exit_usage;
+    }
+    if (!known(word)) {
+      std::string list;
+      for (const auto& name : commands) list += (list.empty() ? "" : ", ") + name;
+      std::cerr << "procactor: unknown command '" << word << "'" << did_you_mean(word, commands) << "; the commands are "
+                << list << " (procactor help COMMAND tells more)\n";
+      return exit_usage;
+    }
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& failure) {
@@ -148,10 +240,16 @@ int run(int argc, char** argv) {
   }
   if (*launch_cmd) {
     launch.color = !no_color;
+    if (launch_http_opt->count() != 0) launch.http = parse_listen_address(launch_http).value;
     return launch_command(launch);
   }
   if (*node_cmd) {
     return node_command(node);
+  }
+  if (*dashboard_cmd) {
+    if (dashboard_run_opt->count() != 0) dashboard.run = dashboard_run;
+    dashboard.listen = *parse_listen_address(dashboard_http).value;
+    return dashboard_command(dashboard);
   }
   if (*graph_cmd) {
     graph.format = graph_format == "dot" ? GraphFormat::dot : GraphFormat::text;
@@ -169,6 +267,9 @@ int run(int argc, char** argv) {
     }
     if (tail_opt->count() != 0) {
       logs.tail = tail_lines;
+    }
+    if (since_opt->count() != 0) {
+      logs.since = parse_since(logs_since, wall_clock::now()).value;
     }
     return logs_command(logs);
   }
@@ -193,6 +294,12 @@ int run(int argc, char** argv) {
     kill.actor = *parse_actor_target(kill_actor);
     kill.signal = *parse_signal(kill_signal);
     return kill_command(kill);
+  }
+  if (*ls_cmd) {
+    return ls_command(ls);
+  }
+  if (*events_cmd) {
+    return events_command(events);
   }
   return exit_usage;
 }

@@ -23,7 +23,7 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
   const std::lock_guard serial(control_mutex_);
   switch (request.verb) {
     case Verb::ping: return "pong";
-    case Verb::status: return sampler_.sample(rt, graph_, run_.name, instance_refs()).dump();
+    case Verb::status: return sampler_.sample(rt, graph_, run_.name, instance_refs(), request.client).dump();
     case Verb::stop: {
       {
         std::lock_guard guard(events_mutex_);

@@ -1,16 +1,20 @@
 #include "run_dir.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <system_error>
 
@@ -68,10 +72,89 @@ fs::file_time_type started(const fs::path& dir) {
   return error ? fs::file_time_type::min() : time;
 }
 
+// A run's directory has its lock from the start; anything else in a state
+// directory the user chose is not ours.
 bool is_run_dir(const fs::directory_entry& entry) {
   const std::string name = entry.path().filename().string();
   std::error_code ignored;
-  return !name.starts_with('.') && entry.is_directory(ignored);
+  return !name.starts_with('.') && entry.is_directory(ignored) && fs::exists(entry.path() / lock_file, ignored);
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t ms_of(fs::file_time_type time) {
+  const auto system = std::chrono::file_clock::to_sys(time);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(system.time_since_epoch()).count();
+}
+
+// An absolute path from the environment; relative ones are ignored, as the
+// XDG base directory specification says.
+std::optional<fs::path> absolute_from(const char* variable) {
+  const char* value = std::getenv(variable);
+  if (value == nullptr || *value != '/') return std::nullopt;
+  return fs::path(value);
+}
+
+// $PROCACTOR_STATE_DIR, else $XDG_STATE_HOME/procactor, else
+// $HOME/.local/state/procactor.
+fs::path state_dir() {
+  if (const char* chosen = std::getenv("PROCACTOR_STATE_DIR"); chosen != nullptr && *chosen != '\0') {
+    if (*chosen != '/') {
+      throw std::runtime_error(std::string("PROCACTOR_STATE_DIR must be an absolute path, not '") + chosen + "'");
+    }
+    return chosen;
+  }
+  if (auto state_home = absolute_from("XDG_STATE_HOME")) return *state_home / "procactor";
+  if (auto home = absolute_from("HOME")) return *home / ".local" / "state" / "procactor";
+  if (const passwd* user = ::getpwuid(::getuid()); user != nullptr && user->pw_dir != nullptr && *user->pw_dir == '/') {
+    return fs::path(user->pw_dir) / ".local" / "state" / "procactor";
+  }
+  throw std::runtime_error("no state directory for the runs: set PROCACTOR_STATE_DIR (or HOME)");
+}
+
+// Missing parents are made 0700 too, as the XDG specification asks of the
+// base directories.
+void make_parents(const fs::path& root) {
+  fs::path partial;
+  for (const auto& part : root.parent_path()) {
+    partial /= part;
+    struct stat info {};
+    if (::stat(partial.c_str(), &info) == 0) continue;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) fail("cannot create", partial);
+  }
+}
+
+// Unix socket paths hold at most 107 bytes and the NUL.
+void check_socket_fits(const fs::path& dir) {
+  const std::string socket = (dir / "control.sock").string();
+  if (socket.size() < sizeof(sockaddr_un::sun_path)) return;
+  throw std::runtime_error("the run's control socket " + socket + " would be " + std::to_string(socket.size()) +
+                           " bytes long, and a Unix socket path holds at most " +
+                           std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+                           ": set PROCACTOR_STATE_DIR to a shorter directory");
+}
+
+// Written under a temporary name and renamed: readers see all or nothing.
+void write_whole(const fs::path& path, const std::string& text) {
+  const fs::path staging = path.string() + ".new";
+  {
+    std::ofstream out(staging, std::ios::trunc);
+    out << text;
+    if (!out.flush()) return;
+  }
+  std::error_code ignored;
+  fs::rename(staging, path, ignored);
+}
+
+std::optional<std::string> read_whole(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 // N when `name` is `base.N`.
@@ -106,11 +189,13 @@ void archive(const fs::path& root, const std::string& name) {
 }  // namespace
 
 fs::path runs_root() {
-  const char* base = std::getenv("XDG_RUNTIME_DIR");
-  fs::path root = fs::path(base != nullptr && *base != '\0' ? base : "/tmp") / ("procactor-" + std::to_string(::getuid()));
+  const fs::path root = state_dir();
+  make_parents(root);
   if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) fail("cannot create", root);
+  // stat, not lstat: a state directory may be a link to one of the user's
+  // own (the owner and mode checks below still hold for what it points to).
   struct stat info {};
-  if (::lstat(root.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+  if (::stat(root.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
     throw std::runtime_error(root.string() + " is not a directory");
   }
   if (info.st_uid != ::getuid() || (info.st_mode & 077) != 0) {
@@ -168,6 +253,7 @@ RunEntry create_run(const std::string& graph_name) {
   for (int n = 1;; ++n) {
     const std::string name = n == 1 ? graph_name : graph_name + "-" + std::to_string(n);
     const fs::path dir = root / name;
+    check_socket_fits(dir);
     if (fs::exists(dir)) {
       if (holds_lock(dir)) continue;  // a live run holds this name
       archive(root, name);
@@ -183,6 +269,7 @@ RunEntry create_run(const std::string& graph_name) {
     const int lock = ::open((staging / lock_file).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0) fail("cannot create", staging / lock_file);
     if (::flock(lock, LOCK_EX | LOCK_NB) != 0) fail("cannot lock", staging / lock_file);
+    std::ofstream(staging / "started") << now_ms() << '\n';
     fs::rename(staging, dir);
     return {name, dir, RunState::live, -1, 0, false};
   }
@@ -194,6 +281,45 @@ void record_supervisor(const RunEntry& run) {
 
 void record_node_of(const RunEntry& run, const std::string& whole) {
   std::ofstream(run.dir / "node") << whole << '\n';
+}
+
+void record_graph(const RunEntry& run, const std::string& graph_name, const std::filesystem::path& file) {
+  std::ofstream out(run.dir / "graph");
+  out << graph_name << '\n';
+  std::error_code ignored;
+  if (!file.empty()) out << fs::absolute(file, ignored).string() << '\n';
+}
+
+void record_final_status(const RunEntry& run, const std::string& status_json) {
+  write_whole(run.dir / "final_status.json", status_json + "\n");
+}
+
+std::optional<std::int64_t> started_ms(const RunEntry& run) {
+  std::int64_t ms = 0;
+  if (std::ifstream(run.dir / "started") >> ms) return ms;
+  // A run from before the record: its lock file was made with it.
+  const auto time = started(run.dir);
+  if (time == fs::file_time_type::min()) return std::nullopt;
+  return ms_of(time);
+}
+
+std::optional<std::int64_t> ended_ms(const RunEntry& run) {
+  std::error_code error;
+  const auto time = fs::last_write_time(run.dir / "exit", error);
+  if (error) return std::nullopt;
+  return ms_of(time);
+}
+
+std::optional<std::string> final_status(const RunEntry& run) { return read_whole(run.dir / "final_status.json"); }
+
+std::optional<GraphRecord> graph_record(const RunEntry& run) {
+  std::ifstream in(run.dir / "graph");
+  GraphRecord record;
+  std::string file;
+  if (!std::getline(in, record.name)) return std::nullopt;
+  std::getline(in, file);
+  record.file = file;
+  return record;
 }
 
 }  // namespace procactor::launcher

@@ -1,23 +1,34 @@
-// Where runs live: ${XDG_RUNTIME_DIR:-/tmp}/procactor-<uid>/<run>/, a 0700
-// directory of the user's, holding each run's control socket and logs.
+// Where runs live: a persistent state directory of the user's, 0700,
+// holding each run's control socket, logs and records:
+// $PROCACTOR_STATE_DIR, else $XDG_STATE_HOME/procactor, else
+// $HOME/.local/state/procactor. Persistent, so that what ended, or died
+// with the machine, can still be read after a reboot.
 //
 //   <run>/supervisor.lock  flock'ed by the run's supervisor for as long as
 //                          it lives: the kernel drops the lock when the
 //                          process dies, however it dies, which a pid
 //                          cannot tell (pids are reused)
 //   <run>/supervisor.pid
+//   <run>/started          when the run was made, ms since the epoch
+//   <run>/graph            the graph's name, then the absolute path of its file
 //   <run>/control.sock     the supervisor's control channel (Unix socket)
-//   <run>/run.log          every line as `launch` printed it
-//   <run>/logs/NAME.N.log  one file per actor instance
+//   <run>/run.log          every line as `launch` printed it, each after
+//                          its time (log_writer.hpp)
+//   <run>/logs/NAME.N.log  one file per actor instance, lines stamped too;
+//                          NAME.N.log.1, .2, .3 once rotated by size
+//   <run>/events.jsonl     the run's events, one JSON object a line
 //   <run>/launch.log       what a --detach'ed supervisor itself printed
-//   <run>/exit             the run's exit code, once it has ended
+//   <run>/final_status.json  the run's last `status` answer, written as it ends
+//   <run>/exit             the run's exit code, once it has ended (its
+//                          mtime: when it ended)
 //   <run>/node             on a node of a multi-node run (GRAPH-NODE): the
 //                          run it is part of, named on the launching host
 //
 // A run is live while its lock is held, has ended once it wrote `exit`, and
-// died when neither holds (its supervisor was killed). A new run of a name
-// moves the previous one aside as NAME.1, NAME.2, ... (higher is newer), so
-// its logs stay readable; the newest `kept_runs` of those are kept.
+// died when neither holds (its supervisor was killed, or the machine went
+// down). A new run of a name moves the previous one aside as NAME.1,
+// NAME.2, ... (higher is newer), so its logs stay readable; the newest
+// `kept_runs` of those are kept.
 #pragma once
 
 #include <sys/types.h>
@@ -32,8 +43,9 @@ namespace procactor::launcher {
 
 inline constexpr int kept_runs = 10;
 
-// The user's runs directory, made 0700 if missing; throws if it exists with
-// another owner or looser permissions (someone could read our sockets).
+// The user's runs directory (the state directory above), made 0700 if
+// missing, with its missing parents; throws if it exists with another
+// owner or looser permissions (someone could read our sockets and logs).
 std::filesystem::path runs_root();
 
 enum class RunState : std::uint8_t { live, ended, died };
@@ -57,7 +69,9 @@ std::optional<RunEntry> find_run(const std::optional<std::string>& name, std::st
 
 // Makes the directory of a new run of `graph_name` and takes its lock, held
 // until this process (and any fork of it) exits. The run is named after
-// the graph, or name-2, name-3... while a live run holds the name.
+// the graph, or name-2, name-3... while a live run holds the name. Throws,
+// naming PROCACTOR_STATE_DIR, when the run's control socket would not fit
+// in a Unix socket path (108 bytes).
 RunEntry create_run(const std::string& graph_name);
 
 // Writes supervisor.pid: the process that holds the run from now on (after
@@ -66,5 +80,23 @@ void record_supervisor(const RunEntry& run);
 
 // Marks a run as one node's part of the multi-node run `whole`.
 void record_node_of(const RunEntry& run, const std::string& whole);
+
+// Writes `graph`: which graph the run runs, and from which file.
+void record_graph(const RunEntry& run, const std::string& graph_name, const std::filesystem::path& file);
+
+// Writes final_status.json, whole or not at all (a reader never sees half).
+void record_final_status(const RunEntry& run, const std::string& status_json);
+
+// What `ls` and an ended run's `status` read back; each nullopt or empty
+// when the run has not written it (a run that died, or one older than the
+// record).
+std::optional<std::int64_t> started_ms(const RunEntry& run);  // ms since the epoch
+std::optional<std::int64_t> ended_ms(const RunEntry& run);    // when `exit` was written
+std::optional<std::string> final_status(const RunEntry& run);
+struct GraphRecord {
+  std::string name;
+  std::filesystem::path file;
+};
+std::optional<GraphRecord> graph_record(const RunEntry& run);
 
 }  // namespace procactor::launcher

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -14,6 +15,7 @@ namespace {
 
 struct process_sample {
   double cpu_percent = 0;
+  double cpu_seconds = 0;
   std::uint64_t rss_bytes = 0;
 };
 
@@ -34,7 +36,8 @@ process_sample sample_process(int pid, double uptime) {
     if (i == 12) utime = std::strtod(field.c_str(), nullptr);
     if (i == 13) stime = std::strtod(field.c_str(), nullptr);
   }
-  if (uptime > 0) sample.cpu_percent = 100.0 * (utime + stime) / static_cast<double>(ticks) / uptime;
+  sample.cpu_seconds = (utime + stime) / static_cast<double>(ticks);
+  if (uptime > 0) sample.cpu_percent = 100.0 * sample.cpu_seconds / uptime;
   std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
   std::uint64_t size = 0, resident = 0;
   statm >> size >> resident;
@@ -45,27 +48,63 @@ process_sample sample_process(int pid, double uptime) {
 }  // namespace
 
 nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std::string& run_name,
-                                      const std::vector<instance_ref>& instances) {
+                                      const std::vector<instance_ref>& instances, const std::string& client) {
   using steady = std::chrono::steady_clock;
   nlohmann::json rows = nlohmann::json::array();
   const auto now = steady::now();
+  // The client's previous sample, if it made one: rates are since then.
+  const client_state* previous = nullptr;
+  if (auto it = clients_.find(client); !client.empty() && it != clients_.end()) previous = &it->second;
+  const double dt = previous != nullptr ? std::chrono::duration<double>(now - previous->at).count() : 0.0;
+  client_state next{now, {}, {}, {}};
+  // Since the previous sample when there is one of the same count (the same
+  // incarnation, for CPU time); else the average over `uptime`.
+  auto rate_of = [&](double now_value, const auto& before, const auto& key, double uptime) {
+    if (previous != nullptr && dt > 0) {
+      if (auto it = before.find(key); it != before.end() && now_value >= it->second) return (now_value - it->second) / dt;
+    }
+    return uptime > 0 ? now_value / uptime : 0.0;
+  };
+  std::map<detail::slot_id, std::size_t> by_slot;  // instance of each spawned slot
+  for (std::size_t index = 0; index < instances.size(); ++index) {
+    if (instances[index].ref.valid()) by_slot[instances[index].ref.slot()] = index;
+  }
+  // Actor-level edges, as the graph's routes draw them: messages and rate
+  // summed over the instances at both ends.
+  std::map<std::pair<std::size_t, std::size_t>, std::pair<std::uint64_t, double>> edges;
   for (std::size_t index = 0; index < instances.size(); ++index) {
     const instance_ref& inst = instances[index];
     // An instance not spawned yet reads as starting, with no pid.
     const ActorInfo info = inst.ref.valid() ? rt.info(inst.ref) : ActorInfo{};
     const ActorSpec& actor = graph.actors[inst.actor];
     const double uptime = info.pid > 0 ? std::chrono::duration<double>(now - info.started).count() : 0.0;
-    const process_sample process = info.pid > 0 ? sample_process(info.pid, uptime) : process_sample{};
-    double rate = 0;
-    if (auto it = last_sample_.find(index); it != last_sample_.end()) {
-      const double dt = std::chrono::duration<double>(now - it->second.second).count();
-      if (dt > 0 && info.processed >= it->second.first) {
-        rate = static_cast<double>(info.processed - it->second.first) / dt;
-      }
-    } else if (uptime > 0) {
-      rate = static_cast<double>(info.processed) / uptime;
+    process_sample process = info.pid > 0 ? sample_process(info.pid, uptime) : process_sample{};
+    const double rate = rate_of(static_cast<double>(info.processed), previous ? previous->processed : next.processed,
+                                index, uptime);
+    next.processed[index] = static_cast<double>(info.processed);
+    if (info.pid > 0) {
+      const auto cpu_key = std::make_pair(index, info.pid);
+      process.cpu_percent =
+          100.0 * rate_of(process.cpu_seconds, previous ? previous->cpu_seconds : next.cpu_seconds, cpu_key, uptime);
+      next.cpu_seconds[cpu_key] = process.cpu_seconds;
     }
-    last_sample_[index] = {info.processed, now};
+    nlohmann::json inbound = nlohmann::json::array();
+    for (const ActorInfo::Inbound& in : info.inbound) {
+      const auto from = in.from.valid() ? by_slot.find(in.from.slot()) : by_slot.end();
+      if (in.from.valid() && from == by_slot.end()) continue;  // not an instance of the graph
+      const auto key = std::make_pair(index, in.from.valid() ? in.from.slot() : detail::slot_id{0});
+      const double edge_rate =
+          rate_of(static_cast<double>(in.messages), previous ? previous->inbound : next.inbound, key, uptime);
+      next.inbound[key] = static_cast<double>(in.messages);
+      const std::string from_name = from == by_slot.end() ? std::string("procactor") : instances[from->second].name;
+      inbound.push_back({{"from", from_name}, {"messages", in.messages}, {"msgs_per_s", edge_rate},
+                         {"queued_bytes", in.queued_bytes}});
+      if (from != by_slot.end()) {
+        auto& edge = edges[{instances[from->second].actor, inst.actor}];
+        edge.first += in.messages;
+        edge.second += edge_rate;
+      }
+    }
     // On a node of a multi-node run, an instance of another node is its
     // mailbox here: what waits in it is still to be carried there.
     rows.push_back({{"name", inst.name},
@@ -76,21 +115,54 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
                     {"uptime_s", uptime},
                     {"restarts", info.restarts},
                     {"cpu_percent", process.cpu_percent},
+                    {"cpu_seconds", process.cpu_seconds},
                     {"rss_bytes", process.rss_bytes},
                     {"queued_bytes", info.queued_bytes},
                     {"mailbox_capacity", mailbox_capacity_of(graph, actor)},
                     {"processed", info.processed},
                     {"msgs_per_s", rate},
                     {"dead_letters", info.dead_letters},
+                    {"inbound", inbound},
                     {"last_exit", info.last_exit},
                     {"last_exit_ago_s", info.last_exit.empty()
                                             ? 0.0
                                             : std::chrono::duration<double>(now - info.last_exit_at).count()}});
     if (graph.cluster) rows.back()["node"] = graph.cluster->nodes[node_for_replica(graph, actor, inst.replica)].name;
   }
-  return {{"run", run_name},
+  if (!client.empty()) {
+    clients_[client] = std::move(next);
+    // A client that stopped asking is forgotten after a while; and there
+    // are never more than a few dozen.
+    std::erase_if(clients_, [&](const auto& entry) { return now - entry.second.at > forget_client_after; });
+    while (clients_.size() > max_clients) {
+      clients_.erase(std::min_element(clients_.begin(), clients_.end(), [](const auto& a, const auto& b) {
+        return a.second.at < b.second.at;
+      }));
+    }
+  }
+  // Every route of the graph is an edge, also before its first message.
+  nlohmann::json edge_rows = nlohmann::json::array();
+  auto actor_index = [&](const std::string& name) {
+    for (std::size_t i = 0; i < graph.actors.size(); ++i) {
+      if (graph.actors[i].name == name) return i;
+    }
+    return graph.actors.size();
+  };
+  for (const RouteSpec& route : graph.routes) {
+    const std::size_t from = actor_index(route.from);
+    const std::size_t to = actor_index(route.to);
+    const auto it = edges.find({from, to});
+    edge_rows.push_back({{"from", route.from},
+                         {"to", route.to},
+                         {"policy", std::string(to_string(route.policy))},
+                         {"messages", it == edges.end() ? 0 : it->second.first},
+                         {"msgs_per_s", it == edges.end() ? 0.0 : it->second.second}});
+  }
+  return {{"schema", status_schema},
+          {"run", run_name},
           {"graph", graph.name},
           {"actors", rows},
+          {"edges", edge_rows},
           {"shared_memory_bytes", rt.shared_memory_used()},
           {"corruptions", rt.corruptions()}};
 }

@@ -26,16 +26,40 @@ struct instance_ref {
   bool remote = false;    // on another node of a multi-node run: a mailbox here
 };
 
+// The version of the status object's fields ("schema"): raised when a field
+// changes meaning or goes away, not when one is added.
+inline constexpr int status_schema = 1;
+
 // Samples the run for `status`; keeps each instance's message count of the
 // previous sample, so that msgs_per_s is the rate since then.
 class status_sampler {
  public:
-  // {"run", "graph", "actors": [...], "shared_memory_bytes", "corruptions"}
+  // {"run", "graph", "actors": [...], "edges": [...], "shared_memory_bytes",
+  // "corruptions"}: each actor row with its "inbound" lanes (from, messages,
+  // msgs_per_s, queued_bytes); each edge a route of the graph with the
+  // messages and rate summed over the instances at both ends.
+  //
+  // Rates (msgs_per_s, cpu_percent, an inbound lane's msgs_per_s) are
+  // since `client`'s previous sample, so that two watchers do not disturb
+  // each other; without a client, or at its first sample, they are
+  // averages over each incarnation's uptime.
   [[nodiscard]] nlohmann::json sample(Runtime& rt, const Graph& graph, const std::string& run_name,
-                                      const std::vector<instance_ref>& instances);
+                                      const std::vector<instance_ref>& instances, const std::string& client = {});
 
  private:
-  std::map<std::size_t, std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> last_sample_;
+  static constexpr std::size_t max_clients = 64;
+  static constexpr std::chrono::minutes forget_client_after{5};
+
+  // What one client saw at its last sample: each instance's message count,
+  // each incarnation's CPU seconds (by instance and pid), each inbound
+  // lane's message count (by instance and sending slot).
+  struct client_state {
+    std::chrono::steady_clock::time_point at;
+    std::map<std::size_t, double> processed;
+    std::map<std::pair<std::size_t, int>, double> cpu_seconds;
+    std::map<std::pair<std::size_t, std::uint32_t>, double> inbound;
+  };
+  std::map<std::string, client_state> clients_;
 };
 
 }  // namespace procactor::launcher

@@ -1,6 +1,7 @@
 #include "units.hpp"
 
 #include <array>
+#include <charconv>
 #include <limits>
 #include <utility>
 
@@ -172,6 +173,35 @@ std::string format_size(std::uint64_t bytes) {
 
 std::string format_count(std::uint64_t n, std::string_view noun) {
   return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
+Parsed<ListenAddress> parse_listen_address(std::string_view text) {
+  Parsed<ListenAddress> parsed;
+  ListenAddress where;
+  std::string_view port = text;
+  if (const auto colon = text.rfind(':'); colon != std::string_view::npos) {
+    std::string_view host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.empty()) {
+      parsed.error = "'" + std::string(text) + "' has no address before the ':' (write PORT, ADDR:PORT or [IPv6]:PORT)";
+      return parsed;
+    }
+    if (host.find_first_of(" /\t") != std::string_view::npos) {
+      parsed.error = "'" + std::string(host) + "' is not an address";
+      return parsed;
+    }
+    where.host = std::string(host);
+  }
+  int value = 0;
+  const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || error != std::errc() || end != port.data() + port.size() || value < 0 || value > 65535) {
+    parsed.error = "'" + std::string(port) + "' is not a port (0 to 65535)";
+    return parsed;
+  }
+  where.port = value;
+  parsed.value = where;
+  return parsed;
 }
 
 }  // namespace procactor::launcher

@@ -32,6 +32,15 @@ struct Parsed {
 [[nodiscard]] Parsed<std::chrono::nanoseconds> parse_duration(std::string_view text);
 [[nodiscard]] Parsed<std::uint64_t> parse_size(std::string_view text);
 
+// Where an HTTP server listens: `PORT`, `ADDR:PORT` or `[IPv6]:PORT`; the
+// address is 127.0.0.1 when absent. Port 0 asks for any free port.
+struct ListenAddress {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  friend bool operator==(const ListenAddress&, const ListenAddress&) = default;
+};
+[[nodiscard]] Parsed<ListenAddress> parse_listen_address(std::string_view text);
+
 // The shortest exact spelling: 1500ms stays "1500ms", 60s becomes "1m".
 [[nodiscard]] std::string format_duration(std::chrono::nanoseconds duration);
 // "1MiB" when exact in an IEC unit, else plain bytes.

@@ -10,6 +10,7 @@ lane* lane_create(void* memory, std::uint64_t capacity, std::uint32_t sender) no
   auto* l = new (memory) lane{};
   l->tail.store(0, std::memory_order_relaxed);
   l->head.store(0, std::memory_order_relaxed);
+  l->delivered.store(0, std::memory_order_relaxed);
   l->space_seq.store(0, std::memory_order_relaxed);
   l->producer_waiting.store(0, std::memory_order_relaxed);
   l->next_lane.store(0, std::memory_order_relaxed);

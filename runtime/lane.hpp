@@ -69,6 +69,10 @@ constexpr std::uint32_t record_check_of(std::uint32_t size, std::uint64_t positi
 struct lane {
   alignas(cache_line) std::atomic<std::uint64_t> tail;  // producer-owned
   alignas(cache_line) std::atomic<std::uint64_t> head;  // consumer-owned
+  // Consumer-owned: the messages committed from this sender so far, carried
+  // on to the sender's next lane when the consumer passes a link marker.
+  // Read by the supervisor for the rate of each edge (ActorInfo::inbound).
+  std::atomic<std::uint64_t> delivered;
   alignas(cache_line) std::atomic<std::uint32_t> space_seq;  // futex word for a waiting producer
   std::atomic<std::uint32_t> producer_waiting;  // lane_waits_* bits
   alignas(cache_line) std::uint64_t capacity;  // bytes of data; multiple of 8; set once

@@ -101,6 +101,17 @@ std::uint64_t queued_bytes_from(const arena& a, const mailbox* box, std::uint32_
   return bytes;
 }
 
+std::vector<inbound_lane> inbound_lanes(const arena& a, const mailbox* box) {
+  std::vector<inbound_lane> found;
+  for (std::uint32_t sender = 0; sender < max_slots; ++sender) {
+    if ((box->lane_bits[sender / 64].load(std::memory_order_acquire) >> (sender % 64) & 1U) == 0) continue;
+    const lane* l = a.lane_at(box->lane_offset[sender].load(std::memory_order_acquire));
+    if (l == nullptr) continue;
+    found.push_back({sender, l->delivered.load(std::memory_order_relaxed), queued_bytes_from(a, box, sender)});
+  }
+  return found;
+}
+
 std::uint64_t queued_bytes(const arena& a, const mailbox* box) noexcept {
   std::uint64_t bytes = 0;
   for (std::uint32_t sender = 0; sender < max_slots; ++sender) bytes += queued_bytes_from(a, box, sender);
@@ -345,6 +356,7 @@ std::optional<delivery> receiver::poll() {
         lane_commit(l, r.next);
         continue;
       }
+      successor->delivered.store(l->delivered.load(std::memory_order_relaxed), std::memory_order_relaxed);
       box_->lane_offset[l->sender].store(next, std::memory_order_release);
       lane_commit(l, r.next);
       lanes_[cursor_] = {successor, 0};
@@ -405,6 +417,8 @@ void wake_progress_waiter(const arena& a, const lane* l, std::uint32_t waiting) 
 }
 
 void receiver::commit(const delivery& d) {
+  // This process is the count's only writer: no locked add.
+  d.from->delivered.store(d.from->delivered.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   wake_progress_waiter(*arena_, d.from, lane_commit(d.from, d.next));
   if (d.blob) bip::shared_memory_object::remove(d.blob->name.c_str());
 }

@@ -116,6 +116,14 @@ std::optional<std::uint64_t> ensure_lane(const arena& a, mailbox* box, std::uint
 lane* newest_lane(const arena& a, lane* first, std::uint32_t sender) noexcept;
 // Bytes waiting in `box`, in every lane.
 std::uint64_t queued_bytes(const arena& a, const mailbox* box) noexcept;
+// Each sender's lane into `box`: the messages committed from it, and what
+// still waits in it.
+struct inbound_lane {
+  std::uint32_t sender;
+  std::uint64_t delivered;
+  std::uint64_t queued_bytes;
+};
+std::vector<inbound_lane> inbound_lanes(const arena& a, const mailbox* box);
 // Bytes waiting in `sender`'s lanes of `box` (its consumer's record in hand
 // included: the head moves on commit).
 std::uint64_t queued_bytes_from(const arena& a, const mailbox* box, std::uint32_t sender) noexcept;

@@ -27,7 +27,13 @@ ActorInfo supervisor::info(slot_id slot) const {
   info.last_exit_at = c.last_exit_at;
   info.group = groups_[c.group].name;
   info.exits.assign(c.exits.begin(), c.exits.end());
-  if (const mailbox* box = process_->shm().mailbox_at(e.mailbox)) info.queued_bytes = queued_bytes(process_->shm(), box);
+  if (const mailbox* box = process_->shm().mailbox_at(e.mailbox)) {
+    info.queued_bytes = queued_bytes(process_->shm(), box);
+    for (const inbound_lane& in : inbound_lanes(process_->shm(), box)) {
+      info.inbound.push_back({in.sender == supervisor_slot ? ActorRef{} : ActorRef(in.sender), in.delivered,
+                              in.queued_bytes});
+    }
+  }
   return info;
 }
 

@@ -115,6 +115,16 @@ struct ActorInfo {
   std::chrono::steady_clock::time_point last_exit_at{};  // when last_exit happened
   std::string group;  // its supervision group's name ("root")
   std::vector<ExitRecord> exits;  // its last exits, oldest first (at most 10)
+  // What came into its mailbox, per sender that ever sent to it: the
+  // messages it has handled from that sender (over all incarnations), and
+  // the bytes from it still queued. The supervisor's own sends count under
+  // an invalid `from`.
+  struct Inbound {
+    ActorRef from;
+    std::uint64_t messages = 0;
+    std::uint64_t queued_bytes = 0;
+  };
+  std::vector<Inbound> inbound;
 };
 
 // One whole line an actor printed, when output is captured.

@@ -49,9 +49,8 @@ constexpr auto primes_launch_timeout = std::chrono::seconds(300);
 constexpr auto ready_launch_timeout = std::chrono::seconds(60);
 
 // Where the private directories go: $TMPDIR, or /tmp when that is unset or
-// long. The launcher's control socket lives at
-// DIR/procactor-<uid>/<run>/control.sock, and a socket path must fit in 108
-// bytes.
+// long. The launcher's control socket lives at DIR/runs/<run>/control.sock,
+// and a socket path must fit in 108 bytes.
 std::string temp_base() {
   const char* tmpdir = std::getenv("TMPDIR");
   if (tmpdir != nullptr && *tmpdir == '/' && std::strlen(tmpdir) <= 40) return tmpdir;
@@ -111,8 +110,9 @@ void write_file(const fs::path& path, const std::string& text) {
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
-// Our environment, except that runs go under `runtime_dir` and nothing of a
-// procactor child's own mode (PROCACTOR_*) leaks into the launcher.
+// Our environment, except that runs go under `runtime_dir` (the launch's
+// state directory, runtime_dir/runs, and its XDG_RUNTIME_DIR) and nothing
+// of a procactor child's own mode (PROCACTOR_*) leaks into the launcher.
 std::vector<std::string> launcher_environment(const fs::path& runtime_dir) {
   std::vector<std::string> env;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
@@ -121,6 +121,7 @@ std::vector<std::string> launcher_environment(const fs::path& runtime_dir) {
     env.emplace_back(var);
   }
   env.push_back("XDG_RUNTIME_DIR=" + runtime_dir.string());
+  env.push_back("PROCACTOR_STATE_DIR=" + (runtime_dir / "runs").string());
   return env;
 }
 

@@ -2,8 +2,9 @@
 // file written to a private temporary directory and `procactor launch FILE`
 // run as a child process, its stdout parsed.
 //
-// Every launch gets XDG_RUNTIME_DIR set to that directory, so its run
-// directory (and control socket) never lands among the user's own runs, and
+// Every launch gets PROCACTOR_STATE_DIR (and XDG_RUNTIME_DIR) set inside
+// that directory, so its run directory (and control socket) never lands
+// among the user's own runs, and
 // the directory is removed on every exit path. The launcher and any actors
 // it leaves behind are reaped after each launch, and so is its shared memory.
 #pragma once

@@ -256,7 +256,9 @@ sandbox::sandbox() {
 
 sandbox::~sandbox() { clean_up(); }
 
-fs::path sandbox::runs_root() const { return dir_ / "xdg" / ("procactor-" + std::to_string(::getuid())); }
+fs::path sandbox::runs_root() const { return dir_ / "state"; }
+
+fs::path sandbox::runtime_dir() const { return dir_ / "xdg"; }
 
 std::vector<std::string> sandbox::environment() const {
   std::vector<std::string> env;
@@ -265,7 +267,8 @@ std::vector<std::string> sandbox::environment() const {
     if (var.starts_with("XDG_RUNTIME_DIR=") || var.starts_with("PROCACTOR_")) continue;
     env.push_back(var);
   }
-  env.push_back("XDG_RUNTIME_DIR=" + (dir_ / "xdg").string());
+  env.push_back("XDG_RUNTIME_DIR=" + runtime_dir().string());
+  env.push_back("PROCACTOR_STATE_DIR=" + runs_root().string());
   env.push_back("NO_COLOR=1");
   return env;
 }
@@ -273,6 +276,10 @@ std::vector<std::string> sandbox::environment() const {
 std::unique_ptr<process> sandbox::start(const std::vector<std::string>& args, const spawn_options& options) {
   std::vector<std::string> argv = {procactor_binary().string()};
   argv.insert(argv.end(), args.begin(), args.end());
+  return start_program(argv, options);
+}
+
+std::unique_ptr<process> sandbox::start_program(const std::vector<std::string>& argv, const spawn_options& options) {
   spawn_options opts = options;
   if (opts.cwd.empty()) opts.cwd = dir_;
   auto p = std::make_unique<process>(argv, environment(), opts);
@@ -296,6 +303,17 @@ result sandbox::procactor(const std::vector<std::string>& args, seconds timeout,
   std::vector<std::string> argv = {procactor_binary().string()};
   argv.insert(argv.end(), args.begin(), args.end());
   return program(argv, timeout, options);
+}
+
+fs::path quick_primes(const sandbox& box) {
+  std::ifstream in(test_graph("primes_small.toml"));
+  std::ostringstream read;
+  read << in.rdbuf();
+  std::string text = read.str();
+  const std::string range = "to = 2_000_000";
+  REQUIRE(text.find(range) != std::string::npos);
+  text.replace(text.find(range), range.size(), "to = 2_000");
+  return box.write("quick.toml", text);
 }
 
 fs::path sandbox::write(const std::string& name, const std::string& content) const {
@@ -486,6 +504,20 @@ std::vector<std::string> lines_of(const std::string& text) {
   std::string line;
   while (std::getline(in, line)) lines.push_back(line);
   return lines;
+}
+
+bool starts_with_stamp(const std::string& line) {
+  static const std::regex stamp(R"(^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} )");
+  return std::regex_search(line, stamp);
+}
+
+std::string unstamped(const std::string& text) {
+  std::string plain;
+  for (const auto& line : lines_of(text)) {
+    CHECK_MESSAGE(starts_with_stamp(line), "a line without its time: ", line);
+    plain += (starts_with_stamp(line) ? line.substr(24) : line) + "\n";
+  }
+  return plain;
 }
 
 std::size_t count_of(const std::string& text, const std::string& needle) {

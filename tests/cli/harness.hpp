@@ -1,8 +1,9 @@
 // Drives the real `procactor` binary as a user would type it.
 //
-// Each test case owns a sandbox: a private temporary directory that is also
-// the XDG_RUNTIME_DIR of every command it runs, so runs of one test never
-// meet another test's (or the user's). The test binary is a child
+// Each test case owns a sandbox: a private temporary directory whose state/
+// is the PROCACTOR_STATE_DIR of every command it runs (and xdg/ its
+// XDG_RUNTIME_DIR), so runs of one test never meet another test's (or the
+// user's). The test binary is a child
 // subreaper, so a detached supervisor, or an actor whose supervisor died,
 // is re-parented to it; the sandbox's destructor kills every descendant
 // left, removes the /dev/shm segments of the runs it started, and deletes
@@ -93,8 +94,11 @@ class sandbox {
   sandbox& operator=(const sandbox&) = delete;
 
   [[nodiscard]] const fs::path& dir() const { return dir_; }
-  // Where procactor keeps this sandbox's runs: $XDG_RUNTIME_DIR/procactor-<uid>.
+  // Where procactor keeps this sandbox's runs: $PROCACTOR_STATE_DIR, made
+  // by the first command that needs it.
   [[nodiscard]] fs::path runs_root() const;
+  // The commands' XDG_RUNTIME_DIR, where runs no longer go.
+  [[nodiscard]] fs::path runtime_dir() const;
 
   // `procactor ARGS...`, waited for.
   result procactor(const std::vector<std::string>& args, seconds timeout = 120s, const spawn_options& options = {});
@@ -102,6 +106,8 @@ class sandbox {
   result program(const std::vector<std::string>& argv, seconds timeout = 120s, const spawn_options& options = {});
   // `procactor ARGS...`, left running.
   std::unique_ptr<process> start(const std::vector<std::string>& args, const spawn_options& options = {});
+  // Any program, left running.
+  std::unique_ptr<process> start_program(const std::vector<std::string>& argv, const spawn_options& options = {});
 
   fs::path write(const std::string& name, const std::string& content) const;
   // A generated test graph copied into the sandbox (its plugin path is
@@ -185,6 +191,11 @@ bool eventually(const std::function<bool()>& condition, seconds timeout);
 // --- Text ---------------------------------------------------------------
 
 std::vector<std::string> lines_of(const std::string& text);
+// `text` without the time each of its lines starts with, as the run's logs
+// write it ("2026-12-03T07:55:01.123 "); a line without one fails the test.
+std::string unstamped(const std::string& text);
+// True when `line` starts with such a time and a blank.
+bool starts_with_stamp(const std::string& line);
 std::size_t count_of(const std::string& text, const std::string& needle);
 // Counts the words of `text` as examples.WordCounter does: maximal runs of
 // [A-Za-z0-9], lower-cased.
@@ -196,6 +207,8 @@ long primes_between(long from, long to);
 fs::path procactor_binary();
 fs::path example_primes_binary();
 fs::path test_graph(const std::string& name);    // generated from tests/cli/graphs/NAME.in
+// primes-small over a tiny range, written into the sandbox: done in a moment.
+fs::path quick_primes(const sandbox& box);
 fs::path source_graph(const std::string& name);  // tests/cli/graphs/NAME as written
 
 }  // namespace cli

@@ -19,9 +19,9 @@ for file in "$procactor" "$graph"; do
 done
 
 runs=$(mktemp -d)
-export XDG_RUNTIME_DIR=$runs
+export PROCACTOR_STATE_DIR=$runs/state
 export NO_COLOR=1
-run_dir=$runs/procactor-$(id -u)/thousand
+run_dir=$PROCACTOR_STATE_DIR/thousand
 cleanup() {
   "$procactor" stop thousand >/dev/null 2>&1 || true
   rm -rf "$runs"

@@ -247,8 +247,8 @@ case "$mode" in
     unset OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
     # The run directories of the nodes (launcher/run_dir.cpp, runs_root()),
     # this run's own: every host sees this machine's file system.
-    export XDG_RUNTIME_DIR="$workdir"
     runs="$workdir/procactor-$(id -u)"
+    export PROCACTOR_STATE_DIR="$runs"
     # The graph, on these hosts.
     graph="$workdir/graph.toml"
     sed "s/@HOST_PREFIX@/$prefix/g" "$graph_template" >"$graph" || exit 1

@@ -25,7 +25,7 @@
 #
 # The private Slurm: its own munged (own socket and a fresh key), slurmctld
 # and slurmd on free ports, its configuration, state, spool, logs and
-# TmpFS all in a temporary directory, as is the runs' XDG_RUNTIME_DIR and
+# TmpFS all in a temporary directory, as is the runs' PROCACTOR_STATE_DIR and
 # TMPDIR; its job ids start at this script's pid, so that what PMIx and
 # Open MPI name after the job (vader_segment.* in /dev/shm) differs from
 # another Slurm's on this host. Nothing of it is exported to this script's
@@ -375,8 +375,8 @@ say "private Slurm up: node $host, slurmctld port ${ports[0]}, slurmd port ${por
 # --- The run ----------------------------------------------------------------
 # Its own runs root (launcher/run_dir.cpp: runs_root()) and TMPDIR (Open
 # MPI's session directories), passed on by srun to the nodes.
-run_env=("${slurm_env[@]}" XDG_RUNTIME_DIR="$tmp/xdg" TMPDIR="$tmp/tmp")
 runs="$tmp/xdg/procactor-$(id -u)"
+run_env=("${slurm_env[@]}" PROCACTOR_STATE_DIR="$runs" XDG_RUNTIME_DIR="$tmp/xdg" TMPDIR="$tmp/tmp")
 graph="$tmp/graph.toml"
 sed "s/@HOST@/$host/g" "$graph_template" >"$graph" || exit 1
 graph_name=$(sed -nE 's/^name = "(.*)"$/\1/p' "$graph" | head -n 1)

@@ -1,4 +1,5 @@
 // spawn, send, close, join: the life of one actor, and sends that cannot land.
+#include <signal.h>
 #include <unistd.h>
 
 #include "support.hpp"
@@ -21,9 +22,20 @@ struct Pause {
   }
 };
 
+// Makes a Relay send `count` Notes to the actor named `to`.
+struct Forward {
+  std::string to;
+  int count = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(to, count);
+  }
+};
+
 }  // namespace lifecycle
 PROCACTOR_MESSAGE(lifecycle::Note);
 PROCACTOR_MESSAGE(lifecycle::Pause);
+PROCACTOR_MESSAGE(lifecycle::Forward);
 
 namespace lifecycle {
 
@@ -35,8 +47,17 @@ class Recorder : public procactor::Actor<Recorder, Note, Pause> {
   void on(const Pause& pause) { std::this_thread::sleep_for(std::chrono::milliseconds(pause.milliseconds)); }
 };
 
+class Relay : public procactor::Actor<Relay, Forward> {
+ public:
+  void on(const Forward& forward) {
+    const procactor::ActorRef to = find(forward.to);
+    for (int i = 1; i <= forward.count; ++i) to.send(Note{i});
+  }
+};
+
 }  // namespace lifecycle
 PROCACTOR_ACTOR(lifecycle::Recorder);
+PROCACTOR_ACTOR(lifecycle::Relay);
 
 using namespace itest;
 using procactor::errc;
@@ -140,6 +161,40 @@ TEST_CASE("an actor is found by its name and the ref it gives is the spawned one
   recorder.close();
   REQUIRE(recorder.join(30s));
   CHECK(read_lines(dir.file("journal")) == std::vector<std::string>{"7"});
+}
+
+TEST_CASE("info counts what came in from each sender, across a lane's growth and a restart" * doctest::timeout(120)) {
+  actor_scope scope;
+  temp_dir dir;
+  procactor::SpawnOptions options;
+  options.params.set("journal", dir.file("journal"));
+  options.restart = procactor::Restart::permanent;
+  auto recorder = scope.spawn<lifecycle::Recorder>("inbound-recorder", options);
+  auto a = scope.spawn<lifecycle::Relay>("relay-a");
+  auto b = scope.spawn<lifecycle::Relay>("relay-b");
+
+  // Enough Notes from relay-a that its lane (4 KiB at first) grows.
+  a.send(lifecycle::Forward{recorder.name(), 2000});
+  b.send(lifecycle::Forward{recorder.name(), 30});
+  for (int i = 1; i <= 7; ++i) recorder.send(lifecycle::Note{i});
+  auto from = [&](const procactor::ActorRef& sender) -> std::uint64_t {
+    for (const auto& in : runtime().info(recorder).inbound) {
+      if (in.from.valid() == sender.valid() && (!sender.valid() || in.from.slot() == sender.slot())) return in.messages;
+    }
+    return 0;
+  };
+  REQUIRE(eventually([&] { return from(a) == 2000 && from(b) == 30 && from(procactor::ActorRef{}) == 7; }, 60s));
+
+  // The counts belong to the mailbox, not to the incarnation.
+  const auto before = recorder.pid();
+  REQUIRE(before);
+  REQUIRE(::kill(*before, SIGKILL) == 0);
+  REQUIRE(eventually([&] { return runtime().info(recorder).restarts == 1; }, 60s));
+  b.send(lifecycle::Forward{recorder.name(), 5});
+  REQUIRE(eventually([&] { return from(b) == 35; }, 60s));
+  CHECK(from(a) == 2000);
+  CHECK(from(procactor::ActorRef{}) == 7);
+  for (const auto& in : runtime().info(recorder).inbound) CHECK(in.queued_bytes == 0);
 }
 
 }  // TEST_SUITE

@@ -31,6 +31,8 @@ std::string refused(std::string_view line) {
 TEST_CASE("every request the CLI sends is read back as it was meant") {
   CHECK(parsed("ping").verb == Verb::ping);
   CHECK(parsed("status").verb == Verb::status);
+  CHECK(parsed("status").client.empty());
+  CHECK(parsed("status watch-4242").client == "watch-4242");
   CHECK(parsed("stop") == ControlRequest{Verb::stop, std::nullopt, {}, 0});
   CHECK(parsed("stop 2500000000") == ControlRequest{Verb::stop, std::chrono::milliseconds(2500), {}, 0});
   CHECK(parsed("stop 0").stop_timeout == std::chrono::nanoseconds(0));
@@ -58,7 +60,8 @@ TEST_CASE("every request the CLI sends is read back as it was meant") {
                               ControlRequest{Verb::kill, std::nullopt, {"worker", 7U}, SIGTERM},
                               ControlRequest{Verb::restart, std::nullopt, {"sink", 0U}, 0, true, false},
                               ControlRequest{Verb::restart, std::nullopt, {"sink", std::nullopt}, 0, false, true},
-                              ControlRequest{Verb::inspect, std::nullopt, {"worker", 2U}, 0}}) {
+                              ControlRequest{Verb::inspect, std::nullopt, {"worker", 2U}, 0},
+                              ControlRequest{Verb::status, std::nullopt, {}, 0, false, false, "dashboard_7"}}) {
     CHECK(parsed(to_request_line(request)) == request);
   }
 }
@@ -68,7 +71,13 @@ TEST_CASE("a malformed request is refused with a reason that names the problem")
   CHECK(refused("   ") == "empty request (expected ping, status, stop, restart, kill or inspect)");
   CHECK(refused("frobnicate now") == "unknown request 'frobnicate' (expected ping, status, stop, restart, kill or inspect)");
   CHECK(refused("STATUS").starts_with("unknown request 'STATUS'"));
-  CHECK(refused("status --json") == "status takes no arguments; unexpected '--json'");
+  CHECK(refused("status --json") ==
+        "status client '--json' is not 1 to 32 letters, digits, '-' or '_', starting with a letter or digit");
+  CHECK(refused("status a b") == "status takes at most a client name; unexpected 'b'");
+  CHECK(refused("status " + std::string(33, 'x')) ==
+        "status client '" + std::string(33, 'x') +
+            "' is not 1 to 32 letters, digits, '-' or '_', starting with a letter or digit");
+  CHECK(refused("ping now") == "ping takes no arguments; unexpected 'now'");
   CHECK(refused("ping pong") == "ping takes no arguments; unexpected 'pong'");
   CHECK(refused("stop 5s") == "stop timeout '5s' is not a whole number of nanoseconds");
   CHECK(refused("stop -1") == "stop timeout '-1' is not a whole number of nanoseconds");

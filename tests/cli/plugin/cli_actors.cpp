@@ -76,18 +76,36 @@ namespace clitest {
 
 using procactor::ParamKind;
 
+// The actors below that act on their own, step n = 1, 2, 3... one every
+// interval_ms (default 10) until they are closed.
+std::vector<procactor::ParamSpec> paced_parameters() { return {{"interval_ms", ParamKind::integer, false}}; }
+template <class Stopping, class Step>
+void paced(const procactor::Params& params, Stopping stopping, Step step) {
+  const auto interval = std::chrono::milliseconds(std::max<std::int64_t>(1, params.get_or<std::int64_t>("interval_ms", 10)));
+  for (std::int64_t n = 1; !stopping(); ++n) {
+    step(n);
+    std::this_thread::sleep_for(interval);
+  }
+}
+
 // Emits Tick 1, 2, 3... one every interval_ms (default 10) until it is
 // closed; it never finishes on its own.
 class Ticker : public procactor::Actor<Ticker> {
  public:
-  static std::vector<procactor::ParamSpec> parameters() { return {{"interval_ms", ParamKind::integer, false}}; }
+  static std::vector<procactor::ParamSpec> parameters() { return paced_parameters(); }
   void run() override {
-    const auto interval =
-        std::chrono::milliseconds(std::max<std::int64_t>(1, params().get_or<std::int64_t>("interval_ms", 10)));
-    for (std::int64_t n = 1; !stopping(); ++n) {
-      emit(Tick{n});
-      std::this_thread::sleep_for(interval);
-    }
+    paced(params(), [this] { return stopping(); }, [this](std::int64_t n) { emit(Tick{n}); });
+  }
+};
+
+// Prints "NAME line 1", "NAME line 2"... one every interval_ms (default
+// 10) until it is closed: logs that grow side by side, for `logs`.
+class Talker : public procactor::Actor<Talker> {
+ public:
+  static std::vector<procactor::ParamSpec> parameters() { return paced_parameters(); }
+  void run() override {
+    paced(params(), [this] { return stopping(); },
+          [this](std::int64_t n) { std::cout << name() << " line " << n << std::endl; });
   }
 };
 
@@ -337,6 +355,7 @@ PROCACTOR_ACTOR(clitest::FifoChecker);
 PROCACTOR_ACTOR(clitest::CountingTicker);
 PROCACTOR_ACTOR(clitest::TickSet);
 PROCACTOR_ACTOR(clitest::Ticker);
+PROCACTOR_ACTOR(clitest::Talker);
 PROCACTOR_ACTOR(clitest::Worker);
 PROCACTOR_ACTOR(clitest::Relay);
 PROCACTOR_ACTOR(clitest::Tally);

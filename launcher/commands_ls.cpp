@@ -1,0 +1,210 @@
+// The runs' records, read from their directories: `ls`, every run there is,
+// and `events`, what happened in one. A live run is asked for its counts;
+// an ended one's come from what it wrote as it ended (final_status.json).
+#include <algorithm>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands.hpp"
+#include "control.hpp"
+#include "control_protocol.hpp"
+#include "log_writer.hpp"
+#include "run_client.hpp"
+#include "run_dir.hpp"
+
+namespace procactor::launcher {
+namespace {
+
+using json = nlohmann::json;
+
+// How long `ls` waits for a live run's answer: a wedged supervisor costs
+// the listing this much, not the minute a command that acts on it waits.
+constexpr std::chrono::seconds live_answer_limit{5};
+
+const char* state_name(RunState state) {
+  switch (state) {
+    case RunState::live: return "live";
+    case RunState::ended: return "ended";
+    case RunState::died: return "died";
+  }
+  return "died";
+}
+
+// One row of `ls`; an absent value prints as "-" (JSON null).
+struct run_row {
+  RunEntry run;
+  std::optional<std::int64_t> started_ms;
+  std::optional<std::int64_t> ended_ms;
+  std::optional<std::int64_t> duration_ms;
+  std::optional<std::size_t> actors;
+  std::optional<std::int64_t> restarts;
+  std::optional<GraphRecord> graph;
+};
+
+// The actors of a status object and their restarts, added up.
+void count_from(const std::string& status_text, run_row& row) {
+  const json status = json::parse(status_text, nullptr, false);
+  if (status.is_discarded() || !status.is_object() || !status.contains("actors") || !status["actors"].is_array()) {
+    return;
+  }
+  std::int64_t restarts = 0;
+  for (const auto& actor : status["actors"]) restarts += actor.value("restarts", std::int64_t{0});
+  row.actors = status["actors"].size();
+  row.restarts = restarts;
+}
+
+run_row row_of(const RunEntry& run, std::int64_t now) {
+  run_row row{run, started_ms(run), std::nullopt, std::nullopt, std::nullopt, std::nullopt, graph_record(run)};
+  if (run.state == RunState::live) {
+    ControlRequest request;
+    request.verb = ControlRequest::Verb::status;
+    if (auto reply = control_request(run.dir / "control.sock", to_request_line(request), live_answer_limit)) {
+      count_from(*reply, row);
+    }
+    if (row.started_ms) row.duration_ms = now - *row.started_ms;
+    return row;
+  }
+  if (auto status = final_status(run)) count_from(*status, row);
+  // A run that died left no end: its duration is unknown.
+  if (run.state == RunState::ended) row.ended_ms = ended_ms(run);
+  if (row.started_ms && row.ended_ms) row.duration_ms = std::max<std::int64_t>(0, *row.ended_ms - *row.started_ms);
+  return row;
+}
+
+// "12.3s", "5m3s", "2h5m", "3d4h".
+std::string human_duration(std::int64_t ms) {
+  const double seconds = static_cast<double>(ms) / 1000.0;
+  const std::int64_t whole = ms / 1000;
+  std::ostringstream text;
+  if (seconds < 60) {
+    text << std::fixed << std::setprecision(1) << seconds << "s";
+  } else if (whole < 3600) {
+    text << whole / 60 << "m" << whole % 60 << "s";
+  } else if (whole < 86400) {
+    text << whole / 3600 << "h" << whole / 60 % 60 << "m";
+  } else {
+    text << whole / 86400 << "d" << whole / 3600 % 24 << "h";
+  }
+  return text.str();
+}
+
+// "2026-12-03 07:55:01": to the second, for a table.
+std::string table_time(std::int64_t ms) {
+  std::string text = local_timestamp(from_epoch_ms(ms)).substr(0, 19);
+  text[10] = ' ';
+  return text;
+}
+
+template <class T>
+std::string or_dash(const std::optional<T>& value) {
+  return value ? std::to_string(*value) : "-";
+}
+
+template <class T>
+json or_null(const std::optional<T>& value) {
+  return value ? json(*value) : json();
+}
+
+void print_table(const std::vector<run_row>& rows) {
+  std::size_t name_width = 4;
+  for (const auto& row : rows) name_width = std::max(name_width, row.run.name.size());
+  std::cout << std::left << std::setw(static_cast<int>(name_width + 2)) << "NAME" << std::setw(7) << "STATE"
+            << std::setw(21) << "STARTED" << std::setw(10) << "DURATION" << std::setw(8) << "ACTORS" << std::setw(10)
+            << "RESTARTS" << "EXIT\n";
+  for (const auto& row : rows) {
+    const bool exited = row.run.state == RunState::ended && row.run.exit_code >= 0;
+    std::cout << std::left << std::setw(static_cast<int>(name_width + 2)) << row.run.name << std::setw(7)
+              << state_name(row.run.state) << std::setw(21) << (row.started_ms ? table_time(*row.started_ms) : "-")
+              << std::setw(10) << (row.duration_ms ? human_duration(*row.duration_ms) : "-") << std::setw(8)
+              << or_dash(row.actors) << std::setw(10) << or_dash(row.restarts)
+              << (exited ? std::to_string(row.run.exit_code) : "-") << '\n';
+  }
+}
+
+json json_of(const run_row& row) {
+  const auto time = [](const std::optional<std::int64_t>& ms) {
+    return ms ? json(local_timestamp(from_epoch_ms(*ms))) : json();
+  };
+  const bool exited = row.run.state == RunState::ended && row.run.exit_code >= 0;
+  return {{"name", row.run.name},
+          {"state", state_name(row.run.state)},
+          {"started", time(row.started_ms)},
+          {"started_ms", or_null(row.started_ms)},
+          {"ended", time(row.ended_ms)},
+          {"ended_ms", or_null(row.ended_ms)},
+          {"duration_ms", or_null(row.duration_ms)},
+          {"actors", or_null(row.actors)},
+          {"restarts", or_null(row.restarts)},
+          {"exit_code", exited ? json(row.run.exit_code) : json()},
+          {"graph", row.graph ? json(row.graph->name) : json()},
+          {"file", row.graph && !row.graph->file.empty() ? json(row.graph->file.string()) : json()},
+          {"supervisor_pid", row.run.supervisor_pid > 0 ? json(row.run.supervisor_pid) : json()},
+          {"dir", row.run.dir.string()}};
+}
+
+// One event as a line of text: time, kind, actor, then the pid and what
+// happened.
+std::string event_text(const std::string& line) {
+  const json event = json::parse(line, nullptr, false);
+  if (event.is_discarded() || !event.is_object()) return line;
+  const std::string actor = event.value("actor", "");
+  const int pid = event.value("pid", 0);
+  const std::string detail = event.value("detail", "");
+  std::ostringstream text;
+  text << event.value("time", "") << ' ' << std::left << std::setw(11) << event.value("kind", "") << std::setw(14)
+       << (actor.empty() ? "-" : actor);
+  if (pid > 0) text << "pid " << pid << (detail.empty() ? "" : ": ");
+  text << detail;
+  return text.str();
+}
+
+}  // namespace
+
+int ls_command(const LsOptions& options) {
+  const std::int64_t now = epoch_ms(wall_clock::now());
+  std::vector<run_row> rows;
+  for (const auto& run : list_runs()) rows.push_back(row_of(run, now));
+  // Newest first; a run that recorded no start last.
+  std::sort(rows.begin(), rows.end(), [](const run_row& a, const run_row& b) {
+    if (a.started_ms != b.started_ms) return a.started_ms.value_or(-1) > b.started_ms.value_or(-1);
+    return a.run.name < b.run.name;
+  });
+  if (!options.json) {
+    print_table(rows);
+    return exit_ok;
+  }
+  json all = json::array();
+  for (const auto& row : rows) all.push_back(json_of(row));
+  std::cout << all.dump() << std::endl;
+  return exit_ok;
+}
+
+int events_command(const EventsOptions& options) {
+  auto run = resolve(options.run);
+  if (!run) return exit_no_such_run;
+  // From the start, and on from where it got to with -f.
+  log_follower events(run->dir / "events.jsonl", false);
+  const auto print = [&options](const std::vector<std::string>& lines) {
+    for (const auto& line : lines) std::cout << (options.json ? line : event_text(line)) << '\n';
+    std::cout.flush();
+  };
+  print(events.new_lines());
+  if (!options.follow) return exit_ok;
+  for (;;) {
+    // Looked at before reading: a run that has ended wrote its last event
+    // before, and the read gets it.
+    const bool ended = refreshed(*run).state != RunState::live;
+    print(events.new_lines());
+    if (ended) return exit_ok;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace procactor::launcher

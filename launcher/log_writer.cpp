@@ -1,0 +1,283 @@
+#include "log_writer.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+namespace procactor::launcher {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+fs::path rotated(const fs::path& path, int n) { return fs::path(path.string() + "." + std::to_string(n)); }
+
+// Reads fixed-width numbers and separators off the front of a text.
+class scanner {
+ public:
+  explicit scanner(std::string_view text) : text_(text) {}
+  bool number(std::size_t digits, int& out) {
+    if (at_ + digits > text_.size()) return false;
+    out = 0;
+    for (std::size_t i = 0; i < digits; ++i) {
+      if (!is_digit(text_[at_ + i])) return false;
+      out = out * 10 + (text_[at_ + i] - '0');
+    }
+    at_ += digits;
+    return true;
+  }
+  bool take(char c) {
+    if (at_ >= text_.size() || text_[at_] != c) return false;
+    ++at_;
+    return true;
+  }
+  // A fraction of a second after the '.', to the nanosecond.
+  bool fraction(std::int64_t& nanoseconds) {
+    std::size_t digits = 0;
+    nanoseconds = 0;
+    for (; at_ < text_.size() && is_digit(text_[at_]); ++at_, ++digits) {
+      if (digits < 9) nanoseconds = nanoseconds * 10 + (text_[at_] - '0');
+    }
+    for (std::size_t i = digits; i < 9; ++i) nanoseconds *= 10;
+    return digits > 0;
+  }
+  [[nodiscard]] bool done() const { return at_ == text_.size(); }
+
+ private:
+  std::string_view text_;
+  std::size_t at_ = 0;
+};
+
+}  // namespace
+
+std::int64_t epoch_ms(wall_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+wall_clock::time_point from_epoch_ms(std::int64_t ms) {
+  return wall_clock::time_point(std::chrono::duration_cast<wall_clock::duration>(std::chrono::milliseconds(ms)));
+}
+
+std::string local_timestamp(wall_clock::time_point time) {
+  const std::int64_t ms = epoch_ms(time);
+  const std::time_t seconds = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  const auto milliseconds = static_cast<int>(ms - static_cast<std::int64_t>(seconds) * 1000);
+  // Lines come many a second: the date and time of the last second are
+  // kept, per thread, and only the milliseconds change.
+  thread_local std::time_t last_second = -1;
+  thread_local char date_time[80] = {};
+  if (seconds != last_second) {
+    std::tm local{};
+    ::localtime_r(&seconds, &local);
+    std::snprintf(date_time, sizeof date_time, "%04d-%02d-%02dT%02d:%02d:%02d", local.tm_year + 1900,
+                  local.tm_mon + 1, local.tm_mday, local.tm_hour, local.tm_min, local.tm_sec);
+    last_second = seconds;
+  }
+  char text[96];
+  std::snprintf(text, sizeof text, "%s.%03d", date_time, milliseconds);
+  return text;
+}
+
+std::optional<std::string_view> line_timestamp(std::string_view line) {
+  if (line.size() <= timestamp_length || line[timestamp_length] != ' ') return std::nullopt;
+  // YYYY-MM-DDTHH:MM:SS.mmm
+  constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.ddd";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 'd' ? !is_digit(line[i]) : line[i] != shape[i]) return std::nullopt;
+  }
+  return line.substr(0, timestamp_length);
+}
+
+std::optional<wall_clock::time_point> parse_local_time(std::string_view text) {
+  scanner in(text);
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  std::int64_t nanoseconds = 0;
+  if (!in.number(4, year) || !in.take('-') || !in.number(2, month) || !in.take('-') || !in.number(2, day)) {
+    return std::nullopt;
+  }
+  if (!in.done()) {
+    if (!in.take('T') && !in.take(' ')) return std::nullopt;
+    if (!in.number(2, hour) || !in.take(':') || !in.number(2, minute)) return std::nullopt;
+    if (in.take(':')) {
+      if (!in.number(2, second)) return std::nullopt;
+      if (in.take('.') && !in.fraction(nanoseconds)) return std::nullopt;
+    }
+  }
+  if (!in.done() || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  std::tm local{};
+  local.tm_year = year - 1900;
+  local.tm_mon = month - 1;
+  local.tm_mday = day;
+  local.tm_hour = hour;
+  local.tm_min = minute;
+  local.tm_sec = second;
+  local.tm_isdst = -1;  // whatever the zone says for that day
+  const std::time_t seconds = std::mktime(&local);
+  // mktime moves a 31st of a shorter month into the next: no such day.
+  if (seconds == static_cast<std::time_t>(-1) || local.tm_mday != day) return std::nullopt;
+  // The clock counts nanoseconds in 64 bits: from 1677 to 2262. A time
+  // beyond is as far as it goes.
+  const auto limit = std::chrono::duration_cast<std::chrono::seconds>(wall_clock::duration::max()).count() - 1;
+  if (seconds > limit) return wall_clock::time_point::max();
+  if (seconds < -limit) return wall_clock::time_point::min();
+  return wall_clock::from_time_t(seconds) +
+         std::chrono::duration_cast<wall_clock::duration>(std::chrono::nanoseconds(nanoseconds));
+}
+
+Parsed<wall_clock::time_point> parse_since(std::string_view text, wall_clock::time_point now) {
+  if (const auto duration = parse_duration(text)) {
+    return {now - std::chrono::duration_cast<wall_clock::duration>(*duration.value), {}};
+  }
+  if (const auto time = parse_local_time(text)) return {*time, {}};
+  return {std::nullopt, "'" + std::string(text) +
+                            "' is neither a duration (30s, 5m, 2h) nor a local time (2026-12-03T07:55:01)"};
+}
+
+// --- log_writer -----------------------------------------------------------
+
+log_writer::log_writer(std::filesystem::path path, std::uint64_t rotate_bytes, int keep)
+    : path_(std::move(path)), rotate_bytes_(rotate_bytes), keep_(std::max(keep, 1)) {}
+
+log_writer::~log_writer() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void log_writer::stamped(std::string_view text) { append(text, true, std::nullopt); }
+
+void log_writer::stamped(std::string_view text, wall_clock::time_point time) { append(text, true, time); }
+
+void log_writer::plain(std::string_view text) { append(text, false, std::nullopt); }
+
+// A log that cannot be written (a full disk) must not stop the run: the
+// line is lost, and the next one is tried again. The time is read under
+// the lock, right before the write: a file's stamps never go back, and a
+// follower may take a line stamped well before it looked as written.
+void log_writer::append(std::string_view text, bool stamp, std::optional<wall_clock::time_point> time) {
+  std::lock_guard guard(mutex_);
+  std::string line;
+  line.reserve(text.size() + timestamp_length + 2);
+  if (stamp) {
+    line = local_timestamp(time.value_or(wall_clock::now()));
+    line += ' ';
+  }
+  line += text;
+  line += '\n';
+  if (fd_ < 0) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd_ < 0) return;
+    struct stat info {};
+    size_ = ::fstat(fd_, &info) == 0 ? static_cast<std::uint64_t>(info.st_size) : 0;
+  }
+  std::size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  size_ += done;
+  if (rotate_bytes_ > 0 && size_ > rotate_bytes_) rotate();
+}
+
+// The last write to the old file comes before its rename, so a follower
+// that sees the new file has already seen all of the old one's.
+void log_writer::rotate() {
+  ::close(fd_);
+  fd_ = -1;
+  size_ = 0;
+  for (int n = keep_ - 1; n >= 1; --n) (void)::rename(rotated(path_, n).c_str(), rotated(path_, n + 1).c_str());
+  (void)::rename(path_.c_str(), rotated(path_, 1).c_str());
+}
+
+std::vector<std::filesystem::path> log_files(const std::filesystem::path& path) {
+  std::vector<fs::path> files;
+  std::error_code ignored;
+  for (int n = 1; n <= 100 && fs::exists(rotated(path, n), ignored); ++n) files.push_back(rotated(path, n));
+  std::reverse(files.begin(), files.end());
+  if (fs::exists(path, ignored)) files.push_back(path);
+  return files;
+}
+
+std::vector<std::string> read_log_lines(const std::filesystem::path& path) {
+  std::vector<std::string> lines;
+  for (const auto& file : log_files(path)) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+// --- log_follower ---------------------------------------------------------
+
+log_follower::log_follower(std::filesystem::path path, bool from_end) : path_(std::move(path)) {
+  if (reopen() && from_end) ::lseek(fd_, 0, SEEK_END);
+}
+
+log_follower::~log_follower() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool log_follower::reopen() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  partial_.clear();
+  return fd_ >= 0;
+}
+
+void log_follower::read_to_end(std::vector<std::string>& lines) {
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd_, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    partial_.append(buffer, static_cast<std::size_t>(n));
+    std::size_t begin = 0;
+    for (std::size_t end; (end = partial_.find('\n', begin)) != std::string::npos; begin = end + 1) {
+      lines.emplace_back(partial_, begin, end - begin);
+    }
+    partial_.erase(0, begin);
+  }
+}
+
+std::vector<std::string> log_follower::new_lines() {
+  std::vector<std::string> lines;
+  if (fd_ < 0) {
+    // Not there when we started: all of it is new.
+    if (reopen()) read_to_end(lines);
+    return lines;
+  }
+  read_to_end(lines);
+  struct stat now {}, mine {};
+  const bool replaced = ::stat(path_.c_str(), &now) == 0 && ::fstat(fd_, &mine) == 0 &&
+                        (now.st_ino != mine.st_ino || now.st_dev != mine.st_dev);
+  if (replaced) {
+    // Rotated: what the old file got before its rename, then the new one.
+    read_to_end(lines);
+    if (reopen()) read_to_end(lines);
+  }
+  return lines;
+}
+
+std::string event_json(const run_event& event) {
+  const nlohmann::ordered_json line = {{"time_ms", epoch_ms(event.time)},
+                                       {"time", local_timestamp(event.time)},
+                                       {"kind", event.kind},
+                                       {"actor", event.actor},
+                                       {"pid", event.pid},
+                                       {"detail", event.detail}};
+  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace procactor::launcher

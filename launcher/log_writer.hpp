@@ -1,0 +1,119 @@
+// What a run writes down as it goes, and how it is read back: log lines
+// that each start with the local time they were written, to the
+// millisecond ("2026-12-03T07:55:01.123 text"), in files rotated by size;
+// and its events, one JSON object a line (events.jsonl).
+//
+// Local time, fixed width: the stamps of one host sort as text, so `logs`
+// merges files and `--since` filters lines without parsing a date per line.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "units.hpp"
+
+namespace procactor::launcher {
+
+using wall_clock = std::chrono::system_clock;
+
+// "2026-12-03T07:55:01.123": local time, ISO 8601, milliseconds.
+inline constexpr std::size_t timestamp_length = 23;
+[[nodiscard]] std::string local_timestamp(wall_clock::time_point time);
+[[nodiscard]] std::int64_t epoch_ms(wall_clock::time_point time);
+[[nodiscard]] wall_clock::time_point from_epoch_ms(std::int64_t ms);
+
+// The stamp a line starts with (followed by a blank), if it has one.
+[[nodiscard]] std::optional<std::string_view> line_timestamp(std::string_view line);
+
+// Local time as ISO 8601 writes it: YYYY-MM-DD, then optionally T (or a
+// blank) HH:MM, :SS, .fraction. nullopt when `text` is none of these.
+[[nodiscard]] std::optional<wall_clock::time_point> parse_local_time(std::string_view text);
+
+// `--since`: a duration back from `now` ("5m", "30s") or a local time.
+[[nodiscard]] Parsed<wall_clock::time_point> parse_since(std::string_view text, wall_clock::time_point now);
+
+// Appends whole lines to one file, each with one write(2) on an O_APPEND
+// descriptor: a reader never sees half a line, and nothing waits in a
+// buffer if the process is killed. The file is opened at the first line,
+// so a silent writer holds no descriptor. Past `rotate_bytes` the file
+// becomes PATH.1 (PATH.1 becomes PATH.2, ..., the oldest beyond `keep`
+// goes) and the next line starts a new PATH. Safe from any thread.
+class log_writer {
+ public:
+  static constexpr std::uint64_t default_rotate_bytes = std::uint64_t{16} << 20U;
+  static constexpr int default_keep = 3;
+
+  // rotate_bytes 0: never rotated.
+  explicit log_writer(std::filesystem::path path, std::uint64_t rotate_bytes = default_rotate_bytes,
+                      int keep = default_keep);
+  ~log_writer();
+  log_writer(const log_writer&) = delete;
+  log_writer& operator=(const log_writer&) = delete;
+
+  // "STAMP text", the stamp of `time` (default: now).
+  void stamped(std::string_view text);
+  void stamped(std::string_view text, wall_clock::time_point time);
+  // `text` as it is.
+  void plain(std::string_view text);
+
+ private:
+  void append(std::string_view text, bool stamp, std::optional<wall_clock::time_point> time);
+  void rotate();
+
+  std::mutex mutex_;
+  std::filesystem::path path_;
+  std::uint64_t rotate_bytes_;
+  int keep_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+};
+
+// A log file and what rotation left of it, oldest first (PATH.3 ... PATH.1,
+// PATH): the ones that exist.
+[[nodiscard]] std::vector<std::filesystem::path> log_files(const std::filesystem::path& path);
+
+// Every line of a log and its rotated files, oldest first.
+[[nodiscard]] std::vector<std::string> read_log_lines(const std::filesystem::path& path);
+
+// Reads what is appended to a file, line by line, from its end (or its
+// start) on; survives the file's rotation (what was appended to the old
+// file before it was renamed is read first) and a file that does not
+// exist yet.
+class log_follower {
+ public:
+  log_follower(std::filesystem::path path, bool from_end);
+  ~log_follower();
+  log_follower(const log_follower&) = delete;
+  log_follower& operator=(const log_follower&) = delete;
+
+  // The complete lines appended since the last call.
+  [[nodiscard]] std::vector<std::string> new_lines();
+
+ private:
+  void read_to_end(std::vector<std::string>& lines);
+  bool reopen();
+
+  std::filesystem::path path_;
+  int fd_ = -1;
+  std::string partial_;
+};
+
+// One line of events.jsonl: {"time_ms", "time", "kind", "actor", "pid",
+// "detail"}. Kinds: started, exited, restarting, gave_up (actor: the group),
+// ready and finished (actor "": the run's).
+struct run_event {
+  wall_clock::time_point time;
+  std::string kind;
+  std::string actor;
+  int pid = 0;
+  std::string detail;
+};
+[[nodiscard]] std::string event_json(const run_event& event);
+
+}  // namespace procactor::launcher

@@ -1,0 +1,173 @@
+// log_writer.hpp: the stamps of log lines, their rotation by size, and a
+// follower that reads on across a rotation.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "log_writer.hpp"
+
+using namespace procactor::launcher;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A private directory, removed with what is in it.
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    std::string pattern = (fs::temp_directory_path() / "procactor-log-writer-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+std::vector<std::string> lines_in(const fs::path& file) {
+  std::vector<std::string> lines;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// "line 0007": 9 bytes, and a newline.
+std::string numbered(int n) {
+  std::string digits = std::to_string(n);
+  return "line " + std::string(4 - digits.size(), '0') + digits;
+}
+
+}  // namespace
+
+TEST_CASE("a stamp is local time to the millisecond and reads back as the same time") {
+  const auto now = wall_clock::now();
+  const std::string stamp = local_timestamp(now);
+  REQUIRE(stamp.size() == timestamp_length);
+  CHECK(stamp[4] == '-');
+  CHECK(stamp[10] == 'T');
+  CHECK(stamp[19] == '.');
+  const auto back = parse_local_time(stamp);
+  REQUIRE(back.has_value());
+  CHECK(epoch_ms(*back) == epoch_ms(now));
+  CHECK(line_timestamp(stamp + " text") == stamp);
+  CHECK_FALSE(line_timestamp(stamp).has_value());  // no blank, no text
+  CHECK_FALSE(line_timestamp("total: 42").has_value());
+  // Stamps of one zone sort as their times do.
+  CHECK(local_timestamp(now) < local_timestamp(now + 1ms));
+  CHECK(local_timestamp(now + 999ms) < local_timestamp(now + 1s));
+}
+
+TEST_CASE("local times parse from a date alone to a fraction and nonsense does not") {
+  const auto midnight = parse_local_time("2026-12-03");
+  const auto minute = parse_local_time("2026-12-03 07:55");
+  const auto second = parse_local_time("2026-12-03T07:55:01");
+  const auto fraction = parse_local_time("2026-12-03T07:55:01.5");
+  REQUIRE(midnight);
+  REQUIRE(minute);
+  REQUIRE(second);
+  REQUIRE(fraction);
+  CHECK(*minute - *midnight == 7h + 55min);
+  CHECK(*second - *minute == 1s);
+  CHECK(*fraction - *second == 500ms);
+  CHECK(local_timestamp(*fraction) == "2026-12-03T07:55:01.500");
+  // Past what the clock holds: as far as it goes, still later than now.
+  const auto far = parse_local_time("2999-01-01");
+  REQUIRE(far);
+  CHECK(*far == wall_clock::time_point::max());
+  CHECK(local_timestamp(*far) > local_timestamp(wall_clock::now()));
+  for (const char* bad : {"", "2026", "2026-13-01", "2026-02-30", "2026-12-03T25:00", "2026-12-03T07:55:01.",
+                          "2026-12-03X07:55", "yesterday"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_local_time(bad).has_value());
+  }
+}
+
+TEST_CASE("since takes a duration back from now or a local time") {
+  const auto now = wall_clock::now();
+  CHECK(*parse_since("5m", now).value == now - 5min);
+  CHECK(*parse_since("30s", now).value == now - 30s);
+  CHECK(*parse_since("2026-12-03T07:55", now).value == *parse_local_time("2026-12-03T07:55"));
+  const auto bad = parse_since("soon", now);
+  CHECK_FALSE(bad);
+  CHECK(bad.error == "'soon' is neither a duration (30s, 5m, 2h) nor a local time (2026-12-03T07:55:01)");
+}
+
+TEST_CASE("each line gets its stamp and a file past its size becomes NAME.1 with three kept") {
+  temp_dir dir;
+  const fs::path log = dir.path / "worker.0.log";
+  // Lines of 34 bytes (23 of stamp, a blank, 9 of text, a newline): past
+  // 100 bytes at the third line of each file.
+  log_writer writer(log, 100, 3);
+  for (int n = 1; n <= 14; ++n) writer.stamped(numbered(n));
+  // Lines 1-3, 4-6, 7-9, 10-12 each filled a file; the oldest went.
+  CHECK(!fs::exists(dir.path / "worker.0.log.4"));
+  const std::vector<std::vector<int>> expected = {{4, 5, 6}, {7, 8, 9}, {10, 11, 12}, {13, 14}};
+  const std::vector<fs::path> files = {dir.path / "worker.0.log.3", dir.path / "worker.0.log.2",
+                                       dir.path / "worker.0.log.1", log};
+  CHECK(log_files(log) == files);
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    CAPTURE(files[f]);
+    const auto lines = lines_in(files[f]);
+    REQUIRE(lines.size() == expected[f].size());
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      REQUIRE(line_timestamp(lines[i]).has_value());
+      CHECK(lines[i].substr(timestamp_length + 1) == numbered(expected[f][i]));
+    }
+  }
+  // Read back oldest first, across the rotated files.
+  const auto all = read_log_lines(log);
+  REQUIRE(all.size() == 11);
+  for (std::size_t i = 0; i < all.size(); ++i) CHECK(all[i].substr(timestamp_length + 1) == numbered(4 + static_cast<int>(i)));
+
+  // A writer that never rotates.
+  log_writer plain(dir.path / "events.jsonl", 0);
+  for (int n = 0; n < 20; ++n) plain.plain("{}");
+  CHECK(lines_in(dir.path / "events.jsonl").size() == 20);
+  CHECK(!fs::exists(dir.path / "events.jsonl.1"));
+}
+
+TEST_CASE("a follower reads every line once and in order across rotations and a file made later") {
+  temp_dir dir;
+  const fs::path log = dir.path / "run.log";
+  log_follower follower(log, false);
+  CHECK(follower.new_lines().empty());  // not there yet
+  log_writer writer(log, 100, 3);
+  std::vector<std::string> seen;
+  for (int n = 1; n <= 20; ++n) {
+    writer.plain(numbered(n) + "-padding-to-25");
+    // A look every other line, a rotation every fifth: some looks find the
+    // file renamed and none made yet, the next ones the new file.
+    if (n % 2 == 0) {
+      for (auto& line : follower.new_lines()) seen.push_back(line);
+    }
+  }
+  REQUIRE(seen.size() == 20);
+  for (std::size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == numbered(static_cast<int>(i) + 1) + "-padding-to-25");
+
+  // From the end: only what comes after.
+  log_follower late(log, true);
+  writer.plain("after");
+  CHECK(late.new_lines() == std::vector<std::string>{"after"});
+}
+
+TEST_CASE("an event is one JSON object with the documented fields") {
+  const auto time = from_epoch_ms(1'700'000'000'123);
+  const auto line = event_json({time, "exited", "worker.1", 4242, "signal 9 (Killed)"});
+  CHECK(line.find('\n') == std::string::npos);
+  const auto event = nlohmann::json::parse(line);
+  CHECK(event["time_ms"] == 1'700'000'000'123);
+  CHECK(event["time"] == local_timestamp(time));
+  CHECK(event["kind"] == "exited");
+  CHECK(event["actor"] == "worker.1");
+  CHECK(event["pid"] == 4242);
+  CHECK(event["detail"] == "signal 9 (Killed)");
+  CHECK(line.starts_with(R"({"time_ms":1700000000123,"time":")"));
+}
