@@ -43,7 +43,7 @@ foreach(dir LIBDIR INCLUDEDIR)
     set(PROCACTOR_PC_${dir} "\${prefix}/${CMAKE_INSTALL_${dir}}")
   endif()
 endforeach()
-configure_file(${PROJECT_SOURCE_DIR}/packaging/procactor.pc.in ${PROJECT_BINARY_DIR}/procactor.pc @ONLY)
+configure_file(${PROJECT_SOURCE_DIR}/cmake/packaging/procactor.pc.in ${PROJECT_BINARY_DIR}/procactor.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/procactor.pc DESTINATION ${PROCACTOR_PC_DIR})
 
 # The documentation.
@@ -55,7 +55,7 @@ if(TARGET procactor)
   # Bash completion: it reads the subcommands and their options from
   # `procactor --help` and `procactor SUB --help` when it completes, so it
   # stays true as subcommands come and go.
-  install(FILES ${PROJECT_SOURCE_DIR}/packaging/procactor.bash
+  install(FILES ${PROJECT_SOURCE_DIR}/cmake/packaging/procactor.bash
     DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME procactor)
 
   # The man page, from the command's own --help (and each subcommand's),
@@ -65,9 +65,9 @@ if(TARGET procactor)
     set(procactor_man ${PROJECT_BINARY_DIR}/man/procactor.1)
     add_custom_command(OUTPUT ${procactor_man}
       COMMAND ${CMAKE_COMMAND} -DPROCACTOR=$<TARGET_FILE:procactor> -DHELP2MAN=${PROCACTOR_HELP2MAN}
-              -DVERSION=${PROJECT_VERSION} -DSTATIC_INCLUDE=${PROJECT_SOURCE_DIR}/packaging/procactor.h2m
-              -DOUTPUT=${procactor_man} -P ${PROJECT_SOURCE_DIR}/packaging/make_man.cmake
-      DEPENDS procactor ${PROJECT_SOURCE_DIR}/packaging/make_man.cmake ${PROJECT_SOURCE_DIR}/packaging/procactor.h2m
+              -DVERSION=${PROJECT_VERSION} -DSTATIC_INCLUDE=${PROJECT_SOURCE_DIR}/cmake/packaging/procactor.h2m
+              -DOUTPUT=${procactor_man} -P ${PROJECT_SOURCE_DIR}/cmake/packaging/make_man.cmake
+      DEPENDS procactor ${PROJECT_SOURCE_DIR}/cmake/packaging/make_man.cmake ${PROJECT_SOURCE_DIR}/cmake/packaging/procactor.h2m
       COMMENT "Making the procactor(1) man page with help2man"
       VERBATIM)
     add_custom_target(procactor-man ALL DEPENDS ${procactor_man})

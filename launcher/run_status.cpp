@@ -14,13 +14,12 @@ namespace procactor::launcher {
 namespace {
 
 struct process_sample {
-  double cpu_percent = 0;
   double cpu_seconds = 0;
   std::uint64_t rss_bytes = 0;
 };
 
-// CPU time over the incarnation's uptime, and resident memory, from /proc.
-process_sample sample_process(int pid, double uptime) {
+// CPU time of the incarnation so far, and resident memory, from /proc.
+process_sample sample_process(int pid) {
   static const long ticks = ::sysconf(_SC_CLK_TCK);
   static const long page = ::sysconf(_SC_PAGESIZE);
   process_sample sample;
@@ -37,7 +36,6 @@ process_sample sample_process(int pid, double uptime) {
     if (i == 13) stime = std::strtod(field.c_str(), nullptr);
   }
   sample.cpu_seconds = (utime + stime) / static_cast<double>(ticks);
-  if (uptime > 0) sample.cpu_percent = 100.0 * sample.cpu_seconds / uptime;
   std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
   std::uint64_t size = 0, resident = 0;
   statm >> size >> resident;
@@ -78,13 +76,14 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
     const ActorInfo info = inst.ref.valid() ? rt.info(inst.ref) : ActorInfo{};
     const ActorSpec& actor = graph.actors[inst.actor];
     const double uptime = info.pid > 0 ? std::chrono::duration<double>(now - info.started).count() : 0.0;
-    process_sample process = info.pid > 0 ? sample_process(info.pid, uptime) : process_sample{};
+    const process_sample process = info.pid > 0 ? sample_process(info.pid) : process_sample{};
     const double rate = rate_of(static_cast<double>(info.processed), previous ? previous->processed : next.processed,
                                 index, uptime);
     next.processed[index] = static_cast<double>(info.processed);
+    double cpu_percent = 0;
     if (info.pid > 0) {
       const auto cpu_key = std::make_pair(index, info.pid);
-      process.cpu_percent =
+      cpu_percent =
           100.0 * rate_of(process.cpu_seconds, previous ? previous->cpu_seconds : next.cpu_seconds, cpu_key, uptime);
       next.cpu_seconds[cpu_key] = process.cpu_seconds;
     }
@@ -114,7 +113,7 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
                     {"state", inst.remote ? std::string("remote") : std::string(to_string(info.state))},
                     {"uptime_s", uptime},
                     {"restarts", info.restarts},
-                    {"cpu_percent", process.cpu_percent},
+                    {"cpu_percent", cpu_percent},
                     {"cpu_seconds", process.cpu_seconds},
                     {"rss_bytes", process.rss_bytes},
                     {"queued_bytes", info.queued_bytes},

@@ -2,8 +2,8 @@
 # cmake/procactor_packaging.cmake at build time):
 #
 #   cmake -DPROCACTOR=bin/procactor -DHELP2MAN=help2man -DVERSION=0.1.0
-#         -DSTATIC_INCLUDE=packaging/procactor.h2m -DOUTPUT=man/procactor.1
-#         -P packaging/make_man.cmake
+#         -DSTATIC_INCLUDE=cmake/packaging/procactor.h2m -DOUTPUT=man/procactor.1
+#         -P cmake/packaging/make_man.cmake
 #
 # `procactor --help` gives the synopsis, the options and the list of
 # subcommands; each subcommand's own --help becomes a subsection of
