@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include "procactor/runtime.hpp"
 #include "registry.hpp"
@@ -38,13 +40,42 @@ actor_host::actor_host(process& p, slot_id self)
     if (bytes == nullptr) throw error(errc::decode_failed, "the actor's parameters lie outside the arena");
     params_ = decode<Params>({bytes, static_cast<std::size_t>(entry_.params_length)});
   }
-  if (entry_.routes_length != 0) {
-    auto* bytes = p.shm().at<std::byte>(entry_.routes, entry_.routes_length);
-    if (bytes == nullptr) throw error(errc::decode_failed, "the actor's routes lie outside the arena");
-    for (auto& route : decode<std::vector<Route>>({bytes, static_cast<std::size_t>(entry_.routes_length)})) {
-      routes_.push_back({std::move(route), {}, 0});
-    }
+  refresh_routes(true);
+}
+
+bool actor_host::refresh_routes(bool first) {
+  std::uint32_t epoch = entry_.routes_epoch.load(std::memory_order_acquire);
+  for (int tries = 0; (epoch & 1U) != 0 && first && tries < 1000; ++tries) {
+    std::this_thread::yield();  // set_routes is writing them; it holds a lock for microseconds
+    epoch = entry_.routes_epoch.load(std::memory_order_acquire);
   }
+  if (epoch == routes_epoch_ || (epoch & 1U) != 0) return false;  // odd: the old ones a moment longer
+  const std::uint64_t offset = std::atomic_ref(entry_.routes).load(std::memory_order_relaxed);
+  const std::uint64_t length = std::atomic_ref(entry_.routes_length).load(std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (entry_.routes_epoch.load(std::memory_order_relaxed) != epoch) return false;  // rewritten meanwhile
+  std::vector<route_state> routes;
+  try {
+    if (length != 0) {
+      auto* bytes = process_.shm().at<std::byte>(offset, length);
+      if (bytes == nullptr) throw error(errc::decode_failed, "the actor's routes lie outside the arena");
+      for (auto& route : decode<std::vector<Route>>({bytes, static_cast<std::size_t>(length)})) {
+        routes.push_back({std::move(route), {}, 0});
+      }
+    }
+  } catch (const error& e) {
+    if (first) throw;
+    // Shared memory said something that is not routes: keep the ones in use.
+    process_.shm().header()->corruptions.fetch_add(1, std::memory_order_relaxed);
+    log_line(name_, "new routes cannot be read (" + e.message() + "); keeping the old ones");
+    routes_epoch_ = epoch;
+    return false;
+  }
+  // Round robin goes on where it was, on a route that is still there.
+  for (std::size_t i = 0; i < routes.size() && i < routes_.size(); ++i) routes[i].next = routes_[i].next;
+  routes_ = std::move(routes);
+  routes_epoch_ = epoch;
+  return true;
 }
 
 bool actor_host::poisoned(const delivery& d) const noexcept {
@@ -141,38 +172,65 @@ void actor_host::handle(ActorBase& actor, const Message& message) {
 }
 
 void actor_host::emit(type_id type, std::span<const std::byte> payload, const std::string_view* key) {
+  refresh_routes();
+  for (std::size_t i = 0; i < routes_.size(); ++i) emit_on(i, type, payload, key);
+}
+
+// A send that finds its target closed while the routes changed (the target
+// was scaled away: set_routes, then close) goes to the route's targets as
+// they are now; on a broadcast, the closed target is left out.
+void actor_host::emit_on(std::size_t index, type_id type, std::span<const std::byte> payload,
+                         const std::string_view* key) {
   static thread_local std::minstd_rand random(static_cast<unsigned>(::getpid()));
-  for (auto& r : routes_) {
+  auto rerouted = [&](const error& e) {
+    return (e.code() == errc::closed || e.code() == errc::actor_died) && refresh_routes();
+  };
+  for (;;) {
+    if (index >= routes_.size()) return;  // the new routes have fewer
+    route_state& r = routes_[index];
     if (r.targets.empty()) {
       for (const auto& target : r.route.targets) {
         const slot_id slot = find(target);
         if (slot == no_slot) throw error(errc::no_such_actor, "route to unknown actor '" + target + "'");
         r.targets.push_back(slot);
       }
-      if (r.targets.empty()) continue;
+      if (r.targets.empty()) return;
     }
     auto deliver = [&](slot_id target) {
       send(target, {type, payload, 0, 0}, process_.send_timeout);
     };
-    switch (r.route.policy) {
-      case RoutePolicy::broadcast:
-        for (slot_id target : r.targets) deliver(target);
-        break;
-      case RoutePolicy::round_robin:
-        deliver(r.targets[r.next++ % r.targets.size()]);
-        break;
-      case RoutePolicy::random:
-        deliver(r.targets[random() % r.targets.size()]);
-        break;
-      case RoutePolicy::least_loaded:
-        deliver(least_loaded(r, payload.size()));
-        break;
-      case RoutePolicy::key_hash:
-        if (key == nullptr) {
-          throw error(errc::decode_failed, "a key_hash route needs emit(message, key) or a message with key()");
+    try {
+      switch (r.route.policy) {
+        case RoutePolicy::broadcast: {
+          const std::vector<slot_id> targets = r.targets;  // a refresh replaces r
+          for (slot_id target : targets) {
+            try {
+              deliver(target);
+            } catch (const error& e) {
+              if (!rerouted(e)) throw;
+            }
+          }
+          return;
         }
-        deliver(r.targets[fnv1a64(*key) % r.targets.size()]);
-        break;
+        case RoutePolicy::round_robin:
+          deliver(r.targets[r.next++ % r.targets.size()]);
+          return;
+        case RoutePolicy::random:
+          deliver(r.targets[random() % r.targets.size()]);
+          return;
+        case RoutePolicy::least_loaded:
+          deliver(least_loaded(r, payload.size()));
+          return;
+        case RoutePolicy::key_hash:
+          if (key == nullptr) {
+            throw error(errc::decode_failed, "a key_hash route needs emit(message, key) or a message with key()");
+          }
+          deliver(r.targets[fnv1a64(*key) % r.targets.size()]);
+          return;
+      }
+      return;
+    } catch (const error& e) {
+      if (!rerouted(e)) throw;
     }
   }
 }

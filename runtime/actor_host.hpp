@@ -38,6 +38,11 @@ class actor_host {
   bool poisoned(const delivery& d) const noexcept;
   struct route_state;
   slot_id least_loaded(route_state& r, std::size_t payload_size);
+  // Rereads the routes when Runtime::set_routes has published new ones
+  // (slot_entry::routes_epoch); true when they changed. `first`: at start,
+  // where routes that cannot be read are an error, not a log line.
+  bool refresh_routes(bool first = false);
+  void emit_on(std::size_t route, type_id type, std::span<const std::byte> payload, const std::string_view* key);
 
   process& process_;
   slot_entry& entry_;
@@ -49,6 +54,7 @@ class actor_host {
     std::uint64_t next = 0;        // round robin position
   };
   std::vector<route_state> routes_;
+  std::uint32_t routes_epoch_ = 1;  // odd: none read yet
   std::string name_;
   std::optional<delivery> current_;
   bool at_most_once_ = false;

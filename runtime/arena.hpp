@@ -85,6 +85,11 @@ struct slot_entry {
   char type[name_length];
   // Written by anyone who asks for a stop without restart (ActorRef::kill).
   std::atomic<std::uint32_t> no_restart;
+  // A seqlock over `routes` and `routes_length`, which Runtime::set_routes
+  // replaces while the actor runs: odd while the supervisor writes them,
+  // bumped to the next even value when they are whole. The running
+  // incarnation rereads its routes when it sees a new even value.
+  std::atomic<std::uint32_t> routes_epoch;
   // Written by the running incarnation around each handler.
   std::atomic<std::uint32_t> inflight_sender;  // lane's sender slot + 1; 0: none
   std::atomic<std::uint32_t> inflight_flags;

@@ -234,6 +234,10 @@ std::optional<Down> Runtime::next_down(std::chrono::milliseconds timeout) {
 }
 std::optional<std::string> Runtime::gave_up() const { return impl_->supervisor->gave_up(); }
 void Runtime::signal(ActorRef ref, int sig) { impl_->supervisor->signal(ref.slot(), sig); }
+
+void Runtime::set_routes(ActorRef ref, std::vector<Route> routes) {
+  impl_->supervisor->set_routes(ref.slot(), routes);
+}
 void Runtime::run_if_child() {
   if (const char* run = std::getenv("PROCACTOR_GUARDIAN")) detail::run_guardian(run);
   if (const char* run = std::getenv("PROCACTOR_RUN")) run_child(run);

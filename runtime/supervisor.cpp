@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <tuple>
 #include <utility>
 
 #include "exit_paths.hpp"
@@ -163,6 +165,23 @@ slot_id supervisor::declare_remote(std::string_view type, std::string_view name,
   return add_slot(type, name, options, true);
 }
 
+namespace {
+
+// `value`, cereal-encoded, in a block of the arena of its own: where it lies
+// and how long it is. The block is never freed (the arena only grows).
+template <class T>
+std::pair<std::uint64_t, std::uint64_t> store_encoded(const arena& a, const T& value, std::string_view owner) {
+  encoder local;
+  auto bytes = local.encode(value);
+  std::string why;
+  auto at = a.allocate(bytes.size(), &why);
+  if (!at) throw error(errc::arena_exhausted, "no room for " + std::string(owner) + "'s parameters: " + why);
+  std::memcpy(a.at<std::byte>(*at, bytes.size()), bytes.data(), bytes.size());
+  return {*at, bytes.size()};
+}
+
+}  // namespace
+
 // The slot entry, mailbox and inbox of a new actor, under mutex_. A remote
 // one is running at once, for senders, and has no process here: it is in
 // no group, and nothing here starts, stops or restarts it.
@@ -202,16 +221,11 @@ slot_id supervisor::add_slot(std::string_view type, std::string_view name, const
     e.mailbox = *box;
     e.inbox = *inbox;
     // Parameters and routes are copied into the arena once, for every
-    // incarnation to read.
+    // incarnation to read (routes again by set_routes).
     auto store = [&](const auto& value, std::uint64_t& offset, std::uint64_t& length) {
-      encoder local;
-      auto bytes = local.encode(value);
-      std::string why;
-      auto at = a.allocate(bytes.size(), &why);
-      if (!at) throw error(errc::arena_exhausted, "no room for " + std::string(name) + "'s parameters: " + why);
-      std::memcpy(a.at<std::byte>(*at, bytes.size()), bytes.data(), bytes.size());
-      offset = *at;
-      length = bytes.size();
+      const auto [at, size] = store_encoded(a, value, name);
+      offset = at;
+      length = size;
     };
     if (!options.params.values().empty()) store(options.params, e.params, e.params_length);
     if (!options.routes.empty()) store(options.routes, e.routes, e.routes_length);
@@ -417,6 +431,30 @@ void supervisor::signal(slot_id slot, int sig) {
   std::lock_guard guard(mutex_);
   if (slot == 0 || slot >= child_count_.load()) throw error(errc::no_such_actor, "no such actor");
   if (children_[slot].pid > 0) ::kill(children_[slot].pid, sig);
+}
+
+// The new routes go into a block of their own, published under the slot's
+// seqlock (routes_epoch): the running incarnation switches at its next emit,
+// and the next incarnation starts with them. The private copy that
+// check_slots compares against changes with them, under the same lock.
+void supervisor::set_routes(slot_id slot, const std::vector<Route>& routes) {
+  std::lock_guard guard(mutex_);
+  if (slot == 0 || slot >= child_count_.load()) throw error(errc::no_such_actor, "no such actor");
+  child& c = children_[slot];
+  if (c.remote) throw error(errc::system, c.name + " runs on another node: set its routes there");
+  const arena& a = process_->shm();
+  slot_entry& e = a.slot(slot);
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+  if (!routes.empty()) std::tie(offset, length) = store_encoded(a, routes, c.name);
+  const std::uint32_t epoch = e.routes_epoch.load(std::memory_order_relaxed) & ~1U;
+  e.routes_epoch.store(epoch + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  std::atomic_ref(e.routes).store(offset, std::memory_order_relaxed);
+  std::atomic_ref(e.routes_length).store(length, std::memory_order_relaxed);
+  e.routes_epoch.store(epoch + 2, std::memory_order_release);
+  c.options.routes = routes;
+  c.config = config_of(e);
 }
 
 void supervisor::on_event(std::function<void(const ActorEvent&)> callback) {

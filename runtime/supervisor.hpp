@@ -45,6 +45,7 @@ class supervisor {
   void capture_output(std::function<void(const OutputLine&)> callback);
   void restart(slot_id slot, const RestartOptions& options);
   void signal(slot_id slot, int sig);
+  void set_routes(slot_id slot, const std::vector<Route>& routes);
   void monitor(slot_id target, bool add);  // by the supervising program
   std::optional<Down> next_down(steady::duration timeout);
   std::optional<std::string> gave_up() const;
@@ -85,6 +86,10 @@ class supervisor {
     std::string partial[2];     // a line not yet ended
     std::deque<std::string> stderr_tail;  // this incarnation's last stderr lines
     std::deque<ExitRecord> exits;         // the last 10
+    // Incarnations in a row started only to handle what came into its lanes
+    // as it closed (decide_after_exit); bounded, for a run() that returns
+    // with messages queued.
+    int drain_restarts = 0;
   };
 
   // A supervision group; [0] is the root.

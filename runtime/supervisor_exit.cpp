@@ -140,6 +140,24 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
     told(true);
     return;
   }
+  // Closed, it drained its lanes and exited. A send that passed the check
+  // for a closed mailbox as the close came may have landed after the
+  // actor's last look: one more incarnation handles it (the mailbox stays
+  // closed, so it drains and exits). A few in a row at most: a run() that
+  // returns with messages queued is not started again for ever.
+  const mailbox* box = process_->shm().mailbox_at(e.mailbox);
+  if (closed && !abnormal && !shut_down_ && c.drain_restarts < 3 && box != nullptr &&
+      queued_bytes(process_->shm(), box) > 0) {
+    ++c.drain_restarts;
+    c.restart_due = now;
+    e.restarts.fetch_add(1);
+    settle(slot_state::restarting);
+    told(true);
+    log_line(c.name, "messages came in as it closed; started again to handle them");
+    emit({ActorEvent::Kind::restarting, c.name, 0, "to handle messages that came in as it closed", {}});
+    return;
+  }
+  c.drain_restarts = 0;
 
   group_node& g = groups_[c.group];
   restart_policy policy{c.options.restart, c.options.backoff, g.options};

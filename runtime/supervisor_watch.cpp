@@ -44,6 +44,7 @@ void supervisor::check_slots() {
   for (slot_id s = 0; s < count; ++s) {
     slot_entry& e = a.slot(s);
     auto* shared = reinterpret_cast<std::byte*>(&e);
+    std::lock_guard guard(mutex_);  // set_routes changes the truth
     const child& c = children_[s];
     if (std::memcmp(shared + slot_config_begin, c.config.bytes, sizeof c.config.bytes) == 0) continue;
     for (const field& f : fields) {

@@ -224,6 +224,13 @@ class Runtime {
   [[nodiscard]] std::optional<std::string> gave_up() const;
   // Sends `signal` to the actor's process; its exit is handled by policy.
   void signal(ActorRef ref, int signal);
+  // Replaces the actor's routes (SpawnOptions::routes): the running
+  // incarnation uses them from its next emit, later incarnations start with
+  // them. With it a graph changes shape while it runs: spawn a replica and
+  // add it to its senders' routes; or take one out of the routes, then
+  // close() it: it handles what is queued, and an emit that finds it closed
+  // goes to the route's new targets instead, so nothing is lost.
+  void set_routes(ActorRef ref, std::vector<Route> routes);
 
   // Closes all actors in spawn order and waits for them (what ~Runtime does).
   void shutdown();
