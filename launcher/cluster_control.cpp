@@ -175,6 +175,10 @@ std::string ready_frame(std::size_t node, std::size_t count) {
   return std::string(1, frame_mark) + "ready " + std::to_string(node) + " " + std::to_string(count);
 }
 
+std::string final_frame(std::size_t node, std::string_view status_json) {
+  return std::string(1, frame_mark) + "final " + std::to_string(node) + " " + escaped(status_json);
+}
+
 std::optional<frame> parse_frame(std::string_view line) noexcept {
   try {
     if (!line.starts_with(frame_mark)) return std::nullopt;
@@ -188,6 +192,15 @@ std::optional<frame> parse_frame(std::string_view line) noexcept {
       result.kind = frame::Kind::ready;
       result.node = *node;
       result.count = *count;
+      return result;
+    }
+    if (kind == "final") {
+      const auto node = number<std::size_t>(next_word(rest));
+      auto text = unescaped(rest);
+      if (!node || !text) return std::nullopt;
+      result.kind = frame::Kind::final_status;
+      result.node = *node;
+      result.text = std::move(*text);
       return result;
     }
     if (kind != "reply") return std::nullopt;
@@ -214,6 +227,12 @@ std::vector<std::size_t> nodes_for(const Graph& graph, const ControlRequest& req
       for (std::size_t n = 0; n < nodes; ++n) all[n] = n;
       return all;
     }
+    case Verb::scale:
+      // Adding a replica on a node means placing it, and every node's
+      // senders learning its slot: not done across nodes yet.
+      error = "cannot scale '" + request.target.name +
+              "': scale works on single-host runs, and a multi-node run places its replicas when it starts";
+      return {};
     case Verb::restart:
     case Verb::kill:
     case Verb::inspect: break;
@@ -241,7 +260,8 @@ std::string merge_replies(const Graph& graph, const std::string& run_name, const
     case Verb::ping: return "pong";
     case Verb::stop:
     case Verb::restart:
-    case Verb::kill: {
+    case Verb::kill:
+    case Verb::scale: {
       // Acted when any node did; else the first error, or who was silent.
       std::string first_error;
       for (const node_reply& reply : replies) {

@@ -17,6 +17,8 @@
 //   request line (stdin):   ID NODE REQUEST        REQUEST as control_protocol.hpp
 //   reply frame (stdout):   \x1e reply ID NODE TEXT
 //   ready frame (stdout):   \x1e ready NODE COUNT  the node's COUNT instances have all run
+//   final frame (stdout):   \x1e final NODE TEXT   the node's last status (TEXT: its JSON), as
+//                                                 every instance there has finished
 //
 // TEXT has '\\' and newlines escaped, so a frame is one line. The frame
 // mark (ASCII RS) cannot begin a printed line: those begin with a name.
@@ -56,17 +58,18 @@ struct addressed_request {
 [[nodiscard]] std::optional<std::uint64_t> request_id(std::string_view line) noexcept;
 
 struct frame {
-  enum class Kind : std::uint8_t { reply, ready };
+  enum class Kind : std::uint8_t { reply, ready, final_status };
   Kind kind = Kind::reply;
   std::uint64_t id = 0;    // reply
   std::size_t node = 0;
-  std::string text;        // reply: unescaped
+  std::string text;        // reply, final_status: unescaped
   std::size_t count = 0;   // ready
   friend bool operator==(const frame&, const frame&) = default;
 };
 
 [[nodiscard]] std::string reply_frame(std::uint64_t id, std::size_t node, std::string_view text);
 [[nodiscard]] std::string ready_frame(std::size_t node, std::size_t count);
+[[nodiscard]] std::string final_frame(std::size_t node, std::string_view status_json);
 // A line that begins with frame_mark: the frame, or nullopt when it is not
 // one (a broken frame is dropped, never printed).
 [[nodiscard]] std::optional<frame> parse_frame(std::string_view line) noexcept;

@@ -145,7 +145,7 @@ class cluster_launch {
   cluster_launch(const Graph& graph, const LaunchOptions& options, RunEntry run)
       : graph_(graph),
         run_(std::move(run)),
-        colour_(colour_output(options.color)),
+        colour_(options.color && colour_for(STDOUT_FILENO)),
         run_log_(run_.dir / "run.log"),
         event_log_(run_.dir / "events.jsonl", 0) {
     record_graph(run_, graph_.name, options.file);
@@ -356,6 +356,10 @@ class cluster_launch {
   }
 
   void on_frame(relay::frame f) {
+    if (f.kind == relay::frame::Kind::final_status) {
+      finals_[f.node] = std::move(f.text);
+      return;
+    }
     if (f.kind == relay::frame::Kind::ready) {
       ready_nodes_[f.node] = f.count;
       if (ready_nodes_.size() != graph_.cluster->nodes.size() || ready_told_) return;
@@ -438,9 +442,29 @@ class cluster_launch {
                             " (exit code " + std::to_string(code) + ")";
     say(how);
     record_event("finished", how);
+    record_final_table();
     std::ofstream(run_.dir / "exit") << code << '\n';
     if (to_job_ >= 0) ::close(to_job_);
     return code;
+  }
+
+  // final_status.json: every node's last table, merged as `status` merges
+  // live ones (a node that sent none, e.g. one that died, shows its
+  // instances "unanswered"); what `ls` and `status` of the ended run show.
+  void record_final_table() {
+    if (finals_.empty()) return;  // no node got as far as its end
+    std::vector<relay::node_reply> replies;
+    for (std::size_t n = 0; n < graph_.cluster->nodes.size(); ++n) {
+      const auto it = finals_.find(n);
+      replies.push_back({n, it == finals_.end() ? std::nullopt : std::optional<std::string>(it->second)});
+    }
+    ControlRequest request;
+    request.verb = ControlRequest::Verb::status;
+    try {
+      record_final_status(run_, relay::merge_replies(graph_, run_.name, request, replies));
+    } catch (const std::exception& e) {
+      say_error(std::string("cannot record the final status: ") + e.what());
+    }
   }
 
   const Graph& graph_;
@@ -457,6 +481,7 @@ class cluster_launch {
   std::map<std::string, std::size_t, std::less<>> actor_of_;  // instance name -> actor index
   std::map<std::string, std::unique_ptr<log_writer>, std::less<>> logs_;
   std::map<std::size_t, std::size_t> ready_nodes_;  // node -> its instance count
+  std::map<std::size_t, std::string> finals_;        // node -> its last status (final frames)
   bool ready_told_ = false;
 
   std::mutex write_mutex_;

@@ -60,7 +60,9 @@ struct LaunchOptions {
   std::filesystem::path file;
   bool dry_run = false;
   bool detach = false;
-  bool color = true;  // false with --no-color; colour also needs a terminal and no NO_COLOR
+  // false: never colour (a node of a multi-node run, whose output is
+  // mpirun's); else --color and the environment decide (terminal.hpp)
+  bool color = true;
   std::optional<ListenAddress> http;  // --http: serve the dashboard while the run lasts
 };
 
@@ -108,6 +110,12 @@ struct InspectOptions {
   bool json = false;
 };
 
+struct ScaleOptions {
+  std::string run;
+  std::string actor;
+  std::uint32_t replicas = 1;
+};
+
 struct KillOptions {
   std::string run;
   ActorTarget actor;
@@ -149,6 +157,7 @@ struct node_setup {
 [[nodiscard]] int logs_command(const LogsOptions& options);
 [[nodiscard]] int stop_command(const StopOptions& options);
 [[nodiscard]] int restart_command(const RestartCommandOptions& options);
+[[nodiscard]] int scale_command(const ScaleOptions& options);
 // commands_inspect.cpp
 [[nodiscard]] int inspect_command(const InspectOptions& options);
 [[nodiscard]] int kill_command(const KillOptions& options);

@@ -1,7 +1,6 @@
 // The subcommands that need only the graph file: validate, graph, and the
 // checks (and --dry-run) of launch.
 #include <algorithm>
-#include <cstdlib>
 #include <tuple>
 #include <iostream>
 
@@ -11,17 +10,16 @@
 #include "dot.hpp"
 #include "graph_checks.hpp"
 #include "plan.hpp"
+#include "terminal.hpp"
 #include "units.hpp"
 
 namespace procactor::launcher {
 
 namespace {
 
-// Colors only for a person at a terminal; https://no-color.org asks tools to
-// honour NO_COLOR whatever its value.
-bool stderr_wants_color(bool allowed) {
-  return allowed && ::isatty(STDERR_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr;
-}
+// Diagnostics go to stderr, which gets colour by the policy of every
+// command (terminal.hpp) unless colour is not `allowed` at all.
+bool stderr_wants_color(bool allowed) { return allowed && colour_for(STDERR_FILENO); }
 
 std::optional<Graph> parse_or_report(const std::filesystem::path& file, bool color) {
   ParseResult parsed = parse_graph(file);

@@ -1,6 +1,8 @@
 // The runs' records, read from their directories: `ls`, every run there is,
 // and `events`, what happened in one. A live run is asked for its counts;
 // an ended one's come from what it wrote as it ended (final_status.json).
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <iomanip>
@@ -18,6 +20,8 @@
 #include "log_writer.hpp"
 #include "run_client.hpp"
 #include "run_dir.hpp"
+#include "table.hpp"
+#include "terminal.hpp"
 
 namespace procactor::launcher {
 namespace {
@@ -113,19 +117,23 @@ json or_null(const std::optional<T>& value) {
 }
 
 void print_table(const std::vector<run_row>& rows) {
-  std::size_t name_width = 4;
-  for (const auto& row : rows) name_width = std::max(name_width, row.run.name.size());
-  std::cout << std::left << std::setw(static_cast<int>(name_width + 2)) << "NAME" << std::setw(7) << "STATE"
-            << std::setw(21) << "STARTED" << std::setw(10) << "DURATION" << std::setw(8) << "ACTORS" << std::setw(10)
-            << "RESTARTS" << "EXIT\n";
+  const bool colour = colour_for(STDOUT_FILENO);
+  text_table table;
+  std::vector<std::string> header = {"NAME", "STATE", "STARTED", "DURATION", "ACTORS", "RESTARTS", "EXIT"};
+  for (auto& title : header) title = paint(title, fmt::emphasis::bold, colour);
+  table.add(std::move(header));
   for (const auto& row : rows) {
     const bool exited = row.run.state == RunState::ended && row.run.exit_code >= 0;
-    std::cout << std::left << std::setw(static_cast<int>(name_width + 2)) << row.run.name << std::setw(7)
-              << state_name(row.run.state) << std::setw(21) << (row.started_ms ? table_time(*row.started_ms) : "-")
-              << std::setw(10) << (row.duration_ms ? human_duration(*row.duration_ms) : "-") << std::setw(8)
-              << or_dash(row.actors) << std::setw(10) << or_dash(row.restarts)
-              << (exited ? std::to_string(row.run.exit_code) : "-") << '\n';
+    // Green while it runs, red when it died; an ended run's EXIT says how.
+    const fmt::text_style style = row.run.state == RunState::live   ? fmt::fg(fmt::terminal_color::green)
+                                  : row.run.state == RunState::died ? fmt::fg(fmt::terminal_color::red)
+                                                                    : fmt::text_style();
+    table.add({row.run.name, paint(state_name(row.run.state), style, colour),
+               row.started_ms ? table_time(*row.started_ms) : "-",
+               row.duration_ms ? human_duration(*row.duration_ms) : "-", or_dash(row.actors), or_dash(row.restarts),
+               exited ? std::to_string(row.run.exit_code) : "-"});
   }
+  std::cout << table.take();
 }
 
 json json_of(const run_row& row) {
@@ -149,20 +157,19 @@ json json_of(const run_row& row) {
           {"dir", row.run.dir.string()}};
 }
 
-// One event as a line of text: time, kind, actor, then the pid and what
-// happened.
-std::string event_text(const std::string& line) {
+// One event as a row: time, kind, actor, then the pid and what happened; a
+// line that is not an event as it is.
+void add_event(text_table& table, const std::string& line) {
   const json event = json::parse(line, nullptr, false);
-  if (event.is_discarded() || !event.is_object()) return line;
+  if (event.is_discarded() || !event.is_object()) {
+    table.add_line(line);
+    return;
+  }
   const std::string actor = event.value("actor", "");
   const int pid = event.value("pid", 0);
   const std::string detail = event.value("detail", "");
-  std::ostringstream text;
-  text << event.value("time", "") << ' ' << std::left << std::setw(11) << event.value("kind", "") << std::setw(14)
-       << (actor.empty() ? "-" : actor);
-  if (pid > 0) text << "pid " << pid << (detail.empty() ? "" : ": ");
-  text << detail;
-  return text.str();
+  table.add({event.value("time", ""), event.value("kind", ""), actor.empty() ? "-" : actor,
+             pid > 0 ? "pid " + std::to_string(pid) + (detail.empty() ? "" : ": ") + detail : detail});
 }
 
 }  // namespace
@@ -191,8 +198,21 @@ int events_command(const EventsOptions& options) {
   if (!run) return exit_no_such_run;
   // From the start, and on from where it got to with -f.
   log_follower events(run->dir / "events.jsonl", false);
-  const auto print = [&options](const std::vector<std::string>& lines) {
-    for (const auto& line : lines) std::cout << (options.json ? line : event_text(line)) << '\n';
+  // One blank between columns, the kinds' column as wide as the widest kind
+  // ("restarting") and the actors' as a short name's, from the first line
+  // on: the lines -f prints later line up with the first ones, and with
+  // what a later `events` prints, unless a longer name widens a column.
+  text_table table(1);
+  table.min_widths({0, 10, 13});
+  const auto print = [&options, &table](const std::vector<std::string>& lines) {
+    for (const auto& line : lines) {
+      if (options.json) {
+        std::cout << line << '\n';
+      } else {
+        add_event(table, line);
+      }
+    }
+    std::cout << table.take();
     std::cout.flush();
   };
   print(events.new_lines());

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fmt/format.h>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -19,6 +20,8 @@
 #include "log_writer.hpp"
 #include "run_client.hpp"
 #include "run_dir.hpp"
+#include "table.hpp"
+#include "terminal.hpp"
 #include "units.hpp"
 
 namespace procactor::launcher {
@@ -49,7 +52,17 @@ std::string human_uptime(double seconds) {
   return text.str();
 }
 
+// A state as the table shows it: green running, yellow on its way there
+// (starting, restarting), red failed or killed.
+std::string state_cell(const std::string& state, bool colour) {
+  if (state == "running") return paint(state, fmt::fg(fmt::terminal_color::green), colour);
+  if (state == "starting" || state == "restarting") return paint(state, fmt::fg(fmt::terminal_color::yellow), colour);
+  if (state == "failed" || state == "killed") return paint(state, fmt::fg(fmt::terminal_color::red), colour);
+  return state;
+}
+
 void print_table(const nlohmann::json& status) {
+  const bool colour = colour_for(STDOUT_FILENO);
   std::cout << "run " << status["run"].get<std::string>() << " (graph " << status["graph"].get<std::string>()
             << ")\n";
   // A GROUP column only for graphs with [groups.NAME]: everyone else's are all "root".
@@ -58,35 +71,34 @@ void print_table(const nlohmann::json& status) {
   // A NODE column only for a node of a multi-node run.
   bool placed = false;
   for (const auto& row : status["actors"]) placed = placed || row.contains("node");
-  std::cout << std::left << std::setw(14) << "ACTOR" << std::setw(24) << "TYPE";
-  if (placed) std::cout << std::setw(8) << "NODE";
-  if (grouped) std::cout << std::setw(12) << "GROUP";
-  std::cout << std::setw(8) << "PID" << std::setw(11) << "STATE" << std::setw(9) << "UPTIME" << std::setw(5) << "RST"
-            << std::setw(7) << "CPU%" << std::setw(10) << "RSS" << std::setw(8) << "MBOX" << std::setw(12)
-            << "PROCESSED" << std::setw(10) << "MSG/S" << "LAST EXIT\n";
+  text_table table;
+  std::vector<std::string> header = {"ACTOR", "TYPE"};
+  if (placed) header.emplace_back("NODE");
+  if (grouped) header.emplace_back("GROUP");
+  header.insert(header.end(),
+                {"PID", "STATE", "UPTIME", "RST", "CPU%", "RSS", "MBOX", "PROCESSED", "MSG/S", "LAST EXIT"});
+  for (auto& title : header) title = paint(title, fmt::emphasis::bold, colour);
+  table.add(std::move(header));
   for (const auto& row : status["actors"]) {
     const double fill = row["mailbox_capacity"].get<double>() > 0
                             ? 100.0 * row["queued_bytes"].get<double>() / row["mailbox_capacity"].get<double>()
                             : 0.0;
-    std::ostringstream cpu, mbox, rate;
-    cpu << std::fixed << std::setprecision(1) << row["cpu_percent"].get<double>();
-    mbox << std::fixed << std::setprecision(0) << fill << "%";
-    rate << std::fixed << std::setprecision(0) << row["msgs_per_s"].get<double>();
-    std::cout << std::left << std::setw(14) << row["name"].get<std::string>() << std::setw(24)
-              << row["type"].get<std::string>();
-    if (placed) std::cout << std::setw(8) << row.value("node", "");
-    if (grouped) std::cout << std::setw(12) << row.value("group", "");
-    std::cout << std::setw(8) << row["pid"].get<int>() << std::setw(11) << row["state"].get<std::string>()
-              << std::setw(9) << human_uptime(row["uptime_s"].get<double>()) << std::setw(5)
-              << row["restarts"].get<int>() << std::setw(7) << cpu.str() << std::setw(10)
-              << human_bytes(row["rss_bytes"].get<std::uint64_t>()) << std::setw(8) << mbox.str() << std::setw(12)
-              << row["processed"].get<std::uint64_t>() << std::setw(10) << rate.str()
-              << row["last_exit"].get<std::string>()
-              << (row["last_exit"].get<std::string>().empty()
-                      ? ""
-                      : " (" + human_uptime(row["last_exit_ago_s"].get<double>()) + " ago)")
-              << '\n';
+    const std::string last_exit = row["last_exit"].get<std::string>();
+    std::vector<std::string> cells = {row["name"].get<std::string>(), row["type"].get<std::string>()};
+    if (placed) cells.push_back(row.value("node", ""));
+    if (grouped) cells.push_back(row.value("group", ""));
+    cells.insert(cells.end(),
+                 {std::to_string(row["pid"].get<int>()), state_cell(row["state"].get<std::string>(), colour),
+                  human_uptime(row["uptime_s"].get<double>()), std::to_string(row["restarts"].get<int>()),
+                  fmt::format("{:.1f}", row["cpu_percent"].get<double>()),
+                  human_bytes(row["rss_bytes"].get<std::uint64_t>()), fmt::format("{:.0f}%", fill),
+                  std::to_string(row["processed"].get<std::uint64_t>()),
+                  fmt::format("{:.0f}", row["msgs_per_s"].get<double>()),
+                  last_exit.empty() ? std::string()
+                                    : last_exit + " (" + human_uptime(row["last_exit_ago_s"].get<double>()) + " ago)"});
+    table.add(std::move(cells));
   }
+  std::cout << table.take();
   // Runs recorded before these fields existed have neither.
   if (status.contains("shared_memory_bytes")) {
     std::cout << "shared memory " << human_bytes(status["shared_memory_bytes"].get<std::uint64_t>()) << "; "
@@ -155,9 +167,14 @@ std::optional<std::vector<std::string>> list_actor_types(const Graph& graph, std
 }
 
 int status_command(const StatusOptions& options) {
-  for (;;) {
-    auto run = resolve(options.run);
-    if (!run) return exit_no_such_run;
+  // A watch stays on the run it found first, to that run's end.
+  auto run = resolve(options.run);
+  if (!run) return exit_no_such_run;
+  // On a terminal each table replaces the last; into a pipe (or on a
+  // terminal that cannot redraw) they follow one another, a blank line apart.
+  const bool redraw = options.watch && stdout_redraws();
+  for (bool first = true;; first = false) {
+    if (!first) run = refreshed(*run);
     int code = exit_ok;
     ControlRequest request;
     request.verb = ControlRequest::Verb::status;
@@ -175,12 +192,18 @@ int status_command(const StatusOptions& options) {
       std::cerr << "procactor: " << *reply << '\n';
       return exit_failure;
     }
-    if (options.watch && ::isatty(STDOUT_FILENO) != 0) std::cout << "\033[H\033[2J";
+    if (redraw) {
+      std::cout << "\033[H\033[2J";
+    } else if (options.watch && !first && !options.json) {
+      std::cout << '\n';
+    }
     if (options.json) {
-      std::cout << status.dump() << std::endl;
+      std::cout << status.dump() << '\n';
     } else {
       print_table(status);
     }
+    // Each table goes out whole as it is made, into a pipe too.
+    std::cout.flush();
     if (!options.watch) return exit_ok;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
@@ -397,6 +420,24 @@ int restart_command(const RestartCommandOptions& options) {
   request.force = options.force;
   request.drain = options.drain;
   return simple_request(options.run, request);
+}
+
+int scale_command(const ScaleOptions& options) {
+  ControlRequest request;
+  request.verb = ControlRequest::Verb::scale;
+  request.target.name = options.actor;
+  request.replicas = options.replicas;
+  auto run = resolve(options.run);
+  if (!run) return exit_no_such_run;
+  int code = exit_ok;
+  auto reply = ask(*run, request, code);
+  if (!reply) return code;
+  if (!reply->starts_with("ok")) {
+    std::cerr << "procactor: " << *reply << '\n';
+    return reply->starts_with("error: no actor") ? exit_no_such_run : exit_failure;
+  }
+  std::cout << (reply->starts_with("ok: ") ? reply->substr(4) : *reply) << '\n';
+  return exit_ok;
 }
 
 int kill_command(const KillOptions& options) {

@@ -6,6 +6,8 @@
 #include <csignal>
 #include <vector>
 
+#include "graph.hpp"  // max_instances_per_run
+
 namespace procactor::launcher {
 
 namespace {
@@ -13,15 +15,16 @@ namespace {
 using namespace std::string_view_literals;
 using Verb = ControlRequest::Verb;
 
-constexpr std::array<std::pair<std::string_view, Verb>, 6> verbs{{
+constexpr std::array<std::pair<std::string_view, Verb>, 7> verbs{{
     {"ping"sv, Verb::ping},
     {"status"sv, Verb::status},
     {"stop"sv, Verb::stop},
     {"restart"sv, Verb::restart},
     {"kill"sv, Verb::kill},
     {"inspect"sv, Verb::inspect},
+    {"scale"sv, Verb::scale},
 }};
-constexpr std::string_view verb_list = "ping, status, stop, restart, kill or inspect";
+constexpr std::string_view verb_list = "ping, status, stop, restart, kill, inspect or scale";
 
 // What the client sent, quoted in an error: bounded, so that a reply never
 // echoes a whole request back.
@@ -139,6 +142,23 @@ std::variant<ControlRequest, std::string> parse(std::string_view line) {
       }
       return request;
     }
+    case Verb::scale: {
+      if (words.size() < 3) return "scale needs an actor and a number of replicas: scale ACTOR N";
+      if (words.size() > 3) return too_many(2, "an actor and a number of replicas");
+      auto target = parse_actor_target(words[1]);
+      if (!target) return quoted(words[1]) + " is not an actor name";
+      if (target->replica) return "scale takes an actor, not one replica: " + quoted(words[1]);
+      request.target = std::move(*target);
+      std::uint32_t replicas = 0;
+      const auto [end, error] = std::from_chars(words[2].data(), words[2].data() + words[2].size(), replicas);
+      if (error != std::errc() || end != words[2].data() + words[2].size() || replicas < 1 ||
+          replicas > max_instances_per_run) {
+        return "number of replicas " + quoted(words[2]) + " is not a whole number from 1 to " +
+               std::to_string(max_instances_per_run);
+      }
+      request.replicas = replicas;
+      return request;
+    }
   }
   return std::string("unknown request");
 }
@@ -167,6 +187,7 @@ std::string to_request_line(const ControlRequest& request) {
       return "restart " + to_string(request.target) + (request.force ? " force" : request.drain ? " drain" : "");
     case Verb::inspect: return "inspect " + to_string(request.target);
     case Verb::kill: return "kill " + to_string(request.target) + " " + std::to_string(request.signal);
+    case Verb::scale: return "scale " + to_string(request.target) + " " + std::to_string(request.replicas);
   }
   return {};
 }

@@ -20,6 +20,10 @@
 //                               number, KILL by default
 //   inspect ACTOR[.N]        -> one JSON object: each instance's last exits
 //                               and dead letters (run_inspect.hpp)
+//   scale ACTOR N            -> "ok: ..." once ACTOR has N replicas running
+//                               (new ones started and in their senders'
+//                               routes) or on their way out (out of the
+//                               routes, closed: they handle what is queued)
 // Anything else gets one line "error: ..." naming what is wrong.
 //
 // Parsing is a pure function so that it can be unit-tested and fuzzed: it
@@ -45,14 +49,15 @@ inline constexpr std::size_t max_request_bytes = 1024;
 inline constexpr std::size_t max_client_bytes = 32;
 
 struct ControlRequest {
-  enum class Verb : std::uint8_t { ping, status, stop, restart, kill, inspect };
+  enum class Verb : std::uint8_t { ping, status, stop, restart, kill, inspect, scale };
   Verb verb = Verb::ping;
   std::optional<std::chrono::nanoseconds> stop_timeout;  // stop: absent means the graph's own
-  ActorTarget target;                                     // restart, kill, inspect
+  ActorTarget target;                                     // restart, kill, inspect, scale (no .N)
   int signal = 0;                                         // kill
   bool force = false;                                     // restart: SIGKILL, no on_stop
   bool drain = false;                                     // restart: handle what is queued first
   std::string client{};                                   // status: whose previous sample rates are since
+  std::uint32_t replicas = 0;                             // scale: how many from now on
 
   friend bool operator==(const ControlRequest&, const ControlRequest&) = default;
 };

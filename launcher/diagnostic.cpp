@@ -7,15 +7,17 @@
 #include <sstream>
 #include <tuple>
 
+#include "terminal.hpp"
+
 namespace procactor::launcher {
 
 namespace {
 
-// The same escape sequences gcc uses, so colored output looks familiar.
-constexpr std::string_view bold = "\x1b[1m";
-constexpr std::string_view bold_red = "\x1b[1;31m";
-constexpr std::string_view green = "\x1b[32m";
-constexpr std::string_view reset = "\x1b[0m";
+// gcc's colours (bold location, bold red "error:", green caret), so colored
+// output looks familiar.
+const fmt::text_style bold = fmt::emphasis::bold;
+const fmt::text_style bold_red = fmt::emphasis::bold | fmt::fg(fmt::terminal_color::red);
+const fmt::text_style green = fmt::fg(fmt::terminal_color::green);
 
 bool is_continuation_byte(char c) {
   return (static_cast<unsigned char>(c) & 0xC0U) == 0x80U;
@@ -93,20 +95,14 @@ Diagnostic SourceFile::error_at(SourcePosition where, std::string message) const
 
 std::string render(const Diagnostic& diagnostic, bool color) {
   std::ostringstream out;
-  const auto paint = [&](std::string_view code, std::string_view text) {
-    if (color) {
-      out << code << text << reset;
-    } else {
-      out << text;
-    }
-  };
+  const auto paint_in = [&](fmt::text_style style, std::string_view text) { out << paint(text, style, color); };
   std::string where = diagnostic.file;
   if (diagnostic.line != 0) {
     where += ':' + std::to_string(diagnostic.line) + ':' + std::to_string(diagnostic.column);
   }
-  paint(bold, where + ":");
+  paint_in(bold, where + ":");
   out << ' ';
-  paint(bold_red, "error:");
+  paint_in(bold_red, "error:");
   out << ' ' << diagnostic.message << '\n';
   if (diagnostic.line == 0) {
     return out.str();
@@ -116,7 +112,7 @@ std::string render(const Diagnostic& diagnostic, bool color) {
   out << "      | " << caret_padding(diagnostic.source_line, diagnostic.column);
   std::string marker = "^";
   marker.append(diagnostic.length - 1, '~');
-  paint(green, marker);
+  paint_in(green, marker);
   out << '\n';
   return out.str();
 }

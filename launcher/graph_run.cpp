@@ -44,7 +44,7 @@ const char* kind_name(ActorEvent::Kind kind) {
 graph_run::graph_run(const Graph& graph, const LaunchOptions& options, RunEntry run)
     : graph_(graph),
       run_(std::move(run)),
-      colour_(colour_output(options.color)),
+      colour_(options.color && colour_for(STDOUT_FILENO)),
       groups_(graph.groups.size()),
       run_log_(run_.dir / "run.log"),
       event_log_(run_.dir / "events.jsonl", 0) {
@@ -63,6 +63,7 @@ graph_run::graph_run(const Graph& graph, const LaunchOptions& options, RunEntry 
     }
   }
   logs_.resize(instances_.size());
+  for (const ActorSpec& actor : graph_.actors) next_replica_.push_back(actor.replicas);
   groups_[0] = Group{};  // the root
 }
 
@@ -193,7 +194,7 @@ bool graph_run::spawn_all(Runtime& rt) {
         options.group = Group{};
         try {
           const ActorRef ref = rt.remote(actor.type, inst.name, options);
-          std::lock_guard guard(refs_mutex_);
+          std::scoped_lock guard(refs_mutex_, report_mutex_);
           inst.ref = ref;
           inst.remote = true;
           inst.ready = true;
@@ -249,13 +250,43 @@ void graph_run::observe(instance& inst, const ActorInfo& info) {
 bool graph_run::all_ready(Runtime& rt) {
   // In order, up to the first that is not ready yet: the loop asks every
   // few milliseconds while a graph starts, and each look takes the
-  // supervisor's lock.
+  // supervisor's lock. Under refs_mutex_: tell() asks from another thread
+  // than the run loop's, which writes refs and adds instances (a scale-up).
+  std::lock_guard guard(refs_mutex_);
   for (auto& inst : instances_) {
-    if (inst.ready || !inst.ref.valid()) continue;
-    observe(inst, rt.info(inst.ref));
+    if (inst.ready) continue;
+    // An instance that exits at once is told of before spawn_all has its
+    // ref; the runtime knows it by name.
+    const ActorRef ref = inst.ref.valid() ? inst.ref : rt.find(inst.name);
+    if (!ref.valid()) return false;  // not spawned (yet)
+    observe(inst, rt.info(ref));
     if (!inst.ready) return false;
   }
   return ready_count_ == instances_.size();
+}
+
+// The ready line, once every instance has run: from the run loop, which
+// looks every few milliseconds while the graph starts, or from tell(), right
+// before the line of an exit. An exit reported after every instance had run
+// so never prints before it, whichever thread gets there first. Not once a
+// stop has begun: an instance closed before it ever ran exits normally, and
+// would count. True once the line has been told.
+bool graph_run::report_ready(Runtime& rt) {
+  if (ready_told_) return true;
+  if (ready_moot_ || !all_ready(rt)) return false;
+  ready_told_ = true;
+  const auto ms = std::chrono::duration<double, std::milli>(steady::now() - started_).count();
+  char text[64];
+  std::snprintf(text, sizeof text, "%.1f ms", ms);
+  std::size_t count = 0;
+  {
+    std::lock_guard guard(refs_mutex_);
+    count = local_count();
+  }
+  print(0, "procactor", std::to_string(count) + " actors ready in " + text, true);
+  record_event("ready", "", 0, std::to_string(count) + " actors ready in " + text);
+  if (node_) relay(relay::ready_frame(node_->index, count));
+  return true;
 }
 
 std::size_t graph_run::local_count() const {
@@ -267,7 +298,10 @@ std::size_t graph_run::local_count() const {
 // downstream of it may be waiting for its end.
 void graph_run::mark_finished(instance& inst) {
   if (inst.finished) return;
-  inst.finished = true;
+  {
+    std::lock_guard guard(refs_mutex_);  // instance_refs() leaves out what was scaled away and is gone
+    inst.finished = true;
+  }
   if (node_ && !inst.remote && inst.ref.valid()) node_->local_finished(inst.ref.slot());
 }
 
@@ -341,35 +375,52 @@ void graph_run::record_event(std::string kind, std::string actor, int pid, std::
   event_log_.plain(event_json({wall_clock::now(), std::move(kind), std::move(actor), pid, std::move(detail)}));
 }
 
-void graph_run::handle(Runtime& rt, const ActorEvent& event) {
+// The runtime's monitor thread reports exits, restarts and restarted
+// starts, and prints the actors' output: an event's line printed there,
+// as it is reported, comes in order with the lines the actors printed
+// before and after it (queued for the run loop, it came late). A first
+// start is reported by the thread that spawns.
+void graph_run::tell(Runtime& rt, const ActorEvent& event) {
+  std::lock_guard guard(report_mutex_);
+  // What the runtime reports once the run loop is done (shutting down) is
+  // nobody's news, and the Runtime is going.
+  if (ended_) return;
+  if (event.kind == ActorEvent::Kind::exited) report_ready(rt);
   record_event(kind_name(event.kind), event.name, event.pid,
                event.culprit.empty() ? event.detail : event.detail + " (after " + event.culprit + ")");
-  if (event.kind == ActorEvent::Kind::gave_up) {
-    gave_up(rt, event);
-    return;
+  std::optional<std::size_t> actor;  // the instance's, into graph.actors
+  {
+    std::lock_guard refs(refs_mutex_);  // a scale-up may be adding instances
+    if (auto it = by_name_.find(event.name); it != by_name_.end()) actor = instances_[it->second].actor;
   }
-  auto it = by_name_.find(event.name);
-  if (it == by_name_.end()) {
+  if (!actor) {
     // A group that gave up, restarted whole by its parent.
     if (event.kind == ActorEvent::Kind::restarting && graph_.find_group(event.name) != nullptr) {
       print(0, "procactor", event.detail + " (after " + event.culprit + ")", true);
     }
     return;
   }
-  instance& inst = instances_[it->second];
   switch (event.kind) {
     case ActorEvent::Kind::started:
-      print(inst.actor, "procactor", inst.name + " started (pid " + std::to_string(event.pid) + ")", true);
+      print(*actor, "procactor", event.name + " started (pid " + std::to_string(event.pid) + ")", true);
       return;
     case ActorEvent::Kind::restarting:
-      print(inst.actor, "procactor", inst.name + " restarting: " + event.detail, true);
+      print(*actor, "procactor", event.name + " restarting: " + event.detail, true);
       return;
     case ActorEvent::Kind::exited:
-      print(inst.actor, "procactor", inst.name + " exited (" + event.detail + ")", true);
-      settle(rt, inst);
+      print(*actor, "procactor", event.name + " exited (" + event.detail + ")", true);
       return;
-    case ActorEvent::Kind::gave_up: break;
+    case ActorEvent::Kind::gave_up: return;  // the run loop says what it means (gave_up)
   }
+}
+
+void graph_run::handle(Runtime& rt, const ActorEvent& event) {
+  if (event.kind == ActorEvent::Kind::gave_up) {
+    gave_up(rt, event);
+    return;
+  }
+  if (event.kind != ActorEvent::Kind::exited) return;
+  if (auto it = by_name_.find(event.name); it != by_name_.end()) settle(rt, instances_[it->second]);
 }
 
 // An instance whose actor is gone for good has finished, which may end the
@@ -377,7 +428,10 @@ void graph_run::handle(Runtime& rt, const ActorEvent& event) {
 void graph_run::settle(Runtime& rt, instance& inst) {
   if (inst.finished || !inst.ref.valid()) return;
   const ActorInfo info = rt.info(inst.ref);
-  observe(inst, info);
+  {
+    std::lock_guard guard(report_mutex_);
+    observe(inst, info);
+  }
   if (!is_terminal(info.state)) return;
   mark_finished(inst);
   end_of_stream();
@@ -443,6 +497,10 @@ void graph_run::gave_up(Runtime& rt, const ActorEvent& event) {
   if (node_) node_->broadcast("force");
   if (!stopping_) {
     stopping_ = true;
+    {
+      std::lock_guard guard(report_mutex_);
+      ready_moot_ = true;
+    }
     force_at_ = steady::now() + graph_.shutdown_timeout;
   }
 }
@@ -469,6 +527,11 @@ void graph_run::end_of_stream() {
 void graph_run::begin_stop(std::chrono::nanoseconds timeout, bool tell_nodes) {
   if (stopping_) return;
   stopping_ = true;
+  {
+    // Before any source is closed: the exits the stop brings say no "ready".
+    std::lock_guard guard(report_mutex_);
+    ready_moot_ = true;
+  }
   force_at_ = steady::now() + timeout;
   if (tell_nodes) tell_nodes_stop(timeout);
   for (const auto& inst : instances_) {
@@ -502,14 +565,22 @@ void graph_run::force_stop(bool tell_nodes) {
 
 int graph_run::run(Runtime& rt) {
   rt.capture_output([this](const OutputLine& line) {
-    auto it = by_name_.find(line.name);
-    if (it == by_name_.end()) return;
-    print(instances_[it->second].actor, line.name, line.text, false);
-    auto& log = logs_[it->second];
-    if (!log) log = std::make_unique<log_writer>(log_path(it->second));
+    std::size_t actor = 0;
+    log_writer* log = nullptr;
+    {
+      std::lock_guard guard(refs_mutex_);  // a scale-up may be adding instances
+      auto it = by_name_.find(line.name);
+      if (it == by_name_.end()) return;
+      actor = instances_[it->second].actor;
+      auto& writer = logs_[it->second];
+      if (!writer) writer = std::make_unique<log_writer>(log_path(it->second));
+      log = writer.get();
+    }
+    print(actor, line.name, line.text, false);
     log->stamped(line.text);
   });
-  rt.on_event([this](const ActorEvent& event) {
+  rt.on_event([this, &rt](const ActorEvent& event) {
+    tell(rt, event);
     {
       std::lock_guard guard(events_mutex_);
       events_.push_back(event);
@@ -517,6 +588,10 @@ int graph_run::run(Runtime& rt) {
     wake();
   });
   const auto started = steady::now();
+  {
+    std::lock_guard guard(report_mutex_);
+    started_ = started;
+  }
   // Before the first spawn: `status` answers while a large graph starts.
   ControlServer server(run_.dir / "control.sock",
                        [this, &rt](const ControlRequest& request) { return control(rt, request); });
@@ -525,15 +600,11 @@ int graph_run::run(Runtime& rt) {
   bool ready_reported = false;
   for (;;) {
     // Every instance has run (or finished, which it could only do by
-    // running): report it once, before a stop can get in between.
-    if (!ready_reported && spawned && !stopping_ && all_ready(rt)) {
-      ready_reported = true;
-      const auto ms = std::chrono::duration<double, std::milli>(steady::now() - started).count();
-      char text[64];
-      std::snprintf(text, sizeof text, "%.1f ms", ms);
-      print(0, "procactor", std::to_string(local_count()) + " actors ready in " + text, true);
-      record_event("ready", "", 0, std::to_string(local_count()) + " actors ready in " + text);
-      if (node_) relay(relay::ready_frame(node_->index, local_count()));
+    // running): report it once, before a stop can get in between (or learn
+    // that an exit's line has reported it).
+    if (!ready_reported && spawned && !stopping_) {
+      std::lock_guard guard(report_mutex_);
+      ready_reported = report_ready(rt);
     }
     // Signals arrive through the self-pipe; events and stop requests through
     // the queue, which wakes the loop through wake_fd_: an actor's exit is
@@ -582,12 +653,15 @@ int graph_run::run(Runtime& rt) {
     }
     std::deque<ActorEvent> events;
     std::deque<std::chrono::nanoseconds> stops;
+    std::deque<scale_request> scales;
     {
       std::lock_guard guard(events_mutex_);
       events.swap(events_);
       stops.swap(stop_requests_);
+      scales.swap(scale_requests_);
     }
     for (const auto& event : events) handle(rt, event);
+    for (auto& request : scales) request.answer.set_value(scale(rt, request.actor, request.replicas));
     if (node_) take_node_news();
     for (const auto& timeout : stops) {
       stopped_by_user_ = true;
@@ -609,6 +683,16 @@ int graph_run::run(Runtime& rt) {
     if (all_finished) break;
     if (ready_reported) update_progress(rt, started);
   }
+  {
+    std::lock_guard guard(report_mutex_);
+    ended_ = true;
+  }
+  {
+    std::lock_guard guard(events_mutex_);
+    loop_ended_ = true;
+    for (auto& request : scale_requests_) request.answer.set_value("error: run " + run_.name + " has ended");
+    scale_requests_.clear();
+  }
   show_progress("");
   write_final_status(rt);
   return finish(started);
@@ -620,7 +704,10 @@ void graph_run::write_final_status(Runtime& rt) {
   ControlRequest request;
   request.verb = ControlRequest::Verb::status;
   try {
-    record_final_status(run_, control(rt, request));
+    const std::string status = control(rt, request);
+    record_final_status(run_, status);
+    // The launching host of a multi-node run keeps the run's whole table.
+    if (node_) relay(relay::final_frame(node_->index, status));
   } catch (const std::exception& e) {
     print(0, "procactor", std::string("cannot record the final status: ") + e.what(), true);
   }

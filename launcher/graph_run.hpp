@@ -17,6 +17,7 @@
 #include <deque>
 #include <functional>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -97,6 +98,14 @@ class graph_run {
     bool finished = false;  // exited for good, or never started
     bool ready = false;     // has run (or finished): counted by the ready line
     bool remote = false;    // runs on another node (a multi-node run)
+    bool retired = false;   // scaled away: out of the routes, closed
+  };
+  // `procactor scale`: asked on the control thread, done by the run loop,
+  // which alone changes instances_ (control waits for the answer).
+  struct scale_request {
+    std::size_t actor = 0;  // index into graph.actors
+    std::uint32_t replicas = 0;
+    std::promise<std::string> answer;
   };
   // What the gateway's thread hands the run loop.
   struct node_news {
@@ -117,6 +126,9 @@ class graph_run {
   bool spawn_all(Runtime& rt);
   [[nodiscard]] bool stop_pending();
   void print(std::size_t colour, const std::string& who, const std::string& text, bool launcher_event);
+  // An event's line, on the thread that reports it (in order with the
+  // actors' output); the run loop acts on it later (handle).
+  void tell(Runtime& rt, const ActorEvent& event);
   void handle(Runtime& rt, const ActorEvent& event);
   // A line of events.jsonl, now.
   void record_event(std::string kind, std::string actor, int pid, std::string detail);
@@ -124,8 +136,10 @@ class graph_run {
   void write_final_status(Runtime& rt);
   void gave_up(Runtime& rt, const ActorEvent& event);
   void settle(Runtime& rt, instance& inst);
+  // Under report_mutex_.
   void observe(instance& inst, const ActorInfo& info);
   bool all_ready(Runtime& rt);
+  bool report_ready(Runtime& rt);
   // tell_nodes: on a node, the other nodes stop too.
   void begin_stop(std::chrono::nanoseconds timeout, bool tell_nodes = true);
   void stop_within(std::chrono::nanoseconds timeout, bool tell_nodes = true);
@@ -134,6 +148,12 @@ class graph_run {
   void end_of_stream();
   void mark_finished(instance& inst);
   void fail_now(const std::string& why);
+  std::string scale(Runtime& rt, std::size_t actor, std::uint32_t replicas);
+  std::string ask_scale(const ControlRequest& request);
+  // The instances a route to `target` leads to now: every replica not
+  // scaled away.
+  [[nodiscard]] std::vector<std::string> live_targets(const ActorSpec& target) const;
+  [[nodiscard]] bool input_ended(std::size_t actor) const;
   void take_node_news();
   [[nodiscard]] std::size_t local_count() const;
   int finish(steady::time_point started);
@@ -158,16 +178,21 @@ class graph_run {
   bool node_output_closed_ = false;  // guarded by print_mutex_
   // The live status line on a terminal, between "ready" and the end: the
   // text shown (empty: none), redrawn under every line printed above it.
-  bool progress_ = progress_output();
+  bool progress_ = stdout_redraws();
   std::string progress_text_;  // guarded by print_mutex_
   std::chrono::steady_clock::time_point progress_at_{};
   std::uint64_t progress_processed_ = 0;
   std::mutex control_mutex_;         // the control socket's thread, and requests relayed to a node
-  std::mutex refs_mutex_;  // the control thread reads refs while spawn_all writes them
+  // The control thread reads refs while spawn_all writes them, and the
+  // output callback looks up instances while a scale-up adds some.
+  std::mutex refs_mutex_;
 
   std::mutex events_mutex_;
   std::deque<ActorEvent> events_;
   std::deque<std::chrono::nanoseconds> stop_requests_;
+  std::deque<scale_request> scale_requests_;
+  bool loop_ended_ = false;  // guarded by events_mutex_: no more requests are taken
+  std::vector<std::uint32_t> next_replica_;  // per actor: the N of the next "name.N" a scale-up makes
   // Written (an eventfd) when an event or a stop request is queued: the run
   // loop sleeps on it and the stop-signal pipe, not on a timer.
   int wake_fd_ = -1;
@@ -181,7 +206,15 @@ class graph_run {
   // Each group that gave up, by name: the culprit, and the limit it went
   // past. The root's report names the groups on the culprit's way up.
   std::map<std::string, std::pair<std::string, std::string>, std::less<>> gave_up_;
+  // The ready line is told from the run loop or from tell(), whichever sees
+  // first that every instance has run: report_mutex_ guards its state, the
+  // instances' ready flags and ready_count_.
+  std::mutex report_mutex_;
   std::size_t ready_count_ = 0;
+  bool ready_told_ = false;
+  bool ready_moot_ = false;  // a stop began first: no ready line
+  bool ended_ = false;       // the run loop is done: tell() tells nothing more
+  steady::time_point started_{};
   std::optional<node_role> node_;
   node_news news_;  // guarded by events_mutex_
   status_sampler sampler_;  // control thread only

@@ -39,6 +39,14 @@ int launch_graph(const LaunchOptions& options, const Graph& graph, const node_se
   Options runtime_options = run_options(graph);
   runtime_options.arena_size = std::max<std::uint64_t>(runtime_options.arena_size, arena_bytes);
   runtime_options.max_actors = static_cast<std::uint32_t>(instances);
+  if (!node) {
+    // Room for `procactor scale` to add replicas: slots up to the most a run
+    // has, and address space for their mailboxes (the arena's pages are
+    // taken as it hands them out, so the headroom costs nothing unused).
+    runtime_options.max_actors = std::max<std::uint32_t>(runtime_options.max_actors, max_instances_per_run);
+    runtime_options.arena_size = std::min(max_arena_bytes, std::max(runtime_options.arena_size * 4,
+                                                                    runtime_options.arena_size + (256U << 20U)));
+  }
   runtime_options.log_events = false;  // `launch` prints its own events
   std::vector<std::string> args = {"procactor", "actor"};
   std::vector<char*> argv;

@@ -15,6 +15,7 @@
 #include "dashboard.hpp"
 #include "did_you_mean.hpp"
 #include "log_writer.hpp"
+#include "terminal.hpp"
 #include "units.hpp"
 
 #ifndef PROCACTOR_VERSION
@@ -78,7 +79,7 @@ int run(int argc, char** argv) {
   launch_cmd->add_option("FILE", launch.file, "Graph file (TOML)")->required();
   launch_cmd->add_flag("--dry-run", launch.dry_run, "Check the graph and print the plan; start nothing");
   launch_cmd->add_flag("--detach", launch.detach, "Return once the graph runs, leaving it in the background");
-  launch_cmd->add_flag("--no-color", no_color, "Never color the output");
+  launch_cmd->add_flag("--no-color", no_color, "Never color the output (as --color=never)");
   std::string launch_http;
   CLI::Option* launch_http_opt =
       launch_cmd
@@ -104,7 +105,7 @@ int run(int argc, char** argv) {
   CLI::Option* status_run_opt =
       status_cmd->add_option("RUN", status_run, "Run id (default: the live run, or the latest if it died)");
   status_cmd->add_flag("--json", status.json, "Print JSON");
-  status_cmd->add_flag("--watch", status.watch, "Refresh until interrupted");
+  status_cmd->add_flag("--watch", status.watch, "Refresh every second until interrupted or the run ends");
 
   LogsOptions logs;
   std::string logs_actor;
@@ -165,6 +166,16 @@ int run(int argc, char** argv) {
       ->check(signal_check)
       ->type_name("SIG");
 
+  ScaleOptions scale;
+  CLI::App* scale_cmd = app.add_subcommand(
+      "scale", "Add or remove replicas of an actor in a running graph; its senders' routes follow, and a "
+               "replica taken away handles what is queued for it first");
+  scale_cmd->add_option("RUN", scale.run, "Run id")->required();
+  scale_cmd->add_option("ACTOR", scale.actor, "Actor name (all its replicas)")->required();
+  scale_cmd->add_option("N", scale.replicas, "How many replicas from now on")
+      ->required()
+      ->check(CLI::Range(1U, max_instances_per_run));
+
   LsOptions ls;
   CLI::App* ls_cmd = app.add_subcommand("ls", "List every run, live, ended or died, newest first");
   ls_cmd->add_flag("--json", ls.json, "Print JSON");
@@ -189,6 +200,19 @@ int run(int argc, char** argv) {
   graph_cmd->add_option("--format", graph_format, "Output format: text (the launch plan) or dot (Graphviz)")
       ->check(CLI::IsMember({"text", "dot"}))
       ->type_name("FORMAT");
+
+  // One colour policy for every command (terminal.hpp): --color before the
+  // command or after it, where each command's help shows it.
+  std::string color = "auto";
+  const auto add_color = [&color](CLI::App* command) {
+    command
+        ->add_option("--color", color,
+                     "When to colour: auto (a terminal, unless NO_COLOR; CLICOLOR_FORCE forces it), always, never")
+        ->transform(CLI::IsMember({"auto", "always", "never"}))
+        ->type_name("WHEN");
+  };
+  add_color(&app);
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) add_color(sub);
 
   // `procactor help [COMMAND]`, and a mistyped command named for what it is
   // (CLI11 alone would say that a subcommand is required).
@@ -234,12 +258,12 @@ int run(int argc, char** argv) {
     // usage error is 2, and --help / --version stay 0.
     return app.exit(failure) == 0 ? exit_ok : exit_usage;
   }
+  set_colour_mode(no_color ? colour_mode::never : *parse_colour_mode(color));
 
   if (*validate_cmd) {
     return validate_command(validate);
   }
   if (*launch_cmd) {
-    launch.color = !no_color;
     if (launch_http_opt->count() != 0) launch.http = parse_listen_address(launch_http).value;
     return launch_command(launch);
   }
@@ -294,6 +318,9 @@ int run(int argc, char** argv) {
     kill.actor = *parse_actor_target(kill_actor);
     kill.signal = *parse_signal(kill_signal);
     return kill_command(kill);
+  }
+  if (*scale_cmd) {
+    return scale_command(scale);
   }
   if (*ls_cmd) {
     return ls_command(ls);

@@ -13,6 +13,7 @@ std::vector<instance_ref> graph_run::instance_refs() {
   std::vector<instance_ref> refs;
   refs.reserve(instances_.size());
   for (const auto& inst : instances_) {
+    if (inst.retired && inst.finished) continue;  // scaled away, and gone
     refs.push_back({inst.name, inst.actor, static_cast<std::uint32_t>(inst.replica), inst.ref, inst.remote});
   }
   return refs;
@@ -20,6 +21,9 @@ std::vector<instance_ref> graph_run::instance_refs() {
 
 std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
   using Verb = ControlRequest::Verb;
+  // Not under control_mutex_: a status asked meanwhile is answered while
+  // the run loop starts the new replicas.
+  if (request.verb == Verb::scale) return ask_scale(request);
   const std::lock_guard serial(control_mutex_);
   switch (request.verb) {
     case Verb::ping: return "pong";
@@ -32,6 +36,7 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
       wake();
       return "ok";
     }
+    case Verb::scale:  // above
     case Verb::restart:
     case Verb::kill:
     case Verb::inspect: break;

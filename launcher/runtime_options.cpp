@@ -9,7 +9,7 @@ procactor::Options run_options(const Graph& graph) {
   return options;
 }
 
-procactor::SpawnOptions spawn_options(const Graph& graph, const ActorSpec& actor) {
+procactor::SpawnOptions spawn_options(const Graph& graph, const ActorSpec& actor, const route_targets& targets) {
   procactor::SpawnOptions options;
   for (const Param& param : actor.params) {
     options.params.set(param.name, param.value);
@@ -36,8 +36,12 @@ procactor::SpawnOptions spawn_options(const Graph& graph, const ActorSpec& actor
     procactor::Route out;
     out.policy = route.policy;
     if (const ActorSpec* target = graph.find_actor(route.to)) {
-      for (std::uint32_t replica = 0; replica < target->replicas; ++replica) {
-        out.targets.push_back(instance_name(*target, replica));
+      if (targets) {
+        out.targets = targets(*target);
+      } else {
+        for (std::uint32_t replica = 0; replica < target->replicas; ++replica) {
+          out.targets.push_back(instance_name(*target, replica));
+        }
       }
     }
     options.routes.push_back(std::move(out));

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include <procactor/runtime.hpp>
 
@@ -17,11 +19,16 @@ namespace procactor::launcher {
 // count, event logging).
 [[nodiscard]] procactor::Options run_options(const Graph& graph);
 
+// The instances a route to `target` leads to, by name.
+using route_targets = std::function<std::vector<std::string>(const ActorSpec& target)>;
+
 // What every replica of `actor` is spawned with: params, restart type,
 // backoff, stall timeout, mailbox capacity, nice, memory limit, routes (to
-// every replica of each target). Left to the caller, because they depend on
-// the replica or the run: replica, cpu, group (a handle from Runtime::group).
-[[nodiscard]] procactor::SpawnOptions spawn_options(const Graph& graph, const ActorSpec& actor);
+// every replica of each target, or to what `targets` names: the replicas of
+// a run that was scaled). Left to the caller, because they depend on the
+// replica or the run: replica, cpu, group (a handle from Runtime::group).
+[[nodiscard]] procactor::SpawnOptions spawn_options(const Graph& graph, const ActorSpec& actor,
+                                                    const route_targets& targets = {});
 
 // The most each sender's lane into `actor` may grow to: its own
 // mailbox_capacity, the graph's, or the runtime's default.

@@ -2,55 +2,80 @@
 
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <iterator>
 
+#include <fmt/format.h>
+
 namespace procactor::launcher {
 
-bool colour_output(bool asked) {
-  return asked && ::isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr;
+namespace {
+
+colour_mode process_mode = colour_mode::automatic;
+
+bool set_and_not_empty(const char* value) { return value != nullptr && *value != '\0'; }
+
+}  // namespace
+
+std::optional<colour_mode> parse_colour_mode(std::string_view text) {
+  if (text == "auto") return colour_mode::automatic;
+  if (text == "always") return colour_mode::always;
+  if (text == "never") return colour_mode::never;
+  return std::nullopt;
 }
 
-bool progress_output() {
+void set_colour_mode(colour_mode mode) { process_mode = mode; }
+
+colour_mode current_colour_mode() { return process_mode; }
+
+bool colour_for(int fd, colour_mode mode) {
+  if (mode != colour_mode::automatic) return mode == colour_mode::always;
+  // https://no-color.org: NO_COLOR set and not empty turns colour off; CLICOLOR_FORCE
+  // (https://bixense.com/clicolors) turns it on where no terminal is, as in a CI log.
+  if (set_and_not_empty(std::getenv("NO_COLOR"))) return false;
+  const char* force = std::getenv("CLICOLOR_FORCE");
+  if (set_and_not_empty(force) && std::string_view(force) != "0") return true;
+  const char* term = std::getenv("TERM");
+  if (term != nullptr && std::string_view(term) == "dumb") return false;
+  return ::isatty(fd) != 0;
+}
+
+bool colour_for(int fd) { return colour_for(fd, process_mode); }
+
+std::string paint(std::string_view text, fmt::text_style style, bool colour) {
+  return colour ? fmt::format("{}", fmt::styled(text, style)) : std::string(text);
+}
+
+bool stdout_redraws() {
   const char* term = std::getenv("TERM");
   return ::isatty(STDOUT_FILENO) != 0 && (term == nullptr || std::string_view(term) != "dumb");
 }
 
 std::string progress_line(std::uint64_t processed, double rate, std::uint64_t restarts, double elapsed_s,
                           bool colour) {
-  auto count = [](double n, int digits) {
-    char text[32];
-    if (n >= 1e9) {
-      std::snprintf(text, sizeof text, "%.2f G", n / 1e9);
-    } else if (n >= 1e6) {
-      std::snprintf(text, sizeof text, "%.2f M", n / 1e6);
-    } else if (n >= 1e4) {
-      std::snprintf(text, sizeof text, "%.1f k", n / 1e3);
-    } else {
-      std::snprintf(text, sizeof text, "%.*f", digits, n);
-    }
-    return std::string(text);
+  const auto count = [](double n) {
+    if (n >= 1e9) return fmt::format("{:.2f} G", n / 1e9);
+    if (n >= 1e6) return fmt::format("{:.2f} M", n / 1e6);
+    if (n >= 1e4) return fmt::format("{:.1f} k", n / 1e3);
+    return fmt::format("{:.0f}", n);
   };
   const auto seconds = static_cast<long long>(elapsed_s);
-  char elapsed[32];
-  if (seconds >= 3600) {
-    std::snprintf(elapsed, sizeof elapsed, "%lldh%02lldm%02llds", seconds / 3600, seconds / 60 % 60, seconds % 60);
-  } else if (seconds >= 60) {
-    std::snprintf(elapsed, sizeof elapsed, "%lldm%02llds", seconds / 60, seconds % 60);
-  } else {
-    std::snprintf(elapsed, sizeof elapsed, "%.1f s", elapsed_s);
-  }
-  const std::string text = count(static_cast<double>(processed), 0) + " messages · " + count(rate, 0) + " msg/s · " +
-                           std::to_string(restarts) + (restarts == 1 ? " restart · " : " restarts · ") + elapsed;
-  return colour ? "\033[2mprocactor | " + text + "\033[0m" : "procactor | " + text;
+  const std::string elapsed =
+      seconds >= 3600 ? fmt::format("{}h{:02}m{:02}s", seconds / 3600, seconds / 60 % 60, seconds % 60)
+      : seconds >= 60 ? fmt::format("{}m{:02}s", seconds / 60, seconds % 60)
+                      : fmt::format("{:.1f} s", elapsed_s);
+  const std::string text =
+      fmt::format("procactor | {} messages · {} msg/s · {} {} · {}", count(static_cast<double>(processed)),
+                  count(rate), restarts, restarts == 1 ? "restart" : "restarts", elapsed);
+  return paint(text, fmt::emphasis::faint, colour);
 }
 
 std::string coloured_line(std::string_view who, std::string_view text, bool launcher_event, std::size_t actor) {
-  static const char* palette[] = {"\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m", "\033[91m"};
-  std::string line = launcher_event ? "\033[1m" : palette[actor % std::size(palette)];
-  line.append(who).append(" |\033[0m ").append(text);
-  return line;
+  static constexpr fmt::terminal_color palette[] = {fmt::terminal_color::cyan,    fmt::terminal_color::yellow,
+                                                    fmt::terminal_color::magenta, fmt::terminal_color::green,
+                                                    fmt::terminal_color::blue,    fmt::terminal_color::bright_red};
+  const fmt::text_style style = launcher_event ? fmt::emphasis::bold : fmt::fg(palette[actor % std::size(palette)]);
+  return fmt::format("{} {}", fmt::styled(fmt::format("{} |", who), style), text);
 }
 
 }  // namespace procactor::launcher

@@ -1,21 +1,44 @@
-// How `launch` writes its lines to a terminal: `who | text`, the prefix in
-// a stable colour per actor (bold for the launcher's own events), only
-// when asked for, on a terminal, and without NO_COLOR.
+// How the `procactor` command writes to a terminal: one colour policy for
+// every command and stream (--color, NO_COLOR, CLICOLOR_FORCE, TERM=dumb),
+// `launch`'s lines (`who | text`, the prefix in a stable colour per actor,
+// bold for the launcher's own events) and its live status line.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include <fmt/color.h>
+
 namespace procactor::launcher {
 
-// Whether standard output gets colour: `asked` (no --no-color), a
-// terminal, and no NO_COLOR in the environment.
-[[nodiscard]] bool colour_output(bool asked);
-// Whether `launch` shows its live status line: on a terminal that can
-// rewrite a line (not TERM=dumb), never when piped.
-[[nodiscard]] bool progress_output();
+// --color's values.
+enum class colour_mode : std::uint8_t { automatic, always, never };
+
+// "auto", "always" or "never"; nullopt for anything else.
+[[nodiscard]] std::optional<colour_mode> parse_colour_mode(std::string_view text);
+// The --color of this process, for every command: main sets it once.
+void set_colour_mode(colour_mode mode);
+[[nodiscard]] colour_mode current_colour_mode();
+
+// Whether what is written to `fd` gets colour. --color=always or never
+// decides; under auto, NO_COLOR (set and not empty) means never, else
+// CLICOLOR_FORCE (set, not empty, not "0") always, else TERM=dumb never,
+// else colour when `fd` is a terminal. Each stream is asked on its own:
+// stdout piped and stderr on a terminal colour the diagnostics only.
+[[nodiscard]] bool colour_for(int fd, colour_mode mode);
+// The same with this process's --color.
+[[nodiscard]] bool colour_for(int fd);
+
+// `text` in `style` when `colour`, else as it is.
+[[nodiscard]] std::string paint(std::string_view text, fmt::text_style style, bool colour);
+
+// Whether standard output can be redrawn: a terminal (not TERM=dumb), never
+// a pipe. Colour or not, only then does `launch` show its live status line
+// and `status --watch` clear the screen before each table.
+[[nodiscard]] bool stdout_redraws();
 // That line: "procactor | 1.24 M messages · 48.2 k msg/s · 2 restarts · 1m3s".
 [[nodiscard]] std::string progress_line(std::uint64_t processed, double rate, std::uint64_t restarts, double elapsed_s,
                                         bool colour);

@@ -58,10 +58,18 @@ _procactor() {
   [[ $exe == "~/"* ]] && exe="$HOME/${exe#\~/}"
   COMPREPLY=()
 
-  # The subcommand: the first word after the command that is not an option.
-  local i sub="" at=0
+  # The subcommand: the first word after the command that is neither an
+  # option nor the value of --color (which bash splits at the "=" of
+  # --color=always).
+  local i sub="" at=0 skip=0
   for ((i = 1; i < COMP_CWORD; i++)); do
-    if [[ ${COMP_WORDS[i]} != -* ]]; then
+    if [[ $skip == 1 ]]; then
+      [[ ${COMP_WORDS[i]} == "=" ]] || skip=0
+      continue
+    fi
+    if [[ ${COMP_WORDS[i]} == --color ]]; then
+      skip=1
+    elif [[ ${COMP_WORDS[i]} != -* ]]; then
       sub=${COMP_WORDS[i]}
       at=$i
       break
@@ -70,8 +78,11 @@ _procactor() {
   local line
   if [[ -z $sub ]]; then
     local words=""
-    if [[ $cur == -* ]]; then
-      words="-h --help --version"
+    if [[ $skip == 1 ]]; then
+      [[ $cur == "=" ]] && cur=""
+      words="auto always never"
+    elif [[ $cur == -* ]]; then
+      words="-h --help --version --color"
     else
       while IFS= read -r line; do
         [[ $line =~ ^\ \ ([a-z][a-z0-9_-]*) ]] && words+=" ${BASH_REMATCH[1]}"

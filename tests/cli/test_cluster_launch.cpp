@@ -18,6 +18,7 @@
 #include <chrono>
 #include <fstream>
 #include <regex>
+#include <set>
 
 #include "harness.hpp"
 
@@ -163,6 +164,23 @@ TEST_CASE("primes on two nodes count as many as example-primes and each node fin
   CHECK(count_of(out, "procactor@n0 | 3 actors ready in ") == 1);
   CHECK(count_of(out, "procactor@n1 | 1 actors ready in ") == 1);
   CHECK(out.find(" failed after ") == std::string::npos);
+
+  // The launching host keeps the run's last table, every node's instances
+  // with the node that ran them, for `status` and `ls` of the ended run.
+  const result status = box.procactor({"status", "primes-two-nodes", "--json"});
+  CHECK(status.exit_code == 3);  // it has ended, as every command on it says
+  const auto table = nlohmann::json::parse(status.out, nullptr, false);
+  REQUIRE_MESSAGE(!table.is_discarded(), status.out, status.err);
+  REQUIRE(table["actors"].size() == 4);
+  std::set<std::string> placed;
+  for (const auto& row : table["actors"]) {
+    CHECK(row["state"] == "exited");
+    placed.insert(row["name"].get<std::string>() + "@" + row["node"].get<std::string>());
+  }
+  CHECK_MESSAGE(placed.size() == 4, status.out);
+  CHECK(table.value("unanswered_nodes", std::string()).empty());
+  const result ls = box.procactor({"ls", "--json"});
+  CHECK_MESSAGE(ls.out.find("\"primes-two-nodes\"") != std::string::npos, ls.out);
 }
 
 TEST_CASE("the example primes-cluster.toml counts as many primes as example-primes" * doctest::timeout(590)) {

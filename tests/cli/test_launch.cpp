@@ -132,6 +132,38 @@ TEST_CASE("the ready line comes even when an instance has finished before the la
   check_run_left_nothing(launch->pid());
 }
 
+TEST_CASE("the ready line comes before the exit of an instance that finishes at once" * doctest::timeout(290)) {
+  sandbox box;
+  // The runtime reports the exit on its monitor thread, where the line is
+  // printed at once; the ready line goes before it, since the instance had
+  // run by then (it exited normally). While only the run loop looked (every
+  // 2 ms), it could come after the exit, or not at all once the run ended.
+  const std::string out = launch_to_end(box, "exits_at_once.toml", 0);
+  const auto lines = lines_of(out);
+  // The index of the first line that starts with `start`; lines.size() when none does.
+  const auto at = [&lines](const std::string& start) {
+    const auto found =
+        std::find_if(lines.begin(), lines.end(), [&start](const std::string& line) { return line.starts_with(start); });
+    return static_cast<std::size_t>(found - lines.begin());
+  };
+  const std::size_t ready = at("procactor | 1 actors ready in ");
+  const std::size_t exited = at("procactor | quick.0 exited (exit code 0)");
+  const std::size_t finished = at("procactor | graph exits-at-once finished in ");
+  REQUIRE_MESSAGE(ready < lines.size(), out);
+  REQUIRE_MESSAGE(exited < lines.size(), out);
+  CHECK_MESSAGE(ready < exited, out);
+  CHECK_MESSAGE(exited < finished, out);
+  CHECK(count_of(out, " actors ready in ") == 1);
+  // The run's events are recorded in the same order.
+  const result events = box.procactor({"events", "exits-at-once"});
+  REQUIRE(events.exit_code == 0);
+  const auto ready_event = events.out.find(" ready ");
+  const auto exit_event = events.out.find(" exited ");
+  REQUIRE_MESSAGE(ready_event != std::string::npos, events.out);
+  REQUIRE_MESSAGE(exit_event != std::string::npos, events.out);
+  CHECK_MESSAGE(ready_event < exit_event, events.out);
+}
+
 TEST_CASE("launch --dry-run prints the plan and starts nothing" * doctest::timeout(110)) {
   sandbox box;
   const std::string graph = test_graph("primes_small.toml").string();

@@ -1,5 +1,7 @@
 // What a person at a terminal sees: launch's live status line (and its
-// absence in a pipe), `help`, and a mistyped command.
+// absence in a pipe), colour by one policy for every command, status's
+// columns, `status --watch` (into a pipe too), `help`, and a mistyped
+// command.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -16,6 +18,64 @@ std::string read_text(const fs::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// The start of an escape sequence, as colour (or a screen clear) writes it.
+constexpr const char* escape = "\x1b[";
+
+// `text` without its escape sequences, as a terminal lays it out.
+std::string shown(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\x1b') {
+      while (i < text.size() && !(text[i] >= '@' && text[i] <= '~' && text[i] != '[')) ++i;
+      continue;
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+// `procactor ARGS` on a terminal: script(1) gives it one and writes what it
+// showed there, which this returns. The sandbox sets NO_COLOR; without
+// `no_color` the command runs without it.
+std::string on_terminal(sandbox& box, const std::string& args, bool no_color) {
+  const fs::path typescript = box.dir() / "typescript";
+  fs::remove(typescript);
+  const std::string command =
+      std::string(no_color ? "" : "/usr/bin/env -u NO_COLOR ") + procactor_binary().string() + " " + args;
+  const result r = box.program({"/usr/bin/script", "-qfec", command, typescript.string()});
+  CHECK_MESSAGE(r.exit_code == 0, command, "\n", r.out, r.err);
+  return read_text(typescript);
+}
+
+// A status table of the long-names graph lines up: each column starts at
+// its title's column in every row, after at least two blanks, whatever the
+// length of the names in the columns before it.
+void check_lined_up(const std::string& table, const std::string& run) {
+  const auto lines = lines_of(table);
+  REQUIRE_MESSAGE(lines.size() == 7, table);
+  CHECK(lines[0] == "run " + run + " (graph long-names)");
+  const std::string& header = lines[1];
+  const std::vector<std::string> titles = {"TYPE", "GROUP", "PID",       "STATE", "UPTIME", "RST",
+                                           "CPU%", "RSS",   "PROCESSED", "MSG/S", "MBOX"};
+  for (const auto& title : titles) {
+    const std::size_t at = header.find(" " + title + " ");
+    REQUIRE_MESSAGE(at != std::string::npos, title, ": ", header);
+    for (std::size_t row = 2; row < 6; ++row) {
+      const std::string& line = lines[row];
+      CHECK_MESSAGE(line.size() > at + 1, title, ": ", line);
+      if (line.size() <= at + 1) continue;
+      CHECK_MESSAGE((line[at - 1] == ' ' && line[at] == ' ' && line[at + 1] != ' '), title, " at ", at + 1, ": ",
+                    line);
+    }
+  }
+  const std::string relay = "a_relay_whose_name_is_longer_than_any_column";
+  CHECK(lines[2].starts_with("source.0 "));
+  CHECK(lines[3].starts_with(relay + ".0  clitest.Relay   a_supervision_group_with_a_long_name  "));
+  CHECK(lines[4].starts_with(relay + ".1  clitest.Relay   a_supervision_group_with_a_long_name  "));
+  CHECK(lines[5].starts_with("sink.0 "));
+  CHECK(lines[6].starts_with("shared memory "));
 }
 
 // How many messages the run's sink has handled, from `status --json`.
@@ -108,6 +168,108 @@ TEST_CASE("a mistyped command is named with the nearest one and every command" *
   const result bad_help = box.procactor({"help", "lanch"});
   CHECK(bad_help.exit_code == 2);
   CHECK(bad_help.err.find("did you mean 'launch'?") != std::string::npos);
+}
+
+TEST_CASE("status lines up its columns whatever the length of the names and colours only when asked" *
+          doctest::timeout(300)) {
+  sandbox box;
+  const auto run = launch_detached(box, box.copy_graph("long_names.toml"));
+  (void)running_instances(box, run.name, 4);
+
+  const result plain = box.procactor({"status", run.name});
+  REQUIRE_MESSAGE(plain.exit_code == 0, plain.err);
+  CHECK(plain.out.find(escape) == std::string::npos);
+  check_lined_up(plain.out, run.name);
+
+  // --color=always wins over NO_COLOR and a pipe, before the command or
+  // after it; the escapes take no room in the columns.
+  for (const auto& args : std::vector<std::vector<std::string>>{{"status", run.name, "--color=always"},
+                                                                {"--color", "always", "status", run.name}}) {
+    const result coloured = box.procactor(args);
+    REQUIRE_MESSAGE(coloured.exit_code == 0, coloured.err);
+    CHECK_MESSAGE(coloured.out.find("\x1b[32mrunning\x1b[0m") != std::string::npos, coloured.out);
+    check_lined_up(shown(coloured.out), run.name);
+  }
+  // CLICOLOR_FORCE colours a pipe too, but NO_COLOR comes first.
+  const std::string procactor = procactor_binary().string();
+  const result forced =
+      box.program({"/usr/bin/env", "-u", "NO_COLOR", "CLICOLOR_FORCE=1", procactor, "status", run.name});
+  REQUIRE_MESSAGE(forced.exit_code == 0, forced.err);
+  CHECK(forced.out.find(escape) != std::string::npos);
+  const result not_forced = box.program({"/usr/bin/env", "CLICOLOR_FORCE=1", procactor, "status", run.name});
+  REQUIRE_MESSAGE(not_forced.exit_code == 0, not_forced.err);
+  CHECK(not_forced.out.find(escape) == std::string::npos);
+  // A value --color does not take is a usage error.
+  CHECK(box.procactor({"status", run.name, "--color=sometimes"}).exit_code == 2);
+
+  // On a terminal: colour by default, none with --color=never or NO_COLOR.
+  CHECK(on_terminal(box, "status " + run.name, false).find(escape) != std::string::npos);
+  const std::string never = on_terminal(box, "status --color=never " + run.name, false);
+  CHECK(never.find(escape) == std::string::npos);
+  CHECK(never.find("running") != std::string::npos);
+  const std::string no_color = on_terminal(box, "ls", true);
+  CHECK(no_color.find(escape) == std::string::npos);
+  CHECK(no_color.find(run.name) != std::string::npos);
+  CHECK(on_terminal(box, "ls", false).find("\x1b[32mlive\x1b[0m") != std::string::npos);
+
+  const result stop = box.procactor({"stop", run.name}, 120s);
+  REQUIRE_MESSAGE(stop.exit_code == 0, stop.err);
+  check_run_left_nothing(run.supervisor);
+}
+
+TEST_CASE("launch and validate colour when --color or CLICOLOR_FORCE asks and never under --no-color or NO_COLOR" *
+          doctest::timeout(300)) {
+  sandbox box;
+  const std::string graph = test_graph("exits_at_once.toml").string();
+  const std::string procactor = procactor_binary().string();
+  // Into a pipe, over the sandbox's NO_COLOR: --color=always wins.
+  const result always = box.procactor({"launch", "--color=always", graph});
+  CHECK_MESSAGE(always.exit_code == 0, always.err);
+  CHECK_MESSAGE(always.out.find("\x1b[1mprocactor |\x1b[0m 1 actors ready in ") != std::string::npos, always.out);
+  const result plain = box.procactor({"launch", graph});
+  CHECK_MESSAGE(plain.exit_code == 0, plain.err);
+  CHECK(plain.out.find(escape) == std::string::npos);
+  CHECK(plain.out.find("procactor | 1 actors ready in ") != std::string::npos);
+  // CLICOLOR_FORCE colours a pipe; --no-color (as --color=never) still wins.
+  const result forced = box.program({"/usr/bin/env", "-u", "NO_COLOR", "CLICOLOR_FORCE=1", procactor, "launch", graph});
+  CHECK_MESSAGE(forced.exit_code == 0, forced.err);
+  CHECK(forced.out.find("\x1b[1mprocactor |\x1b[0m") != std::string::npos);
+  const result no_color =
+      box.program({"/usr/bin/env", "-u", "NO_COLOR", "CLICOLOR_FORCE=1", procactor, "launch", "--no-color", graph});
+  CHECK_MESSAGE(no_color.exit_code == 0, no_color.err);
+  CHECK(no_color.out.find(escape) == std::string::npos);
+
+  // Diagnostics go to stderr, which is asked on its own.
+  const fs::path broken = box.write("broken.toml", "version = 1\n[graph]\nname = 3\n");
+  const result coloured = box.procactor({"validate", "--color=always", broken.string()});
+  CHECK(coloured.exit_code == 2);
+  CHECK_MESSAGE(coloured.err.find("\x1b[1m\x1b[31merror:\x1b[0m") != std::string::npos, coloured.err);
+  const result uncoloured = box.procactor({"validate", broken.string()});
+  CHECK(uncoloured.exit_code == 2);
+  CHECK(uncoloured.err.find(escape) == std::string::npos);
+  CHECK(uncoloured.err.find("broken.toml:3:8: error: ") != std::string::npos);
+}
+
+TEST_CASE("status --watch into a pipe prints each table as it is made and ends with the run" * doctest::timeout(300)) {
+  sandbox box;
+  const auto run = launch_detached(box, box.copy_graph("endless.toml"));
+  (void)running_instances(box, run.name, 4);
+  auto watch = box.start({"status", "--watch", run.name});
+  // Tables reach the pipe while the watch goes on, not when it ends.
+  const std::string title = "run " + run.name + " (graph endless)";
+  REQUIRE_MESSAGE(eventually([&] { return count_of(watch->out(), title) >= 2; }, 120s), watch->out());
+  REQUIRE_FALSE(watch->poll().has_value());
+  const result stop = box.procactor({"stop", run.name}, 120s);
+  REQUIRE_MESSAGE(stop.exit_code == 0, stop.err);
+  // The run's end ends the watch (exit code 3, as status of an ended run),
+  // after the table the run left.
+  CHECK(watch->wait(120s) == 3);
+  const std::string out = watch->out();
+  CHECK_MESSAGE(out.find("run " + run.name + " ended at ") != std::string::npos, out);
+  // Into a pipe: no screen clear, the tables a blank line apart.
+  CHECK(out.find('\x1b') == std::string::npos);
+  CHECK(out.find("\n\n" + title + "\n") != std::string::npos);
+  check_run_left_nothing(run.supervisor);
 }
 
 }  // namespace cli

@@ -286,6 +286,18 @@ TEST_CASE("a reply frame is one line that reads back as the text it carries") {
   CHECK(parsed_frame(marked("reply 1 0")).text.empty());
 }
 
+TEST_CASE("a final frame reads back as the node and its status text") {
+  CHECK(final_frame(1, "{}") == marked("final 1 {}"));
+  for (const std::string& text : {std::string(), std::string("{\"a\": \"x\\ny\"}\n"), n0_status()}) {
+    const frame back = parsed_frame(final_frame(3, text));
+    CHECK(back.kind == frame::Kind::final_status);
+    CHECK(back.node == 3);
+    CHECK(back.text == text);
+  }
+  CHECK_FALSE(parse_frame(marked("final")).has_value());
+  CHECK_FALSE(parse_frame(marked("final x {}")).has_value());
+}
+
 TEST_CASE("a ready frame reads back as the node and its count") {
   CHECK(ready_frame(0, 4) == marked("ready 0 4"));
   for (const auto& [node, count] : std::vector<std::pair<std::size_t, std::size_t>>{

@@ -51,6 +51,10 @@ TEST_CASE("every request the CLI sends is read back as it was meant") {
   CHECK(parsed("kill worker.0 TERM").signal == SIGTERM);
   CHECK(parsed("kill worker.0 sigusr1").signal == SIGUSR1);
   CHECK(parsed("kill worker 15").signal == 15);
+  CHECK(parsed("scale worker 6").verb == Verb::scale);
+  CHECK(parsed("scale worker 6").target == ActorTarget{"worker", std::nullopt});
+  CHECK(parsed("scale worker 6").replicas == 6);
+  CHECK(parsed("scale worker 1023").replicas == 1023);
   // Spacing and a CRLF line end are not worth refusing.
   CHECK(parsed("  kill\tworker.0   TERM \r").signal == SIGTERM);
 
@@ -61,15 +65,16 @@ TEST_CASE("every request the CLI sends is read back as it was meant") {
                               ControlRequest{Verb::restart, std::nullopt, {"sink", 0U}, 0, true, false},
                               ControlRequest{Verb::restart, std::nullopt, {"sink", std::nullopt}, 0, false, true},
                               ControlRequest{Verb::inspect, std::nullopt, {"worker", 2U}, 0},
-                              ControlRequest{Verb::status, std::nullopt, {}, 0, false, false, "dashboard_7"}}) {
+                              ControlRequest{Verb::status, std::nullopt, {}, 0, false, false, "dashboard_7"},
+                              ControlRequest{Verb::scale, std::nullopt, {"worker", std::nullopt}, 0, false, false, "", 3}}) {
     CHECK(parsed(to_request_line(request)) == request);
   }
 }
 
 TEST_CASE("a malformed request is refused with a reason that names the problem") {
-  CHECK(refused("") == "empty request (expected ping, status, stop, restart, kill or inspect)");
-  CHECK(refused("   ") == "empty request (expected ping, status, stop, restart, kill or inspect)");
-  CHECK(refused("frobnicate now") == "unknown request 'frobnicate' (expected ping, status, stop, restart, kill or inspect)");
+  CHECK(refused("") == "empty request (expected ping, status, stop, restart, kill, inspect or scale)");
+  CHECK(refused("   ") == "empty request (expected ping, status, stop, restart, kill, inspect or scale)");
+  CHECK(refused("frobnicate now") == "unknown request 'frobnicate' (expected ping, status, stop, restart, kill, inspect or scale)");
   CHECK(refused("STATUS").starts_with("unknown request 'STATUS'"));
   CHECK(refused("status --json") ==
         "status client '--json' is not 1 to 32 letters, digits, '-' or '_', starting with a letter or digit");
@@ -94,6 +99,15 @@ TEST_CASE("a malformed request is refused with a reason that names the problem")
   CHECK(refused("restart worker.") == "'worker.' is not ACTOR or ACTOR.N");
   CHECK(refused("restart 9lives") == "'9lives' is not ACTOR or ACTOR.N");
   CHECK(refused("kill") == "kill needs an actor: ACTOR or ACTOR.N");
+  CHECK(refused("scale") == "scale needs an actor and a number of replicas: scale ACTOR N");
+  CHECK(refused("scale worker") == "scale needs an actor and a number of replicas: scale ACTOR N");
+  CHECK(refused("scale worker 2 now") == "scale takes an actor and a number of replicas; unexpected 'now'");
+  CHECK(refused("scale worker.1 2") == "scale takes an actor, not one replica: 'worker.1'");
+  CHECK(refused("scale worker 0") == "number of replicas '0' is not a whole number from 1 to 1023");
+  CHECK(refused("scale worker 1024") == "number of replicas '1024' is not a whole number from 1 to 1023");
+  CHECK(refused("scale worker -1") == "number of replicas '-1' is not a whole number from 1 to 1023");
+  CHECK(refused("scale worker 2x") == "number of replicas '2x' is not a whole number from 1 to 1023");
+  CHECK(refused("scale 9w 2") == "'9w' is not an actor name");
   CHECK(refused("kill worker 99999") == "unknown signal '99999' (a name such as TERM, or a number from 1 to 64)");
   CHECK(refused("kill worker 0").starts_with("unknown signal '0'"));
   CHECK(refused("kill worker -9").starts_with("unknown signal '-9'"));

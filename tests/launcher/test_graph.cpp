@@ -449,7 +449,8 @@ TEST_CASE("a diagnostic about the whole file has no position") {
 TEST_CASE("color wraps the location, the severity and the caret only") {
   const SourceFile source("t.toml", "x = 1\n");
   const std::string colored = render(source.error_at(SourcePosition{.line = 1, .column = 1, .length = 1}, "m"), true);
-  CHECK(colored.find("\x1b[1;31merror:\x1b[0m m") != std::string::npos);
+  CHECK(colored.find("\x1b[1mt.toml:1:1:\x1b[0m ") == 0);
+  CHECK(colored.find("\x1b[1m\x1b[31merror:\x1b[0m m") != std::string::npos);
   CHECK(colored.find("\x1b[32m^\x1b[0m") != std::string::npos);
 }
 

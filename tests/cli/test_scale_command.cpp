@@ -1,0 +1,124 @@
+// `procactor scale RUN ACTOR N` on a running graph: the new replicas start
+// and get work, the ones taken away handle what was queued for them and go,
+// and the sink gets every tick the source emitted, once.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include "harness.hpp"
+
+namespace cli {
+namespace {
+
+using json = nlohmann::json;
+
+json status_of(sandbox& box, const std::string& run) {
+  const result status = box.procactor({"status", run, "--json"}, 120s);
+  REQUIRE_MESSAGE(status.exit_code == 0, status.err);
+  json parsed = json::parse(status.out, nullptr, false);
+  REQUIRE_MESSAGE(!parsed.is_discarded(), status.out);
+  return parsed;
+}
+
+// The instance names in `status RUN --json` once `done` holds for its rows;
+// fails the test after a generous deadline.
+template <class Done>
+std::set<std::string> wait_for_rows(sandbox& box, const std::string& run, Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + 240s;
+  for (;;) {
+    const json status = status_of(box, run);
+    if (done(status["actors"])) {
+      std::set<std::string> names;
+      for (const auto& row : status["actors"]) names.insert(row["name"].get<std::string>());
+      return names;
+    }
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, status.dump());
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+const json* row_named(const json& rows, const std::string& name) {
+  for (const auto& row : rows) {
+    if (row["name"] == name) return &row;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("scale adds replicas that get work and removes replicas without losing a message" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path graph = box.copy_graph("scalable.toml");
+  auto launch = box.start({"launch", graph.string()}, {.cwd = {}, .new_session = true});
+  launch->wait_for_output("procactor | 4 actors ready in ", 300s);
+
+  // Up: two more relays, which the source's route takes in.
+  const result up = box.procactor({"scale", "scalable", "worker", "4"});
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  CHECK_MESSAGE(up.out == "worker scaled from 2 to 4 replicas: started worker.2, worker.3\n", up.out);
+  const auto after_up = wait_for_rows(box, "scalable", [](const json& rows) {
+    const json* newest = row_named(rows, "worker.3");
+    return newest != nullptr && (*newest)["processed"].get<std::uint64_t>() > 0;
+  });
+  CHECK(after_up == std::set<std::string>{"source.0", "worker.0", "worker.1", "worker.2", "worker.3", "sink.0"});
+
+  // The same count again changes nothing; mistakes are named.
+  const result same = box.procactor({"scale", "scalable", "worker", "4"});
+  CHECK(same.exit_code == 0);
+  CHECK_MESSAGE(same.out == "worker has 4 replicas already\n", same.out);
+  const result unknown = box.procactor({"scale", "scalable", "nosuch", "2"});
+  CHECK(unknown.exit_code == 3);
+  CHECK_MESSAGE(unknown.err.find("no actor 'nosuch' in run scalable") != std::string::npos, unknown.err);
+  const result one_replica = box.procactor({"scale", "scalable", "worker.1", "2"});
+  CHECK(one_replica.exit_code == 1);
+  CHECK_MESSAGE(one_replica.err.find("scale takes an actor, not one replica: 'worker.1'") != std::string::npos,
+                one_replica.err);
+  const result zero = box.procactor({"scale", "scalable", "worker", "0"});
+  CHECK(zero.exit_code == 2);
+  CHECK_MESSAGE(zero.err.find("N: Value 0 not in range 1 to 1023") != std::string::npos, zero.err);
+  CHECK(box.procactor({"scale", "nosuch", "worker", "2"}).exit_code == 3);
+
+  // Down to one, while ticks flow: the highest go first, after they have
+  // handled what they had.
+  const result down = box.procactor({"scale", "scalable", "worker", "1"});
+  REQUIRE_MESSAGE(down.exit_code == 0, down.err);
+  CHECK_MESSAGE(down.out == "worker scaled from 4 to 1 replica: closing worker.3, worker.2, worker.1, which handle "
+                            "what is queued first\n",
+                down.out);
+  const auto after_down = wait_for_rows(box, "scalable", [](const json& rows) { return rows.size() == 3; });
+  CHECK(after_down == std::set<std::string>{"source.0", "worker.0", "sink.0"});
+  // And up again: the new one is named after the highest there has been.
+  const result again = box.procactor({"scale", "scalable", "worker", "2"});
+  CHECK_MESSAGE(again.out == "worker scaled from 1 to 2 replicas: started worker.4\n", again.out);
+  (void)wait_for_rows(box, "scalable", [](const json& rows) {
+    const json* newest = row_named(rows, "worker.4");
+    return newest != nullptr && (*newest)["processed"].get<std::uint64_t>() > 0;
+  });
+
+  const result events = box.procactor({"events", "scalable"});
+  CHECK_MESSAGE(count_of(events.out, "worker scaled from ") == 3, events.out);
+
+  const std::vector<pid_t> pids = actors_of(launch->pid());
+  const result stop = box.procactor({"stop", "scalable"}, 300s);
+  CHECK_MESSAGE(stop.exit_code == 0, stop.err);
+  CHECK(launch->wait(300s) == 0);
+  const std::string out = launch->out();
+  // Every tick the source emitted reached the sink once, through whichever
+  // relays there were at the time.
+  std::smatch emitted;
+  std::smatch got;
+  REQUIRE_MESSAGE(std::regex_search(out, emitted, std::regex("source\\.0 \\| emitted: (\\d+)")), out);
+  REQUIRE_MESSAGE(std::regex_search(out, got, std::regex("sink\\.0 \\| ticks: (\\d+) distinct, highest (\\d+), "
+                                                         "missing (\\d+)")),
+                  out);
+  CHECK(got[1].str() == emitted[1].str());
+  CHECK(got[2].str() == emitted[1].str());
+  CHECK(got[3].str() == "0");
+  CHECK_MESSAGE(out.find("worker.3 exited (exit code 0)") != std::string::npos, out);
+  check_run_left_nothing(launch->pid(), pids);
+}
+
+}  // namespace cli
