@@ -59,40 +59,6 @@ std::string temp_base() {
 
 constexpr std::string_view temp_prefix = "procactor-bench-";
 
-// A private 0700 directory (mkdtemp), "procactor-bench-<pid>-XXXXXX", removed
-// with everything in it when this object goes, and by the signal handlers of
-// shm_cleanup.hpp on SIGINT/SIGTERM/SIGHUP; after a SIGKILL the next start
-// removes it (sweep_stale_temp_dirs).
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern =
-        temp_base() + "/" + std::string(temp_prefix) + std::to_string(::getpid()) + "-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
-    }
-    path_ = pattern;
-    try {
-      track_temp_dir(path_.string());
-    } catch (...) {
-      std::error_code ignored;
-      fs::remove_all(path_, ignored);
-      throw;
-    }
-  }
-  ~temp_dir() {
-    untrack_temp_dir();
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 // A TOML basic string.
 std::string toml_string(const std::string& text) {
   std::string out = "\"";
@@ -365,6 +331,27 @@ std::optional<std::string> existing(const fs::path& path, bool executable) {
 }
 
 }  // namespace
+
+temp_dir::temp_dir() {
+  std::string pattern = temp_base() + "/" + std::string(temp_prefix) + std::to_string(::getpid()) + "-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
+  }
+  path_ = pattern;
+  try {
+    track_temp_dir(path_.string());
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+    throw;
+  }
+}
+
+temp_dir::~temp_dir() {
+  untrack_temp_dir();
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
 
 int sweep_stale_temp_dirs() {
   int removed = 0;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 #include "bench_config.hpp"
@@ -26,6 +27,23 @@ struct launcher_paths {
 // else the build's paths compiled in. Throws std::runtime_error naming what is
 // missing when either cannot be found.
 launcher_paths locate_launcher();
+
+// A private 0700 directory (mkdtemp), "procactor-bench-<pid>-XXXXXX" in
+// $TMPDIR or /tmp, removed with everything in it when this object goes, and
+// by the signal handlers of shm_cleanup.hpp on SIGINT/SIGTERM/SIGHUP (one
+// at a time is tracked); after a SIGKILL the next start removes it
+// (sweep_stale_temp_dirs). Throws std::system_error when it cannot be made.
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // Removes the private directories of benchmark runs that died without
 // removing them (SIGKILL): "procactor-bench-<pid>-*" of a pid that is gone.

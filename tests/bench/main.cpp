@@ -8,6 +8,8 @@
 //   procactor-bench              table on stdout, under ten minutes on 2 CPUs
 //   procactor-bench --quick      smaller counts, under two minutes on 2 CPUs
 //   procactor-bench --json       exactly one JSON object on stdout
+//   procactor-bench --plot F.svg the primes speedup against the workers,
+//                                drawn from this run's JSON (plot.hpp)
 //   procactor-bench --callgrind  instructions per message of the stream,
 //                                sender and consumer (valgrind; see
 //                                callgrind_stream.hpp)
@@ -36,6 +38,7 @@
 #include "callgrind_stream.hpp"
 #include "fork_exec_restart.hpp"
 #include "launcher_workloads.hpp"
+#include "plot.hpp"
 #include "procactor_workloads.hpp"
 #include "python_baseline.hpp"
 #include "report.hpp"
@@ -52,6 +55,7 @@ struct options {
   bool callgrind = false;
   std::uint64_t callgrind_messages = callgrind_default_messages;
   std::set<std::string> only;  // workload groups to run; empty = all
+  std::string plot;            // --plot: the SVG to draw the primes curves into
 };
 
 // The names --only accepts, each a group of workloads in the report.
@@ -60,13 +64,16 @@ const std::set<std::string> workload_groups = {"stream", "senders", "pipeline", 
                                                "launch_ready", "restart_latency"};
 
 constexpr const char* usage =
-    "usage: procactor-bench [--quick] [--json] [--only NAME[,NAME...]] [--help]\n"
+    "usage: procactor-bench [--quick] [--json] [--only NAME[,NAME...]] [--plot FILE.svg] [--help]\n"
     "       procactor-bench --callgrind [--messages N] [--json]\n"
     "  --quick      smaller counts: the whole run takes under two minutes on 2 CPUs\n"
     "  --json       print exactly one JSON object (figures, baselines, ratios)\n"
     "  --only       run only these workloads: stream, senders, pipeline,\n"
     "               round_trip_hot, round_trip_parked, primes, cross_node,\n"
     "               launch_ready, restart_latency\n"
+    "  --plot       also draw the primes speedup against the number of workers into\n"
+    "               FILE.svg, from this run's JSON (plot_speedup.py under /usr/bin/python3,\n"
+    "               which needs python3-matplotlib); needs the primes workloads\n"
     "  --callgrind  instructions per message of the stream, sender and consumer side,\n"
     "               counted by valgrind's callgrind over N and 2N messages (default N\n"
     "               20000); not part of the default run\n";
@@ -100,9 +107,17 @@ std::optional<options> parse_options(int argc, char** argv) {
         list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
       }
       if (parsed.only.empty()) return std::nullopt;
+    } else if (arg == "--plot" && i + 1 < argc && argv[i + 1][0] != '\0') {
+      parsed.plot = argv[++i];
     } else {
       return std::nullopt;
     }
+  }
+  // The curves come from the primes workloads, and --callgrind has none.
+  if (!parsed.plot.empty() && (parsed.callgrind || (!parsed.only.empty() && !parsed.only.count("primes")))) {
+    std::cerr << "procactor-bench: --plot draws the primes curves: run the primes workloads "
+                 "(no --only, or --only primes) and not --callgrind\n";
+    return std::nullopt;
   }
   return parsed;
 }
@@ -740,6 +755,14 @@ int main(int argc, char** argv) {
     return run_callgrind(opts->callgrind_messages, opts->json);
   }
 
+  // Before minutes of measuring: a missing matplotlib is told now.
+  if (!opts->plot.empty()) {
+    if (const auto missing = plot_unavailable(); !missing.empty()) {
+      std::cerr << "procactor-bench: " << missing << '\n';
+      return 1;
+    }
+  }
+
   bench_report report;
   report.machine = detect_machine();
   report.quick = opts->quick;
@@ -787,5 +810,16 @@ int main(int argc, char** argv) {
     write_table(std::cout, report);
   }
   std::cout.flush();
-  return std::cout ? 0 : 1;
+  if (!std::cout) return 1;
+  if (!opts->plot.empty()) {
+    const scoped_shm_signal_cleanup cleanup;
+    try {
+      plot_speedup(report, opts->plot);
+      std::cerr << "procactor-bench: wrote " << opts->plot << " (the primes speedup against the workers)\n";
+    } catch (const std::exception& e) {
+      std::cerr << "procactor-bench: --plot " << opts->plot << ": " << e.what() << '\n';
+      return 1;
+    }
+  }
+  return 0;
 }

@@ -181,12 +181,16 @@ machine_info detect_machine() {
   machine.cpus = std::thread::hardware_concurrency();
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) != 0) continue;
+  bool flags_seen = false;
+  while (std::getline(cpuinfo, line) && (machine.cpu_model.empty() || !flags_seen)) {
     const auto colon = line.find(':');
     if (colon == std::string::npos) continue;
-    machine.cpu_model = line.substr(line.find_first_not_of(" \t", colon + 1));
-    break;
+    if (line.rfind("model name", 0) == 0 && machine.cpu_model.empty()) {
+      machine.cpu_model = line.substr(line.find_first_not_of(" \t", colon + 1));
+    } else if (line.rfind("flags", 0) == 0 && !flags_seen) {
+      flags_seen = true;
+      machine.virtual_machine = (line.substr(colon) + ' ').find(" hypervisor ") != std::string::npos;
+    }
   }
   if (machine.cpu_model.empty()) machine.cpu_model = "unknown";
   machine.load_before = load_average_1m();
@@ -263,6 +267,7 @@ void json_per_round(std::ostream& out, const workload_report& w) {
 void write_json(std::ostream& out, const bench_report& report) {
   out << "{\"machine\": {\"cpus\": " << report.machine.cpus
       << ", \"cpu_model\": " << json_string(report.machine.cpu_model)
+      << ", \"virtual_machine\": " << (report.machine.virtual_machine ? "true" : "false")
       << ", \"load_average_before\": " << json_number(report.machine.load_before)
       << ", \"load_average_after\": " << json_number(report.machine.load_after) << "}";
   out << ", \"quick\": " << (report.quick ? "true" : "false");
@@ -354,7 +359,8 @@ void table_curves(std::ostream& out, const curve_set& curves, const std::string&
 void write_table(std::ostream& out, const bench_report& report) {
   char line[160];
   out << "procactor-bench" << (report.quick ? " --quick" : "") << " on " << report.machine.cpus
-      << " CPUs (" << report.machine.cpu_model << "), load average "
+      << " CPUs (" << report.machine.cpu_model << (report.machine.virtual_machine ? ", a virtual machine" : "")
+      << "), load average "
       << human(report.machine.load_before, "") << " before, " << human(report.machine.load_after, "")
       << " after\n";
   for (const auto& w : report.workloads) {

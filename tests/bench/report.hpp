@@ -109,6 +109,9 @@ struct workload_report {
 struct machine_info {
   unsigned cpus = 0;
   std::string cpu_model;
+  // The CPU flags say `hypervisor`: its CPUs are shared with other guests,
+  // which a reader of the figures should know (the plot's title says it).
+  bool virtual_machine = false;
   // The 1-minute load average before and after the run: on a shared 2-vCPU
   // machine it says more about a figure's noise than any statistic.
   std::optional<double> load_before;

@@ -86,7 +86,8 @@ TEST_CASE("the JSON keeps its keys and adds the ranges next to them") {
   write_json(out, report);
   const std::string json = out.str();
   for (const char* expected :
-       {"\"rounds\": 3", "\"procactor\": 3000000", "\"procactor_min\": 2000000", "\"procactor_max\": 4000000",
+       {"\"cpu_model\": \"test\", \"virtual_machine\": false", "\"rounds\": 3", "\"procactor\": 3000000",
+        "\"procactor_min\": 2000000", "\"procactor_max\": 4000000",
         "\"boost_mq_blocking\": 1000000", "\"ratio_vs_boost_mq_blocking\": 3, \"ratio_vs_boost_mq_blocking_min\": 1, "
         "\"ratio_vs_boost_mq_blocking_max\": 4",
         "\"limit\": 1000,", "\"p90_ratio\": 1.5, \"p90_ratio_min\": 1, \"p90_ratio_max\": 3",
