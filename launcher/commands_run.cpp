@@ -404,10 +404,12 @@ int simple_request(const std::string& run_name, const ControlRequest& request) {
   int code = exit_ok;
   auto reply = ask(*run, request, code);
   if (!reply) return code;
-  if (*reply != "ok") {
+  // "ok", or "ok: what was done" (scale), which is printed.
+  if (*reply != "ok" && !reply->starts_with("ok: ")) {
     std::cerr << "procactor: " << *reply << '\n';
     return reply->starts_with("error: no actor") ? exit_no_such_run : exit_failure;
   }
+  if (*reply != "ok") std::cout << reply->substr(4) << '\n';
   return exit_ok;
 }
 
@@ -427,17 +429,7 @@ int scale_command(const ScaleOptions& options) {
   request.verb = ControlRequest::Verb::scale;
   request.target.name = options.actor;
   request.replicas = options.replicas;
-  auto run = resolve(options.run);
-  if (!run) return exit_no_such_run;
-  int code = exit_ok;
-  auto reply = ask(*run, request, code);
-  if (!reply) return code;
-  if (!reply->starts_with("ok")) {
-    std::cerr << "procactor: " << *reply << '\n';
-    return reply->starts_with("error: no actor") ? exit_no_such_run : exit_failure;
-  }
-  std::cout << (reply->starts_with("ok: ") ? reply->substr(4) : *reply) << '\n';
-  return exit_ok;
+  return simple_request(options.run, request);
 }
 
 int kill_command(const KillOptions& options) {

@@ -85,11 +85,11 @@ std::string graph_run::scale(Runtime& rt, std::size_t a, std::uint32_t replicas)
   const std::size_t before = live.size();
   if (replicas == before) return "ok: " + actor.name + " has " + replicas_text(before) + " already";
 
+  const route_targets targets = [this](const ActorSpec& target) { return live_targets(target); };
   std::vector<std::string> changed;
   std::string problem;  // a replica that could not start, after others did
   if (replicas > before) {
     const auto cores = std::max(1U, std::thread::hardware_concurrency());
-    const route_targets targets = [this](const ActorSpec& target) { return live_targets(target); };
     SpawnOptions base = spawn_options(graph_, actor, targets);
     base.group = group_handle(rt, group_index(actor.group));
     for (std::size_t n = before; n < replicas; ++n) {
@@ -137,7 +137,6 @@ std::string graph_run::scale(Runtime& rt, std::size_t a, std::uint32_t replicas)
 
   // Every sender into the actor, running or waiting for a restart, routes
   // to the replicas there are now.
-  const route_targets targets = [this](const ActorSpec& target) { return live_targets(target); };
   for (const RouteSpec& route : graph_.routes) {
     if (route.to != actor.name) continue;
     for (const auto& sender : instances_) {

@@ -11,6 +11,7 @@
 
 #include "child_process.hpp"
 #include "launcher_workloads.hpp"
+#include "python_baseline.hpp"
 
 #ifndef PROCACTOR_BENCH_PLOT_SCRIPT
 #error "PROCACTOR_BENCH_PLOT_SCRIPT (the source path of plot_speedup.py) must be defined by the build"
@@ -31,21 +32,6 @@ constexpr int no_matplotlib = 3;
 // its font cache, which can take tens of seconds. Only a wedged interpreter
 // comes near this.
 constexpr auto script_timeout = std::chrono::seconds(180);
-
-// Next to this binary first (the build copies it to build/bin), else its
-// source path; empty when neither exists.
-std::string locate_plot_script() {
-  std::error_code ec;
-  try {
-    const fs::path beside = fs::path(self_executable()).parent_path() / script_name;
-    if (fs::is_regular_file(beside, ec)) return beside.string();
-  } catch (const std::exception&) {
-    // No /proc: fall through to the source path.
-  }
-  const fs::path source = PROCACTOR_BENCH_PLOT_SCRIPT;
-  if (fs::is_regular_file(source, ec)) return source.string();
-  return {};
-}
 
 // Runs `/usr/bin/python3 script args...` with its stdout on our stderr and
 // returns its exit code; throws when it cannot be started, hangs or dies of
@@ -76,7 +62,7 @@ std::string plot_unavailable() {
   if (::access(debian_python, X_OK) != 0) {
     return std::string("--plot needs ") + debian_python + " (Debian's python3) with matplotlib: " + install_hint;
   }
-  const std::string script = locate_plot_script();
+  const std::string script = locate_script(script_name, PROCACTOR_BENCH_PLOT_SCRIPT);
   if (script.empty()) {
     return std::string("--plot needs ") + script_name + ", neither next to this binary nor at " +
            PROCACTOR_BENCH_PLOT_SCRIPT;
@@ -94,7 +80,7 @@ std::string plot_unavailable() {
 }
 
 void plot_speedup(const bench_report& report, const std::string& svg) {
-  const std::string script = locate_plot_script();
+  const std::string script = locate_script(script_name, PROCACTOR_BENCH_PLOT_SCRIPT);
   if (script.empty()) throw std::runtime_error(std::string(script_name) + " not found");
   const temp_dir dir;
   const fs::path json = dir.path() / "report.json";

@@ -187,8 +187,6 @@ std::optional<std::map<std::string, flat_json_value>> parse_flat_json_object(std
   return flat_json_parser(text).parse();
 }
 
-namespace {
-
 std::string locate_script(const char* name, const char* source_path) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -202,8 +200,6 @@ std::string locate_script(const char* name, const char* source_path) {
   if (fs::is_regular_file(source, ec)) return source.string();
   return {};
 }
-
-}  // namespace
 
 std::string locate_mp_script() { return locate_script(script_name, PROCACTOR_BENCH_MP_SCRIPT); }
 

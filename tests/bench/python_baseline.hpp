@@ -49,8 +49,10 @@ struct python_pool_restart_results {
 // params.warmups untimed ones.
 python_pool_restart_results run_python_pool_restart(const restart_params& params);
 
-// The script: next to the executable (CMake copies it into build/bin), else
-// the source path compiled in. Empty when neither exists.
+// A script of the bench (`name`): next to the executable (CMake copies it
+// into build/bin), else `source_path`. Empty when neither exists.
+std::string locate_script(const char* name, const char* source_path);
+// The baselines' scripts, found so.
 std::string locate_mp_script();
 std::string locate_pool_restart_script();
 
