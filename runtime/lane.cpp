@@ -142,9 +142,9 @@ read_result lane_peek(const lane* l, std::uint64_t& cached_tail) noexcept {
 
 std::uint32_t lane_commit(lane* l, std::uint64_t next) noexcept {
   l->head.store(next, std::memory_order_release);
-  // Pairs with the producer's fence between setting producer_waiting and
-  // re-reading head: one of the two sides always sees the other.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Pairs with the producer's wait_fence between setting producer_waiting
+  // and re-reading head: one of the two sides always sees the other.
+  signal_fence();
   const std::uint32_t waiting = l->producer_waiting.load(std::memory_order_relaxed);
   if ((waiting & lane_waits_for_space) == 0) return waiting;
   // Hysteresis: wake a producer blocked on a full lane once a quarter of it

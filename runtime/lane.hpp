@@ -127,6 +127,15 @@ class lane_writer {
   // returns where its bytes go, or nullptr when the ring has no room now.
   // Nothing is visible to the consumer until publish().
   std::byte* reserve(std::size_t size) noexcept;
+  // Whether the ring has `bytes` free now (re-reads `head`). A producer
+  // that found the ring full waits for more than one record's room: every
+  // read of `head` takes its line from the consumer, which writes it for
+  // each record, so a producer that resumed for each record of room would
+  // slow the consumer down exactly when the consumer is the bottleneck.
+  [[nodiscard]] bool has_room(std::uint64_t bytes) noexcept {
+    cached_head_ = lane_->head.load(std::memory_order_acquire);
+    return lane_->capacity - (lane_->tail.load(std::memory_order_relaxed) - cached_head_) >= bytes;
+  }
   // Makes the reserved record visible: one release store of `tail`.
   void publish() noexcept;
   // Ends this lane: stores `next` (the offset of its successor) and

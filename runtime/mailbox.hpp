@@ -4,7 +4,8 @@
 // --------
 // * A sender writes only into the lane of its own slot in each target
 //   mailbox, so each lane has exactly one producer process; threads of that
-//   process take a process-local mutex per lane (never shared memory).
+//   process take a process-local lock per lane (never shared memory),
+//   biased towards the first thread that sends on it (producer_lock).
 // * A lane is made on first use, small (initial_lane_capacity), by its
 //   producer or by an asker that wants the reply lane to exist before it
 //   asks: bump-allocated from the arena, initialised, then published with a
@@ -20,9 +21,14 @@
 //   and sleeps on the futex word `wake_seq` with a timeout. A producer bumps
 //   `wake_seq` and calls futex wake only when it sees `parked` set and is
 //   the first to set `wake_pending` since the park: one syscall per park,
-//   not one per message sent while the consumer is still waking. A seq_cst
+//   not one per message sent while the consumer is still waking. A full
 //   fence on both sides makes it impossible for the consumer to park on a
-//   record the producer has published.
+//   record the producer has published; the producer's is a compiler barrier
+//   and the consumer's a membarrier(2) (asymmetric fences, futex.hpp).
+// * A consumer in a stream (records came back to back) that catches up
+//   with its producer waits 20 µs before it looks at the lane again, so
+//   that the two do not pull the same cache lines to and fro for each
+//   record (receiver::next).
 // * An asker that was idle and whose request woke a sleeping receiver does
 //   not spin for the answer: the receiver needs a wake-up first, and on a
 //   busy machine a spinner takes the CPU it would run on. In a loop of asks
@@ -34,6 +40,8 @@
 //   leaves the lanes, still open to senders, to the next incarnation.
 #pragma once
 
+#include <pthread.h>
+
 #include <array>
 #include <atomic>
 #include <boost/interprocess/mapped_region.hpp>
@@ -44,6 +52,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "arena.hpp"
@@ -64,36 +73,43 @@ struct message_header {
 // When a send that finds its lane full gives up: never waits (none), a
 // time point, or a timeout counted from the moment the lane is first found
 // full. The last reads no clock on the common path, where there is room.
+// Two 8-byte words, so that it travels in registers: a struct built with
+// narrower stores and then copied with wider loads (bools next to a time
+// point) defeats the CPU's store-to-load forwarding, and such a load waits
+// until every older store has reached the cache, the previous record's
+// stores to ring lines the consumer holds included: a full fence per send.
 class send_deadline {
  public:
   send_deadline() = default;
   send_deadline(std::nullopt_t) noexcept {}  // NOLINT: reads as "no deadline"
-  send_deadline(steady::time_point at) noexcept : at_(at), set_(true) {}  // NOLINT
+  send_deadline(steady::time_point at) noexcept  // NOLINT
+      : ticks_(at.time_since_epoch().count()), kind_(absolute) {}
   send_deadline(std::optional<steady::time_point> at) noexcept  // NOLINT
-      : at_(at.value_or(steady::time_point{})), set_(at.has_value()) {}
+      : ticks_(at ? at->time_since_epoch().count() : 0), kind_(at ? absolute : none) {}
   static send_deadline after(steady::duration timeout) noexcept {
     send_deadline d;
-    d.timeout_ = timeout;
-    d.set_ = true;
-    d.lazy_ = true;
+    d.ticks_ = timeout.count();
+    d.kind_ = lazy;
     return d;
   }
-  explicit operator bool() const noexcept { return set_; }
+  explicit operator bool() const noexcept { return kind_ != none; }
   // The time point; a lazy deadline starts counting at the first call.
   steady::time_point when() noexcept {
-    if (lazy_) {
-      at_ = steady::now() + timeout_;
-      lazy_ = false;
+    if (kind_ == lazy) {
+      ticks_ = (steady::now() + steady::duration(ticks_)).time_since_epoch().count();
+      kind_ = absolute;
     }
-    return at_;
+    return steady::time_point(steady::duration(ticks_));
   }
 
  private:
-  steady::time_point at_{};
-  steady::duration timeout_{};
-  bool set_ = false;
-  bool lazy_ = false;
+  static constexpr std::uint64_t none = 0;
+  static constexpr std::uint64_t absolute = 1;
+  static constexpr std::uint64_t lazy = 2;
+  steady::rep ticks_ = 0;  // the time point, or for `lazy` the timeout
+  std::uint64_t kind_ = none;
 };
+static_assert(sizeof(send_deadline) == 16 && std::is_trivially_copyable_v<send_deadline>);
 
 // Asked while a send waits for room: ok to keep waiting, or the error to
 // give up with (the receiver is gone, or down under fail_fast). A plain
@@ -152,6 +168,70 @@ class lane_lock {
   std::atomic<std::uint32_t> state_{0};
 };
 
+// The lock of a lane's producer side, biased towards the first thread that
+// sends on it. Any locked instruction is a full fence on x86: it waits for
+// the store buffer, which holds the previous record's stores to ring lines
+// the consumer has just read, and that wait was most of a send's time. So
+// the owning thread takes and releases the lock with plain stores, and a
+// Dekker handshake with asymmetric fences (futex.hpp) keeps out any other
+// thread: the owner sets `busy`, then (signal_fence) checks `revoked`; a
+// second thread sets `revoked`, then (wait_fence: membarrier) marks the
+// revocation done. From then on the owner can no longer enter on its fast
+// path (one of the two always sees the other's flag), and every thread,
+// the owner too, takes the lane_lock; whoever holds it first waits until
+// the owner has left its last fast-path section (`busy` clear).
+class producer_lock {
+ public:
+  // True when taken on the owner's fast path; pass it back to unlock().
+  bool lock() noexcept {
+    const void* me = reinterpret_cast<const void*>(::pthread_self());  // unique among live threads
+    const void* owner = owner_.load(std::memory_order_relaxed);
+    if (owner == nullptr && revoked_.load(std::memory_order_relaxed) == bias_held &&
+        owner_.compare_exchange_strong(owner, me, std::memory_order_relaxed)) {
+      owner = me;  // the first thread on this lane: once per lane
+    }
+    if (owner == me && revoked_.load(std::memory_order_relaxed) == bias_held) {
+      busy_.store(1, std::memory_order_relaxed);
+      signal_fence();
+      if (revoked_.load(std::memory_order_acquire) == bias_held) return true;
+      busy_.store(0, std::memory_order_release);
+    }
+    lock_shared();
+    return false;
+  }
+  void unlock(bool fast) noexcept {
+    if (fast) {
+      busy_.store(0, std::memory_order_release);
+    } else {
+      mutex_.unlock();
+    }
+  }
+
+ private:
+  // Revokes the bias if nobody has, waits until it is revoked for good,
+  // takes the lane_lock, then waits for the owner's last fast section.
+  void lock_shared() noexcept;
+  static constexpr std::uint32_t bias_held = 0;
+  static constexpr std::uint32_t bias_revoking = 1;
+  static constexpr std::uint32_t bias_revoked = 2;
+  std::atomic<const void*> owner_{nullptr};
+  std::atomic<std::uint32_t> revoked_{bias_held};
+  std::atomic<std::uint32_t> busy_{0};
+  lane_lock mutex_;
+};
+
+class producer_guard {
+ public:
+  explicit producer_guard(producer_lock& lock) noexcept : lock_(lock), fast_(lock.lock()) {}
+  ~producer_guard() { lock_.unlock(fast_); }
+  producer_guard(const producer_guard&) = delete;
+  producer_guard& operator=(const producer_guard&) = delete;
+
+ private:
+  producer_lock& lock_;
+  bool fast_;
+};
+
 class sender {
  public:
   sender(const arena& a, std::uint32_t self) : arena_(&a), self_(self) {}
@@ -160,8 +240,7 @@ class sender {
   // `target` (its mailbox, or its inbox when `inbox`). With no deadline it
   // returns `full` at once when the lane has no room; with one it waits.
   errc write(std::uint32_t target, bool inbox, std::uint64_t box_offset, const message_header& header,
-             std::span<const std::byte> payload, send_deadline deadline,
-             wait_check check = {});
+             std::span<const std::byte> payload, send_deadline& deadline, const wait_check& check = {});
 
   // Bytes this process has put into `target`'s mailbox that its consumer has
   // not committed yet, in this process's newest lane there (a grown lane's
@@ -180,15 +259,18 @@ class sender {
  private:
   struct local_lane {
     explicit local_lane(lane* l) : writer(l) {}
-    lane_lock mutex;
+    producer_lock mutex;
     lane_writer writer;
   };
   local_lane* lane_for(std::size_t index, mailbox* box, errc& status);
   // Replaces a full lane by one twice its size; false when it is already as
   // large as `box` allows, or the arena has no room (then `status` says so).
   bool grow(local_lane& local, mailbox* box, std::size_t record, errc& status);
-  errc write_record(local_lane& local, mailbox* box, const envelope& head, std::span<const std::byte> body,
-                    send_deadline deadline, wait_check check);
+  // The envelope is written straight into the ring from registers: one
+  // built on the stack and copied in would be read back with wider loads
+  // than the stores that made it (see send_deadline).
+  errc write_record(local_lane& local, mailbox* box, const message_header& header, std::uint32_t flags,
+                    std::span<const std::byte> body, send_deadline& deadline, const wait_check& check);
 
   const arena* arena_;
   std::uint32_t self_;
@@ -290,6 +372,7 @@ class receiver {
   std::vector<lane_view> lanes_;
   std::size_t cursor_ = 0;
   unsigned burst_ = 0;
+  unsigned streak_ = 0;  // records in a row that were there at the first look
   spin_budget spin_;
 };
 

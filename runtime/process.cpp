@@ -45,6 +45,9 @@ void log_line(const std::string& who, const std::string& text) {
 
 process::process(arena a, slot_id self, bool supervisor)
     : arena_(std::move(a)), self_(self), supervisor_(supervisor), sender_(arena_, self) {
+  // Before this process sends anything: its per-message fences become
+  // compiler barriers once it is registered for membarrier (futex.hpp).
+  (void)enable_light_fences();
   // The inbox belongs to the slot and outlives this process: a reply meant
   // for an earlier incarnation's ask may still arrive. Ids unique to this
   // process keep it from completing one of ours.
@@ -263,7 +266,7 @@ void process::complete(std::uint64_t correlation, errc code, std::span<const std
   state->finished.store(true);
   state->ready.notify_all();
   // Another thread drained this reply: its asker may sleep on the inbox futex.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  signal_fence();
   if (state->sleeping.load()) {
     mailbox* box = inbox_->box();
     box->wake_seq.fetch_add(1, std::memory_order_release);
@@ -347,7 +350,7 @@ void process::park_on_inbox(steady::duration timeout, pending* state) {
   arm_wake(box);
   box->parked.fetch_add(1);
   if (state != nullptr) state->sleeping.store(true);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  wait_fence();  // pairs with wake_consumer's and complete()'s signal_fence
   bool idle = false;
   {
     std::unique_lock lock(inbox_mutex_, std::try_to_lock);

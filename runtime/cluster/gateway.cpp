@@ -208,13 +208,13 @@ bool gateway::deliver(int peer, const frame_header& header, std::span<const std:
     return dead_letter("the actor is gone for good");
   }
   const detail::message_header head{header.type, header.correlation, header.flags};
+  detail::send_deadline never;  // a full lane is tried again later
   // Slot 0, the supervisor, is on every node: its lanes here are this
   // process's own sender's, which must stay their one producer.
   const errc result =
       header.sender == 0
           ? detail::process::current()->write(header.target, inbox, head, payload, std::nullopt)
-          : as_sender(header.sender).write(header.target, inbox, inbox ? e.inbox : e.mailbox, head, payload,
-                                           std::nullopt);
+          : as_sender(header.sender).write(header.target, inbox, inbox ? e.inbox : e.mailbox, head, payload, never);
   if (result == errc::full) return false;
   if (result != errc::ok) return dead_letter(std::string(to_string(result)));
   if (!inbox && header.sender != 0 && header.target < balanced_.size() && balanced_[header.target]) {
@@ -300,7 +300,7 @@ void gateway::apply_loads(const std::string& report) {
     lane->remote_outstanding.store(load.queued_there + load.unreported, std::memory_order_release);
     // As a commit does: a sender waiting for one of its least_loaded
     // targets to finish something is told (pairs with await_progress).
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    detail::signal_fence();
     detail::wake_progress_waiter(shm(), lane, lane->producer_waiting.load(std::memory_order_relaxed));
   }
 }

@@ -10,6 +10,8 @@
 // the sink answers it, the sink has handled every Seq of that blaster. Once
 // every blaster has answered the parent, the sink's summary is final.
 #include <map>
+#include <thread>
+#include <vector>
 
 #include "support.hpp"
 
@@ -123,6 +125,55 @@ TEST_CASE("8 sender processes x 100000 messages reach one actor with none lost, 
   }
   CHECK(runtime().info(sink).restarts == 0);
   for (const auto& b : blasters) CHECK(runtime().info(b).restarts == 0);
+}
+
+// The threads of one process share its lane into an actor. The lane's lock
+// is biased to the first thread that sends (plain stores, no locked
+// instruction); the second thread revokes the bias while the first is in
+// the middle of its stream, and from then on every thread takes the lock.
+// Each thread's messages keep their order and none is lost or doubled,
+// also with a small lane that is full most of the time (sends wait for
+// room while other threads queue on the lock).
+TEST_CASE("threads of one process share a lane: the first one's bias is revoked mid-stream, none lost, each in order" *
+          doctest::timeout(240)) {
+  constexpr std::uint32_t threads = 4;
+  constexpr std::uint64_t per_thread = 50'000;
+  for (const std::size_t capacity : {std::size_t{0}, std::size_t{4096}}) {
+    CAPTURE(capacity);
+    actor_scope scope;
+    procactor::SpawnOptions options;
+    if (capacity != 0) options.mailbox_capacity = capacity;
+    auto sink = scope.spawn<ordering::Sink>("sink", options);
+    auto blast = [&](std::uint32_t id) {
+      for (std::uint64_t seq = 1; seq <= per_thread; ++seq) sink.send(ordering::Seq{id, seq});
+    };
+    // The first thread owns the bias; the others start once it has sent a
+    // fifth of its messages (an event, not a delay), so that the bias is
+    // revoked while it is still sending.
+    std::atomic<std::uint64_t> first_sent{0};
+    std::vector<std::thread> workers;
+    workers.emplace_back([&] {
+      for (std::uint64_t seq = 1; seq <= per_thread; ++seq) {
+        sink.send(ordering::Seq{0, seq});
+        first_sent.store(seq, std::memory_order_release);
+      }
+    });
+    while (first_sent.load(std::memory_order_acquire) < per_thread / 5) std::this_thread::yield();
+    for (std::uint32_t id = 1; id < threads; ++id) workers.emplace_back(blast, id);
+    for (auto& w : workers) w.join();
+    REQUIRE(sink.ask<bool>(ordering::Flush{}, 120s).get());  // behind every Seq in the lane
+
+    const auto summary = sink.ask<ordering::Summary>(ordering::Report{}, 30s).get();
+    CHECK(summary.duplicates == 0);
+    CHECK(summary.out_of_order == 0);
+    REQUIRE(summary.received.size() == threads);
+    for (std::uint32_t i = 0; i < threads; ++i) {
+      CAPTURE(i);
+      CHECK(summary.received.at(i) == per_thread);
+      CHECK(summary.last.at(i) == per_thread);
+    }
+    CHECK(runtime().info(sink).restarts == 0);
+  }
 }
 
 }  // TEST_SUITE
