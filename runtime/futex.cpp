@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <string_view>
 
 namespace procactor::detail {
 
@@ -30,14 +31,13 @@ long membarrier(int command) noexcept { return syscall(SYS_membarrier, command, 
 
 bool enable_light_fences() noexcept {
   const long supported = membarrier(MEMBARRIER_CMD_QUERY);
-  fence_state::heavy = supported > 0 && (supported & MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0 &&
+  // PROCACTOR_FULL_FENCES=1, inherited by every process of a run, puts full
+  // fences on both sides everywhere: then no waiter needs membarrier either.
+  const char* full = std::getenv("PROCACTOR_FULL_FENCES");
+  const bool all_full = full != nullptr && *full != '\0' && std::string_view(full) != "0";
+  fence_state::heavy = !all_full && supported > 0 && (supported & MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0 &&
                        (supported & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) != 0;
-  // A waiter elsewhere that cannot run membarrier would rely on this
-  // process's fence: the environment variable turns the light form off for
-  // a run (the fallback is what the tests compare against).
-  const char* off = std::getenv("PROCACTOR_FULL_FENCES");
-  fence_state::light = fence_state::heavy && (off == nullptr || *off == '\0' || *off == '0') &&
-                       membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
+  fence_state::light = fence_state::heavy && membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
   return fence_state::light;
 }
 

@@ -1,6 +1,12 @@
 #include "lane.hpp"
 
+#include <cstdlib>
 #include <new>
+#include <string_view>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "futex.hpp"
 
@@ -156,6 +162,49 @@ std::uint32_t lane_commit(lane* l, std::uint64_t next) noexcept {
     futex_wake(l->space_seq, 1);
   }
   return waiting;
+}
+
+namespace {
+
+eviction eviction_setting() noexcept {
+#if defined(__x86_64__)
+  unsigned eax = 0;
+  unsigned ebx = 0;
+  unsigned ecx = 0;
+  unsigned edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0 || (ebx & (1U << 23)) == 0) return eviction::off;
+  const char* setting = std::getenv("PROCACTOR_EVICT_READ");
+  if (setting == nullptr || *setting == '\0') return eviction::adaptive;
+  return std::string_view(setting) == "0" ? eviction::off : eviction::on;
+#else
+  return eviction::off;
+#endif
+}
+
+}  // namespace
+
+eviction lane_eviction() noexcept {
+  static const eviction setting = eviction_setting();
+  return setting;
+}
+
+void lane_evict(const lane* l, std::uint64_t from, std::uint64_t to) noexcept {
+#if defined(__x86_64__)
+  const std::uint64_t capacity = l->capacity;
+  const std::byte* data = lane_data(l);
+  for (std::uint64_t line = from & ~std::uint64_t{cache_line - 1}; line + cache_line <= to; line += cache_line) {
+    // The ring starts on a line; where its capacity is not a multiple of 64
+    // a line of the count is not one of the ring's, and the line flushed
+    // may still hold unread bytes: they are read again from memory. A
+    // flush changes where bytes are cached, never what they are.
+    const std::byte* at = data + line % capacity;
+    asm volatile("clflushopt %0" : : "m"(*reinterpret_cast<const volatile char*>(at)));
+  }
+#else
+  (void)l;
+  (void)from;
+  (void)to;
+#endif
 }
 
 void lane_resync(lane* l) noexcept { (void)lane_commit(l, l->tail.load(std::memory_order_acquire)); }

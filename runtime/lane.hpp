@@ -175,6 +175,18 @@ read_result lane_peek(const lane* l, std::uint64_t& cached_tail) noexcept;
 // the producer's waiting bits as seen after the commit (lane_waits_*), so
 // that the caller can wake a producer that waits for credit elsewhere.
 std::uint32_t lane_commit(lane* l, std::uint64_t next) noexcept;
+// Takes the lines of `l`'s ring that lie wholly in [from, to) out of every
+// CPU cache (clflushopt), once the consumer is done with them: the producer
+// writes them again a lap later, and a line it must first take back from
+// the consumer's cache costs a cross-core round trip where one from memory
+// is prefetched. Whether that pays depends on where the two CPUs are
+// (evict_policy in mailbox.hpp decides); lane_eviction() says whether it
+// may be used at all.
+void lane_evict(const lane* l, std::uint64_t from, std::uint64_t to) noexcept;
+// off: the CPU has no clflushopt, or PROCACTOR_EVICT_READ=0; on:
+// PROCACTOR_EVICT_READ=1; adaptive: otherwise (the consumer measures).
+enum class eviction : std::uint8_t { off, on, adaptive };
+eviction lane_eviction() noexcept;
 // Drops everything published so far (a lane whose positions cannot be trusted).
 void lane_resync(lane* l) noexcept;
 [[nodiscard]] inline bool lane_empty(const lane* l) noexcept {

@@ -25,14 +25,6 @@ constexpr auto spin_for = std::chrono::microseconds(50);
 constexpr auto park_slice = std::chrono::milliseconds(50);
 // Records taken from one lane before the consumer looks at the next one.
 constexpr unsigned burst_limit = 64;
-// A consumer that took this many records in a row without waiting is in a
-// stream; when it catches up it waits stream_pause before it looks again
-// (receiver::next).
-constexpr unsigned stream_streak = 32;
-// 20 µs: a stream of 32-byte messages between the development VM's two
-// CPUs ran at 3.3 M msg/s with no pause, 5.3 M with 5 µs, 6.5 M with 20 and
-// 6.7 M with 50; an ask queued right behind a stream waits at most this.
-constexpr auto stream_pause = std::chrono::microseconds(20);
 
 }  // namespace
 
@@ -427,29 +419,7 @@ std::optional<delivery> receiver::poll() {
 std::optional<delivery> receiver::next(steady::duration timeout) {
   // The clock costs ~30 ns on these VMs: a record already waiting is taken
   // before it is read.
-  if (auto d = poll()) {
-    if (streak_ < stream_streak) ++streak_;
-    return d;
-  }
-  if (std::exchange(streak_, 0) >= stream_streak) {
-    // In a stream (the last records came back to back) a consumer that has
-    // caught up with its producer steps away from the ring for a moment:
-    // each look at `tail` and at the line the producer is filling takes
-    // those lines from the producer, which then waits for them back, and
-    // between the two CPUs of the development VM a line's round trip took
-    // 600 ns. Looking again after stream_pause finds a batch, read with
-    // the producer elsewhere in the ring. Requests that come one at a time
-    // (an ask, a reply) are never in a stream and never wait for this.
-    const auto resume = steady::now() + std::min<steady::duration>(stream_pause, timeout);
-    for (unsigned spins = 1;; ++spins) {
-      _mm_pause();
-      if ((spins & 15) == 0 && steady::now() >= resume) break;
-    }
-    if (auto d = poll()) {
-      streak_ = stream_streak;
-      return d;
-    }
-  }
+  if (auto d = poll()) return d;
   const auto start = steady::now();
   const auto deadline = start + timeout;
   for (unsigned spins = 0;; ++spins) {
@@ -487,7 +457,31 @@ void wake_progress_waiter(const arena& a, const lane* l, std::uint32_t waiting) 
   futex_wake(word, INT32_MAX);
 }
 
+void evict_policy::next_window() noexcept {
+  count_ = 0;
+  if (lane_eviction() != eviction::adaptive) return;
+  const auto now = steady::now();
+  if (timing_) {
+    const double per = std::chrono::duration<double, std::nano>(now - start_).count() / window;
+    double& cost = cost_[on_ ? 1 : 0];
+    // The newest window weighs most: a mode measured while the lanes grew
+    // (page faults) or the CPUs moved must not stay condemned.
+    if (per < dense_ns) cost = cost == 0 ? per : (cost + 3 * per) / 4;
+  }
+  timing_ = true;
+  start_ = now;
+  ++windows_;
+  if (windows_ <= warm_up || cost_[1] == 0 || cost_[0] == 0) {
+    on_ = !on_;  // both modes in turn first
+    return;
+  }
+  const bool best = cost_[1] <= cost_[0];
+  on_ = windows_ % explore_every == 0 ? !best : best;
+}
+
 void receiver::commit(const delivery& d) {
+  if (evict_.on()) lane_evict(d.from, d.position, d.next);
+  evict_.committed();
   // This process is the count's only writer: no locked add.
   d.from->delivered.store(d.from->delivered.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   wake_progress_waiter(*arena_, d.from, lane_commit(d.from, d.next));
