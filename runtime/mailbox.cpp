@@ -223,19 +223,17 @@ errc sender::write(std::uint32_t target, bool inbox, std::uint64_t box_offset, c
   local_lane* local = lane_for(std::size_t{target} * 2 + (inbox ? 1 : 0), box, status);
   if (local == nullptr) return status;
 
-  std::uint32_t flags = header.flags;
-  std::span<const std::byte> body = payload;
-  blob_ref ref{};
-  std::string blob;
-  if (record_size_for(payload.size()) > lane_max_record(box->lane_capacity)) {
-    blob = blob_create(*arena_, payload);
-    ref.size = payload.size();
-    std::strncpy(ref.name, blob.c_str(), sizeof ref.name - 1);
-    flags |= flag_blob;
-    body = std::as_bytes(std::span(&ref, 1));
+  if (record_size_for(payload.size()) <= lane_max_record(box->lane_capacity)) {
+    return write_record(*local, box, header, header.flags, payload, deadline, check);
   }
-  const errc result = write_record(*local, box, header, flags, body, deadline, check);
-  if (result != errc::ok && !blob.empty()) bip::shared_memory_object::remove(blob.c_str());
+  // Too large for the lane: the record names a blob segment that holds it.
+  const std::string blob = blob_create(*arena_, payload);
+  blob_ref ref{};
+  ref.size = payload.size();
+  std::strncpy(ref.name, blob.c_str(), sizeof ref.name - 1);
+  const errc result = write_record(*local, box, header, header.flags | flag_blob, std::as_bytes(std::span(&ref, 1)),
+                                   deadline, check);
+  if (result != errc::ok) bip::shared_memory_object::remove(blob.c_str());
   return result;
 }
 
