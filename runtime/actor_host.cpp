@@ -123,7 +123,13 @@ std::optional<Message> actor_host::recv() {
     entry_.inflight_flags.store(d->head.flags, std::memory_order_relaxed);
     entry_.inflight_type.store(d->head.type, std::memory_order_relaxed);
     entry_.inflight_sender.store(d->from->sender + 1, std::memory_order_release);
-    if (at_most_once_) receiver_.commit(*d);
+    if (at_most_once_) {
+      if (!d->blob) {  // a blob stays mapped while `d` holds it
+        uncommitted_copy_.assign(d->payload.begin(), d->payload.end());
+        d->payload = uncommitted_copy_;
+      }
+      receiver_.commit(*d);
+    }
     current_ = std::move(d);
     return Message(current_->head.type, current_->payload, current_->head.sender, current_->head.correlation,
                    current_->head.flags);

@@ -57,6 +57,10 @@ class actor_host {
   std::uint32_t routes_epoch_ = 1;  // odd: none read yet
   std::string name_;
   std::optional<delivery> current_;
+  // At most once, the record is committed before its handler runs, and its
+  // bytes in the lane are the producer's again from then on: the handler
+  // reads this copy of an inline payload instead (kept, not reallocated).
+  std::vector<std::byte> uncommitted_copy_;
   bool at_most_once_ = false;
   bool draining_ = false;
   bool publish_warm_ = false;
