@@ -97,6 +97,25 @@ PROCACTOR_ACTOR(ordering::Blaster);
 
 using namespace itest;
 
+namespace {
+
+// The sink saw sequences 0..senders-1, each 1..per_sender exactly once and
+// in order, and never restarted.
+void check_every_sequence(const procactor::ActorRef& sink, std::uint32_t senders, std::uint64_t per_sender) {
+  const auto summary = sink.ask<ordering::Summary>(ordering::Report{}, 30s).get();
+  CHECK(summary.duplicates == 0);
+  CHECK(summary.out_of_order == 0);
+  REQUIRE(summary.received.size() == senders);
+  for (std::uint32_t i = 0; i < senders; ++i) {
+    CAPTURE(i);
+    CHECK(summary.received.at(i) == per_sender);
+    CHECK(summary.last.at(i) == per_sender);
+  }
+  CHECK(runtime().info(sink).restarts == 0);
+}
+
+}  // namespace
+
 TEST_SUITE("ordering") {
 
 TEST_CASE("8 sender processes x 100000 messages reach one actor with none lost, none doubled, each in order" *
@@ -114,16 +133,7 @@ TEST_CASE("8 sender processes x 100000 messages reach one actor with none lost, 
   }
   for (auto& d : done) REQUIRE(d.get() == per_sender);
 
-  const auto summary = sink.ask<ordering::Summary>(ordering::Report{}, 30s).get();
-  CHECK(summary.duplicates == 0);
-  CHECK(summary.out_of_order == 0);
-  REQUIRE(summary.received.size() == senders);
-  for (std::uint32_t i = 0; i < senders; ++i) {
-    CAPTURE(i);
-    CHECK(summary.received.at(i) == per_sender);
-    CHECK(summary.last.at(i) == per_sender);
-  }
-  CHECK(runtime().info(sink).restarts == 0);
+  check_every_sequence(sink, senders, per_sender);
   for (const auto& b : blasters) CHECK(runtime().info(b).restarts == 0);
 }
 
@@ -163,16 +173,7 @@ TEST_CASE("threads of one process share a lane: the first one's bias is revoked 
     for (auto& w : workers) w.join();
     REQUIRE(sink.ask<bool>(ordering::Flush{}, 120s).get());  // behind every Seq in the lane
 
-    const auto summary = sink.ask<ordering::Summary>(ordering::Report{}, 30s).get();
-    CHECK(summary.duplicates == 0);
-    CHECK(summary.out_of_order == 0);
-    REQUIRE(summary.received.size() == threads);
-    for (std::uint32_t i = 0; i < threads; ++i) {
-      CAPTURE(i);
-      CHECK(summary.received.at(i) == per_thread);
-      CHECK(summary.last.at(i) == per_thread);
-    }
-    CHECK(runtime().info(sink).restarts == 0);
+    check_every_sequence(sink, threads, per_thread);
   }
 }
 
