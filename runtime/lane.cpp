@@ -190,7 +190,8 @@ eviction lane_eviction() noexcept {
 
 void lane_evict(const lane* l, std::uint64_t from, std::uint64_t to) noexcept {
 #if defined(__x86_64__)
-  const std::uint64_t capacity = l->capacity;
+  const std::uint64_t capacity = l->capacity;  // shared memory: checked again, not trusted
+  if (capacity == 0 || to - from > capacity) return;
   const std::byte* data = lane_data(l);
   for (std::uint64_t line = from & ~std::uint64_t{cache_line - 1}; line + cache_line <= to; line += cache_line) {
     // The ring starts on a line; where its capacity is not a multiple of 64
