@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "launcher_workloads.hpp"
 #include "shm_cleanup.hpp"
 
 extern char** environ;
@@ -41,26 +42,6 @@ constexpr auto run_timeout = std::chrono::seconds(600);
 // calls are toggled instead: between them the loop adds a few instructions.
 constexpr const char* sender_toggle = "*callgrind_send_ticks*";
 constexpr const char* consumer_toggles[] = {"procactor::ActorBase::recv*", "procactor::detail::actor_host::handle*"};
-
-struct private_dir {
-  private_dir() {
-    const char* tmpdir = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmpdir != nullptr && *tmpdir == '/' ? tmpdir : "/tmp") +
-                          "/procactor-bench-" + std::to_string(::getpid()) + "-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
-    }
-    path = pattern;
-    track_temp_dir(path.string());
-  }
-  ~private_dir() {
-    untrack_temp_dir();
-    remove_tree(path.c_str());
-  }
-  private_dir(const private_dir&) = delete;
-  private_dir& operator=(const private_dir&) = delete;
-  fs::path path;
-};
 
 // The "totals:" line of a callgrind output file (the events collected while
 // a toggled function ran), or its "summary:" line in older formats.
@@ -93,9 +74,9 @@ struct side_counts {
   std::uint64_t consumer = 0;
 };
 
-side_counts run_once(const std::string& valgrind, const private_dir& dir, std::uint64_t messages) {
+side_counts run_once(const std::string& valgrind, const temp_dir& dir, std::uint64_t messages) {
   const std::string tag = std::to_string(messages);
-  const fs::path fifo = dir.path / ("hold-" + tag);
+  const fs::path fifo = dir.path() / ("hold-" + tag);
   if (::mkfifo(fifo.c_str(), 0600) != 0) throw std::system_error(errno, std::generic_category(), "mkfifo");
   const std::vector<std::string> args{
       "valgrind",
@@ -105,8 +86,8 @@ side_counts run_once(const std::string& valgrind, const private_dir& dir, std::u
       std::string("--toggle-collect=") + sender_toggle,
       std::string("--toggle-collect=") + consumer_toggles[0],
       std::string("--toggle-collect=") + consumer_toggles[1],
-      "--callgrind-out-file=" + (dir.path / ("callgrind-" + tag + ".%p")).string(),
-      "--log-file=" + (dir.path / ("valgrind-" + tag + ".%p.log")).string(),
+      "--callgrind-out-file=" + (dir.path() / ("callgrind-" + tag + ".%p")).string(),
+      "--log-file=" + (dir.path() / ("valgrind-" + tag + ".%p.log")).string(),
       self_executable(),
       std::string(driver_flag),
       tag,
@@ -140,7 +121,7 @@ side_counts run_once(const std::string& valgrind, const private_dir& dir, std::u
                   &consumer_pid, &sent) != 3 ||
       sent != messages) {
     std::string logs;
-    for (const auto& entry : fs::directory_iterator(dir.path)) {
+    for (const auto& entry : fs::directory_iterator(dir.path())) {
       const std::string name = entry.path().filename().string();
       if (name.starts_with("valgrind-" + tag + ".")) logs += name + ":\n" + tail_of(entry.path(), 8);
     }
@@ -148,8 +129,8 @@ side_counts run_once(const std::string& valgrind, const private_dir& dir, std::u
                              (status ? status->describe() : std::string("hung at exit")) + "; its output: " +
                              output + "\n" + logs);
   }
-  return {instructions_in(dir.path / ("callgrind-" + tag + "." + std::to_string(sender_pid))),
-          instructions_in(dir.path / ("callgrind-" + tag + "." + std::to_string(consumer_pid)))};
+  return {instructions_in(dir.path() / ("callgrind-" + tag + "." + std::to_string(sender_pid))),
+          instructions_in(dir.path() / ("callgrind-" + tag + "." + std::to_string(consumer_pid)))};
 }
 
 }  // namespace
@@ -167,7 +148,7 @@ int run_callgrind(std::uint64_t messages, bool json) {
     return 2;
   }
   try {
-    const private_dir dir;
+    const temp_dir dir;
     const side_counts once = run_once(*valgrind, dir, messages);
     const side_counts twice = run_once(*valgrind, dir, 2 * messages);
     const auto per_message = [&](std::uint64_t small, std::uint64_t large) {
