@@ -109,8 +109,12 @@ std::optional<Message> actor_host::recv() {
       continue;
     }
     if (poisoned(*d)) {
-      dead_letter(*d, errc::poisoned,
-                  "crashed the actor " + std::to_string(entry_.crash_count.load()) + " times");
+      const std::uint32_t crashes = entry_.crash_count.load();
+      if ((crashes & crash_stalled) != 0) {
+        dead_letter(*d, errc::timeout, "a task that ran longer than its stall_timeout; its asker was told");
+      } else {
+        dead_letter(*d, errc::poisoned, "crashed the actor " + std::to_string(crashes) + " times");
+      }
       entry_.crash_sender.store(0);
       entry_.crash_count.store(0);
       receiver_.commit(*d);

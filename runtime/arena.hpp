@@ -62,6 +62,10 @@ constexpr bool is_terminal(slot_state s) noexcept {
   return s == slot_state::exited || s == slot_state::failed || s == slot_state::killed;
 }
 
+// slot_entry::crash_count: the message in flight hung past stall_timeout
+// and its asker has been told; the next incarnation drops it.
+inline constexpr std::uint32_t crash_stalled = 0x80000000U;
+
 struct slot_entry {
   // Written by the supervisor.
   std::atomic<std::uint32_t> state;
@@ -97,6 +101,8 @@ struct slot_entry {
   std::atomic<std::uint64_t> inflight_correlation;
   std::atomic<std::uint64_t> inflight_type;
   // Written by the supervisor after a crash with a message in flight.
+  // crash_count has crash_stalled set when the crash was the watchdog's kill
+  // of a retried task (a pool's): it is not run again (actor_host::recv).
   std::atomic<std::uint32_t> crash_sender;
   std::atomic<std::uint32_t> crash_count;
   std::atomic<std::uint64_t> crash_position;

@@ -23,6 +23,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::not_supervisor: return "not the supervisor";
     case errc::corrupt: return "corrupt shared memory";
     case errc::type_mismatch: return "type mismatch";
+    case errc::cancelled: return "cancelled";
   }
   return "unknown error";
 }

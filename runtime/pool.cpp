@@ -1,53 +1,189 @@
 #include "procactor/pool.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <thread>
 
+#include "actor_host.hpp"
+#include "process.hpp"
 #include "registry.hpp"
 
 namespace procactor {
 namespace detail {
 
-// The actor behind every pool worker: runs a registered function per task.
+// Where a worker finds its PoolOptions (SpawnOptions::params).
+constexpr std::string_view initializer_param_name = "procactor.initializer";
+constexpr std::string_view max_tasks_param_name = "procactor.max_tasks_per_child";
+
+namespace {
+
+// Runs one call: its encoded result, or the error it threw.
+chunk_result run_call(function_invoker invoke, std::span<const std::byte> arguments) {
+  chunk_result result;
+  try {
+    type_id type = 0;
+    auto bytes = invoke(arguments, type);
+    result.type = type;
+    result.bytes.assign(bytes.begin(), bytes.end());
+  } catch (const error& e) {
+    result.code = static_cast<std::uint8_t>(e.code());
+    const auto text = std::as_bytes(std::span(e.message()));
+    result.bytes.assign(text.begin(), text.end());
+  } catch (const std::exception& e) {
+    result.code = static_cast<std::uint8_t>(errc::handler_threw);
+    const std::string what = e.what();
+    const auto text = std::as_bytes(std::span(what));
+    result.bytes.assign(text.begin(), text.end());
+  }
+  return result;
+}
+
+function_invoker need_function(type_id id) {
+  function_invoker invoke = find_function(id);
+  if (invoke == nullptr) {
+    throw error(errc::unknown_function, "no function with id " + std::to_string(id) + " is registered");
+  }
+  return invoke;
+}
+}  // namespace
+
+// The actor behind every pool worker: runs a registered function per task,
+// or each call of a chunk.
 class worker_actor final : public ActorBase {
  public:
+  void on_start() override {
+    const std::string initializer = params().get_or<std::string>(std::string(initializer_param_name), "");
+    max_tasks_ = static_cast<std::uint64_t>(params().get_or<std::int64_t>(std::string(max_tasks_param_name), 0));
+    if (initializer.size() < sizeof(type_id)) return;
+    type_id id;
+    std::memcpy(&id, initializer.data(), sizeof id);
+    const auto arguments = std::as_bytes(std::span(initializer)).subspan(sizeof id);
+    try {
+      type_id ignored = 0;
+      (void)need_function(id)(arguments, ignored);
+    } catch (const std::exception& e) {
+      initializer_failed_ = std::string("the worker's initializer failed: ") + e.what();
+      log_line(name(), initializer_failed_);
+    }
+  }
+
+  // The default loop, and a worker past max_tasks_per_child ends here: it
+  // exits 0 after committing its last task and the pool's permanent restart
+  // puts a new process in its place.
+  void run() override {
+    while (auto message = recv()) {
+      actor_host::current()->handle(*this, *message);
+      if (max_tasks_ != 0 && ++done_ >= max_tasks_) return;
+    }
+  }
+
   bool dispatch(const Message& message) override {
-    if (message.type() != task_type) return false;
+    if (message.type() != task_type && message.type() != chunk_type) return false;
+    if (!initializer_failed_.empty()) throw error(errc::handler_threw, initializer_failed_);
+    if (message.type() == chunk_type) {
+      auto request = decode<chunk_request>(message.payload());
+      function_invoker invoke = need_function(request.function);
+      std::vector<chunk_result> results;
+      results.reserve(request.items.size());
+      for (const auto& item : request.items) results.push_back(run_call(invoke, item));
+      encoder local;  // not the thread's: each call above used that one
+      message.reply_encoded(local.encode(results), chunk_results_type);
+      return true;
+    }
     auto payload = message.payload();
     if (payload.size() < sizeof(type_id)) throw error(errc::decode_failed, "task shorter than its function id");
     type_id id;
     std::memcpy(&id, payload.data(), sizeof id);
-    function_invoker invoke = find_function(id);
-    if (invoke == nullptr) {
-      throw error(errc::unknown_function, "no function with id " + std::to_string(id) + " is registered");
-    }
     type_id result_type = 0;
-    auto result = invoke(payload.subspan(sizeof id), result_type);
+    auto result = need_function(id)(payload.subspan(sizeof id), result_type);
     message.reply_encoded(result, result_type);
     return true;
   }
+
+ private:
+  std::string initializer_failed_;
+  std::uint64_t max_tasks_ = 0;
+  std::uint64_t done_ = 0;
 };
 
 }  // namespace detail
 
-struct Pool::load {
-  explicit load(std::size_t workers) : in_flight(new std::atomic<int>[workers]()) {}
-  std::unique_ptr<std::atomic<int>[]> in_flight;
-  std::mutex mutex;
-  std::condition_variable changed;
-};
-
 namespace {
-// Tasks waiting per worker before map() holds back: one running, one ready
-// to start the moment it finishes.
-constexpr int map_window = 2;
+// Tasks handed to one worker at a time: one running, one ready to start the
+// moment it finishes.
+constexpr int worker_window = 2;
+constexpr std::size_t default_queue_per_worker = 1024;
 }  // namespace
+
+struct Pool::state : std::enable_shared_from_this<Pool::state> {
+  struct queued {
+    type_id kind;
+    std::vector<std::byte> bytes;
+    std::shared_ptr<detail::pending> future;  // local: ended from the worker's reply
+  };
+
+  std::vector<detail::slot_id> workers;
+  std::unique_ptr<int[]> in_flight;  // per worker, under mutex
+  std::deque<queued> waiting;
+  std::size_t max_queued = 0;
+  std::size_t next = 0;  // where ties start, so an idle pool still spreads
+  bool closed = false;
+  mutable std::mutex mutex;
+  std::condition_variable changed;
+
+  // The least loaded worker with room, or none.
+  std::optional<std::size_t> room() const {
+    std::optional<std::size_t> best;
+    for (std::size_t k = 0; k < workers.size(); ++k) {
+      const std::size_t i = (next + k) % workers.size();
+      if (in_flight[i] < worker_window && (!best || in_flight[i] < in_flight[*best])) best = i;
+    }
+    return best;
+  }
+
+  // Hands waiting tasks to workers while they have room. Called with the
+  // lock held; sends without it (a send may wait for the lane).
+  void dispatch(std::unique_lock<std::mutex>& lock) {
+    while (!waiting.empty()) {
+      auto worker = room();
+      if (!worker) return;
+      ++in_flight[*worker];
+      next = *worker + 1;
+      queued task = std::move(waiting.front());
+      waiting.pop_front();
+      changed.notify_all();
+      lock.unlock();
+      send(*worker, std::move(task));
+      lock.lock();
+    }
+  }
+
+  void send(std::size_t worker, queued task) {
+    // The reply frees the worker's room for the next waiting task; its
+    // outcome becomes the caller's future's. No deadline of its own: a task
+    // waits as long as it takes, across restarts of its worker
+    // (flag_retry_on_death keeps actor_died out of it); stall_timeout
+    // bounds one run of it.
+    auto on_reply = [self = shared_from_this(), worker] {
+      std::unique_lock lock(self->mutex);
+      --self->in_flight[worker];
+      self->changed.notify_all();
+      self->dispatch(lock);
+    };
+    auto asked = detail::ask(workers[worker], {task.kind, task.bytes, detail::flag_retry_on_death, 0},
+                             std::chrono::hours(24 * 365), std::move(on_reply));
+    detail::on_done(asked, [asked, future = std::move(task.future)] { detail::pass_outcome(*asked, *future); });
+  }
+};
 
 Pool::Pool(Runtime& runtime, std::size_t workers, PoolOptions options) {
   if (workers == 0) workers = std::max(1U, std::thread::hardware_concurrency());
-  load_ = std::make_shared<load>(workers);
+  state_ = std::make_shared<state>();
+  state_->in_flight.reset(new int[workers]());
+  state_->max_queued = options.max_queued != 0 ? options.max_queued : default_queue_per_worker * workers;
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   // A pool is never broken for good: a dead worker always comes back. Its
   // workers are a group of their own with no intensity limit.
@@ -57,57 +193,93 @@ Pool::Pool(Runtime& runtime, std::size_t workers, PoolOptions options) {
     spawn.restart = Restart::permanent;
     spawn.group = group;
     spawn.backoff.max = std::chrono::milliseconds(100);
+    // A worker retiring after max_tasks_per_child is replaced at once, not
+    // after a backoff that grows with every retirement.
+    if (options.max_tasks_per_child != 0) spawn.backoff.max = std::chrono::milliseconds(0);
     spawn.mailbox_capacity = options.mailbox_capacity;
     spawn.poison_limit = options.poison_limit;
+    spawn.stall_timeout = options.stall_timeout;
     spawn.replica = static_cast<int>(i);
     if (options.pin_cpus) spawn.cpu = static_cast<int>(i % cores);
+    if (options.initializer) {
+      std::string encoded(sizeof(type_id) + options.initializer->arguments.size(), '\0');
+      std::memcpy(encoded.data(), &options.initializer->function, sizeof(type_id));
+      if (!options.initializer->arguments.empty()) {
+        std::memcpy(encoded.data() + sizeof(type_id), options.initializer->arguments.data(),
+                    options.initializer->arguments.size());
+      }
+      spawn.params.set(std::string(detail::initializer_param_name), std::move(encoded));
+    }
+    if (options.max_tasks_per_child != 0) {
+      spawn.params.set(std::string(detail::max_tasks_param_name), static_cast<std::int64_t>(options.max_tasks_per_child));
+    }
     workers_.push_back(runtime.spawn("procactor.Worker", options.name + "." + std::to_string(i), spawn));
+    state_->workers.push_back(workers_.back().slot());
   }
 }
 
 Pool::~Pool() { close(); }
 
 void Pool::close() {
-  if (closed_) return;
-  closed_ = true;
+  {
+    std::unique_lock lock(state_->mutex);
+    if (state_->closed) return;
+    state_->closed = true;
+    // What was submitted runs to its end first: the replies come in on the
+    // reply thread, which hands out the rest of the queue.
+    state_->changed.wait(lock, [this] {
+      if (!state_->waiting.empty()) return false;
+      for (std::size_t i = 0; i < state_->workers.size(); ++i) {
+        if (state_->in_flight[i] != 0) return false;
+      }
+      return true;
+    });
+  }
   for (const auto& worker : workers_) worker.close();
   for (const auto& worker : workers_) worker.join();
 }
 
 std::size_t Pool::in_flight() const {
-  std::size_t total = 0;
-  for (std::size_t i = 0; i < workers_.size(); ++i) total += static_cast<std::size_t>(load_->in_flight[i].load());
+  std::lock_guard lock(state_->mutex);
+  std::size_t total = state_->waiting.size();
+  for (std::size_t i = 0; i < state_->workers.size(); ++i) total += static_cast<std::size_t>(state_->in_flight[i]);
   return total;
 }
 
-void Pool::wait_for_room() {
-  std::unique_lock lock(load_->mutex);
-  load_->changed.wait(lock, [this] {
-    for (std::size_t i = 0; i < workers_.size(); ++i) {
-      if (load_->in_flight[i].load() < map_window) return true;
-    }
-    return false;
-  });
+std::size_t Pool::queued() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->waiting.size();
 }
 
-std::shared_ptr<detail::pending> Pool::submit_encoded(std::span<const std::byte> bytes) {
-  if (closed_ || workers_.empty()) throw error(errc::closed, "the pool is closed");
-  // The least loaded worker; ties go round, so an idle pool still spreads.
-  std::size_t chosen = next_++ % workers_.size();
-  for (std::size_t k = 0; k < workers_.size(); ++k) {
-    const std::size_t i = (chosen + k) % workers_.size();
-    if (load_->in_flight[i].load() < load_->in_flight[chosen].load()) chosen = i;
-  }
-  load_->in_flight[chosen].fetch_add(1);
-  auto on_reply = [load = load_, chosen] {
-    load->in_flight[chosen].fetch_sub(1);
-    std::lock_guard guard(load->mutex);
-    load->changed.notify_all();
-  };
-  // No deadline of its own: a task waits as long as it takes, across restarts
-  // of its worker (flag_retry_on_death keeps actor_died out of its future).
-  return detail::ask(workers_[chosen].slot(), {detail::task_type, bytes, detail::flag_retry_on_death, 0},
-                     std::chrono::hours(24 * 365), std::move(on_reply));
+std::shared_ptr<detail::pending> Pool::submit_encoded(type_id kind, std::span<const std::byte> bytes) {
+  auto future = detail::make_local_pending();
+  std::unique_lock lock(state_->mutex);
+  if (state_->closed || state_->workers.empty()) throw error(errc::closed, "the pool is closed");
+  // Back-pressure: wait for the queue to have room.
+  state_->changed.wait(lock, [this] { return state_->waiting.size() < state_->max_queued || state_->closed; });
+  if (state_->closed) throw error(errc::closed, "the pool is closed");
+  state_->waiting.push_back({kind, {bytes.begin(), bytes.end()}, future});
+  // Withdrawn while it waits in the queue; once handed out it has started.
+  std::weak_ptr<state> weak = state_;
+  detail::pending* key = future.get();
+  detail::set_canceller(*future, [weak, key] {
+    auto self = weak.lock();
+    if (!self) return false;
+    std::shared_ptr<detail::pending> withdrawn;
+    {
+      std::lock_guard guard(self->mutex);
+      auto it = std::find_if(self->waiting.begin(), self->waiting.end(),
+                             [&](const state::queued& q) { return q.future.get() == key; });
+      if (it == self->waiting.end()) return false;
+      withdrawn = std::move(it->future);
+      self->waiting.erase(it);
+      self->changed.notify_all();
+    }
+    const std::string why = "cancelled before a worker took it";
+    return detail::fulfil(*withdrawn, errc::cancelled, std::as_bytes(std::span(why)), 0);
+  });
+  state_->dispatch(lock);
+  return future;
 }
 
 namespace {

@@ -162,6 +162,9 @@ std::shared_ptr<pending> process::acquire_pending() {
       s.target = no_slot;
       s.peer_asleep = false;
       s.on_reply = nullptr;
+      s.callbacks.clear();
+      s.canceller = nullptr;
+      s.target_gone_since = {};
       return candidate;
     }
   }
@@ -250,31 +253,142 @@ std::string process::describe_failure(errc code, std::size_t bytes) const {
 
 void process::forget(std::uint64_t correlation) { (void)untrack(correlation); }
 
+namespace {
+
+// Callbacks of states ended while this thread holds the inbox (draining it)
+// wait here and run once it lets go: a callback may ask, or wait, itself.
+thread_local std::vector<std::function<void()>>* deferred_callbacks = nullptr;
+
+void run_callbacks(std::vector<std::function<void()>>& callbacks) {
+  for (auto& callback : callbacks) {
+    try {
+      callback();
+    } catch (const std::exception& e) {
+      log_line(std::to_string(::getpid()), std::string("a future's callback threw: ") + e.what());
+    } catch (...) {
+      log_line(std::to_string(::getpid()), "a future's callback threw something that is not a std::exception");
+    }
+  }
+  callbacks.clear();
+}
+
+// Declared before the inbox lock it covers, so it runs what was deferred
+// after that lock is released.
+class callback_batch {
+ public:
+  callback_batch() : outer_(deferred_callbacks) { deferred_callbacks = &held_; }
+  callback_batch(const callback_batch&) = delete;
+  callback_batch& operator=(const callback_batch&) = delete;
+  ~callback_batch() {
+    deferred_callbacks = outer_;
+    run_callbacks(held_);
+  }
+
+ private:
+  std::vector<std::function<void()>>* outer_;
+  std::vector<std::function<void()>> held_;
+};
+
+}  // namespace
+
 void process::complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes, type_id type) {
   std::shared_ptr<pending> state = untrack(correlation);
   if (state == nullptr) return;  // late reply to an ask that timed out or failed
-  std::unique_lock guard(state->mutex);
-  if (state->done) return;
-  state->code = code;
-  if (code == errc::ok) {
-    state->value.assign(bytes.begin(), bytes.end());
-    state->value_type = type;
+  (void)finish(*state, code, bytes, type);
+}
+
+bool process::finish(pending& state, errc code, std::span<const std::byte> bytes, type_id type) {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::unique_lock guard(state.mutex);
+    if (state.done) return false;
+    state.code = code;
+    if (code == errc::ok) {
+      state.value.assign(bytes.begin(), bytes.end());
+      state.value_type = type;
+    } else {
+      state.text.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    }
+    state.done = true;
+    state.finished.store(true);
+    state.ready.notify_all();
+    // Another thread ended this state: its waiter may sleep on the inbox futex.
+    signal_fence();
+    if (state.sleeping.load() && inbox_) {
+      mailbox* box = inbox_->box();
+      box->wake_seq.fetch_add(1, std::memory_order_release);
+      futex_wake(box->wake_seq, INT32_MAX);
+    }
+    if (state.on_reply) callbacks.push_back(std::move(state.on_reply));
+    state.on_reply = nullptr;
+    for (auto& callback : state.callbacks) callbacks.push_back(std::move(callback));
+    state.callbacks.clear();
+    state.canceller = nullptr;
+  }
+  if (callbacks.empty()) return true;
+  if (deferred_callbacks != nullptr) {
+    for (auto& callback : callbacks) deferred_callbacks->push_back(std::move(callback));
   } else {
-    state->text.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    run_callbacks(callbacks);
   }
-  state->done = true;
-  state->finished.store(true);
-  state->ready.notify_all();
-  // Another thread drained this reply: its asker may sleep on the inbox futex.
-  signal_fence();
-  if (state->sleeping.load()) {
-    mailbox* box = inbox_->box();
-    box->wake_seq.fetch_add(1, std::memory_order_release);
-    futex_wake(box->wake_seq, INT32_MAX);
+  return true;
+}
+
+bool process::settle(pending& state, steady::time_point now) {
+  if (state.finished.load(std::memory_order_acquire)) return true;
+  if (state.local) return false;
+  auto end_with = [&](errc code, const std::string& text) {
+    forget(state.correlation);
+    (void)finish(state, code, std::as_bytes(std::span(text)));
+    return true;
+  };
+  if (now >= state.deadline) return end_with(errc::timeout, "no reply within the ask's timeout");
+  if (!inbox_intact()) {
+    // The reply has no way in: say so now rather than time out in silence.
+    const std::string why =
+        "this process's inbox offset in the shared slot table was overwritten; the reply cannot arrive";
+    arena_.header()->corruptions.fetch_add(1, std::memory_order_relaxed);
+    log_line(std::to_string(::getpid()), why);
+    return end_with(errc::corrupt, why);
   }
-  auto on_reply = std::move(state->on_reply);
-  guard.unlock();
-  if (on_reply) on_reply();
+  if (state.target == no_slot) return false;
+  // An actor that exited for good will never answer. Wait two slices after
+  // first seeing that, so a reply it sent just before exiting still lands.
+  slot_entry* e = entry(state.target);
+  if (e != nullptr && !is_terminal(state_of(*e))) return false;
+  {
+    std::lock_guard guard(state.mutex);
+    if (state.target_gone_since == steady::time_point{}) {
+      state.target_gone_since = now;
+      return false;
+    }
+    if (now - state.target_gone_since < 2 * liveness_slice) return false;
+  }
+  return e == nullptr ? end_with(errc::no_such_actor, "no such actor")
+                      : end_with(errc::actor_died, "the actor exited without replying");
+}
+
+void process::watch(const std::shared_ptr<pending>& state) {
+  start_pump();
+  std::lock_guard guard(watched_mutex_);
+  watched_.push_back(state);
+}
+
+bool process::settle_watched() {
+  std::vector<std::shared_ptr<pending>> live;
+  {
+    std::lock_guard guard(watched_mutex_);
+    if (watched_.empty()) return false;
+    std::erase_if(watched_, [&](const std::weak_ptr<pending>& w) {
+      auto state = w.lock();
+      if (state == nullptr || state->finished.load(std::memory_order_acquire)) return true;
+      live.push_back(std::move(state));
+      return false;
+    });
+  }
+  const auto now = steady::now();
+  for (auto& state : live) (void)settle(*state, now);
+  return !live.empty();
 }
 
 void process::start_pump() {
@@ -313,12 +427,14 @@ void process::drain_inbox() {
 
 void process::poll_inbox() {
   if (!inbox_) return;
+  callback_batch batch;
   std::unique_lock lock(inbox_mutex_, std::try_to_lock);
   if (lock.owns_lock()) drain_inbox();
 }
 
 void process::drain_inbox_now() {
   if (!inbox_) return;
+  callback_batch batch;
   std::lock_guard lock(inbox_mutex_);
   drain_inbox();
 }
@@ -329,6 +445,7 @@ constexpr auto pump_linger = std::chrono::milliseconds(10);
 
 void process::pump() {
   while (!pump_stop_.load(std::memory_order_relaxed)) {
+    const bool watching = settle_watched();
     const auto since_ask = steady::now().time_since_epoch() - std::chrono::nanoseconds(last_await_end_.load());
     if (awaiters_.load() > 0 || since_ask < pump_linger) {
       std::unique_lock lock(pump_mutex_);
@@ -336,40 +453,42 @@ void process::pump() {
       continue;
     }
     pump_on_futex_.store(true);
-    park_on_inbox(std::chrono::milliseconds(100), nullptr);
+    park_on_inbox(watching ? liveness_slice / 2 : std::chrono::milliseconds(100), {});
     pump_on_futex_.store(false);
   }
 }
 
 // Drains the inbox if no other thread is at it, then sleeps on its futex
-// until a record arrives or `timeout` passes. `state`: an awaiter's, which
-// also ends the sleep when its reply is in.
-void process::park_on_inbox(steady::duration timeout, pending* state) {
+// until a record arrives or `timeout` passes. `states`: a waiter's, whose
+// completion by another thread also ends the sleep.
+void process::park_on_inbox(steady::duration timeout, std::span<pending* const> states) {
   mailbox* box = inbox_->box();
   const std::uint32_t seq = box->wake_seq.load(std::memory_order_acquire);
   arm_wake(box);
   box->parked.fetch_add(1);
-  if (state != nullptr) state->sleeping.store(true);
-  wait_fence();  // pairs with wake_consumer's and complete()'s signal_fence
+  for (pending* state : states) state->sleeping.store(true);
+  wait_fence();  // pairs with wake_consumer's and finish()'s signal_fence
   bool idle = false;
   {
+    callback_batch batch;
     std::unique_lock lock(inbox_mutex_, std::try_to_lock);
     if (lock.owns_lock()) {
       drain_inbox();
       idle = inbox_->all_empty();
     }
   }
-  const bool wanted = state != nullptr ? !state->finished.load() : awaiters_.load() == 0;
+  bool wanted = states.empty() ? awaiters_.load() == 0 : true;
+  for (pending* state : states) wanted = wanted && !state->finished.load();
   if (idle && wanted && !pump_stop_.load(std::memory_order_relaxed)) {
     futex_wait(box->wake_seq, seq, timeout);
   } else if (!idle) {
     std::this_thread::yield();  // another thread holds the inbox: let it finish
   }
-  if (state != nullptr) state->sleeping.store(false);
+  for (pending* state : states) state->sleeping.store(false);
   box->parked.fetch_sub(1);
 }
 
-void process::await_reply(pending& state) {
+void process::begin_await() {
   // This thread is the inbox's consumer for the whole wait: move the pump
   // off the futex if it sleeps there, or a reply would wake it too.
   awaiters_.fetch_add(1);
@@ -378,6 +497,15 @@ void process::await_reply(pending& state) {
     box->wake_seq.fetch_add(1, std::memory_order_release);
     futex_wake(box->wake_seq, INT32_MAX);
   }
+}
+
+void process::end_await(steady::time_point end) {
+  last_await_end_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(end.time_since_epoch()).count());
+  awaiters_.fetch_sub(1);
+}
+
+void process::await_reply(pending& state, steady::time_point limit) {
+  begin_await();
   // Hot path: poll for the reply while replies usually come within the spin.
   std::chrono::nanoseconds budget{0};
   if (!state.peer_asleep) {
@@ -392,10 +520,12 @@ void process::await_reply(pending& state) {
     _mm_pause();
   }
   // Cold path: sleep on the inbox futex.
+  pending* const mine[] = {&state};
+  const auto until = state.local ? limit : std::min(state.deadline, limit);
   while (!state.finished.load(std::memory_order_acquire)) {
     const auto now = steady::now();
-    if (now >= state.deadline) break;
-    park_on_inbox(std::min<steady::duration>(state.deadline - now, liveness_slice), &state);
+    if (now >= until) break;
+    park_on_inbox(std::min<steady::duration>(until - now, liveness_slice), mine);
     if (state.finished.load(std::memory_order_acquire)) break;
     if (state.target != no_slot && steady::now() - now >= liveness_slice / 2) break;  // time to look at the target
   }
@@ -404,80 +534,166 @@ void process::await_reply(pending& state) {
     std::lock_guard guard(spin_mutex_);
     reply_spin_.waited(end - start);
   }
-  last_await_end_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(end.time_since_epoch()).count());
-  awaiters_.fetch_sub(1);
+  end_await(end);
+}
+
+std::size_t process::await_any(std::span<pending* const> states, steady::time_point limit) {
+  begin_await();
+  std::size_t found = states.size();
+  for (;;) {
+    poll_inbox();
+    for (std::size_t i = 0; i < states.size() && found == states.size(); ++i) {
+      if (states[i]->finished.load(std::memory_order_acquire)) found = i;
+    }
+    if (found != states.size()) break;
+    const auto now = steady::now();
+    for (std::size_t i = 0; i < states.size() && found == states.size(); ++i) {
+      if (settle(*states[i], now)) found = i;
+    }
+    if (found != states.size() || now >= limit) break;
+    park_on_inbox(std::min<steady::duration>(limit - now, liveness_slice / 2), states);
+  }
+  end_await(steady::now());
+  return found;
 }
 
 // ---- the entry points of procactor/detail/core.hpp ------------------------
 
-bool is_ready(const pending& state) {
-  std::lock_guard guard(const_cast<pending&>(state).mutex);
-  return state.done;
-}
+bool is_ready(const pending& state) { return state.finished.load(std::memory_order_acquire); }
 
 bool wait_until(pending& state, clock::time_point deadline) {
-  std::unique_lock lock(state.mutex);
-  return state.ready.wait_until(lock, deadline, [&] { return state.done; });
+  process* p = process::current();
+  if (p != nullptr) p->start_pump();
+  if (p == nullptr || !p->can_await()) {
+    // No inbox to wait on: only this process's own code can end the state.
+    std::unique_lock lock(state.mutex);
+    return state.ready.wait_until(lock, deadline, [&] { return state.done; });
+  }
+  for (;;) {
+    if (state.finished.load(std::memory_order_acquire)) return true;
+    const auto now = steady::now();
+    if (p->settle(state, now)) return true;
+    if (now >= deadline) return false;
+    p->await_reply(state, deadline);
+  }
+}
+
+std::size_t wait_any(std::span<pending* const> states, clock::time_point deadline) {
+  process* p = process::current();
+  if (p != nullptr) p->start_pump();
+  if (p != nullptr && p->can_await()) return p->await_any(states, deadline);
+  for (;;) {  // no inbox: only this process's own code can end them
+    for (std::size_t i = 0; i < states.size(); ++i) {
+      if (states[i]->finished.load(std::memory_order_acquire)) return i;
+    }
+    if (steady::now() >= deadline) return states.size();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 std::span<const std::byte> await(pending& state) {
-  process* p = process::current();
-  int terminal_seen = 0;
-  for (;;) {
-    if (p != nullptr) p->await_reply(state);
-    std::unique_lock lock(state.mutex);
-    if (state.done) break;
-    const auto now = steady::now();
-    if (now >= state.deadline) {
-      state.done = true;
-      state.finished.store(true);
-      state.code = errc::timeout;
-      state.text = "no reply within the ask's timeout";
-      if (p != nullptr) {
-        lock.unlock();
-        p->forget(state.correlation);
-        lock.lock();
-      }
-      break;
-    }
-    if (p == nullptr) {
-      state.ready.wait_until(lock, std::min(state.deadline, now + liveness_slice));
-      continue;
-    }
-    if (!p->inbox_intact()) {
-      // The reply has no way in: say so now rather than time out in silence.
-      state.done = true;
-      state.finished.store(true);
-      state.code = errc::corrupt;
-      state.text = "this process's inbox offset in the shared slot table was overwritten; the reply cannot arrive";
-      p->shm().header()->corruptions.fetch_add(1, std::memory_order_relaxed);
-      log_line(std::to_string(::getpid()), state.text);
-      lock.unlock();
-      p->forget(state.correlation);
-      lock.lock();
-      break;
-    }
-    if (state.target == no_slot) continue;
-    // An actor that exited for good will never answer. Wait two slices after
-    // first seeing that, so a reply it sent just before exiting still lands.
-    slot_entry* e = p->entry(state.target);
-    if (e == nullptr || is_terminal(state_of(*e))) {
-      if (++terminal_seen > 2) {
-        state.done = true;
-        state.finished.store(true);
-        state.code = e == nullptr ? errc::no_such_actor : errc::actor_died;
-        state.text = e == nullptr ? "no such actor" : "the actor exited without replying";
-        lock.unlock();
-        p->forget(state.correlation);
-        lock.lock();
-        break;
-      }
-      lock.unlock();
-      std::this_thread::sleep_for(liveness_slice);
-    }
-  }
+  (void)wait_until(state, clock::time_point::max());
+  std::lock_guard lock(state.mutex);
   if (state.code != errc::ok) throw error(state.code, state.text);
   return state.value;
+}
+
+std::shared_ptr<pending> make_local_pending() {
+  auto state = std::make_shared<pending>();
+  state->local = true;
+  state->deadline = steady::time_point::max();
+  return state;
+}
+
+bool fulfil(pending& state, errc code, std::span<const std::byte> bytes, type_id type) {
+  if (process* p = process::current()) return p->finish(state, code, bytes, type);
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard guard(state.mutex);
+    if (state.done) return false;
+    state.code = code;
+    if (code == errc::ok) {
+      state.value.assign(bytes.begin(), bytes.end());
+      state.value_type = type;
+    } else {
+      state.text.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    }
+    state.done = true;
+    state.finished.store(true);
+    state.ready.notify_all();
+    callbacks.swap(state.callbacks);
+    state.canceller = nullptr;
+  }
+  run_callbacks(callbacks);
+  return true;
+}
+
+void pass_failure(const pending& from, pending& to) {
+  errc code;
+  std::string text;
+  {
+    std::lock_guard guard(const_cast<pending&>(from).mutex);
+    code = from.code;
+    text = from.text;
+  }
+  (void)fulfil(to, code, std::as_bytes(std::span(text)), 0);
+}
+
+void pass_outcome(const pending& from, pending& to) {
+  errc code;
+  std::vector<std::byte> bytes;
+  type_id type;
+  {
+    std::lock_guard guard(const_cast<pending&>(from).mutex);
+    code = from.code;
+    type = from.value_type;
+    if (code == errc::ok) {
+      bytes = from.value;
+    } else {
+      const auto text = std::as_bytes(std::span(from.text));
+      bytes.assign(text.begin(), text.end());
+    }
+  }
+  (void)fulfil(to, code, bytes, code == errc::ok ? type : 0);
+}
+
+errc outcome(const pending& state) {
+  std::lock_guard guard(const_cast<pending&>(state).mutex);
+  return state.done ? state.code : errc::ok;
+}
+
+void on_done(const std::shared_ptr<pending>& state, std::function<void()> callback) {
+  {
+    std::lock_guard guard(state->mutex);
+    if (!state->done) {
+      state->callbacks.push_back(std::move(callback));
+      callback = nullptr;
+    }
+  }
+  if (callback) {
+    callback();
+    return;
+  }
+  // Nobody may wait for it: the pump ends it if its target dies or its
+  // deadline passes, so that the callback runs then.
+  if (!state->local) {
+    if (process* p = process::current()) p->watch(state);
+  }
+}
+
+void set_canceller(pending& state, std::function<bool()> canceller) {
+  std::lock_guard guard(state.mutex);
+  if (!state.done) state.canceller = std::move(canceller);
+}
+
+bool cancel(pending& state) {
+  std::function<bool()> canceller;
+  {
+    std::lock_guard guard(state.mutex);
+    if (state.done || !state.canceller) return false;
+    canceller = state.canceller;
+  }
+  return canceller();
 }
 
 void check_reply_type(const pending& state, type_id expected, std::string_view expected_name) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -37,6 +38,17 @@ struct pending {
   // wake-up at least, so the asker parks at once rather than spin beside it.
   bool peer_asleep = false;
   std::function<void()> on_reply;  // set before the ask is sent
+  // Completed by this process's own code (then(), a pool's queued task),
+  // not by a reply: no correlation, no target, no deadline of its own.
+  bool local = false;
+  // Future::on_done / then: run once, after `done`, outside every runtime
+  // lock (see run_callbacks). Under `mutex`.
+  std::vector<std::function<void()>> callbacks;
+  // Future::cancel: withdraws the request if it has not started; set by
+  // whoever can (a pool, for its queued tasks). Under `mutex`.
+  std::function<bool()> canceller;
+  // When its target was first seen gone for good (settle()).
+  steady::time_point target_gone_since{};
 };
 
 // Messages other than replies that reach a process's inbox (the
@@ -72,6 +84,18 @@ class process {
   std::shared_ptr<pending> ask(slot_id target, outgoing message, steady::duration timeout,
                                std::function<void()> on_reply = {});
   void complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes, type_id type = 0);
+  // Ends `state` with this outcome unless it has ended already (false then):
+  // wakes its waiters and runs its callbacks. `bytes`: the value of an ok
+  // outcome, else the error's text.
+  bool finish(pending& state, errc code, std::span<const std::byte> bytes, type_id type = 0);
+  // Ends `state` if it can no longer be answered: its deadline passed, this
+  // process's inbox offset was overwritten, or its target has been gone for
+  // good for two liveness slices (a reply sent just before the end still
+  // lands). True once the state is done.
+  bool settle(pending& state, steady::time_point now);
+  // Settles `state` from the pump thread until it is done (Future::on_done
+  // and then() on a future nobody waits for).
+  void watch(const std::shared_ptr<pending>& state);
   // Drops an ask that ended without a reply (timeout); a late one is ignored.
   void forget(std::uint64_t correlation);
 
@@ -89,7 +113,12 @@ class process {
   // Waits for a reply to `state` as the inbox's consumer: spin-polls, then
   // sleeps on the inbox futex. The pump thread steps aside meanwhile, so a
   // reply wakes exactly one thread: its asker.
-  void await_reply(pending& state);
+  void await_reply(pending& state, steady::time_point limit);
+  // False before start_pump() has found this process's inbox.
+  [[nodiscard]] bool can_await() const noexcept { return inbox_ != nullptr; }
+  // Waits until one of `states` is done, or `limit`; its index, or
+  // states.size() at the limit. Settles them meanwhile.
+  std::size_t await_any(std::span<pending* const> states, steady::time_point limit);
 
   // Supervisor hooks: join waits on the supervisor's own bookkeeping.
   std::function<bool(slot_id, steady::duration)> join_hook;
@@ -100,7 +129,12 @@ class process {
  private:
   void pump();
   void drain_inbox();  // with inbox_mutex_ held
-  void park_on_inbox(steady::duration timeout, pending* state);
+  // `states`: the waiter's (one for an awaiter, several for await_any),
+  // whose completion also ends the sleep; empty for the pump.
+  void park_on_inbox(steady::duration timeout, std::span<pending* const> states);
+  bool settle_watched();  // true while something is watched
+  void begin_await();
+  void end_await(steady::time_point end);
 
   arena arena_;
   slot_id self_;
@@ -128,6 +162,8 @@ class process {
   std::condition_variable pump_idle_;    // the pump waits here while awaiters_ > 0
   std::mutex spin_mutex_;
   spin_budget reply_spin_;               // how long an awaiter spins (guarded by spin_mutex_)
+  std::mutex watched_mutex_;
+  std::vector<std::weak_ptr<pending>> watched_;
   std::once_flag pump_started_;
   std::atomic<bool> pump_stop_{false};
   std::thread pump_thread_;

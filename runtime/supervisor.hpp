@@ -77,6 +77,7 @@ class supervisor {
     std::optional<steady::time_point> stop_deadline;
     bool in_group_restart = false;  // stopped or waiting as part of a group operation
     std::string exit_cause;         // set by whoever ends the incarnation on purpose
+    bool stalled = false;           // this incarnation was killed by the watchdog
     // Watchdog: the in-flight message last seen, and since when.
     std::uint64_t watched_position = 0;
     std::uint32_t watched_sender = 0;

@@ -229,6 +229,16 @@ void supervisor::after_crash(slot_id slot, child& c) {
     e.crash_count.store(1);
   }
   const std::uint32_t flags = e.inflight_flags.load();
+  // A retried task (a pool's) that hung past stall_timeout is not run
+  // again: its asker hears of the timeout now, and the next incarnation
+  // drops the message (crash_stalled).
+  if ((flags & flag_ask) != 0 && (flags & flag_retry_on_death) != 0 && c.stalled) {
+    e.crash_count.store(crash_stalled | e.crash_count.load());
+    const std::string why = "the task ran longer than its stall_timeout (" +
+                            format_duration(c.options.stall_timeout) + "); " + c.name + " was killed and replaced";
+    process_->reply(sender - 1, e.inflight_correlation.load(), errc::timeout, std::as_bytes(std::span(why)));
+    return;
+  }
   if ((flags & flag_ask) != 0 && (flags & flag_retry_on_death) == 0) {
     const std::string why = c.name + " died (" + c.last_exit + ") while handling the request";
     process_->reply(sender - 1, e.inflight_correlation.load(), errc::actor_died, std::as_bytes(std::span(why)));

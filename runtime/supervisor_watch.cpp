@@ -104,6 +104,7 @@ void supervisor::watch_for_stalls() {
     if (now - c.watched_since >= c.options.stall_timeout) {
       log_line(c.name, "hung: one message for over " + format_duration(c.options.stall_timeout) + "; killing it");
       c.exit_cause = "hung (stall_timeout " + format_duration(c.options.stall_timeout) + ")";
+      c.stalled = true;
       ::kill(-c.pid, SIGKILL);
       c.watched_since = now;
     }

@@ -29,6 +29,7 @@ enum class errc : std::uint8_t {
   not_supervisor,   // a call only the supervisor process may make
   corrupt,          // shared memory failed a check (a slot entry, a lane); message() says what
   type_mismatch,    // a reply's type is not the one the asker expects; message() names both
+  cancelled,        // Future::cancel() withdrew the request before it started
 };
 
 // The lower-case name of a code, as used in logs and in `what()`.

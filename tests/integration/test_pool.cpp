@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
 #include <stdexcept>
 #include <tuple>
 
@@ -29,11 +32,37 @@ std::int64_t reject_negative(std::int64_t x) {
 
 std::int64_t crash_worker(std::int64_t) { std::abort(); }
 
+// Waits for the file `gate`, then returns x.
+std::int64_t gated(std::string gate, std::int64_t x) {
+  while (!std::filesystem::exists(gate)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return x;
+}
+
+// Leaves "hung-<pid>" in `dir` and never returns.
+std::int64_t hang(std::string dir) {
+  itest::append_line(dir + "/hung-" + std::to_string(::getpid()), "");
+  for (;;) ::pause();
+}
+
+std::int64_t my_pid() { return ::getpid(); }
+
+// What the initializer of this worker process left.
+std::string greeting;
+void greet(std::string text) { greeting = std::move(text); }
+std::string read_greeting() { return greeting; }
+void refuse(std::string why) { throw std::runtime_error(why); }
+
 }  // namespace pooling
 PROCACTOR_FUNCTION(pooling::mix);
 PROCACTOR_FUNCTION(pooling::slow_triple);
 PROCACTOR_FUNCTION(pooling::reject_negative);
 PROCACTOR_FUNCTION(pooling::crash_worker);
+PROCACTOR_FUNCTION(pooling::gated);
+PROCACTOR_FUNCTION(pooling::hang);
+PROCACTOR_FUNCTION(pooling::my_pid);
+PROCACTOR_FUNCTION(pooling::greet);
+PROCACTOR_FUNCTION(pooling::read_greeting);
+PROCACTOR_FUNCTION(pooling::refuse);
 
 using namespace itest;
 using procactor::errc;
@@ -132,6 +161,166 @@ TEST_CASE("a pool task that crashes its worker every time ends as errc::poisoned
   for (std::int64_t x = 0; x < 6; ++x) futures.push_back(pool.submit(pooling::reject_negative, x));
   for (std::int64_t x = 0; x < 6; ++x) CHECK(futures[static_cast<std::size_t>(x)].get() == x);
   CHECK(runtime().info(worker).state == procactor::ActorState::running);
+}
+
+TEST_CASE("submit returns at once while every worker is busy; a queued task can be cancelled, a started one not" *
+          doctest::timeout(60)) {
+  temp_dir dir;
+  procactor::Pool pool(runtime(), 1, pool_options());
+  std::vector<procactor::Future<std::int64_t>> futures;
+  for (std::int64_t x = 0; x < 6; ++x) futures.push_back(pool.submit(pooling::gated, dir.file("gate"), x));
+  // The worker holds two (the one it runs, the next); four wait in the pool.
+  CHECK(pool.in_flight() == 6);
+  CHECK(pool.queued() == 4);
+  CHECK(futures[5].cancel());
+  CHECK(futures[5].cancelled());
+  CHECK(futures[5].ready());
+  try {
+    (void)futures[5].get();
+    FAIL("a cancelled task returned");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::cancelled);
+  }
+  CHECK(pool.queued() == 3);
+  CHECK_FALSE(futures[0].cancel());  // handed to the worker: started
+  CHECK_FALSE(futures[5].cancel());  // already cancelled
+  append_line(dir.file("gate"), "open");
+  for (std::int64_t x = 0; x < 5; ++x) CHECK(futures[static_cast<std::size_t>(x)].get() == x);
+  CHECK(pool.in_flight() == 0);
+}
+
+TEST_CASE("map with collect_errors keeps every result when one task fails; plain map throws it" *
+          doctest::timeout(60)) {
+  procactor::Pool pool(runtime(), 2, pool_options());
+  const std::vector<std::int64_t> items{1, 2, -3, 4, 5};
+  auto results = pool.map(pooling::reject_negative, items, procactor::collect_errors);
+  REQUIRE(results.size() == items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (items[i] < 0) {
+      CHECK_FALSE(results[i].ok());
+      CHECK(results[i].failure().code() == errc::handler_threw);
+      CHECK(results[i].failure().message().find("negative input -3") != std::string::npos);
+    } else {
+      REQUIRE(results[i].ok());
+      CHECK(results[i].value() == items[i]);
+    }
+  }
+  try {
+    (void)pool.map(pooling::reject_negative, items);
+    FAIL("map returned although a task failed");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::handler_threw);
+  }
+}
+
+TEST_CASE("imap streams results in order before the last task ends; imap_unordered as they end" *
+          doctest::timeout(90)) {
+  temp_dir dir;
+  procactor::Pool pool(runtime(), 2, pool_options());
+  // The last item waits for a gate that opens only once the first four
+  // results have been read: a map that waited for every task would hang.
+  std::vector<std::tuple<std::string, std::int64_t>> items;
+  for (std::int64_t x = 0; x < 5; ++x) items.emplace_back(x == 4 ? dir.file("last") : dir.file("open"), x);
+  append_line(dir.file("open"), "open");
+  std::vector<std::int64_t> seen;
+  for (std::int64_t value : pool.imap(pooling::gated, items)) {
+    seen.push_back(value);
+    if (seen.size() == 4) append_line(dir.file("last"), "open");
+  }
+  CHECK(seen == std::vector<std::int64_t>{0, 1, 2, 3, 4});
+
+  // Unordered: the first item waits for a gate that opens only once the
+  // second one's result has been read, so it comes last. (Two items on two
+  // workers: a third would wait behind the gated one in its worker's mailbox.)
+  items = {{dir.file("first"), 0}, {dir.file("open"), 1}};
+  seen.clear();
+  for (std::int64_t value : pool.imap_unordered(pooling::gated, items)) {
+    seen.push_back(value);
+    if (seen.size() == 1) append_line(dir.file("first"), "open");
+  }
+  CHECK(seen == std::vector<std::int64_t>{1, 0});
+
+  // Chunks of 3: the same results, and one failing item costs only itself.
+  std::vector<std::int64_t> numbers;
+  for (std::int64_t x = -2; x < 20; ++x) numbers.push_back(x);
+  std::vector<std::int64_t> values;
+  int failures = 0;
+  auto stream = pool.imap(pooling::reject_negative, numbers, 3);
+  CHECK(stream.size() == numbers.size());
+  for (auto it = stream.begin(); it != stream.end(); ++it) {
+    try {
+      values.push_back(*it);
+    } catch (const procactor::error& e) {
+      CHECK(e.code() == errc::handler_threw);
+      ++failures;
+    }
+  }
+  CHECK(failures == 2);
+  std::vector<std::int64_t> expected;
+  for (std::int64_t x = 0; x < 20; ++x) expected.push_back(x);
+  CHECK(values == expected);
+}
+
+TEST_CASE("a pool task that hangs past stall_timeout fails with errc::timeout, runs once, and its worker is replaced" *
+          doctest::timeout(90)) {
+  temp_dir dir;
+  auto options = pool_options();
+  options.stall_timeout = 300ms;
+  procactor::Pool pool(runtime(), 1, options);
+  const auto worker = pool.workers()[0];
+  REQUIRE(eventually([&] { return worker.pid().has_value(); }));
+  const int first = *worker.pid();
+  try {
+    (void)pool.submit(pooling::hang, dir.path()).get();
+    FAIL("the hung task returned");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::timeout);
+    CHECK(e.message().find("stall_timeout") != std::string::npos);
+  }
+  // The next task runs in a new process, and the hung one did not run again.
+  CHECK(pool.submit(pooling::my_pid).get() != first);
+  CHECK(list_dir(dir.path()).size() == 1);
+  REQUIRE(eventually([&] { return !dead_letters_of(worker.name()).empty(); }));
+  CHECK(dead_letters_of(worker.name()).front().reason.find("stall_timeout") != std::string::npos);
+}
+
+TEST_CASE("max_tasks_per_child replaces a worker after that many tasks" * doctest::timeout(90)) {
+  auto options = pool_options();
+  options.max_tasks_per_child = 2;
+  procactor::Worker worker(runtime(), options);
+  std::map<std::int64_t, int> tasks_per_process;
+  for (int i = 0; i < 6; ++i) ++tasks_per_process[worker.submit(pooling::my_pid).get()];
+  CHECK(tasks_per_process.size() >= 3);
+  for (const auto& [pid, tasks] : tasks_per_process) CHECK(tasks <= 2);
+  // Retiring is not a crash: no dead letters, nothing poisoned.
+  CHECK(dead_letters_of(worker.workers()[0].name()).empty());
+}
+
+TEST_CASE("a pool's initializer runs in every worker process, replacements included; one that throws fails the tasks" *
+          doctest::timeout(90)) {
+  auto options = pool_options();
+  options.initializer = procactor::task(pooling::greet, std::string("hello from the initializer"));
+  procactor::Pool pool(runtime(), 2, options);
+  for (int i = 0; i < 4; ++i) CHECK(pool.submit(pooling::read_greeting).get() == "hello from the initializer");
+  const auto worker = pool.workers()[0];
+  REQUIRE(eventually([&] { return worker.pid().has_value(); }));
+  const int victim = *worker.pid();
+  REQUIRE(::kill(victim, SIGKILL) == 0);
+  REQUIRE(eventually([&] { return worker.pid().has_value() && *worker.pid() != victim; }));
+  for (int i = 0; i < 4; ++i) CHECK(pool.submit(pooling::read_greeting).get() == "hello from the initializer");
+
+  auto failing = pool_options();
+  failing.initializer = procactor::task(pooling::refuse, std::string("no database here"));
+  procactor::Worker broken(runtime(), failing);
+  try {
+    (void)broken.submit(pooling::my_pid).get();
+    FAIL("a task ran in a worker whose initializer failed");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::handler_threw);
+    CHECK(e.message().find("initializer") != std::string::npos);
+    CHECK(e.message().find("no database here") != std::string::npos);
+  }
+  CHECK(runtime().info(broken.workers()[0]).restarts == 0);
 }
 
 }  // TEST_SUITE

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -46,7 +47,29 @@ std::span<const std::byte> await(pending& state);
 // `expected` (reply_type_id<T>), naming both.
 void check_reply_type(const pending& state, type_id expected, std::string_view expected_name);
 bool is_ready(const pending& state);
+// Waits until the state is done or `deadline`; true when done. Ends it
+// meanwhile if it can no longer be answered (its ask's deadline, its target
+// gone for good).
 bool wait_until(pending& state, clock::time_point deadline);
+// The index of a done state, waiting until one is or `deadline`;
+// states.size() at the deadline.
+std::size_t wait_any(std::span<pending* const> states, clock::time_point deadline);
+// A state that this process's code ends (then(), a pool's queued task).
+std::shared_ptr<pending> make_local_pending();
+// Ends a state with this outcome (bytes: the value when ok, else the
+// error's text) unless it has ended; false then.
+bool fulfil(pending& state, errc code, std::span<const std::byte> bytes, type_id type);
+// Ends `to` with the error `from` ended with.
+void pass_failure(const pending& from, pending& to);
+// Ends `to` as `from` ended: its value and type, or its error.
+void pass_outcome(const pending& from, pending& to);
+// How a done state ended.
+errc outcome(const pending& state);
+// Runs `callback` once the state is done: now, on this thread, if it is.
+void on_done(const std::shared_ptr<pending>& state, std::function<void()> callback);
+// Who can withdraw the request before it starts (a pool, for queued tasks).
+void set_canceller(pending& state, std::function<bool()> canceller);
+bool cancel(pending& state);
 
 errc try_send(slot_id target, const outgoing& message);
 // Blocks while the lane is full, for up to `timeout` from the moment it is
