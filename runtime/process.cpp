@@ -798,6 +798,11 @@ std::string name_of(slot_id target) {
   return std::string(e->name, strnlen(e->name, sizeof e->name));
 }
 
+std::string type_of(slot_id target) {
+  const slot_entry* e = need_process().entry(target);
+  return e == nullptr ? std::string() : std::string(e->type, strnlen(e->type, sizeof e->type));
+}
+
 slot_id find(std::string_view name) {
   process& p = need_process();
   const std::uint32_t count = p.shm().header()->slot_count.load(std::memory_order_acquire);

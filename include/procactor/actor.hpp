@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 
 #include "actor_ref.hpp"
@@ -142,6 +143,11 @@ class ActorBase {
 template <class Derived, registered_message... Handled>
 class Actor : public ActorBase {
  public:
+  // What TypedRef<Derived> checks sends and deduces replies against: the
+  // types dispatch() takes, and the class whose on() handles them.
+  using handled_messages = std::tuple<Handled...>;
+  using handler_type = Derived;
+
   bool dispatch(const Message& message) override { return (try_handle<Handled>(message) || ...); }
 
  private:

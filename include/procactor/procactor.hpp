@@ -9,3 +9,4 @@
 #include "params.hpp"      // IWYU pragma: export
 #include "pool.hpp"        // IWYU pragma: export
 #include "runtime.hpp"     // IWYU pragma: export
+#include "typed_ref.hpp"   // IWYU pragma: export

@@ -28,6 +28,7 @@
 #include "params.hpp"
 #include "route.hpp"
 #include "supervision.hpp"
+#include "typed_ref.hpp"
 
 namespace procactor {
 
@@ -169,9 +170,17 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
+  // A TypedRef<A> for an Actor<A, Handled...>, whose sends and asks are
+  // checked against A's handlers at compile time; a plain ActorRef for an
+  // actor that derives from ActorBase and runs its own loop.
   template <class A>
-  ActorRef spawn(std::string_view name, SpawnOptions options = {}) {
-    return spawn(detail::actor_type_name(actor_traits<A>::spelled), name, std::move(options));
+  auto spawn(std::string_view name, SpawnOptions options = {}) {
+    const ActorRef ref = spawn(detail::actor_type_name(actor_traits<A>::spelled), name, std::move(options));
+    if constexpr (typed_actor<A>) {
+      return TypedRef<A>(ref);
+    } else {
+      return ref;
+    }
   }
   // Spawns a registered type by name ("examples.Sum"); throws error on failure.
   ActorRef spawn(std::string_view type, std::string_view name, SpawnOptions options = {});

@@ -46,8 +46,9 @@ class actor_scope {
   // An actor spawned without a group joins the scope's own one_for_one
   // group with no intensity limit: crashes in one test never count against
   // another's (the root group's limit would, as all tests share the run).
+  // Returns what Runtime::spawn<A> does: a TypedRef<A> for an Actor<A, ...>.
   template <class A>
-  procactor::ActorRef spawn(std::string_view base, procactor::SpawnOptions options = {}) {
+  auto spawn(std::string_view base, procactor::SpawnOptions options = {}) {
     if (options.group.is_root()) options.group = group();
     auto ref = runtime().spawn<A>(unique_name(base), std::move(options));
     refs_.push_back(ref);

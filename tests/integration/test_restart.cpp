@@ -149,7 +149,8 @@ TEST_CASE("a message type the actor has no handler for goes to dead letters and 
           doctest::timeout(60)) {
   actor_scope scope;
   temp_dir dir;
-  auto journal = scope.spawn<restarting::Journal>("journal", journal_options(dir));
+  // Untyped: a TypedRef<Journal> would not compile the sends of a Stranger.
+  const procactor::ActorRef journal = scope.spawn<restarting::Journal>("journal", journal_options(dir));
   const int pid = journal.ask<int>(restarting::Ping{}, 30s).get();
   journal.send(restarting::Stranger{7});
   // An ask of an unhandled type is answered with the reason.

@@ -85,6 +85,9 @@ bool join(slot_id target, clock::duration timeout);
 void kill(slot_id target);
 int pid_of(slot_id target);
 std::string name_of(slot_id target);
+// The registered type the actor was spawned as ("ns.A"); "" for a slot that
+// names no actor of this run.
+std::string type_of(slot_id target);
 slot_id find(std::string_view name);
 slot_id self_slot() noexcept;
 // Asks the supervisor to add (or remove) a monitor of `target` by this
