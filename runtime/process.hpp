@@ -39,6 +39,8 @@ struct pending {
   std::function<void()> on_reply;  // set before the ask is sent
 };
 
+class timer_service;
+
 // Messages other than replies that reach a process's inbox (the
 // supervisor's: dead letters). Returns false for a type it does not take.
 using inbox_handler = std::function<bool(const delivery&)>;
@@ -74,6 +76,9 @@ class process {
   void complete(std::uint64_t correlation, errc code, std::span<const std::byte> bytes, type_id type = 0);
   // Drops an ask that ended without a reply (timeout); a late one is ignored.
   void forget(std::uint64_t correlation);
+
+  // This process's timers (timer.hpp); their thread starts with the first.
+  [[nodiscard]] timer_service& timers() noexcept { return *timers_; }
 
   void set_inbox_handler(inbox_handler handler) { inbox_handler_ = std::move(handler); }
   void start_pump();
@@ -131,9 +136,12 @@ class process {
   std::once_flag pump_started_;
   std::atomic<bool> pump_stop_{false};
   std::thread pump_thread_;
+  // Last: made after everything it sends through, stopped before it goes.
+  std::unique_ptr<timer_service> timers_;
 };
 
-// Human-readable text for a log line: "procactor: <who>: <text>".
+// Human-readable text for a log line: "procactor: <who>: <text>" on
+// stderr, or to Options::logger where one is set (logger.hpp). Any thread.
 void log_line(const std::string& who, const std::string& text);
 
 }  // namespace procactor::detail

@@ -9,3 +9,4 @@
 #include "params.hpp"      // IWYU pragma: export
 #include "pool.hpp"        // IWYU pragma: export
 #include "runtime.hpp"     // IWYU pragma: export
+#include "timer.hpp"       // IWYU pragma: export
