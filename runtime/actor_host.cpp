@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -10,6 +11,7 @@
 
 #include "procactor/runtime.hpp"
 #include "registry.hpp"
+#include "timer.hpp"
 #include "warm_start.hpp"
 
 namespace procactor::detail {
@@ -92,20 +94,40 @@ void actor_host::commit_current() {
   current_.reset();
 }
 
-std::optional<Message> actor_host::recv() {
+void actor_host::stop_timers() {
+  if (timers_stopped_) return;
+  timers_stopped_ = true;
+  process_.timers().stop();
+}
+
+std::optional<Message> actor_host::recv(std::optional<steady::duration> timeout) {
   const bool handled = current_.has_value();
+  // Also when this returns nullopt for the timeout: the message was handled.
   commit_current();
   if (publish_warm_ && handled) {
     publish_warm_ = false;
     publish_warm_pages(*process_.shm().header());
   }
+  const auto deadline = timeout ? steady::now() + *timeout : steady::time_point::max();
   for (;;) {
     const std::uint32_t closed = receiver_.box()->closed.load(std::memory_order_acquire);
-    if (closed == mailbox_stopping) return std::nullopt;  // what is queued waits for the next incarnation
-    if (!draining_ && closed == mailbox_closed) draining_ = true;
-    auto d = receiver_.next(recv_slice);
+    if (closed == mailbox_stopping) {  // what is queued waits for the next incarnation
+      stop_timers();
+      return std::nullopt;
+    }
+    if (!draining_ && closed == mailbox_closed) {
+      // Before the drain: a tick sent before the timers stopped is in a
+      // lane by now, and the drain below handles it; none comes after.
+      stop_timers();
+      draining_ = true;
+    }
+    steady::duration slice = recv_slice;
+    if (timeout) slice = std::clamp<steady::duration>(deadline - steady::now(), steady::duration::zero(), recv_slice);
+    auto d = receiver_.next(slice);
     if (!d) {
       if (draining_ && receiver_.all_empty()) return std::nullopt;
+      // Not while draining: a nullopt with stopping() true must mean drained.
+      if (timeout && !draining_ && steady::now() >= deadline) return std::nullopt;
       continue;
     }
     if (poisoned(*d)) {
@@ -295,9 +317,12 @@ int actor_host::run(const std::string& type) {
                                          std::memory_order_acq_rel);
     actor->on_start();
     actor->run();
+    // A run() of its own may return without having received the close.
+    stop_timers();
     commit_current();
     actor->on_stop();
   } catch (const std::exception& e) {
+    stop_timers();
     log_line(name_, std::string("the actor threw out of its loop: ") + e.what());
     return 1;
   }
@@ -317,6 +342,12 @@ std::optional<Message> ActorBase::recv() {
   auto* host = detail::actor_host::current();
   if (host == nullptr) throw error(errc::not_supervisor, "recv() called outside an actor process");
   return host->recv();
+}
+
+std::optional<Message> ActorBase::recv(std::chrono::milliseconds timeout) {
+  auto* host = detail::actor_host::current();
+  if (host == nullptr) throw error(errc::not_supervisor, "recv() called outside an actor process");
+  return host->recv(std::max(timeout, std::chrono::milliseconds::zero()));
 }
 
 int ActorBase::replica() const {

@@ -20,7 +20,8 @@ class actor_host {
   // Runs the actor to its end; returns the process's exit code.
   int run(const std::string& type);
 
-  std::optional<Message> recv();
+  // Blocks for the next message; with a timeout, at most that long.
+  std::optional<Message> recv(std::optional<steady::duration> timeout = std::nullopt);
   // Forked from the fork server: after its first message this process
   // publishes the pages its start touched, for the spares (warm_start.hpp).
   void publish_warm_pages_after_first() noexcept { publish_warm_ = true; }
@@ -34,6 +35,9 @@ class actor_host {
 
  private:
   void commit_current();
+  // The actor was asked to stop: its timers end, and what they sent before
+  // is in the lanes it is about to drain (or leave to the next incarnation).
+  void stop_timers();
   void dead_letter(const delivery& d, errc code, const std::string& reason);
   bool poisoned(const delivery& d) const noexcept;
   struct route_state;
@@ -64,6 +68,7 @@ class actor_host {
   bool at_most_once_ = false;
   bool draining_ = false;
   bool publish_warm_ = false;
+  bool timers_stopped_ = false;
 };
 
 // Encodes a dead letter for the supervisor's inbox, and decodes it there.

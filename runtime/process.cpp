@@ -10,7 +10,9 @@
 #include <iostream>
 
 #include "futex.hpp"
+#include "logger.hpp"
 #include "procactor/runtime.hpp"
+#include "timer.hpp"
 
 namespace procactor::detail {
 namespace {
@@ -38,6 +40,7 @@ slot_state state_of(const slot_entry& e) {
 }  // namespace
 
 void log_line(const std::string& who, const std::string& text) {
+  if (offer_to_logger(who, text)) return;  // Options::logger, in the supervising program
   std::string line = "procactor: " + who + ": " + text + "\n";
   // One write per line so that lines of concurrent processes never interleave.
   (void)!::write(STDERR_FILENO, line.data(), line.size());
@@ -52,9 +55,13 @@ process::process(arena a, slot_id self, bool supervisor)
   // for an earlier incarnation's ask may still arrive. Ids unique to this
   // process keep it from completing one of ours.
   next_correlation_.store((static_cast<std::uint64_t>(::getpid()) << 32) | 1);
+  timers_ = std::make_unique<timer_service>(*this);
 }
 
-process::~process() { stop_pump(); }
+process::~process() {
+  timers_->stop();  // it sends through this process: first
+  stop_pump();
+}
 
 process* process::current() noexcept { return instance().get(); }
 void process::install(std::unique_ptr<process> p) { instance() = std::move(p); }

@@ -51,6 +51,8 @@ struct pending {
   steady::time_point target_gone_since{};
 };
 
+class timer_service;
+
 // Messages other than replies that reach a process's inbox (the
 // supervisor's: dead letters). Returns false for a type it does not take.
 using inbox_handler = std::function<bool(const delivery&)>;
@@ -98,6 +100,9 @@ class process {
   void watch(const std::shared_ptr<pending>& state);
   // Drops an ask that ended without a reply (timeout); a late one is ignored.
   void forget(std::uint64_t correlation);
+
+  // This process's timers (timer.hpp); their thread starts with the first.
+  [[nodiscard]] timer_service& timers() noexcept { return *timers_; }
 
   void set_inbox_handler(inbox_handler handler) { inbox_handler_ = std::move(handler); }
   void start_pump();
@@ -167,9 +172,12 @@ class process {
   std::once_flag pump_started_;
   std::atomic<bool> pump_stop_{false};
   std::thread pump_thread_;
+  // Last: made after everything it sends through, stopped before it goes.
+  std::unique_ptr<timer_service> timers_;
 };
 
-// Human-readable text for a log line: "procactor: <who>: <text>".
+// Human-readable text for a log line: "procactor: <who>: <text>" on
+// stderr, or to Options::logger where one is set (logger.hpp). Any thread.
 void log_line(const std::string& who, const std::string& text);
 
 }  // namespace procactor::detail

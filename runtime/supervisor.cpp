@@ -18,6 +18,7 @@
 #include "exit_paths.hpp"
 #include "futex.hpp"
 #include "registry.hpp"
+#include "timer.hpp"
 
 namespace procactor::detail {
 namespace {
@@ -60,6 +61,8 @@ supervisor::supervisor(std::vector<std::string> argv, Options options)
   if (options_.fork_server && (mode == nullptr || std::strcmp(mode, "exec") != 0) && !forks_.start()) {
     log_line("supervisor", "could not start the fork server; actors start with exec");
   }
+  // The logger's thread, after the fork server (see logger.hpp).
+  logger_.start(options_.logger);
   // The program's own path, resolved once: tools that run the program
   // (valgrind, rr) answer this readlink with the program, not themselves.
   std::error_code ignored;
@@ -121,6 +124,9 @@ supervisor::supervisor(std::vector<std::string> argv, Options options)
 }
 
 supervisor::~supervisor() {
+  // The program's timers that have not fired never will: they end with the
+  // Runtime, before its actors are closed.
+  process_->timers().stop();
   shutdown();
   {
     std::lock_guard guard(mutex_);
@@ -138,6 +144,7 @@ supervisor::~supervisor() {
   forget_run();
   process::uninstall();
   stop_guardian(guardian_);
+  // logger_ goes last of all: everything above may still log.
 }
 
 slot_id supervisor::spawn(std::string_view type, std::string_view name, const SpawnOptions& options) {

@@ -22,6 +22,7 @@
 
 #include "fork_server.hpp"
 #include "guardian.hpp"
+#include "logger.hpp"
 #include "process.hpp"
 #include "procactor/runtime.hpp"
 #include "restart_decision.hpp"
@@ -154,6 +155,7 @@ class supervisor {
   void close_output(slot_id slot);
   [[nodiscard]] std::string sender_name(std::uint32_t sender_plus_one) const;
 
+  logger_session logger_;  // destroyed last: everything else may log on its way out
   fork_server forks_;  // made first, before any thread; see fork_server.hpp
   guardian guardian_;
   std::vector<std::string> argv_;

@@ -13,12 +13,22 @@
 //
 //   void run() override { while (auto m = recv()) { if (m->is<Text>()) ... } }
 //
+// A loop that also does something when nothing comes uses recv(timeout):
+//
+//   for (;;) {
+//     if (auto m = recv(100ms)) { ...; continue; }
+//     if (stopping()) break;  // closed and drained
+//     flush();                // nothing came for 100 ms
+//   }
+//
 // A message is committed (removed from the mailbox) only once its handler has
 // returned, so a crash inside a handler redelivers it to the restarted process.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -28,6 +38,7 @@
 #include "codec.hpp"
 #include "message.hpp"
 #include "params.hpp"
+#include "timer.hpp"
 
 namespace procactor {
 
@@ -105,6 +116,38 @@ class ActorBase {
   // Blocks for the next message; nullopt once the actor was closed and its
   // mailbox drained. Receiving commits the message returned before.
   std::optional<Message> recv();
+  // As recv(), waiting at most `timeout`: nullopt when nothing came in that
+  // time, or (at once) when the actor was closed and its mailbox drained;
+  // stopping() tells the two apart (while it drains, recv(timeout) returns
+  // what is left, not a timeout). It commits the message returned before
+  // even when it returns nullopt: that one was handled.
+  //
+  // There is no selective receive (a recv of one type that leaves the
+  // others queued): a commit moves the head of the sender's lane past the
+  // message, freeing what lies before it too, so a message taken out of
+  // turn would either commit the skipped ones unhandled or hold the lane
+  // behind them. Keep what is to be dealt with later in a queue of your
+  // own; to wait for one answer, ask() (README, "Actors").
+  std::optional<Message> recv(std::chrono::milliseconds timeout);
+
+  // Sends `message` to this actor every `interval`, the first time one
+  // interval from now. Fixed rate: ticks are due at start + k * interval
+  // whatever the handlers take, and ticks missed while the process was
+  // stalled are skipped, never sent in a burst; a tick that finds the
+  // mailbox full is skipped too. Stop it with cancel() on the Timer. Every
+  // timer of the actor ends when it is asked to stop (closed, or a
+  // restart): none sends into its mailbox after that. Timers do not survive
+  // a restart: an actor that needs one starts it in on_start. (A one-shot
+  // timer: procactor::send_after(self(), delay, message).)
+  template <registered_message M, class Rep, class Period>
+  Timer start_timer(std::chrono::duration<Rep, Period> interval, const M& message) const {
+    const auto every = std::chrono::duration_cast<detail::clock::duration>(interval);
+    if (every <= detail::clock::duration::zero()) {
+      throw std::invalid_argument("start_timer: the interval must be positive");
+    }
+    return Timer(detail::start_timer(detail::self_slot(), message_traits<M>::id,
+                                     detail::thread_encoder().encode(message), every, every));
+  }
 
   // Sends along every outgoing route (see procactor/route.hpp). A key_hash
   // route uses `key`, or the message's key() when it has one.

@@ -9,4 +9,5 @@
 #include "params.hpp"      // IWYU pragma: export
 #include "pool.hpp"        // IWYU pragma: export
 #include "runtime.hpp"     // IWYU pragma: export
+#include "timer.hpp"       // IWYU pragma: export
 #include "typed_ref.hpp"   // IWYU pragma: export

@@ -95,6 +95,16 @@ struct Options {
   // The root group: the strategy and intensity for actors spawned without a
   // group, and for the groups made directly under it.
   GroupOptions supervision;
+  // When set, every line the runtime logs in this process (the supervising
+  // program's: exits and restarts with log_events, problems found in shared
+  // memory, failed starts, its timers' failures) goes here instead of to
+  // stderr, as `who` (an actor's name, or "supervisor") and `text` (no
+  // "procactor:" prefix, no newline). It is called on a thread of its own,
+  // one line at a time, in order, never with a runtime lock held, until the
+  // Runtime is destroyed. It must not call into the Runtime or wait on
+  // actors (~Runtime waits for it to return). Actor processes still write
+  // their own lines to their stderr, which capture_output() can capture.
+  std::function<void(std::string_view who, std::string_view text)> logger;
 };
 
 enum class ActorState : std::uint8_t { starting, running, restarting, exited, failed, killed };
