@@ -11,9 +11,10 @@
 // drops as unknown, an ask<R> answered with errc::type_mismatch) is a
 // compile error here. It adds no data to ActorRef, from which it derives:
 // it converts to an ActorRef wherever one is expected and travels inside
-// messages as one. An actor with its own run() loop over ActorBase gets a
-// plain ActorRef from spawn, as does an actor found by name; from() makes a
-// typed ref of the latter, checked at run time.
+// messages as one. An actor with its own run() loop (over ActorBase, or an
+// Actor<A> that lists no message) gets a plain ActorRef from spawn, as does
+// an actor found by name; from() makes a typed ref of the latter, checked at
+// run time.
 #pragma once
 
 #include <chrono>
@@ -31,12 +32,14 @@
 
 namespace procactor {
 
-// An actor whose messages are known at compile time: one of Actor<A, ...>.
+// An actor whose messages are known at compile time: an Actor<A, M...>
+// with at least one M. An Actor<A> that lists none drives its own run()
+// loop over recv() and takes whatever comes: it gets a plain ActorRef.
 template <class A>
 concept typed_actor = std::derived_from<A, ActorBase> && requires {
   typename A::handled_messages;
   typename A::handler_type;
-};
+} && (std::tuple_size_v<typename A::handled_messages> > 0);
 
 namespace detail {
 
