@@ -304,21 +304,36 @@ void process::complete(std::uint64_t correlation, errc code, std::span<const std
   (void)finish(*state, code, bytes, type);
 }
 
+namespace {
+// Records the outcome of a state not yet done, under its mutex, and takes
+// its callbacks out into `callbacks`; false when it was done already.
+bool record_outcome(pending& state, errc code, std::span<const std::byte> bytes, type_id type,
+                    std::vector<std::function<void()>>& callbacks) {
+  if (state.done) return false;
+  state.code = code;
+  if (code == errc::ok) {
+    state.value.assign(bytes.begin(), bytes.end());
+    state.value_type = type;
+  } else {
+    state.text.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  }
+  state.done = true;
+  state.finished.store(true);
+  state.ready.notify_all();
+  if (state.on_reply) callbacks.push_back(std::move(state.on_reply));
+  state.on_reply = nullptr;
+  for (auto& callback : state.callbacks) callbacks.push_back(std::move(callback));
+  state.callbacks.clear();
+  state.canceller = nullptr;
+  return true;
+}
+}  // namespace
+
 bool process::finish(pending& state, errc code, std::span<const std::byte> bytes, type_id type) {
   std::vector<std::function<void()>> callbacks;
   {
     std::unique_lock guard(state.mutex);
-    if (state.done) return false;
-    state.code = code;
-    if (code == errc::ok) {
-      state.value.assign(bytes.begin(), bytes.end());
-      state.value_type = type;
-    } else {
-      state.text.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    }
-    state.done = true;
-    state.finished.store(true);
-    state.ready.notify_all();
+    if (!record_outcome(state, code, bytes, type, callbacks)) return false;
     // Another thread ended this state: its waiter may sleep on the inbox futex.
     signal_fence();
     if (state.sleeping.load() && inbox_) {
@@ -326,11 +341,6 @@ bool process::finish(pending& state, errc code, std::span<const std::byte> bytes
       box->wake_seq.fetch_add(1, std::memory_order_release);
       futex_wake(box->wake_seq, INT32_MAX);
     }
-    if (state.on_reply) callbacks.push_back(std::move(state.on_reply));
-    state.on_reply = nullptr;
-    for (auto& callback : state.callbacks) callbacks.push_back(std::move(callback));
-    state.callbacks.clear();
-    state.canceller = nullptr;
   }
   if (callbacks.empty()) return true;
   if (deferred_callbacks != nullptr) {
@@ -614,36 +624,14 @@ std::shared_ptr<pending> make_local_pending() {
 
 bool fulfil(pending& state, errc code, std::span<const std::byte> bytes, type_id type) {
   if (process* p = process::current()) return p->finish(state, code, bytes, type);
+  // No runtime in this process (any more): nobody sleeps on an inbox.
   std::vector<std::function<void()>> callbacks;
   {
     std::lock_guard guard(state.mutex);
-    if (state.done) return false;
-    state.code = code;
-    if (code == errc::ok) {
-      state.value.assign(bytes.begin(), bytes.end());
-      state.value_type = type;
-    } else {
-      state.text.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    }
-    state.done = true;
-    state.finished.store(true);
-    state.ready.notify_all();
-    callbacks.swap(state.callbacks);
-    state.canceller = nullptr;
+    if (!record_outcome(state, code, bytes, type, callbacks)) return false;
   }
   run_callbacks(callbacks);
   return true;
-}
-
-void pass_failure(const pending& from, pending& to) {
-  errc code;
-  std::string text;
-  {
-    std::lock_guard guard(const_cast<pending&>(from).mutex);
-    code = from.code;
-    text = from.text;
-  }
-  (void)fulfil(to, code, std::as_bytes(std::span(text)), 0);
 }
 
 void pass_outcome(const pending& from, pending& to) {

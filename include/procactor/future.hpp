@@ -160,7 +160,7 @@ class Future {
     auto next = detail::make_local_pending();
     detail::on_done(state_, [self = *this, next, fn = std::forward<F>(fn)]() mutable {
       if (detail::outcome(*self.state_) != errc::ok) {
-        detail::pass_failure(*self.state_, *next);
+        detail::pass_outcome(*self.state_, *next);  // the error, as it is
         return;
       }
       if constexpr (std::is_void_v<T>) {

@@ -59,8 +59,6 @@ std::shared_ptr<pending> make_local_pending();
 // Ends a state with this outcome (bytes: the value when ok, else the
 // error's text) unless it has ended; false then.
 bool fulfil(pending& state, errc code, std::span<const std::byte> bytes, type_id type);
-// Ends `to` with the error `from` ended with.
-void pass_failure(const pending& from, pending& to);
 // Ends `to` as `from` ended: its value and type, or its error.
 void pass_outcome(const pending& from, pending& to);
 // How a done state ended.
