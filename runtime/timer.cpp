@@ -119,8 +119,11 @@ void timer_service::loop() {
       continue;
     }
     const auto now = steady::now();
-    if (now < queue_.front().due) {
-      wake_.wait_until(lock, queue_.front().due);
+    // A copy: wait_until reads its time point again after it has let go of
+    // the lock, when a push from another thread may have moved the queue.
+    const steady::time_point due = queue_.front().due;
+    if (now < due) {
+      wake_.wait_until(lock, due);
       continue;
     }
     std::pop_heap(queue_.begin(), queue_.end(), later{});
