@@ -36,12 +36,6 @@ logger_state& state() {
   return s;
 }
 
-void write_stderr(std::string_view who, std::string_view text) {
-  std::string line = "procactor: ";
-  line.append(who).append(": ").append(text).push_back('\n');
-  (void)!::write(STDERR_FILENO, line.data(), line.size());
-}
-
 void deliver(const log_hook& hook, const std::string& who, const std::string& text) noexcept {
   try {
     hook(who, text);
@@ -72,6 +66,13 @@ void run_logger() {
 }
 
 }  // namespace
+
+void write_stderr(std::string_view who, std::string_view text) {
+  std::string line = "procactor: ";
+  line.append(who).append(": ").append(text).push_back('\n');
+  // One write per line so that lines of concurrent processes never interleave.
+  (void)!::write(STDERR_FILENO, line.data(), line.size());
+}
 
 void start_logger(log_hook hook) {
   logger_state& s = state();

@@ -24,6 +24,8 @@ using log_hook = std::function<void(std::string_view who, std::string_view text)
 void start_logger(log_hook hook);
 // Hands over what is queued, joins the thread; later lines go to stderr.
 void stop_logger() noexcept;
+// "procactor: <who>: <text>\n" to stderr in one write(2).
+void write_stderr(std::string_view who, std::string_view text);
 // Queues a line for the hook; false when there is none (the caller writes
 // the line to stderr).
 bool offer_to_logger(const std::string& who, const std::string& text);
