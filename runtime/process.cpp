@@ -41,9 +41,7 @@ slot_state state_of(const slot_entry& e) {
 
 void log_line(const std::string& who, const std::string& text) {
   if (offer_to_logger(who, text)) return;  // Options::logger, in the supervising program
-  std::string line = "procactor: " + who + ": " + text + "\n";
-  // One write per line so that lines of concurrent processes never interleave.
-  (void)!::write(STDERR_FILENO, line.data(), line.size());
+  write_stderr(who, text);
 }
 
 process::process(arena a, slot_id self, bool supervisor)
@@ -586,11 +584,18 @@ bool wait_until(pending& state, clock::time_point deadline) {
     std::unique_lock lock(state.mutex);
     return state.ready.wait_until(lock, deadline, [&] { return state.done; });
   }
+  // A get() (no deadline of its own) waits first: a hot round trip reads no
+  // clock before its reply is in. A bounded wait looks at the clock first,
+  // so that wait_for(0) does not spin.
+  bool look_first = deadline != clock::time_point::max();
   for (;;) {
     if (state.finished.load(std::memory_order_acquire)) return true;
-    const auto now = steady::now();
-    if (p->settle(state, now)) return true;
-    if (now >= deadline) return false;
+    if (look_first) {
+      const auto now = steady::now();
+      if (p->settle(state, now)) return true;
+      if (now >= deadline) return false;
+    }
+    look_first = true;
     p->await_reply(state, deadline);
   }
 }
