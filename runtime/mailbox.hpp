@@ -305,9 +305,12 @@ inline void arm_wake(mailbox* box) noexcept { box->wake_pending.store(0, std::me
 // spinner takes the CPU its slow peer needs in order to answer.
 class spin_budget {
  public:
-  // A parked wait lasts its wake-up too (tens of µs), so "usually within the
-  // window" is judged with room to spare, or parking would feed itself.
-  [[nodiscard]] std::chrono::nanoseconds get() const noexcept { return typical_wait_ <= 4 * max_ ? max_ : min_; }
+  // A parked wait lasts its wake-up too (15-50 µs), so "usually within the
+  // window" is judged with room for one, or parking would feed itself; no
+  // more, or waits that are slow by nature (an answer from another node,
+  // 100-400 µs) keep a spin that never catches them and takes the CPU the
+  // gateway carrying the answer needs.
+  [[nodiscard]] std::chrono::nanoseconds get() const noexcept { return typical_wait_ <= 2 * max_ ? max_ : min_; }
   void waited(std::chrono::nanoseconds wait) noexcept {
     typical_wait_ += (std::min(wait, cap_) - typical_wait_) / 4;
   }

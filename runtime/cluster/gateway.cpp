@@ -1,5 +1,7 @@
 #include "cluster/gateway.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -412,7 +414,8 @@ bool gateway::poll() {
 bool gateway::turn() {
   // MPI's progress has no descriptor to wait on, nor have the mailboxes
   // here: after work, poll on for idle.spin (the answer to what was just
-  // carried is usually that close), then sleep between polls, doubling.
+  // carried is usually that close), yielding between polls, then sleep
+  // between polls, doubling (idle_policy).
   const bool did = poll();
   const auto now = std::chrono::steady_clock::now();
   if (did) {
@@ -422,6 +425,8 @@ bool gateway::turn() {
              now - last_work_ >= std::chrono::duration_cast<std::chrono::steady_clock::duration>(idle_.spin)) {
     sleep_ = sleep_.count() == 0 ? idle_.first_sleep : std::min(sleep_ * 2, idle_.max_sleep);
     std::this_thread::sleep_for(sleep_);
+  } else if (idle_.spin != std::chrono::microseconds::max()) {
+    ::sched_yield();  // an actor just woken on this CPU runs now, not at the end of the gateway's slice
   }
   return did;
 }
