@@ -4,6 +4,7 @@
 // so it cannot work across processes.)
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -45,5 +46,32 @@ inline void signal_fence() noexcept {
   }
 }
 void wait_fence() noexcept;
+
+// A waiter's first sleep of a wait may skip wait_fence's membarrier: it
+// runs a local fence only and sleeps at most `unfenced_sleep`; a sleep that
+// ends by its timeout is followed by a fenced one. Without the membarrier a
+// signaller may, rarely, miss the flag (the store-buffer race above) and not
+// wake the waiter: it then sees the condition when that short sleep ends,
+// late by at most unfenced_sleep, never lost. The membarrier is what it
+// saves: 1.3 µs with the other CPUs idle, but it interrupts every CPU that
+// runs a thread of a registered process, and with those busy it costs tens
+// of µs. Waiters whose waits usually outlast their spin take it
+// (spin_budget::slow): in procactor-mpi-bench's cross-node round trip (an
+// ask carried by two nodes' gateways, 4 processes on a 2-core VM) a
+// membarrier before every sleep cost 30-40 µs of a 150-190 µs round trip.
+// Waiters whose waits are short keep the fence: on the local parked round
+// trip the asker's unfenced sleep measured 6 µs slower (29 against 22 µs
+// in interleaved runs; the cause was not found).
+inline constexpr std::chrono::microseconds unfenced_sleep{500};
+// The fence before a sleep: wait_fence(), or for a first sleep a local
+// fence only; returns the longest that sleep may last.
+inline std::chrono::nanoseconds park_fence(bool first, std::chrono::nanoseconds timeout) noexcept {
+  if (first && fence_state::heavy) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return std::min<std::chrono::nanoseconds>(timeout, unfenced_sleep);
+  }
+  wait_fence();
+  return timeout;
+}
 
 }  // namespace procactor::detail

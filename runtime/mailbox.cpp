@@ -420,6 +420,7 @@ std::optional<delivery> receiver::next(steady::duration timeout) {
   if (auto d = poll()) return d;
   const auto start = steady::now();
   const auto deadline = start + timeout;
+  bool first_sleep = true;
   for (unsigned spins = 0;; ++spins) {
     if (auto d = poll()) {
       spin_.waited(steady::now() - start);
@@ -437,11 +438,12 @@ std::optional<delivery> receiver::next(steady::duration timeout) {
     const std::uint32_t seq = box_->wake_seq.load(std::memory_order_acquire);
     arm_wake(box_);
     box_->parked.fetch_add(1, std::memory_order_relaxed);
-    wait_fence();  // pairs with wake_consumer's signal_fence
+    // Pairs with wake_consumer's signal_fence; the first sleep is short
+    // and unfenced (futex.hpp).
+    const auto longest = park_fence(first_sleep && spin_.slow(), std::min<steady::duration>(park_slice, deadline - now));
+    first_sleep = false;
     auto d = poll();
-    if (!d && box_->closed.load(std::memory_order_acquire) == 0) {
-      futex_wait(box_->wake_seq, seq, std::min<steady::duration>(park_slice, deadline - now));
-    }
+    if (!d && box_->closed.load(std::memory_order_acquire) == 0) futex_wait(box_->wake_seq, seq, longest);
     box_->parked.fetch_sub(1, std::memory_order_relaxed);
     if (d) return d;
     if (box_->closed.load(std::memory_order_acquire) != 0) return std::nullopt;  // let the caller see the close

@@ -310,7 +310,10 @@ class spin_budget {
   // more, or waits that are slow by nature (an answer from another node,
   // 100-400 µs) keep a spin that never catches them and takes the CPU the
   // gateway carrying the answer needs.
-  [[nodiscard]] std::chrono::nanoseconds get() const noexcept { return typical_wait_ <= 2 * max_ ? max_ : min_; }
+  [[nodiscard]] std::chrono::nanoseconds get() const noexcept { return slow() ? min_ : max_; }
+  // Its waits usually outlast the spin (and a wake-up): its first sleep of
+  // a wait may skip the membarrier (park_fence, futex.hpp).
+  [[nodiscard]] bool slow() const noexcept { return typical_wait_ > 2 * max_; }
   void waited(std::chrono::nanoseconds wait) noexcept {
     typical_wait_ += (std::min(wait, cap_) - typical_wait_) / 4;
   }
