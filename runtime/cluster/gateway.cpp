@@ -425,7 +425,7 @@ bool gateway::turn() {
              now - last_work_ >= std::chrono::duration_cast<std::chrono::steady_clock::duration>(idle_.spin)) {
     sleep_ = sleep_.count() == 0 ? idle_.first_sleep : std::min(sleep_ * 2, idle_.max_sleep);
     std::this_thread::sleep_for(sleep_);
-  } else if (idle_.spin != std::chrono::microseconds::max()) {
+  } else {
     ::sched_yield();  // an actor just woken on this CPU runs now, not at the end of the gateway's slice
   }
   return did;

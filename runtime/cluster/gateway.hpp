@@ -67,7 +67,10 @@ struct gateway_hooks {
 // process that is ready to run there (the actor it just woke, which would
 // otherwise wait for the gateway's time slice to end); then it sleeps
 // between polls, doubling from first_sleep to max_sleep. A spin of
-// std::chrono::microseconds::max() never sleeps: a core of its own.
+// std::chrono::microseconds::max() never sleeps: a core of its own (it
+// still yields, which costs nothing when no other process waits for that
+// core; on 2 cores, without the yield, the round trip was 168 µs against
+// 130 µs with it).
 //
 // The spin is long enough to cover an answer that crosses the network and
 // an actor on the other side (a cross-node round trip is 100-400 µs on a
