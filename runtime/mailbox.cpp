@@ -438,8 +438,8 @@ std::optional<delivery> receiver::next(steady::duration timeout) {
     const std::uint32_t seq = box_->wake_seq.load(std::memory_order_acquire);
     arm_wake(box_);
     box_->parked.fetch_add(1, std::memory_order_relaxed);
-    // Pairs with wake_consumer's signal_fence; the first sleep is short
-    // and unfenced (futex.hpp).
+    // Pairs with wake_consumer's signal_fence; a slow waiter's first sleep
+    // is short and unfenced (park_fence, futex.hpp).
     const auto longest = park_fence(first_sleep && spin_.slow(), std::min<steady::duration>(park_slice, deadline - now));
     first_sleep = false;
     auto d = poll();

@@ -482,8 +482,8 @@ void process::park_on_inbox(steady::duration timeout, std::span<pending* const> 
   arm_wake(box);
   box->parked.fetch_add(1);
   for (pending* state : states) state->sleeping.store(true);
-  // Pairs with wake_consumer's and finish()'s signal_fence; a waiter's
-  // first sleep is short and unfenced (futex.hpp).
+  // Pairs with wake_consumer's and finish()'s signal_fence; a slow
+  // waiter's first sleep is short and unfenced (park_fence, futex.hpp).
   timeout = park_fence(first, timeout);
   bool idle = false;
   {

@@ -136,7 +136,7 @@ class process {
   void drain_inbox();  // with inbox_mutex_ held
   // `states`: the waiter's (one for an awaiter, several for await_any),
   // whose completion also ends the sleep; empty for the pump. `first`: a
-  // waiter's first sleep, short and unfenced (park_fence, futex.hpp).
+  // slow waiter's first sleep, short and unfenced (park_fence, futex.hpp).
   void park_on_inbox(steady::duration timeout, std::span<pending* const> states, bool first = false);
   bool settle_watched();  // true while something is watched
   void begin_await();

@@ -426,7 +426,7 @@ bool gateway::turn() {
     sleep_ = sleep_.count() == 0 ? idle_.first_sleep : std::min(sleep_ * 2, idle_.max_sleep);
     std::this_thread::sleep_for(sleep_);
   } else {
-    ::sched_yield();  // an actor just woken on this CPU runs now, not at the end of the gateway's slice
+    ::sched_yield();  // an actor just woken on this CPU runs now, not after the gateway
   }
   return did;
 }

@@ -65,7 +65,7 @@ struct gateway_hooks {
 // How a gateway waits when it found nothing to do (turn()): for `spin`
 // after its last work it polls on, yielding the CPU between polls to any
 // process that is ready to run there (the actor it just woke, which would
-// otherwise wait for the gateway's time slice to end); then it sleeps
+// otherwise wait for the CPU); then it sleeps
 // between polls, doubling from first_sleep to max_sleep. A spin of
 // std::chrono::microseconds::max() never sleeps: a core of its own (it
 // still yields, which costs nothing when no other process waits for that
