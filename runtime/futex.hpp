@@ -63,10 +63,11 @@ void wait_fence() noexcept;
 // trip the asker's unfenced sleep measured 6 µs slower (29 against 22 µs
 // in interleaved runs; the cause was not found).
 inline constexpr std::chrono::microseconds unfenced_sleep{500};
-// The fence before a sleep: wait_fence(), or for a first sleep a local
-// fence only; returns the longest that sleep may last.
-inline std::chrono::nanoseconds park_fence(bool first, std::chrono::nanoseconds timeout) noexcept {
-  if (first && fence_state::heavy) {
+// The fence before a sleep: wait_fence(), or with `unfenced` (a slow
+// waiter's first sleep) a local fence only; returns the longest that sleep
+// may last.
+inline std::chrono::nanoseconds park_fence(bool unfenced, std::chrono::nanoseconds timeout) noexcept {
+  if (unfenced && fence_state::heavy) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     return std::min<std::chrono::nanoseconds>(timeout, unfenced_sleep);
   }

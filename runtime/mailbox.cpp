@@ -420,7 +420,7 @@ std::optional<delivery> receiver::next(steady::duration timeout) {
   if (auto d = poll()) return d;
   const auto start = steady::now();
   const auto deadline = start + timeout;
-  bool first_sleep = true;
+  bool unfenced = spin_.slow();  // this wait's first sleep may skip the membarrier
   for (unsigned spins = 0;; ++spins) {
     if (auto d = poll()) {
       spin_.waited(steady::now() - start);
@@ -440,8 +440,7 @@ std::optional<delivery> receiver::next(steady::duration timeout) {
     box_->parked.fetch_add(1, std::memory_order_relaxed);
     // Pairs with wake_consumer's signal_fence; a slow waiter's first sleep
     // is short and unfenced (park_fence, futex.hpp).
-    const auto longest = park_fence(first_sleep && spin_.slow(), std::min<steady::duration>(park_slice, deadline - now));
-    first_sleep = false;
+    const auto longest = park_fence(std::exchange(unfenced, false), std::min<steady::duration>(park_slice, deadline - now));
     auto d = poll();
     if (!d && box_->closed.load(std::memory_order_acquire) == 0) futex_wait(box_->wake_seq, seq, longest);
     box_->parked.fetch_sub(1, std::memory_order_relaxed);

@@ -476,7 +476,7 @@ void process::pump() {
 // Drains the inbox if no other thread is at it, then sleeps on its futex
 // until a record arrives or `timeout` passes. `states`: a waiter's, whose
 // completion by another thread also ends the sleep.
-void process::park_on_inbox(steady::duration timeout, std::span<pending* const> states, bool first) {
+void process::park_on_inbox(steady::duration timeout, std::span<pending* const> states, bool unfenced) {
   mailbox* box = inbox_->box();
   const std::uint32_t seq = box->wake_seq.load(std::memory_order_acquire);
   arm_wake(box);
@@ -484,7 +484,7 @@ void process::park_on_inbox(steady::duration timeout, std::span<pending* const> 
   for (pending* state : states) state->sleeping.store(true);
   // Pairs with wake_consumer's and finish()'s signal_fence; a slow
   // waiter's first sleep is short and unfenced (park_fence, futex.hpp).
-  timeout = park_fence(first, timeout);
+  timeout = park_fence(unfenced, timeout);
   bool idle = false;
   {
     callback_batch batch;
@@ -525,11 +525,11 @@ void process::await_reply(pending& state, steady::time_point limit) {
   begin_await();
   // Hot path: poll for the reply while replies usually come within the spin.
   std::chrono::nanoseconds budget{0};
-  bool slow = false;  // replies usually take long: the first sleep may skip the membarrier
+  bool unfenced = false;  // replies usually take long: the first sleep may skip the membarrier
   {
     std::lock_guard guard(spin_mutex_);
     if (!state.peer_asleep) budget = reply_spin_.get();
-    slow = reply_spin_.slow();
+    unfenced = reply_spin_.slow();
   }
   const auto start = steady::now();
   const auto spin_end = start + budget;
@@ -541,10 +541,10 @@ void process::await_reply(pending& state, steady::time_point limit) {
   // Cold path: sleep on the inbox futex.
   pending* const mine[] = {&state};
   const auto until = state.local ? limit : std::min(state.deadline, limit);
-  for (bool first = true; !state.finished.load(std::memory_order_acquire); first = false) {
+  while (!state.finished.load(std::memory_order_acquire)) {
     const auto now = steady::now();
     if (now >= until) break;
-    park_on_inbox(std::min<steady::duration>(until - now, liveness_slice), mine, first && slow);
+    park_on_inbox(std::min<steady::duration>(until - now, liveness_slice), mine, std::exchange(unfenced, false));
     if (state.finished.load(std::memory_order_acquire)) break;
     if (state.target != no_slot && steady::now() - now >= liveness_slice / 2) break;  // time to look at the target
   }

@@ -135,9 +135,9 @@ class process {
   void pump();
   void drain_inbox();  // with inbox_mutex_ held
   // `states`: the waiter's (one for an awaiter, several for await_any),
-  // whose completion also ends the sleep; empty for the pump. `first`: a
-  // slow waiter's first sleep, short and unfenced (park_fence, futex.hpp).
-  void park_on_inbox(steady::duration timeout, std::span<pending* const> states, bool first = false);
+  // whose completion also ends the sleep; empty for the pump. `unfenced`: a
+  // slow waiter's first sleep, short and without the membarrier (park_fence).
+  void park_on_inbox(steady::duration timeout, std::span<pending* const> states, bool unfenced = false);
   bool settle_watched();  // true while something is watched
   void begin_await();
   void end_await(steady::time_point end);
