@@ -37,16 +37,19 @@ namespace procactor::detail {
 class byte_buffer {
  public:
   void clear() noexcept { size_ = 0; }
-  void append(const void* data, std::size_t size) {
+  // Inlined into every field's write, so that a field of a size known at
+  // compile time is a compare, a store and an add rather than a call (an
+  // out-of-line copy made the compiler call memcpy for each field).
+  [[gnu::always_inline]] void append(const void* data, std::size_t size) {
     if (size == 0) return;  // an empty vector's data() may be null: no memcpy from it
-    if (size > capacity_ - size_) grow(size);
+    if (size > capacity_ - size_) [[unlikely]] grow(size);
     std::memcpy(storage_.get() + size_, data, size);
     size_ += size;
   }
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {storage_.get(), size_}; }
 
  private:
-  void grow(std::size_t more) {
+  [[gnu::noinline]] void grow(std::size_t more) {
     const std::size_t capacity = std::max<std::size_t>({256, capacity_ * 2, size_ + more});
     auto bigger = std::make_unique_for_overwrite<std::byte[]>(capacity);
     if (size_ != 0) std::memcpy(bigger.get(), storage_.get(), size_);
