@@ -252,7 +252,8 @@ TEST_CASE("sends and answers racing with a slow waiter's park: none lost, none d
 
   std::vector<procactor::Future<std::uint64_t>> done;
   for (std::uint32_t i = 0; i < senders; ++i) {
-    done.push_back(pacers[i].ask<std::uint64_t>(ordering::PacedBlast{sink.name(), i, per_sender, max_gap_us, 1234 + i}, 200s));
+    const ordering::PacedBlast blast{sink.name(), i, per_sender, max_gap_us, 1234 + i};
+    done.push_back(pacers[i].ask<std::uint64_t>(blast, 200s));
   }
   // Meanwhile this process asks, with the answer coming after 0 to 1 ms.
   std::mt19937_64 random(99);
