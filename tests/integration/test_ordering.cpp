@@ -44,19 +44,9 @@ struct Summary {
     archive(received, last, out_of_order, duplicates);
   }
 };
+// Seq{sender, 1..count} to `sink`, back to back or, with max_gap_us, with
+// a pause of 0 to max_gap_us between two sends, drawn from `seed`.
 struct Blast {
-  std::string sink;
-  std::uint32_t sender = 0;
-  std::uint64_t count = 0;
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(sink, sender, count);
-  }
-};
-
-// Seq{sender, 1..count} to `sink` with a pause of 0 to max_gap_us between
-// two sends, drawn from `seed`.
-struct PacedBlast {
   std::string sink;
   std::uint32_t sender = 0;
   std::uint64_t count = 0;
@@ -78,7 +68,6 @@ struct DelayedEcho {
 };
 
 }  // namespace ordering
-PROCACTOR_MESSAGE(ordering::PacedBlast);
 PROCACTOR_MESSAGE(ordering::DelayedEcho);
 PROCACTOR_MESSAGE(ordering::Seq);
 PROCACTOR_MESSAGE(ordering::Flush);
@@ -111,21 +100,11 @@ class Blaster : public procactor::Actor<Blaster, Blast> {
   std::uint64_t on(const Blast& b) {
     const auto sink = find(b.sink);
     if (!sink.valid()) throw std::runtime_error("no sink named " + b.sink);
-    for (std::uint64_t seq = 1; seq <= b.count; ++seq) sink.send(Seq{b.sender, seq});
-    sink.ask<bool>(Flush{}, std::chrono::seconds(120)).get();
-    return b.count;
-  }
-};
-
-class Pacer : public procactor::Actor<Pacer, PacedBlast> {
- public:
-  std::uint64_t on(const PacedBlast& b) {
-    const auto sink = find(b.sink);
-    if (!sink.valid()) throw std::runtime_error("no sink named " + b.sink);
     std::mt19937_64 random(b.seed);
     std::uniform_int_distribution<std::uint32_t> gap(0, b.max_gap_us);
     for (std::uint64_t seq = 1; seq <= b.count; ++seq) {
       sink.send(Seq{b.sender, seq});
+      if (b.max_gap_us == 0) continue;
       const auto pause = gap(random);
       // A quarter of the sends follow the last at once, into a receiver
       // that may be spinning, parking or asleep.
@@ -147,7 +126,6 @@ class Echo : public procactor::Actor<Echo, DelayedEcho> {
 }  // namespace ordering
 PROCACTOR_ACTOR(ordering::Sink);
 PROCACTOR_ACTOR(ordering::Blaster);
-PROCACTOR_ACTOR(ordering::Pacer);
 PROCACTOR_ACTOR(ordering::Echo);
 
 using namespace itest;
@@ -248,11 +226,11 @@ TEST_CASE("sends and answers racing with a slow waiter's park: none lost, none d
   auto sink = scope.spawn<ordering::Sink>("sink");
   auto echo = scope.spawn<ordering::Echo>("echo");
   std::vector<procactor::ActorRef> pacers;
-  for (std::uint32_t i = 0; i < senders; ++i) pacers.push_back(scope.spawn<ordering::Pacer>("pacer"));
+  for (std::uint32_t i = 0; i < senders; ++i) pacers.push_back(scope.spawn<ordering::Blaster>("pacer"));
 
   std::vector<procactor::Future<std::uint64_t>> done;
   for (std::uint32_t i = 0; i < senders; ++i) {
-    const ordering::PacedBlast blast{sink.name(), i, per_sender, max_gap_us, 1234 + i};
+    const ordering::Blast blast{sink.name(), i, per_sender, max_gap_us, 1234 + i};
     done.push_back(pacers[i].ask<std::uint64_t>(blast, 200s));
   }
   // Meanwhile this process asks, with the answer coming after 0 to 1 ms.
