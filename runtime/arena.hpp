@@ -109,6 +109,12 @@ struct slot_entry {
   // Futex word of this slot's process while a least_loaded route waits for
   // credit: bumped by the consumers of its lanes when they commit.
   std::atomic<std::uint32_t> progress_seq;
+  // A robust futex (life_watch.hpp): the running incarnation's main thread
+  // id, written by that thread; the kernel sets FUTEX_OWNER_DIED in it as
+  // the thread exits, before its memory is torn down. Zeroed by the
+  // supervisor before each start; the supervisor's watcher adds
+  // FUTEX_WAITERS to be woken.
+  std::atomic<std::uint32_t> life;
   // Counters, written by the running incarnation.
   std::atomic<std::uint64_t> processed;
   std::atomic<std::uint64_t> dead_letters;
@@ -175,6 +181,9 @@ struct arena_header {
   alignas(cache_line) std::atomic<std::uint64_t> bump;
   std::atomic<std::uint64_t> blob_seq;
   std::atomic<std::uint32_t> slot_count;  // slots in use are [0, slot_count)
+  // Bumped (and woken) by an actor that has published its `life` word: the
+  // supervisor's watchers then wait on it too.
+  alignas(cache_line) std::atomic<std::uint32_t> life_bell;
   alignas(cache_line) slot_entry slots[max_slots];
   // The pages an actor's start touched, published by the first actor forked
   // from the fork server and paged in by the spares (warm_start.hpp).

@@ -20,6 +20,7 @@
 #include "crash_trace.hpp"
 #include "fork_server.hpp"
 #include "guardian.hpp"
+#include "life_watch.hpp"
 #include "spawn_support.hpp"
 #include "warm_start.hpp"
 #include "registry.hpp"
@@ -75,6 +76,8 @@ detail::arena open_arena(const std::string& run) {
     // Known to refs before this process can answer anything: the supervisor
     // stores the same pid only once posix_spawn has returned.
     entry.pid.store(::getpid(), std::memory_order_release);
+    // Its death is then known as it begins, not once its memory is gone.
+    (void)detail::hold_life(entry.life, a.header()->life_bell);
     if (entry.cpu >= 0) {
       cpu_set_t set;
       CPU_ZERO(&set);

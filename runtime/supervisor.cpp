@@ -1,5 +1,6 @@
 #include "supervisor.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -119,6 +120,14 @@ supervisor::supervisor(std::vector<std::string> argv, Options options)
   ev.events = EPOLLIN;
   ev.data.u64 = ~std::uint64_t{0};
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  life_.start(process_->shm().header(), [this](const early_death& death) {
+    {
+      std::lock_guard guard(mutex_);
+      early_deaths_.push_back(death);
+    }
+    const std::uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+  });
   monitor_thread_ = std::thread([this] { monitor_loop(); });
   courier_ = std::thread([this] { courier_loop(); });
 }
@@ -128,6 +137,7 @@ supervisor::~supervisor() {
   // Runtime, before its actors are closed.
   process_->timers().stop();
   shutdown();
+  life_.stop();
   {
     std::lock_guard guard(mutex_);
     stopping_ = true;
@@ -137,6 +147,14 @@ supervisor::~supervisor() {
   if (monitor_thread_.joinable()) monitor_thread_.join();
   courier_wake_.notify_all();
   if (courier_.joinable()) courier_.join();
+  // Incarnations whose exit was still running when they were handled: their
+  // zombies are reaped here, not left to init.
+  for (const auto& [pid, pidfd] : exiting_) {
+    pollfd gone{pidfd, POLLIN, 0};
+    (void)::poll(&gone, 1, 2000);
+    (void)::waitpid(pid, nullptr, WNOHANG);
+    ::close(pidfd);
+  }
   forks_.stop();
   process_->stop_pump();
   ::close(epoll_fd_);
@@ -249,6 +267,7 @@ slot_id supervisor::add_slot(std::string_view type, std::string_view name, const
     if (!remote) groups_[c.group].members.push_back({false, slot});
     child_count_.store(slot + 1);
   }
+  if (!remote) life_.cover(slot + 1);
   return slot;
 }
 
@@ -296,6 +315,13 @@ void supervisor::monitor_loop() {
         (void)!::read(wake_fd_, &count, sizeof count);
         continue;
       }
+      if ((events[i].data.u64 & exiting_tag) != 0) {  // a zombie at last: reap_orphans takes it
+        const int pidfd = static_cast<int>(events[i].data.u64 & 0xffffffffU);
+        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, pidfd, nullptr);
+        ::close(pidfd);
+        std::erase_if(exiting_, [&](const auto& entry) { return entry.second == pidfd; });
+        continue;
+      }
       const auto slot = static_cast<slot_id>(events[i].data.u64 & 0xffffffffU);
       if (const auto stream = static_cast<int>(events[i].data.u64 >> 32); stream != 0) {
         read_output(slot, stream - 1, false);
@@ -312,6 +338,7 @@ void supervisor::monitor_loop() {
         if (pid > 0 && children_[s].pidfd < 0 && ::waitpid(pid, &status, WNOHANG) == pid) reaped(s, status);
       }
     }
+    reap_early();
     start_requested();
     advance_operations();
     start_due();

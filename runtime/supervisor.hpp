@@ -22,6 +22,7 @@
 
 #include "fork_server.hpp"
 #include "guardian.hpp"
+#include "life_watch.hpp"
 #include "logger.hpp"
 #include "process.hpp"
 #include "procactor/runtime.hpp"
@@ -53,6 +54,10 @@ class supervisor {
   [[nodiscard]] const Options& options() const noexcept { return options_; }
 
  private:
+  // epoll data of the pidfd of an incarnation handled before its zombie:
+  // the tag and the pidfd.
+  static constexpr std::uint64_t exiting_tag = std::uint64_t{1} << 62;
+
   // Why the supervisor asked an incarnation to stop.
   enum class stop_reason : std::uint8_t { none, restart_request, group };
 
@@ -126,6 +131,7 @@ class supervisor {
   void start_requested();
   void start_due();
   void reaped(slot_id slot, int status);
+  void reap_early();
   void after_crash(slot_id slot, child& c);
   void record_exit(slot_id slot, child& c, int status, steady::time_point now);
   void decide_after_exit(slot_id slot, child& c, const std::string& how, bool abnormal, bool closed, int pid,
@@ -184,6 +190,13 @@ class supervisor {
   std::function<void(const OutputLine&)> on_output_;
   std::deque<std::pair<slot_id, std::promise<void>>> start_requests_;
   std::vector<int> dead_groups_;  // process groups whose stray members are reaped
+  // Deaths noticed before the zombie (life_watch.hpp), for the monitor
+  // thread; guarded by mutex_.
+  std::vector<early_death> early_deaths_;
+  // Incarnations handled as dead while their exit still runs: pid and
+  // pidfd, kept until the pidfd says the zombie is there. Monitor thread.
+  std::vector<std::pair<int, int>> exiting_;
+  life_watch life_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   bool stopping_ = false;

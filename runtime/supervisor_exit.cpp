@@ -96,6 +96,29 @@ void supervisor::reaped(slot_id slot, int status) {
   decide_after_exit(slot, c, how, abnormal, closed, pid, reason);
 }
 
+// Deaths the life watch noticed while the exit still runs (life_watch.hpp):
+// each is handled now as reaped, with the status its exit will have. Its
+// pidfd stays in the epoll set, tagged, until the zombie is there; then
+// reap_orphans reaps it (its process group is a dead group from now on).
+void supervisor::reap_early() {
+  std::vector<early_death> deaths;
+  {
+    std::lock_guard guard(mutex_);
+    deaths.swap(early_deaths_);
+  }
+  for (const early_death& death : deaths) {
+    child& c = children_[death.slot];
+    if (c.pid != death.pid || c.pidfd < 0) continue;  // reaped already
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = exiting_tag | static_cast<std::uint32_t>(c.pidfd);
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.pidfd, &ev);
+    exiting_.emplace_back(c.pid, c.pidfd);
+    c.pidfd = -1;
+    reaped(death.slot, death.status);
+  }
+}
+
 void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& how, bool abnormal, bool closed,
                                    int pid, stop_reason reason) {
   slot_entry& e = process_->shm().slot(slot);

@@ -47,6 +47,8 @@ void supervisor::start(slot_id slot) {
   // Set before the child exists: the child moves it on to `running` itself
   // (a compare-exchange), so a store after the spawn could undo that.
   set_state(slot, slot_state::starting);
+  // Nobody holds it: the new incarnation will (life_watch.hpp).
+  process_->shm().slot(slot).life.store(0, std::memory_order_release);
   pid_t pid = 0;
   int rc = 0;
   if (forks_.running()) {

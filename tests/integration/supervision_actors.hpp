@@ -44,6 +44,18 @@ struct Downs {
   template <class Archive>
   void serialize(Archive&) {}
 };
+// Ends process `pid` with _exit(code), after starting a thread that is
+// still running then when `second_thread`. Redelivered to the next
+// incarnation (it was in flight), it does nothing.
+struct Quit {
+  int code = 0;
+  bool second_thread = false;
+  int pid = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(code, second_thread, pid);
+  }
+};
 
 }  // namespace supervision
 PROCACTOR_MESSAGE(supervision::Pid);
@@ -51,11 +63,12 @@ PROCACTOR_MESSAGE(supervision::Crash);
 PROCACTOR_MESSAGE(supervision::Work);
 PROCACTOR_MESSAGE(supervision::Watch);
 PROCACTOR_MESSAGE(supervision::Downs);
+PROCACTOR_MESSAGE(supervision::Quit);
 
 namespace supervision {
 
 // Writes "start", "stop" and each Work id (one line each) to its journal.
-class Member : public procactor::Actor<Member, Pid, Crash, Work> {
+class Member : public procactor::Actor<Member, Pid, Crash, Work, Quit> {
  public:
   void on_start() override { note("start"); }
   void on_stop() override { note("stop"); }
@@ -64,6 +77,15 @@ class Member : public procactor::Actor<Member, Pid, Crash, Work> {
     std::fprintf(stderr, "%s\n", c.note.c_str());
     std::fflush(stderr);
     std::abort();
+  }
+  void on(const Quit& q) {
+    if (q.pid != static_cast<int>(::getpid())) return;
+    if (q.second_thread) {
+      std::thread([] {
+        for (;;) ::pause();
+      }).detach();
+    }
+    ::_exit(q.code);
   }
   void on(const Work& w) {
     note(std::to_string(w.id));
