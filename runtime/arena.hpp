@@ -48,6 +48,12 @@ inline constexpr std::uint32_t max_slots = 1024;
 inline constexpr std::uint32_t arena_magic = 0xA7E4A001U;
 inline constexpr std::size_t name_length = 64;
 inline constexpr std::size_t warm_page_limit = 1024;
+// The supervisor watches the slots' `life` words (life_watch.hpp) with a
+// thread per this many slots (futex_waitv takes 128 words; one is the
+// thread's bell), starting at slot 1.
+inline constexpr std::uint32_t life_slots_per_watcher = 127;
+inline constexpr std::uint32_t life_watchers = (max_slots - 1 + life_slots_per_watcher - 1) / life_slots_per_watcher;
+constexpr std::uint32_t life_watcher_of(std::uint32_t slot) noexcept { return (slot - 1) / life_slots_per_watcher; }
 
 enum class slot_state : std::uint32_t {
   free = 0,
@@ -182,8 +188,8 @@ struct arena_header {
   std::atomic<std::uint64_t> blob_seq;
   std::atomic<std::uint32_t> slot_count;  // slots in use are [0, slot_count)
   // Bumped (and woken) by an actor that has published its `life` word: the
-  // supervisor's watchers then wait on it too.
-  alignas(cache_line) std::atomic<std::uint32_t> life_bell;
+  // supervisor's watcher of its slot (life_watcher_of) then waits on it too.
+  alignas(cache_line) std::atomic<std::uint32_t> life_bell[life_watchers];
   alignas(cache_line) slot_entry slots[max_slots];
   // The pages an actor's start touched, published by the first actor forked
   // from the fork server and paged in by the spares (warm_start.hpp).

@@ -21,9 +21,6 @@
 namespace procactor::detail {
 namespace {
 
-// Slots per watcher thread: futex_waitv takes 128 words, one is the bell.
-constexpr std::uint32_t slots_per_watcher = 127;
-
 // The robust list of an actor's main thread: one entry, whose futex word is
 // the slot's `life` word in shared memory (futex_offset reaches it from
 // here). Private to the process, read only by the kernel as the thread
@@ -87,9 +84,9 @@ void life_watch::start(arena_header* header, std::function<void(const early_deat
 void life_watch::cover(std::uint32_t slot_count) {
   if (header_ == nullptr || unavailable_.load() || stopping_.load()) return;
   std::lock_guard guard(mutex_);
-  while (1 + threads_.size() * slots_per_watcher < slot_count) {
-    const auto first = static_cast<std::uint32_t>(1 + threads_.size() * slots_per_watcher);
-    threads_.emplace_back([this, first] { watch(first, first + slots_per_watcher); });
+  while (1 + threads_.size() * life_slots_per_watcher < slot_count && threads_.size() < life_watchers) {
+    const auto index = static_cast<std::uint32_t>(threads_.size());
+    threads_.emplace_back([this, index] { watch(index); });
   }
 }
 
@@ -97,21 +94,25 @@ void life_watch::cover(std::uint32_t slot_count) {
 void life_watch::stop() {
   std::lock_guard guard(mutex_);
   if (stopping_.exchange(true) || header_ == nullptr) return;
-  header_->life_bell.fetch_add(1, std::memory_order_acq_rel);
-  futex_wake(header_->life_bell, INT_MAX);
+  for (auto& bell : header_->life_bell) {
+    bell.fetch_add(1, std::memory_order_acq_rel);
+    futex_wake(bell, INT_MAX);
+  }
   for (auto& t : threads_) t.join();
   threads_.clear();
   header_ = nullptr;
 }
 
-void life_watch::watch(std::uint32_t first, std::uint32_t last) {
+void life_watch::watch(std::uint32_t index) {
+  const std::uint32_t first = 1 + index * life_slots_per_watcher;
+  const std::uint32_t last = std::min(first + life_slots_per_watcher, max_slots);
+  std::atomic<std::uint32_t>& bell = header_->life_bell[index];
   std::vector<std::uint32_t> armed(last - first, 0);  // the thread id each slot was armed for
-  futex_waitv waiters[slots_per_watcher + 1];
+  futex_waitv waiters[life_slots_per_watcher + 1];
   while (!stopping_.load()) {
     std::memset(waiters, 0, sizeof waiters);
     std::size_t n = 0;
-    waiters[n++] = {header_->life_bell.load(std::memory_order_acquire),
-                    reinterpret_cast<std::uintptr_t>(&header_->life_bell), FUTEX_32, 0};
+    waiters[n++] = {bell.load(std::memory_order_acquire), reinterpret_cast<std::uintptr_t>(&bell), FUTEX_32, 0};
     const std::uint32_t end = std::min(last, header_->slot_count.load(std::memory_order_acquire));
     bool rescan = false;
     for (std::uint32_t s = first; s < end; ++s) {

@@ -16,7 +16,9 @@
 //   register its own). An actor started by exec keeps glibc's list and is
 //   noticed by its pidfd alone.
 // * The supervisor's watcher threads add FUTEX_WAITERS to each held word and
-//   sleep on all of them (futex_waitv, 127 words and the bell per thread).
+//   sleep on all of them (futex_waitv: 127 slots and their bell per thread,
+//   arena.hpp's life_slots_per_watcher; an actor rings its watcher's bell
+//   once it holds its word).
 //   When a word says its owner died, the watcher reads /proc/PID/stat: the
 //   wait status the exit will have (exit_code, set before exit_mm) and the
 //   number of threads. Only a process whose one thread is that exiting
@@ -73,7 +75,7 @@ class life_watch {
   void stop();
 
  private:
-  void watch(std::uint32_t first, std::uint32_t last);
+  void watch(std::uint32_t index);  // slots of life_watcher_of == index
 
   arena_header* header_ = nullptr;
   std::function<void(const early_death&)> on_death_;

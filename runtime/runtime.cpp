@@ -77,7 +77,7 @@ detail::arena open_arena(const std::string& run) {
     // stores the same pid only once posix_spawn has returned.
     entry.pid.store(::getpid(), std::memory_order_release);
     // Its death is then known as it begins, not once its memory is gone.
-    (void)detail::hold_life(entry.life, a.header()->life_bell);
+    (void)detail::hold_life(entry.life, a.header()->life_bell[detail::life_watcher_of(slot)]);
     if (entry.cpu >= 0) {
       cpu_set_t set;
       CPU_ZERO(&set);
