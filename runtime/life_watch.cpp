@@ -1,13 +1,11 @@
 #include "life_watch.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -50,18 +48,9 @@ bool hold_life(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& bel
   return true;
 }
 
-namespace {
-
-// The fields of a /proc/.../stat file this file needs.
-struct stat_fields {
-  bool read = false;
-  char state = 0;
-  unsigned long flags = 0;
-  int threads = 0;
-  int exit_code = 0;
-};
-
-stat_fields read_stat(const char* path) noexcept {
+exit_preview preview_exit(int pid) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {};
   char text[1024];
@@ -73,71 +62,18 @@ stat_fields read_stat(const char* path) noexcept {
   // last ')': the 3rd field (state) comes first.
   const char* at = std::strrchr(text, ')');
   if (at == nullptr) return {};
-  stat_fields out;
-  out.read = true;
+  exit_preview out;
   int field = 2;
   for (const char* p = at + 1; *p != '\0';) {
     while (*p == ' ') ++p;
     if (*p == '\0') break;
     ++field;
-    if (field == 3) out.state = *p;
-    if (field == 9) out.flags = std::strtoul(p, nullptr, 10);
     if (field == 20) out.threads = static_cast<int>(std::strtol(p, nullptr, 10));
-    if (field == 52) out.exit_code = static_cast<int>(std::strtol(p, nullptr, 10));
+    if (field == 52) out.status = static_cast<int>(std::strtol(p, nullptr, 10));
     while (*p != ' ' && *p != '\0' && *p != '\n') ++p;
     if (*p == '\n') break;
   }
   return out;
-}
-
-// include/linux/sched.h: set by exit_signals() as do_exit() begins; a task
-// with it never returns to user space.
-constexpr unsigned long pf_exiting = 0x00000004;
-
-// How long a watcher waits for the other threads of a dying process to
-// begin their exits before it leaves the death to the pidfd.
-constexpr auto threads_grace = std::chrono::milliseconds(1);
-
-}  // namespace
-
-exit_preview preview_exit(int pid) noexcept {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  const stat_fields f = read_stat(path);
-  return {f.exit_code, f.threads};
-}
-
-bool threads_exiting(int pid) noexcept {
-  char path[96];
-  std::snprintf(path, sizeof path, "/proc/%d/task", pid);
-  DIR* tasks = ::opendir(path);
-  if (tasks == nullptr) return errno == ENOENT;  // reaped: nothing of it runs
-  bool all = true;
-  while (const dirent* entry = ::readdir(tasks)) {
-    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-    std::snprintf(path, sizeof path, "/proc/%d/task/%.16s/stat", pid, entry->d_name);
-    const stat_fields f = read_stat(path);
-    // Gone since the listing, a zombie, dead, or in its exit.
-    if (f.read && f.state != 'Z' && f.state != 'X' && (f.flags & pf_exiting) == 0) {
-      all = false;
-      break;
-    }
-  }
-  ::closedir(tasks);
-  return all;
-}
-
-// A process with more threads than the one whose exit released its word:
-// the others go too when the exit is the whole group's (a signal,
-// exit_group), each within moments; one that does not begin its exit
-// within threads_grace (its main thread ended alone) is the pidfd's.
-bool life_watch::others_done(int pid) const {
-  const auto until = std::chrono::steady_clock::now() + threads_grace;
-  for (;;) {
-    if (threads_exiting(pid)) return true;
-    if (std::chrono::steady_clock::now() >= until || stopping_.load()) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(50));
-  }
 }
 
 void life_watch::start(arena_header* header, std::function<void(const early_death&)> on_death) {
@@ -187,7 +123,7 @@ void life_watch::watch(std::uint32_t index) {
         // Its holder is in its exit: told once, if it was armed for it.
         if (const int pid = static_cast<int>(std::exchange(tid, 0)); pid != 0) {
           const exit_preview preview = preview_exit(pid);
-          if (preview.status != 0 && (preview.threads == 1 || others_done(pid))) on_death_({s, pid, preview.status});
+          if (preview.threads == 1 && preview.status != 0) on_death_({s, pid, preview.status});
         }
         continue;
       }

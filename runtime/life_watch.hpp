@@ -21,16 +21,14 @@
 //   once it holds its word).
 //   When a word says its owner died, the watcher reads /proc/PID/stat: the
 //   wait status the exit will have (exit_code, set before exit_mm) and the
-//   number of threads. The death is reported only when nothing of the
-//   process runs user code any more: it has that one thread, or every
-//   thread in /proc/PID/task has begun its exit (PF_EXITING, which a group
-//   exit sets in each within moments; the watcher waits up to 1 ms for
-//   that), and only for a status other than 0 (which is also what an
-//   unreadable field shows). The monitor thread then handles it as a
-//   reaped exit; the pidfd only says when the zombie can be reaped.
-// * Anything else (exec spawn, a main thread that ended alone, a clean
-//   exit, a kernel without futex_waitv, valgrind) leaves the pidfd path as
-//   it was: the notice only ever comes earlier, never with another status.
+//   number of threads. Only a process whose one thread is that exiting
+//   thread runs no code any more, so only then, and only for a status other
+//   than 0 (which is also what an unreadable field shows), is the death
+//   reported. The monitor thread then handles it as a reaped exit; the
+//   pidfd only says when the zombie can be reaped.
+// * Anything else (exec spawn, more threads, a clean exit, a kernel without
+//   futex_waitv, valgrind) leaves the pidfd path as it was: the notice only
+//   ever comes earlier, never instead of a correct status.
 #pragma once
 
 #include <atomic>
@@ -56,9 +54,6 @@ struct exit_preview {
   int threads = 0;
 };
 exit_preview preview_exit(int pid) noexcept;
-// Whether no thread of `pid` can run user code any more: each one listed
-// in /proc/PID/task is a zombie, dead, or has begun its exit (PF_EXITING).
-bool threads_exiting(int pid) noexcept;
 
 struct early_death {
   std::uint32_t slot = 0;
@@ -80,8 +75,7 @@ class life_watch {
   void stop();
 
  private:
-  void watch(std::uint32_t index);
-  bool others_done(int pid) const;  // slots of life_watcher_of == index
+  void watch(std::uint32_t index);  // slots of life_watcher_of == index
 
   arena_header* header_ = nullptr;
   std::function<void(const early_death&)> on_death_;

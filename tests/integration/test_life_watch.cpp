@@ -7,7 +7,6 @@
 // of its own, with a second thread), its exit record has the kernel's
 // status, it is restarted, and its zombie is reaped while the run goes on.
 #include <linux/futex.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -30,24 +29,14 @@ namespace detail = procactor::detail;
 namespace {
 
 // Shared with the child: the life word, its bell, what hold_life answered
-// (1 held, 2 refused), what the child is told to do (1 wait to be killed,
-// 2 exit with code 3, 3 start a second thread and wait to be killed, 4
-// start one and end the main thread alone with code 5), and the second
-// thread's count of its turns.
+// (1 held, 2 refused) and what the child is told to do (1 wait to be
+// killed, 2 exit with code 3).
 struct words {
   std::atomic<std::uint32_t> life{0};
   std::atomic<std::uint32_t> bell{0};
   std::atomic<std::uint32_t> held{0};
   std::atomic<std::uint32_t> go{0};
-  std::atomic<std::uint64_t> spins{0};
 };
-
-// The second thread: spins, counting, until the process dies. A raw
-// thread (clone), as in a raw clone glibc's pthread_create is not safe.
-int spin(void* arg) {
-  auto* w = static_cast<words*>(arg);
-  for (;;) w->spins.fetch_add(1, std::memory_order_relaxed);
-}
 
 words* shared_words() {
   void* p = ::mmap(nullptr, sizeof(words), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -70,18 +59,7 @@ bool wait_change(std::atomic<std::uint32_t>& word, std::uint32_t value, std::chr
   w->held.store(detail::hold_life(w->life, w->bell) ? 1 : 2);
   detail::futex_wake(w->held, 1);
   while (w->go.load() == 0) detail::futex_wait(w->go, 0, std::chrono::seconds(1));
-  const std::uint32_t go = w->go.load();
-  if (go == 2) ::syscall(SYS_exit_group, 3);
-  if (go == 3 || go == 4) {
-    constexpr std::size_t stack_size = 64 * 1024;
-    void* stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (stack == MAP_FAILED) ::syscall(SYS_exit_group, 100);
-    const int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
-    if (::clone(spin, static_cast<char*>(stack) + stack_size, flags, w) < 0) ::syscall(SYS_exit_group, 101);
-    while (w->spins.load() == 0) {
-    }
-    if (go == 4) ::syscall(SYS_exit, 5);  // this thread only
-  }
+  if (w->go.load() == 2) ::syscall(SYS_exit_group, 3);
   for (;;) ::pause();
 }
 
@@ -154,37 +132,6 @@ TEST_CASE("an exit code of the process's own is in the preview before the reap")
   ::munmap(w, sizeof(words));
 }
 
-TEST_CASE("with a second thread: reported once every thread is in its exit, never while one runs") {
-  SUBCASE("a SIGKILL ends both") {
-    words* w = shared_words();
-    const pid_t pid = raw_child_holding(w);
-    w->go.store(3);
-    detail::futex_wake(w->go, 1);
-    REQUIRE(eventually([&] { return w->spins.load() > 0; }, 60s));
-    CHECK_FALSE(detail::threads_exiting(pid));
-    REQUIRE(::kill(pid, SIGKILL) == 0);
-    CHECK((wait_owner_died(w) & FUTEX_OWNER_DIED) != 0);
-    CHECK(WTERMSIG(detail::preview_exit(pid).status) == SIGKILL);
-    CHECK(eventually([&] { return detail::threads_exiting(pid); }, 60s));
-    CHECK(reap(pid).si_status == SIGKILL);
-    ::munmap(w, sizeof(words));
-  }
-  SUBCASE("the main thread ends alone: its status is there, but the other thread runs") {
-    words* w = shared_words();
-    const pid_t pid = raw_child_holding(w);
-    w->go.store(4);
-    detail::futex_wake(w->go, 1);
-    CHECK((wait_owner_died(w) & FUTEX_OWNER_DIED) != 0);
-    const std::uint64_t before = w->spins.load();
-    REQUIRE(eventually([&] { return w->spins.load() > before; }, 60s));  // still running
-    CHECK(detail::preview_exit(pid).status == (5 << 8));
-    CHECK_FALSE(detail::threads_exiting(pid));
-    REQUIRE(::kill(pid, SIGKILL) == 0);
-    CHECK(reap(pid).si_status == SIGKILL);
-    ::munmap(w, sizeof(words));
-  }
-}
-
 TEST_CASE("a process forked by glibc keeps glibc's robust list: no life word, its pidfd tells") {
   words* w = shared_words();
   const pid_t pid = ::fork();
@@ -214,7 +161,7 @@ TEST_CASE("an actor's exit record has the kernel's status however it ends, and i
     int signal;
   };
   // A signal, an exit code, and an exit code with a second thread running
-  // (which exit_group ends too).
+  // (no early notice: its pidfd tells).
   const way ways[] = {{"SIGKILL", {0, false, 0}, -1, SIGKILL},
                       {"_exit(3)", {3, false, 0}, 3, 0},
                       {"_exit(4) beside a second thread", {4, true, 0}, 4, 0}};
