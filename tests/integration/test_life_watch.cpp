@@ -9,6 +9,7 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,6 +57,7 @@ bool wait_change(std::atomic<std::uint32_t>& word, std::uint32_t value, std::chr
 // The child's side: only system calls and atomics, as after any fork of a
 // threaded program.
 [[noreturn]] void child_body(words* w) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test that fails leaves no child behind
   w->held.store(detail::hold_life(w->life, w->bell) ? 1 : 2);
   detail::futex_wake(w->held, 1);
   while (w->go.load() == 0) detail::futex_wait(w->go, 0, std::chrono::seconds(1));
@@ -136,6 +138,7 @@ TEST_CASE("a process forked by glibc keeps glibc's robust list: no life word, it
   words* w = shared_words();
   const pid_t pid = ::fork();
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     w->held.store(detail::hold_life(w->life, w->bell) ? 1 : 2);
     ::_exit(0);
   }
