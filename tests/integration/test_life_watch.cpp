@@ -65,32 +65,53 @@ bool wait_change(std::atomic<std::uint32_t>& word, std::uint32_t value, std::chr
   for (;;) ::pause();
 }
 
+// A child of the test, killed and reaped on the way out of a test case
+// that failed before its own reap: no zombie outlives the case.
+struct child {
+  pid_t pid;
+  explicit child(pid_t p) : pid(p) {}
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+  ~child() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+};
+
 // A child made as the fork server makes actors: a raw clone, after which
 // the kernel has no robust list for it. Returns once it holds its word,
 // armed (FUTEX_WAITERS) as the supervisor's watcher arms it.
-pid_t raw_child_holding(words* w) {
+void raw_child_holding(words* w, child& c) {
   const long pid = ::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, 0);
   if (pid == 0) child_body(w);
   REQUIRE(pid > 0);
+  c.pid = static_cast<pid_t>(pid);
   REQUIRE(wait_change(w->held, 0));
   REQUIRE(w->held.load() == 1);
   CHECK(w->bell.load() == 1);
   std::uint32_t value = w->life.load();
   CHECK(value == static_cast<std::uint32_t>(pid));  // its one thread's id is its pid
   REQUIRE(w->life.compare_exchange_strong(value, value | FUTEX_WAITERS));
-  return static_cast<pid_t>(pid);
 }
 
-// Sleeps on the armed word until the kernel says its holder died.
+// Sleeps on the armed word until the kernel says its holder died. The
+// kernel may have said so already: the kill and the exit can both be done
+// before the first look.
 std::uint32_t wait_owner_died(words* w) {
-  const std::uint32_t armed = w->life.load();
-  REQUIRE(wait_change(w->life, armed));
+  REQUIRE(eventually([&] {
+    const std::uint32_t now = w->life.load();
+    if ((now & FUTEX_OWNER_DIED) != 0) return true;
+    detail::futex_wait(w->life, now, std::chrono::seconds(1));
+    return (w->life.load() & FUTEX_OWNER_DIED) != 0;
+  }, 60s));
   return w->life.load();
 }
 
-siginfo_t reap(pid_t pid) {
+siginfo_t reap(child& c) {
   siginfo_t info{};
-  REQUIRE(::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED) == 0);
+  REQUIRE(::waitid(P_PID, static_cast<id_t>(c.pid), &info, WEXITED) == 0);
+  c.pid = 0;
   return info;
 }
 
@@ -100,7 +121,9 @@ TEST_SUITE("life watch") {
 
 TEST_CASE("a SIGKILLed process's robust life word says so before it is reaped, with the status to come") {
   words* w = shared_words();
-  const pid_t pid = raw_child_holding(w);
+  child c{0};
+  raw_child_holding(w, c);
+  const pid_t pid = c.pid;
   REQUIRE(::kill(pid, SIGKILL) == 0);
   const std::uint32_t after = wait_owner_died(w);
   CHECK((after & FUTEX_OWNER_DIED) != 0);
@@ -111,7 +134,7 @@ TEST_CASE("a SIGKILLed process's robust life word says so before it is reaped, w
   CHECK(WIFSIGNALED(preview.status));
   CHECK(WTERMSIG(preview.status) == SIGKILL);
   CHECK(preview.threads == 1);
-  const siginfo_t info = reap(pid);
+  const siginfo_t info = reap(c);
   CHECK(info.si_code == CLD_KILLED);
   CHECK(info.si_status == SIGKILL);
   // Reaped, nothing is left to read.
@@ -121,14 +144,16 @@ TEST_CASE("a SIGKILLed process's robust life word says so before it is reaped, w
 
 TEST_CASE("an exit code of the process's own is in the preview before the reap") {
   words* w = shared_words();
-  const pid_t pid = raw_child_holding(w);
+  child c{0};
+  raw_child_holding(w, c);
+  const pid_t pid = c.pid;
   w->go.store(2);
   detail::futex_wake(w->go, 1);
   CHECK((wait_owner_died(w) & FUTEX_OWNER_DIED) != 0);
   const detail::exit_preview preview = detail::preview_exit(pid);
   CHECK(WIFEXITED(preview.status));
   CHECK(WEXITSTATUS(preview.status) == 3);
-  const siginfo_t info = reap(pid);
+  const siginfo_t info = reap(c);
   CHECK(info.si_code == CLD_EXITED);
   CHECK(info.si_status == 3);
   ::munmap(w, sizeof(words));
@@ -136,14 +161,14 @@ TEST_CASE("an exit code of the process's own is in the preview before the reap")
 
 TEST_CASE("a process forked by glibc keeps glibc's robust list: no life word, its pidfd tells") {
   words* w = shared_words();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
+  child c{::fork()};
+  if (c.pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     w->held.store(detail::hold_life(w->life, w->bell) ? 1 : 2);
     ::_exit(0);
   }
-  REQUIRE(pid > 0);
-  const siginfo_t info = reap(pid);
+  REQUIRE(c.pid > 0);
+  const siginfo_t info = reap(c);
   CHECK(info.si_status == 0);
   CHECK(w->held.load() == 2);
   CHECK(w->life.load() == 0);
