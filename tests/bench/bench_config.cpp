@@ -8,6 +8,7 @@ namespace procactor_bench {
 // with every baseline included.
 bench_config bench_config::make(bool quick) {
   using std::chrono::microseconds;
+  using std::chrono::milliseconds;
   bench_config config;
   config.quick = quick;
   // Three rounds is the least that has a median and a range; the full run
@@ -33,11 +34,16 @@ bench_config bench_config::make(bool quick) {
   // 16 chunks per worker: later chunks cost more (trial division), and the
   // pool hands tasks out as workers finish, so fewer chunks would leave one
   // worker with visibly more work than the other at the end.
-  config.primes = quick ? primes_params{3'000'000, 16} : primes_params{8'000'000, 16};
+  // The machine's ceiling counts for a second (0.3 s with --quick), with one
+  // process and with as many as CPUs.
+  config.primes = quick ? primes_params{3'000'000, 16, milliseconds(300)}
+                        : primes_params{8'000'000, 16, milliseconds(1'000)};
   // The chunk of examples/graphs/primes.toml. 20 million as in that file; 3
   // million keeps --quick's serial count and graph runs to a second or so.
-  config.primes_graph = quick ? primes_graph_params{3'000'000, 50'000}
-                              : primes_graph_params{20'000'000, 50'000};
+  // Chunks of 20,000 rather than 50,000: on 16 CPUs the last chunks left
+  // fewer workers idle at the end (docs/benchmarks.md, 16 cores).
+  config.primes_graph = quick ? primes_graph_params{3'000'000, 20'000}
+                              : primes_graph_params{20'000'000, 20'000};
   // Each launch of 64 actors takes well under a second; one warm-up launch
   // pages the launcher, the runtime and the plugin in.
   config.launch_ready = launch_ready_params{64, 1, 1};

@@ -40,6 +40,7 @@ struct round_trip_params {
 struct primes_params {
   std::uint64_t limit = 0;  // count the primes below this
   int chunks_per_worker = 0;  // of the most workers; fewer workers get the same chunks
+  std::chrono::milliseconds ceiling{0};  // how long the machine's ceiling counts, with 1 and with CPUs processes
 };
 
 // The primes graph (examples/graphs/primes.toml with its own limit) through

@@ -38,6 +38,7 @@
 #include "callgrind_stream.hpp"
 #include "fork_exec_restart.hpp"
 #include "launcher_workloads.hpp"
+#include "machine_ceiling.hpp"
 #include "plot.hpp"
 #include "procactor_workloads.hpp"
 #include "python_baseline.hpp"
@@ -290,6 +291,7 @@ class bench_run {
         (config_.primes_graph.limit + config_.primes_graph.chunk - 1) / config_.primes_graph.chunk);
 
     series pool_serial_s, graph_serial_s, pool_s, graph_s, launcher_s, busy_graph_s, busy_pool_s, two_nodes_s;
+    series ceiling;  // what CPUs plain processes do over what one does, per round
     std::vector<series> pool_curve(counts.size()), graph_curve(counts.size());
     series busy_graph_speedup, busy_pool_speedup;
     std::optional<double> graph_total;
@@ -297,6 +299,16 @@ class bench_run {
       const std::string of = "(round " + std::to_string(round + 1) + "/" + std::to_string(rounds_wanted) + ")";
       const auto pool_serial = serial_figure("serial primes below " + std::to_string(pool_limit), pool_limit, of);
       pool_serial_s.add(pool_serial ? std::optional(pool_serial->seconds) : std::nullopt);
+      // What the machine itself gives as many plain processes as CPUs, in
+      // this round: no program's speedup at that many workers goes higher.
+      ceiling.add(figure(
+          "machine ceiling, " + std::to_string(cpus) + " plain processes",
+          [&] {
+            const double one = ceiling_units(1, config_.primes.ceiling);
+            if (one <= 0) throw std::runtime_error("one process counted nothing");
+            return ceiling_units(cpus, config_.primes.ceiling) / one;
+          },
+          of));
       for (std::size_t i = 0; i < counts.size(); ++i) {
         const auto seconds = figure(
             "procactor pool of " + std::to_string(counts[i]),
@@ -392,7 +404,9 @@ class bench_run {
                     {"chunks", static_cast<double>(chunks)},
                     {"workers", static_cast<double>(cpus)},
                     {"serial_s", pool_serial_s},
-                    {"parallel_s", pool_s}};
+                    {"parallel_s", pool_s},
+                    {"machine_ceiling", ceiling},
+                    {"ratio_vs_machine_ceiling", ratio_per_round(pool_curve.back(), ceiling)}};
     pool.curves = curve(pool_curve);
     pool.goals = {{"linear_speedup", true, 0.9}};
 
@@ -404,7 +418,9 @@ class bench_run {
                      {"total", graph_total},
                      {"serial_s", graph_serial_s},
                      {"graph_s", graph_s},
-                     {"launcher_reported_s", launcher_s}};
+                     {"launcher_reported_s", launcher_s},
+                     {"machine_ceiling", ceiling},
+                     {"ratio_vs_machine_ceiling", ratio_per_round(graph_curve.back(), ceiling)}};
     graph.curves = curve(graph_curve);
     graph.goals = {{"linear_speedup", true, 0.9}};
 
