@@ -6,12 +6,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <new>
 #include <stdexcept>
 #include <system_error>
-#include <thread>
 #include <vector>
 
 #include "../../examples/plugin/primes.hpp"
@@ -24,24 +24,25 @@ namespace {
 // trial division, the work of a PrimeCounter in small.
 constexpr std::int64_t unit_to = 20'000;
 
-// Shared with the children: when to start and stop, and what each did.
-struct board {
-  std::atomic<std::int64_t> start_ns{0};  // 0: not yet
-  std::atomic<std::int64_t> end_ns{0};
-  std::atomic<std::uint64_t> units[1];  // one per process (the mapping is larger)
-};
-
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
+// Shared with the children: when to start (0: not yet), then one count per
+// process.
+struct board {
+  std::atomic<std::int64_t> start_ns{0};
+  std::atomic<std::uint64_t>* units() { return reinterpret_cast<std::atomic<std::uint64_t>*>(this + 1); }
+};
+
 // In the child: only computation, the clock, atomics and _exit, as after a
 // fork of a threaded program.
-[[noreturn]] void count_until_told(board* b, unsigned index) {
-  while (b->start_ns.load(std::memory_order_acquire) == 0 || now_ns() < b->start_ns.load()) {
+[[noreturn]] void count_until_told(board* b, unsigned index, std::int64_t duration_ns) {
+  std::int64_t start = 0;
+  while ((start = b->start_ns.load(std::memory_order_acquire)) == 0 || now_ns() < start) {
   }
-  const std::int64_t end = b->end_ns.load(std::memory_order_acquire);
+  const std::int64_t end = start + duration_ns;
   std::uint64_t units = 0;
   volatile std::int64_t sink = 0;
   while (now_ns() < end) {
@@ -49,7 +50,7 @@ std::int64_t now_ns() {
     ++units;
   }
   (void)sink;
-  b->units[index].store(units, std::memory_order_release);
+  b->units()[index].store(units, std::memory_order_release);
   ::_exit(0);
 }
 
@@ -79,18 +80,18 @@ double ceiling_units(unsigned processes, std::chrono::milliseconds duration) {
     ~unmap() { ::munmap(p, n); }
   } mapping{mem, bytes};
   auto* b = new (mem) board;
+  for (unsigned i = 0; i < processes; ++i) new (b->units() + i) std::atomic<std::uint64_t>(0);
+  const std::int64_t duration_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count();
   children kids;
   for (unsigned i = 0; i < processes; ++i) {
     const pid_t pid = ::fork();
     if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
-    if (pid == 0) count_until_told(b, i);
+    if (pid == 0) count_until_told(b, i, duration_ns);
     kids.pids.push_back(pid);
   }
   // All of them forked and spinning: start together a little later, so
   // that none starts before the last one exists.
-  const std::int64_t start = now_ns() + 20'000'000;
-  b->end_ns.store(start + std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count());
-  b->start_ns.store(start, std::memory_order_release);
+  b->start_ns.store(now_ns() + 20'000'000, std::memory_order_release);
   double total = 0;
   for (unsigned i = 0; i < processes; ++i) {
     int status = 0;
@@ -98,9 +99,8 @@ double ceiling_units(unsigned processes, std::chrono::milliseconds duration) {
       throw std::runtime_error("machine ceiling: a counting process did not exit cleanly");
     }
     kids.pids[i] = 0;
-    total += static_cast<double>(b->units[i].load(std::memory_order_acquire));
+    total += static_cast<double>(b->units()[i].load(std::memory_order_acquire));
   }
-  kids.pids.clear();
   return total;
 }
 

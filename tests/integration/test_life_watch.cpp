@@ -45,13 +45,16 @@ words* shared_words() {
   return new (p) words;
 }
 
-// Waits while `word` holds `value`: each wake-up or second looks again.
-bool wait_change(std::atomic<std::uint32_t>& word, std::uint32_t value, std::chrono::seconds limit = 60s) {
+// Sleeps on `word` until `done` holds for its value: each wake-up or
+// second looks again, and a value that is already done ends it at once.
+template <class Done>
+bool wait_word(std::atomic<std::uint32_t>& word, Done done) {
   return eventually([&] {
-    if (word.load() != value) return true;
-    detail::futex_wait(word, value, std::chrono::seconds(1));
-    return word.load() != value;
-  }, limit);
+    const std::uint32_t now = word.load();
+    if (done(now)) return true;
+    detail::futex_wait(word, now, std::chrono::seconds(1));
+    return done(word.load());
+  }, 60s);
 }
 
 // The child's side: only system calls and atomics, as after any fork of a
@@ -87,7 +90,7 @@ void raw_child_holding(words* w, child& c) {
   if (pid == 0) child_body(w);
   REQUIRE(pid > 0);
   c.pid = static_cast<pid_t>(pid);
-  REQUIRE(wait_change(w->held, 0));
+  REQUIRE(wait_word(w->held, [](std::uint32_t v) { return v != 0; }));
   REQUIRE(w->held.load() == 1);
   CHECK(w->bell.load() == 1);
   std::uint32_t value = w->life.load();
@@ -99,12 +102,7 @@ void raw_child_holding(words* w, child& c) {
 // kernel may have said so already: the kill and the exit can both be done
 // before the first look.
 std::uint32_t wait_owner_died(words* w) {
-  REQUIRE(eventually([&] {
-    const std::uint32_t now = w->life.load();
-    if ((now & FUTEX_OWNER_DIED) != 0) return true;
-    detail::futex_wait(w->life, now, std::chrono::seconds(1));
-    return (w->life.load() & FUTEX_OWNER_DIED) != 0;
-  }, 60s));
+  REQUIRE(wait_word(w->life, [](std::uint32_t v) { return (v & FUTEX_OWNER_DIED) != 0; }));
   return w->life.load();
 }
 
