@@ -195,12 +195,10 @@ class gateway_thread {
                                  ": start the nodes with `procactor launch`, which gives mpirun one app context "
                                  "per node in [cluster] order");
       }
-      // A node that loses another waits past Open MPI's own detection (its
-      // daemons' keepalive, about 3 s with the launcher's settings): then
-      // the daemon on a cut-off host has ended the job there before this
-      // node ends, and never sits on an exit report no one acknowledges.
+      // A node that loses another waits past Open MPI's own detection
+      // (cluster::node_peer_timeout says why).
       cluster::link_options options;
-      options.peer_timeout = std::chrono::milliseconds(6000);
+      options.peer_timeout = cluster::node_peer_timeout;
       cluster::mpi_link link(mpi, options);
       slot_plan plan = plan_slots(graph, mpi.rank());
       cluster::gateway_hooks hooks;

@@ -145,6 +145,16 @@ struct link_options {
   std::chrono::microseconds first_sleep{50};     // wait()'s first back-off step
 };
 
+// The peer timeout of a node's link (launcher/node.cpp). Longer than Open
+// MPI's own detection of a lost host, its daemons' out-of-band keepalive
+// (about 3 s with the settings `procactor launch` gives mpirun): a daemon
+// on a host that was cut off ends the job there before a rank of its own
+// gives up on a peer. A rank that ended first would have the daemon send
+// its exit report on a channel that no longer answers; Linux stops
+// keepalive on a socket with data unacknowledged, and the daemon would sit
+// in TCP's retransmission timeout (about 15 minutes).
+inline constexpr std::chrono::milliseconds node_peer_timeout{6000};
+
 // Running totals, for metrics. Payload bytes only (no headers).
 struct link_counters {
   std::uint64_t frames_sent = 0;

@@ -219,10 +219,12 @@ say "hosts: $host_list (network namespaces; 10.250.0.0/24 over a bridge)"
 #    partition would go unnoticed by Open MPI for 8 minutes: mpirun (and
 #    a daemon cut off from it) would outlive the ranks that saw the loss.
 #    1 s idle, 2 probes 1 s apart: a dead channel fails within 3 s. It has
-#    to be no longer than the link's peer_timeout (3 s by default): once a
-#    rank ends, Open MPI sends on that channel, and Linux stops keepalive
-#    probes on a socket with data unacknowledged, leaving only TCP's
-#    retransmission timeout (tcp_retries2: about 15 minutes).
+#    to be shorter than the peer timeout of a rank on a cut-off host
+#    (node_peer_timeout, 6 s, as a node has; the partition case gives it
+#    to rank 1): once a rank ends, Open MPI sends on that channel, and
+#    Linux stops keepalive probes on a socket with data unacknowledged,
+#    leaving only TCP's retransmission timeout (tcp_retries2: about 15
+#    minutes). With the link's default of 3 s the two raced.
 # Which host is local mpirun decides by its own hostname, which is why it
 # runs in host 0's UTS namespace under that name; the names need no DNS or
 # /etc/hosts entry (the daemons call back to mpirun's address, and the

@@ -400,8 +400,12 @@ TEST_CASE("a peer that dies mid-run makes the survivor's progress throw an error
 // the file system, not the network): each rank creates ready.<rank> once
 // the exchange works, the driver cuts the link once both are there and
 // then creates `cut`; each rank writes result.<rank> when its link fails,
-// since rank 1's output cannot reach mpirun across the cut. The link keeps
-// the options a run gets by default.
+// since rank 1's output cannot reach mpirun across the cut. Rank 0 keeps
+// the link's default options. Rank 1, on the cut host, waits as long as a
+// node does (node_peer_timeout), for the reason given there: with the
+// default it could give up on rank 0 (3 s) before its daemon's keepalive
+// failed (2-3 s), and the daemon would then stay behind, retransmitting
+// the report of its exit (seen here: 2 runs in 5).
 TEST_CASE("a partition (the peer's host link down) makes each side's link throw an error naming the other, within "
           "seconds, and the rank exit non-zero" *
           doctest::skip()) {
@@ -411,7 +415,9 @@ TEST_CASE("a partition (the peer's host link down) makes each side's link throw 
   REQUIRE_MESSAGE(dir_env != nullptr, "PROCACTOR_PARTITION_DIR is not set: run by tests/cluster/run_netns.sh");
   const std::filesystem::path dir(dir_env);
   const int other = 1 - rank;
-  mpi_link link(*mpi);
+  link_options options;
+  if (rank == 1) options.peer_timeout = node_peer_timeout;
+  mpi_link link(*mpi, options);
   constexpr std::uint32_t target = 1;
   std::uint64_t received = 0;
   std::uint64_t wrong = 0;
