@@ -234,7 +234,12 @@ void mpi_link::consumed(int peer, std::uint32_t target, std::uint64_t bytes) {
   // Once every peer said bye nobody waits for credit, and after our done
   // nothing more may go out.
   if (state_ == state::saying_done || state_ == state::closed) return;
+  if (bytes == 0) return;
   p.credit_owed[target] += bytes;
+  if (!p.owes) {
+    p.owes = true;
+    p.owed_since = in_progress_ ? now_ : clock::now();
+  }
 }
 
 void mpi_link::send_control(int peer, std::span<const std::byte> bytes) {
@@ -258,6 +263,7 @@ std::uint64_t mpi_link::credit_available(int peer, std::uint32_t target) const {
 
 void mpi_link::flush() {
   check_usable();
+  queue_credits_and_heartbeats(clock::now(), false);  // what is owed rides with the batches
   send_batches();
 }
 
@@ -442,15 +448,23 @@ void mpi_link::check_liveness(clock::time_point now) {
   }
 }
 
-bool mpi_link::queue_credits_and_heartbeats(clock::time_point now) {
+bool mpi_link::queue_credits_and_heartbeats(clock::time_point now, bool every_credit) {
   // After our done nothing more may go out: the peer may already be gone.
   if (state_ == state::saying_done || state_ == state::closed) return false;
   bool queued = false;
   for (int peer = 0; peer < size_; ++peer) {
     if (peer == rank_) continue;
     auto& p = peers_[static_cast<std::size_t>(peer)];
+    // All of it when a batch goes to that peer anyway, or when it waited
+    // long enough; otherwise only what is a quarter of a window.
+    const bool all = every_credit || p.batch.size > 0 || now - p.owed_since >= options_.credit_delay;
+    bool left = false;
     for (auto& [target, bytes] : p.credit_owed) {
-      if (bytes == 0) continue;
+      if (bytes == 0 || !p.owes) continue;
+      if (!all && bytes < options_.credit_window / 4) {
+        left = true;
+        continue;
+      }
       frame_header credit;
       credit.kind = static_cast<std::uint32_t>(frame_kind::credit);
       credit.target = target;
@@ -460,6 +474,7 @@ bool mpi_link::queue_credits_and_heartbeats(clock::time_point now) {
       bytes = 0;
       queued = true;
     }
+    p.owes = left;  // what is left keeps its owed_since: it goes no later
     if (p.batch.size == 0 && now - p.last_sent >= options_.heartbeat_interval) {
       frame_header heartbeat;
       heartbeat.kind = static_cast<std::uint32_t>(frame_kind::heartbeat);
@@ -491,7 +506,7 @@ bool mpi_link::progress() {
     did = hand_over(peer, control_tag, p.control_receives) || did;
   }
   check_liveness(now_);
-  queue_credits_and_heartbeats(now_);
+  queue_credits_and_heartbeats(now_, false);
   send_batches();
   return did;
 }
@@ -506,6 +521,8 @@ bool mpi_link::wait(std::chrono::microseconds spin, std::chrono::microseconds ma
     if (now_ - start >= spin) break;
     if (over()) return false;
   }
+  // Nothing to carry credit back for a while: it goes now, alone.
+  if (queue_credits_and_heartbeats(now_, true)) send_batches();
   auto sleep = std::min(options_.first_sleep, max_sleep);
   for (;;) {
     if (over()) return false;
@@ -538,7 +555,7 @@ void mpi_link::close() {
   drain_until([&] { return every_peer([](const peer_state& p) { return p.bye_data && p.bye_control; }); });
   // Phase 2: the last credits, then done; no peer sends data any more, so
   // once every peer's done came nothing is left in flight towards us.
-  queue_credits_and_heartbeats(clock::now());
+  queue_credits_and_heartbeats(clock::now(), true);
   send_to_every_peer(frame_kind::done);
   state_ = state::saying_done;
   drain_until([&] { return every_peer([](const peer_state& p) { return p.done; }); });

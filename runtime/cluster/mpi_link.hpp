@@ -32,6 +32,11 @@
 //   the network instead of losing frames. A refused frame stays with the
 //   caller, who retries after progress; for order, later frames to that
 //   (peer, target) must wait behind it.
+//   Credit rides with the next batch to that peer. It goes alone only when
+//   a (peer, target) is owed a quarter of its window, when it has been owed
+//   for link_options::credit_delay, or when wait() is about to sleep: a
+//   ping-pong then costs one MPI message each way, not two (a data frame
+//   and, after it, a batch of credit alone).
 // * Failure is fatal to the run: any MPI error, a malformed frame, or a peer
 //   not heard from for link_options::peer_timeout throws mpi_error naming
 //   the peer, and every later call on the link throws it again. Open MPI
@@ -143,6 +148,9 @@ struct link_options {
   std::chrono::milliseconds heartbeat_interval{200};
   std::chrono::milliseconds peer_timeout{3000};  // zero: never declare a peer lost
   std::chrono::microseconds first_sleep{50};     // wait()'s first back-off step
+  // Longest that returned credit waits for a batch to ride with (see
+  // Credits above).
+  std::chrono::microseconds credit_delay{1000};
 };
 
 // The peer timeout of a node's link (launcher/node.cpp). Longer than Open
@@ -209,7 +217,8 @@ class mpi_link {
   // Room left in a (peer, target) window.
   [[nodiscard]] std::uint64_t credit_available(int peer, std::uint32_t target) const;
 
-  // Sends every queued batch and credit now.
+  // Sends every queued batch now, with the credit owed to its peer; and
+  // credit that is due (see Credits above).
   void flush();
 
   // Never blocks: completes sends, receives and dispatches what has
@@ -248,6 +257,8 @@ class mpi_link {
     buffer batch;                                      // data frames being gathered
     std::unordered_map<std::uint32_t, std::uint64_t> in_flight;   // target -> bytes
     std::unordered_map<std::uint32_t, std::uint64_t> credit_owed;  // target -> bytes
+    std::chrono::steady_clock::time_point owed_since;  // when credit_owed last left all-zero
+    bool owes = false;                                 // some credit_owed entry is not 0
     std::deque<pending_receive> data_receives;    // matched, in match order
     std::deque<pending_receive> control_receives;
     std::chrono::steady_clock::time_point last_heard;
@@ -276,7 +287,9 @@ class mpi_link {
   bool dispatch_data(int peer, const buffer& bytes);
   bool dispatch_control(int peer, const buffer& bytes);
   void check_liveness(std::chrono::steady_clock::time_point now);
-  bool queue_credits_and_heartbeats(std::chrono::steady_clock::time_point now);
+  // Credit goes out when due (see Credits above), or all of it with
+  // `every_credit`.
+  bool queue_credits_and_heartbeats(std::chrono::steady_clock::time_point now, bool every_credit);
   buffer take_buffer(std::size_t bytes);
   void drain_until(const std::function<bool()>& finished);
 

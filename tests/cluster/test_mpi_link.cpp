@@ -234,6 +234,53 @@ TEST_CASE("a receiver that does not consume holds its sender back by credit; con
   }
 }
 
+TEST_CASE("a ping-pong costs one MPI message each way: returned credit rides with the answer") {
+  const int rank = mpi->rank();
+  link_options options;
+  // Only a batch to ride with returns credit here: no timer, no heartbeat,
+  // and waits that spin rather than sleep (a wait that sleeps sends what
+  // is owed first).
+  options.credit_delay = std::chrono::hours(1);
+  options.heartbeat_interval = std::chrono::hours(1);
+  options.peer_timeout = std::chrono::milliseconds(0);
+  mpi_link link(*mpi, options);
+  constexpr std::uint32_t target = 3;
+  constexpr int trips = 500;
+  const auto spin = std::chrono::seconds(3600);
+  const auto payload = pattern(7, 32);
+  int received = 0;
+  link.on_data([&](int peer, const frame_header& h, std::span<const std::byte> bytes) {
+    ++received;
+    link.consumed(peer, h.target, frame_cost(h.length));
+    if (rank == 1) CHECK(link.try_send(0, h, bytes));  // the answer, out at the end of this progress
+  });
+  const link_counters before = link.counters();
+  if (rank == 0) {
+    frame_header h;
+    h.target = target;
+    for (int i = 0; i < trips; ++i) {
+      h.correlation = static_cast<std::uint64_t>(i);
+      REQUIRE(link.try_send(1, h, payload));
+      link.flush();
+      while (received <= i) link.wait(spin, spin);
+    }
+  } else if (rank == 1) {
+    while (received < trips) link.wait(spin, spin);
+  }
+  if (rank <= 1) {
+    const link_counters& after = link.counters();
+    // One MPI message per frame: no batch of credit alone.
+    CHECK(after.frames_sent - before.frames_sent == trips);
+    CHECK(after.batches_sent - before.batches_sent == trips);
+    // And the credit went back all the same, with the next frame: rank 1's
+    // with each answer, rank 0's with the next ping.
+    CHECK(after.credit_frames_sent - before.credit_frames_sent == (rank == 1 ? trips : trips - 1));
+    const std::uint64_t unanswered = rank == 1 ? frame_cost(32) : 0;  // rank 0's credit for the last answer
+    CHECK(link.credit_available(1 - rank, target) == options.credit_window - unanswered);
+  }
+  link.close();
+}
+
 TEST_CASE("control messages pass, in order, while data is stalled on credit") {
   const int rank = mpi->rank();
   link_options options;
