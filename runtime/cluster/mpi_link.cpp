@@ -94,7 +94,7 @@ mpi_link::mpi_link(environment& env, link_options options) : options_(options) {
   peers_.resize(static_cast<std::size_t>(size_));
   const auto now = clock::now();
   for (auto& p : peers_) p.last_heard = p.last_sent = now;
-  last_progress_ = now;
+  last_progress_ = now_ = now;
 }
 
 mpi_link::~mpi_link() {
@@ -170,7 +170,9 @@ void mpi_link::start_send(int peer, int tag, buffer&& bytes) {
   send_requests_.push_back(request);
   send_buffers_.push_back(std::move(bytes));
   send_peers_.push_back(peer);
-  peers_[static_cast<std::size_t>(peer)].last_sent = now_;
+  // now_ is the time of the last progress call: a send from flush() or
+  // close() outside one is stamped with the time it went.
+  peers_[static_cast<std::size_t>(peer)].last_sent = in_progress_ ? now_ : clock::now();
   if (tag == data_tag) ++counters_.batches_sent;
 }
 

@@ -269,6 +269,11 @@ TEST_CASE("a ping-pong costs one MPI message each way: returned credit rides wit
   }
   if (rank <= 1) {
     const link_counters& after = link.counters();
+    INFO("rank " << rank << ": frames " << after.frames_sent - before.frames_sent << ", batches "
+                  << after.batches_sent - before.batches_sent << ", credit frames "
+                  << after.credit_frames_sent - before.credit_frames_sent << ", heartbeats "
+                  << after.heartbeats_sent - before.heartbeats_sent << ", control "
+                  << after.control_sent - before.control_sent);
     // One MPI message per frame: no batch of credit alone.
     CHECK(after.frames_sent - before.frames_sent == trips);
     CHECK(after.batches_sent - before.batches_sent == trips);
