@@ -110,6 +110,11 @@ mpi_link::~mpi_link() {
   }
 }
 
+// now_ is the time of the last progress call: a send or a credit from
+// flush(), close() or the caller's own code outside one gets the time it
+// happened.
+clock::time_point mpi_link::stamp_time() const { return in_progress_ ? now_ : clock::now(); }
+
 void mpi_link::check_usable() const {
   if (!failure_.empty()) throw mpi_error(failed_peer_, failed_code_, failure_);
 }
@@ -170,9 +175,7 @@ void mpi_link::start_send(int peer, int tag, buffer&& bytes) {
   send_requests_.push_back(request);
   send_buffers_.push_back(std::move(bytes));
   send_peers_.push_back(peer);
-  // now_ is the time of the last progress call: a send from flush() or
-  // close() outside one is stamped with the time it went.
-  peers_[static_cast<std::size_t>(peer)].last_sent = in_progress_ ? now_ : clock::now();
+  peers_[static_cast<std::size_t>(peer)].last_sent = stamp_time();
   if (tag == data_tag) ++counters_.batches_sent;
 }
 
@@ -238,10 +241,7 @@ void mpi_link::consumed(int peer, std::uint32_t target, std::uint64_t bytes) {
   if (state_ == state::saying_done || state_ == state::closed) return;
   if (bytes == 0) return;
   p.credit_owed[target] += bytes;
-  if (!p.owes) {
-    p.owes = true;
-    p.owed_since = in_progress_ ? now_ : clock::now();
-  }
+  if (!p.owed_since) p.owed_since = stamp_time();
 }
 
 void mpi_link::send_control(int peer, std::span<const std::byte> bytes) {
@@ -459,10 +459,11 @@ bool mpi_link::queue_credits_and_heartbeats(clock::time_point now, bool every_cr
     auto& p = peers_[static_cast<std::size_t>(peer)];
     // All of it when a batch goes to that peer anyway, or when it waited
     // long enough; otherwise only what is a quarter of a window.
-    const bool all = every_credit || p.batch.size > 0 || now - p.owed_since >= options_.credit_delay;
+    const bool all =
+        every_credit || p.batch.size > 0 || (p.owed_since && now - *p.owed_since >= options_.credit_delay);
     bool left = false;
     for (auto& [target, bytes] : p.credit_owed) {
-      if (bytes == 0 || !p.owes) continue;
+      if (bytes == 0) continue;
       if (!all && bytes < options_.credit_window / 4) {
         left = true;
         continue;
@@ -476,7 +477,7 @@ bool mpi_link::queue_credits_and_heartbeats(clock::time_point now, bool every_cr
       bytes = 0;
       queued = true;
     }
-    p.owes = left;  // what is left keeps its owed_since: it goes no later
+    if (!left) p.owed_since.reset();  // what is left keeps its time: it goes no later
     if (p.batch.size == 0 && now - p.last_sent >= options_.heartbeat_interval) {
       frame_header heartbeat;
       heartbeat.kind = static_cast<std::uint32_t>(frame_kind::heartbeat);

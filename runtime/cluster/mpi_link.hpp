@@ -65,6 +65,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -257,8 +258,8 @@ class mpi_link {
     buffer batch;                                      // data frames being gathered
     std::unordered_map<std::uint32_t, std::uint64_t> in_flight;   // target -> bytes
     std::unordered_map<std::uint32_t, std::uint64_t> credit_owed;  // target -> bytes
-    std::chrono::steady_clock::time_point owed_since;  // when credit_owed last left all-zero
-    bool owes = false;                                 // some credit_owed entry is not 0
+    // Since when some credit_owed entry is not 0; none while all are.
+    std::optional<std::chrono::steady_clock::time_point> owed_since;
     std::deque<pending_receive> data_receives;    // matched, in match order
     std::deque<pending_receive> control_receives;
     std::chrono::steady_clock::time_point last_heard;
@@ -270,6 +271,8 @@ class mpi_link {
   enum class state { open, saying_bye, saying_done, closed };
 
   void check_usable() const;
+  // The time for a stamp: now_ inside a progress call, the clock outside one.
+  [[nodiscard]] std::chrono::steady_clock::time_point stamp_time() const;
   [[noreturn]] void fail(int peer, int code, const std::string& what);
   void check(int code, int peer, const char* call);
   peer_state& peer_at(int peer, const char* call);
