@@ -57,6 +57,19 @@ std::byte* lane_writer::reserve(std::size_t size) noexcept {
   return at + sizeof header;
 }
 
+std::size_t lane_writer::line_padded(std::size_t size) const noexcept {
+  if (size > cache_line) return size;
+  const std::uint64_t capacity = lane_->capacity;
+  const std::uint64_t tail = lane_->tail.load(std::memory_order_relaxed);
+  const std::uint64_t contiguous = capacity - tail % capacity;
+  const std::uint64_t start = size <= contiguous ? tail : tail + contiguous;  // past a wrap marker
+  const std::uint64_t padded = size + (cache_line - (start + size) % cache_line) % cache_line;
+  // Not where the padding alone would make the record wrap, nor past what a
+  // record may take.
+  if ((size <= contiguous && padded > contiguous) || padded > lane_max_record(capacity)) return size;
+  return padded;
+}
+
 void lane_writer::publish() noexcept { lane_->tail.store(pending_tail_, std::memory_order_release); }
 
 void lane_writer::link(std::uint64_t next) noexcept {

@@ -127,6 +127,13 @@ class lane_writer {
   // returns where its bytes go, or nullptr when the ring has no room now.
   // Nothing is visible to the consumer until publish().
   std::byte* reserve(std::size_t size) noexcept;
+  // `size`, or for a record of at most one cache line the size that takes
+  // the rest of its last line, so that the next record starts on a line of
+  // its own. A record of one line is then read, and taken back by its
+  // producer, as one line: one that straddled two cost a second cache miss
+  // on each side of a round trip. A reader of records that carry their own
+  // length (envelopes) ignores the padding.
+  [[nodiscard]] std::size_t line_padded(std::size_t size) const noexcept;
   // Whether the ring has `bytes` free now (re-reads `head`). A producer
   // that found the ring full waits for more than one record's room: every
   // read of `head` takes its line from the consumer, which writes it for

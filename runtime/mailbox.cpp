@@ -29,7 +29,8 @@ constexpr unsigned burst_limit = 64;
 }  // namespace
 
 namespace {
-thread_local bool t_woke_sleeper = false;
+// initial-exec, as thread_encoder's (codec.cpp): read on every send.
+thread_local bool t_woke_sleeper __attribute__((tls_model("initial-exec"))) = false;
 }  // namespace
 
 void wake_consumer(mailbox* box) noexcept {
@@ -271,7 +272,7 @@ errc sender::write_record(local_lane& local, mailbox* box, const message_header&
   errc refused = errc::full;
   unsigned backoff = 1;
   for (;;) {
-    std::byte* at = local.writer.reserve(size);
+    std::byte* at = local.writer.reserve(local.writer.line_padded(size));
     if (at == nullptr && grow(local, box, size, refused)) {
       l = local.writer.get();
       wake_consumer(box);  // it must pass the link marker to see what comes next
@@ -305,7 +306,7 @@ errc sender::write_record(local_lane& local, mailbox* box, const message_header&
       const std::uint32_t seq = l->space_seq.load(std::memory_order_acquire);
       l->producer_waiting.fetch_or(lane_waits_for_space, std::memory_order_relaxed);
       wait_fence();  // pairs with lane_commit's signal_fence
-      at = local.writer.reserve(size);  // the consumer may have made room meanwhile
+      at = local.writer.reserve(local.writer.line_padded(size));  // the consumer may have made room meanwhile
       if (at == nullptr) futex_wait(l->space_seq, seq, std::min<steady::duration>(park_slice, deadline.when() - now));
       l->producer_waiting.fetch_and(~lane_waits_for_space, std::memory_order_relaxed);
       if (at == nullptr) continue;
@@ -418,20 +419,32 @@ std::optional<delivery> receiver::next(steady::duration timeout) {
   // The clock costs ~30 ns on these VMs: a record already waiting is taken
   // before it is read.
   if (auto d = poll()) return d;
-  const auto start = steady::now();
-  const auto deadline = start + timeout;
+  if (timeout <= steady::duration::zero()) return std::nullopt;
+  // Nor is it read for a record that comes within the first 16 polls (a
+  // hot round trip): such a wait counts as none, and the timeout starts
+  // after them, a fraction of a microsecond late.
+  std::optional<steady::time_point> start;
+  steady::time_point deadline;
   bool unfenced = spin_.slow();  // this wait's first sleep may skip the membarrier
-  for (unsigned spins = 0;; ++spins) {
+  for (unsigned spins = 1;; ++spins) {
     if (auto d = poll()) {
-      spin_.waited(steady::now() - start);
+      spin_.waited(start ? steady::now() - *start : steady::duration::zero());
       return d;
     }
-    const auto now = (spins & 15) == 0 ? steady::now() : start;
+    if (!start && spins < 16) {
+      _mm_pause();
+      continue;
+    }
+    if (!start) {
+      start = steady::now();
+      deadline = *start + timeout;
+    }
+    const auto now = (spins & 15) == 0 ? steady::now() : *start;
     if (now >= deadline) {
-      spin_.waited(now - start);
+      spin_.waited(now - *start);
       return std::nullopt;
     }
-    if (now - start < spin_.get()) {
+    if (now - *start < spin_.get()) {
       _mm_pause();
       continue;
     }

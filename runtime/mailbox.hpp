@@ -313,9 +313,15 @@ class spin_budget {
   [[nodiscard]] std::chrono::nanoseconds get() const noexcept { return slow() ? min_ : max_; }
   // Its waits usually outlast the spin (and a wake-up): its first sleep of
   // a wait may skip the membarrier (park_fence, futex.hpp).
-  [[nodiscard]] bool slow() const noexcept { return typical_wait_ > 2 * max_; }
+  [[nodiscard]] bool slow() const noexcept {
+    return std::chrono::nanoseconds{typical_ns_.load(std::memory_order_relaxed)} > 2 * max_;
+  }
+  // Threads that wait at once may share one budget: each update is a plain
+  // load and store, and one of two at the same moment may be lost, which an
+  // average of recent waits can afford (no lock on the hot path).
   void waited(std::chrono::nanoseconds wait) noexcept {
-    typical_wait_ += (std::min(wait, cap_) - typical_wait_) / 4;
+    const std::int64_t typical = typical_ns_.load(std::memory_order_relaxed);
+    typical_ns_.store(typical + (std::min(wait, cap_).count() - typical) / 4, std::memory_order_relaxed);
   }
 
  private:
@@ -324,7 +330,7 @@ class spin_budget {
   static constexpr std::chrono::nanoseconds min_ = std::chrono::microseconds(4);
   static constexpr std::chrono::nanoseconds max_ = std::chrono::microseconds(50);
   static constexpr std::chrono::nanoseconds cap_ = std::chrono::milliseconds(1);
-  std::chrono::nanoseconds typical_wait_{0};
+  std::atomic<std::int64_t> typical_ns_{0};
 };
 
 // Whether a consumer takes the lines it has read out of the caches

@@ -147,40 +147,41 @@ constexpr std::size_t kept_states = 16;
 constexpr std::size_t kept_nodes = 64;
 }  // namespace
 
-std::shared_ptr<pending> process::acquire_pending() {
-  {
-    std::lock_guard guard(pending_mutex_);
-    for (auto& candidate : states_) {
-      // Held by nothing else: no Future and no table entry, and nothing but
-      // this table can hand out a new reference. The fence pairs with the
-      // release of the last holder's reference, so its reads are done.
-      if (candidate.use_count() != 1) continue;
-      std::atomic_thread_fence(std::memory_order_acquire);
-      pending& s = *candidate;
-      s.done = false;
-      s.finished.store(false, std::memory_order_relaxed);
-      s.sleeping.store(false, std::memory_order_relaxed);
-      s.code = errc::ok;
-      s.text.clear();
-      s.value.clear();
-      s.value_type = 0;
-      s.target = no_slot;
-      s.peer_asleep = false;
-      s.on_reply = nullptr;
-      s.callbacks.clear();
-      s.canceller = nullptr;
-      s.target_gone_since = {};
-      return candidate;
-    }
+std::shared_ptr<pending> process::acquire_pending_locked() {
+  for (auto& candidate : states_) {
+    // Held by nothing else: no Future and no table entry, and nothing but
+    // this table can hand out a new reference. The fence pairs with the
+    // release of the last holder's reference, so its reads are done.
+    if (candidate.use_count() != 1) continue;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    pending& s = *candidate;
+    s.done = false;
+    s.finished.store(false, std::memory_order_relaxed);
+    s.sleeping.store(false, std::memory_order_relaxed);
+    s.code = errc::ok;
+    s.text.clear();
+    s.value.clear();
+    s.value_type = 0;
+    s.target = no_slot;
+    s.peer_asleep = false;
+    s.on_reply = nullptr;
+    s.callbacks.clear();
+    s.canceller = nullptr;
+    s.target_gone_since = {};
+    return candidate;
   }
   auto fresh = std::make_shared<pending>();
-  std::lock_guard guard(pending_mutex_);
   if (states_.size() < kept_states) states_.push_back(fresh);
   return fresh;
 }
 
-void process::track(std::uint64_t correlation, std::shared_ptr<pending> state) {
-  std::lock_guard guard(pending_mutex_);
+void process::track_locked(std::uint64_t correlation, std::shared_ptr<pending> state) {
+  tracked& place = recent_[correlation % recent_.size()];
+  if (place.state == nullptr) {
+    place.correlation = correlation;
+    place.state = std::move(state);
+    return;
+  }
   if (spare_nodes_.empty()) {
     pending_.emplace(correlation, std::move(state));
     return;
@@ -194,6 +195,8 @@ void process::track(std::uint64_t correlation, std::shared_ptr<pending> state) {
 
 std::shared_ptr<pending> process::untrack(std::uint64_t correlation) {
   std::lock_guard guard(pending_mutex_);
+  tracked& place = recent_[correlation % recent_.size()];
+  if (place.state != nullptr && place.correlation == correlation) return std::move(place.state);
   auto it = pending_.find(correlation);
   if (it == pending_.end()) return nullptr;
   pending_table::node_type node = pending_.extract(it);
@@ -204,14 +207,19 @@ std::shared_ptr<pending> process::untrack(std::uint64_t correlation) {
 
 std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::duration timeout,
                                       std::function<void()> on_reply) {
-  auto state = acquire_pending();
-  state->on_reply = std::move(on_reply);
-  const auto now = steady::now();
-  state->deadline = now + timeout;
-  state->correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
-  state->target = target;
   start_pump();
-  track(state->correlation, state);
+  const auto now = steady::now();
+  std::shared_ptr<pending> state;
+  {
+    std::lock_guard guard(pending_mutex_);
+    state = acquire_pending_locked();
+    state->on_reply = std::move(on_reply);
+    state->asked = now;
+    state->deadline = now + timeout;
+    state->correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
+    state->target = target;
+    track_locked(state->correlation, state);
+  }
   // The reply's lane is made now, by the asker: when shared memory is
   // exhausted the ask fails here, at once, instead of its reply being
   // dropped later and the asker waiting out its timeout.
@@ -262,7 +270,10 @@ namespace {
 
 // Callbacks of states ended while this thread holds the inbox (draining it)
 // wait here and run once it lets go: a callback may ask, or wait, itself.
-thread_local std::vector<std::function<void()>>* deferred_callbacks = nullptr;
+// initial-exec, as thread_encoder's (codec.cpp): a waiter that spins for
+// its reply sets it on every poll.
+thread_local std::vector<std::function<void()>>* deferred_callbacks __attribute__((tls_model("initial-exec"))) =
+    nullptr;
 
 void run_callbacks(std::vector<std::function<void()>>& callbacks) {
   for (auto& callback : callbacks) {
@@ -407,6 +418,9 @@ bool process::settle_watched() {
 }
 
 void process::start_pump() {
+  // Every ask and wait calls this: past the first, one load instead of
+  // call_once (which sets two thread-locals before its pthread_once).
+  if (pump_checked_.load(std::memory_order_acquire)) return;
   std::call_once(pump_started_, [this] {
     mailbox* box = arena_.mailbox_at(arena_.slot(self_).inbox);
     if (box == nullptr) return;
@@ -416,6 +430,7 @@ void process::start_pump() {
     });
     pump_thread_ = std::thread([this] { pump(); });
   });
+  pump_checked_.store(true, std::memory_order_release);
 }
 
 void process::stop_pump() {
@@ -523,20 +538,32 @@ void process::end_await(steady::time_point end) {
 
 void process::await_reply(pending& state, steady::time_point limit) {
   begin_await();
-  // Hot path: poll for the reply while replies usually come within the spin.
-  std::chrono::nanoseconds budget{0};
-  bool unfenced = false;  // replies usually take long: the first sleep may skip the membarrier
-  {
-    std::lock_guard guard(spin_mutex_);
-    if (!state.peer_asleep) budget = reply_spin_.get();
-    unfenced = reply_spin_.slow();
-  }
-  const auto start = steady::now();
-  const auto spin_end = start + budget;
+  // Hot path: poll for the reply while replies usually come within the
+  // spin. The clock is read first after 16 polls: a reply that comes
+  // sooner (a hot round trip) costs no clock read here at all.
+  const std::chrono::nanoseconds budget = state.peer_asleep ? std::chrono::nanoseconds{0} : reply_spin_.get();
+  bool unfenced = reply_spin_.slow();  // replies usually take long: the first sleep may skip the membarrier
+  std::optional<steady::time_point> start;
+  steady::time_point spin_end;
   for (unsigned i = 1; !state.finished.load(std::memory_order_acquire); ++i) {
     poll_inbox();
-    if (i % 16 == 0 && steady::now() > spin_end) break;
+    if (i % 16 == 0) {
+      const auto now = steady::now();
+      if (!start) {
+        start = now;
+        spin_end = now + budget;
+      }
+      if (now > spin_end) break;
+    }
     _mm_pause();
+  }
+  if (!start) {
+    // Answered within the first polls: a wait of about nothing, ended now,
+    // which is (for the pump's linger and the next ask's idle test) close
+    // enough to when this state's ask went or this wait began.
+    reply_spin_.waited(std::chrono::nanoseconds{0});
+    end_await(state.local ? steady::now() : state.asked);
+    return;
   }
   // Cold path: sleep on the inbox futex.
   pending* const mine[] = {&state};
@@ -549,10 +576,7 @@ void process::await_reply(pending& state, steady::time_point limit) {
     if (state.target != no_slot && steady::now() - now >= liveness_slice / 2) break;  // time to look at the target
   }
   const auto end = steady::now();
-  {
-    std::lock_guard guard(spin_mutex_);
-    reply_spin_.waited(end - start);
-  }
+  reply_spin_.waited(end - *start);
   end_await(end);
 }
 

@@ -3,6 +3,7 @@
 // reply inbox. One per process; the supervisor and every actor have one.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -32,6 +33,7 @@ struct pending {
   std::vector<std::byte> value;
   type_id value_type = 0;  // the reply's type (reply_type_id), for ok replies
   steady::time_point deadline;
+  steady::time_point asked;  // when the ask was sent
   std::uint64_t correlation = 0;
   slot_id target = no_slot;
   // The request woke its receiver from a futex sleep: its answer takes a
@@ -149,11 +151,20 @@ class process {
   // The asks awaiting replies, by correlation. An ask in a loop allocates
   // nothing: a state no Future holds any more is reused (its buffers keep
   // their capacity), and so are the table's nodes. All under pending_mutex_.
-  std::shared_ptr<pending> acquire_pending();
-  void track(std::uint64_t correlation, std::shared_ptr<pending> state);
+  // Both with pending_mutex_ held: an ask takes it once for the two.
+  std::shared_ptr<pending> acquire_pending_locked();
+  void track_locked(std::uint64_t correlation, std::shared_ptr<pending> state);
   std::shared_ptr<pending> untrack(std::uint64_t correlation);  // null if not there
   using pending_table = std::unordered_map<std::uint64_t, std::shared_ptr<pending>>;
   std::mutex pending_mutex_;
+  // Most asks find their place free here, at their correlation's low bits
+  // (correlations count up, and few asks are outstanding at once): no
+  // hashing, no node. The others go into pending_.
+  struct tracked {
+    std::uint64_t correlation = 0;
+    std::shared_ptr<pending> state;
+  };
+  std::array<tracked, 64> recent_;
   pending_table pending_;
   std::vector<pending_table::node_type> spare_nodes_;
   std::vector<std::shared_ptr<pending>> states_;  // each reusable when only this holds it
@@ -166,11 +177,11 @@ class process {
   std::atomic<bool> pump_on_futex_{false};
   std::mutex pump_mutex_;
   std::condition_variable pump_idle_;    // the pump waits here while awaiters_ > 0
-  std::mutex spin_mutex_;
-  spin_budget reply_spin_;               // how long an awaiter spins (guarded by spin_mutex_)
+  spin_budget reply_spin_;               // how long an awaiter spins (shared by the awaiting threads)
   std::mutex watched_mutex_;
   std::vector<std::weak_ptr<pending>> watched_;
   std::once_flag pump_started_;
+  std::atomic<bool> pump_checked_{false};  // start_pump ran: later calls read only this
   std::atomic<bool> pump_stop_{false};
   std::thread pump_thread_;
   // Last: made after everything it sends through, stopped before it goes.
