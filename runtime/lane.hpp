@@ -11,11 +11,11 @@
 // * A record is 8-byte aligned: a record_header {size, check} followed by an
 //   envelope and the payload, and for a record of at most one cache line
 //   padding to the end of its line (line_padded; the envelope has the
-//   payload's length, so readers ignore it). The check word mixes the size with the
-//   record's position, so a header is only valid where it was written: a
-//   stray length, or a stale header from an earlier lap, fails it. A record
-//   that would not fit before the end of `data` is preceded by a wrap marker
-//   (size 0) and written at offset 0.
+//   payload's length, so readers ignore it). The check word mixes the size
+//   with the record's position, so a header is only valid where it was
+//   written: a stray length, or a stale header from an earlier lap, fails
+//   it. A record that would not fit before the end of `data` is preceded by
+//   a wrap marker (size 0) and written at offset 0.
 // * The producer writes the record bytes, then publishes them with one
 //   release store of `tail`. The consumer reads `tail` with acquire, handles
 //   the record, and only then advances `head` (commit after processing).

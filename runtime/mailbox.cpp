@@ -431,15 +431,15 @@ std::optional<delivery> receiver::next(steady::duration timeout) {
       spin_.waited(start ? steady::now() - *start : steady::duration::zero());
       return d;
     }
-    if (!start && spins < 16) {
+    if (spins % 16 != 0) {  // the clock once in 16 polls
       _mm_pause();
       continue;
     }
+    const auto now = steady::now();
     if (!start) {
-      start = steady::now();
-      deadline = *start + timeout;
+      start = now;
+      deadline = now + timeout;
     }
-    const auto now = (spins & 15) == 0 ? steady::now() : *start;
     if (now >= deadline) {
       spin_.waited(now - *start);
       return std::nullopt;
