@@ -104,6 +104,11 @@ std::optional<Message> actor_host::recv(std::optional<steady::duration> timeout)
   const bool handled = current_.has_value();
   // Also when this returns nullopt for the timeout: the message was handled.
   commit_current();
+  // The handler's last send (its reply, most often) woke a sleeping peer:
+  // what that peer sends next comes after a wake-up at least, so park
+  // without spinning for it. A spinner here would hold the CPU that the
+  // woken peer is likeliest to run on.
+  bool spin = !take_woke_sleeper();
   if (publish_warm_ && handled) {
     publish_warm_ = false;
     publish_warm_pages(*process_.shm().header());
@@ -123,7 +128,7 @@ std::optional<Message> actor_host::recv(std::optional<steady::duration> timeout)
     }
     steady::duration slice = recv_slice;
     if (timeout) slice = std::clamp<steady::duration>(deadline - steady::now(), steady::duration::zero(), recv_slice);
-    auto d = receiver_.next(slice);
+    auto d = receiver_.next(slice, std::exchange(spin, true));
     if (!d) {
       if (draining_ && receiver_.all_empty()) return std::nullopt;
       // Not while draining: a nullopt with stopping() true must mean drained.

@@ -32,7 +32,7 @@ std::byte* lane_writer::reserve(std::size_t size) noexcept {
   if (size > lane_max_record(capacity) || size <= link_size) return nullptr;
   // Only this process writes tail, so a relaxed load sees our own last store.
   const std::uint64_t tail = lane_->tail.load(std::memory_order_relaxed);
-  const std::uint64_t offset = tail % capacity;
+  const std::uint64_t offset = ring_offset(tail, capacity);
   const std::uint64_t contiguous = capacity - offset;
   // The link marker's 8 bytes always stay free, so that a full lane can
   // still say where its successor is.
@@ -61,7 +61,7 @@ std::size_t lane_writer::line_padded(std::size_t size) const noexcept {
   if (size > cache_line) return size;
   const std::uint64_t capacity = lane_->capacity;
   const std::uint64_t tail = lane_->tail.load(std::memory_order_relaxed);
-  const std::uint64_t contiguous = capacity - tail % capacity;
+  const std::uint64_t contiguous = capacity - ring_offset(tail, capacity);
   const std::uint64_t start = size <= contiguous ? tail : tail + contiguous;  // past a wrap marker
   const std::uint64_t padded = size + (cache_line - (start + size) % cache_line) % cache_line;
   // Not where the padding alone would make the record wrap, nor past what a
@@ -75,7 +75,7 @@ void lane_writer::publish() noexcept { lane_->tail.store(pending_tail_, std::mem
 void lane_writer::link(std::uint64_t next) noexcept {
   const std::uint64_t tail = lane_->tail.load(std::memory_order_relaxed);
   const record_header marker{link_size, record_check_of(link_size, tail)};
-  std::memcpy(lane_data(lane_) + tail % lane_->capacity, &marker, sizeof marker);
+  std::memcpy(lane_data(lane_) + ring_offset(tail, lane_->capacity), &marker, sizeof marker);
   lane_->next_lane.store(next, std::memory_order_release);
   lane_->tail.store(tail + link_size, std::memory_order_release);
 }
@@ -91,7 +91,7 @@ namespace {
 // there and fits in what is published up to `tail`.
 bool sound(const record_header& header, std::uint64_t position, std::uint64_t tail, std::uint64_t capacity) noexcept {
   if (header.check != record_check_of(header.size, position)) return false;
-  const std::uint64_t room = capacity - position % capacity;
+  const std::uint64_t room = capacity - ring_offset(position, capacity);
   if (header.size == wrap_size) return room <= tail - position;
   return header.size % 8 == 0 && header.size >= link_size && header.size <= lane_max_record(capacity) &&
          header.size <= room && header.size <= tail - position;
@@ -106,7 +106,7 @@ std::uint64_t next_sound(const lane* l, std::uint64_t from, std::uint64_t tail) 
   for (std::uint64_t step = 8 - (from & 7); step < span; step += 8) {
     const std::uint64_t position = from + step;
     record_header header;
-    std::memcpy(&header, lane_data(l) + position % capacity, sizeof header);
+    std::memcpy(&header, lane_data(l) + ring_offset(position, capacity), sizeof header);
     if (sound(header, position, tail, capacity)) return position;
   }
   return tail;
@@ -135,7 +135,7 @@ read_result lane_peek(const lane* l, std::uint64_t& cached_tail) noexcept {
   };
   for (int hops = 0; hops < 2; ++hops) {
     if (head == tail) return {read_status::empty, {}, head, head, {}};
-    const std::uint64_t offset = head % capacity;
+    const std::uint64_t offset = ring_offset(head, capacity);
     if (offset % 8 != 0) return corrupt("misaligned read position " + std::to_string(head));
     record_header header;
     std::memcpy(&header, data + offset, sizeof header);
@@ -211,7 +211,7 @@ void lane_evict(const lane* l, std::uint64_t from, std::uint64_t to) noexcept {
     // a line of the count is not one of the ring's, and the line flushed
     // may still hold unread bytes: they are read again from memory. A
     // flush changes where bytes are cached, never what they are.
-    const std::byte* at = data + line % capacity;
+    const std::byte* at = data + ring_offset(line, capacity);
     asm volatile("clflushopt %0" : : "m"(*reinterpret_cast<const volatile char*>(at)));
   }
 #else

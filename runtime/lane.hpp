@@ -100,6 +100,15 @@ inline constexpr std::uint32_t lane_waits_for_progress = 2;
 
 constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
 
+// Where byte count `count` lies in a ring of `capacity` bytes: a mask where
+// the capacity is a power of two, as the runtime's lanes are (a division
+// costs tens of cycles, and a round trip took six). 0 for a capacity of 0
+// (only a corrupt lane has one).
+constexpr std::uint64_t ring_offset(std::uint64_t count, std::uint64_t capacity) noexcept {
+  if ((capacity & (capacity - 1)) == 0) return capacity == 0 ? 0 : count & (capacity - 1);
+  return count % capacity;
+}
+
 // The bytes of this lane's producer its consumer has not committed yet,
 // wherever they wait: in the ring, or (remote_outstanding) on another node.
 inline std::uint64_t lane_load(const lane* l) noexcept {

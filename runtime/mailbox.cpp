@@ -348,7 +348,18 @@ std::optional<delivery> receiver::poll() {
   const std::size_t count = lanes_.size();
   for (std::size_t tried = 0; tried < count; ++tried) {
     lane* l = lanes_[cursor_].l;
-    read_result r = lane_peek(l, lanes_[cursor_].cached_tail);
+    // An empty lane, seen with two loads and nothing built: a spinning
+    // consumer makes this test for every lane on every poll.
+    std::uint64_t& cached_tail = lanes_[cursor_].cached_tail;
+    if (const std::uint64_t head = l->head.load(std::memory_order_relaxed); cached_tail <= head) {
+      cached_tail = l->tail.load(std::memory_order_acquire);
+      if (cached_tail == head) {
+        burst_ = 0;
+        if (++cursor_ == count) cursor_ = 0;
+        continue;
+      }
+    }
+    read_result r = lane_peek(l, cached_tail);
     if (r.status == read_status::record) {
       std::string problem;
       auto parsed = parse_record(r.record, problem);
@@ -360,7 +371,7 @@ std::optional<delivery> receiver::poll() {
       }
       if (++burst_ >= burst_limit) {
         burst_ = 0;
-        cursor_ = (cursor_ + 1) % count;
+        if (++cursor_ == count) cursor_ = 0;
       }
       delivery d{l, r.position, r.next, parsed->head, parsed->body, {}};
       if ((parsed->head.flags & flag_blob) != 0) {
@@ -410,12 +421,12 @@ std::optional<delivery> receiver::poll() {
       continue;
     }
     burst_ = 0;
-    cursor_ = (cursor_ + 1) % count;
+    if (++cursor_ == count) cursor_ = 0;
   }
   return std::nullopt;
 }
 
-std::optional<delivery> receiver::next(steady::duration timeout) {
+std::optional<delivery> receiver::next(steady::duration timeout, bool spin) {
   // The clock costs ~30 ns on these VMs: a record already waiting is taken
   // before it is read.
   if (auto d = poll()) return d;
@@ -444,7 +455,7 @@ std::optional<delivery> receiver::next(steady::duration timeout) {
       spin_.waited(now - *start);
       return std::nullopt;
     }
-    if (now - *start < spin_.get()) {
+    if (spin && now - *start < spin_.get()) {
       _mm_pause();
       continue;
     }

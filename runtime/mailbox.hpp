@@ -390,8 +390,9 @@ class receiver {
       : arena_(&a), box_(box), on_problem_(std::move(on_problem)) {}
 
   // The next record of any lane (fair across lanes), waiting up to `timeout`
-  // (spin, then park). Corrupt records are reported and skipped.
-  std::optional<delivery> next(steady::duration timeout);
+  // (spin, then park; with `spin` false, park after a few polls).
+  // Corrupt records are reported and skipped.
+  std::optional<delivery> next(steady::duration timeout, bool spin = true);
   // The next record if one is there now; never waits.
   std::optional<delivery> try_next() { return poll(); }
   // Moves the lane's head past `d` and removes its blob.

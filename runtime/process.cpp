@@ -297,7 +297,7 @@ class callback_batch {
   callback_batch& operator=(const callback_batch&) = delete;
   ~callback_batch() {
     deferred_callbacks = outer_;
-    run_callbacks(held_);
+    if (!held_.empty()) run_callbacks(held_);
   }
 
  private:
@@ -314,6 +314,26 @@ void process::complete(std::uint64_t correlation, errc code, std::span<const std
 }
 
 namespace {
+// The states the thread in park_on_inbox is about to sleep for, while it
+// drains the inbox: one of them ended there needs no wake-up, since that
+// thread looks at them before it sleeps.
+thread_local std::span<pending* const> parking_states __attribute__((tls_model("initial-exec")));
+
+class parking_scope {
+ public:
+  explicit parking_scope(std::span<pending* const> states) noexcept { parking_states = states; }
+  parking_scope(const parking_scope&) = delete;
+  parking_scope& operator=(const parking_scope&) = delete;
+  ~parking_scope() { parking_states = {}; }
+};
+
+bool parking_on(const pending& state) noexcept {
+  for (const pending* s : parking_states) {
+    if (s == &state) return true;
+  }
+  return false;
+}
+
 // Records the outcome of a state not yet done, under its mutex, and takes
 // its callbacks out into `callbacks`; false when it was done already.
 bool record_outcome(pending& state, errc code, std::span<const std::byte> bytes, type_id type,
@@ -345,7 +365,7 @@ bool process::finish(pending& state, errc code, std::span<const std::byte> bytes
     if (!record_outcome(state, code, bytes, type, callbacks)) return false;
     // Another thread ended this state: its waiter may sleep on the inbox futex.
     signal_fence();
-    if (state.sleeping.load() && inbox_) {
+    if (state.sleeping.load() && inbox_ && !parking_on(state)) {
       mailbox* box = inbox_->box();
       box->wake_seq.fetch_add(1, std::memory_order_release);
       futex_wake(box->wake_seq, INT32_MAX);
@@ -458,14 +478,14 @@ void process::drain_inbox() {
 void process::poll_inbox() {
   if (!inbox_) return;
   callback_batch batch;
-  std::unique_lock lock(inbox_mutex_, std::try_to_lock);
+  std::unique_lock lock(inbox_lock_, std::try_to_lock);
   if (lock.owns_lock()) drain_inbox();
 }
 
 void process::drain_inbox_now() {
   if (!inbox_) return;
   callback_batch batch;
-  std::lock_guard lock(inbox_mutex_);
+  std::lock_guard lock(inbox_lock_);
   drain_inbox();
 }
 
@@ -503,8 +523,9 @@ void process::park_on_inbox(steady::duration timeout, std::span<pending* const> 
   bool idle = false;
   {
     callback_batch batch;
-    std::unique_lock lock(inbox_mutex_, std::try_to_lock);
+    std::unique_lock lock(inbox_lock_, std::try_to_lock);
     if (lock.owns_lock()) {
+      parking_scope parking(states);
       drain_inbox();
       idle = inbox_->all_empty();
     }
@@ -572,6 +593,10 @@ void process::await_reply(pending& state, steady::time_point limit) {
     const auto now = steady::now();
     if (now >= until) break;
     park_on_inbox(std::min<steady::duration>(until - now, liveness_slice), mine, std::exchange(unfenced, false));
+    // Woken, most often by the reply itself: take it in now, not as the
+    // next park's drain, which would first run that park's fence (a
+    // membarrier) on the way to the answer.
+    poll_inbox();
     if (state.finished.load(std::memory_order_acquire)) break;
     if (state.target != no_slot && steady::now() - now >= liveness_slice / 2) break;  // time to look at the target
   }

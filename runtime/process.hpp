@@ -55,6 +55,26 @@ struct pending {
 
 class timer_service;
 
+// A lock for short sections on a process's hot paths (the inbox's
+// consumer, the table of asks): taking it is one exchange after a plain
+// load, releasing it a plain store. A pthread mutex costs a locked
+// instruction for each and two calls into libc, and the inbox is tried on
+// every poll of a waiter's spin. A thread that finds it held yields until
+// it is free; its holders never block inside it.
+class light_lock {
+ public:
+  bool try_lock() noexcept {
+    return !held_.load(std::memory_order_relaxed) && !held_.exchange(true, std::memory_order_acquire);
+  }
+  void lock() noexcept {
+    while (!try_lock()) std::this_thread::yield();
+  }
+  void unlock() noexcept { held_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> held_{false};
+};
+
 // Messages other than replies that reach a process's inbox (the
 // supervisor's: dead letters). Returns false for a type it does not take.
 using inbox_handler = std::function<bool(const delivery&)>;
@@ -135,7 +155,7 @@ class process {
 
  private:
   void pump();
-  void drain_inbox();  // with inbox_mutex_ held
+  void drain_inbox();  // with inbox_lock_ held
   // `states`: the waiter's (one for an awaiter, several for await_any),
   // whose completion also ends the sleep; empty for the pump. `unfenced`: a
   // slow waiter's first sleep, short and without the membarrier (park_fence).
@@ -156,7 +176,7 @@ class process {
   void track_locked(std::uint64_t correlation, std::shared_ptr<pending> state);
   std::shared_ptr<pending> untrack(std::uint64_t correlation);  // null if not there
   using pending_table = std::unordered_map<std::uint64_t, std::shared_ptr<pending>>;
-  std::mutex pending_mutex_;
+  light_lock pending_mutex_;
   // Most asks find their place free here, at their correlation's low bits
   // (correlations count up, and few asks are outstanding at once): no
   // hashing, no node. The others go into pending_.
@@ -170,7 +190,7 @@ class process {
   std::vector<std::shared_ptr<pending>> states_;  // each reusable when only this holds it
   std::atomic<std::uint64_t> next_correlation_{1};
   inbox_handler inbox_handler_;
-  std::mutex inbox_mutex_;  // held by whichever thread consumes the inbox
+  light_lock inbox_lock_;  // held by whichever thread consumes the inbox
   std::unique_ptr<receiver> inbox_;
   std::atomic<int> awaiters_{0};         // threads inside await_reply
   std::atomic<std::int64_t> last_await_end_{0};  // steady ns: the pump lingers after asks
