@@ -189,11 +189,6 @@ std::optional<std::uint64_t> arena::make_mailbox(std::uint32_t owner, std::uint6
   return offset;
 }
 
-mailbox* arena::mailbox_at(std::uint64_t offset) const noexcept {
-  auto* box = at<mailbox>(offset);
-  return box != nullptr && box->magic == mailbox_magic ? box : nullptr;
-}
-
 lane* arena::lane_at(std::uint64_t offset) const noexcept {
   auto* l = at<lane>(offset);
   if (l == nullptr || l->magic != lane_magic) return nullptr;

@@ -236,7 +236,12 @@ class arena {
   // A mailbox for `owner` whose lanes hold up to `lane_capacity` bytes each.
   std::optional<std::uint64_t> make_mailbox(std::uint32_t owner, std::uint64_t lane_capacity,
                                             std::string* problem = nullptr) const noexcept;
-  mailbox* mailbox_at(std::uint64_t offset) const noexcept;
+  // The mailbox at `offset`, or nullptr when none is there (every send
+  // looks its target's up: inline).
+  mailbox* mailbox_at(std::uint64_t offset) const noexcept {
+    auto* box = at<mailbox>(offset);
+    return box != nullptr && box->magic == mailbox_magic ? box : nullptr;
+  }
   lane* lane_at(std::uint64_t offset) const noexcept;
 
  private:

@@ -6,7 +6,7 @@
 
 namespace procactor::detail {
 
-std::optional<parsed_record> parse_record(std::span<const std::byte> record, std::string& problem) noexcept {
+std::optional<parsed_record> parse_record_checked(std::span<const std::byte> record, std::string& problem) noexcept {
   if (record.size() < sizeof(envelope)) {
     problem = "record of " + std::to_string(record.size()) + " bytes is shorter than an envelope";
     return std::nullopt;
@@ -36,10 +36,6 @@ std::optional<parsed_record> parse_record(std::span<const std::byte> record, std
     }
   }
   return parsed_record{head, record.subspan(sizeof(envelope), head.length)};
-}
-
-std::size_t record_size_for(std::size_t length) noexcept {
-  return align8(sizeof(record_header) + sizeof(envelope) + length);
 }
 
 }  // namespace procactor::detail

@@ -27,51 +27,6 @@ lane* lane_create(void* memory, std::uint64_t capacity, std::uint32_t sender) no
   return l;
 }
 
-std::byte* lane_writer::reserve(std::size_t size) noexcept {
-  const std::uint64_t capacity = lane_->capacity;
-  if (size > lane_max_record(capacity) || size <= link_size) return nullptr;
-  // Only this process writes tail, so a relaxed load sees our own last store.
-  const std::uint64_t tail = lane_->tail.load(std::memory_order_relaxed);
-  const std::uint64_t offset = ring_offset(tail, capacity);
-  const std::uint64_t contiguous = capacity - offset;
-  // The link marker's 8 bytes always stay free, so that a full lane can
-  // still say where its successor is.
-  const std::uint64_t needed = (size <= contiguous ? size : contiguous + size) + link_size;
-  if (capacity - (tail - cached_head_) < needed) {
-    cached_head_ = lane_->head.load(std::memory_order_acquire);
-    if (capacity - (tail - cached_head_) < needed) return nullptr;
-  }
-  std::byte* data = lane_data(lane_);
-  std::byte* at = data + offset;
-  std::uint64_t position = tail;
-  if (size > contiguous) {
-    const record_header wrap{wrap_size, record_check_of(wrap_size, tail)};
-    std::memcpy(at, &wrap, sizeof wrap);
-    at = data;
-    position += contiguous;
-  }
-  const auto size32 = static_cast<std::uint32_t>(size);
-  const record_header header{size32, record_check_of(size32, position)};
-  std::memcpy(at, &header, sizeof header);
-  pending_tail_ = position + size;
-  return at + sizeof header;
-}
-
-std::size_t lane_writer::line_padded(std::size_t size) const noexcept {
-  if (size > cache_line) return size;
-  const std::uint64_t capacity = lane_->capacity;
-  const std::uint64_t tail = lane_->tail.load(std::memory_order_relaxed);
-  const std::uint64_t contiguous = capacity - ring_offset(tail, capacity);
-  const std::uint64_t start = size <= contiguous ? tail : tail + contiguous;  // past a wrap marker
-  const std::uint64_t padded = size + (cache_line - (start + size) % cache_line) % cache_line;
-  // Not where the padding alone would make the record wrap, nor past what a
-  // record may take.
-  if ((size <= contiguous && padded > contiguous) || padded > lane_max_record(capacity)) return size;
-  return padded;
-}
-
-void lane_writer::publish() noexcept { lane_->tail.store(pending_tail_, std::memory_order_release); }
-
 void lane_writer::link(std::uint64_t next) noexcept {
   const std::uint64_t tail = lane_->tail.load(std::memory_order_relaxed);
   const record_header marker{link_size, record_check_of(link_size, tail)};

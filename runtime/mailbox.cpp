@@ -136,8 +136,7 @@ std::uint64_t queued_bytes(const arena& a, const mailbox* box) noexcept {
   return bytes;
 }
 
-sender::local_lane* sender::lane_for(std::size_t index, mailbox* box, errc& status) {
-  if (local_lane* known = lanes_[index].load(std::memory_order_acquire)) return known;
+sender::local_lane* sender::make_lane(std::size_t index, mailbox* box, errc& status) {
   std::lock_guard guard(lanes_mutex_);
   if (local_lane* known = lanes_[index].load(std::memory_order_relaxed)) return known;
   std::string problem;

@@ -261,7 +261,12 @@ class sender {
     producer_lock mutex;
     lane_writer writer;
   };
-  local_lane* lane_for(std::size_t index, mailbox* box, errc& status);
+  local_lane* lane_for(std::size_t index, mailbox* box, errc& status) {
+    if (local_lane* known = lanes_[index].load(std::memory_order_acquire)) return known;
+    return make_lane(index, box, status);
+  }
+  // The first send to a mailbox: finds or makes this process's lane there.
+  local_lane* make_lane(std::size_t index, mailbox* box, errc& status);
   // Replaces a full lane by one twice its size; false when it is already as
   // large as `box` allows, or the arena has no room (then `status` says so).
   bool grow(local_lane& local, mailbox* box, std::size_t record, errc& status);

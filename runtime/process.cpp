@@ -157,7 +157,7 @@ std::shared_ptr<pending> process::acquire_pending_locked() {
     pending& s = *candidate;
     s.done = false;
     s.finished.store(false, std::memory_order_relaxed);
-    s.sleeping.store(false, std::memory_order_relaxed);
+    s.sleeping.store(0, std::memory_order_relaxed);
     s.code = errc::ok;
     s.text.clear();
     s.value.clear();
@@ -223,13 +223,16 @@ std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::
   // The reply's lane is made now, by the asker: when shared memory is
   // exhausted the ask fails here, at once, instead of its reply being
   // dropped later and the asker waiting out its timeout.
-  if (inbox_ && target < max_slots) {
+  // Once made, a lane stays for the run: each target's is looked at once.
+  if (inbox_ && target < max_slots &&
+      (reply_lanes_[target / 64].load(std::memory_order_relaxed) & (std::uint64_t{1} << (target % 64))) == 0) {
     std::string problem;
     if (!ensure_lane(arena_, inbox_->box(), target, problem)) {
       const std::string why = "no room for the reply's lane: " + problem;
       complete(state->correlation, errc::arena_exhausted, std::as_bytes(std::span(why)));
       return state;
     }
+    reply_lanes_[target / 64].fetch_or(std::uint64_t{1} << (target % 64), std::memory_order_relaxed);
   }
   message_header header{message.type, state->correlation, message.flags | flag_ask};
   (void)take_woke_sleeper();
@@ -348,7 +351,7 @@ bool record_outcome(pending& state, errc code, std::span<const std::byte> bytes,
   }
   state.done = true;
   state.finished.store(true);
-  state.ready.notify_all();
+  if (state.ready_waiters != 0) state.ready.notify_all();
   if (state.on_reply) callbacks.push_back(std::move(state.on_reply));
   state.on_reply = nullptr;
   for (auto& callback : state.callbacks) callbacks.push_back(std::move(callback));
@@ -363,9 +366,12 @@ bool process::finish(pending& state, errc code, std::span<const std::byte> bytes
   {
     std::unique_lock guard(state.mutex);
     if (!record_outcome(state, code, bytes, type, callbacks)) return false;
-    // Another thread ended this state: its waiter may sleep on the inbox futex.
+    // A thread awaiting this state may sleep on the inbox futex: wake it,
+    // unless the only one is this thread on its way to sleep (it looks at
+    // the state again before it does).
     signal_fence();
-    if (state.sleeping.load() && inbox_ && !parking_on(state)) {
+    const int sleepers = state.sleeping.load();
+    if (inbox_ && sleepers > 0 && sleepers > (parking_on(state) ? 1 : 0)) {
       mailbox* box = inbox_->box();
       box->wake_seq.fetch_add(1, std::memory_order_release);
       futex_wake(box->wake_seq, INT32_MAX);
@@ -516,7 +522,7 @@ void process::park_on_inbox(steady::duration timeout, std::span<pending* const> 
   const std::uint32_t seq = box->wake_seq.load(std::memory_order_acquire);
   arm_wake(box);
   box->parked.fetch_add(1);
-  for (pending* state : states) state->sleeping.store(true);
+  for (pending* state : states) state->sleeping.fetch_add(1);
   // Pairs with wake_consumer's and finish()'s signal_fence; a slow
   // waiter's first sleep is short and unfenced (park_fence, futex.hpp).
   timeout = park_fence(unfenced, timeout);
@@ -537,7 +543,7 @@ void process::park_on_inbox(steady::duration timeout, std::span<pending* const> 
   } else if (!idle) {
     std::this_thread::yield();  // another thread holds the inbox: let it finish
   }
-  for (pending* state : states) state->sleeping.store(false);
+  for (pending* state : states) state->sleeping.fetch_sub(1);
   box->parked.fetch_sub(1);
 }
 
@@ -635,7 +641,10 @@ bool wait_until(pending& state, clock::time_point deadline) {
   if (p == nullptr || !p->can_await()) {
     // No inbox to wait on: only this process's own code can end the state.
     std::unique_lock lock(state.mutex);
-    return state.ready.wait_until(lock, deadline, [&] { return state.done; });
+    ++state.ready_waiters;
+    const bool done = state.ready.wait_until(lock, deadline, [&] { return state.done; });
+    --state.ready_waiters;
+    return done;
   }
   // A get() (no deadline of its own) waits first: a hot round trip reads no
   // clock before its reply is in. A bounded wait looks at the clock first,

@@ -25,9 +25,10 @@ namespace procactor::detail {
 struct pending {
   std::mutex mutex;
   std::condition_variable ready;
+  int ready_waiters = 0;  // threads waiting on `ready` (under `mutex`): none, no notify
   bool done = false;
   std::atomic<bool> finished{false};  // `done`, readable without the mutex
-  std::atomic<bool> sleeping{false};  // its awaiter sleeps on the inbox futex
+  std::atomic<int> sleeping{0};  // threads that sleep on the inbox futex awaiting it
   errc code = errc::ok;
   std::string text;
   std::vector<std::byte> value;
@@ -189,6 +190,8 @@ class process {
   std::vector<pending_table::node_type> spare_nodes_;
   std::vector<std::shared_ptr<pending>> states_;  // each reusable when only this holds it
   std::atomic<std::uint64_t> next_correlation_{1};
+  // Bit t: the lane for replies from slot t into this process's inbox exists.
+  std::array<std::atomic<std::uint64_t>, max_slots / 64> reply_lanes_{};
   inbox_handler inbox_handler_;
   light_lock inbox_lock_;  // held by whichever thread consumes the inbox
   std::unique_ptr<receiver> inbox_;
