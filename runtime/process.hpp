@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "arena.hpp"
+#include "light_lock.hpp"
 #include "mailbox.hpp"
 #include "procactor/detail/core.hpp"
 
@@ -56,25 +57,6 @@ struct pending {
 
 class timer_service;
 
-// A lock for short sections on a process's hot paths (the inbox's
-// consumer, the table of asks): taking it is one exchange after a plain
-// load, releasing it a plain store. A pthread mutex costs a locked
-// instruction for each and two calls into libc, and the inbox is tried on
-// every poll of a waiter's spin. A thread that finds it held yields until
-// it is free; its holders never block inside it.
-class light_lock {
- public:
-  bool try_lock() noexcept {
-    return !held_.load(std::memory_order_relaxed) && !held_.exchange(true, std::memory_order_acquire);
-  }
-  void lock() noexcept {
-    while (!try_lock()) std::this_thread::yield();
-  }
-  void unlock() noexcept { held_.store(false, std::memory_order_release); }
-
- private:
-  std::atomic<bool> held_{false};
-};
 
 // Messages other than replies that reach a process's inbox (the
 // supervisor's: dead letters). Returns false for a type it does not take.

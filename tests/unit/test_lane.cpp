@@ -233,3 +233,38 @@ TEST_CASE("a scan for the next sound header near the end of the 64-bit counts en
   CHECK(r.status == read_status::corrupt);
   CHECK(r.next == head + 56);
 }
+
+TEST_CASE("a ring position is a mask for a power-of-two capacity and the remainder for any other") {
+  const std::uint64_t counts[] = {0, 1, 7, 8, 63, 64, 255, 256, 257, 4095, 4096, 123457, ~std::uint64_t{0} - 7};
+  for (const std::uint64_t capacity : {std::uint64_t{8}, std::uint64_t{256}, std::uint64_t{4096}, std::uint64_t{1} << 30,
+                                       std::uint64_t{24}, std::uint64_t{264}, std::uint64_t{1000}, std::uint64_t{100000}}) {
+    for (const std::uint64_t count : counts) {
+      CAPTURE(capacity);
+      CAPTURE(count);
+      CHECK(ring_offset(count, capacity) == count % capacity);
+    }
+  }
+  CHECK(ring_offset(12345, 0) == 0);  // only a corrupt lane has no capacity
+}
+
+TEST_CASE("a lane whose capacity is not a power of two keeps order across wrap-arounds, padded records too") {
+  local_lane ring(264);  // a multiple of 8, not of 64: the padding meets the end of the ring at odd places
+  lane_writer writer(ring.l);
+  std::uint64_t next_in = 0;
+  std::uint64_t next_out = 0;
+  const std::size_t sizes[] = {16, 40, 48, 64, 72};
+  for (int round = 0; round < 2000; ++round) {
+    for (;;) {
+      std::byte* at = writer.reserve(writer.line_padded(sizes[next_in % 5]));
+      if (at == nullptr) break;
+      std::memcpy(at, &next_in, sizeof next_in);
+      writer.publish();
+      ++next_in;
+    }
+    const int take = 1 + round % 3;
+    for (int i = 0; i < take && next_out < next_in; ++i) CHECK(read_value(ring.l) == next_out++);
+  }
+  while (next_out < next_in) CHECK(read_value(ring.l) == next_out++);
+  CHECK(lane_empty(ring.l));
+  CHECK(ring.l->tail.load() > 100 * 264);
+}
