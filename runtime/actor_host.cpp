@@ -104,11 +104,12 @@ std::optional<Message> actor_host::recv(std::optional<steady::duration> timeout)
   const bool handled = current_.has_value();
   // Also when this returns nullopt for the timeout: the message was handled.
   commit_current();
-  // The handler's last send (its reply, most often) woke a sleeping peer:
-  // what that peer sends next comes after a wake-up at least, so park
-  // without spinning for it. A spinner here would hold the CPU that the
-  // woken peer is likeliest to run on.
-  bool spin = !take_woke_sleeper();
+  // The handler's reply woke its asker from a sleep: that asker's next
+  // message comes after a wake-up at least, so park without spinning for
+  // it. A spinner here would hold the CPU the woken asker is likeliest to
+  // run on. (Not for a plain send that woke a parked actor: a stage of a
+  // pipeline that woke the next one still spins for its own input.)
+  bool spin = !reply_woke_asker();
   if (publish_warm_ && handled) {
     publish_warm_ = false;
     publish_warm_pages(*process_.shm().header());

@@ -110,6 +110,14 @@ constexpr auto asker_idle = std::chrono::microseconds(200);
 }  // namespace
 
 
+namespace {
+// Whether this thread's last reply woke its asker from a futex sleep; read
+// and cleared by reply_woke_asker(). initial-exec, as the mailbox's.
+thread_local bool t_reply_woke_asker __attribute__((tls_model("initial-exec"))) = false;
+}  // namespace
+
+bool reply_woke_asker() noexcept { return std::exchange(t_reply_woke_asker, false); }
+
 void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes,
                     type_id type) {
   message_header header{code == errc::ok ? type : 0, correlation,
@@ -117,7 +125,9 @@ void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::sp
   // A reply must not be lost to a momentarily full inbox, but an asker that
   // is gone for good must not hold this process either.
   send_deadline deadline = send_deadline::after(send_timeout);
+  (void)take_woke_sleeper();
   errc result = write(asker, true, header, bytes, deadline);
+  t_reply_woke_asker = take_woke_sleeper();
   // A slot table entry found corrupt is repaired by the supervisor within a
   // tick of its monitor: try again until then rather than drop the reply.
   const auto retry_until = result != errc::corrupt ? steady::time_point{}

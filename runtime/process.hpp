@@ -197,4 +197,9 @@ class process {
 // stderr, or to Options::logger where one is set (logger.hpp). Any thread.
 void log_line(const std::string& who, const std::string& text);
 
+// Whether this thread's last reply (process::reply) woke its asker from a
+// futex sleep, since the last call: that asker's next message then comes
+// after a wake-up at least. Clears it.
+bool reply_woke_asker() noexcept;
+
 }  // namespace procactor::detail
