@@ -71,8 +71,8 @@ std::uint64_t next_sound(const lane* l, std::uint64_t from, std::uint64_t tail) 
 
 read_result lane_peek(const lane* l, std::uint64_t& cached_tail) noexcept {
   const std::uint64_t capacity = l->capacity;
+  (void)lane_has_more(l, cached_tail);
   std::uint64_t head = l->head.load(std::memory_order_relaxed);
-  if (cached_tail <= head) cached_tail = l->tail.load(std::memory_order_acquire);
   const std::uint64_t tail = cached_tail;
   const std::byte* data = lane_data(l);
   if (tail - head > capacity || capacity % 8 != 0 || capacity == 0) {

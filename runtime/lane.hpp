@@ -230,10 +230,19 @@ struct read_result {
 
 // The consumer's side. peek() looks at the record at `head` without moving
 // it; commit() moves `head` past it and wakes a waiting producer.
+
+// Whether anything is published past `head`, with the consumer's cached
+// copy of `tail`: the shared line is read only once the consumer has
+// caught up with what it last saw, not for every record (each read after a
+// producer's store is a cache miss). Inline: a spinning consumer asks it of
+// every lane on every poll.
+inline bool lane_has_more(const lane* l, std::uint64_t& cached_tail) noexcept {
+  const std::uint64_t head = l->head.load(std::memory_order_relaxed);
+  if (cached_tail <= head) cached_tail = l->tail.load(std::memory_order_acquire);
+  return cached_tail != head;
+}
 read_result lane_peek(const lane* l) noexcept;
-// The same, with the consumer's cached copy of `tail`: the shared line is
-// read only once the consumer has caught up with what it last saw, not for
-// every record (each read after a producer's store is a cache miss).
+// The same, with the consumer's cached copy of `tail` (see lane_has_more).
 read_result lane_peek(const lane* l, std::uint64_t& cached_tail) noexcept;
 // Moves `head` to `next`; wakes a producer blocked on the full lane. Returns
 // the producer's waiting bits as seen after the commit (lane_waits_*), so

@@ -347,16 +347,11 @@ std::optional<delivery> receiver::poll() {
   const std::size_t count = lanes_.size();
   for (std::size_t tried = 0; tried < count; ++tried) {
     lane* l = lanes_[cursor_].l;
-    // An empty lane, seen with two loads and nothing built: a spinning
-    // consumer makes this test for every lane on every poll.
     std::uint64_t& cached_tail = lanes_[cursor_].cached_tail;
-    if (const std::uint64_t head = l->head.load(std::memory_order_relaxed); cached_tail <= head) {
-      cached_tail = l->tail.load(std::memory_order_acquire);
-      if (cached_tail == head) {
-        burst_ = 0;
-        if (++cursor_ == count) cursor_ = 0;
-        continue;
-      }
+    if (!lane_has_more(l, cached_tail)) {  // two loads, nothing built
+      burst_ = 0;
+      if (++cursor_ == count) cursor_ = 0;
+      continue;
     }
     read_result r = lane_peek(l, cached_tail);
     if (r.status == read_status::record) {

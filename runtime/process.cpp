@@ -204,7 +204,7 @@ void process::track_locked(std::uint64_t correlation, std::shared_ptr<pending> s
 }
 
 std::shared_ptr<pending> process::untrack(std::uint64_t correlation) {
-  std::lock_guard guard(pending_mutex_);
+  std::lock_guard guard(pending_lock_);
   tracked& place = recent_[correlation % recent_.size()];
   if (place.state != nullptr && place.correlation == correlation) return std::move(place.state);
   auto it = pending_.find(correlation);
@@ -221,7 +221,7 @@ std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::
   const auto now = steady::now();
   std::shared_ptr<pending> state;
   {
-    std::lock_guard guard(pending_mutex_);
+    std::lock_guard guard(pending_lock_);
     state = acquire_pending_locked();
     state->on_reply = std::move(on_reply);
     state->asked = now;
@@ -233,16 +233,17 @@ std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::
   // The reply's lane is made now, by the asker: when shared memory is
   // exhausted the ask fails here, at once, instead of its reply being
   // dropped later and the asker waiting out its timeout.
-  // Once made, a lane stays for the run: each target's is looked at once.
-  if (inbox_ && target < max_slots &&
-      (reply_lanes_[target / 64].load(std::memory_order_relaxed) & (std::uint64_t{1} << (target % 64))) == 0) {
+  // A lane stays for the run once its bit is set: most asks read only that.
+  const auto reply_lane_known = [&] {
+    return (inbox_->box()->lane_bits[target / 64].load(std::memory_order_acquire) >> (target % 64) & 1) != 0;
+  };
+  if (inbox_ && target < max_slots && !reply_lane_known()) {
     std::string problem;
     if (!ensure_lane(arena_, inbox_->box(), target, problem)) {
       const std::string why = "no room for the reply's lane: " + problem;
       complete(state->correlation, errc::arena_exhausted, std::as_bytes(std::span(why)));
       return state;
     }
-    reply_lanes_[target / 64].fetch_or(std::uint64_t{1} << (target % 64), std::memory_order_relaxed);
   }
   message_header header{message.type, state->correlation, message.flags | flag_ask};
   (void)take_woke_sleeper();

@@ -153,13 +153,13 @@ class process {
   sender sender_;
   // The asks awaiting replies, by correlation. An ask in a loop allocates
   // nothing: a state no Future holds any more is reused (its buffers keep
-  // their capacity), and so are the table's nodes. All under pending_mutex_.
-  // Both with pending_mutex_ held: an ask takes it once for the two.
+  // their capacity), and so are the table's nodes. All under pending_lock_.
+  // Both with pending_lock_ held: an ask takes it once for the two.
   std::shared_ptr<pending> acquire_pending_locked();
   void track_locked(std::uint64_t correlation, std::shared_ptr<pending> state);
   std::shared_ptr<pending> untrack(std::uint64_t correlation);  // null if not there
   using pending_table = std::unordered_map<std::uint64_t, std::shared_ptr<pending>>;
-  light_lock pending_mutex_;
+  light_lock pending_lock_;
   // Most asks find their place free here, at their correlation's low bits
   // (correlations count up, and few asks are outstanding at once): no
   // hashing, no node. The others go into pending_.
@@ -172,8 +172,6 @@ class process {
   std::vector<pending_table::node_type> spare_nodes_;
   std::vector<std::shared_ptr<pending>> states_;  // each reusable when only this holds it
   std::atomic<std::uint64_t> next_correlation_{1};
-  // Bit t: the lane for replies from slot t into this process's inbox exists.
-  std::array<std::atomic<std::uint64_t>, max_slots / 64> reply_lanes_{};
   inbox_handler inbox_handler_;
   light_lock inbox_lock_;  // held by whichever thread consumes the inbox
   std::unique_ptr<receiver> inbox_;
