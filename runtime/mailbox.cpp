@@ -323,6 +323,7 @@ void receiver::refresh_lanes() {
   if (seq == seen_lanes_seq_) return;
   seen_lanes_seq_ = seq;
   lanes_.clear();
+  index_of_.assign(max_slots, no_lane);
   for (std::uint32_t word = 0; word < max_slots / 64; ++word) {
     std::uint64_t bits = box_->lane_bits[word].load(std::memory_order_acquire);
     while (bits != 0) {
@@ -333,6 +334,7 @@ void receiver::refresh_lanes() {
       // be a corrupt table, so the lane is skipped rather than trusted.
       lane* l = arena_->lane_at(box_->lane_offset[sender_slot].load(std::memory_order_acquire));
       if (l != nullptr && l->sender == sender_slot) {
+        index_of_[sender_slot] = static_cast<std::uint16_t>(lanes_.size());
         lanes_.push_back({l, 0});
       } else {
         on_problem_(sender_slot, "lane table entry does not point at a lane");
@@ -340,6 +342,18 @@ void receiver::refresh_lanes() {
     }
   }
   if (cursor_ >= lanes_.size()) cursor_ = 0;
+}
+
+static_assert(max_slots < 0xFFFF, "lane indices are 16-bit, with 0xFFFF for none");
+
+bool receiver::prefer(std::uint32_t sender) {
+  refresh_lanes();
+  if (sender >= index_of_.size() || index_of_[sender] == no_lane) return false;
+  auto& view = lanes_[index_of_[sender]];
+  if (!lane_has_more(view.l, view.cached_tail)) return false;
+  cursor_ = index_of_[sender];
+  burst_ = 0;
+  return true;
 }
 
 std::optional<delivery> receiver::poll() {

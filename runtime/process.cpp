@@ -480,16 +480,18 @@ void process::stop_pump() {
   }
 }
 
-void process::drain_inbox() {
-  while (auto d = inbox_->try_next()) {
-    if ((d->head.flags & flag_reply) != 0) {
-      complete(d->head.correlation, static_cast<errc>(d->head.flags >> status_shift), d->payload, d->head.type);
-    } else if (!(inbox_handler_ && inbox_handler_(*d))) {
-      log_line("inbox of slot " + std::to_string(self_),
-               "ignored a record of unexpected type " + std::to_string(d->head.type));
-    }
-    inbox_->commit(*d);
+void process::take_in(const delivery& d) {
+  if ((d.head.flags & flag_reply) != 0) {
+    complete(d.head.correlation, static_cast<errc>(d.head.flags >> status_shift), d.payload, d.head.type);
+  } else if (!(inbox_handler_ && inbox_handler_(d))) {
+    log_line("inbox of slot " + std::to_string(self_),
+             "ignored a record of unexpected type " + std::to_string(d.head.type));
   }
+  inbox_->commit(d);
+}
+
+void process::drain_inbox() {
+  while (auto d = inbox_->try_next()) take_in(*d);
 }
 
 void process::poll_inbox() {
@@ -497,6 +499,23 @@ void process::poll_inbox() {
   callback_batch batch;
   std::unique_lock lock(inbox_lock_, std::try_to_lock);
   if (lock.owns_lock()) drain_inbox();
+}
+
+void process::poll_inbox_for(std::uint32_t from, bool everything) {
+  if (!inbox_) return;
+  callback_batch batch;
+  std::unique_lock lock(inbox_lock_, std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  if (everything || from >= max_slots) {
+    (void)inbox_->prefer(from);  // its record first
+    drain_inbox();
+    return;
+  }
+  while (inbox_->prefer(from)) {
+    auto d = inbox_->try_next();
+    if (!d) break;
+    take_in(*d);
+  }
 }
 
 void process::drain_inbox_now() {
@@ -543,8 +562,10 @@ void process::park_on_inbox(steady::duration timeout, std::span<pending* const> 
     std::unique_lock lock(inbox_lock_, std::try_to_lock);
     if (lock.owns_lock()) {
       parking_scope parking(states);
+      // Until a poll found every lane empty, after the fence above: what
+      // comes later wakes this thread (wake_consumer sees it parked).
       drain_inbox();
-      idle = inbox_->all_empty();
+      idle = true;
     }
   }
   bool wanted = states.empty() ? awaiters_.load() == 0 : true;
@@ -584,7 +605,9 @@ void process::await_reply(pending& state, steady::time_point limit) {
   std::optional<steady::time_point> start;
   steady::time_point spin_end;
   for (unsigned i = 1; !state.finished.load(std::memory_order_acquire); ++i) {
-    poll_inbox();
+    // A waiter that will park soon (its peer was asleep) leaves the other
+    // lanes to the park's drain.
+    poll_inbox_for(state.target, i % 16 == 1 && !state.peer_asleep);
     if (i % 16 == 0) {
       const auto now = steady::now();
       if (!start) {
@@ -613,7 +636,7 @@ void process::await_reply(pending& state, steady::time_point limit) {
     // Woken, most often by the reply itself: take it in now, not as the
     // next park's drain, which would first run that park's fence (a
     // membarrier) on the way to the answer.
-    poll_inbox();
+    poll_inbox_for(state.target, true);
     if (state.finished.load(std::memory_order_acquire)) break;
     if (state.target != no_slot && steady::now() - now >= liveness_slice / 2) break;  // time to look at the target
   }

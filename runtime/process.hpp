@@ -116,6 +116,12 @@ class process {
   // A thread waiting for a reply calls this while it spins, so a hot round
   // trip needs no hand-off to the pump thread.
   void poll_inbox();
+  // The same for a waiter whose answer comes from slot `from`: takes what
+  // that sender's lane holds, and drains the whole inbox only when
+  // `everything` (await_reply: its first poll, every 16th, and after a
+  // sleep, so that a reply from another slot, or another thread's, is not
+  // left waiting) or when `from` is no slot.
+  void poll_inbox_for(std::uint32_t from, bool everything);
   // Takes everything in the inbox now, waiting for a thread that is at it.
   // The supervisor calls it when an actor has died, so that whatever the
   // actor reported (dead letters) is in before its exit is told.
@@ -139,6 +145,7 @@ class process {
  private:
   void pump();
   void drain_inbox();  // with inbox_lock_ held
+  void take_in(const delivery& d);  // one record of the inbox, with inbox_lock_ held
   // `states`: the waiter's (one for an awaiter, several for await_any),
   // whose completion also ends the sleep; empty for the pump. `unfenced`: a
   // slow waiter's first sleep, short and without the membarrier (park_fence).

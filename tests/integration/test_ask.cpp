@@ -2,7 +2,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 #include "support.hpp"
@@ -53,6 +55,16 @@ struct Relay {
   }
 };
 
+// Gate: answers 1 once the file at `path` exists (0 if it has not after
+// 20 s).
+struct Await {
+  std::string path;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(path);
+  }
+};
+
 }  // namespace asking
 PROCACTOR_MESSAGE(asking::Double);
 PROCACTOR_MESSAGE(asking::Nap);
@@ -60,6 +72,7 @@ PROCACTOR_MESSAGE(asking::Fail);
 PROCACTOR_MESSAGE(asking::Die);
 PROCACTOR_MESSAGE(asking::Echo);
 PROCACTOR_MESSAGE(asking::Relay);
+PROCACTOR_MESSAGE(asking::Await);
 
 namespace asking {
 
@@ -94,10 +107,23 @@ class Relayer : public procactor::Actor<Relayer, Relay> {
   }
 };
 
+class Gate : public procactor::Actor<Gate, Await> {
+ public:
+  int on(const Await& a) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < give_up) {
+      if (std::filesystem::exists(a.path)) return 1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return 0;
+  }
+};
+
 }  // namespace asking
 PROCACTOR_ACTOR(asking::Responder);
 PROCACTOR_ACTOR(asking::Echoer);
 PROCACTOR_ACTOR(asking::Relayer);
+PROCACTOR_ACTOR(asking::Gate);
 
 using namespace itest;
 using procactor::errc;
@@ -127,6 +153,47 @@ TEST_CASE("an ask returns the handler's value" * doctest::timeout(30)) {
   std::vector<procactor::Future<int>> futures;
   for (int i = 0; i < 100; ++i) futures.push_back(responder.ask<int>(asking::Double{i}, 30s));
   for (int i = 0; i < 100; ++i) CHECK(futures[static_cast<std::size_t>(i)].get() == 2 * i);
+}
+
+// A waiter looks first at the lane its answer comes in (process::
+// poll_inbox_for), and at the others only now and then and before it
+// sleeps: answers from many actors still each reach their own ask, and an
+// answer from one actor is taken in while another's is awaited.
+TEST_CASE("answers from many actors each reach their ask, and one awaited ask does not hold up another's callback" *
+          doctest::timeout(60)) {
+  actor_scope scope;
+  temp_dir dir;
+  constexpr int actors = 16;
+  std::vector<procactor::TypedRef<asking::Responder>> responders;
+  for (int i = 0; i < actors; ++i) responders.push_back(scope.spawn<asking::Responder>("responder"));
+  // Every actor's reply lane into this process's inbox in use at once,
+  // awaited in the reverse order of the asks.
+  std::vector<procactor::Future<int>> futures;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < actors; ++i) {
+      futures.push_back(responders[static_cast<std::size_t>(i)].ask<int>(asking::Double{round * actors + i}, 30s));
+    }
+  }
+  for (int k = static_cast<int>(futures.size()) - 1; k >= 0; --k) {
+    CHECK(futures[static_cast<std::size_t>(k)].get() == 2 * k);
+  }
+  // A loop of asks to one of them, the others' lanes beside it.
+  for (int k = 0; k < 500; ++k) REQUIRE(responders[5].ask<int>(asking::Double{k}, 30s).get() == 2 * k);
+
+  // The gate answers only once a file exists, which the callback of an ask
+  // to another actor makes: the thread awaiting the gate must take that
+  // other answer in while it waits (the pump stays off the inbox then).
+  auto gate = scope.spawn<asking::Gate>("gate");
+  const std::string flag = dir.path() + "/answered";
+  auto gated = gate.ask<int>(asking::Await{flag}, 30s);
+  std::atomic<int> seen{-1};
+  auto other = responders[3].ask<int>(asking::Double{7}, 30s);
+  other.on_done([&](const procactor::Future<int>& done) {
+    seen = done.get();
+    append_line(flag, "answered");
+  });
+  CHECK(gated.get() == 1);
+  CHECK(seen.load() == 14);
 }
 
 TEST_CASE("an ask whose handler outlasts the timeout fails with errc::timeout, and the next ask is unaffected" *
