@@ -494,14 +494,7 @@ void process::drain_inbox() {
   while (auto d = inbox_->try_next()) take_in(*d);
 }
 
-void process::poll_inbox() {
-  if (!inbox_) return;
-  callback_batch batch;
-  std::unique_lock lock(inbox_lock_, std::try_to_lock);
-  if (lock.owns_lock()) drain_inbox();
-}
-
-void process::poll_inbox_for(std::uint32_t from, bool everything) {
+void process::poll_inbox(slot_id from, bool everything) {
   if (!inbox_) return;
   callback_batch batch;
   std::unique_lock lock(inbox_lock_, std::try_to_lock);
@@ -556,23 +549,23 @@ void process::park_on_inbox(steady::duration timeout, std::span<pending* const> 
   // Pairs with wake_consumer's and finish()'s signal_fence; a slow
   // waiter's first sleep is short and unfenced (park_fence, futex.hpp).
   timeout = park_fence(unfenced, timeout);
-  bool idle = false;
+  // Drained until a poll found every lane empty, after the fence above:
+  // what comes later wakes this thread (wake_consumer sees it parked).
+  bool drained = false;
   {
     callback_batch batch;
     std::unique_lock lock(inbox_lock_, std::try_to_lock);
     if (lock.owns_lock()) {
       parking_scope parking(states);
-      // Until a poll found every lane empty, after the fence above: what
-      // comes later wakes this thread (wake_consumer sees it parked).
       drain_inbox();
-      idle = true;
+      drained = true;
     }
   }
   bool wanted = states.empty() ? awaiters_.load() == 0 : true;
   for (pending* state : states) wanted = wanted && !state->finished.load();
-  if (idle && wanted && !pump_stop_.load(std::memory_order_relaxed)) {
+  if (drained && wanted && !pump_stop_.load(std::memory_order_relaxed)) {
     futex_wait(box->wake_seq, seq, timeout);
-  } else if (!idle) {
+  } else if (!drained) {
     std::this_thread::yield();  // another thread holds the inbox: let it finish
   }
   for (pending* state : states) state->sleeping.fetch_sub(1);
@@ -607,7 +600,7 @@ void process::await_reply(pending& state, steady::time_point limit) {
   for (unsigned i = 1; !state.finished.load(std::memory_order_acquire); ++i) {
     // A waiter that will park soon (its peer was asleep) leaves the other
     // lanes to the park's drain.
-    poll_inbox_for(state.target, i % 16 == 1 && !state.peer_asleep);
+    poll_inbox(state.target, i % 16 == 1 && !state.peer_asleep);
     if (i % 16 == 0) {
       const auto now = steady::now();
       if (!start) {
@@ -636,7 +629,7 @@ void process::await_reply(pending& state, steady::time_point limit) {
     // Woken, most often by the reply itself: take it in now, not as the
     // next park's drain, which would first run that park's fence (a
     // membarrier) on the way to the answer.
-    poll_inbox_for(state.target, true);
+    poll_inbox(state.target);
     if (state.finished.load(std::memory_order_acquire)) break;
     if (state.target != no_slot && steady::now() - now >= liveness_slice / 2) break;  // time to look at the target
   }

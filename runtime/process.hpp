@@ -114,14 +114,12 @@ class process {
   void stop_pump();
   // Takes whatever waits in the inbox now, unless another thread is at it.
   // A thread waiting for a reply calls this while it spins, so a hot round
-  // trip needs no hand-off to the pump thread.
-  void poll_inbox();
-  // The same for a waiter whose answer comes from slot `from`: takes what
-  // that sender's lane holds, and drains the whole inbox only when
-  // `everything` (await_reply: its first poll, every 16th, and after a
-  // sleep, so that a reply from another slot, or another thread's, is not
-  // left waiting) or when `from` is no slot.
-  void poll_inbox_for(std::uint32_t from, bool everything);
+  // trip needs no hand-off to the pump thread. A waiter whose answer comes
+  // from slot `from` may pass `everything` false: then only that sender's
+  // lane is looked at (await_reply drains the whole inbox on its first
+  // poll, every 16th, and after a sleep, so that a reply from another slot,
+  // or another thread's, is not left waiting).
+  void poll_inbox(slot_id from = no_slot, bool everything = true);
   // Takes everything in the inbox now, waiting for a thread that is at it.
   // The supervisor calls it when an actor has died, so that whatever the
   // actor reported (dead letters) is in before its exit is told.

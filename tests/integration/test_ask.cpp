@@ -156,7 +156,7 @@ TEST_CASE("an ask returns the handler's value" * doctest::timeout(30)) {
 }
 
 // A waiter looks first at the lane its answer comes in (process::
-// poll_inbox_for), and at the others only now and then and before it
+// poll_inbox), and at the others only now and then and before it
 // sleeps: answers from many actors still each reach their own ask, and an
 // answer from one actor is taken in while another's is awaited.
 TEST_CASE("answers from many actors each reach their ask, and one awaited ask does not hold up another's callback" *
