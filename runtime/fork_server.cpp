@@ -17,6 +17,7 @@
 #include <span>
 #include <string_view>
 
+#include "guardian.hpp"
 #include "procactor/runtime.hpp"
 #include "spawn_support.hpp"
 
@@ -35,6 +36,7 @@ constexpr int spare_delay_ms = 1;
 enum request_kind : std::uint32_t {
   become = 1,    // to the server: clone a child that becomes this actor; to a spare: become it
   make_spare = 2,  // to the server: fork a spare and pass its socket back
+  make_guardian = 3,  // to the server: clone the run's guardian (guardian.hpp)
 };
 
 struct request_header {
@@ -164,6 +166,23 @@ void remember_run(const char* environment, std::size_t length) {
   }
 }
 
+// The guardian, cloned: what start_guardian's posix_spawn + exec makes of
+// it, without loading the program again. Its parent is the supervisor
+// (CLONE_PARENT), but it does not die with it, which is its point: no
+// PR_SET_PDEATHSIG (a clone starts without the server's), a session of its
+// own, and the pipe's read end, which it got as `end`, on its standard
+// input.
+[[noreturn]] void become_guardian(const char* run, int end) {
+  ::setsid();
+  if (::dup2(end, STDIN_FILENO) < 0) _exit(1);
+  ::close_range(3, ~0U, 0);  // the server's socket and `end`
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  set_command_line("procactor-guardian");
+  run_guardian(run);
+}
+
 // The spare: a child made ahead of need, already what become_child makes
 // it, that waits for the one request it will serve, sent by the supervisor
 // itself. A restart then costs no fork and no hop through the server. It
@@ -236,6 +255,11 @@ void make_and_send_spare(int parent) {
       while (::poll(&next, 1, spare_delay_ms) < 0 && errno == EINTR) {
       }
       make_and_send_spare(parent);
+    } else if (r.header.kind == make_guardian && r.count == 1 && r.environment > 0) {
+      buffer[r.environment] = '\0';  // the run's name
+      const long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, 0);
+      if (pid == 0) become_guardian(buffer, r.fds[0]);
+      send_reply(pid > 0 ? static_cast<std::int32_t>(pid) : -errno);
     } else if (r.header.kind == become) {
       const long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, 0);
       if (pid == 0) {
@@ -352,6 +376,20 @@ void fork_server::lost() noexcept {
   if (socket_ >= 0) ::close(socket_);
   socket_ = -1;
   asked_ = 0;
+}
+
+int fork_server::spawn_guardian(int read_end, const std::string& run) {
+  if (socket_ < 0) return -ENOTCONN;
+  if (run.empty() || run.size() + 1 > max_request) return -EINVAL;
+  collect_spares(collect::all);  // their answers come first
+  if (const int sent = send_request(socket_, make_guardian, run, {{read_end, STDIN_FILENO}}); sent != 0) {
+    lost();
+    return sent;
+  }
+  fork_reply_data reply;
+  if (!receive_reply(reply, true)) return reply.pid < 0 ? reply.pid : -EPIPE;
+  if (reply.socket >= 0) ::close(reply.socket);
+  return reply.pid;
 }
 
 int fork_server::spawn(const std::vector<std::string>& environment,

@@ -53,6 +53,11 @@ class fork_server {
   // pid, or -errno. Not thread-safe: one caller (the monitor thread).
   int spawn(const std::vector<std::string>& environment, const std::vector<std::pair<int, int>>& descriptors);
 
+  // Clones the guardian of `run` (guardian.hpp) with `read_end` on its
+  // standard input. Returns its pid, or -errno (the caller then starts one
+  // with exec). Same thread as spawn.
+  int spawn_guardian(int read_end, const std::string& run);
+
   // Ends the requests (the server exits) and reaps the server and the
   // spare.
   void stop() noexcept;

@@ -12,14 +12,26 @@
 #include <vector>
 
 #include "arena.hpp"
+#include "fork_server.hpp"
 #include "procactor/error.hpp"
 #include "spawn_support.hpp"
 
 namespace procactor::detail {
 
-guardian start_guardian(const std::string& executable, const std::string& run) {
+guardian start_guardian(const std::string& executable, const std::string& run, fork_server& forks) {
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) != 0) throw_system_error("pipe2 for the guardian", errno);
+  guardian g;
+  if (forks.running()) {
+    // A clone of the fork server: no second load of the program, which on a
+    // 2-CPU machine took the CPU the first actors' starts need.
+    if (const int pid = forks.spawn_guardian(ends[0], run); pid > 0) {
+      ::close(ends[0]);
+      g.pid = pid;
+      g.pipe = ends[1];
+      return g;
+    }
+  }
   child_environment env({"PROCACTOR_GUARDIAN=" + run});
   std::string name = "procactor-guardian";
   char* argv[] = {name.data(), nullptr};
@@ -29,7 +41,6 @@ guardian start_guardian(const std::string& executable, const std::string& run) {
   posix_spawn_file_actions_adddup2(&actions, ends[0], STDIN_FILENO);
   posix_spawnattr_t attr;
   init_spawn_attributes(attr, POSIX_SPAWN_SETSID);
-  guardian g;
   const char* program = executable.empty() ? "/proc/self/exe" : executable.c_str();
   const int rc = posix_spawn(&g.pid, program, &actions, &attr, argv, env.envp());
   posix_spawnattr_destroy(&attr);

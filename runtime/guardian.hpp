@@ -2,7 +2,9 @@
 // run's shared memory when the supervisor dies by SIGKILL, the one exit that
 // runs none of the supervisor's own cleanup.
 //
-// The supervisor starts it first thing, by re-executing its own program with
+// The supervisor starts it first thing: the fork server clones it, a copy of
+// the program as it was before any thread, which need not load it again;
+// without a fork server the supervisor re-executes its own program with
 // PROCACTOR_GUARDIAN=<run> (never fork without exec: the user's program may
 // have threads). The guardian's standard input is the read end of a pipe
 // whose only write end the supervisor holds (close-on-exec, so no actor
@@ -24,9 +26,11 @@ struct guardian {
   pid_t pid = -1;
 };
 
-// Starts the guardian of the run whose segments are named `run...`; throws
-// error when it cannot.
-guardian start_guardian(const std::string& executable, const std::string& run);
+class fork_server;
+
+// Starts the guardian of the run whose segments are named `run...`, through
+// `forks` where it runs; throws error when it cannot.
+guardian start_guardian(const std::string& executable, const std::string& run, fork_server& forks);
 // Closes the pipe and reaps the guardian (it exits at once).
 void stop_guardian(guardian& g) noexcept;
 // The guardian process's whole life.

@@ -81,7 +81,7 @@ supervisor::supervisor(std::vector<std::string> argv, Options options)
   arena a = arena::create(options_.arena_size, options_.lane_capacity, options_.max_message_size);
   install_exit_paths(a.name());
   try {
-    guardian_ = start_guardian(executable_, a.name());
+    guardian_ = start_guardian(executable_, a.name(), forks_);
   } catch (...) {
     remove_recorded_run();
     throw;
