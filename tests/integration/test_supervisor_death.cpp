@@ -18,7 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "probe.hpp"
 #include "support.hpp"
@@ -29,8 +33,9 @@ using namespace itest;
 
 namespace {
 
-// Runs the helper with `mode`; its stdout comes back through `out_fd` when asked for.
-pid_t start_helper(const char* mode, int* out_fd) {
+// Runs the helper with `mode`, and `extra` added to its environment; its
+// stdout comes back through `out_fd` when asked for.
+pid_t start_helper(const char* mode, int* out_fd, const std::vector<std::string>& extra = {}) {
   int pipe_fds[2] = {-1, -1};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -41,8 +46,13 @@ pid_t start_helper(const char* mode, int* out_fd) {
   std::string path = PROCACTOR_ORPHAN_HELPER;
   std::string mode_text = mode;
   char* argv[] = {path.data(), mode_text.data(), nullptr};
+  std::vector<std::string> entries(extra);
+  for (char** e = environ; *e != nullptr; ++e) entries.emplace_back(*e);
+  std::vector<char*> envp;
+  for (auto& entry : entries) envp.push_back(entry.data());
+  envp.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, path.c_str(), &actions, nullptr, argv, environ);
+  const int rc = posix_spawn(&pid, path.c_str(), &actions, nullptr, argv, envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (out_fd != nullptr) {
     ::close(pipe_fds[1]);
@@ -99,10 +109,32 @@ bool exists(const std::string& segment) { return ::access(("/dev/shm/" + segment
 
 TEST_SUITE("supervisor death") {
 
+// Whether the process's first environment (what it was exec'd with) has
+// `entry`: a process forked without exec has its parent's.
+bool started_with(int pid, const std::string& entry) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/environ");
+  for (std::string e; std::getline(file, e, '\0');) {
+    if (e == entry) return true;
+  }
+  return false;
+}
+
 TEST_CASE("a SIGKILLed supervisor takes its actors with it and its guardian removes its shared memory at once" *
-          doctest::timeout(60)) {
+          doctest::timeout(90)) {
+  // The guardian is cloned by the fork server, or, where actors start with
+  // exec, exec'd like them (PROCACTOR_GUARDIAN=<run> in its environment).
+  bool exec = false;
+  SUBCASE("guardian cloned by the fork server") {}
+  SUBCASE("guardian exec'd (PROCACTOR_SPAWN=exec)") { exec = true; }
+  CAPTURE(exec);
+  // This program's own Runtime's helpers, if earlier tests made it (the
+  // spares come with its first spawn): they stay.
+  const std::size_t own_guardians = reap_orphans("procactor-guard");
+  const std::size_t own_servers = reap_orphans("procactor-fork");
+  const std::size_t own_spares = reap_orphans("procactor-spare");
   int out = -1;
-  const pid_t helper = start_helper("spawn", &out);
+  const pid_t helper = start_helper("spawn", &out, exec ? std::vector<std::string>{"PROCACTOR_SPAWN=exec"}
+                                                        : std::vector<std::string>{});
   // Whatever happens below, the helper does not outlive the test.
   struct reaper {
     pid_t pid;
@@ -122,6 +154,17 @@ TEST_CASE("a SIGKILLed supervisor takes its actors with it and its guardian remo
   REQUIRE(actors.size() == 3);
   for (int pid : actors) CHECK(probe::is_running(pid));
   REQUIRE_FALSE(probe::run_segments(helper).empty());
+  // The arena's name is the run's; other segments' names extend it.
+  const auto segments = probe::run_segments(helper);
+  const std::string run = *std::min_element(segments.begin(), segments.end(),
+                                            [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  int guardians = 0;
+  for (const auto& child : probe::children_of(helper)) {
+    if (child.command != "procactor-guard") continue;
+    ++guardians;
+    CHECK(started_with(child.pid, "PROCACTOR_GUARDIAN=" + run) == exec);
+  }
+  CHECK(guardians == 1);
 
   REQUIRE(::kill(helper, SIGKILL) == 0);
   int status = 0;
@@ -137,12 +180,12 @@ TEST_CASE("a SIGKILLed supervisor takes its actors with it and its guardian remo
   CHECK_MESSAGE(eventually([&] { return probe::run_segments(helper).empty(); }),
                 "the dead supervisor's segments are still in /dev/shm");
   for (const auto& name : probe::run_segments(helper)) probe::remove_segment(name);
-  // Our own Runtime's guardian, fork server and two spares are the ones
-  // left; the helper's died with it (PR_SET_PDEATHSIG) and were re-parented
-  // here.
-  CHECK(eventually([&] { return reap_orphans("procactor-guard") == 1; }));
-  CHECK(eventually([&] { return reap_orphans("procactor-fork") == 1; }));
-  CHECK(eventually([&] { return reap_orphans("procactor-spare") == 2; }));
+  // Our own Runtime's guardian, fork server and spares are the ones left;
+  // the helper's died with it (PR_SET_PDEATHSIG), or finished (its
+  // guardian), and were re-parented here.
+  CHECK(eventually([&] { return reap_orphans("procactor-guard") == own_guardians; }));
+  CHECK(eventually([&] { return reap_orphans("procactor-fork") == own_servers; }));
+  CHECK(eventually([&] { return reap_orphans("procactor-spare") == own_spares; }));
 }
 
 TEST_CASE("the start-up sweep removes the segments of a dead supervisor and keeps a live one's in another PID namespace" *
