@@ -55,7 +55,8 @@ class fork_server {
 
   // Clones the guardian of `run` (guardian.hpp) with `read_end` on its
   // standard input. Returns its pid, or -errno (the caller then starts one
-  // with exec). Same thread as spawn.
+  // with exec). Called once, before spawn's caller (the monitor thread)
+  // starts.
   int spawn_guardian(int read_end, const std::string& run);
 
   // Ends the requests (the server exits) and reaps the server and the

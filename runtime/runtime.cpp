@@ -136,8 +136,8 @@ void prepare_actor_process(const char* who, const char* run, int spare_socket) n
   // The header and the slots in use are read by every actor as it starts,
   // and warm_count once it has handled a message: their page-table entries
   // now, in the spare, not a fault each then. Only the slots in use and the
-  // next few (this spare's actor is most likely among them): the whole
-  // table of max_slots is about 110 pages, which a spare that becomes an actor at
+  // next 64 (this spare's actor is most likely among them): the whole table
+  // of max_slots is about 110 pages, which a spare that becomes an actor at
   // once, in a burst of starts, would populate on the CPU the other starts
   // need.
 #ifdef MADV_POPULATE_WRITE
