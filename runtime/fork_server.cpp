@@ -52,19 +52,28 @@ struct fork_reply {
   std::int32_t pid;
 };
 
+// A child of the server whose parent is the supervisor (CLONE_PARENT), as
+// an exec'd one's is: it reaps it and holds its pidfd. fork()'s return.
+long clone_for_supervisor() { return ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, 0); }
+
+// In a new child: no signal blocked, as after an exec. The dispositions are
+// the server's: the defaults, and the crash handlers (serve() sets them
+// once).
+void unblock_signals() {
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
 // What a new child of the server does first, whether it becomes an actor at
-// once or waits as the spare: what posix_spawn would have made of it. Its
-// parent is the supervisor (CLONE_PARENT); it dies with it.
-// The signal dispositions are the server's: the defaults, and the crash
-// handlers (serve() sets them once).
+// once or waits as the spare: what posix_spawn would have made of it. It
+// dies with the supervisor.
 void become_child(int parent) {
   ::close(server_socket);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) _exit(1);
   ::setpgid(0, 0);  // its own process group, as an exec'd actor has
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  unblock_signals();
 }
 
 // A request as it came: the header, the environment after it, the
@@ -176,9 +185,7 @@ void remember_run(const char* environment, std::size_t length) {
   ::setsid();
   if (::dup2(end, STDIN_FILENO) < 0) _exit(1);
   ::close_range(3, ~0U, 0);  // the server's socket and `end`
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  unblock_signals();
   set_command_line("procactor-guardian");
   run_guardian(run);
 }
@@ -214,7 +221,7 @@ void make_and_send_spare(int parent) {
     send_reply(-errno);
     return;
   }
-  const long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, 0);
+  const long pid = clone_for_supervisor();
   if (pid == 0) {
     ::close(ends[0]);
     run_spare(parent, ends[1]);
@@ -257,11 +264,11 @@ void make_and_send_spare(int parent) {
       make_and_send_spare(parent);
     } else if (r.header.kind == make_guardian && r.count == 1 && r.environment > 0) {
       buffer[r.environment] = '\0';  // the run's name
-      const long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, 0);
+      const long pid = clone_for_supervisor();
       if (pid == 0) become_guardian(buffer, r.fds[0]);
       send_reply(pid > 0 ? static_cast<std::int32_t>(pid) : -errno);
     } else if (r.header.kind == become) {
-      const long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, 0);
+      const long pid = clone_for_supervisor();
       if (pid == 0) {
         become_child(parent);
         become_actor(buffer, r);
@@ -378,18 +385,23 @@ void fork_server::lost() noexcept {
   asked_ = 0;
 }
 
-int fork_server::spawn_guardian(int read_end, const std::string& run) {
+int fork_server::ask_server(std::uint32_t kind, const std::string& bytes,
+                            const std::vector<std::pair<int, int>>& descriptors) {
   if (socket_ < 0) return -ENOTCONN;
-  if (run.empty() || run.size() + 1 > max_request) return -EINVAL;
-  collect_spares(collect::all);  // their answers come first
-  if (const int sent = send_request(socket_, make_guardian, run, {{read_end, STDIN_FILENO}}); sent != 0) {
+  if (const int sent = send_request(socket_, static_cast<request_kind>(kind), bytes, descriptors); sent != 0) {
     lost();
     return sent;
   }
   fork_reply_data reply;
-  if (!receive_reply(reply, true)) return reply.pid < 0 ? reply.pid : -EPIPE;
+  if (!receive_reply(reply, true)) return reply.pid < 0 ? reply.pid : -EPIPE;  // the caller falls back to exec
   if (reply.socket >= 0) ::close(reply.socket);
   return reply.pid;
+}
+
+int fork_server::spawn_guardian(int read_end, const std::string& run) {
+  if (run.empty() || run.size() + 1 > max_request) return -EINVAL;
+  collect_spares(collect::all);  // their answers come first
+  return ask_server(make_guardian, run, {{read_end, STDIN_FILENO}});
 }
 
 int fork_server::spawn(const std::vector<std::string>& environment,
@@ -417,16 +429,9 @@ int fork_server::spawn(const std::vector<std::string>& environment,
     }
     reap(next.pid);  // killed from outside while it waited: a child of this process
   }
-  if (socket_ < 0) return -ENOTCONN;
-  if (const int sent = send_request(socket_, become, bytes, descriptors); sent != 0) {
-    lost();
-    return sent;
-  }
-  fork_reply_data reply;
-  if (!receive_reply(reply, true)) return reply.pid < 0 ? reply.pid : -EPIPE;  // the caller falls back to exec
-  if (reply.socket >= 0) ::close(reply.socket);
-  top_up();
-  return reply.pid;
+  const int pid = ask_server(become, bytes, descriptors);
+  top_up();  // nothing once the server is lost
+  return pid;
 }
 
 void fork_server::reap(int pid) noexcept {

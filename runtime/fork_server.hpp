@@ -84,6 +84,9 @@ class fork_server {
   enum class collect { ready, one, all };
   void collect_spares(collect how);
   void lost() noexcept;            // the server is gone
+  // Sends the server a request of `kind` and waits for its answer: the
+  // pid of the child it made, or -errno.
+  int ask_server(std::uint32_t kind, const std::string& bytes, const std::vector<std::pair<int, int>>& descriptors);
 
   int pid_ = -1;
   int socket_ = -1;
