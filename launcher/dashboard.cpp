@@ -1,300 +1,38 @@
+// The dashboard as the launcher holds it: the server comes from its module
+// (dashboard_module.hpp); `launch --http` and `procactor dashboard`.
 #include "dashboard.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <chrono>
-#include <condition_variable>
-#include <cstring>
 #include <fstream>
 #include <iostream>
-#include <mutex>
-#include <thread>
-#include <vector>
+#include <stdexcept>
+#include <string>
 
-#include <httplib.h>
-#include <nlohmann/json.hpp>
-
-#include "cli_args.hpp"
 #include "commands.hpp"
-#include "control.hpp"
-#include "control_protocol.hpp"
-#include "metrics.hpp"
+#include "dashboard_module.hpp"
+#include "module.hpp"
 #include "run_client.hpp"
 
 namespace procactor::launcher {
 
-extern const char* const dashboard_page;  // dashboard.html, embedded at build time
-
-namespace {
-
-using nlohmann::json;
-namespace fs = std::filesystem;
-
-constexpr auto sample_period = std::chrono::seconds(1);
-constexpr auto control_limit = std::chrono::seconds(5);
-constexpr std::size_t events_per_reply = 1000;
-constexpr std::size_t log_tail_lines = 50;
-constexpr std::size_t log_tail_bytes = 64 * 1024;
-constexpr int events_schema = 1;
-
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
+dashboard_server::dashboard_server(RunEntry run, const ListenAddress& where) {
+  open_dashboard_fn* open = nullptr;
+  try {
+    open = module_function<open_dashboard_fn>(dashboard_module, open_dashboard_symbol);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("cannot serve the dashboard: ") + e.what());
+  }
+  http_.reset(open(run, where));
 }
 
-// The host part of a Host header: "127.0.0.1:8080" -> "127.0.0.1",
-// "[::1]:8080" -> "::1".
-std::string host_of(const std::string& header) {
-  if (header.starts_with('[')) {
-    const auto close = header.find(']');
-    return close == std::string::npos ? header : header.substr(1, close - 1);
-  }
-  return header.substr(0, header.find(':'));
-}
+dashboard_server::~dashboard_server() = default;
 
-std::vector<std::string> last_lines(const fs::path& file, std::size_t lines) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return {};
-  in.seekg(0, std::ios::end);
-  const auto size = static_cast<std::size_t>(in.tellg());
-  const std::size_t from = size > log_tail_bytes ? size - log_tail_bytes : 0;
-  in.seekg(static_cast<std::streamoff>(from));
-  std::string text(size - from, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  std::vector<std::string> all;
-  std::size_t start = 0;
-  if (from > 0) start = text.find('\n') + 1;  // a cut first line is not shown
-  while (start < text.size()) {
-    const auto end = text.find('\n', start);
-    all.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  if (all.size() > lines) all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(lines));
-  return all;
-}
+void dashboard_server::serve() { http_->serve(); }
 
-void reply_json(httplib::Response& res, const json& body, int code = 200) {
-  res.status = code;
-  res.set_header("Cache-Control", "no-store");
-  res.set_content(body.dump(), "application/json");
-}
+std::string dashboard_server::url() const { return http_->url(); }
 
-}  // namespace
-
-struct dashboard_server::state {
-  RunEntry run;
-  ListenAddress where;
-  int port = 0;
-  httplib::Server http;
-  std::thread listener;
-  std::thread sampler;
-
-  mutable std::mutex mutex;
-  std::condition_variable wake;
-  bool stopping = false;
-  bool answers = true;
-  json status;                 // the last status sample, with "live"
-  std::mutex events_mutex;     // held while events.jsonl is read
-  std::vector<json> events;    // events.jsonl as far as read
-  std::uintmax_t events_read = 0;  // bytes of it read, up to the last whole line
-
-  void sample() {
-    // Its own client name: rates since its previous sample, a second ago.
-    ControlRequest request;
-    request.verb = ControlRequest::Verb::status;
-    request.client = "dashboard-" + std::to_string(::getpid());
-    std::optional<std::string> reply = control_request(run.dir / "control.sock", to_request_line(request), control_limit);
-    json parsed;
-    if (reply) {
-      try {
-        parsed = json::parse(*reply);
-      } catch (const json::exception&) {
-        reply.reset();
-      }
-    }
-    read_events();
-    std::lock_guard guard(mutex);
-    answers = reply.has_value();
-    if (reply) {
-      status = std::move(parsed);
-    }
-    if (!status.is_null()) status["live"] = answers;
-  }
-
-  // By the sampler, and by a request for events (so that it sees those
-  // written since the last sample); one reader at a time.
-  void read_events() {
-    std::lock_guard reading(events_mutex);
-    std::ifstream in(run.dir / "events.jsonl", std::ios::binary);
-    if (!in) return;
-    in.seekg(static_cast<std::streamoff>(events_read));
-    std::string line;
-    std::vector<json> fresh;
-    std::uintmax_t consumed = events_read;
-    while (std::getline(in, line)) {
-      if (in.eof()) break;  // no newline yet: the writer is in the middle of it
-      consumed += line.size() + 1;
-      try {
-        fresh.push_back(json::parse(line));
-      } catch (const json::exception&) {
-        // A line that is not JSON is skipped, not shown as an event.
-      }
-    }
-    std::lock_guard guard(mutex);
-    events_read = consumed;
-    for (auto& e : fresh) events.push_back(std::move(e));
-  }
-
-  void sample_loop() {
-    std::unique_lock lock(mutex);
-    while (!stopping) {
-      lock.unlock();
-      sample();
-      lock.lock();
-      wake.wait_for(lock, sample_period, [&] { return stopping; });
-    }
-  }
-
-  // Loopback-bound: only loopback Host names, against DNS rebinding.
-  bool host_allowed(const httplib::Request& req) const {
-    if (!is_loopback(where.host)) return true;
-    return is_loopback(host_of(req.get_header_value("Host")));
-  }
-
-  void routes() {
-    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (host_allowed(req)) return httplib::Server::HandlerResponse::Unhandled;
-      res.status = 403;
-      res.set_content("this dashboard answers only requests to a loopback address\n", "text/plain");
-      return httplib::Server::HandlerResponse::Handled;
-    });
-    http.Get("/", [](const httplib::Request&, httplib::Response& res) {
-      res.set_header("Cache-Control", "no-store");
-      res.set_content(dashboard_page, "text/html; charset=utf-8");
-    });
-    http.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard guard(mutex);
-      if (status.is_null()) {
-        reply_json(res, {{"error", "run " + run.name + " has not answered yet"}}, 503);
-        return;
-      }
-      reply_json(res, status);
-    });
-    http.Get("/api/events", [this](const httplib::Request& req, httplib::Response& res) {
-      std::size_t after = 0;
-      if (req.has_param("after")) {
-        try {
-          after = std::stoul(req.get_param_value("after"));
-        } catch (const std::exception&) {
-          reply_json(res, {{"error", "after= wants a count of events"}}, 400);
-          return;
-        }
-      }
-      read_events();
-      json list = json::array();
-      std::lock_guard guard(mutex);
-      for (std::size_t i = after; i < events.size() && list.size() < events_per_reply; ++i) list.push_back(events[i]);
-      reply_json(res, {{"schema", events_schema}, {"events", list}});
-    });
-    http.Get("/api/actor", [this](const httplib::Request& req, httplib::Response& res) {
-      const std::string name = req.get_param_value("name");
-      // Checked as the command line checks it: the name goes into a
-      // control request and a file name.
-      const auto target = parse_actor_target(name);
-      if (!target) {
-        reply_json(res, {{"error", "'" + name + "' is not ACTOR or ACTOR.N"}}, 400);
-        return;
-      }
-      ControlRequest request;
-      request.verb = ControlRequest::Verb::inspect;
-      request.target = *target;
-      const auto reply = control_request(run.dir / "control.sock", to_request_line(request), control_limit);
-      json body;
-      if (reply) {
-        try {
-          body["inspect"] = json::parse(*reply);
-        } catch (const json::exception&) {
-          // An "error: ..." line: no such actor.
-          reply_json(res, {{"error", *reply}}, 404);
-          return;
-        }
-      } else {
-        body["inspect"] = nullptr;
-      }
-      body["log_tail"] = last_lines(run.dir / "logs" / (name + ".log"), log_tail_lines);
-      reply_json(res, body);
-    });
-    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      std::string text;
-      {
-        std::lock_guard guard(mutex);
-        if (answers && !status.is_null()) {
-          text = prometheus_text(status);
-        } else {
-          text = "# HELP procactor_up 1 while the run answers its control socket.\n# TYPE procactor_up gauge\n"
-                 "procactor_up{run=\"" + prometheus_label_value(run.name) + "\"} 0\n";
-        }
-      }
-      res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
-    });
-  }
-};
-
-dashboard_server::dashboard_server(RunEntry run, const ListenAddress& where) : state_(std::make_unique<state>()) {
-  state_->run = std::move(run);
-  state_->where = where;
-  // Not inherited by an actor started with exec; SO_REUSEADDR as the
-  // library's default would set it, so that a restart can bind at once.
-  state_->http.set_socket_options([](int sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    ::fcntl(sock, F_SETFD, FD_CLOEXEC);
-  });
-  state_->http.new_task_queue = [] { return new httplib::ThreadPool(4); };
-  state_->http.set_keep_alive_timeout(5);
-  errno = 0;
-  const int port = where.port == 0 ? state_->http.bind_to_any_port(where.host)
-                                   : (state_->http.bind_to_port(where.host, where.port) ? where.port : -1);
-  if (port < 0) {
-    const std::string why = errno != 0 ? std::strerror(errno) : "the address does not resolve or is not local";
-    throw std::runtime_error("cannot serve the dashboard on " + where.host + ":" + std::to_string(where.port) + ": " +
-                             why);
-  }
-  state_->port = port;
-  state_->routes();
-}
-
-dashboard_server::~dashboard_server() {
-  {
-    std::lock_guard guard(state_->mutex);
-    state_->stopping = true;
-  }
-  state_->wake.notify_all();
-  state_->http.stop();
-  if (state_->listener.joinable()) state_->listener.join();
-  if (state_->sampler.joinable()) state_->sampler.join();
-}
-
-void dashboard_server::serve() {
-  state_->sampler = std::thread([s = state_.get()] { s->sample_loop(); });
-  state_->listener = std::thread([s = state_.get()] { s->http.listen_after_bind(); });
-}
-
-std::string dashboard_server::url() const {
-  const std::string host = state_->where.host.find(':') != std::string::npos ? "[" + state_->where.host + "]"
-                                                                            : state_->where.host;
-  return "http://" + host + ":" + std::to_string(state_->port) + "/";
-}
-
-bool dashboard_server::run_answers() const {
-  std::lock_guard guard(state_->mutex);
-  return state_->answers;
-}
+bool dashboard_server::run_answers() const { return http_->run_answers(); }
 
 bool bind_dashboard(const ListenAddress& where, const RunEntry& run, std::optional<dashboard_server>& out) {
   try {

@@ -33,10 +33,15 @@
 
 namespace procactor::launcher {
 
+class dashboard_http;
+
+// The server itself lives in the module libprocactor_dashboard.so
+// (dashboard_module.hpp), loaded by the first dashboard_server.
 class dashboard_server {
  public:
   // Binds at once; throws std::runtime_error naming the address and the
-  // reason when it cannot. Serves nothing until serve().
+  // reason when it cannot (or that the module cannot be loaded). Serves
+  // nothing until serve().
   dashboard_server(RunEntry run, const ListenAddress& where);
   ~dashboard_server();
   dashboard_server(const dashboard_server&) = delete;
@@ -51,8 +56,7 @@ class dashboard_server {
   [[nodiscard]] bool run_answers() const;
 
  private:
-  struct state;
-  std::unique_ptr<state> state_;
+  std::unique_ptr<dashboard_http> http_;  // from libprocactor_dashboard.so
 };
 
 // For `launch --http`: binds `out` for the run and prints its address; or

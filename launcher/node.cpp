@@ -1,7 +1,8 @@
 // `procactor node`: one node of a multi-node run. mpirun starts one per
 // host (launch_cluster); each is a supervisor for the instances placed on
 // its node, as `launch` is on one host, and has remote slots for the rest.
-// Its gateway thread is the one caller of MPI (runtime/cluster/gateway.hpp).
+// Its gateway thread is the one caller of MPI (runtime/cluster/gateway.hpp),
+// through the module libprocactor_mpi.so (cluster/node_gateway.hpp).
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -21,10 +22,11 @@
 
 #include <procactor/runtime.hpp>
 
-#include "cluster/gateway.hpp"
+#include "cluster/node_gateway.hpp"
 #include "cluster_control.hpp"
 #include "commands.hpp"
 #include "graph_run.hpp"
+#include "module.hpp"
 #include "runtime_options.hpp"
 
 namespace procactor::launcher {
@@ -136,7 +138,7 @@ class request_worker {
 };
 
 // The gateway's thread: MPI from start to end, after the Runtime made its
-// fork server (actors are forked from a process that never saw MPI).
+// fork server (actors are forked from a process that never mapped MPI).
 class gateway_thread {
  public:
   gateway_thread(const Graph& graph, std::size_t node, graph_run& run, request_worker& worker)
@@ -184,26 +186,20 @@ class gateway_thread {
   void serve(const Graph& graph, std::size_t node, std::promise<void>& ready) {
     bool told = false;
     try {
-      int argc = 0;
-      char** argv = nullptr;
-      cluster::environment mpi(argc, argv);
-      const std::size_t nodes = graph.cluster->nodes.size();
-      if (static_cast<std::size_t>(mpi.size()) != nodes || static_cast<std::size_t>(mpi.rank()) != node) {
-        throw std::runtime_error("this is MPI rank " + std::to_string(mpi.rank()) + " of " +
-                                 std::to_string(mpi.size()) + ", but node " + graph.cluster->nodes[node].name +
-                                 " is number " + std::to_string(node) + " of the graph's " + std::to_string(nodes) +
-                                 ": start the nodes with `procactor launch`, which gives mpirun one app context "
-                                 "per node in [cluster] order");
-      }
-      // A node that loses another waits past Open MPI's own detection
-      // (cluster::node_peer_timeout says why).
-      cluster::link_options options;
-      options.peer_timeout = cluster::node_peer_timeout;
-      cluster::mpi_link link(mpi, options);
-      slot_plan plan = plan_slots(graph, mpi.rank());
-      cluster::gateway_hooks hooks;
-      hooks.remote_finished = [this](std::uint32_t slot) { run_.remote_finished(slot); };
-      hooks.control = [this, node](int, const std::string& text) {
+      // Loaded now, after the Runtime made its fork server: see module.hpp.
+      auto* run_gateway =
+          module_function<cluster::run_node_gateway_fn>(cluster::node_gateway_module, cluster::run_node_gateway_symbol);
+      slot_plan plan = plan_slots(graph, static_cast<int>(node));
+      cluster::node_gateway_setup setup;
+      setup.node = node;
+      setup.nodes = graph.cluster->nodes.size();
+      setup.node_name = graph.cluster->nodes[node].name;
+      setup.node_of_slot = std::move(plan.node_of_slot);
+      setup.names = std::move(plan.names);
+      setup.balanced = std::move(plan.balanced);
+      setup.spin = graph.cluster->gateway_spin;
+      setup.remote_finished = [this](std::uint32_t slot) { run_.remote_finished(slot); };
+      setup.control = [this, node](int, const std::string& text) {
         if (text.starts_with(say_prefix)) {
           run_.relay(text.substr(say_prefix.size()));
         } else if (text.starts_with(ask_prefix)) {
@@ -216,24 +212,17 @@ class gateway_thread {
           run_.remote_stop(false, timed ? std::optional(std::chrono::nanoseconds(ns)) : std::nullopt);
         }
       };
-      cluster::idle_policy idle;
-      if (graph.cluster->gateway_spin) idle.spin = std::chrono::microseconds::max();
-      cluster::gateway gateway(link, std::move(plan.node_of_slot), plan.names, std::move(hooks), idle);
-      gateway.balance(std::move(plan.balanced));
-      const auto publish = [this](cluster::gateway* g) {
-        std::lock_guard guard(mutex_);
-        gateway_ = g;
+      setup.running = [this, &ready, &told](cluster::node_gateway* gateway) {
+        {
+          std::lock_guard guard(mutex_);
+          gateway_ = gateway;
+        }
+        if (gateway != nullptr && !told) {
+          ready.set_value();
+          told = true;
+        }
       };
-      publish(&gateway);
-      ready.set_value();
-      told = true;
-      try {
-        gateway.run();
-      } catch (...) {
-        publish(nullptr);
-        throw;
-      }
-      publish(nullptr);
+      run_gateway(setup);
     } catch (const std::exception& e) {
       if (!told) {
         ready.set_exception(std::current_exception());
@@ -246,7 +235,7 @@ class gateway_thread {
   graph_run& run_;
   request_worker& worker_;
   std::mutex mutex_;
-  cluster::gateway* gateway_ = nullptr;  // while it runs; guarded by mutex_
+  cluster::node_gateway* gateway_ = nullptr;  // while it runs; guarded by mutex_
   std::thread thread_;
 };
 

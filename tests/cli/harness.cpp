@@ -404,6 +404,16 @@ std::vector<pid_t> actors_of(pid_t supervisor_pid) {
   return found;
 }
 
+bool maps_file(pid_t pid, const std::string& name) {
+  std::istringstream maps(read_whole("/proc/" + std::to_string(pid) + "/maps"));
+  std::string line;
+  while (std::getline(maps, line)) {
+    const auto slash = line.rfind('/');
+    if (slash != std::string::npos && line.compare(slash + 1, name.size(), name) == 0) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> segments_of(pid_t supervisor_pid) {
   const std::string prefix = "procactor-" + std::to_string(supervisor_pid) + "-";
   std::vector<std::string> names;

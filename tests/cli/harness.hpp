@@ -133,6 +133,9 @@ std::vector<pid_t> processes_with_cmdline(const std::string& text);
 // Live processes started for the run of the supervisor `supervisor_pid`:
 // every actor maps the run's arena, /dev/shm/procactor-<pid>-...
 std::vector<pid_t> actors_of(pid_t supervisor_pid);
+// Whether /proc/PID/maps has a mapping of a file whose name starts with
+// `name` ("libmpi.so" matches libmpi.so.40.30.5).
+bool maps_file(pid_t pid, const std::string& name);
 // /dev/shm entries named procactor-<pid>-*.
 std::vector<std::string> segments_of(pid_t supervisor_pid);
 

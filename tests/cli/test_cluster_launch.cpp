@@ -342,6 +342,11 @@ TEST_CASE("Ctrl-C stops a graph on two nodes in order and leaves nothing behind"
     REQUIRE(is_alive(supervisor));
     REQUIRE(!segments_of(supervisor).empty());
     REQUIRE(actors_of(supervisor).size() == 2);
+    // The gateway's module brought MPI into the node supervisor after its
+    // fork server started: the node's actors never mapped it.
+    CHECK(maps_file(supervisor, "libprocactor_mpi.so"));
+    CHECK(maps_file(supervisor, "libmpi.so"));
+    for (pid_t actor : actors_of(supervisor)) CHECK_MESSAGE(!maps_file(actor, "libmpi.so"), actor);
   }
 
   launch->signal(SIGINT);

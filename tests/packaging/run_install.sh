@@ -7,8 +7,11 @@
 #   1. `cmake --install BUILD_DIR --prefix TMP/prefix`; the installed
 #      procactor, with no LD_LIBRARY_PATH, loads the installed library
 #      (ldd), prints VERSION for --version, validates the installed
-#      primes.toml and launches it: the sink's total is the primes below
-#      20,000,000 (1270607), the figure example-primes prints;
+#      primes.toml and launches it with its dashboard (`--http`, served by
+#      the module libprocactor_dashboard.so): the sink's total is the
+#      primes below 20,000,000 (1270607), the figure example-primes prints;
+#      the modules (launcher/module.hpp) are installed beside the library
+#      and every library they need resolves;
 #   2. the man page (when WITH_MAN is 1: help2man was found) and the bash
 #      completion are in the tree, and the completion offers the
 #      subcommands `procactor --help` lists and a subcommand's options;
@@ -18,7 +21,7 @@
 #      the same program built with `pkg-config --cflags --libs procactor`;
 #   4. `cpack -G DEB` into TMP; `dpkg-deb -I` shows a Depends line;
 #      `dpkg-deb -x` into a fresh root, whose procactor launches its own
-#      primes.toml with the same total.
+#      primes.toml with its dashboard and the same total.
 #
 # Every procactor command runs with PROCACTOR_STATE_DIR, XDG_STATE_HOME and
 # XDG_RUNTIME_DIR in TMP, without LD_LIBRARY_PATH or PROCACTOR_PLUGIN_PATH.
@@ -67,17 +70,36 @@ check_loads_from() {
 }
 
 # launch GRAPH with procactor EXE: exit 0 and the sink's total.
+# The dashboard on any free loopback port: its module loads from the tree.
 check_primes_launch() {
   local exe=$1 graph=$2 log=$3
-  if ! run 300 "$exe" launch "$graph" >"$log" 2>&1; then
+  if ! run 300 "$exe" launch --http 127.0.0.1:0 "$graph" >"$log" 2>&1; then
     fail "$exe launch $graph failed:"
     tail -n 30 "$log" >&2
   elif ! grep -q "^sink.0 | total: $primes_below_20M\$" "$log"; then
     fail "$exe launch $graph did not print 'sink.0 | total: $primes_below_20M':"
     tail -n 30 "$log" >&2
+  elif ! grep -q "^procactor | dashboard at http://127.0.0.1:[0-9]*/ " "$log"; then
+    fail "$exe launch --http $graph served no dashboard:"
+    tail -n 30 "$log" >&2
   else
-    grep -E "^sink.0 \| total|finished in" "$log"
+    grep -E "^sink.0 \| total|finished in|dashboard at" "$log"
   fi
+}
+
+# check_modules DIR: the modules this build made (launcher/module.hpp) are
+# in DIR, and every library each needs resolves.
+check_modules() {
+  local dir=$1 module missing
+  for module in libprocactor_dashboard.so libprocactor_mpi.so; do
+    [[ -e $build/lib/$module ]] || continue
+    if [[ ! -e $dir/$module ]]; then
+      fail "not installed: $dir/$module"
+      continue
+    fi
+    missing=$("${run_env[@]}" ldd "$dir/$module" | grep "not found")
+    [[ -z $missing ]] || fail "$dir/$module needs what is not there: $missing"
+  done
 }
 
 # --- 1. cmake --install --------------------------------------------------
@@ -103,6 +125,7 @@ done
 
 step "the installed procactor, no LD_LIBRARY_PATH"
 check_loads_from "$procactor" "$prefix"
+check_modules "$prefix/$libdir"
 out=$(run 30 "$procactor" --version 2>&1)
 [[ $out == "$version" ]] || fail "procactor --version printed '$out', not '$version'"
 echo "procactor --version: $out"
@@ -237,6 +260,7 @@ else
       else
         step "the .deb's tree, extracted: procactor launch"
         check_loads_from "$root/usr/bin/procactor" "$root"
+        check_modules "$(dirname "$(find "$root" -name libprocactor.so.0 | head -n 1)")"
         check_primes_launch "$root/usr/bin/procactor" "$root/usr/share/procactor/examples/graphs/primes.toml" \
           "$tmp/launch-deb.log"
       fi
