@@ -31,6 +31,10 @@ bench_config bench_config::make(bool quick) {
   // receiver is parked (asleep in the kernel) when each request arrives.
   config.round_trip_parked = quick ? round_trip_params{5, 80, microseconds(2'000)}
                                    : round_trip_params{10, 300, microseconds(2'000)};
+  // Back to back, both sides on one CPU: a spin there delays the answer by
+  // the whole spin (about 60 µs a round trip), so fewer samples than hot.
+  config.round_trip_one_cpu = quick ? round_trip_params{50, 500, microseconds(0), true}
+                                    : round_trip_params{100, 2'000, microseconds(0), true};
   // 16 chunks per worker: later chunks cost more (trial division), and the
   // pool hands tasks out as workers finish, so fewer chunks would leave one
   // worker with visibly more work than the other at the end.

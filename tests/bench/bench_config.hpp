@@ -33,6 +33,9 @@ struct round_trip_params {
   // lands). Non-zero: the sender sleeps this long before each round trip, long
   // enough that the receiver has given up spinning and parked.
   std::chrono::microseconds pause{0};
+  // Both sides pinned to one CPU (one_cpu.hpp): each side's wait can end
+  // only once the other has had that CPU.
+  bool one_cpu = false;
 };
 
 // Counting primes on a Pool: once serially and once on the pool for each
@@ -93,6 +96,7 @@ struct bench_config {
   stream_params pipeline;
   round_trip_params round_trip_hot;
   round_trip_params round_trip_parked;
+  round_trip_params round_trip_one_cpu;
   primes_params primes;
   primes_graph_params primes_graph;
   launch_ready_params launch_ready;

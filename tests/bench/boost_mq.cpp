@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "one_cpu.hpp"
 #include "shm_cleanup.hpp"
 
 namespace procactor_bench {
@@ -387,6 +388,8 @@ summary boost_mq_pipeline_msg_per_s(const stream_params& params, int middles, mq
 summary boost_mq_round_trip_us(const round_trip_params& params, mq_wait wait,
                                std::size_t capacity) {
   if (params.samples <= 0) throw std::invalid_argument("round trip with no samples");
+  std::optional<pinned_to_one_cpu> pinned;  // the echo, started below, inherits the pin
+  if (params.one_cpu) pinned.emplace();
   owned_queue ping("mq-ping", capacity);
   owned_queue pong("mq-pong", capacity);
   const int total = params.warmups + params.samples;

@@ -61,8 +61,8 @@ struct options {
 
 // The names --only accepts, each a group of workloads in the report.
 const std::set<std::string> workload_groups = {"stream", "senders", "pipeline", "round_trip_hot",
-                                               "round_trip_parked", "primes", "cross_node",
-                                               "launch_ready", "restart_latency"};
+                                               "round_trip_parked", "round_trip_one_cpu", "primes",
+                                               "cross_node", "launch_ready", "restart_latency"};
 
 constexpr const char* usage =
     "usage: procactor-bench [--quick] [--json] [--only NAME[,NAME...]] [--plot FILE.svg] [--help]\n"
@@ -70,8 +70,8 @@ constexpr const char* usage =
     "  --quick      smaller counts: the whole run takes under two minutes on 2 CPUs\n"
     "  --json       print exactly one JSON object (figures, baselines, ratios)\n"
     "  --only       run only these workloads: stream, senders, pipeline,\n"
-    "               round_trip_hot, round_trip_parked, primes, cross_node,\n"
-    "               launch_ready, restart_latency\n"
+    "               round_trip_hot, round_trip_parked, round_trip_one_cpu, primes,\n"
+    "               cross_node, launch_ready, restart_latency\n"
     "  --plot       also draw the primes speedup against the number of workers into\n"
     "               FILE.svg, from this run's JSON (plot_speedup.py under /usr/bin/python3,\n"
     "               which needs python3-matplotlib); needs the primes workloads\n"
@@ -236,6 +236,30 @@ class bench_run {
                  {"procactor_p90_us", procactor_p90}};
     // Under 1 µs, and at most 1/20 of Boost blocking.
     w.goals = {{"", false, 1.0}, {"boost_mq_blocking", false, 1.0 / 20.0}};
+    return w;
+  }
+
+  // The hot round trip with both sides pinned to one CPU (one_cpu.hpp), as
+  // a busy machine may stack them: a waiter that spins there holds the CPU
+  // its answer needs. Boost's blocking queue sleeps at once.
+  workload_report round_trip_one_cpu() {
+    const auto& params = config_.round_trip_one_cpu;
+    workload_report w{"round_trip_one_cpu", "us", false, {}, {}, {}, {}, {}, config_.rounds};
+    series procactor_p90;
+    series boost_p90;
+    auto figures = rounds(w.key, config_.rounds, {
+        {"procactor", "procactor round trip, both sides on one CPU",
+         [&] { return with_p90(procactor().round_trip_us(params), procactor_p90); }},
+        {"boost_mq_blocking", "Boost message_queue round trip (blocking), both sides on one CPU",
+         [&] {
+           return with_p90(boost_mq_round_trip_us(params, mq_wait::blocking, config_.boost_queue_capacity),
+                           boost_p90);
+         }},
+    });
+    take(w, std::move(figures));
+    w.details = {{"samples_per_round", static_cast<double>(params.samples)},
+                 {"procactor_p90_us", procactor_p90},
+                 {"boost_mq_blocking_p90_us", boost_p90}};
     return w;
   }
 
@@ -806,6 +830,7 @@ int main(int argc, char** argv) {
     if (wanted("pipeline")) report.workloads.push_back(run.pipeline());
     if (wanted("round_trip_hot")) report.workloads.push_back(run.round_trip_hot());
     if (wanted("round_trip_parked")) report.workloads.push_back(run.round_trip_parked());
+    if (wanted("round_trip_one_cpu")) report.workloads.push_back(run.round_trip_one_cpu());
     if (wanted("primes")) {
       for (auto& w : run.primes()) report.workloads.push_back(std::move(w));
     }

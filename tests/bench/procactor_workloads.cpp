@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "../../examples/plugin/primes.hpp"
+#include "one_cpu.hpp"
 
 namespace procactor_bench {
 
@@ -402,7 +403,13 @@ summary procactor_workloads::pipeline_msg_per_s(const stream_params& params) {
 
 summary procactor_workloads::round_trip_us(const round_trip_params& params) {
   if (params.samples <= 0) throw std::invalid_argument("round trip with no samples");
-  scoped_actor echo(impl_->spawn<Echo>("echo"));
+  std::optional<pinned_to_one_cpu> pinned;
+  procactor::SpawnOptions options;
+  if (params.one_cpu) {
+    pinned.emplace();
+    options.cpu = pinned->cpu();
+  }
+  scoped_actor echo(impl_->spawn<Echo>("echo", std::move(options)));
   const procactor::ActorRef& ref = echo.ref();
   (void)ref.ask<Pong>(Ping{}, reply_timeout).get();
 
