@@ -78,6 +78,11 @@ struct slot_entry {
   std::atomic<std::int32_t> pid;
   std::atomic<std::uint32_t> incarnation;
   std::atomic<std::uint32_t> restarts;
+  // The one CPU, plus 1, to which the thread of this slot's process that
+  // last began a wait that may spin is pinned; 0 when it is not pinned to
+  // one. Written by that process when it changes (cpu_share.hpp), read by a
+  // peer about to spin for it: on a line that no message writes.
+  std::atomic<std::int32_t> waits_on;
   std::uint64_t mailbox;  // offset of the actor's mailbox
   std::uint64_t inbox;    // offset of the slot's reply inbox
   std::uint64_t params;   // offset and length of the cereal-encoded Params

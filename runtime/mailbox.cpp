@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "cpu_share.hpp"
 #include "futex.hpp"
 #include "process.hpp"
 
@@ -381,6 +382,7 @@ std::optional<delivery> receiver::poll() {
         burst_ = 0;
         if (++cursor_ == count) cursor_ = 0;
       }
+      last_sender_ = l->sender;
       delivery d{l, r.position, r.next, parsed->head, parsed->body, {}};
       if ((parsed->head.flags & flag_blob) != 0) {
         blob_ref ref;
@@ -462,6 +464,16 @@ std::optional<delivery> receiver::next(steady::duration timeout, bool spin) {
     if (now >= deadline) {
       spin_.waited(now - *start);
       return std::nullopt;
+    }
+    if (owner_ < max_slots) {
+      const int cpu = pinned_cpu(now);
+      note_wait_cpu(arena_->slot(owner_), cpu);
+      // Its sender cannot write the next record while this spin holds the
+      // CPU they are both pinned to.
+      if (spin && last_sender_ < max_slots && last_sender_ != owner_ &&
+          waits_on_cpu(arena_->slot(last_sender_), cpu)) {
+        spin = false;
+      }
     }
     if (spin && now - *start < spin_.get()) {
       _mm_pause();

@@ -9,6 +9,7 @@
 #include <utility>
 #include <iostream>
 
+#include "cpu_share.hpp"
 #include "futex.hpp"
 #include "logger.hpp"
 #include "procactor/runtime.hpp"
@@ -588,6 +589,13 @@ void process::end_await(steady::time_point end) {
   awaiters_.fetch_sub(1);
 }
 
+bool process::target_shares_cpu(slot_id target, steady::time_point now) const noexcept {
+  const int cpu = pinned_cpu(now);
+  if (slot_entry* me = entry(self_)) note_wait_cpu(*me, cpu);
+  slot_entry* peer = target == self_ ? nullptr : entry(target);
+  return peer != nullptr && waits_on_cpu(*peer, cpu);
+}
+
 void process::await_reply(pending& state, steady::time_point limit) {
   begin_await();
   // Hot path: poll for the reply while replies usually come within the
@@ -607,7 +615,7 @@ void process::await_reply(pending& state, steady::time_point limit) {
         start = now;
         spin_end = now + budget;
       }
-      if (now > spin_end) break;
+      if (now > spin_end || target_shares_cpu(state.target, now)) break;
     }
     _mm_pause();
   }

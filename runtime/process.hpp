@@ -128,6 +128,11 @@ class process {
   // sleeps on the inbox futex. The pump thread steps aside meanwhile, so a
   // reply wakes exactly one thread: its asker.
   void await_reply(pending& state, steady::time_point limit);
+  // At each clock read of that spin: notes the CPU this thread is pinned
+  // to in this process's slot entry, and says whether `target` waits pinned
+  // to the same one, so that the spin would keep the answer from being
+  // written (cpu_share.hpp).
+  [[nodiscard]] bool target_shares_cpu(slot_id target, steady::time_point now) const noexcept;
   // False before start_pump() has found this process's inbox.
   [[nodiscard]] bool can_await() const noexcept { return inbox_ != nullptr; }
   // Waits until one of `states` is done, or `limit`; its index, or
