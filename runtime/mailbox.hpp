@@ -406,9 +406,10 @@ class receiver {
   // idle lane costs a miss (its lines lie pages apart): 31 of them made a
   // parked round trip about 15 µs slower (docs/design.md).
   bool prefer(std::uint32_t sender);
-  // The slot whose process waits in next(): it notes its CPU there, and
-  // parks at once rather than spin while the sender of its last record
-  // shares that CPU (cpu_share.hpp). Without it, next() spins as before.
+  // The slot whose process waits in next(): it notes there the CPU it is
+  // pinned to, and parks at once rather than spin while the sender of its
+  // last record is pinned to the same one (cpu_share.hpp). Without it,
+  // next() spins as before.
   void waits_as(std::uint32_t slot) noexcept { owner_ = slot; }
   // Moves the lane's head past `d` and removes its blob.
   void commit(const delivery& d);
