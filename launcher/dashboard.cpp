@@ -16,7 +16,7 @@
 
 namespace procactor::launcher {
 
-dashboard_server::dashboard_server(RunEntry run, const ListenAddress& where) {
+dashboard_server::dashboard_server(const RunEntry& run, const ListenAddress& where) {
   open_dashboard_fn* open = nullptr;
   try {
     open = module_function<open_dashboard_fn>(dashboard_module, open_dashboard_symbol);

@@ -42,7 +42,7 @@ class dashboard_server {
   // Binds at once; throws std::runtime_error naming the address and the
   // reason when it cannot (or that the module cannot be loaded). Serves
   // nothing until serve().
-  dashboard_server(RunEntry run, const ListenAddress& where);
+  dashboard_server(const RunEntry& run, const ListenAddress& where);
   ~dashboard_server();
   dashboard_server(const dashboard_server&) = delete;
   dashboard_server& operator=(const dashboard_server&) = delete;
