@@ -182,6 +182,10 @@ class cluster_launch {
  private:
   using steady = std::chrono::steady_clock;
   static constexpr std::chrono::seconds reply_deadline{10};
+  // How long the job may outlive a node's final status, and a SIGTERM
+  // (relay_until_exit).
+  static constexpr std::chrono::seconds job_end_grace{10};
+  static constexpr std::chrono::seconds kill_grace{5};
 
   [[nodiscard]] std::filesystem::path log_path(const std::string& name) const {
     return run_.dir / "logs" / (name + ".log");
@@ -238,10 +242,22 @@ class cluster_launch {
   // has exited; Ctrl-C meanwhile: the first asks every node to stop in
   // order (SIGUSR1, which mpirun passes on; srun: a request), the second to
   // stop now (SIGUSR2; srun: a request), a third ends the job (SIGTERM to
-  // mpirun or srun). Returns the run's exit code.
+  // mpirun or srun), a fourth kills it (SIGKILL to its process group).
+  // Returns the run's exit code.
+  //
+  // The job is not trusted to end: an mpirun that is still there
+  // job_end_grace after a node sent its final status (every node ends at
+  // about the same time, and a node that lost the others has ended the job
+  // for Open MPI to tear down) is sent SIGTERM, and one that is still there
+  // kill_grace after a SIGTERM, the third Ctrl-C's too, is killed. An
+  // mpirun stuck in its abort (its order to a daemon on a lost host sits in
+  // TCP's retransmission, about 15 minutes), or stopped, would otherwise
+  // keep this process, and the nodes it still holds, for good. Its nodes
+  // end once it is gone: their link to it fails.
   int relay_until_exit() {
     int asked = 0;
     for (;;) {
+      if (end_job_at_ && steady::now() >= *end_job_at_) escalate();
       int status = 0;
       if (::waitpid(job_, &status, WNOHANG) == job_) {
         // What it wrote last is still in the pipes (anything that outlives
@@ -256,7 +272,12 @@ class cluster_launch {
         return exit_failure;
       }
       pollfd fds[3] = {{streams_[0].fd, POLLIN, 0}, {streams_[1].fd, POLLIN, 0}, {stop_signal_fd(), POLLIN, 0}};
-      if (::poll(fds, 3, 100) <= 0) continue;
+      int timeout_ms = 100;
+      if (end_job_at_) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(*end_job_at_ - steady::now()).count();
+        timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, timeout_ms));
+      }
+      if (::poll(fds, 3, timeout_ms) <= 0) continue;
       for (std::size_t i = 0; i < 2; ++i) {
         if ((fds[i].revents & (POLLIN | POLLHUP)) != 0) (void)read_some(streams_[i]);
       }
@@ -264,10 +285,17 @@ class cluster_launch {
         char sig = 0;
         (void)!::read(stop_signal_fd(), &sig, 1);
         ++asked;
-        say(asked == 1   ? "interrupted: stopping the graph on every node (again to force)"
-            : asked == 2 ? "stopping now on every node"
-                         : "ending the MPI job");
-        if (asked <= 2 && stop_by_request_) {
+        if (asked >= 3) {
+          if (job_signalled_ == 0) {
+            end_job("ending the MPI job (again to kill it)");
+          } else if (job_signalled_ == SIGTERM) {
+            kill_job("killing the MPI job");
+          }
+          continue;
+        }
+        say(asked == 1 ? "interrupted: stopping the graph on every node (again to force)"
+                       : "stopping now on every node");
+        if (stop_by_request_) {
           // As `procactor stop` would ask node 0, without waiting for its
           // reply (number 0 is nobody's): now is a stop within no time.
           ControlRequest stop;
@@ -275,9 +303,36 @@ class cluster_launch {
           if (asked == 2) stop.stop_timeout = std::chrono::nanoseconds(0);
           (void)write_to_job(relay::request_line(0, 0, stop) + '\n');
         } else {
-          ::kill(job_, asked == 1 ? SIGUSR1 : asked == 2 ? SIGUSR2 : SIGTERM);
+          ::kill(job_, asked == 1 ? SIGUSR1 : SIGUSR2);
         }
       }
+    }
+  }
+
+  // Ending the job: SIGTERM to mpirun or srun, then, kill_grace later (or
+  // at the next Ctrl-C), SIGKILL to its process group, which holds it and
+  // what it started there (ssh to other hosts), not the nodes: Open MPI
+  // puts those in groups of their own.
+  void end_job(const std::string& why) {
+    say(why);
+    ::kill(job_, SIGTERM);
+    job_signalled_ = SIGTERM;
+    end_job_at_ = steady::now() + kill_grace;
+  }
+  void kill_job(const std::string& why) {
+    say(why);
+    ::kill(-job_, SIGKILL);
+    ::kill(job_, SIGKILL);
+    job_signalled_ = SIGKILL;
+    end_job_at_.reset();
+  }
+  // end_job_at_ has come.
+  void escalate() {
+    if (job_signalled_ == 0) {
+      end_job(job_name_ + " has not ended " + std::to_string(job_end_grace.count()) + " s after node " +
+              graph_.cluster->nodes[first_final_].name + " finished: ending the MPI job");
+    } else if (job_signalled_ == SIGTERM) {
+      kill_job(job_name_ + " has not ended " + std::to_string(kill_grace.count()) + " s after SIGTERM: killing it");
     }
   }
 
@@ -357,6 +412,10 @@ class cluster_launch {
 
   void on_frame(relay::frame f) {
     if (f.kind == relay::frame::Kind::final_status) {
+      if (finals_.empty() && job_signalled_ == 0) {
+        first_final_ = f.node;
+        end_job_at_ = steady::now() + job_end_grace;
+      }
       finals_[f.node] = std::move(f.text);
       return;
     }
@@ -482,6 +541,9 @@ class cluster_launch {
   std::map<std::string, std::unique_ptr<log_writer>, std::less<>> logs_;
   std::map<std::size_t, std::size_t> ready_nodes_;  // node -> its instance count
   std::map<std::size_t, std::string> finals_;        // node -> its last status (final frames)
+  std::size_t first_final_ = 0;                     // the node whose final status came first
+  std::optional<steady::time_point> end_job_at_;   // when escalate() takes the next step
+  int job_signalled_ = 0;                           // 0, SIGTERM or SIGKILL: how far escalate() went
   bool ready_told_ = false;
 
   std::mutex write_mutex_;

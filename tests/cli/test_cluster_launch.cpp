@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -53,23 +54,25 @@ two_nodes_running wait_until_running(sandbox& box, process& launch, const std::s
 // with the launch still running lets mpirun end its job and remove its
 // session directory (/tmp/ompi.*) on SIGTERM, before the sandbox kills
 // whatever is left with SIGKILL, which mpirun could not clean up after.
+// The mpirun processes whose command line names `file`.
+std::vector<pid_t> mpirun_of(const fs::path& file) {
+  std::vector<pid_t> found;
+  for (pid_t pid : processes_with_cmdline(file.string())) {
+    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    if (std::getline(comm, name) && name == "mpirun") found.push_back(pid);
+  }
+  return found;
+}
+
 class mpirun_guard {
  public:
   explicit mpirun_guard(fs::path file) : file_(std::move(file)) {}
   ~mpirun_guard() {
-    const auto mpirun = [this] {
-      std::vector<pid_t> found;
-      for (pid_t pid : processes_with_cmdline(file_.string())) {
-        std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-        std::string name;
-        if (std::getline(comm, name) && name == "mpirun") found.push_back(pid);
-      }
-      return found;
-    };
-    const auto running = mpirun();
+    const auto running = mpirun_of(file_);
     if (running.empty()) return;
     for (pid_t pid : running) ::kill(pid, SIGTERM);
-    (void)eventually([&] { return mpirun().empty(); }, 30s);
+    (void)eventually([&] { return mpirun_of(file_).empty(); }, 30s);
   }
   mpirun_guard(const mpirun_guard&) = delete;
   mpirun_guard& operator=(const mpirun_guard&) = delete;
@@ -83,6 +86,32 @@ std::vector<pid_t> values(const std::map<std::string, pid_t>& pids) {
   for (const auto& [name, pid] : pids) out.push_back(pid);
   return out;
 }
+
+// `procactor launch` of the test graph `graph_file` in a session of its
+// own (Ctrl-C reaches its group, as a terminal's), once both nodes have
+// `each` instances running: their pids by node.
+struct two_node_launch {
+  two_node_launch(sandbox& box, const std::string& graph_file, const std::string& graph, std::size_t each)
+      : file(box.copy_graph(graph_file)),
+        launch(box.start({"launch", file.string()}, {.cwd = {}, .new_session = true})),
+        guard(file) {
+    auto running = wait_until_running(box, *launch, graph, each);
+    on_n0 = std::move(running.on_n0);
+    on_n1 = std::move(running.on_n1);
+  }
+  // Every actor pid of both nodes.
+  [[nodiscard]] std::vector<pid_t> actors() const {
+    std::vector<pid_t> all = values(on_n0);
+    for (pid_t pid : values(on_n1)) all.push_back(pid);
+    return all;
+  }
+
+  fs::path file;
+  std::unique_ptr<process> launch;
+  mpirun_guard guard;  // after the launch: destroyed first
+  std::map<std::string, pid_t> on_n0;
+  std::map<std::string, pid_t> on_n1;
+};
 
 // After the launch has exited: no node supervisor, actor or /dev/shm
 // segment of the run is left on either node, nor mpirun (nor anything
@@ -292,23 +321,20 @@ TEST_CASE("a least_loaded route counts what waits on another node and sends a he
 TEST_CASE("a relay killed with kill -9 on the other node is restarted there and no tick is lost" *
           doctest::timeout(590)) {
   sandbox box;
-  const fs::path file = box.copy_graph("relay_two_nodes.toml");
-  auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
-  const mpirun_guard guard(file);
-  const auto [on_n0, on_n1] = wait_until_running(box, *launch, "relay-two-nodes", 2);
-  REQUIRE(on_n1.contains("worker.0"));
-  const pid_t victim = on_n1.at("worker.0");
+  const two_node_launch run(box, "relay_two_nodes.toml", "relay-two-nodes", 2);
+  REQUIRE(run.on_n1.contains("worker.0"));
+  const pid_t victim = run.on_n1.at("worker.0");
 
   REQUIRE(::kill(victim, SIGKILL) == 0);
-  launch->wait_for_output("procactor@n1 | worker.0 exited (signal 9", 120s);
-  wait_for_count(*launch, "procactor@n1 | worker.0 started (pid ", 2, 120s);
+  run.launch->wait_for_output("procactor@n1 | worker.0 exited (signal 9", 120s);
+  wait_for_count(*run.launch, "procactor@n1 | worker.0 started (pid ", 2, 120s);
   const auto restarted = running_instances(box, "relay-two-nodes-n1", 2);
   CHECK(restarted.at("worker.0") != victim);
 
-  launch->signal(SIGINT);
-  const int code = launch->wait(240s);
-  const std::string out = launch->out();
-  CHECK_MESSAGE(code == 0, out, launch->err());
+  run.launch->signal(SIGINT);
+  const int code = run.launch->wait(240s);
+  const std::string out = run.launch->out();
+  CHECK_MESSAGE(code == 0, out, run.launch->err());
   // Every tick the source emitted reached the sink through the relays on
   // n1, the killed one's queue and its message in hand included.
   const long emitted = number_after(out, "source.0 | emitted: ");
@@ -316,27 +342,24 @@ TEST_CASE("a relay killed with kill -9 on the other node is restarted there and 
   CHECK_MESSAGE(count_of(out, "\nsink.0 | ticks: " + std::to_string(emitted) + " distinct, highest " +
                                   std::to_string(emitted) + ", missing 0\n") == 1,
                 out);
-  check_nothing_dropped(launch->err());
+  check_nothing_dropped(run.launch->err());
   CHECK(count_of(out, "procactor@n0 | worker.") == 0);
   CHECK(out.find("gave up") == std::string::npos);
   for (const std::string& node : nodes) {
     CHECK(count_of(out, "procactor@" + node + " | graph relay-two-nodes stopped after ") == 1);
   }
 
-  std::vector<pid_t> actors = values(on_n0);
-  for (const auto& pids : {on_n1, restarted}) {
+  std::vector<pid_t> actors = values(run.on_n0);
+  for (const auto& pids : {run.on_n1, restarted}) {
     for (pid_t pid : values(pids)) actors.push_back(pid);
   }
-  check_run_left_nothing(launch->pid());
-  check_nodes_left_nothing(box, "relay-two-nodes", file, actors);
+  check_run_left_nothing(run.launch->pid());
+  check_nodes_left_nothing(box, "relay-two-nodes", run.file, actors);
 }
 
 TEST_CASE("Ctrl-C stops a graph on two nodes in order and leaves nothing behind" * doctest::timeout(590)) {
   sandbox box;
-  const fs::path file = box.copy_graph("endless_two_nodes.toml");
-  auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
-  const mpirun_guard guard(file);
-  const auto [on_n0, on_n1] = wait_until_running(box, *launch, "endless-two-nodes", 2);
+  const two_node_launch run(box, "endless_two_nodes.toml", "endless-two-nodes", 2);
   for (const std::string& node : nodes) {
     const pid_t supervisor = node_supervisor(box, "endless-two-nodes", node);
     REQUIRE(is_alive(supervisor));
@@ -349,10 +372,10 @@ TEST_CASE("Ctrl-C stops a graph on two nodes in order and leaves nothing behind"
     for (pid_t actor : actors_of(supervisor)) CHECK_MESSAGE(!maps_file(actor, "libmpi.so"), actor);
   }
 
-  launch->signal(SIGINT);
-  const int code = launch->wait(240s);
-  const std::string out = launch->out();
-  CHECK_MESSAGE(code == 0, out, launch->err());
+  run.launch->signal(SIGINT);
+  const int code = run.launch->wait(240s);
+  const std::string out = run.launch->out();
+  CHECK_MESSAGE(code == 0, out, run.launch->err());
   CHECK(out.find("procactor | interrupted: stopping the graph on every node (again to force)\n") != std::string::npos);
   // The end of stream crossed the nodes: the sink on n1 reported once its
   // relays (one per node) had finished, after the source on n0.
@@ -363,45 +386,38 @@ TEST_CASE("Ctrl-C stops a graph on two nodes in order and leaves nothing behind"
   // Each node got the stop twice (mpirun's SIGUSR1, and the other node's
   // word): once is an ordered stop, and so is twice.
   CHECK_MESSAGE(out.find("stopping now") == std::string::npos, out);
-  check_nothing_dropped(launch->err());
+  check_nothing_dropped(run.launch->err());
   CHECK_MESSAGE(out.find("shutdown_timeout passed") == std::string::npos, out);
   CHECK(out.find(" failed after ") == std::string::npos);
 
-  std::vector<pid_t> actors = values(on_n0);
-  for (pid_t pid : values(on_n1)) actors.push_back(pid);
-  check_run_left_nothing(launch->pid());
-  check_nodes_left_nothing(box, "endless-two-nodes", file, actors);
+  check_run_left_nothing(run.launch->pid());
+  check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());
 }
 
 TEST_CASE("a node supervisor killed with kill -9 ends the launch with a failure and leaves nothing behind" *
           doctest::timeout(590)) {
   sandbox box;
-  const fs::path file = box.copy_graph("endless_two_nodes.toml");
-  auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
-  const mpirun_guard guard(file);
-  const auto [on_n0, on_n1] = wait_until_running(box, *launch, "endless-two-nodes", 2);
+  const two_node_launch run(box, "endless_two_nodes.toml", "endless-two-nodes", 2);
   // The node supervisor: `procactor node --node n1 FILE`, as mpirun
   // started it (its fork server, forked from it, has the same command
   // line), and the pid in its run directory.
   const pid_t n1 = node_supervisor(box, "endless-two-nodes", "n1");
-  const auto named = processes_with_cmdline(" node --node n1 " + file.string());
+  const auto named = processes_with_cmdline(" node --node n1 " + run.file.string());
   REQUIRE_MESSAGE(std::find(named.begin(), named.end(), n1) != named.end(), "node n1 is not pid ", n1);
 
   const auto killed = std::chrono::steady_clock::now();
   REQUIRE(::kill(n1, SIGKILL) == 0);
   // A generous deadline, so that a hang fails the test; how long the exit
   // took is reported, not asserted.
-  const int code = launch->wait(60s);
+  const int code = run.launch->wait(60s);
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
   MESSAGE("procactor launch exited with code " << code << " " << took << " s after node n1 was killed");
-  const std::string out = launch->out();
-  CHECK_MESSAGE(code != 0, out, launch->err());
+  const std::string out = run.launch->out();
+  CHECK_MESSAGE(code != 0, out, run.launch->err());
   CHECK(out.find("procactor@n1 | graph endless-two-nodes") == std::string::npos);
 
-  std::vector<pid_t> actors = values(on_n0);
-  for (pid_t pid : values(on_n1)) actors.push_back(pid);
-  check_run_left_nothing(launch->pid());
-  check_nodes_left_nothing(box, "endless-two-nodes", file, actors);
+  check_run_left_nothing(run.launch->pid());
+  check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());
 }
 
 TEST_CASE(
@@ -514,6 +530,69 @@ TEST_CASE("the launching process of a run on two nodes killed with kill -9 takes
   const result status = box.procactor({"status", run.name});
   CHECK(status.exit_code == 1);
   CHECK_MESSAGE(status.err.find("died") != std::string::npos, status.err);
+}
+
+// An mpirun that does not end is not waited on for good: the launch ends
+// it (SIGTERM, then SIGKILL to its process group), and its nodes end with
+// it. Two ways an mpirun stays: it runs on after its job has ended (here a
+// wrapper on PATH runs the real one, then ignores SIGTERM and sleeps), or
+// it is stopped (SIGSTOP) while Ctrl-C asks it to end.
+TEST_CASE("an mpirun that does not end once the nodes have finished is ended by the launch and the run fails" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("primes_two_nodes.toml");
+  const fs::path bin = box.dir() / "stuck-mpirun";
+  fs::create_directories(bin);
+  const char* path = std::getenv("PATH");
+  const std::string real_path = path != nullptr ? path : "/usr/bin:/bin";
+  const fs::path wrapper = box.write("stuck-mpirun/mpirun", "#!/bin/sh\n"
+                                                           "PATH='" + real_path + "' mpirun \"$@\"\n"
+                                                           "trap '' TERM\n"
+                                                           "while :; do sleep 1; done\n");
+  fs::permissions(wrapper, fs::perms::owner_all);
+  auto launch = box.start_program(
+      {"/usr/bin/env", "PATH=" + bin.string() + ":" + real_path, procactor_binary().string(), "launch", file.string()});
+  const mpirun_guard guard(file);
+  const int code = launch->wait(120s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 1, out, launch->err());
+  for (const std::string& node : nodes) {
+    CHECK_MESSAGE(count_of(out, "procactor@" + node + " | graph primes-two-nodes finished in ") == 1, out);
+  }
+  CHECK_MESSAGE(out.find(" finished: ending the MPI job\n") != std::string::npos, out);
+  CHECK_MESSAGE(out.find("procactor | mpirun has not ended 10 s after node n") != std::string::npos, out);
+  CHECK_MESSAGE(out.find("procactor | mpirun has not ended 5 s after SIGTERM: killing it\n") != std::string::npos, out);
+  CHECK_MESSAGE(out.find("procactor | mpirun ended by signal 9\n") != std::string::npos, out);
+  std::vector<pid_t> left;
+  CHECK_MESSAGE(eventually([&] { return (left = processes_with_cmdline(wrapper.string())).empty(); }, 30s), left.size(),
+                " processes still run ", wrapper);
+  check_run_left_nothing(launch->pid());
+  check_nodes_left_nothing(box, "primes-two-nodes", file);
+}
+
+TEST_CASE("a stopped mpirun is ended by the third Ctrl-C and killed 5 s later and nothing is left" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const two_node_launch run(box, "endless_two_nodes.toml", "endless-two-nodes", 2);
+  const auto mpirun = mpirun_of(run.file);
+  REQUIRE(mpirun.size() == 1);
+  REQUIRE(::kill(mpirun.front(), SIGSTOP) == 0);
+
+  // Each Ctrl-C once the one before has been taken.
+  run.launch->signal(SIGINT);
+  run.launch->wait_for_output("procactor | interrupted: stopping the graph on every node (again to force)\n", 60s);
+  run.launch->signal(SIGINT);
+  run.launch->wait_for_output("procactor | stopping now on every node\n", 60s);
+  run.launch->signal(SIGINT);
+  run.launch->wait_for_output("procactor | ending the MPI job (again to kill it)\n", 60s);
+  const int code = run.launch->wait(120s);
+  const std::string out = run.launch->out();
+  CHECK_MESSAGE(code == 1, out, run.launch->err());
+  CHECK_MESSAGE(out.find("procactor | mpirun has not ended 5 s after SIGTERM: killing it\n") != std::string::npos, out);
+  CHECK_MESSAGE(out.find("procactor | mpirun ended by signal 9\n") != std::string::npos, out);
+
+  check_run_left_nothing(run.launch->pid());
+  check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());
 }
 
 }  // namespace cli
