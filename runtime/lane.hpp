@@ -241,6 +241,18 @@ inline bool lane_has_more(const lane* l, std::uint64_t& cached_tail) noexcept {
   if (cached_tail <= head) cached_tail = l->tail.load(std::memory_order_acquire);
   return cached_tail != head;
 }
+// Starts fetching the line that the lane's next record will start on, for
+// a consumer that waits for it: once the producer has written it, the
+// consumer's next look takes that line and `tail`'s in parallel, not one
+// after the other (the record's address does not depend on tail). With the
+// two CPUs far apart (a cache line's round trip 0.49-0.53 µs) a hot round
+// trip went from 1.50 to 1.38 µs (medians, interleaved runs). Done on every
+// look it takes each line of a stream to the consumer before the producer
+// writes it: a stream of 32-byte messages lost 15 %, so receiver::poll
+// keeps it to a consumer that has been waiting.
+inline void lane_prefetch_next(const lane* l) noexcept {
+  __builtin_prefetch(lane_data(l) + ring_offset(l->head.load(std::memory_order_relaxed), l->capacity));
+}
 read_result lane_peek(const lane* l) noexcept;
 // The same, with the consumer's cached copy of `tail` (see lane_has_more).
 read_result lane_peek(const lane* l, std::uint64_t& cached_tail) noexcept;

@@ -364,6 +364,7 @@ std::optional<delivery> receiver::poll() {
     lane* l = lanes_[cursor_].l;
     std::uint64_t& cached_tail = lanes_[cursor_].cached_tail;
     if (!lane_has_more(l, cached_tail)) {  // two loads, nothing built
+      if (empty_polls_ == prefetch_after) lane_prefetch_next(l);
       burst_ = 0;
       if (++cursor_ == count) cursor_ = 0;
       continue;
@@ -383,6 +384,7 @@ std::optional<delivery> receiver::poll() {
         if (++cursor_ == count) cursor_ = 0;
       }
       last_sender_ = l->sender;
+      empty_polls_ = 0;
       delivery d{l, r.position, r.next, parsed->head, parsed->body, {}};
       if ((parsed->head.flags & flag_blob) != 0) {
         blob_ref ref;
@@ -433,6 +435,7 @@ std::optional<delivery> receiver::poll() {
     burst_ = 0;
     if (++cursor_ == count) cursor_ = 0;
   }
+  if (empty_polls_ < prefetch_after) ++empty_polls_;
   return std::nullopt;
 }
 

@@ -435,6 +435,12 @@ class receiver {
   std::vector<std::uint16_t> index_of_;
   std::size_t cursor_ = 0;
   unsigned burst_ = 0;
+  // poll()s in a row that found nothing, up to prefetch_after: from there on
+  // this consumer is waiting, not keeping up with a stream (which finds its
+  // lanes empty one to three times a record), and each empty lane's next
+  // record line is prefetched (lane_prefetch_next).
+  unsigned empty_polls_ = 0;
+  static constexpr unsigned prefetch_after = 8;
   evict_policy evict_;
   spin_budget spin_;
   std::uint32_t owner_ = max_slots;        // waits_as(); max_slots: none
