@@ -412,6 +412,7 @@ class cluster_launch {
 
   void on_frame(relay::frame f) {
     if (f.kind == relay::frame::Kind::final_status) {
+      if (f.node >= graph_.cluster->nodes.size()) return;  // no node of this run
       if (finals_.empty() && job_signalled_ == 0) {
         first_final_ = f.node;
         end_job_at_ = steady::now() + job_end_grace;
