@@ -250,10 +250,10 @@ class cluster_launch {
   // about the same time, and a node that lost the others has ended the job
   // for Open MPI to tear down) is sent SIGTERM, and one that is still there
   // kill_grace after a SIGTERM, the third Ctrl-C's too, is killed. An
-  // mpirun stuck in its abort (its order to a daemon on a lost host sits in
-  // TCP's retransmission, about 15 minutes), or stopped, would otherwise
-  // keep this process, and the nodes it still holds, for good. Its nodes
-  // end once it is gone: their link to it fails.
+  // mpirun that never exits (a stopped one; an mpiexec that crashed in its
+  // own abort was seen still there a minute later, docs/design.md §7a)
+  // would otherwise keep this process, and the nodes it still holds, for
+  // good. Its nodes end once it is gone: their link to it fails.
   int relay_until_exit() {
     int asked = 0;
     for (;;) {

@@ -245,7 +245,7 @@ inline bool lane_has_more(const lane* l, std::uint64_t& cached_tail) noexcept {
 // a consumer that waits for it: once the producer has written it, the
 // consumer's next look takes that line and `tail`'s in parallel, not one
 // after the other (the record's address does not depend on tail). With the
-// two CPUs far apart (a cache line's round trip 0.49-0.53 µs) a hot round
+// two CPUs far apart (a cache line's round trip 0.36-0.53 µs) a hot round
 // trip went from 1.50 to 1.38 µs (medians, interleaved runs). Done on every
 // look it takes each line of a stream to the consumer before the producer
 // writes it: a stream of 32-byte messages lost 15 %, so receiver::poll
