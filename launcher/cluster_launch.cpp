@@ -257,7 +257,7 @@ class cluster_launch {
   int relay_until_exit() {
     int asked = 0;
     for (;;) {
-      if (end_job_at_ && steady::now() >= *end_job_at_) escalate();
+      if (end_job_at_ && steady::now() >= *end_job_at_) escalate(false);
       int status = 0;
       if (::waitpid(job_, &status, WNOHANG) == job_) {
         // What it wrote last is still in the pipes (anything that outlives
@@ -286,11 +286,7 @@ class cluster_launch {
         (void)!::read(stop_signal_fd(), &sig, 1);
         ++asked;
         if (asked >= 3) {
-          if (job_signalled_ == 0) {
-            end_job("ending the MPI job (again to kill it)");
-          } else if (job_signalled_ == SIGTERM) {
-            kill_job("killing the MPI job");
-          }
+          escalate(true);
           continue;
         }
         say(asked == 1 ? "interrupted: stopping the graph on every node (again to force)"
@@ -309,30 +305,25 @@ class cluster_launch {
     }
   }
 
-  // Ending the job: SIGTERM to mpirun or srun, then, kill_grace later (or
-  // at the next Ctrl-C), SIGKILL to its process group, which holds it and
-  // what it started there (ssh to other hosts), not the nodes: Open MPI
-  // puts those in groups of their own.
-  void end_job(const std::string& why) {
-    say(why);
-    ::kill(job_, SIGTERM);
-    job_signalled_ = SIGTERM;
-    end_job_at_ = steady::now() + kill_grace;
-  }
-  void kill_job(const std::string& why) {
-    say(why);
-    ::kill(-job_, SIGKILL);
-    ::kill(job_, SIGKILL);
-    job_signalled_ = SIGKILL;
-    end_job_at_.reset();
-  }
-  // end_job_at_ has come.
-  void escalate() {
+  // The next step of ending the job, for a Ctrl-C (`asked`) or because
+  // end_job_at_ has come: SIGTERM to mpirun or srun, then SIGKILL to its
+  // process group, which holds it and whatever else is in its group, not
+  // the nodes: Open MPI puts those in groups of their own.
+  void escalate(bool asked) {
     if (job_signalled_ == 0) {
-      end_job(job_name_ + " has not ended " + std::to_string(job_end_grace.count()) + " s after node " +
-              graph_.cluster->nodes[first_final_].name + " finished: ending the MPI job");
+      say(asked ? std::string("ending the MPI job (again to kill it)")
+                : job_name_ + " has not ended " + std::to_string(job_end_grace.count()) + " s after node " +
+                      graph_.cluster->nodes[first_final_].name + " finished: ending the MPI job");
+      ::kill(job_, SIGTERM);
+      job_signalled_ = SIGTERM;
+      end_job_at_ = steady::now() + kill_grace;
     } else if (job_signalled_ == SIGTERM) {
-      kill_job(job_name_ + " has not ended " + std::to_string(kill_grace.count()) + " s after SIGTERM: killing it");
+      say(asked ? "killing the MPI job"
+                : job_name_ + " has not ended " + std::to_string(kill_grace.count()) + " s after SIGTERM: killing it");
+      ::kill(-job_, SIGKILL);
+      ::kill(job_, SIGKILL);
+      job_signalled_ = SIGKILL;
+      end_job_at_.reset();
     }
   }
 

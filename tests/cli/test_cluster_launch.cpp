@@ -36,20 +36,6 @@ pid_t node_supervisor(const sandbox& box, const std::string& graph, const std::s
   return pid;
 }
 
-// Both nodes' ready lines, then the pids of each node's running instances
-// (from `status GRAPH-NODE --json`; running_instances leaves out the other
-// node's, "remote" there).
-struct two_nodes_running {
-  std::map<std::string, pid_t> on_n0;
-  std::map<std::string, pid_t> on_n1;
-};
-two_nodes_running wait_until_running(sandbox& box, process& launch, const std::string& graph, std::size_t each) {
-  const std::string ready = " " + std::to_string(each) + " actors ready in ";
-  launch.wait_for_output("procactor@n0 |" + ready, 120s);
-  launch.wait_for_output("procactor@n1 |" + ready, 120s);
-  return {running_instances(box, graph + "-n0", each), running_instances(box, graph + "-n1", each)};
-}
-
 // Declared after the launch, so destroyed before it: a test that fails
 // with the launch still running lets mpirun end its job and remove its
 // session directory (/tmp/ompi.*) on SIGTERM, before the sandbox kills
@@ -88,16 +74,20 @@ std::vector<pid_t> values(const std::map<std::string, pid_t>& pids) {
 }
 
 // `procactor launch` of the test graph `graph_file` in a session of its
-// own (Ctrl-C reaches its group, as a terminal's), once both nodes have
-// `each` instances running: their pids by node.
+// own (Ctrl-C reaches its group, as a terminal's), once both nodes' ready
+// lines are out: the pids of each node's running instances (from `status
+// GRAPH-NODE --json`; running_instances leaves out the other node's,
+// "remote" there).
 struct two_node_launch {
   two_node_launch(sandbox& box, const std::string& graph_file, const std::string& graph, std::size_t each)
       : file(box.copy_graph(graph_file)),
         launch(box.start({"launch", file.string()}, {.cwd = {}, .new_session = true})),
         guard(file) {
-    auto running = wait_until_running(box, *launch, graph, each);
-    on_n0 = std::move(running.on_n0);
-    on_n1 = std::move(running.on_n1);
+    const std::string ready = " " + std::to_string(each) + " actors ready in ";
+    launch->wait_for_output("procactor@n0 |" + ready, 120s);
+    launch->wait_for_output("procactor@n1 |" + ready, 120s);
+    on_n0 = running_instances(box, graph + "-n0", each);
+    on_n1 = running_instances(box, graph + "-n1", each);
   }
   // Every actor pid of both nodes.
   [[nodiscard]] std::vector<pid_t> actors() const {
