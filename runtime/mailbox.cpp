@@ -351,7 +351,17 @@ bool receiver::prefer(std::uint32_t sender) {
   refresh_lanes();
   if (sender >= index_of_.size() || index_of_[sender] == no_lane) return false;
   auto& view = lanes_[index_of_[sender]];
-  if (!lane_has_more(view.l, view.cached_tail)) return false;
+  if (!lane_has_more(view.l, view.cached_tail)) {
+    // A waiter for this sender's answer, as poll() for a consumer that
+    // waits: from the prefetch_after-th look on, each look also prefetches
+    // the line the answer will start on.
+    if (empty_polls_ == prefetch_after) {
+      lane_prefetch_next(view.l);
+    } else {
+      ++empty_polls_;
+    }
+    return false;
+  }
   cursor_ = index_of_[sender];
   burst_ = 0;
   return true;
@@ -384,6 +394,7 @@ std::optional<delivery> receiver::poll() {
         if (++cursor_ == count) cursor_ = 0;
       }
       last_sender_ = l->sender;
+      waited_ = empty_polls_ == prefetch_after;
       empty_polls_ = 0;
       delivery d{l, r.position, r.next, parsed->head, parsed->body, {}};
       if ((parsed->head.flags & flag_blob) != 0) {
@@ -526,7 +537,7 @@ void evict_policy::next_window() noexcept {
 }
 
 void receiver::commit(const delivery& d) {
-  if (evict_.on()) lane_evict(d.from, d.position, d.next);
+  if (evict_.on() && !waited_) lane_evict(d.from, d.position, d.next);
   evict_.committed();
   // This process is the count's only writer: no locked add.
   d.from->delivered.store(d.from->delivered.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);

@@ -155,6 +155,31 @@ TEST_CASE("an ask returns the handler's value" * doctest::timeout(30)) {
   for (int i = 0; i < 100; ++i) CHECK(futures[static_cast<std::size_t>(i)].get() == 2 * i);
 }
 
+// Asks one after another, answered at once or after a nap, so that the
+// asker takes some answers while still spinning and waits for others past
+// the looks after which it prefetches the answer's line; the actor too
+// finds some requests waiting and waits for others. Records a consumer
+// waited for are committed without eviction, the others with it (the
+// consumer's choice, runtime/mailbox.hpp): over hundreds of laps of both
+// lanes every ask gets its own answer.
+TEST_CASE("asks in a row, hot and after waits, each get their own answer over many laps of the lanes" *
+          doctest::timeout(60)) {
+  actor_scope scope;
+  auto responder = scope.spawn<asking::Responder>("responder");
+  for (int i = 0; i < 20000; ++i) {
+    if (i % 1000 == 999) {
+      REQUIRE(responder.ask<int>(asking::Nap{1}, 30s).get() == 1);
+    } else {
+      REQUIRE(responder.ask<int>(asking::Double{i}, 30s).get() == 2 * i);
+    }
+  }
+  // Several in flight, then one at a time again.
+  std::vector<procactor::Future<int>> futures;
+  for (int i = 0; i < 50; ++i) futures.push_back(responder.ask<int>(asking::Double{i}, 30s));
+  for (int i = 0; i < 50; ++i) CHECK(futures[static_cast<std::size_t>(i)].get() == 2 * i);
+  CHECK(responder.ask<int>(asking::Double{7}, 30s).get() == 14);
+}
+
 // A waiter looks first at the lane its answer comes in (process::
 // poll_inbox), and at the others only now and then and before it
 // sleeps: answers from many actors still each reach their own ask, and an
