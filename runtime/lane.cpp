@@ -28,11 +28,12 @@ lane* lane_create(void* memory, std::uint64_t capacity, std::uint32_t sender) no
 }
 
 void lane_writer::link(std::uint64_t next) noexcept {
-  const std::uint64_t tail = lane_->tail.load(std::memory_order_relaxed);
+  const std::uint64_t tail = tail_;
   const record_header marker{link_size, record_check_of(link_size, tail)};
   std::memcpy(lane_data(lane_) + ring_offset(tail, lane_->capacity), &marker, sizeof marker);
   lane_->next_lane.store(next, std::memory_order_release);
-  lane_->tail.store(tail + link_size, std::memory_order_release);
+  tail_ = tail + link_size;
+  lane_->tail.store(tail_, std::memory_order_release);
 }
 
 read_result lane_peek(const lane* l) noexcept {

@@ -19,6 +19,8 @@
 // * The producer writes the record bytes, then publishes them with one
 //   release store of `tail`. The consumer reads `tail` with acquire, handles
 //   the record, and only then advances `head` (commit after processing).
+//   The producer reads `tail` only when its lane_writer is made; from then
+//   on it keeps its own copy (see lane_writer).
 // * Growth: a lane starts small. A producer that finds it full, while it is
 //   smaller than the mailbox allows, makes a lane twice the size, stores its
 //   offset in `next_lane` and publishes a link marker (size 8, header only).
@@ -129,10 +131,18 @@ lane* lane_create(void* memory, std::uint64_t capacity, std::uint32_t sender) no
 constexpr std::size_t lane_max_record(std::uint64_t capacity) noexcept { return capacity / 2; }
 
 // The producer's process-local view: caches `head` so that the shared line
-// is read only when the ring looks full.
+// is read only when the ring looks full, and keeps its own copy of `tail`,
+// which only it writes, so that it never reads that line at all: a send
+// that loaded `tail` waited for its line whenever the consumer had read it
+// since the last store (on the development VM the line then left the
+// producer's cache, and that load took about 250 ns a send with the CPUs
+// far apart). One lane_writer per lane and process (sender::local_lane):
+// another one made for the same lane, as newest_lane() does before the
+// process's own, must not outlive its use.
 class lane_writer {
  public:
-  explicit lane_writer(lane* l) noexcept : lane_(l), cached_head_(l->head.load(std::memory_order_acquire)) {}
+  explicit lane_writer(lane* l) noexcept
+      : lane_(l), cached_head_(l->head.load(std::memory_order_acquire)), tail_(l->tail.load(std::memory_order_relaxed)) {}
 
   // Reserves a record of `size` bytes (header included, a multiple of 8) and
   // returns where its bytes go, or nullptr when the ring has no room now.
@@ -152,7 +162,7 @@ class lane_writer {
   // slow the consumer down exactly when the consumer is the bottleneck.
   [[nodiscard]] bool has_room(std::uint64_t bytes) noexcept {
     cached_head_ = lane_->head.load(std::memory_order_acquire);
-    return lane_->capacity - (lane_->tail.load(std::memory_order_relaxed) - cached_head_) >= bytes;
+    return lane_->capacity - (tail_ - cached_head_) >= bytes;
   }
   // Makes the reserved record visible: one release store of `tail`.
   void publish() noexcept;
@@ -164,6 +174,7 @@ class lane_writer {
  private:
   lane* lane_;
   std::uint64_t cached_head_;
+  std::uint64_t tail_;  // == lane_->tail: only this writer stores it
   std::uint64_t pending_tail_ = 0;
 };
 
@@ -171,8 +182,7 @@ class lane_writer {
 inline std::byte* lane_writer::reserve(std::size_t size) noexcept {
   const std::uint64_t capacity = lane_->capacity;
   if (size > lane_max_record(capacity) || size <= link_size) return nullptr;
-  // Only this process writes tail, so a relaxed load sees our own last store.
-  const std::uint64_t tail = lane_->tail.load(std::memory_order_relaxed);
+  const std::uint64_t tail = tail_;
   const std::uint64_t offset = ring_offset(tail, capacity);
   const std::uint64_t contiguous = capacity - offset;
   // The link marker's 8 bytes always stay free, so that a full lane can
@@ -201,7 +211,7 @@ inline std::byte* lane_writer::reserve(std::size_t size) noexcept {
 inline std::size_t lane_writer::line_padded(std::size_t size) const noexcept {
   if (size > cache_line) return size;
   const std::uint64_t capacity = lane_->capacity;
-  const std::uint64_t tail = lane_->tail.load(std::memory_order_relaxed);
+  const std::uint64_t tail = tail_;
   const std::uint64_t contiguous = capacity - ring_offset(tail, capacity);
   const std::uint64_t start = size <= contiguous ? tail : tail + contiguous;  // past a wrap marker
   const std::uint64_t padded = size + (cache_line - (start + size) % cache_line) % cache_line;
@@ -211,7 +221,10 @@ inline std::size_t lane_writer::line_padded(std::size_t size) const noexcept {
   return padded;
 }
 
-inline void lane_writer::publish() noexcept { lane_->tail.store(pending_tail_, std::memory_order_release); }
+inline void lane_writer::publish() noexcept {
+  tail_ = pending_tail_;
+  lane_->tail.store(pending_tail_, std::memory_order_release);
+}
 
 enum class read_status : std::uint8_t {
   record,
