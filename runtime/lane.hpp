@@ -142,7 +142,9 @@ constexpr std::size_t lane_max_record(std::uint64_t capacity) noexcept { return 
 class lane_writer {
  public:
   explicit lane_writer(lane* l) noexcept
-      : lane_(l), cached_head_(l->head.load(std::memory_order_acquire)), tail_(l->tail.load(std::memory_order_relaxed)) {}
+      : lane_(l),
+        cached_head_(l->head.load(std::memory_order_acquire)),
+        tail_(l->tail.load(std::memory_order_relaxed)) {}
 
   // Reserves a record of `size` bytes (header included, a multiple of 8) and
   // returns where its bytes go, or nullptr when the ring has no room now.
