@@ -133,10 +133,9 @@ constexpr std::size_t lane_max_record(std::uint64_t capacity) noexcept { return 
 // The producer's process-local view: caches `head` so that the shared line
 // is read only when the ring looks full, and keeps its own copy of `tail`,
 // which only it writes, so that it never reads that line at all: a send
-// that loaded `tail` waited for its line whenever the consumer had read it
-// since the last store (on the development VM the line then left the
-// producer's cache, and that load took about 250 ns a send with the CPUs
-// far apart). One lane_writer per lane and process (sender::local_lane):
+// that loaded `tail` missed its cache whenever the consumer had read the
+// line since the last store (on the development VM; about 250 ns a send
+// with the CPUs far apart). One lane_writer per lane and process (sender::local_lane):
 // another one made for the same lane, as newest_lane() does before the
 // process's own, must not outlive its use.
 class lane_writer {
