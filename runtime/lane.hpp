@@ -135,9 +135,9 @@ constexpr std::size_t lane_max_record(std::uint64_t capacity) noexcept { return 
 // which only it writes, so that it never reads that line at all: a send
 // that loaded `tail` missed its cache whenever the consumer had read the
 // line since the last store (on the development VM; about 250 ns a send
-// with the CPUs far apart). One lane_writer per lane and process (sender::local_lane):
-// another one made for the same lane, as newest_lane() does before the
-// process's own, must not outlive its use.
+// with the CPUs far apart). One lane_writer per lane and process
+// (sender::local_lane): another one made for the same lane, as
+// newest_lane() does before the process's own, must not outlive its use.
 class lane_writer {
  public:
   explicit lane_writer(lane* l) noexcept
