@@ -126,7 +126,10 @@ arena arena::create(std::size_t size, std::size_t lane_capacity, std::size_t max
   }
   a.base_ = static_cast<std::byte*>(a.region_.get_address());
   a.size_ = size;
-  a.header_ = new (a.base_) arena_header{};
+  // A new segment reads as zeros, which is every field's initial value:
+  // writing them (arena_header{}) would fault in all of the header's
+  // pages here, about 115, most of them slots no actor of the run takes.
+  a.header_ = reinterpret_cast<arena_header*>(a.base_);
   a.header_->supervisor_pid = static_cast<std::uint32_t>(::getpid());
   a.header_->size = size;
   a.header_->max_message_size = max_message_size;
@@ -182,7 +185,11 @@ std::optional<std::uint64_t> arena::make_mailbox(std::uint32_t owner, std::uint6
                                                  std::string* problem) const noexcept {
   auto offset = allocate(sizeof(mailbox), problem);
   if (!offset) return std::nullopt;
-  auto* box = new (base_ + *offset) mailbox{};
+  // Bump-allocated space of a new segment is never handed out twice and
+  // reads as zeros, every field's initial value: writing them (mailbox{})
+  // would fault in the lane table's pages, 8 KiB per mailbox, here in the
+  // supervisor rather than in the one consumer that reads them.
+  auto* box = reinterpret_cast<mailbox*>(base_ + *offset);
   box->owner = owner;
   box->lane_capacity = align8(lane_capacity);
   box->magic = mailbox_magic;

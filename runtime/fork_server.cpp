@@ -162,17 +162,23 @@ int send_with_descriptors(int fd, std::span<const iovec> data, std::span<const i
 // that run's shared memory while it waits.
 char g_run[256];
 
-void remember_run(const char* environment, std::size_t length) {
+// True when it names a run other than the one remembered. g_run is written
+// only then: after each fork, a page the server writes again is one more
+// copy-on-write fault, in the process every start waits on.
+bool remember_run(const char* environment, std::size_t length) {
   constexpr std::string_view key = "PROCACTOR_RUN=";
   for (std::size_t at = 0; at < length;) {
     const std::string_view entry(environment + at);
     if (entry.starts_with(key) && entry.size() - key.size() < sizeof g_run) {
-      std::memcpy(g_run, entry.data() + key.size(), entry.size() - key.size());
-      g_run[entry.size() - key.size()] = '\0';
-      return;
+      const std::string_view run = entry.substr(key.size());
+      if (run == std::string_view(g_run)) return false;
+      std::memcpy(g_run, run.data(), run.size());
+      g_run[run.size()] = '\0';
+      return true;
     }
     at += entry.size() + 1;
   }
+  return false;
 }
 
 // The guardian, cloned: what start_guardian's posix_spawn + exec makes of
@@ -255,9 +261,8 @@ void make_and_send_spare(int parent) {
       continue;
     }
     if (r.header.kind == make_spare) {
-      remember_run(buffer, r.environment);
-      // Mapped here once: each spare inherits the mapping.
-      prepare_actor_process("procactor-fork-server", g_run, -1);
+      // Mapped here once per run: each spare inherits the mapping.
+      if (remember_run(buffer, r.environment)) prepare_actor_process("procactor-fork-server", g_run, -1);
       pollfd next{server_socket, POLLIN, 0};
       while (::poll(&next, 1, spare_delay_ms) < 0 && errno == EINTR) {
       }

@@ -96,7 +96,8 @@ supervisor::supervisor(std::vector<std::string> argv, Options options)
   self.inbox = *inbox;
   self.state.store(static_cast<std::uint32_t>(slot_state::running));
   a.header()->slot_count.store(1, std::memory_order_release);
-  children_.resize(options_.max_actors + 1);
+  children_.size_for(options_.max_actors + 1);
+  children_.add(supervisor_slot, std::make_unique<child>());
   children_[supervisor_slot].config = config_of(self);
   children_[supervisor_slot].name = "supervisor";
   groups_.push_back({"root", options_.supervision, 0, {}, {}});
@@ -215,6 +216,7 @@ slot_id supervisor::add_slot(std::string_view type, std::string_view name, const
     throw error(errc::system, "actor names and types must be 1 to " + std::to_string(name_length - 1) + " bytes");
   }
   const arena& a = process_->shm();
+  auto made = std::make_unique<child>();
   slot_id slot;
   {
     if (shut_down_) throw error(errc::closed, "the runtime is shutting down");
@@ -257,6 +259,7 @@ slot_id supervisor::add_slot(std::string_view type, std::string_view name, const
     e.state.store(static_cast<std::uint32_t>(remote ? slot_state::running : slot_state::starting),
                   std::memory_order_release);
     a.header()->slot_count.store(slot + 1, std::memory_order_release);
+    children_.add(slot, std::move(made));
     child& c = children_[slot];
     c.config = config_of(e);
     c.type = type;

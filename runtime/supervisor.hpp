@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -170,10 +171,24 @@ class supervisor {
   process* process_ = nullptr;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  // Indexed by slot; [0] is the supervisor itself. Sized once, for
-  // max_actors, and never reallocated: the monitor thread keeps references
-  // into it while spawn() adds actors. Slots below child_count_ are in use.
-  std::vector<child> children_;
+  // Indexed by slot; [0] is the supervisor itself. Slots below
+  // child_count_ are in use. A child is made when its slot is added
+  // (before child_count_ covers it) and never moves: the monitor thread
+  // keeps references while spawn() adds actors. The table of pointers is
+  // sized once, for max_actors; the children are not made ahead: 1,024 of
+  // them, with their deques, are about 2 MB written when the Runtime is
+  // made, some 500 page faults, for actors most runs never have.
+  class child_table {
+   public:
+    void size_for(std::size_t slots) { entries_.resize(slots); }
+    void add(std::size_t slot, std::unique_ptr<child> made) noexcept { entries_[slot] = std::move(made); }
+    child& operator[](std::size_t slot) noexcept { return *entries_[slot]; }
+    const child& operator[](std::size_t slot) const noexcept { return *entries_[slot]; }
+
+   private:
+    std::vector<std::unique_ptr<child>> entries_;
+  };
+  child_table children_;
   std::atomic<std::uint32_t> child_count_{1};
   std::vector<group_node> groups_;  // guarded by mutex_
   std::deque<group_operation> operations_;  // monitor thread only

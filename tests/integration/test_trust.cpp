@@ -274,6 +274,43 @@ TEST_CASE("a producer killed between making a larger lane and linking it: its ne
   CHECK(old->tail.load() == tail + detail::link_size);
 }
 
+// A new segment reads as zeros and the arena never hands out the same bytes
+// twice, so neither the header nor a mailbox is written field by field when
+// it is made (runtime/arena.cpp): a mailbox made late in a run, next to
+// bytes that were written all over, must still be open and empty, and the
+// slots no actor has taken must still be blank.
+TEST_CASE("what the run's shared memory hands out reads as new: a late mailbox is open and empty, untaken slots are blank" *
+          doctest::timeout(30)) {
+  const auto scribbled = shm().allocate(3 * 4096);
+  REQUIRE(scribbled);
+  std::memset(shm().at<std::byte>(*scribbled, 3 * 4096), 0xA5, 3 * 4096);
+  const std::uint32_t owner = detail::max_slots - 3;
+  const auto offset = shm().make_mailbox(owner, 1000);
+  REQUIRE(offset);
+  CHECK(*offset >= *scribbled + 3 * 4096);
+  const detail::mailbox* box = shm().mailbox_at(*offset);
+  REQUIRE(box != nullptr);
+  CHECK(box->owner == owner);
+  CHECK(box->lane_capacity == 1000);
+  CHECK(box->closed.load() == detail::mailbox_open);
+  CHECK(box->wake_seq.load() == 0);
+  CHECK(box->parked.load() == 0);
+  CHECK(box->wake_pending.load() == 0);
+  CHECK(box->lanes_seq.load() == 0);
+  CHECK(std::all_of(std::begin(box->lane_bits), std::end(box->lane_bits), [](const auto& w) { return w.load() == 0; }));
+  CHECK(std::all_of(std::begin(box->lane_offset), std::end(box->lane_offset), [](const auto& w) { return w.load() == 0; }));
+
+  const detail::arena_header& header = *shm().header();
+  const std::uint32_t in_use = header.slot_count.load();
+  INFO("slots in use: ", in_use);
+  static const detail::slot_entry blank{};
+  std::uint32_t blank_slots = 0;
+  for (std::uint32_t s = in_use; s < detail::max_slots; ++s) {
+    if (std::memcmp(&header.slots[s], &blank, sizeof blank) == 0) ++blank_slots;
+  }
+  CHECK(blank_slots == detail::max_slots - in_use);
+}
+
 // The fork server's spares page in the addresses listed in the arena header
 // (runtime/warm_start.hpp): shared memory, so anything may be written there.
 // A spare touches only addresses in private mappings of its own, and writes
