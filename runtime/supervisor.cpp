@@ -231,6 +231,10 @@ slot_id supervisor::add_slot(std::string_view type, std::string_view name, const
                                     std::to_string(options_.max_actors) + ")");
     }
     slot_entry& e = a.slot(slot);
+    // A spawn that failed below (no room for its mailboxes, parameters or
+    // routes) wrote part of this entry and left the slot to the next one:
+    // that one starts from a blank configuration, not from its leftovers.
+    std::memset(reinterpret_cast<std::byte*>(&e) + slot_config_begin, 0, slot_config_end - slot_config_begin);
     std::strncpy(e.name, std::string(name).c_str(), name_length - 1);
     std::strncpy(e.type, std::string(type).c_str(), name_length - 1);
     e.poison_limit = static_cast<std::uint32_t>(std::max(1, options.poison_limit));

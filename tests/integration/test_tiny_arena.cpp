@@ -1,6 +1,9 @@
 // When the run's shared memory runs out, the caller hears it at once, with an
 // error that names the limit and the option to raise: never a dropped reply
-// and a timeout.
+// and a timeout. Each test case runs in a process of its own (ctest), as
+// each needs the arena in its own state.
+#include "arena.hpp"
+#include "process.hpp"
 #include "support.hpp"
 
 namespace tiny {
@@ -9,9 +12,14 @@ struct Ping {
   template <class A>
   void serialize(A&) {}
 };
+struct Tag {
+  template <class A>
+  void serialize(A&) {}
+};
 
 }  // namespace tiny
 PROCACTOR_MESSAGE(tiny::Ping);
+PROCACTOR_MESSAGE(tiny::Tag);
 
 namespace tiny {
 
@@ -20,8 +28,15 @@ class Idle : public procactor::Actor<Idle, Ping> {
   int on(const Ping&) { return 1; }
 };
 
+// Answers with its "tag" parameter, or "" when it was given none.
+class Tagged : public procactor::Actor<Tagged, Tag> {
+ public:
+  std::string on(const Tag&) { return params().get_or<std::string>("tag", ""); }
+};
+
 }  // namespace tiny
 PROCACTOR_ACTOR(tiny::Idle);
+PROCACTOR_ACTOR(tiny::Tagged);
 
 using namespace itest;
 using procactor::errc;
@@ -71,4 +86,39 @@ TEST_CASE("when shared memory is exhausted, spawn, send and ask fail at once wit
   }
   // What was delivered before still works.
   if (refused > 0) CHECK_NOTHROW(actors[0].send(tiny::Ping{}));
+}
+
+// A spawn writes its actor's slot entry, then takes shared memory for the
+// mailboxes, the parameters and the routes, in that order. One that runs
+// out after its parameters took their space fails, and the next spawn is
+// given the same slot: it must not find the failed one's parameters there.
+TEST_CASE("a spawn that ran out of shared memory half-way leaves nothing in its slot for the next" *
+          doctest::timeout(150)) {
+  actor_scope scope;
+  const procactor::detail::arena& shm = procactor::detail::process::current()->shm();
+  const auto left = [&] { return shm.size() - shm.used(); };
+  procactor::Route big;
+  for (int i = 0; i < 3000; ++i) big.targets.push_back("a-target-with-a-long-name-" + std::to_string(i));
+  procactor::SpawnOptions failing;
+  failing.params.set("tag", std::string("the failed spawn's"));
+  failing.routes.push_back(big);
+
+  // Fill the arena until what is left holds two actors and their first
+  // lanes, but not the routes above (about 100 KB encoded).
+  const std::uint64_t before = shm.used();
+  std::vector<procactor::ActorRef> fill{scope.spawn<tiny::Idle>("fill")};
+  const std::uint64_t one = shm.used() - before;  // an actor's mailbox and inbox
+  constexpr std::uint64_t lanes = 16 << 10;
+  while (left() >= 3 * one + lanes) fill.push_back(scope.spawn<tiny::Idle>("fill"));
+  REQUIRE(left() >= 2 * one + lanes);
+  REQUIRE(left() < 80'000);
+
+  try {
+    (void)scope.spawn<tiny::Tagged>("failed", failing);
+    FAIL("a spawn whose routes do not fit in the arena returned");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::arena_exhausted);
+  }
+  procactor::ActorRef next = scope.spawn<tiny::Tagged>("next");
+  CHECK(next.ask<std::string>(tiny::Tag{}, 30s).get() == "");
 }
