@@ -230,11 +230,20 @@ slot_id supervisor::add_slot(std::string_view type, std::string_view name, const
       throw error(errc::system, "too many actors in this run (Options::max_actors = " +
                                     std::to_string(options_.max_actors) + ")");
     }
+    // The mailboxes, parameters and routes first: a spawn that finds no room
+    // for one of them fails before it writes anything into the slot, which
+    // the next spawn then takes as the arena gave it.
+    const std::uint64_t capacity = options.mailbox_capacity != 0 ? options.mailbox_capacity : options_.lane_capacity;
+    std::string problem;
+    auto box = a.make_mailbox(slot, capacity, &problem);
+    auto inbox = box ? a.make_mailbox(slot, inbox_lane_capacity, &problem) : std::nullopt;
+    if (!box || !inbox) throw error(errc::arena_exhausted, "no room for " + std::string(name) + "'s mailbox: " + problem);
+    // Parameters and routes are copied into the arena once, for every
+    // incarnation to read (routes again by set_routes).
+    std::pair<std::uint64_t, std::uint64_t> params{}, routes{};
+    if (!options.params.values().empty()) params = store_encoded(a, options.params, name);
+    if (!options.routes.empty()) routes = store_encoded(a, options.routes, name);
     slot_entry& e = a.slot(slot);
-    // A spawn that failed below (no room for its mailboxes, parameters or
-    // routes) wrote part of this entry and left the slot to the next one:
-    // that one starts from a blank configuration, not from its leftovers.
-    std::memset(reinterpret_cast<std::byte*>(&e) + slot_config_begin, 0, slot_config_end - slot_config_begin);
     std::strncpy(e.name, std::string(name).c_str(), name_length - 1);
     std::strncpy(e.type, std::string(type).c_str(), name_length - 1);
     e.poison_limit = static_cast<std::uint32_t>(std::max(1, options.poison_limit));
@@ -244,22 +253,10 @@ slot_id supervisor::add_slot(std::string_view type, std::string_view name, const
     e.nice = options.nice;
     e.replica = options.replica;
     e.memory_limit = options.memory_limit;
-    const std::uint64_t capacity = options.mailbox_capacity != 0 ? options.mailbox_capacity : options_.lane_capacity;
-    std::string problem;
-    auto box = a.make_mailbox(slot, capacity, &problem);
-    auto inbox = box ? a.make_mailbox(slot, inbox_lane_capacity, &problem) : std::nullopt;
-    if (!box || !inbox) throw error(errc::arena_exhausted, "no room for " + std::string(name) + "'s mailbox: " + problem);
     e.mailbox = *box;
     e.inbox = *inbox;
-    // Parameters and routes are copied into the arena once, for every
-    // incarnation to read (routes again by set_routes).
-    auto store = [&](const auto& value, std::uint64_t& offset, std::uint64_t& length) {
-      const auto [at, size] = store_encoded(a, value, name);
-      offset = at;
-      length = size;
-    };
-    if (!options.params.values().empty()) store(options.params, e.params, e.params_length);
-    if (!options.routes.empty()) store(options.routes, e.routes, e.routes_length);
+    std::tie(e.params, e.params_length) = params;
+    std::tie(e.routes, e.routes_length) = routes;
     e.state.store(static_cast<std::uint32_t>(remote ? slot_state::running : slot_state::starting),
                   std::memory_order_release);
     a.header()->slot_count.store(slot + 1, std::memory_order_release);

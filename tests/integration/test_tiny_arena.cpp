@@ -88,8 +88,8 @@ TEST_CASE("when shared memory is exhausted, spawn, send and ask fail at once wit
   if (refused > 0) CHECK_NOTHROW(actors[0].send(tiny::Ping{}));
 }
 
-// A spawn writes its actor's slot entry, then takes shared memory for the
-// mailboxes, the parameters and the routes, in that order. One that runs
+// A spawn takes shared memory for the mailboxes, the parameters and the
+// routes, in that order, and fills its actor's slot entry. One that runs
 // out after its parameters took their space fails, and the next spawn is
 // given the same slot: it must not find the failed one's parameters there.
 TEST_CASE("a spawn that ran out of shared memory half-way leaves nothing in its slot for the next" *
