@@ -122,7 +122,7 @@ std::optional<Message> actor_host::recv(std::optional<steady::duration> timeout)
       stop_timers();
       return std::nullopt;
     }
-    if (!draining_ && closed == mailbox_closed) {
+    if (!draining_ && (closed == mailbox_closed || closed == mailbox_draining)) {
       // Before the drain: a tick sent before the timers stopped is in a
       // lane by now, and the drain below handles it; none comes after.
       stop_timers();

@@ -162,7 +162,9 @@ struct mailbox {
   // before it parks: later sends into a box whose sleepers are already being
   // woken make no syscall (one wake per park, not one per message).
   std::atomic<std::uint32_t> wake_pending;
-  alignas(cache_line) std::atomic<std::uint32_t> closed;  // mailbox_open, _closed or _stopping
+  // mailbox_open, _closed, _stopping or _draining; also a futex word: senders
+  // waiting out a drain sleep on it (sender::write).
+  alignas(cache_line) std::atomic<std::uint32_t> closed;
   std::atomic<std::uint32_t> lanes_seq;  // bumped when a lane is added
   std::uint32_t owner;
   std::uint32_t magic;
@@ -173,10 +175,15 @@ struct mailbox {
 static_assert(std::is_standard_layout_v<mailbox>);
 // mailbox::closed: open; closed (the consumer drains what is queued, then
 // stops; sends are refused); stopping (the consumer stops after the message
-// in hand and the queue waits for its next incarnation: a graceful restart).
+// in hand and the queue waits for its next incarnation: a graceful restart);
+// draining (a restart with drain: the consumer drains what is queued, then
+// stops, as if closed; a send waits, as for room in a full lane, until the
+// supervisor opens the mailbox again for the next incarnation and wakes the
+// word).
 inline constexpr std::uint32_t mailbox_open = 0;
 inline constexpr std::uint32_t mailbox_closed = 1;
 inline constexpr std::uint32_t mailbox_stopping = 2;
+inline constexpr std::uint32_t mailbox_draining = 3;
 inline constexpr std::uint32_t mailbox_magic = 0x3A1B0C5EU;
 
 struct arena_header {

@@ -217,8 +217,22 @@ errc sender::write(std::uint32_t target, bool inbox, std::uint64_t box_offset, c
   if (payload.size() > arena_->header()->max_message_size) return errc::too_large;
   // System records (a reply, a dead-letter report) still go into a closed
   // inbox; user messages do not go into a closed mailbox.
-  if ((header.flags & flag_system) == 0 && box->closed.load(std::memory_order_acquire) == mailbox_closed) {
-    return errc::closed;
+  if ((header.flags & flag_system) == 0) {
+    // A mailbox drained for a restart takes new messages from its next
+    // incarnation on: wait for that as for room in a full lane (the
+    // supervisor wakes the word when it opens the mailbox again).
+    for (std::uint32_t state = box->closed.load(std::memory_order_acquire); state == mailbox_closed ||
+                                                                            state == mailbox_draining;
+         state = box->closed.load(std::memory_order_acquire)) {
+      if (state == mailbox_closed) return errc::closed;
+      if (!deadline) return errc::full;
+      const auto now = steady::now();
+      if (now >= deadline.when()) return errc::timeout;
+      if (check.verdict != nullptr) {
+        if (errc verdict = check.verdict(check.context); verdict != errc::ok) return verdict;
+      }
+      futex_wait(box->closed, mailbox_draining, std::min<steady::duration>(park_slice, deadline.when() - now));
+    }
   }
   errc status = errc::ok;
   local_lane* local = lane_for(std::size_t{target} * 2 + (inbox ? 1 : 0), box, status);

@@ -37,6 +37,9 @@
 //   and the consumer drains every lane before it stops. mailbox_stopping
 //   (a graceful restart) stops the consumer after the record in hand and
 //   leaves the lanes, still open to senders, to the next incarnation.
+//   mailbox_draining (a restart with drain) drains like a close, but a
+//   sender waits, as for room in a full lane, until the supervisor opens
+//   the mailbox again for the next incarnation and wakes `closed`.
 #pragma once
 
 #include <pthread.h>

@@ -421,7 +421,7 @@ void supervisor::request_stop(slot_id slot, stop_reason reason, bool drain, stea
   if (mailbox* box = process_->shm().mailbox_at(e.mailbox)) {
     // A mailbox already closed drains anyway; that close is the user's.
     std::uint32_t open = mailbox_open;
-    box->closed.compare_exchange_strong(open, drain ? mailbox_closed : mailbox_stopping, std::memory_order_acq_rel);
+    box->closed.compare_exchange_strong(open, drain ? mailbox_draining : mailbox_stopping, std::memory_order_acq_rel);
     box->wake_seq.fetch_add(1, std::memory_order_release);
     futex_wake(box->wake_seq, INT32_MAX);
   }

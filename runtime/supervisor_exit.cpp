@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <random>
 
 #include "exit_paths.hpp"
+#include "futex.hpp"
 #include "supervisor.hpp"
 
 namespace procactor::detail {
@@ -86,7 +88,11 @@ void supervisor::reaped(slot_id slot, int status) {
     if (mailbox* box = process_->shm().mailbox_at(e.mailbox)) {
       std::uint32_t stopping = mailbox_stopping;
       box->closed.compare_exchange_strong(stopping, mailbox_open, std::memory_order_acq_rel);
-      if (reason != stop_reason::none && c.drain) box->closed.store(mailbox_open, std::memory_order_release);
+      // A drain's senders wait on the word for the next incarnation.
+      std::uint32_t draining = mailbox_draining;
+      if (box->closed.compare_exchange_strong(draining, mailbox_open, std::memory_order_acq_rel)) {
+        futex_wake(box->closed, INT_MAX);
+      }
       closed = box->closed.load(std::memory_order_acquire) == mailbox_closed;
     }
     c.drain = false;

@@ -278,6 +278,34 @@ TEST_CASE("restart with drain handles the queue first; with force there is no on
   CHECK(runtime().info(m).exits.back().signal == SIGKILL);
 }
 
+TEST_CASE("a send while a restart drains the queue waits for the next incarnation: no error, each message once" *
+          doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  group_of_members g{scope, dir, scope.group(), {}};
+  const auto m = g.add("drained", 20);  // a drain of 50 takes a second at least
+  pid_of(m);
+  for (int id = 1; id <= 50; ++id) m.send(supervision::Work{id});
+  runtime().restart(m, {.drain = true});
+  // A graph's source sends on as a worker drains: before, these sends
+  // failed with `closed`, and the source died of it.
+  for (int id = 51; id <= 60; ++id) CHECK_NOTHROW(m.send(supervision::Work{id}));
+  CHECK(m.ask<int>(supervision::Pid{}, 60s).get() > 0);  // an ask waits too, and is answered
+  REQUIRE(eventually([&] { return work_ids(dir.file("drained")).size() == 60; }, 60s));
+  std::vector<int> expected(60);
+  for (int i = 0; i < 60; ++i) expected[static_cast<std::size_t>(i)] = i + 1;
+  CHECK(work_ids(dir.file("drained")) == expected);  // each once, in order
+  // The first 50 were the drain's; the rest waited for the new incarnation.
+  const auto lines = read_lines(dir.file("drained"));
+  const auto stop = std::find(lines.begin(), lines.end(), "stop");
+  REQUIRE(stop != lines.end());
+  CHECK(std::count_if(lines.begin(), stop, [](const std::string& l) {
+          return !l.empty() && std::isdigit(static_cast<unsigned char>(l[0]));
+        }) == 50);
+  CHECK(runtime().info(m).restarts == 1);
+  CHECK(runtime().info(m).exits.back().cause == "restart on request");
+}
+
 TEST_CASE("an exit record holds the message in flight, its attempt, and the stderr tail with a stack trace" *
           doctest::timeout(120)) {
   temp_dir dir;  // outlives the actors that write into it
