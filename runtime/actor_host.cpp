@@ -19,7 +19,10 @@ namespace {
 
 actor_host* current_host = nullptr;
 
-constexpr auto recv_slice = std::chrono::milliseconds(200);
+// How long one receive waits before the loop looks at `closed` again
+// without a wake-up (a close or stop wakes it anyway): an idle actor's
+// sleeps are this long (mailbox.cpp, idle_park_slice).
+constexpr auto recv_slice = std::chrono::seconds(1);
 
 std::string sender_name(slot_id slot) { return slot == supervisor_slot ? "supervisor" : name_of(slot); }
 
