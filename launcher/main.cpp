@@ -53,6 +53,15 @@ const CLI::Validator listen_check(
     },
     "[ADDR:]PORT");
 
+// A count of lines: a number of 0 or more (a negative one would read as a
+// huge count, all of them).
+const CLI::Validator count_check(
+    [](const std::string& text) {
+      const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+      return digits ? std::string() : "'" + text + "' is not a count of lines (0 or more)";
+    },
+    "N");
+
 const CLI::Validator signal_check(
     [](const std::string& text) {
       return parse_signal(text) ? std::string() : "unknown signal '" + text + "'";
@@ -115,7 +124,8 @@ int run(int argc, char** argv) {
   CLI::Option* logs_actor_opt =
       logs_cmd->add_option("ACTOR", logs_actor, "Only this actor, or only replica N")->check(actor_target_check);
   logs_cmd->add_flag("-f,--follow", logs.follow, "Keep printing new output");
-  CLI::Option* tail_opt = logs_cmd->add_option("-n,--tail", tail_lines, "Only the last N lines")->type_name("N");
+  CLI::Option* tail_opt =
+      logs_cmd->add_option("-n,--tail", tail_lines, "Only the last N lines")->type_name("N")->check(count_check);
   std::string logs_since;
   CLI::Option* since_opt =
       logs_cmd
