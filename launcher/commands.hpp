@@ -33,7 +33,7 @@ enum ExitCode : int {
   exit_ok = 0,
   exit_failure = 1,      // a failure, the supervisor gave up, or the run's supervisor died
   exit_usage = 2,        // bad arguments or an invalid graph file
-  exit_no_such_run = 3,  // no such run, or it has ended
+  exit_no_such_run = 3,  // no such run or actor in it, or the run has ended
 };
 
 enum class GraphFormat : std::uint8_t { text, dot };

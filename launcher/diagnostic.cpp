@@ -44,6 +44,30 @@ std::string caret_padding(std::string_view line, std::uint32_t column) {
   return padding;
 }
 
+// A line shown as it is only if a terminal shows it as text: valid UTF-8
+// with no control character but a tab. A binary file's bytes are not
+// echoed (they could be escape sequences).
+bool is_printable_text(std::string_view line) {
+  std::size_t i = 0;
+  while (i < line.size()) {
+    const auto byte = static_cast<unsigned char>(line[i]);
+    if (byte < 0x80U) {
+      if ((byte < 0x20U && byte != '\t') || byte == 0x7FU) return false;
+      ++i;
+      continue;
+    }
+    const std::size_t length = byte >= 0xF0U ? 4 : byte >= 0xE0U ? 3 : byte >= 0xC2U ? 2 : 0;
+    if (length == 0 || byte > 0xF4U || i + length > line.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      if (!is_continuation_byte(line[i + k])) return false;
+    }
+    // C1 controls (U+0080..U+009F) are control characters too.
+    if (byte == 0xC2U && static_cast<unsigned char>(line[i + 1]) < 0xA0U) return false;
+    i += length;
+  }
+  return true;
+}
+
 }  // namespace
 
 SourceFile::SourceFile(std::string path, std::string_view text)
@@ -104,7 +128,7 @@ std::string render(const Diagnostic& diagnostic, bool color) {
   out << ' ';
   paint_in(bold_red, "error:");
   out << ' ' << diagnostic.message << '\n';
-  if (diagnostic.line == 0) {
+  if (diagnostic.line == 0 || !is_printable_text(diagnostic.source_line)) {
     return out.str();
   }
   // gcc's layout: the line number in a gutter, then the text, then the caret.

@@ -4,6 +4,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <thread>
 #include <utility>
@@ -11,6 +12,7 @@
 #include <toml++/toml.h>
 
 #include "did_you_mean.hpp"
+#include "host_limits.hpp"
 #include "names.hpp"
 #include "plugin_path.hpp"
 #include "units.hpp"
@@ -172,6 +174,9 @@ class Parser {
     check_instance_count();
     read_routes(root);
     check_route_graph();
+    if (diagnostics_.empty()) {
+      check_arena_size();
+    }
 
     if (diagnostics_.empty()) {
       result.graph = std::move(graph_);
@@ -414,6 +419,9 @@ class Parser {
       read_plugins(*node);
     }
     graph_.mailbox_capacity = size_at(table, "mailbox_capacity", where, min_mailbox_capacity);
+    if (const toml::node* capacity = table.get("mailbox_capacity")) {
+      graph_.mailbox_capacity_position = position_of(capacity->source());
+    }
     if (auto timeout = runtime_duration_at(table, "shutdown_timeout", where, false, "graph.shutdown_timeout")) {
       graph_.shutdown_timeout = *timeout;
     }
@@ -774,6 +782,9 @@ class Parser {
       }
     }
     actor.mailbox_capacity = size_at(*table, "mailbox_capacity", where, min_mailbox_capacity);
+    if (const toml::node* capacity = table->get("mailbox_capacity")) {
+      actor.mailbox_capacity_position = position_of(capacity->source());
+    }
     if (auto nice = integer_at(*table, "nice", where, -20, 19)) {
       actor.nice = static_cast<int>(*nice);
     }
@@ -874,6 +885,38 @@ class Parser {
         return;
       }
     }
+  }
+
+  // Every actor maps the run's whole arena: a graph whose mailboxes could
+  // outgrow it is refused here, so that `validate` and `--dry-run` say so
+  // too. Reported at the mailbox_capacity (or the replicas) of the actor
+  // that takes the most.
+  void check_arena_size() {
+    const std::uint64_t total = arena_size_for(graph_);
+    if (total <= max_arena_bytes) {
+      return;
+    }
+    // Past the limit, some actor takes more than the fixed 16 MiB.
+    const ActorSpec* biggest = &graph_.actors.front();
+    std::uint64_t biggest_bytes = 0;
+    for (const ActorSpec& actor : graph_.actors) {
+      const std::uint64_t bytes = mailbox_bytes_of(graph_, actor);
+      if (bytes > biggest_bytes) {
+        biggest = &actor;
+        biggest_bytes = bytes;
+      }
+    }
+    const SourcePosition where = biggest->mailbox_capacity_position.line != 0 ? biggest->mailbox_capacity_position
+                                 : graph_.mailbox_capacity_position.line != 0 ? graph_.mailbox_capacity_position
+                                                                              : biggest->replicas_position;
+    const auto gib = [](std::uint64_t bytes) {
+      return bytes == std::numeric_limits<std::uint64_t>::max() ? std::string("more than 16EiB")
+                                                                : "about " + std::to_string((bytes >> 30U) + 1) + "GiB";
+    };
+    error(where, "the mailboxes of graph " + graph_.name + " could grow to " + gib(total) +
+                     " of shared memory (mailbox_capacity for every sender of every instance), more than the " +
+                     format_size(max_arena_bytes) + " a run maps; '" + biggest->name + "' takes " + gib(biggest_bytes) +
+                     " of it: lower its mailbox_capacity or its replicas");
   }
 
   void read_replicas(const toml::table& table, const std::string& where, ActorSpec& actor) {

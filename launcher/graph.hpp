@@ -115,6 +115,7 @@ struct ActorSpec {
   SourcePosition params_position;  // of `params`, or of the name when absent
   SourcePosition group_position;   // of `group`, or of the name when absent
   SourcePosition nodes_position;   // of `node` or `nodes`, or of the name when absent
+  SourcePosition mailbox_capacity_position;  // of `mailbox_capacity`; line 0 when absent
 
   [[nodiscard]] const Param* find_param(std::string_view param_name) const noexcept;
 };
@@ -147,6 +148,7 @@ struct Graph {
   // Every actor's mailbox_capacity unless it says otherwise; absent: the
   // runtime's (Options::lane_capacity).
   std::optional<std::uint64_t> mailbox_capacity;
+  SourcePosition mailbox_capacity_position;  // line 0 when absent
   std::chrono::milliseconds shutdown_timeout = procactor::Options{}.shutdown_timeout;
   // [supervisor]'s defaults for every actor: backoff_initial, backoff_max,
   // min_uptime (Backoff::reset_after), and stall_timeout (0: none).

@@ -10,7 +10,9 @@ namespace procactor::launcher {
 std::vector<Diagnostic> check_types(const Graph& graph, const std::vector<std::string>& known_types) {
   std::vector<Diagnostic> diagnostics;
   for (const ActorSpec& actor : graph.actors) {
-    if (std::find(known_types.begin(), known_types.end(), actor.type) != known_types.end()) {
+    // No type, or one that is not a string: the file's own check says so,
+    // at the actor.
+    if (actor.type.empty() || std::find(known_types.begin(), known_types.end(), actor.type) != known_types.end()) {
       continue;
     }
     std::string message = "unknown actor type '" + actor.type + "'" + did_you_mean(actor.type, known_types);
@@ -41,6 +43,14 @@ std::vector<Diagnostic> check_plugin_files(const Graph& graph) {
       if (proximate_error || (searched && !shown.empty() && *shown.begin() == "..")) return path.string();
       return shown.string();
     };
+    if (std::filesystem::is_directory(plugin.path, error)) {
+      std::filesystem::path directory = plugin.path;
+      if (!directory.has_filename()) directory = directory.parent_path();
+      diagnostics.push_back(graph.source.error_at(
+          plugin.position, "plugin '" + plugin.as_written + "' is a directory (" + show(directory) +
+                               "), not a plugin file; name the .so file in it"));
+      continue;
+    }
     std::string looked;
     for (const auto& place : searched ? plugin.looked : std::vector{plugin.path}) {
       looked += (looked.empty() ? "" : ", ") + show(place);

@@ -17,11 +17,15 @@ inline constexpr std::uint64_t max_arena_bytes = std::uint64_t{1} << 40U;
 [[nodiscard]] std::size_t instance_count(const Graph& graph);
 
 // The most shared memory the graph's mailboxes can grow to, for
-// Options::arena_size. Saturates rather than wraps.
+// Options::arena_size. Saturates rather than wraps. parse_graph() refuses a
+// graph for which it passes max_arena_bytes.
 [[nodiscard]] std::uint64_t arena_size_for(const Graph& graph);
 
+// The part of arena_size_for() that `actor`'s instances take.
+[[nodiscard]] std::uint64_t mailbox_bytes_of(const Graph& graph, const ActorSpec& actor);
+
 // False, with the reason on stderr, when the host cannot hold the run: too
-// few open files allowed, or an arena past max_arena_bytes.
-[[nodiscard]] bool host_allows(const Graph& graph, std::size_t instances, std::uint64_t arena_bytes);
+// few open files allowed.
+[[nodiscard]] bool host_allows(const Graph& graph, std::size_t instances);
 
 }  // namespace procactor::launcher

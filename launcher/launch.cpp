@@ -22,7 +22,7 @@ namespace procactor::launcher {
 int launch_graph(const LaunchOptions& options, const Graph& graph, const node_setup& node) {
   const std::size_t instances = instance_count(graph);
   const std::uint64_t arena_bytes = arena_size_for(graph);
-  if (!host_allows(graph, instances, arena_bytes)) return exit_failure;
+  if (!host_allows(graph, instances)) return exit_failure;
   // Each node of a multi-node run has a run directory of its own, which
   // `status` and `logs` read on its host: GRAPH-NODE.
   RunEntry run = create_run(node ? graph.name + "-" + node.name : graph.name);

@@ -74,7 +74,7 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", PROCACTOR_VERSION);
   app.footer(
       "Exit codes: 0 clean, 1 a failure, the supervisor gave up or the run's supervisor died, 2 usage or config "
-      "error, 3 no such run (or it has ended).");
+      "error, 3 no such run or actor, or the run has ended.");
 
   ValidateOptions validate;
   CLI::App* validate_cmd = app.add_subcommand("validate", "Check a graph file and report every error in it");

@@ -12,8 +12,12 @@ namespace {
 char g_run_name[name_length];
 std::atomic<int> g_pids[max_slots];
 struct sigaction g_previous[NSIG];
+std::atomic<bool> g_fatal_signal{false};
 
 void on_fatal_signal(int sig) {
+  // First, so that the supervisor's threads, which see the actors die
+  // from here on, neither restart them nor log their deaths as crashes.
+  g_fatal_signal.store(true, std::memory_order_seq_cst);
   for (auto& pid : g_pids) {
     const int p = pid.load(std::memory_order_relaxed);
     if (p > 0) ::kill(-p, SIGKILL);
@@ -47,6 +51,8 @@ void install_exit_paths(const std::string& run) {
 void record_actor_pid(std::uint32_t slot, int pid) noexcept {
   if (slot < max_slots) g_pids[slot].store(pid, std::memory_order_relaxed);
 }
+
+bool fatal_signal_arrived() noexcept { return g_fatal_signal.load(std::memory_order_seq_cst); }
 
 void remove_recorded_run() noexcept { remove_run_segments(g_run_name); }
 

@@ -16,6 +16,9 @@ namespace procactor::detail {
 void install_exit_paths(const std::string& run);
 // The pid whose process group a fatal signal kills for `slot` (0: none).
 void record_actor_pid(std::uint32_t slot, int pid) noexcept;
+// True once a fatal signal's handler has begun killing the actors: their
+// deaths are the program's end, not crashes to restart.
+bool fatal_signal_arrived() noexcept;
 // The run's segments are gone (normal shutdown): nothing left to remove.
 void forget_run() noexcept;
 // Removes the run's segments now (also from a failed start-up).

@@ -143,6 +143,12 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
     send_downs(slot, restarting);
   };
 
+  if (fatal_signal_arrived()) {
+    // The program is ending on a signal whose handler kills every actor
+    // (exit_paths.hpp): nothing is restarted, and no one is told.
+    settle(slot_state::killed);
+    return;
+  }
   if (gave_up_ || (reason == stop_reason::group && !c.in_group_restart)) {
     // Supervision has ended, or a member that is not restarted was stopped.
     settle(killed ? slot_state::killed : gave_up_ || abnormal ? slot_state::failed : slot_state::exited);

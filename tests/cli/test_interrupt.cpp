@@ -71,4 +71,31 @@ TEST_CASE("a second Ctrl-C forces the stop and leaves nothing behind" * doctest:
   CHECK(processes_with_cmdline(graph.string()).empty());
 }
 
+// A supervising program of the library's own (here example-primes and its
+// Pool), not `launch`: its signal handler kills every actor's process group
+// and removes the run's shared memory, then the signal takes its course.
+// The workers' deaths that its supervisor sees meanwhile are the program's
+// end, not crashes: none is restarted or logged as one (with a thousand
+// workers, a dozen "exited (signal 9); restart 1 in 0 ms" lines came out).
+TEST_CASE("SIGTERM or SIGINT to a program with a Pool kills every worker and restarts none and leaves nothing" *
+          doctest::timeout(590)) {
+  sandbox box;
+  constexpr std::size_t workers = 300;
+  for (const int sig : {SIGTERM, SIGINT}) {
+    CAPTURE(sig);
+    // Primes below 10^12: far more than it counts before the signal.
+    auto primes = box.start_program({example_primes_binary().string(), "1000000000000", std::to_string(workers)});
+    REQUIRE_MESSAGE(eventually([&] { return actors_of(primes->pid()).size() >= workers; }, 300s), primes->err());
+    const std::vector<pid_t> pids = actors_of(primes->pid());
+    REQUIRE(!segments_of(primes->pid()).empty());
+
+    primes->signal(sig);
+    const int code = primes->wait(240s);
+    CHECK_MESSAGE(code == 128 + sig, primes->err());
+    CHECK_MESSAGE(primes->err().find("restart") == std::string::npos, primes->err());
+    CHECK_MESSAGE(primes->err().find("exited") == std::string::npos, primes->err());
+    check_run_left_nothing(primes->pid(), pids);
+  }
+}
+
 }  // namespace cli

@@ -84,6 +84,26 @@ TEST_CASE("launch counts as many primes as example-primes" * doctest::timeout(29
   CHECK_MESSAGE(count_of(out, "procactor | 4 actors ready in ") == 1, out);
 }
 
+TEST_CASE("example-primes refuses bad arguments with its usage and exit code 2" * doctest::timeout(110)) {
+  sandbox box;
+  const std::vector<std::vector<std::string>> bad = {
+      {"abc"}, {"-5"}, {"1e6"}, {"100", "0"}, {"100", "2x"}, {"100", "1001"}, {"10000000000000"}, {"100", "2", "3"}};
+  for (const auto& args : bad) {
+    std::vector<std::string> argv{example_primes_binary().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    CAPTURE(argv);
+    const result r = box.program(argv, 60s);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK_MESSAGE(r.err.starts_with("usage: example-primes [N] [WORKERS]\n"), r.err);
+  }
+  // The speedup line names the workers and the cores apart.
+  const result r = box.program({example_primes_binary().string(), "100000", "3"}, 60s);
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK_MESSAGE(std::regex_search(r.out, std::regex("primes below 100000: 9592 with 3 worker processes in ")), r.out);
+  CHECK_MESSAGE(std::regex_search(r.out, std::regex("\nspeedup: [0-9.]+x with 3 workers on [0-9]+ cores\n")), r.out);
+}
+
 TEST_CASE("launch of wordcount prints the ten most frequent words of the file" * doctest::timeout(290)) {
   sandbox box;
   const std::string text = corpus();

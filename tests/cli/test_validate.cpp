@@ -4,6 +4,7 @@
 // file:line:col prefix.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <regex>
 
 #include "harness.hpp"
@@ -38,6 +39,73 @@ TEST_CASE("validate reports a broken file at file:line:col and exits 2" * doctes
   const std::regex positioned(R"(^.+:[0-9]+:[0-9]+: error: .+$)");
   for (const auto& line : lines_of(r.err)) {
     if (line.starts_with(file)) CHECK_MESSAGE(std::regex_match(line, positioned), line);
+  }
+}
+
+// What a new user's mistakes get with the plugins loaded: one error each,
+// at its place, and nothing started.
+TEST_CASE("validate with the plugins loaded names each problem once at its place" * doctest::timeout(110)) {
+  sandbox box;
+  const std::string plugin = PROCACTOR_CLI_EXAMPLES_PLUGIN;
+  const std::string head = "version = 1\n[graph]\nname = \"mistakes\"\nplugins = [\"" + plugin + "\"]\n";
+
+  SUBCASE("an actor without a type, or with one that is not a string") {
+    const fs::path file = box.write("untyped.toml", head + "[actors.x]\nreplicas = 1\n[actors.y]\ntype = 5\n");
+    const result r = box.procactor({"validate", file.string()});
+    CHECK(r.exit_code == 2);
+    CHECK_MESSAGE(r.err.find(file.string() + ":5:9: error: actor 'x' has no 'type'") != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find(file.string() + ":8:8: error: 'type' in [actors.y] must be a string") != std::string::npos,
+                  r.err);
+    // Nothing more: no "unknown actor type ''" without a place.
+    const std::vector<std::string> lines = lines_of(r.err);
+    const auto errors = std::count_if(lines.begin(), lines.end(),
+                                      [](const std::string& line) { return line.find(" error: ") != std::string::npos; });
+    CHECK_MESSAGE(errors == 2, r.err);
+  }
+
+  SUBCASE("a plugin that is a directory") {
+    fs::create_directory(box.dir() / "plugins");
+    const fs::path file = box.write("directory.toml", "version = 1\n[graph]\nplugins = [\"plugins\"]\n"
+                                                      "[actors.x]\ntype = \"examples.Sum\"\n");
+    const result r = box.procactor({"validate", file.string()});
+    CHECK(r.exit_code == 2);
+    CHECK_MESSAGE(r.err.find(":3:12: error: plugin 'plugins' is a directory (") != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find("), not a plugin file; name the .so file in it") != std::string::npos, r.err);
+  }
+
+  SUBCASE("mailboxes that could outgrow what a run maps") {
+    const fs::path file = box.write("huge.toml", head +
+                                                     "[actors.source]\ntype = \"examples.RangeSource\"\n"
+                                                     "params = { from = 2, to = 2000, chunk = 100 }\n"
+                                                     "[actors.worker]\ntype = \"examples.PrimeCounter\"\n"
+                                                     "replicas = 2\nmailbox_capacity = \"1TiB\"\n"
+                                                     "[[routes]]\nfrom = \"source\"\nto = \"worker\"\n");
+    const std::string where = file.string() + ":11:20: error: the mailboxes of graph mistakes could grow to about ";
+    for (const std::vector<std::string>& command :
+         {std::vector<std::string>{"validate", file.string()}, {"launch", "--dry-run", file.string()},
+          {"launch", file.string()}}) {
+      CAPTURE(command.front());
+      const result r = box.procactor(command);
+      CHECK(r.exit_code == 2);
+      CHECK(r.out.empty());
+      CHECK_MESSAGE(r.err.starts_with(where), r.err);
+      CHECK_MESSAGE(r.err.find("'worker' takes about ") != std::string::npos, r.err);
+    }
+    CHECK(descendants().empty());
+  }
+
+  SUBCASE("a binary file") {
+    using namespace std::string_literals;
+    const fs::path file = box.write("binary.toml", "\xC2hl\x0E\x8D\xAB\xE5)\x1A,6\x95\xC5\x85\x1B[31m\x00\x07"s);
+    const result r = box.procactor({"validate", file.string()});
+    CHECK(r.exit_code == 2);
+    CHECK_MESSAGE(r.err.starts_with(file.string() + ":1:1: error: invalid TOML"), r.err);
+    // The file's bytes are not echoed: the terminal gets text, not escapes.
+    const bool printable = std::all_of(r.err.begin(), r.err.end(), [](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return byte == '\n' || (byte >= 0x20 && byte < 0x7F);
+    });
+    CHECK_MESSAGE(printable, r.err);
   }
 }
 
