@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json_text.hpp"
 #include "runtime_options.hpp"
 
 namespace procactor::launcher::relay {
@@ -280,7 +281,7 @@ std::string merge_replies(const Graph& graph, const std::string& run_name, const
     return !errors.empty() ? errors.begin()->second : silent.empty() ? "error: no node answered" : no_answer;
   }
   if (request.verb == Verb::inspect) {
-    return nlohmann::json{{"run", run_name}, {"instances", owned_rows(graph, parsed, "instances")}}.dump();
+    return json_text(nlohmann::json{{"run", run_name}, {"instances", owned_rows(graph, parsed, "instances")}});
   }
   std::uint64_t shared = 0;
   std::uint64_t corruptions = 0;
@@ -295,7 +296,7 @@ std::string merge_replies(const Graph& graph, const std::string& run_name, const
                            {"corruptions", corruptions}};
   if (!silent.empty()) merged["unanswered_nodes"] = silent;
   if (!errors.empty()) merged["node_errors"] = errors;
-  return merged.dump();
+  return json_text(merged);
 }
 
 }  // namespace procactor::launcher::relay

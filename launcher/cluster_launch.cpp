@@ -562,6 +562,9 @@ int launch_cluster(const LaunchOptions& options, const Graph& graph) {
   const std::filesystem::path file = std::filesystem::absolute(options.file);
   // The run as `status`, `logs` and `stop` name it on this host; each node
   // also has its own (GRAPH-NODE) on its host.
+  // Bound before the run is made: a port in use leaves no run behind.
+  std::optional<dashboard_server> dashboard;
+  if (options.http && !bind_dashboard(*options.http, dashboard)) return exit_failure;
   const RunEntry run = create_run(graph.name);
   job_command job;
   try {
@@ -571,15 +574,13 @@ int launch_cluster(const LaunchOptions& options, const Graph& graph) {
     std::ofstream(run.dir / "exit") << exit_usage << '\n';
     return exit_usage;
   }
-  std::optional<dashboard_server> dashboard;
-  if (options.http && !bind_dashboard(*options.http, run, dashboard)) return exit_failure;
   int detached_code = exit_ok;
   if (options.detach && detach(run, detached_code)) return detached_code;
   record_supervisor(run);
   install_stop_signals();
   ::signal(SIGPIPE, SIG_IGN);  // a write to an mpirun that is gone fails; it does not kill
   cluster_launch launch(graph, options, run);
-  if (dashboard) dashboard->serve();
+  if (dashboard) dashboard->serve(run);
   return launch.run(job);
 #endif
 }

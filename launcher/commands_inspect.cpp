@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "json_text.hpp"
 #include "run_client.hpp"
 #include "units.hpp"
 
@@ -83,7 +84,7 @@ int inspect_command(const InspectOptions& options) {
     return reply->starts_with("error: no actor") ? exit_no_such_run : exit_failure;
   }
   if (options.json) {
-    std::cout << report.dump() << std::endl;
+    std::cout << json_text(report) << std::endl;
     return exit_ok;
   }
   bool first = true;

@@ -17,6 +17,7 @@
 #include "commands.hpp"
 #include "control.hpp"
 #include "control_protocol.hpp"
+#include "json_text.hpp"
 #include "log_writer.hpp"
 #include "run_client.hpp"
 #include "run_dir.hpp"
@@ -189,7 +190,7 @@ int ls_command(const LsOptions& options) {
   }
   json all = json::array();
   for (const auto& row : rows) all.push_back(json_of(row));
-  std::cout << all.dump() << std::endl;
+  std::cout << json_text(all) << std::endl;
   return exit_ok;
 }
 

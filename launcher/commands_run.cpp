@@ -17,6 +17,7 @@
 #include "commands.hpp"
 #include "control.hpp"
 #include "graph_checks.hpp"
+#include "json_text.hpp"
 #include "log_writer.hpp"
 #include "run_client.hpp"
 #include "run_dir.hpp"
@@ -130,7 +131,7 @@ void print_final_status(const RunEntry& run, bool json) {
     status["exit_code"] = run.exit_code;
     status["ended"] = ended ? nlohmann::json(when) : nlohmann::json();
     status["ended_ms"] = ended ? nlohmann::json(*ended) : nlohmann::json();
-    std::cout << status.dump() << std::endl;
+    std::cout << json_text(status) << std::endl;
     return;
   }
   print_table(status);
@@ -198,7 +199,7 @@ int status_command(const StatusOptions& options) {
       std::cout << '\n';
     }
     if (options.json) {
-      std::cout << status.dump() << '\n';
+      std::cout << json_text(status) << '\n';
     } else {
       print_table(status);
     }

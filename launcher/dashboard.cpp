@@ -16,30 +16,29 @@
 
 namespace procactor::launcher {
 
-dashboard_server::dashboard_server(const RunEntry& run, const ListenAddress& where) {
+dashboard_server::dashboard_server(const ListenAddress& where) {
   open_dashboard_fn* open = nullptr;
   try {
     open = module_function<open_dashboard_fn>(dashboard_module, open_dashboard_symbol);
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("cannot serve the dashboard: ") + e.what());
   }
-  http_.reset(open(run, where));
+  http_.reset(open(where));
 }
 
 dashboard_server::~dashboard_server() = default;
 
-void dashboard_server::serve() { http_->serve(); }
+void dashboard_server::serve(const RunEntry& run) { http_->serve(run); }
 
 std::string dashboard_server::url() const { return http_->url(); }
 
 bool dashboard_server::run_answers() const { return http_->run_answers(); }
 
-bool bind_dashboard(const ListenAddress& where, const RunEntry& run, std::optional<dashboard_server>& out) {
+bool bind_dashboard(const ListenAddress& where, std::optional<dashboard_server>& out) {
   try {
-    out.emplace(run, where);
+    out.emplace(where);
   } catch (const std::exception& e) {
     std::cerr << "procactor: " << e.what() << '\n';
-    std::ofstream(run.dir / "exit") << exit_failure << '\n';
     return false;
   }
   std::cout << "procactor | dashboard at " << out->url() << " (metrics at " << out->url() << "metrics)" << std::endl;
@@ -58,12 +57,12 @@ int dashboard_command(const DashboardOptions& options) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   std::optional<dashboard_server> server;
   try {
-    server.emplace(*run, options.listen);
+    server.emplace(options.listen);
   } catch (const std::exception& e) {
     std::cerr << "procactor: " << e.what() << '\n';
     return exit_failure;
   }
-  server->serve();
+  server->serve(*run);
   std::cout << "procactor | dashboard of run " << run->name << " at " << server->url()
             << " (metrics at " << server->url() << "metrics); Ctrl-C to stop" << std::endl;
   for (;;) {

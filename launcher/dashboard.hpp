@@ -42,14 +42,14 @@ class dashboard_server {
   // Binds at once; throws std::runtime_error naming the address and the
   // reason when it cannot (or that the module cannot be loaded). Serves
   // nothing until serve().
-  dashboard_server(const RunEntry& run, const ListenAddress& where);
+  explicit dashboard_server(const ListenAddress& where);
   ~dashboard_server();
   dashboard_server(const dashboard_server&) = delete;
   dashboard_server& operator=(const dashboard_server&) = delete;
 
-  // Starts the sampler and the listening thread. Call it once no fork is
-  // to come (after `--detach` and after the Runtime exists).
-  void serve();
+  // Starts the sampler and the listening thread, for `run`. Call it once
+  // no fork is to come (after `--detach` and after the Runtime exists).
+  void serve(const RunEntry& run);
 
   [[nodiscard]] std::string url() const;
   // Whether the run still answered its control socket at the last sample.
@@ -59,11 +59,11 @@ class dashboard_server {
   std::unique_ptr<dashboard_http> http_;  // from libprocactor_dashboard.so
 };
 
-// For `launch --http`: binds `out` for the run and prints its address; or
-// says why it cannot, records the run as failed (exit 1) and returns false.
-// Called before --detach, so that a port in use fails the command itself.
-[[nodiscard]] bool bind_dashboard(const ListenAddress& where, const RunEntry& run,
-                                  std::optional<dashboard_server>& out);
+// For `launch --http`: binds `out` and prints its address; or says why it
+// cannot and returns false. Called before the run is made and before
+// --detach, so that a port in use fails the command itself and leaves no
+// run behind.
+[[nodiscard]] bool bind_dashboard(const ListenAddress& where, std::optional<dashboard_server>& out);
 
 struct DashboardOptions {
   std::optional<std::string> run;  // absent: the live run (find_run)

@@ -23,6 +23,7 @@
 #include "cli_args.hpp"
 #include "control.hpp"
 #include "control_protocol.hpp"
+#include "json_text.hpp"
 #include "metrics.hpp"
 
 namespace procactor::launcher {
@@ -81,7 +82,7 @@ std::vector<std::string> last_lines(const fs::path& file, std::size_t lines) {
 void reply_json(httplib::Response& res, const json& body, int code = 200) {
   res.status = code;
   res.set_header("Cache-Control", "no-store");
-  res.set_content(body.dump(), "application/json");
+  res.set_content(json_text(body), "application/json");
 }
 
 // The server's state, shared by its threads.
@@ -245,8 +246,7 @@ struct dashboard_state {
 // What the launcher holds (dashboard_server): the server bound, then serving.
 class http_dashboard final : public dashboard_http {
  public:
-  http_dashboard(const RunEntry& run, const ListenAddress& where) {
-    state_.run = run;
+  explicit http_dashboard(const ListenAddress& where) {
     state_.where = where;
     // Not inherited by an actor started with exec; SO_REUSEADDR as the
     // library's default would set it, so that a restart can bind at once.
@@ -282,7 +282,8 @@ class http_dashboard final : public dashboard_http {
   http_dashboard(const http_dashboard&) = delete;
   http_dashboard& operator=(const http_dashboard&) = delete;
 
-  void serve() override {
+  void serve(const RunEntry& run) override {
+    state_.run = run;
     sampler_ = std::thread([s = &state_] { s->sample_loop(); });
     listener_ = std::thread([s = &state_] { s->http.listen_after_bind(); });
   }
@@ -310,6 +311,6 @@ class http_dashboard final : public dashboard_http {
 
 // The one symbol the module exports (its build hides every other).
 extern "C" __attribute__((visibility("default"))) procactor::launcher::dashboard_http* procactor_open_dashboard(
-    const procactor::launcher::RunEntry& run, const procactor::launcher::ListenAddress& where) {
-  return new procactor::launcher::http_dashboard(run, where);
+    const procactor::launcher::ListenAddress& where) {
+  return new procactor::launcher::http_dashboard(where);
 }

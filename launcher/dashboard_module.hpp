@@ -15,16 +15,18 @@ namespace procactor::launcher {
 class dashboard_http {
  public:
   virtual ~dashboard_http() = default;
-  // Starts the sampler and the listening thread.
-  virtual void serve() = 0;
+  // Starts the sampler and the listening thread, for `run`.
+  virtual void serve(const RunEntry& run) = 0;
   [[nodiscard]] virtual std::string url() const = 0;
   // Whether the run still answered its control socket at the last sample.
   [[nodiscard]] virtual bool run_answers() const = 0;
 };
 
-// Binds at once; throws std::runtime_error naming the address and the
-// reason when it cannot. The caller owns the result.
-using open_dashboard_fn = dashboard_http*(const RunEntry& run, const ListenAddress& where);
+// Binds at once, before there is a run to serve (a launch binds before it
+// makes its run, so that a port in use leaves no run behind); throws
+// std::runtime_error naming the address and the reason when it cannot.
+// The caller owns the result.
+using open_dashboard_fn = dashboard_http*(const ListenAddress& where);
 inline constexpr const char* dashboard_module = "libprocactor_dashboard.so";
 inline constexpr const char* open_dashboard_symbol = "procactor_open_dashboard";
 

@@ -23,14 +23,15 @@ int launch_graph(const LaunchOptions& options, const Graph& graph, const node_se
   const std::size_t instances = instance_count(graph);
   const std::uint64_t arena_bytes = arena_size_for(graph);
   if (!host_allows(graph, instances)) return exit_failure;
+  // Bound before the run is made, so that a port in use fails the command
+  // with no run left behind, and before --detach, so that it fails the
+  // command itself; served once no fork is to come.
+  std::optional<dashboard_server> dashboard;
+  if (options.http && !node && !bind_dashboard(*options.http, dashboard)) return exit_failure;
   // Each node of a multi-node run has a run directory of its own, which
   // `status` and `logs` read on its host: GRAPH-NODE.
   RunEntry run = create_run(node ? graph.name + "-" + node.name : graph.name);
   if (node) record_node_of(run, graph.name);
-  // Bound before --detach, so that a port in use fails the command itself;
-  // served once no fork is to come.
-  std::optional<dashboard_server> dashboard;
-  if (options.http && !node && !bind_dashboard(*options.http, run, dashboard)) return exit_failure;
   int detached_code = exit_ok;
   if (options.detach && detach(run, detached_code)) return detached_code;
   record_supervisor(run);
@@ -67,7 +68,7 @@ int launch_graph(const LaunchOptions& options, const Graph& graph, const node_se
                                      " actors; the graph has " + std::to_string(instances));
   }
   if (node) return node.run(graph_run, *rt);
-  if (dashboard) dashboard->serve();
+  if (dashboard) dashboard->serve(run);
   return graph_run.run(*rt);
 }
 

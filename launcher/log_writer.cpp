@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "json_text.hpp"
+
 namespace procactor::launcher {
 namespace {
 
@@ -277,7 +279,7 @@ std::string event_json(const run_event& event) {
                                        {"actor", event.actor},
                                        {"pid", event.pid},
                                        {"detail", event.detail}};
-  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return json_text(line);
 }
 
 }  // namespace procactor::launcher

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "graph_run.hpp"
+#include "json_text.hpp"
 #include "run_inspect.hpp"
 
 namespace procactor::launcher {
@@ -27,7 +28,7 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
   const std::lock_guard serial(control_mutex_);
   switch (request.verb) {
     case Verb::ping: return "pong";
-    case Verb::status: return sampler_.sample(rt, graph_, run_.name, instance_refs(), request.client).dump();
+    case Verb::status: return json_text(sampler_.sample(rt, graph_, run_.name, instance_refs(), request.client));
     case Verb::stop: {
       {
         std::lock_guard guard(events_mutex_);
@@ -49,7 +50,7 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
   }
   const std::string target = to_string(request.target);
   if (chosen.empty()) return "error: no actor '" + target + "' in run " + run_.name;
-  if (request.verb == Verb::inspect) return inspect_json(rt, graph_, run_.name, chosen).dump();
+  if (request.verb == Verb::inspect) return json_text(inspect_json(rt, graph_, run_.name, chosen));
   std::size_t acted = 0;
   for (const instance_ref& inst : chosen) {
     // Only a live process can be restarted or signalled; one that has not

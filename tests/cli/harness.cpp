@@ -85,14 +85,14 @@ std::vector<pid_t> subtree() {
   return found;
 }
 
+}  // namespace
+
 std::string read_whole(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
 }
-
-}  // namespace
 
 // --- process ------------------------------------------------------------
 

@@ -194,6 +194,8 @@ bool eventually(const std::function<bool()>& condition, seconds timeout);
 // --- Text ---------------------------------------------------------------
 
 std::vector<std::string> lines_of(const std::string& text);
+// A file's bytes; empty when it cannot be read.
+std::string read_whole(const fs::path& path);
 // `text` without the time each of its lines starts with, as the run's logs
 // write it ("2026-12-03T07:55:01.123 "); a line without one fails the test.
 std::string unstamped(const std::string& text);

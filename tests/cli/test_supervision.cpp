@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -291,6 +292,53 @@ TEST_CASE("inspect shows each exit with the message in flight and the stderr tai
   CHECK(source.out.find("0 dead letters") != std::string::npos);
   CHECK(box.procactor({"inspect", run.name, "nosuch"}).exit_code == 3);
   CHECK(box.procactor({"inspect", "no-such-run", "fragile"}).exit_code == 3);
+
+  const result stop = box.procactor({"stop", run.name}, 120s);
+  CHECK_MESSAGE(stop.exit_code == 0, stop.err);
+  check_run_left_nothing(run.supervisor);
+}
+
+// An actor may write any bytes; what inspect (and the dashboard, which asks
+// the same) returns is JSON, so a byte that is not UTF-8 becomes U+FFFD
+// instead of failing the whole reply.
+TEST_CASE("inspect shows a crash whose stderr is not UTF-8" * doctest::timeout(290)) {
+  sandbox box;
+  const fs::path graph = box.copy_graph("poisoned.toml");
+  {
+    std::string text = read_whole(graph);
+    const std::string plain = "params = { crash_on = 3 }";
+    REQUIRE(text.find(plain) != std::string::npos);
+    text.replace(text.find(plain), plain.size(), "params = { crash_on = 3, garbled = true }");
+    std::ofstream(graph) << text;
+  }
+  const auto run = launch_detached(box, graph);
+  const bool crashed = eventually(
+      [&] {
+        const result r = box.procactor({"status", run.name, "--json"}, 60s);
+        const json status = json::parse(r.out, nullptr, false);
+        if (status.is_discarded() || !status.contains("actors")) return false;
+        for (const auto& a : status["actors"]) {
+          if (a["name"] == "fragile.0") return a["restarts"].get<int>() >= 1;
+        }
+        return false;
+      },
+      120s);
+  REQUIRE_MESSAGE(crashed, "fragile.0 never crashed");
+
+  const std::string replaced = "fragile.0: crashing on tick 3 \uFFFD\uFFFD\uFFFD";
+  const result as_json = box.procactor({"inspect", run.name, "fragile.0", "--json"});
+  REQUIRE_MESSAGE(as_json.exit_code == 0, as_json.err);
+  const json report = json::parse(as_json.out, nullptr, false);
+  REQUIRE_MESSAGE(!report.is_discarded(), as_json.out);
+  const json& exits = report["instances"][0]["exits"];
+  REQUIRE(!exits.empty());
+  const auto& tail = exits[0]["stderr_tail"];
+  CHECK_MESSAGE(std::any_of(tail.begin(), tail.end(), [&](const json& line) { return line == replaced; }),
+                tail.dump(2));
+
+  const result text = box.procactor({"inspect", run.name, "fragile"});
+  CHECK_MESSAGE(text.exit_code == 0, text.err);
+  CHECK_MESSAGE(text.out.find("        | " + replaced + "\n") != std::string::npos, text.out);
 
   const result stop = box.procactor({"stop", run.name}, 120s);
   CHECK_MESSAGE(stop.exit_code == 0, stop.err);

@@ -142,10 +142,15 @@ class Stuck : public procactor::Actor<Stuck, Tick> {
 // saying so on stderr first.
 class Worker : public procactor::Actor<Worker, Tick> {
  public:
-  static std::vector<procactor::ParamSpec> parameters() { return {{"crash_on", ParamKind::integer, false}}; }
+  // garbled = true: the line it writes as it crashes ends in bytes that
+  // are not UTF-8, as a program's output may.
+  static std::vector<procactor::ParamSpec> parameters() {
+    return {{"crash_on", ParamKind::integer, false}, {"garbled", ParamKind::boolean, false}};
+  }
   void on(const Tick& tick) {
     if (tick.n == params().get_or<std::int64_t>("crash_on", 0)) {
-      std::cerr << name() << ": crashing on tick " << tick.n << std::endl;
+      std::cerr << name() << ": crashing on tick " << tick.n
+                << (params().get_or<bool>("garbled", false) ? " \xff\xfe\xc3" : "") << std::endl;
       std::abort();
     }
     emit(tick);
