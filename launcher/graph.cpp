@@ -756,6 +756,7 @@ class Parser {
       error(name_position, "actor '" + name + "' has no 'type'");
     }
     read_replicas(*table, where, actor);
+    check_instance_names(actor);
     if (const toml::node* cpu = table->get("cpu")) {
       read_cpu(*cpu, where, actor);
     }
@@ -917,6 +918,25 @@ class Parser {
                      " of shared memory (mailbox_capacity for every sender of every instance), more than the " +
                      format_size(max_arena_bytes) + " a run maps; '" + biggest->name + "' takes " + gib(biggest_bytes) +
                      " of it: lower its mailbox_capacity or its replicas");
+  }
+
+  // The runtime names each instance NAME.N, in at most max_name_length
+  // bytes: the last replica's name must fit too.
+  void check_instance_names(const ActorSpec& actor) {
+    if (!is_valid_name(actor.name)) {
+      return;
+    }
+    const std::string last = actor.name + "." + std::to_string(actor.replicas - 1);
+    if (last.size() <= max_name_length) {
+      return;
+    }
+    const std::size_t room = max_name_length - (last.size() - actor.name.size());
+    error(actor.position, "actor name '" + actor.name + "' is too long for " + std::to_string(actor.replicas) +
+                              (actor.replicas == 1 ? " replica" : " replicas") + ": the instance name '" + last +
+                              "' would have " +
+                              std::to_string(last.size()) + " bytes, more than the " +
+                              std::to_string(max_name_length) + " one may have; shorten the name to " +
+                              std::to_string(room) + " bytes or fewer");
   }
 
   void read_replicas(const toml::table& table, const std::string& where, ActorSpec& actor) {

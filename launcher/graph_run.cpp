@@ -215,6 +215,7 @@ bool graph_run::spawn_all(Runtime& rt) {
         const ActorRef ref = rt.spawn(actor.type, inst.name, options);
         std::lock_guard guard(refs_mutex_);
         inst.ref = ref;
+        inst.spawned = std::chrono::steady_clock::now();
       } catch (const std::exception& e) {
         failure_ = "cannot start " + inst.name + ": " + e.what();
         print(0, "procactor", "stopping the graph: " + failure_, true);

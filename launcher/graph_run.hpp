@@ -99,6 +99,7 @@ class graph_run {
     bool ready = false;     // has run (or finished): counted by the ready line
     bool remote = false;    // runs on another node (a multi-node run)
     bool retired = false;   // scaled away: out of the routes, closed
+    std::chrono::steady_clock::time_point spawned{};  // first spawned; guarded by refs_mutex_
   };
   // `procactor scale`: asked on the control thread, done by the run loop,
   // which alone changes instances_ (control waits for the answer).

@@ -15,7 +15,8 @@ std::vector<instance_ref> graph_run::instance_refs() {
   refs.reserve(instances_.size());
   for (const auto& inst : instances_) {
     if (inst.retired && inst.finished) continue;  // scaled away, and gone
-    refs.push_back({inst.name, inst.actor, static_cast<std::uint32_t>(inst.replica), inst.ref, inst.remote});
+    refs.push_back(
+        {inst.name, inst.actor, static_cast<std::uint32_t>(inst.replica), inst.ref, inst.remote, inst.spawned});
   }
   return refs;
 }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "graph_run.hpp"
+#include "names.hpp"
 #include "runtime_options.hpp"
 
 namespace procactor::launcher {
@@ -89,6 +90,24 @@ std::string graph_run::scale(Runtime& rt, std::size_t a, std::uint32_t replicas)
   std::vector<std::string> changed;
   std::string problem;  // a replica that could not start, after others did
   if (replicas > before) {
+    // Refused whole rather than started in part: names that would not fit,
+    // or more actors than the run has room for. A run holds at most
+    // max_actors over its life: a replica scaled away keeps its place.
+    const std::size_t adding = replicas - before;
+    const std::string last = instance_name(actor, static_cast<std::uint32_t>(next_replica_[a] + adding - 1));
+    if (last.size() > max_name_length) {
+      return "error: cannot scale " + actor.name + " to " + replicas_text(replicas) + ": the instance name '" + last +
+             "' would have " + std::to_string(last.size()) + " bytes, more than the " +
+             std::to_string(max_name_length) + " one may have";
+    }
+    const std::size_t used = rt.actors().size();
+    const std::size_t room = rt.options().max_actors > used ? rt.options().max_actors - used : 0;
+    if (adding > room) {
+      return "error: cannot scale " + actor.name + " to " + replicas_text(replicas) + ": that adds " +
+             std::to_string(adding) + " actors, and run " + run_.name + " has room for " + std::to_string(room) +
+             " more (a run holds at most " + std::to_string(rt.options().max_actors) +
+             " actors over its life; a replica scaled away keeps its place)";
+    }
     const auto cores = std::max(1U, std::thread::hardware_concurrency());
     SpawnOptions base = spawn_options(graph_, actor, targets);
     base.group = group_handle(rt, group_index(actor.group));
@@ -109,6 +128,7 @@ std::string graph_run::scale(Runtime& rt, std::size_t a, std::uint32_t replicas)
         const ActorRef ref = rt.spawn(actor.type, name, options);
         std::lock_guard guard(refs_mutex_);
         instances_.back().ref = ref;
+        instances_.back().spawned = std::chrono::steady_clock::now();
       } catch (const std::exception& e) {
         mark_finished(instances_.back());
         {
@@ -161,7 +181,7 @@ std::string graph_run::scale(Runtime& rt, std::size_t a, std::uint32_t replicas)
       }
     }
     text = actor.name + " scaled from " + std::to_string(before) + " to " + replicas_text(replicas) + ": closing " +
-           names_of(changed) + ", which handle what is queued first";
+           names_of(changed) + (changed.size() == 1 ? ", which handles" : ", which handle") + " what is queued first";
   }
   print(a, "procactor", text, true);
   record_event("scaled", actor.name, 0, text);

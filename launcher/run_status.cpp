@@ -56,12 +56,14 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
   const double dt = previous != nullptr ? std::chrono::duration<double>(now - previous->at).count() : 0.0;
   client_state next{now, {}, {}, {}};
   // Since the previous sample when there is one of the same count (the same
-  // incarnation, for CPU time); else the average over `uptime`.
-  auto rate_of = [&](double now_value, const auto& before, const auto& key, double uptime) {
+  // incarnation, for CPU time); else the average over `span`: the
+  // incarnation's uptime for CPU time, which a new process starts again,
+  // and the instance's whole life for messages, which count on.
+  auto rate_of = [&](double now_value, const auto& before, const auto& key, double span) {
     if (previous != nullptr && dt > 0) {
       if (auto it = before.find(key); it != before.end() && now_value >= it->second) return (now_value - it->second) / dt;
     }
-    return uptime > 0 ? now_value / uptime : 0.0;
+    return span > 0 ? now_value / span : 0.0;
   };
   std::map<detail::slot_id, std::size_t> by_slot;  // instance of each spawned slot
   for (std::size_t index = 0; index < instances.size(); ++index) {
@@ -76,9 +78,12 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
     const ActorInfo info = inst.ref.valid() ? rt.info(inst.ref) : ActorInfo{};
     const ActorSpec& actor = graph.actors[inst.actor];
     const double uptime = info.pid > 0 ? std::chrono::duration<double>(now - info.started).count() : 0.0;
+    const double life = info.pid > 0 && inst.spawned != steady::time_point{}
+                            ? std::max(uptime, std::chrono::duration<double>(now - inst.spawned).count())
+                            : uptime;
     const process_sample process = info.pid > 0 ? sample_process(info.pid) : process_sample{};
     const double rate = rate_of(static_cast<double>(info.processed), previous ? previous->processed : next.processed,
-                                index, uptime);
+                                index, life);
     next.processed[index] = static_cast<double>(info.processed);
     double cpu_percent = 0;
     if (info.pid > 0) {
@@ -93,7 +98,7 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
       if (in.from.valid() && from == by_slot.end()) continue;  // not an instance of the graph
       const auto key = std::make_pair(index, in.from.valid() ? in.from.slot() : detail::slot_id{0});
       const double edge_rate =
-          rate_of(static_cast<double>(in.messages), previous ? previous->inbound : next.inbound, key, uptime);
+          rate_of(static_cast<double>(in.messages), previous ? previous->inbound : next.inbound, key, life);
       next.inbound[key] = static_cast<double>(in.messages);
       const std::string from_name = from == by_slot.end() ? std::string("procactor") : instances[from->second].name;
       inbound.push_back({{"from", from_name}, {"messages", in.messages}, {"msgs_per_s", edge_rate},

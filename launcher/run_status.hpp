@@ -24,6 +24,9 @@ struct instance_ref {
   std::uint32_t replica = 0;
   ActorRef ref;           // invalid while not spawned yet
   bool remote = false;    // on another node of a multi-node run: a mailbox here
+  // When it was first spawned: what it handled over every incarnation is
+  // averaged over the time since.
+  std::chrono::steady_clock::time_point spawned{};
 };
 
 // The version of the status object's fields ("schema"): raised when a field

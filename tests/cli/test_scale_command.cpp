@@ -80,6 +80,14 @@ TEST_CASE("scale adds replicas that get work and removes replicas without losing
   CHECK(zero.exit_code == 2);
   CHECK_MESSAGE(zero.err.find("N: Value 0 not in range 1 to 1023") != std::string::npos, zero.err);
   CHECK(box.procactor({"scale", "nosuch", "worker", "2"}).exit_code == 3);
+  // More than the run has room for is refused whole: none starts. Six
+  // actors so far, of the 1,023 a run holds.
+  const result too_many = box.procactor({"scale", "scalable", "worker", "1023"});
+  CHECK(too_many.exit_code == 1);
+  CHECK_MESSAGE(too_many.err.find("cannot scale worker to 1023 replicas: that adds 1019 actors, and run scalable has "
+                                  "room for 1017 more") != std::string::npos,
+                too_many.err);
+  CHECK(status_of(box, "scalable")["actors"].size() == 6);
 
   // Down to one, while ticks flow: the highest go first, after they have
   // handled what they had.
