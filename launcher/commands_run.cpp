@@ -231,7 +231,12 @@ struct log_line {
 // meanwhile is lost or printed twice when -f goes on from there).
 class source_reader {
  public:
-  explicit source_reader(const log_source& source) : source_(source), follower_(source.path, false) {}
+  explicit source_reader(log_source source) : source_(std::move(source)), follower_(source_.path, false) {}
+
+  [[nodiscard]] const log_source& source() const { return source_; }
+  // Lines read from now on get this prefix (a replica that `scale` added
+  // while -f follows makes the actor's lines need their instance's).
+  void set_prefix(std::string prefix) { source_.prefix = std::move(prefix); }
 
   std::vector<log_line> first_lines() {
     std::vector<log_line> lines;
@@ -256,7 +261,7 @@ class source_reader {
     lines.push_back({last_stamp_, source_.prefix + line});
   }
 
-  const log_source& source_;
+  log_source source_;
   log_follower follower_;
   std::string last_stamp_;
 };
@@ -288,6 +293,11 @@ std::vector<log_line> merge_by_time(std::vector<std::vector<log_line>> files) {
   return merged;
 }
 
+std::string instance_prefix(const std::filesystem::path& log) {
+  const std::string file = log.filename().string();
+  return file.substr(0, file.size() - 4) + " | ";
+}
+
 // The files `logs` reads: everything (run.log), a whole actor's replicas,
 // or one instance; empty when the run has no such actor.
 std::vector<log_source> log_sources(const RunEntry& run, const std::optional<ActorTarget>& actor) {
@@ -305,10 +315,7 @@ std::vector<log_source> log_sources(const RunEntry& run, const std::optional<Act
   }
   std::sort(found.begin(), found.end());
   std::vector<log_source> sources;
-  for (const auto& path : found) {
-    const std::string file = path.filename().string();
-    sources.push_back({found.size() > 1 ? file.substr(0, file.size() - 4) + " | " : "", path});
-  }
+  for (const auto& path : found) sources.push_back({found.size() > 1 ? instance_prefix(path) : "", path});
   return sources;
 }
 
@@ -362,11 +369,23 @@ int logs_command(const LogsOptions& options) {
     return exit_ok;
   }
   print(take_settled(pending, settled), options.tail);
-  // -f: what is appended while the run lives.
+  // -f: what is appended while the run lives, and for a whole actor, what
+  // the replicas that `scale` adds meanwhile write.
+  const bool whole_actor = options.actor && !options.actor->replica;
   for (;;) {
     // Looked at before reading: a run that has ended wrote its last line
     // before, and the read gets it.
     const bool ended = refreshed(*run).state != RunState::live;
+    if (whole_actor) {
+      for (const auto& source : log_sources(*run, options.actor)) {
+        const bool known = std::any_of(readers.begin(), readers.end(),
+                                       [&](const auto& reader) { return reader->source().path == source.path; });
+        if (known) continue;
+        if (readers.size() == 1) readers.front()->set_prefix(instance_prefix(readers.front()->source().path));
+        readers.push_back(std::make_unique<source_reader>(log_source{instance_prefix(source.path), source.path}));
+        pending.push_back(readers.back()->first_lines());
+      }
+    }
     settled = mark();
     for (std::size_t f = 0; f < readers.size(); ++f) {
       for (auto& line : readers[f]->new_lines()) pending[f].push_back(std::move(line));

@@ -77,7 +77,7 @@ struct talker_line {
 
 std::vector<talker_line> talker_lines(const std::string& text) {
   static const std::regex shape(
-      R"(^(talker\.[01]) \| ([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}) (talker\.[01]) line ([0-9]+)$)");
+      R"(^(talker\.[0-2]) \| ([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}) (talker\.[0-2]) line ([0-9]+)$)");
   std::vector<talker_line> lines;
   for (const auto& line : lines_of(text)) {
     std::smatch match;
@@ -252,9 +252,13 @@ TEST_CASE("log lines carry their time and logs of a replicated actor merges them
   };
   REQUIRE_MESSAGE(eventually([&] { return lines_in("talker.0") >= 50 && lines_in("talker.1") >= 50; }, 120s),
                   "the talkers did not print");
-  // -f from now until the run has ended.
+  // -f from now until the run has ended, and what a replica that `scale`
+  // adds meanwhile writes too.
   auto follow = box.start({"logs", run.name, "talker", "-f"});
   follow->wait_for_output("talker.1 line ", 120s);
+  const result scaled = box.procactor({"scale", run.name, "talker", "3"});
+  REQUIRE_MESSAGE(scaled.exit_code == 0, scaled.err);
+  follow->wait_for_output("talker.2 line ", 120s);
   const result stop = box.procactor({"stop", run.name}, 120s);
   REQUIRE_MESSAGE(stop.exit_code == 0, stop.err);
   check_run_left_nothing(run.supervisor);
@@ -273,7 +277,8 @@ TEST_CASE("log lines carry their time and logs of a replicated actor merges them
   CHECK(whole.exit_code == 0);
   const auto merged = talker_lines(whole.out);
   check_merged(merged);
-  CHECK(merged.size() == own.size() + lines_of(box.procactor({"logs", run.name, "talker.0"}).out).size());
+  CHECK(merged.size() == own.size() + lines_of(box.procactor({"logs", run.name, "talker.0"}).out).size() +
+                           lines_of(box.procactor({"logs", run.name, "talker.2"}).out).size());
   // Not one file after the other: a line of talker.0 comes after one of talker.1.
   std::size_t first_of_1 = 0;
   while (first_of_1 < merged.size() && merged[first_of_1].instance != "talker.1") ++first_of_1;
