@@ -57,6 +57,11 @@ void supervisor::start(slot_id slot) {
     const int forked = forks_.spawn(forked_extra, descriptors);
     if (forked > 0) {
       pid = forked;
+      // Its own process group exists before its pid is published: a child
+      // the server has just cloned makes it first thing, but a kill of the
+      // group (`ref.kill()`, a stop) before that found none and was lost.
+      // Both sides set it, as a shell does; a spare has it already.
+      ::setpgid(pid, pid);
     } else {
       log_line("supervisor", std::string("the fork server failed (") + std::strerror(-forked) +
                                  "); actors start with exec from now on");

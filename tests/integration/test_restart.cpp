@@ -227,6 +227,23 @@ TEST_CASE("kill() during a restart backoff stops the actor for good" * doctest::
   CHECK_FALSE(journal.pid().has_value());
 }
 
+// A child the fork server has just cloned makes its own process group first
+// thing; a kill() that came before found no group to signal and was lost:
+// the actor ran on, and join() waited for ever. Spawned and killed at once,
+// many times in a row (the spares run out, so most are cloned then): each
+// is gone.
+TEST_CASE("kill() right after spawn stops the actor for good every time" * doctest::timeout(240)) {
+  actor_scope scope;
+  temp_dir dir;
+  for (int i = 0; i < 40; ++i) {
+    CAPTURE(i);
+    auto journal = scope.spawn<restarting::Journal>("killed-at-once-" + std::to_string(i), journal_options(dir));
+    journal.kill();
+    REQUIRE(journal.join(30s));
+    CHECK(runtime().info(journal).state == procactor::ActorState::killed);
+  }
+}
+
 // The fork server's spares wait for the supervisor's next start; killed
 // from outside while they wait, they must cost neither that start nor a
 // zombie.
