@@ -204,12 +204,19 @@ void actor_host::handle(ActorBase& actor, const Message& message) {
       dead_letter(d, errc::handler_threw, e.what());
     }
   } catch (const std::exception& e) {
-    const std::string what = e.what();
-    if (message.expects_reply()) {
-      process_.reply(d.head.sender, d.head.correlation, errc::handler_threw, std::as_bytes(std::span(what)));
-    } else {
-      dead_letter(d, errc::handler_threw, what);
-    }
+    handler_threw(d, message, e.what());
+  } catch (...) {
+    // `throw 42`: C++ lets a handler throw anything; it is still a throw,
+    // not a crash.
+    handler_threw(d, message, "an exception that is not a std::exception");
+  }
+}
+
+void actor_host::handler_threw(const delivery& d, const Message& message, const std::string& what) {
+  if (message.expects_reply()) {
+    process_.reply(d.head.sender, d.head.correlation, errc::handler_threw, std::as_bytes(std::span(what)));
+  } else {
+    dead_letter(d, errc::handler_threw, what);
   }
 }
 
@@ -330,11 +337,25 @@ int actor_host::run(const std::string& type) {
     // A run() of its own may return without having received the close.
     stop_timers();
     commit_current();
-    actor->on_stop();
   } catch (const std::exception& e) {
     stop_timers();
     log_line(name_, std::string("the actor threw out of its loop: ") + e.what());
     return 1;
+  } catch (...) {
+    stop_timers();
+    log_line(name_, "the actor threw out of its loop an exception that is not a std::exception");
+    return 1;
+  }
+  // The loop is over: its mailbox was closed and drained, or run()
+  // returned. An on_stop that throws is logged, and the exit stays a normal
+  // one: a restart would find the same closed mailbox, run on_stop again
+  // and throw again, a loop that only ends when the group gives up.
+  try {
+    actor->on_stop();
+  } catch (const std::exception& e) {
+    log_line(name_, std::string("on_stop threw: ") + e.what());
+  } catch (...) {
+    log_line(name_, "on_stop threw an exception that is not a std::exception");
   }
   return 0;
 }

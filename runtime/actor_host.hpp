@@ -26,6 +26,8 @@ class actor_host {
   // publishes the pages its start touched, for the spares (warm_start.hpp).
   void publish_warm_pages_after_first() noexcept { publish_warm_ = true; }
   void handle(ActorBase& actor, const Message& message);
+  // A handler's throw: the asker's answer, or a dead letter for a send.
+  void handler_threw(const delivery& d, const Message& message, const std::string& what);
   const Params& params() const noexcept { return params_; }
   int replica() const noexcept { return entry_.replica; }
   bool stopping() const noexcept { return receiver_.box()->closed.load(std::memory_order_acquire) != 0; }

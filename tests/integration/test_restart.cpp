@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <stdexcept>
 
 #include "probe.hpp"
 #include "support.hpp"
@@ -54,8 +55,18 @@ class Journal : public procactor::Actor<Journal, Entry, Ping> {
   int on(const Ping&) { return static_cast<int>(::getpid()); }
 };
 
+// Throws what C++ allows a handler to throw but is no std::exception, and
+// throws from on_stop.
+class Odd : public procactor::Actor<Odd, Stranger, Ping> {
+ public:
+  void on(const Stranger& s) { throw s.value; }
+  int on(const Ping&) { return static_cast<int>(::getpid()); }
+  void on_stop() override { throw std::runtime_error("cleanup failed"); }
+};
+
 }  // namespace restarting
 PROCACTOR_ACTOR(restarting::Journal);
+PROCACTOR_ACTOR(restarting::Odd);
 
 using namespace itest;
 using procactor::errc;
@@ -172,6 +183,42 @@ TEST_CASE("a message type the actor has no handler for goes to dead letters and 
   const auto info = runtime().info(journal);
   CHECK(info.dead_letters == 2);
   CHECK(info.restarts == 0);
+}
+
+TEST_CASE("a handler that throws what is no std::exception gives handler_threw and the actor keeps running" *
+          doctest::timeout(60)) {
+  actor_scope scope;
+  const procactor::ActorRef odd = scope.spawn<restarting::Odd>("odd-thrower");
+  const int pid = odd.ask<int>(restarting::Ping{}, 30s).get();
+  try {
+    odd.ask<void>(restarting::Stranger{42}, 30s).get();
+    FAIL("the ask of a throwing handler returned");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::handler_threw);
+    CHECK_MESSAGE(e.message().find("an exception that is not a std::exception") != std::string::npos, e.message());
+  }
+  odd.send(restarting::Stranger{7});
+  REQUIRE(eventually([&] { return dead_letters_of(odd.name()).size() == 1; }));
+  CHECK(dead_letters_of(odd.name())[0].reason.starts_with(std::string(procactor::to_string(errc::handler_threw))));
+  CHECK(odd.ask<int>(restarting::Ping{}, 30s).get() == pid);
+  CHECK(runtime().info(odd).restarts == 0);
+}
+
+// on_stop runs once the closed mailbox is drained; a restart would find it
+// closed again and run on_stop again. One that throws is logged and the
+// exit stays the normal one a close asks for: before, each incarnation
+// threw, exited 1 and was restarted until the root group gave up and
+// stopped every other actor too.
+TEST_CASE("an actor whose on_stop throws exits after close and is not restarted" * doctest::timeout(60)) {
+  actor_scope scope;
+  const procactor::ActorRef odd = scope.spawn<restarting::Odd>("odd-stopper");
+  (void)odd.ask<int>(restarting::Ping{}, 30s).get();
+  odd.close();
+  REQUIRE(odd.join(30s));
+  const auto info = runtime().info(odd);
+  CHECK(info.state == procactor::ActorState::exited);
+  CHECK(info.restarts == 0);
+  CHECK(info.last_exit == "exit code 0");
 }
 
 TEST_CASE("a payload that fails to decode goes to dead letters and the actor keeps running" * doctest::timeout(60)) {
