@@ -24,6 +24,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::corrupt: return "corrupt shared memory";
     case errc::type_mismatch: return "type mismatch";
     case errc::cancelled: return "cancelled";
+    case errc::invalid_argument: return "invalid argument";
   }
   return "unknown error";
 }

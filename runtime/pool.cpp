@@ -187,7 +187,24 @@ Pool::Pool(Runtime& runtime, std::size_t workers, PoolOptions options) {
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   // A pool is never broken for good: a dead worker always comes back. Its
   // workers are a group of their own with no intensity limit.
-  const Group group = runtime.group(options.name, {Strategy::one_for_one, -1, std::chrono::seconds(60)});
+  const GroupOptions unlimited{Strategy::one_for_one, -1, std::chrono::seconds(60)};
+  Group group;
+  if (!options.name.empty()) {
+    group = runtime.group(options.name, unlimited);
+  } else {
+    // The first default name whose group and first worker name are free: a
+    // group outlives its pool, as every name does in a run.
+    for (int n = 1;; ++n) {
+      options.name = n == 1 ? std::string("worker") : "worker-" + std::to_string(n);
+      if (runtime.find(options.name + ".0").valid()) continue;
+      try {
+        group = runtime.group(options.name, unlimited);
+        break;
+      } catch (const error& e) {
+        if (e.code() != errc::invalid_argument || n >= 1024) throw;
+      }
+    }
+  }
   for (std::size_t i = 0; i < workers; ++i) {
     SpawnOptions spawn;
     spawn.restart = Restart::permanent;

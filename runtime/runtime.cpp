@@ -208,7 +208,7 @@ std::string_view to_string(ActorState state) noexcept {
 Runtime::Runtime(int argc, char** argv, Options options) : impl_(std::make_unique<impl>()) {
   run_if_child();
   if (detail::process::current() != nullptr) {
-    throw error(errc::system, "only one procactor::Runtime may exist in a process");
+    throw error(errc::invalid_argument, "only one procactor::Runtime may exist in a process");
   }
   std::vector<std::string> args(argv, argv + argc);
   if (args.empty()) args.emplace_back("procactor-actor");

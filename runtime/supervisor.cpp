@@ -213,21 +213,21 @@ std::pair<std::uint64_t, std::uint64_t> store_encoded(const arena& a, const T& v
 // no group, and nothing here starts, stops or restarts it.
 slot_id supervisor::add_slot(std::string_view type, std::string_view name, const SpawnOptions& options, bool remote) {
   if (name.empty() || name.size() >= name_length || type.size() >= name_length) {
-    throw error(errc::system, "actor names and types must be 1 to " + std::to_string(name_length - 1) + " bytes");
+    throw error(errc::invalid_argument, "actor names and types must be 1 to " + std::to_string(name_length - 1) + " bytes");
   }
   const arena& a = process_->shm();
   auto made = std::make_unique<child>();
   slot_id slot;
   {
     if (shut_down_) throw error(errc::closed, "the runtime is shutting down");
-    if (find(name) != no_slot) throw error(errc::system, "an actor named '" + std::string(name) + "' already exists");
+    if (find(name) != no_slot) throw error(errc::invalid_argument, "an actor named '" + std::string(name) + "' already exists");
     if (options.group.id() >= groups_.size()) {
-      throw error(errc::system, "no supervision group " + std::to_string(options.group.id()) + " in this run");
+      throw error(errc::invalid_argument, "no supervision group " + std::to_string(options.group.id()) + " in this run");
     }
     if (gave_up_) throw error(errc::closed, "supervision has ended: " + *gave_up_);
     slot = a.header()->slot_count.load();
     if (slot > options_.max_actors) {
-      throw error(errc::system, "too many actors in this run (Options::max_actors = " +
+      throw error(errc::invalid_argument, "too many actors in this run (Options::max_actors = " +
                                     std::to_string(options_.max_actors) + ")");
     }
     // The mailboxes, parameters and routes first: a spawn that finds no room
@@ -278,11 +278,11 @@ slot_id supervisor::add_slot(std::string_view type, std::string_view name, const
 Group supervisor::group(std::string_view name, const GroupOptions& options, Group parent) {
   std::lock_guard guard(mutex_);
   if (parent.id() >= groups_.size()) {
-    throw error(errc::system, "no supervision group " + std::to_string(parent.id()) + " in this run");
+    throw error(errc::invalid_argument, "no supervision group " + std::to_string(parent.id()) + " in this run");
   }
-  if (name.empty()) throw error(errc::system, "a supervision group needs a name");
+  if (name.empty()) throw error(errc::invalid_argument, "a supervision group needs a name");
   for (const auto& g : groups_) {
-    if (g.name == name) throw error(errc::system, "a supervision group named '" + std::string(name) + "' already exists");
+    if (g.name == name) throw error(errc::invalid_argument, "a supervision group named '" + std::string(name) + "' already exists");
   }
   const auto id = static_cast<std::uint32_t>(groups_.size());
   groups_.push_back({std::string(name), options, parent.id(), {}, {}});
@@ -479,7 +479,7 @@ void supervisor::set_routes(slot_id slot, const std::vector<Route>& routes) {
   std::lock_guard guard(mutex_);
   if (slot == 0 || slot >= child_count_.load()) throw error(errc::no_such_actor, "no such actor");
   child& c = children_[slot];
-  if (c.remote) throw error(errc::system, c.name + " runs on another node: set its routes there");
+  if (c.remote) throw error(errc::invalid_argument, c.name + " runs on another node: set its routes there");
   const arena& a = process_->shm();
   slot_entry& e = a.slot(slot);
   std::uint64_t offset = 0;

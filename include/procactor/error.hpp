@@ -30,6 +30,8 @@ enum class errc : std::uint8_t {
   corrupt,          // shared memory failed a check (a slot entry, a lane); message() says what
   type_mismatch,    // a reply's type is not the one the asker expects; message() names both
   cancelled,        // Future::cancel() withdrew the request before it started
+  invalid_argument, // a call that cannot be made as asked: a name taken, empty or too long, past
+                    // Options::max_actors, a second Runtime; message() says which
 };
 
 // The lower-case name of a code, as used in logs and in `what()`.

@@ -173,7 +173,10 @@ struct collect_errors_t {
 inline constexpr collect_errors_t collect_errors{};
 
 struct PoolOptions {
-  std::string name = "worker";  // workers are named name.0, name.1, ...
+  // Workers are named name.0, name.1, ... in a supervision group `name`.
+  // Empty: "worker", "worker-2", "worker-3", ... the first one free, so
+  // that a program can make one pool (or Worker) after another.
+  std::string name;
   std::size_t mailbox_capacity = 0;
   int poison_limit = 3;  // a task that kills its worker this often fails as poisoned
   bool pin_cpus = false;  // pin worker i to core i mod cores

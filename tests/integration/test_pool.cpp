@@ -6,7 +6,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <algorithm>
 #include <map>
+#include <regex>
 #include <set>
 #include <stdexcept>
 #include <tuple>
@@ -90,6 +92,37 @@ TEST_CASE("pool.map gives the serial results, in order" * doctest::timeout(60)) 
   }
   CHECK(pool.map(pooling::mix, items) == serial);
   CHECK(pool.submit(pooling::mix, 4, 1).get() == pooling::mix(4, 1));
+}
+
+// README's own snippet makes a Worker, then a Pool, each with the default
+// name: the second used to throw, as every later one did (a group's name
+// outlives its pool).
+TEST_CASE("workers and pools made one after another with the default name each get a free one" *
+          doctest::timeout(120)) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 3; ++i) {
+    procactor::Worker worker(runtime());
+    CHECK(worker.submit(pooling::mix, 4, 1).get() == pooling::mix(4, 1));
+    procactor::Pool pool(runtime(), 2);
+    CHECK(pool.submit(pooling::mix, 5, 2).get() == pooling::mix(5, 2));
+    for (const auto& ref : {worker.workers().at(0), pool.workers().at(0)}) {
+      const std::string name = ref.name();
+      CAPTURE(name);
+      CHECK(std::regex_match(name, std::regex(R"(worker(-[0-9]+)?\.0)")));
+      CHECK(std::find(names.begin(), names.end(), name) == names.end());
+      names.push_back(name);
+    }
+  }
+  // A name given that is taken is the caller's mistake, and says so.
+  procactor::PoolOptions taken;
+  taken.name = names.front().substr(0, names.front().size() - 2);
+  try {
+    procactor::Pool pool(runtime(), 1, taken);
+    FAIL("a pool took a name that was taken");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::invalid_argument);
+    CHECK_MESSAGE(e.message().find("already exists") != std::string::npos, e.message());
+  }
 }
 
 TEST_CASE("a pool worker SIGKILLed in the middle of a task is replaced and the task's result is still right" *
