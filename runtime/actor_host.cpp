@@ -378,7 +378,7 @@ std::optional<Message> ActorBase::recv() {
 std::optional<Message> ActorBase::recv(std::chrono::milliseconds timeout) {
   auto* host = detail::actor_host::current();
   if (host == nullptr) throw error(errc::not_supervisor, "recv() called outside an actor process");
-  return host->recv(std::max(timeout, std::chrono::milliseconds::zero()));
+  return host->recv(detail::bounded(timeout));
 }
 
 int ActorBase::replica() const {

@@ -141,10 +141,10 @@ class ActorBase {
   // timer: procactor::send_after(self(), delay, message).)
   template <registered_message M, class Rep, class Period>
   Timer start_timer(std::chrono::duration<Rep, Period> interval, const M& message) const {
-    const auto every = std::chrono::duration_cast<detail::clock::duration>(interval);
-    if (every <= detail::clock::duration::zero()) {
+    if (interval <= interval.zero()) {
       throw std::invalid_argument("start_timer: the interval must be positive");
     }
+    const auto every = detail::bounded(interval);
     return Timer(detail::start_timer(detail::self_slot(), message_traits<M>::id,
                                      detail::thread_encoder().encode(message), every, every));
   }

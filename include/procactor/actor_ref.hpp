@@ -44,21 +44,21 @@ class ActorRef {
   }
   template <registered_message M, class Rep, class Period>
   void send(const M& message, std::chrono::duration<Rep, Period> timeout) const {
-    detail::send(slot_, outgoing_of(message), std::chrono::duration_cast<detail::clock::duration>(timeout));
+    detail::send(slot_, outgoing_of(message), detail::bounded(timeout));
   }
 
   // The handler's return value comes back as the Future's value.
   template <class R, registered_message M, class Rep, class Period>
   Future<R> ask(const M& message, std::chrono::duration<Rep, Period> timeout) const {
     return Future<R>(detail::ask(slot_, outgoing_of(message),
-                                 std::chrono::duration_cast<detail::clock::duration>(timeout)));
+                                 detail::bounded(timeout)));
   }
 
   // Graceful: what is queued is handled first, then the actor exits with 0.
   void close() const { detail::close(slot_); }
   // Waits until the actor has exited for good; false on timeout.
   bool join(std::chrono::milliseconds timeout = std::chrono::hours(24 * 365)) const {
-    return detail::join(slot_, timeout);
+    return detail::join(slot_, detail::bounded(timeout));
   }
   // SIGKILL, and no restart. (A kill from outside the runtime is a crash and
   // is restarted by policy.)

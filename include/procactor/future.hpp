@@ -177,12 +177,7 @@ class Future {
 
   template <class Rep, class Period>
   static detail::clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {
-    const auto now = detail::clock::now();
-    if (timeout <= timeout.zero()) return now;
-    if (std::chrono::duration_cast<std::chrono::duration<double>>(timeout).count() > 1e9) {
-      return detail::clock::time_point::max();
-    }
-    return now + std::chrono::ceil<detail::clock::duration>(timeout);
+    return detail::clock::now() + detail::bounded(timeout);
   }
 
   std::exception_ptr failure() const {
@@ -221,7 +216,7 @@ template <class Range, class Rep, class Period>
 std::optional<std::size_t> wait_any(const Range& futures, std::chrono::duration<Rep, Period> timeout) {
   const auto states = detail::states_of(futures);
   const std::size_t i =
-      detail::wait_any(states, detail::clock::now() + std::chrono::ceil<detail::clock::duration>(timeout));
+      detail::wait_any(states, detail::clock::now() + detail::bounded(timeout));
   return i < states.size() ? std::optional<std::size_t>(i) : std::nullopt;
 }
 
@@ -233,7 +228,7 @@ void wait_all(const Range& futures) {
 // True when every future is done within `timeout` (a value or an error).
 template <class Range, class Rep, class Period>
 bool wait_all(const Range& futures, std::chrono::duration<Rep, Period> timeout) {
-  const auto deadline = detail::clock::now() + std::chrono::ceil<detail::clock::duration>(timeout);
+  const auto deadline = detail::clock::now() + detail::bounded(timeout);
   for (const auto& future : futures) {
     if (!future.wait_until(deadline)) return false;
   }
@@ -309,7 +304,7 @@ CompletedRange<T> as_completed(const std::vector<Future<T>>& futures) {
 }
 template <class T, class Rep, class Period>
 CompletedRange<T> as_completed(const std::vector<Future<T>>& futures, std::chrono::duration<Rep, Period> timeout) {
-  return CompletedRange<T>(futures, detail::clock::now() + std::chrono::ceil<detail::clock::duration>(timeout));
+  return CompletedRange<T>(futures, detail::clock::now() + detail::bounded(timeout));
 }
 
 }  // namespace procactor

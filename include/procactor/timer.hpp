@@ -71,8 +71,7 @@ class Timer {
 template <registered_message M, class Rep, class Period>
 Timer send_after(ActorRef target, std::chrono::duration<Rep, Period> delay, const M& message) {
   return Timer(detail::start_timer(target.slot(), message_traits<M>::id, detail::thread_encoder().encode(message),
-                                   std::chrono::duration_cast<detail::clock::duration>(delay),
-                                   detail::clock::duration::zero()));
+                                   detail::bounded(delay), detail::clock::duration::zero()));
 }
 
 }  // namespace procactor

@@ -260,6 +260,36 @@ TEST_CASE("wait_any and wait_all, with and without a timeout" * doctest::timeout
   for (int i = 0; i < 3; ++i) CHECK(answers[static_cast<std::size_t>(i)].get() == i);
 }
 
+// "For ever" written as hours::max() overflowed the clock's nanoseconds
+// and came out negative: each of these waits ended at once, as timed out.
+TEST_CASE("a timeout of hours::max() waits for the event" * doctest::timeout(120)) {
+  actor_scope scope;
+  temp_dir dir;
+  auto keeper = scope.spawn<futures::Gatekeeper>("keeper");
+  std::vector<procactor::Future<int>> answers;
+  answers.push_back(keeper.ask<int>(futures::Gated{dir.file("gate"), 5}, std::chrono::hours::max()));
+  // Opened while the waits below wait; whenever it comes, they go on then.
+  std::thread opener([&] {
+    std::this_thread::sleep_for(200ms);
+    open_gate(dir.file("gate"));
+  });
+  CHECK(procactor::wait_any(answers, std::chrono::hours::max()) == 0);
+  opener.join();
+  CHECK(procactor::wait_all(answers, std::chrono::hours::max()));
+  for (auto [index, future] : procactor::as_completed(answers, std::chrono::nanoseconds::max())) {
+    CHECK(index == 0);
+    CHECK(future.get() == 5);
+  }
+  CHECK(keeper.ask<int>(futures::Gated{dir.file("gate"), 6}, std::chrono::nanoseconds::max()).get() == 6);
+  // A timer that far off is pending, not fired.
+  auto far = procactor::send_after(keeper, std::chrono::hours::max(), futures::Gated{dir.file("gate"), 7});
+  CHECK(keeper.ask<int>(futures::Gated{dir.file("gate"), 8}, 60s).get() == 8);
+  CHECK(far.active());
+  CHECK(far.cancel());
+  procactor::ActorRef(keeper).close();
+  CHECK(keeper.join(std::chrono::milliseconds::max()));
+}
+
 TEST_CASE("wait_any ends a future whose actor died with the request in flight" * doctest::timeout(60)) {
   actor_scope scope;
   temp_dir dir;

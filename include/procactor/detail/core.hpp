@@ -23,6 +23,20 @@ namespace procactor::detail {
 
 using clock = std::chrono::steady_clock;
 using slot_id = std::uint32_t;
+
+// The longest wait the runtime keeps as asked: about 100 years. A longer
+// one (hours::max(), "for ever") would overflow the clock's duration, or
+// now() plus it, and come out negative: a wait that ends at once.
+inline constexpr clock::duration longest_wait = std::chrono::hours(24 * 365 * 100);
+
+// `timeout` as the clock's duration: rounded up, at most longest_wait, and
+// zero when it is not positive.
+template <class Rep, class Period>
+constexpr clock::duration bounded(std::chrono::duration<Rep, Period> timeout) {
+  if (timeout <= timeout.zero()) return clock::duration::zero();
+  if (std::chrono::duration<double>(timeout) >= std::chrono::duration<double>(longest_wait)) return longest_wait;
+  return std::chrono::ceil<clock::duration>(timeout);
+}
 inline constexpr slot_id no_slot = 0xffffffffU;
 inline constexpr slot_id supervisor_slot = 0;
 
