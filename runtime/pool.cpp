@@ -127,6 +127,7 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
 
   std::vector<detail::slot_id> workers;
   std::unique_ptr<int[]> in_flight;  // per worker, under mutex
+  std::vector<bool> gone;            // per worker, under mutex: killed or closed by hand, for good
   std::deque<queued> waiting;
   std::size_t max_queued = 0;
   std::size_t next = 0;  // where ties start, so an idle pool still spreads
@@ -139,6 +140,7 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
     std::optional<std::size_t> best;
     for (std::size_t k = 0; k < workers.size(); ++k) {
       const std::size_t i = (next + k) % workers.size();
+      if (gone[i]) continue;
       if (in_flight[i] < worker_window && (!best || in_flight[i] < in_flight[*best])) best = i;
     }
     return best;
@@ -161,21 +163,44 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
     }
   }
 
+  // No deadline of its own: a task waits as long as it takes, across
+  // restarts of its worker (flag_retry_on_death keeps actor_died out of
+  // it); stall_timeout bounds one run of it.
   void send(std::size_t worker, queued task) {
-    // The reply frees the worker's room for the next waiting task; its
-    // outcome becomes the caller's future's. No deadline of its own: a task
-    // waits as long as it takes, across restarts of its worker
-    // (flag_retry_on_death keeps actor_died out of it); stall_timeout
-    // bounds one run of it.
-    auto on_reply = [self = shared_from_this(), worker] {
-      std::unique_lock lock(self->mutex);
-      --self->in_flight[worker];
-      self->changed.notify_all();
-      self->dispatch(lock);
-    };
-    auto asked = detail::ask(workers[worker], {task.kind, task.bytes, detail::flag_retry_on_death, 0},
-                             std::chrono::hours(24 * 365), std::move(on_reply));
-    detail::on_done(asked, [asked, future = std::move(task.future)] { detail::pass_outcome(*asked, *future); });
+    std::shared_ptr<detail::pending> asked;
+    try {
+      asked = detail::ask(workers[worker], {task.kind, task.bytes, detail::flag_retry_on_death, 0},
+                          std::chrono::hours(24 * 365), nullptr);
+    } catch (const error& e) {
+      ended(worker, std::move(task), e.code(), e.message(), nullptr);
+      return;
+    }
+    detail::on_done(asked, [self = shared_from_this(), worker, asked, task = std::move(task)]() mutable {
+      self->ended(worker, std::move(task), detail::outcome(*asked), {}, asked);
+    });
+  }
+
+  // A task's ask has ended, or could not be made: the worker's room is
+  // free for the next waiting task, and the outcome becomes the caller's
+  // future's. A worker the program killed or closed by hand is gone for
+  // good: it gets no more tasks, and a task it could not take goes back to
+  // the front of the queue while another worker can.
+  void ended(std::size_t worker, queued task, errc code, const std::string& why,
+             const std::shared_ptr<detail::pending>& asked) {
+    std::unique_lock lock(mutex);
+    --in_flight[worker];
+    if (code == errc::no_such_actor || code == errc::closed) gone[worker] = true;
+    const bool again = gone[worker] && std::find(gone.begin(), gone.end(), false) != gone.end();
+    if (again) waiting.push_front(std::move(task));
+    changed.notify_all();
+    dispatch(lock);
+    lock.unlock();
+    if (again) return;
+    if (asked) {
+      detail::pass_outcome(*asked, *task.future);
+    } else {
+      (void)detail::fulfil(*task.future, code, std::as_bytes(std::span(why)), 0);
+    }
   }
 };
 
@@ -183,6 +208,7 @@ Pool::Pool(Runtime& runtime, std::size_t workers, PoolOptions options) {
   if (workers == 0) workers = std::max(1U, std::thread::hardware_concurrency());
   state_ = std::make_shared<state>();
   state_->in_flight.reset(new int[workers]());
+  state_->gone.assign(workers, false);
   state_->max_queued = options.max_queued != 0 ? options.max_queued : default_queue_per_worker * workers;
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   // A pool is never broken for good: a dead worker always comes back. Its
@@ -235,7 +261,15 @@ Pool::Pool(Runtime& runtime, std::size_t workers, PoolOptions options) {
   }
 }
 
-Pool::~Pool() { close(); }
+// A pool that outlives its Runtime has nothing left to close: the
+// Runtime's end stopped its workers, and close() would throw (from a
+// destructor: std::terminate).
+Pool::~Pool() {
+  try {
+    close();
+  } catch (const error&) {
+  }
+}
 
 void Pool::close() {
   {

@@ -768,7 +768,11 @@ void on_done(const std::shared_ptr<pending>& state, std::function<void()> callba
     }
   }
   if (callback) {
-    callback();
+    // Already done: it runs here, and a throw is logged and ignored, as
+    // for one that runs when the future ends.
+    std::vector<std::function<void()>> now;
+    now.push_back(std::move(callback));
+    run_callbacks(now);
     return;
   }
   // Nobody may wait for it: the pump ends it if its target dies or its

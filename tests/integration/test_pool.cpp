@@ -125,6 +125,35 @@ TEST_CASE("workers and pools made one after another with the default name each g
   }
 }
 
+// ref.kill() and ref.close() on a worker end it for good (a SIGKILL from
+// outside is a crash, and it comes back). The pool used to go on handing
+// tasks to it, and each failed with no_such_actor or closed.
+TEST_CASE("a pool worker killed or closed by hand takes no more tasks and the others do them all" *
+          doctest::timeout(120)) {
+  for (const bool kill : {true, false}) {
+    CAPTURE(kill);
+    procactor::Pool pool(runtime(), 3, pool_options());
+    const procactor::ActorRef victim = pool.workers().at(0);
+    if (kill) {
+      victim.kill();
+    } else {
+      victim.close();
+    }
+    REQUIRE(victim.join(30s));
+    std::vector<std::tuple<std::int64_t, std::int64_t>> items;
+    std::vector<std::int64_t> serial;
+    for (std::int64_t i = 0; i < 60; ++i) {
+      items.emplace_back(i, 1);
+      serial.push_back(pooling::mix(i, 1));
+    }
+    CHECK(pool.map(pooling::mix, items) == serial);
+    std::set<std::int64_t> pids;
+    for (int i = 0; i < 20; ++i) pids.insert(pool.submit(pooling::my_pid).get());
+    CHECK(pids.size() <= 2);
+    CHECK(pids.count(victim.pid().value_or(-1)) == 0);
+  }
+}
+
 TEST_CASE("a pool worker SIGKILLed in the middle of a task is replaced and the task's result is still right" *
           doctest::timeout(90)) {
   temp_dir dir;
