@@ -420,8 +420,8 @@ class cluster_launch {
       const auto ms = std::chrono::duration<double, std::milli>(steady::now() - started_).count();
       char text[64];
       std::snprintf(text, sizeof text, "%.1f ms", ms);
-      say(std::to_string(count) + " actors ready on " + format_count(ready_nodes_.size(), "node") + " in " + text);
-      record_event("ready", std::to_string(count) + " actors ready on " + format_count(ready_nodes_.size(), "node") +
+      say(format_count(count, "actor") + " ready on " + format_count(ready_nodes_.size(), "node") + " in " + text);
+      record_event("ready", format_count(count, "actor") + " ready on " + format_count(ready_nodes_.size(), "node") +
                                 " in " + text);
       tell_foreground_ready();
       return;

@@ -284,8 +284,8 @@ bool graph_run::report_ready(Runtime& rt) {
     std::lock_guard guard(refs_mutex_);
     count = local_count();
   }
-  print(0, "procactor", std::to_string(count) + " actors ready in " + text, true);
-  record_event("ready", "", 0, std::to_string(count) + " actors ready in " + text);
+  print(0, "procactor", format_count(count, "actor") + " ready in " + text, true);
+  record_event("ready", "", 0, format_count(count, "actor") + " ready in " + text);
   if (node_) relay(relay::ready_frame(node_->index, count));
   return true;
 }

@@ -26,32 +26,35 @@ namespace {
 
 using namespace procactor::launcher;
 
+// No description of their own: CLI11 would print it after the option's
+// type name ("--http [ADDR:]PORT:[ADDR:]PORT"); each option's type_name
+// says it once.
 const CLI::Validator actor_target_check(
     [](const std::string& text) {
       return parse_actor_target(text) ? std::string() : "'" + text + "' is not ACTOR or ACTOR.N";
     },
-    "ACTOR[.N]");
+    "");
 
 const CLI::Validator duration_check(
     [](const std::string& text) {
       const Parsed<std::chrono::nanoseconds> parsed = parse_duration(text);
       return parsed ? std::string() : parsed.error;
     },
-    "DURATION");
+    "");
 
 const CLI::Validator since_check(
     [](const std::string& text) {
       const Parsed<wall_clock::time_point> parsed = parse_since(text, wall_clock::now());
       return parsed ? std::string() : parsed.error;
     },
-    "DURATION|TIME");
+    "");
 
 const CLI::Validator listen_check(
     [](const std::string& text) {
       const Parsed<ListenAddress> parsed = parse_listen_address(text);
       return parsed ? std::string() : parsed.error;
     },
-    "[ADDR:]PORT");
+    "");
 
 // A count of lines: a number of 0 or more (a negative one would read as a
 // huge count, all of them).
@@ -60,13 +63,13 @@ const CLI::Validator count_check(
       const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
       return digits ? std::string() : "'" + text + "' is not a count of lines (0 or more)";
     },
-    "N");
+    "");
 
 const CLI::Validator signal_check(
     [](const std::string& text) {
       return parse_signal(text) ? std::string() : "unknown signal '" + text + "'";
     },
-    "SIG");
+    "");
 
 int run(int argc, char** argv) {
   CLI::App app{"Actors that each run in their own OS process.", "procactor"};
@@ -184,7 +187,7 @@ int run(int argc, char** argv) {
   scale_cmd->add_option("ACTOR", scale.actor, "Actor name (all its replicas)")->required();
   scale_cmd->add_option("N", scale.replicas, "How many replicas from now on")
       ->required()
-      ->check(CLI::Range(1U, max_instances_per_run));
+      ->check(CLI::Range(1U, max_instances_per_run).description("1 to " + std::to_string(max_instances_per_run)));
 
   LsOptions ls;
   CLI::App* ls_cmd = app.add_subcommand("ls", "List every run, live, ended or died, newest first");
