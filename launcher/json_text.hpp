@@ -11,8 +11,10 @@
 
 namespace procactor::launcher {
 
-[[nodiscard]] inline std::string json_text(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+// Any nlohmann JSON type: an ordered_json keeps its keys' order.
+template <class Json>
+[[nodiscard]] std::string json_text(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace procactor::launcher

@@ -88,15 +88,15 @@ class Future {
 
   [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
   // Done: a value, an error, or cancelled. Never blocks.
-  [[nodiscard]] bool ready() const { return detail::is_ready(*state_); }
+  [[nodiscard]] bool ready() const { return detail::is_ready(state()); }
 
   // Wait without consuming the result; true when it is there. A future
   // whose target died, or whose ask's own deadline passed, is done (with
   // that error) as soon as the wait sees it.
-  void wait() const { (void)detail::wait_until(*state_, detail::clock::time_point::max()); }
+  void wait() const { (void)detail::wait_until(state(), detail::clock::time_point::max()); }
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
-    return detail::wait_until(*state_, deadline_after(timeout));
+    return detail::wait_until(state(), deadline_after(timeout));
   }
   template <class Clock, class Duration>
   bool wait_until(std::chrono::time_point<Clock, Duration> when) const {
@@ -107,11 +107,11 @@ class Future {
   // Future<void> takes any reply; any other checks the reply's type first
   // (errc::type_mismatch names both types).
   T get() const {
-    auto bytes = detail::await(*state_);
+    auto bytes = detail::await(state());
     if constexpr (std::is_void_v<T>) {
       (void)bytes;
     } else {
-      detail::check_reply_type(*state_, detail::reply_type_id<T>, detail::reply_type_name<T>());
+      detail::check_reply_type(state(), detail::reply_type_id<T>, detail::reply_type_name<T>());
       return detail::decode<T>(bytes);
     }
   }
@@ -141,12 +141,13 @@ class Future {
   // started or ended: an ask's message is in the actor's mailbox from the
   // moment ask() returns, and a pool task handed to a worker counts as
   // started (Pool, below, says when that happens).
-  bool cancel() const { return detail::cancel(*state_); }
-  [[nodiscard]] bool cancelled() const { return detail::is_ready(*state_) && detail::outcome(*state_) == errc::cancelled; }
+  bool cancel() const { return detail::cancel(state()); }
+  [[nodiscard]] bool cancelled() const { return detail::is_ready(state()) && detail::outcome(state()) == errc::cancelled; }
 
   // Runs fn(*this) once the future is done (at once, here, if it is).
   template <class F>
   void on_done(F&& fn) const {
+    (void)state();
     detail::on_done(state_, [self = *this, fn = std::forward<F>(fn)]() mutable { fn(self); });
   }
 
@@ -157,6 +158,7 @@ class Future {
   template <class F>
   auto then(F&& fn) const -> Future<typename detail::continuation_result<std::decay_t<F>, T>::type> {
     using U = typename detail::continuation_result<std::decay_t<F>, T>::type;
+    (void)state();
     auto next = detail::make_local_pending();
     detail::on_done(state_, [self = *this, next, fn = std::forward<F>(fn)]() mutable {
       if (detail::outcome(*self.state_) != errc::ok) {
@@ -174,6 +176,15 @@ class Future {
 
  private:
   friend struct detail::future_access;
+
+  // A future made by ask() or submit(); a default-constructed (or
+  // moved-from) one has none, and using it is the caller's mistake.
+  detail::pending& state() const {
+    if (state_ == nullptr) {
+      throw error(errc::invalid_argument, "this Future has no request: it was default-constructed or moved from");
+    }
+    return *state_;
+  }
 
   template <class Rep, class Period>
   static detail::clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {

@@ -143,7 +143,7 @@ TEST_CASE("the ready line comes even when an instance has finished before the la
           doctest::timeout(290)) {
   sandbox box;
   auto launch = box.start({"launch", test_graph("finished_first.toml").string()}, {.cwd = {}, .new_session = true});
-  launch->wait_for_output("procactor | 101 actors ready in ", 240s);
+  launch->wait_for_output("procactor | 101 actor ready in ", 240s);
   launch->wait_for_output("procactor | quick.0 exited (exit code 0)", 240s);
   launch->signal(SIGINT);
   const int code = launch->wait(240s);
@@ -166,14 +166,14 @@ TEST_CASE("the ready line comes before the exit of an instance that finishes at 
         std::find_if(lines.begin(), lines.end(), [&start](const std::string& line) { return line.starts_with(start); });
     return static_cast<std::size_t>(found - lines.begin());
   };
-  const std::size_t ready = at("procactor | 1 actors ready in ");
+  const std::size_t ready = at("procactor | 1 actor ready in ");
   const std::size_t exited = at("procactor | quick.0 exited (exit code 0)");
   const std::size_t finished = at("procactor | graph exits-at-once finished in ");
   REQUIRE_MESSAGE(ready < lines.size(), out);
   REQUIRE_MESSAGE(exited < lines.size(), out);
   CHECK_MESSAGE(ready < exited, out);
   CHECK_MESSAGE(exited < finished, out);
-  CHECK(count_of(out, " actors ready in ") == 1);
+  CHECK(count_of(out, " actor ready in ") == 1);
   // The run's events are recorded in the same order.
   const result events = box.procactor({"events", "exits-at-once"});
   REQUIRE(events.exit_code == 0);

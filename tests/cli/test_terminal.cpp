@@ -225,11 +225,11 @@ TEST_CASE("launch and validate colour when --color or CLICOLOR_FORCE asks and ne
   // Into a pipe, over the sandbox's NO_COLOR: --color=always wins.
   const result always = box.procactor({"launch", "--color=always", graph});
   CHECK_MESSAGE(always.exit_code == 0, always.err);
-  CHECK_MESSAGE(always.out.find("\x1b[1mprocactor |\x1b[0m 1 actors ready in ") != std::string::npos, always.out);
+  CHECK_MESSAGE(always.out.find("\x1b[1mprocactor |\x1b[0m 1 actor ready in ") != std::string::npos, always.out);
   const result plain = box.procactor({"launch", graph});
   CHECK_MESSAGE(plain.exit_code == 0, plain.err);
   CHECK(plain.out.find(escape) == std::string::npos);
-  CHECK(plain.out.find("procactor | 1 actors ready in ") != std::string::npos);
+  CHECK(plain.out.find("procactor | 1 actor ready in ") != std::string::npos);
   // CLICOLOR_FORCE colours a pipe; --no-color (as --color=never) still wins.
   const result forced = box.program({"/usr/bin/env", "-u", "NO_COLOR", "CLICOLOR_FORCE=1", procactor, "launch", graph});
   CHECK_MESSAGE(forced.exit_code == 0, forced.err);

@@ -290,6 +290,24 @@ TEST_CASE("a timeout of hours::max() waits for the event" * doctest::timeout(120
   CHECK(keeper.join(std::chrono::milliseconds::max()));
 }
 
+TEST_CASE("a Future with no request says so when it is used" * doctest::timeout(30)) {
+  const procactor::Future<int> none;
+  CHECK_FALSE(none.valid());
+  for (int call = 0; call < 4; ++call) {
+    CAPTURE(call);
+    try {
+      if (call == 0) (void)none.ready();
+      if (call == 1) (void)none.get();
+      if (call == 2) (void)none.wait_for(10ms);
+      if (call == 3) none.on_done([](const procactor::Future<int>&) {});
+      FAIL("a Future with no request was used");
+    } catch (const procactor::error& e) {
+      CHECK(e.code() == errc::invalid_argument);
+      CHECK_MESSAGE(e.message().find("default-constructed") != std::string::npos, e.message());
+    }
+  }
+}
+
 TEST_CASE("wait_any ends a future whose actor died with the request in flight" * doctest::timeout(60)) {
   actor_scope scope;
   temp_dir dir;
