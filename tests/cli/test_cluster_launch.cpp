@@ -275,7 +275,7 @@ TEST_CASE("a question that reaches a node before it declared its target waits fo
   const std::string out = launch_to_end(box, file, "late-target");
   CHECK_MESSAGE(count_of(out, "\nasker.0 | asked replier.0 3 questions of 1000 bytes: 3 answers right\n") == 1, out);
   CHECK_MESSAGE(count_of(out, "\nreplier.0 | questions checked: 3 right, 0 wrong, of 1000 bytes\n") == 1, out);
-  CHECK_MESSAGE(count_of(out, "procactor@n1 | 41 actor ready in ") == 1, out);
+  CHECK_MESSAGE(count_of(out, "procactor@n1 | 41 actors ready in ") == 1, out);
 }
 
 TEST_CASE("crashy workers on two nodes are restarted by their own node and no number is lost" * doctest::timeout(290)) {

@@ -143,7 +143,7 @@ TEST_CASE("the ready line comes even when an instance has finished before the la
           doctest::timeout(290)) {
   sandbox box;
   auto launch = box.start({"launch", test_graph("finished_first.toml").string()}, {.cwd = {}, .new_session = true});
-  launch->wait_for_output("procactor | 101 actor ready in ", 240s);
+  launch->wait_for_output("procactor | 101 actors ready in ", 240s);
   launch->wait_for_output("procactor | quick.0 exited (exit code 0)", 240s);
   launch->signal(SIGINT);
   const int code = launch->wait(240s);
