@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -145,9 +146,29 @@ void Runtime::load_plugin(const std::string& path) {
 std::string_view message_name(type_id id) noexcept {
   auto& r = detail::get();
   std::lock_guard guard(r.mutex);
-  auto it = r.message_names.find(id);
-  return it == r.message_names.end() ? std::string_view{} : std::string_view(it->second);
+  if (auto it = r.message_names.find(id); it != r.message_names.end()) return it->second;
+  // A Pool's tasks (pool.hpp): the function they call is in their payload
+  // (task_name()).
+  if (id == detail::task_type) return "procactor.task";
+  if (id == detail::chunk_type) return "procactor.chunk";
+  return {};
 }
+
+namespace detail {
+
+std::string task_name(type_id type, std::span<const std::byte> payload) {
+  std::string name(message_name(type));
+  if ((type != task_type && type != chunk_type) || payload.size() < sizeof(std::uint64_t)) return name;
+  // Both start with the function's id, a cereal uint64 (8 raw bytes).
+  std::uint64_t function = 0;
+  std::memcpy(&function, payload.data(), sizeof function);
+  auto& r = get();
+  std::lock_guard guard(r.mutex);
+  auto it = r.functions.find(function);
+  return it == r.functions.end() ? name : name + "(" + it->second.first + ")";
+}
+
+}  // namespace detail
 
 std::vector<std::string> Runtime::actor_types() { return detail::actor_type_names(); }
 

@@ -2,6 +2,7 @@
 // PROCACTOR_MESSAGE, PROCACTOR_ACTOR and PROCACTOR_FUNCTION, and by plugins.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,5 +18,8 @@ function_invoker find_function(type_id id);
 // The plugins loaded so far, ':'-joined, for the children's environment.
 std::string loaded_plugins();
 void load_plugins(std::string_view colon_separated);
+// message_name(type), and for a Pool's task the function it calls:
+// "procactor.task(fn)"; for dead letters.
+std::string task_name(type_id type, std::span<const std::byte> payload);
 
 }  // namespace procactor::detail

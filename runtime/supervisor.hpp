@@ -134,6 +134,10 @@ class supervisor {
   void reaped(slot_id slot, int status);
   void reap_early();
   void after_crash(slot_id slot, child& c);
+  // An actor gone for good: what is still queued for it becomes dead letters.
+  // `bounded`: while senders may still add to it, only as much as was
+  // queued when it began.
+  void dead_letter_queued(slot_id slot, const std::string& how, bool bounded);
   void record_exit(slot_id slot, child& c, int status, steady::time_point now);
   void decide_after_exit(slot_id slot, child& c, const std::string& how, bool abnormal, bool closed, int pid,
                          stop_reason reason);

@@ -13,6 +13,7 @@
 
 #include "exit_paths.hpp"
 #include "futex.hpp"
+#include "registry.hpp"
 #include "supervisor.hpp"
 
 namespace procactor::detail {
@@ -135,8 +136,18 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
     e.state.store(static_cast<std::uint32_t>(state), std::memory_order_release);
     changed_.notify_all();
   };
+  // Gone for good: what is queued is taken out first, while the state does
+  // not say so yet, so that an asker hears no_such_actor from here before
+  // its own check finds the actor gone (actor_died); told() takes what
+  // came in after.
+  auto ending = [&] {
+    lock.unlock();
+    dead_letter_queued(slot, how, true);
+    lock.lock();
+  };
   auto told = [&](bool restarting) {
     lock.unlock();
+    if (!restarting) dead_letter_queued(slot, how, false);
     // Told after the state is settled: a listener that looks sees where
     // the actor is going (terminal, or about to restart).
     emit({ActorEvent::Kind::exited, c.name, pid, how, {}});
@@ -151,11 +162,13 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
   }
   if (gave_up_ || (reason == stop_reason::group && !c.in_group_restart)) {
     // Supervision has ended, or a member that is not restarted was stopped.
+    ending();
     settle(killed ? slot_state::killed : gave_up_ || abnormal ? slot_state::failed : slot_state::exited);
     told(false);
     return;
   }
   if (killed) {
+    ending();
     settle(slot_state::killed);
     c.in_group_restart = false;
     told(false);
@@ -204,6 +217,7 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
   const restart_action action = decide(policy, history, event);
   switch (action.what) {
     case restart_action::kind::stay_down:
+      ending();
       settle(action.verdict == exit_verdict::exited ? slot_state::exited
              : action.verdict == exit_verdict::killed ? slot_state::killed
                                                      : slot_state::failed);
@@ -240,6 +254,7 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
                               " (" + how + ")";
       const std::uint32_t group = c.group;
       const std::string group_name = g.name;
+      if (group == 0) ending();
       settle(group == 0 ? slot_state::failed : slot_state::restarting);
       begin_give_up(group, c.name, why);
       told(group != 0);
@@ -277,6 +292,52 @@ void supervisor::after_crash(slot_id slot, child& c) {
   if ((flags & flag_ask) != 0 && (flags & flag_retry_on_death) == 0) {
     const std::string why = c.name + " died (" + c.last_exit + ") while handling the request";
     process_->reply(sender - 1, e.inflight_correlation.load(), errc::actor_died, std::as_bytes(std::span(why)));
+  }
+}
+
+// What is still queued for an actor that has ended for good will never be
+// handled: each message becomes a dead letter, and an ask among them is
+// answered no_such_actor now rather than at its timeout (a Pool then gives
+// the task to another worker). Its state is terminal already, so senders are
+// refused from now on and nobody else consumes the mailbox. Done before the
+// exit is told, so that whoever hears of it finds the dead letters in.
+void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool bounded) {
+  const child& c = children_[slot];
+  if (c.remote) return;
+  slot_entry& e = process_->shm().slot(slot);
+  mailbox* box = process_->shm().mailbox_at(e.mailbox);
+  if (box == nullptr) return;
+  const std::uint64_t queued = queued_bytes(process_->shm(), box);
+  if (queued == 0) return;
+  std::uint64_t taken = 0;
+  receiver queue(process_->shm(), box, [&](std::uint32_t sender, const std::string& problem) {
+    log_line(c.name, "a queued record from " + sender_name(sender + 1) + ": " + problem);
+  });
+  const std::string why = c.name + " ended for good (" + how + ") with the message still queued";
+  std::size_t count = 0;
+  while (!(bounded && taken >= queued)) {
+    std::optional<delivery> d = queue.try_next();
+    if (!d) break;
+    taken += d->next - d->position;
+    if ((d->head.flags & flag_system) == 0) {
+      if ((d->head.flags & flag_ask) != 0) {
+        process_->reply(d->head.sender, d->head.correlation, errc::no_such_actor, std::as_bytes(std::span(why)));
+      }
+      DeadLetter letter{c.name, d->head.type, task_name(d->head.type, d->payload),
+                        std::string(to_string(errc::no_such_actor)) + ": " + why, ActorRef(d->head.sender),
+                        std::vector<std::byte>(d->payload.begin(), d->payload.end()), 0};
+      {
+        std::lock_guard guard(mutex_);
+        dead_letters_.push_back(std::move(letter));
+      }
+      e.dead_letters.fetch_add(1, std::memory_order_relaxed);
+      ++count;
+    }
+    queue.commit(*d);
+  }
+  if (count > 0 && options_.log_events) {
+    log_line(c.name, std::to_string(count) + (count == 1 ? " message" : " messages") +
+                         " still queued became dead letters: it ended for good (" + how + ")");
   }
 }
 

@@ -3,14 +3,17 @@
 #include <algorithm>
 
 #include "actor_host.hpp"
+#include "registry.hpp"
 #include "supervisor.hpp"
 
 namespace procactor::detail {
 
 ActorInfo supervisor::info(slot_id slot) const {
   std::lock_guard guard(mutex_);
+  if (slot == 0 || slot >= child_count_.load()) {
+    throw error(errc::no_such_actor, slot == no_slot ? "info() of an invalid ActorRef" : "no such actor: slot " + std::to_string(slot));
+  }
   ActorInfo info;
-  if (slot == 0 || slot >= child_count_.load()) return info;
   const slot_entry& e = process_->shm().slot(slot);
   const child& c = children_[slot];
   info.ref = ActorRef(slot);
@@ -64,7 +67,7 @@ bool supervisor::take_system_message(const delivery& d) {
   if (d.head.type != dead_letter_type) return false;
   try {
     auto record = decode<dead_letter_record>(d.payload);
-    DeadLetter letter{record.actor, record.type, std::string(message_name(record.type)), record.reason,
+    DeadLetter letter{record.actor, record.type, task_name(record.type, record.payload), record.reason,
                       ActorRef(record.sender), std::move(record.payload), record.attempts};
     std::lock_guard guard(mutex_);
     dead_letters_.push_back(std::move(letter));

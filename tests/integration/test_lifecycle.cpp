@@ -2,6 +2,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <limits>
+
 #include "support.hpp"
 
 namespace lifecycle {
@@ -147,6 +149,75 @@ TEST_CASE("sending to an unknown name or an invalid ref gives no_such_actor" * d
   // A slot number past the end of the run's slot table.
   const procactor::ActorRef stray(procactor::detail::slot_id{900});
   CHECK(stray.try_send(lifecycle::Note{1}) == errc::no_such_actor);
+}
+
+TEST_CASE("info() of a ref that names no actor throws no_such_actor" * doctest::timeout(30)) {
+  for (const procactor::ActorRef ref : {procactor::ActorRef{}, procactor::ActorRef(procactor::detail::slot_id{900})}) {
+    try {
+      (void)runtime().info(ref);
+      FAIL("info() of a ref that names no actor returned");
+    } catch (const procactor::error& e) {
+      CHECK(e.code() == errc::no_such_actor);
+    }
+  }
+}
+
+TEST_CASE("a mailbox_capacity a lane cannot have is refused at spawn with invalid_argument naming it" *
+          doctest::timeout(30)) {
+  for (const std::size_t capacity : {std::size_t{16}, std::size_t{4095}, std::numeric_limits<std::size_t>::max()}) {
+    CAPTURE(capacity);
+    procactor::SpawnOptions options;
+    options.mailbox_capacity = capacity;
+    try {
+      (void)runtime().spawn<lifecycle::Recorder>("odd-capacity", options);
+      FAIL("a spawn with mailbox_capacity " << capacity << " succeeded");
+    } catch (const procactor::error& e) {
+      CHECK(e.code() == errc::invalid_argument);
+      CHECK(e.message().find("odd-capacity's SpawnOptions::mailbox_capacity of " + std::to_string(capacity)) !=
+            std::string::npos);
+    }
+    CHECK_FALSE(runtime().find("odd-capacity").valid());  // nothing was made
+  }
+}
+
+TEST_CASE("what is queued for an actor that ends for good becomes dead letters, and a queued ask is answered at once" *
+          doctest::timeout(120)) {
+  actor_scope scope;
+  temp_dir dir;
+  procactor::SpawnOptions options;
+  options.params.set("journal", dir.file("journal"));
+  auto recorder = scope.spawn<lifecycle::Recorder>("ends-with-a-queue", options);
+  // The pause holds the Notes and the ask in the mailbox until the kill.
+  recorder.send(lifecycle::Pause{600'000});
+  constexpr int count = 40;
+  for (int i = 1; i <= count; ++i) recorder.send(lifecycle::Note{i});
+  auto asked = recorder.ask<void>(lifecycle::Note{count + 1}, 600s);
+  const std::string name = runtime().info(recorder).name;  // the scope makes it unique
+  recorder.kill();
+  REQUIRE(recorder.join(30s));
+
+  // Answered by the supervisor as the actor ended, not at the ask's timeout.
+  try {
+    asked.get(60s);
+    FAIL("an ask queued for a killed actor was answered");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::no_such_actor);
+    CHECK(e.message().find(name + " ended for good") != std::string::npos);
+  }
+  // Every Note that was still queued is a dead letter, in order; the Pause
+  // too if the kill came before the actor took it.
+  std::vector<int> notes;
+  for (const procactor::DeadLetter& letter : dead_letters_of(name)) {
+    CHECK(letter.reason.find("ended for good") != std::string::npos);
+    if (letter.type_name != "lifecycle::Note") continue;
+    notes.push_back(procactor::detail::decode<lifecycle::Note>(letter.payload).value);
+  }
+  REQUIRE(notes.size() == count + 1);
+  for (int i = 1; i <= count + 1; ++i) CHECK(notes[static_cast<std::size_t>(i - 1)] == i);
+  const auto info = runtime().info(recorder);
+  CHECK(info.queued_bytes == 0);
+  CHECK(info.dead_letters >= count + 1);
+  CHECK(read_lines(dir.file("journal")).empty());
 }
 
 TEST_CASE("an actor is found by its name and the ref it gives is the spawned one" * doctest::timeout(30)) {
