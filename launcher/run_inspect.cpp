@@ -36,9 +36,13 @@ nlohmann::json exit_json(const ExitRecord& record) {
 
 std::string sender_name(Runtime& rt, const ActorRef& sender) {
   if (!sender.valid()) return "unknown";
-  const ActorInfo info = rt.info(sender);
   // Slot 0, the supervisor, has no ActorInfo of its own.
-  return info.name.empty() ? std::string("supervisor") : info.name;
+  if (sender.slot() == 0) return "supervisor";
+  try {
+    return rt.info(sender).name;
+  } catch (const error&) {
+    return "unknown";  // a slot this run never filled
+  }
 }
 
 }  // namespace

@@ -199,7 +199,11 @@ void actor_host::handle(ActorBase& actor, const Message& message) {
     if (e.code() == errc::decode_failed) {
       dead_letter(d, errc::decode_failed, e.message());
     } else if (message.expects_reply()) {
-      process_.reply(d.head.sender, d.head.correlation, e.code(), std::as_bytes(std::span(e.message())));
+      // The code travels as thrown; the text says where, so that a handler's
+      // own `timeout` (an ask of its own that timed out) does not read as
+      // the asker's.
+      const std::string text = "in " + name_ + "'s handler: " + e.message();
+      process_.reply(d.head.sender, d.head.correlation, e.code(), std::as_bytes(std::span(text)));
     } else {
       dead_letter(d, errc::handler_threw, e.what());
     }

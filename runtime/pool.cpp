@@ -256,7 +256,20 @@ Pool::Pool(Runtime& runtime, std::size_t workers, PoolOptions options) {
     if (options.max_tasks_per_child != 0) {
       spawn.params.set(std::string(detail::max_tasks_param_name), static_cast<std::int64_t>(options.max_tasks_per_child));
     }
-    workers_.push_back(runtime.spawn("procactor.Worker", options.name + "." + std::to_string(i), spawn));
+    try {
+      workers_.push_back(runtime.spawn("procactor.Worker", options.name + "." + std::to_string(i), spawn));
+    } catch (...) {
+      // No pool, so none of its workers: those started already end (each
+      // is closed and handles nothing), then the error goes on.
+      for (const auto& worker : workers_) {
+        try {
+          worker.close();
+          (void)worker.join(std::chrono::seconds(60));
+        } catch (const error&) {
+        }
+      }
+      throw;
+    }
     state_->workers.push_back(workers_.back().slot());
   }
 }

@@ -258,7 +258,9 @@ std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::
   state->peer_asleep = take_woke_sleeper() && idle_for > asker_idle;
   if (sent != errc::ok) {
     std::string why = sent == errc::no_such_actor ? "no actor in slot " + std::to_string(target)
-                                                   : "the request could not be sent";
+                      : sent == errc::too_large || sent == errc::arena_exhausted
+                          ? describe_failure(sent, message.payload.size())
+                          : "the request could not be sent: " + std::string(to_string(sent));
     complete(state->correlation, sent == errc::actor_died ? errc::actor_died : sent, std::as_bytes(std::span(why)));
   }
   return state;

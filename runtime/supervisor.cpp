@@ -51,11 +51,24 @@ std::string nearest(std::string_view wanted, const std::vector<std::string>& kno
   return best;
 }
 
+// A sender's lane starts at initial_lane_capacity and grows up to its
+// capacity, inside the arena: a smaller or a larger one could hold nothing,
+// and every send would find it full.
+void check_lane_capacity(std::uint64_t capacity, const std::string& what, std::uint64_t arena_size) {
+  if (capacity >= initial_lane_capacity && capacity <= arena_size) return;
+  throw error(errc::invalid_argument, what + " of " + std::to_string(capacity) + " bytes: a lane holds from " +
+                                          std::to_string(initial_lane_capacity) + " bytes up to Options::arena_size (" +
+                                          std::to_string(arena_size) + ")");
+}
+
 }  // namespace
 
 supervisor::supervisor(std::vector<std::string> argv, Options options)
     : argv_(std::move(argv)), options_(std::move(options)) {
   if (options_.max_actors >= max_slots) options_.max_actors = max_slots - 1;
+  // (arena::create raises a smaller arena_size to its minimum.)
+  check_lane_capacity(options_.lane_capacity, "Options::lane_capacity",
+                      std::max<std::uint64_t>(options_.arena_size, sizeof(arena_header) + (std::size_t{1} << 20)));
   // Before anything else, and before any thread of the runtime's: the fork
   // server is a copy of the program as it is now.
   const char* mode = std::getenv("PROCACTOR_SPAWN");
@@ -233,6 +246,10 @@ slot_id supervisor::add_slot(std::string_view type, std::string_view name, const
     // The mailboxes, parameters and routes first: a spawn that finds no room
     // for one of them fails before it writes anything into the slot, which
     // the next spawn then takes as the arena gave it.
+    if (options.mailbox_capacity != 0) {
+      check_lane_capacity(options.mailbox_capacity, std::string(name) + "'s SpawnOptions::mailbox_capacity",
+                          a.size());
+    }
     const std::uint64_t capacity = options.mailbox_capacity != 0 ? options.mailbox_capacity : options_.lane_capacity;
     std::string problem;
     auto box = a.make_mailbox(slot, capacity, &problem);

@@ -230,6 +230,14 @@ std::string actor_type_name(std::string_view spelled);
 template <class T>
 struct actor_traits;
 
+namespace detail {
+// Whether PROCACTOR_ACTOR(T) is in sight: its actor_traits are defined.
+template <class T, class = void>
+inline constexpr bool registered_actor = false;
+template <class T>
+inline constexpr bool registered_actor<T, std::void_t<decltype(actor_traits<T>::spelled)>> = true;
+}  // namespace detail
+
 }  // namespace procactor
 
 // Registers an actor type under its name ("ns::Name" is registered as

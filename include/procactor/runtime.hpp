@@ -185,6 +185,9 @@ class Runtime {
   // actor that derives from ActorBase and runs its own loop.
   template <class A>
   auto spawn(std::string_view name, SpawnOptions options = {}) {
+    static_assert(detail::registered_actor<A>,
+                  "spawn<A>: A is not registered as an actor type; put PROCACTOR_ACTOR(A) at global scope after "
+                  "its class (in a header, or before this call)");
     const ActorRef ref = spawn(detail::actor_type_name(actor_traits<A>::spelled), name, std::move(options));
     if constexpr (typed_actor<A>) {
       return TypedRef<A>(ref);
@@ -204,6 +207,7 @@ class Runtime {
   ActorRef remote(std::string_view type, std::string_view name, SpawnOptions options = {});
 
   [[nodiscard]] ActorRef find(std::string_view name) const;
+  // Throws error(no_such_actor) for a ref that names no actor of this run.
   [[nodiscard]] ActorInfo info(ActorRef ref) const;
   [[nodiscard]] std::vector<ActorInfo> actors() const;
   [[nodiscard]] std::vector<DeadLetter> dead_letters() const;

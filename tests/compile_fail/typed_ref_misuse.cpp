@@ -1,4 +1,5 @@
-// Misuses of TypedRef that must not compile (tests/compile_fail/CMakeLists.txt).
+// Misuses of TypedRef, and of spawn<A>, that must not compile
+// (tests/compile_fail/CMakeLists.txt).
 //
 // Built with none of the PROCACTOR_MISUSE_* switches it compiles: the
 // correct calls around each misuse are fine, so the failure of a build with
@@ -35,6 +36,12 @@ class Calc : public procactor::Actor<Calc, Add> {
 };
 PROCACTOR_ACTOR(Calc);
 
+// An actor class without its PROCACTOR_ACTOR.
+class Unregistered : public procactor::Actor<Unregistered, Add> {
+ public:
+  void on(const Add&) {}
+};
+
 int main(int argc, char** argv) {
   procactor::Runtime runtime(argc, argv);
   const auto calc = runtime.spawn<Calc>("calc");
@@ -56,6 +63,8 @@ int main(int argc, char** argv) {
   (void)calc.ask<long>(Add{1}, timeout);  // on(const Add&) returns int
 #elif defined(PROCACTOR_MISUSE_ASK)
   (void)calc.ask(Text{"no handler"}, timeout);
+#elif defined(PROCACTOR_MISUSE_UNREGISTERED)
+  (void)runtime.spawn<Unregistered>("unregistered");
 #endif
 
   calc.close();

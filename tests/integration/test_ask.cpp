@@ -247,6 +247,18 @@ TEST_CASE("an ask whose handler throws fails with errc::handler_threw carrying t
   CHECK(runtime().info(responder).restarts == 0);
 }
 
+TEST_CASE("a handler that throws a procactor::error passes its code on, and the message names the handler" *
+          doctest::timeout(30)) {
+  actor_scope scope;
+  auto relayer = scope.spawn<asking::Relayer>("relayer");
+  // The relayer's own ask fails (no such echoer); its handler lets the error
+  // out. The asker gets that code, and a text that says it is not its own.
+  const auto e = ask_error(relayer.ask<int>(asking::Relay{"no-echoer-has-this-name"}, 20s));
+  CHECK(e.code() == errc::no_such_actor);
+  const std::string name = runtime().info(relayer).name;  // the scope makes it unique
+  CHECK(e.message().rfind("in " + name + "'s handler: ", 0) == 0);
+}
+
 TEST_CASE("an ask whose handler aborts the process fails with errc::actor_died" * doctest::timeout(30)) {
   actor_scope scope;
   procactor::SpawnOptions options;

@@ -125,6 +125,30 @@ TEST_CASE("workers and pools made one after another with the default name each g
   }
 }
 
+// A pool whose third worker cannot be made is no pool: the two made before
+// it used to stay, idle processes of the run that nobody would close.
+TEST_CASE("a pool that fails to make one of its workers leaves none of the others running" * doctest::timeout(120)) {
+  procactor::PoolOptions options = pool_options();
+  actor_scope scope;
+  // An actor with the name of its third worker.
+  scope.adopt(runtime().spawn("procactor.Worker", options.name + ".2"));
+  try {
+    procactor::Pool pool(runtime(), 4, options);
+    FAIL("a pool was made with a worker's name taken");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::invalid_argument);
+    CHECK_MESSAGE(e.message().find("already exists") != std::string::npos, e.message());
+  }
+  for (const std::string& name : {options.name + ".0", options.name + ".1"}) {
+    CAPTURE(name);
+    const procactor::ActorRef worker = runtime().find(name);
+    REQUIRE(worker.valid());
+    const procactor::ActorInfo info = runtime().info(worker);
+    CHECK(info.state == procactor::ActorState::exited);
+    CHECK(info.pid == 0);
+  }
+}
+
 // ref.kill() and ref.close() on a worker end it for good (a SIGKILL from
 // outside is a crash, and it comes back). The pool used to go on handing
 // tasks to it, and each failed with no_such_actor or closed.
@@ -217,6 +241,11 @@ TEST_CASE("a pool task that crashes its worker every time ends as errc::poisoned
   const auto letters = dead_letters_of(worker.name());
   CHECK(letters.size() == 1);
   CHECK(letters.front().reason.find("poisoned") != std::string::npos);
+  CHECK(letters.front().type_name == "procactor.task(pooling::crash_worker)");  // and the task's function
+  // Each crash's exit record names the message in flight.
+  const auto exits = runtime().info(worker).exits;
+  REQUIRE(!exits.empty());
+  CHECK(exits.back().inflight_type == "procactor.task");
 
   // Every worker, the one that crashed included, still answers.
   std::vector<procactor::Future<std::int64_t>> futures;
