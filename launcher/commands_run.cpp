@@ -21,6 +21,7 @@
 #include "log_writer.hpp"
 #include "run_client.hpp"
 #include "run_dir.hpp"
+#include "run_status.hpp"
 #include "table.hpp"
 #include "terminal.hpp"
 #include "units.hpp"
@@ -54,10 +55,10 @@ std::string human_uptime(double seconds) {
 }
 
 // A state as the table shows it: green running, yellow on its way there
-// (starting, restarting), red failed or killed.
+// (starting, restarting) or stopped by a signal, red failed or killed.
 std::string state_cell(const std::string& state, bool colour) {
   if (state == "running") return paint(state, fmt::fg(fmt::terminal_color::green), colour);
-  if (state == "starting" || state == "restarting") return paint(state, fmt::fg(fmt::terminal_color::yellow), colour);
+  if (state == "starting" || state == "restarting" || state == "stopped") return paint(state, fmt::fg(fmt::terminal_color::yellow), colour);
   if (state == "failed" || state == "killed") return paint(state, fmt::fg(fmt::terminal_color::red), colour);
   return state;
 }
@@ -90,7 +91,10 @@ void print_table(const nlohmann::json& status) {
     if (grouped) cells.push_back(row.value("group", ""));
     cells.insert(cells.end(),
                  {std::to_string(row["pid"].get<int>()), state_cell(row["state"].get<std::string>(), colour),
-                  human_uptime(row["uptime_s"].get<double>()), std::to_string(row["restarts"].get<int>()),
+                  // An instance with no process has no uptime (its last
+                  // exit, at the end of the row, says how long ago).
+                  row["pid"].get<int>() > 0 ? human_uptime(row["uptime_s"].get<double>()) : std::string("-"),
+                  std::to_string(row["restarts"].get<int>()),
                   fmt::format("{:.1f}", row["cpu_percent"].get<double>()),
                   human_bytes(row["rss_bytes"].get<std::uint64_t>()), fmt::format("{:.0f}%", fill),
                   std::to_string(row["processed"].get<std::uint64_t>()),
@@ -128,6 +132,7 @@ void print_final_status(const RunEntry& run, bool json) {
   const auto ended = ended_ms(run);
   const std::string when = ended ? local_timestamp(from_epoch_ms(*ended)) : std::string();
   if (json) {
+    status["run_state"] = "ended";
     status["exit_code"] = run.exit_code;
     status["ended"] = ended ? nlohmann::json(when) : nlohmann::json();
     status["ended_ms"] = ended ? nlohmann::json(*ended) : nlohmann::json();
@@ -140,6 +145,19 @@ void print_final_status(const RunEntry& run, bool json) {
     std::cout << " after " << human_uptime(static_cast<double>(*ended - *started) / 1000.0);
   }
   std::cout << " with exit code " << run.exit_code << std::endl;
+}
+
+// `status --json` of a run whose supervisor died before it recorded its end.
+void print_died_status(const RunEntry& run) {
+  const auto graph = graph_record(run);
+  const nlohmann::json status = {{"schema", status_schema},
+                                 {"run", run.name},
+                                 {"graph", graph ? nlohmann::json(graph->name) : nlohmann::json()},
+                                 {"run_state", "died"},
+                                 {"supervisor_pid", run.supervisor_pid > 0 ? nlohmann::json(run.supervisor_pid)
+                                                                           : nlohmann::json()},
+                                 {"exit_code", nullptr}};
+  std::cout << json_text(status) << std::endl;
 }
 
 }  // namespace
@@ -186,6 +204,9 @@ int status_command(const StatusOptions& options) {
       // An ended run answers no more (still exit code 3, as every command
       // on it), but it left its last table behind.
       if (code == exit_no_such_run) print_final_status(refreshed(*run), options.json);
+      // A run that died left no table; a script still gets an object that
+      // says so (the reason is on stderr).
+      if (options.json && refreshed(*run).state == RunState::died) print_died_status(refreshed(*run));
       return code;
     }
     const auto status = nlohmann::json::parse(*reply, nullptr, false);
@@ -445,6 +466,12 @@ int restart_command(const RestartCommandOptions& options) {
 }
 
 int scale_command(const ScaleOptions& options) {
+  // A usage error, told before the run is asked anything.
+  if (const auto target = parse_actor_target(options.actor); target && target->replica) {
+    std::cerr << "procactor: scale takes an actor, not one replica: '" << options.actor << "' (procactor scale "
+              << options.run << " " << target->name << " N sets how many replicas it has)\n";
+    return exit_usage;
+  }
   ControlRequest request;
   request.verb = ControlRequest::Verb::scale;
   request.target.name = options.actor;

@@ -69,7 +69,12 @@ int dashboard_command(const DashboardOptions& options) {
     const timespec second{1, 0};
     const int sig = sigtimedwait(&stop, nullptr, &second);
     if (sig > 0) return exit_ok;
-    if (refreshed(*run).state != RunState::live) {
+    if (const RunEntry now = refreshed(*run); now.state != RunState::live) {
+      if (now.state == RunState::died) {
+        // As every command that finds the run died: said, exit code 1.
+        std::cout << "procactor | run " << run->name << " died; the dashboard stops" << std::endl;
+        return report_not_live(now);
+      }
       std::cout << "procactor | run " << run->name << " has ended; the dashboard stops" << std::endl;
       return exit_ok;
     }

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -24,6 +25,7 @@
 #include "control.hpp"
 #include "control_protocol.hpp"
 #include "json_text.hpp"
+#include "log_writer.hpp"
 #include "metrics.hpp"
 
 namespace procactor::launcher {
@@ -79,6 +81,37 @@ std::vector<std::string> last_lines(const fs::path& file, std::size_t lines) {
   return all;
 }
 
+// The last lines of an instance's log; for a whole actor, of each of its
+// replicas' logs, each line after its instance's name, merged by their
+// stamps (as `procactor logs RUN ACTOR` does).
+std::vector<std::string> log_tail(const fs::path& logs, const ActorTarget& target) {
+  if (target.replica) return last_lines(logs / (target.name + "." + std::to_string(*target.replica) + ".log"), log_tail_lines);
+  std::vector<fs::path> files;
+  std::error_code ignored;
+  for (const auto& entry : fs::directory_iterator(logs, ignored)) {
+    const std::string file = entry.path().filename().string();
+    if (!file.ends_with(".log")) continue;  // NAME.N.log; NAME.N.log.1 is what it rotated
+    const std::string instance = file.substr(0, file.size() - 4);
+    if (instance.substr(0, instance.rfind('.')) == target.name) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<std::pair<std::string, std::string>> lines;  // stamp, text
+  for (const fs::path& file : files) {
+    const std::string name = file.filename().string();
+    const std::string prefix = files.size() > 1 ? name.substr(0, name.size() - 4) + " | " : std::string();
+    std::string stamp;  // a line with none keeps its place after the one before
+    for (std::string& line : last_lines(file, log_tail_lines)) {
+      if (const auto own = line_timestamp(line)) stamp = std::string(*own);
+      lines.emplace_back(stamp, prefix + line);
+    }
+  }
+  std::stable_sort(lines.begin(), lines.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> tail;
+  const std::size_t skip = lines.size() > log_tail_lines ? lines.size() - log_tail_lines : 0;
+  for (std::size_t i = skip; i < lines.size(); ++i) tail.push_back(std::move(lines[i].second));
+  return tail;
+}
+
 void reply_json(httplib::Response& res, const json& body, int code = 200) {
   res.status = code;
   res.set_header("Cache-Control", "no-store");
@@ -116,12 +149,24 @@ struct dashboard_state {
       }
     }
     read_events();
+    // No answer: the run has ended, or its supervisor died (then it
+    // recorded no end); the page says which.
+    std::string ignored;
+    const std::optional<RunEntry> now = reply ? std::nullopt : find_run(run.name, ignored);
+    const char* run_state = reply ? "live" : now && now->state == RunState::died ? "died" : "ended";
     std::lock_guard guard(mutex);
     answers = reply.has_value();
     if (reply) {
       status = std::move(parsed);
     }
-    if (!status.is_null()) status["live"] = answers;
+    if (!status.is_null()) {
+      status["live"] = answers;
+      if (answers) {
+        status.erase("run_state");
+      } else {
+        status["run_state"] = run_state;
+      }
+    }
   }
 
   // By the sampler, and by a request for events (so that it sees those
@@ -224,7 +269,7 @@ struct dashboard_state {
       } else {
         body["inspect"] = nullptr;
       }
-      body["log_tail"] = last_lines(run.dir / "logs" / (name + ".log"), log_tail_lines);
+      body["log_tail"] = log_tail(run.dir / "logs", *target);
       reply_json(res, body);
     });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {

@@ -12,6 +12,7 @@
 // order is the launcher's spawn order) and only reports what the groups do.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -199,7 +200,9 @@ class graph_run {
   int wake_fd_ = -1;
   void wake() noexcept;
 
-  bool stopping_ = false;
+  // Set on the run loop, read by the control thread too (a restart asked
+  // while the run stops is refused).
+  std::atomic<bool> stopping_{false};
   bool job_ended_ = false;
   bool stopped_by_user_ = false;
   std::optional<steady::time_point> force_at_;

@@ -10,9 +10,11 @@ namespace {
 
 using nlohmann::json;
 
-// The states an instance can be in (ActorState, and `remote` on a node of
-// a multi-node run), for the state set.
-constexpr std::string_view states[] = {"starting", "running", "restarting", "exited", "failed", "killed", "remote"};
+// The states an instance can be in (ActorState; `stopped`, a running one
+// stopped by a signal; `remote` on a node of a multi-node run), for the
+// state set.
+constexpr std::string_view states[] = {"starting", "running",  "restarting", "exited",
+                                       "failed",   "killed",   "stopped",    "remote"};
 
 std::string number(double value) {
   if (std::isnan(value)) return "NaN";

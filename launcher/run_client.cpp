@@ -1,5 +1,6 @@
 #include "run_client.hpp"
 
+#include <fstream>
 #include <iostream>
 
 #include "commands.hpp"
@@ -32,12 +33,42 @@ int report_not_live(const RunEntry& run) {
   return exit_failure;
 }
 
+namespace {
+
+// Whether `pid` is stopped by a signal (SIGSTOP, SIGTSTP) or held by a
+// tracer: /proc/PID/stat's state T or t.
+bool stopped(pid_t pid) {
+  if (pid <= 0) return false;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() &&
+         (line[close + 2] == 'T' || line[close + 2] == 't');
+}
+
+}  // namespace
+
 std::optional<std::string> ask(const RunEntry& run, const ControlRequest& request, int& code) {
   if (run.state != RunState::live) {
     code = report_not_live(run);
     return std::nullopt;
   }
-  auto reply = control_request(run.dir / "control.sock", to_request_line(request));
+  // A stopped supervisor answers nothing until it is continued: said at
+  // once rather than after the socket's time limit.
+  if (stopped(run.supervisor_pid)) {
+    std::cerr << "procactor: run " << run.name << "'s supervisor (pid " << run.supervisor_pid
+              << ") is stopped (by SIGSTOP or Ctrl-Z, or held by a debugger), so it cannot answer; `kill -CONT "
+              << run.supervisor_pid << "` lets it go on\n";
+    code = exit_failure;
+    return std::nullopt;
+  }
+  // What only reads the run gets its answer in a few seconds or none;
+  // a stop or a restart may wait on the actors.
+  const bool reads = request.verb == ControlRequest::Verb::status || request.verb == ControlRequest::Verb::inspect ||
+                     request.verb == ControlRequest::Verb::ping;
+  auto reply = control_request(run.dir / "control.sock", to_request_line(request),
+                               reads ? std::chrono::seconds(15) : std::chrono::seconds(60));
   if (reply) return reply;
   RunEntry now = refreshed(run);
   if (now.state == RunState::live && now.exit_code >= 0) {
@@ -49,7 +80,7 @@ std::optional<std::string> ask(const RunEntry& run, const ControlRequest& reques
     code = report_not_live(now);
   } else {
     std::cerr << "procactor: run " << run.name << " does not answer on its control socket (supervisor pid "
-              << now.supervisor_pid << ")\n";
+              << now.supervisor_pid << ")" << (stopped(now.supervisor_pid) ? ": it is stopped; `kill -CONT " + std::to_string(now.supervisor_pid) + "` lets it go on" : std::string()) << "\n";
     code = exit_failure;
   }
   return std::nullopt;

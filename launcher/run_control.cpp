@@ -52,6 +52,10 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
   const std::string target = to_string(request.target);
   if (chosen.empty()) return "error: no actor '" + target + "' in run " + run_.name;
   if (request.verb == Verb::inspect) return json_text(inspect_json(rt, graph_, run_.name, chosen));
+  // A restart now would start again what the stop is ending.
+  if (request.verb == Verb::restart && (stopping_ || stop_pending())) {
+    return "error: run " + run_.name + " is stopping: it restarts nothing now";
+  }
   std::size_t acted = 0;
   for (const instance_ref& inst : chosen) {
     // Only a live process can be restarted or signalled; one that has not

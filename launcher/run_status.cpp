@@ -16,6 +16,7 @@ namespace {
 struct process_sample {
   double cpu_seconds = 0;
   std::uint64_t rss_bytes = 0;
+  bool stopped = false;  // by a signal (SIGSTOP, SIGTSTP) or a tracer: state T or t
 };
 
 // CPU time of the incarnation so far, and resident memory, from /proc.
@@ -32,6 +33,7 @@ process_sample sample_process(int pid) {
   std::string field;
   double utime = 0, stime = 0;
   for (int i = 1; i <= 13 && rest >> field; ++i) {
+    if (i == 1) sample.stopped = field == "T" || field == "t";
     if (i == 12) utime = std::strtod(field.c_str(), nullptr);
     if (i == 13) stime = std::strtod(field.c_str(), nullptr);
   }
@@ -115,7 +117,9 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
                     {"type", actor.type},
                     {"group", info.group.empty() ? actor.group : info.group},
                     {"pid", info.pid},
-                    {"state", inst.remote ? std::string("remote") : std::string(to_string(info.state))},
+                    {"state", inst.remote                                           ? std::string("remote")
+                              : info.state == ActorState::running && process.stopped ? std::string("stopped")
+                                                                                      : std::string(to_string(info.state))},
                     {"uptime_s", uptime},
                     {"restarts", info.restarts},
                     {"cpu_percent", cpu_percent},

@@ -3,7 +3,10 @@
 // `procactor` would never send get an error that names what is wrong.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
 #include <atomic>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
@@ -20,6 +23,15 @@ void check_status_answers(sandbox& box, const std::string& run, std::size_t rows
   const json parsed = json::parse(status.out, nullptr, false);
   REQUIRE_MESSAGE(!parsed.is_discarded(), status.out);
   CHECK(parsed["actors"].size() == rows);
+}
+
+// The state letter of /proc/PID/stat (R, S, T, ...); 0 when it cannot be read.
+char process_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() ? line[close + 2] : '\0';
 }
 
 }  // namespace
@@ -133,6 +145,45 @@ TEST_CASE("raw control requests that are malformed get an error naming the probl
         return now.at("worker.1") != before.at("worker.1");
       },
       120s));
+  CHECK(box.procactor({"stop", run.name}, 120s).exit_code == 0);
+  check_run_left_nothing(run.supervisor);
+}
+
+TEST_CASE("status shows a stopped actor as stopped and says at once that a stopped supervisor cannot answer" *
+          doctest::timeout(290)) {
+  sandbox box;
+  const auto run = launch_detached(box, box.copy_graph("endless.toml"));
+  const auto pids = running_instances(box, run.name, 4);
+  const pid_t worker = pids.at("worker.0");
+
+  REQUIRE(::kill(worker, SIGSTOP) == 0);
+  const auto state_of_worker = [&] {
+    const result r = box.procactor({"status", run.name, "--json"}, 120s);
+    const json parsed = json::parse(r.out, nullptr, false);
+    if (parsed.is_discarded() || !parsed.contains("actors")) return std::string();
+    for (const auto& row : parsed["actors"]) {
+      if (row["name"] == "worker.0") return row["state"].get<std::string>();
+    }
+    return std::string();
+  };
+  CHECK(eventually([&] { return state_of_worker() == "stopped"; }, 60s));
+  const result table = box.procactor({"status", run.name}, 120s);
+  CHECK(table.exit_code == 0);
+  CHECK_MESSAGE(table.out.find(" stopped ") != std::string::npos, table.out);
+  REQUIRE(::kill(worker, SIGCONT) == 0);
+  CHECK(eventually([&] { return state_of_worker() == "running"; }, 60s));
+
+  // The supervisor stopped: no wait for the socket's time limit.
+  REQUIRE(::kill(run.supervisor, SIGSTOP) == 0);
+  CHECK(eventually([&] { return process_state(run.supervisor) == 'T'; }, 60s));
+  for (const auto& args : std::vector<std::vector<std::string>>{{"status", run.name}, {"inspect", run.name, "sink"}}) {
+    const result r = box.procactor(args, 120s);
+    CHECK(r.exit_code == 1);
+    CHECK_MESSAGE(r.err.find("is stopped") != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find("kill -CONT " + std::to_string(run.supervisor)) != std::string::npos, r.err);
+  }
+  REQUIRE(::kill(run.supervisor, SIGCONT) == 0);
+  check_status_answers(box, run.name, 4);
   CHECK(box.procactor({"stop", run.name}, 120s).exit_code == 0);
   check_run_left_nothing(run.supervisor);
 }

@@ -59,6 +59,12 @@ TEST_CASE("a second Ctrl-C forces the stop and leaves nothing behind" * doctest:
 
   launch->signal(SIGINT);
   launch->wait_for_output("procactor | interrupted: stopping the graph (again to force)\n", 120s);
+  // While it stops, a restart would start again what the stop ends: refused.
+  const result restart = box.procactor({"restart", "stuck-drain", "worker.0"});
+  CHECK(restart.exit_code == 1);
+  CHECK_MESSAGE(restart.err.find("run stuck-drain is stopping: it restarts nothing now") != std::string::npos,
+                restart.err);
+  CHECK(box.procactor({"status", "stuck-drain", "--json"}).exit_code == 0);  // it still answers
   launch->signal(SIGINT);
   const int code = launch->wait(240s);
   const std::string out = launch->out();

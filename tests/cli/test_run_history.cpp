@@ -211,6 +211,8 @@ TEST_CASE("status of an ended run prints its final table and the exit code it en
   for (std::size_t i = 0; i < instances.size(); ++i) {
     CHECK_MESSAGE(lines[2 + i].starts_with(instances[i] + " "), lines[2 + i]);
     CHECK_MESSAGE(lines[2 + i].find(" exited ") != std::string::npos, lines[2 + i]);
+    // No process, so no uptime (not "0.0s").
+    CHECK_MESSAGE(lines[2 + i].find(" exited  - ") != std::string::npos, lines[2 + i]);
   }
   CHECK(lines[6].starts_with("shared memory "));
   CHECK_MESSAGE(std::regex_match(lines[7], std::regex(R"(run primes-small ended at [0-9]{4}-[0-9]{2}-[0-9]{2}T)"
@@ -222,6 +224,7 @@ TEST_CASE("status of an ended run prints its final table and the exit code it en
   const json status = json::parse(as_json.out, nullptr, false);
   REQUIRE_MESSAGE(!status.is_discarded(), as_json.out);
   CHECK(status["run"] == "primes-small");
+  CHECK(status["run_state"] == "ended");
   CHECK(status["exit_code"] == 0);
   CHECK(status["ended_ms"].is_number_integer());
   CHECK(std::regex_match(status["ended"].get<std::string>(), iso_time));
@@ -259,6 +262,44 @@ TEST_CASE("log lines carry their time and logs of a replicated actor merges them
   const result scaled = box.procactor({"scale", run.name, "talker", "3"});
   REQUIRE_MESSAGE(scaled.exit_code == 0, scaled.err);
   follow->wait_for_output("talker.2 line ", 120s);
+
+  // The dashboard's /api/actor: an instance's last log lines, and for the
+  // whole actor every replica's, each after its instance (fetched with
+  // Python's standard library, in /usr/bin/python3 as everywhere else).
+  {
+    auto dashboard = box.start({"dashboard", run.name, "--http", "127.0.0.1:0"});
+    dashboard->wait_for_output("Ctrl-C to stop", 60s);
+    const std::string said = dashboard->out();
+    const auto at = said.find(" at http://");
+    REQUIRE_MESSAGE(at != std::string::npos, said);
+    const std::string url = said.substr(at + 4, said.find(' ', at + 4) - (at + 4));
+    const auto tail_of = [&](const std::string& name) {
+      const result got = box.program({"/usr/bin/python3", "-c",
+                                      "import sys, urllib.request; "
+                                      "sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                                      url + "api/actor?name=" + name});
+      REQUIRE_MESSAGE(got.exit_code == 0, got.err);
+      const json body = json::parse(got.out, nullptr, false);
+      REQUIRE_MESSAGE(body.contains("log_tail"), got.out);
+      return body["log_tail"].get<std::vector<std::string>>();
+    };
+    const auto instance = tail_of("talker.1");
+    CHECK(instance.size() == 50);
+    for (const auto& line : instance) CHECK_MESSAGE(unstamped(line).starts_with("talker.1 line "), line);
+    const auto actor = tail_of("talker");
+    CHECK(actor.size() == 50);
+    std::set<std::string> instances;
+    for (const auto& line : actor) {
+      const auto bar = line.find(" | ");
+      REQUIRE_MESSAGE(bar != std::string::npos, line);
+      instances.insert(line.substr(0, bar));
+      CHECK_MESSAGE(unstamped(line.substr(bar + 3)).starts_with(line.substr(0, bar) + " line "), line);
+    }
+    CHECK(instances.size() >= 2);  // the three print side by side
+    dashboard->signal(SIGINT);
+    CHECK(dashboard->wait(60s) == 0);
+  }
+
   const result stop = box.procactor({"stop", run.name}, 120s);
   REQUIRE_MESSAGE(stop.exit_code == 0, stop.err);
   check_run_left_nothing(run.supervisor);

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "harness.hpp"
@@ -27,9 +28,18 @@ TEST_CASE("a detached supervisor killed with kill -9 leaves a run that status re
   const fs::path graph = box.copy_graph("endless.toml");
   const auto run = launch_detached(box, graph);
   const auto pids = running_instances(box, run.name, 4);
+  // A dashboard of the run, serving when the supervisor is killed.
+  const auto dashboard = box.start({"dashboard", run.name, "--http", "127.0.0.1:0"});
+  dashboard->wait_for_output("Ctrl-C to stop", 60s);
 
   REQUIRE(::kill(run.supervisor, SIGKILL) == 0);
   CHECK(eventually([&] { return !is_alive(run.supervisor); }, 60s));
+  // It stops, saying the run died rather than that it ended.
+  CHECK(dashboard->wait(60s) == 1);
+  CHECK_MESSAGE(dashboard->out().find("procactor | run " + run.name + " died; the dashboard stops") != std::string::npos,
+                dashboard->out());
+  CHECK_MESSAGE(dashboard->err().find("procactor: run " + run.name + " died: its supervisor") != std::string::npos,
+                dashboard->err());
   // Its actors die with it.
   for (const auto& [name, pid] : pids) CHECK_MESSAGE(eventually([&] { return !is_alive(pid); }, 60s), name);
 
@@ -45,8 +55,19 @@ TEST_CASE("a detached supervisor killed with kill -9 leaves a run that status re
     CAPTURE(args.size());
     const result r = box.procactor(args);
     CHECK(r.exit_code == 1);
-    CHECK(r.out.empty());
     CHECK_MESSAGE(r.err.starts_with(died), r.err);
+    if (args.back() != "--json") {
+      CHECK(r.out.empty());
+      continue;
+    }
+    // A script gets an object that says so.
+    const auto status = nlohmann::json::parse(r.out, nullptr, false);
+    REQUIRE_MESSAGE(status.is_object(), r.out);
+    CHECK(status["run_state"] == "died");
+    CHECK(status["run"] == run.name);
+    CHECK(status["graph"] == "endless");
+    CHECK(status["supervisor_pid"] == run.supervisor);
+    CHECK(status["exit_code"].is_null());
   }
   // What it printed until it was killed is still there.
   const result log = box.procactor({"logs", run.name});
