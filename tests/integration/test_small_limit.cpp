@@ -39,6 +39,10 @@ TEST_CASE("a message over max_message_size is refused at send with errc::too_lar
     FAIL("a 2 MiB ask under a 1 MiB limit returned");
   } catch (const procactor::error& e) {
     CHECK(e.code() == errc::too_large);
+    // As a send's: the size and the limit, not only "could not be sent".
+    CHECK(e.message().find(" bytes exceeds the limit of 1048576 bytes") != std::string::npos);
+    CHECK(e.message().find("1048576") != std::string::npos);
+    CHECK(e.message().find("max_message_size") != std::string::npos);
   }
 
   // Under the limit (and over a lane's inline maximum, so a blob): delivered.
