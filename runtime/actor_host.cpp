@@ -249,8 +249,13 @@ void actor_host::emit_on(std::size_t index, type_id type, std::span<const std::b
       }
       if (r.targets.empty()) return;
     }
+    // A full lane is back-pressure, not an error: the emit waits for room
+    // as long as the target lives (one gone for good, or down under
+    // fail_fast, ends the wait with actor_died), however far behind it is.
+    // With send_timeout here, a consumer more than 30 s behind made its
+    // producer throw out of its loop and start again from the beginning.
     auto deliver = [&](slot_id target) {
-      send(target, {type, payload, 0, 0}, process_.send_timeout);
+      send(target, {type, payload, 0, 0}, longest_wait);
     };
     try {
       switch (r.route.policy) {

@@ -192,6 +192,9 @@ struct arena_header {
   std::uint64_t size;
   std::uint64_t max_message_size;
   std::uint64_t lane_capacity;
+  // Options::send_timeout, in ns, for every process of the run (0: the
+  // default of 30 s).
+  std::uint64_t send_timeout_ns;
   char run_name[name_length];
   // Problems found in shared memory (corrupt records, slot entries that
   // failed their check), counted by whoever found them.

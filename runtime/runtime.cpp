@@ -100,7 +100,9 @@ detail::arena open_arena(const std::string& run) {
     detail::install_crash_trace(name);
     // Lines reach a capturing supervisor as they are printed, not at exit.
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    const std::uint64_t send_timeout_ns = a.header()->send_timeout_ns;
     detail::process::install(std::make_unique<detail::process>(std::move(a), slot, false));
+    if (send_timeout_ns != 0) detail::process::current()->send_timeout = std::chrono::nanoseconds(send_timeout_ns);
     detail::actor_host host(*detail::process::current(), slot);
     if (forked) host.publish_warm_pages_after_first();
     code = host.run(type);

@@ -100,6 +100,9 @@ supervisor::supervisor(std::vector<std::string> argv, Options options)
     throw;
   }
 
+  // The actors' sends and replies wait as long as the program's do.
+  const auto send_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(bounded(options_.send_timeout));
+  a.header()->send_timeout_ns = static_cast<std::uint64_t>(std::max<std::int64_t>(send_timeout.count(), 1));
   slot_entry& self = a.slot(supervisor_slot);
   self.pid.store(::getpid());
   std::strncpy(self.name, "supervisor", name_length - 1);
