@@ -298,9 +298,10 @@ void supervisor::after_crash(slot_id slot, child& c) {
 // What is still queued for an actor that has ended for good will never be
 // handled: each message becomes a dead letter, and an ask among them is
 // answered no_such_actor now rather than at its timeout (a Pool then gives
-// the task to another worker). Its state is terminal already, so senders are
-// refused from now on and nobody else consumes the mailbox. Done before the
-// exit is told, so that whoever hears of it finds the dead letters in.
+// the task to another worker). Its process is gone and none follows, so
+// nobody else consumes the mailbox; once its state is terminal (the second,
+// unbounded pass) senders are refused too. Done before the exit is told, so
+// that whoever hears of it finds the dead letters in.
 void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool bounded) {
   const child& c = children_[slot];
   if (c.remote) return;
