@@ -10,7 +10,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <procactor/runtime.hpp>
-#include <queue>
 #include <sstream>
 #include <thread>
 
@@ -202,11 +201,12 @@ int status_command(const StatusOptions& options) {
     auto reply = ask(*run, request, code);
     if (!reply) {
       // An ended run answers no more (still exit code 3, as every command
-      // on it), but it left its last table behind.
-      if (code == exit_no_such_run) print_final_status(refreshed(*run), options.json);
-      // A run that died left no table; a script still gets an object that
-      // says so (the reason is on stderr).
-      if (options.json && refreshed(*run).state == RunState::died) print_died_status(refreshed(*run));
+      // on it), but it left its last table behind. A run that died left
+      // none; a script still gets an object that says so (the reason is on
+      // stderr).
+      const RunEntry now = refreshed(*run);
+      if (code == exit_no_such_run) print_final_status(now, options.json);
+      if (options.json && now.state == RunState::died) print_died_status(now);
       return code;
     }
     const auto status = nlohmann::json::parse(*reply, nullptr, false);
@@ -238,13 +238,6 @@ namespace {
 struct log_source {
   std::string prefix;
   std::filesystem::path path;
-};
-
-// A line as printed, and the stamp it sorts by: its own, or the last one
-// before it in its file (a line written before logs had stamps has none).
-struct log_line {
-  std::string stamp;
-  std::string text;
 };
 
 // One file's lines, oldest first: what rotation moved aside, then what the
@@ -287,54 +280,11 @@ class source_reader {
   std::string last_stamp_;
 };
 
-// The lines of several files in time order: each file's stay in their
-// order, and of lines stamped alike the file listed first goes first.
-std::vector<log_line> merge_by_time(std::vector<std::vector<log_line>> files) {
-  if (files.size() == 1) return std::move(files.front());
-  using head = std::pair<std::size_t, std::size_t>;  // file, line
-  const auto later = [&files](const head& a, const head& b) {
-    const std::string& stamp_a = files[a.first][a.second].stamp;
-    const std::string& stamp_b = files[b.first][b.second].stamp;
-    return stamp_a != stamp_b ? stamp_a > stamp_b : a.first > b.first;
-  };
-  std::priority_queue<head, std::vector<head>, decltype(later)> heads(later);
-  std::size_t total = 0;
-  for (std::size_t f = 0; f < files.size(); ++f) {
-    total += files[f].size();
-    if (!files[f].empty()) heads.emplace(f, 0);
-  }
-  std::vector<log_line> merged;
-  merged.reserve(total);
-  while (!heads.empty()) {
-    const auto [f, i] = heads.top();
-    heads.pop();
-    merged.push_back(std::move(files[f][i]));
-    if (i + 1 < files[f].size()) heads.emplace(f, i + 1);
-  }
-  return merged;
-}
-
-std::string instance_prefix(const std::filesystem::path& log) {
-  const std::string file = log.filename().string();
-  return file.substr(0, file.size() - 4) + " | ";
-}
-
 // The files `logs` reads: everything (run.log), a whole actor's replicas,
 // or one instance; empty when the run has no such actor.
 std::vector<log_source> log_sources(const RunEntry& run, const std::optional<ActorTarget>& actor) {
   if (!actor) return {{"", run.dir / "run.log"}};
-  std::vector<std::filesystem::path> found;
-  std::error_code ignored;
-  for (const auto& entry : std::filesystem::directory_iterator(run.dir / "logs", ignored)) {
-    const std::string file = entry.path().filename().string();
-    if (!file.ends_with(".log")) continue;  // NAME.N.log; NAME.N.log.1 is what it rotated
-    const std::string instance = file.substr(0, file.size() - 4);
-    const std::string base = instance.substr(0, instance.rfind('.'));
-    const bool match = actor->replica ? instance == actor->name + "." + std::to_string(*actor->replica)
-                                      : base == actor->name;
-    if (match) found.push_back(entry.path());
-  }
-  std::sort(found.begin(), found.end());
+  const std::vector<std::filesystem::path> found = instance_logs(run.dir / "logs", actor->name, actor->replica);
   std::vector<log_source> sources;
   for (const auto& path : found) sources.push_back({found.size() > 1 ? instance_prefix(path) : "", path});
   return sources;

@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -85,30 +84,21 @@ std::vector<std::string> last_lines(const fs::path& file, std::size_t lines) {
 // replicas' logs, each line after its instance's name, merged by their
 // stamps (as `procactor logs RUN ACTOR` does).
 std::vector<std::string> log_tail(const fs::path& logs, const ActorTarget& target) {
-  if (target.replica) return last_lines(logs / (target.name + "." + std::to_string(*target.replica) + ".log"), log_tail_lines);
-  std::vector<fs::path> files;
-  std::error_code ignored;
-  for (const auto& entry : fs::directory_iterator(logs, ignored)) {
-    const std::string file = entry.path().filename().string();
-    if (!file.ends_with(".log")) continue;  // NAME.N.log; NAME.N.log.1 is what it rotated
-    const std::string instance = file.substr(0, file.size() - 4);
-    if (instance.substr(0, instance.rfind('.')) == target.name) files.push_back(entry.path());
-  }
-  std::sort(files.begin(), files.end());
-  std::vector<std::pair<std::string, std::string>> lines;  // stamp, text
+  const std::vector<fs::path> files = instance_logs(logs, target.name, target.replica);
+  std::vector<std::vector<log_line>> each;
   for (const fs::path& file : files) {
-    const std::string name = file.filename().string();
-    const std::string prefix = files.size() > 1 ? name.substr(0, name.size() - 4) + " | " : std::string();
+    const std::string prefix = files.size() > 1 ? instance_prefix(file) : std::string();
     std::string stamp;  // a line with none keeps its place after the one before
+    auto& lines = each.emplace_back();
     for (std::string& line : last_lines(file, log_tail_lines)) {
       if (const auto own = line_timestamp(line)) stamp = std::string(*own);
-      lines.emplace_back(stamp, prefix + line);
+      lines.push_back({stamp, prefix + line});
     }
   }
-  std::stable_sort(lines.begin(), lines.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<log_line> merged = merge_by_time(std::move(each));
   std::vector<std::string> tail;
-  const std::size_t skip = lines.size() > log_tail_lines ? lines.size() - log_tail_lines : 0;
-  for (std::size_t i = skip; i < lines.size(); ++i) tail.push_back(std::move(lines[i].second));
+  const std::size_t skip = merged.size() > log_tail_lines ? merged.size() - log_tail_lines : 0;
+  for (std::size_t i = skip; i < merged.size(); ++i) tail.push_back(std::move(merged[i].text));
   return tail;
 }
 

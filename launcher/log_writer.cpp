@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <queue>
 #include <utility>
 
 #include "json_text.hpp"
@@ -219,6 +220,52 @@ std::vector<std::string> read_log_lines(const std::filesystem::path& path) {
     while (std::getline(in, line)) lines.push_back(std::move(line));
   }
   return lines;
+}
+
+std::vector<std::filesystem::path> instance_logs(const std::filesystem::path& logs, const std::string& actor,
+                                                std::optional<std::uint32_t> replica) {
+  std::vector<fs::path> found;
+  std::error_code ignored;
+  for (const auto& entry : fs::directory_iterator(logs, ignored)) {
+    const std::string file = entry.path().filename().string();
+    if (!file.ends_with(".log")) continue;  // NAME.N.log; NAME.N.log.1 is what it rotated
+    const std::string instance = file.substr(0, file.size() - 4);
+    const bool match = replica ? instance == actor + "." + std::to_string(*replica)
+                               : instance.substr(0, instance.rfind('.')) == actor;
+    if (match) found.push_back(entry.path());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+std::vector<log_line> merge_by_time(std::vector<std::vector<log_line>> files) {
+  if (files.size() == 1) return std::move(files.front());
+  using head = std::pair<std::size_t, std::size_t>;  // file, line
+  const auto later = [&files](const head& a, const head& b) {
+    const std::string& stamp_a = files[a.first][a.second].stamp;
+    const std::string& stamp_b = files[b.first][b.second].stamp;
+    return stamp_a != stamp_b ? stamp_a > stamp_b : a.first > b.first;
+  };
+  std::priority_queue<head, std::vector<head>, decltype(later)> heads(later);
+  std::size_t total = 0;
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    total += files[f].size();
+    if (!files[f].empty()) heads.emplace(f, 0);
+  }
+  std::vector<log_line> merged;
+  merged.reserve(total);
+  while (!heads.empty()) {
+    const auto [f, i] = heads.top();
+    heads.pop();
+    merged.push_back(std::move(files[f][i]));
+    if (i + 1 < files[f].size()) heads.emplace(f, i + 1);
+  }
+  return merged;
+}
+
+std::string instance_prefix(const std::filesystem::path& log) {
+  const std::string file = log.filename().string();
+  return file.substr(0, file.size() - 4) + " | ";
 }
 
 // --- log_follower ---------------------------------------------------------

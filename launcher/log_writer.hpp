@@ -81,6 +81,25 @@ class log_writer {
 // Every line of a log and its rotated files, oldest first.
 [[nodiscard]] std::vector<std::string> read_log_lines(const std::filesystem::path& path);
 
+// The log files (NAME.N.log in `logs`, sorted) of one instance of `actor`
+// when `replica` is set, else of all its replicas; empty when there is none.
+[[nodiscard]] std::vector<std::filesystem::path> instance_logs(const std::filesystem::path& logs,
+                                                               const std::string& actor,
+                                                               std::optional<std::uint32_t> replica);
+// "NAME.N | ", what each line of an instance's log gets when several are
+// shown together.
+[[nodiscard]] std::string instance_prefix(const std::filesystem::path& log);
+
+// A line as printed, and the stamp it sorts by: its own, or the last one
+// before it in its file (a line written before logs had stamps has none).
+struct log_line {
+  std::string stamp;
+  std::string text;
+};
+// The lines of several files in time order: each file's stay in their
+// order, and of lines stamped alike the file listed first goes first.
+[[nodiscard]] std::vector<log_line> merge_by_time(std::vector<std::vector<log_line>> files);
+
 // Reads what is appended to a file, line by line, from its end (or its
 // start) on; survives the file's rotation (what was appended to the old
 // file before it was renamed is read first) and a file that does not

@@ -1,10 +1,10 @@
 #include "run_client.hpp"
 
-#include <fstream>
 #include <iostream>
 
 #include "commands.hpp"
 #include "control.hpp"
+#include "run_status.hpp"
 
 namespace procactor::launcher {
 
@@ -33,22 +33,6 @@ int report_not_live(const RunEntry& run) {
   return exit_failure;
 }
 
-namespace {
-
-// Whether `pid` is stopped by a signal (SIGSTOP, SIGTSTP) or held by a
-// tracer: /proc/PID/stat's state T or t.
-bool stopped(pid_t pid) {
-  if (pid <= 0) return false;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  const auto close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() &&
-         (line[close + 2] == 'T' || line[close + 2] == 't');
-}
-
-}  // namespace
-
 std::optional<std::string> ask(const RunEntry& run, const ControlRequest& request, int& code) {
   if (run.state != RunState::live) {
     code = report_not_live(run);
@@ -56,7 +40,7 @@ std::optional<std::string> ask(const RunEntry& run, const ControlRequest& reques
   }
   // A stopped supervisor answers nothing until it is continued: said at
   // once rather than after the socket's time limit.
-  if (stopped(run.supervisor_pid)) {
+  if (process_stopped(run.supervisor_pid)) {
     std::cerr << "procactor: run " << run.name << "'s supervisor (pid " << run.supervisor_pid
               << ") is stopped (by SIGSTOP or Ctrl-Z, or held by a debugger), so it cannot answer; `kill -CONT "
               << run.supervisor_pid << "` lets it go on\n";
@@ -80,7 +64,7 @@ std::optional<std::string> ask(const RunEntry& run, const ControlRequest& reques
     code = report_not_live(now);
   } else {
     std::cerr << "procactor: run " << run.name << " does not answer on its control socket (supervisor pid "
-              << now.supervisor_pid << ")" << (stopped(now.supervisor_pid) ? ": it is stopped; `kill -CONT " + std::to_string(now.supervisor_pid) + "` lets it go on" : std::string()) << "\n";
+              << now.supervisor_pid << ")" << (process_stopped(now.supervisor_pid) ? ": it is stopped; `kill -CONT " + std::to_string(now.supervisor_pid) + "` lets it go on" : std::string()) << "\n";
     code = exit_failure;
   }
   return std::nullopt;

@@ -47,6 +47,8 @@ process_sample sample_process(int pid) {
 
 }  // namespace
 
+bool process_stopped(int pid) { return pid > 0 && sample_process(pid).stopped; }
+
 nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std::string& run_name,
                                       const std::vector<instance_ref>& instances, const std::string& client) {
   using steady = std::chrono::steady_clock;

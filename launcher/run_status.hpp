@@ -33,6 +33,10 @@ struct instance_ref {
 // changes meaning or goes away, not when one is added.
 inline constexpr int status_schema = 1;
 
+// Whether process `pid` is stopped by a signal (SIGSTOP, SIGTSTP) or held
+// by a tracer: state T or t in /proc/PID/stat.
+[[nodiscard]] bool process_stopped(int pid);
+
 // Samples the run for `status`; keeps each instance's message count of the
 // previous sample, so that msgs_per_s is the rate since then.
 class status_sampler {

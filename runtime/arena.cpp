@@ -103,7 +103,7 @@ arena arena::create(std::size_t size, std::size_t lane_capacity, std::size_t max
   sweep_dead_segments();
   arena a;
   a.name_ = std::string(segment_prefix) + std::to_string(::getpid()) + "-" + random_hex64();
-  size = std::max(size, sizeof(arena_header) + (std::size_t{1} << 20));
+  size = size_for(size);
   const std::uint64_t start = (sizeof(arena_header) + cache_line - 1) & ~std::uint64_t{cache_line - 1};
   try {
     a.shm_ = bip::shared_memory_object(bip::create_only, a.name_.c_str(), bip::read_write, bip::permissions(0600));

@@ -215,8 +215,14 @@ static_assert(std::is_standard_layout_v<arena_header>);
 
 class arena {
  public:
-  // Supervisor: makes and reserves the segment; throws error on failure.
+  // Supervisor: makes and reserves the segment, of size_for(size); throws
+  // error on failure.
   static arena create(std::size_t size, std::size_t lane_capacity, std::size_t max_message_size);
+  // The size a segment asked for as `size` gets: at least the slot table
+  // and 1 MiB.
+  static constexpr std::size_t size_for(std::size_t size) noexcept {
+    return std::max(size, sizeof(arena_header) + (std::size_t{1} << 20));
+  }
   // Child: maps the segment its supervisor made.
   static arena open(const std::string& name);
   arena() = default;

@@ -66,9 +66,7 @@ void check_lane_capacity(std::uint64_t capacity, const std::string& what, std::u
 supervisor::supervisor(std::vector<std::string> argv, Options options)
     : argv_(std::move(argv)), options_(std::move(options)) {
   if (options_.max_actors >= max_slots) options_.max_actors = max_slots - 1;
-  // (arena::create raises a smaller arena_size to its minimum.)
-  check_lane_capacity(options_.lane_capacity, "Options::lane_capacity",
-                      std::max<std::uint64_t>(options_.arena_size, sizeof(arena_header) + (std::size_t{1} << 20)));
+  check_lane_capacity(options_.lane_capacity, "Options::lane_capacity", arena::size_for(options_.arena_size));
   // Before anything else, and before any thread of the runtime's: the fork
   // server is a copy of the program as it is now.
   const char* mode = std::getenv("PROCACTOR_SPAWN");
