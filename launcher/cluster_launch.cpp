@@ -380,11 +380,12 @@ class cluster_launch {
       log->stamped(line.substr(bar + 3));
     }
     if (colour_ && bar != std::string_view::npos) {
-      std::cout << coloured_line(who, line.substr(bar + 3), actor == actor_of_.end(),
+      const std::string_view text = line.substr(bar + 3);
+      std::cout << coloured_line(who, terminal_ ? terminal_safe(text) : std::string(text), actor == actor_of_.end(),
                                  actor == actor_of_.end() ? 0 : actor->second)
                 << std::endl;
     } else {
-      std::cout << line << std::endl;
+      std::cout << (terminal_ ? terminal_safe(line) : std::string(line)) << std::endl;
     }
     run_log_.stamped(line);
   }
@@ -521,6 +522,7 @@ class cluster_launch {
   const Graph& graph_;
   RunEntry run_;
   bool colour_;
+  bool terminal_ = stdout_is_terminal();  // actors' text is then terminal_safe
   steady::time_point started_{};
   bool stop_by_request_ = false;
   std::string job_name_;  // mpirun or srun

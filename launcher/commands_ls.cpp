@@ -159,16 +159,17 @@ json json_of(const run_row& row) {
 }
 
 // One event as a row: time, kind, actor, then the pid and what happened; a
-// line that is not an event as it is.
-void add_event(text_table& table, const std::string& line) {
+// line that is not an event as it is. What happened can quote an actor (an
+// exception's text): on a terminal it is terminal_safe.
+void add_event(text_table& table, const std::string& line, bool terminal) {
   const json event = json::parse(line, nullptr, false);
   if (event.is_discarded() || !event.is_object()) {
-    table.add_line(line);
+    table.add_line(terminal ? terminal_safe(line) : line);
     return;
   }
   const std::string actor = event.value("actor", "");
   const int pid = event.value("pid", 0);
-  const std::string detail = event.value("detail", "");
+  const std::string detail = terminal ? terminal_safe(event.value("detail", "")) : event.value("detail", "");
   table.add({event.value("time", ""), event.value("kind", ""), actor.empty() ? "-" : actor,
              pid > 0 ? "pid " + std::to_string(pid) + (detail.empty() ? "" : ": ") + detail : detail});
 }
@@ -205,12 +206,13 @@ int events_command(const EventsOptions& options) {
   // what a later `events` prints, unless a longer name widens a column.
   text_table table(1);
   table.min_widths({0, 10, 13});
-  const auto print = [&options, &table](const std::vector<std::string>& lines) {
+  const bool terminal = stdout_is_terminal();
+  const auto print = [&options, &table, terminal](const std::vector<std::string>& lines) {
     for (const auto& line : lines) {
       if (options.json) {
         std::cout << line << '\n';
       } else {
-        add_event(table, line);
+        add_event(table, line, terminal);
       }
     }
     std::cout << table.take();

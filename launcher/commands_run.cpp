@@ -321,10 +321,15 @@ int logs_command(const LogsOptions& options) {
   }
   // Stamps of one format sort as text: no date is parsed per line.
   const std::string since = options.since ? local_timestamp(*options.since) : std::string();
-  const auto print = [&since](std::vector<log_line> lines, std::optional<std::size_t> tail) {
+  // What actors wrote reaches a terminal escaped (terminal_safe), a pipe
+  // as written.
+  const bool terminal = stdout_is_terminal();
+  const auto print = [&since, terminal](std::vector<log_line> lines, std::optional<std::size_t> tail) {
     std::erase_if(lines, [&since](const log_line& line) { return line.stamp < since; });
     const std::size_t skip = tail && *tail < lines.size() ? lines.size() - *tail : 0;
-    for (std::size_t i = skip; i < lines.size(); ++i) std::cout << lines[i].text << '\n';
+    for (std::size_t i = skip; i < lines.size(); ++i) {
+      std::cout << (terminal ? terminal_safe(lines[i].text) : lines[i].text) << '\n';
+    }
     std::cout.flush();
   };
   const auto mark = [] { return local_timestamp(wall_clock::now() - settle_time); };

@@ -59,7 +59,7 @@ graph_run::graph_run(const Graph& graph, const LaunchOptions& options, RunEntry 
       // Every instance has its log file from the start, so `logs RUN
       // NAME.N` works for a silent one; it is opened for writing only when
       // there is something to write, so idle actors cost no descriptor.
-      std::ofstream(log_path(instances_.size() - 1), std::ios::app);
+      create_log_file(log_path(instances_.size() - 1));
     }
   }
   logs_.resize(instances_.size());
@@ -92,9 +92,9 @@ void graph_run::print(std::size_t colour, const std::string& actor_or_launcher, 
   }
   if (!progress_text_.empty()) std::cout << "\r\033[K";  // the status line makes way, and comes back below
   if (colour_) {
-    std::cout << coloured_line(who, text, launcher_event, colour) << '\n';
+    std::cout << coloured_line(who, terminal_ ? terminal_safe(text) : text, launcher_event, colour) << '\n';
   } else {
-    std::cout << plain << '\n';
+    std::cout << (terminal_ ? terminal_safe(plain) : plain) << '\n';
   }
   if (!progress_text_.empty()) std::cout << progress_text_;
   std::cout.flush();

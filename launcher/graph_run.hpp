@@ -170,6 +170,7 @@ class graph_run {
   const Graph& graph_;
   RunEntry run_;
   bool colour_;
+  bool terminal_ = stdout_is_terminal();  // actors' text is then terminal_safe
   std::vector<instance> instances_;
   std::map<std::string, std::size_t, std::less<>> by_name_;
   std::vector<std::optional<Group>> groups_;  // as graph.groups; made on first use

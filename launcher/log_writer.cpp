@@ -16,9 +16,13 @@
 #include "json_text.hpp"
 
 namespace procactor::launcher {
+
 namespace {
 
 namespace fs = std::filesystem;
+
+// A run's logs are its owner's only, as its directory is.
+constexpr mode_t log_file_mode = 0600;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -177,7 +181,7 @@ void log_writer::append(std::string_view text, bool stamp, std::optional<wall_cl
   line += text;
   line += '\n';
   if (fd_ < 0) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, log_file_mode);
     if (fd_ < 0) return;
     struct stat info {};
     size_ = ::fstat(fd_, &info) == 0 ? static_cast<std::uint64_t>(info.st_size) : 0;
@@ -201,6 +205,11 @@ void log_writer::rotate() {
   size_ = 0;
   for (int n = keep_ - 1; n >= 1; --n) (void)::rename(rotated(path_, n).c_str(), rotated(path_, n + 1).c_str());
   (void)::rename(path_.c_str(), rotated(path_, 1).c_str());
+}
+
+void create_log_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, log_file_mode);
+  if (fd >= 0) ::close(fd);
 }
 
 std::vector<std::filesystem::path> log_files(const std::filesystem::path& path) {

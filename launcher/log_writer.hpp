@@ -74,6 +74,10 @@ class log_writer {
   std::uint64_t size_ = 0;
 };
 
+// Makes `path` an empty log file, readable by its owner only as every log
+// a log_writer starts, where it is not there yet; one that is stays as it is.
+void create_log_file(const std::filesystem::path& path);
+
 // A log file and what rotation left of it, oldest first (PATH.3 ... PATH.1,
 // PATH): the ones that exist.
 [[nodiscard]] std::vector<std::filesystem::path> log_files(const std::filesystem::path& path);

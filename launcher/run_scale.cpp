@@ -11,7 +11,6 @@
 // keys anew: a key's next messages may go to another replica.
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <thread>
 
 #include "graph_run.hpp"
@@ -120,7 +119,7 @@ std::string graph_run::scale(Runtime& rt, std::size_t a, std::uint32_t replicas)
         instances_.push_back({a, static_cast<int>(replica), name, {}, false, false});
         logs_.emplace_back();
       }
-      std::ofstream(log_path(instances_.size() - 1), std::ios::app);
+      create_log_file(log_path(instances_.size() - 1));
       SpawnOptions options = base;
       options.replica = static_cast<int>(replica);
       options.cpu = cpu_for_replica(actor.cpu, replica, cores).value_or(options.cpu);

@@ -46,6 +46,61 @@ std::string paint(std::string_view text, fmt::text_style style, bool colour) {
   return colour ? fmt::format("{}", fmt::styled(text, style)) : std::string(text);
 }
 
+namespace {
+
+// The length of the colour sequence at the start of `text` (ESC [ then
+// digits, ';' or ':', then m), or 0 where it is none.
+std::size_t colour_sequence(std::string_view text) {
+  if (text.size() < 3 || text[0] != '\x1b' || text[1] != '[') return 0;
+  for (std::size_t i = 2; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == 'm') return i + 1;
+    if (!((c >= '0' && c <= '9') || c == ';' || c == ':')) return 0;
+  }
+  return 0;
+}
+
+bool needs_escape(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+
+// A C1 control as UTF-8 writes it: 0xC2 then 0x80-0x9F.
+bool c1_control(std::string_view text, std::size_t at) {
+  return static_cast<unsigned char>(text[at]) == 0xc2 && at + 1 < text.size() &&
+         static_cast<unsigned char>(text[at + 1]) >= 0x80 && static_cast<unsigned char>(text[at + 1]) <= 0x9f;
+}
+
+}  // namespace
+
+std::string terminal_safe(std::string_view text) {
+  std::string out;
+  std::size_t copied = 0;  // text[copied, i) is still to be appended as it is
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (!needs_escape(c) && !c1_control(text, i)) {
+      ++i;
+      continue;
+    }
+    if (const std::size_t colour = colour_sequence(text.substr(i)); colour > 0) {
+      i += colour;
+      continue;
+    }
+    if (out.empty()) out.reserve(text.size() + 16);
+    out.append(text.substr(copied, i - copied));
+    if (needs_escape(c)) {
+      out += fmt::format("\\x{:02x}", c);
+      i += 1;
+    } else {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(text[i + 1]));
+      i += 2;
+    }
+    copied = i;
+  }
+  if (copied == 0) return std::string(text);
+  out.append(text.substr(copied));
+  return out;
+}
+
+bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) != 0; }
+
 bool stdout_redraws() {
   const char* term = std::getenv("TERM");
   return ::isatty(STDOUT_FILENO) != 0 && (term == nullptr || std::string_view(term) != "dumb");

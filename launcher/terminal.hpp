@@ -32,6 +32,18 @@ void set_colour_mode(colour_mode mode);
 // The same with this process's --color.
 [[nodiscard]] bool colour_for(int fd);
 
+// `text` as a terminal may be given it, where it came from an actor: each
+// control character but a tab, DEL and each C1 control (U+0080-U+009F)
+// written out as `\xHH` or `\u00HH`, and so each escape sequence but
+// colour (SGR: ESC [ digits and ; or : then m, which passes as it is, as
+// under `less -R`). An actor's output can then colour its text but not
+// move the cursor, clear the screen, set the title or the clipboard, or
+// hide what follows it. `text` itself when it has nothing to escape.
+[[nodiscard]] std::string terminal_safe(std::string_view text);
+// Whether standard output is a terminal, where actors' text gets
+// terminal_safe (a pipe or a file gets it as written).
+[[nodiscard]] bool stdout_is_terminal();
+
 // `text` in `style` when `colour`, else as it is.
 [[nodiscard]] std::string paint(std::string_view text, fmt::text_style style, bool colour);
 

@@ -142,6 +142,44 @@ TEST_CASE("piped launch shows no status line" * doctest::timeout(300)) {
   CHECK(launch->out().find('\r') == std::string::npos);
 }
 
+// What the painter prints, control characters and all (graphs/painter.toml.in).
+const std::string painted =
+    "title\x1b]0;owned\x07 clear\x1b[2J red\x1b[31mR\x1b[0m del\x7f c1\xc2\x9b tab\tend";
+// The same as a terminal gets it: each control character written out, the
+// colour as it is.
+const std::string painted_safe =
+    "title\\x1b]0;owned\\x07 clear\\x1b[2J red\x1b[31mR\x1b[0m del\\x7f c1\\u009b tab\tend";
+
+TEST_CASE("what an actor prints reaches a terminal with its control characters written out and a pipe as it is" *
+          doctest::timeout(300)) {
+  sandbox box;
+  const fs::path graph = box.copy_graph("painter.toml");
+  const std::string launched = on_terminal(box, "launch " + graph.string(), true);
+  CHECK_MESSAGE(launched.find("painter.0 | " + painted_safe) != std::string::npos, launched);
+  CHECK(launched.find("\x1b]0;") == std::string::npos);
+  CHECK(launched.find("\x1b[2J") == std::string::npos);
+
+  const std::string logged = on_terminal(box, "logs painter painter", true);
+  CHECK_MESSAGE(logged.find(painted_safe) != std::string::npos, logged);
+  CHECK(logged.find("\x1b]0;") == std::string::npos);
+  // The run's own log as well: `logs RUN`.
+  CHECK(on_terminal(box, "logs painter", true).find("painter.0 | " + painted_safe) != std::string::npos);
+
+  // Into a pipe, or a file, every byte as the actor wrote it.
+  const result piped = box.procactor({"logs", "painter", "painter"});
+  REQUIRE_MESSAGE(piped.exit_code == 0, piped.err);
+  CHECK_MESSAGE(piped.out.find(painted) != std::string::npos, piped.out);
+
+  // The logs are their owner's only, as run.log is: the painter's too,
+  // which the launch made before it had anything to write.
+  const fs::path run = box.runs_root() / "painter";
+  for (const fs::path& log : {run / "run.log", run / "events.jsonl", run / "logs" / "painter.0.log"}) {
+    REQUIRE_MESSAGE(fs::exists(log), log);
+    const fs::perms others = fs::perms::group_all | fs::perms::others_all;
+    CHECK_MESSAGE((fs::status(log).permissions() & others) == fs::perms::none, log);
+  }
+}
+
 TEST_CASE("help names every command and prints one command's usage" * doctest::timeout(60)) {
   sandbox box;
   const result all = box.procactor({"help"});

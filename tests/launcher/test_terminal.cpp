@@ -190,3 +190,24 @@ TEST_CASE("launch's lines: a coloured prefix, and the status line plain or dim")
   CHECK(progress_line(0, 0, 0, 3725, true) ==
         "\x1b[2mprocactor | 0 messages \xc2\xb7 0 msg/s \xc2\xb7 0 restarts \xc2\xb7 1h02m05s\x1b[0m");
 }
+
+TEST_CASE("terminal_safe writes out control characters and lets colour through") {
+  CHECK(terminal_safe("plain text, \xc3\xa9t\xc3\xa9 \xe2\x82\xac and a\ttab") ==
+        "plain text, \xc3\xa9t\xc3\xa9 \xe2\x82\xac and a\ttab");
+  CHECK(terminal_safe("") == "");
+  // The title, the screen, the cursor, a bell, a carriage return, DEL.
+  CHECK(terminal_safe("\x1b]0;owned\x07") == "\\x1b]0;owned\\x07");
+  CHECK(terminal_safe("a\x1b[2Jb") == "a\\x1b[2Jb");
+  CHECK(terminal_safe("\x1b[1;1H") == "\\x1b[1;1H");
+  CHECK(terminal_safe("over\rwritten") == "over\\x0dwritten");
+  CHECK(terminal_safe("\x7f") == "\\x7f");
+  CHECK(terminal_safe(std::string_view("nul\0byte", 8)) == "nul\\x00byte");
+  // A C1 control (U+009B is a CSI of its own), but not other two-byte UTF-8.
+  CHECK(terminal_safe("\xc2\x9b" "2J") == "\\u009b" "2J");
+  CHECK(terminal_safe("\xc2\xa0") == "\xc2\xa0");
+  // Colour passes, as under less -R, whole or not at all.
+  CHECK(terminal_safe("\x1b[31mred\x1b[0m \x1b[38;5;208mx\x1b[m") == "\x1b[31mred\x1b[0m \x1b[38;5;208mx\x1b[m");
+  CHECK(terminal_safe("\x1b[31") == "\\x1b[31");
+  CHECK(terminal_safe("\x1b[?25l") == "\\x1b[?25l");
+  CHECK(terminal_safe("\x1b") == "\\x1b");
+}

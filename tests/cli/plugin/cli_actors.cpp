@@ -109,6 +109,14 @@ class Talker : public procactor::Actor<Talker> {
   }
 };
 
+// Prints its `text` once, as it is, and returns: what an actor writes,
+// control characters and all, for the tests of what reaches a terminal.
+class Painter : public procactor::Actor<Painter> {
+ public:
+  static std::vector<procactor::ParamSpec> parameters() { return {{"text", ParamKind::string, true}}; }
+  void run() override { std::cout << params().get<std::string>("text") << std::endl; }
+};
+
 // Passes every Tick on.
 class Relay : public procactor::Actor<Relay, Tick> {
  public:
@@ -361,6 +369,7 @@ PROCACTOR_ACTOR(clitest::CountingTicker);
 PROCACTOR_ACTOR(clitest::TickSet);
 PROCACTOR_ACTOR(clitest::Ticker);
 PROCACTOR_ACTOR(clitest::Talker);
+PROCACTOR_ACTOR(clitest::Painter);
 PROCACTOR_ACTOR(clitest::Worker);
 PROCACTOR_ACTOR(clitest::Relay);
 PROCACTOR_ACTOR(clitest::Tally);
