@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -79,6 +80,23 @@ void kill_and_check(sandbox& box, const std::string& run, const std::string& vic
     CHECK_MESSAGE(now.at(name).pid == was.pid, name, " got a new process");
     CHECK_MESSAGE(now.at(name).restarts == was.restarts, name, " was restarted");
   }
+}
+
+// Polls `status RUN --json` until `instance`'s row satisfies `holds`;
+// false after two minutes without.
+bool wait_for_row(sandbox& box, const std::string& run, const std::string& instance,
+                  const std::function<bool(const json&)>& holds) {
+  return eventually(
+      [&] {
+        const result r = box.procactor({"status", run, "--json"}, 60s);
+        const json status = json::parse(r.out, nullptr, false);
+        if (status.is_discarded() || !status.contains("actors")) return false;
+        for (const auto& a : status["actors"]) {
+          if (a["name"] == instance) return holds(a);
+        }
+        return false;
+      },
+      120s);
 }
 
 std::string log_of(sandbox& box, const std::string& run, const std::string& instance) {
@@ -219,17 +237,9 @@ TEST_CASE("inspect shows each exit with the message in flight and the stderr tai
   sandbox box;
   const auto run = launch_detached(box, box.copy_graph("poisoned.toml"));
   // Three crashes on tick 3, then tick 3 is a dead letter and fragile.0 runs on.
-  const bool poisoned = eventually(
-      [&] {
-        const result r = box.procactor({"status", run.name, "--json"}, 60s);
-        const json status = json::parse(r.out, nullptr, false);
-        if (status.is_discarded() || !status.contains("actors")) return false;
-        for (const auto& a : status["actors"]) {
-          if (a["name"] == "fragile.0") return a["dead_letters"].get<int>() >= 1 && a["state"] == "running";
-        }
-        return false;
-      },
-      120s);
+  const bool poisoned = wait_for_row(box, run.name, "fragile.0", [](const json& a) {
+    return a["dead_letters"].get<int>() >= 1 && a["state"] == "running";
+  });
   REQUIRE_MESSAGE(poisoned, "fragile.0 never put tick 3 among its dead letters");
 
   const result as_json = box.procactor({"inspect", run.name, "fragile.0", "--json"});
@@ -312,17 +322,8 @@ TEST_CASE("inspect shows a crash whose stderr is not UTF-8" * doctest::timeout(2
     std::ofstream(graph) << text;
   }
   const auto run = launch_detached(box, graph);
-  const bool crashed = eventually(
-      [&] {
-        const result r = box.procactor({"status", run.name, "--json"}, 60s);
-        const json status = json::parse(r.out, nullptr, false);
-        if (status.is_discarded() || !status.contains("actors")) return false;
-        for (const auto& a : status["actors"]) {
-          if (a["name"] == "fragile.0") return a["restarts"].get<int>() >= 1;
-        }
-        return false;
-      },
-      120s);
+  const bool crashed =
+      wait_for_row(box, run.name, "fragile.0", [](const json& a) { return a["restarts"].get<int>() >= 1; });
   REQUIRE_MESSAGE(crashed, "fragile.0 never crashed");
 
   const std::string replaced = "fragile.0: crashing on tick 3 \uFFFD\uFFFD\uFFFD";
