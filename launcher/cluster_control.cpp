@@ -7,7 +7,29 @@
 #include <nlohmann/json.hpp>
 
 #include "json_text.hpp"
+#include "run_status.hpp"
 #include "runtime_options.hpp"
+
+namespace procactor::launcher {
+
+nlohmann::json edge_rows(const Graph& graph, const edge_totals& totals) {
+  const auto actor_index = [&graph](const std::string& name) {
+    const ActorSpec* actor = graph.find_actor(name);
+    return actor == nullptr ? graph.actors.size() : static_cast<std::size_t>(actor - graph.actors.data());
+  };
+  nlohmann::json rows = nlohmann::json::array();
+  for (const RouteSpec& route : graph.routes) {
+    const auto it = totals.find({actor_index(route.from), actor_index(route.to)});
+    rows.push_back({{"from", route.from},
+                    {"to", route.to},
+                    {"policy", std::string(to_string(route.policy))},
+                    {"messages", it == totals.end() ? 0 : it->second.first},
+                    {"msgs_per_s", it == totals.end() ? 0.0 : it->second.second}});
+  }
+  return rows;
+}
+
+}  // namespace procactor::launcher
 
 namespace procactor::launcher::relay {
 
@@ -137,6 +159,35 @@ nlohmann::json owned_rows(const Graph& graph, const std::map<std::size_t, nlohma
   nlohmann::json rows = nlohmann::json::array();
   for (const std::string& name : order) rows.push_back(std::move(chosen[name]));
   return rows;
+}
+
+// The edges of a status whose rows are the merged `actors`: each row's
+// inbound counts, by the actors of the sender and the receiver.
+edge_totals totals_of(const Graph& graph, const nlohmann::json& rows) {
+  const auto actor_of = [&graph](const std::string& instance) -> std::optional<std::size_t> {
+    const std::size_t dot = instance.rfind('.');
+    const ActorSpec* actor = dot == std::string::npos ? nullptr : graph.find_actor(instance.substr(0, dot));
+    if (actor == nullptr) return std::nullopt;
+    return static_cast<std::size_t>(actor - graph.actors.data());
+  };
+  edge_totals totals;
+  for (const nlohmann::json& row : rows) {
+    if (!row.is_object() || !row.contains("name") || !row["name"].is_string() || !row.contains("inbound") ||
+        !row["inbound"].is_array()) {
+      continue;
+    }
+    const auto to = actor_of(row["name"].get<std::string>());
+    if (!to) continue;
+    for (const nlohmann::json& in : row["inbound"]) {
+      if (!in.is_object() || !in.contains("from") || !in["from"].is_string()) continue;
+      const auto from = actor_of(in["from"].get<std::string>());
+      if (!from) continue;  // the launcher's own (from "procactor")
+      auto& edge = totals[{*from, *to}];
+      edge.first += in.value("messages", std::uint64_t{0});
+      edge.second += in.value("msgs_per_s", 0.0);
+    }
+  }
+  return totals;
 }
 
 std::uint64_t count_in(const nlohmann::json& reply, const char* key) {
@@ -289,9 +340,13 @@ std::string merge_replies(const Graph& graph, const std::string& run_name, const
     shared += count_in(reply, "shared_memory_bytes");
     corruptions += count_in(reply, "corruptions");
   }
-  nlohmann::json merged = {{"run", run_name},
+  nlohmann::json rows = owned_rows(graph, parsed, "actors");
+  const edge_totals totals = totals_of(graph, rows);
+  nlohmann::json merged = {{"schema", status_schema},
+                           {"run", run_name},
                            {"graph", graph.name},
-                           {"actors", owned_rows(graph, parsed, "actors")},
+                           {"actors", std::move(rows)},
+                           {"edges", edge_rows(graph, totals)},
                            {"shared_memory_bytes", shared},
                            {"corruptions", corruptions}};
   if (!silent.empty()) merged["unanswered_nodes"] = silent;

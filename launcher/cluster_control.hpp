@@ -31,14 +31,30 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "control_protocol.hpp"
 #include "graph.hpp"
+
+namespace procactor::launcher {
+
+// Messages handled along each pair of actors (indices into graph.actors,
+// sender first), and their rate.
+using edge_totals = std::map<std::pair<std::size_t, std::size_t>, std::pair<std::uint64_t, double>>;
+
+// The status object's "edges": every route of the graph, in its order,
+// with its policy and its totals (0 before its first message).
+[[nodiscard]] nlohmann::json edge_rows(const Graph& graph, const edge_totals& totals);
+
+}  // namespace procactor::launcher
 
 namespace procactor::launcher::relay {
 
@@ -86,7 +102,9 @@ struct node_reply {
   std::optional<std::string> text;
 };
 
-// The reply of the whole run, as a one-host run gives it: status rows and
+// The reply of the whole run, as a one-host run gives it (a status with
+// its schema, and its edges summed from the rows of the nodes that run
+// their receivers): status rows and
 // inspected instances each from the node that runs them (in the graph's
 // order, with their NODE), and for restart and kill "ok" when a node acted
 // (else the first node's error). In a status, the rows of a node that did

@@ -289,19 +289,34 @@ class cluster_launch {
           escalate(true);
           continue;
         }
+        if (!ready_told_) {
+          // A node that has not set up its signals yet would die of
+          // SIGUSR1, one not started yet would never get it: the stop
+          // waits until every node has said it is ready.
+          held_stop_ = asked;
+          say(asked == 1 ? "interrupted: the graph stops on every node once all have started (again to force)"
+                         : "the graph stops now on every node once all have started");
+          continue;
+        }
         say(asked == 1 ? "interrupted: stopping the graph on every node (again to force)"
                        : "stopping now on every node");
-        if (stop_by_request_) {
-          // As `procactor stop` would ask node 0, without waiting for its
-          // reply (number 0 is nobody's): now is a stop within no time.
-          ControlRequest stop;
-          stop.verb = ControlRequest::Verb::stop;
-          if (asked == 2) stop.stop_timeout = std::chrono::nanoseconds(0);
-          (void)write_to_job(relay::request_line(0, 0, stop) + '\n');
-        } else {
-          ::kill(job_, asked == 1 ? SIGUSR1 : SIGUSR2);
-        }
+        ask_nodes_to_stop(asked == 2);
       }
+    }
+  }
+
+  // The first Ctrl-C's stop in order on every node, or with `now` the
+  // second's.
+  void ask_nodes_to_stop(bool now) {
+    if (stop_by_request_) {
+      // As `procactor stop` would ask node 0, without waiting for its
+      // reply (number 0 is nobody's): now is a stop within no time.
+      ControlRequest stop;
+      stop.verb = ControlRequest::Verb::stop;
+      if (now) stop.stop_timeout = std::chrono::nanoseconds(0);
+      (void)write_to_job(relay::request_line(0, 0, stop) + '\n');
+    } else {
+      ::kill(job_, now ? SIGUSR2 : SIGUSR1);
     }
   }
 
@@ -425,6 +440,10 @@ class cluster_launch {
       record_event("ready", format_count(count, "actor") + " ready on " + format_count(ready_nodes_.size(), "node") +
                                 " in " + text);
       tell_foreground_ready();
+      if (held_stop_ != 0) {
+        say(held_stop_ == 1 ? "stopping the graph on every node" : "stopping now on every node");
+        ask_nodes_to_stop(held_stop_ == 2);
+      }
       return;
     }
     {
@@ -539,6 +558,7 @@ class cluster_launch {
   std::optional<steady::time_point> end_job_at_;   // when escalate() takes the next step
   int job_signalled_ = 0;                           // 0, SIGTERM or SIGKILL: how far escalate() went
   bool ready_told_ = false;
+  int held_stop_ = 0;  // a Ctrl-C before every node was ready (1 or 2): sent once they are
 
   std::mutex write_mutex_;
   std::mutex pending_mutex_;

@@ -226,7 +226,11 @@ int status_command(const StatusOptions& options) {
     }
     // Each table goes out whole as it is made, into a pipe too.
     std::cout.flush();
-    if (!options.watch) return exit_ok;
+    // A node of a multi-node run that did not answer fails the command as a
+    // one-host run that does not answer would, its table shown all the same.
+    if (!options.watch) {
+      return status.contains("unanswered_nodes") || status.contains("node_errors") ? exit_failure : exit_ok;
+    }
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
 }

@@ -148,7 +148,12 @@ class gateway_thread {
     thread_ = std::thread([this, &graph, node, ready = std::move(ready)]() mutable {
       serve(graph, node, ready);
     });
-    started.get();  // rethrows what kept the link from starting
+    try {
+      started.get();  // rethrows what kept the link from starting
+    } catch (...) {
+      thread_.join();  // it has returned: a joinable thread's destructor would abort
+      throw;
+    }
   }
   ~gateway_thread() {
     finish();

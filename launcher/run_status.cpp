@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cluster_control.hpp"
 #include "runtime_options.hpp"
 
 namespace procactor::launcher {
@@ -75,7 +76,7 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
   }
   // Actor-level edges, as the graph's routes draw them: messages and rate
   // summed over the instances at both ends.
-  std::map<std::pair<std::size_t, std::size_t>, std::pair<std::uint64_t, double>> edges;
+  edge_totals edges;
   for (std::size_t index = 0; index < instances.size(); ++index) {
     const instance_ref& inst = instances[index];
     // An instance not spawned yet reads as starting, with no pid.
@@ -151,28 +152,12 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
     }
   }
   // Every route of the graph is an edge, also before its first message.
-  nlohmann::json edge_rows = nlohmann::json::array();
-  auto actor_index = [&](const std::string& name) {
-    for (std::size_t i = 0; i < graph.actors.size(); ++i) {
-      if (graph.actors[i].name == name) return i;
-    }
-    return graph.actors.size();
-  };
-  for (const RouteSpec& route : graph.routes) {
-    const std::size_t from = actor_index(route.from);
-    const std::size_t to = actor_index(route.to);
-    const auto it = edges.find({from, to});
-    edge_rows.push_back({{"from", route.from},
-                         {"to", route.to},
-                         {"policy", std::string(to_string(route.policy))},
-                         {"messages", it == edges.end() ? 0 : it->second.first},
-                         {"msgs_per_s", it == edges.end() ? 0.0 : it->second.second}});
-  }
+  const nlohmann::json edge_list = edge_rows(graph, edges);
   return {{"schema", status_schema},
           {"run", run_name},
           {"graph", graph.name},
           {"actors", rows},
-          {"edges", edge_rows},
+          {"edges", edge_list},
           {"shared_memory_bytes", rt.shared_memory_used()},
           {"corruptions", rt.corruptions()}};
 }

@@ -384,6 +384,48 @@ TEST_CASE("Ctrl-C stops a graph on two nodes in order and leaves nothing behind"
   check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());
 }
 
+TEST_CASE("a Ctrl-C before the nodes are ready stops the graph on both in order once they are" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("endless_two_nodes.toml");
+  auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
+  const mpirun_guard guard(file);
+  // mpirun is started once the launch has set up its signals; the nodes
+  // come up after it, and set up theirs later still.
+  REQUIRE(eventually([&] { return !mpirun_of(file).empty() || launch->poll().has_value(); }, 120s));
+  launch->signal(SIGINT);
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 0, out, launch->err());
+  // Held until both were ready (unless they were by the time it came).
+  CHECK_MESSAGE(
+      (out.find("procactor | interrupted: the graph stops on every node once all have started (again to force)\n") !=
+           std::string::npos ||
+       out.find("procactor | interrupted: stopping the graph on every node (again to force)\n") != std::string::npos),
+      out);
+  for (const std::string& node : nodes) {
+    CHECK_MESSAGE(count_of(out, "procactor@" + node + " | graph endless-two-nodes stopped after ") == 1, out);
+  }
+  CHECK_MESSAGE(out.find("stopping now") == std::string::npos, out);
+  CHECK(out.find(" failed after ") == std::string::npos);
+  CHECK_MESSAGE(launch->err().find("exited on signal") == std::string::npos, launch->err());
+  check_nothing_dropped(launch->err());
+  check_run_left_nothing(launch->pid());
+  check_nodes_left_nothing(box, "endless-two-nodes", file);
+}
+
+TEST_CASE("a node started outside mpirun says why it cannot run and leaves nothing behind" * doctest::timeout(290)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("endless_two_nodes.toml");
+  const result r = box.procactor({"node", "--node", "n0", file.string()});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(r.out.find("cannot join the other nodes: this is MPI rank 0 of 1, but node n0 is number 0 of the "
+                           "graph's 2") != std::string::npos,
+                r.out, r.err);
+  CHECK_MESSAGE(r.err.find("terminate called") == std::string::npos, r.err);
+  check_run_left_nothing(node_supervisor(box, "endless-two-nodes", "n0"));
+}
+
 TEST_CASE("a node supervisor killed with kill -9 ends the launch with a failure and leaves nothing behind" *
           doctest::timeout(590)) {
   sandbox box;
@@ -436,6 +478,28 @@ TEST_CASE(
   const result unnamed = box.procactor({"status", "--json"});
   REQUIRE_MESSAGE(unnamed.exit_code == 0, unnamed.err);
   CHECK(nlohmann::json::parse(unnamed.out)["run"] == run.name);
+  // Its schema and its edges, as a one-host run's: each route, with the
+  // messages handled along it on either node (worker.0 on n0 sends to the
+  // sink on n1).
+  CHECK(nlohmann::json::parse(unnamed.out)["schema"] == 1);
+  std::string edges_seen;
+  CHECK_MESSAGE(eventually(
+                    [&] {
+                      const result r = box.procactor({"status", run.name, "--json"});
+                      const auto status = nlohmann::json::parse(r.out, nullptr, false);
+                      if (status.is_discarded() || !status.contains("edges")) return false;
+                      edges_seen = status["edges"].dump();
+                      std::vector<std::string> moving;
+                      for (const auto& edge : status["edges"]) {
+                        if (edge["messages"].get<std::uint64_t>() > 0) {
+                          moving.push_back(edge["from"].get<std::string>() + ">" + edge["to"].get<std::string>() +
+                                           ":" + edge["policy"].get<std::string>());
+                        }
+                      }
+                      return moving == std::vector<std::string>{"source>worker:round_robin", "worker>sink:round_robin"};
+                    },
+                    120s),
+                edges_seen);
 
   // kill -9 of an instance on n1, from here: n1 restarts it.
   const pid_t victim = pids.at("worker.1");

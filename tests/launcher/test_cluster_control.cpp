@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -494,6 +495,47 @@ TEST_CASE("a node that did not answer a status is named, and its rows say so") {
     CHECK(!merged.contains("unanswered_nodes"));
     CHECK(merged.at("node_errors") == json{{"n1", "error: boom"}});
   }
+}
+
+TEST_CASE("a merged status has the schema and each route's messages summed over the rows of their receivers") {
+  const Graph graph = parse_ok(demo);
+  // Each node's row of an instance it runs counts what it handled from
+  // each sender; a remote row (a mailbox here, for the gateway) is not
+  // the receiver's own count, and is left out with its row.
+  const auto with_inbound = [](json row, std::vector<std::tuple<std::string, int, double>> inbound) {
+    row["inbound"] = json::array();
+    for (const auto& [from, messages, rate] : inbound) {
+      row["inbound"].push_back({{"from", from}, {"messages", messages}, {"msgs_per_s", rate}, {"queued_bytes", 0}});
+    }
+    return row;
+  };
+  const json n0 = {{"run", "demo-n0"},
+                   {"graph", "demo"},
+                   {"actors",
+                    {with_inbound(status_row("source.0", "n0", "running", 10), {{"procactor", 1, 0.0}}),
+                     with_inbound(status_row("worker.0", "n0", "running", 11), {{"source.0", 5, 1.5}}),
+                     with_inbound(status_row("worker.1", "n1", "remote", 0), {{"source.0", 100, 9.0}}),
+                     with_inbound(status_row("worker.2", "n0", "running", 12), {{"source.0", 7, 2.0}}),
+                     with_inbound(status_row("sink.0", "n1", "remote", 0), {{"worker.0", 100, 9.0}})}}};
+  const json n1 = {{"run", "demo-n1"},
+                   {"graph", "demo"},
+                   {"actors",
+                    {status_row("source.0", "n0", "remote", 0), status_row("worker.0", "n0", "remote", 0),
+                     with_inbound(status_row("worker.1", "n1", "running", 21), {{"source.0", 6, 0.5}}),
+                     status_row("worker.2", "n0", "remote", 0),
+                     with_inbound(status_row("sink.0", "n1", "running", 22),
+                                  {{"worker.0", 4, 1.0}, {"worker.1", 3, 0.25}, {"worker.2", 2, 0.0}})}}};
+  const json merged = merged_json(graph, status(), {{0, n0.dump()}, {1, n1.dump()}});
+  CHECK(merged.at("schema") == 1);
+  const json expected = json::array({{{"from", "source"}, {"to", "worker"}, {"policy", "round_robin"},
+                                      {"messages", 18}, {"msgs_per_s", 4.0}},
+                                     {{"from", "worker"}, {"to", "sink"}, {"policy", "round_robin"},
+                                      {"messages", 9}, {"msgs_per_s", 1.25}}});
+  CHECK(merged.at("edges") == expected);
+  // A route with nothing handled yet is there, at 0; so with no inbound at all.
+  const json quiet = merged_json(graph, status(), {{0, n0_status()}, {1, n1_status()}});
+  REQUIRE(quiet.at("edges").size() == 2);
+  for (const json& edge : quiet.at("edges")) CHECK(edge.at("messages") == 0);
 }
 
 TEST_CASE("a status no node answered as JSON is an error line") {
