@@ -267,8 +267,9 @@ class cluster_launch {
           while (s.fd >= 0 && read_some(s)) {
           }
         }
-        if (WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? exit_ok : exit_failure;
-        say(job_name_ + " ended by signal " + std::to_string(WTERMSIG(status)));
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return exit_ok;
+        explain_job_end(WIFEXITED(status) ? " exited with status " + std::to_string(WEXITSTATUS(status))
+                                          : " ended by signal " + std::to_string(WTERMSIG(status)));
         return exit_failure;
       }
       pollfd fds[3] = {{streams_[0].fd, POLLIN, 0}, {streams_[1].fd, POLLIN, 0}, {stop_signal_fd(), POLLIN, 0}};
@@ -303,6 +304,28 @@ class cluster_launch {
         ask_nodes_to_stop(asked == 2);
       }
     }
+  }
+
+  // The line that says how the job failed, `how` ("exited with status 1"):
+  // with the nodes that never said they were ready (the job could not
+  // start them: mpirun's or ssh's messages above say why), or else those
+  // that ended without their final table (one died, or lost the others).
+  void explain_job_end(const std::string& how) {
+    const auto& nodes = graph_.cluster->nodes;
+    std::vector<std::string> missing;
+    for (std::size_t n = 0; n < nodes.size(); ++n) {
+      const bool seen = ready_told_ ? finals_.count(n) != 0 : ready_nodes_.count(n) != 0;
+      if (!seen) missing.push_back(nodes[n].name + " (host " + nodes[n].host + ")");
+    }
+    std::string text = job_name_ + how;
+    if (!missing.empty()) {
+      std::string list;
+      for (std::size_t i = 0; i < missing.size(); ++i) list += (i == 0 ? "" : ", ") + missing[i];
+      text += ready_told_ ? "; ended without its last status, lost or killed: node" + std::string(missing.size() > 1 ? "s " : " ") + list
+                          : " before every node was ready; not ready: node" + std::string(missing.size() > 1 ? "s " : " ") + list +
+                                " (the messages above say why)";
+    }
+    say(text);
   }
 
   // The first Ctrl-C's stop in order on every node, or with `now` the

@@ -71,10 +71,7 @@ std::optional<Graph> load_checked(const std::filesystem::path& file, bool color)
 
 // A graph that places everything on one node runs here as any other;
 // spread over several, it takes mpirun and one node supervisor each.
-bool placed_on_several_nodes(const Graph& graph) {
-  const std::vector<std::size_t> counts = instances_per_node(graph);
-  return std::count_if(counts.begin(), counts.end(), [](std::size_t n) { return n > 0; }) > 1;
-}
+bool placed_on_several_nodes(const Graph& graph) { return graph.cluster && !only_node(graph); }
 
 }  // namespace
 
@@ -113,6 +110,11 @@ int launch_command(const LaunchOptions& options) {
   }
   if (placed_on_several_nodes(*graph)) {
     return launch_cluster(options, *graph);
+  }
+  if (const auto only = only_node(*graph)) {
+    const NodeSpec& node = graph->cluster->nodes[*only];
+    std::cout << "procactor | every instance is on node " << node.name << ": the graph runs here, without "
+              << graph->cluster->launcher << " (host " << node.host << " is not used)" << std::endl;
   }
   return launch_graph(options, *graph);
 }

@@ -37,6 +37,26 @@ constexpr std::array actor_keys{"type"sv,    "replicas"sv,         "cpu"sv,  "pa
 constexpr std::array route_keys{"from"sv, "to"sv, "policy"sv, "key"sv};
 constexpr std::array cluster_keys{"nodes"sv, "launcher"sv, "mpi_args"sv, "gateway_spin"sv};
 constexpr std::array node_keys{"name"sv, "host"sv};
+
+// Why `host` cannot be a host for mpirun's --host, srun's host file and
+// ssh (a blank, a comma or a colon would be read as a list or a slot
+// count; a leading '-' as an option); nullopt when it can.
+std::optional<std::string> bad_host(std::string_view host) {
+  const auto allowed = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+           c == '_';
+  };
+  for (char c : host) {
+    if (allowed(c)) continue;
+    if (c == ' ' || c == '\t') return std::string("has a blank");
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+      return std::string("has a character other than those");
+    }
+    return std::string("has '") + c + "'";
+  }
+  if (host.front() == '-' || host.front() == '.') return std::string("begins with '") + host.front() + "'";
+  return std::nullopt;
+}
 // The launchers that start one node supervisor per node; the first is the default.
 constexpr std::array cluster_launchers{"mpirun"sv, "srun"sv};
 
@@ -684,6 +704,10 @@ class Parser {
     if (auto host = string_at(table, "host", where)) {
       if (host->find_first_not_of(" \t") == std::string::npos) {
         error(position_of(table.get("host")->source()), "'host' of " + which + " in [cluster] must not be empty");
+      } else if (const auto why = bad_host(*host)) {
+        error(position_of(table.get("host")->source()),
+              "'host' of " + which + " in [cluster] must be a host name or an IPv4 address (letters, digits, '.', "
+              "'-' and '_', first a letter, a digit or '_'): '" + *host + "' " + *why);
       }
       node.host = std::move(*host);
     } else if (table.get("host") == nullptr) {
@@ -1331,6 +1355,18 @@ std::vector<std::size_t> instances_per_node(const Graph& graph) {
     }
   }
   return counts;
+}
+
+std::optional<std::size_t> only_node(const Graph& graph) {
+  if (!graph.cluster) return std::nullopt;
+  const std::vector<std::size_t> counts = instances_per_node(graph);
+  std::optional<std::size_t> only;
+  for (std::size_t node = 0; node < counts.size(); ++node) {
+    if (counts[node] == 0) continue;
+    if (only) return std::nullopt;
+    only = node;
+  }
+  return only;
 }
 
 std::optional<int> cpu_for_replica(const CpuPlacement& cpu, std::uint32_t replica, std::uint32_t cores) noexcept {

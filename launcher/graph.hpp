@@ -225,6 +225,11 @@ struct GroupMember {
 // one entry (every instance) when the graph has no [cluster].
 [[nodiscard]] std::vector<std::size_t> instances_per_node(const Graph& graph);
 
+// Of a graph with a [cluster], the node every instance is on when that is
+// one node (the graph then runs on the launching host, without mpirun);
+// nullopt when the instances are on several, or there is no [cluster].
+[[nodiscard]] std::optional<std::size_t> only_node(const Graph& graph);
+
 // The core replica `replica` is pinned to, or nullopt when unpinned.
 [[nodiscard]] std::optional<int> cpu_for_replica(const CpuPlacement& cpu, std::uint32_t replica,
                                                  std::uint32_t cores) noexcept;

@@ -53,8 +53,15 @@ void add_placement(const Graph& graph, std::string& out) {
   for (const std::string& arg : cluster.mpi_args) {
     launcher += " " + shell_word(arg);
   }
-  out += "cluster of " + format_count(cluster.nodes.size(), "node") + ", launcher " + launcher + ":\n";
   const std::vector<std::size_t> counts = instances_per_node(graph);
+  if (const auto only = only_node(graph)) {
+    // launch does not start the others, nor mpirun: this host runs it.
+    out += "cluster of " + format_count(cluster.nodes.size(), "node") + ", every instance on node " +
+           cluster.nodes[*only].name + ": it runs here, as a graph without [cluster] (no " + cluster.launcher +
+           "; host " + cluster.nodes[*only].host + " is not used):\n";
+  } else {
+    out += "cluster of " + format_count(cluster.nodes.size(), "node") + ", launcher " + launcher + ":\n";
+  }
   const std::vector<std::size_t> order = start_order(graph);
   for (std::size_t node = 0; node < cluster.nodes.size(); ++node) {
     out += "  node " + cluster.nodes[node].name + " (" + cluster.nodes[node].host + "): " +

@@ -20,6 +20,7 @@
 #include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "harness.hpp"
 
@@ -412,6 +413,32 @@ TEST_CASE("a Ctrl-C before the nodes are ready stops the graph on both in order 
   check_nothing_dropped(launch->err());
   check_run_left_nothing(launch->pid());
   check_nodes_left_nothing(box, "endless-two-nodes", file);
+}
+
+TEST_CASE("a node that mpirun cannot start fails the launch with a line that names it and its host" *
+          doctest::timeout(290)) {
+  sandbox box;
+  std::ostringstream read;
+  read << std::ifstream(box.copy_graph("endless_two_nodes.toml")).rdbuf();
+  std::string text = read.str();
+  const std::string n1 = R"({ name = "n1", host = "localhost" })";
+  const std::size_t at = text.find(n1);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, n1.size(), R"({ name = "n1", host = "no-such-host.invalid" })");
+  const fs::path file = box.write("unreachable.toml", text);
+  auto launch = box.start({"launch", file.string()});
+  const mpirun_guard guard(file);
+  CHECK(launch->wait(240s) == 1);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(std::regex_search(out, std::regex(R"((?:^|\n)procactor \| mpirun (exited with status [0-9]+|ended by signal [0-9]+) )"
+                                                  R"(before every node was ready; not ready: nodes? [^\n]*)"
+                                                  R"(n1 \(host no-such-host\.invalid\) \(the messages above say why\)\n)")),
+                out, launch->err());
+  CHECK_MESSAGE(out.find("procactor | run endless-two-nodes failed after ") != std::string::npos, out);
+  check_run_left_nothing(launch->pid());
+  std::vector<pid_t> left;
+  CHECK_MESSAGE(eventually([&] { return (left = processes_with_cmdline(file.string())).empty(); }, 60s), left.size(),
+                " processes still name ", file);
 }
 
 TEST_CASE("a node started outside mpirun says why it cannot run and leaves nothing behind" * doctest::timeout(290)) {

@@ -253,6 +253,10 @@ TEST_CASE("a graph whose cluster has one node launches as a graph without one" *
   const std::string out = launch_to_end(box, "primes_one_node.toml", 0);
   CHECK_MESSAGE(has_total(out, primes_between(0, 2'000'000)), out);
   CHECK(out.find("procactor | graph primes-one-node finished in ") != std::string::npos);
+  // It says so: the node's host is not used.
+  CHECK_MESSAGE(out.starts_with("procactor | every instance is on node solo: the graph runs here, without mpirun "
+                                "(host localhost is not used)\n"),
+                out);
 }
 
 TEST_CASE("an actor that keeps crashing makes the launch give up with exit code 1" * doctest::timeout(290)) {

@@ -914,6 +914,21 @@ TEST_CASE("a node needs a valid, unique name and a host") {
        "5:10 node 'n0' in [cluster] has no 'host'"},
       {"nodes = [{ name = \"n0\", host = \"\" }]\n",
        "5:32 'host' of node 'n0' in [cluster] must not be empty"},
+      {"nodes = [{ name = \"n0\", host = \"a b\" }]\n",
+       "5:32 'host' of node 'n0' in [cluster] must be a host name or an IPv4 address (letters, digits, '.', "
+       "'-' and '_', first a letter, a digit or '_'): 'a b' has a blank"},
+      {"nodes = [{ name = \"n0\", host = \"h1,h2\" }]\n",
+       "5:32 'host' of node 'n0' in [cluster] must be a host name or an IPv4 address (letters, digits, '.', "
+       "'-' and '_', first a letter, a digit or '_'): 'h1,h2' has ','"},
+      {"nodes = [{ name = \"n0\", host = \"localhost:4\" }]\n",
+       "5:32 'host' of node 'n0' in [cluster] must be a host name or an IPv4 address (letters, digits, '.', "
+       "'-' and '_', first a letter, a digit or '_'): 'localhost:4' has ':'"},
+      {"nodes = [{ name = \"n0\", host = \"-np\" }]\n",
+       "5:32 'host' of node 'n0' in [cluster] must be a host name or an IPv4 address (letters, digits, '.', "
+       "'-' and '_', first a letter, a digit or '_'): '-np' begins with '-'"},
+      {"nodes = [{ name = \"n0\", host = \"h\u00e9te\" }]\n",
+       "5:32 'host' of node 'n0' in [cluster] must be a host name or an IPv4 address (letters, digits, '.', "
+       "'-' and '_', first a letter, a digit or '_'): 'h\xc3\xa9te' has a character other than those"},
       {"nodes = [{ name = \"n0\", host = 7 }]\n",
        "5:32 'host' in a [cluster] node must be a string, not an integer"},
       {"nodes = [{ name = \"node 0\", host = \"a\" }]\n",
@@ -1043,11 +1058,31 @@ mpi_args = ["--export", "ALL,X=a b", ""]
 [actors.a]
 type = "x.A"
 )");
+  // Everything on one node: launch runs it here, and the plan says so.
   const std::string plan = plan_text(idle);
-  CHECK(plan.ends_with("cluster of 2 nodes, launcher srun --export 'ALL,X=a b' '':\n"
+  CHECK(plan.ends_with("cluster of 2 nodes, every instance on node n0: it runs here, as a graph without [cluster] "
+                       "(no srun; host a is not used):\n"
                        "  node n0 (a): 1 instance\n"
                        "    a.0\n"
                        "  node spare (b): no instances\n"));
+  CHECK(only_node(idle) == 0U);
+  CHECK_FALSE(only_node(parse_ok(two_nodes)).has_value());
+  CHECK_FALSE(only_node(parse_ok("version = 1\n[actors.a]\ntype = \"x.A\"\n")).has_value());
+  const Graph spread = parse_ok(R"(version = 1
+[cluster]
+nodes = [ { name = "n0", host = "a" }, { name = "n1", host = "b" } ]
+launcher = "srun"
+mpi_args = ["--export", "ALL,X=a b", ""]
+[actors.a]
+type = "x.A"
+nodes = ["n0", "n1"]
+replicas = 2
+)");
+  CHECK(plan_text(spread).ends_with("cluster of 2 nodes, launcher srun --export 'ALL,X=a b' '':\n"
+                                    "  node n0 (a): 1 instance\n"
+                                    "    a.0\n"
+                                    "  node n1 (b): 1 instance\n"
+                                    "    a.1\n"));
 }
 
 TEST_CASE("DOT draws one cluster per node holding the replicas placed there") {
