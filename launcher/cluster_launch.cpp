@@ -85,7 +85,8 @@ job_command mpirun_line(const Graph& graph, const std::filesystem::path& self, c
     if (i != 0) line.emplace_back(":");
     for (const std::string& arg :
          {std::string("-np"), std::string("1"), std::string("--host"), node.host, self.string(), std::string("node"),
-          std::string("--node"), node.name, file.string()}) {
+          std::string("--node"), node.name, file.string(), std::string("--auto-replicas"),
+          std::to_string(auto_replicas())}) {
       line.push_back(arg);
     }
   }
@@ -113,7 +114,8 @@ job_command srun_line(const Graph& graph, const std::filesystem::path& self, con
   std::ofstream program_file(programs);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     host_file << nodes[i].host << '\n';
-    program_file << i << ' ' << self.string() << " node --node " << nodes[i].name << ' ' << file.string() << '\n';
+    program_file << i << ' ' << self.string() << " node --node " << nodes[i].name << ' ' << file.string()
+                 << " --auto-replicas " << auto_replicas() << '\n';
   }
   if (!host_file.flush() || !program_file.flush()) {
     throw std::runtime_error("cannot write " + hosts.string() + " and " + programs.string());

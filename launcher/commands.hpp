@@ -49,6 +49,9 @@ struct ValidateOptions {
 struct NodeOptions {
   std::filesystem::path file;
   std::string node;
+  // What replicas = "auto" is on every node: the launching host's count,
+  // so that the nodes of hosts with other core counts agree on the graph.
+  std::optional<std::uint32_t> auto_replicas;
 };
 
 struct GraphOptions {

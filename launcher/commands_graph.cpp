@@ -120,6 +120,7 @@ int launch_command(const LaunchOptions& options) {
 }
 
 int node_command(const NodeOptions& options) {
+  if (options.auto_replicas) set_auto_replicas(*options.auto_replicas);
   const std::optional<Graph> graph = load_checked(options.file, false);
   if (!graph) {
     return exit_usage;

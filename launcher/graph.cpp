@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -1334,9 +1335,16 @@ std::vector<std::vector<GroupMember>> supervision_tree(const Graph& graph) {
   return members;
 }
 
+namespace {
+std::atomic<std::uint32_t> auto_replicas_set{0};
+}  // namespace
+
 std::uint32_t auto_replicas() noexcept {
+  if (const std::uint32_t set = auto_replicas_set.load(std::memory_order_relaxed); set != 0) return set;
   return std::max(1U, std::thread::hardware_concurrency());
 }
+
+void set_auto_replicas(std::uint32_t count) noexcept { auto_replicas_set.store(count, std::memory_order_relaxed); }
 
 std::size_t node_for_replica(const Graph& graph, const ActorSpec& actor, std::uint32_t replica) noexcept {
   if (!graph.cluster || actor.nodes.empty()) {

@@ -195,8 +195,12 @@ struct ParseResult {
 [[nodiscard]] ParseResult parse_graph_text(std::string_view text, std::string display_path,
                                            const std::filesystem::path& base_directory);
 
-// The replica count "auto" resolves to: one per core, at least one.
+// The replica count "auto" resolves to: one per core, at least one, or
+// what set_auto_replicas set.
 [[nodiscard]] std::uint32_t auto_replicas() noexcept;
+// Makes "auto" `count` in this process (a node of a multi-node run takes
+// the launching host's count); 0: one per core again.
+void set_auto_replicas(std::uint32_t count) noexcept;
 
 // The order in which `launch` starts the actors, which is also the start
 // order of every supervision group (what rest_for_one goes by): an actor

@@ -206,6 +206,11 @@ int run(int argc, char** argv) {
       "node", "Run one node of a multi-node graph (what `launch` has mpirun start on each host)");
   node_cmd->add_option("FILE", node.file, "Graph file (TOML), at the same path on every host")->required();
   node_cmd->add_option("--node", node.node, "This node's name in [cluster]")->required();
+  node_cmd
+      ->add_option("--auto-replicas", node.auto_replicas,
+                   "What replicas = \"auto\" means (launch gives its own host's core count)")
+      ->check(CLI::Range(1U, 1023U))
+      ->type_name("N");
 
   CLI::App* graph_cmd = app.add_subcommand("graph", "Print a graph file as text or as Graphviz DOT");
   graph_cmd->add_option("FILE", graph.file, "Graph file (TOML)")->required();

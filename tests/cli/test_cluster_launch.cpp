@@ -21,6 +21,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -463,6 +464,10 @@ TEST_CASE("a node supervisor killed with kill -9 ends the launch with a failure 
   const pid_t n1 = node_supervisor(box, "endless-two-nodes", "n1");
   const auto named = processes_with_cmdline(" node --node n1 " + run.file.string());
   REQUIRE_MESSAGE(std::find(named.begin(), named.end(), n1) != named.end(), "node n1 is not pid ", n1);
+  // Told what replicas = "auto" is: this host's core count.
+  const auto told = processes_with_cmdline(" node --node n1 " + run.file.string() + " --auto-replicas " +
+                                           std::to_string(std::max(1U, std::thread::hardware_concurrency())));
+  CHECK(std::find(told.begin(), told.end(), n1) != told.end());
 
   const auto killed = std::chrono::steady_clock::now();
   REQUIRE(::kill(n1, SIGKILL) == 0);

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -272,6 +273,12 @@ TEST_CASE("replicas = \"auto\" means one per core") {
   CHECK(graph.actors[0].replicas == auto_replicas());
   CHECK(graph.actors[0].replicas_auto);
   CHECK(auto_replicas() >= 1);
+  CHECK(auto_replicas() == std::max(1U, std::thread::hardware_concurrency()));
+  // A node of a multi-node run is told the launching host's count.
+  set_auto_replicas(5);
+  CHECK(parse_ok("version = 1\n[actors.w]\ntype = \"x.W\"\nreplicas = \"auto\"\n").actors[0].replicas == 5);
+  set_auto_replicas(0);
+  CHECK(auto_replicas() == std::max(1U, std::thread::hardware_concurrency()));
 }
 
 TEST_CASE("per-actor overrides are read") {
