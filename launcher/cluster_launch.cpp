@@ -17,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster_control.hpp"
@@ -50,6 +52,27 @@ namespace {
 const std::vector<std::string> keepalive = {
     "--mca", "oob_tcp_keepalive_time", "1", "--mca", "oob_tcp_keepalive_intvl", "1",
     "--mca", "oob_tcp_keepalive_probes", "2"};
+
+// Whether `program` is an executable file in a directory of PATH, as
+// execvp would find it.
+bool on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (;;) {
+    const std::size_t colon = dirs.find(':');
+    std::string dir(dirs.substr(0, colon));
+    if (dir.empty()) dir = ".";
+    if (::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+    if (colon == std::string_view::npos) return false;
+    dirs.remove_prefix(colon + 1);
+  }
+}
+
+// Why the launcher cannot start the nodes: its name and the package.
+std::string missing_launcher(const std::string& launcher) {
+  return launcher == "srun" ? "launcher = \"srun\" needs Slurm's srun on PATH (Debian: slurm-client)"
+                            : "a graph on several nodes needs Open MPI's mpirun on PATH (Debian: openmpi-bin)";
+}
 
 // What starts the nodes: its command line, what it adds to the
 // environment, and how Ctrl-C reaches the nodes through it.
@@ -223,10 +246,8 @@ class cluster_launch {
       for (const std::string& arg : job.argv) argv.push_back(const_cast<char*>(arg.c_str()));
       argv.push_back(nullptr);
       ::execvp(argv[0], argv.data());
-      const std::string why =
-          "procactor: error: cannot run " + job.argv[0] + " (" + std::strerror(errno) + "): " +
-          (job.argv[0] == "srun" ? "launcher = \"srun\" needs Slurm's srun on PATH (Debian: slurm-client)\n"
-                                 : "a graph on several nodes needs Open MPI's mpirun on PATH (Debian: openmpi-bin)\n");
+      const std::string why = "procactor: error: cannot run " + job.argv[0] + " (" + std::strerror(errno) +
+                              "): " + missing_launcher(job.argv[0]) + "\n";
       (void)!::write(STDERR_FILENO, why.data(), why.size());
       ::_exit(127);
     }
@@ -323,8 +344,9 @@ class cluster_launch {
     if (!missing.empty()) {
       std::string list;
       for (std::size_t i = 0; i < missing.size(); ++i) list += (i == 0 ? "" : ", ") + missing[i];
-      text += ready_told_ ? "; ended without its last status, lost or killed: node" + std::string(missing.size() > 1 ? "s " : " ") + list
-                          : " before every node was ready; not ready: node" + std::string(missing.size() > 1 ? "s " : " ") + list +
+      const std::string nodes_word = missing.size() > 1 ? "nodes " : "node ";
+      text += ready_told_ ? "; no last status from " + nodes_word + list + ": lost, or killed"
+                          : " before every node was ready; not ready: " + nodes_word + list +
                                 " (the messages above say why)";
     }
     say(text);
@@ -609,6 +631,13 @@ int launch_cluster(const LaunchOptions& options, const Graph& graph) {
   const std::filesystem::path file = std::filesystem::absolute(options.file);
   // The run as `status`, `logs` and `stop` name it on this host; each node
   // also has its own (GRAPH-NODE) on its host.
+  // Looked for before the run is made: a launcher that is not there
+  // leaves no run behind, and the last run keeps its name.
+  if (!on_path(graph.cluster->launcher)) {
+    std::cerr << "procactor: error: " << graph.cluster->launcher << " is not on PATH: "
+              << missing_launcher(graph.cluster->launcher) << '\n';
+    return exit_failure;
+  }
   // Bound before the run is made: a port in use leaves no run behind.
   std::optional<dashboard_server> dashboard;
   if (options.http && !bind_dashboard(*options.http, dashboard)) return exit_failure;

@@ -479,6 +479,10 @@ TEST_CASE("a node supervisor killed with kill -9 ends the launch with a failure 
   const std::string out = run.launch->out();
   CHECK_MESSAGE(code != 0, out, run.launch->err());
   CHECK(out.find("procactor@n1 | graph endless-two-nodes") == std::string::npos);
+  // The last lines name the node that sent no last status.
+  CHECK_MESSAGE(std::regex_search(out, std::regex(R"(\nprocactor \| mpirun [^\n]*; no last status from nodes? [^\n]*)"
+                                                  R"(n1 \(host localhost\): lost, or killed\n)")),
+                out);
 
   check_run_left_nothing(run.launch->pid());
   check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());
@@ -675,7 +679,9 @@ TEST_CASE("a stopped mpirun is ended by the third Ctrl-C and killed 5 s later an
   const std::string out = run.launch->out();
   CHECK_MESSAGE(code == 1, out, run.launch->err());
   CHECK_MESSAGE(out.find("procactor | mpirun has not ended 5 s after SIGTERM: killing it\n") != std::string::npos, out);
-  CHECK_MESSAGE(out.find("procactor | mpirun ended by signal 9\n") != std::string::npos, out);
+  CHECK_MESSAGE(out.find("procactor | mpirun ended by signal 9; no last status from nodes n0 (host localhost), n1 "
+                         "(host localhost): lost, or killed\n") != std::string::npos,
+                out);
 
   check_run_left_nothing(run.launch->pid());
   check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());

@@ -237,7 +237,24 @@ TEST_CASE("launch --dry-run of a graph placed on two nodes prints the placement 
   CHECK(actors_of(dry->pid()).empty());
   CHECK(box.procactor({"status"}).exit_code == 3);
 
-#ifndef PROCACTOR_CLI_WITH_MPI
+#ifdef PROCACTOR_CLI_WITH_MPI
+  // With no mpirun on PATH the launch says what to install, and makes no
+  // run (the last run of the graph would otherwise lose its name).
+  for (const bool detach : {false, true}) {
+    CAPTURE(detach);
+    std::vector<std::string> argv = {"/usr/bin/env", "PATH=" + box.dir().string(), procactor_binary().string(),
+                                     "launch"};
+    if (detach) argv.emplace_back("--detach");
+    argv.push_back(graph);
+    const result missing = box.program(argv, 60s);
+    CHECK(missing.exit_code == 1);
+    CHECK_MESSAGE(missing.err.find("procactor: error: mpirun is not on PATH: a graph on several nodes needs Open "
+                                   "MPI's mpirun on PATH (Debian: openmpi-bin)") != std::string::npos,
+                  missing.err);
+    CHECK(descendants().empty());
+    CHECK_MESSAGE(no_run_directory(), box.runs_root());
+  }
+#else
   // Without MPI a graph on several nodes cannot run: refused before it
   // detaches (with MPI, test_cluster_launch.cpp runs one detached).
   const result detached = box.procactor({"launch", "--detach", graph}, 60s);
