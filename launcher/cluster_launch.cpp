@@ -629,8 +629,6 @@ int launch_cluster(const LaunchOptions& options, const Graph& graph) {
   // Every host runs this executable and reads this file at the same paths.
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
   const std::filesystem::path file = std::filesystem::absolute(options.file);
-  // The run as `status`, `logs` and `stop` name it on this host; each node
-  // also has its own (GRAPH-NODE) on its host.
   // Looked for before the run is made: a launcher that is not there
   // leaves no run behind, and the last run keeps its name.
   if (!on_path(graph.cluster->launcher)) {
@@ -641,6 +639,8 @@ int launch_cluster(const LaunchOptions& options, const Graph& graph) {
   // Bound before the run is made: a port in use leaves no run behind.
   std::optional<dashboard_server> dashboard;
   if (options.http && !bind_dashboard(*options.http, dashboard)) return exit_failure;
+  // The run as `status`, `logs` and `stop` name it on this host; each node
+  // also has its own (GRAPH-NODE) on its host.
   const RunEntry run = create_run(graph.name);
   job_command job;
   try {

@@ -58,6 +58,7 @@ std::optional<std::string> bad_host(std::string_view host) {
   if (host.front() == '-' || host.front() == '.') return std::string("begins with '") + host.front() + "'";
   return std::nullopt;
 }
+
 // The launchers that start one node supervisor per node; the first is the default.
 constexpr std::array cluster_launchers{"mpirun"sv, "srun"sv};
 
