@@ -335,16 +335,15 @@ class cluster_launch {
   // that ended without their final table (one died, or lost the others).
   void explain_job_end(const std::string& how) {
     const auto& nodes = graph_.cluster->nodes;
-    std::vector<std::string> missing;
+    std::string list;  // "n1 (host beta), n2 (host gamma)"
+    std::size_t missing = 0;
     for (std::size_t n = 0; n < nodes.size(); ++n) {
-      const bool seen = ready_told_ ? finals_.count(n) != 0 : ready_nodes_.count(n) != 0;
-      if (!seen) missing.push_back(nodes[n].name + " (host " + nodes[n].host + ")");
+      if (ready_told_ ? finals_.count(n) != 0 : ready_nodes_.count(n) != 0) continue;
+      list += (missing++ == 0 ? "" : ", ") + nodes[n].name + " (host " + nodes[n].host + ")";
     }
     std::string text = job_name_ + how;
-    if (!missing.empty()) {
-      std::string list;
-      for (std::size_t i = 0; i < missing.size(); ++i) list += (i == 0 ? "" : ", ") + missing[i];
-      const std::string nodes_word = missing.size() > 1 ? "nodes " : "node ";
+    if (missing > 0) {
+      const std::string nodes_word = missing > 1 ? "nodes " : "node ";
       text += ready_told_ ? "; no last status from " + nodes_word + list + ": lost, or killed"
                           : " before every node was ready; not ready: " + nodes_word + list +
                                 " (the messages above say why)";

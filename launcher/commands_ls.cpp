@@ -169,7 +169,8 @@ void add_event(text_table& table, const std::string& line, bool terminal) {
   }
   const std::string actor = event.value("actor", "");
   const int pid = event.value("pid", 0);
-  const std::string detail = terminal ? terminal_safe(event.value("detail", "")) : event.value("detail", "");
+  std::string detail = event.value("detail", "");
+  if (terminal) detail = terminal_safe(detail);
   table.add({event.value("time", ""), event.value("kind", ""), actor.empty() ? "-" : actor,
              pid > 0 ? "pid " + std::to_string(pid) + (detail.empty() ? "" : ": ") + detail : detail});
 }
