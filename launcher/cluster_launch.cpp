@@ -53,6 +53,51 @@ const std::vector<std::string> keepalive = {
     "--mca", "oob_tcp_keepalive_time", "1", "--mca", "oob_tcp_keepalive_intvl", "1",
     "--mca", "oob_tcp_keepalive_probes", "2"};
 
+// Whether mpi_args sets the MCA parameter `name` (`--mca NAME VALUE`,
+// `-mca`, `--gmca`), or the environment does (OMPI_MCA_NAME): mpirun
+// refuses a parameter given twice, and the user's choice wins.
+bool mca_chosen(const std::vector<std::string>& args, const std::string& name) {
+  return std::find(args.begin(), args.end(), name) != args.end() ||
+         std::getenv(("OMPI_MCA_" + name).c_str()) != nullptr;
+}
+
+// The value mpi_args gives the MCA parameter `name`, else the
+// environment's, else "".
+std::string mca_value(const std::vector<std::string>& args, const std::string& name) {
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == name && i > 0 && args[i - 1].ends_with("mca")) return args[i + 1];
+  }
+  const char* value = std::getenv(("OMPI_MCA_" + name).c_str());
+  return value != nullptr ? value : "";
+}
+
+// Where mpirun keeps its session on this host, as Open MPI 4 names it
+// (orte/util/session_dir.c): BASE/ompi.NODENAME.UID/pid.MPIRUN_PID, BASE
+// from orte_local_tmpdir_base or orte_tmpdir_base, else TMPDIR, TEMP, TMP
+// or /tmp. An mpirun that ends well removes it; one killed leaves it, with
+// its PMIx stores: removed (remove_mpi_session) once mpirun has ended.
+std::filesystem::path mpi_session_base(const std::vector<std::string>& args) {
+  for (const char* name : {"orte_local_tmpdir_base", "orte_tmpdir_base"}) {
+    if (std::string base = mca_value(args, name); !base.empty()) return base;
+  }
+  for (const char* name : {"TMPDIR", "TEMP", "TMP"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && *value != '\0') return value;
+  }
+  return "/tmp";
+}
+
+void remove_mpi_session(const std::filesystem::path& base, pid_t mpirun) {
+  const std::string suffix = "." + std::to_string(::geteuid());
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.starts_with("ompi.") || !name.ends_with(suffix)) continue;
+    std::error_code ignored;
+    std::filesystem::remove_all(it->path() / ("pid." + std::to_string(mpirun)), ignored);
+  }
+}
+
 // Whether `program` is an executable file in a directory of PATH, as
 // execvp would find it.
 bool on_path(const std::string& program) {
@@ -96,12 +141,15 @@ job_command mpirun_line(const Graph& graph, const std::filesystem::path& self, c
   // refuses an MCA parameter given twice.
   const auto& args = graph.cluster->mpi_args;
   for (std::size_t i = 0; i + 2 < keepalive.size(); i += 3) {
-    const bool overridden = std::any_of(args.begin(), args.end(), [&](const std::string& arg) {
-      return arg == keepalive[i + 1];
-    });
-    if (!overridden) line.insert(line.end(), keepalive.begin() + static_cast<std::ptrdiff_t>(i),
-                                 keepalive.begin() + static_cast<std::ptrdiff_t>(i + 3));
+    if (!mca_chosen(args, keepalive[i + 1])) {
+      line.insert(line.end(), keepalive.begin() + static_cast<std::ptrdiff_t>(i),
+                  keepalive.begin() + static_cast<std::ptrdiff_t>(i + 3));
+    }
   }
+  // Open MPI's shared-memory transport (vader) only joins ranks on one
+  // host, and a node is a host; each rank still makes its segment in
+  // /dev/shm, which a killed job leaves there.
+  if (!mca_chosen(args, "btl")) line.insert(line.end(), {"--mca", "btl", "^vader"});
   line.insert(line.end(), args.begin(), args.end());
   for (std::size_t i = 0; i < graph.cluster->nodes.size(); ++i) {
     const NodeSpec& node = graph.cluster->nodes[i];
@@ -154,7 +202,9 @@ job_command srun_line(const Graph& graph, const std::filesystem::path& self, con
   line.insert(line.end(), args.begin(), args.end());
   line.emplace_back("--multi-prog");
   line.push_back(programs.string());
-  return {line, {{"SLURM_HOSTFILE", hosts.string()}}, true};
+  job_command job{line, {{"SLURM_HOSTFILE", hosts.string()}}, true};
+  if (std::getenv("OMPI_MCA_btl") == nullptr) job.env.emplace_back("OMPI_MCA_btl", "^vader");  // as mpirun_line
+  return job;
 }
 
 }  // namespace
@@ -281,8 +331,13 @@ class cluster_launch {
     int asked = 0;
     for (;;) {
       if (end_job_at_ && steady::now() >= *end_job_at_) escalate(false);
-      int status = 0;
-      if (::waitpid(job_, &status, WNOHANG) == job_) {
+      siginfo_t ended{};
+      if (::waitid(P_PID, static_cast<id_t>(job_), &ended, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          ended.si_pid == job_) {
+        // Not reaped yet, so its pid is no other process's.
+        if (job_name_ == "mpirun") remove_mpi_session(mpi_session_base(graph_.cluster->mpi_args), job_);
+        int status = 0;
+        ::waitpid(job_, &status, 0);
         // What it wrote last is still in the pipes (anything that outlives
         // it, an ssh of its, may hold them open: read what is there).
         for (auto& s : streams_) {
