@@ -81,8 +81,9 @@ void print_table(const nlohmann::json& status) {
   for (auto& title : header) title = paint(title, fmt::emphasis::bold, colour);
   table.add(std::move(header));
   for (const auto& row : status["actors"]) {
+    // How near its fullest sender is to being held back (100%).
     const double fill = row["mailbox_capacity"].get<double>() > 0
-                            ? 100.0 * row["queued_bytes"].get<double>() / row["mailbox_capacity"].get<double>()
+                            ? 100.0 * row.value("fullest_lane_bytes", 0.0) / row["mailbox_capacity"].get<double>()
                             : 0.0;
     const std::string last_exit = row["last_exit"].get<std::string>();
     std::vector<std::string> cells = {row["name"].get<std::string>(), row["type"].get<std::string>()};

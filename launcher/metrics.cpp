@@ -99,6 +99,8 @@ std::string prometheus_text(const json& status) {
                    "Messages the instance has handled, over all its incarnations.");
   family rate("procactor_messages_per_second", "gauge", "Messages handled per second since the previous sample.");
   family queued("procactor_mailbox_queued_bytes", "gauge", "Bytes waiting in the instance's mailbox.");
+  family fullest("procactor_mailbox_fullest_lane_bytes", "gauge",
+                 "Bytes waiting in the fullest sender's newest lane: at the capacity, that sender is held back.");
   family capacity("procactor_mailbox_capacity_bytes", "gauge", "Bytes one sender's lane into the mailbox can hold.");
   family restarts("procactor_restarts_total", "counter", "Restarts of the instance.");
   family dead("procactor_dead_letters_total", "counter", "Messages of the instance that went to dead letters.");
@@ -121,6 +123,7 @@ std::string prometheus_text(const json& status) {
     if (has_number(row, "processed")) processed.add(labels, field(row, "processed"));
     if (has_number(row, "msgs_per_s")) rate.add(labels, field(row, "msgs_per_s"));
     if (has_number(row, "queued_bytes")) queued.add(labels, field(row, "queued_bytes"));
+    if (has_number(row, "fullest_lane_bytes")) fullest.add(labels, field(row, "fullest_lane_bytes"));
     if (has_number(row, "mailbox_capacity")) capacity.add(labels, field(row, "mailbox_capacity"));
     if (has_number(row, "restarts")) restarts.add(labels, field(row, "restarts"));
     if (has_number(row, "dead_letters")) dead.add(labels, field(row, "dead_letters"));
@@ -142,7 +145,7 @@ std::string prometheus_text(const json& status) {
   if (has_number(status, "corruptions")) corruptions.add(run_label, field(status, "corruptions"));
 
   std::string out;
-  for (const family* f : {&up, &processed, &rate, &queued, &capacity, &restarts, &dead, &state, &cpu, &rss,
+  for (const family* f : {&up, &processed, &rate, &queued, &fullest, &capacity, &restarts, &dead, &state, &cpu, &rss,
                           &edge_messages, &edge_rate, &shm, &corruptions}) {
     f->write(out);
   }

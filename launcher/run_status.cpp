@@ -129,6 +129,7 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
                     {"cpu_seconds", process.cpu_seconds},
                     {"rss_bytes", process.rss_bytes},
                     {"queued_bytes", info.queued_bytes},
+                    {"fullest_lane_bytes", info.fullest_lane_bytes},
                     {"mailbox_capacity", mailbox_capacity_of(graph, actor)},
                     {"processed", info.processed},
                     {"msgs_per_s", rate},

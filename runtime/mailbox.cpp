@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <thread>
@@ -125,6 +126,23 @@ std::uint64_t queued_bytes_from(const arena& a, const mailbox* box, std::uint32_
     l = next == 0 ? nullptr : a.lane_at(next);
   }
   return bytes;
+}
+
+std::uint64_t fullest_lane_bytes(const arena& a, const mailbox* box) noexcept {
+  std::uint64_t fullest = 0;
+  for (std::uint32_t sender = 0; sender < max_slots; ++sender) {
+    if ((box->lane_bits[sender / 64].load(std::memory_order_acquire) >> (sender % 64) & 1U) == 0) continue;
+    const lane* l = a.lane_at(box->lane_offset[sender].load(std::memory_order_acquire));
+    for (int hops = 0; l != nullptr && hops < 64; ++hops) {
+      const std::uint64_t next = l->next_lane.load(std::memory_order_acquire);
+      if (next == 0) {
+        const std::uint64_t used = l->tail.load(std::memory_order_acquire) - l->head.load(std::memory_order_acquire);
+        if (used <= l->capacity) fullest = std::max(fullest, used);
+      }
+      l = next == 0 ? nullptr : a.lane_at(next);
+    }
+  }
+  return fullest;
 }
 
 std::vector<inbound_lane> inbound_lanes(const arena& a, const mailbox* box) {

@@ -134,6 +134,11 @@ std::optional<std::uint64_t> ensure_lane(const arena& a, mailbox* box, std::uint
 lane* newest_lane(const arena& a, lane* first, std::uint32_t sender) noexcept;
 // Bytes waiting in `box`, in every lane.
 std::uint64_t queued_bytes(const arena& a, const mailbox* box) noexcept;
+// The bytes waiting in the newest lane of the sender whose newest lane
+// holds the most. A sender is held back once its newest lane, grown to the
+// mailbox's lane capacity, is full; the lanes it grew from may still hold
+// unread records, so queued_bytes can pass that capacity and this cannot.
+std::uint64_t fullest_lane_bytes(const arena& a, const mailbox* box) noexcept;
 // Each sender's lane into `box`: the messages committed from it, and what
 // still waits in it.
 struct inbound_lane {

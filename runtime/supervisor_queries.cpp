@@ -32,6 +32,7 @@ ActorInfo supervisor::info(slot_id slot) const {
   info.exits.assign(c.exits.begin(), c.exits.end());
   if (const mailbox* box = process_->shm().mailbox_at(e.mailbox)) {
     info.queued_bytes = queued_bytes(process_->shm(), box);
+    info.fullest_lane_bytes = fullest_lane_bytes(process_->shm(), box);
     for (const inbound_lane& in : inbound_lanes(process_->shm(), box)) {
       info.inbound.push_back({in.sender == supervisor_slot ? ActorRef{} : ActorRef(in.sender), in.delivered,
                               in.queued_bytes});

@@ -122,6 +122,11 @@ struct ActorInfo {
   std::string last_exit;  // "exit code 1", "signal 9 (Killed), core dumped", ...
   int replica = 0;
   std::uint64_t queued_bytes = 0;  // bytes waiting in its mailbox
+  // The most waiting in one sender's newest lane: once that is the lane
+  // capacity (SpawnOptions::mailbox_capacity), the sender is held back.
+  // queued_bytes also counts the older lanes a sender's lane grew from,
+  // so it can pass the capacity; this cannot.
+  std::uint64_t fullest_lane_bytes = 0;
   std::chrono::steady_clock::time_point started{};  // of the current incarnation
   std::chrono::steady_clock::time_point last_exit_at{};  // when last_exit happened
   std::string group;  // its supervision group's name ("root")

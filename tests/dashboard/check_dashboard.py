@@ -121,7 +121,8 @@ def main():
             return families
         families = wait_for("metrics with traffic on the edges", metrics_ready)
         for name in ["procactor_up", "procactor_messages_processed", "procactor_messages_per_second",
-                     "procactor_mailbox_queued_bytes", "procactor_mailbox_capacity_bytes", "procactor_restarts",
+                     "procactor_mailbox_queued_bytes", "procactor_mailbox_fullest_lane_bytes",
+                     "procactor_mailbox_capacity_bytes", "procactor_restarts",
                      "procactor_dead_letters", "procactor_actor_state", "procactor_cpu_seconds",
                      "procactor_resident_memory_bytes", "procactor_edge_messages"]:
             if name not in families:

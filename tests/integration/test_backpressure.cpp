@@ -122,6 +122,46 @@ TEST_CASE("an emit into a full lane waits past send_timeout while its target liv
   CHECK(dead_letters_of(runtime().info(source).name).empty());
 }
 
+// What `status` shows as MBOX: the fullest sender lane, which reaches the
+// capacity exactly when its sender is held back. The lanes a sender's lane
+// grew from (4, 8, then 16 KiB) are not read while the worker holds its
+// first job, so the mailbox holds more than the capacity in all (the
+// status column once said 170%).
+TEST_CASE("a held worker's fullest lane shows its sender held back while its lanes hold more than one capacity" *
+          doctest::timeout(90)) {
+  actor_scope scope;
+  temp_dir dir;
+  const std::string hold = dir.file("hold");
+  std::ofstream(hold).flush();
+  constexpr std::size_t capacity = 16384;
+  procactor::SpawnOptions worker_options;
+  worker_options.mailbox_capacity = capacity;
+  worker_options.params.set("hold", hold);
+  auto worker = scope.spawn<backpressure::Worker>("fill-worker", worker_options);
+  procactor::SpawnOptions source_options;
+  source_options.routes = {procactor::Route{{worker.name()}, procactor::RoutePolicy::round_robin}};
+  auto source = scope.spawn<backpressure::Source>("fill-source", source_options);
+
+  constexpr std::uint64_t count = 300;  // about 70 KiB of jobs
+  auto emitted = source.ask<std::uint64_t>(backpressure::Emit{count}, 60s);
+  REQUIRE(eventually([&] { return std::ifstream(hold + ".started").good(); }));
+  // Held back: no room for one more job (about 260 bytes with its header)
+  // in the newest lane, grown to the capacity.
+  REQUIRE(eventually([&] { return runtime().info(worker).fullest_lane_bytes + 512 > capacity; }));
+  const procactor::ActorInfo held = runtime().info(worker);
+  CHECK(held.fullest_lane_bytes <= capacity);
+  CHECK(held.queued_bytes > capacity);
+  CHECK(held.queued_bytes <= 2 * capacity);
+  CHECK(held.processed == 0);
+  std::filesystem::remove(hold);
+
+  CHECK(emitted.get() == count);
+  REQUIRE(eventually([&] { return runtime().info(worker).processed >= count; }));
+  const procactor::ActorInfo drained = runtime().info(worker);
+  CHECK(drained.fullest_lane_bytes == 0);
+  CHECK(drained.queued_bytes == 0);
+}
+
 // Options::send_timeout is the run's, not only the supervising program's:
 // an actor's own send into a lane that stays full gives up after it (it
 // used to wait the built-in 30 s in every actor).

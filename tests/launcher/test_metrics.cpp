@@ -22,6 +22,7 @@ json two_instances() {
       {"name": "source.0", "state": "running", "processed": 0, "msgs_per_s": 0.0, "queued_bytes": 0,
        "mailbox_capacity": 65536, "restarts": 0, "dead_letters": 0, "cpu_seconds": 0.5, "rss_bytes": 4096},
       {"name": "worker.12", "state": "restarting", "processed": 42, "msgs_per_s": 12.5, "queued_bytes": 640,
+       "fullest_lane_bytes": 512,
        "mailbox_capacity": 65536, "restarts": 3, "dead_letters": 1, "cpu_seconds": 1.25, "rss_bytes": 8192}
     ],
     "edges": [{"from": "source", "to": "worker", "policy": "round_robin", "messages": 42, "msgs_per_s": 12.5}],
@@ -38,6 +39,8 @@ TEST_CASE("metrics name each instance by actor and replica, with the run's name 
   const std::string text = prometheus_text(two_instances());
   CHECK(has_line(text, R"(procactor_messages_processed_total{run="prod \"blue\"",actor="worker",replica="12"} 42)"));
   CHECK(has_line(text, R"(procactor_mailbox_queued_bytes{run="prod \"blue\"",actor="worker",replica="12"} 640)"));
+  CHECK(has_line(text,
+                 R"(procactor_mailbox_fullest_lane_bytes{run="prod \"blue\"",actor="worker",replica="12"} 512)"));
   CHECK(has_line(text, R"(procactor_cpu_seconds_total{run="prod \"blue\"",actor="source",replica="0"} 0.5)"));
   CHECK(has_line(text, R"(procactor_up{run="prod \"blue\""} 1)"));
 }
