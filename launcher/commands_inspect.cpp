@@ -29,8 +29,12 @@ std::string uptime_text(std::int64_t ms) {
 
 void print_instance(const nlohmann::json& row) {
   const int pid = row.value("pid", 0);
+  const std::string node = row.value("node", "");
+  const std::string state = row.value("state", "");
   std::cout << row.value("name", "") << " (" << row.value("type", "") << ", group " << row.value("group", "")
-            << "): " << row.value("state", "") << (pid > 0 ? ", pid " + std::to_string(pid) : std::string()) << ", "
+            << (node.empty() ? "" : ", node " + node) << "): "
+            << (state == "remote" ? "remote: it runs on node " + node + ", where it has its process and its exits" : state)
+            << (pid > 0 ? ", pid " + std::to_string(pid) : std::string()) << ", "
             << format_count(row.value("restarts", std::uint64_t{0}), "restart") << '\n';
   const auto& exits = row["exits"];
   if (exits.empty()) {

@@ -86,17 +86,20 @@ void print_table(const nlohmann::json& status) {
                             ? 100.0 * row.value("fullest_lane_bytes", 0.0) / row["mailbox_capacity"].get<double>()
                             : 0.0;
     const std::string last_exit = row["last_exit"].get<std::string>();
+    // An instance with no process (exited, restarting, on another node)
+    // has no uptime, CPU or memory (its last exit, at the end of the row,
+    // says how long ago).
+    const int pid = row["pid"].get<int>();
+    const auto if_running = [pid](std::string text) { return pid > 0 ? text : std::string("-"); };
     std::vector<std::string> cells = {row["name"].get<std::string>(), row["type"].get<std::string>()};
     if (placed) cells.push_back(row.value("node", ""));
     if (grouped) cells.push_back(row.value("group", ""));
     cells.insert(cells.end(),
-                 {std::to_string(row["pid"].get<int>()), state_cell(row["state"].get<std::string>(), colour),
-                  // An instance with no process has no uptime (its last
-                  // exit, at the end of the row, says how long ago).
-                  row["pid"].get<int>() > 0 ? human_uptime(row["uptime_s"].get<double>()) : std::string("-"),
-                  std::to_string(row["restarts"].get<int>()),
-                  fmt::format("{:.1f}", row["cpu_percent"].get<double>()),
-                  human_bytes(row["rss_bytes"].get<std::uint64_t>()), fmt::format("{:.0f}%", fill),
+                 {if_running(std::to_string(pid)), state_cell(row["state"].get<std::string>(), colour),
+                  if_running(human_uptime(row["uptime_s"].get<double>())), std::to_string(row["restarts"].get<int>()),
+                  if_running(fmt::format("{:.1f}", row["cpu_percent"].get<double>())),
+                  if_running(human_bytes(row["rss_bytes"].get<std::uint64_t>())),
+                  fmt::format("{:.0f}%", fill),
                   std::to_string(row["processed"].get<std::uint64_t>()),
                   fmt::format("{:.0f}", row["msgs_per_s"].get<double>()),
                   last_exit.empty() ? std::string()

@@ -84,10 +84,15 @@ nlohmann::json inspect_json(Runtime& rt, const Graph& graph, const std::string& 
                     {"type", actor.type},
                     {"group", info.group.empty() ? actor.group : info.group},
                     {"pid", info.pid},
-                    {"state", std::string(to_string(info.state))},
+                    {"state", inst.remote ? std::string("remote") : std::string(to_string(info.state))},
                     {"restarts", info.restarts},
                     {"exits", exits},
                     {"dead_letters", dead}});
+    // As in status: on a node of a multi-node run, the node that runs it
+    // (a remote one is only its mailbox here).
+    if (graph.cluster) {
+      rows.back()["node"] = graph.cluster->nodes[node_for_replica(graph, actor, inst.replica)].name;
+    }
   }
   return {{"run", run_name}, {"instances", rows}};
 }

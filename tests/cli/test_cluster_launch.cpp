@@ -596,8 +596,20 @@ TEST_CASE(
   const auto report = nlohmann::json::parse(inspected.out);
   REQUIRE(report["instances"].size() == 1);
   CHECK(report["instances"][0]["name"] == "worker.1");
+  CHECK(report["instances"][0]["node"] == "n1");
   REQUIRE(report["instances"][0]["exits"].size() == 1);
   CHECK(report["instances"][0]["exits"][0]["signal"] == 9);
+  // n0's own part of the run has only a mailbox for it: it says so, and
+  // where the instance runs.
+  const result on_n0 = box.procactor({"inspect", run.name + "-n0", "worker.1"});
+  REQUIRE_MESSAGE(on_n0.exit_code == 0, on_n0.err);
+  CHECK_MESSAGE(on_n0.out.starts_with("worker.1 (clitest.Relay, group root, node n1): remote: it runs on node n1, "),
+                on_n0.out);
+  const result n0_table = box.procactor({"status", run.name + "-n0"});
+  REQUIRE_MESSAGE(n0_table.exit_code == 0, n0_table.err);
+  CHECK_MESSAGE(
+      std::regex_search(n0_table.out, std::regex(R"(\nworker\.1 +clitest\.Relay +n1 +- +remote +- +[0-9]+ +- +- +)")),
+      n0_table.out);
 
   // A graceful restart of the sink on n1 runs its on_stop, whose report
   // reaches the sink's log on this host.
