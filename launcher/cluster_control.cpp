@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -351,6 +352,22 @@ std::string merge_replies(const Graph& graph, const std::string& run_name, const
                            {"corruptions", corruptions}};
   if (!silent.empty()) merged["unanswered_nodes"] = silent;
   if (!errors.empty()) merged["node_errors"] = errors;
+  return json_text(merged);
+}
+
+std::string final_table(const Graph& graph, const std::string& run_name, const std::vector<node_reply>& finals) {
+  ControlRequest request;
+  request.verb = Verb::status;
+  const std::string text = merge_replies(graph, run_name, request, finals);
+  auto merged = nlohmann::json::parse(text, nullptr, false);
+  if (!merged.is_object()) throw std::runtime_error(text);
+  if (merged.contains("unanswered_nodes")) {
+    merged["lost_nodes"] = std::move(merged["unanswered_nodes"]);
+    merged.erase("unanswered_nodes");
+    for (auto& row : merged["actors"]) {
+      if (row.value("state", "") == "unanswered") row["state"] = "lost";
+    }
+  }
   return json_text(merged);
 }
 

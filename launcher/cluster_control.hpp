@@ -114,4 +114,12 @@ struct node_reply {
 [[nodiscard]] std::string merge_replies(const Graph& graph, const std::string& run_name,
                                         const ControlRequest& request, const std::vector<node_reply>& replies);
 
+// The last table of a multi-node run, from the final statuses its nodes
+// sent as they ended (nullopt: none came): merged as a status, a node that
+// sent none (one that died, or was killed with the job) named in
+// "lost_nodes" and its instances "lost", as another node last saw them.
+// Throws std::runtime_error when no node's table is whole.
+[[nodiscard]] std::string final_table(const Graph& graph, const std::string& run_name,
+                                      const std::vector<node_reply>& finals);
+
 }  // namespace procactor::launcher::relay

@@ -620,9 +620,9 @@ class cluster_launch {
     return code;
   }
 
-  // final_status.json: every node's last table, merged as `status` merges
-  // live ones (a node that sent none, e.g. one that died, shows its
-  // instances "unanswered"); what `ls` and `status` of the ended run show.
+  // final_status.json: every node's last table (relay::final_table); what
+  // `ls` and `status` of the ended run show (with no node's table,
+  // `status` says the run left none).
   void record_final_table() {
     if (finals_.empty()) return;  // no node got as far as its end
     std::vector<relay::node_reply> replies;
@@ -630,10 +630,8 @@ class cluster_launch {
       const auto it = finals_.find(n);
       replies.push_back({n, it == finals_.end() ? std::nullopt : std::optional<std::string>(it->second)});
     }
-    ControlRequest request;
-    request.verb = ControlRequest::Verb::status;
     try {
-      record_final_status(run_, relay::merge_replies(graph_, run_.name, request, replies));
+      record_final_status(run_, relay::final_table(graph_, run_.name, replies));
     } catch (const std::exception& e) {
       say_error(std::string("cannot record the final status: ") + e.what());
     }

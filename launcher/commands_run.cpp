@@ -118,6 +118,10 @@ void print_table(const nlohmann::json& status) {
   if (status.contains("unanswered_nodes")) {
     std::cout << "no answer from node " << status["unanswered_nodes"].get<std::string>() << '\n';
   }
+  // The last table of one whose nodes did not all send theirs.
+  if (status.contains("lost_nodes")) {
+    std::cout << "no last status from node " << status["lost_nodes"].get<std::string>() << ": lost, or killed\n";
+  }
   if (status.contains("node_errors")) {
     for (const auto& [node, error] : status["node_errors"].items()) {
       std::cout << "node " << node << " answered " << error.get<std::string>() << '\n';
@@ -129,9 +133,16 @@ void print_table(const nlohmann::json& status) {
 // and when and how it ended; nothing for a run that left none.
 void print_final_status(const RunEntry& run, bool json) {
   const auto text = final_status(run);
-  if (!text) return;
-  auto status = nlohmann::json::parse(*text, nullptr, false);
-  if (status.is_discarded() || !status.is_object() || !status.contains("actors")) return;
+  auto status = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+  // A run that ended without its last table (a multi-node run whose
+  // nodes were all lost, one that failed as it started): how it ended.
+  const bool table = status.is_object() && status.contains("actors");
+  if (!table) {
+    const auto graph = graph_record(run);
+    status = {{"schema", status_schema},
+              {"run", run.name},
+              {"graph", graph ? nlohmann::json(graph->name) : nlohmann::json()}};
+  }
   const auto ended = ended_ms(run);
   const std::string when = ended ? local_timestamp(from_epoch_ms(*ended)) : std::string();
   if (json) {
@@ -142,12 +153,14 @@ void print_final_status(const RunEntry& run, bool json) {
     std::cout << json_text(status) << std::endl;
     return;
   }
-  print_table(status);
+  if (table) print_table(status);
   std::cout << "run " << run.name << " ended" << (ended ? " at " + when : std::string());
   if (const auto started = started_ms(run); started && ended) {
     std::cout << " after " << human_uptime(static_cast<double>(*ended - *started) / 1000.0);
   }
-  std::cout << " with exit code " << run.exit_code << std::endl;
+  std::cout << " with exit code " << run.exit_code;
+  if (!table) std::cout << "; it left no last table (procactor logs " << run.name << " says how it ended)";
+  std::cout << std::endl;
 }
 
 // `status --json` of a run whose supervisor died before it recorded its end.

@@ -515,6 +515,23 @@ TEST_CASE("a node supervisor killed with kill -9 ends the launch with a failure 
   CHECK_MESSAGE(std::regex_search(out, std::regex(R"(\nprocactor \| mpirun [^\n]*; no last status from nodes? [^\n]*)"
                                                   R"(n1 \(host localhost\): lost, or killed\n)")),
                 out);
+  // `status` of the ended run says the same: n0's last table (if mpirun
+  // let it send one before it ended the job) with n1's instances lost,
+  // else the run's end and that it left no table.
+  const result ended = box.procactor({"status", "endless-two-nodes"});
+  CHECK(ended.exit_code == 3);
+  const bool n0_sent = out.find("; no last status from node n1 (host localhost)") != std::string::npos;
+  MESSAGE("node n0 sent its last table: " << n0_sent);
+  if (n0_sent) {
+    CHECK_MESSAGE(std::regex_search(ended.out, std::regex(R"(\nworker\.1 +clitest\.Relay +n1 +- +lost )")), ended.out);
+    CHECK_MESSAGE(ended.out.find("\nno last status from node n1: lost, or killed\n") != std::string::npos, ended.out);
+  } else {
+    CHECK_MESSAGE(ended.out.find(" with exit code 1; it left no last table (procactor logs endless-two-nodes says how "
+                                 "it ended)\n") != std::string::npos,
+                  ended.out);
+  }
+  CHECK_MESSAGE(std::regex_search(ended.out, std::regex(R"((^|\n)run endless-two-nodes ended at [^\n]* with exit code 1)")),
+                ended.out);
 
   check_run_left_nothing(run.launch->pid());
   check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());

@@ -497,6 +497,26 @@ TEST_CASE("a node that did not answer a status is named, and its rows say so") {
   }
 }
 
+TEST_CASE("a final table names the nodes that sent none as lost and their instances as lost") {
+  const Graph graph = parse_ok(demo);
+  const json table = json::parse(final_table(graph, "demo", {{0, n0_status()}, {1, std::nullopt}}));
+  const json& rows = table.at("actors");
+  CHECK(names_of(rows) == std::vector<std::string>{"source.0", "worker.0", "worker.1", "worker.2", "sink.0"});
+  CHECK(row_named(rows, "source.0").at("state") == "running");
+  CHECK(row_named(rows, "worker.1").at("state") == "lost");
+  CHECK(row_named(rows, "worker.1").at("node") == "n1");
+  CHECK(row_named(rows, "sink.0").at("state") == "lost");
+  CHECK(table.at("lost_nodes") == "n1");
+  CHECK_FALSE(table.contains("unanswered_nodes"));
+  CHECK(table.at("schema") == 1);
+  // Every node's table: nothing lost.
+  const json whole = json::parse(final_table(graph, "demo", {{0, n0_status()}, {1, n1_status()}}));
+  CHECK_FALSE(whole.contains("lost_nodes"));
+  for (const json& row : whole.at("actors")) CHECK(row.at("state") != "lost");
+  // No table at all is no final table.
+  CHECK_THROWS_AS((void)final_table(graph, "demo", {{0, std::nullopt}, {1, std::nullopt}}), std::runtime_error);
+}
+
 TEST_CASE("a merged status has the schema and each route's messages summed over the rows of their receivers") {
   const Graph graph = parse_ok(demo);
   // Each node's row of an instance it runs counts what it handled from
