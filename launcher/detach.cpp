@@ -62,6 +62,15 @@ void tell_foreground_ready() {
   (void)!::write(g_ready_fd, "r", 1);
   ::close(g_ready_fd);
   g_ready_fd = -1;
+  // From here on every line it prints is in run.log, which rotates:
+  // launch.log keeps only what it printed while starting (what the
+  // foreground shows if the start fails) and its standard error.
+  std::cout.flush();
+  const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null >= 0) {
+    ::dup2(null, STDOUT_FILENO);
+    ::close(null);
+  }
 }
 
 }  // namespace procactor::launcher

@@ -255,6 +255,14 @@ TEST_CASE("log lines carry their time and logs of a replicated actor merges them
   };
   REQUIRE_MESSAGE(eventually([&] { return lines_in("talker.0") >= 50 && lines_in("talker.1") >= 50; }, 120s),
                   "the talkers did not print");
+  // The detached supervisor's own output file has what it printed until
+  // the run was ready; after that its lines are in run.log alone, so the
+  // file does not grow with the actors' output (it grew without bound).
+  const fs::path launch_log = box.runs_root() / run.name / "launch.log";
+  const auto launch_log_size = fs::file_size(launch_log);
+  const std::size_t printed = lines_in("talker.0");
+  REQUIRE(eventually([&] { return lines_in("talker.0") >= printed + 50; }, 120s));
+  CHECK(fs::file_size(launch_log) == launch_log_size);
   // -f from now until the run has ended, and what a replica that `scale`
   // adds meanwhile writes too.
   auto follow = box.start({"logs", run.name, "talker", "-f"});
