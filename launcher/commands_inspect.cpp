@@ -1,6 +1,7 @@
 // `procactor inspect RUN ACTOR[.N]`: why an actor's instances exited and
 // what they could not handle, from the run's supervisor (run_inspect.hpp
 // says what the reply holds).
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -58,9 +59,19 @@ void print_instance(const nlohmann::json& row) {
       for (const auto& line : tail) std::cout << "        | " << line.get<std::string>() << '\n';
     }
   }
+  // The newest few: the run keeps up to 10,000, all in --json.
+  constexpr std::size_t shown = 10;
   const auto& letters = row["dead_letters"];
-  std::cout << "  " << format_count(letters.size(), "dead letter") << (letters.empty() ? "\n" : ":\n");
-  for (const auto& letter : letters) {
+  const std::uint64_t total = std::max<std::uint64_t>(row.value("dead_letters_total", std::uint64_t{0}), letters.size());
+  std::cout << "  " << format_count(total, "dead letter");
+  if (letters.size() > shown) {
+    std::cout << ", the newest " << shown << " (--json has the " << letters.size() << " the run keeps)";
+  } else if (total > letters.size()) {
+    std::cout << ", the " << letters.size() << " the run keeps";
+  }
+  std::cout << (letters.empty() ? "\n" : ":\n");
+  for (std::size_t i = letters.size() > shown ? letters.size() - shown : 0; i < letters.size(); ++i) {
+    const auto& letter = letters[i];
     std::cout << "    " << letter.value("type", "") << ", " << format_count(letter.value("size", std::uint64_t{0}), "byte")
               << ", from " << letter.value("sender", "");
     const auto attempts = letter.value("attempts", 0);

@@ -87,7 +87,9 @@ nlohmann::json inspect_json(Runtime& rt, const Graph& graph, const std::string& 
                     {"state", inst.remote ? std::string("remote") : std::string(to_string(info.state))},
                     {"restarts", info.restarts},
                     {"exits", exits},
-                    {"dead_letters", dead}});
+                    {"dead_letters", dead},
+                    // Every one, of which the run keeps the newest (Options::dead_letters_kept).
+                    {"dead_letters_total", info.dead_letters}});
     // As in status: on a node of a multi-node run, the node that runs it
     // (a remote one is only its mailbox here).
     if (graph.cluster) {

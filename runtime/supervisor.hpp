@@ -155,6 +155,9 @@ class supervisor {
   void set_state(slot_id slot, slot_state state);
   void emit(ActorEvent event);
   bool take_system_message(const delivery& d);
+  // Adds a dead letter, letting the oldest go past Options::dead_letters_kept
+  // and dead_letter_bytes_kept. With mutex_ held.
+  void keep_dead_letter(DeadLetter letter);
   void send_downs(slot_id slot, bool restarting);
   void sweep_monitors();
   void courier_loop();
@@ -197,7 +200,9 @@ class supervisor {
   std::vector<group_node> groups_;  // guarded by mutex_
   std::deque<group_operation> operations_;  // monitor thread only
   std::optional<std::string> gave_up_;      // guarded by mutex_
-  std::vector<DeadLetter> dead_letters_;
+  // The newest dead letters (keep_dead_letter), and their payloads' bytes.
+  std::deque<DeadLetter> dead_letters_;  // guarded by mutex_
+  std::size_t dead_letter_bytes_ = 0;    // guarded by mutex_
   std::deque<Down> downs_;  // for the supervising program; guarded by mutex_
   std::condition_variable down_ready_;
   // Downs for actors, mailed by the courier thread: a send may wait for

@@ -329,7 +329,7 @@ void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool b
                         std::vector<std::byte>(d->payload.begin(), d->payload.end()), 0};
       {
         std::lock_guard guard(mutex_);
-        dead_letters_.push_back(std::move(letter));
+        keep_dead_letter(std::move(letter));
       }
       e.dead_letters.fetch_add(1, std::memory_order_relaxed);
       ++count;

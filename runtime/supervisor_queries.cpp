@@ -55,7 +55,17 @@ std::vector<ActorInfo> supervisor::actors() const {
 std::vector<DeadLetter> supervisor::dead_letters() const {
   process_->drain_inbox_now();
   std::lock_guard guard(mutex_);
-  return dead_letters_;
+  return {dead_letters_.begin(), dead_letters_.end()};
+}
+
+void supervisor::keep_dead_letter(DeadLetter letter) {
+  dead_letter_bytes_ += letter.payload.size();
+  dead_letters_.push_back(std::move(letter));
+  while (!dead_letters_.empty() && (dead_letters_.size() > options_.dead_letters_kept ||
+                                    dead_letter_bytes_ > options_.dead_letter_bytes_kept)) {
+    dead_letter_bytes_ -= dead_letters_.front().payload.size();
+    dead_letters_.pop_front();
+  }
 }
 
 std::optional<std::string> supervisor::gave_up() const {
@@ -71,7 +81,7 @@ bool supervisor::take_system_message(const delivery& d) {
     DeadLetter letter{record.actor, record.type, task_name(record.type, record.payload), record.reason,
                       ActorRef(record.sender), std::move(record.payload), record.attempts};
     std::lock_guard guard(mutex_);
-    dead_letters_.push_back(std::move(letter));
+    keep_dead_letter(std::move(letter));
   } catch (const std::exception& e) {
     log_line("supervisor", std::string("undecodable dead-letter report: ") + e.what());
   }

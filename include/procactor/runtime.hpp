@@ -84,6 +84,13 @@ struct Options {
   std::uint32_t max_actors = 1023;  // also the most a run can have
   std::chrono::milliseconds send_timeout = 30000ms;  // default deadline of send()
   std::chrono::milliseconds shutdown_timeout = 5000ms;  // close -> SIGTERM -> SIGKILL
+  // The dead letters the run keeps for dead_letters(): the newest, at most
+  // this many and this many payload bytes in all (older ones are let go;
+  // ActorInfo::dead_letters still counts every one). An actor that cannot
+  // handle what it is sent would otherwise grow the supervising process
+  // without end.
+  std::size_t dead_letters_kept = 10000;
+  std::size_t dead_letter_bytes_kept = std::size_t{64} << 20;
   bool log_events = true;  // one stderr line per exit and restart
   // Actors are forked from a helper made when the Runtime is (fast: no exec,
   // no dynamic loading), so they start from the program as it was then:
