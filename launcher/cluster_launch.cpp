@@ -228,7 +228,7 @@ class cluster_launch {
       for (std::uint32_t r = 0; r < graph_.actors[a].replicas; ++r) {
         const std::string name = instance_name(graph_.actors[a], r);
         actor_of_[name] = a;
-        std::ofstream(log_path(name), std::ios::app);  // `logs RUN NAME.N` works for a silent one
+        create_log_file(log_path(name));  // `logs RUN NAME.N` works for a silent one
       }
     }
   }
@@ -615,7 +615,7 @@ class cluster_launch {
     say(how);
     record_event("finished", how);
     record_final_table();
-    std::ofstream(run_.dir / "exit") << code << '\n';
+    record_exit(run_, code);
     if (to_job_ >= 0) ::close(to_job_);
     return code;
   }
@@ -699,7 +699,7 @@ int launch_cluster(const LaunchOptions& options, const Graph& graph) {
     job = graph.cluster->launcher == "srun" ? srun_line(graph, self, file, run.dir) : mpirun_line(graph, self, file);
   } catch (const std::exception& e) {
     std::cerr << "procactor: error: " << e.what() << '\n';
-    std::ofstream(run.dir / "exit") << exit_usage << '\n';
+    record_exit(run, exit_usage);
     return exit_usage;
   }
   int detached_code = exit_ok;

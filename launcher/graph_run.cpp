@@ -638,7 +638,7 @@ int graph_run::run(Runtime& rt) {
         // The launcher never sends a node SIGTERM: this is mpirun or srun
         // ending the job (a node died, or the launcher asked it to), and
         // SIGKILL follows: record the exit code first.
-        std::ofstream(run_.dir / "exit") << exit_failure << '\n';
+        record_exit(run_, exit_failure);
         job_ended_ = true;
         fail_now("the MPI job was ended (SIGTERM from mpirun or srun): another node failed, or the run was stopped");
       } else if (sig == SIGUSR1 && stopping_) {
@@ -728,7 +728,7 @@ int graph_run::finish(steady::time_point started) {
   }
   print(0, "procactor", how, true);
   record_event("finished", "", 0, how + " (exit code " + std::to_string(code) + ")");
-  std::ofstream(run_.dir / "exit") << code << '\n';
+  record_exit(run_, code);
   return code;
 }
 

@@ -138,15 +138,25 @@ void check_socket_fits(const fs::path& dir) {
 }
 
 // Written under a temporary name and renamed: readers see all or nothing.
+// The owner's only (0600), as the logs are.
 void write_whole(const fs::path& path, const std::string& text) {
   const fs::path staging = path.string() + ".new";
-  {
-    std::ofstream out(staging, std::ios::trunc);
-    out << text;
-    if (!out.flush()) return;
+  const int fd = ::open(staging.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
   }
+  ::close(fd);
   std::error_code ignored;
-  fs::rename(staging, path, ignored);
+  if (done == text.size()) {
+    fs::rename(staging, path, ignored);
+  } else {
+    fs::remove(staging, ignored);
+  }
 }
 
 std::optional<std::string> read_whole(const fs::path& path) {
@@ -264,31 +274,34 @@ RunEntry create_run(const std::string& graph_name) {
     fs::remove_all(staging);
     fs::create_directories(staging / "logs");
     fs::permissions(staging, fs::perms::owner_all);
+    fs::permissions(staging / "logs", fs::perms::owner_all);
     // Never closed: the lock is the run's sign of life until this process
     // exits (a --detach fork shares it, and keeps it after the parent goes).
     const int lock = ::open((staging / lock_file).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0) fail("cannot create", staging / lock_file);
     if (::flock(lock, LOCK_EX | LOCK_NB) != 0) fail("cannot lock", staging / lock_file);
-    std::ofstream(staging / "started") << now_ms() << '\n';
+    write_whole(staging / "started", std::to_string(now_ms()) + "\n");
     fs::rename(staging, dir);
     return {name, dir, RunState::live, -1, 0, false};
   }
 }
 
 void record_supervisor(const RunEntry& run) {
-  std::ofstream(run.dir / "supervisor.pid") << ::getpid() << '\n';
+  write_whole(run.dir / "supervisor.pid", std::to_string(::getpid()) + "\n");
 }
 
 void record_node_of(const RunEntry& run, const std::string& whole) {
-  std::ofstream(run.dir / "node") << whole << '\n';
+  write_whole(run.dir / "node", whole + "\n");
 }
 
 void record_graph(const RunEntry& run, const std::string& graph_name, const std::filesystem::path& file) {
-  std::ofstream out(run.dir / "graph");
-  out << graph_name << '\n';
+  std::string text = graph_name + "\n";
   std::error_code ignored;
-  if (!file.empty()) out << fs::absolute(file, ignored).string() << '\n';
+  if (!file.empty()) text += fs::absolute(file, ignored).string() + "\n";
+  write_whole(run.dir / "graph", text);
 }
+
+void record_exit(const RunEntry& run, int code) { write_whole(run.dir / "exit", std::to_string(code) + "\n"); }
 
 void record_final_status(const RunEntry& run, const std::string& status_json) {
   write_whole(run.dir / "final_status.json", status_json + "\n");

@@ -75,6 +75,9 @@ std::optional<RunEntry> find_run(const std::optional<std::string>& name, std::st
 // in a Unix socket path (108 bytes).
 RunEntry create_run(const std::string& graph_name);
 
+// The run's records below are written whole (under a temporary name, then
+// renamed) and are the owner's only (0600), as its logs are.
+
 // Writes supervisor.pid: the process that holds the run from now on (after
 // --detach, the background one).
 void record_supervisor(const RunEntry& run);
@@ -84,6 +87,9 @@ void record_node_of(const RunEntry& run, const std::string& whole);
 
 // Writes `graph`: which graph the run runs, and from which file.
 void record_graph(const RunEntry& run, const std::string& graph_name, const std::filesystem::path& file);
+
+// Writes `exit`, the run's exit code: the run has ended (its mtime: when).
+void record_exit(const RunEntry& run, int code);
 
 // Writes final_status.json, whole or not at all (a reader never sees half).
 void record_final_status(const RunEntry& run, const std::string& status_json);
