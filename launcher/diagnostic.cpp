@@ -1,6 +1,7 @@
 #include "diagnostic.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
 #include <iomanip>
 #include <ostream>
@@ -80,17 +81,24 @@ SourceFile::SourceFile(std::string path, std::string_view text)
   }
 }
 
-std::optional<SourceFile> SourceFile::read(const std::filesystem::path& path) {
+std::optional<SourceFile> SourceFile::read(const std::filesystem::path& path, std::size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return std::nullopt;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
+  std::string text;
+  char chunk[65536];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > max_bytes) {
+      errno = EFBIG;
+      return std::nullopt;
+    }
+  }
   if (in.bad()) {
     return std::nullopt;
   }
-  return SourceFile(path.string(), text.str());
+  return SourceFile(path.string(), text);
 }
 
 std::string_view SourceFile::line(std::uint32_t number) const noexcept {

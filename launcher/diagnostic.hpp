@@ -41,8 +41,11 @@ class SourceFile {
   // `path` is kept as given: diagnostics print it as the user wrote it.
   SourceFile(std::string path, std::string_view text);
 
-  // Reads the whole file; nullopt when it cannot be opened.
-  [[nodiscard]] static std::optional<SourceFile> read(const std::filesystem::path& path);
+  // Reads the whole file; nullopt when it cannot be opened or read (errno
+  // says why), or holds more than `max_bytes` (errno EFBIG; /dev/zero
+  // would otherwise be read for ever).
+  [[nodiscard]] static std::optional<SourceFile> read(const std::filesystem::path& path,
+                                                      std::size_t max_bytes = std::size_t{16} << 20);
 
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
   [[nodiscard]] const std::string& text() const noexcept { return text_; }

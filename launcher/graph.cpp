@@ -1412,6 +1412,7 @@ ParseResult parse_graph(const std::filesystem::path& path) {
   std::optional<SourceFile> source = SourceFile::read(path);
   if (!source) {
     const int err = errno;
+    if (err == EFBIG) return unreadable("it holds more than 16 MiB, and a graph file is TOML text of a few KiB");
     return unreadable(err != 0 ? std::strerror(err) : "unknown error");
   }
   std::filesystem::path directory = path.parent_path();

@@ -44,6 +44,23 @@ TEST_CASE("validate reports a broken file at file:line:col and exits 2" * doctes
 
 // What a new user's mistakes get with the plugins loaded: one error each,
 // at its place, and nothing started.
+TEST_CASE("validate of a file that never ends or is not a file says why and exits 2" * doctest::timeout(50)) {
+  sandbox box;
+  // /dev/zero was read for ever, its memory growing.
+  const result endless = box.procactor({"validate", "/dev/zero"});
+  CHECK(endless.exit_code == 2);
+  CHECK_MESSAGE(endless.err.find("/dev/zero: error: cannot read graph file: it holds more than 16 MiB") !=
+                    std::string::npos,
+                endless.err);
+  const result directory = box.procactor({"validate", box.dir().string()});
+  CHECK(directory.exit_code == 2);
+  CHECK_MESSAGE(directory.err.find("cannot read graph file: it is a directory") != std::string::npos, directory.err);
+  const result missing = box.procactor({"validate", (box.dir() / "no-such.toml").string()});
+  CHECK(missing.exit_code == 2);
+  CHECK_MESSAGE(missing.err.find("cannot read graph file: No such file or directory") != std::string::npos,
+                missing.err);
+}
+
 TEST_CASE("validate with the plugins loaded names each problem once at its place" * doctest::timeout(110)) {
   sandbox box;
   const std::string plugin = PROCACTOR_CLI_EXAMPLES_PLUGIN;
