@@ -180,6 +180,13 @@ class Parser {
     if (const toml::table* table = table_at(root, "graph", "'graph'", "[graph]")) {
       read_graph_table(*table);
     }
+    // Without a name of its own the graph is named after its file, and the
+    // name names its runs (`procactor status NAME`): the same rule holds.
+    if (!named_ && !is_valid_name(graph_.name)) {
+      error(SourcePosition{.line = 1, .column = 1},
+            "the graph has no 'name' in [graph], and its file's name cannot be one: " +
+                invalid_name_message("graph name", graph_.name) + "; give [graph] a name");
+    }
     if (const toml::table* table = table_at(root, "supervisor", "'supervisor'", "[supervisor]")) {
       read_supervisor(*table);
     }
@@ -431,6 +438,7 @@ class Parser {
     constexpr std::string_view where = "in [graph]";
     check_keys(table, graph_keys, where);
     if (auto name = string_at(table, "name", where)) {
+      named_ = true;
       if (is_valid_name(*name)) {
         graph_.name = std::move(*name);
       } else {
@@ -1241,6 +1249,7 @@ class Parser {
   std::vector<Diagnostic> diagnostics_;
   std::vector<std::string> actor_names_;
   bool cluster_written_ = false;         // the file has a 'cluster' key, readable or not
+  bool named_ = false;                   // [graph] has a name (else the file's stem names it)
   bool cluster_nodes_complete_ = false;  // every node of [cluster] was read without an error
 };
 

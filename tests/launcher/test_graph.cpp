@@ -91,6 +91,27 @@ bool contains(const std::vector<std::string>& lines, std::string_view wanted) {
 
 }  // namespace
 
+TEST_CASE("a graph without a name is named after its file, which must then be a name") {
+  constexpr std::string_view unnamed = "version = 1\n[actors.a]\ntype = \"x.A\"\n";
+  const ParseResult good = parse_graph_text(unnamed, "/graphs/my-graph_2.toml", "/graphs");
+  REQUIRE(good.ok());
+  CHECK(good.graph->name == "my-graph_2");
+  for (const char* file : {"/graphs/my graph.toml", "/graphs/9lives.toml", "/graphs/we;ird.toml"}) {
+    const ParseResult bad = parse_graph_text(unnamed, file, "/graphs");
+    REQUIRE_FALSE(bad.ok());
+    const auto found = messages(bad.diagnostics);
+    REQUIRE(found.size() == 1);
+    CHECK_MESSAGE(found[0].starts_with("1:1 the graph has no 'name' in [graph], and its file's name cannot be one: "
+                                       "graph name '" +
+                                       std::filesystem::path(file).stem().string() + "' must start with"),
+                  found[0]);
+  }
+  // A name in [graph] makes the file's name no matter.
+  CHECK(parse_graph_text("version = 1\n[graph]\nname = \"g\"\n[actors.a]\ntype = \"x.A\"\n", "/graphs/my graph.toml",
+                         "/graphs")
+            .ok());
+}
+
 TEST_CASE("the example graph of the issue parses into the model") {
   const Graph graph = parse_ok(primes);
   CHECK(graph.name == "primes");
