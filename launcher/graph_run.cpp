@@ -503,6 +503,7 @@ void graph_run::gave_up(Runtime& rt, const ActorEvent& event) {
       ready_moot_ = true;
     }
     force_at_ = steady::now() + graph_.shutdown_timeout;
+    force_after_ = graph_.shutdown_timeout;
   }
 }
 
@@ -534,6 +535,7 @@ void graph_run::begin_stop(std::chrono::nanoseconds timeout, bool tell_nodes) {
     ready_moot_ = true;
   }
   force_at_ = steady::now() + timeout;
+  force_after_ = timeout;
   if (tell_nodes) tell_nodes_stop(timeout);
   for (const auto& inst : instances_) {
     if (upstream_of(inst.actor).empty() && !inst.finished && !inst.remote) inst.ref.close();
@@ -549,6 +551,7 @@ void graph_run::stop_within(std::chrono::nanoseconds timeout, bool tell_nodes) {
   }
   if (force_at_ && steady::now() + timeout >= *force_at_) return;
   force_at_ = steady::now() + timeout;
+  force_after_ = timeout;
   if (tell_nodes) tell_nodes_stop(timeout);
 }
 
@@ -670,7 +673,13 @@ int graph_run::run(Runtime& rt) {
       stop_within(timeout);
     }
     if (force_at_ && steady::now() >= *force_at_) {
-      print(0, "procactor", "shutdown_timeout passed: stopping the rest", true);
+      // The graph's shutdown_timeout, or a shorter one a stop asked for
+      // (`procactor stop --timeout`, another node's).
+      print(0, "procactor",
+            (force_after_ == graph_.shutdown_timeout ? "shutdown_timeout (" + format_duration(force_after_)
+                                                      : "the stop's timeout (" + format_duration(force_after_)) +
+                ") passed: stopping the rest",
+            true);
       force_at_.reset();
       force_stop();
     }

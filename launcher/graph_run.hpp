@@ -207,6 +207,7 @@ class graph_run {
   bool job_ended_ = false;
   bool stopped_by_user_ = false;
   std::optional<steady::time_point> force_at_;
+  std::chrono::nanoseconds force_after_{};  // the timeout force_at_ came from
   std::string failure_;
   // Each group that gave up, by name: the culprit, and the limit it went
   // past. The root's report names the groups on the culprit's way up.

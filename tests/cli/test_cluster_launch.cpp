@@ -411,7 +411,7 @@ TEST_CASE("Ctrl-C stops a graph on two nodes in order and leaves nothing behind"
   // word): once is an ordered stop, and so is twice.
   CHECK_MESSAGE(out.find("stopping now") == std::string::npos, out);
   check_nothing_dropped(run.launch->err());
-  CHECK_MESSAGE(out.find("shutdown_timeout passed") == std::string::npos, out);
+  CHECK_MESSAGE(out.find("passed: stopping the rest") == std::string::npos, out);
   CHECK(out.find(" failed after ") == std::string::npos);
 
   check_run_left_nothing(run.launch->pid());
@@ -659,7 +659,7 @@ TEST_CASE(
     CHECK_MESSAGE(count_of(log, "procactor@" + node + " | graph endless-two-nodes stopped after ") == 1, log);
   }
   CHECK_MESSAGE(count_of(log, "procactor | 4 actors ready on 2 nodes in ") == 1, log);
-  CHECK_MESSAGE(log.find("shutdown_timeout passed") == std::string::npos, log);
+  CHECK_MESSAGE(log.find("passed: stopping the rest") == std::string::npos, log);
 
   check_run_left_nothing(run.supervisor);
   check_nodes_left_nothing(box, "endless-two-nodes", file, values(pids));

@@ -37,7 +37,7 @@ TEST_CASE("Ctrl-C stops the graph in order and leaves nothing behind" * doctest:
   CHECK(out.find("procactor | interrupted: stopping the graph (again to force)\n") != std::string::npos);
   CHECK(out.find("procactor | graph endless stopped after ") != std::string::npos);
   CHECK(out.find("sink.0 | total: ") != std::string::npos);
-  CHECK_MESSAGE(out.find("shutdown_timeout passed") == std::string::npos, out);
+  CHECK_MESSAGE(out.find("passed: stopping the rest") == std::string::npos, out);
   CHECK(out.find("stopping now") == std::string::npos);
 
   check_run_left_nothing(launch->pid(), values(pids));
@@ -71,10 +71,30 @@ TEST_CASE("a second Ctrl-C forces the stop and leaves nothing behind" * doctest:
   CHECK_MESSAGE(code == 0, out, launch->err());
   CHECK_MESSAGE(out.find("procactor | stopping now\n") != std::string::npos, out);
   CHECK(out.find("procactor | graph stuck-drain stopped after ") != std::string::npos);
-  CHECK(out.find("shutdown_timeout passed") == std::string::npos);
+  CHECK(out.find("passed: stopping the rest") == std::string::npos);
 
   check_run_left_nothing(launch->pid(), values(pids));
   CHECK(processes_with_cmdline(graph.string()).empty());
+}
+
+TEST_CASE("a stop with a timeout shorter than shutdown_timeout ends a stuck drain then and says which timeout" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path graph = box.copy_graph("stuck_drain.toml");  // shutdown_timeout = "10m"
+  auto launch = box.start({"launch", graph.string()}, {.cwd = {}, .new_session = true});
+  launch->wait_for_output("worker.0 | stuck on tick ", 120s);
+  launch->wait_for_output("worker.1 | stuck on tick ", 120s);
+  const auto pids = running_instances(box, "stuck-drain", 4);
+
+  const result stop = box.procactor({"stop", "stuck-drain", "--timeout", "1s"}, 240s);
+  CHECK_MESSAGE(stop.exit_code == 0, stop.out, stop.err);
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 0, out, launch->err());
+  // It was the stop's own timeout, not the graph's 10 minutes, that ran out.
+  CHECK_MESSAGE(out.find("procactor | the stop's timeout (1s) passed: stopping the rest\n") != std::string::npos, out);
+  CHECK(out.find("shutdown_timeout (") == std::string::npos);
+  check_run_left_nothing(launch->pid(), values(pids));
 }
 
 // A supervising program of the library's own (here example-primes and its

@@ -38,7 +38,7 @@ TEST_CASE("a graph of 1000 instances launches and answers status and stops and l
   CHECK_MESSAGE(code == 0, launch->err());
   CHECK(out.find("procactor | graph thousand stopped after ") != std::string::npos);
   CHECK(out.find("sink.0 | total: ") != std::string::npos);
-  CHECK(out.find("shutdown_timeout passed") == std::string::npos);
+  CHECK(out.find("passed: stopping the rest") == std::string::npos);
   check_run_left_nothing(launch->pid(), pids);
 }
 
