@@ -85,8 +85,9 @@ void print_instance(const nlohmann::json& row) {
 }  // namespace
 
 int inspect_command(const InspectOptions& options) {
-  auto run = resolve(options.run);
-  if (!run) return exit_no_such_run;
+  int unresolved = exit_no_such_run;
+  auto run = resolve(options.run, unresolved);
+  if (!run) return unresolved;
   ControlRequest request;
   request.verb = ControlRequest::Verb::inspect;
   request.target = options.actor;

@@ -197,8 +197,9 @@ int ls_command(const LsOptions& options) {
 }
 
 int events_command(const EventsOptions& options) {
-  auto run = resolve(options.run);
-  if (!run) return exit_no_such_run;
+  int unresolved = exit_no_such_run;
+  auto run = resolve(options.run, unresolved);
+  if (!run) return unresolved;
   // From the start, and on from where it got to with -f.
   log_follower events(run->dir / "events.jsonl", false);
   // One blank between columns, the kinds' column as wide as the widest kind

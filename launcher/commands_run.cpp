@@ -203,8 +203,9 @@ std::optional<std::vector<std::string>> list_actor_types(const Graph& graph, std
 
 int status_command(const StatusOptions& options) {
   // A watch stays on the run it found first, to that run's end.
-  auto run = resolve(options.run);
-  if (!run) return exit_no_such_run;
+  int unresolved = exit_no_such_run;
+  auto run = resolve(options.run, unresolved);
+  if (!run) return unresolved;
   // On a terminal each table replaces the last; into a pipe (or on a
   // terminal that cannot redraw) they follow one another, a blank line apart.
   const bool redraw = options.watch && stdout_redraws();
@@ -333,8 +334,9 @@ std::vector<log_line> take_settled(std::vector<std::vector<log_line>>& pending, 
 }  // namespace
 
 int logs_command(const LogsOptions& options) {
-  auto run = resolve(options.run);
-  if (!run) return exit_no_such_run;
+  int unresolved = exit_no_such_run;
+  auto run = resolve(options.run, unresolved);
+  if (!run) return unresolved;
   const std::vector<log_source> sources = log_sources(*run, options.actor);
   if (sources.empty()) {
     std::cerr << "procactor: no actor '" << to_string(*options.actor) << "' in run " << run->name << '\n';
@@ -394,8 +396,9 @@ int logs_command(const LogsOptions& options) {
 }
 
 int stop_command(const StopOptions& options) {
-  auto run = resolve(options.run);
-  if (!run) return exit_no_such_run;
+  int unresolved = exit_no_such_run;
+  auto run = resolve(options.run, unresolved);
+  if (!run) return unresolved;
   int code = exit_ok;
   ControlRequest request;
   request.verb = ControlRequest::Verb::stop;
@@ -416,8 +419,9 @@ int stop_command(const StopOptions& options) {
 namespace {
 
 int simple_request(const std::string& run_name, const ControlRequest& request) {
-  auto run = resolve(run_name);
-  if (!run) return exit_no_such_run;
+  int unresolved = exit_no_such_run;
+  auto run = resolve(run_name, unresolved);
+  if (!run) return unresolved;
   int code = exit_ok;
   auto reply = ask(*run, request, code);
   if (!reply) return code;

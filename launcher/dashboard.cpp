@@ -46,8 +46,9 @@ bool bind_dashboard(const ListenAddress& where, std::optional<dashboard_server>&
 }
 
 int dashboard_command(const DashboardOptions& options) {
-  const auto run = resolve(options.run);
-  if (!run) return exit_no_such_run;
+  int unresolved = exit_no_such_run;
+  const auto run = resolve(options.run, unresolved);
+  if (!run) return unresolved;
   if (run->state != RunState::live) return report_not_live(*run);
   // Ctrl-C and its kin end the command; taken by sigtimedwait below, in
   // every thread blocked (the server's threads inherit the mask).

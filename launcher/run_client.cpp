@@ -8,10 +8,14 @@
 
 namespace procactor::launcher {
 
-std::optional<RunEntry> resolve(const std::optional<std::string>& name) {
+std::optional<RunEntry> resolve(const std::optional<std::string>& name, int& code) {
   std::string error;
-  auto run = find_run(name, error);
-  if (!run) std::cerr << "procactor: " << error << '\n';
+  bool ambiguous = false;
+  auto run = find_run(name, error, &ambiguous);
+  if (!run) {
+    std::cerr << "procactor: " << error << '\n';
+    code = ambiguous ? exit_usage : exit_no_such_run;
+  }
   return run;
 }
 

@@ -10,8 +10,10 @@
 
 namespace procactor::launcher {
 
-// The run named `name` (or the default one); prints why not.
-[[nodiscard]] std::optional<RunEntry> resolve(const std::optional<std::string>& name);
+// The run named `name` (or the default one); prints why not, with the exit
+// code in `code`: 3 (no such run), or 2 when no name was given and several
+// runs are live.
+[[nodiscard]] std::optional<RunEntry> resolve(const std::optional<std::string>& name, int& code);
 
 // The run as it is now (it may have ended since it was looked up).
 [[nodiscard]] RunEntry refreshed(const RunEntry& run);

@@ -223,7 +223,7 @@ std::vector<RunEntry> list_runs() {
   return runs;
 }
 
-std::optional<RunEntry> find_run(const std::optional<std::string>& name, std::string& error) {
+std::optional<RunEntry> find_run(const std::optional<std::string>& name, std::string& error, bool* ambiguous) {
   const fs::path root = runs_root();
   if (name) {
     std::error_code ignored;
@@ -246,6 +246,7 @@ std::optional<RunEntry> find_run(const std::optional<std::string>& name, std::st
     error = "no run is active";
   } else {
     error = "several runs are active; name one:";
+    if (ambiguous != nullptr) *ambiguous = true;
     for (const auto* run : live) error += " " + run->name;
   }
   return std::nullopt;

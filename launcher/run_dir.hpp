@@ -65,8 +65,10 @@ std::vector<RunEntry> list_runs();
 // The run named `name`, whatever its state. Without a name: the only live
 // run, or with none live the latest run if it died (a run killed with
 // `kill -9` is still news); a node's part of a multi-node run is only ever
-// found by its name. nullopt with `error` set: exit code 3.
-std::optional<RunEntry> find_run(const std::optional<std::string>& name, std::string& error);
+// found by its name. nullopt with `error` set: exit code 3, or with
+// `ambiguous` set (several live runs and no name) 2, a usage error.
+std::optional<RunEntry> find_run(const std::optional<std::string>& name, std::string& error,
+                                 bool* ambiguous = nullptr);
 
 // Makes the directory of a new run of `graph_name` and takes its lock, held
 // until this process (and any fork of it) exits. The run is named after

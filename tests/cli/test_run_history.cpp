@@ -511,4 +511,24 @@ TEST_CASE("the state directory is the one PROCACTOR_STATE_DIR names and outlives
   CHECK(unstamped(log.out) == "total: " + std::to_string(primes_between(2, 2000)) + "\n");
 }
 
+TEST_CASE("with several runs live a command without a run name asks for one and exits 2" * doctest::timeout(590)) {
+  sandbox box;
+  const fs::path graph = box.copy_graph("endless.toml");
+  const auto first = launch_detached(box, graph);
+  const auto second = launch_detached(box, graph);
+  CHECK(first.name == "endless");
+  CHECK(second.name == "endless-2");
+  for (const std::vector<std::string>& command : {std::vector<std::string>{"status"}, {"stop"}}) {
+    const result r = box.procactor(command);
+    CHECK_MESSAGE(r.exit_code == 2, command.front(), ": ", r.err);
+    CHECK_MESSAGE(r.err.find("several runs are active; name one:") != std::string::npos, r.err);
+  }
+  // Both are still there, and each stops by its name.
+  for (const auto& run : {first, second}) {
+    const result stopped = box.procactor({"stop", run.name}, 240s);
+    CHECK_MESSAGE(stopped.exit_code == 0, stopped.err);
+    check_run_left_nothing(run.supervisor);
+  }
+}
+
 }  // namespace cli
