@@ -62,7 +62,9 @@ std::string state_cell(const std::string& state, bool colour) {
   return state;
 }
 
-void print_table(const nlohmann::json& status) {
+// `ended`: the last table of a run that has ended (its shared memory is
+// gone since).
+void print_table(const nlohmann::json& status, bool ended = false) {
   const bool colour = colour_for(STDOUT_FILENO);
   std::cout << "run " << status["run"].get<std::string>() << " (graph " << status["graph"].get<std::string>()
             << ")\n";
@@ -109,7 +111,8 @@ void print_table(const nlohmann::json& status) {
   std::cout << table.take();
   // Runs recorded before these fields existed have neither.
   if (status.contains("shared_memory_bytes")) {
-    std::cout << "shared memory " << human_bytes(status["shared_memory_bytes"].get<std::uint64_t>()) << "; "
+    std::cout << (ended ? "shared memory at the end " : "shared memory ")
+              << human_bytes(status["shared_memory_bytes"].get<std::uint64_t>()) << "; "
               << status.value("corruptions", std::uint64_t{0})
               << " damaged records or slot entries found (see docs/RELIABILITY.md)\n";
   }
@@ -153,7 +156,20 @@ void print_final_status(const RunEntry& run, bool json) {
     std::cout << json_text(status) << std::endl;
     return;
   }
-  if (table) print_table(status);
+  if (table) {
+    // Its last exits were "ago" as of the run's end: as of now.
+    if (ended) {
+      const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      const double since_end = static_cast<double>(now - *ended) / 1000.0;
+      for (auto& row : status["actors"]) {
+        if (row.value("last_exit", "").empty() || !row.contains("last_exit_ago_s")) continue;
+        row["last_exit_ago_s"] = row["last_exit_ago_s"].get<double>() + std::max(0.0, since_end);
+      }
+    }
+    print_table(status, true);
+  }
   std::cout << "run " << run.name << " ended" << (ended ? " at " + when : std::string());
   if (const auto started = started_ms(run); started && ended) {
     std::cout << " after " << human_uptime(static_cast<double>(*ended - *started) / 1000.0);

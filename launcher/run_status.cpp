@@ -83,9 +83,16 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
     const ActorInfo info = inst.ref.valid() ? rt.info(inst.ref) : ActorInfo{};
     const ActorSpec& actor = graph.actors[inst.actor];
     const double uptime = info.pid > 0 ? std::chrono::duration<double>(now - info.started).count() : 0.0;
-    const double life = info.pid > 0 && inst.spawned != steady::time_point{}
-                            ? std::max(uptime, std::chrono::duration<double>(now - inst.spawned).count())
-                            : uptime;
+    // An instance that has exited lived from its spawn to its last exit
+    // (an ended run's last table shows each one's average).
+    double life = uptime;
+    if (inst.spawned != steady::time_point{}) {
+      if (info.pid > 0) {
+        life = std::max(uptime, std::chrono::duration<double>(now - inst.spawned).count());
+      } else if (info.last_exit_at > inst.spawned) {
+        life = std::chrono::duration<double>(info.last_exit_at - inst.spawned).count();
+      }
+    }
     const process_sample process = info.pid > 0 ? sample_process(info.pid) : process_sample{};
     const double rate = rate_of(static_cast<double>(info.processed), previous ? previous->processed : next.processed,
                                 index, life);

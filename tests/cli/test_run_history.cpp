@@ -214,7 +214,8 @@ TEST_CASE("status of an ended run prints its final table and the exit code it en
     // No process, so no uptime (not "0.0s").
     CHECK_MESSAGE(lines[2 + i].find(" exited  - ") != std::string::npos, lines[2 + i]);
   }
-  CHECK(lines[6].starts_with("shared memory "));
+  // What the run had at its end: its shared memory is gone now.
+  CHECK_MESSAGE(lines[6].starts_with("shared memory at the end "), lines[6]);
   CHECK_MESSAGE(std::regex_match(lines[7], std::regex(R"(run primes-small ended at [0-9]{4}-[0-9]{2}-[0-9]{2}T)"
                                                       R"([0-9:]{8}\.[0-9]{3} after \S+ with exit code 0)")),
                 lines[7]);
@@ -237,6 +238,10 @@ TEST_CASE("status of an ended run prints its final table and the exit code it en
   // Every number the sink summed went through a worker.
   CHECK(status["actors"][1]["processed"].get<std::int64_t>() + status["actors"][2]["processed"].get<std::int64_t>() >
         0);
+  // Each instance's rate is its average from its spawn to its exit (it was
+  // 0 for every one: no process, no uptime).
+  CHECK(status["actors"][3]["processed"].get<std::int64_t>() > 0);
+  CHECK(status["actors"][3]["msgs_per_s"].get<double>() > 0);
 
   // Without a run name, still only a live run (or one that died) is meant.
   const result unnamed = box.procactor({"status"});
