@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -71,7 +73,7 @@ class LineSource : public procactor::Actor<LineSource> {
   void run() override {
     const auto path = params().get<std::string>("path");
     std::ifstream in(path);
-    if (!in) throw procactor::error(procactor::errc::system, "cannot read " + path);
+    if (!in) throw procactor::error(procactor::errc::system, "cannot read " + path + ": " + std::strerror(errno));
     std::string line;
     while (!stopping() && std::getline(in, line)) {
       for (const auto& word : split_words(line)) emit(Word{word, 1});

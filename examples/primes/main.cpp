@@ -41,6 +41,14 @@ int main(int argc, char** argv) {
       argc > 2 ? whole_number(argv[2], 1, max_workers)
                : std::max<std::int64_t>(1, std::thread::hardware_concurrency());
   if (argc > 3 || !limit_arg || !workers_arg) {
+    if (argc > 3) {
+      std::cerr << "example-primes: too many arguments ('" << argv[3] << "' and after)\n";
+    } else if (!limit_arg) {
+      std::cerr << "example-primes: N is not a whole number from 0 to " << max_limit << ": '" << argv[1] << "'\n";
+    } else {
+      std::cerr << "example-primes: WORKERS is not a whole number from 1 to " << max_workers << ": '" << argv[2]
+                << "'\n";
+    }
     std::cerr << "usage: example-primes [N] [WORKERS]\n"
                  "  N        count the primes below N: 0 to "
               << max_limit << " (default 20000000)\n"
@@ -79,11 +87,14 @@ int main(int argc, char** argv) {
   const std::chrono::duration<double> serial_time = clock::now() - serial_start;
 
   std::cout << std::fixed << std::setprecision(3);
-  std::cout << "primes below " << limit << ": " << parallel << " with " << workers << " worker processes in "
-            << parallel_time.count() << " s\n";
+  const auto counted = [](unsigned n, const char* word) {
+    return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+  };
+  std::cout << "primes below " << limit << ": " << parallel << " with " << workers
+            << (workers == 1 ? " worker process" : " worker processes") << " in " << parallel_time.count() << " s\n";
   std::cout << "primes below " << limit << ": " << serial << " in one process in " << serial_time.count() << " s\n";
   std::cout << "speedup: " << std::setprecision(2) << serial_time.count() / parallel_time.count() << "x with "
-            << workers << " workers on " << cores << " cores\n";
+            << counted(workers, "worker") << " on " << counted(cores, "core") << "\n";
   if (parallel != serial) {
     std::cerr << "error: the counts differ\n";
     return 1;
