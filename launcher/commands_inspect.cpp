@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "json_text.hpp"
+#include "log_writer.hpp"
 #include "run_client.hpp"
 #include "units.hpp"
 
@@ -44,10 +45,11 @@ void print_instance(const nlohmann::json& row) {
     std::cout << "  last " << format_count(exits.size(), "exit") << ", oldest first:\n";
   }
   for (const auto& exit : exits) {
-    const std::string at = exit.value("at", "");
-    // "2024-05-01T12:00:01.123Z" -> "12:00:01.123", in UTC as recorded.
-    const std::string clock = at.size() >= 23 ? at.substr(11, 12) : at;
-    std::cout << "    " << clock << " UTC  " << exit.value("how", "") << " after "
+    // In local time, as `events` and `logs` print theirs (--json has
+    // both: "at" in UTC, "at_ms").
+    const std::string at = exit.contains("at_ms") ? local_timestamp(from_epoch_ms(exit["at_ms"].get<std::int64_t>()))
+                                                  : exit.value("at", "");
+    std::cout << "    " << at << "  " << exit.value("how", "") << " after "
               << uptime_text(exit.value("uptime_ms", std::int64_t{0})) << ": " << exit.value("cause", "") << '\n';
     if (const auto& inflight = exit["inflight"]; inflight.is_object()) {
       std::cout << "      in flight: " << inflight.value("type", "") << " from " << inflight.value("sender", "")

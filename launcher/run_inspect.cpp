@@ -30,6 +30,7 @@ nlohmann::json exit_json(const ExitRecord& record) {
           {"cause", record.cause},
           {"uptime_ms", record.uptime.count()},
           {"at", utc_text(record.at)},
+          {"at_ms", std::chrono::duration_cast<std::chrono::milliseconds>(record.at.time_since_epoch()).count()},
           {"inflight", inflight},
           {"stderr_tail", record.stderr_tail}};
 }
