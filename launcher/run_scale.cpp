@@ -169,21 +169,22 @@ std::string graph_run::scale(Runtime& rt, std::size_t a, std::uint32_t replicas)
       }
     }
   }
-  std::string text;
+  std::string change;  // "from 2 to 4 replicas: started worker.2, worker.3"
   if (replicas > before) {
-    text = actor.name + " scaled from " + std::to_string(before) + " to " + replicas_text(replicas) + ": started " +
-           names_of(changed);
+    change = "from " + std::to_string(before) + " to " + replicas_text(replicas) + ": started " + names_of(changed);
   } else {
     for (const auto& inst : instances_) {
       if (inst.retired && !inst.finished && std::find(changed.begin(), changed.end(), inst.name) != changed.end()) {
         inst.ref.close();
       }
     }
-    text = actor.name + " scaled from " + std::to_string(before) + " to " + replicas_text(replicas) + ": closing " +
-           names_of(changed) + (changed.size() == 1 ? ", which handles" : ", which handle") + " what is queued first";
+    change = "from " + std::to_string(before) + " to " + replicas_text(replicas) + ": closing " + names_of(changed) +
+             (changed.size() == 1 ? ", which handles" : ", which handle") + " what is queued first";
   }
+  const std::string text = actor.name + " scaled " + change;
   print(a, "procactor", text, true);
-  record_event("scaled", actor.name, 0, text);
+  // The event's kind and actor say the rest.
+  record_event("scaled", actor.name, 0, change);
   return problem.empty() ? "ok: " + text : "error: " + text + "; " + problem;
 }
 
