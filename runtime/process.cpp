@@ -260,6 +260,7 @@ std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::
     std::string why = sent == errc::no_such_actor ? "no actor in slot " + std::to_string(target)
                       : sent == errc::too_large || sent == errc::arena_exhausted
                           ? describe_failure(sent, message.payload.size())
+                      : sent == errc::closed ? std::string("the asked actor takes no more messages: its mailbox was closed")
                           : "the request could not be sent: " + std::string(to_string(sent));
     complete(state->correlation, sent == errc::actor_died ? errc::actor_died : sent, std::as_bytes(std::span(why)));
   }
