@@ -4,9 +4,11 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <map>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -136,6 +138,41 @@ std::string describe_syntax_error(std::string_view description) {
   return "invalid TOML: " + std::string(description);
 }
 
+// Where the first byte that does not begin or continue a well-formed UTF-8
+// character (RFC 3629: no overlong forms, surrogates or code points past
+// U+10FFFF) stands, and that byte; nullopt when the text is UTF-8.
+// toml++ finds the same, but says where its line ends.
+std::optional<std::pair<SourcePosition, unsigned char>> first_bad_utf8(std::string_view text) {
+  constexpr std::array<char32_t, 5> smallest = {0, 0, 0x80, 0x800, 0x10000};
+  std::uint32_t line = 1;
+  std::uint32_t column = 1;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const std::size_t n = lead < 0x80           ? 1
+                          : (lead & 0xE0) == 0xC0 ? 2
+                          : (lead & 0xF0) == 0xE0 ? 3
+                          : (lead & 0xF8) == 0xF0 ? 4
+                                                  : 0;
+    bool ok = n != 0 && i + n <= text.size();
+    char32_t code = n == 1 ? lead : n == 2 ? lead & 0x1F : n == 3 ? lead & 0x0F : lead & 0x07;
+    for (std::size_t k = 1; ok && k < n; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      ok = (next & 0xC0) == 0x80;
+      code = (code << 6) | (next & 0x3F);
+    }
+    if (ok && n > 1) ok = code >= smallest[n] && code <= 0x10FFFF && (code < 0xD800 || code > 0xDFFF);
+    if (!ok) return std::make_pair(SourcePosition{.line = line, .column = column}, lead);
+    if (lead == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+    i += n;
+  }
+  return std::nullopt;
+}
+
 // One table's entries in the order the file wrote them: toml++ keeps keys
 // sorted, but actors must start, and errors must read, in file order.
 using Entry = std::pair<const toml::key*, const toml::node*>;
@@ -162,6 +199,14 @@ class Parser {
   ParseResult run() {
     ParseResult result;
     toml::table root;
+    if (const auto bad = first_bad_utf8(source_.text())) {
+      char byte[8];
+      std::snprintf(byte, sizeof byte, "0x%02X", bad->second);
+      error(bad->first, std::string("invalid TOML: not UTF-8 text: byte ") + byte +
+                            " cannot begin or continue a character here");
+      result.diagnostics = std::move(diagnostics_);
+      return result;
+    }
     try {
       root = toml::parse(source_.text(), source_.path());
     } catch (const toml::parse_error& failure) {

@@ -112,6 +112,27 @@ TEST_CASE("a graph without a name is named after its file, which must then be a 
             .ok());
 }
 
+TEST_CASE("a file that is not UTF-8 is refused where its first bad byte is") {
+  CHECK(messages(parse_graph_text("version = 1\n\xff\xfe[graph]\n", "t.toml", "/").diagnostics) ==
+        std::vector<std::string>{"2:1 invalid TOML: not UTF-8 text: byte 0xFF cannot begin or continue a character here"});
+  // After two-byte characters, the column counts characters; an overlong
+  // form ('/' as C0 AF), a lone continuation byte, a surrogate and a cut
+  // sequence are each refused.
+  CHECK(messages(parse_graph_text("# \xc3\xa9\xc3\xa9 \xc0\xaf\n", "t.toml", "/").diagnostics) ==
+        std::vector<std::string>{"1:6 invalid TOML: not UTF-8 text: byte 0xC0 cannot begin or continue a character here"});
+  for (const char* bad : {"# \x80\n", "# \xed\xa0\x80\n", "# \xe2\x82"}) {
+    const ParseResult result = parse_graph_text(bad, "t.toml", "/");
+    REQUIRE(result.diagnostics.size() == 1);
+    CHECK(result.diagnostics[0].message.starts_with("invalid TOML: not UTF-8 text: byte 0x"));
+    CHECK(result.diagnostics[0].line == 1);
+    CHECK(result.diagnostics[0].column == 3);
+  }
+  // Well-formed text of every length passes on to TOML.
+  CHECK(parse_graph_text("version = 1\n# \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n[actors.a]\ntype = \"x.A\"\n", "t.toml",
+                         "/")
+            .ok());
+}
+
 TEST_CASE("the example graph of the issue parses into the model") {
   const Graph graph = parse_ok(primes);
   CHECK(graph.name == "primes");
