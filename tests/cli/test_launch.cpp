@@ -95,7 +95,11 @@ TEST_CASE("example-primes refuses bad arguments with its usage and exit code 2" 
     const result r = box.program(argv, 60s);
     CHECK(r.exit_code == 2);
     CHECK(r.out.empty());
-    CHECK_MESSAGE(r.err.starts_with("usage: example-primes [N] [WORKERS]\n"), r.err);
+    // What is wrong, naming the argument (the last one in each case), then
+    // the usage.
+    CHECK_MESSAGE(r.err.starts_with("example-primes: "), r.err);
+    CHECK_MESSAGE(r.err.find("'" + args.back() + "'") != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find("\nusage: example-primes [N] [WORKERS]\n") != std::string::npos, r.err);
   }
   // The speedup line names the workers and the cores apart.
   const result r = box.program({example_primes_binary().string(), "100000", "3"}, 60s);
