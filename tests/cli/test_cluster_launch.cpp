@@ -92,11 +92,28 @@ void check_mpi_session_removed(pid_t mpirun) {
   for (const auto& dir : left) fs::remove_all(dir, ignored);
 }
 
-// The segments of Open MPI's shared-memory transport in /dev/shm.
-std::set<std::string> vader_segments() {
-  std::set<std::string> found;
+// The Open MPI job of a rank (a node supervisor), as the names of the job's
+// segments write it (vader_segment.HOST.JOBID.RANK, JOBID in hex), from the
+// rank's environment; "" when it cannot be read.
+std::string mpi_job_of(pid_t rank) {
+  std::ifstream environment("/proc/" + std::to_string(rank) + "/environ");
+  constexpr std::string_view key = "OMPI_MCA_ess_base_jobid=";
+  for (std::string entry; std::getline(environment, entry, '\0');) {
+    if (!entry.starts_with(key)) continue;
+    std::ostringstream hex;
+    hex << std::hex << std::stoull(entry.substr(key.size()));
+    return hex.str();
+  }
+  return "";
+}
+
+// The segments of Open MPI's shared-memory transport in /dev/shm that the
+// job `job` (mpi_job_of) made: only this test's, whatever else runs.
+std::vector<std::string> vader_segments_of(const std::string& job) {
+  std::vector<std::string> found;
   for (const auto& entry : fs::directory_iterator("/dev/shm")) {
-    if (entry.path().filename().string().starts_with("vader_segment.")) found.insert(entry.path().filename());
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("vader_segment.") && name.find("." + job + ".") != std::string::npos) found.push_back(name);
   }
   return found;
 }
@@ -764,10 +781,11 @@ TEST_CASE("an mpirun killed with kill -9 leaves no session directory and no shar
   const std::string chosen = R"("--mca", "btl", "tcp,self", )";
   REQUIRE(text.find(chosen) != std::string::npos);
   text.erase(text.find(chosen), chosen.size());
-  const auto segments_before = vader_segments();
   const two_node_launch run(box, box.write("endless_default_btl.toml", text), "endless-two-nodes", 2);
   const auto mpirun = mpirun_of(run.file);
   REQUIRE(mpirun.size() == 1);
+  const std::string job = mpi_job_of(node_supervisor(box, "endless-two-nodes", "n0"));
+  REQUIRE_MESSAGE(!job.empty(), "no OMPI_MCA_ess_base_jobid in node n0's environment");
   REQUIRE(::kill(mpirun.front(), SIGKILL) == 0);
 
   const int code = run.launch->wait(120s);
@@ -779,13 +797,10 @@ TEST_CASE("an mpirun killed with kill -9 leaves no session directory and no shar
   check_run_left_nothing(run.launch->pid());
   check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());
   check_mpi_session_removed(mpirun.front());
-  std::vector<std::string> new_segments;
-  for (const auto& name : vader_segments()) {
-    if (segments_before.count(name) == 0) new_segments.push_back(name);
-  }
-  CHECK_MESSAGE(new_segments.empty(), new_segments.size(), " segments of Open MPI left in /dev/shm, e.g. ",
-                new_segments.empty() ? std::string() : new_segments.front());
-  for (const auto& name : new_segments) ::unlink(("/dev/shm/" + name).c_str());
+  const auto segments = vader_segments_of(job);
+  CHECK_MESSAGE(segments.empty(), segments.size(), " segments of Open MPI job ", job, " left in /dev/shm, e.g. ",
+                segments.empty() ? std::string() : segments.front());
+  for (const auto& name : segments) ::unlink(("/dev/shm/" + name).c_str());
 }
 
 }  // namespace cli
