@@ -18,6 +18,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "log_writer.hpp"
+
 namespace procactor::launcher {
 namespace {
 
@@ -138,25 +140,18 @@ void check_socket_fits(const fs::path& dir) {
 }
 
 // Written under a temporary name and renamed: readers see all or nothing.
-// The owner's only (0600), as the logs are.
+// The owner's only (0600), made as the logs are.
 void write_whole(const fs::path& path, const std::string& text) {
   const fs::path staging = path.string() + ".new";
-  const int fd = ::open(staging.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return;
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
   std::error_code ignored;
-  if (done == text.size()) {
-    fs::rename(staging, path, ignored);
-  } else {
-    fs::remove(staging, ignored);
+  fs::remove(staging, ignored);  // a failed write's, whatever its mode
+  create_log_file(staging);
+  {
+    std::ofstream out(staging, std::ios::trunc);
+    out << text;
+    if (!out.flush()) return;
   }
+  fs::rename(staging, path, ignored);
 }
 
 std::optional<std::string> read_whole(const fs::path& path) {

@@ -3,7 +3,6 @@
 #include <immintrin.h>
 
 #include <boost/interprocess/shared_memory_object.hpp>
-#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <thread>
@@ -113,36 +112,36 @@ lane* newest_lane(const arena& a, lane* l, std::uint32_t sender) noexcept {
   return nullptr;
 }
 
-std::uint64_t queued_bytes_from(const arena& a, const mailbox* box, std::uint32_t sender) noexcept {
-  if (sender >= max_slots || (box->lane_bits[sender / 64].load(std::memory_order_acquire) >> (sender % 64) & 1U) == 0) {
-    return 0;
-  }
-  std::uint64_t bytes = 0;
-  const lane* l = a.lane_at(box->lane_offset[sender].load(std::memory_order_acquire));
+namespace {
+
+// What waits in the chain of lanes that starts at `l`: in all, and in its
+// newest lane (the one its producer writes).
+struct chain_bytes {
+  std::uint64_t queued = 0;
+  std::uint64_t newest = 0;
+};
+
+chain_bytes bytes_in_chain(const arena& a, const lane* l) noexcept {
+  chain_bytes bytes;
   for (int hops = 0; l != nullptr && hops < 64; ++hops) {
     const std::uint64_t used = l->tail.load(std::memory_order_acquire) - l->head.load(std::memory_order_acquire);
-    if (used <= l->capacity) bytes += used;
     const std::uint64_t next = l->next_lane.load(std::memory_order_acquire);
+    if (used <= l->capacity) {
+      bytes.queued += used;
+      if (next == 0) bytes.newest = used;
+    }
     l = next == 0 ? nullptr : a.lane_at(next);
   }
   return bytes;
 }
 
-std::uint64_t fullest_lane_bytes(const arena& a, const mailbox* box) noexcept {
-  std::uint64_t fullest = 0;
-  for (std::uint32_t sender = 0; sender < max_slots; ++sender) {
-    if ((box->lane_bits[sender / 64].load(std::memory_order_acquire) >> (sender % 64) & 1U) == 0) continue;
-    const lane* l = a.lane_at(box->lane_offset[sender].load(std::memory_order_acquire));
-    for (int hops = 0; l != nullptr && hops < 64; ++hops) {
-      const std::uint64_t next = l->next_lane.load(std::memory_order_acquire);
-      if (next == 0) {
-        const std::uint64_t used = l->tail.load(std::memory_order_acquire) - l->head.load(std::memory_order_acquire);
-        if (used <= l->capacity) fullest = std::max(fullest, used);
-      }
-      l = next == 0 ? nullptr : a.lane_at(next);
-    }
+}  // namespace
+
+std::uint64_t queued_bytes_from(const arena& a, const mailbox* box, std::uint32_t sender) noexcept {
+  if (sender >= max_slots || (box->lane_bits[sender / 64].load(std::memory_order_acquire) >> (sender % 64) & 1U) == 0) {
+    return 0;
   }
-  return fullest;
+  return bytes_in_chain(a, a.lane_at(box->lane_offset[sender].load(std::memory_order_acquire))).queued;
 }
 
 std::vector<inbound_lane> inbound_lanes(const arena& a, const mailbox* box) {
@@ -151,7 +150,8 @@ std::vector<inbound_lane> inbound_lanes(const arena& a, const mailbox* box) {
     if ((box->lane_bits[sender / 64].load(std::memory_order_acquire) >> (sender % 64) & 1U) == 0) continue;
     const lane* l = a.lane_at(box->lane_offset[sender].load(std::memory_order_acquire));
     if (l == nullptr) continue;
-    found.push_back({sender, l->delivered.load(std::memory_order_relaxed), queued_bytes_from(a, box, sender)});
+    const chain_bytes bytes = bytes_in_chain(a, l);
+    found.push_back({sender, l->delivered.load(std::memory_order_relaxed), bytes.queued, bytes.newest});
   }
   return found;
 }

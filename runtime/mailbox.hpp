@@ -134,17 +134,16 @@ std::optional<std::uint64_t> ensure_lane(const arena& a, mailbox* box, std::uint
 lane* newest_lane(const arena& a, lane* first, std::uint32_t sender) noexcept;
 // Bytes waiting in `box`, in every lane.
 std::uint64_t queued_bytes(const arena& a, const mailbox* box) noexcept;
-// The bytes waiting in the newest lane of the sender whose newest lane
-// holds the most. A sender is held back once its newest lane, grown to the
-// mailbox's lane capacity, is full; the lanes it grew from may still hold
-// unread records, so queued_bytes can pass that capacity and this cannot.
-std::uint64_t fullest_lane_bytes(const arena& a, const mailbox* box) noexcept;
-// Each sender's lane into `box`: the messages committed from it, and what
-// still waits in it.
+// Each sender's lane into `box`: the messages committed from it, what
+// still waits in it, and what waits in its newest lane. The sender is held
+// back once that lane, grown to the mailbox's lane capacity, is full; the
+// lanes it grew from may still hold unread records, so queued_bytes can
+// pass the capacity and newest_lane_bytes cannot.
 struct inbound_lane {
   std::uint32_t sender;
   std::uint64_t delivered;
   std::uint64_t queued_bytes;
+  std::uint64_t newest_lane_bytes;
 };
 std::vector<inbound_lane> inbound_lanes(const arena& a, const mailbox* box);
 // Bytes waiting in `sender`'s lanes of `box` (its consumer's record in hand

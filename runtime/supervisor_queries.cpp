@@ -31,9 +31,9 @@ ActorInfo supervisor::info(slot_id slot) const {
   info.group = groups_[c.group].name;
   info.exits.assign(c.exits.begin(), c.exits.end());
   if (const mailbox* box = process_->shm().mailbox_at(e.mailbox)) {
-    info.queued_bytes = queued_bytes(process_->shm(), box);
-    info.fullest_lane_bytes = fullest_lane_bytes(process_->shm(), box);
     for (const inbound_lane& in : inbound_lanes(process_->shm(), box)) {
+      info.queued_bytes += in.queued_bytes;
+      info.fullest_lane_bytes = std::max(info.fullest_lane_bytes, in.newest_lane_bytes);
       info.inbound.push_back({in.sender == supervisor_slot ? ActorRef{} : ActorRef(in.sender), in.delivered,
                               in.queued_bytes});
     }

@@ -169,6 +169,19 @@ void check_nodes_left_nothing(const sandbox& box, const std::string& graph, cons
                 " processes still name ", file);
 }
 
+// The end of an endless-two-nodes launch whose mpirun was killed (its
+// output `out`): the line that says so, and nothing of the run, its nodes
+// or mpirun's session left.
+void check_killed_mpirun_left_nothing(const sandbox& box, const two_node_launch& run, const std::string& out,
+                                      pid_t mpirun) {
+  CHECK_MESSAGE(out.find("procactor | mpirun ended by signal 9; no last status from nodes n0 (host localhost), n1 "
+                         "(host localhost): lost, or killed\n") != std::string::npos,
+                out);
+  check_run_left_nothing(run.launch->pid());
+  check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());
+  check_mpi_session_removed(mpirun);
+}
+
 // Whether the sink printed this total, on a line of its own.
 bool has_total(const std::string& out, long total) {
   return out.find("\nsink.0 | total: " + std::to_string(total) + "\n") != std::string::npos;
@@ -764,13 +777,7 @@ TEST_CASE("a stopped mpirun is ended by the third Ctrl-C and killed 5 s later an
   const std::string out = run.launch->out();
   CHECK_MESSAGE(code == 1, out, run.launch->err());
   CHECK_MESSAGE(out.find("procactor | mpirun has not ended 5 s after SIGTERM: killing it\n") != std::string::npos, out);
-  CHECK_MESSAGE(out.find("procactor | mpirun ended by signal 9; no last status from nodes n0 (host localhost), n1 "
-                         "(host localhost): lost, or killed\n") != std::string::npos,
-                out);
-
-  check_run_left_nothing(run.launch->pid());
-  check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());
-  check_mpi_session_removed(mpirun.front());
+  check_killed_mpirun_left_nothing(box, run, out, mpirun.front());
 }
 
 TEST_CASE("an mpirun killed with kill -9 leaves no session directory and no shared memory of Open MPI" *
@@ -791,12 +798,7 @@ TEST_CASE("an mpirun killed with kill -9 leaves no session directory and no shar
   const int code = run.launch->wait(120s);
   const std::string out = run.launch->out();
   CHECK_MESSAGE(code == 1, out, run.launch->err());
-  CHECK_MESSAGE(out.find("procactor | mpirun ended by signal 9; no last status from nodes n0 (host localhost), n1 "
-                         "(host localhost): lost, or killed\n") != std::string::npos,
-                out);
-  check_run_left_nothing(run.launch->pid());
-  check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());
-  check_mpi_session_removed(mpirun.front());
+  check_killed_mpirun_left_nothing(box, run, out, mpirun.front());
   const auto segments = vader_segments_of(job);
   CHECK_MESSAGE(segments.empty(), segments.size(), " segments of Open MPI job ", job, " left in /dev/shm, e.g. ",
                 segments.empty() ? std::string() : segments.front());
