@@ -132,20 +132,22 @@ void print_table(const nlohmann::json& status, bool ended = false) {
   }
 }
 
+// The fields every status object of a run has, for a run that can no
+// longer say more.
+nlohmann::json status_head(const RunEntry& run) {
+  const auto graph = graph_record(run);
+  return {{"schema", status_schema}, {"run", run.name}, {"graph", graph ? nlohmann::json(graph->name) : nlohmann::json()}};
+}
+
 // An ended run's last table, as it was when it ended (final_status.json),
-// and when and how it ended; nothing for a run that left none.
+// and when and how it ended; for a run that left no table, only that.
 void print_final_status(const RunEntry& run, bool json) {
   const auto text = final_status(run);
   auto status = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
   // A run that ended without its last table (a multi-node run whose
   // nodes were all lost, one that failed as it started): how it ended.
   const bool table = status.is_object() && status.contains("actors");
-  if (!table) {
-    const auto graph = graph_record(run);
-    status = {{"schema", status_schema},
-              {"run", run.name},
-              {"graph", graph ? nlohmann::json(graph->name) : nlohmann::json()}};
-  }
+  if (!table) status = status_head(run);
   const auto ended = ended_ms(run);
   const std::string when = ended ? local_timestamp(from_epoch_ms(*ended)) : std::string();
   if (json) {
@@ -159,10 +161,7 @@ void print_final_status(const RunEntry& run, bool json) {
   if (table) {
     // Its last exits were "ago" as of the run's end: as of now.
     if (ended) {
-      const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-      const double since_end = static_cast<double>(now - *ended) / 1000.0;
+      const double since_end = static_cast<double>(epoch_ms(wall_clock::now()) - *ended) / 1000.0;
       for (auto& row : status["actors"]) {
         if (row.value("last_exit", "").empty() || !row.contains("last_exit_ago_s")) continue;
         row["last_exit_ago_s"] = row["last_exit_ago_s"].get<double>() + std::max(0.0, since_end);
@@ -181,14 +180,10 @@ void print_final_status(const RunEntry& run, bool json) {
 
 // `status --json` of a run whose supervisor died before it recorded its end.
 void print_died_status(const RunEntry& run) {
-  const auto graph = graph_record(run);
-  const nlohmann::json status = {{"schema", status_schema},
-                                 {"run", run.name},
-                                 {"graph", graph ? nlohmann::json(graph->name) : nlohmann::json()},
-                                 {"run_state", "died"},
-                                 {"supervisor_pid", run.supervisor_pid > 0 ? nlohmann::json(run.supervisor_pid)
-                                                                           : nlohmann::json()},
-                                 {"exit_code", nullptr}};
+  nlohmann::json status = status_head(run);
+  status["run_state"] = "died";
+  status["supervisor_pid"] = run.supervisor_pid > 0 ? nlohmann::json(run.supervisor_pid) : nlohmann::json();
+  status["exit_code"] = nullptr;
   std::cout << json_text(status) << std::endl;
 }
 
