@@ -315,12 +315,21 @@ std::string merge_replies(const Graph& graph, const std::string& run_name, const
     case Verb::restart:
     case Verb::kill:
     case Verb::scale: {
-      // Acted when any node did; else the first error, or who was silent.
+      // Acted when any node did, with what each node did ("ok: sent
+      // SIGKILL to worker.1 (pid 4242 on node n1)"); else the first error,
+      // or who was silent.
       std::string first_error;
+      std::string done;
+      bool acted = false;
       for (const node_reply& reply : replies) {
-        if (reply.text && *reply.text == "ok") return "ok";
-        if (reply.text && first_error.empty()) first_error = *reply.text;
+        if (reply.text && (*reply.text == "ok" || reply.text->starts_with("ok: "))) {
+          acted = true;
+          if (*reply.text != "ok") done += (done.empty() ? "" : "\n") + reply.text->substr(4);
+        } else if (reply.text && first_error.empty()) {
+          first_error = *reply.text;
+        }
       }
+      if (acted) return done.empty() ? "ok" : "ok: " + done;
       if (!first_error.empty()) return first_error;
       return silent.empty() ? "error: no node answered" : no_answer;
     }

@@ -256,8 +256,13 @@ int run(int argc, char** argv) {
         }
         return exit_ok;
       }
-      std::cerr << "procactor: help takes one command; '" << (argc == 3 ? argv[2] : argv[3]) << "' is not one"
-                << (argc == 3 ? did_you_mean(argv[2], commands) : std::string()) << "\n";
+      if (argc == 3) {
+        std::cerr << "procactor: help: unknown command '" << argv[2] << "'" << did_you_mean(argv[2], commands)
+                  << "; procactor help lists the commands\n";
+      } else {
+        std::cerr << "procactor: help takes one command, as in procactor help " << argv[2] << "; '" << argv[3]
+                  << "' is one word too many\n";
+      }
       return exit_usage;
     }
     if (!known(word)) {

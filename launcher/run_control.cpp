@@ -2,12 +2,22 @@
 // restart, kill and inspect (control_protocol.hpp). On the control server's
 // thread.
 #include <algorithm>
+#include <cstring>
 
 #include "graph_run.hpp"
 #include "json_text.hpp"
 #include "run_inspect.hpp"
 
 namespace procactor::launcher {
+namespace {
+
+// SIGKILL, SIGTERM, ...; "signal 40" for one with no name.
+std::string signal_text(int signal) {
+  const char* abbreviation = ::sigabbrev_np(signal);
+  return abbreviation != nullptr ? std::string("SIG") + abbreviation : "signal " + std::to_string(signal);
+}
+
+}  // namespace
 
 std::vector<instance_ref> graph_run::instance_refs() {
   std::lock_guard guard(refs_mutex_);
@@ -57,10 +67,12 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
     return "error: run " + run_.name + " is stopping: it restarts nothing now";
   }
   std::size_t acted = 0;
+  std::string done;  // what was acted on, told to the user: "worker.1 (pid 4242), ..."
   for (const instance_ref& inst : chosen) {
     // Only a live process can be restarted or signalled; one that has not
     // started yet, or has finished, is left alone.
-    if (!inst.ref.valid() || rt.info(inst.ref).pid <= 0) continue;
+    const int pid = inst.ref.valid() ? rt.info(inst.ref).pid : 0;
+    if (pid <= 0) continue;
     if (request.verb == Verb::restart) {
       procactor::RestartOptions how;
       how.force = request.force;
@@ -69,7 +81,8 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
     } else {
       rt.signal(inst.ref, request.signal);
     }
-    ++acted;
+    done += (acted++ == 0 ? "" : ", ") + inst.name + " (pid " + std::to_string(pid) +
+            (node_ ? " on node " + graph_.cluster->nodes[node_->index].name : "") + ")";
   }
   if (acted == 0 && std::all_of(chosen.begin(), chosen.end(), [](const instance_ref& i) { return i.remote; })) {
     const ActorSpec& actor = graph_.actors[chosen.front().actor];
@@ -79,7 +92,11 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
            "'s host";
   }
   if (acted == 0) return "error: '" + target + "' has no running process in run " + run_.name;
-  return "ok";
+  if (request.verb == Verb::kill) return "ok: sent " + signal_text(request.signal) + " to " + done;
+  return "ok: restarting " + done +
+         (request.force   ? ": killed at once"
+          : request.drain ? " once it has handled what is queued for it"
+                          : " after the message in hand");
 }
 
 }  // namespace procactor::launcher

@@ -613,10 +613,10 @@ class bench_run {
     }
     w.details.push_back({"probe_timeout_ms", static_cast<double>(params.probe_timeout.count())});
     w.details.push_back({"busy_asks_per_kill", static_cast<double>(params.busy_asks)});
-    // Median <= 1.5 ms, p99 <= 5 ms, and python / procactor >= 10, which in
-    // this report's direction (procactor / baseline, lower is better) is
-    // ratio_vs_python_pool <= 0.1.
-    w.goals = {{"", false, 1.5}, {"", false, 5.0, "procactor_p99_ms"}, {"python_pool", false, 0.1}};
+    // Median < 1 ms (issue 8; issue 7 asked for 1.5 ms), p99 <= 5 ms, and
+    // python / procactor >= 10, which in this report's direction
+    // (procactor / baseline, lower is better) is ratio_vs_python_pool <= 0.1.
+    w.goals = {{"", false, 1.0}, {"", false, 1.5}, {"", false, 5.0, "procactor_p99_ms"}, {"python_pool", false, 0.1}};
     return w;
   }
 

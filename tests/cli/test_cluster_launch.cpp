@@ -620,6 +620,7 @@ TEST_CASE(
   const pid_t victim = pids.at("worker.1");
   const result killed = box.procactor({"kill", run.name, "worker.1"});
   REQUIRE_MESSAGE(killed.exit_code == 0, killed.err);
+  CHECK(killed.out == "sent SIGKILL to worker.1 (pid " + std::to_string(victim) + " on node n1)\n");
   std::string last;
   CHECK_MESSAGE(eventually(
                     [&] {

@@ -115,6 +115,7 @@ TEST_CASE("a detached run can be listed and killed and restarted and read and st
   const int killed_pid = pid_of(rows, "worker.0");
   const result killed = box.procactor({"kill", run, "worker.0", "--signal", "KILL"});
   CHECK_MESSAGE(killed.exit_code == 0, killed.err);
+  CHECK(killed.out == "sent SIGKILL to worker.0 (pid " + std::to_string(killed_pid) + ")\n");
   CHECK_MESSAGE(eventually(
                     [&] {
                       rows = status_rows(box, run);
@@ -130,6 +131,7 @@ TEST_CASE("a detached run can be listed and killed and restarted and read and st
   const int restarted_pid = pid_of(rows, "worker.1");
   const result restart = box.procactor({"restart", run, "worker.1"});
   CHECK_MESSAGE(restart.exit_code == 0, restart.err);
+  CHECK(restart.out == "restarting worker.1 (pid " + std::to_string(restarted_pid) + ") after the message in hand\n");
   CHECK_MESSAGE(eventually(
                     [&] {
                       rows = status_rows(box, run);

@@ -194,6 +194,7 @@ TEST_CASE("restart is graceful and runs on_stop while --force kills at once and 
     const auto before = rows_of(box, run.name);
     const result restart = box.procactor({"restart", run.name, "solo.1", "--force"});
     CHECK_MESSAGE(restart.exit_code == 0, restart.err);
+    CHECK(restart.out == "restarting solo.1 (pid " + std::to_string(before.at("solo.1").pid) + "): killed at once\n");
     CHECK_MESSAGE(eventually([&] { return settled(rows_of(box, run.name), before, {"solo.1"}); }, 120s),
                   "solo.1 was not restarted");
     CHECK(log_of(box, run.name, "solo.1").find("on_stop ran") == std::string::npos);
@@ -204,6 +205,8 @@ TEST_CASE("restart is graceful and runs on_stop while --force kills at once and 
     const auto before = rows_of(box, run.name);
     const result restart = box.procactor({"restart", run.name, "rest.0", "--drain"});
     CHECK_MESSAGE(restart.exit_code == 0, restart.err);
+    CHECK(restart.out == "restarting rest.0 (pid " + std::to_string(before.at("rest.0").pid) +
+                             ") once it has handled what is queued for it\n");
     CHECK_MESSAGE(eventually([&] { return settled(rows_of(box, run.name), before, {"rest.0"}); }, 120s),
                   "rest.0 was not restarted");
     CHECK(eventually([&] { return log_of(box, run.name, "rest.0").find("rest.0: on_stop ran") != std::string::npos; },

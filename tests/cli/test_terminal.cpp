@@ -208,7 +208,11 @@ TEST_CASE("a mistyped command is named with the nearest one and every command" *
   CHECK(far.err.find("unknown command 'frobnicate'; the commands are") != std::string::npos);
   const result bad_help = box.procactor({"help", "lanch"});
   CHECK(bad_help.exit_code == 2);
-  CHECK(bad_help.err.find("did you mean 'launch'?") != std::string::npos);
+  CHECK(bad_help.err ==
+        "procactor: help: unknown command 'lanch' (did you mean 'launch'?); procactor help lists the commands\n");
+  const result extra = box.procactor({"help", "status", "extra"});
+  CHECK(extra.exit_code == 2);
+  CHECK(extra.err == "procactor: help takes one command, as in procactor help status; 'extra' is one word too many\n");
 }
 
 TEST_CASE("status lines up its columns whatever the length of the names and colours only when asked" *
