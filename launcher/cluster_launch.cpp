@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +98,85 @@ void remove_mpi_session(const std::filesystem::path& base, pid_t mpirun) {
     std::filesystem::remove_all(it->path() / ("pid." + std::to_string(mpirun)), ignored);
   }
 }
+
+// What removes mpirun's session directory when the launch is killed
+// (kill -9) and cannot: a shell in a session of its own, reading a pipe
+// from the launch. The launch writes "done" once it has removed the
+// directory itself; the end of the pipe without it means the launch is
+// gone. mpirun then gets SIGTERM (PR_SET_PDEATHSIG) and ends, but Open MPI
+// 4.1.4 left its directory (contact.txt, hwloc.sm, PMIx's stores) in 6 of
+// 8 such ends: the shell waits for mpirun to end (gone, or a zombie) and
+// removes it. It holds nothing of the launch's but the pipe.
+class session_sweeper {
+ public:
+  session_sweeper() = default;
+  session_sweeper(const session_sweeper&) = delete;
+  session_sweeper& operator=(const session_sweeper&) = delete;
+  // The pipe closes with this process, without "done".
+  ~session_sweeper() {
+    if (pipe_ >= 0) ::close(pipe_);
+  }
+
+  // False when no shell could be started: the launch still removes the
+  // directory itself when it sees mpirun end.
+  bool start(const std::filesystem::path& base, pid_t mpirun) {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) != 0) return false;
+    static const char script[] =
+        "IFS= read -r line; [ \"$line\" = done ] && exit 0\n"
+        "while kill -0 \"$2\" 2>/dev/null && [ \"$(cut -d' ' -f3 /proc/\"$2\"/stat 2>/dev/null)\" != Z ]; do\n"
+        "  sleep 0.05\n"
+        "done\n"
+        "exec rm -rf -- \"$1\"/ompi.*.\"$3\"/pid.\"$2\"\n";
+    const std::string base_text = base.string();
+    const std::string pid_text = std::to_string(mpirun);
+    const std::string uid_text = std::to_string(::geteuid());
+    const char* argv[] = {"/bin/sh", "-c", script, "procactor-mpi-sweep", base_text.c_str(), pid_text.c_str(),
+                          uid_text.c_str(), nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, ends[0], STDIN_FILENO);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // Its own session: a Ctrl-C or a kill of the launch's group is not
+    // for it. Default dispositions (this process ignores SIGPIPE), no
+    // signal blocked.
+    sigset_t set;
+    sigemptyset(&set);
+    posix_spawnattr_setsigmask(&attr, &set);
+    sigfillset(&set);
+    posix_spawnattr_setsigdefault(&attr, &set);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    const int rc = ::posix_spawn(&pid_, "/bin/sh", &actions, &attr, const_cast<char* const*>(argv), environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(ends[0]);
+    if (rc != 0) {
+      ::close(ends[1]);
+      pid_ = -1;
+      return false;
+    }
+    pipe_ = ends[1];
+    return true;
+  }
+
+  // The launch removed the directory: the shell ends, and is reaped.
+  void done() noexcept {
+    if (pipe_ < 0) return;
+    (void)!::write(pipe_, "done\n", 5);
+    ::close(pipe_);
+    pipe_ = -1;
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int pipe_ = -1;
+};
 
 // Whether `program` is an executable file in a directory of PATH, as
 // execvp would find it.
@@ -290,7 +370,12 @@ class cluster_launch {
       sigset_t none;
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(sig, SIG_DFL);
+      for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, SIG_DFL);
+      // Ignored, as in this process: when this process is killed, mpirun
+      // (SIGTERM, above) ends its job and removes its session directory.
+      // With the default, its first write into these pipes, whose reader
+      // is gone, killed it halfway and left the directory.
+      ::signal(SIGPIPE, SIG_IGN);
       for (const auto& [name, value] : job.env) ::setenv(name.c_str(), value.c_str(), 1);
       std::vector<char*> argv;
       for (const std::string& arg : job.argv) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -304,6 +389,7 @@ class cluster_launch {
     ::close(in[0]);
     ::close(out[1]);
     ::close(err[1]);
+    if (job_name_ == "mpirun") (void)sweeper_.start(mpi_session_base(graph_.cluster->mpi_args), job_);
     to_job_ = in[1];
     ::fcntl(to_job_, F_SETFL, O_NONBLOCK);
     streams_[0].fd = out[0];
@@ -335,7 +421,10 @@ class cluster_launch {
       if (::waitid(P_PID, static_cast<id_t>(job_), &ended, WEXITED | WNOHANG | WNOWAIT) == 0 &&
           ended.si_pid == job_) {
         // Not reaped yet, so its pid is no other process's.
-        if (job_name_ == "mpirun") remove_mpi_session(mpi_session_base(graph_.cluster->mpi_args), job_);
+        if (job_name_ == "mpirun") {
+          remove_mpi_session(mpi_session_base(graph_.cluster->mpi_args), job_);
+          sweeper_.done();
+        }
         int status = 0;
         ::waitpid(job_, &status, 0);
         // What it wrote last is still in the pipes (anything that outlives
@@ -646,6 +735,7 @@ class cluster_launch {
   std::string job_name_;  // mpirun or srun
   pid_t job_ = -1;
   int to_job_ = -1;
+  session_sweeper sweeper_;  // mpirun's session directory, should this process be killed
   std::array<stream, 2> streams_;  // mpirun's stdout, stderr
   log_writer run_log_;
   log_writer event_log_;
