@@ -690,6 +690,10 @@ int graph_run::run(Runtime& rt) {
     }
     bool all_finished = true;
     for (const auto& inst : instances_) all_finished = all_finished && inst.finished;
+    // The exit that took the root over its limit can be the run's last:
+    // its event comes before the give-up's, which says that the run
+    // failed and why. The runtime knows already; wait for the event.
+    if (all_finished && failure_.empty() && rt.gave_up()) continue;
     if (all_finished) break;
     if (ready_reported) update_progress(rt, started);
   }

@@ -300,4 +300,23 @@ TEST_CASE("an actor that keeps crashing makes the launch give up with exit code 
   CHECK_MESSAGE(status.err.find("it ended with exit code 1") != std::string::npos, status.err);
 }
 
+// The worker is the last instance of the run (its source has ended): the
+// exit that takes the supervisor past its limit is also the one that leaves
+// nothing running. The give-up, which comes just after that exit, still
+// decides how the run ends.
+TEST_CASE("a give-up on the run's last exit fails the launch and is not reported as finished" *
+          doctest::timeout(290)) {
+  sandbox box;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    CAPTURE(attempt);
+    const std::string out = launch_to_end(box, "gives_up_last.toml", 1);
+    CHECK_MESSAGE(out.find("procactor | [supervisor] gave up: more than 2 restarts within 60s; the last was "
+                           "worker.0 (signal 6 (Aborted))\n") != std::string::npos,
+                  out);
+    const auto lines = lines_of(out);
+    REQUIRE(!lines.empty());
+    CHECK_MESSAGE(lines.back().starts_with("procactor | graph gives-up-last failed after "), lines.back());
+  }
+}
+
 }  // namespace cli
