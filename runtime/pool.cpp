@@ -126,6 +126,7 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
   };
 
   std::vector<detail::slot_id> workers;
+  std::vector<std::string> names;    // per worker: NAME.i
   std::unique_ptr<int[]> in_flight;  // per worker, under mutex
   std::vector<bool> gone;            // per worker, under mutex: killed or closed by hand, for good
   std::deque<queued> waiting;
@@ -134,6 +135,16 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
   bool closed = false;
   mutable std::mutex mutex;
   std::condition_variable changed;
+
+  // Whether a worker can still take tasks. Under mutex.
+  bool any_left() const { return std::find(gone.begin(), gone.end(), false) != gone.end(); }
+
+  // Why a task fails once every worker has ended for good.
+  std::string none_left() const {
+    return names.size() == 1 ? "the pool's worker " + names.front() + " has ended for good (killed or closed)"
+                             : "every worker of the pool (" + names.front() + " ... " + names.back() +
+                                   ") has ended for good (killed or closed)";
+  }
 
   // The least loaded worker with room, or none.
   std::optional<std::size_t> room() const {
@@ -183,19 +194,38 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
   // A task's ask has ended, or could not be made: the worker's room is
   // free for the next waiting task, and the outcome becomes the caller's
   // future's. A worker the program killed or closed by hand is gone for
-  // good: it gets no more tasks, and a task it could not take goes back to
-  // the front of the queue while another worker can.
+  // good: it gets no more tasks, and a task it had goes back to the front
+  // of the queue while another worker can take it. Once none can, that
+  // task fails with actor_died, and every task still waiting with
+  // no_such_actor: none would ever start (and close() would wait for them
+  // for ever).
   void ended(std::size_t worker, queued task, errc code, const std::string& why,
              const std::shared_ptr<detail::pending>& asked) {
     std::unique_lock lock(mutex);
     --in_flight[worker];
-    if (code == errc::no_such_actor || code == errc::closed) gone[worker] = true;
-    const bool again = gone[worker] && std::find(gone.begin(), gone.end(), false) != gone.end();
+    // This task did not run there: its worker had ended for good. (A task
+    // it handled before its close ends as it ended.)
+    const bool lost = code == errc::no_such_actor || code == errc::closed;
+    if (lost) gone[worker] = true;
+    const bool left = any_left();
+    const bool again = lost && left;
     if (again) waiting.push_front(std::move(task));
+    std::deque<queued> orphans;
+    if (!left) orphans.swap(waiting);
+    const std::string none = left ? std::string() : none_left();
     changed.notify_all();
     dispatch(lock);
     lock.unlock();
+    for (const queued& orphan : orphans) {
+      const std::string text = none + ": the task never started";
+      (void)detail::fulfil(*orphan.future, errc::no_such_actor, std::as_bytes(std::span(text)), 0);
+    }
     if (again) return;
+    if (lost) {
+      const std::string text = none + "; it had this task";
+      (void)detail::fulfil(*task.future, errc::actor_died, std::as_bytes(std::span(text)), 0);
+      return;
+    }
     if (asked) {
       detail::pass_outcome(*asked, *task.future);
     } else {
@@ -271,6 +301,7 @@ Pool::Pool(Runtime& runtime, std::size_t workers, PoolOptions options) {
       throw;
     }
     state_->workers.push_back(workers_.back().slot());
+    state_->names.push_back(options.name + "." + std::to_string(i));
   }
 }
 
@@ -322,6 +353,11 @@ std::shared_ptr<detail::pending> Pool::submit_encoded(type_id kind, std::span<co
   // Back-pressure: wait for the queue to have room.
   state_->changed.wait(lock, [this] { return state_->waiting.size() < state_->max_queued || state_->closed; });
   if (state_->closed) throw error(errc::closed, "the pool is closed");
+  if (!state_->any_left()) {
+    const std::string text = state_->none_left() + ": the task never started";
+    (void)detail::fulfil(*future, errc::no_such_actor, std::as_bytes(std::span(text)), 0);
+    return future;
+  }
   state_->waiting.push_back({kind, {bytes.begin(), bytes.end()}, future});
   // Withdrawn while it waits in the queue; once handed out it has started.
   std::weak_ptr<state> weak = state_;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <map>
 #include <regex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <tuple>
@@ -176,6 +177,38 @@ TEST_CASE("a pool worker killed or closed by hand takes no more tasks and the ot
     CHECK(pids.size() <= 2);
     CHECK(pids.count(victim.pid().value_or(-1)) == 0);
   }
+}
+
+// With no other worker left, nothing would ever take the tasks: the pool
+// used to keep them, so that their futures never ended and its destructor
+// waited for them for ever.
+TEST_CASE("a Worker whose one worker is killed by hand mid-task fails that task and every later one at once" *
+          doctest::timeout(120)) {
+  temp_dir dir;
+  std::optional<procactor::Worker> worker(std::in_place, runtime(), pool_options());
+  const std::string never = dir.path() + "/never";
+  auto running = worker->submit(pooling::hang, dir.path());
+  auto next = worker->submit(pooling::gated, never, std::int64_t{1});     // in the worker's mailbox
+  auto waiting = worker->submit(pooling::gated, never, std::int64_t{2});  // in the pool
+  REQUIRE(eventually([&] { return list_dir(dir.path()).size() == 1; }));  // hang() runs
+  worker->workers()[0].kill();
+  auto fails_with = [](auto& future, errc code, const std::string& text) {
+    try {
+      (void)future.get();
+      FAIL("the task returned");
+    } catch (const procactor::error& e) {
+      CHECK(e.code() == code);
+      CHECK_MESSAGE(e.message().find(text) != std::string::npos, e.message());
+    }
+  };
+  const std::string none = "the pool's worker " + worker->workers()[0].name() + " has ended for good";
+  fails_with(running, errc::actor_died, none + " (killed or closed); it had this task");
+  fails_with(next, errc::actor_died, none);
+  fails_with(waiting, errc::no_such_actor, none + " (killed or closed): the task never started");
+  auto later = worker->submit(pooling::my_pid);
+  fails_with(later, errc::no_such_actor, "the task never started");
+  CHECK(worker->in_flight() == 0);
+  worker.reset();  // returns: nothing is left to wait for
 }
 
 TEST_CASE("a pool worker SIGKILLed in the middle of a task is replaced and the task's result is still right" *
