@@ -76,6 +76,9 @@ errc process::write(slot_id target, bool to_inbox, const message_header& header,
                     send_deadline deadline) {
   slot_entry* e = entry(target);
   if (e == nullptr) return errc::no_such_actor;
+  // The supervising program has an inbox (replies, system messages) but no
+  // mailbox: its slot's offset 0 is no damage.
+  if (!to_inbox && target == supervisor_slot) return errc::no_such_actor;
   const std::uint64_t box = to_inbox ? e->inbox : e->mailbox;
   if (!to_inbox && is_terminal(state_of(*e))) {
     mailbox* m = arena_.mailbox_at(box);
@@ -817,6 +820,11 @@ void send(slot_id target, const outgoing& message, clock::duration timeout) {
   const errc result = need_process().write(target, false, {message.type, message.correlation, message.flags},
                                            message.payload, send_deadline::after(timeout));
   if (result == errc::ok) return;
+  if (target == supervisor_slot && result == errc::no_such_actor) {
+    throw error(result,
+                "send to the supervising program failed: it has no mailbox, and receives only the replies to its "
+                "asks (answer one with Message::reply)");
+  }
   throw error(result, "send to " + name_of(target) + " failed: " +
                          need_process().describe_failure(result, message.payload.size()));
 }

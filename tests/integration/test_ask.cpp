@@ -119,7 +119,26 @@ class Gate : public procactor::Actor<Gate, Await> {
   }
 };
 
+// Answers each message by sending it back to its sender, as one answers an
+// actor, then answers the ask with what that send said.
+class SendsBack : public procactor::ActorBase {
+ public:
+  bool dispatch(const procactor::Message&) override { return false; }
+  void run() override {
+    while (auto m = recv()) {
+      std::string said = "sent";
+      try {
+        m->sender().send(Double{1});
+      } catch (const procactor::error& e) {
+        said = std::string(procactor::to_string(e.code())) + ": " + e.message();
+      }
+      if (m->expects_reply()) m->reply(said);
+    }
+  }
+};
+
 }  // namespace asking
+PROCACTOR_ACTOR(asking::SendsBack);
 PROCACTOR_ACTOR(asking::Responder);
 PROCACTOR_ACTOR(asking::Echoer);
 PROCACTOR_ACTOR(asking::Relayer);
@@ -162,6 +181,21 @@ TEST_CASE("an ask returns the handler's value" * doctest::timeout(30)) {
 // waited for are committed without eviction, the others with it (the
 // consumer's choice, runtime/mailbox.hpp): over hundreds of laps of both
 // lanes every ask gets its own answer.
+// The supervising program has no mailbox (it takes only the replies to its
+// asks): a send to it said that the shared memory was damaged, and counted
+// a corruption.
+TEST_CASE("a send to the supervising program fails with no_such_actor saying why and is no corruption" *
+          doctest::timeout(30)) {
+  actor_scope scope;
+  const auto before = runtime().corruptions();
+  auto actor = scope.spawn<asking::SendsBack>("sends-back");
+  const std::string said = actor.ask<std::string>(asking::Double{2}, 10s).get();
+  CHECK_MESSAGE(said.starts_with(std::string(procactor::to_string(errc::no_such_actor)) +
+                                 ": send to the supervising program failed: it has no mailbox"),
+                said);
+  CHECK(runtime().corruptions() == before);
+}
+
 TEST_CASE("asks in a row, hot and after waits, each get their own answer over many laps of the lanes" *
           doctest::timeout(60)) {
   actor_scope scope;
