@@ -614,7 +614,13 @@ class cluster_launch {
         first_final_ = f.node;
         end_job_at_ = steady::now() + job_end_grace;
       }
-      finals_[f.node] = std::move(f.text);
+      {
+        // Read by control(), on the control socket's thread: a status asked
+        // from now on has this node's last word rather than its silence.
+        std::lock_guard guard(pending_mutex_);
+        finals_[f.node] = std::move(f.text);
+      }
+      replied_.notify_all();
       return;
     }
     if (f.kind == relay::frame::Kind::ready) {
@@ -662,17 +668,28 @@ class cluster_launch {
     for (std::size_t node : nodes) lines += relay::request_line(id, node, request) + '\n';
     const bool sent = write_to_job(lines);
     std::unique_lock lock(pending_mutex_);
-    if (sent) {
-      replied_.wait_for(lock, reply_deadline, [&] { return ended_ || pending_[id].size() == nodes.size(); });
-    }
+    // A node that has sent its last status (its part of the run has
+    // ended) answers nothing more: for a status, that last status is its
+    // answer.
+    const bool lasts_answer = request.verb == ControlRequest::Verb::status;
+    const auto answer_of = [&](std::size_t node) -> std::optional<std::string> {
+      if (auto it = pending_[id].find(node); it != pending_[id].end()) return it->second;
+      if (auto it = finals_.find(node); lasts_answer && it != finals_.end()) return it->second;
+      return std::nullopt;
+    };
+    const auto all_answered = [&] {
+      return std::all_of(nodes.begin(), nodes.end(), [&](std::size_t node) { return answer_of(node).has_value(); });
+    };
+    if (sent) replied_.wait_for(lock, reply_deadline, [&] { return ended_ || all_answered(); });
     std::vector<relay::node_reply> replies;
-    for (std::size_t node : nodes) {
-      auto it = pending_[id].find(node);
-      replies.push_back({node, it == pending_[id].end() ? std::nullopt : std::optional(it->second)});
-    }
+    for (std::size_t node : nodes) replies.push_back({node, answer_of(node)});
     pending_.erase(id);
     lock.unlock();
-    if (!sent) return "error: the nodes of run " + run_.name + " cannot be reached (" + job_name_ + " has ended)";
+    if (!sent && !(lasts_answer && std::all_of(replies.begin(), replies.end(), [](const relay::node_reply& r) {
+          return r.text.has_value();
+        }))) {
+      return "error: the nodes of run " + run_.name + " cannot be reached (" + job_name_ + " has ended)";
+    }
     return relay::merge_replies(graph_, run_.name, request, replies);
   }
 

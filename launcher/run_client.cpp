@@ -1,6 +1,8 @@
 #include "run_client.hpp"
 
+#include <chrono>
 #include <iostream>
+#include <thread>
 
 #include "commands.hpp"
 #include "control.hpp"
@@ -57,8 +59,16 @@ std::optional<std::string> ask(const RunEntry& run, const ControlRequest& reques
                      request.verb == ControlRequest::Verb::ping;
   auto reply = control_request(run.dir / "control.sock", to_request_line(request),
                                reads ? std::chrono::seconds(15) : std::chrono::seconds(60));
-  if (reply) return reply;
+  // Asked in its last moments: it has ended, and records how in a moment
+  // (its socket, and then the process, go after that). Told as for a run
+  // that no longer answers: its last table and its exit code.
+  const bool ending = reply && *reply == "error: run " + run.name + " has ended";
+  if (reply && !ending) return reply;
   RunEntry now = refreshed(run);
+  for (int i = 0; ending && i < 200 && now.state == RunState::live && now.exit_code < 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    now = refreshed(run);
+  }
   if (now.state == RunState::live && now.exit_code >= 0) {
     // It has closed its socket and recorded how it ended; only the
     // process's own exit is still to come.

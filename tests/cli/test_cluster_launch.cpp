@@ -721,6 +721,37 @@ TEST_CASE("the launching process of a run on two nodes killed with kill -9 takes
   CHECK_MESSAGE(status.err.find("died") != std::string::npos, status.err);
 }
 
+// Between a node's last status and the end of the run, the node answers
+// nothing more: a status asked then said "node n0, n1 did not answer" and
+// failed, and a watch ended on it instead of on the run's last table. The
+// launch answers for such a node with its last status.
+TEST_CASE("status --watch of a run on two nodes goes on through the stop and ends with the run's last table" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("endless_two_nodes.toml");
+  const detached_run run = launch_detached(box, file);
+  const mpirun_guard guard(file);
+  (void)running_instances(box, run.name, 4);
+  auto watch = box.start({"status", "--watch", run.name});
+  const std::string title = "run " + run.name + " (graph endless-two-nodes)";
+  REQUIRE_MESSAGE(eventually([&] { return count_of(watch->out(), title) >= 1; }, 120s), watch->out());
+  // Plain status, asked over and over while the run stops.
+  auto stop = box.start({"stop", run.name});
+  std::vector<std::string> failures;
+  while (!stop->poll()) {
+    const result asked = box.procactor({"status", run.name});
+    if (asked.exit_code != 0 && asked.exit_code != 3) failures.push_back(asked.err);
+  }
+  CHECK(*stop->poll() == 0);
+  CHECK_MESSAGE(failures.empty(), failures.size(), " failed: ", failures.empty() ? "" : failures.front());
+  CHECK(watch->wait(120s) == 3);
+  const std::string out = watch->out();
+  CHECK_MESSAGE(out.find("did not answer") == std::string::npos, out);
+  CHECK_MESSAGE(out.find("run " + run.name + " ended at ") != std::string::npos, out);
+  check_run_left_nothing(run.supervisor);
+  check_nodes_left_nothing(box, "endless-two-nodes", file);
+}
+
 // An mpirun that does not end is not waited on for good: the launch ends
 // it (SIGTERM, then SIGKILL to its process group), and its nodes end with
 // it. Two ways an mpirun stays: it runs on after its job has ended (here a
