@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cluster_control.hpp"
@@ -563,7 +564,12 @@ class cluster_launch {
 
   void line_from(const stream& s, std::string_view line) {
     if (&s == &streams_[1]) {
-      std::cerr << line << std::endl;
+      // mpirun says so for each Ctrl-C this process passes on to the
+      // nodes (SIGUSR1, SIGUSR2), then prints an empty line: the launch
+      // says what the signal does, so the run's log alone keeps them.
+      const bool forwarding = line.starts_with("mpirun: Forwarding signal ") && line.ends_with(" to job");
+      const bool after_forwarding = std::exchange(forwarded_, forwarding) && line.empty();
+      if (!forwarding && !after_forwarding) std::cerr << line << std::endl;
       run_log_.stamped(line);
       return;
     }
@@ -753,6 +759,7 @@ class cluster_launch {
   pid_t job_ = -1;
   int to_job_ = -1;
   session_sweeper sweeper_;  // mpirun's session directory, should this process be killed
+  bool forwarded_ = false;   // mpirun's last line on stderr said it passed a signal on
   std::array<stream, 2> streams_;  // mpirun's stdout, stderr
   log_writer run_log_;
   log_writer event_log_;

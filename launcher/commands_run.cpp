@@ -148,6 +148,9 @@ void print_final_status(const RunEntry& run, bool json) {
   // nodes were all lost, one that failed as it started): how it ended.
   const bool table = status.is_object() && status.contains("actors");
   if (!table) status = status_head(run);
+  // Recorded under the name the run had then; an earlier run of the graph
+  // is asked for as NAME.N.
+  status["run"] = run.name;
   const auto ended = ended_ms(run);
   const std::string when = ended ? local_timestamp(from_epoch_ms(*ended)) : std::string();
   if (json) {

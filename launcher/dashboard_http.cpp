@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -221,9 +222,10 @@ struct dashboard_state {
     http.Get("/api/events", [this](const httplib::Request& req, httplib::Response& res) {
       std::size_t after = 0;
       if (req.has_param("after")) {
-        try {
-          after = std::stoul(req.get_param_value("after"));
-        } catch (const std::exception&) {
+        // Digits only: stoul took "-1" (as a huge count) and "5x".
+        const std::string text = req.get_param_value("after");
+        const auto [end, failed] = std::from_chars(text.data(), text.data() + text.size(), after);
+        if (text.empty() || failed != std::errc() || end != text.data() + text.size()) {
           reply_json(res, {{"error", "after= wants a count of events"}}, 400);
           return;
         }

@@ -242,7 +242,8 @@ int run(int argc, char** argv) {
       return std::find(commands.begin(), commands.end(), name) != commands.end();
     };
     if (word == "help") {
-      if (argc == 2) {
+      // `help help`, as git has it: what help itself does, the full list.
+      if (argc == 2 || (argc == 3 && std::string_view(argv[2]) == "help")) {
         std::cout << app.help();
         return exit_ok;
       }

@@ -1,5 +1,8 @@
 #include "units.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <array>
 #include <charconv>
 #include <limits>
@@ -189,6 +192,17 @@ Parsed<ListenAddress> parse_listen_address(std::string_view text) {
     }
     if (host.find_first_of(" /\t") != std::string_view::npos) {
       parsed.error = "'" + std::string(host) + "' is not an address";
+      return parsed;
+    }
+    // What reads as a numeric address must be one; a name is looked up
+    // when the dashboard binds.
+    const std::string literal(host);
+    unsigned char bytes[sizeof(in6_addr)];
+    const bool v6 = literal.find(':') != std::string::npos;
+    const bool v4 = literal.find_first_not_of("0123456789.") == std::string::npos;
+    if ((v6 && ::inet_pton(AF_INET6, literal.c_str(), bytes) != 1) ||
+        (v4 && ::inet_pton(AF_INET, literal.c_str(), bytes) != 1)) {
+      parsed.error = "'" + literal + "' is not an " + (v6 ? "IPv6" : "IPv4") + " address";
       return parsed;
     }
     where.host = std::string(host);

@@ -443,6 +443,9 @@ TEST_CASE("Ctrl-C stops a graph on two nodes in order and leaves nothing behind"
   check_nothing_dropped(run.launch->err());
   CHECK_MESSAGE(out.find("passed: stopping the rest") == std::string::npos, out);
   CHECK(out.find(" failed after ") == std::string::npos);
+  // mpirun's word that it passed the signal on stays in the run's log.
+  CHECK_MESSAGE(run.launch->err().find("Forwarding signal") == std::string::npos, run.launch->err());
+  CHECK(run.launch->err().find("\n\n") == std::string::npos);
 
   check_run_left_nothing(run.launch->pid());
   check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());

@@ -248,6 +248,16 @@ TEST_CASE("status of an ended run prints its final table and the exit code it en
   CHECK(unnamed.exit_code == 3);
   CHECK(unnamed.out.empty());
   CHECK_MESSAGE(unnamed.err.find("no run is active") != std::string::npos, unnamed.err);
+
+  // Moved aside by the next run, it is primes-small.1, and says so (its
+  // table was recorded as primes-small's).
+  launch_to_end(box, quick_primes(box));
+  const result earlier = box.procactor({"status", "primes-small.1"});
+  CHECK(earlier.exit_code == 3);
+  CHECK_MESSAGE(earlier.out.starts_with("run primes-small.1 (graph primes-small)\n"), earlier.out);
+  CHECK_MESSAGE(earlier.out.find("\nrun primes-small.1 ended at ") != std::string::npos, earlier.out);
+  const json earlier_json = json::parse(box.procactor({"status", "primes-small.1", "--json"}).out, nullptr, false);
+  CHECK(earlier_json["run"] == "primes-small.1");
 }
 
 TEST_CASE("log lines carry their time and logs of a replicated actor merges them in time order with -n and --since" *

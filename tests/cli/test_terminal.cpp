@@ -210,6 +210,9 @@ TEST_CASE("a mistyped command is named with the nearest one and every command" *
   CHECK(bad_help.exit_code == 2);
   CHECK(bad_help.err ==
         "procactor: help: unknown command 'lanch' (did you mean 'launch'?); procactor help lists the commands\n");
+  const result itself = box.procactor({"help", "help"});
+  CHECK(itself.exit_code == 0);
+  CHECK(itself.out == box.procactor({"help"}).out);
   const result extra = box.procactor({"help", "status", "extra"});
   CHECK(extra.exit_code == 2);
   CHECK(extra.err == "procactor: help takes one command, as in procactor help status; 'extra' is one word too many\n");

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 SKIP = 77
@@ -111,6 +112,14 @@ def main():
         if events.get("schema") != 1 or any(set(x) != {"time_ms", "time", "kind", "actor", "pid", "detail"}
                                             for x in events["events"]):
             fail(f"/api/events has no schema or other fields: {events}")
+        # after= is a count: anything else is refused (-1 once read as a huge count).
+        for bad in ["-1", "5x", "abc", ""]:
+            try:
+                get(url + "api/events?after=" + bad)
+                fail(f"/api/events?after={bad} was answered")
+            except urllib.error.HTTPError as e:
+                if e.code != 400:
+                    fail(f"/api/events?after={bad} got HTTP {e.code}, not 400")
 
         # /metrics, by Prometheus' parser.
         def metrics_ready():

@@ -92,4 +92,8 @@ TEST_CASE("a bad --http says what is wrong") {
   CHECK(parse_listen_address(":80").error ==
         "':80' has no address before the ':' (write PORT, ADDR:PORT or [IPv6]:PORT)");
   CHECK(parse_listen_address("127.0.0.1:").error == "'' is not a port (0 to 65535)");
+  // A numeric address that is none: a usage error, not a failure to bind.
+  CHECK(parse_listen_address("256.1.1.1:80").error == "'256.1.1.1' is not an IPv4 address");
+  CHECK(parse_listen_address("127.0.0.1:80:80").error == "'127.0.0.1:80' is not an IPv6 address");
+  CHECK(parse_listen_address("[::g]:80").error == "'::g' is not an IPv6 address");
 }
