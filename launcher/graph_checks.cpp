@@ -62,21 +62,6 @@ std::vector<Diagnostic> check_plugin_files(const Graph& graph) {
   return diagnostics;
 }
 
-std::string_view describe_kind(procactor::ParamKind kind) noexcept {
-  using procactor::ParamKind;
-  switch (kind) {
-    case ParamKind::integer: return "an integer";
-    case ParamKind::floating: return "a float";
-    case ParamKind::boolean: return "a boolean";
-    case ParamKind::string: return "a string";
-    case ParamKind::integer_list: return "an array of integers";
-    case ParamKind::floating_list: return "an array of floats";
-    case ParamKind::string_list: return "an array of strings";
-    case ParamKind::boolean_list: return "an array of booleans";
-  }
-  return "a value";
-}
-
 std::vector<Diagnostic> check_params(const Graph& graph, const ActorSpec& actor, std::span<const procactor::ParamSpec> expected) {
   std::vector<Diagnostic> diagnostics;
   std::vector<std::string> expected_names;
@@ -87,15 +72,13 @@ std::vector<Diagnostic> check_params(const Graph& graph, const ActorSpec& actor,
       if (spec.required) {
         diagnostics.push_back(graph.source.error_at(
             actor.params_position, "actor '" + actor.name + "' (" + actor.type + ") needs param '" + spec.name +
-                                       "' (" + std::string(describe_kind(spec.kind)) + ")"));
+                                       "' (" + std::string(procactor::describe(spec.kind)) + ")"));
       }
       continue;
     }
-    if (procactor::kind_of(param->value) != spec.kind) {
+    if (const std::string problem = procactor::param_problem(spec, param->value); !problem.empty()) {
       diagnostics.push_back(graph.source.error_at(
-          param->position, "param '" + spec.name + "' of actor '" + actor.name + "' must be " +
-                               std::string(describe_kind(spec.kind)) + ", not " +
-                               std::string(describe_kind(procactor::kind_of(param->value)))));
+          param->position, "param '" + spec.name + "' of actor '" + actor.name + "' " + problem));
     }
   }
   for (const Param& param : actor.params) {

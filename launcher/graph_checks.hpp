@@ -24,11 +24,8 @@ namespace procactor::launcher {
 // "plugin 'X' not found" for each plugin file that does not exist.
 [[nodiscard]] std::vector<Diagnostic> check_plugin_files(const Graph& graph);
 
-// "an integer", "an array of booleans": a param kind as a diagnostic names it.
-[[nodiscard]] std::string_view describe_kind(procactor::ParamKind kind) noexcept;
-
-// A missing, mistyped or unknown param of `actor`, each naming the key and
-// pointing at its line.
+// A missing, mistyped, out-of-range or unknown param of `actor`, each naming
+// the key and pointing at its line.
 [[nodiscard]] std::vector<Diagnostic> check_params(const Graph& graph, const ActorSpec& actor,
                                                    std::span<const procactor::ParamSpec> expected);
 

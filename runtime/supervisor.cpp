@@ -61,6 +61,32 @@ void check_lane_capacity(std::uint64_t capacity, const std::string& what, std::u
                                           std::to_string(arena_size) + ")");
 }
 
+// A spawn's params against what its type declares (parameters()), as
+// `procactor validate` checks a graph file's: refused here, naming each
+// problem, rather than started as a process that fails as it starts, again
+// at every restart.
+void check_params(std::string_view type, std::string_view name, const Params& params,
+                  const std::vector<ParamSpec>& declared) {
+  std::string problems;
+  const auto add = [&](const std::string& problem) { problems += (problems.empty() ? "" : "; ") + problem; };
+  for (const ParamSpec& spec : declared) {
+    const auto it = params.values().find(spec.name);
+    if (it == params.values().end()) {
+      if (spec.required) add("it needs param '" + spec.name + "' (" + std::string(describe(spec.kind)) + ")");
+    } else if (const std::string problem = param_problem(spec, it->second); !problem.empty()) {
+      add("param '" + spec.name + "' " + problem);
+    }
+  }
+  for (const auto& [key, value] : params.values()) {
+    const bool known = std::any_of(declared.begin(), declared.end(), [&](const ParamSpec& s) { return s.name == key; });
+    if (!known) add("unknown param '" + key + "'");
+  }
+  if (!problems.empty()) {
+    throw error(errc::invalid_argument,
+                "cannot spawn " + std::string(name) + " (" + std::string(type) + "): " + problems);
+  }
+}
+
 }  // namespace
 
 supervisor::supervisor(std::vector<std::string> argv, Options options)
@@ -186,6 +212,7 @@ slot_id supervisor::spawn(std::string_view type, std::string_view name, const Sp
     throw error(errc::no_such_actor, "unknown actor type '" + std::string(type) + "'" +
                                          (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
   }
+  if (const auto declared = Runtime::actor_parameters(type)) check_params(type, name, options.params, *declared);
   std::promise<void> started;
   auto done = started.get_future();
   slot_id slot;

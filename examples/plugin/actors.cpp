@@ -23,7 +23,7 @@ using procactor::ParamKind;
 class RangeSource : public procactor::Actor<RangeSource> {
  public:
   static std::vector<procactor::ParamSpec> parameters() {
-    return {{"from", ParamKind::integer}, {"to", ParamKind::integer}, {"chunk", ParamKind::integer, false}};
+    return {{"from", ParamKind::integer}, {"to", ParamKind::integer}, {"chunk", ParamKind::integer, false, 1}};
   }
   void run() override {
     const auto from = params().get<std::int64_t>("from");
@@ -53,7 +53,7 @@ class Sum : public procactor::Actor<Sum, Count> {
 // the restarted process gets the same message again and nothing is lost.
 class CrashyWorker : public procactor::Actor<CrashyWorker, Range> {
  public:
-  static std::vector<procactor::ParamSpec> parameters() { return {{"crash_every", ParamKind::integer, false}}; }
+  static std::vector<procactor::ParamSpec> parameters() { return {{"crash_every", ParamKind::integer, false, 1}}; }
   void on(const Range& range) {
     if (++seen_ % params().get_or<std::int64_t>("crash_every", 1000) == 0) {
       std::cerr << name() << ": crashing on purpose at message " << seen_ << std::endl;
@@ -95,7 +95,7 @@ class WordCounter : public procactor::Actor<WordCounter, Word> {
 
 class TopWords : public procactor::Actor<TopWords, Word> {
  public:
-  static std::vector<procactor::ParamSpec> parameters() { return {{"count", ParamKind::integer, false}}; }
+  static std::vector<procactor::ParamSpec> parameters() { return {{"count", ParamKind::integer, false, 0}}; }
   void on(const Word& word) { counts_[word.word] += word.count; }
   void on_stop() override {
     std::vector<std::pair<std::string, std::int64_t>> sorted(counts_.begin(), counts_.end());

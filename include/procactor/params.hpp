@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -39,11 +41,24 @@ enum class ParamKind : std::uint8_t {
   return static_cast<ParamKind>(value.index());
 }
 
+// `minimum` and `maximum` bound a number, or each number of a list (unset:
+// any); `procactor validate` and Runtime::spawn refuse a value outside:
+//   {"chunk", ParamKind::integer, false, 1}   // optional, at least 1
 struct ParamSpec {
   std::string name;
   ParamKind kind = ParamKind::string;
   bool required = true;
+  std::optional<double> minimum = std::nullopt;
+  std::optional<double> maximum = std::nullopt;
 };
+
+// "an integer", "an array of strings", ...
+[[nodiscard]] std::string_view describe(ParamKind kind) noexcept;
+
+// What is wrong with `value` as the parameter `spec` declares, as the end of
+// a sentence ("must be an integer, not a string"; "must be at least 1, not
+// 0"); empty when nothing is.
+[[nodiscard]] std::string param_problem(const ParamSpec& spec, const ParamValue& value);
 
 class Params {
  public:

@@ -57,7 +57,17 @@ class Relay : public procactor::Actor<Relay, Forward> {
   }
 };
 
+// Declares its parameters: answers a Note with its value times `step`.
+class Stepper : public procactor::Actor<Stepper, Note> {
+ public:
+  static std::vector<procactor::ParamSpec> parameters() {
+    return {{"step", procactor::ParamKind::integer, true, 1, 100}, {"label", procactor::ParamKind::string, false}};
+  }
+  int on(const Note& note) { return note.value * static_cast<int>(params().get<std::int64_t>("step")); }
+};
+
 }  // namespace lifecycle
+PROCACTOR_ACTOR(lifecycle::Stepper);
 PROCACTOR_ACTOR(lifecycle::Recorder);
 PROCACTOR_ACTOR(lifecycle::Relay);
 
@@ -160,6 +170,36 @@ TEST_CASE("info() of a ref that names no actor throws no_such_actor" * doctest::
       CHECK(e.code() == errc::no_such_actor);
     }
   }
+}
+
+// As `procactor validate` checks a graph file's params: a spawn that would
+// start a process failing as it starts, at every restart, is refused.
+TEST_CASE("a spawn whose params its type declares otherwise is refused naming each problem and takes no name" *
+          doctest::timeout(30)) {
+  const auto refused = [](procactor::Params params) {
+    procactor::SpawnOptions options;
+    options.params = std::move(params);
+    try {
+      (void)runtime().spawn<lifecycle::Stepper>("stepper-refused", options);
+    } catch (const procactor::error& e) {
+      CHECK(e.code() == errc::invalid_argument);
+      return e.message();
+    }
+    return std::string("spawned");
+  };
+  CHECK(refused({}) == "cannot spawn stepper-refused (lifecycle.Stepper): it needs param 'step' (an integer)");
+  CHECK(refused(procactor::Params().set("step", std::int64_t{0}).set("stpe", std::int64_t{2})) ==
+        "cannot spawn stepper-refused (lifecycle.Stepper): param 'step' must be from 1 to 100, not 0; unknown "
+        "param 'stpe'");
+  CHECK(refused(procactor::Params().set("step", 2.0)) ==
+        "cannot spawn stepper-refused (lifecycle.Stepper): param 'step' must be an integer, not a float");
+  CHECK_FALSE(runtime().find("stepper-refused").valid());
+  // What it declares, it takes.
+  actor_scope scope;
+  procactor::SpawnOptions options;
+  options.params.set("step", std::int64_t{3}).set("label", std::string("three"));
+  auto stepper = scope.spawn<lifecycle::Stepper>("stepper", options);
+  CHECK(stepper.ask(lifecycle::Note{5}, 10s).get() == 15);
 }
 
 TEST_CASE("a mailbox_capacity a lane cannot have is refused at spawn with invalid_argument naming it" *

@@ -592,6 +592,34 @@ TEST_CASE("check_params names missing, mistyped and unknown params") {
         });
 }
 
+TEST_CASE("check_params names a number out of its declared range at its position") {
+  const Graph graph = parse_ok(primes);
+  const ActorSpec& source = *graph.find_actor("source");
+  using procactor::ParamKind;
+  const auto problems = [&](std::optional<double> from_min, std::optional<double> to_max) {
+    const std::vector<procactor::ParamSpec> expected{
+        {.name = "from", .kind = ParamKind::integer, .minimum = from_min},
+        {.name = "to", .kind = ParamKind::integer, .maximum = to_max},
+        {.name = "chunk", .kind = ParamKind::integer},
+    };
+    return messages(check_params(graph, source, expected));
+  };
+  CHECK(problems(std::nullopt, std::nullopt).empty());
+  CHECK(problems(2, 20'000'000).empty());  // the bounds are in range
+  CHECK(problems(3, 1000) == std::vector<std::string>{
+                                 "13:19 param 'from' of actor 'source' must be at least 3, not 2",
+                                 "13:27 param 'to' of actor 'source' must be at most 1000, not 20000000",
+                             });
+  // Each number of a list, and both bounds named when both are set.
+  const procactor::ParamSpec sizes{.name = "sizes", .kind = ParamKind::integer_list, .minimum = 1, .maximum = 8};
+  CHECK(procactor::param_problem(sizes, std::vector<std::int64_t>{1, 8}).empty());
+  CHECK(procactor::param_problem(sizes, std::vector<std::int64_t>{4, 9}) == "must hold numbers from 1 to 8, not 9");
+  const procactor::ParamSpec ratio{.name = "ratio", .kind = ParamKind::floating, .minimum = 0, .maximum = 1};
+  CHECK(procactor::param_problem(ratio, 0.5).empty());
+  CHECK(procactor::param_problem(ratio, -0.5) == "must be from 0 to 1, not -0.5");
+  CHECK(procactor::param_problem(ratio, std::int64_t{1}) == "must be a float, not an integer");
+}
+
 TEST_CASE("suggestions are offered only for likely typos") {
   CHECK(edit_distance("tpye", "type") == 1);
   CHECK(edit_distance("kitten", "sitting") == 3);
