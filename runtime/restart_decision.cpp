@@ -16,7 +16,9 @@ exit_verdict judge_exit(Restart restart, const exit_facts& facts) noexcept {
 
 intensity_result admit_restart(const GroupOptions& group, intensity_history history,
                                decision_clock::time_point now) {
-  while (!history.restarts.empty() && now - history.restarts.front() > group.within) history.restarts.pop_front();
+  // bounded(): a window of milliseconds::max() in nanoseconds would overflow.
+  const decision_clock::duration within = bounded(group.within);
+  while (!history.restarts.empty() && now - history.restarts.front() > within) history.restarts.pop_front();
   history.restarts.push_back(now);
   const bool allowed =
       group.max_restarts < 0 || history.restarts.size() <= static_cast<std::size_t>(group.max_restarts);
@@ -25,17 +27,24 @@ intensity_result admit_restart(const GroupOptions& group, intensity_history hist
 
 backoff_result next_backoff(const Backoff& policy, backoff_state state, decision_clock::duration uptime,
                             double random01) {
-  const decision_clock::duration initial = policy.initial;
-  const decision_clock::duration cap = std::max<decision_clock::duration>(policy.max, initial);
+  // bounded(): milliseconds::max() in nanoseconds would overflow, and every
+  // delay below is then at most longest_wait.
+  const decision_clock::duration initial = bounded(policy.initial);
+  const decision_clock::duration cap = std::max(bounded(policy.max), initial);
   // A long stable run earns the quick first restart back.
-  if (!state.used || uptime >= policy.reset_after) state.next = initial;
+  if (!state.used || uptime >= bounded(policy.reset_after)) state.next = initial;
+  // Jittered or grown, a delay near longest_wait can pass what nanoseconds
+  // hold: it is compared with the cap while it is a double.
+  const auto at_most_cap = [cap](std::chrono::duration<double, decision_clock::period> wait) {
+    return wait >= cap ? cap : std::chrono::duration_cast<decision_clock::duration>(wait);
+  };
   decision_clock::duration delay = state.next;
   if (policy.jitter > 0 && delay.count() > 0) {
     const double factor = 1 + policy.jitter * (2 * std::clamp(random01, 0.0, 1.0) - 1);
-    delay = std::chrono::duration_cast<decision_clock::duration>(delay * factor);
+    delay = at_most_cap(delay * factor);
   }
   delay = std::clamp<decision_clock::duration>(delay, decision_clock::duration::zero(), cap);
-  const auto grown = std::chrono::duration_cast<decision_clock::duration>(state.next * policy.multiplier);
+  const auto grown = at_most_cap(state.next * policy.multiplier);
   state.next = std::min<decision_clock::duration>(std::max<decision_clock::duration>(grown, std::chrono::milliseconds(1)), cap);
   state.used = true;
   return {delay, state};
@@ -67,7 +76,8 @@ restart_action decide(const restart_policy& policy, const restart_history& histo
     action.what = restart_action::kind::give_up;
     action.verdict = exit_verdict::failed;
     action.why = "more than " + std::to_string(policy.group.max_restarts) + " restart" +
-                 (policy.group.max_restarts == 1 ? "" : "s") + " within " + format_duration(policy.group.within);
+                 (policy.group.max_restarts == 1 ? "" : "s") + " within " +
+                 format_duration(capped(policy.group.within));
     return action;
   }
   auto backoff = next_backoff(policy.backoff, history.backoff, event.uptime, event.random01);

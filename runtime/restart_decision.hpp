@@ -89,6 +89,15 @@ struct restart_action {
 [[nodiscard]] restart_action decide(const restart_policy& policy, const restart_history& history,
                                     const exit_event& event);
 
+// An option's wait at most longest_wait (about 100 years), still in
+// milliseconds: what the runtime keeps of a field that it turns into the
+// clock's nanoseconds, or adds to now(), later. milliseconds::max() ("for
+// ever") would overflow there and come out negative: a wait that ends at once.
+[[nodiscard]] constexpr std::chrono::milliseconds capped(std::chrono::milliseconds wait) {
+  constexpr auto longest = std::chrono::duration_cast<std::chrono::milliseconds>(longest_wait);
+  return wait > longest ? longest : wait;
+}
+
 // "250ms", "10s", "2min", "1h": a duration as a person writes it, in the
 // largest unit that divides it.
 [[nodiscard]] std::string format_duration(std::chrono::milliseconds duration);

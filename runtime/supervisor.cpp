@@ -87,11 +87,24 @@ void check_params(std::string_view type, std::string_view name, const Params& pa
   }
 }
 
+// The waits of options the run keeps, each at most about 100 years (see
+// capped()), so that every later use may add them to the clock.
+void cap_waits(GroupOptions& group) { group.within = capped(group.within); }
+void cap_waits(SpawnOptions& spawn) {
+  spawn.backoff.initial = capped(spawn.backoff.initial);
+  spawn.backoff.max = capped(spawn.backoff.max);
+  spawn.backoff.reset_after = capped(spawn.backoff.reset_after);
+  spawn.stall_timeout = capped(spawn.stall_timeout);
+}
+
 }  // namespace
 
 supervisor::supervisor(std::vector<std::string> argv, Options options)
     : argv_(std::move(argv)), options_(std::move(options)) {
   if (options_.max_actors >= max_slots) options_.max_actors = max_slots - 1;
+  options_.send_timeout = capped(options_.send_timeout);
+  options_.shutdown_timeout = capped(options_.shutdown_timeout);
+  cap_waits(options_.supervision);
   check_lane_capacity(options_.lane_capacity, "Options::lane_capacity", arena::size_for(options_.arena_size));
   // Before anything else, and before any thread of the runtime's: the fork
   // server is a copy of the program as it is now.
@@ -311,6 +324,7 @@ slot_id supervisor::add_slot(std::string_view type, std::string_view name, const
     c.type = type;
     c.name = name;
     c.options = options;
+    cap_waits(c.options);
     c.group = options.group.id();
     c.remote = remote;
     if (!remote) groups_[c.group].members.push_back({false, slot});
@@ -331,6 +345,7 @@ Group supervisor::group(std::string_view name, const GroupOptions& options, Grou
   }
   const auto id = static_cast<std::uint32_t>(groups_.size());
   groups_.push_back({std::string(name), options, parent.id(), {}, {}});
+  cap_waits(groups_.back().options);
   groups_[parent.id()].members.push_back({true, id});
   return Group(id);
 }
@@ -485,7 +500,8 @@ void supervisor::restart(slot_id slot, const RestartOptions& options) {
     return;
   }
   c.exit_cause = "restart on request";
-  request_stop(slot, stop_reason::restart_request, options.drain, options.timeout.value_or(options_.shutdown_timeout));
+  request_stop(slot, stop_reason::restart_request, options.drain,
+               bounded(options.timeout.value_or(options_.shutdown_timeout)));
   const std::uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof one);  // the monitor loop times the deadline
 }

@@ -420,4 +420,73 @@ TEST_CASE("during a one_for_all restart of a busy group no message sent to it is
   CHECK(count_lines_starting(dir.file("b"), "stop") == 4);  // three group restarts, then the close
 }
 
+// Waits of milliseconds::max() ("for ever") in SpawnOptions, GroupOptions
+// and RestartOptions are taken as about 100 years. Turned into the clock's
+// nanoseconds as given, each overflowed to -1 ms: restarts came at once,
+// a group's window held no restart, the watchdog killed every handler, and
+// a restart sent SIGTERM at once.
+TEST_CASE("a backoff whose max is milliseconds::max() grows from its initial delay, not restart at once" *
+          doctest::timeout(120)) {
+  actor_scope scope;
+  procactor::SpawnOptions options;
+  options.restart = procactor::Restart::permanent;
+  options.backoff = {.initial = 300ms, .max = std::chrono::milliseconds::max(), .multiplier = 2, .jitter = 0};
+  const ActorRef m = scope.spawn<supervision::Member>("backoff-max", options);
+  for (std::uint32_t round = 1; round <= 2; ++round) {
+    CAPTURE(round);
+    kill_and_wait(m, round);
+    const auto info = runtime().info(m);
+    // 300 ms, then 600 ms, from the exit to the next start.
+    CHECK(info.started - info.last_exit_at >= 300ms * round - 50ms);
+  }
+}
+
+TEST_CASE("a group whose window is milliseconds::max() gives up after max_restarts" * doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  const auto outer = runtime().group(unique_name("outer"), {Strategy::one_for_one, -1, 60s});
+  const auto inner =
+      runtime().group(unique_name("inner"), {Strategy::one_for_one, 2, std::chrono::milliseconds::max()}, outer);
+  group_of_members g{scope, dir, inner, {}};
+  g.add("x");
+  g.add("y");
+  kill_and_wait(g.refs[0], 1);
+  kill_and_wait(g.refs[0], 2);
+  CHECK(runtime().info(g.refs[1]).restarts == 0);
+  // The third within the window is one too many: inner gives up, and outer starts both again.
+  REQUIRE(::kill(pid_of(g.refs[0]), SIGKILL) == 0);
+  REQUIRE(eventually([&] { return runtime().info(g.refs[1]).restarts == 1 && all_running(g.refs); }, 20s));
+  CHECK(runtime().info(g.refs[1]).exits.back().cause.find("gave up") != std::string::npos);
+}
+
+TEST_CASE("a stall_timeout of milliseconds::max() lets a slow handler finish" * doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  procactor::SpawnOptions options;
+  options.stall_timeout = std::chrono::milliseconds::max();
+  options.params.set("journal", dir.file("slow")).set("work_ms", std::int64_t{500});
+  const ActorRef m = scope.spawn<supervision::Member>("stall-max", options);
+  m.send(supervision::Work{1});
+  CHECK(pid_of(m) > 0);  // answered after the work
+  CHECK(work_ids(dir.file("slow")) == std::vector<int>{1});
+  CHECK(runtime().info(m).restarts == 0);
+}
+
+TEST_CASE("a restart whose timeout is milliseconds::max() waits for the message in hand" * doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  group_of_members g{scope, dir, scope.group(), {}};
+  const auto m = g.add("patient", 1500);
+  pid_of(m);
+  m.send(supervision::Work{1});
+  REQUIRE(eventually([&] { return work_ids(dir.file("patient")).size() == 1; }));
+  runtime().restart(m, {.timeout = std::chrono::milliseconds::max()});
+  REQUIRE(eventually([&] { return runtime().info(m).restarts == 1 && runtime().info(m).state == ActorState::running; },
+                     60s));
+  const auto exit = runtime().info(m).exits.back();
+  CHECK(exit.exit_code == 0);
+  CHECK(exit.signal == 0);
+  CHECK(count_lines_starting(dir.file("patient"), "stop") == 1);
+}
+
 }  // TEST_SUITE

@@ -123,6 +123,66 @@ TEST_CASE("next_backoff: jitter spreads within +-jitter and never past the cap")
   CHECK(high.delay <= 110ms);
 }
 
+// milliseconds::max() ("for ever") is taken as about 100 years. Turned into
+// the clock's nanoseconds as given it overflowed to -1 ms: a window that held
+// no restart, a cap below every delay, a reset after any uptime.
+TEST_CASE("admit_restart: a window of milliseconds::max() holds every restart of 100 years") {
+  const GroupOptions group{Strategy::one_for_one, 2, std::chrono::milliseconds::max()};
+  intensity_history h;
+  for (int i = 0; i < 2; ++i) {
+    auto r = admit_restart(group, h, t0 + i * 1h);
+    CHECK(r.allowed);
+    h = r.history;
+  }
+  CHECK_FALSE(admit_restart(group, h, t0 + std::chrono::hours(24 * 365 * 50)).allowed);
+}
+
+TEST_CASE("next_backoff: a max or reset_after of milliseconds::max() is about 100 years") {
+  Backoff b;
+  b.initial = 100ms;
+  b.max = std::chrono::milliseconds::max();
+  b.multiplier = 2;
+  b.jitter = 0;
+  backoff_state s;
+  std::vector<long long> delays;
+  for (int i = 0; i < 5; ++i) {
+    auto r = next_backoff(b, s, 1ms, 0.5);
+    delays.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(r.delay).count());
+    s = r.state;
+  }
+  CHECK(delays == std::vector<long long>{100, 200, 400, 800, 1600});
+
+  b.max = 10s;
+  b.reset_after = std::chrono::milliseconds::max();
+  s = {};
+  delays.clear();
+  for (int i = 0; i < 3; ++i) {
+    auto r = next_backoff(b, s, 1h, 0.5);  // a long run, but not 100 years
+    delays.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(r.delay).count());
+    s = r.state;
+  }
+  CHECK(delays == std::vector<long long>{100, 200, 400});
+}
+
+TEST_CASE("next_backoff: delays near 100 years stop at 100 years, jittered or grown") {
+  const auto century = std::chrono::hours(24 * 365 * 100);
+  Backoff b;
+  b.initial = std::chrono::hours(24 * 365 * 50);
+  b.max = std::chrono::milliseconds::max();
+  b.multiplier = 3;  // 150, then 300 years: more than the clock's nanoseconds hold
+  b.jitter = 0.1;
+  backoff_state s;
+  for (int i = 0; i < 4; ++i) {
+    CAPTURE(i);
+    auto r = next_backoff(b, s, 1ms, 0.999);
+    CHECK(r.delay >= b.initial);
+    CHECK(r.delay <= century);
+    CHECK(r.state.next <= century);
+    CHECK(r.state.next >= b.initial);
+    s = r.state;
+  }
+}
+
 TEST_CASE("restart_set: which members each strategy restarts") {
   using v = std::vector<std::size_t>;
   CHECK(restart_set(Strategy::one_for_one, 2, 5) == v{2});
@@ -186,4 +246,14 @@ TEST_CASE("format_duration: the largest unit that divides") {
   CHECK(format_duration(30s) == "30s");
   CHECK(format_duration(120s) == "2min");
   CHECK(format_duration(3600s) == "1h");
+}
+
+TEST_CASE("capped: an option's wait is at most 100 years, and any shorter one as it is") {
+  const auto century = std::chrono::duration_cast<std::chrono::milliseconds>(longest_wait);
+  CHECK(capped(std::chrono::milliseconds::max()) == century);
+  CHECK(capped(century + 1ms) == century);
+  CHECK(capped(century) == century);
+  CHECK(capped(30000ms) == 30000ms);
+  CHECK(capped(0ms) == 0ms);
+  CHECK(capped(-5ms) == -5ms);
 }
