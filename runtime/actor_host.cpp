@@ -406,6 +406,14 @@ const Params& ActorBase::params() const {
   return host == nullptr ? none : host->params();
 }
 
+void Message::throw_not_a(std::string_view expected) const {
+  const std::string_view name = message_name(type_);
+  throw error(errc::decode_failed,
+              "the message is " +
+                  (name.empty() ? "of unknown type id " + std::to_string(type_) : "a " + std::string(name)) +
+                  ", not a " + std::string(expected));
+}
+
 void Message::send_reply(std::span<const std::byte> bytes, type_id type) const {
   auto* p = detail::process::current();
   if (p == nullptr) return;

@@ -81,6 +81,10 @@ class Message {
  private:
   template <class T>
   T decode_checked() const {
+    // The payload alone cannot tell: another type of the same shape (one int
+    // and another) decodes as a T all the same. The type id the envelope
+    // carries says what it is, as it does for dispatch().
+    if (type_ != message_traits<T>::id) throw_not_a(message_traits<T>::name);
     try {
       return detail::decode<T>(payload_);
     } catch (const std::exception& e) {
@@ -88,6 +92,8 @@ class Message {
                   std::string(message_traits<T>::name) + ": " + e.what());
     }
   }
+  // Throws error(decode_failed) naming the message's type and `expected`.
+  [[noreturn]] void throw_not_a(std::string_view expected) const;
   void send_reply(std::span<const std::byte> bytes, type_id type) const;
 
   type_id type_;

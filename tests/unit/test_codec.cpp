@@ -17,6 +17,26 @@ struct Point {
 }  // namespace unit
 PROCACTOR_MESSAGE(unit::Point);
 
+namespace unit {
+// Two types of the same shape: their payloads decode as each other.
+struct A {
+  int a = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(a);
+  }
+};
+struct C {
+  int z = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(z);
+  }
+};
+}  // namespace unit
+PROCACTOR_MESSAGE(unit::A);
+PROCACTOR_MESSAGE(unit::C);
+
 TEST_CASE("a message decodes to what was encoded, with the encoder reused") {
   auto& encoder = procactor::detail::thread_encoder();
   for (int i = 0; i < 3; ++i) {
@@ -49,6 +69,24 @@ TEST_CASE("a Message view checks its type before decoding") {
   CHECK_FALSE(message.expects_reply());
   procactor::Message truncated(procactor::message_traits<unit::Point>::id, std::span(copy).first(3), 0, 0, 0);
   CHECK_THROWS_AS(truncated.get<unit::Point>(), procactor::error);
+}
+
+TEST_CASE("Message::get of another type than the message's throws decode_failed naming both") {
+  auto bytes = procactor::detail::thread_encoder().encode(unit::A{42});
+  std::vector<std::byte> copy(bytes.begin(), bytes.end());
+  const procactor::Message message(procactor::message_traits<unit::A>::id, copy, 0, 0, 0);
+  CHECK(message.get<unit::A>().a == 42);
+  try {
+    (void)message.get<unit::C>();
+    FAIL("an A was read as a C");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == procactor::errc::decode_failed);
+    CHECK(e.message() == "the message is a unit::A, not a unit::C");
+  }
+  // A type id this process does not know is named by its number.
+  const procactor::Message stranger(12345, copy, 0, 0, 0);
+  CHECK_THROWS_WITH_AS((void)stranger.get<unit::C>(),
+                       "decode failed: the message is of unknown type id 12345, not a unit::C", procactor::error);
 }
 
 TEST_CASE("params give typed values and name the key that is wrong") {
