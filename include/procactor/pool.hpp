@@ -220,16 +220,22 @@ class Pool {
   }
 
   // Calls `function` on every item (a tuple item is spread over the
-  // parameters) across the pool; the results in the order of `items`.
-  // Throws the first failed item's error, once every item has ended.
+  // parameters) across the pool; the results in the order of `items`, or
+  // nothing for a function that returns nothing (there are no results to
+  // hold, as there are none for a plain loop of calls). Throws the first
+  // failed item's error, once every item has ended.
   template <class R, class... P, class Range>
-  std::vector<R> map(R (*function)(P...), const Range& items) {
+  std::conditional_t<std::is_void_v<R>, void, std::vector<R>> map(R (*function)(P...), const Range& items) {
     std::vector<Future<R>> futures = submit_all(function, items);
     wait_all(futures);
-    std::vector<R> results;
-    results.reserve(futures.size());
-    for (auto& future : futures) results.push_back(future.get());
-    return results;
+    if constexpr (std::is_void_v<R>) {
+      for (auto& future : futures) future.get();
+    } else {
+      std::vector<R> results;
+      results.reserve(futures.size());
+      for (auto& future : futures) results.push_back(future.get());
+      return results;
+    }
   }
   // As map, but one failed item costs only its own result: every item's
   // value or error, in the order of `items`.

@@ -55,6 +55,12 @@ void greet(std::string text) { greeting = std::move(text); }
 std::string read_greeting() { return greeting; }
 void refuse(std::string why) { throw std::runtime_error(why); }
 
+// Leaves "done-<x>" in `dir`; throws for a negative x. Returns nothing.
+void mark(std::string dir, std::int64_t x) {
+  if (x < 0) throw std::invalid_argument("negative input " + std::to_string(x));
+  itest::append_line(dir + "/done-" + std::to_string(x), "");
+}
+
 }  // namespace pooling
 PROCACTOR_FUNCTION(pooling::mix);
 PROCACTOR_FUNCTION(pooling::slow_triple);
@@ -66,6 +72,7 @@ PROCACTOR_FUNCTION(pooling::my_pid);
 PROCACTOR_FUNCTION(pooling::greet);
 PROCACTOR_FUNCTION(pooling::read_greeting);
 PROCACTOR_FUNCTION(pooling::refuse);
+PROCACTOR_FUNCTION(pooling::mark);
 
 using namespace itest;
 using procactor::errc;
@@ -335,6 +342,34 @@ TEST_CASE("map with collect_errors keeps every result when one task fails; plain
   } catch (const procactor::error& e) {
     CHECK(e.code() == errc::handler_threw);
   }
+}
+
+TEST_CASE("map of a function that returns nothing returns once every item has run, or throws the first error" *
+          doctest::timeout(60)) {
+  procactor::Pool pool(runtime(), 2, pool_options());
+  temp_dir dir;
+  std::vector<std::tuple<std::string, std::int64_t>> items;
+  for (std::int64_t x = 0; x < 20; ++x) items.emplace_back(dir.path(), x);
+  static_assert(std::is_void_v<decltype(pool.map(pooling::mark, items))>);
+  pool.map(pooling::mark, items);
+  auto files = list_dir(dir.path());
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> expected;
+  for (std::int64_t x = 0; x < 20; ++x) expected.push_back("done-" + std::to_string(x));
+  std::sort(expected.begin(), expected.end());
+  CHECK(files == expected);
+
+  items.emplace_back(dir.path(), -1);
+  items.emplace_back(dir.path(), 20);
+  try {
+    pool.map(pooling::mark, items);
+    FAIL("map returned although a task failed");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::handler_threw);
+    CHECK(e.message().find("negative input -1") != std::string::npos);
+  }
+  // Every item ran before the error was thrown.
+  CHECK(std::filesystem::exists(dir.file("done-20")));
 }
 
 TEST_CASE("imap streams results in order before the last task ends; imap_unordered as they end" *
