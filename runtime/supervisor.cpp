@@ -597,7 +597,8 @@ void supervisor::shutdown() {
       if (pid > 0) ::kill(-pid, sig);
       if (options_.log_events) log_line(children_[s].name, sig == SIGTERM ? "did not stop in time: SIGTERM" : "SIGKILL");
     }
-    if (all_done(steady::now() + std::chrono::seconds(sig == SIGTERM ? 2 : 5))) return;
+    // After SIGKILL, a while for the exits to be seen.
+    if (all_done(steady::now() + (sig == SIGTERM ? steady::duration(term_grace) : std::chrono::seconds(5)))) return;
   }
 }
 

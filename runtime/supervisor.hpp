@@ -31,6 +31,14 @@
 
 namespace procactor::detail {
 
+// How long an actor that a stop sent SIGTERM gets before SIGKILL, whatever
+// the stop's timeout. That timeout is for on_stop; this is for the actor's
+// own SIGTERM handler, if it has one (to flush, to remove what it made). A
+// grace that followed the timeout would leave such a handler no time at a
+// timeout of 0, and keep an actor that ignores SIGTERM for 100 years at
+// milliseconds::max().
+inline constexpr std::chrono::seconds term_grace{2};
+
 class supervisor {
  public:
   supervisor(std::vector<std::string> argv, Options options);
@@ -77,7 +85,7 @@ class supervisor {
     std::string last_exit;
     steady::time_point last_exit_at{};
     // A stop the supervisor asked for: graceful until stop_deadline, then
-    // SIGTERM, then SIGKILL.
+    // SIGTERM, then term_grace later SIGKILL.
     stop_reason stopping = stop_reason::none;
     bool drain = false;
     int stop_stage = 0;   // 0: asked, 1: SIGTERM sent, 2: SIGKILL sent

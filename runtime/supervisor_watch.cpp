@@ -124,7 +124,7 @@ void supervisor::reap_orphans() {
 }
 
 // A stop the supervisor asked for that is not done by its deadline
-// escalates: SIGTERM, then two seconds later SIGKILL.
+// escalates: SIGTERM, then term_grace later SIGKILL.
 void supervisor::enforce_stop_deadlines() {
   const auto now = steady::now();
   std::lock_guard guard(mutex_);
@@ -137,7 +137,7 @@ void supervisor::enforce_stop_deadlines() {
     }
     ::kill(sig == SIGTERM ? c.pid : -c.pid, sig);
     ++c.stop_stage;
-    c.stop_deadline = now + std::chrono::seconds(2);
+    c.stop_deadline = now + term_grace;
   }
 }
 

@@ -186,8 +186,8 @@ struct ActorEvent {
 class Runtime {
  public:
   Runtime(int argc, char** argv, Options options = {});
-  // Closes every actor still running, waits shutdown_timeout, then SIGTERM and
-  // SIGKILL; removes the run's shared memory.
+  // Closes every actor still running, waits shutdown_timeout, then SIGTERM,
+  // and 2 s later SIGKILL; removes the run's shared memory.
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
@@ -245,7 +245,7 @@ class Runtime {
   // Stops the current incarnation and starts a new one, whatever the
   // restart policy; not counted against any intensity. By default it is
   // graceful: the actor stops after the message in hand, runs on_stop, and
-  // gets Options::shutdown_timeout before SIGTERM and SIGKILL.
+  // gets Options::shutdown_timeout before SIGTERM, and 2 s more before SIGKILL.
   void restart(ActorRef ref, RestartOptions options = {});
 
   // Every exit of `ref` from now on sends a Down to this program, which

@@ -93,8 +93,8 @@ struct RestartOptions {
   // after the message in hand and the queue waits for the next incarnation.
   // While it drains, new sends wait or fail as they do for a closed actor.
   bool drain = false;
-  // How long on_stop may take before SIGTERM, then SIGKILL; unset:
-  // Options::shutdown_timeout.
+  // How long on_stop may take before SIGTERM, then 2 s later SIGKILL (a
+  // fixed grace, whatever this is); unset: Options::shutdown_timeout.
   std::optional<std::chrono::milliseconds> timeout{};
 };
 

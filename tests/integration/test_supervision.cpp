@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -16,6 +17,35 @@
 
 #include "support.hpp"
 #include "supervision_actors.hpp"
+
+namespace supervision {
+struct Hang {
+  template <class Archive>
+  void serialize(Archive&) {}
+};
+}  // namespace supervision
+PROCACTOR_MESSAGE(supervision::Hang);
+
+namespace supervision {
+
+volatile std::sig_atomic_t terminated = 0;
+
+// Params: "journal". On Hang it writes "hanging", then never returns; a
+// SIGTERM it takes note of ("SIGTERM" in the journal) and goes on.
+class Stubborn : public procactor::Actor<Stubborn, Hang> {
+ public:
+  void on(const Hang&) {
+    std::signal(SIGTERM, [](int) { terminated = 1; });
+    const std::string journal = params().get<std::string>("journal");
+    itest::append_line(journal, "hanging");
+    while (terminated == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    itest::append_line(journal, "SIGTERM");
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+};
+
+}  // namespace supervision
+PROCACTOR_ACTOR(supervision::Stubborn);
 
 using namespace itest;
 using procactor::ActorRef;
@@ -487,6 +517,29 @@ TEST_CASE("a restart whose timeout is milliseconds::max() waits for the message 
   CHECK(exit.exit_code == 0);
   CHECK(exit.signal == 0);
   CHECK(count_lines_starting(dir.file("patient"), "stop") == 1);
+}
+
+// A stop that is not done by its timeout: SIGTERM, then SIGKILL a fixed two
+// seconds later (README, rt.restart), however short the timeout.
+TEST_CASE("a restart's timeout passes: SIGTERM, and SIGKILL two seconds later" * doctest::timeout(120)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  procactor::SpawnOptions options;
+  options.delivery = procactor::Delivery::at_most_once;  // the next incarnation does not hang again
+  options.params.set("journal", dir.file("stubborn"));
+  const ActorRef m = scope.spawn<supervision::Stubborn>("stubborn", options);
+  m.send(supervision::Hang{});
+  REQUIRE(eventually([&] { return read_lines(dir.file("stubborn")) == std::vector<std::string>{"hanging"}; }));
+  const auto asked = std::chrono::steady_clock::now();
+  runtime().restart(m, {.timeout = 300ms});
+  REQUIRE(eventually([&] { return read_lines(dir.file("stubborn")).size() == 2; }));
+  const auto term_seen = std::chrono::steady_clock::now();
+  CHECK(read_lines(dir.file("stubborn")).back() == "SIGTERM");
+  CHECK(term_seen - asked >= 250ms);
+  REQUIRE(eventually([&] { return runtime().info(m).restarts == 1; }, 30s));
+  const auto info = runtime().info(m);
+  CHECK(info.exits.back().signal == SIGKILL);
+  CHECK(info.last_exit_at - asked >= 2200ms);
 }
 
 }  // TEST_SUITE
