@@ -236,6 +236,14 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
 
 Pool::Pool(Runtime& runtime, std::size_t workers, PoolOptions options) {
   if (workers == 0) workers = std::max(1U, std::thread::hardware_concurrency());
+  // Told before anything is made: a pool that stopped at the limit half way
+  // kept its group and the slots of the workers it had started, for the run.
+  if (const std::size_t used = runtime.actors().size(), most = runtime.options().max_actors;
+      used + workers > most) {
+    throw error(errc::invalid_argument, "a pool of " + std::to_string(workers) + " workers does not fit: the run has room for " +
+                                            std::to_string(most > used ? most - used : 0) +
+                                            " more actors (Options::max_actors = " + std::to_string(most) + ")");
+  }
   state_ = std::make_shared<state>();
   state_->in_flight.reset(new int[workers]());
   state_->gone.assign(workers, false);

@@ -260,7 +260,11 @@ std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::
   const auto idle_for = now.time_since_epoch() - std::chrono::nanoseconds(last_await_end_.load());
   state->peer_asleep = take_woke_sleeper() && idle_for > asker_idle;
   if (sent != errc::ok) {
-    std::string why = sent == errc::no_such_actor ? "no actor in slot " + std::to_string(target)
+    std::string why = sent == errc::no_such_actor
+                          ? target == supervisor_slot
+                                ? "the supervising program has no mailbox: it takes no asks"
+                                : "ask of " + name_of(target) + " failed: it " +
+                                      (entry(target) == nullptr ? "names no actor" : "has ended for good")
                       : sent == errc::too_large || sent == errc::arena_exhausted
                           ? describe_failure(sent, message.payload.size())
                       : sent == errc::closed ? std::string("the asked actor takes no more messages: its mailbox was closed")

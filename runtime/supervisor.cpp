@@ -226,6 +226,16 @@ slot_id supervisor::spawn(std::string_view type, std::string_view name, const Sp
                                          (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
   }
   if (const auto declared = Runtime::actor_parameters(type)) check_params(type, name, options.params, *declared);
+  // Values that would act as others: a limit under 1 acted as 1, a
+  // multiplier under 1 shrank the backoff, a negative jitter flipped it.
+  if (options.poison_limit < 1) {
+    throw error(errc::invalid_argument, "SpawnOptions::poison_limit of " + std::to_string(options.poison_limit) +
+                                            " for " + std::string(name) + ": it is at least 1");
+  }
+  if (!(options.backoff.multiplier >= 1) || !(options.backoff.jitter >= 0 && options.backoff.jitter <= 1)) {
+    throw error(errc::invalid_argument, "SpawnOptions::backoff of " + std::string(name) +
+                                            ": multiplier is at least 1 and jitter from 0 to 1");
+  }
   std::promise<void> started;
   auto done = started.get_future();
   slot_id slot;
@@ -527,6 +537,8 @@ void supervisor::capture_output(std::function<void(const OutputLine&)> callback)
 }
 
 void supervisor::signal(slot_id slot, int sig) {
+  // kill() would refuse it (EINVAL), and the caller hear nothing of it.
+  if (sig <= 0 || sig >= NSIG) throw error(errc::invalid_argument, "no signal " + std::to_string(sig));
   std::lock_guard guard(mutex_);
   if (slot == 0 || slot >= child_count_.load()) throw error(errc::no_such_actor, "no such actor");
   if (children_[slot].pid > 0) ::kill(children_[slot].pid, sig);

@@ -329,6 +329,8 @@ TEST_CASE("an ask to an actor killed for good fails with errc::no_such_actor" * 
   // whose mailbox is open (closed would mean it exited after close()).
   const auto e = ask_error(responder.ask<int>(asking::Double{3}, 10s));
   CHECK(e.code() == errc::no_such_actor);
+  // It names the actor (it said "no actor in slot N").
+  CHECK(e.message() == "ask of " + responder.name() + " failed: it has ended for good");
   CHECK(responder.try_send(asking::Double{3}) == errc::no_such_actor);
 }
 

@@ -200,6 +200,33 @@ TEST_CASE("a spawn whose params its type declares otherwise is refused naming ea
   options.params.set("step", std::int64_t{3}).set("label", std::string("three"));
   auto stepper = scope.spawn<lifecycle::Stepper>("stepper", options);
   CHECK(stepper.ask(lifecycle::Note{5}, 10s).get() == 15);
+
+  // Options that would act as others are refused too, as is a signal that
+  // is none.
+  const auto refused_options = [&](procactor::SpawnOptions odd) {
+    odd.params = options.params;
+    try {
+      (void)runtime().spawn<lifecycle::Stepper>("stepper-odd", odd);
+    } catch (const procactor::error& e) {
+      CHECK(e.code() == errc::invalid_argument);
+      return e.message();
+    }
+    return std::string("spawned");
+  };
+  procactor::SpawnOptions no_poison;
+  no_poison.poison_limit = 0;
+  CHECK(refused_options(no_poison) == "SpawnOptions::poison_limit of 0 for stepper-odd: it is at least 1");
+  procactor::SpawnOptions shrinking;
+  shrinking.backoff.multiplier = -1;
+  CHECK(refused_options(shrinking) ==
+        "SpawnOptions::backoff of stepper-odd: multiplier is at least 1 and jitter from 0 to 1");
+  try {
+    runtime().signal(stepper, 9999);
+    FAIL("signal 9999 was sent");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::invalid_argument);
+    CHECK(e.message() == "no signal 9999");
+  }
 }
 
 TEST_CASE("a mailbox_capacity a lane cannot have is refused at spawn with invalid_argument naming it" *

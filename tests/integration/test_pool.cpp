@@ -186,6 +186,26 @@ TEST_CASE("a pool worker killed or closed by hand takes no more tasks and the ot
   }
 }
 
+// A pool past Options::max_actors started workers up to the limit, then
+// threw: they, and their slots, stayed for the rest of the run.
+TEST_CASE("a pool that would not fit under max_actors is refused before it starts any worker" * doctest::timeout(60)) {
+  const std::size_t used = runtime().actors().size();
+  const std::size_t room = runtime().options().max_actors - used;
+  auto options = pool_options();
+  try {
+    procactor::Pool too_big(runtime(), room + 1, options);
+    FAIL("a pool of " << room + 1 << " workers was made");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::invalid_argument);
+    CHECK(e.message() == "a pool of " + std::to_string(room + 1) + " workers does not fit: the run has room for " +
+                             std::to_string(room) + " more actors (Options::max_actors = " +
+                             std::to_string(runtime().options().max_actors) + ")");
+  }
+  CHECK(runtime().actors().size() == used);
+  procactor::Pool fits(runtime(), 1, options);
+  CHECK(fits.submit(pooling::mix, std::int64_t{2}, std::int64_t{1}).get() == pooling::mix(2, 1));
+}
+
 // With no other worker left, nothing would ever take the tasks: the pool
 // used to keep them, so that their futures never ended and its destructor
 // waited for them for ever.
