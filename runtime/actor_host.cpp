@@ -334,25 +334,30 @@ int actor_host::run(const std::string& type) {
   }
   current_host = this;
   std::unique_ptr<ActorBase> actor;
+  // Where an exception came from, for the log: a constructor or an
+  // on_start that throws fails every incarnation the same way.
+  const char* stage = "its constructor";
   try {
     actor.reset(factory());
+    stage = "on_start";
     // Only from `starting`: a state the supervisor set meanwhile (a kill, a
     // restart request) is not overwritten.
     auto starting = static_cast<std::uint32_t>(slot_state::starting);
     entry_.state.compare_exchange_strong(starting, static_cast<std::uint32_t>(slot_state::running),
                                          std::memory_order_acq_rel);
     actor->on_start();
+    stage = "its loop";
     actor->run();
     // A run() of its own may return without having received the close.
     stop_timers();
     commit_current();
   } catch (const std::exception& e) {
     stop_timers();
-    log_line(name_, std::string("the actor threw out of its loop: ") + e.what());
+    log_line(name_, std::string("the actor threw out of ") + stage + ": " + e.what());
     return 1;
   } catch (...) {
     stop_timers();
-    log_line(name_, "the actor threw out of its loop an exception that is not a std::exception");
+    log_line(name_, std::string("the actor threw out of ") + stage + " an exception that is not a std::exception");
     return 1;
   }
   // The loop is over: its mailbox was closed and drained, or run()

@@ -439,6 +439,17 @@ int fork_server::spawn(const std::vector<std::string>& environment,
   return pid;
 }
 
+std::optional<int> fork_server::reap_if_dead() noexcept {
+  int status = 0;
+  if (pid_ <= 0 || ::waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+  pid_ = -1;
+  // Its answers that came before its death carry spares: taken, so that
+  // each is reaped at the end like the others.
+  collect_spares(collect::ready);
+  lost();
+  return status;
+}
+
 void fork_server::reap(int pid) noexcept {
   ::kill(pid, SIGKILL);
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <deque>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -62,6 +63,11 @@ class fork_server {
   // Ends the requests (the server exits) and reaps the server and the
   // spare.
   void stop() noexcept;
+
+  // When the server has died (killed from outside): reaps it and returns
+  // its wait status. The spares in hand still serve; then starts are
+  // exec's. Not thread-safe, as spawn.
+  [[nodiscard]] std::optional<int> reap_if_dead() noexcept;
 
  private:
   struct fork_reply_data {

@@ -423,6 +423,7 @@ void supervisor::monitor_loop() {
       last_slot_check = now;
       check_slots();
       sweep_monitors();
+      watch_helpers();
     }
   }
 }

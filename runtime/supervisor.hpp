@@ -170,6 +170,10 @@ class supervisor {
   void sweep_monitors();
   void courier_loop();
   void reap_orphans();
+  // The fork server and the guardian, killed from outside: reaped, not
+  // left as zombies; the guardian replaced, so that the run's shared memory
+  // is still removed if this process dies.
+  void watch_helpers();
   void watch_for_stalls();
   void check_slots();
   void read_output(slot_id slot, int stream, bool until_eof);

@@ -569,4 +569,27 @@ void supervisor::end_supervision(const std::string& culprit, const std::string& 
   if (options_.log_events) log_line("supervisor", "supervision has ended (" + culprit + "): " + why);
 }
 
+void supervisor::watch_helpers() {
+  if (const int server = forks_.pid(); server > 0) {
+    if (const auto status = forks_.reap_if_dead()) {
+      log_line("supervisor", "the fork server (pid " + std::to_string(server) + ") ended (" + describe_exit(*status) +
+                                 "): actors start with exec from now on");
+    }
+  }
+  int status = 0;
+  if (guardian_.pid <= 0 || ::waitpid(guardian_.pid, &status, WNOHANG) != guardian_.pid) return;
+  const pid_t old = guardian_.pid;
+  if (guardian_.pipe >= 0) ::close(guardian_.pipe);
+  guardian_ = {};
+  try {
+    guardian_ = start_guardian(executable_, process_->shm().name(), forks_);
+    log_line("supervisor", "the guardian of the run's shared memory (pid " + std::to_string(old) + ") ended (" +
+                               describe_exit(status) + "): a new one (pid " + std::to_string(guardian_.pid) +
+                               ") takes its place");
+  } catch (const std::exception& e) {
+    log_line("supervisor", "the guardian of the run's shared memory (pid " + std::to_string(old) + ") ended (" +
+                               describe_exit(status) + ") and none could take its place: " + e.what());
+  }
+}
+
 }  // namespace procactor::detail

@@ -1,7 +1,12 @@
 // Options::logger: the lines the runtime logs in the supervising program go
 // to the hook, on a thread of their own, instead of to stderr.
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -58,7 +63,63 @@ using namespace itest;
 
 namespace {
 procactor::Timer g_pending;
+
+// This process's children named `comm` (ps's name), zombies included, with
+// their state letter.
+std::vector<std::pair<pid_t, char>> children_named(const std::string& comm) {
+  std::vector<std::pair<pid_t, char>> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string text;
+    std::getline(stat, text);
+    const auto open = text.find('('), close = text.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close + 4 >= text.size()) continue;
+    const char state = text[close + 2];
+    const pid_t parent = std::atoi(text.c_str() + text.find(' ', close + 3) + 1);
+    if (parent == ::getpid() && text.substr(open + 1, close - open - 1) == comm) {
+      found.emplace_back(std::stoi(name), state);
+    }
+  }
+  return found;
+}
+
+bool logged(const std::string& start) {
+  const auto lines = logging::lines();
+  return std::any_of(lines.begin(), lines.end(), [&](const logging::line& l) { return l.text.starts_with(start); });
+}
 }  // namespace
+
+// Killed from outside, each stayed a zombie for the rest of the run, and
+// with the guardian gone a kill -9 of the program left its shared memory.
+TEST_CASE("a fork server or guardian killed from outside is reaped and said and the guardian is replaced" *
+          doctest::timeout(60)) {
+  const auto guardians = children_named("procactor-guard");
+  REQUIRE(guardians.size() == 1);
+  const pid_t guardian = guardians.front().first;
+  REQUIRE(::kill(guardian, SIGKILL) == 0);
+  CHECK(eventually([&] { return logged("the guardian of the run's shared memory (pid " + std::to_string(guardian) +
+                                       ") ended (signal 9 (Killed)): a new one (pid "); }, 30s));
+  const auto replaced = children_named("procactor-guard");
+  REQUIRE(replaced.size() == 1);  // the old one reaped, not a zombie
+  CHECK(replaced.front().first != guardian);
+  CHECK(replaced.front().second != 'Z');
+
+  const auto servers = children_named("procactor-fork");
+  REQUIRE(servers.size() == 1);
+  const pid_t server = servers.front().first;
+  REQUIRE(::kill(server, SIGKILL) == 0);
+  CHECK(eventually([&] { return logged("the fork server (pid " + std::to_string(server) +
+                                       ") ended (signal 9 (Killed)): actors start with exec from now on"); }, 30s));
+  CHECK(children_named("procactor-fork").empty());
+  // Actors still start (a spare in hand, then an exec each).
+  actor_scope scope;
+  for (int i = 0; i < 4; ++i) {
+    auto crasher = scope.spawn<logging::Crasher>("after-the-server");
+    CHECK(eventually([&] { return crasher.pid().has_value(); }, 30s));
+  }
+}
 
 TEST_CASE("the logger gets the supervisor's line about an actor's exit and restart, on a thread of its own" *
           doctest::timeout(60)) {
