@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -478,8 +479,31 @@ class cluster_launch {
   // with the nodes that never said they were ready (the job could not
   // start them: mpirun's or ssh's messages above say why), or else those
   // that ended without their final table (one died, or lost the others).
+  // mpirun's word on the rank whose end ended the job: "mpirun noticed that
+  // process rank 0 with PID 0 on node vm exited on signal 9 (Killed)."
+  void note_failed_rank(std::string_view line) {
+    constexpr std::string_view mark = "mpirun noticed that process rank ";
+    const std::size_t how = line.find(" exited ");
+    if (!line.starts_with(mark) || how == std::string_view::npos || failed_rank_) return;
+    std::size_t rank = 0;
+    const char* digits = line.data() + mark.size();
+    if (std::from_chars(digits, line.data() + line.size(), rank).ec != std::errc()) return;
+    std::string_view what = line.substr(how + 1);
+    if (what.ends_with('.')) what.remove_suffix(1);
+    failed_rank_ = rank;
+    failed_how_ = std::string(what);
+  }
+
   void explain_job_end(const std::string& how) {
     const auto& nodes = graph_.cluster->nodes;
+    // Which node it was, when mpirun said: the others were ended for it,
+    // and node 0's end also kept the others' last status from this host.
+    if (failed_rank_ && *failed_rank_ < nodes.size()) {
+      const NodeSpec& failed = nodes[*failed_rank_];
+      say("node " + failed.name + " (host " + failed.host + ") " + failed_how_ + ", says " + job_name_ +
+          (*failed_rank_ == 0 && nodes.size() > 1 ? "; the other nodes' last status reaches this host through it"
+                                                  : ""));
+    }
     std::string list;  // "n1 (host beta), n2 (host gamma)"
     std::size_t missing = 0;
     for (std::size_t n = 0; n < nodes.size(); ++n) {
@@ -567,6 +591,7 @@ class cluster_launch {
       // mpirun says so for each Ctrl-C this process passes on to the
       // nodes (SIGUSR1, SIGUSR2), then prints an empty line: the launch
       // says what the signal does, so the run's log alone keeps them.
+      note_failed_rank(line);
       const bool forwarding = line.starts_with("mpirun: Forwarding signal ") && line.ends_with(" to job");
       const bool after_forwarding = std::exchange(forwarded_, forwarding) && line.empty();
       if (!forwarding && !after_forwarding) std::cerr << line << std::endl;
@@ -760,6 +785,8 @@ class cluster_launch {
   int to_job_ = -1;
   session_sweeper sweeper_;  // mpirun's session directory, should this process be killed
   bool forwarded_ = false;   // mpirun's last line on stderr said it passed a signal on
+  std::optional<std::size_t> failed_rank_;  // the node whose end ended the job, as mpirun said
+  std::string failed_how_;                  // "exited on signal 9 (Killed)"
   std::array<stream, 2> streams_;  // mpirun's stdout, stderr
   log_writer run_log_;
   log_writer event_log_;

@@ -544,7 +544,11 @@ TEST_CASE("a node supervisor killed with kill -9 ends the launch with a failure 
   const std::string out = run.launch->out();
   CHECK_MESSAGE(code != 0, out, run.launch->err());
   CHECK(out.find("procactor@n1 | graph endless-two-nodes") == std::string::npos);
-  // The last lines name the node that sent no last status.
+  // The last lines name the node that was killed, as mpirun says, and the
+  // node that sent no last status.
+  CHECK_MESSAGE(out.find("\nprocactor | node n1 (host localhost) exited on signal 9 (Killed), says mpirun\n") !=
+                    std::string::npos,
+                out);
   CHECK_MESSAGE(std::regex_search(out, std::regex(R"(\nprocactor \| mpirun [^\n]*; no last status from nodes? [^\n]*)"
                                                   R"(n1 \(host localhost\): lost, or killed\n)")),
                 out);
