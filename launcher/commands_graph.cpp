@@ -109,6 +109,15 @@ int launch_command(const LaunchOptions& options) {
     return exit_ok;
   }
   if (placed_on_several_nodes(*graph)) {
+    // Started all the same (a node is a rank, and ranks follow [cluster]),
+    // but most likely not what the file meant.
+    const std::vector<std::size_t> counts = instances_per_node(*graph);
+    for (std::size_t n = 0; n < counts.size(); ++n) {
+      if (counts[n] != 0) continue;
+      const NodeSpec& node = graph->cluster->nodes[n];
+      std::cout << "procactor | node " << node.name << " (host " << node.host << ") has no instance: "
+                << graph->cluster->launcher << " starts it all the same, as [cluster] lists it" << std::endl;
+    }
     return launch_cluster(options, *graph);
   }
   if (const auto only = only_node(*graph)) {

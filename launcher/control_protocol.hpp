@@ -12,12 +12,14 @@
 //                               after TIMEOUT_NS (default: the graph's
 //                               shutdown_timeout) is killed
 //   restart ACTOR[.N] [force | drain]
-//                            -> "ok": graceful by default (the actor stops
+//                            -> "ok: restarting NAME (pid P) ...": graceful
+//                               by default (the actor stops
 //                               after the message in hand and runs on_stop);
 //                               force: SIGKILL at once; drain: what is queued
 //                               is handled first
-//   kill ACTOR[.N] [SIGNAL]  -> "ok"; SIGNAL is a name (TERM, SIGTERM) or a
-//                               number, KILL by default
+//   kill ACTOR[.N] [SIGNAL]  -> "ok: sent SIGTERM to NAME (pid P), ..."; SIGNAL
+//                               is a name (TERM, SIGTERM) or a number, KILL
+//                               by default
 //   inspect ACTOR[.N]        -> one JSON object: each instance's last exits
 //                               and dead letters (run_inspect.hpp)
 //   scale ACTOR N            -> "ok: ..." once ACTOR has N replicas running

@@ -264,6 +264,21 @@ TEST_CASE("primes on two nodes count as many as example-primes and each node fin
   CHECK(table.value("unanswered_nodes", std::string()).empty());
   const result ls = box.procactor({"ls", "--json"});
   CHECK_MESSAGE(ls.out.find("\"primes-two-nodes\"") != std::string::npos, ls.out);
+
+  // A third node that no instance is placed on: started all the same, and
+  // said (it was silent).
+  std::string text = read_whole(file);
+  const std::string two = R"({ name = "n1", host = "localhost" } ])";
+  REQUIRE(text.find(two) != std::string::npos);
+  text.replace(text.find(two), two.size(), R"({ name = "n1", host = "localhost" }, { name = "n2", host = "localhost" } ])");
+  text.replace(text.find("to = 2_000_000"), std::string("to = 2_000_000").size(), "to = 200_000");
+  const fs::path three = box.dir() / "primes_three_nodes.toml";
+  std::ofstream(three) << text;
+  const std::string out3 = launch_to_end(box, three, "primes-two-nodes");
+  CHECK_MESSAGE(out3.starts_with("procactor | node n2 (host localhost) has no instance: mpirun starts it all the same, "
+                                 "as [cluster] lists it\n"),
+                out3);
+  CHECK_MESSAGE(has_total(out3, primes_between(0, 200'000)), out3);
 }
 
 TEST_CASE("the example primes-cluster.toml counts as many primes as example-primes" * doctest::timeout(590)) {

@@ -138,7 +138,8 @@ TEST_CASE("raw control requests that are malformed get an error naming the probl
   // (the client's end of input ends the line).
   CHECK(control_exchange(socket, "ping\r\n") == "pong\n");
   CHECK(control_exchange(socket, "ping") == "pong\n");
-  CHECK(control_exchange(socket, "kill worker.1 TERM\n") == "ok\n");
+  CHECK(control_exchange(socket, "kill worker.1 TERM\n") ==
+        "ok: sent SIGTERM to worker.1 (pid " + std::to_string(before.at("worker.1")) + ")\n");
   CHECK(eventually(
       [&] {
         const auto now = running_instances(box, run.name, 4);
