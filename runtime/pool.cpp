@@ -240,9 +240,10 @@ Pool::Pool(Runtime& runtime, std::size_t workers, PoolOptions options) {
   // kept its group and the slots of the workers it had started, for the run.
   if (const std::size_t used = runtime.actors().size(), most = runtime.options().max_actors;
       used + workers > most) {
-    throw error(errc::invalid_argument, "a pool of " + std::to_string(workers) + " workers does not fit: the run has room for " +
-                                            std::to_string(most > used ? most - used : 0) +
-                                            " more actors (Options::max_actors = " + std::to_string(most) + ")");
+    throw error(errc::invalid_argument,
+                "a pool of " + std::to_string(workers) + " workers does not fit: the run has room for " +
+                    std::to_string(most > used ? most - used : 0) + " more actors (Options::max_actors = " +
+                    std::to_string(most) + ")");
   }
   state_ = std::make_shared<state>();
   state_->in_flight.reset(new int[workers]());

@@ -270,7 +270,8 @@ TEST_CASE("primes on two nodes count as many as example-primes and each node fin
   std::string text = read_whole(file);
   const std::string two = R"({ name = "n1", host = "localhost" } ])";
   REQUIRE(text.find(two) != std::string::npos);
-  text.replace(text.find(two), two.size(), R"({ name = "n1", host = "localhost" }, { name = "n2", host = "localhost" } ])");
+  text.replace(text.find(two), two.size(),
+               R"({ name = "n1", host = "localhost" }, { name = "n2", host = "localhost" } ])");
   text.replace(text.find("to = 2_000_000"), std::string("to = 2_000_000").size(), "to = 200_000");
   const fs::path three = box.dir() / "primes_three_nodes.toml";
   std::ofstream(three) << text;
