@@ -322,17 +322,17 @@ class cluster_launch {
     stop_by_request_ = job.stop_by_request;
     job_name_ = job.argv.front();
     if (!start_job(job)) return finish(exit_failure);
-    int code = exit_failure;
+    // The socket stays open until the run's end is recorded: an ask in
+    // between hears that the run has ended and waits for the record
+    // (run_client.cpp), where a closed socket made it say that the run
+    // does not answer.
+    ControlServer server(run_.dir / "control.sock", [this](const ControlRequest& request) { return control(request); });
+    const int code = relay_until_exit();
     {
-      ControlServer server(run_.dir / "control.sock",
-                           [this](const ControlRequest& request) { return control(request); });
-      code = relay_until_exit();
-      {
-        std::lock_guard guard(pending_mutex_);
-        ended_ = true;
-      }
-      replied_.notify_all();
+      std::lock_guard guard(pending_mutex_);
+      ended_ = true;
     }
+    replied_.notify_all();
     return finish(code);
   }
 
