@@ -77,7 +77,9 @@ void check_params(std::string_view type, std::string_view name, const Params& pa
       add("param '" + spec.name + "' " + problem);
     }
   }
-  for (const auto& [key, value] : params.values()) {
+  // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
+  for (const auto& entry : params.values()) {
+    const std::string& key = entry.first;
     const bool known = std::any_of(declared.begin(), declared.end(), [&](const ParamSpec& s) { return s.name == key; });
     if (!known) add("unknown param '" + key + "'");
   }
