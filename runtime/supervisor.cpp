@@ -451,21 +451,33 @@ void supervisor::start_requested() {
 
 void supervisor::start_due() {
   std::vector<slot_id> due;
+  std::vector<slot_id> killed;
   {
     std::lock_guard guard(mutex_);
     const auto now = steady::now();
     for (slot_id s = 1; s < child_count_.load(); ++s) {
       if (!children_[s].restart_due) continue;
       slot_entry& e = process_->shm().slot(s);
+      const mailbox* box = process_->shm().mailbox_at(e.mailbox);
       if (e.no_restart.load() != 0) {
-        // Killed while waiting out its backoff: it stays down.
+        // Killed while waiting out its backoff: it stays down, and whoever
+        // waits for its end (a monitor, the launcher) hears of it.
         children_[s].restart_due.reset();
         e.state.store(static_cast<std::uint32_t>(slot_state::killed), std::memory_order_release);
         changed_.notify_all();
-      } else if (*children_[s].restart_due <= now) {
+        killed.push_back(s);
+      } else if (*children_[s].restart_due <= now ||
+                 (box != nullptr && box->closed.load(std::memory_order_acquire) == mailbox_closed)) {
+        // Closed while waiting (a stop, the end of its input, a shutdown):
+        // what is queued for it is handled now, not after the backoff.
         due.push_back(s);
       }
     }
+  }
+  for (slot_id s : killed) {
+    if (options_.log_events) log_line(children_[s].name, "killed while waiting to restart: it stays down");
+    send_downs(s, false);
+    emit({ActorEvent::Kind::exited, children_[s].name, 0, "killed while waiting to restart", {}});
   }
   for (slot_id s : due) {
     try {
@@ -609,7 +621,8 @@ void supervisor::shutdown() {
       if (is_terminal(static_cast<slot_state>(e.state.load()))) continue;
       e.no_restart.store(1);
       const int pid = e.pid.load();
-      if (pid > 0) ::kill(-pid, sig);
+      if (pid <= 0) continue;  // waiting to restart: start_due settles it
+      ::kill(-pid, sig);
       if (options_.log_events) log_line(children_[s].name, sig == SIGTERM ? "did not stop in time: SIGTERM" : "SIGKILL");
     }
     // After SIGKILL, a while for the exits to be seen.

@@ -77,6 +77,32 @@ TEST_CASE("a second Ctrl-C forces the stop and leaves nothing behind" * doctest:
   CHECK(processes_with_cmdline(graph.string()).empty());
 }
 
+// A stop that closes an actor while it waits out its restart backoff: it
+// starts again at once to handle what is queued (the tick it crashes on is
+// set aside as poisoned), then ends; the launch waited for the backoff, and
+// past shutdown_timeout it waited for ever.
+TEST_CASE("Ctrl-C while an actor waits out a long restart backoff stops the graph in order at once" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path graph = box.copy_graph("long_backoff.toml");  // backoff and shutdown_timeout: 10 minutes
+  auto launch = box.start({"launch", graph.string()}, {.cwd = {}, .new_session = true});
+  launch->wait_for_output("procactor | worker.0 restarting: restart 1 in ", 120s);
+  const std::vector<pid_t> pids = actors_of(launch->pid());  // the source and the sink; the worker waits
+
+  launch->signal(SIGINT);
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 0, out, launch->err());
+  CHECK_MESSAGE(out.find("procactor | worker.0 restarting: restart 2 now, to handle what is queued for it (it is "
+                         "closed)\n") != std::string::npos,
+                out);
+  CHECK(out.find("dead letter (poisoned): clitest::Tick from source.0") != std::string::npos);
+  CHECK(out.find("procactor | graph long-backoff stopped after ") != std::string::npos);
+  CHECK(out.find("sink.0 | total: ") != std::string::npos);
+  CHECK(out.find("passed: stopping the rest") == std::string::npos);
+  check_run_left_nothing(launch->pid(), pids);
+}
+
 TEST_CASE("a stop with a timeout shorter than shutdown_timeout ends a stuck drain then and says which timeout" *
           doctest::timeout(590)) {
   sandbox box;

@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <mutex>
 #include <stdexcept>
 
 #include "probe.hpp"
@@ -252,26 +254,77 @@ TEST_CASE("a payload that fails to decode goes to dead letters and the actor kee
   CHECK(runtime().info(journal).restarts == 0);
 }
 
-// Known runtime bug (see the report): ActorRef::kill() on an actor that is
-// waiting out its restart backoff sets no_restart and finds no pid to
-// signal, but supervisor::monitor() starts the scheduled restart anyway
-// without looking at no_restart, so the "killed for good" actor runs again.
-TEST_CASE("kill() during a restart backoff stops the actor for good" * doctest::timeout(60)) {
+// ActorRef::kill() on an actor that is waiting out its restart backoff
+// finds no pid to signal: the actor stays down, and ends at once, not when
+// the backoff is over (a launcher's forced stop waited for that end, for
+// ever when the backoff was long), and its monitors and the event
+// listener hear of it.
+TEST_CASE("kill() during a restart backoff stops the actor for good, at once, and says so" *
+          doctest::timeout(120)) {
   actor_scope scope;
   temp_dir dir;
+  std::mutex mutex;
+  std::vector<procactor::ActorEvent> events;
+  runtime().on_event([&](const procactor::ActorEvent& event) {
+    std::lock_guard guard(mutex);
+    if (event.name.starts_with("journal-killed")) events.push_back(event);
+  });
+  struct unhook {
+    ~unhook() { runtime().on_event({}); }
+  } unhooked;
   auto options = journal_options(dir);
   options.restart = procactor::Restart::permanent;
-  options.backoff.initial = std::chrono::milliseconds(1500);
+  options.backoff.initial = std::chrono::minutes(10);
   options.backoff.jitter = 0;
-  auto journal = scope.spawn<restarting::Journal>("journal", options);
+  auto journal = scope.spawn<restarting::Journal>("journal-killed", options);
+  runtime().monitor(journal);
   const int pid = journal.ask<int>(restarting::Ping{}, 30s).get();
   ::kill(pid, SIGKILL);
   REQUIRE(eventually([&] { return runtime().info(journal).state == procactor::ActorState::restarting; }));
   journal.kill();
-  CHECK(journal.join(10s));
-  std::this_thread::sleep_for(2s);  // past the backoff: the restart would have happened
+  CHECK(journal.join(60s));  // well before the 10 minutes
   CHECK(runtime().info(journal).state == procactor::ActorState::killed);
   CHECK_FALSE(journal.pid().has_value());
+  REQUIRE(eventually([&] {
+    std::lock_guard guard(mutex);
+    return !events.empty() && events.back().kind == procactor::ActorEvent::Kind::exited &&
+           events.back().detail == "killed while waiting to restart";
+  }));
+  // Its monitor: a Down for the crash (restarting), then the final one.
+  bool final_down = false;
+  for (int i = 0; i < 10 && !final_down; ++i) {
+    const auto down = runtime().next_down(std::chrono::seconds(30));
+    REQUIRE(down.has_value());
+    if (down->name == journal.name()) final_down = !down->restarting;
+  }
+  CHECK(final_down);
+}
+
+// Closed while it waits out its backoff (a stop, the end of its input, a
+// shutdown), an actor handles what is queued for it now, not after the
+// backoff: the message it crashed on comes back until it is poisoned, and
+// those behind it are handled.
+TEST_CASE("close() during a restart backoff handles the queue at once, then the actor ends" *
+          doctest::timeout(120)) {
+  actor_scope scope;
+  temp_dir dir;
+  auto options = journal_options(dir);
+  options.restart = procactor::Restart::permanent;
+  options.backoff.initial = std::chrono::minutes(10);
+  options.backoff.jitter = 0;
+  auto journal = scope.spawn<restarting::Journal>("journal-closed", options);
+  journal.send(restarting::Entry{1, 100});  // crashes every time it is handled
+  REQUIRE(eventually([&] { return runtime().info(journal).state == procactor::ActorState::restarting; }));
+  journal.send(restarting::Entry{2, 0});
+  journal.send(restarting::Entry{3, 0});
+  journal.close();
+  CHECK(journal.join(60s));  // well before the 10 minutes
+  CHECK(runtime().info(journal).state == procactor::ActorState::exited);
+  const auto lines = read_lines(dir.file("journal"));
+  CHECK(std::count(lines.begin(), lines.end(), "1") == 3);  // poison_limit
+  CHECK(std::count(lines.begin(), lines.end(), "2") == 1);
+  CHECK(std::count(lines.begin(), lines.end(), "3") == 1);
+  REQUIRE(eventually([&] { return dead_letters_of(journal.name()).size() == 1; }));
 }
 
 // A child the fork server has just cloned makes its own process group first
