@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <exception>
 #include <fmt/format.h>
 #include <fstream>
 #include <iomanip>
@@ -194,6 +195,10 @@ void print_died_status(const RunEntry& run) {
 
 std::optional<std::vector<std::string>> list_actor_types(const Graph& graph, std::vector<Diagnostic>& diagnostics) {
   bool loaded = true;
+  // A plugin whose static initialisation throws ends the program inside
+  // dlopen; the library says which plugin and what it threw, and the graph
+  // is then as unusable as one whose plugin does not load: exit 2.
+  const std::terminate_handler before = std::set_terminate([] { std::_Exit(exit_usage); });
   for (const auto& plugin : graph.plugins) {
     try {
       Runtime::load_plugin(plugin.path.string());
@@ -202,6 +207,7 @@ std::optional<std::vector<std::string>> list_actor_types(const Graph& graph, std
       loaded = false;
     }
   }
+  std::set_terminate(before);
   if (!loaded) return std::nullopt;
   auto types = Runtime::actor_types();
   // Parameters the loaded types declare are checked here too, before

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -15,7 +16,13 @@ namespace {
 struct registries {
   std::mutex mutex;
   std::unordered_map<type_id, std::string> message_names;
+  // A PROCACTOR_MESSAGE type's size and the module (executable or shared
+  // object) that registered it first.
+  std::unordered_map<type_id, std::pair<std::size_t, std::string>> message_layouts;
   std::map<std::string, actor_factory, std::less<>> actor_types;
+  std::map<std::string, std::string, std::less<>> actor_origins;
+  // Types two modules define, each said once (registration_conflicts).
+  std::vector<std::string> conflicts;
   std::map<std::string, parameters_fn, std::less<>> actor_parameters;
   std::unordered_map<type_id, std::pair<std::string, function_invoker>> functions;
   std::unordered_map<std::uintptr_t, type_id> function_ids;
@@ -43,6 +50,37 @@ bool register_message_name(type_id id, std::string_view name) noexcept {
   return true;
 }
 
+// The file of the module (the executable, a library, a plugin) that holds
+// `address`.
+std::string module_of(const void* address) {
+  Dl_info info{};
+  if (::dladdr(address, &info) == 0 || info.dli_fname == nullptr || *info.dli_fname == '\0') return "the program";
+  return info.dli_fname;
+}
+
+bool register_message(type_id id, std::string_view name, std::size_t size, const void* where) noexcept {
+  register_message_name(id, name);
+  auto& r = get();
+  std::lock_guard guard(r.mutex);
+  try {
+    const std::string origin = module_of(where);
+    auto [it, inserted] = r.message_layouts.emplace(id, std::pair{size, origin});
+    if (!inserted && it->second.first != size) {
+      r.conflicts.push_back("message type " + std::string(name) + " is defined twice, differently: " +
+                            std::to_string(it->second.first) + " bytes in " + it->second.second + ", " +
+                            std::to_string(size) + " bytes in " + origin);
+    }
+  } catch (...) {  // out of memory at start-up: the check is lost, not the program
+  }
+  return true;
+}
+
+std::vector<std::string> registration_conflicts() {
+  auto& r = get();
+  std::lock_guard guard(r.mutex);
+  return r.conflicts;
+}
+
 std::string actor_type_name(std::string_view spelled) {
   std::string name;
   for (std::size_t i = 0; i < spelled.size(); ++i) {
@@ -59,8 +97,23 @@ std::string actor_type_name(std::string_view spelled) {
 bool register_actor_type(std::string_view spelled, actor_factory factory, parameters_fn parameters) noexcept {
   auto& r = get();
   std::lock_guard guard(r.mutex);
-  r.actor_types[actor_type_name(spelled)] = factory;
-  if (parameters != nullptr) r.actor_parameters[actor_type_name(spelled)] = parameters;
+  try {
+    const std::string name = actor_type_name(spelled);
+    const std::string origin = module_of(reinterpret_cast<const void*>(factory));
+    if (auto it = r.actor_origins.find(name); it != r.actor_origins.end()) {
+      // The same PROCACTOR_ACTOR seen twice in one module is harmless; from
+      // two, which one a spawn would make depends on load order: the first
+      // stays, and the conflict is refused (registration_conflicts).
+      if (it->second != origin) {
+        r.conflicts.push_back("actor type " + name + " is registered twice: by " + it->second + " and by " + origin);
+      }
+      return true;
+    }
+    r.actor_origins[name] = origin;
+    r.actor_types[name] = factory;
+    if (parameters != nullptr) r.actor_parameters[name] = parameters;
+  } catch (...) {
+  }
   return true;
 }
 
@@ -125,6 +178,45 @@ void load_plugins(std::string_view colon_separated) {
 }  // namespace procactor::detail
 
 namespace procactor {
+namespace {
+
+// A plugin whose static initialisation throws ends the program in dlopen
+// (the exception cannot cross the loader): while one loads, a terminate
+// handler says which plugin it was and what it threw before the abort.
+thread_local const std::string* loading_plugin = nullptr;
+std::terminate_handler previous_terminate = nullptr;
+
+[[noreturn]] void terminate_in_plugin() {
+  if (loading_plugin != nullptr) {
+    std::string what = "an exception";
+    try {
+      if (const auto current = std::current_exception()) std::rethrow_exception(current);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    std::fprintf(stderr, "procactor: cannot load plugin %s: its static initialisation threw: %s\n",
+                 loading_plugin->c_str(), what.c_str());
+    std::fflush(stderr);
+  }
+  if (previous_terminate != nullptr) previous_terminate();
+  std::abort();
+}
+
+struct plugin_initialisation {
+  explicit plugin_initialisation(const std::string& path) {
+    loading_plugin = &path;
+    previous_terminate = std::set_terminate(terminate_in_plugin);
+  }
+  ~plugin_initialisation() {
+    std::set_terminate(previous_terminate);
+    loading_plugin = nullptr;
+  }
+  plugin_initialisation(const plugin_initialisation&) = delete;
+  plugin_initialisation& operator=(const plugin_initialisation&) = delete;
+};
+
+}  // namespace
 
 void Runtime::load_plugin(const std::string& path) {
   auto& r = detail::get();
@@ -134,13 +226,28 @@ void Runtime::load_plugin(const std::string& path) {
       if (loaded == path) return;
     }
   }
+  std::size_t conflicts_before = 0;
+  {
+    std::lock_guard guard(r.mutex);
+    conflicts_before = r.conflicts.size();
+  }
   // RTLD_GLOBAL: a plugin's message names and types must be the same objects
   // as the executable's, and its static registrations run during dlopen.
-  if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
-    throw error(errc::system, std::string("cannot load plugin: ") + dlerror());
+  void* handle = nullptr;
+  {
+    const plugin_initialisation watched(path);
+    handle = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
   }
+  if (handle == nullptr) throw error(errc::system, std::string("cannot load plugin: ") + dlerror());
   std::lock_guard guard(r.mutex);
   r.plugins.push_back(path);
+  if (r.conflicts.size() > conflicts_before) {
+    std::string text = "cannot use plugin " + path + ": ";
+    for (std::size_t i = conflicts_before; i < r.conflicts.size(); ++i) {
+      text += (i == conflicts_before ? "" : "; ") + r.conflicts[i];
+    }
+    throw error(errc::invalid_argument, text);
+  }
 }
 
 std::string_view message_name(type_id id) noexcept {

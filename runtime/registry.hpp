@@ -14,6 +14,9 @@ namespace procactor::detail {
 
 actor_factory find_actor_type(std::string_view name);
 std::vector<std::string> actor_type_names();
+// Actor types registered by two modules, and message types defined in two
+// ways, as sentences; in the order they were found.
+std::vector<std::string> registration_conflicts();
 function_invoker find_function(type_id id);
 // The plugins loaded so far, ':'-joined, for the children's environment.
 std::string loaded_plugins();

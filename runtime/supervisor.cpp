@@ -451,7 +451,7 @@ void supervisor::start_requested() {
 
 void supervisor::start_due() {
   std::vector<slot_id> due;
-  std::vector<slot_id> killed;
+  std::vector<std::pair<slot_id, const char*>> ended;  // and why
   {
     std::lock_guard guard(mutex_);
     const auto now = steady::now();
@@ -459,25 +459,30 @@ void supervisor::start_due() {
       if (!children_[s].restart_due) continue;
       slot_entry& e = process_->shm().slot(s);
       const mailbox* box = process_->shm().mailbox_at(e.mailbox);
-      if (e.no_restart.load() != 0) {
-        // Killed while waiting out its backoff: it stays down, and whoever
-        // waits for its end (a monitor, the launcher) hears of it.
+      const bool closed = box != nullptr && box->closed.load(std::memory_order_acquire) == mailbox_closed;
+      // Killed while waiting out its backoff, it stays down; closed then (a
+      // stop, the end of its input, a shutdown), it handles what is queued
+      // for it now, not after the backoff, or with nothing queued it ends
+      // (decide_after_exit's rule for a closed actor that fails). Whoever
+      // waits for its end (a monitor, the launcher) hears of it.
+      const bool empty = closed && queued_bytes(process_->shm(), box) == 0;
+      if (e.no_restart.load() != 0 || empty) {
         children_[s].restart_due.reset();
-        e.state.store(static_cast<std::uint32_t>(slot_state::killed), std::memory_order_release);
+        const bool killed = e.no_restart.load() != 0;
+        e.state.store(static_cast<std::uint32_t>(killed ? slot_state::killed : slot_state::failed),
+                      std::memory_order_release);
         changed_.notify_all();
-        killed.push_back(s);
-      } else if (*children_[s].restart_due <= now ||
-                 (box != nullptr && box->closed.load(std::memory_order_acquire) == mailbox_closed)) {
-        // Closed while waiting (a stop, the end of its input, a shutdown):
-        // what is queued for it is handled now, not after the backoff.
+        ended.emplace_back(s, killed ? "killed while waiting to restart"
+                                     : "closed while waiting to restart, with nothing queued: not restarted");
+      } else if (*children_[s].restart_due <= now || closed) {
         due.push_back(s);
       }
     }
   }
-  for (slot_id s : killed) {
-    if (options_.log_events) log_line(children_[s].name, "killed while waiting to restart: it stays down");
+  for (const auto& [s, why] : ended) {
+    if (options_.log_events) log_line(children_[s].name, why);
     send_downs(s, false);
-    emit({ActorEvent::Kind::exited, children_[s].name, 0, "killed while waiting to restart", {}});
+    emit({ActorEvent::Kind::exited, children_[s].name, 0, why, {}});
   }
   for (slot_id s : due) {
     try {

@@ -206,6 +206,17 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
     return;
   }
   c.drain_restarts = 0;
+  // Closed, it failed with nothing queued for it, not even the message it
+  // had in hand (that stays queued until handled): a new incarnation would
+  // have nothing to do but end, and one that fails as it starts (a source
+  // whose input is missing) would fail again and again while the run stops.
+  if (closed && abnormal && !shut_down_ && box != nullptr && queued_bytes(process_->shm(), box) == 0) {
+    ending();
+    settle(slot_state::failed);
+    told(false);
+    if (options_.log_events) log_line(c.name, "exited (" + how + ") after its close, with nothing queued: not restarted");
+    return;
+  }
 
   group_node& g = groups_[c.group];
   restart_policy policy{c.options.restart, c.options.backoff, g.options};

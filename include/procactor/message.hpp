@@ -8,6 +8,7 @@
 // executable that loads it exchange messages.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -40,6 +41,14 @@ namespace detail {
 // Records id -> name for logs and dead letters; aborts on an id collision
 // between two different names, which would otherwise misroute silently.
 bool register_message_name(type_id id, std::string_view name) noexcept;
+// The same, for a message type of `size` bytes (PROCACTOR_MESSAGE): a second
+// registration of the name with another size, from another module, is a
+// type defined twice in two ways (two plugins' `mine::Num`), which the
+// runtime refuses (registration_conflicts) instead of decoding one as the
+// other.
+// `where` is an address in the registering module (the variable the
+// registration initialises), which names it.
+bool register_message(type_id id, std::string_view name, std::size_t size, const void* where) noexcept;
 }  // namespace detail
 
 // The registered name of a wire id, or "" when this process does not know it.
@@ -109,10 +118,14 @@ inline const type_id reply_type_id = [] {
     static constexpr std::string_view name = #__VA_ARGS__;                           \
     static constexpr ::procactor::type_id id = ::procactor::fnv1a64(#__VA_ARGS__);   \
   };                                                                                 \
-  namespace {                                                                        \
-  [[maybe_unused]] const bool PROCACTOR_DETAIL_CAT(procactor_message_, __COUNTER__) = \
-      ::procactor::detail::register_message_name(                                    \
-          ::procactor::message_traits<__VA_ARGS__>::id,                              \
-          ::procactor::message_traits<__VA_ARGS__>::name);                           \
-  }                                                                                  \
+  PROCACTOR_DETAIL_REGISTER_MESSAGE(PROCACTOR_DETAIL_CAT(procactor_message_, __COUNTER__), __VA_ARGS__)
+
+// The registration, initialising a variable of this module whose address
+// says where the type comes from.
+#define PROCACTOR_DETAIL_REGISTER_MESSAGE(variable, ...)                          \
+  namespace {                                                                     \
+  [[maybe_unused]] const bool variable = ::procactor::detail::register_message(   \
+      ::procactor::message_traits<__VA_ARGS__>::id,                               \
+      ::procactor::message_traits<__VA_ARGS__>::name, sizeof(__VA_ARGS__), &variable); \
+  }                                                                               \
   static_assert(true, "")

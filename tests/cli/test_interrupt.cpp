@@ -103,6 +103,31 @@ TEST_CASE("Ctrl-C while an actor waits out a long restart backoff stops the grap
   check_run_left_nothing(launch->pid(), pids);
 }
 
+// The same, for a source that fails as it starts: closed while it waits,
+// with nothing queued for it, it is not started again (it would fail
+// again); the stop waited for ever once shutdown_timeout had passed.
+TEST_CASE("a stop while a failing source waits out its restart backoff ends the run at once" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path graph = box.copy_graph("failing_source.toml");  // backoff and shutdown_timeout: 10 minutes
+  auto launch = box.start({"launch", graph.string()}, {.cwd = {}, .new_session = true});
+  launch->wait_for_output("procactor | lines.0 restarting: restart 1 in ", 120s);
+  const std::vector<pid_t> pids = actors_of(launch->pid());
+
+  const result stop = box.procactor({"stop", "failing-source"}, 240s);
+  CHECK_MESSAGE(stop.exit_code == 0, stop.out, stop.err);
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 0, out, launch->err());
+  CHECK_MESSAGE(out.find("procactor | lines.0 exited (closed while waiting to restart, with nothing queued: not "
+                         "restarted)\n") != std::string::npos,
+                out);
+  CHECK(out.find("lines.0 started", out.find("restart 1 in ")) == std::string::npos);
+  CHECK(out.find("procactor | graph failing-source stopped after ") != std::string::npos);
+  CHECK(out.find("passed: stopping the rest") == std::string::npos);
+  check_run_left_nothing(launch->pid(), pids);
+}
+
 TEST_CASE("a stop with a timeout shorter than shutdown_timeout ends a stuck drain then and says which timeout" *
           doctest::timeout(590)) {
   sandbox box;

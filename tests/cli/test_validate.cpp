@@ -126,4 +126,50 @@ TEST_CASE("validate with the plugins loaded names each problem once at its place
   }
 }
 
+// Two plugins that define one actor type, or one message type in two ways:
+// which code would run, or how the bytes would decode, would depend on the
+// load order (an int64 read as a string). Refused at the second plugin,
+// naming both files; by launch too, before anything starts.
+TEST_CASE("validate refuses a plugin that registers a type again or defines a message another way" *
+          doctest::timeout(50)) {
+  sandbox box;
+  const std::string actors = PROCACTOR_CLI_ACTORS_PLUGIN;
+  const std::string clash = PROCACTOR_CLI_CLASH_PLUGIN;
+  const fs::path file = box.write("clash.toml", "version = 1\n[graph]\nname = \"clash\"\nplugins = [\"" + actors +
+                                                    "\", \"" + clash + "\"]\n[actors.x]\ntype = \"clitest.Relay\"\n");
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"validate", file.string()}, {"launch", file.string()}}) {
+    CAPTURE(command.front());
+    const result r = box.procactor(command);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK_MESSAGE(r.err.find(file.string() + ":4:") != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find("cannot use plugin " + clash) != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find("actor type clitest.Relay is registered twice: by " + actors + " and by " + clash) !=
+                      std::string::npos,
+                  r.err);
+    CHECK_MESSAGE(r.err.find("message type clitest::Tick is defined twice, differently: 8 bytes in " + actors +
+                             ", 32 bytes in " + clash) != std::string::npos,
+                  r.err);
+  }
+  // Alone, each is a plugin like any other.
+  const fs::path alone = box.write("alone.toml", "version = 1\n[graph]\nname = \"alone\"\nplugins = [\"" + clash +
+                                                     "\"]\n[actors.x]\ntype = \"clitest.Relay\"\n");
+  const result r = box.procactor({"validate", alone.string()});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+}
+
+TEST_CASE("validate names a plugin whose static initialisation throws and exits 2" * doctest::timeout(50)) {
+  sandbox box;
+  const std::string plugin = PROCACTOR_CLI_THROWING_PLUGIN;
+  const fs::path file = box.write("throwing.toml", "version = 1\n[graph]\nname = \"throwing\"\nplugins = [\"" +
+                                                       plugin + "\"]\n[actors.x]\ntype = \"clitest.Relay\"\n");
+  const result r = box.procactor({"validate", file.string()});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("procactor: cannot load plugin " + plugin +
+                           ": its static initialisation threw: clitest: the plugin's configuration is missing") !=
+                    std::string::npos,
+                r.err);
+}
+
 }  // namespace cli
