@@ -225,9 +225,11 @@ int events_command(const EventsOptions& options) {
   for (;;) {
     // Looked at before reading: a run that has ended wrote its last event
     // before, and the read gets it.
-    const bool ended = refreshed(*run).state != RunState::live;
+    const RunEntry now = refreshed(*run);
     print(events.new_lines());
-    if (ended) return exit_ok;
+    // A supervisor killed before it recorded the run's end: said, exit 1.
+    if (now.state == RunState::died) return report_not_live(now);
+    if (now.state != RunState::live) return exit_ok;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }

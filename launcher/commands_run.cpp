@@ -394,7 +394,8 @@ int logs_command(const LogsOptions& options) {
   for (;;) {
     // Looked at before reading: a run that has ended wrote its last line
     // before, and the read gets it.
-    const bool ended = refreshed(*run).state != RunState::live;
+    const RunEntry now = refreshed(*run);
+    const bool ended = now.state != RunState::live;
     if (whole_actor) {
       for (const auto& source : log_sources(*run, options.actor)) {
         const bool known = std::any_of(readers.begin(), readers.end(),
@@ -410,6 +411,8 @@ int logs_command(const LogsOptions& options) {
       for (auto& line : readers[f]->new_lines()) pending[f].push_back(std::move(line));
     }
     print(ended ? merge_by_time(std::move(pending)) : take_settled(pending, settled), std::nullopt);
+    // A supervisor killed before it recorded the run's end: said, exit 1.
+    if (now.state == RunState::died) return report_not_live(now);
     if (ended) return exit_ok;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }

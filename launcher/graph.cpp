@@ -504,7 +504,7 @@ class Parser {
 
   static std::string invalid_name_message(std::string_view what, std::string_view name) {
     return std::string(what) + " '" + std::string(name) +
-           "' must start with a letter or '_' and hold only letters, digits, '_' and '-' (at most " +
+           "' must start with an ASCII letter or '_' and hold only ASCII letters, digits, '_' and '-' (at most " +
            std::to_string(max_name_length) + ")";
   }
 

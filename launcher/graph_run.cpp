@@ -79,12 +79,17 @@ std::vector<std::size_t> graph_run::upstream_of(std::size_t actor) const {
 }
 
 void graph_run::print(std::size_t colour, const std::string& actor_or_launcher, const std::string& text,
-                      bool launcher_event) {
+                      bool launcher_event, line_kind kind) {
   // On a node of a multi-node run, its own lines say which node.
   const std::string who = launcher_event && node_ ? actor_or_launcher + "@" + node_->name : actor_or_launcher;
   std::lock_guard guard(print_mutex_);
   const std::string plain = who + " | " + text;
   run_log_.stamped(plain);
+  if (kind == line_kind::runtime && last_said_) {
+    std::cerr << "procactor: " << text << std::endl;
+    return;
+  }
+  if (kind == line_kind::last) last_said_ = true;
   // Another node's lines reach the launching host through node 0.
   if (node_ && node_->index != 0) {
     if (node_output_closed_ || !node_->emit(plain)) std::cerr << plain << std::endl;
@@ -709,6 +714,10 @@ int graph_run::run(Runtime& rt) {
   }
   show_progress("");
   write_final_status(rt);
+  for (const auto& inst : instances_) {
+    if (!inst.ref.valid() || inst.remote) continue;
+    if (const std::uint64_t lost = rt.info(inst.ref).dead_letters; lost > 0) dead_letters_.emplace_back(inst.name, lost);
+  }
   return finish(started);
 }
 
@@ -739,7 +748,21 @@ int graph_run::finish(steady::time_point started) {
   } else {
     how = "graph " + graph_.name + (stopped_by_user_ ? " stopped after " : " finished in ") + text;
   }
-  print(0, "procactor", how, true);
+  if (run_.name != graph_.name) how += " (run " + run_.name + ")";
+  // Messages no handler took: the run did not do all it was given, and
+  // says so last, where a user looks.
+  if (!dead_letters_.empty()) {
+    std::uint64_t total = 0;
+    std::string where;
+    for (const auto& [name, lost] : dead_letters_) {
+      total += lost;
+      where += (where.empty() ? "" : ", ") + name + " " + std::to_string(lost);
+    }
+    how += "; " + std::to_string(total) +
+           (total == 1 ? " message became a dead letter (" : " messages became dead letters (") + where +
+           "; `procactor inspect " + run_.name + " ACTOR` shows them)";
+  }
+  print(0, "procactor", how, true, line_kind::last);
   record_event("finished", "", 0, how + " (exit code " + std::to_string(code) + ")");
   record_exit(run_, code);
   return code;

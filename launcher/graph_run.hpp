@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <fstream>
@@ -66,6 +67,11 @@ class graph_run {
   int run(Runtime& rt);
   // The Runtime could not even be made: the run ends before it began.
   int failed_to_start(const std::string& why);
+  // A line of the launcher's own ("procactor | TEXT"), also into run.log;
+  // from any thread.
+  // After the run's last line, such a line goes to stderr ("procactor:
+  // TEXT") and run.log: the last line stays last on stdout.
+  void say(const std::string& text) { print(0, "procactor", text, true, line_kind::runtime); }
 
   // A multi-node run: set before run().
   void set_node(node_role role);
@@ -127,7 +133,9 @@ class graph_run {
   Group group_handle(Runtime& rt, std::size_t index);
   bool spawn_all(Runtime& rt);
   [[nodiscard]] bool stop_pending();
-  void print(std::size_t colour, const std::string& who, const std::string& text, bool launcher_event);
+  enum class line_kind : std::uint8_t { plain, runtime, last };
+  void print(std::size_t colour, const std::string& who, const std::string& text, bool launcher_event,
+             line_kind kind = line_kind::plain);
   // An event's line, on the thread that reports it (in order with the
   // actors' output); the run loop acts on it later (handle).
   void tell(Runtime& rt, const ActorEvent& event);
@@ -179,6 +187,7 @@ class graph_run {
   log_writer event_log_;
   std::mutex print_mutex_;
   bool node_output_closed_ = false;  // guarded by print_mutex_
+  bool last_said_ = false;           // the run's last line is out; guarded by print_mutex_
   // The live status line on a terminal, between "ready" and the end: the
   // text shown (empty: none), redrawn under every line printed above it.
   bool progress_ = stdout_redraws();
@@ -209,6 +218,9 @@ class graph_run {
   std::optional<steady::time_point> force_at_;
   std::chrono::nanoseconds force_after_{};  // the timeout force_at_ came from
   std::string failure_;
+  // Messages of this node's instances that became dead letters, by actor
+  // instance, for the run's last line.
+  std::vector<std::pair<std::string, std::uint64_t>> dead_letters_;
   // Each group that gave up, by name: the culprit, and the limit it went
   // past. The root's report names the groups on the culprit's way up.
   std::map<std::string, std::pair<std::string, std::string>, std::less<>> gave_up_;

@@ -91,7 +91,8 @@ bool host_allows(const Graph& graph, std::size_t instances) {
   const std::uint64_t fds_needed = instances * 4 + 256;
   if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_max != RLIM_INFINITY &&
                       files.rlim_max < fds_needed) {
-    std::cerr << "procactor: error: graph " << graph.name << " has " << instances << " actor instances, which need "
+    std::cerr << "procactor: error: graph " << graph.name << " has " << instances
+              << (instances == 1 ? " actor instance, which needs " : " actor instances, which need ")
               << fds_needed << " open files in the supervisor; the hard limit is " << files.rlim_max
               << " (raise it with `ulimit -Hn` as root, or in /etc/security/limits.conf)\n";
     return false;

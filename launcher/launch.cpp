@@ -57,6 +57,12 @@ int launch_graph(const LaunchOptions& options, const Graph& graph, const node_se
   // monitor thread calls back into it (output lines, events) until the
   // Runtime's destructor has joined that thread.
   graph_run graph_run(graph, options, run);
+  // What the runtime says in this process (a hung actor killed, messages
+  // that became dead letters as an actor ended, problems in shared memory)
+  // is part of the run's output and its run.log, in the launcher's format.
+  runtime_options.logger = [&graph_run](std::string_view who, std::string_view text) {
+    graph_run.say(std::string(who) + ": " + std::string(text));
+  };
   std::unique_ptr<Runtime> rt;
   try {
     rt = std::make_unique<Runtime>(static_cast<int>(args.size()), argv.data(), runtime_options);

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "procactor/runtime.hpp"
 #include "registry.hpp"
@@ -226,6 +227,14 @@ void actor_host::handler_threw(const delivery& d, const Message& message, const 
 
 void actor_host::emit(type_id type, std::span<const std::byte> payload, const std::string_view* key) {
   refresh_routes();
+  if (routes_.empty() && !std::exchange(told_no_route_, true)) {
+    // Not an error (an actor may be used at the end of one graph and in the
+    // middle of another), but not silent either: said once an incarnation.
+    const std::string_view type_name = message_name(type);
+    log_line(name_, "emit of " + (type_name.empty() ? "type " + std::to_string(type) : std::string(type_name)) +
+                        " with no route out: dropped, as every emit will be while it has none (in a graph, a "
+                        "[[routes]] entry from its actor gives it one)");
+  }
   for (std::size_t i = 0; i < routes_.size(); ++i) emit_on(i, type, payload, key);
 }
 

@@ -561,7 +561,7 @@ void supervisor::signal(slot_id slot, int sig) {
   if (sig <= 0 || sig >= NSIG) throw error(errc::invalid_argument, "no signal " + std::to_string(sig));
   std::lock_guard guard(mutex_);
   if (slot == 0 || slot >= child_count_.load()) throw error(errc::no_such_actor, "no such actor");
-  if (children_[slot].pid > 0) ::kill(children_[slot].pid, sig);
+  if (children_[slot].pid > 0 && ::kill(children_[slot].pid, sig) == 0) children_[slot].signalled = sig;
 }
 
 // The new routes go into a block of their own, published under the slot's

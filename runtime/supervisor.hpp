@@ -93,6 +93,7 @@ class supervisor {
     bool in_group_restart = false;  // stopped or waiting as part of a group operation
     std::string exit_cause;         // set by whoever ends the incarnation on purpose
     bool stalled = false;           // this incarnation was killed by the watchdog
+    int signalled = 0;              // the last signal Runtime::signal sent it (procactor kill)
     // Watchdog: the in-flight message last seen, and since when.
     std::uint64_t watched_position = 0;
     std::uint32_t watched_sender = 0;
@@ -141,7 +142,8 @@ class supervisor {
   void start_due();
   void reaped(slot_id slot, int status);
   void reap_early();
-  void after_crash(slot_id slot, child& c);
+  // `by_request`: it died of the signal Runtime::signal sent it.
+  void after_crash(slot_id slot, child& c, bool by_request);
   // An actor gone for good: what is still queued for it becomes dead letters.
   // `bounded`: while senders may still add to it, only as much as was
   // queued when it began.

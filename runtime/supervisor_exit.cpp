@@ -60,6 +60,7 @@ void supervisor::reaped(slot_id slot, int status) {
   const auto now = steady::now();
   const std::string how = describe_exit(status);
   const bool abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  int signalled = 0;
   {
     std::lock_guard guard(mutex_);
     dead_groups_.push_back(pid);
@@ -67,10 +68,16 @@ void supervisor::reaped(slot_id slot, int status) {
     c.pidfd = -1;
     c.last_exit = how;
     c.last_exit_at = now;
+    signalled = c.signalled;
     e.pid.store(0, std::memory_order_release);
     record_actor_pid(slot, 0);
   }
-  if (abnormal) after_crash(slot, c);
+  // A death by the signal someone sent through Runtime::signal (`procactor
+  // kill`) is the operator's doing, not the message's: it does not count
+  // towards the message's poison_limit (three kills during one long message
+  // threw that message away).
+  const bool by_request = WIFSIGNALED(status) && signalled != 0 && WTERMSIG(status) == signalled;
+  if (abnormal) after_crash(slot, c, by_request);
   record_exit(slot, c, status, now);
   e.inflight_sender.store(0);
   // Its monitors belong to the incarnation that made them.
@@ -283,12 +290,14 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
 }
 
 // Poison accounting, and the asker of the message in flight is told.
-void supervisor::after_crash(slot_id slot, child& c) {
+void supervisor::after_crash(slot_id slot, child& c, bool by_request) {
   slot_entry& e = process_->shm().slot(slot);
   const std::uint32_t sender = e.inflight_sender.load(std::memory_order_acquire);
   if (sender == 0) return;
   const std::uint64_t position = e.inflight_position.load();
-  if (e.crash_sender.load() == sender && e.crash_position.load() == position) {
+  if (by_request) {
+    // Not the message's fault: its count stays where it was.
+  } else if (e.crash_sender.load() == sender && e.crash_position.load() == position) {
     e.crash_count.fetch_add(1);
   } else {
     e.crash_sender.store(sender);
@@ -353,7 +362,8 @@ void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool b
     }
     queue.commit(*d);
   }
-  if (count > 0 && options_.log_events) {
+  // Said whatever log_events says: messages lost, not an event.
+  if (count > 0) {
     log_line(c.name, std::to_string(count) + (count == 1 ? " message" : " messages") +
                          " still queued became dead letters: it ended for good (" + how + ")");
   }

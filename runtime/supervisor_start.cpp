@@ -136,6 +136,7 @@ void supervisor::start(slot_id slot) {
     c.stderr_tail.clear();
     c.exit_cause.clear();
     c.stalled = false;
+    c.signalled = 0;
     e.pid.store(pid, std::memory_order_release);
     e.incarnation.fetch_add(1);
     record_actor_pid(slot, pid);

@@ -98,6 +98,10 @@ TEST_CASE("Ctrl-C while an actor waits out a long restart backoff stops the grap
                 out);
   CHECK(out.find("dead letter (poisoned): clitest::Tick from source.0") != std::string::npos);
   CHECK(out.find("procactor | graph long-backoff stopped after ") != std::string::npos);
+  // The run's last line counts what was set aside.
+  CHECK_MESSAGE(out.find(" s; 1 message became a dead letter (worker.0 1; `procactor inspect long-backoff ACTOR` "
+                         "shows them)\n") != std::string::npos,
+                out);
   CHECK(out.find("sink.0 | total: ") != std::string::npos);
   CHECK(out.find("passed: stopping the rest") == std::string::npos);
   check_run_left_nothing(launch->pid(), pids);

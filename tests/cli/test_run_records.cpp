@@ -31,6 +31,10 @@ TEST_CASE("a detached supervisor killed with kill -9 leaves a run that status re
   // A dashboard of the run, serving when the supervisor is killed.
   const auto dashboard = box.start({"dashboard", run.name, "--http", "127.0.0.1:0"});
   dashboard->wait_for_output("Ctrl-C to stop", 60s);
+  // And followers of its logs and events, once each has printed something.
+  const auto logs = box.start({"logs", run.name, "source", "-f"});
+  const auto events = box.start({"events", run.name, "-f"});
+  events->wait_for_output("started", 60s);
 
   REQUIRE(::kill(run.supervisor, SIGKILL) == 0);
   CHECK(eventually([&] { return !is_alive(run.supervisor); }, 60s));
@@ -40,6 +44,13 @@ TEST_CASE("a detached supervisor killed with kill -9 leaves a run that status re
                 dashboard->out());
   CHECK_MESSAGE(dashboard->err().find("procactor: run " + run.name + " died: its supervisor") != std::string::npos,
                 dashboard->err());
+  // The followers stop too, saying so, with exit 1 (they said nothing and
+  // exited 0, as for a run that ended).
+  for (auto* follower : {logs.get(), events.get()}) {
+    CHECK(follower->wait(60s) == 1);
+    CHECK_MESSAGE(follower->err().find("procactor: run " + run.name + " died: its supervisor") != std::string::npos,
+                  follower->err());
+  }
   // Its actors die with it.
   for (const auto& [name, pid] : pids) CHECK_MESSAGE(eventually([&] { return !is_alive(pid); }, 60s), name);
 

@@ -29,6 +29,15 @@ struct Ping {
   template <class Archive>
   void serialize(Archive&) {}
 };
+// Hold writes "begin" to its journal, waits until the file `release` exists,
+// then writes "end".
+struct Hold {
+  std::string release;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(release);
+  }
+};
 // Registered, but no actor here lists it among its handlers.
 struct Stranger {
   int value = 0;
@@ -42,6 +51,7 @@ struct Stranger {
 PROCACTOR_MESSAGE(restarting::Entry);
 PROCACTOR_MESSAGE(restarting::Ping);
 PROCACTOR_MESSAGE(restarting::Stranger);
+PROCACTOR_MESSAGE(restarting::Hold);
 
 namespace restarting {
 
@@ -57,6 +67,16 @@ class Journal : public procactor::Actor<Journal, Entry, Ping> {
   int on(const Ping&) { return static_cast<int>(::getpid()); }
 };
 
+class Holder : public procactor::Actor<Holder, Hold> {
+ public:
+  void on(const Hold& h) {
+    const std::string journal = params().get<std::string>("journal");
+    itest::append_line(journal, "begin");
+    while (::access(h.release.c_str(), F_OK) != 0) ::usleep(5000);
+    itest::append_line(journal, "end");
+  }
+};
+
 // Throws what C++ allows a handler to throw but is no std::exception, and
 // throws from on_stop.
 class Odd : public procactor::Actor<Odd, Stranger, Ping> {
@@ -69,6 +89,7 @@ class Odd : public procactor::Actor<Odd, Stranger, Ping> {
 }  // namespace restarting
 PROCACTOR_ACTOR(restarting::Journal);
 PROCACTOR_ACTOR(restarting::Odd);
+PROCACTOR_ACTOR(restarting::Holder);
 
 using namespace itest;
 using procactor::errc;
@@ -325,6 +346,32 @@ TEST_CASE("close() during a restart backoff handles the queue at once, then the 
   CHECK(std::count(lines.begin(), lines.end(), "2") == 1);
   CHECK(std::count(lines.begin(), lines.end(), "3") == 1);
   REQUIRE(eventually([&] { return dead_letters_of(journal.name()).size() == 1; }));
+}
+
+// Runtime::signal (what `procactor kill` uses) is the operator's act, not
+// the message's fault: kills during one long message, more of them than
+// poison_limit, leave the message to be handled, not thrown away.
+TEST_CASE("kills sent with Runtime::signal do not count towards the poison limit of the message in hand" *
+          doctest::timeout(120)) {
+  actor_scope scope;
+  temp_dir dir;
+  auto holder = scope.spawn<restarting::Holder>("holder", journal_options(dir));
+  const std::string release = dir.file("release");
+  holder.send(restarting::Hold{release});
+  const auto begun = [&] {
+    const auto lines = read_lines(dir.file("journal"));
+    return static_cast<int>(std::count(lines.begin(), lines.end(), "begin"));
+  };
+  for (int kill = 1; kill <= 4; ++kill) {  // poison_limit is 3
+    CAPTURE(kill);
+    REQUIRE(eventually([&] { return begun() == kill; }));
+    runtime().signal(holder, SIGKILL);
+  }
+  REQUIRE(eventually([&] { return begun() == 5; }));
+  append_line(release, "go");
+  REQUIRE(eventually([&] { return read_lines(dir.file("journal")).back() == "end"; }));
+  CHECK(dead_letters_of(holder.name()).empty());
+  CHECK(runtime().info(holder).restarts == 4);
 }
 
 // A child the fork server has just cloned makes its own process group first

@@ -767,8 +767,8 @@ group = "workes"
   CHECK(contains(errors, "9:10 group 'd' cannot be its own parent"));
   CHECK(contains(errors, "10:9 group name 'root' is the top-level group's, which [supervisor] configures; choose "
                          "another name"));
-  CHECK(contains(errors, "11:9 group name 'bad name' must start with a letter or '_' and hold only letters, digits, "
-                         "'_' and '-' (at most 63)"));
+  CHECK(contains(errors, "11:9 group name 'bad name' must start with an ASCII letter or '_' and hold only ASCII "
+                         "letters, digits, '_' and '-' (at most 63)"));
   CHECK(contains(errors, "13:1 unknown key 'stratgy' in [groups.e] (did you mean 'strategy'?)"));
   CHECK(contains(errors, "14:16 'max_restarts' in [groups.e] must be between -1 and 1000000, not -2"));
   CHECK(contains(errors, "21:9 unknown group 'workes' for actor 'y' (did you mean 'workers'?)"));
@@ -1009,7 +1009,7 @@ TEST_CASE("a node needs a valid, unique name and a host") {
       {"nodes = [{ name = \"n0\", host = 7 }]\n",
        "5:32 'host' in a [cluster] node must be a string, not an integer"},
       {"nodes = [{ name = \"node 0\", host = \"a\" }]\n",
-       "5:19 node name 'node 0' must start with a letter or '_' and hold only letters, "
+       "5:19 node name 'node 0' must start with an ASCII letter or '_' and hold only ASCII letters, "
        "digits, '_' and '-' (at most 63)"},
       {"nodes = [{ name = \"n0\", host = \"a\" }, { name = \"n0\", host = \"b\" }]\n",
        "5:48 node 'n0' is listed twice in [cluster] (first at column 10)"},
