@@ -716,7 +716,8 @@ int graph_run::run(Runtime& rt) {
   write_final_status(rt);
   for (const auto& inst : instances_) {
     if (!inst.ref.valid() || inst.remote) continue;
-    if (const std::uint64_t lost = rt.info(inst.ref).dead_letters; lost > 0) dead_letters_.emplace_back(inst.name, lost);
+    if (const std::uint64_t lost = rt.info(inst.ref).dead_letters; lost > 0)
+      dead_letters_.emplace_back(inst.name, lost);
   }
   return finish(started);
 }

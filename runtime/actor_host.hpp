@@ -60,7 +60,7 @@ class actor_host {
     std::uint64_t next = 0;        // round robin position
   };
   std::vector<route_state> routes_;
-  bool told_no_route_ = false;  // an emit with no route out was said once
+  bool told_no_route_ = false;      // an emit with no route out was said once
   std::uint32_t routes_epoch_ = 1;  // odd: none read yet
   std::string name_;
   std::optional<delivery> current_;

@@ -66,9 +66,9 @@ bool register_message(type_id id, std::string_view name, std::size_t size, const
     const std::string origin = module_of(where);
     auto [it, inserted] = r.message_layouts.emplace(id, std::pair{size, origin});
     if (!inserted && it->second.first != size) {
-      r.conflicts.push_back("message type " + std::string(name) + " is defined twice, differently: " +
-                            std::to_string(it->second.first) + " bytes in " + it->second.second + ", " +
-                            std::to_string(size) + " bytes in " + origin);
+      r.conflicts.push_back("message type " + std::string(name) +
+                            " is defined twice, differently: " + std::to_string(it->second.first) + " bytes in " +
+                            it->second.second + ", " + std::to_string(size) + " bytes in " + origin);
     }
   } catch (...) {  // out of memory at start-up: the check is lost, not the program
   }

@@ -221,7 +221,8 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
     ending();
     settle(slot_state::failed);
     told(false);
-    if (options_.log_events) log_line(c.name, "exited (" + how + ") after its close, with nothing queued: not restarted");
+    if (options_.log_events)
+      log_line(c.name, "exited (" + how + ") after its close, with nothing queued: not restarted");
     return;
   }
 

@@ -112,20 +112,20 @@ inline const type_id reply_type_id = [] {
 #define PROCACTOR_DETAIL_CAT2(a, b) a##b
 #define PROCACTOR_DETAIL_CAT(a, b) PROCACTOR_DETAIL_CAT2(a, b)
 
-#define PROCACTOR_MESSAGE(...)                                                       \
-  template <>                                                                        \
-  struct procactor::message_traits<__VA_ARGS__> {                                    \
-    static constexpr std::string_view name = #__VA_ARGS__;                           \
-    static constexpr ::procactor::type_id id = ::procactor::fnv1a64(#__VA_ARGS__);   \
-  };                                                                                 \
+#define PROCACTOR_MESSAGE(...)                                                     \
+  template <>                                                                      \
+  struct procactor::message_traits<__VA_ARGS__> {                                  \
+    static constexpr std::string_view name = #__VA_ARGS__;                         \
+    static constexpr ::procactor::type_id id = ::procactor::fnv1a64(#__VA_ARGS__); \
+  };                                                                               \
   PROCACTOR_DETAIL_REGISTER_MESSAGE(PROCACTOR_DETAIL_CAT(procactor_message_, __COUNTER__), __VA_ARGS__)
 
 // The registration, initialising a variable of this module whose address
 // says where the type comes from.
-#define PROCACTOR_DETAIL_REGISTER_MESSAGE(variable, ...)                          \
-  namespace {                                                                     \
-  [[maybe_unused]] const bool variable = ::procactor::detail::register_message(   \
-      ::procactor::message_traits<__VA_ARGS__>::id,                               \
-      ::procactor::message_traits<__VA_ARGS__>::name, sizeof(__VA_ARGS__), &variable); \
-  }                                                                               \
+#define PROCACTOR_DETAIL_REGISTER_MESSAGE(variable, ...)                                            \
+  namespace {                                                                                       \
+  [[maybe_unused]] const bool variable = ::procactor::detail::register_message(                     \
+      ::procactor::message_traits<__VA_ARGS__>::id, ::procactor::message_traits<__VA_ARGS__>::name, \
+      sizeof(__VA_ARGS__), &variable);                                                              \
+  }                                                                                                 \
   static_assert(true, "")
