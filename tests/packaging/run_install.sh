@@ -175,7 +175,8 @@ fi
 # --- 3. consumer projects --------------------------------------------------
 step "a consumer project: find_package(procactor 0.1 REQUIRED)"
 if ! "$cmake" -S "$source/tests/packaging/consumer" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
-  -DCMAKE_CXX_COMPILER="$cxx" >"$tmp/consumer-configure.log" 2>&1; then
+  -DCMAKE_CXX_COMPILER="$cxx" -DPROCACTOR_EXAMPLE_PLUGIN_DIR="$prefix/share/procactor/examples/plugin" \
+  >"$tmp/consumer-configure.log" 2>&1; then
   cat "$tmp/consumer-configure.log" >&2
   fail "the consumer project does not configure against the installed tree"
 elif ! grep -q "from $prefix/" "$tmp/consumer-configure.log"; then
@@ -190,6 +191,31 @@ else
   out=$(run 120 "$tmp/consumer/consumer" 2>&1)
   [[ $out == *"answer: 42"* ]] || fail "the find_package consumer printed: $out"
   echo "consumer (find_package): $out"
+  # The example plugin built from its installed source runs a graph that
+  # names it, with the installed procactor.
+  cat >"$tmp/own-plugin.toml" <<EOF
+version = 1
+[graph]
+name = "own-plugin"
+plugins = ["$tmp/consumer/libmy_examples.so"]
+[actors.source]
+type = "examples.RangeSource"
+params = { from = 2, to = 10000, chunk = 1000 }
+[actors.worker]
+type = "examples.PrimeCounter"
+replicas = 2
+[actors.sink]
+type = "examples.Sum"
+[[routes]]
+from = "source"
+to = "worker"
+[[routes]]
+from = "worker"
+to = "sink"
+EOF
+  out=$(run 120 "$procactor" launch --no-color "$tmp/own-plugin.toml" 2>&1)
+  [[ $out == *"sink.0 | total: 1229"* ]] || fail "a graph with the example plugin built from its installed source: $out"
+  echo "the example plugin built from share/procactor/examples/plugin: $(grep -o 'total: [0-9]*' <<<"$out")"
 fi
 
 step "a consumer built with pkg-config"
