@@ -481,8 +481,11 @@ void supervisor::start_due() {
   }
   for (const auto& [s, why] : ended) {
     if (options_.log_events) log_line(children_[s].name, why);
-    send_downs(s, false);
+    // What waits in its mailbox (a killed one's queue, or what a sender put
+    // there as it closed) becomes dead letters, as at any end for good.
+    dead_letter_queued(s, why, false);
     emit({ActorEvent::Kind::exited, children_[s].name, 0, why, {}});
+    send_downs(s, false);
   }
   for (slot_id s : due) {
     try {

@@ -217,7 +217,7 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
   // had in hand (that stays queued until handled): a new incarnation would
   // have nothing to do but end, and one that fails as it starts (a source
   // whose input is missing) would fail again and again while the run stops.
-  if (closed && abnormal && !shut_down_ && box != nullptr && queued_bytes(process_->shm(), box) == 0) {
+  if (closed && abnormal && box != nullptr && queued_bytes(process_->shm(), box) == 0) {
     ending();
     settle(slot_state::failed);
     told(false);

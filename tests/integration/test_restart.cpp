@@ -302,6 +302,8 @@ TEST_CASE("kill() during a restart backoff stops the actor for good, at once, an
   const int pid = journal.ask<int>(restarting::Ping{}, 30s).get();
   ::kill(pid, SIGKILL);
   REQUIRE(eventually([&] { return runtime().info(journal).state == procactor::ActorState::restarting; }));
+  journal.send(restarting::Entry{1, 0});  // queued for an incarnation that never comes
+  journal.send(restarting::Entry{2, 0});
   journal.kill();
   CHECK(journal.join(60s));  // well before the 10 minutes
   CHECK(runtime().info(journal).state == procactor::ActorState::killed);
@@ -311,6 +313,15 @@ TEST_CASE("kill() during a restart backoff stops the actor for good, at once, an
     return !events.empty() && events.back().kind == procactor::ActorEvent::Kind::exited &&
            events.back().detail == "killed while waiting to restart";
   }));
+  // What was queued for it is counted as lost, not left in its mailbox (the
+  // Ping too, when the kill came between its answer and its commit).
+  CHECK(eventually([&] {
+    const auto letters = dead_letters_of(journal.name());
+    return std::count_if(letters.begin(), letters.end(), [](const procactor::DeadLetter& letter) {
+             return letter.type_name == "restarting::Entry";
+           }) == 2;
+  }));
+  CHECK(read_lines(dir.file("journal")).empty());
   // Its monitor: a Down for the crash (restarting), then the final one.
   bool final_down = false;
   for (int i = 0; i < 10 && !final_down; ++i) {
