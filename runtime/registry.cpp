@@ -19,8 +19,8 @@ struct registries {
   // A PROCACTOR_MESSAGE type's size and the module (executable or shared
   // object) that registered it first.
   std::unordered_map<type_id, std::pair<std::size_t, std::string>> message_layouts;
-  std::map<std::string, actor_factory, std::less<>> actor_types;
-  std::map<std::string, std::string, std::less<>> actor_origins;
+  // Each actor type's factory, and the module that registered it.
+  std::map<std::string, std::pair<actor_factory, std::string>, std::less<>> actor_types;
   // Types two modules define, each said once (registration_conflicts).
   std::vector<std::string> conflicts;
   std::map<std::string, parameters_fn, std::less<>> actor_parameters;
@@ -75,10 +75,17 @@ bool register_message(type_id id, std::string_view name, std::size_t size, const
   return true;
 }
 
-std::vector<std::string> registration_conflicts() {
+// The conflicts found since the `from`th, "; "-joined; with r.mutex held.
+std::string conflicts_since(const registries& r, std::size_t from) {
+  std::string text;
+  for (std::size_t i = from; i < r.conflicts.size(); ++i) text += (i == from ? "" : "; ") + r.conflicts[i];
+  return text;
+}
+
+std::string registration_conflicts() {
   auto& r = get();
   std::lock_guard guard(r.mutex);
-  return r.conflicts;
+  return conflicts_since(r, 0);
 }
 
 std::string actor_type_name(std::string_view spelled) {
@@ -100,17 +107,16 @@ bool register_actor_type(std::string_view spelled, actor_factory factory, parame
   try {
     const std::string name = actor_type_name(spelled);
     const std::string origin = module_of(reinterpret_cast<const void*>(factory));
-    if (auto it = r.actor_origins.find(name); it != r.actor_origins.end()) {
+    const auto [it, inserted] = r.actor_types.try_emplace(name, factory, origin);
+    if (!inserted) {
       // The same PROCACTOR_ACTOR seen twice in one module is harmless; from
       // two, which one a spawn would make depends on load order: the first
       // stays, and the conflict is refused (registration_conflicts).
-      if (it->second != origin) {
-        r.conflicts.push_back("actor type " + name + " is registered twice: by " + it->second + " and by " + origin);
-      }
+      const std::string& first = it->second.second;
+      if (first != origin)
+        r.conflicts.push_back("actor type " + name + " is registered twice: by " + first + " and by " + origin);
       return true;
     }
-    r.actor_origins[name] = origin;
-    r.actor_types[name] = factory;
     if (parameters != nullptr) r.actor_parameters[name] = parameters;
   } catch (...) {
   }
@@ -121,14 +127,14 @@ actor_factory find_actor_type(std::string_view name) {
   auto& r = get();
   std::lock_guard guard(r.mutex);
   auto it = r.actor_types.find(name);
-  return it == r.actor_types.end() ? nullptr : it->second;
+  return it == r.actor_types.end() ? nullptr : it->second.first;
 }
 
 std::vector<std::string> actor_type_names() {
   auto& r = get();
   std::lock_guard guard(r.mutex);
   std::vector<std::string> names;
-  for (const auto& [name, factory] : r.actor_types) names.push_back(name);
+  for (const auto& entry : r.actor_types) names.push_back(entry.first);
   return names;
 }
 
@@ -242,11 +248,8 @@ void Runtime::load_plugin(const std::string& path) {
   std::lock_guard guard(r.mutex);
   r.plugins.push_back(path);
   if (r.conflicts.size() > conflicts_before) {
-    std::string text = "cannot use plugin " + path + ": ";
-    for (std::size_t i = conflicts_before; i < r.conflicts.size(); ++i) {
-      text += (i == conflicts_before ? "" : "; ") + r.conflicts[i];
-    }
-    throw error(errc::invalid_argument, text);
+    throw error(errc::invalid_argument,
+                "cannot use plugin " + path + ": " + detail::conflicts_since(r, conflicts_before));
   }
 }
 

@@ -15,8 +15,8 @@ namespace procactor::detail {
 actor_factory find_actor_type(std::string_view name);
 std::vector<std::string> actor_type_names();
 // Actor types registered by two modules, and message types defined in two
-// ways, as sentences; in the order they were found.
-std::vector<std::string> registration_conflicts();
+// ways, as sentences "; "-joined in the order they were found; "" if none.
+std::string registration_conflicts();
 function_invoker find_function(type_id id);
 // The plugins loaded so far, ':'-joined, for the children's environment.
 std::string loaded_plugins();

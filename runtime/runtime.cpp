@@ -215,10 +215,8 @@ Runtime::Runtime(int argc, char** argv, Options options) : impl_(std::make_uniqu
   // Two modules of the program (two libraries it links) that define one
   // actor type, or one message type in two ways: which code runs, or how
   // bytes decode, would depend on link order.
-  if (const auto conflicts = detail::registration_conflicts(); !conflicts.empty()) {
-    std::string text = "the program defines types twice: ";
-    for (std::size_t i = 0; i < conflicts.size(); ++i) text += (i == 0 ? "" : "; ") + conflicts[i];
-    throw error(errc::invalid_argument, text);
+  if (const std::string conflicts = detail::registration_conflicts(); !conflicts.empty()) {
+    throw error(errc::invalid_argument, "the program defines types twice: " + conflicts);
   }
   std::vector<std::string> args(argv, argv + argc);
   if (args.empty()) args.emplace_back("procactor-actor");

@@ -465,10 +465,9 @@ void supervisor::start_due() {
       // for it now, not after the backoff, or with nothing queued it ends
       // (decide_after_exit's rule for a closed actor that fails). Whoever
       // waits for its end (a monitor, the launcher) hears of it.
-      const bool empty = closed && queued_bytes(process_->shm(), box) == 0;
-      if (e.no_restart.load() != 0 || empty) {
+      const bool killed = e.no_restart.load() != 0;
+      if (killed || (closed && queued_bytes(process_->shm(), box) == 0)) {
         children_[s].restart_due.reset();
-        const bool killed = e.no_restart.load() != 0;
         e.state.store(static_cast<std::uint32_t>(killed ? slot_state::killed : slot_state::failed),
                       std::memory_order_release);
         changed_.notify_all();

@@ -251,13 +251,12 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
         // Closed (a stop, the end of its input, a shutdown): what is queued
         // for it is handled now, not after the backoff (start_due does the
         // same for a close that comes during the wait).
-        const bool now_closed = box != nullptr && box->closed.load(std::memory_order_acquire) == mailbox_closed;
-        c.restart_due = now_closed ? now : now + action.delay;
+        c.restart_due = closed ? now : now + action.delay;
         e.restarts.fetch_add(1);
         settle(slot_state::restarting);
         const std::string text = "restart " + std::to_string(e.restarts.load()) +
-                                 (now_closed ? " now, to handle what is queued for it (it is closed)"
-                                             : " in " + std::to_string(ms.count()) + " ms");
+                                 (closed ? " now, to handle what is queued for it (it is closed)"
+                                         : " in " + std::to_string(ms.count()) + " ms");
         told(true);
         if (options_.log_events) log_line(c.name, "exited (" + how + "); " + text);
         emit({ActorEvent::Kind::restarting, c.name, 0, text, {}});
