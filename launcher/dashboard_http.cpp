@@ -3,10 +3,14 @@
 // module).
 #include "dashboard_module.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -44,16 +48,27 @@ constexpr std::size_t log_tail_lines = 50;
 constexpr std::size_t log_tail_bytes = 64 * 1024;
 constexpr int events_schema = 1;
 
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
+// A loopback address written as such (an IPv4 literal in 127/8, ::1) or
+// "localhost"; a name that only starts like one ("127.0.0.1.example.com")
+// is a name like any other.
+bool is_loopback(std::string host) {
+  if (host.ends_with('.')) host.pop_back();
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 // The host part of a Host header: "127.0.0.1:8080" -> "127.0.0.1",
-// "[::1]:8080" -> "::1".
+// "[::1]:8080" -> "::1"; a bracket followed by anything but a port is not
+// an address ("[::1].example" stays whole).
 std::string host_of(const std::string& header) {
   if (header.starts_with('[')) {
     const auto close = header.find(']');
-    return close == std::string::npos ? header : header.substr(1, close - 1);
+    if (close == std::string::npos || (close + 1 < header.size() && header[close + 1] != ':')) return header;
+    return header.substr(1, close - 1);
   }
   return header.substr(0, header.find(':'));
 }

@@ -120,6 +120,19 @@ def main():
             except urllib.error.HTTPError as e:
                 if e.code != 400:
                     fail(f"/api/events?after={bad} got HTTP {e.code}, not 400")
+        # Bound to loopback, it answers only loopback Host names (DNS rebinding):
+        # a name that merely starts like a loopback address is refused.
+        port = url.rstrip("/").rsplit(":", 1)[1]
+        for host, code in [("localhost:" + port, 200), ("127.0.0.1:" + port, 200), ("[::1]:" + port, 200),
+                           ("127.0.0.1.evil.example", 403), ("127.evil.example", 403), ("[::1].evil", 403),
+                           ("evil.example", 403)]:
+            request = urllib.request.Request(url + "api/status", headers={"Host": host})
+            try:
+                got = urllib.request.urlopen(request, timeout=10).status
+            except urllib.error.HTTPError as e:
+                got = e.code
+            if got != code:
+                fail(f"/api/status with Host: {host} got HTTP {got}, not {code}")
 
         # /metrics, by Prometheus' parser.
         def metrics_ready():
