@@ -34,6 +34,8 @@ std::string dashboard_server::url() const { return http_->url(); }
 
 bool dashboard_server::run_answers() const { return http_->run_answers(); }
 
+void dashboard_server::linger() const { http_->linger(std::chrono::milliseconds(2500)); }
+
 bool bind_dashboard(const ListenAddress& where, std::optional<dashboard_server>& out) {
   try {
     out.emplace(where);
@@ -71,6 +73,7 @@ int dashboard_command(const DashboardOptions& options) {
     const int sig = sigtimedwait(&stop, nullptr, &second);
     if (sig > 0) return exit_ok;
     if (const RunEntry now = refreshed(*run); now.state != RunState::live) {
+      server->linger();
       if (now.state == RunState::died) {
         // As every command that finds the run died: said, exit code 1.
         std::cout << "procactor | run " << run->name << " died; the dashboard stops" << std::endl;

@@ -54,6 +54,9 @@ class dashboard_server {
   [[nodiscard]] std::string url() const;
   // Whether the run still answered its control socket at the last sample.
   [[nodiscard]] bool run_answers() const;
+  // After the run's end: an open page is told how it ended before the
+  // server goes (dashboard_module.hpp).
+  void linger() const;
 
  private:
   std::unique_ptr<dashboard_http> http_;  // from libprocactor_dashboard.so

@@ -47,6 +47,7 @@ constexpr std::size_t events_per_reply = 1000;
 constexpr std::size_t log_tail_lines = 50;
 constexpr std::size_t log_tail_bytes = 64 * 1024;
 constexpr int events_schema = 1;
+constexpr auto page_gone_after = std::chrono::seconds(5);
 
 // A loopback address written as such (an IPv4 literal in 127/8, ::1) or
 // "localhost"; a name that only starts like one ("127.0.0.1.example.com")
@@ -136,6 +137,8 @@ struct dashboard_state {
   bool stopping = false;
   bool answers = true;
   json status;                 // the last status sample, with "live"
+  std::chrono::steady_clock::time_point status_asked{};  // the last GET /api/status
+  std::uint64_t end_answers = 0;  // GET /api/status answered with the run's end
   std::mutex events_mutex;     // held while events.jsonl is read
   std::vector<json> events;    // events.jsonl as far as read
   std::uintmax_t events_read = 0;  // bytes of it read, up to the last whole line
@@ -227,12 +230,17 @@ struct dashboard_state {
       res.set_content(dashboard_page, "text/html; charset=utf-8");
     });
     http.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard guard(mutex);
-      if (status.is_null()) {
-        reply_json(res, {{"error", "run " + run.name + " has not answered yet"}}, 503);
-        return;
+      {
+        std::lock_guard guard(mutex);
+        status_asked = std::chrono::steady_clock::now();
+        if (status.is_null()) {
+          reply_json(res, {{"error", "run " + run.name + " has not answered yet"}}, 503);
+          return;
+        }
+        reply_json(res, status);
+        if (!answers) ++end_answers;
       }
-      reply_json(res, status);
+      wake.notify_all();
     });
     http.Get("/api/events", [this](const httplib::Request& req, httplib::Response& res) {
       std::size_t after = 0;
@@ -344,6 +352,15 @@ class http_dashboard final : public dashboard_http {
     const std::string host =
         state_.where.host.find(':') != std::string::npos ? "[" + state_.where.host + "]" : state_.where.host;
     return "http://" + host + ":" + std::to_string(state_.port) + "/";
+  }
+
+  void linger(std::chrono::milliseconds most) override {
+    state_.sample();
+    std::unique_lock lock(state_.mutex);
+    // A page polls once a second: one that asked lately is open.
+    if (state_.answers || std::chrono::steady_clock::now() - state_.status_asked > page_gone_after) return;
+    const std::uint64_t before = state_.end_answers;
+    state_.wake.wait_for(lock, most, [&] { return state_.end_answers > before || state_.stopping; });
   }
 
   [[nodiscard]] bool run_answers() const override {

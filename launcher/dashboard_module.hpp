@@ -5,6 +5,7 @@
 // from it, would otherwise map (module.hpp).
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "run_dir.hpp"
@@ -20,6 +21,10 @@ class dashboard_http {
   [[nodiscard]] virtual std::string url() const = 0;
   // Whether the run still answered its control socket at the last sample.
   [[nodiscard]] virtual bool run_answers() const = 0;
+  // Once the run has ended: samples it again, so that /api/status says how
+  // it ended, and where a page asked for the status in the last seconds,
+  // waits until a page has been told (or `most` has passed).
+  virtual void linger(std::chrono::milliseconds most) = 0;
 };
 
 // Binds at once, before there is a run to serve (a launch binds before it

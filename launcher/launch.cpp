@@ -75,7 +75,9 @@ int launch_graph(const LaunchOptions& options, const Graph& graph, const node_se
   }
   if (node) return node.run(graph_run, *rt);
   if (dashboard) dashboard->serve(run);
-  return graph_run.run(*rt);
+  const int code = graph_run.run(*rt);
+  if (dashboard) dashboard->linger();
+  return code;
 }
 
 }  // namespace procactor::launcher

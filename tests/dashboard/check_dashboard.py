@@ -11,7 +11,8 @@ in a private state directory, then:
   * headless Chromium shows every actor and every edge, the numbers move,
     and after `procactor kill RUN worker.1` the instance's restart count and
     the event log change; a click on the instance shows its exit record;
-then stops the run and checks that it ended cleanly. Exits 77 (skip) when
+then stops the run and checks that it ended cleanly and that the page
+says the run has ended. Exits 77 (skip) when
 Chromium, chromedriver, Selenium or prometheus_client is missing.
 
 Run with /usr/bin/python3: Debian's modules load there.
@@ -221,6 +222,10 @@ def main():
         code = launch.wait(timeout=120)
         if code != 0:
             fail(f"launch exited {code}:\n" + open(out_path).read())
+        # The server went once the open page had been told how the run ended,
+        # and the page keeps saying so.
+        wait_for("the page to say the run has ended", lambda: (lambda t: t if t == "the run has ended" else None)(
+            browser.find_element(By.ID, "connection").text), 10)
         print("PASS", flush=True)
         return 0
     finally:
