@@ -134,7 +134,10 @@ void graph_run::update_progress(Runtime& rt, steady::time_point started) {
   progress_at_ = now;
   progress_processed_ = processed;
   const double elapsed = std::chrono::duration<double>(now - started).count();
-  show_progress(progress_line(processed, rate, restarts, elapsed, colour_));
+  // One column short of the width: a line that fills the last column
+  // leaves some terminals' cursor on the next row.
+  const std::size_t columns = stdout_columns();
+  show_progress(progress_line(processed, rate, restarts, elapsed, colour_, columns > 1 ? columns - 1 : 0));
 }
 
 void graph_run::relay(const std::string& line) {

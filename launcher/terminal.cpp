@@ -1,5 +1,6 @@
 #include "terminal.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -107,7 +108,7 @@ bool stdout_redraws() {
 }
 
 std::string progress_line(std::uint64_t processed, double rate, std::uint64_t restarts, double elapsed_s,
-                          bool colour) {
+                          bool colour, std::size_t width) {
   const auto count = [](double n) {
     if (n >= 1e9) return fmt::format("{:.2f} G", n / 1e9);
     if (n >= 1e6) return fmt::format("{:.2f} M", n / 1e6);
@@ -119,10 +120,25 @@ std::string progress_line(std::uint64_t processed, double rate, std::uint64_t re
       seconds >= 3600 ? fmt::format("{}h{:02}m{:02}s", seconds / 3600, seconds / 60 % 60, seconds % 60)
       : seconds >= 60 ? fmt::format("{}m{:02}s", seconds / 60, seconds % 60)
                       : fmt::format("{:.1f} s", elapsed_s);
-  const std::string text =
+  std::string text =
       fmt::format("procactor | {} messages · {} msg/s · {} {} · {}", count(static_cast<double>(processed)),
                   count(rate), restarts, restarts == 1 ? "restart" : "restarts", elapsed);
+  // One character per code point: the line is ASCII and '·'.
+  std::size_t shown = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;
+    if (width > 0 && shown++ == width) {
+      text.resize(i);
+      break;
+    }
+  }
   return paint(text, fmt::emphasis::faint, colour);
+}
+
+std::size_t stdout_columns() {
+  winsize size{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  return 0;
 }
 
 std::string coloured_line(std::string_view who, std::string_view text, bool launcher_event, std::size_t actor) {

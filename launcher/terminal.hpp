@@ -51,9 +51,13 @@ void set_colour_mode(colour_mode mode);
 // a pipe. Colour or not, only then does `launch` show its live status line
 // and `status --watch` clear the screen before each table.
 [[nodiscard]] bool stdout_redraws();
-// That line: "procactor | 1.24 M messages · 48.2 k msg/s · 2 restarts · 1m3s".
+// That line: "procactor | 1.24 M messages · 48.2 k msg/s · 2 restarts · 1m3s",
+// cut to `width` characters when that is not 0: a line that wrapped would
+// leave its first rows behind at each redraw, which erases only the last.
 [[nodiscard]] std::string progress_line(std::uint64_t processed, double rate, std::uint64_t restarts, double elapsed_s,
-                                        bool colour);
+                                        bool colour, std::size_t width = 0);
+// The width of the terminal standard output is, 0 when it is none.
+[[nodiscard]] std::size_t stdout_columns();
 
 // `who | text`, coloured: by the actor's index, or bold for an event of
 // the launcher's.

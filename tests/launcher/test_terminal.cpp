@@ -189,6 +189,11 @@ TEST_CASE("launch's lines: a coloured prefix, and the status line plain or dim")
         "procactor | 12 messages \xc2\xb7 0 msg/s \xc2\xb7 1 restart \xc2\xb7 4.3 s");
   CHECK(progress_line(0, 0, 0, 3725, true) ==
         "\x1b[2mprocactor | 0 messages \xc2\xb7 0 msg/s \xc2\xb7 0 restarts \xc2\xb7 1h02m05s\x1b[0m");
+  // Cut to a narrow terminal's width, in characters ('\xc2\xb7' is one), colour closed.
+  CHECK(progress_line(12, 0, 1, 4.3, false, 19) == "procactor | 12 mess");
+  CHECK(progress_line(12, 0, 1, 4.3, false, 25) == "procactor | 12 messages \xc2\xb7");
+  CHECK(progress_line(12, 0, 1, 4.3, true, 9) == "\x1b[2mprocactor\x1b[0m");
+  CHECK(progress_line(12, 0, 1, 4.3, false, 200) == progress_line(12, 0, 1, 4.3, false));
 }
 
 TEST_CASE("terminal_safe writes out control characters and lets colour through") {
