@@ -107,8 +107,8 @@ bool stdout_redraws() {
   return ::isatty(STDOUT_FILENO) != 0 && (term == nullptr || std::string_view(term) != "dumb");
 }
 
-std::string progress_line(std::uint64_t processed, double rate, std::uint64_t restarts, double elapsed_s,
-                          bool colour, std::size_t width) {
+std::string progress_line(std::uint64_t processed, double rate, std::uint64_t restarts, double elapsed_s, bool colour,
+                          std::size_t width) {
   const auto count = [](double n) {
     if (n >= 1e9) return fmt::format("{:.2f} G", n / 1e9);
     if (n >= 1e6) return fmt::format("{:.2f} M", n / 1e6);
@@ -121,8 +121,8 @@ std::string progress_line(std::uint64_t processed, double rate, std::uint64_t re
       : seconds >= 60 ? fmt::format("{}m{:02}s", seconds / 60, seconds % 60)
                       : fmt::format("{:.1f} s", elapsed_s);
   std::string text =
-      fmt::format("procactor | {} messages · {} msg/s · {} {} · {}", count(static_cast<double>(processed)),
-                  count(rate), restarts, restarts == 1 ? "restart" : "restarts", elapsed);
+      fmt::format("procactor | {} messages · {} msg/s · {} {} · {}", count(static_cast<double>(processed)), count(rate),
+                  restarts, restarts == 1 ? "restart" : "restarts", elapsed);
   // One character per code point: the line is ASCII and '·'.
   std::size_t shown = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
