@@ -84,6 +84,27 @@ void print_instance(const nlohmann::json& row) {
   }
 }
 
+// The instances of `target` in the report an ended run left
+// (final_inspect.json), as the live run would answer; an error line where
+// it left none or has no such actor.
+std::optional<std::string> final_report(const RunEntry& run, const ActorTarget& target) {
+  const auto text = final_inspect(run);
+  auto report = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+  if (!report.is_object() || !report.contains("instances")) return std::nullopt;
+  nlohmann::json chosen = nlohmann::json::array();
+  for (auto& row : report["instances"]) {
+    const auto target_of = parse_actor_target(row.value("name", ""));
+    if (target_of && target_of->name == target.name && (!target.replica || target.replica == target_of->replica)) {
+      chosen.push_back(std::move(row));
+    }
+  }
+  if (chosen.empty()) return "error: no actor '" + to_string(target) + "' in run " + run.name;
+  report["instances"] = std::move(chosen);
+  report["run"] = run.name;  // recorded under the name the run had then
+  report["run_state"] = "ended";
+  return json_text(report);
+}
+
 }  // namespace
 
 int inspect_command(const InspectOptions& options) {
@@ -95,6 +116,9 @@ int inspect_command(const InspectOptions& options) {
   request.target = options.actor;
   int code = exit_ok;
   auto reply = ask(*run, request, code);
+  // An ended run answers no more (exit code 3, as every command on it),
+  // but it left what inspect shows as it was at its end.
+  if (!reply && code == exit_no_such_run) reply = final_report(refreshed(*run), options.actor);
   if (!reply) return code;
   const auto report = nlohmann::json::parse(*reply, nullptr, false);
   if (report.is_discarded() || !report.contains("instances")) {
@@ -103,7 +127,7 @@ int inspect_command(const InspectOptions& options) {
   }
   if (options.json) {
     std::cout << json_text(report) << std::endl;
-    return exit_ok;
+    return code;
   }
   bool first = true;
   for (const auto& row : report["instances"]) {
@@ -111,7 +135,8 @@ int inspect_command(const InspectOptions& options) {
     first = false;
     print_instance(row);
   }
-  return exit_ok;
+  if (code != exit_ok) std::cout << "\n(as it was when run " << run->name << " ended)" << std::endl;
+  return code;
 }
 
 }  // namespace procactor::launcher

@@ -16,6 +16,8 @@
 #include "cluster_control.hpp"
 #include "control.hpp"
 #include "detach.hpp"
+#include "json_text.hpp"
+#include "run_inspect.hpp"
 #include "runtime_options.hpp"
 #include "stop_signals.hpp"
 #include "terminal.hpp"
@@ -733,6 +735,10 @@ void graph_run::write_final_status(Runtime& rt) {
   try {
     const std::string status = control(rt, request);
     record_final_status(run_, status);
+    // What `inspect` of the ended run shows: the last exits and the dead
+    // letters, which the run's last line points to. A node of a multi-node
+    // run keeps its own (the launching host's `inspect` asks live nodes).
+    if (!node_) record_final_inspect(run_, json_text(inspect_json(rt, graph_, run_.name, instance_refs())));
     // The launching host of a multi-node run keeps the run's whole table.
     if (node_) relay(relay::final_frame(node_->index, status));
   } catch (const std::exception& e) {

@@ -303,6 +303,10 @@ void record_final_status(const RunEntry& run, const std::string& status_json) {
   write_whole(run.dir / "final_status.json", status_json + "\n");
 }
 
+void record_final_inspect(const RunEntry& run, const std::string& inspect_json) {
+  write_whole(run.dir / "final_inspect.json", inspect_json + "\n");
+}
+
 std::optional<std::int64_t> started_ms(const RunEntry& run) {
   std::int64_t ms = 0;
   if (std::ifstream(run.dir / "started") >> ms) return ms;
@@ -320,6 +324,8 @@ std::optional<std::int64_t> ended_ms(const RunEntry& run) {
 }
 
 std::optional<std::string> final_status(const RunEntry& run) { return read_whole(run.dir / "final_status.json"); }
+
+std::optional<std::string> final_inspect(const RunEntry& run) { return read_whole(run.dir / "final_inspect.json"); }
 
 std::optional<GraphRecord> graph_record(const RunEntry& run) {
   std::ifstream in(run.dir / "graph");

@@ -20,6 +20,8 @@
 //   <run>/launch.log       what a --detach'ed supervisor printed until its
 //                          run was ready, and its standard error
 //   <run>/final_status.json  the run's last `status` answer, written as it ends
+//   <run>/final_inspect.json  the run's last `inspect` answer for every
+//                          instance (exits, dead letters), written as it ends
 //   <run>/exit             the run's exit code, once it has ended (its
 //                          mtime: when it ended)
 //   <run>/node             on a node of a multi-node run (GRAPH-NODE): the
@@ -95,6 +97,8 @@ void record_exit(const RunEntry& run, int code);
 
 // Writes final_status.json, whole or not at all (a reader never sees half).
 void record_final_status(const RunEntry& run, const std::string& status_json);
+// The same for final_inspect.json.
+void record_final_inspect(const RunEntry& run, const std::string& inspect_json);
 
 // What `ls` and an ended run's `status` read back; each nullopt or empty
 // when the run has not written it (a run that died, or one older than the
@@ -102,6 +106,7 @@ void record_final_status(const RunEntry& run, const std::string& status_json);
 std::optional<std::int64_t> started_ms(const RunEntry& run);  // ms since the epoch
 std::optional<std::int64_t> ended_ms(const RunEntry& run);    // when `exit` was written
 std::optional<std::string> final_status(const RunEntry& run);
+std::optional<std::string> final_inspect(const RunEntry& run);
 struct GraphRecord {
   std::string name;
   std::filesystem::path file;
