@@ -11,6 +11,7 @@
 #include "json_text.hpp"
 #include "log_writer.hpp"
 #include "run_client.hpp"
+#include "terminal.hpp"
 #include "units.hpp"
 
 namespace procactor::launcher {
@@ -58,7 +59,12 @@ void print_instance(const nlohmann::json& row) {
     const auto& tail = exit["stderr_tail"];
     if (!tail.empty()) {
       std::cout << "      last lines on stderr:\n";
-      for (const auto& line : tail) std::cout << "        | " << line.get<std::string>() << '\n';
+      // What the actor wrote: on a terminal with its control characters
+      // written out, as `logs` shows it.
+      for (const auto& line : tail) {
+        const std::string text = line.get<std::string>();
+        std::cout << "        | " << (stdout_is_terminal() ? terminal_safe(text) : text) << '\n';
+      }
     }
   }
   // The newest few: the run keeps up to 10,000, all in --json.

@@ -135,7 +135,9 @@ std::string render(const Diagnostic& diagnostic, bool color) {
   paint_in(bold, where + ":");
   out << ' ';
   paint_in(bold_red, "error:");
-  out << ' ' << diagnostic.message << '\n';
+  // A message quotes the file's strings as TOML decoded them: their control
+  // characters are written out, as the source line's are left as written.
+  out << ' ' << terminal_safe(diagnostic.message) << '\n';
   if (diagnostic.line == 0 || !is_printable_text(diagnostic.source_line)) {
     return out.str();
   }

@@ -39,13 +39,13 @@ std::string shown(const std::string& text) {
 // `procactor ARGS` on a terminal: script(1) gives it one and writes what it
 // showed there, which this returns. The sandbox sets NO_COLOR; without
 // `no_color` the command runs without it.
-std::string on_terminal(sandbox& box, const std::string& args, bool no_color) {
+std::string on_terminal(sandbox& box, const std::string& args, bool no_color, int exit_code = 0) {
   const fs::path typescript = box.dir() / "typescript";
   fs::remove(typescript);
   const std::string command =
       std::string(no_color ? "" : "/usr/bin/env -u NO_COLOR ") + procactor_binary().string() + " " + args;
   const result r = box.program({"/usr/bin/script", "-qfec", command, typescript.string()});
-  CHECK_MESSAGE(r.exit_code == 0, command, "\n", r.out, r.err);
+  CHECK_MESSAGE(r.exit_code == exit_code, command, "\n", r.out, r.err);
   return read_text(typescript);
 }
 
@@ -164,6 +164,11 @@ TEST_CASE("what an actor prints reaches a terminal with its control characters w
   CHECK(logged.find("\x1b]0;") == std::string::npos);
   // The run's own log as well: `logs RUN`.
   CHECK(on_terminal(box, "logs painter", true).find("painter.0 | " + painted_safe) != std::string::npos);
+  // And the last lines on stderr that `inspect` shows of an exit.
+  // (The run has ended: what it left, exit code 3.)
+  const std::string inspected = on_terminal(box, "inspect painter painter", true, 3);
+  CHECK_MESSAGE(inspected.find("| " + painted_safe) != std::string::npos, inspected);
+  CHECK(inspected.find("\x1b]0;") == std::string::npos);
 
   // Into a pipe, or a file, every byte as the actor wrote it.
   const result piped = box.procactor({"logs", "painter", "painter"});
@@ -175,7 +180,7 @@ TEST_CASE("what an actor prints reaches a terminal with its control characters w
   // logs' directory and the run's records.
   const fs::path run = box.runs_root() / "painter";
   for (const fs::path& log : {run / "run.log", run / "events.jsonl", run / "logs" / "painter.0.log", run / "logs",
-                              run / "final_status.json", run / "exit", run / "started", run / "graph",
+                              run / "final_status.json", run / "final_inspect.json", run / "exit", run / "started", run / "graph",
                               run / "supervisor.pid"}) {
     REQUIRE_MESSAGE(fs::exists(log), log);
     const fs::perms others = fs::perms::group_all | fs::perms::others_all;

@@ -114,7 +114,10 @@ class Talker : public procactor::Actor<Talker> {
 class Painter : public procactor::Actor<Painter> {
  public:
   static std::vector<procactor::ParamSpec> parameters() { return {{"text", ParamKind::string, true}}; }
-  void run() override { std::cout << params().get<std::string>("text") << std::endl; }
+  void run() override {
+    std::cout << params().get<std::string>("text") << std::endl;
+    std::cerr << params().get<std::string>("text") << std::endl;  // what `inspect` shows of its exit
+  }
 };
 
 // Passes every Tick on.
