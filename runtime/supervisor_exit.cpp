@@ -58,8 +58,15 @@ void supervisor::reaped(slot_id slot, int status) {
   }
   const int pid = c.pid;
   const auto now = steady::now();
-  const std::string how = describe_exit(status);
-  const bool abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // An exit 0 with a message in hand (exit(0) in a handler, or a pool task)
+  // left that message unhandled: a crash like any other, which counts
+  // towards its poison_limit. Without that, a message that always exits 0
+  // restarted a permanent actor (every pool worker) for ever. A loop that
+  // ends on its own commits its last message before it exits.
+  const bool mid_message = e.inflight_sender.load(std::memory_order_acquire) != 0;
+  const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  const std::string how = clean && mid_message ? describe_exit(status) + " with a message in hand" : describe_exit(status);
+  const bool abnormal = !clean || mid_message;
   int signalled = 0;
   {
     std::lock_guard guard(mutex_);
@@ -397,7 +404,7 @@ void supervisor::record_exit(slot_id slot, child& c, int status, steady::time_po
     record.attempt = same ? e.crash_count.load() : 1;
   }
   std::lock_guard guard(mutex_);
-  const bool abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  const bool abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0) || sender != 0;  // as reaped() judges it
   record.cause = !c.exit_cause.empty() ? c.exit_cause : abnormal ? "crashed" : "finished";
   if (c.stopping == stop_reason::group && c.exit_cause.empty()) record.cause = "stopped by its group";
   record.stderr_tail.assign(c.stderr_tail.begin(), c.stderr_tail.end());

@@ -34,6 +34,7 @@ std::int64_t reject_negative(std::int64_t x) {
 }
 
 std::int64_t crash_worker(std::int64_t) { std::abort(); }
+std::int64_t exit_worker(std::int64_t code) { std::exit(static_cast<int>(code)); }
 
 // Waits for the file `gate`, then returns x.
 std::int64_t gated(std::string gate, std::int64_t x) {
@@ -66,6 +67,7 @@ PROCACTOR_FUNCTION(pooling::mix);
 PROCACTOR_FUNCTION(pooling::slow_triple);
 PROCACTOR_FUNCTION(pooling::reject_negative);
 PROCACTOR_FUNCTION(pooling::crash_worker);
+PROCACTOR_FUNCTION(pooling::exit_worker);
 PROCACTOR_FUNCTION(pooling::gated);
 PROCACTOR_FUNCTION(pooling::hang);
 PROCACTOR_FUNCTION(pooling::my_pid);
@@ -312,6 +314,26 @@ TEST_CASE("a pool task that crashes its worker every time ends as errc::poisoned
   for (std::int64_t x = 0; x < 6; ++x) futures.push_back(pool.submit(pooling::reject_negative, x));
   for (std::int64_t x = 0; x < 6; ++x) CHECK(futures[static_cast<std::size_t>(x)].get() == x);
   CHECK(runtime().info(worker).state == procactor::ActorState::running);
+}
+
+TEST_CASE("a pool task that calls exit(0) counts as a crash: it ends as errc::poisoned and the pool keeps working" *
+          doctest::timeout(90)) {
+  // Before, an exit code 0 with the task in hand was a normal exit: the
+  // permanent worker was restarted and given the task again, for ever.
+  constexpr int poison_limit = 3;
+  procactor::Pool pool(runtime(), 1, pool_options(poison_limit));
+  const auto worker = pool.workers()[0];
+  try {
+    (void)pool.submit(pooling::exit_worker, 0).get(60s);
+    FAIL("the exiting task returned");
+  } catch (const procactor::error& e) {
+    CHECK_MESSAGE(e.code() == errc::poisoned, e.what());
+  }
+  CHECK(runtime().info(worker).restarts == poison_limit);
+  const auto exits = runtime().info(worker).exits;
+  REQUIRE(!exits.empty());
+  CHECK(exits.back().how == "exit code 0 with a message in hand");
+  CHECK(pool.submit(pooling::reject_negative, 7).get(60s) == 7);
 }
 
 TEST_CASE("submit returns at once while every worker is busy; a queued task can be cancelled, a started one not" *
