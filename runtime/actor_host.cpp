@@ -168,8 +168,9 @@ std::optional<Message> actor_host::recv(std::optional<steady::duration> timeout)
       receiver_.commit(*d);
     }
     current_ = std::move(d);
-    return Message(current_->head.type, current_->payload, current_->head.sender, current_->head.correlation,
-                   current_->head.flags);
+    // Made in place: a move would copy the payload (Message, actor.hpp).
+    return std::optional<Message>(std::in_place, current_->head.type, current_->payload, current_->head.sender,
+                                  current_->head.correlation, current_->head.flags);
   }
 }
 

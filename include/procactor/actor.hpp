@@ -33,6 +33,7 @@
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <vector>
 
 #include "actor_ref.hpp"
 #include "codec.hpp"
@@ -42,12 +43,51 @@
 
 namespace procactor {
 
-// A received message; valid until the next recv() or the handler's return.
+// A received message. What recv() returns, and what a handler is given,
+// reads its payload where it lies in the mailbox: valid until the next
+// recv() or the handler's return, when the sender may write over it. A copy
+// or a move of it owns its bytes, so one kept for later (in a std::deque of
+// the actor's) stays whole, and can still be answered.
 class Message {
  public:
   Message(type_id type, std::span<const std::byte> payload, detail::slot_id sender,
           std::uint64_t correlation, std::uint32_t flags)
       : type_(type), payload_(payload), sender_(sender), correlation_(correlation), flags_(flags) {}
+  Message(const Message& other)
+      : type_(other.type_),
+        owned_(other.payload_.begin(), other.payload_.end()),
+        payload_(owned_),
+        sender_(other.sender_),
+        correlation_(other.correlation_),
+        flags_(other.flags_) {}
+  // A view is copied (its bytes are the mailbox's); owned bytes move.
+  Message(Message&& other) noexcept(false)
+      : type_(other.type_),
+        owned_(other.owns() ? std::move(other.owned_)
+                            : std::vector<std::byte>(other.payload_.begin(), other.payload_.end())),
+        payload_(owned_),
+        sender_(other.sender_),
+        correlation_(other.correlation_),
+        flags_(other.flags_) {
+    other.payload_ = {};
+  }
+  Message& operator=(const Message& other) {
+    if (this != &other) *this = Message(other);
+    return *this;
+  }
+  Message& operator=(Message&& other) noexcept(false) {
+    if (this == &other) return *this;
+    owned_ = other.owns() ? std::move(other.owned_)
+                          : std::vector<std::byte>(other.payload_.begin(), other.payload_.end());
+    payload_ = owned_;
+    other.payload_ = {};
+    type_ = other.type_;
+    sender_ = other.sender_;
+    correlation_ = other.correlation_;
+    flags_ = other.flags_;
+    return *this;
+  }
+  ~Message() = default;
 
   [[nodiscard]] type_id type() const noexcept { return type_; }
   [[nodiscard]] std::string_view type_name() const noexcept { return message_name(type_); }
@@ -96,8 +136,11 @@ class Message {
   [[noreturn]] void throw_not_a(std::string_view expected) const;
   void send_reply(std::span<const std::byte> bytes, type_id type) const;
 
+  [[nodiscard]] bool owns() const noexcept { return payload_.data() == owned_.data() && !owned_.empty(); }
+
   type_id type_;
-  std::span<const std::byte> payload_;
+  std::vector<std::byte> owned_;       // a copy's bytes; empty for a view
+  std::span<const std::byte> payload_;  // into owned_, or into the mailbox
   detail::slot_id sender_;
   std::uint64_t correlation_;
   std::uint32_t flags_;
