@@ -550,30 +550,39 @@ void supervisor::escalate(std::uint32_t group, const std::string& culprit, const
   std::string parent_name;
   std::string group_name;
   bool restarted;
+  bool shutting_down;
   {
     std::lock_guard guard(mutex_);
     const std::uint32_t parent = groups_[group].parent;
     group_node& p = groups_[parent];
     parent_name = p.name;
     group_name = groups_[group].name;
-    auto admitted = admit_restart(p.options, p.history, steady::now());
-    p.history = std::move(admitted.history);
-    restarted = admitted.allowed && !shut_down_;
-    if (restarted) {
+    // During a shutdown the parent restarts nothing, and has not gone over
+    // its own limit for that: the group stays down, and no one gives up.
+    shutting_down = shut_down_;
+    restarted = false;
+    if (shutting_down) {
+      text = "group " + group_name + " gave up during the shutdown: group " + p.name + " restarts nothing now";
+    } else if (auto admitted = admit_restart(p.options, p.history, steady::now()); admitted.allowed) {
+      p.history = std::move(admitted.history);
+      restarted = true;
       reset_history(group);
       const auto positions = restart_set(p.options.strategy, position_in_group({true, group}), p.members.size());
       begin_group_restart(parent, positions, steady::duration::zero(), why);
-      text = "group " + groups_[group].name + " gave up; group " + p.name + " (" +
+      text = "group " + group_name + " gave up; group " + p.name + " (" +
              std::string(to_string(p.options.strategy)) + ") restarts it";
     } else {
+      p.history = std::move(admitted.history);
       parent_why = "group " + p.name + " gave up: more than " + std::to_string(p.options.max_restarts) +
                    " restarts within " + format_duration(p.options.within) + "; the last was group " +
-                   groups_[group].name + " giving up (" + why + ")";
+                   group_name + " giving up (" + why + ")";
       begin_give_up(parent, culprit, parent_why);
     }
   }
   // The event names the group that gave up, which the parent restarts.
-  if (restarted) {
+  if (shutting_down) {
+    if (options_.log_events) log_line("supervisor", text);
+  } else if (restarted) {
     if (options_.log_events) log_line("supervisor", text);
     emit({ActorEvent::Kind::restarting, group_name, 0, text, culprit});
   } else {

@@ -7,6 +7,11 @@
 //                                   then waits to be killed
 //   procactor-orphan-helper sweep   starts a Runtime (which sweeps the
 //                                   segments of dead supervisors) and exits
+//   procactor-orphan-helper shutdown-give-up
+//                                   an actor of a group that allows no
+//                                   restart crashes during rt.shutdown();
+//                                   prints what rt.gave_up() says then
+//                                   ("none" when nothing gave up)
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -24,9 +29,14 @@ struct Never {
   template <class Archive>
   void serialize(Archive&) {}
 };
+struct Die {
+  template <class Archive>
+  void serialize(Archive&) {}
+};
 
 }  // namespace orphan
 PROCACTOR_MESSAGE(orphan::Never);
+PROCACTOR_MESSAGE(orphan::Die);
 
 namespace orphan {
 
@@ -35,8 +45,14 @@ class Idler : public procactor::Actor<Idler, Never> {
   void on(const Never&) {}
 };
 
+class Fragile : public procactor::Actor<Fragile, Die> {
+ public:
+  void on(const Die&) { std::abort(); }
+};
+
 }  // namespace orphan
 PROCACTOR_ACTOR(orphan::Idler);
+PROCACTOR_ACTOR(orphan::Fragile);
 
 int main(int argc, char** argv) {
   procactor::Runtime runtime(argc, argv);
@@ -48,6 +64,17 @@ int main(int argc, char** argv) {
     std::string line = procactor::detail::process::current()->shm().name() + "\n";
     (void)!::write(STDOUT_FILENO, line.data(), line.size());
     for (;;) ::pause();
+  }
+  if (argc >= 2 && std::strcmp(argv[1], "shutdown-give-up") == 0) {
+    auto group = runtime.group("g", {.max_restarts = 0});
+    auto fragile = runtime.spawn<orphan::Fragile>("fragile", {.group = group});
+    // Queued before the shutdown, handled during its drain: the crash
+    // takes g over its limit while the runtime shuts down.
+    fragile.send(orphan::Die{});
+    runtime.shutdown();
+    const std::string line = runtime.gave_up().value_or("none") + "\n";
+    (void)!::write(STDOUT_FILENO, line.data(), line.size());
+    return 0;
   }
   if (argc < 2 || std::strcmp(argv[1], "spawn") != 0) return 0;
   // Never outlive the test that started us, even if it is killed itself.

@@ -119,6 +119,28 @@ bool started_with(int pid, const std::string& entry) {
   return false;
 }
 
+// A crash during the shutdown's drain took a group over its limit; the
+// root restarts nothing then, and did not go over its own limit for it,
+// yet rt.gave_up() and the log said the root gave up ("more than 10
+// restarts within 1min").
+TEST_CASE("a group that gives up during the shutdown does not make the root give up" * doctest::timeout(120)) {
+  int out = -1;
+  const pid_t helper = start_helper("shutdown-give-up", &out);
+  std::string said;
+  for (;;) {
+    char buffer[256];
+    const auto n = ::read(out, buffer, sizeof buffer);
+    if (n <= 0) break;
+    said.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(out);
+  int status = 0;
+  REQUIRE(::waitpid(helper, &status, 0) == helper);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_MESSAGE(said == "none\n", said);
+}
+
 TEST_CASE("a SIGKILLed supervisor takes its actors with it and its guardian removes its shared memory at once" *
           doctest::timeout(90)) {
   // The guardian is cloned by the fork server, or, where actors start with
