@@ -643,6 +643,15 @@ int graph_run::run(Runtime& rt) {
       char sig = 0;
       (void)!::read(stop_signal_fd(), &sig, 1);
       stopped_by_user_ = true;
+      if (sig == SIGPIPE) {
+        // Whoever read the output is gone: the run stops in order, once
+        // (its lines go on into run.log).
+        if (!stopping_) {
+          print(0, "procactor", "standard output was closed (a broken pipe): stopping the graph", true);
+          begin_stop(graph_.shutdown_timeout);
+        }
+        sig = 0;
+      }
       // On a node, mpirun passes on SIGUSR1 (the launcher's first Ctrl-C)
       // and SIGUSR2 (its second). Every node gets SIGUSR1, and may hear
       // another node's "stop" first: SIGUSR1 while stopping is that same
@@ -654,7 +663,7 @@ int graph_run::run(Runtime& rt) {
         record_exit(run_, exit_failure);
         job_ended_ = true;
         fail_now("the MPI job was ended (SIGTERM from mpirun or srun): another node failed, or the run was stopped");
-      } else if (sig == SIGUSR1 && stopping_) {
+      } else if (sig == 0 || (sig == SIGUSR1 && stopping_)) {
         // Already stopping in order.
       } else if (stopping_ || sig == SIGUSR2) {
         print(0, "procactor", "stopping now", true);
@@ -718,6 +727,10 @@ int graph_run::run(Runtime& rt) {
     scale_requests_.clear();
   }
   show_progress("");
+  // What the runtime said on its way here (messages that became dead
+  // letters as an actor ended) comes from its logger's thread: in before
+  // the last line, which counts them.
+  rt.flush_log();
   write_final_status(rt);
   for (const auto& inst : instances_) {
     if (!inst.ref.valid() || inst.remote) continue;

@@ -19,6 +19,17 @@ void on_stop_signal(int sig) {
   (void)!::write(g_signal_pipe[1], &byte, 1);
 }
 
+// Standard output closed under the launch (`launch G | head -1`): the first
+// write after it raises SIGPIPE, and every later one would. Told once.
+volatile sig_atomic_t g_pipe_broken = 0;
+
+void on_broken_pipe(int) {
+  if (g_pipe_broken != 0) return;
+  g_pipe_broken = 1;
+  const char byte = static_cast<char>(SIGPIPE);
+  (void)!::write(g_signal_pipe[1], &byte, 1);
+}
+
 }  // namespace
 
 void install_stop_signals(bool node) {
@@ -31,6 +42,13 @@ void install_stop_signals(bool node) {
   // first Ctrl-C (stop in order) and its second (stop now).
   if (node) {
     for (int sig : {SIGUSR1, SIGUSR2}) sigaction(sig, &action, nullptr);
+  } else {
+    // SIGPIPE's default would kill the supervisor, and the graph with it,
+    // with no ordered stop: the run stops in order instead.
+    struct sigaction pipe_action {};
+    pipe_action.sa_handler = on_broken_pipe;
+    sigemptyset(&pipe_action.sa_mask);
+    sigaction(SIGPIPE, &pipe_action, nullptr);
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -21,7 +22,10 @@ constexpr std::size_t most_queued = 4096;
 struct logger_state {
   std::mutex mutex;
   std::condition_variable ready;
+  std::condition_variable handed;  // `delivered` moved on
   std::deque<std::pair<std::string, std::string>> lines;
+  std::uint64_t offered = 0;    // lines queued or dropped, ever
+  std::uint64_t delivered = 0;  // of those, handed to the hook (or told dropped)
   std::size_t dropped = 0;
   bool on = false;
   bool stop = false;
@@ -62,6 +66,8 @@ void run_logger() {
       deliver(s.hook, "logger", std::to_string(dropped) + " lines were dropped: the logger did not keep up");
     }
     lock.lock();
+    s.delivered += batch.size() + dropped;
+    s.handed.notify_all();
   }
 }
 
@@ -98,6 +104,15 @@ void stop_logger() noexcept {
   std::lock_guard guard(s.mutex);
   s.on = false;
   s.hook = nullptr;
+  s.handed.notify_all();
+}
+
+void flush_logger() {
+  logger_state& s = state();
+  std::unique_lock lock(s.mutex);
+  if (!s.on || s.thread.get_id() == std::this_thread::get_id()) return;
+  const std::uint64_t target = s.offered;
+  s.handed.wait(lock, [&] { return s.delivered >= target || !s.on; });
 }
 
 bool offer_to_logger(const std::string& who, const std::string& text) {
@@ -105,6 +120,7 @@ bool offer_to_logger(const std::string& who, const std::string& text) {
   {
     std::lock_guard guard(s.mutex);
     if (!s.on || s.stop) return false;
+    ++s.offered;
     if (s.lines.size() >= most_queued) {
       ++s.dropped;
       return true;

@@ -24,6 +24,9 @@ using log_hook = std::function<void(std::string_view who, std::string_view text)
 void start_logger(log_hook hook);
 // Hands over what is queued, joins the thread; later lines go to stderr.
 void stop_logger() noexcept;
+// Returns once every line queued before the call has been handed to the
+// hook (at once when there is no thread, or on the logger's own thread).
+void flush_logger();
 // "procactor: <who>: <text>\n" to stderr in one write(2).
 void write_stderr(std::string_view who, std::string_view text);
 // Queues a line for the hook; false when there is none (the caller writes

@@ -19,6 +19,7 @@
 #include "actor_host.hpp"
 #include "crash_trace.hpp"
 #include "fork_server.hpp"
+#include "logger.hpp"
 #include "guardian.hpp"
 #include "life_watch.hpp"
 #include "spawn_support.hpp"
@@ -246,6 +247,7 @@ void Runtime::on_event(std::function<void(const ActorEvent&)> callback) {
   impl_->supervisor->on_event(std::move(callback));
 }
 void Runtime::shutdown() { impl_->supervisor->shutdown(); }
+void Runtime::flush_log() { detail::flush_logger(); }
 void Runtime::capture_output(std::function<void(const OutputLine&)> callback) {
   impl_->supervisor->capture_output(std::move(callback));
 }

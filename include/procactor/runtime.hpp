@@ -234,6 +234,12 @@ class Runtime {
 
   // Called from the runtime's monitor thread; keep it short.
   void on_event(std::function<void(const ActorEvent&)> callback);
+  // Options::logger gets the runtime's lines from a thread of its own, so
+  // an event can reach on_event before a line logged ahead of it reaches
+  // the logger. Returns once every line logged before this call has been
+  // handed to Options::logger (at once when there is none, or when called
+  // from the logger itself).
+  void flush_log();
   // Actors spawned after this call get pipes for stdout and stderr; each
   // whole line they print reaches `callback` (on the monitor thread).
   void capture_output(std::function<void(const OutputLine&)> callback);
