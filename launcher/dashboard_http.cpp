@@ -18,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -60,6 +61,16 @@ bool is_loopback(std::string host) {
   if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
   in6_addr v6{};
   return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+// Whether process `pid` is stopped (by SIGSTOP or Ctrl-Z, or held by a
+// debugger): the state in /proc/PID/stat, after the last ')'.
+bool stopped(int pid) {
+  if (pid <= 0) return false;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && (stat[close + 2] == 'T' || stat[close + 2] == 't');
 }
 
 // The host part of a Host header: "127.0.0.1:8080" -> "127.0.0.1",
@@ -158,11 +169,15 @@ struct dashboard_state {
       }
     }
     read_events();
-    // No answer: the run has ended, or its supervisor died (then it
-    // recorded no end); the page says which.
+    // No answer: the run has ended, its supervisor died (then it recorded
+    // no end), or it is stopped (SIGSTOP, Ctrl-Z: it answers once
+    // continued); the page says which.
     std::string ignored;
     const std::optional<RunEntry> now = reply ? std::nullopt : find_run(run.name, ignored);
-    const char* run_state = reply ? "live" : now && now->state == RunState::died ? "died" : "ended";
+    const char* run_state = reply                                     ? "live"
+                            : now && now->state == RunState::died     ? "died"
+                            : now && now->state == RunState::live && stopped(now->supervisor_pid) ? "stopped"
+                                                                                                  : "ended";
     std::lock_guard guard(mutex);
     answers = reply.has_value();
     if (reply) {
@@ -172,8 +187,10 @@ struct dashboard_state {
       status["live"] = answers;
       if (answers) {
         status.erase("run_state");
+        status.erase("supervisor_pid");
       } else {
         status["run_state"] = run_state;
+        status["supervisor_pid"] = now ? now->supervisor_pid : 0;
       }
     }
   }
