@@ -418,6 +418,7 @@ class cluster_launch {
   int relay_until_exit() {
     int asked = 0;
     for (;;) {
+      tell_held_stops();
       if (end_job_at_ && steady::now() >= *end_job_at_) escalate(false);
       siginfo_t ended{};
       if (::waitid(P_PID, static_cast<id_t>(job_), &ended, WEXITED | WNOHANG | WNOWAIT) == 0 &&
@@ -658,6 +659,12 @@ class cluster_launch {
       ready_nodes_[f.node] = f.count;
       if (ready_nodes_.size() != graph_.cluster->nodes.size() || ready_told_) return;
       ready_told_ = true;
+      std::vector<ControlRequest> asked;
+      {
+        std::lock_guard guard(pending_mutex_);
+        nodes_ready_ = true;
+        asked.swap(held_stops_);
+      }
       std::size_t count = 0;
       for (const auto& [node, n] : ready_nodes_) count += n;
       const auto ms = std::chrono::duration<double, std::milli>(steady::now() - started_).count();
@@ -667,6 +674,11 @@ class cluster_launch {
       record_event("ready", format_count(count, "actor") + " ready on " + format_count(ready_nodes_.size(), "node") +
                                 " in " + text);
       tell_foreground_ready();
+      if (!asked.empty()) {
+        say("stop requested: stopping the graph on every node");
+        // As ask_nodes_to_stop: node 0 spreads it; its reply is nobody's.
+        for (const ControlRequest& stop : asked) (void)write_to_job(relay::request_line(0, 0, stop) + '\n');
+      }
       if (held_stop_ != 0) {
         say(held_stop_ == 1 ? "stopping the graph on every node" : "stopping now on every node");
         ask_nodes_to_stop(held_stop_ == 2);
@@ -688,6 +700,18 @@ class cluster_launch {
     std::string error;
     const std::vector<std::size_t> nodes = relay::nodes_for(graph_, request, error);
     if (!error.empty()) return "error: " + error + " in run " + run_.name;
+    if (request.verb == ControlRequest::Verb::stop) {
+      std::lock_guard guard(pending_mutex_);
+      if (ended_) return "error: run " + run_.name + " has ended";
+      // Node 0 would stop at once with nothing started, and a node not
+      // started yet would never hear of it: held as a Ctrl-C is, and sent
+      // once every node is ready (on_frame). Taken, as a running run takes
+      // it: the client waits for the run's end.
+      if (!nodes_ready_) {
+        held_stops_.push_back(request);
+        return "ok";
+      }
+    }
     std::uint64_t id = 0;
     {
       std::lock_guard guard(pending_mutex_);
@@ -722,6 +746,18 @@ class cluster_launch {
       return "error: the nodes of run " + run_.name + " cannot be reached (" + job_name_ + " has ended)";
     }
     return relay::merge_replies(graph_, run_.name, request, replies);
+  }
+
+  // Says once that a stop asked through the control socket waits for the
+  // nodes, as a held Ctrl-C does.
+  void tell_held_stops() {
+    if (held_stops_told_) return;
+    {
+      std::lock_guard guard(pending_mutex_);
+      if (held_stops_.empty()) return;
+    }
+    held_stops_told_ = true;
+    say("stop requested: the graph stops on every node once all have started");
   }
 
   bool write_to_job(const std::string& bytes) {
@@ -799,6 +835,7 @@ class cluster_launch {
   int job_signalled_ = 0;                           // 0, SIGTERM or SIGKILL: how far escalate() went
   bool ready_told_ = false;
   int held_stop_ = 0;  // a Ctrl-C before every node was ready (1 or 2): sent once they are
+  bool held_stops_told_ = false;  // tell_held_stops() has said so
 
   std::mutex write_mutex_;
   std::mutex pending_mutex_;
@@ -806,6 +843,8 @@ class cluster_launch {
   std::uint64_t last_id_ = 0;
   std::map<std::uint64_t, std::map<std::size_t, std::string>> pending_;  // id -> node -> reply
   bool ended_ = false;
+  bool nodes_ready_ = false;                // every node has said it is ready
+  std::vector<ControlRequest> held_stops_;  // `procactor stop` before then: sent once they are
 };
 
 }  // namespace

@@ -497,6 +497,44 @@ TEST_CASE("a Ctrl-C before the nodes are ready stops the graph on both in order 
   check_nodes_left_nothing(box, "endless-two-nodes", file);
 }
 
+// `procactor stop` went to node 0 at once: it stopped with nothing started,
+// the other node never got the end of stream, and the launch failed 12 s
+// later. It is held until every node is ready, as a Ctrl-C is.
+TEST_CASE("a procactor stop before the nodes are ready is held and stops both nodes in order once they are" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("endless_two_nodes.toml");
+  auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
+  const mpirun_guard guard(file);
+  // The control socket is served once mpirun is started; the nodes come
+  // up after it.
+  const fs::path socket = control_socket(box, "endless-two-nodes");
+  REQUIRE(eventually([&] { return fs::exists(socket) || launch->poll().has_value(); }, 120s));
+  const result stop = box.procactor({"stop", "endless-two-nodes"}, 240s);
+  CHECK_MESSAGE(stop.exit_code == 0, stop.out, stop.err);
+  CHECK(stop.out == "stopped run endless-two-nodes\n");
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 0, out, launch->err());
+  // Held until both were ready (unless they were by the time it came).
+  const std::string waits = "procactor | stop requested: the graph stops on every node once all have started\n";
+  const bool held = out.find(waits) != std::string::npos;
+  MESSAGE("the stop was held: " << held);
+  if (held) {
+    CHECK_MESSAGE(out.find("procactor | stop requested: stopping the graph on every node\n") != std::string::npos, out);
+  }
+  for (const std::string& node : nodes) {
+    CHECK_MESSAGE(count_of(out, "procactor@" + node + " | graph endless-two-nodes stopped after ") == 1, out);
+  }
+  CHECK_MESSAGE(number_after(out, "sink.0 | total: ") >= 0, out);
+  CHECK_MESSAGE(out.find("stopping now") == std::string::npos, out);
+  CHECK_MESSAGE(out.find("passed: stopping the rest") == std::string::npos, out);
+  CHECK(out.find(" failed after ") == std::string::npos);
+  check_nothing_dropped(launch->err());
+  check_run_left_nothing(launch->pid());
+  check_nodes_left_nothing(box, "endless-two-nodes", file);
+}
+
 TEST_CASE("a node that mpirun cannot start fails the launch with a line that names it and its host" *
           doctest::timeout(290)) {
   sandbox box;
