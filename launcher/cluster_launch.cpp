@@ -460,6 +460,10 @@ class cluster_launch {
           escalate(true);
           continue;
         }
+        {
+          std::lock_guard guard(pending_mutex_);
+          stopping_ = true;  // restarts nothing (control())
+        }
         if (!ready_told_) {
           // A node that has not set up its signals yet would die of
           // SIGUSR1, one not started yet would never get it: the stop
@@ -700,9 +704,11 @@ class cluster_launch {
     std::string error;
     const std::vector<std::size_t> nodes = relay::nodes_for(graph_, request, error);
     if (!error.empty()) return "error: " + error + " in run " + run_.name;
+    const std::string has_ended = "error: run " + run_.name + " has ended";
     if (request.verb == ControlRequest::Verb::stop) {
       std::lock_guard guard(pending_mutex_);
-      if (ended_) return "error: run " + run_.name + " has ended";
+      if (ended_) return has_ended;
+      stopping_ = true;
       // Node 0 would stop at once with nothing started, and a node not
       // started yet would never hear of it: held as a Ctrl-C is, and sent
       // once every node is ready (on_frame). Taken, as a running run takes
@@ -715,7 +721,12 @@ class cluster_launch {
     std::uint64_t id = 0;
     {
       std::lock_guard guard(pending_mutex_);
-      if (ended_) return "error: run " + run_.name + " has ended";
+      if (ended_) return has_ended;
+      // As on one host: a restart now would start again what the stop is
+      // ending (and a node that has ended its part answers nothing).
+      if (request.verb == ControlRequest::Verb::restart && stopping_) {
+        return "error: run " + run_.name + " is stopping: it restarts nothing now";
+      }
       id = ++last_id_;
       pending_[id];
     }
@@ -725,11 +736,18 @@ class cluster_launch {
     std::unique_lock lock(pending_mutex_);
     // A node that has sent its last status (its part of the run has
     // ended) answers nothing more: for a status, that last status is its
-    // answer.
+    // answer. Anything else hears that the run has ended, as from a
+    // one-host run in its last moments (the client then waits for its
+    // record, run_client.cpp), once that node or node 0, which carries
+    // every request, has ended, or mpirun has.
     const bool lasts_answer = request.verb == ControlRequest::Verb::status;
     const auto answer_of = [&](std::size_t node) -> std::optional<std::string> {
       if (auto it = pending_[id].find(node); it != pending_[id].end()) return it->second;
-      if (auto it = finals_.find(node); lasts_answer && it != finals_.end()) return it->second;
+      if (lasts_answer) {
+        if (auto it = finals_.find(node); it != finals_.end()) return it->second;
+        return std::nullopt;
+      }
+      if (ended_ || finals_.count(node) != 0 || finals_.count(0) != 0) return has_ended;
       return std::nullopt;
     };
     const auto all_answered = [&] {
@@ -740,9 +758,8 @@ class cluster_launch {
     for (std::size_t node : nodes) replies.push_back({node, answer_of(node)});
     pending_.erase(id);
     lock.unlock();
-    if (!sent && !(lasts_answer && std::all_of(replies.begin(), replies.end(), [](const relay::node_reply& r) {
-          return r.text.has_value();
-        }))) {
+    if (!sent &&
+        !std::all_of(replies.begin(), replies.end(), [](const relay::node_reply& r) { return r.text.has_value(); })) {
       return "error: the nodes of run " + run_.name + " cannot be reached (" + job_name_ + " has ended)";
     }
     return relay::merge_replies(graph_, run_.name, request, replies);
@@ -844,6 +861,7 @@ class cluster_launch {
   std::map<std::uint64_t, std::map<std::size_t, std::string>> pending_;  // id -> node -> reply
   bool ended_ = false;
   bool nodes_ready_ = false;                // every node has said it is ready
+  bool stopping_ = false;                   // a stop was asked (a Ctrl-C, `procactor stop`)
   std::vector<ControlRequest> held_stops_;  // `procactor stop` before then: sent once they are
 };
 

@@ -813,6 +813,55 @@ TEST_CASE("status --watch of a run on two nodes goes on through the stop and end
   check_nodes_left_nothing(box, "endless-two-nodes", file);
 }
 
+// A stop or a restart asked while a run on two nodes ends: they went to
+// the nodes, which answer nothing once their part has ended, and said
+// "node n0 did not answer" (exit 1). A one-host run says that it is
+// stopping, or that it has ended (exit code 3). Here a wrapper holds
+// mpirun's end, after the nodes', until the test has asked.
+TEST_CASE("a second stop and a restart while a run on two nodes ends get the answers of a one-host run" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("endless_two_nodes.toml");
+  const fs::path bin = box.dir() / "held-mpirun";
+  fs::create_directories(bin);
+  const fs::path asked = box.dir() / "asked";
+  const char* path = std::getenv("PATH");
+  const std::string real_path = path != nullptr ? path : "/usr/bin:/bin";
+  const std::string script = "#!/bin/sh\nPATH='" + real_path + "' mpirun \"$@\"\ncode=$?\nwhile [ ! -e '" +
+                             asked.string() + "' ]; do sleep 0.05; done\nexit $code\n";
+  const fs::path wrapper = box.write("held-mpirun/mpirun", script);
+  fs::permissions(wrapper, fs::perms::owner_all);
+  auto launch = box.start_program(
+      {"/usr/bin/env", "PATH=" + bin.string() + ":" + real_path, procactor_binary().string(), "launch", file.string()});
+  const mpirun_guard guard(file);
+  launch->wait_for_output("procactor | 4 actors ready on 2 nodes in ", 120s);
+  const fs::path socket = control_socket(box, "endless-two-nodes");
+  CHECK(control_exchange(socket, "stop\n") == "ok\n");
+  // A restart now would start again what the stop is ending.
+  const result restart = box.procactor({"restart", "endless-two-nodes", "worker.1"});
+  CHECK(restart.exit_code == 1);
+  CHECK(restart.err == "procactor: error: run endless-two-nodes is stopping: it restarts nothing now\n");
+  // Both nodes have ended (their last status has come before these
+  // lines), and mpirun has not.
+  for (const std::string& node : nodes) {
+    launch->wait_for_output("procactor@" + node + " | graph endless-two-nodes stopped after ", 120s);
+  }
+  CHECK(control_exchange(socket, "stop\n") == "error: run endless-two-nodes has ended\n");
+  CHECK(control_exchange(socket, "restart worker.1\n") ==
+        "error: run endless-two-nodes is stopping: it restarts nothing now\n");
+  CHECK(control_exchange(socket, "kill sink.0 9\n") == "error: run endless-two-nodes has ended\n");
+  std::ofstream(asked.string()) << "asked\n";
+  const int code = launch->wait(120s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 0, out, launch->err());
+  // Asked once it has ended: the one-host answer, exit code 3.
+  const result again = box.procactor({"stop", "endless-two-nodes"});
+  CHECK(again.exit_code == 3);
+  CHECK(again.err == "procactor: run endless-two-nodes is not running (it ended with exit code 0)\n");
+  check_run_left_nothing(launch->pid());
+  check_nodes_left_nothing(box, "endless-two-nodes", file);
+}
+
 // An mpirun that does not end is not waited on for good: the launch ends
 // it (SIGTERM, then SIGKILL to its process group), and its nodes end with
 // it. Two ways an mpirun stays: it runs on after its job has ended (here a
