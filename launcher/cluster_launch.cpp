@@ -78,7 +78,9 @@ std::string mca_value(const std::vector<std::string>& args, const std::string& n
 // (orte/util/session_dir.c): BASE/ompi.NODENAME.UID/pid.MPIRUN_PID, BASE
 // from orte_local_tmpdir_base or orte_tmpdir_base, else TMPDIR, TEMP, TMP
 // or /tmp. An mpirun that ends well removes it; one killed leaves it, with
-// its PMIx stores: removed (remove_mpi_session) once mpirun has ended.
+// its PMIx stores: removed (remove_mpi_session) once mpirun has ended, and
+// so is the directory above it when that leaves it empty, as an mpirun that
+// ends well does (one that holds another job's pid.* stays).
 std::filesystem::path mpi_session_base(const std::vector<std::string>& args) {
   for (const char* name : {"orte_local_tmpdir_base", "orte_tmpdir_base"}) {
     if (std::string base = mca_value(args, name); !base.empty()) return base;
@@ -97,7 +99,9 @@ void remove_mpi_session(const std::filesystem::path& base, pid_t mpirun) {
     const std::string name = it->path().filename().string();
     if (!name.starts_with("ompi.") || !name.ends_with(suffix)) continue;
     std::error_code ignored;
-    std::filesystem::remove_all(it->path() / ("pid." + std::to_string(mpirun)), ignored);
+    if (std::filesystem::remove_all(it->path() / ("pid." + std::to_string(mpirun)), ignored) > 0) {
+      std::filesystem::remove(it->path(), ignored);  // rmdir: only when empty
+    }
   }
 }
 
@@ -108,7 +112,9 @@ void remove_mpi_session(const std::filesystem::path& base, pid_t mpirun) {
 // gone. mpirun then gets SIGTERM (PR_SET_PDEATHSIG) and ends, but Open MPI
 // 4.1.4 left its directory (contact.txt, hwloc.sm, PMIx's stores) in 6 of
 // 8 such ends: the shell waits for mpirun to end (gone, or a zombie) and
-// removes it. It holds nothing of the launch's but the pipe.
+// removes it, and the top directory above it once empty (rmdir fails,
+// harmlessly, while another job's is there). It holds nothing of the
+// launch's but the pipe.
 class session_sweeper {
  public:
   session_sweeper() = default;
@@ -129,7 +135,12 @@ class session_sweeper {
         "while kill -0 \"$2\" 2>/dev/null && [ \"$(cut -d' ' -f3 /proc/\"$2\"/stat 2>/dev/null)\" != Z ]; do\n"
         "  sleep 0.05\n"
         "done\n"
-        "exec rm -rf -- \"$1\"/ompi.*.\"$3\"/pid.\"$2\"\n";
+        "for top in \"$1\"/ompi.*.\"$3\"; do\n"
+        "  [ -d \"$top/pid.$2\" ] || continue\n"
+        "  rm -rf -- \"$top/pid.$2\"\n"
+        "  rmdir -- \"$top\" 2>/dev/null\n"
+        "done\n"
+        "exit 0\n";
     const std::string base_text = base.string();
     const std::string pid_text = std::to_string(mpirun);
     const std::string uid_text = std::to_string(::geteuid());

@@ -72,9 +72,12 @@ class mpirun_guard {
 
 // What a killed mpirun `pid` could leave on this host: its session
 // directories (/tmp/ompi.HOST.UID/pid.PID, Open MPI 4) that exist.
-std::vector<fs::path> mpi_sessions_of(pid_t pid) {
+fs::path default_session_base() {
   const char* tmp = std::getenv("TMPDIR");
-  const fs::path base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+std::vector<fs::path> mpi_sessions_of(pid_t pid, const fs::path& base = default_session_base()) {
   std::vector<fs::path> found;
   std::error_code ec;
   for (fs::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
@@ -85,11 +88,37 @@ std::vector<fs::path> mpi_sessions_of(pid_t pid) {
 }
 
 // (What is left is removed: the suite leaves nothing, failed or not.)
-void check_mpi_session_removed(pid_t mpirun) {
-  const auto left = mpi_sessions_of(mpirun);
+void check_mpi_session_removed(pid_t mpirun, const fs::path& base = default_session_base()) {
+  const auto left = mpi_sessions_of(mpirun, base);
   CHECK_MESSAGE(left.empty(), "mpirun's session directory is left: ", left.empty() ? fs::path() : left.front());
   std::error_code ignored;
   for (const auto& dir : left) fs::remove_all(dir, ignored);
+}
+
+// The graph `text` with mpirun's sessions under `base` (orte_tmpdir_base),
+// which this makes: the top directory there, ompi.HOST.UID, that Open MPI
+// shares among a user's jobs, is then this test's alone.
+std::string with_session_base(const std::string& text, const fs::path& base) {
+  fs::create_directories(base);
+  const std::string mark = "mpi_args = [";
+  const std::size_t at = text.find(mark);
+  REQUIRE(at != std::string::npos);
+  return text.substr(0, at + mark.size()) + R"("--mca", "orte_tmpdir_base", ")" + base.string() + "\", " +
+         text.substr(at + mark.size());
+}
+
+// Nothing of mpirun's sessions is left under a base of the test's own: a
+// killed mpirun's session directory goes, and so does the top directory
+// above it, once empty (it was left, empty, in /tmp).
+void check_session_base_empty(const fs::path& base) {
+  std::vector<std::string> left;
+  const auto listing = [&] {
+    left.clear();
+    for (const auto& entry : fs::recursive_directory_iterator(base)) left.push_back(entry.path().string());
+    return left.empty();
+  };
+  CHECK_MESSAGE(eventually(listing, 30s), left.size(), " left under ", base, ", e.g. ",
+                left.empty() ? std::string() : left.front());
 }
 
 // The Open MPI job of a rank (a node supervisor), as the names of the job's
@@ -173,13 +202,13 @@ void check_nodes_left_nothing(const sandbox& box, const std::string& graph, cons
 // output `out`): the line that says so, and nothing of the run, its nodes
 // or mpirun's session left.
 void check_killed_mpirun_left_nothing(const sandbox& box, const two_node_launch& run, const std::string& out,
-                                      pid_t mpirun) {
+                                      pid_t mpirun, const fs::path& base = default_session_base()) {
   CHECK_MESSAGE(out.find("procactor | mpirun ended by signal 9; no last status from nodes n0 (host localhost), n1 "
                          "(host localhost): lost, or killed\n") != std::string::npos,
                 out);
   check_run_left_nothing(run.launch->pid());
   check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());
-  check_mpi_session_removed(mpirun);
+  check_mpi_session_removed(mpirun, base);
 }
 
 // Whether the sink printed this total, on a line of its own.
@@ -760,12 +789,15 @@ TEST_CASE(
 TEST_CASE("the launching process of a run on two nodes killed with kill -9 takes the whole run with it" *
           doctest::timeout(590)) {
   sandbox box;
-  const fs::path file = box.copy_graph("endless_two_nodes.toml");
+  const fs::path base = box.dir() / "mpi";
+  const fs::path file = box.write("endless_own_sessions.toml",
+                                  with_session_base(read_whole(box.copy_graph("endless_two_nodes.toml")), base));
   const detached_run run = launch_detached(box, file);
   const mpirun_guard guard(file);
   const auto pids = running_instances(box, run.name, 4);
   const auto mpirun = mpirun_of(file);
   REQUIRE(mpirun.size() == 1);
+  REQUIRE(!mpi_sessions_of(mpirun.front(), base).empty());
 
   // mpirun dies with it (PR_SET_PDEATHSIG), and ends the nodes.
   REQUIRE(::kill(run.supervisor, SIGKILL) == 0);
@@ -774,8 +806,9 @@ TEST_CASE("the launching process of a run on two nodes killed with kill -9 takes
   // mpirun's session directory goes once mpirun has ended: the launch's
   // sweeper removes what mpirun, ended by SIGTERM, may leave.
   CHECK(eventually([&] { return mpirun_of(file).empty(); }, 60s));
-  CHECK(eventually([&] { return mpi_sessions_of(mpirun.front()).empty(); }, 30s));
-  check_mpi_session_removed(mpirun.front());
+  CHECK(eventually([&] { return mpi_sessions_of(mpirun.front(), base).empty(); }, 30s));
+  check_mpi_session_removed(mpirun.front(), base);
+  check_session_base_empty(base);
   // The run is news: its supervisor died before it recorded an exit.
   const result status = box.procactor({"status", run.name});
   CHECK(status.exit_code == 1);
@@ -930,9 +963,12 @@ TEST_CASE("an mpirun killed with kill -9 leaves no session directory and no shar
   const std::string chosen = R"("--mca", "btl", "tcp,self", )";
   REQUIRE(text.find(chosen) != std::string::npos);
   text.erase(text.find(chosen), chosen.size());
-  const two_node_launch run(box, box.write("endless_default_btl.toml", text), "endless-two-nodes", 2);
+  const fs::path base = box.dir() / "mpi";
+  const two_node_launch run(box, box.write("endless_default_btl.toml", with_session_base(text, base)),
+                            "endless-two-nodes", 2);
   const auto mpirun = mpirun_of(run.file);
   REQUIRE(mpirun.size() == 1);
+  REQUIRE(!mpi_sessions_of(mpirun.front(), base).empty());
   const std::string job = mpi_job_of(node_supervisor(box, "endless-two-nodes", "n0"));
   REQUIRE_MESSAGE(!job.empty(), "no OMPI_MCA_ess_base_jobid in node n0's environment");
   REQUIRE(::kill(mpirun.front(), SIGKILL) == 0);
@@ -940,7 +976,8 @@ TEST_CASE("an mpirun killed with kill -9 leaves no session directory and no shar
   const int code = run.launch->wait(120s);
   const std::string out = run.launch->out();
   CHECK_MESSAGE(code == 1, out, run.launch->err());
-  check_killed_mpirun_left_nothing(box, run, out, mpirun.front());
+  check_killed_mpirun_left_nothing(box, run, out, mpirun.front(), base);
+  check_session_base_empty(base);
   const auto segments = vader_segments_of(job);
   CHECK_MESSAGE(segments.empty(), segments.size(), " segments of Open MPI job ", job, " left in /dev/shm, e.g. ",
                 segments.empty() ? std::string() : segments.front());
