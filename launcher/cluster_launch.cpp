@@ -40,6 +40,7 @@
 #include "detach.hpp"
 #include "log_writer.hpp"
 #include "run_dir.hpp"
+#include "run_status.hpp"
 #include "runtime_options.hpp"
 #include "stop_signals.hpp"
 #include "terminal.hpp"
@@ -421,15 +422,18 @@ class cluster_launch {
   // job_end_grace after a node sent its final status (every node ends at
   // about the same time, and a node that lost the others has ended the job
   // for Open MPI to tear down) is sent SIGTERM, and one that is still there
-  // kill_grace after a SIGTERM, the third Ctrl-C's too, is killed. An
-  // mpirun that never exits (a stopped one; an mpiexec that crashed in its
-  // own abort was seen still there a minute later, docs/design.md §7a)
-  // would otherwise keep this process, and the nodes it still holds, for
-  // good. Its nodes end once it is gone: their link to it fails.
+  // kill_grace after a SIGTERM, the third Ctrl-C's too, is killed; so is
+  // one stopped for job_end_grace (end_stopped_job), which relays no final
+  // status. An mpirun that never exits (a stopped one; an mpiexec that
+  // crashed in its own abort was seen still there a minute later,
+  // docs/design.md §7a) would otherwise keep this process, and the nodes it
+  // still holds, for good. Its nodes end once it is gone: their link to it
+  // fails.
   int relay_until_exit() {
     int asked = 0;
     for (;;) {
       tell_held_stops();
+      if (job_signalled_ == 0) end_stopped_job();
       if (end_job_at_ && steady::now() >= *end_job_at_) escalate(false);
       siginfo_t ended{};
       if (::waitid(P_PID, static_cast<id_t>(job_), &ended, WEXITED | WNOHANG | WNOWAIT) == 0 &&
@@ -571,6 +575,28 @@ class cluster_launch {
       job_signalled_ = SIGKILL;
       end_job_at_.reset();
     }
+  }
+
+  // A stopped mpirun (SIGSTOP, a debugger) passes nothing on, not even the
+  // nodes' final statuses that start end_job_at_: one stopped for
+  // job_end_grace on end is ended as one that does not end, and continued
+  // so that it takes its SIGTERM and ends its job (escalate() kills it
+  // kill_grace later if not). Looked at a few times a second.
+  void end_stopped_job() {
+    const auto now = steady::now();
+    if (now < next_stop_check_) return;
+    next_stop_check_ = now + std::chrono::milliseconds(250);
+    if (!process_stopped(job_)) {
+      stopped_since_.reset();
+      return;
+    }
+    if (!stopped_since_) stopped_since_ = now;
+    if (now - *stopped_since_ < job_end_grace) return;
+    say(job_name_ + " has been stopped for " + std::to_string(job_end_grace.count()) + " s: ending the MPI job");
+    ::kill(job_, SIGTERM);
+    ::kill(job_, SIGCONT);
+    job_signalled_ = SIGTERM;
+    end_job_at_ = now + kill_grace;
   }
 
   struct stream {
@@ -861,6 +887,8 @@ class cluster_launch {
   std::size_t first_final_ = 0;                     // the node whose final status came first
   std::optional<steady::time_point> end_job_at_;   // when escalate() takes the next step
   int job_signalled_ = 0;                           // 0, SIGTERM or SIGKILL: how far escalate() went
+  std::optional<steady::time_point> stopped_since_;  // mpirun is stopped (end_stopped_job)
+  steady::time_point next_stop_check_{};
   bool ready_told_ = false;
   int held_stop_ = 0;  // a Ctrl-C before every node was ready (1 or 2): sent once they are
   bool held_stops_told_ = false;  // tell_held_stops() has said so

@@ -955,6 +955,29 @@ TEST_CASE("a stopped mpirun is ended by the third Ctrl-C and killed 5 s later an
   check_killed_mpirun_left_nothing(box, run, out, mpirun.front());
 }
 
+// A stopped mpirun passes nothing on, not even the nodes' last status that
+// starts the wait above: the launch waited for good. Stopped for 10 s, it
+// is ended (and continued, to take its SIGTERM).
+TEST_CASE("an mpirun stopped for 10 s is ended by the launch and the run fails and nothing is left" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path base = box.dir() / "mpi";
+  const std::string text = with_session_base(read_whole(box.copy_graph("endless_two_nodes.toml")), base);
+  const two_node_launch run(box, box.write("endless_own_sessions.toml", text), "endless-two-nodes", 2);
+  const auto mpirun = mpirun_of(run.file);
+  REQUIRE(mpirun.size() == 1);
+  REQUIRE(::kill(mpirun.front(), SIGSTOP) == 0);
+  run.launch->wait_for_output("procactor | mpirun has been stopped for 10 s: ending the MPI job\n", 60s);
+  const int code = run.launch->wait(60s);
+  const std::string out = run.launch->out();
+  CHECK_MESSAGE(code == 1, out, run.launch->err());
+  CHECK_MESSAGE(out.find("procactor | run endless-two-nodes failed after ") != std::string::npos, out);
+  check_run_left_nothing(run.launch->pid());
+  check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());
+  check_mpi_session_removed(mpirun.front(), base);
+  check_session_base_empty(base);
+}
+
 TEST_CASE("an mpirun killed with kill -9 leaves no session directory and no shared memory of Open MPI" *
           doctest::timeout(590)) {
   sandbox box;
