@@ -33,6 +33,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cluster_control.hpp"
 #include "commands.hpp"
 #include "dashboard.hpp"
@@ -687,6 +689,14 @@ class cluster_launch {
         first_final_ = f.node;
         end_job_at_ = steady::now() + job_end_grace;
       }
+      // A node that failed of its own accord (its supervision gave up, its
+      // link failed) says why: the first one is the run's reason (finish()).
+      if (node_failure_.empty()) {
+        const auto status = nlohmann::json::parse(f.text, nullptr, false);
+        if (status.is_object() && status.contains("failure") && status["failure"].is_string()) {
+          node_failure_ = "node " + graph_.cluster->nodes[f.node].name + ": " + status["failure"].get<std::string>();
+        }
+      }
       {
         // Read by control(), on the control socket's thread: a status asked
         // from now on has this node's last word rather than its silence.
@@ -838,7 +848,8 @@ class cluster_launch {
     char text[64];
     std::snprintf(text, sizeof text, "%.2f s", seconds);
     const std::string how = "run " + run_.name + (code == exit_ok ? " ended after " : " failed after ") + text +
-                            " (exit code " + std::to_string(code) + ")";
+                            " (exit code " + std::to_string(code) + ")" +
+                            (code != exit_ok && !node_failure_.empty() ? ": " + node_failure_ : "");
     say(how);
     record_event("finished", how);
     record_final_table();
@@ -885,6 +896,7 @@ class cluster_launch {
   std::map<std::size_t, std::size_t> ready_nodes_;  // node -> its instance count
   std::map<std::size_t, std::string> finals_;        // node -> its last status (final frames)
   std::size_t first_final_ = 0;                     // the node whose final status came first
+  std::string node_failure_;                        // "node n1: [supervisor] gave up (...)": the first node's reason
   std::optional<steady::time_point> end_job_at_;   // when escalate() takes the next step
   int job_signalled_ = 0;                           // 0, SIGTERM or SIGKILL: how far escalate() went
   std::optional<steady::time_point> stopped_since_;  // mpirun is stopped (end_stopped_job)

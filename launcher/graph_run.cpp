@@ -752,8 +752,15 @@ void graph_run::write_final_status(Runtime& rt) {
     // letters, which the run's last line points to. A node of a multi-node
     // run keeps its own (the launching host's `inspect` asks live nodes).
     if (!node_) record_final_inspect(run_, json_text(inspect_json(rt, graph_, run_.name, instance_refs())));
-    // The launching host of a multi-node run keeps the run's whole table.
-    if (node_) relay(relay::final_frame(node_->index, status));
+    // The launching host of a multi-node run keeps the run's whole table,
+    // and names on the run's last line why this node failed, when it did
+    // of its own accord (not because the job was ended for another node).
+    if (node_) {
+      auto sent = failure_.empty() || job_ended_ ? nlohmann::ordered_json()
+                                                 : nlohmann::ordered_json::parse(status, nullptr, false);
+      if (sent.is_object()) sent["failure"] = failure_;
+      relay(relay::final_frame(node_->index, sent.is_object() ? json_text(sent) : status));
+    }
   } catch (const std::exception& e) {
     print(0, "procactor", std::string("cannot record the final status: ") + e.what(), true);
   }

@@ -564,6 +564,33 @@ TEST_CASE("a procactor stop before the nodes are ready is held and stops both no
   check_nodes_left_nothing(box, "endless-two-nodes", file);
 }
 
+// On one host the last line says why supervision gave up; on two nodes
+// it said only that the run failed, the node's reason lines above it.
+TEST_CASE("a node whose supervision gives up fails the launch with a last line that names the node and why" *
+          doctest::timeout(290)) {
+  sandbox box;
+  std::string text = read_whole(box.copy_graph("crashy_two_nodes.toml"));
+  const std::string room = "max_restarts = 1000";
+  REQUIRE(text.find(room) != std::string::npos);
+  text.replace(text.find(room), room.size(), "max_restarts = 2");
+  const fs::path file = box.write("gives_up_two_nodes.toml", text);
+  auto launch = box.start({"launch", file.string()});
+  const mpirun_guard guard(file);
+  const int code = launch->wait(240s);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(code == 1, out, launch->err());
+  const auto lines = lines_of(out);
+  REQUIRE(!lines.empty());
+  CHECK_MESSAGE(
+      std::regex_match(lines.back(),
+                       std::regex(R"(procactor \| run crashy-two-nodes failed after [0-9.]+ s \(exit code 1\): )"
+                                  R"(node n[01]: \[supervisor\] gave up \(more than 2 restarts within [^)]+\); )"
+                                  R"(the last exit was worker\.[01]'s \(signal 6 \(Aborted\)\))")),
+      out);
+  check_run_left_nothing(launch->pid());
+  check_nodes_left_nothing(box, "crashy-two-nodes", file);
+}
+
 TEST_CASE("a node that mpirun cannot start fails the launch with a line that names it and its host" *
           doctest::timeout(290)) {
   sandbox box;
