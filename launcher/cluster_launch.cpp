@@ -37,8 +37,8 @@
 
 #include "cluster_control.hpp"
 #include "commands.hpp"
-#include "dashboard.hpp"
 #include "control.hpp"
+#include "dashboard.hpp"
 #include "detach.hpp"
 #include "log_writer.hpp"
 #include "run_dir.hpp"

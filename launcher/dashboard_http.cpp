@@ -149,7 +149,7 @@ struct dashboard_state {
   bool answers = true;
   json status;                 // the last status sample, with "live"
   std::chrono::steady_clock::time_point status_asked{};  // the last GET /api/status
-  std::uint64_t end_answers = 0;  // GET /api/status answered with the run's end
+  std::uint64_t end_answers = 0;                         // GET /api/status answered with the run's end
   std::mutex events_mutex;     // held while events.jsonl is read
   std::vector<json> events;    // events.jsonl as far as read
   std::uintmax_t events_read = 0;  // bytes of it read, up to the last whole line
@@ -174,8 +174,8 @@ struct dashboard_state {
     // continued); the page says which.
     std::string ignored;
     const std::optional<RunEntry> now = reply ? std::nullopt : find_run(run.name, ignored);
-    const char* run_state = reply                                     ? "live"
-                            : now && now->state == RunState::died     ? "died"
+    const char* run_state = reply                                                                 ? "live"
+                            : now && now->state == RunState::died                                 ? "died"
                             : now && now->state == RunState::live && stopped(now->supervisor_pid) ? "stopped"
                                                                                                   : "ended";
     std::lock_guard guard(mutex);

@@ -19,13 +19,13 @@
 #include "actor_host.hpp"
 #include "crash_trace.hpp"
 #include "fork_server.hpp"
-#include "logger.hpp"
 #include "guardian.hpp"
 #include "life_watch.hpp"
-#include "spawn_support.hpp"
-#include "warm_start.hpp"
+#include "logger.hpp"
 #include "registry.hpp"
+#include "spawn_support.hpp"
 #include "supervisor.hpp"
+#include "warm_start.hpp"
 
 namespace procactor {
 namespace {

@@ -65,7 +65,8 @@ void supervisor::reaped(slot_id slot, int status) {
   // ends on its own commits its last message before it exits.
   const bool mid_message = e.inflight_sender.load(std::memory_order_acquire) != 0;
   const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  const std::string how = clean && mid_message ? describe_exit(status) + " with a message in hand" : describe_exit(status);
+  const std::string how =
+      clean && mid_message ? describe_exit(status) + " with a message in hand" : describe_exit(status);
   const bool abnormal = !clean || mid_message;
   int signalled = 0;
   {
@@ -569,13 +570,13 @@ void supervisor::escalate(std::uint32_t group, const std::string& culprit, const
       reset_history(group);
       const auto positions = restart_set(p.options.strategy, position_in_group({true, group}), p.members.size());
       begin_group_restart(parent, positions, steady::duration::zero(), why);
-      text = "group " + group_name + " gave up; group " + p.name + " (" +
-             std::string(to_string(p.options.strategy)) + ") restarts it";
+      text = "group " + group_name + " gave up; group " + p.name + " (" + std::string(to_string(p.options.strategy)) +
+             ") restarts it";
     } else {
       p.history = std::move(admitted.history);
       parent_why = "group " + p.name + " gave up: more than " + std::to_string(p.options.max_restarts) +
-                   " restarts within " + format_duration(p.options.within) + "; the last was group " +
-                   group_name + " giving up (" + why + ")";
+                   " restarts within " + format_duration(p.options.within) + "; the last was group " + group_name +
+                   " giving up (" + why + ")";
       begin_give_up(parent, culprit, parent_why);
     }
   }

@@ -77,8 +77,8 @@ class Message {
   }
   Message& operator=(Message&& other) noexcept(false) {
     if (this == &other) return *this;
-    owned_ = other.owns() ? std::move(other.owned_)
-                          : std::vector<std::byte>(other.payload_.begin(), other.payload_.end());
+    owned_ =
+        other.owns() ? std::move(other.owned_) : std::vector<std::byte>(other.payload_.begin(), other.payload_.end());
     payload_ = owned_;
     other.payload_ = {};
     type_ = other.type_;
@@ -139,7 +139,7 @@ class Message {
   [[nodiscard]] bool owns() const noexcept { return payload_.data() == owned_.data() && !owned_.empty(); }
 
   type_id type_;
-  std::vector<std::byte> owned_;       // a copy's bytes; empty for a view
+  std::vector<std::byte> owned_;        // a copy's bytes; empty for a view
   std::span<const std::byte> payload_;  // into owned_, or into the mailbox
   detail::slot_id sender_;
   std::uint64_t correlation_;

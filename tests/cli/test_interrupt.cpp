@@ -52,8 +52,8 @@ TEST_CASE("a launch whose output reader goes away stops the graph in order" * do
   const fs::path graph = box.copy_graph("talkers.toml");
   // SIGPIPE used to kill the supervisor, the graph with it, and the run
   // was recorded as died.
-  const std::string command = "'" + procactor_binary().string() + "' launch '" + graph.string() +
-                              "' | head -n 1; exit ${PIPESTATUS[0]}";
+  const std::string command =
+      "'" + procactor_binary().string() + "' launch '" + graph.string() + "' | head -n 1; exit ${PIPESTATUS[0]}";
   const result r = box.program({"/bin/bash", "-c", command}, 240s);
   CHECK_MESSAGE(r.exit_code == 0, r.out, r.err);
   CHECK(r.out.starts_with("procactor | "));
@@ -61,9 +61,9 @@ TEST_CASE("a launch whose output reader goes away stops the graph in order" * do
   CHECK(status.exit_code == 3);
   CHECK_MESSAGE(status.err.find("it ended with exit code 0") != std::string::npos, status.err);
   const result log = box.procactor({"logs", "talkers"});
-  CHECK_MESSAGE(log.out.find("procactor | standard output was closed (a broken pipe): stopping the graph") !=
-                    std::string::npos,
-                log.out);
+  CHECK_MESSAGE(
+      log.out.find("procactor | standard output was closed (a broken pipe): stopping the graph") != std::string::npos,
+      log.out);
   CHECK(log.out.find("procactor | graph talkers stopped after ") != std::string::npos);
   CHECK(processes_with_cmdline(graph.string()).empty());
 }

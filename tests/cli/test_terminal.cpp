@@ -179,9 +179,9 @@ TEST_CASE("what an actor prints reaches a terminal with its control characters w
   // which the launch made before it had anything to write; and so are the
   // logs' directory and the run's records.
   const fs::path run = box.runs_root() / "painter";
-  for (const fs::path& log : {run / "run.log", run / "events.jsonl", run / "logs" / "painter.0.log", run / "logs",
-                              run / "final_status.json", run / "final_inspect.json", run / "exit", run / "started", run / "graph",
-                              run / "supervisor.pid"}) {
+  for (const fs::path& log :
+       {run / "run.log", run / "events.jsonl", run / "logs" / "painter.0.log", run / "logs", run / "final_status.json",
+        run / "final_inspect.json", run / "exit", run / "started", run / "graph", run / "supervisor.pid"}) {
     REQUIRE_MESSAGE(fs::exists(log), log);
     const fs::perms others = fs::perms::group_all | fs::perms::others_all;
     CHECK_MESSAGE((fs::status(log).permissions() & others) == fs::perms::none, log);

@@ -235,7 +235,9 @@ TEST_CASE("a message kept past the next recv by copy or by move keeps its own pa
   options.mailbox_capacity = 64 * 1024;  // 3,000 notes of 130 bytes lap its lanes several times
   auto keeper = scope.spawn<asking::Keeper>("keeper", options);
   constexpr int notes = 3000;
-  const auto text = [](int i) { return "note-" + std::to_string(i) + std::string(120, static_cast<char>('a' + i % 26)); };
+  const auto text = [](int i) {
+    return "note-" + std::to_string(i) + std::string(120, static_cast<char>('a' + i % 26));
+  };
   std::vector<procactor::Future<std::string>> futures;
   for (int i = 0; i < notes; ++i) futures.push_back(keeper.ask<std::string>(asking::Note{text(i)}, 60s));
   keeper.ask<void>(asking::Flush{}, 60s).get();

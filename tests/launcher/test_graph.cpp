@@ -484,8 +484,8 @@ TEST_CASE("a diagnostic renders as file:line:col, the source line and a caret") 
 
 TEST_CASE("a diagnostic writes out the control characters of the strings it quotes") {
   const SourceFile source("t.toml", "to = \"nope\\u001b]0;owned\\u0007\"\n");
-  const Diagnostic diagnostic =
-      source.error_at(SourcePosition{.line = 1, .column = 6, .length = 1}, "route to unknown actor 'nope\x1b]0;owned\x07'");
+  const Diagnostic diagnostic = source.error_at(SourcePosition{.line = 1, .column = 6, .length = 1},
+                                                "route to unknown actor 'nope\x1b]0;owned\x07'");
   CHECK(render(diagnostic) ==
         "t.toml:1:6: error: route to unknown actor 'nope\\x1b]0;owned\\x07'\n"
         "    1 | to = \"nope\\u001b]0;owned\\u0007\"\n      |      ^\n");
