@@ -18,7 +18,6 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -68,7 +67,8 @@ bool is_loopback(std::string host) {
 bool stopped(int pid) {
   if (pid <= 0) return false;
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string stat;  // one line
+  std::getline(in, stat);
   const auto close = stat.rfind(')');
   return close != std::string::npos && close + 2 < stat.size() && (stat[close + 2] == 'T' || stat[close + 2] == 't');
 }
