@@ -67,7 +67,9 @@ int main(int argc, char** argv) {
   }
   if (argc >= 2 && std::strcmp(argv[1], "shutdown-give-up") == 0) {
     auto group = runtime.group("g", {.max_restarts = 0});
-    auto fragile = runtime.spawn<orphan::Fragile>("fragile", {.group = group});
+    procactor::SpawnOptions options;
+    options.group = group;
+    auto fragile = runtime.spawn<orphan::Fragile>("fragile", options);
     // Queued before the shutdown, handled during its drain: the crash
     // takes g over its limit while the runtime shuts down.
     fragile.send(orphan::Die{});
