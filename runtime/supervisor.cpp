@@ -468,6 +468,7 @@ void supervisor::start_due() {
       const bool killed = e.no_restart.load() != 0;
       if (killed || (closed && queued_bytes(process_->shm(), box) == 0)) {
         children_[s].restart_due.reset();
+        children_[s].dead_lettering = true;
         e.state.store(static_cast<std::uint32_t>(killed ? slot_state::killed : slot_state::failed),
                       std::memory_order_release);
         changed_.notify_all();
@@ -483,6 +484,11 @@ void supervisor::start_due() {
     // What waits in its mailbox (a killed one's queue, or what a sender put
     // there as it closed) becomes dead letters, as at any end for good.
     dead_letter_queued(s, why, false);
+    {
+      std::lock_guard guard(mutex_);
+      children_[s].dead_lettering = false;
+      changed_.notify_all();
+    }
     emit({ActorEvent::Kind::exited, children_[s].name, 0, why, {}});
     send_downs(s, false);
   }
@@ -599,7 +605,7 @@ bool supervisor::join(slot_id slot, steady::duration timeout) {
   std::unique_lock lock(mutex_);
   return changed_.wait_for(lock, timeout, [&] {
     slot_entry* e = process_->entry(slot);
-    return e == nullptr || is_terminal(static_cast<slot_state>(e->state.load()));
+    return e == nullptr || (is_terminal(static_cast<slot_state>(e->state.load())) && !children_[slot].dead_lettering);
   });
 }
 

@@ -107,6 +107,9 @@ class supervisor {
     // as it closed (decide_after_exit); bounded, for a run() that returns
     // with messages queued.
     int drain_restarts = 0;
+    // Ended for good, its mailbox not yet emptied into dead letters: join
+    // waits for that, so that dead_letters() is complete once it returns.
+    bool dead_lettering = false;
   };
 
   // A supervision group; [0] is the root.

@@ -156,13 +156,19 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
   // its own check finds the actor gone (actor_died); told() takes what
   // came in after.
   auto ending = [&] {
+    c.dead_lettering = true;
     lock.unlock();
     dead_letter_queued(slot, how, true);
     lock.lock();
   };
   auto told = [&](bool restarting) {
     lock.unlock();
-    if (!restarting) dead_letter_queued(slot, how, false);
+    if (!restarting) {
+      dead_letter_queued(slot, how, false);
+      std::lock_guard guard(mutex_);
+      c.dead_lettering = false;
+      changed_.notify_all();
+    }
     // Told after the state is settled: a listener that looks sees where
     // the actor is going (terminal, or about to restart).
     emit({ActorEvent::Kind::exited, c.name, pid, how, {}});
@@ -355,9 +361,8 @@ void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool b
     if (!d) break;
     taken += d->next - d->position;
     if ((d->head.flags & flag_system) == 0) {
-      if ((d->head.flags & flag_ask) != 0) {
-        process_->reply(d->head.sender, d->head.correlation, errc::no_such_actor, std::as_bytes(std::span(why)));
-      }
+      // Kept and counted before the asker is answered: one that hears
+      // no_such_actor finds the dead letter in.
       DeadLetter letter{c.name, d->head.type, task_name(d->head.type, d->payload),
                         std::string(to_string(errc::no_such_actor)) + ": " + why, ActorRef(d->head.sender),
                         std::vector<std::byte>(d->payload.begin(), d->payload.end()), 0};
@@ -367,6 +372,9 @@ void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool b
       }
       e.dead_letters.fetch_add(1, std::memory_order_relaxed);
       ++count;
+      if ((d->head.flags & flag_ask) != 0) {
+        process_->reply(d->head.sender, d->head.correlation, errc::no_such_actor, std::as_bytes(std::span(why)));
+      }
     }
     queue.commit(*d);
   }

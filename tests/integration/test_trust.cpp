@@ -41,6 +41,14 @@ struct Unhandled {
   template <class A>
   void serialize(A&) {}
 };
+// Handled by no one: its copy into a dead letter takes a while.
+struct Bulk {
+  std::vector<char> bytes;
+  template <class A>
+  void serialize(A& a) {
+    a(bytes);
+  }
+};
 
 }  // namespace trust
 PROCACTOR_MESSAGE(trust::Ask);
@@ -48,6 +56,7 @@ PROCACTOR_MESSAGE(trust::Gate);
 PROCACTOR_MESSAGE(trust::Seq);
 PROCACTOR_MESSAGE(trust::Seen);
 PROCACTOR_MESSAGE(trust::Unhandled);
+PROCACTOR_MESSAGE(trust::Bulk);
 
 namespace trust {
 
@@ -148,6 +157,52 @@ TEST_CASE("dead letters are in rt.dead_letters() as soon as close and join retur
       CHECK(letter.reason.find("no handler") != std::string::npos);
     }
   }
+}
+
+TEST_CASE("an ask answered no_such_actor for a message left queued finds it in dead_letters(), and join waits for all" *
+          doctest::timeout(120)) {
+  int still_queued = 0;
+  for (int round = 0; round < 5; ++round) {
+    actor_scope scope;
+    const procactor::ActorRef numbers = scope.spawn<trust::Numbers>("numbers");
+    numbers.send(trust::Gate{"/nonexistent/procactor-never"});  // holds its mailbox still
+    // 256 KiB: in a dead letter, a fresh copy that takes a while to make.
+    const trust::Bulk bulk{std::vector<char>(256 * 1024, 'b')};
+    int answered_queued = 0;
+    auto settle = [&](procactor::Future<int> ask) {
+      const procactor::error e = ask_error(std::move(ask));
+      INFO(std::string(e.what()));
+      // actor_died: it died while the ask waited for room, unsent.
+      REQUIRE((e.code() == errc::no_such_actor || e.code() == errc::actor_died));
+      if (std::string(e.what()).find("still queued") == std::string::npos) return false;
+      ++answered_queued;
+      // The letter is in before its asker hears of it.
+      CHECK(dead_letters_of(numbers.name()).size() >= static_cast<std::size_t>(answered_queued));
+      return true;
+    };
+    procactor::Future<int> first = numbers.ask<int>(bulk, 60s);
+    procactor::Future<int> second = numbers.ask<int>(bulk, 60s);
+    numbers.kill();
+    settle(std::move(first));
+    // Asked one by one as it ends: each is refused, or queued and answered
+    // by the supervisor's drain as a dead letter; nothing else takes them.
+    for (int i = 0; i < 200; ++i) {
+      std::optional<procactor::Future<int>> ask;
+      try {
+        ask.emplace(numbers.ask<int>(bulk, 60s));
+      } catch (const procactor::error& e) {
+        REQUIRE((e.code() == errc::no_such_actor || e.code() == errc::actor_died));
+        break;
+      }
+      if (!settle(std::move(*ask))) break;
+    }
+    settle(std::move(second));
+    REQUIRE(numbers.join(30s));
+    CHECK(dead_letters_of(numbers.name()).size() == static_cast<std::size_t>(answered_queued + 1));  // + the Gate
+    CHECK(runtime().info(numbers).dead_letters == static_cast<std::uint64_t>(answered_queued + 1));
+    still_queued += answered_queued;
+  }
+  CHECK(still_queued >= 5 * 2);
 }
 
 TEST_CASE("an overwritten slot-table entry is logged, counted and repaired, and no caller waits out its timeout" *
