@@ -138,9 +138,11 @@ struct KillOptions {
 
 // The actor types the graph's plugins register, for check_types(); nullopt
 // when they cannot be listed (the check is then skipped). A plugin that
-// fails to load adds a diagnostic at that plugin's position.
+// fails to load adds a diagnostic at that plugin's position; one that
+// registers no actor type is named in `typeless`, when given.
 [[nodiscard]] std::optional<std::vector<std::string>> list_actor_types(const Graph& graph,
-                                                                       std::vector<Diagnostic>& diagnostics);
+                                                                       std::vector<Diagnostic>& diagnostics,
+                                                                       std::vector<std::string>* typeless = nullptr);
 // Starts a graph that passed every check.
 class graph_run;
 // What a node of a multi-node run adds to a launch (node.cpp): its name, and

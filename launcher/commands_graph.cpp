@@ -47,8 +47,9 @@ std::optional<Graph> load_checked(const std::filesystem::path& file, bool color)
   if (graph != nullptr) {
     std::vector<Diagnostic> found = check_plugin_files(*graph);
     if (found.empty()) {
-      if (auto types = list_actor_types(*graph, found)) {
-        std::vector<Diagnostic> unknown = check_types(*graph, *types);
+      std::vector<std::string> typeless;
+      if (auto types = list_actor_types(*graph, found, &typeless)) {
+        std::vector<Diagnostic> unknown = check_types(*graph, *types, typeless);
         found.insert(found.end(), unknown.begin(), unknown.end());
       }
     }

@@ -193,7 +193,8 @@ void print_died_status(const RunEntry& run) {
 
 }  // namespace
 
-std::optional<std::vector<std::string>> list_actor_types(const Graph& graph, std::vector<Diagnostic>& diagnostics) {
+std::optional<std::vector<std::string>> list_actor_types(const Graph& graph, std::vector<Diagnostic>& diagnostics,
+                                                         std::vector<std::string>* typeless) {
   bool loaded = true;
   // A plugin whose static initialisation throws ends the program inside
   // dlopen; the library says which plugin and what it threw, and the graph
@@ -201,7 +202,9 @@ std::optional<std::vector<std::string>> list_actor_types(const Graph& graph, std
   const std::terminate_handler before = std::set_terminate([] { std::_Exit(exit_usage); });
   for (const auto& plugin : graph.plugins) {
     try {
+      const std::size_t types_before = Runtime::actor_types().size();
       Runtime::load_plugin(plugin.path.string());
+      if (typeless != nullptr && Runtime::actor_types().size() == types_before) typeless->push_back(plugin.as_written);
     } catch (const std::exception& e) {
       diagnostics.push_back(graph.source.error_at(plugin.position, e.what()));
       loaded = false;

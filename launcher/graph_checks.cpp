@@ -7,7 +7,8 @@
 
 namespace procactor::launcher {
 
-std::vector<Diagnostic> check_types(const Graph& graph, const std::vector<std::string>& known_types) {
+std::vector<Diagnostic> check_types(const Graph& graph, const std::vector<std::string>& known_types,
+                                    const std::vector<std::string>& typeless_plugins) {
   std::vector<Diagnostic> diagnostics;
   for (const ActorSpec& actor : graph.actors) {
     // No type, or one that is not a string: the file's own check says so,
@@ -18,6 +19,11 @@ std::vector<Diagnostic> check_types(const Graph& graph, const std::vector<std::s
     std::string message = "unknown actor type '" + actor.type + "'" + did_you_mean(actor.type, known_types);
     if (graph.plugins.empty()) {
       message += "; no plugins are listed in [graph] plugins";
+    }
+    // A plugin built without PROCACTOR_ACTOR (or whose registrations the
+    // linker dropped) loads without complaint: say so where it matters.
+    for (const std::string& plugin : typeless_plugins) {
+      message += "; plugin '" + plugin + "' registers no actor type (PROCACTOR_ACTOR(ns::Type) registers one)";
     }
     diagnostics.push_back(graph.source.error_at(actor.type_position, std::move(message)));
   }

@@ -19,7 +19,8 @@ namespace procactor::launcher {
 
 // "unknown actor type 'X' (did you mean 'Y'?)" for each actor whose type is
 // not among `known_types`; the runtime supplies the list from its plugins.
-[[nodiscard]] std::vector<Diagnostic> check_types(const Graph& graph, const std::vector<std::string>& known_types);
+[[nodiscard]] std::vector<Diagnostic> check_types(const Graph& graph, const std::vector<std::string>& known_types,
+                                                  const std::vector<std::string>& typeless_plugins = {});
 
 // "plugin 'X' not found" for each plugin file that does not exist.
 [[nodiscard]] std::vector<Diagnostic> check_plugin_files(const Graph& graph);

@@ -172,4 +172,22 @@ TEST_CASE("validate names a plugin whose static initialisation throws and exits 
                 r.err);
 }
 
+TEST_CASE("validate names a plugin that registers no actor type when a type the graph needs is unknown" *
+          doctest::timeout(50)) {
+  sandbox box;
+  const std::string typeless = PROCACTOR_CLI_TYPELESS_PLUGIN;
+  const std::string actors = PROCACTOR_CLI_ACTORS_PLUGIN;
+  const fs::path file = box.write("typeless.toml", "version = 1\n[graph]\nname = \"typeless\"\nplugins = [\"" +
+                                                       typeless + "\"]\n[actors.x]\ntype = \"clitest.Relay\"\n");
+  const result r = box.procactor({"validate", file.string()});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("unknown actor type 'clitest.Relay'") != std::string::npos, r.err);
+  CHECK_MESSAGE(r.err.find("plugin '" + typeless + "' registers no actor type") != std::string::npos, r.err);
+  // Beside a plugin that brings the type, it is a plugin like any other.
+  const fs::path both = box.write("both.toml", "version = 1\n[graph]\nname = \"both\"\nplugins = [\"" + typeless +
+                                                   "\", \"" + actors + "\"]\n[actors.x]\ntype = \"clitest.Relay\"\n");
+  const result fine = box.procactor({"validate", both.string()});
+  CHECK_MESSAGE(fine.exit_code == 0, fine.err);
+}
+
 }  // namespace cli
