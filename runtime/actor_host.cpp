@@ -146,7 +146,11 @@ std::optional<Message> actor_host::recv(std::optional<steady::duration> timeout)
       if ((crashes & crash_stalled) != 0) {
         dead_letter(*d, errc::timeout, "a task that ran longer than its stall_timeout; its asker was told");
       } else {
-        dead_letter(*d, errc::poisoned, "crashed the actor " + std::to_string(crashes) + " times");
+        // Named (a pool task by its function), since the asker sees only
+        // this text; how each crash ended is in the log and rt.info().exits.
+        dead_letter(*d, errc::poisoned,
+                    task_name(d->head.type, d->payload) + " crashed " + name_ + " " + std::to_string(crashes) +
+                        " times in a row (how each crash ended: the log, and rt.info(ref).exits)");
       }
       entry_.crash_sender.store(0);
       entry_.crash_count.store(0);
@@ -399,10 +403,10 @@ std::optional<Message> ActorBase::recv() {
   return host->recv();
 }
 
-std::optional<Message> ActorBase::recv(std::chrono::milliseconds timeout) {
+std::optional<Message> ActorBase::recv_within(detail::clock::duration timeout) {
   auto* host = detail::actor_host::current();
   if (host == nullptr) throw error(errc::not_supervisor, "recv() called outside an actor process");
-  return host->recv(detail::bounded(timeout));
+  return host->recv(timeout);
 }
 
 int ActorBase::replica() const {

@@ -257,8 +257,8 @@ Group Runtime::group(std::string_view name, GroupOptions options, Group parent) 
 }
 void Runtime::monitor(ActorRef ref) { impl_->supervisor->monitor(ref.slot(), true); }
 void Runtime::demonitor(ActorRef ref) { impl_->supervisor->monitor(ref.slot(), false); }
-std::optional<Down> Runtime::next_down(std::chrono::milliseconds timeout) {
-  return impl_->supervisor->next_down(detail::bounded(timeout));
+std::optional<Down> Runtime::next_down_within(detail::clock::duration timeout) {
+  return impl_->supervisor->next_down(timeout);
 }
 std::optional<std::string> Runtime::gave_up() const { return impl_->supervisor->gave_up(); }
 void Runtime::signal(ActorRef ref, int sig) { impl_->supervisor->signal(ref.slot(), sig); }

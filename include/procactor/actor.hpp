@@ -177,7 +177,10 @@ class ActorBase {
   // turn would either commit the skipped ones unhandled or hold the lane
   // behind them. Keep what is to be dealt with later in a queue of your
   // own; to wait for one answer, ask() (README, "Actors").
-  std::optional<Message> recv(std::chrono::milliseconds timeout);
+  template <class Rep, class Period>
+  std::optional<Message> recv(std::chrono::duration<Rep, Period> timeout) {
+    return recv_within(detail::bounded(timeout));
+  }
 
   // Sends `message` to this actor every `interval`, the first time one
   // interval from now. Fixed rate: ticks are due at start + k * interval
@@ -230,6 +233,11 @@ class ActorBase {
   [[nodiscard]] static ActorRef find(std::string_view actor_name) {
     return ActorRef(detail::find(actor_name));
   }
+
+ private:
+  // recv(timeout) with the timeout already bounded (detail::bounded): a
+  // duration of any unit, hours::max() included, reaches here intact.
+  std::optional<Message> recv_within(detail::clock::duration timeout);
 };
 
 template <class Derived, registered_message... Handled>

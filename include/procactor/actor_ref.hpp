@@ -57,7 +57,8 @@ class ActorRef {
   // Graceful: what is queued is handled first, then the actor exits with 0.
   void close() const { detail::close(slot_); }
   // Waits until the actor has exited for good; false on timeout.
-  bool join(std::chrono::milliseconds timeout = std::chrono::hours(24 * 365)) const {
+  template <class Rep = std::chrono::milliseconds::rep, class Period = std::milli>
+  bool join(std::chrono::duration<Rep, Period> timeout = std::chrono::hours(24 * 365)) const {
     return detail::join(slot_, detail::bounded(timeout));
   }
   // SIGKILL, and no restart. (A kill from outside the runtime is a crash and

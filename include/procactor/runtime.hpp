@@ -260,7 +260,10 @@ class Runtime {
   void monitor(ActorRef ref);
   void demonitor(ActorRef ref);
   // The next Down for this program; nullopt after `timeout`.
-  std::optional<Down> next_down(std::chrono::milliseconds timeout);
+  template <class Rep, class Period>
+  std::optional<Down> next_down(std::chrono::duration<Rep, Period> timeout) {
+    return next_down_within(detail::bounded(timeout));
+  }
   // Why supervision ended, once the root group gave up; nullopt before.
   [[nodiscard]] std::optional<std::string> gave_up() const;
   // Sends `signal` to the actor's process; its exit is handled by policy.
@@ -290,6 +293,8 @@ class Runtime {
   static void run_if_child();
 
  private:
+  std::optional<Down> next_down_within(detail::clock::duration timeout);
+
   struct impl;
   std::unique_ptr<impl> impl_;
 };

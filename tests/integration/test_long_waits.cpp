@@ -62,6 +62,26 @@ PROCACTOR_ACTOR(long_waits::SlowStop);
 
 using namespace itest;
 
+// join, next_down and recv took std::chrono::milliseconds: hours::max()
+// and seconds::max() overflowed as they were converted, before the bound,
+// and a wait "for ever" returned false or nullopt at once.
+TEST_CASE("join and next_down with hours::max() or seconds::max() wait for the end" * doctest::timeout(60)) {
+  temp_dir dir;
+  actor_scope scope;
+  procactor::SpawnOptions options;
+  options.params.set("journal", dir.file("journal")).set("stop_ms", std::int64_t{300});
+  const procactor::ActorRef slow = scope.spawn<long_waits::SlowStop>("slow-stop", options);
+  slow.ask<void>(long_waits::Ping{}, 30s).get();  // running, on_start done
+  runtime().monitor(slow);
+  slow.close();
+  const std::optional<procactor::Down> down = runtime().next_down(std::chrono::hours::max());
+  REQUIRE(down.has_value());
+  CHECK(down->actor == slow);
+  CHECK(slow.join(std::chrono::hours::max()));
+  CHECK(slow.join(std::chrono::seconds::max()));
+  CHECK(read_lines(dir.file("journal")) == std::vector<std::string>{"stopped"});
+}
+
 TEST_CASE("a send into a full lane with send_timeout at milliseconds::max() waits for room" * doctest::timeout(60)) {
   actor_scope scope;
   temp_dir dir;
