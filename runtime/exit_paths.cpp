@@ -1,8 +1,11 @@
 #include "exit_paths.hpp"
 
 #include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -11,10 +14,37 @@ namespace {
 
 char g_run_name[name_length];
 std::atomic<int> g_pids[max_slots];
+// The fork server, the guardian (and the one that replaces it), two spares
+// and one on its way: room to spare.
+std::atomic<int> g_helpers[16];
 struct sigaction g_previous[NSIG];
 std::atomic<bool> g_fatal_signal{false};
 
+std::int64_t monotonic_ns() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+// Waits (at most until `deadline`) for the children of process group
+// `group`, killed just now (an actor and what it forked, or the fork server
+// and the spares it made, which share its group until they become actors),
+// so that none outlives the program as a zombie for init to reap. ECHILD:
+// none is left in it (a supervisor thread may have reaped one first).
+void reap_group(int group, std::int64_t deadline) noexcept {
+  for (;;) {
+    const int r = ::waitpid(-group, nullptr, WNOHANG);
+    if (r > 0) continue;
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return;
+    if (monotonic_ns() >= deadline) return;
+    const timespec pause{0, 200'000};
+    ::nanosleep(&pause, nullptr);
+  }
+}
+
 void on_fatal_signal(int sig) {
+  const int saved_errno = errno;
   // First, so that the supervisor's threads, which see the actors die
   // from here on, neither restart them nor log their deaths as crashes.
   g_fatal_signal.store(true, std::memory_order_seq_cst);
@@ -22,8 +52,29 @@ void on_fatal_signal(int sig) {
     const int p = pid.load(std::memory_order_relaxed);
     if (p > 0) ::kill(-p, SIGKILL);
   }
+  // Each helper leads a process group of its own, unless killed before it
+  // made it.
+  for (auto& helper : g_helpers) {
+    const int p = helper.load(std::memory_order_relaxed);
+    if (p <= 0) continue;
+    ::kill(-p, SIGKILL);
+    ::kill(p, SIGKILL);
+  }
   remove_run_segments(g_run_name);
+  // A few seconds of grace in all: a killed process is gone in microseconds
+  // to milliseconds, unless the machine is very busy.
+  const std::int64_t deadline = monotonic_ns() + 3'000'000'000;
+  for (auto& pid : g_pids) {
+    if (const int p = pid.load(std::memory_order_relaxed); p > 0) reap_group(p, deadline);
+  }
+  for (auto& helper : g_helpers) {
+    if (const int p = helper.load(std::memory_order_relaxed); p > 0) reap_group(p, deadline);
+  }
+  // What an actor forked, killed with its group, came to this subreaper.
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
   sigaction(sig, &g_previous[sig], nullptr);
+  errno = saved_errno;
   ::raise(sig);
 }
 
@@ -37,7 +88,8 @@ void install_exit_paths(const std::string& run) {
   if (installed) return;
   installed = true;
   std::atexit(on_exit_cleanup);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) {
+  // SIGABRT: std::terminate's (an uncaught exception), abort()'s.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT}) {
     struct sigaction current {};
     sigaction(sig, nullptr, &current);
     if (current.sa_handler != SIG_DFL) continue;
@@ -50,6 +102,22 @@ void install_exit_paths(const std::string& run) {
 
 void record_actor_pid(std::uint32_t slot, int pid) noexcept {
   if (slot < max_slots) g_pids[slot].store(pid, std::memory_order_relaxed);
+}
+
+void record_helper_pid(int pid) noexcept {
+  if (pid <= 0) return;
+  for (auto& helper : g_helpers) {
+    int free = 0;
+    if (helper.compare_exchange_strong(free, pid, std::memory_order_relaxed)) return;
+  }
+}
+
+void forget_helper_pid(int pid) noexcept {
+  if (pid <= 0) return;
+  for (auto& helper : g_helpers) {
+    int mine = pid;
+    if (helper.compare_exchange_strong(mine, 0, std::memory_order_relaxed)) return;
+  }
 }
 
 bool fatal_signal_arrived() noexcept { return g_fatal_signal.load(std::memory_order_seq_cst); }

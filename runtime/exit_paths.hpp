@@ -1,7 +1,8 @@
 // What a signal to the supervising program leaves behind: nothing. Ctrl-C,
-// kill(1) and a fatal signal kill every actor's process group and remove the
-// run's shared memory before the signal takes its course; atexit does the
-// same for a normal exit. Async-signal-safe state only.
+// kill(1), abort() and a fatal signal kill every actor's process group and
+// the run's helpers, reap them (no zombie is left to init) and remove the
+// run's shared memory before the signal takes its course; atexit removes
+// the memory at a normal exit. Async-signal-safe state only.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,11 @@ namespace procactor::detail {
 void install_exit_paths(const std::string& run);
 // The pid whose process group a fatal signal kills for `slot` (0: none).
 void record_actor_pid(std::uint32_t slot, int pid) noexcept;
+// A helper of the run (the fork server, the guardian, a spare), which a
+// fatal signal kills and reaps too. Forgotten as soon as it is reaped (or
+// has become an actor), before its pid can be another process's.
+void record_helper_pid(int pid) noexcept;
+void forget_helper_pid(int pid) noexcept;
 // True once a fatal signal's handler has begun killing the actors: their
 // deaths are the program's end, not crashes to restart.
 bool fatal_signal_arrived() noexcept;

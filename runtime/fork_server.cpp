@@ -17,6 +17,7 @@
 #include <span>
 #include <string_view>
 
+#include "exit_paths.hpp"
 #include "guardian.hpp"
 #include "procactor/runtime.hpp"
 #include "spawn_support.hpp"
@@ -72,7 +73,6 @@ void become_child(int parent) {
   ::close(server_socket);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) _exit(1);
-  ::setpgid(0, 0);  // its own process group, as an exec'd actor has
   unblock_signals();
 }
 
@@ -142,6 +142,11 @@ int send_with_descriptors(int fd, std::span<const iovec> data, std::span<const i
 // In the new actor process: its descriptors and environment, then the
 // actor (Runtime::run_if_child never returns in an actor process).
 [[noreturn]] void become_actor(char* environment, const request& r) {
+  // Its own process group, as an exec'd actor has (the supervisor sets it
+  // too). A spare stays in the server's until here, so that one kill of
+  // that group takes the server and every spare it made, also one whose
+  // pid the supervisor has not been told yet (exit_paths.cpp).
+  ::setpgid(0, 0);
   for (int i = 0; i < r.count; ++i) {
     if (r.fds[i] != r.header.targets[i]) {
       ::dup2(r.fds[i], r.header.targets[i]);
@@ -306,6 +311,7 @@ bool fork_server::start() {
   }
   ::close(ends[1]);
   pid_ = pid;
+  record_helper_pid(pid);
   socket_ = ends[0];
   return true;
 }
@@ -368,6 +374,7 @@ void fork_server::collect_spares(collect how) {
     --asked_;
     if (reply.pid > 0 && reply.socket >= 0) {
       spares_.push_back({reply.pid, reply.socket});
+      record_helper_pid(reply.pid);
     } else if (reply.socket >= 0) {
       ::close(reply.socket);
     }
@@ -429,6 +436,7 @@ int fork_server::spawn(const std::vector<std::string>& environment,
     const int sent = send_request(next.socket, become, bytes, descriptors);
     ::close(next.socket);
     if (sent == 0) {
+      forget_helper_pid(next.pid);  // an actor now, which the supervisor records as one
       top_up();
       return next.pid;
     }
@@ -442,6 +450,7 @@ int fork_server::spawn(const std::vector<std::string>& environment,
 std::optional<int> fork_server::reap_if_dead() noexcept {
   int status = 0;
   if (pid_ <= 0 || ::waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+  forget_helper_pid(pid_);
   pid_ = -1;
   // Its answers that came before its death carry spares: taken, so that
   // each is reaped at the end like the others.
@@ -454,6 +463,7 @@ void fork_server::reap(int pid) noexcept {
   ::kill(pid, SIGKILL);
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
+  forget_helper_pid(pid);
 }
 
 void fork_server::stop() noexcept {
@@ -474,6 +484,7 @@ void fork_server::stop() noexcept {
     int status;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
+    forget_helper_pid(pid_);
   }
   pid_ = -1;
 }

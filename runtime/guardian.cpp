@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "arena.hpp"
+#include "exit_paths.hpp"
 #include "fork_server.hpp"
 #include "procactor/error.hpp"
 #include "spawn_support.hpp"
@@ -28,6 +29,7 @@ guardian start_guardian(const std::string& executable, const std::string& run, f
     if (const int pid = forks.spawn_guardian(ends[0], run); pid > 0) {
       ::close(ends[0]);
       g.pid = pid;
+      record_helper_pid(pid);
       g.pipe = ends[1];
       return g;
     }
@@ -50,6 +52,7 @@ guardian start_guardian(const std::string& executable, const std::string& run, f
     ::close(ends[1]);
     throw_system_error("posix_spawn of the shared-memory guardian", rc);
   }
+  record_helper_pid(g.pid);
   g.pipe = ends[1];
   return g;
 }
@@ -61,6 +64,7 @@ void stop_guardian(guardian& g) noexcept {
     int status;
     while (::waitpid(g.pid, &status, 0) < 0 && errno == EINTR) {
     }
+    forget_helper_pid(g.pid);
   }
   g.pid = -1;
 }

@@ -631,6 +631,7 @@ void supervisor::watch_helpers() {
   int status = 0;
   if (guardian_.pid <= 0 || ::waitpid(guardian_.pid, &status, WNOHANG) != guardian_.pid) return;
   const pid_t old = guardian_.pid;
+  forget_helper_pid(old);
   if (guardian_.pipe >= 0) ::close(guardian_.pipe);
   guardian_ = {};
   try {

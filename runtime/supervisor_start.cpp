@@ -60,7 +60,7 @@ void supervisor::start(slot_id slot) {
       // Its own process group exists before its pid is published: a child
       // the server has just cloned makes it first thing, but a kill of the
       // group (`ref.kill()`, a stop) before that found none and was lost.
-      // Both sides set it, as a shell does; a spare has it already.
+      // Both sides set it, as a shell does (a spare is in the server's until then).
       ::setpgid(pid, pid);
     } else {
       log_line("supervisor", std::string("the fork server failed (") + std::strerror(-forked) +

@@ -15,6 +15,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -208,6 +210,75 @@ TEST_CASE("a SIGKILLed supervisor takes its actors with it and its guardian remo
   CHECK(eventually([&] { return reap_orphans("procactor-guard") == own_guardians; }));
   CHECK(eventually([&] { return reap_orphans("procactor-fork") == own_servers; }));
   CHECK(eventually([&] { return reap_orphans("procactor-spare") == own_spares; }));
+}
+
+TEST_CASE("a supervisor ended by SIGINT or SIGTERM or abort reaps its actors and helpers: none is left to init" *
+          doctest::timeout(90)) {
+  int sig = SIGINT;
+  SUBCASE("SIGINT") {}
+  SUBCASE("SIGTERM") { sig = SIGTERM; }
+  SUBCASE("SIGABRT (what an uncaught exception ends in)") { sig = SIGABRT; }
+  CAPTURE(sig);
+  // No core file from the abort (the soft limit only, inherited).
+  rlimit core{};
+  ::getrlimit(RLIMIT_CORE, &core);
+  core.rlim_cur = 0;
+  ::setrlimit(RLIMIT_CORE, &core);
+  // Orphans come here, not to init, where the check below would not see them.
+  int subreaper = 0;
+  REQUIRE(::prctl(PR_GET_CHILD_SUBREAPER, &subreaper) == 0);
+  REQUIRE(subreaper == 1);
+  int out = -1;
+  const pid_t helper = start_helper("spawn", &out);
+  struct reaper {
+    pid_t pid;
+    ~reaper() {
+      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } helper_guard{helper};
+  const std::string line = read_line(out, std::chrono::seconds(30));
+  ::close(out);
+  std::istringstream fields(line);
+  int reported = 0;
+  fields >> reported;
+  REQUIRE(reported == helper);
+  // Its children: the 3 actors, the fork server, the guardian, the spares.
+  std::vector<probe::process_status> children = probe::children_of(helper);
+  REQUIRE(children.size() >= 5);
+
+  REQUIRE(::kill(helper, sig) == 0);
+  int status = 0;
+  REQUIRE(::waitpid(helper, &status, 0) == helper);
+  helper_guard.pid = 0;
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == sig);
+  // What a process leaves when it ends is re-parented at once (here: this
+  // test is a subreaper). The supervisor reaped each of its children
+  // before it ended, so none came here, alive or a zombie.
+  for (const auto& child : children) {
+    CAPTURE(child.pid);
+    CAPTURE(child.command);
+    int child_status = 0;
+    const pid_t r = ::waitpid(child.pid, &child_status, WNOHANG);
+    CHECK_MESSAGE((r < 0 && errno == ECHILD), "left behind for another process to reap");
+    if (r == 0) {
+      ::kill(child.pid, SIGKILL);
+      ::waitpid(child.pid, nullptr, 0);
+    }
+  }
+  CHECK(probe::run_segments(helper).empty());
+  for (const auto& name : probe::run_segments(helper)) probe::remove_segment(name);
+}
+
+TEST_CASE("a ref used after its Runtime was destroyed says the Runtime is gone" * doctest::timeout(60)) {
+  int out = -1;
+  const pid_t helper = start_helper("after-destroy", &out);
+  const std::string line = read_line(out, std::chrono::seconds(30));
+  ::close(out);
+  int status = 0;
+  REQUIRE(::waitpid(helper, &status, 0) == helper);
+  CHECK(WIFEXITED(status));
+  CHECK_MESSAGE(line.find("the procactor::Runtime of this process has been destroyed") != std::string::npos, line);
 }
 
 TEST_CASE("the start-up sweep removes the segments of a dead supervisor and keeps a live one's in another PID namespace" *
