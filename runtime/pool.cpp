@@ -186,6 +186,14 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
       ended(worker, std::move(task), e.code(), e.message(), nullptr);
       return;
     }
+    // Refused as it was sent (the worker had ended for good): the ask is
+    // over already, and the task never reached the worker.
+    if (detail::is_ready(*asked)) {
+      if (const errc code = detail::outcome(*asked); code == errc::no_such_actor || code == errc::closed) {
+        ended(worker, std::move(task), code, {}, nullptr);
+        return;
+      }
+    }
     detail::on_done(asked, [self = shared_from_this(), worker, asked, task = std::move(task)]() mutable {
       self->ended(worker, std::move(task), detail::outcome(*asked), {}, asked);
     });
@@ -221,6 +229,12 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
       (void)detail::fulfil(*orphan.future, errc::no_such_actor, std::as_bytes(std::span(text)), 0);
     }
     if (again) return;
+    if (lost && !asked) {
+      // Refused as it was sent: it never reached the worker.
+      const std::string text = none + ": the task never started";
+      (void)detail::fulfil(*task.future, errc::no_such_actor, std::as_bytes(std::span(text)), 0);
+      return;
+    }
     if (lost) {
       const std::string text = none + "; it had this task";
       (void)detail::fulfil(*task.future, errc::actor_died, std::as_bytes(std::span(text)), 0);

@@ -22,6 +22,7 @@ std::unique_ptr<process>& instance() {
   static std::unique_ptr<process> p;
   return p;
 }
+std::atomic<bool> g_ever_installed{false};
 
 // The longest a waiter sleeps before it re-checks the actor it waits on.
 constexpr auto liveness_slice = std::chrono::milliseconds(50);
@@ -29,7 +30,7 @@ constexpr auto liveness_slice = std::chrono::milliseconds(50);
 process& need_process() {
   process* p = process::current();
   if (p == nullptr) {
-    throw error(errc::not_supervisor, "no procactor::Runtime has been constructed in this process");
+    throw error(errc::not_supervisor, process::none_reason());
   }
   return *p;
 }
@@ -63,7 +64,14 @@ process::~process() {
 }
 
 process* process::current() noexcept { return instance().get(); }
-void process::install(std::unique_ptr<process> p) { instance() = std::move(p); }
+void process::install(std::unique_ptr<process> p) {
+  g_ever_installed.store(true);
+  instance() = std::move(p);
+}
+const char* process::none_reason() noexcept {
+  return g_ever_installed.load() ? "the procactor::Runtime of this process has been destroyed, and its actors with it"
+                                 : "no procactor::Runtime has been constructed in this process";
+}
 void process::uninstall() { instance().reset(); }
 
 slot_entry* process::entry(slot_id slot) const noexcept {
@@ -260,15 +268,15 @@ std::shared_ptr<pending> process::ask(slot_id target, outgoing message, steady::
   const auto idle_for = now.time_since_epoch() - std::chrono::nanoseconds(last_await_end_.load());
   state->peer_asleep = take_woke_sleeper() && idle_for > asker_idle;
   if (sent != errc::ok) {
-    std::string why = sent == errc::no_such_actor
-                          ? target == supervisor_slot
-                                ? "the supervising program has no mailbox: it takes no asks"
-                                : "ask of " + name_of(target) + " failed: it " +
-                                      (entry(target) == nullptr ? "names no actor" : "has ended for good")
-                      : sent == errc::too_large || sent == errc::arena_exhausted
-                          ? describe_failure(sent, message.payload.size())
-                      : sent == errc::closed ? std::string("the asked actor takes no more messages: its mailbox was closed")
-                          : "the request could not be sent: " + std::string(to_string(sent));
+    std::string why =
+        sent == errc::no_such_actor ? target == supervisor_slot
+                                          ? "the supervising program has no mailbox: it takes no asks"
+                                          : "ask of " + name_of(target) + " failed: it " +
+                                                (entry(target) == nullptr ? "names no actor" : "has ended for good")
+        : sent == errc::too_large || sent == errc::arena_exhausted
+            ? "ask of " + name_of(target) + " failed: " + describe_failure(sent, message.payload.size())
+        : sent == errc::closed ? std::string("the asked actor takes no more messages: its mailbox was closed")
+                               : "the request could not be sent: " + std::string(to_string(sent));
     complete(state->correlation, sent == errc::actor_died ? errc::actor_died : sent, std::as_bytes(std::span(why)));
   }
   return state;
@@ -284,6 +292,9 @@ std::string process::describe_failure(errc code, std::size_t bytes) const {
              std::to_string(arena_.size()) + " bytes in use (raise Options::arena_size), or /dev/shm is full";
     case errc::corrupt:
       return "the run's shared memory failed a check (see the log)";
+    case errc::timeout:
+      return "timeout: its mailbox stayed full until the send's deadline (the timeout given, or "
+             "Options::send_timeout): the actor takes messages slower than they come, or is stuck or down";
     default:
       return std::string(to_string(code));
   }

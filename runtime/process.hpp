@@ -70,6 +70,9 @@ class process {
   static process* current() noexcept;
   static void install(std::unique_ptr<process> p);
   static void uninstall();
+  // Why there is no process now: none was made, or the Runtime that made it
+  // is gone (said by errc::not_supervisor).
+  static const char* none_reason() noexcept;
 
   [[nodiscard]] const arena& shm() const noexcept { return arena_; }
   [[nodiscard]] slot_id self() const noexcept { return self_; }

@@ -203,7 +203,7 @@ void timer_service::fire(entry e, steady::time_point now) {
 std::shared_ptr<timer_state> start_timer(slot_id target, type_id type, std::span<const std::byte> payload,
                                          clock::duration delay, clock::duration interval) {
   process* p = process::current();
-  if (p == nullptr) throw error(errc::not_supervisor, "no procactor::Runtime has been constructed in this process");
+  if (p == nullptr) throw error(errc::not_supervisor, process::none_reason());
   return p->timers().start(target, type, payload, delay, interval);
 }
 

@@ -55,6 +55,23 @@ PROCACTOR_ACTOR(orphan::Idler);
 PROCACTOR_ACTOR(orphan::Fragile);
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "after-destroy") == 0) {
+    // A ref used after its Runtime is gone: the error says so.
+    procactor::ActorRef idler;
+    {
+      procactor::Runtime runtime(argc, argv);
+      idler = runtime.spawn<orphan::Idler>("idler");
+    }
+    std::string line;
+    try {
+      idler.send(orphan::Never{});
+      line = "sent\n";
+    } catch (const procactor::error& e) {
+      line = std::string(procactor::to_string(e.code())) + ": " + e.message() + "\n";
+    }
+    (void)!::write(STDOUT_FILENO, line.data(), line.size());
+    return 0;
+  }
   procactor::Runtime runtime(argc, argv);
   if (argc >= 2 && std::strcmp(argv[1], "hold") == 0) {
     // Names its own arena (its pid is this pid namespace's, which may

@@ -240,6 +240,26 @@ TEST_CASE("a Worker whose one worker is killed by hand mid-task fails that task 
   worker.reset();  // returns: nothing is left to wait for
 }
 
+TEST_CASE("a task submitted after every worker was killed by hand fails no_such_actor: it never started" *
+          doctest::timeout(120)) {
+  procactor::Pool pool(runtime(), 2, pool_options());
+  REQUIRE(pool.submit(pooling::my_pid).get() > 0);
+  for (const auto& w : pool.workers()) w.kill();
+  for (const auto& w : pool.workers()) REQUIRE(w.join(30s));
+  // The pool learns of their end from this task: each worker refuses it.
+  for (int i = 0; i < 3; ++i) {
+    auto task = pool.submit(pooling::my_pid);
+    try {
+      (void)task.get();
+      FAIL("the task returned");
+    } catch (const procactor::error& e) {
+      CHECK(e.code() == errc::no_such_actor);
+      CHECK_MESSAGE(e.message().find("the task never started") != std::string::npos, e.message());
+    }
+  }
+  CHECK(pool.in_flight() == 0);
+}
+
 TEST_CASE("a pool worker SIGKILLed in the middle of a task is replaced and the task's result is still right" *
           doctest::timeout(90)) {
   temp_dir dir;
@@ -297,6 +317,10 @@ TEST_CASE("a pool task that crashes its worker every time ends as errc::poisoned
     FAIL("the crashing task returned");
   } catch (const procactor::error& e) {
     CHECK(e.code() == errc::poisoned);
+    // The asker sees only this text: it names the task and the worker.
+    CHECK_MESSAGE(e.message().find("procactor.task(pooling::crash_worker) crashed " + worker.name() + " 3 times") !=
+                      std::string::npos,
+                  e.message());
   }
   CHECK(runtime().info(worker).restarts == poison_limit);
   REQUIRE(eventually([&] { return !dead_letters_of(worker.name()).empty(); }));
