@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <span>
@@ -334,11 +335,46 @@ int send_request(int fd, request_kind kind, const std::string& environment,
   return send_with_descriptors(fd, parts, {fds, descriptors.size()});
 }
 
+// True when the process `pid` is stopped (SIGSTOP, a debugger): a spare in
+// that state would take a start's request and leave the actor "starting"
+// for ever.
+bool stopped(int pid) noexcept {
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char text[256];
+  const ssize_t n = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  text[n] = '\0';
+  // "pid (comm) S ...": the state follows the last ')'.
+  const char* end = std::strrchr(text, ')');
+  return end != nullptr && end[1] == ' ' && (end[2] == 'T' || end[2] == 't');
+}
+
 }  // namespace
 
 // One answer of the server; with `wait` false, none (false) when none is
 // there yet.
-bool fork_server::receive_reply(fork_reply_data& out, bool wait) {
+bool fork_server::receive_reply(fork_reply_data& out, int wait_ms) {
+  const bool wait = wait_ms > 0;
+  out = {};
+  if (wait) {
+    pollfd answer{socket_, POLLIN, 0};
+    int ready;
+    while ((ready = ::poll(&answer, 1, wait_ms)) < 0 && errno == EINTR) {
+    }
+    if (ready == 0) {
+      // Stopped (SIGSTOP, a debugger) or wedged: it would hold this start,
+      // or the run's end, for ever. Killed; watch_helpers or stop reaps it.
+      if (pid_ > 0) ::kill(pid_, SIGKILL);
+      lost();
+      failure_ = ETIMEDOUT;
+      out.pid = -ETIMEDOUT;
+      return false;
+    }
+  }
   fork_reply reply{};
   iovec part{&reply, sizeof reply};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
@@ -350,7 +386,6 @@ bool fork_server::receive_reply(fork_reply_data& out, bool wait) {
   ssize_t got;
   while ((got = ::recvmsg(socket_, &message, MSG_CMSG_CLOEXEC | (wait ? 0 : MSG_DONTWAIT))) < 0 && errno == EINTR) {
   }
-  out = {};
   if (got < 0 && !wait && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
   if (got != sizeof reply) {
     out.pid = -(errno != 0 ? errno : EPIPE);
@@ -366,11 +401,11 @@ bool fork_server::receive_reply(fork_reply_data& out, bool wait) {
   return true;
 }
 
-void fork_server::collect_spares(collect how) {
+void fork_server::collect_spares(collect how, int wait_ms) {
   while (asked_ > 0 && socket_ >= 0) {
     fork_reply_data reply;
     const bool wait = how == collect::all || (how == collect::one && spares_.empty());
-    if (!receive_reply(reply, wait)) return;
+    if (!receive_reply(reply, wait ? wait_ms : 0)) return;
     --asked_;
     if (reply.pid > 0 && reply.socket >= 0) {
       spares_.push_back({reply.pid, reply.socket});
@@ -399,13 +434,14 @@ void fork_server::lost() noexcept {
 
 int fork_server::ask_server(std::uint32_t kind, const std::string& bytes,
                             const std::vector<std::pair<int, int>>& descriptors) {
-  if (socket_ < 0) return -ENOTCONN;
+  if (socket_ < 0) return -failure_;
   if (const int sent = send_request(socket_, static_cast<request_kind>(kind), bytes, descriptors); sent != 0) {
     lost();
     return sent;
   }
   fork_reply_data reply;
-  if (!receive_reply(reply, true)) return reply.pid < 0 ? reply.pid : -EPIPE;  // the caller falls back to exec
+  if (!receive_reply(reply, answer_timeout_ms))
+    return reply.pid < 0 ? reply.pid : -EPIPE;  // the caller falls back to exec
   if (reply.socket >= 0) ::close(reply.socket);
   return reply.pid;
 }
@@ -433,6 +469,11 @@ int fork_server::spawn(const std::vector<std::string>& environment,
     // The oldest spare becomes the actor: the request goes to it directly.
     const spare next = spares_.front();
     spares_.pop_front();
+    if (stopped(next.pid)) {
+      ::close(next.socket);
+      reap(next.pid);  // SIGKILL ends a stopped process too
+      continue;
+    }
     const int sent = send_request(next.socket, become, bytes, descriptors);
     ::close(next.socket);
     if (sent == 0) {
@@ -468,8 +509,9 @@ void fork_server::reap(int pid) noexcept {
 
 void fork_server::stop() noexcept {
   // Every spare asked for, also one still on its way: each is a child of
-  // this process, to reap.
-  collect_spares(collect::all);
+  // this process, to reap. A server that does not answer within the grace
+  // (stopped from outside) is killed rather than waited for.
+  collect_spares(collect::all, helper_grace_ms);
   for (const spare& s : spares_) {
     ::close(s.socket);
     reap(s.pid);
@@ -481,9 +523,7 @@ void fork_server::stop() noexcept {
   }
   socket_ = -1;
   if (pid_ > 0) {
-    int status;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
+    (void)reap_or_kill(pid_, helper_grace_ms);
     forget_helper_pid(pid_);
   }
   pid_ = -1;

@@ -29,6 +29,7 @@
 // environment) starts every actor with posix_spawn + exec instead.
 #pragma once
 
+#include <cerrno>
 #include <deque>
 #include <optional>
 #include <string>
@@ -82,13 +83,19 @@ class fork_server {
   // the time to get ready while the one before it was handed over.
   static constexpr std::size_t kept_spares = 2;
 
+  // How long an answer of the server is waited for: one that does not come
+  // (the server stopped from outside) must not hold a start, or the run's
+  // end, for ever. The server is then killed and counted lost.
+  static constexpr int answer_timeout_ms = 5000;
+
   static void reap(int pid) noexcept;  // a child of this process: SIGKILL, then waitpid
-  bool receive_reply(fork_reply_data& out, bool wait);
+  // One answer, waited for up to `wait_ms` (0: none when none is there).
+  bool receive_reply(fork_reply_data& out, int wait_ms);
   void top_up();                   // asks the server for spares up to kept_spares
   // Takes the server's answers: those there now, or also waiting for one
   // when no spare is in hand, or for every spare asked for.
   enum class collect { ready, one, all };
-  void collect_spares(collect how);
+  void collect_spares(collect how, int wait_ms = answer_timeout_ms);
   void lost() noexcept;            // the server is gone
   // Sends the server a request of `kind` and waits for its answer: the
   // pid of the child it made, or -errno.
@@ -98,6 +105,7 @@ class fork_server {
   int socket_ = -1;
   std::deque<spare> spares_;  // oldest first
   int asked_ = 0;             // spares asked for and not yet collected
+  int failure_ = ENOTCONN;    // why the server is lost, once it is
   std::string run_;           // "PROCACTOR_RUN=<name>\0": what a spare opens ahead
 };
 

@@ -23,6 +23,7 @@ guardian start_guardian(const std::string& executable, const std::string& run, f
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) != 0) throw_system_error("pipe2 for the guardian", errno);
   guardian g;
+  g.run = run;
   if (forks.running()) {
     // A clone of the fork server: no second load of the program, which on a
     // 2-CPU machine took the CPU the first actors' starts need.
@@ -60,11 +61,12 @@ guardian start_guardian(const std::string& executable, const std::string& run, f
 void stop_guardian(guardian& g) noexcept {
   if (g.pipe >= 0) ::close(g.pipe);
   g.pipe = -1;
+  // One stopped from outside would never finish: killed after a grace, and
+  // its work done here.
   if (g.pid > 0) {
-    int status;
-    while (::waitpid(g.pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    const bool killed = reap_or_kill(g.pid, helper_grace_ms);
     forget_helper_pid(g.pid);
+    if (killed && !g.run.empty()) remove_run_segments(g.run.c_str());
   }
   g.pid = -1;
 }

@@ -24,6 +24,7 @@ namespace procactor::detail {
 struct guardian {
   int pipe = -1;  // the write end; closing it lets the guardian finish
   pid_t pid = -1;
+  std::string run;  // whose segments it removes; stop_guardian does when it had to kill it
 };
 
 class fork_server;

@@ -1,12 +1,19 @@
 #include "spawn_support.hpp"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <span>
+#include <thread>
 
 extern char** environ;
 
@@ -75,6 +82,42 @@ void set_command_line(const std::string& text) {
   if (region.empty()) return;
   std::memset(region.data(), 0, region.size());
   std::memcpy(region.data(), text.data(), std::min(text.size(), region.size() - 1));
+}
+
+bool reap_within(pid_t pid, int ms, int* status) noexcept {
+  int ignored = 0;
+  int* out = status != nullptr ? status : &ignored;
+  if (pid <= 0) return true;
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) {
+    // Readable once it has ended: a stopped child never makes it so.
+    pollfd gone{pidfd, POLLIN, 0};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    for (;;) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+      const int ready = ::poll(&gone, 1, static_cast<int>(std::max<long long>(left, 0)));
+      if (ready >= 0 || errno != EINTR) break;
+    }
+    ::close(pidfd);
+    const pid_t got = ::waitpid(pid, out, WNOHANG);
+    return got == pid || (got < 0 && errno == ECHILD);
+  }
+  // No pidfd (an old kernel, or no descriptor left): polled.
+  for (int waited = 0;; waited += 5) {
+    const pid_t got = ::waitpid(pid, out, WNOHANG);
+    if (got == pid || (got < 0 && errno == ECHILD)) return true;
+    if (waited >= ms) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+bool reap_or_kill(pid_t pid, int ms) noexcept {
+  if (reap_within(pid, ms)) return false;
+  ::kill(pid, SIGKILL);  // ends a stopped process too
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return true;
 }
 
 }  // namespace procactor::detail

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <spawn.h>
+#include <sys/types.h>
 
 #include <string>
 #include <vector>
@@ -32,5 +33,18 @@ void init_spawn_attributes(posix_spawnattr_t& attr, short flags);
 // process forked without exec (the fork server, its actors) would show the
 // supervising program's.
 void set_command_line(const std::string& text);
+
+// How long the end of a run waits for a helper (the fork server, the
+// guardian) to finish on its own before it SIGKILLs it: one stopped from
+// outside (SIGSTOP, a debugger) would otherwise hold the run's end for ever.
+constexpr int helper_grace_ms = 2000;
+
+// Waits up to `ms` for this process's child `pid` to end and reaps it: true
+// when it has (its wait status in `status`), false when it still runs.
+bool reap_within(pid_t pid, int ms, int* status = nullptr) noexcept;
+
+// Reaps the child `pid`, SIGKILLed when it has not ended within `ms`: true
+// when it had to be killed.
+bool reap_or_kill(pid_t pid, int ms) noexcept;
 
 }  // namespace procactor::detail
