@@ -51,7 +51,8 @@ guardian start_guardian(const std::string& executable, const std::string& run, f
   ::close(ends[0]);
   if (rc != 0) {
     ::close(ends[1]);
-    throw_system_error("posix_spawn of the shared-memory guardian", rc);
+    throw error(errc::system, std::string("posix_spawn of the shared-memory guardian: ") + std::strerror(rc) +
+                                  process_limit_note(rc));
   }
   record_helper_pid(g.pid);
   g.pipe = ends[1];

@@ -11,10 +11,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <optional>
+#include <system_error>
 
 #include "actor_host.hpp"
 #include "crash_trace.hpp"
@@ -221,7 +222,14 @@ Runtime::Runtime(int argc, char** argv, Options options) : impl_(std::make_uniqu
   }
   std::vector<std::string> args(argv, argv + argc);
   if (args.empty()) args.emplace_back("procactor-actor");
-  impl_->supervisor = std::make_unique<detail::supervisor>(std::move(args), std::move(options));
+  try {
+    impl_->supervisor = std::make_unique<detail::supervisor>(std::move(args), std::move(options));
+  } catch (const std::system_error& e) {
+    // A thread that could not start (std::thread says only "Resource
+    // temporarily unavailable"): which limit that is.
+    if (e.code() != std::errc::resource_unavailable_try_again) throw;
+    throw error(errc::system, std::string("cannot start a thread: ") + e.what() + detail::process_limit_note(EAGAIN));
+  }
 }
 
 Runtime::~Runtime() = default;

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,6 +83,18 @@ void set_command_line(const std::string& text) {
   if (region.empty()) return;
   std::memset(region.data(), 0, region.size());
   std::memcpy(region.data(), text.data(), std::min(text.size(), region.size() - 1));
+}
+
+std::string process_limit_note(int err) {
+  if (err != EAGAIN) return "";
+  const std::string machine = "the machine's limit (kernel.threads-max, kernel.pid_max, a pids cgroup's pids.max)";
+  rlimit processes{};
+  if (::getrlimit(RLIMIT_NPROC, &processes) != 0 || processes.rlim_cur == RLIM_INFINITY) {
+    return "; too many processes and threads: " + machine + " is reached";
+  }
+  return "; too many processes and threads: this user may have " + std::to_string(processes.rlim_cur) +
+         " (RLIMIT_NPROC, `ulimit -u`; a run takes a process per actor, a fork server, a guardian, two spares, " +
+         "and the supervisor's threads), or " + machine + " is reached";
 }
 
 bool reap_within(pid_t pid, int ms, int* status) noexcept {

@@ -34,6 +34,12 @@ void init_spawn_attributes(posix_spawnattr_t& attr, short flags);
 // supervising program's.
 void set_command_line(const std::string& text);
 
+// For a process or thread that could not be made: when `err` is EAGAIN,
+// what limit that most likely is (the user's RLIMIT_NPROC, `ulimit -u`,
+// with its value, or the machine's), as "; ..." to append to the message;
+// otherwise "".
+std::string process_limit_note(int err);
+
 // How long the end of a run waits for a helper (the fork server, the
 // guardian) to finish on its own before it SIGKILLs it: one stopped from
 // outside (SIGSTOP, a debugger) would otherwise hold the run's end for ever.

@@ -97,7 +97,7 @@ void supervisor::start(slot_id slot) {
     for (auto& p : pipes) {
       if (p[0] >= 0) ::close(p[0]);
     }
-    throw_system_error("posix_spawn of " + c.name, rc);
+    throw error(errc::system, "posix_spawn of " + c.name + ": " + std::strerror(rc) + process_limit_note(rc));
   }
   {
     for (int stream = capture ? 0 : 1; stream < 2; ++stream) {
