@@ -85,10 +85,12 @@ std::uint64_t arena_size_for(const Graph& graph) {
   return bytes;
 }
 
+std::uint64_t open_files_needed(std::size_t instances) { return std::uint64_t{instances} * 4 + 256; }
+
 bool host_allows(const Graph& graph, std::size_t instances) {
   // The runtime raises its soft limit to the hard one; a pidfd and two
   // output pipes per actor, and the log files of the chatty ones, must fit.
-  const std::uint64_t fds_needed = instances * 4 + 256;
+  const std::uint64_t fds_needed = open_files_needed(instances);
   if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_max != RLIM_INFINITY &&
                       files.rlim_max < fds_needed) {
     std::cerr << "procactor: error: graph " << graph.name << " has " << instances

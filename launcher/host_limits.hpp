@@ -24,6 +24,10 @@ inline constexpr std::uint64_t max_arena_bytes = std::uint64_t{1} << 40U;
 // The part of arena_size_for() that `actor`'s instances take.
 [[nodiscard]] std::uint64_t mailbox_bytes_of(const Graph& graph, const ActorSpec& actor);
 
+// The open files a supervisor of `instances` actors needs: a pidfd and two
+// output pipes per actor, and the log files of the chatty ones.
+[[nodiscard]] std::uint64_t open_files_needed(std::size_t instances);
+
 // False, with the reason on stderr, when the host cannot hold the run: too
 // few open files allowed.
 [[nodiscard]] bool host_allows(const Graph& graph, std::size_t instances);

@@ -9,11 +9,14 @@
 // one of them when it closes goes to the route's new targets (the runtime
 // does that), so nothing queued or in flight is lost. A key_hash route maps
 // keys anew: a key's next messages may go to another replica.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
 
 #include "graph_run.hpp"
+#include "host_limits.hpp"
 #include "names.hpp"
 #include "runtime_options.hpp"
 
@@ -106,6 +109,20 @@ std::string graph_run::scale(Runtime& rt, std::size_t a, std::uint32_t replicas)
              std::to_string(adding) + " actors, and run " + run_.name + " has room for " + std::to_string(room) +
              " more (a run holds at most " + std::to_string(rt.options().max_actors) +
              " actors over its life; a replica scaled away keeps its place)";
+    }
+    // The open files the run would need, checked as launch checks them:
+    // refused before any replica starts rather than part-way with EMFILE.
+    // The supervisor runs at its hard limit (the runtime raised the soft one).
+    const std::size_t alive = static_cast<std::size_t>(std::count_if(
+        instances_.begin(), instances_.end(), [](const instance& inst) { return !inst.finished && !inst.remote; }));
+    const std::uint64_t files_needed = open_files_needed(alive + adding);
+    if (rlimit files{};
+        ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY && files.rlim_cur < files_needed) {
+      return "error: cannot scale " + actor.name + " to " + replicas_text(replicas) + ": run " + run_.name +
+             " would have " + std::to_string(alive + adding) + " actor instances, which need " +
+             std::to_string(files_needed) + " open files in the supervisor; its limit is " +
+             std::to_string(files.rlim_cur) +
+             " (raise the hard limit with `ulimit -Hn` as root, or in /etc/security/limits.conf, before the launch)";
     }
     const auto cores = std::max(1U, std::thread::hardware_concurrency());
     SpawnOptions base = spawn_options(graph_, actor, targets);

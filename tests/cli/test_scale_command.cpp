@@ -134,4 +134,36 @@ TEST_CASE("scale adds replicas that get work and removes replicas without losing
   check_run_left_nothing(launch->pid(), pids);
 }
 
+TEST_CASE("scale past the open-file limit is refused before any replica starts" * doctest::timeout(290)) {
+  sandbox box;
+  // Launched just over what launch asks for its 4 instances (4 * 4 + 256 = 272):
+  // 200 replicas would need far more.
+  const fs::path graph = box.copy_graph("endless.toml");
+  const result launched = box.program({"/bin/sh", "-c", "ulimit -n 280 && exec \"$0\" launch --detach \"$1\"",
+                                       procactor_binary().string(), graph.string()},
+                                      120s);
+  REQUIRE_MESSAGE(launched.exit_code == 0, launched.out, launched.err);
+  std::smatch started;
+  REQUIRE_MESSAGE(std::regex_search(launched.out, started, std::regex(R"(started run endless \(pid ([0-9]+)\))")),
+                  launched.out);
+  const pid_t supervisor = std::stoi(started[1]);
+  const std::set<std::string> before = wait_for_rows(box, "endless", [](const json& rows) { return rows.size() == 4; });
+
+  const result refused = box.procactor({"scale", "endless", "worker", "200"});
+  CHECK(refused.exit_code == 1);
+  CHECK_MESSAGE(refused.err.find("cannot scale worker to 200 replicas: run endless would have 202 actor instances, "
+                                 "which need 1064 open files in the supervisor; its limit is 280") != std::string::npos,
+                refused.err);
+  // Nothing changed: the same four instances.
+  CHECK(wait_for_rows(box, "endless", [](const json& rows) { return rows.size() == 4; }) == before);
+  const result events = box.procactor({"events", "endless"});
+  CHECK_MESSAGE(events.out.find("scaled") == std::string::npos, events.out);
+
+  const result within = box.procactor({"scale", "endless", "worker", "3"});
+  CHECK_MESSAGE(within.exit_code == 0, within.err);
+  const std::vector<pid_t> pids = actors_of(supervisor);
+  CHECK(box.procactor({"stop", "endless"}, 120s).exit_code == 0);
+  check_run_left_nothing(supervisor, pids);
+}
+
 }  // namespace cli
