@@ -609,8 +609,11 @@ class cluster_launch {
   // One read: false at the end of the stream (or nothing there, once
   // non-blocking).
   bool read_some(stream& s) {
-    char buffer[65536];
-    const ssize_t n = ::read(s.fd, buffer, sizeof buffer);
+    // On the heap: a small RLIMIT_STACK (`ulimit -s 64`) is every thread's stack size.
+    constexpr std::size_t buffer_size = 65536;
+    const auto buffer_memory = std::make_unique_for_overwrite<char[]>(buffer_size);
+    char* const buffer = buffer_memory.get();
+    const ssize_t n = ::read(s.fd, buffer, buffer_size);
     if (n < 0 && errno == EINTR) return true;
     if (n <= 0) {
       if (n == 0) {

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <list>
+#include <memory>
 #include <stdexcept>
 #include <variant>
 #include <vector>
@@ -240,9 +241,12 @@ std::optional<std::string> control_request(const std::filesystem::path& socket_p
     return std::nullopt;
   }
   std::string reply;
-  char buffer[65536];
+  // On the heap: a small RLIMIT_STACK (`ulimit -s 64`) is every thread's stack size.
+  constexpr std::size_t buffer_size = 65536;
+  const auto buffer_memory = std::make_unique_for_overwrite<char[]>(buffer_size);
+  char* const buffer = buffer_memory.get();
   for (;;) {
-    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    const ssize_t n = ::recv(fd, buffer, buffer_size, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       ::close(fd);

@@ -7,6 +7,7 @@
 #include <ostream>
 #include <sstream>
 #include <tuple>
+#include <vector>
 
 #include "terminal.hpp"
 
@@ -87,9 +88,10 @@ std::optional<SourceFile> SourceFile::read(const std::filesystem::path& path, st
     return std::nullopt;
   }
   std::string text;
-  char chunk[65536];
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+  // On the heap: 64 KiB on the stack alone overflowed a `ulimit -s 64` one.
+  std::vector<char> chunk(65536);
+  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+    text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
     if (text.size() > max_bytes) {
       errno = EFBIG;
       return std::nullopt;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <utility>
@@ -295,9 +296,12 @@ bool log_follower::reopen() {
 }
 
 void log_follower::read_to_end(std::vector<std::string>& lines) {
-  char buffer[65536];
+  // On the heap: a small RLIMIT_STACK (`ulimit -s 64`) is every thread's stack size.
+  constexpr std::size_t buffer_size = 65536;
+  const auto buffer_memory = std::make_unique_for_overwrite<char[]>(buffer_size);
+  char* const buffer = buffer_memory.get();
   for (;;) {
-    const ssize_t n = ::read(fd_, buffer, sizeof buffer);
+    const ssize_t n = ::read(fd_, buffer, buffer_size);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
     partial_.append(buffer, static_cast<std::size_t>(n));

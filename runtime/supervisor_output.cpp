@@ -5,6 +5,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <memory>
+
 #include "supervisor.hpp"
 
 namespace procactor::detail {
@@ -40,9 +42,12 @@ void supervisor::read_output(slot_id slot, int stream, bool until_eof) {
   child& c = children_[slot];
   const int fd = c.output[stream];
   if (fd < 0) return;
-  char buffer[65536];
+  // On the heap: a small RLIMIT_STACK (`ulimit -s 64`) is every thread's stack size.
+  constexpr std::size_t buffer_size = 65536;
+  const auto buffer_memory = std::make_unique_for_overwrite<char[]>(buffer_size);
+  char* const buffer = buffer_memory.get();
   for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    const ssize_t n = ::read(fd, buffer, buffer_size);
     if (n > 0) {
       std::string& pending = c.partial[stream];
       pending.append(buffer, static_cast<std::size_t>(n));

@@ -26,6 +26,19 @@ TEST_CASE("validate accepts the example graphs" * doctest::timeout(110)) {
   }
 }
 
+TEST_CASE("validate works with a 64 KiB stack" * doctest::timeout(110)) {
+  sandbox box;
+  // The file was once read through a 64 KiB buffer on the stack: SIGSEGV.
+  const fs::path minimal = box.write("minimal.toml", "version = 1\n");
+  for (const fs::path& graph : {minimal, test_graph("example_primes.toml")}) {
+    CAPTURE(graph);
+    const result r = box.program(
+        {"/bin/sh", "-c", "ulimit -s 64 && exec \"$0\" validate \"$1\"", procactor_binary().string(), graph.string()});
+    CHECK_MESSAGE(r.exit_code == (graph == minimal ? 2 : 0), r.out, r.err);
+    CHECK(r.err.find("Segmentation") == std::string::npos);
+  }
+}
+
 TEST_CASE("validate reports a broken file at file:line:col and exits 2" * doctest::timeout(50)) {
   sandbox box;
   const std::string file = source_graph("broken.toml").string();
