@@ -927,7 +927,8 @@ int launch_cluster(const LaunchOptions& options, const Graph& graph) {
   (void)options;
   std::cerr << "procactor: error: graph " << graph.name << " is placed on " << graph.cluster->nodes.size()
             << " nodes, and this procactor was built without MPI (PROCACTOR_WITH_MPI=OFF): install openmpi-bin and "
-               "libopenmpi-dev and build again\n";
+               "libopenmpi-dev, then configure and build again with "
+               "`cmake -S . -B build -DPROCACTOR_WITH_MPI=ON && cmake --build build`\n";
   return exit_usage;
 #else
   // Every host runs this executable and reads this file at the same paths.
