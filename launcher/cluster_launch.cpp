@@ -40,6 +40,7 @@
 #include "control.hpp"
 #include "dashboard.hpp"
 #include "detach.hpp"
+#include "graph_checks.hpp"
 #include "log_writer.hpp"
 #include "run_dir.hpp"
 #include "run_status.hpp"
@@ -925,10 +926,7 @@ class cluster_launch {
 int launch_cluster(const LaunchOptions& options, const Graph& graph) {
 #ifndef PROCACTOR_WITH_MPI
   (void)options;
-  std::cerr << "procactor: error: graph " << graph.name << " is placed on " << graph.cluster->nodes.size()
-            << " nodes, and this procactor was built without MPI (PROCACTOR_WITH_MPI=OFF): install openmpi-bin and "
-               "libopenmpi-dev, then configure and build again with "
-               "`cmake -S . -B build -DPROCACTOR_WITH_MPI=ON && cmake --build build`\n";
+  std::cerr << "procactor: error: " << needs_mpi_error(graph, false).value_or("no MPI") << '\n';
   return exit_usage;
 #else
   // Every host runs this executable and reads this file at the same paths.

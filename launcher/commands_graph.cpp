@@ -74,12 +74,26 @@ std::optional<Graph> load_checked(const std::filesystem::path& file, bool color)
 // spread over several, it takes mpirun and one node supervisor each.
 bool placed_on_several_nodes(const Graph& graph) { return graph.cluster && !only_node(graph); }
 
+#ifdef PROCACTOR_WITH_MPI
+constexpr bool built_with_mpi = true;
+#else
+constexpr bool built_with_mpi = false;
+#endif
+
+// A graph this procactor cannot launch (placed on several nodes, built
+// without MPI) fails validate and launch --dry-run as it fails launch.
+bool refuse_without_mpi(const Graph& graph) {
+  const std::optional<std::string> error = needs_mpi_error(graph, built_with_mpi);
+  if (error) std::cerr << "procactor: error: " << *error << '\n';
+  return error.has_value();
+}
+
 }  // namespace
 
 int validate_command(const ValidateOptions& options) {
   const std::optional<Graph> graph =
       options.file_only ? parse_or_report(options.file, true) : load_checked(options.file, true);
-  if (!graph) {
+  if (!graph || refuse_without_mpi(*graph)) {
     return exit_usage;
   }
   // Groups are counted when the file has some ([groups.NAME]; the root is
@@ -102,7 +116,7 @@ int graph_command(const GraphOptions& options) {
 
 int launch_command(const LaunchOptions& options) {
   const std::optional<Graph> graph = load_checked(options.file, options.color);
-  if (!graph) {
+  if (!graph || refuse_without_mpi(*graph)) {
     return exit_usage;
   }
   if (options.dry_run) {

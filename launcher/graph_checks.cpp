@@ -98,4 +98,17 @@ std::vector<Diagnostic> check_params(const Graph& graph, const ActorSpec& actor,
   return diagnostics;
 }
 
+std::optional<std::string> needs_mpi_error(const Graph& graph, bool built_with_mpi) {
+  if (built_with_mpi || !graph.cluster || only_node(graph)) return std::nullopt;
+  std::string message = "graph ";
+  message += graph.name;
+  message += " is placed on ";
+  message += std::to_string(graph.cluster->nodes.size());
+  message +=
+      " nodes, and this procactor was built without MPI (PROCACTOR_WITH_MPI=OFF): install openmpi-bin and "
+      "libopenmpi-dev, then configure and build again with "
+      "`cmake -S . -B build -DPROCACTOR_WITH_MPI=ON && cmake --build build`";
+  return message;
+}
+
 }  // namespace procactor::launcher

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,5 +30,13 @@ namespace procactor::launcher {
 // the key and pointing at its line.
 [[nodiscard]] std::vector<Diagnostic> check_params(const Graph& graph, const ActorSpec& actor,
                                                    std::span<const procactor::ParamSpec> expected);
+
+// Of a graph placed on several [cluster] nodes, launched by a procactor
+// built without the multi-node transport (`built_with_mpi` false): why it
+// cannot run ("graph G is placed on N nodes, and this procactor was built
+// without MPI ..."). nullopt when it can: with MPI, without a [cluster], or
+// with every instance on one node. validate, launch --dry-run and launch all
+// refuse such a graph with this one message.
+[[nodiscard]] std::optional<std::string> needs_mpi_error(const Graph& graph, bool built_with_mpi);
 
 }  // namespace procactor::launcher

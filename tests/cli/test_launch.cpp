@@ -209,6 +209,7 @@ TEST_CASE("launch --dry-run prints the plan and starts nothing" * doctest::timeo
   CHECK(box.procactor({"status"}).exit_code == 3);
 }
 
+#ifdef PROCACTOR_CLI_WITH_MPI
 TEST_CASE("launch --dry-run of a graph placed on two nodes prints the placement and starts nothing" *
           doctest::timeout(110)) {
   sandbox box;
@@ -241,7 +242,6 @@ TEST_CASE("launch --dry-run of a graph placed on two nodes prints the placement 
   CHECK(actors_of(dry->pid()).empty());
   CHECK(box.procactor({"status"}).exit_code == 3);
 
-#ifdef PROCACTOR_CLI_WITH_MPI
   // With no mpirun on PATH the launch says what to install, and makes no
   // run (the last run of the graph would otherwise lose its name).
   for (const bool detach : {false, true}) {
@@ -258,16 +258,30 @@ TEST_CASE("launch --dry-run of a graph placed on two nodes prints the placement 
     CHECK(descendants().empty());
     CHECK_MESSAGE(no_run_directory(), box.runs_root());
   }
-#else
-  // Without MPI a graph on several nodes cannot run: refused before it
-  // detaches (with MPI, test_cluster_launch.cpp runs one detached).
-  const result detached = box.procactor({"launch", "--detach", graph}, 60s);
-  CHECK(detached.exit_code == 2);
-  CHECK_MESSAGE(detached.err.find("this procactor was built without MPI") != std::string::npos, detached.err);
-  CHECK(descendants().empty());
-  CHECK(no_run_directory());
-#endif
 }
+#else
+TEST_CASE("without MPI validate and launch --dry-run refuse a graph on two nodes as launch does" *
+          doctest::timeout(110)) {
+  sandbox box;
+  const std::string graph = test_graph("primes_two_nodes.toml").string();
+  const std::string error =
+      "procactor: error: graph primes-two-nodes is placed on 2 nodes, and this procactor was built without MPI "
+      "(PROCACTOR_WITH_MPI=OFF): install openmpi-bin and libopenmpi-dev, then configure and build again with "
+      "`cmake -S . -B build -DPROCACTOR_WITH_MPI=ON && cmake --build build`\n";
+  // The same error and exit code from each, before anything starts (a
+  // detached launch is refused before it detaches).
+  for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
+           {"validate", graph}, {"launch", "--dry-run", graph}, {"launch", graph}, {"launch", "--detach", graph}}) {
+    CAPTURE(argv[1]);
+    const result r = box.procactor(argv, 60s);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK_MESSAGE(r.err == error, r.err);
+  }
+  CHECK(descendants().empty());
+  CHECK(box.procactor({"status"}).exit_code == 3);
+}
+#endif
 
 TEST_CASE("a graph whose cluster has one node launches as a graph without one" * doctest::timeout(290)) {
   sandbox box;

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -1169,6 +1170,28 @@ replicas = 2
                                     "    a.0\n"
                                     "  node n1 (b): 1 instance\n"
                                     "    a.1\n"));
+}
+
+TEST_CASE("a graph placed on several nodes needs a procactor built with MPI") {
+  // Without MPI: the one error that validate, launch --dry-run and launch give.
+  const std::optional<std::string> error = needs_mpi_error(parse_ok(two_nodes), false);
+  REQUIRE(error.has_value());
+  CHECK(*error ==
+        "graph test is placed on 2 nodes, and this procactor was built without MPI (PROCACTOR_WITH_MPI=OFF): "
+        "install openmpi-bin and libopenmpi-dev, then configure and build again with "
+        "`cmake -S . -B build -DPROCACTOR_WITH_MPI=ON && cmake --build build`");
+  // With MPI it runs.
+  CHECK_FALSE(needs_mpi_error(parse_ok(two_nodes), true).has_value());
+  // No [cluster], or every instance on one node: it runs here, MPI or not.
+  CHECK_FALSE(needs_mpi_error(parse_ok("version = 1\n[actors.a]\ntype = \"x.A\"\n"), false).has_value());
+  CHECK_FALSE(needs_mpi_error(parse_ok(R"(version = 1
+[cluster]
+nodes = [ { name = "n0", host = "a" }, { name = "spare", host = "b" } ]
+[actors.a]
+type = "x.A"
+)"),
+                              false)
+                  .has_value());
 }
 
 TEST_CASE("DOT draws one cluster per node holding the replicas placed there") {
