@@ -5,7 +5,8 @@
 #                          procactorTargets.cmake: find_package(procactor 0.1)
 #                          gives procactor::runtime
 #   lib/pkgconfig/         procactor.pc
-#   share/doc/procactor/   README.md, docs/*.md, the graph-file reference
+#   share/doc/procactor/   README.md, docs/ (with images/), launcher/README.md
+#                          (the graph-file reference), tests/*/README.md
 #   share/bash-completion/completions/procactor, share/man/man1/procactor.1
 #
 # and the .deb (CPack, at the end of this file).
@@ -46,10 +47,31 @@ endforeach()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/packaging/procactor.pc.in ${PROJECT_BINARY_DIR}/procactor.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/procactor.pc DESTINATION ${PROCACTOR_PC_DIR})
 
-# The documentation.
+# The documentation, laid out as in the source tree so that its relative
+# links hold: README.md, docs/*.md, docs/images/, and the READMEs it links
+# to (the launcher's graph-file reference with the launcher alone).
 file(GLOB procactor_docs ${PROJECT_SOURCE_DIR}/docs/*.md)
-install(FILES ${PROJECT_SOURCE_DIR}/README.md ${procactor_docs} DESTINATION ${CMAKE_INSTALL_DOCDIR})
-install(FILES ${PROJECT_SOURCE_DIR}/launcher/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME graph-files.md)
+install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${procactor_docs} DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/images/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs/images)
+foreach(readme tests/bench/README.md tests/soak/README.md tests/fuzz/CMakeLists.txt)
+  get_filename_component(readme_dir ${readme} DIRECTORY)
+  install(FILES ${PROJECT_SOURCE_DIR}/${readme} DESTINATION ${CMAKE_INSTALL_DOCDIR}/${readme_dir})
+endforeach()
+if(TARGET procactor)
+  install(FILES ${PROJECT_SOURCE_DIR}/launcher/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR}/launcher)
+endif()
+# README.md links examples/plugin/, installed with the example graphs under
+# share/procactor/examples: DOCDIR/examples is a relative link to there.
+if(TARGET procactor_examples AND NOT IS_ABSOLUTE "${CMAKE_INSTALL_DOCDIR}"
+   AND NOT IS_ABSOLUTE "${CMAKE_INSTALL_DATADIR}")
+  # Relative to the prefix that `cmake --install --prefix` or cpack gives.
+  file(RELATIVE_PATH procactor_doc_to_examples /prefix/${CMAKE_INSTALL_DOCDIR}
+    /prefix/${CMAKE_INSTALL_DATADIR}/procactor/examples)
+  install(CODE "set(link \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DOCDIR}/examples\")
+    message(STATUS \"Installing: \${link} -> ${procactor_doc_to_examples}\")
+    file(CREATE_LINK \"${procactor_doc_to_examples}\" \"\${link}\" SYMBOLIC)")
+endif()
 
 if(TARGET procactor)
   # Bash completion: it reads the subcommands and their options from

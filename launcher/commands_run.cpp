@@ -2,9 +2,10 @@
 // clients of a running supervisor's control channel.
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <exception>
-#include <fmt/format.h>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -26,8 +27,27 @@
 #include "terminal.hpp"
 #include "units.hpp"
 
+#ifndef PROCACTOR_BINDIR_TO_DOCDIR
+#define PROCACTOR_BINDIR_TO_DOCDIR "../share/doc/procactor"
+#endif
+
 namespace procactor::launcher {
 namespace {
+
+// docs/RELIABILITY.md as this procactor's user can open it: the installed
+// copy (DOCDIR/docs/, found from the executable's own directory, so an
+// extracted or moved tree finds its own) when there is one, else the path
+// in a source checkout.
+std::string reliability_doc() {
+  std::error_code error;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    const std::filesystem::path doc =
+        (exe.parent_path() / PROCACTOR_BINDIR_TO_DOCDIR / "docs" / "RELIABILITY.md").lexically_normal();
+    if (std::filesystem::is_regular_file(doc, error)) return doc.string();
+  }
+  return "docs/RELIABILITY.md in procactor's source";
+}
 
 std::string human_bytes(std::uint64_t bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB"};
@@ -115,7 +135,8 @@ void print_table(const nlohmann::json& status, bool ended = false) {
     std::cout << (ended ? "shared memory at the end " : "shared memory ")
               << human_bytes(status["shared_memory_bytes"].get<std::uint64_t>()) << "; "
               << status.value("corruptions", std::uint64_t{0})
-              << " damaged records or slot entries found (see docs/RELIABILITY.md)\n";
+              << " damaged records or slot entries found (see \"Damage to shared memory\" in " << reliability_doc()
+              << ")\n";
   }
   // A multi-node run whose nodes did not all answer: their rows are
   // another node's view of them ("unanswered").
