@@ -51,6 +51,9 @@
 
 namespace procactor::launcher {
 
+// Everything up to launch_cluster() is for a build with the multi-node
+// transport; without it, launch_cluster() and run_node() say why not.
+#ifdef PROCACTOR_WITH_MPI
 namespace {
 
 // Open MPI notices a lost host through the keepalive of its daemons'
@@ -306,7 +309,6 @@ job_command srun_line(const Graph& graph, const std::filesystem::path& self, con
 
 }  // namespace
 
-#ifdef PROCACTOR_WITH_MPI
 namespace {
 
 // The launching process of a multi-node run: mpirun's (or srun's) parent, its
