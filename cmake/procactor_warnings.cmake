@@ -13,6 +13,18 @@ target_compile_options(procactor_warnings INTERFACE
   $<${procactor_gcc12}:-Wno-restrict>)
 
 add_library(procactor_sanitize INTERFACE)
+# PROCACTOR_SANITIZE is a comma-separated list of these (-fsanitize=LIST);
+# anything else would only fail at the first compile, or not at all.
+set(PROCACTOR_SANITIZERS address undefined leak thread memory)
+set_property(CACHE PROCACTOR_SANITIZE PROPERTY STRINGS "" address undefined address,undefined leak thread memory)
+string(REPLACE "," ";" procactor_sanitizers "${PROCACTOR_SANITIZE}")
+foreach(sanitizer IN LISTS procactor_sanitizers)
+  if(NOT sanitizer IN_LIST PROCACTOR_SANITIZERS)
+    string(REPLACE ";" ", " procactor_accepted "${PROCACTOR_SANITIZERS}")
+    message(FATAL_ERROR "PROCACTOR_SANITIZE=${PROCACTOR_SANITIZE}: '${sanitizer}' is not a sanitizer procactor builds "
+      "with; give a comma-separated list of ${procactor_accepted} (e.g. address,undefined), or nothing")
+  endif()
+endforeach()
 if(PROCACTOR_SANITIZE)
   target_compile_options(procactor_sanitize INTERFACE
     -fsanitize=${PROCACTOR_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
