@@ -131,9 +131,15 @@ set(CPACK_GENERATOR DEB)
 # own debug information, and so its file and line.
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# A shlibs file, so that packages built against this one depend on it.
-set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
-set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
+# A shlibs file, so that packages built against this one depend on it: for
+# libprocactor.so.0 alone, the one shared library with a soname. CPack's
+# own (CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS) would say the same, but warn
+# of each module (the dashboard, trace, MPI and example plugins, loaded
+# with dlopen, no soname by design) that it leaves out.
+set(procactor_shlibs ${PROJECT_BINARY_DIR}/cpack/shlibs)
+file(CONFIGURE OUTPUT ${procactor_shlibs}
+  CONTENT "libprocactor ${PROJECT_VERSION_MAJOR} procactor (>= ${PROJECT_VERSION})\n" @ONLY)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${procactor_shlibs})
 # What a program built against the package needs besides: the headers that
 # procactor's headers include (procactorConfig.cmake finds them); and with
 # the multi-node transport, mpirun for graphs placed on several nodes.
@@ -144,4 +150,19 @@ endif()
 # Without dpkg-shlibdeps CPack would quietly make a .deb with no Depends;
 # this file, read by cpack, refuses to instead.
 set(CPACK_PROJECT_CONFIG_FILE ${PROJECT_SOURCE_DIR}/cmake/procactor_cpack_options.cmake)
+# The source package (`cpack --config CPackSourceConfig.cmake`, target
+# package_source): the tracked sources, not the build directories that the
+# README makes in the tree (build, build-asan, build-fuzz, ...), version
+# control, editor files or ctest's output.
+string(REGEX REPLACE "([][+.*?()^$|\\])" "\\\\\\1" procactor_source_regex "${PROJECT_SOURCE_DIR}")
+set(CPACK_SOURCE_IGNORE_FILES
+  "^${procactor_source_regex}/build[^/]*(/|$)" "^${procactor_source_regex}/Testing/" "^${procactor_source_regex}/\\.gl/"
+  "/\\.git/" "/\\.git$" "/\\.gitmodules$" "/CVS/" "/\\.svn/" "/\\.hg/" "/\\.bzr/" "\\.swp$" "/\\.#" "/#" "~$")
+if(NOT PROJECT_BINARY_DIR STREQUAL PROJECT_SOURCE_DIR)
+  string(REGEX REPLACE "([][+.*?()^$|\\])" "\\\\\\1" procactor_binary_regex "${PROJECT_BINARY_DIR}")
+  list(APPEND CPACK_SOURCE_IGNORE_FILES "^${procactor_binary_regex}/")
+endif()
+# CPack writes them into CPackSourceConfig.cmake as they are (without
+# CPACK_VERBATIM_VARIABLES), where a backslash escapes once more.
+string(REPLACE "\\" "\\\\" CPACK_SOURCE_IGNORE_FILES "${CPACK_SOURCE_IGNORE_FILES}")
 include(CPack)
