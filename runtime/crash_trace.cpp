@@ -22,17 +22,23 @@ constexpr std::size_t shown_frames = 16;
 using print_trace_fn = void (*)(void*, void*, std::size_t);
 
 void on_crash(int sig, siginfo_t* info, void* context) {
-  std::fprintf(stderr, "procactor: %s: caught signal %d (%s); stack, most recent call last:\n", g_who, sig,
-               strsignal(sig));
-  std::fflush(stderr);
   // Not async-signal-safe, and need not be: the process is dying anyway,
   // and what it can print first is worth the risk.
   void* printer = g_printer_path[0] != '\0' ? dlopen(g_printer_path, RTLD_NOW | RTLD_LOCAL) : nullptr;
   auto print = printer != nullptr ? reinterpret_cast<print_trace_fn>(dlsym(printer, "procactor_print_trace")) : nullptr;
+  // The header says the order of the frames that follow: the trace module
+  // numbers them outermost first, the C library's backtrace_symbols_fd()
+  // lists them innermost (this handler) first, unnumbered.
+  std::fprintf(stderr, "procactor: %s: caught signal %d (%s); stack, %s:\n", g_who, sig, strsignal(sig),
+               print != nullptr ? "most recent call last" : "innermost first");
+  std::fflush(stderr);
   if (print != nullptr) {
     print(context, info->si_addr, shown_frames);
   } else {
-    // The C library's own: function names, no files or lines.
+    // The C library's own: function names (mangled), no files or lines.
+    // backtrace() was called once already (install_crash_trace()), so it
+    // loads and allocates nothing here; backtrace_symbols_fd() writes
+    // straight to the descriptor, without malloc.
     void* frames[shown_frames];
     const int n = backtrace(frames, static_cast<int>(shown_frames));
     backtrace_symbols_fd(frames, n, STDERR_FILENO);
@@ -64,6 +70,10 @@ void install_crash_trace(const std::string& who) {
     path = path.substr(0, path.find_last_of('/') + 1) + "libprocactor_trace.so";
     if (::access(path.c_str(), R_OK) == 0) std::strncpy(g_printer_path, path.c_str(), sizeof g_printer_path - 1);
   }
+  // glibc's backtrace() loads libgcc_s (dlopen, malloc) at its first call:
+  // made here, so that the fallback in on_crash() does neither.
+  void* first_frame[1];
+  (void)backtrace(first_frame, 1);
   // Its own stack: a stack overflow must still get its trace.
   static constexpr std::size_t stack_size = 256 * 1024;
   static void* stack = std::malloc(stack_size);
