@@ -219,6 +219,13 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "dot"}))
       ->type_name("FORMAT");
 
+  // `procactor help [COMMAND]`: listed here so that --help, the man page
+  // and bash completion name it; its work is done before CLI11 parses
+  // (below), and after it for `procactor --color=never help ...`.
+  std::string help_topic;
+  CLI::App* help_cmd = app.add_subcommand("help", "List the commands, or print one command's usage");
+  help_cmd->add_option("COMMAND", help_topic, "The command whose usage to print");
+
   // One colour policy for every command (terminal.hpp): --color before the
   // command or after it, where each command's help shows it.
   std::string color = "auto";
@@ -241,7 +248,9 @@ int run(int argc, char** argv) {
     const auto known = [&](const std::string& name) {
       return std::find(commands.begin(), commands.end(), name) != commands.end();
     };
-    if (word == "help") {
+    // `help --help` (or -h) is the help subcommand's own usage, from CLI11.
+    const bool help_of_help = argc == 3 && (std::string_view(argv[2]) == "--help" || std::string_view(argv[2]) == "-h");
+    if (word == "help" && !help_of_help) {
       // `help help`, as git has it: what help itself does, the full list.
       if (argc == 2 || (argc == 3 && std::string_view(argv[2]) == "help")) {
         std::cout << app.help();
@@ -298,6 +307,23 @@ int run(int argc, char** argv) {
     if (dashboard_run_opt->count() != 0) dashboard.run = dashboard_run;
     dashboard.listen = *parse_listen_address(dashboard_http).value;
     return dashboard_command(dashboard);
+  }
+  if (*help_cmd) {
+    // Options came before it (`procactor --color=never help status`).
+    if (help_topic.empty() || help_topic == "help") {
+      std::cout << app.help();
+      return exit_ok;
+    }
+    CLI::App* topic = nullptr;
+    for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      if (sub->get_name() == help_topic) topic = sub;
+    }
+    if (topic == nullptr) {
+      std::cerr << "procactor: help: unknown command '" << help_topic << "'; procactor help lists the commands\n";
+      return exit_usage;
+    }
+    std::cout << topic->help();
+    return exit_ok;
   }
   if (*graph_cmd) {
     graph.format = graph_format == "dot" ? GraphFormat::dot : GraphFormat::text;

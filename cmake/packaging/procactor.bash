@@ -6,7 +6,8 @@
 # completion stays true as subcommands are added, from whichever procactor
 # is being typed (on PATH, or ./build/bin/procactor). Positionals complete
 # by their name in that help: FILE a graph file (*.toml), RUN a run of this
-# user (a directory of its state directory, _procactor_runs).
+# user (a directory of its state directory, _procactor_runs), COMMAND a
+# subcommand (`procactor help COMMAND`).
 
 # The help of the procactor being completed: EXE [SUBCOMMAND].
 _procactor_help() {
@@ -151,6 +152,14 @@ _procactor() {
       ;;
     RUN)
       mapfile -t COMPREPLY < <(compgen -W "$(_procactor_runs)" -- "$cur")
+      ;;
+    COMMAND)
+      # `procactor help COMMAND`: the subcommands.
+      local commands=""
+      while IFS= read -r line; do
+        [[ $line =~ ^\ \ ([a-z][a-z0-9_-]*) ]] && commands+=" ${BASH_REMATCH[1]}"
+      done < <(_procactor_help "$exe" | _procactor_section "Subcommands:")
+      mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
       ;;
   esac
   return 0
