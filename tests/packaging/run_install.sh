@@ -118,10 +118,18 @@ for f in "$procactor" "$prefix/$libdir/libprocactor.so.0" "$prefix/$libdir/libpr
   "$prefix/$libdir/cmake/procactor/procactorConfigVersion.cmake" \
   "$prefix/$libdir/cmake/procactor/procactorTargets.cmake" "$prefix/$libdir/pkgconfig/procactor.pc" \
   "$graphs/primes.toml" "$graphs/wordcount.toml" "$graphs/crashy.toml" "$graphs/primes-cluster.toml" \
-  "$prefix/share/doc/procactor/README.md" "$prefix/share/doc/procactor/design.md" \
+  "$prefix/share/doc/procactor/README.md" "$prefix/share/doc/procactor/docs/design.md" \
+  "$prefix/share/doc/procactor/docs/RELIABILITY.md" "$prefix/share/doc/procactor/launcher/README.md" \
   "$prefix/share/bash-completion/completions/procactor"; do
   [[ -e $f ]] || fail "not installed: ${f#"$tmp"/}"
 done
+
+step "the installed docs: every relative link resolves"
+while IFS= read -r -d '' md; do
+  while IFS= read -r link; do
+    [[ -e $(dirname "$md")/$link ]] || fail "${md#"$prefix"/} links $link, which is not installed"
+  done < <(grep -o '](\([^)# ]*\)[)#]' "$md" | sed 's/^](//; s/[)#]$//' | grep -v -E '^(https?|mailto):|^$' | sort -u)
+done < <(find "$prefix/share/doc/procactor" -name '*.md' -print0)
 
 step "the installed procactor, no LD_LIBRARY_PATH"
 check_loads_from "$procactor" "$prefix"
