@@ -93,7 +93,9 @@ bool refuse_without_mpi(const Graph& graph) {
 int validate_command(const ValidateOptions& options) {
   const std::optional<Graph> graph =
       options.file_only ? parse_or_report(options.file, true) : load_checked(options.file, true);
-  if (!graph || refuse_without_mpi(*graph)) {
+  // --file-only checks the file alone, as a file any procactor could run;
+  // without it, what this procactor can launch.
+  if (!graph || (!options.file_only && refuse_without_mpi(*graph))) {
     return exit_usage;
   }
   // Groups are counted when the file has some ([groups.NAME]; the root is

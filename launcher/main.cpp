@@ -83,7 +83,8 @@ int run(int argc, char** argv) {
   CLI::App* validate_cmd = app.add_subcommand("validate", "Check a graph file and report every error in it");
   validate_cmd->add_option("FILE", validate.file, "Graph file (TOML)")->required();
   validate_cmd->add_flag("--file-only", validate.file_only,
-                         "Check the file alone; do not look for plugins or check actor types");
+                         "Check the file alone; do not look for plugins, check actor types or check that this "
+                         "procactor can launch it (a graph on several nodes needs MPI)");
 
   LaunchOptions launch;
   bool no_color = false;
@@ -322,7 +323,7 @@ int run(int argc, char** argv) {
       std::cerr << "procactor: help: unknown command '" << help_topic << "'; procactor help lists the commands\n";
       return exit_usage;
     }
-    std::cout << topic->help();
+    std::cout << topic->help(app.get_name());  // "Usage: procactor COMMAND ...", as COMMAND --help has it
     return exit_ok;
   }
   if (*graph_cmd) {

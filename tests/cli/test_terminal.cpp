@@ -193,13 +193,21 @@ TEST_CASE("help names every command and prints one command's usage" * doctest::t
   const result all = box.procactor({"help"});
   CHECK(all.exit_code == 0);
   for (const char* command : {"validate", "launch", "dashboard", "status", "logs", "ls", "events", "stop", "restart",
-                              "inspect", "kill", "graph"}) {
+                              "inspect", "kill", "graph", "help"}) {
     CHECK_MESSAGE(all.out.find(command) != std::string::npos, command);
   }
   const result one = box.procactor({"help", "dashboard"});
   CHECK(one.exit_code == 0);
   CHECK(one.out.find("Usage: procactor dashboard") != std::string::npos);
   CHECK(one.out.find("--http") != std::string::npos);
+  // help after an option is parsed by CLI11, and prints the same.
+  const result after_option = box.procactor({"--color=never", "help", "dashboard"});
+  CHECK(after_option.exit_code == 0);
+  CHECK(after_option.out == one.out);
+  // help --help is help's own usage.
+  const result own = box.procactor({"help", "--help"});
+  CHECK(own.exit_code == 0);
+  CHECK(own.out.find("Usage: procactor help") != std::string::npos);
 }
 
 TEST_CASE("a mistyped command is named with the nearest one and every command" * doctest::timeout(60)) {
