@@ -5,19 +5,22 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <new>
 #include <random>
 #include <vector>
-#include <algorithm>
-#include <ctime>
 
 #include "procactor/error.hpp"
 
@@ -91,6 +94,57 @@ void for_each_segment(F&& visit) noexcept {
   ::close(dir);
 }
 
+std::string limit_text(rlim_t value) {
+  return value == RLIM_INFINITY ? std::string("unlimited") : std::to_string(value) + " bytes";
+}
+
+// What /dev/shm has, for the errors that find it full: "a tmpfs of N bytes,
+// M free" (from the open segment `fd`, or the directory when fd < 0).
+std::string shm_space(int fd) {
+  struct statvfs vfs {};
+  const int rc = fd >= 0 ? ::fstatvfs(fd, &vfs) : ::statvfs("/dev/shm", &vfs);
+  if (rc != 0) return "its size unknown";
+  const auto unit = static_cast<std::uint64_t>(vfs.f_frsize != 0 ? vfs.f_frsize : vfs.f_bsize);
+  return "it holds " + std::to_string(std::uint64_t{vfs.f_blocks} * unit) + " bytes, " +
+         std::to_string(std::uint64_t{vfs.f_bavail} * unit) + " free";
+}
+
+std::string shm_full_text(int fd, std::uint64_t bytes) {
+  return "/dev/shm is full: no room for " + std::to_string(bytes) + " more bytes of shared memory (" + shm_space(fd) +
+         "; make the tmpfs larger, e.g. `mount -o remount,size=1G /dev/shm`, or free it)";
+}
+
+// Why a segment could not be made or mapped, by errno, naming /dev/shm or
+// the limit that refused it.
+std::string create_hint(int code, std::uint64_t size) {
+  switch (code) {
+    case EROFS:
+      return " (/dev/shm is mounted read-only: procactor needs a writable tmpfs there)";
+    case EACCES:
+    case EPERM:
+      return " (no permission to create files in /dev/shm: it should be a tmpfs of mode 1777)";
+    case ENOENT:
+    case ENOTDIR:
+      return " (/dev/shm is missing: procactor needs a writable tmpfs there)";
+    case ENOSPC:
+      return " (" + shm_full_text(-1, size) + ")";
+    case EMFILE:
+    case ENFILE:
+      return " (too many open files: raise `ulimit -n`)";
+    case ENOMEM: {
+      struct rlimit limit {};
+      if (::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+        return " (mapping " + std::to_string(size) +
+               " bytes is beyond the address-space limit RLIMIT_AS (`ulimit -v`) of " + limit_text(limit.rlim_cur) +
+               ": raise it or lower Options::arena_size)";
+      }
+      return "";
+    }
+    default:
+      return "";
+  }
+}
+
 void unlink_segment(const char* name) noexcept {
   char path[300] = "/dev/shm/";
   std::strncat(path, name, sizeof path - std::strlen(path) - 1);
@@ -104,6 +158,16 @@ arena arena::create(std::size_t size, std::size_t lane_capacity, std::size_t max
   arena a;
   a.name_ = std::string(segment_prefix) + std::to_string(::getpid()) + "-" + random_hex64();
   size = size_for(size);
+  // The segment's length is a file size: past RLIMIT_FSIZE (ulimit -f) its
+  // ftruncate would raise SIGXFSZ, which kills the process without a word.
+  if (struct rlimit limit{};
+      ::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < size) {
+    throw error(errc::system, "cannot create shared memory of " + std::to_string(size) +
+                                  " bytes in /dev/shm: the file-size limit RLIMIT_FSIZE (`ulimit -f`) is " +
+                                  limit_text(limit.rlim_cur) +
+                                  "; raise it (`ulimit -f unlimited`) or lower "
+                                  "Options::arena_size");
+  }
   const std::uint64_t start = (sizeof(arena_header) + cache_line - 1) & ~std::uint64_t{cache_line - 1};
   try {
     a.shm_ = bip::shared_memory_object(bip::create_only, a.name_.c_str(), bip::read_write, bip::permissions(0600));
@@ -113,13 +177,15 @@ arena arena::create(std::size_t size, std::size_t lane_capacity, std::size_t max
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) throw_system_error("flock of " + a.name_, errno);
     a.shm_.truncate(static_cast<bip::offset_t>(size));
     if (const int rc = reserve(fd, 0, start); rc != 0) {
-      throw error(errc::system, "cannot reserve " + std::to_string(start) + " bytes of shared memory for " +
-                                    a.name_ + " in /dev/shm: " + std::strerror(rc));
+      throw error(errc::system, "cannot reserve " + std::to_string(start) + " bytes of shared memory for " + a.name_ +
+                                    " in /dev/shm: " + std::strerror(rc) +
+                                    (rc == ENOSPC ? " (" + shm_full_text(fd, start) + ")" : std::string()));
     }
     a.region_ = bip::mapped_region(a.shm_, bip::read_write);
   } catch (const bip::interprocess_exception& e) {
     bip::shared_memory_object::remove(a.name_.c_str());
-    throw error(errc::system, "cannot create shared memory " + a.name_ + ": " + e.what());
+    throw error(errc::system, "cannot create shared memory /dev/shm/" + a.name_ + " of " + std::to_string(size) +
+                                  " bytes: " + e.what() + create_hint(e.get_native_error(), size));
   } catch (...) {
     bip::shared_memory_object::remove(a.name_.c_str());
     throw;
@@ -163,22 +229,40 @@ std::optional<std::uint64_t> arena::allocate(std::size_t bytes, std::string* pro
   std::uint64_t at = header_->bump.load(std::memory_order_relaxed);
   do {
     if (at > size_ || rounded > size_ - at) {
-      if (problem != nullptr) {
-        *problem = "the run's shared memory is at its limit of " + std::to_string(size_) +
-                   " bytes (raise Options::arena_size)";
-      }
+      if (problem != nullptr) *problem = shortage(bytes);
       return std::nullopt;
     }
   } while (!header_->bump.compare_exchange_weak(at, at + rounded, std::memory_order_relaxed));
   if (const int rc = reserve(shm_.get_mapping_handle().handle, at, rounded); rc != 0) {
-    // The bumped space stays unused: nobody else was handed it.
+    // Nobody else was handed these bytes: give them back, so that a full
+    // /dev/shm does not use up the arena's limit. When another allocation
+    // followed, they stay a hole, not counted as in use.
+    std::uint64_t expected = at + rounded;
+    if (!header_->bump.compare_exchange_strong(expected, at, std::memory_order_relaxed)) {
+      header_->unbacked.fetch_add(rounded, std::memory_order_relaxed);
+    }
     if (problem != nullptr) {
-      *problem = "cannot reserve " + std::to_string(rounded) + " bytes of shared memory in /dev/shm (" +
-                 std::strerror(rc) + "): /dev/shm is full";
+      try {
+        *problem = rc == ENOSPC ? shm_full_text(shm_.get_mapping_handle().handle, rounded)
+                                : "cannot reserve " + std::to_string(rounded) +
+                                      " bytes of shared memory in /dev/shm: " + std::strerror(rc);
+      } catch (const std::bad_alloc&) {
+        problem->clear();
+      }
     }
     return std::nullopt;
   }
   return at;
+}
+
+std::string arena::shortage(std::size_t bytes) const {
+  const std::uint64_t rounded = (bytes + cache_line - 1) & ~std::uint64_t{cache_line - 1};
+  const std::uint64_t bumped = header_->bump.load(std::memory_order_relaxed);
+  if (bumped > size_ || rounded > size_ - bumped) {
+    return "the run's shared memory is at its limit of " + std::to_string(size_) + " bytes (" + std::to_string(used()) +
+           " in use; raise Options::arena_size)";
+  }
+  return shm_full_text(shm_.get_mapping_handle().handle, rounded);
 }
 
 std::optional<std::uint64_t> arena::make_mailbox(std::uint32_t owner, std::uint64_t lane_capacity,
@@ -260,7 +344,7 @@ std::string blob_create(const arena& a, std::span<const std::byte> payload) {
       bip::shared_memory_object::remove(name.c_str());
       throw error(errc::system, "cannot reserve " + std::to_string(payload.size()) +
                                     " bytes of shared memory for a large message in /dev/shm: " +
-                                    std::strerror(rc));
+                                    (rc == ENOSPC ? shm_full_text(-1, payload.size()) : std::strerror(rc)));
     }
     bip::mapped_region region(shm, bip::read_write);
     std::memcpy(region.get_address(), payload.data(), payload.size());

@@ -11,7 +11,10 @@
 //   `bump`, and the allocating process reserves exactly those pages
 //   (posix_fallocate) before anyone touches them, so a full /dev/shm is an
 //   error at allocation, never SIGBUS later. Space is never returned while
-//   the run lasts. A process killed between the bump and publishing what it
+//   the run lasts, except by an allocation whose pages could not be
+//   reserved: it gives its bytes back (or, when another allocation followed
+//   it, counts them as `unbacked`), so a full /dev/shm never uses up the
+//   arena's own limit. A process killed between the bump and publishing what it
 //   allocated leaks that space; nothing else is affected.
 // * A slot entry's fields say who writes them. The supervisor writes the
 //   configuration before the first incarnation starts (and keeps a private
@@ -201,6 +204,10 @@ struct arena_header {
   alignas(cache_line) std::atomic<std::uint64_t> corruptions;
   alignas(cache_line) std::atomic<std::uint64_t> bump;
   std::atomic<std::uint64_t> blob_seq;
+  // Bytes below `bump` that hold nothing: allocations whose pages /dev/shm
+  // could not back, left behind because another allocation followed them
+  // before they could give their space back (arena::allocate).
+  std::atomic<std::uint64_t> unbacked;
   std::atomic<std::uint32_t> slot_count;  // slots in use are [0, slot_count)
   // Bumped (and woken) by an actor that has published its `life` word: the
   // supervisor's watcher of its slot (life_watcher_of) then waits on it too.
@@ -251,7 +258,14 @@ class arena {
   // `problem`, when given, says which).
   std::optional<std::uint64_t> allocate(std::size_t bytes, std::string* problem = nullptr) const noexcept;
   // Bytes handed out so far (what the run's shared memory really holds).
-  [[nodiscard]] std::uint64_t used() const noexcept { return header_->bump.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t used() const noexcept {
+    const std::uint64_t bumped = header_->bump.load(std::memory_order_relaxed);
+    const std::uint64_t lost = header_->unbacked.load(std::memory_order_relaxed);
+    return bumped > lost ? bumped - lost : 0;
+  }
+  // Why `bytes` more cannot be had: the arena's limit (Options::arena_size)
+  // or a full /dev/shm (naming its size and free space).
+  [[nodiscard]] std::string shortage(std::size_t bytes) const;
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
   // A mailbox for `owner` whose lanes hold up to `lane_capacity` bytes each.

@@ -168,6 +168,7 @@ sender::local_lane* sender::make_lane(std::size_t index, mailbox* box, errc& sta
   std::string problem;
   auto first = ensure_lane(*arena_, box, self_, problem);
   if (!first) {
+    note_shortage(problem);
     status = errc::arena_exhausted;
     return nullptr;
   }
@@ -191,6 +192,7 @@ bool sender::grow(local_lane& local, mailbox* box, std::size_t record, errc& sta
   std::string problem;
   auto offset = arena_->allocate(sizeof(lane) + capacity, &problem);
   if (!offset) {
+    note_shortage(problem);
     status = errc::arena_exhausted;
     if (!growth_refused_) {
       growth_refused_ = true;
@@ -202,6 +204,16 @@ bool sender::grow(local_lane& local, mailbox* box, std::size_t record, errc& sta
   local.writer.link(*offset);
   local.writer = lane_writer(bigger);
   return true;
+}
+
+void sender::note_shortage(const std::string& problem) {
+  std::lock_guard guard(shortage_mutex_);
+  shortage_ = problem;
+}
+
+std::string sender::shortage() const {
+  std::lock_guard guard(shortage_mutex_);
+  return shortage_;
 }
 
 std::uint64_t sender::outstanding(std::uint32_t target) {

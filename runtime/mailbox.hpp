@@ -261,6 +261,9 @@ class sender {
   // futex, which those consumers bump when they see the lane's
   // lane_waits_for_progress bit.
   void await_progress(std::span<const std::uint32_t> targets, std::uint64_t below, steady::duration timeout);
+  // Why this process's last send that found no room in shared memory found
+  // none (the arena's limit, or a full /dev/shm); empty before any.
+  std::string shortage() const;
 
  private:
   struct local_lane {
@@ -286,6 +289,9 @@ class sender {
   const arena* arena_;
   std::uint32_t self_;
   bool growth_refused_ = false;  // logged once: the arena could not grow a lane
+  void note_shortage(const std::string& problem);
+  mutable std::mutex shortage_mutex_;
+  std::string shortage_;    // see shortage()
   std::mutex lanes_mutex_;  // serialises making a lane; lookups take no lock
   // Indexed by target slot * 2 + inbox: a send finds its lane with one load.
   std::unique_ptr<std::atomic<local_lane*>[]> lanes_{new std::atomic<local_lane*>[max_slots * 2]()};

@@ -287,9 +287,11 @@ std::string process::describe_failure(errc code, std::size_t bytes) const {
     case errc::too_large:
       return "a message of " + std::to_string(bytes) + " bytes exceeds the limit of " +
              std::to_string(arena_.header()->max_message_size) + " bytes (Options::max_message_size)";
-    case errc::arena_exhausted:
-      return "the run's shared memory is exhausted: " + std::to_string(arena_.used()) + " of " +
-             std::to_string(arena_.size()) + " bytes in use (raise Options::arena_size), or /dev/shm is full";
+    case errc::arena_exhausted: {
+      // The arena's own limit or a full /dev/shm, as the allocation found.
+      std::string why = sender_.shortage();
+      return why.empty() ? arena_.shortage(record_size_for(bytes)) : why;
+    }
     case errc::corrupt:
       return "the run's shared memory failed a check (see the log)";
     case errc::timeout:
