@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -382,6 +383,23 @@ void graph_run::fail_now(const std::string& why) {
   force_stop();
 }
 
+// A run directory removed while the run goes on (its state directory
+// deleted, `rm -rf STATE`): no command can reach the run any more, neither
+// to see it nor to stop it, so it stops itself, in order, saying why.
+void graph_run::check_run_dir() {
+  const auto now = steady::now();
+  if (run_dir_gone_ || stopping_ || now < next_run_dir_check_) return;
+  next_run_dir_check_ = now + std::chrono::seconds(1);
+  struct stat info {};
+  if (::stat((run_.dir / "control.sock").c_str(), &info) == 0 || errno != ENOENT) return;
+  run_dir_gone_ = true;
+  print(0, "procactor",
+        "its run directory " + run_.dir.string() +
+            " was removed: `procactor status` and `stop` cannot reach the run any more; stopping the graph",
+        true);
+  begin_stop(graph_.shutdown_timeout);
+}
+
 void graph_run::record_event(std::string kind, std::string actor, int pid, std::string detail) {
   event_log_.plain(event_json({wall_clock::now(), std::move(kind), std::move(actor), pid, std::move(detail)}));
 }
@@ -607,8 +625,13 @@ int graph_run::run(Runtime& rt) {
     started_ = started;
   }
   // Before the first spawn: `status` answers while a large graph starts.
-  ControlServer server(run_.dir / "control.sock",
-                       [this, &rt](const ControlRequest& request) { return control(rt, request); });
+  std::optional<ControlServer> server;
+  try {
+    server.emplace(run_.dir / "control.sock",
+                   [this, &rt](const ControlRequest& request) { return control(rt, request); });
+  } catch (const std::exception& e) {
+    return failed_to_start(e.what());  // before any actor: the run never started
+  }
   const bool spawned = spawn_all(rt);
   if (spawned) tell_foreground_ready();
   bool ready_reported = false;
@@ -674,6 +697,7 @@ int graph_run::run(Runtime& rt) {
         begin_stop(graph_.shutdown_timeout);
       }
     }
+    check_run_dir();
     std::deque<ActorEvent> events;
     std::deque<std::chrono::nanoseconds> stops;
     std::deque<scale_request> scales;
@@ -737,6 +761,14 @@ int graph_run::run(Runtime& rt) {
     if (const std::uint64_t lost = rt.info(inst.ref).dead_letters; lost > 0)
       dead_letters_.emplace_back(inst.name, lost);
   }
+  // A send that found /dev/shm full lost its message (sends fail, they do
+  // not wait for the tmpfs: README, Options::arena_size): the run did not
+  // do its work for lack of the machine's shared memory, and says so.
+  if (!dead_letters_.empty()) {
+    for (const auto& letter : rt.dead_letters()) {
+      if (letter.reason.find("/dev/shm is full") != std::string::npos) ++shm_full_letters_;
+    }
+  }
   return finish(started);
 }
 
@@ -791,16 +823,40 @@ int graph_run::finish(steady::time_point started) {
     how += "; " + std::to_string(total) +
            (total == 1 ? " message became a dead letter (" : " messages became dead letters (") + where +
            "; `procactor inspect " + run_.name + " ACTOR` shows them)";
+    if (shm_full_letters_ > 0) {
+      how += std::string(shm_full_letters_ < total ? "; at least " : "; ") + std::to_string(shm_full_letters_) +
+             " of them because /dev/shm was full (make the tmpfs larger)";
+      code = exit_failure;
+    }
+  }
+  // Records that could not be written (a full state directory, said once
+  // on stderr as it happened): the run cannot be looked at afterwards as
+  // promised, so it does not end as if all were well.
+  if (run_dir_gone_) {
+    how += "; its run directory " + run_.dir.string() + " was removed during the run";
+    code = exit_failure;
+  }
+  if (records_lost()) {
+    how += "; its records in " + run_.dir.string() + " are incomplete (see above)";
+    code = exit_failure;
   }
   print(0, "procactor", how, true, line_kind::last);
   record_event("finished", "", 0, how + " (exit code " + std::to_string(code) + ")");
   record_exit(run_, code);
-  return code;
+  return records_lost() ? exit_failure : code;
 }
 
 int graph_run::failed_to_start(const std::string& why) {
   failure_ = why;
-  return finish(steady::now());
+  const int code = finish(steady::now());
+  // Its exit could not be recorded (a full state directory, said on
+  // stderr): a run that never started leaves no directory that `ls` would
+  // show as one that died.
+  if (records_lost() && !exit_recorded(run_)) {
+    std::error_code ignored;
+    std::filesystem::remove_all(run_.dir, ignored);
+  }
+  return code;
 }
 
 }  // namespace procactor::launcher

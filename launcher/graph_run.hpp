@@ -221,6 +221,12 @@ class graph_run {
   // Messages of this node's instances that became dead letters, by actor
   // instance, for the run's last line.
   std::vector<std::pair<std::string, std::uint64_t>> dead_letters_;
+  // Of those kept, how many were lost because /dev/shm was full: the run fails.
+  std::uint64_t shm_full_letters_ = 0;
+  // The run directory was found gone (check_run_dir), checked once a second.
+  void check_run_dir();
+  bool run_dir_gone_ = false;
+  steady::time_point next_run_dir_check_{};
   // Each group that gave up, by name: the culprit, and the limit it went
   // past. The root's report names the groups on the culprit's way up.
   std::map<std::string, std::pair<std::string, std::string>, std::less<>> gave_up_;

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "json_text.hpp"
+#include "run_dir.hpp"
 
 namespace procactor::launcher {
 
@@ -183,7 +184,10 @@ void log_writer::append(std::string_view text, bool stamp, std::optional<wall_cl
   line += '\n';
   if (fd_ < 0) {
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, log_file_mode);
-    if (fd_ < 0) return;
+    if (fd_ < 0) {
+      note_record_failure(path_, errno);
+      return;
+    }
     struct stat info {};
     size_ = ::fstat(fd_, &info) == 0 ? static_cast<std::uint64_t>(info.st_size) : 0;
   }
@@ -191,7 +195,10 @@ void log_writer::append(std::string_view text, bool stamp, std::optional<wall_cl
   while (done < line.size()) {
     const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n <= 0) {
+      note_record_failure(path_, n < 0 ? errno : ENOSPC);
+      break;
+    }
     done += static_cast<std::size_t>(n);
   }
   size_ += done;

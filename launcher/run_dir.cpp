@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -46,6 +47,25 @@ class file_descriptor {
   throw std::runtime_error(what + " " + path.string() + ": " + std::strerror(errno));
 }
 
+std::atomic<bool> record_failed{false};
+// Made with the run and renamed to `exit` at its end (record_exit).
+constexpr char pending_exit[] = "exit.pending";
+// `exit=CODE`, empty: the exit code where `exit` could not be written.
+const std::string exit_marker = "exit=";
+
+std::optional<int> exit_from_marker(const fs::path& dir) {
+  std::error_code ignored;
+  for (const auto& entry : fs::directory_iterator(dir, ignored)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(exit_marker)) continue;
+    int code = 0;
+    const char* first = name.data() + exit_marker.size();
+    const auto [end, error] = std::from_chars(first, name.data() + name.size(), code);
+    if (error == std::errc() && end == name.data() + name.size() && end != first) return code;
+  }
+  return std::nullopt;
+}
+
 bool holds_lock(const fs::path& dir) {
   const file_descriptor fd(::open((dir / lock_file).c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return false;
@@ -58,7 +78,13 @@ RunEntry read_run(const fs::path& dir) {
   std::ifstream(dir / "supervisor.pid") >> run.supervisor_pid;
   std::error_code ignored;
   run.node_of_cluster = fs::exists(dir / "node", ignored);
-  const bool recorded = static_cast<bool>(std::ifstream(dir / "exit") >> run.exit_code);
+  bool recorded = static_cast<bool>(std::ifstream(dir / "exit") >> run.exit_code);
+  if (!recorded) {
+    if (const auto code = exit_from_marker(dir)) {
+      run.exit_code = *code;
+      recorded = true;
+    }
+  }
   if (holds_lock(dir)) {
     run.state = RunState::live;
   } else if (recorded) {
@@ -141,17 +167,26 @@ void check_socket_fits(const fs::path& dir) {
 
 // Written under a temporary name and renamed: readers see all or nothing.
 // The owner's only (0600), made as the logs are.
+// One that cannot be written is said (note_record_failure) and leaves
+// nothing: no empty staging file.
 void write_whole(const fs::path& path, const std::string& text) {
   const fs::path staging = path.string() + ".new";
   std::error_code ignored;
   fs::remove(staging, ignored);  // a failed write's, whatever its mode
-  create_log_file(staging);
-  {
-    std::ofstream out(staging, std::ios::trunc);
-    out << text;
-    if (!out.flush()) return;
+  const int fd = ::open(staging.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int error = fd < 0 ? errno : 0;
+  for (std::size_t done = 0; fd >= 0 && error == 0 && done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) error = n < 0 ? errno : ENOSPC;
+    if (n > 0) done += static_cast<std::size_t>(n);
   }
-  fs::rename(staging, path, ignored);
+  if (fd >= 0 && ::close(fd) != 0 && error == 0) error = errno;
+  if (error == 0 && ::rename(staging.c_str(), path.c_str()) != 0) error = errno;
+  if (error != 0) {
+    fs::remove(staging, ignored);
+    note_record_failure(path, error);
+  }
 }
 
 std::optional<std::string> read_whole(const fs::path& path) {
@@ -192,6 +227,29 @@ void archive(const fs::path& root, const std::string& name) {
 }
 
 }  // namespace
+
+void note_record_failure(const fs::path& path, int error) {
+  if (record_failed.exchange(true)) return;
+  std::string where;
+  try {
+    where = state_dir().string();
+  } catch (const std::exception&) {
+    where = path.parent_path().string();
+  }
+  const bool full = error == ENOSPC || error == EDQUOT;
+  std::string text = "procactor: cannot write " + path.string() + ": " + std::strerror(error) + "; ";
+  text += full ? "the state directory " + where + " is full (no room or no inodes left)"
+               : "in the state directory " + where;
+  text += ": the run's records there are incomplete (free room there, or set PROCACTOR_STATE_DIR elsewhere)\n";
+  (void)!::write(STDERR_FILENO, text.data(), text.size());
+}
+
+bool records_lost() { return record_failed.load(); }
+
+bool exit_recorded(const RunEntry& run) {
+  int code = 0;
+  return static_cast<bool>(std::ifstream(run.dir / "exit") >> code) || exit_from_marker(run.dir).has_value();
+}
 
 fs::path runs_root() {
   const fs::path root = state_dir();
@@ -277,6 +335,9 @@ RunEntry create_run(const std::string& graph_name) {
     if (lock < 0) fail("cannot create", staging / lock_file);
     if (::flock(lock, LOCK_EX | LOCK_NB) != 0) fail("cannot lock", staging / lock_file);
     write_whole(staging / "started", std::to_string(now_ms()) + "\n");
+    // Room for the exit record, taken now: a state directory that fills up
+    // during the run still gets the run's exit code (record_exit).
+    write_whole(staging / pending_exit, std::string(15, ' ') + "\n");
     fs::rename(staging, dir);
     return {name, dir, RunState::live, -1, 0, false};
   }
@@ -297,7 +358,27 @@ void record_graph(const RunEntry& run, const std::string& graph_name, const std:
   write_whole(run.dir / "graph", text);
 }
 
-void record_exit(const RunEntry& run, int code) { write_whole(run.dir / "exit", std::to_string(code) + "\n"); }
+void record_exit(const RunEntry& run, int code) {
+  // Into the file made with the run, which needs neither a new block nor
+  // an inode, then renamed: what a reader sees as `exit` is whole.
+  const std::string text = std::to_string(code) + "\n";
+  const fs::path pending = run.dir / pending_exit;
+  const int fd = ::open(pending.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0) {
+    const bool written = ::pwrite(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size()) &&
+                         ::ftruncate(fd, static_cast<off_t>(text.size())) == 0;
+    ::close(fd);
+    if (written && ::rename(pending.c_str(), (run.dir / "exit").c_str()) == 0) return;
+  }
+  write_whole(run.dir / "exit", text);
+  if (std::ifstream(run.dir / "exit")) return;
+  // No room for even that (a state directory full from the start): an
+  // empty file, which takes an inode but no block, with the code in its
+  // name (read_run).
+  const int marker = ::open((run.dir / (exit_marker + std::to_string(code))).c_str(),
+                            O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (marker >= 0) ::close(marker);
+}
 
 void record_final_status(const RunEntry& run, const std::string& status_json) {
   write_whole(run.dir / "final_status.json", status_json + "\n");

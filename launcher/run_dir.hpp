@@ -93,6 +93,14 @@ void record_node_of(const RunEntry& run, const std::string& whole);
 void record_graph(const RunEntry& run, const std::string& graph_name, const std::filesystem::path& file);
 
 // Writes `exit`, the run's exit code: the run has ended (its mtime: when).
+// A run record or log line that could not be written (`error`: errno):
+// said once per process on stderr, naming the state directory (full, when
+// ENOSPC or EDQUOT), and remembered for the run's exit status.
+void note_record_failure(const std::filesystem::path& path, int error);
+// Whether any record of this process could not be written.
+bool records_lost();
+// Whether the run's exit code is recorded (`exit`, or its marker).
+bool exit_recorded(const RunEntry& run);
 void record_exit(const RunEntry& run, int code);
 
 // Writes final_status.json, whole or not at all (a reader never sees half).
