@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 namespace procactor::detail {
 namespace {
@@ -43,20 +44,29 @@ void reap_group(int group, std::int64_t deadline) noexcept {
   }
 }
 
+// What the handler kills, as it found it: a supervisor thread that sees an
+// actor die (early, before it is a zombie) clears its entry in g_pids, and
+// the handler must still wait for it.
+int g_killed[max_slots + std::size(g_helpers)];
+
 void on_fatal_signal(int sig) {
   const int saved_errno = errno;
   // First, so that the supervisor's threads, which see the actors die
   // from here on, neither restart them nor log their deaths as crashes.
   g_fatal_signal.store(true, std::memory_order_seq_cst);
+  std::size_t killed = 0;
   for (auto& pid : g_pids) {
     const int p = pid.load(std::memory_order_relaxed);
-    if (p > 0) ::kill(-p, SIGKILL);
+    if (p <= 0) continue;
+    g_killed[killed++] = p;
+    ::kill(-p, SIGKILL);
   }
   // Each helper leads a process group of its own, unless killed before it
   // made it.
   for (auto& helper : g_helpers) {
     const int p = helper.load(std::memory_order_relaxed);
     if (p <= 0) continue;
+    g_killed[killed++] = p;
     ::kill(-p, SIGKILL);
     ::kill(p, SIGKILL);
   }
@@ -64,12 +74,7 @@ void on_fatal_signal(int sig) {
   // A few seconds of grace in all: a killed process is gone in microseconds
   // to milliseconds, unless the machine is very busy.
   const std::int64_t deadline = monotonic_ns() + 3'000'000'000;
-  for (auto& pid : g_pids) {
-    if (const int p = pid.load(std::memory_order_relaxed); p > 0) reap_group(p, deadline);
-  }
-  for (auto& helper : g_helpers) {
-    if (const int p = helper.load(std::memory_order_relaxed); p > 0) reap_group(p, deadline);
-  }
+  for (std::size_t i = 0; i < killed; ++i) reap_group(g_killed[i], deadline);
   // What an actor forked, killed with its group, came to this subreaper.
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
