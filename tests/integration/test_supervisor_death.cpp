@@ -107,6 +107,32 @@ std::size_t reap_orphans(const std::string& command) {
 
 bool exists(const std::string& segment) { return ::access(("/dev/shm/" + segment).c_str(), F_OK) == 0; }
 
+// The helper in "spawn" mode, once it has said its pid and its 3 actors'.
+// Whatever happens in the test, the helper does not outlive it (the guard
+// kills and reaps it unless the test cleared `guard.pid`).
+struct spawned_helper {
+  struct reaper {
+    pid_t pid = 0;
+    ~reaper() {
+      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } guard;
+  std::vector<int> actors;
+};
+
+void start_spawn_helper(spawned_helper& h, const std::vector<std::string>& extra = {}) {
+  int out = -1;
+  h.guard.pid = start_helper("spawn", &out, extra);
+  const std::string line = read_line(out, std::chrono::seconds(30));
+  ::close(out);
+  std::istringstream fields(line);
+  int reported = 0;
+  fields >> reported;
+  REQUIRE(reported == h.guard.pid);
+  for (int pid; fields >> pid;) h.actors.push_back(pid);
+  REQUIRE(h.actors.size() == 3);
+}
+
 }  // namespace
 
 TEST_SUITE("supervisor death") {
@@ -156,26 +182,10 @@ TEST_CASE("a SIGKILLed supervisor takes its actors with it and its guardian remo
   const std::size_t own_guardians = reap_orphans("procactor-guard");
   const std::size_t own_servers = reap_orphans("procactor-fork");
   const std::size_t own_spares = reap_orphans("procactor-spare");
-  int out = -1;
-  const pid_t helper = start_helper("spawn", &out, exec ? std::vector<std::string>{"PROCACTOR_SPAWN=exec"}
-                                                        : std::vector<std::string>{});
-  // Whatever happens below, the helper does not outlive the test.
-  struct reaper {
-    pid_t pid;
-    ~reaper() {
-      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
-    }
-  } helper_guard{helper};
-
-  const std::string line = read_line(out, std::chrono::seconds(30));
-  ::close(out);
-  std::istringstream fields(line);
-  int reported = 0;
-  fields >> reported;
-  REQUIRE(reported == helper);
-  std::vector<int> actors;
-  for (int pid; fields >> pid;) actors.push_back(pid);
-  REQUIRE(actors.size() == 3);
+  spawned_helper spawned;
+  start_spawn_helper(spawned, exec ? std::vector<std::string>{"PROCACTOR_SPAWN=exec"} : std::vector<std::string>{});
+  const pid_t helper = spawned.guard.pid;
+  const std::vector<int>& actors = spawned.actors;
   for (int pid : actors) CHECK(probe::is_running(pid));
   REQUIRE_FALSE(probe::run_segments(helper).empty());
   // The arena's name is the run's; other segments' names extend it.
@@ -193,7 +203,7 @@ TEST_CASE("a SIGKILLed supervisor takes its actors with it and its guardian remo
   REQUIRE(::kill(helper, SIGKILL) == 0);
   int status = 0;
   REQUIRE(::waitpid(helper, &status, 0) == helper);
-  helper_guard.pid = 0;
+  spawned.guard.pid = 0;
   CHECK(WIFSIGNALED(status));
 
   for (int pid : actors) {
@@ -228,20 +238,9 @@ TEST_CASE("a supervisor ended by SIGINT or SIGTERM or abort reaps its actors and
   int subreaper = 0;
   REQUIRE(::prctl(PR_GET_CHILD_SUBREAPER, &subreaper) == 0);
   REQUIRE(subreaper == 1);
-  int out = -1;
-  const pid_t helper = start_helper("spawn", &out);
-  struct reaper {
-    pid_t pid;
-    ~reaper() {
-      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
-    }
-  } helper_guard{helper};
-  const std::string line = read_line(out, std::chrono::seconds(30));
-  ::close(out);
-  std::istringstream fields(line);
-  int reported = 0;
-  fields >> reported;
-  REQUIRE(reported == helper);
+  spawned_helper spawned;
+  start_spawn_helper(spawned);
+  const pid_t helper = spawned.guard.pid;
   // Its children: the 3 actors, the fork server, the guardian, the spares.
   std::vector<probe::process_status> children = probe::children_of(helper);
   REQUIRE(children.size() >= 5);
@@ -249,7 +248,7 @@ TEST_CASE("a supervisor ended by SIGINT or SIGTERM or abort reaps its actors and
   REQUIRE(::kill(helper, sig) == 0);
   int status = 0;
   REQUIRE(::waitpid(helper, &status, 0) == helper);
-  helper_guard.pid = 0;
+  spawned.guard.pid = 0;
   REQUIRE(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == sig);
   // What a process leaves when it ends is re-parented at once (here: this
