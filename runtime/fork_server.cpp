@@ -12,7 +12,6 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <span>
@@ -20,6 +19,7 @@
 
 #include "exit_paths.hpp"
 #include "guardian.hpp"
+#include "life_watch.hpp"
 #include "procactor/runtime.hpp"
 #include "spawn_support.hpp"
 
@@ -335,24 +335,6 @@ int send_request(int fd, request_kind kind, const std::string& environment,
   return send_with_descriptors(fd, parts, {fds, descriptors.size()});
 }
 
-// True when the process `pid` is stopped (SIGSTOP, a debugger): a spare in
-// that state would take a start's request and leave the actor "starting"
-// for ever.
-bool stopped(int pid) noexcept {
-  char path[32];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char text[256];
-  const ssize_t n = ::read(fd, text, sizeof text - 1);
-  ::close(fd);
-  if (n <= 0) return false;
-  text[n] = '\0';
-  // "pid (comm) S ...": the state follows the last ')'.
-  const char* end = std::strrchr(text, ')');
-  return end != nullptr && end[1] == ' ' && (end[2] == 'T' || end[2] == 't');
-}
-
 }  // namespace
 
 // One answer of the server; with `wait` false, none (false) when none is
@@ -469,7 +451,9 @@ int fork_server::spawn(const std::vector<std::string>& environment,
     // The oldest spare becomes the actor: the request goes to it directly.
     const spare next = spares_.front();
     spares_.pop_front();
-    if (stopped(next.pid)) {
+    // Stopped (SIGSTOP, a debugger), it would take the request and leave
+    // the actor "starting" for ever.
+    if (const char state = preview_exit(next.pid).state; state == 'T' || state == 't') {
       ::close(next.socket);
       reap(next.pid);  // SIGKILL ends a stopped process too
       continue;

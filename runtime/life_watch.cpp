@@ -68,6 +68,7 @@ exit_preview preview_exit(int pid) noexcept {
     while (*p == ' ') ++p;
     if (*p == '\0') break;
     ++field;
+    if (field == 3) out.state = *p;
     if (field == 20) out.threads = static_cast<int>(std::strtol(p, nullptr, 10));
     if (field == 52) out.status = static_cast<int>(std::strtol(p, nullptr, 10));
     while (*p != ' ' && *p != '\0' && *p != '\n') ++p;

@@ -47,9 +47,11 @@ namespace procactor::detail {
 // `bell`. False (nothing done) where a robust list is registered already.
 bool hold_life(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& bell) noexcept;
 
-// What a dying process's /proc/PID/stat says: its wait status (0 when not
-// exiting, or when the field cannot be read) and its thread count.
+// What a process's /proc/PID/stat says: its state letter ('T' or 't':
+// stopped; 0 when it cannot be read), and for a dying one its wait status
+// (0 when not exiting, or when the field cannot be read) and thread count.
 struct exit_preview {
+  char state = 0;
   int status = 0;
   int threads = 0;
 };
