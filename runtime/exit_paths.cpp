@@ -18,6 +18,8 @@ std::atomic<int> g_pids[max_slots];
 // The fork server, the guardian (and the one that replaces it), two spares
 // and one on its way: room to spare.
 std::atomic<int> g_helpers[16];
+// Actors' process groups whose deaths were handled and not all reaped.
+std::atomic<int> g_dying[max_slots];
 struct sigaction g_previous[NSIG];
 std::atomic<bool> g_fatal_signal{false};
 
@@ -45,9 +47,24 @@ void reap_group(int group, std::int64_t deadline) noexcept {
 }
 
 // What the handler kills, as it found it: a supervisor thread that sees an
-// actor die (early, before it is a zombie) clears its entry in g_pids, and
-// the handler must still wait for it.
-int g_killed[max_slots + std::size(g_helpers)];
+// actor die (early, before it is a zombie) moves it from g_pids to g_dying,
+// and the handler must still wait for it.
+int g_killed[max_slots + std::size(g_helpers) + std::size(g_dying)];
+
+bool put(std::atomic<int>* begin, std::atomic<int>* end, int pid) noexcept {
+  for (auto* entry = begin; entry != end; ++entry) {
+    int free = 0;
+    if (entry->compare_exchange_strong(free, pid, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+void take(std::atomic<int>* begin, std::atomic<int>* end, int pid) noexcept {
+  for (auto* entry = begin; entry != end; ++entry) {
+    int mine = pid;
+    if (entry->compare_exchange_strong(mine, 0, std::memory_order_relaxed)) return;
+  }
+}
 
 void on_fatal_signal(int sig) {
   const int saved_errno = errno;
@@ -69,6 +86,14 @@ void on_fatal_signal(int sig) {
     g_killed[killed++] = p;
     ::kill(-p, SIGKILL);
     ::kill(p, SIGKILL);
+  }
+  // Actors whose deaths were handled before they could be reaped: still
+  // exiting, or strays of theirs still alive.
+  for (auto& group : g_dying) {
+    const int p = group.load(std::memory_order_relaxed);
+    if (p <= 0) continue;
+    g_killed[killed++] = p;
+    ::kill(-p, SIGKILL);
   }
   remove_run_segments(g_run_name);
   // A few seconds of grace in all: a killed process is gone in microseconds
@@ -110,19 +135,19 @@ void record_actor_pid(std::uint32_t slot, int pid) noexcept {
 }
 
 void record_helper_pid(int pid) noexcept {
-  if (pid <= 0) return;
-  for (auto& helper : g_helpers) {
-    int free = 0;
-    if (helper.compare_exchange_strong(free, pid, std::memory_order_relaxed)) return;
-  }
+  if (pid > 0) put(std::begin(g_helpers), std::end(g_helpers), pid);
 }
 
 void forget_helper_pid(int pid) noexcept {
-  if (pid <= 0) return;
-  for (auto& helper : g_helpers) {
-    int mine = pid;
-    if (helper.compare_exchange_strong(mine, 0, std::memory_order_relaxed)) return;
-  }
+  if (pid > 0) take(std::begin(g_helpers), std::end(g_helpers), pid);
+}
+
+void record_dying_group(int group) noexcept {
+  if (group > 0) put(std::begin(g_dying), std::end(g_dying), group);
+}
+
+void forget_dying_group(int group) noexcept {
+  if (group > 0) take(std::begin(g_dying), std::end(g_dying), group);
 }
 
 bool fatal_signal_arrived() noexcept { return g_fatal_signal.load(std::memory_order_seq_cst); }

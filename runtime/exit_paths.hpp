@@ -22,6 +22,12 @@ void record_actor_pid(std::uint32_t slot, int pid) noexcept;
 // has become an actor), before its pid can be another process's.
 void record_helper_pid(int pid) noexcept;
 void forget_helper_pid(int pid) noexcept;
+// An actor's process group after its death was handled (its slot's pid is
+// cleared then), until nothing of it is left to reap: its leader can still
+// be exiting, not yet a zombie, or its strays be alive. A fatal signal
+// kills and reaps it too.
+void record_dying_group(int group) noexcept;
+void forget_dying_group(int group) noexcept;
 // True once a fatal signal's handler has begun killing the actors: their
 // deaths are the program's end, not crashes to restart.
 bool fatal_signal_arrived() noexcept;

@@ -211,6 +211,14 @@ supervisor::~supervisor() {
     (void)::waitpid(pid, nullptr, WNOHANG);
     ::close(pidfd);
   }
+  // Dead actors' groups are no longer this run's for a fatal signal to kill:
+  // their pids may be another's from now on.
+  for (const int group : dead_groups_) {
+    while (::waitpid(-group, nullptr, WNOHANG) > 0) {
+    }
+    forget_dying_group(group);
+  }
+  dead_groups_.clear();
   forks_.stop();
   process_->stop_pump();
   ::close(epoll_fd_);

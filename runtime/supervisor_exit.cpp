@@ -72,6 +72,7 @@ void supervisor::reaped(slot_id slot, int status) {
   {
     std::lock_guard guard(mutex_);
     dead_groups_.push_back(pid);
+    record_dying_group(pid);
     c.pid = 0;
     c.pidfd = -1;
     c.last_exit = how;

@@ -5,9 +5,11 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
 
+#include "exit_paths.hpp"
 #include "supervisor.hpp"
 
 namespace procactor::detail {
@@ -117,8 +119,10 @@ void supervisor::reap_orphans() {
     int status;
     for (;;) {
       const pid_t pid = ::waitpid(-group, &status, WNOHANG);
-      if (pid > 0) continue;
-      return pid < 0;  // ECHILD: nothing of that group is left
+      if (pid > 0 || (pid < 0 && errno == EINTR)) continue;
+      if (pid == 0) return false;
+      forget_dying_group(group);  // ECHILD: nothing of that group is left
+      return true;
     }
   });
 }

@@ -7,6 +7,11 @@
 //                                   then waits to be killed
 //   procactor-orphan-helper sweep   starts a Runtime (which sweeps the
 //                                   segments of dead supervisors) and exits
+//   procactor-orphan-helper dying   spawns 1 actor that is not restarted
+//                                   and monitors it, prints
+//                                   "<own pid> <actor pid>", then "down"
+//                                   once its death was handled, then waits
+//                                   to be killed
 //   procactor-orphan-helper shutdown-give-up
 //                                   an actor of a group that allows no
 //                                   restart crashes during rt.shutdown();
@@ -94,6 +99,20 @@ int main(int argc, char** argv) {
     const std::string line = runtime.gave_up().value_or("none") + "\n";
     (void)!::write(STDOUT_FILENO, line.data(), line.size());
     return 0;
+  }
+  if (argc >= 2 && std::strcmp(argv[1], "dying") == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    procactor::SpawnOptions options;
+    options.restart = procactor::Restart::temporary;
+    auto victim = runtime.spawn<orphan::Idler>("victim", options);
+    runtime.monitor(victim);
+    while (runtime.info(victim).state != procactor::ActorState::running) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::string line = std::to_string(::getpid()) + " " + std::to_string(victim.pid().value_or(-1)) + "\n";
+    (void)!::write(STDOUT_FILENO, line.data(), line.size());
+    if (runtime.next_down(std::chrono::hours(1))) (void)!::write(STDOUT_FILENO, "down\n", 5);
+    for (;;) ::pause();
   }
   if (argc < 2 || std::strcmp(argv[1], "spawn") != 0) return 0;
   // Never outlive the test that started us, even if it is killed itself.
