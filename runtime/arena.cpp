@@ -41,8 +41,21 @@ std::string random_hex64() {
 
 // Reserves [offset, offset + size) now, so that a full /dev/shm fails here
 // with a clear error instead of SIGBUS at the first touch of a page.
+//
+// Allocations share pages, and a tmpfs whose fallocate fails part-way frees
+// the pages of its range that are not yet up to date. That never takes a
+// neighbour's page: fallocates of one file run one at a time, and one that
+// finds a page another has reserved marks it up to date; so a failed call
+// frees only pages it allocated itself, and the neighbour's own call, before
+// or after, leaves its page backed (tests/integration/test_shm_full.cpp).
+// A signal during a long reservation makes it fail with EINTR: it is tried
+// again, not reported as a full /dev/shm.
 int reserve(int fd, std::uint64_t offset, std::uint64_t size) noexcept {
-  return posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(size));
+  int rc;
+  do {
+    rc = posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(size));
+  } while (rc == EINTR);
+  return rc;
 }
 
 // The arena a segment belongs to: its own name, or for a blob
