@@ -63,8 +63,9 @@ void supervisor::start(slot_id slot) {
       // Both sides set it, as a shell does (a spare is in the server's until then).
       ::setpgid(pid, pid);
     } else {
+      // The server inherited this process's limits: an EAGAIN names them.
       log_line("supervisor", std::string("the fork server failed (") + std::strerror(-forked) +
-                                 "); actors start with exec from now on");
+                                 process_limit_note(-forked) + "); actors start with exec from now on");
     }
   }
   if (pid == 0) {
