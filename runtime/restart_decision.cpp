@@ -16,13 +16,21 @@ exit_verdict judge_exit(Restart restart, const exit_facts& facts) noexcept {
 
 intensity_result admit_restart(const GroupOptions& group, intensity_history history,
                                decision_clock::time_point now) {
+  // No limit: nothing is counted, so nothing is kept. A run that restarted
+  // for hours with max_restarts = -1 and a long window kept every restart,
+  // and copied them all at each one.
+  if (group.max_restarts < 0) {
+    history.restarts.clear();
+    return {true, std::move(history)};
+  }
   // bounded(): a window of milliseconds::max() in nanoseconds would overflow.
   const decision_clock::duration within = bounded(group.within);
   while (!history.restarts.empty() && now - history.restarts.front() > within) history.restarts.pop_front();
+  // Of the rest, only the newest max_restarts can count with this one.
+  const auto limit = static_cast<std::size_t>(group.max_restarts);
+  while (history.restarts.size() > limit) history.restarts.pop_front();
   history.restarts.push_back(now);
-  const bool allowed =
-      group.max_restarts < 0 || history.restarts.size() <= static_cast<std::size_t>(group.max_restarts);
-  return {allowed, std::move(history)};
+  return {history.restarts.size() <= limit, std::move(history)};
 }
 
 backoff_result next_backoff(const Backoff& policy, backoff_state state, decision_clock::duration uptime,
@@ -66,13 +74,18 @@ std::vector<std::size_t> restart_set(Strategy strategy, std::size_t failed, std:
   return set;
 }
 
-restart_action decide(const restart_policy& policy, const restart_history& history, const exit_event& event) {
+restart_action decide(const restart_policy& policy, restart_history history, const exit_event& event) {
   restart_action action;
-  action.history = history;
   action.verdict = judge_exit(policy.restart, event.facts);
-  if (action.verdict != exit_verdict::restart) return action;
-  auto admitted = admit_restart(policy.group, history.group, event.at);
+  if (action.verdict != exit_verdict::restart) {
+    action.history = std::move(history);
+    return action;
+  }
+  auto admitted = admit_restart(policy.group, std::move(history.group), event.at);
   if (!admitted.allowed) {
+    // The history as it was: the restart that was refused is not one.
+    admitted.history.restarts.pop_back();
+    action.history = {std::move(admitted.history), history.backoff};
     action.what = restart_action::kind::give_up;
     action.verdict = exit_verdict::failed;
     action.why = "more than " + std::to_string(policy.group.max_restarts) + " restart" +

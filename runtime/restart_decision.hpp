@@ -85,9 +85,9 @@ struct restart_action {
   std::string why;                              // for give_up: "more than 3 restarts within 10s"
 };
 
-// Policy + history + event -> action and delay.
-[[nodiscard]] restart_action decide(const restart_policy& policy, const restart_history& history,
-                                    const exit_event& event);
+// Policy + history + event -> action and delay. The history comes back in
+// the action, whatever it is: a caller that keeps a long one moves it in.
+[[nodiscard]] restart_action decide(const restart_policy& policy, restart_history history, const exit_event& event);
 
 // An option's wait at most longest_wait (about 100 years), still in
 // milliseconds: what the runtime keeps of a field that it turns into the

@@ -245,10 +245,10 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
   restart_policy policy{c.options.restart, c.options.backoff, g.options};
   // While the runtime shuts down, a crash restarts the actor alone.
   if (shut_down_) policy.group.strategy = Strategy::one_for_one;
-  const restart_history history{g.history, c.backoff};
   const exit_event event{{abnormal, closed, false}, now - c.started, now, position_in_group({false, slot}),
                          g.members.size(), random01()};
-  const restart_action action = decide(policy, history, event);
+  restart_action action = decide(policy, {std::move(g.history), c.backoff}, event);
+  g.history = std::move(action.history.group);
   switch (action.what) {
     case restart_action::kind::stay_down:
       ending();
@@ -259,7 +259,6 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
       if (options_.log_events && abnormal) log_line(c.name, "exited (" + how + "), not restarted");
       return;
     case restart_action::kind::restart: {
-      g.history = action.history.group;
       c.backoff = action.history.backoff;
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(action.delay);
       if (action.members.size() == 1) {
@@ -573,7 +572,7 @@ void supervisor::escalate(std::uint32_t group, const std::string& culprit, const
     restarted = false;
     if (shutting_down) {
       text = "group " + group_name + " gave up during the shutdown: group " + p.name + " restarts nothing now";
-    } else if (auto admitted = admit_restart(p.options, p.history, steady::now()); admitted.allowed) {
+    } else if (auto admitted = admit_restart(p.options, std::move(p.history), steady::now()); admitted.allowed) {
       p.history = std::move(admitted.history);
       restarted = true;
       reset_history(group);

@@ -2,6 +2,9 @@
 // intensity window and backoff sequence (runtime/restart_decision.hpp).
 #include <doctest/doctest.h>
 
+#include <deque>
+#include <vector>
+
 #include "restart_decision.hpp"
 
 using namespace std::chrono_literals;
@@ -64,6 +67,35 @@ TEST_CASE("admit_restart: no limit, and a limit of zero") {
     h = r.history;
   }
   CHECK_FALSE(admit_restart({Strategy::one_for_one, 0, 1s}, {}, t0).allowed);
+}
+
+TEST_CASE("admit_restart: keeps nothing without a limit, and at most max_restarts + 1 restarts with one") {
+  // A run that restarts for days must not keep (and copy at each restart)
+  // every restart of a long window.
+  intensity_history unlimited;
+  for (int i = 0; i < 10000; ++i) {
+    auto r = admit_restart({Strategy::one_for_one, -1, std::chrono::milliseconds::max()}, unlimited, t0 + i * 1ms);
+    REQUIRE(r.allowed);
+    unlimited = std::move(r.history);
+  }
+  CHECK(unlimited.restarts.empty());
+  // With a limit, the same answers as counting every restart of the window,
+  // for gaps that take the count across the limit both ways.
+  const GroupOptions group{Strategy::one_for_one, 5, 1s};
+  intensity_history h;
+  std::deque<decision_clock::time_point> all;  // the window's restarts
+  decision_clock::time_point now = t0;
+  unsigned seed = 12345;
+  for (int i = 0; i < 20000; ++i) {
+    seed = seed * 1103515245U + 12345U;
+    now += std::chrono::milliseconds((seed >> 16) % 400);
+    all.push_back(now);
+    while (now - all.front() > 1s) all.pop_front();
+    auto r = admit_restart(group, std::move(h), now);
+    CHECK(r.allowed == (all.size() <= 5));
+    h = std::move(r.history);
+    REQUIRE(h.restarts.size() <= 6);
+  }
 }
 
 TEST_CASE("next_backoff: 0, then 1 ms doubling up to the cap; a long run starts over") {
@@ -217,7 +249,8 @@ TEST_CASE("decide: policy + history + event -> action, delay and the history to 
   CHECK(third.what == restart_action::kind::give_up);
   CHECK(third.why == "more than 2 restarts within 1min");
   // Giving up keeps the history it was given: nothing was restarted.
-  CHECK(third.history.group.restarts.size() == 2);
+  CHECK(third.history.group.restarts == second.history.group.restarts);
+  CHECK(third.history.backoff.next == second.history.backoff.next);
 
   SUBCASE("a normal exit of a transient actor is its end, and counts nothing") {
     event.facts = normal();
