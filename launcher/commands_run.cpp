@@ -458,7 +458,25 @@ int stop_command(const StopOptions& options) {
   }
   // Done when the supervisor has exited: its lock goes with it, after the
   // last actor and the shared memory.
-  while (refreshed(*run).state == RunState::live) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  RunEntry now = refreshed(*run);
+  for (; now.state == RunState::live; now = refreshed(*run)) {
+    // Stopped (SIGSTOP, a debugger) while it stops the run: it will not
+    // end until it is continued, and this wait would have no end either.
+    if (process_stopped(now.supervisor_pid)) {
+      std::cerr << "procactor: run " << run->name << "'s supervisor (pid " << now.supervisor_pid
+                << ") was stopped (by SIGSTOP or Ctrl-Z, or held by a debugger) as it stopped the run; `kill -CONT "
+                << now.supervisor_pid << "` lets it go on, and the stop with it\n";
+      return exit_failure;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // Killed before it recorded how the run ended: not a stop.
+  if (now.state == RunState::died) return report_not_live(now);
+  if (now.exit_code > 0) {
+    std::cout << "stopped run " << run->name << "; it ended with exit code " << now.exit_code << " (`procactor logs "
+              << run->name << "` shows why)\n";
+    return exit_failure;
+  }
   std::cout << "stopped run " << run->name << '\n';
   return exit_ok;
 }

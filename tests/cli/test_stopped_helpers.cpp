@@ -113,4 +113,45 @@ TEST_CASE("a restart does not wait on a stopped spare" * doctest::timeout(290)) 
   check_stop_ends_everything(box, run, {});
 }
 
+// `procactor stop` waits for the run to end once the supervisor has taken
+// the stop. A supervisor stopped then never ends, and that wait had no end
+// either (nothing said); one killed then left a run that died, and the stop
+// still said "stopped run", exit 0. The drain here hangs (shutdown_timeout
+// is 10 minutes), so the stop is still waiting when the supervisor is hit.
+TEST_CASE("a stop whose supervisor is stopped or killed while it stops the run says so and exits 1" *
+          doctest::timeout(290)) {
+  bool kill_it = false;
+  SUBCASE("stopped") {}
+  SUBCASE("killed") { kill_it = true; }
+  CAPTURE(kill_it);
+  sandbox box;
+  auto launch = box.start({"launch", box.copy_graph("stuck_drain.toml").string()}, {.cwd = {}, .new_session = true});
+  launch->wait_for_output("worker.0 | stuck on tick ", 120s);
+  launch->wait_for_output("worker.1 | stuck on tick ", 120s);
+  std::vector<pid_t> actors;
+  for (const auto& [name, pid] : running_instances(box, "stuck-drain", 4)) actors.push_back(pid);
+  auto stop = box.start({"stop", "stuck-drain"});
+  launch->wait_for_output("stop requested: stopping the graph", 120s);
+  if (kill_it) {
+    launch->signal(SIGKILL);
+    CHECK(stop->wait(120s) == 1);
+    CHECK_MESSAGE(stop->err().find("run stuck-drain died: its supervisor") != std::string::npos, stop->err());
+    CHECK_MESSAGE(stop->out().find("stopped run") == std::string::npos, stop->out());
+    (void)launch->wait(120s);
+  } else {
+    {
+      stopped_processes supervisor({launch->pid()});
+      CHECK(stop->wait(120s) == 1);
+      CHECK_MESSAGE(stop->err().find("was stopped (by SIGSTOP") != std::string::npos, stop->err());
+      CHECK_MESSAGE(stop->err().find("`kill -CONT " + std::to_string(launch->pid()) + "`") != std::string::npos,
+                    stop->err());
+    }
+    // Continued, it goes on stopping; a shorter timeout ends the hung drain.
+    const result again = box.procactor({"stop", "stuck-drain", "--timeout", "1s"}, 120s);
+    CHECK_MESSAGE(again.exit_code == 0, again.out, again.err);
+    CHECK(launch->wait(120s) == 0);
+  }
+  check_run_left_nothing(launch->pid(), actors);
+}
+
 }  // namespace cli
