@@ -320,8 +320,8 @@ class cluster_launch {
       : graph_(graph),
         run_(std::move(run)),
         colour_(options.color && colour_for(STDOUT_FILENO)),
-        run_log_(run_.dir / "run.log"),
-        event_log_(run_.dir / "events.jsonl", 0) {
+        run_log_(run_.dir / "run.log", log_rotate_bytes()),
+        event_log_(run_.dir / "events.jsonl", log_rotate_bytes()) {
     record_graph(run_, graph_.name, options.file);
     for (std::size_t a = 0; a < graph_.actors.size(); ++a) {
       for (std::uint32_t r = 0; r < graph_.actors[a].replicas; ++r) {
@@ -662,7 +662,7 @@ class cluster_launch {
     const auto actor = bar == std::string_view::npos ? actor_of_.end() : actor_of_.find(who);
     if (actor != actor_of_.end()) {
       auto& log = logs_[actor->first];
-      if (!log) log = std::make_unique<log_writer>(log_path(actor->first));
+      if (!log) log = std::make_unique<log_writer>(log_path(actor->first), log_rotate_bytes());
       log->stamped(line.substr(bar + 3));
     }
     if (colour_ && bar != std::string_view::npos) {
@@ -940,6 +940,10 @@ int launch_cluster(const LaunchOptions& options, const Graph& graph) {
     std::cerr << "procactor: error: " << graph.cluster->launcher << " is not on PATH: "
               << missing_launcher(graph.cluster->launcher) << '\n';
     return exit_failure;
+  }
+  if (const auto rotate = log_rotate_setting(); !rotate) {
+    std::cerr << "procactor: error: " << rotate.error << '\n';
+    return exit_usage;
   }
   // Bound before the run is made: a port in use leaves no run behind.
   std::optional<dashboard_server> dashboard;

@@ -200,8 +200,9 @@ int events_command(const EventsOptions& options) {
   int unresolved = exit_no_such_run;
   auto run = resolve(options.run, unresolved);
   if (!run) return unresolved;
-  // From the start, and on from where it got to with -f.
-  log_follower events(run->dir / "events.jsonl", false);
+  // From the oldest file rotation kept, and on from where it got to with
+  // -f, across the rotations that come meanwhile.
+  log_follower events(run->dir / "events.jsonl", false, true);
   // One blank between columns, the kinds' column as wide as the widest kind
   // ("restarting") and the actors' as a short name's, from the first line
   // on: the lines -f prints later line up with the first ones, and with
@@ -209,24 +210,31 @@ int events_command(const EventsOptions& options) {
   text_table table(1);
   table.min_widths({0, 10, 13});
   const bool terminal = stdout_is_terminal();
-  const auto print = [&options, &table, terminal](const std::vector<std::string>& lines) {
-    for (const auto& line : lines) {
-      if (options.json) {
-        std::cout << line << '\n';
-      } else {
-        add_event(table, line, terminal);
-      }
-    }
+  // Printed a batch at a time: a long history is never all in memory.
+  constexpr std::size_t batch = 4096;
+  std::size_t pending = 0;
+  const auto flush = [&table, &pending] {
     std::cout << table.take();
     std::cout.flush();
+    pending = 0;
   };
-  print(events.new_lines());
+  const auto print = [&](std::string&& line) {
+    if (options.json) {
+      std::cout << line << '\n';
+    } else {
+      add_event(table, line, terminal);
+    }
+    if (++pending == batch) flush();
+  };
+  events.new_lines(print);
+  flush();
   if (!options.follow) return exit_ok;
   for (;;) {
     // Looked at before reading: a run that has ended wrote its last event
     // before, and the read gets it.
     const RunEntry now = refreshed(*run);
-    print(events.new_lines());
+    events.new_lines(print);
+    flush();
     // A supervisor killed before it recorded the run's end: said, exit 1.
     if (now.state == RunState::died) return report_not_live(now);
     if (now.state != RunState::live) return exit_ok;

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -306,29 +305,19 @@ struct log_source {
   std::filesystem::path path;
 };
 
-// One file's lines, oldest first: what rotation moved aside, then what the
-// follower reads of the file itself (from its start, so nothing appended
+// One file's lines, oldest first: what rotation moved aside, then the file
+// itself, all read by one follower (so nothing appended or rotated
 // meanwhile is lost or printed twice when -f goes on from there).
 class source_reader {
  public:
-  explicit source_reader(log_source source) : source_(std::move(source)), follower_(source_.path, false) {}
+  explicit source_reader(log_source source) : source_(std::move(source)), follower_(source_.path, false, true) {}
 
   [[nodiscard]] const log_source& source() const { return source_; }
   // Lines read from now on get this prefix (a replica that `scale` added
   // while -f follows makes the actor's lines need their instance's).
   void set_prefix(std::string prefix) { source_.prefix = std::move(prefix); }
 
-  std::vector<log_line> first_lines() {
-    std::vector<log_line> lines;
-    for (const auto& file : log_files(source_.path)) {
-      if (file == source_.path) continue;
-      std::ifstream in(file);
-      std::string line;
-      while (std::getline(in, line)) add(lines, std::move(line));
-    }
-    for (auto& line : follower_.new_lines()) add(lines, std::move(line));
-    return lines;
-  }
+  // The first call reads the whole history, the later ones what came since.
   std::vector<log_line> new_lines() {
     std::vector<log_line> lines;
     for (auto& line : follower_.new_lines()) add(lines, std::move(line));
@@ -405,7 +394,7 @@ int logs_command(const LogsOptions& options) {
   std::vector<std::vector<log_line>> pending;
   for (const auto& source : sources) {
     readers.push_back(std::make_unique<source_reader>(source));
-    pending.push_back(readers.back()->first_lines());
+    pending.push_back(readers.back()->new_lines());
   }
   if (!options.follow) {
     print(merge_by_time(std::move(pending)), options.tail);
@@ -427,7 +416,7 @@ int logs_command(const LogsOptions& options) {
         if (known) continue;
         if (readers.size() == 1) readers.front()->set_prefix(instance_prefix(readers.front()->source().path));
         readers.push_back(std::make_unique<source_reader>(log_source{instance_prefix(source.path), source.path}));
-        pending.push_back(readers.back()->first_lines());
+        pending.push_back(readers.back()->new_lines());
       }
     }
     settled = mark();

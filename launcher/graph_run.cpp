@@ -49,8 +49,8 @@ graph_run::graph_run(const Graph& graph, const LaunchOptions& options, RunEntry 
       run_(std::move(run)),
       colour_(options.color && colour_for(STDOUT_FILENO)),
       groups_(graph.groups.size()),
-      run_log_(run_.dir / "run.log"),
-      event_log_(run_.dir / "events.jsonl", 0) {
+      run_log_(run_.dir / "run.log", log_rotate_bytes()),
+      event_log_(run_.dir / "events.jsonl", log_rotate_bytes()) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   record_graph(run_, graph_.name, options.file);
@@ -605,7 +605,7 @@ int graph_run::run(Runtime& rt) {
       if (it == by_name_.end()) return;
       actor = instances_[it->second].actor;
       auto& writer = logs_[it->second];
-      if (!writer) writer = std::make_unique<log_writer>(log_path(it->second));
+      if (!writer) writer = std::make_unique<log_writer>(log_path(it->second), log_rotate_bytes());
       log = writer.get();
     }
     print(actor, line.name, line.text, false);

@@ -1,6 +1,7 @@
 // `procactor launch`, once the graph has passed every check: the host
 // checks, the run directory, --detach, the Runtime, and the run itself
 // (graph_run.hpp).
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "detach.hpp"
 #include "graph_run.hpp"
 #include "host_limits.hpp"
+#include "log_writer.hpp"
 #include "run_dir.hpp"
 #include "runtime_options.hpp"
 #include "stop_signals.hpp"
@@ -23,6 +25,11 @@ int launch_graph(const LaunchOptions& options, const Graph& graph, const node_se
   const std::size_t instances = instance_count(graph);
   const std::uint64_t arena_bytes = arena_size_for(graph);
   if (!host_allows(graph, instances)) return exit_failure;
+  // Refused before the run is made, as a bad argument is.
+  if (const auto rotate = log_rotate_setting(); !rotate) {
+    std::cerr << "procactor: error: " << rotate.error << '\n';
+    return exit_usage;
+  }
   // Bound before the run is made, so that a port in use fails the command
   // with no run left behind, and before --detach, so that it fails the
   // command itself; served once no fork is to come.

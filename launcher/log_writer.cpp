@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <memory>
@@ -215,6 +216,19 @@ void log_writer::rotate() {
   (void)::rename(path_.c_str(), rotated(path_, 1).c_str());
 }
 
+Parsed<std::uint64_t> log_rotate_setting() {
+  const char* text = std::getenv("PROCACTOR_LOG_ROTATE_SIZE");
+  if (text == nullptr || *text == '\0') return {log_writer::default_rotate_bytes, {}};
+  Parsed<std::uint64_t> size = parse_size(text);
+  if (!size) return {std::nullopt, "PROCACTOR_LOG_ROTATE_SIZE: " + size.error};
+  if (*size.value == 0) {
+    return {std::nullopt, "PROCACTOR_LOG_ROTATE_SIZE: a log is rotated past a size of at least 1 byte, not 0"};
+  }
+  return size;
+}
+
+std::uint64_t log_rotate_bytes() { return log_rotate_setting().value.value_or(log_writer::default_rotate_bytes); }
+
 void create_log_file(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, log_file_mode);
   if (fd >= 0) ::close(fd);
@@ -287,22 +301,92 @@ std::string instance_prefix(const std::filesystem::path& log) {
 
 // --- log_follower ---------------------------------------------------------
 
-log_follower::log_follower(std::filesystem::path path, bool from_end) : path_(std::move(path)) {
-  if (reopen() && from_end) ::lseek(fd_, 0, SEEK_END);
+namespace {
+
+// PATH for 0, else PATH.N: where rotation puts a log's Nth older file.
+fs::path rotation_name(const fs::path& path, int n) { return n == 0 ? path : rotated(path, n); }
+
+bool same_file(const struct stat& a, const struct stat& b) { return a.st_ino == b.st_ino && a.st_dev == b.st_dev; }
+
+// How far a look goes among PATH.N: beyond the names rotation uses, two
+// missing in a row. One alone is a rename under way (PATH.1 became PATH.2,
+// PATH is not PATH.1 yet), and the files past it are still to be looked at.
+constexpr int most_rotated = 100;
+
+// Where `file` is among PATH (0), PATH.1, PATH.2, ...: nullopt when it is
+// none of them (removed as the oldest beyond those kept, or with its
+// directory). Rotation only ever moves a file to a higher number, and the
+// look goes up, so a file being renamed meanwhile is still found.
+std::optional<int> rotation_position(const fs::path& path, const struct stat& file) {
+  int missing = 0;
+  for (int n = 0; n <= most_rotated && missing < 2; ++n) {
+    struct stat info {};
+    if (::stat(rotation_name(path, n).c_str(), &info) != 0) {
+      ++missing;
+      continue;
+    }
+    missing = 0;
+    if (same_file(info, file)) return n;
+  }
+  return std::nullopt;
+}
+
+// The highest N whose PATH.N exists (0: only PATH), as rotation_position
+// looks; nullopt when there is no file at all.
+std::optional<int> oldest_position(const fs::path& path) {
+  std::optional<int> oldest;
+  int missing = 0;
+  for (int n = 0; n <= most_rotated && missing < 2; ++n) {
+    std::error_code ignored;
+    if (!fs::exists(rotation_name(path, n), ignored)) {
+      ++missing;
+      continue;
+    }
+    missing = 0;
+    oldest = n;
+  }
+  return oldest;
+}
+
+}  // namespace
+
+log_follower::log_follower(std::filesystem::path path, bool from_end, bool with_rotated)
+    : path_(std::move(path)), from_end_(from_end), with_rotated_(with_rotated && !from_end) {
+  if (open_first() && from_end_) ::lseek(fd_, 0, SEEK_END);
 }
 
 log_follower::~log_follower() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool log_follower::reopen() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  partial_.clear();
-  return fd_ >= 0;
+// The file to read first: the log itself, or the oldest file its rotation
+// kept. That one is checked to be the oldest still once it is open: a
+// rotation in between gave its name to a newer file.
+bool log_follower::open_first() {
+  if (!with_rotated_) {
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    return fd_ >= 0;
+  }
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const auto oldest = oldest_position(path_);
+    if (!oldest) return false;
+    const fs::path name = rotation_name(path_, *oldest);
+    const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat opened {};
+    struct stat there {};
+    std::error_code ignored;
+    if (::fstat(fd, &opened) == 0 && ::stat(name.c_str(), &there) == 0 && same_file(opened, there) &&
+        !fs::exists(rotation_name(path_, *oldest + 1), ignored)) {
+      fd_ = fd;
+      return true;
+    }
+    ::close(fd);
+  }
+  return false;
 }
 
-void log_follower::read_to_end(std::vector<std::string>& lines) {
+void log_follower::read_to_end(const std::function<void(std::string&&)>& each) {
   // On the heap: a small RLIMIT_STACK (`ulimit -s 64`) is every thread's stack size.
   constexpr std::size_t buffer_size = 65536;
   const auto buffer_memory = std::make_unique_for_overwrite<char[]>(buffer_size);
@@ -314,28 +398,65 @@ void log_follower::read_to_end(std::vector<std::string>& lines) {
     partial_.append(buffer, static_cast<std::size_t>(n));
     std::size_t begin = 0;
     for (std::size_t end; (end = partial_.find('\n', begin)) != std::string::npos; begin = end + 1) {
-      lines.emplace_back(partial_, begin, end - begin);
+      each(partial_.substr(begin, end - begin));
     }
     partial_.erase(0, begin);
   }
 }
 
+// Once rotation has renamed the file being read (PATH.K now), the one after
+// it is PATH.K-1. It is taken only when PATH.K is still this file after it
+// was opened: otherwise a rotation came in between and moved both, and the
+// look is made again. The writer's last write to a file comes before its
+// rename, so what this file got is all read before moving on.
+bool log_follower::next_file(const std::function<void(std::string&&)>& each) {
+  struct stat mine {};
+  if (::fstat(fd_, &mine) != 0) return false;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const auto at = rotation_position(path_, mine);
+    if (at == 0) return false;  // still the newest
+    int next = -1;
+    if (at) {
+      next = ::open(rotation_name(path_, *at - 1).c_str(), O_RDONLY | O_CLOEXEC);
+      if (next < 0) return false;  // not made yet (no line since the rotation), or a rename under way
+      struct stat opened {};
+      struct stat still {};
+      if (::fstat(next, &opened) != 0 || same_file(opened, mine) ||
+          ::stat(rotation_name(path_, *at).c_str(), &still) != 0 || !same_file(still, mine)) {
+        ::close(next);
+        continue;
+      }
+    } else {
+      // Removed: this reader fell behind by more files than rotation
+      // keeps. It goes on from the oldest file there is.
+      const auto oldest = oldest_position(path_);
+      if (!oldest) return false;
+      next = ::open(rotation_name(path_, *oldest).c_str(), O_RDONLY | O_CLOEXEC);
+      if (next < 0) continue;
+    }
+    read_to_end(each);
+    ::close(fd_);
+    fd_ = next;
+    partial_.clear();
+    return true;
+  }
+  return false;
+}
+
+void log_follower::new_lines(const std::function<void(std::string&&)>& each) {
+  // Not there when we started: all of it is new.
+  if (fd_ < 0 && !open_first()) return;
+  // Each file to its end, then the next; bounded, in case files keep coming
+  // faster than they are read (the next call goes on).
+  for (int files = 0; files <= most_rotated; ++files) {
+    read_to_end(each);
+    if (!next_file(each)) return;
+  }
+}
+
 std::vector<std::string> log_follower::new_lines() {
   std::vector<std::string> lines;
-  if (fd_ < 0) {
-    // Not there when we started: all of it is new.
-    if (reopen()) read_to_end(lines);
-    return lines;
-  }
-  read_to_end(lines);
-  struct stat now {}, mine {};
-  const bool replaced = ::stat(path_.c_str(), &now) == 0 && ::fstat(fd_, &mine) == 0 &&
-                        (now.st_ino != mine.st_ino || now.st_dev != mine.st_dev);
-  if (replaced) {
-    // Rotated: what the old file got before its rename, then the new one.
-    read_to_end(lines);
-    if (reopen()) read_to_end(lines);
-  }
+  new_lines([&lines](std::string&& line) { lines.push_back(std::move(line)); });
   return lines;
 }
 

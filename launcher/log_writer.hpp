@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -74,6 +75,15 @@ class log_writer {
   std::uint64_t size_ = 0;
 };
 
+// The size past which a run's logs (run.log, each instance's, events.jsonl)
+// are rotated: $PROCACTOR_LOG_ROTATE_SIZE, a size as a graph file writes one
+// ("64KiB", "1MB"), else log_writer::default_rotate_bytes. An error when the
+// variable is set to anything but a size of at least 1 byte.
+[[nodiscard]] Parsed<std::uint64_t> log_rotate_setting();
+// The same, with the default for a setting that is not a size (`launch`
+// has refused those before it makes a run).
+[[nodiscard]] std::uint64_t log_rotate_bytes();
+
 // Makes `path` an empty log file, readable by its owner only as every log
 // a log_writer starts, where it is not there yet; one that is stays as it is.
 void create_log_file(const std::filesystem::path& path);
@@ -105,24 +115,31 @@ struct log_line {
 [[nodiscard]] std::vector<log_line> merge_by_time(std::vector<std::vector<log_line>> files);
 
 // Reads what is appended to a file, line by line, from its end (or its
-// start) on; survives the file's rotation (what was appended to the old
-// file before it was renamed is read first) and a file that does not
-// exist yet.
+// start, or with `with_rotated` the start of the oldest file its rotation
+// kept) on; survives the file's rotation, however many times it was rotated
+// between two looks (each file is read to its end, then the one after it,
+// so no line is lost or read twice), and a file that does not exist yet.
 class log_follower {
  public:
-  log_follower(std::filesystem::path path, bool from_end);
+  log_follower(std::filesystem::path path, bool from_end, bool with_rotated = false);
   ~log_follower();
   log_follower(const log_follower&) = delete;
   log_follower& operator=(const log_follower&) = delete;
 
   // The complete lines appended since the last call.
   [[nodiscard]] std::vector<std::string> new_lines();
+  // The same, each handed to `each` as it is read: a long history is never
+  // in memory all at once.
+  void new_lines(const std::function<void(std::string&&)>& each);
 
  private:
-  void read_to_end(std::vector<std::string>& lines);
-  bool reopen();
+  bool open_first();
+  void read_to_end(const std::function<void(std::string&&)>& each);
+  bool next_file(const std::function<void(std::string&&)>& each);
 
   std::filesystem::path path_;
+  bool from_end_;
+  bool with_rotated_;
   int fd_ = -1;
   std::string partial_;
 };

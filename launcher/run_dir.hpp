@@ -16,7 +16,8 @@
 //                          its time (log_writer.hpp)
 //   <run>/logs/NAME.N.log  one file per actor instance, lines stamped too;
 //                          NAME.N.log.1, .2, .3 once rotated by size
-//   <run>/events.jsonl     the run's events, one JSON object a line
+//   <run>/events.jsonl     the run's events, one JSON object a line;
+//                          events.jsonl.1, .2, .3 once rotated, as the logs
 //   <run>/launch.log       what a --detach'ed supervisor printed until its
 //                          run was ready, and its standard error
 //   <run>/final_status.json  the run's last `status` answer, written as it ends

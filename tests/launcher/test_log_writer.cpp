@@ -158,6 +158,55 @@ TEST_CASE("a follower reads every line once and in order across rotations and a 
   CHECK(late.new_lines() == std::vector<std::string>{"after"});
 }
 
+TEST_CASE("a follower that looks only after several rotations reads every line once and in order") {
+  temp_dir dir;
+  const fs::path log = dir.path / "events.jsonl";
+  // 24 bytes a line, rotated past 90: four lines a file, three files kept.
+  log_writer writer(log, 90, 3);
+  writer.plain(numbered(1) + "-padding-to-25");
+  log_follower follower(log, false);
+  std::vector<std::string> seen;
+  int written = 1;
+  for (int look = 0; look < 5; ++look) {
+    // Two or three rotations between two looks: the files in between were
+    // renamed twice, and the follower's own has become events.jsonl.2 or .3.
+    for (int n = 0; n < 9 + look % 2 * 2; ++n) writer.plain(numbered(++written) + "-padding-to-25");
+    for (auto& line : follower.new_lines()) seen.push_back(line);
+  }
+  REQUIRE(seen.size() == static_cast<std::size_t>(written));
+  for (std::size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == numbered(static_cast<int>(i) + 1) + "-padding-to-25");
+}
+
+TEST_CASE("a follower from the oldest rotated file reads the whole history kept and then what comes") {
+  temp_dir dir;
+  const fs::path log = dir.path / "events.jsonl";
+  log_writer writer(log, 90, 3);                                               // four lines a file, as above
+  for (int n = 1; n <= 10; ++n) writer.plain(numbered(n) + "-padding-to-25");  // .2: 1-4, .1: 5-8, 9 and 10
+  log_follower follower(log, false, true);
+  std::vector<std::string> seen;
+  follower.new_lines([&seen](std::string&& line) { seen.push_back(std::move(line)); });
+  CHECK(seen.size() == 10);
+  for (int n = 11; n <= 40; ++n) {
+    writer.plain(numbered(n) + "-padding-to-25");
+    if (n % 7 == 0) {
+      for (auto& line : follower.new_lines()) seen.push_back(line);
+    }
+  }
+  for (auto& line : follower.new_lines()) seen.push_back(line);
+  REQUIRE(seen.size() == 40);
+  for (std::size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == numbered(static_cast<int>(i) + 1) + "-padding-to-25");
+
+  // One that fell behind by more files than are kept goes on from the
+  // oldest there is: what was removed is lost, nothing is read twice.
+  log_follower behind(log, false, true);
+  CHECK(behind.new_lines().front() == numbered(29) + "-padding-to-25");  // .3: 29-32, ..., 37-40 in the log
+  for (int n = 41; n <= 60; ++n) writer.plain(numbered(n) + "-padding-to-25");
+  const auto rest = behind.new_lines();
+  REQUIRE(!rest.empty());
+  CHECK(rest.back() == numbered(60) + "-padding-to-25");
+  CHECK(rest.front() == numbered(49) + "-padding-to-25");  // 41-48 went with the files after the follower's
+}
+
 TEST_CASE("an event is one JSON object with the documented fields") {
   const auto time = from_epoch_ms(1'700'000'000'123);
   const auto line = event_json({time, "exited", "worker.1", 4242, "signal 9 (Killed)"});
