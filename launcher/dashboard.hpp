@@ -7,8 +7,9 @@
 //                      exit records, dead letters and log tail
 //   GET /metrics       the Prometheus text format (metrics.hpp)
 //   GET /api/status    the run's `status --json` object, plus "live"
-//   GET /api/events    {"schema", "events": [...]} from the run's
-//                      events.jsonl; ?after=N skips the first N
+//   GET /api/events    {"schema", "after", "next", "events": [...]} from
+//                      the run's events.jsonl, the newest 1000 kept;
+//                      ?after=N skips the first N
 //   GET /api/actor?name=ACTOR[.N]
 //                      {"inspect": `inspect --json`, "log_tail": [lines]}
 //

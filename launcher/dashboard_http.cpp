@@ -16,9 +16,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -44,6 +47,11 @@ namespace fs = std::filesystem;
 constexpr auto sample_period = std::chrono::seconds(1);
 constexpr auto control_limit = std::chrono::seconds(5);
 constexpr std::size_t events_per_reply = 1000;
+// The newest events kept for /api/events: a run restarting an actor for
+// days writes millions, and a page that polls once a second needs the last
+// second's. As many as one reply holds, so that a page that opens late gets
+// all that is kept at once.
+constexpr std::size_t events_kept = events_per_reply;
 constexpr std::size_t log_tail_lines = 50;
 constexpr std::size_t log_tail_bytes = 64 * 1024;
 constexpr int events_schema = 1;
@@ -150,9 +158,10 @@ struct dashboard_state {
   json status;                 // the last status sample, with "live"
   std::chrono::steady_clock::time_point status_asked{};  // the last GET /api/status
   std::uint64_t end_answers = 0;                         // GET /api/status answered with the run's end
-  std::mutex events_mutex;     // held while events.jsonl is read
-  std::vector<json> events;    // events.jsonl as far as read
-  std::uintmax_t events_read = 0;  // bytes of it read, up to the last whole line
+  std::mutex events_mutex;                               // held while events.jsonl is read
+  std::optional<log_follower> events_file;               // events.jsonl, from the oldest file rotation kept
+  std::deque<std::string> events;                        // the newest events_kept read, as written
+  std::uint64_t events_counted = 0;                      // events read in all (the newest is number events_counted)
 
   void sample() {
     // Its own client name: rates since its previous sample, a second ago.
@@ -196,27 +205,25 @@ struct dashboard_state {
   }
 
   // By the sampler, and by a request for events (so that it sees those
-  // written since the last sample); one reader at a time.
+  // written since the last sample); one reader at a time. The file is read
+  // as it goes, and only the newest events are kept: a dashboard that starts
+  // on a long run does not hold its whole history.
   void read_events() {
     std::lock_guard reading(events_mutex);
-    std::ifstream in(run.dir / "events.jsonl", std::ios::binary);
-    if (!in) return;
-    in.seekg(static_cast<std::streamoff>(events_read));
-    std::string line;
-    std::vector<json> fresh;
-    std::uintmax_t consumed = events_read;
-    while (std::getline(in, line)) {
-      if (in.eof()) break;  // no newline yet: the writer is in the middle of it
-      consumed += line.size() + 1;
-      try {
-        fresh.push_back(json::parse(line));
-      } catch (const json::exception&) {
-        // A line that is not JSON is skipped, not shown as an event.
-      }
-    }
+    if (!events_file) events_file.emplace(run.dir / "events.jsonl", false, true);
+    std::deque<std::string> fresh;
+    std::uint64_t counted = 0;
+    events_file->new_lines([&fresh, &counted](std::string&& line) {
+      // A line that is not JSON is skipped, not shown as an event.
+      if (!json::accept(line)) return;
+      ++counted;
+      fresh.push_back(std::move(line));
+      if (fresh.size() > events_kept) fresh.pop_front();
+    });
     std::lock_guard guard(mutex);
-    events_read = consumed;
+    events_counted += counted;
     for (auto& e : fresh) events.push_back(std::move(e));
+    while (events.size() > events_kept) events.pop_front();
   }
 
   void sample_loop() {
@@ -259,8 +266,13 @@ struct dashboard_state {
       }
       wake.notify_all();
     });
+    // Events are numbered from the first this dashboard read (the run's
+    // first, unless rotation had removed it): after=N asks for those past
+    // the Nth. The reply says which it starts after (later than N when
+    // those were no longer kept, at most the count there is) and the after=
+    // that asks for the ones still to come.
     http.Get("/api/events", [this](const httplib::Request& req, httplib::Response& res) {
-      std::size_t after = 0;
+      std::uint64_t after = 0;
       if (req.has_param("after")) {
         // Digits only: stoul took "-1" (as a huge count) and "5x".
         const std::string text = req.get_param_value("after");
@@ -271,10 +283,19 @@ struct dashboard_state {
         }
       }
       read_events();
+      std::vector<std::string> lines;
+      std::uint64_t from = 0;
+      {
+        std::lock_guard guard(mutex);
+        const std::uint64_t oldest = events_counted - events.size();
+        from = std::clamp(after, oldest, events_counted);
+        for (std::uint64_t i = from; i < events_counted && lines.size() < events_per_reply; ++i) {
+          lines.push_back(events[i - oldest]);
+        }
+      }
       json list = json::array();
-      std::lock_guard guard(mutex);
-      for (std::size_t i = after; i < events.size() && list.size() < events_per_reply; ++i) list.push_back(events[i]);
-      reply_json(res, {{"schema", events_schema}, {"events", list}});
+      for (const auto& line : lines) list.push_back(json::parse(line));
+      reply_json(res, {{"schema", events_schema}, {"after", from}, {"next", from + lines.size()}, {"events", list}});
     });
     http.Get("/api/actor", [this](const httplib::Request& req, httplib::Response& res) {
       const std::string name = req.get_param_value("name");

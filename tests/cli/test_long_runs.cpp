@@ -1,7 +1,7 @@
 // What a run that goes on for a long time keeps of its events: events.jsonl
 // is rotated as the logs are (PROCACTOR_LOG_ROTATE_SIZE, small here, stands
-// for days of restarts), and `events -f` reads each event once across the
-// rotations.
+// for days of restarts), `events -f` reads each event once across the
+// rotations, and a dashboard keeps only the newest.
 #include <doctest/doctest.h>
 #include <signal.h>
 
@@ -104,6 +104,72 @@ TEST_CASE(
   for (const char* file : {"events.jsonl.1", "events.jsonl.2", "events.jsonl.3"}) {
     CHECK_MESSAGE(fs::file_size(dir / file) <= 16384 + 1024, file);
   }
+}
+
+TEST_CASE("the dashboard keeps only the newest events and its replies say where they start" * doctest::timeout(590)) {
+  sandbox box;
+  const auto run = launch_rotating(box, box.copy_graph("churning.toml"), "16KiB");
+  auto dashboard = box.start({"dashboard", run.name, "--http", "127.0.0.1:0"});
+  dashboard->wait_for_output("Ctrl-C to stop", 60s);
+  const std::string said = dashboard->out();
+  const auto at = said.find(" at http://");
+  REQUIRE_MESSAGE(at != std::string::npos, said);
+  const std::string url = said.substr(at + 4, said.find(' ', at + 4) - (at + 4));
+  const auto events_after = [&](std::uint64_t after) {
+    const result got = box.program({"/usr/bin/python3", "-c",
+                                    "import sys, urllib.request; "
+                                    "sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                                    url + "api/events?after=" + std::to_string(after)});
+    REQUIRE_MESSAGE(got.exit_code == 0, got.err);
+    json body = json::parse(got.out, nullptr, false);
+    REQUIRE_MESSAGE(body.is_object(), got.out);
+    REQUIRE_MESSAGE(body["events"].is_array(), got.out);
+    return body;
+  };
+
+  // Past the thousand it keeps, the oldest are gone: a reply from the
+  // first says after which event it starts, and where to go on from.
+  json first;
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        first = events_after(0);
+                        return first.value("after", std::uint64_t{0}) > 0;
+                      },
+                      300s),
+                  first["events"].size(), " events, from the first");
+  const auto& kept = first["events"];
+  CHECK(kept.size() == 1000);
+  CHECK(first["next"].get<std::uint64_t>() == first["after"].get<std::uint64_t>() + kept.size());
+  const auto numbers = restart_numbers(std::vector<json>(kept.begin(), kept.end()));
+  REQUIRE(!numbers.empty());
+  for (std::size_t i = 1; i < numbers.size(); ++i) CHECK(numbers[i] == numbers[i - 1] + 1);
+
+  // From its `next` on: only events that came later.
+  json second;
+  REQUIRE(eventually(
+      [&] {
+        second = events_after(first["next"].get<std::uint64_t>());
+        return !second["events"].empty();
+      },
+      120s));
+  CHECK(second["after"].get<std::uint64_t>() >= first["next"].get<std::uint64_t>());
+  CHECK(second["next"].get<std::uint64_t>() == second["after"].get<std::uint64_t>() + second["events"].size());
+  const auto later = restart_numbers(std::vector<json>(second["events"].begin(), second["events"].end()));
+  if (!later.empty()) CHECK(later.front() > numbers.back());
+  for (const auto& event : second["events"]) CHECK(event["time_ms"] >= kept.back()["time_ms"]);
+
+  // A count past all there is (a page left open across a restart of the
+  // dashboard): nothing, and the count to go on from.
+  const json beyond = events_after(std::uint64_t{1} << 40U);
+  CHECK(beyond["events"].empty());
+  CHECK(beyond["after"].get<std::uint64_t>() < (std::uint64_t{1} << 40U));
+  CHECK(beyond["next"] == beyond["after"]);
+
+  dashboard->signal(SIGINT);
+  CHECK(dashboard->wait(60s) == 0);
+  const result stop = box.procactor({"stop", run.name}, 120s);
+  CHECK_MESSAGE(stop.exit_code == 0, stop.err);
+  check_run_left_nothing(run.supervisor);
 }
 
 }  // namespace cli
