@@ -313,6 +313,12 @@ void graph_run::mark_finished(instance& inst) {
   {
     std::lock_guard guard(refs_mutex_);  // instance_refs() leaves out what was scaled away and is gone
     inst.finished = true;
+    // Its log is closed: an instance that scale took away, or that ended
+    // for good, writes no more (a run that scales up and down for days
+    // held a descriptor for each). Every line it wrote is in the file
+    // already (one write each); a line still being written holds the
+    // writer until it is done.
+    if (const auto it = by_name_.find(inst.name); it != by_name_.end()) logs_[it->second].reset();
   }
   if (node_ && !inst.remote && inst.ref.valid()) node_->local_finished(inst.ref.slot());
 }
@@ -598,15 +604,19 @@ void graph_run::force_stop(bool tell_nodes) {
 int graph_run::run(Runtime& rt) {
   rt.capture_output([this](const OutputLine& line) {
     std::size_t actor = 0;
-    log_writer* log = nullptr;
+    std::shared_ptr<log_writer> log;
     {
       std::lock_guard guard(refs_mutex_);  // a scale-up may be adding instances
       auto it = by_name_.find(line.name);
       if (it == by_name_.end()) return;
       actor = instances_[it->second].actor;
-      auto& writer = logs_[it->second];
-      if (!writer) writer = std::make_unique<log_writer>(log_path(it->second), log_rotate_bytes());
-      log = writer.get();
+      log = logs_[it->second];
+      if (!log) {
+        log = std::make_shared<log_writer>(log_path(it->second), log_rotate_bytes());
+        // A line that comes after its instance finished opens the file for
+        // itself alone: nothing is left open for an instance that is gone.
+        if (!instances_[it->second].finished) logs_[it->second] = log;
+      }
     }
     print(actor, line.name, line.text, false);
     log->stamped(line.text);

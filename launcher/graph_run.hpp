@@ -182,7 +182,10 @@ class graph_run {
   std::vector<instance> instances_;
   std::map<std::string, std::size_t, std::less<>> by_name_;
   std::vector<std::optional<Group>> groups_;  // as graph.groups; made on first use
-  std::vector<std::unique_ptr<log_writer>> logs_;  // made on the runtime's monitor thread only
+  // Each instance's log, open while it runs and has written: made on the
+  // runtime's monitor thread only, released when the instance finishes;
+  // guarded by refs_mutex_ (a line being written holds its own reference).
+  std::vector<std::shared_ptr<log_writer>> logs_;
   log_writer run_log_;
   log_writer event_log_;
   std::mutex print_mutex_;

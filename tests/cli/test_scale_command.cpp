@@ -3,9 +3,13 @@
 // and the sink gets every tick the source emitted, once.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <string>
+#include <system_error>
+#include <vector>
 
 #include "harness.hpp"
 
@@ -37,6 +41,18 @@ std::set<std::string> wait_for_rows(sandbox& box, const std::string& run, Done d
     REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, status.dump());
     std::this_thread::sleep_for(50ms);
   }
+}
+
+// The files process `pid` has open, as /proc/PID/fd names them.
+std::set<std::string> open_files(pid_t pid) {
+  std::set<std::string> files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::error_code gone;  // closed since it was listed
+    const fs::path target = fs::read_symlink(entry.path(), gone);
+    if (!gone) files.insert(target.string());
+  }
+  return files;
 }
 
 const json* row_named(const json& rows, const std::string& name) {
@@ -164,6 +180,46 @@ TEST_CASE("scale past the open-file limit is refused before any replica starts" 
   const std::vector<pid_t> pids = actors_of(supervisor);
   CHECK(box.procactor({"stop", "endless"}, 120s).exit_code == 0);
   check_run_left_nothing(supervisor, pids);
+}
+
+TEST_CASE("a replica scaled away leaves its last lines in its log and no log open in the supervisor" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const auto run = launch_detached(box, box.copy_graph("scalable_chatty.toml"));
+  const fs::path logs = fs::canonical(box.runs_root() / run.name / "logs");
+  (void)wait_for_rows(box, run.name, [](const json& rows) { return rows.size() == 3; });
+
+  // Twice up and down: each replica taken away says so as it stops
+  // (on_stop), the last line it writes.
+  for (const std::string replicas : {"3", "1", "3", "1"}) {
+    const result scaled = box.procactor({"scale", run.name, "worker", replicas});
+    REQUIRE_MESSAGE(scaled.exit_code == 0, scaled.err);
+    const std::size_t rows = replicas == "3" ? 5 : 3;
+    (void)wait_for_rows(box, run.name, [rows](const json& now) {
+      if (now.size() != rows) return false;
+      return std::all_of(now.begin(), now.end(), [](const json& row) { return row["state"] == "running"; });
+    });
+  }
+  for (const char* gone : {"worker.1", "worker.2", "worker.3", "worker.4"}) {
+    const fs::path log = logs / (std::string(gone) + ".log");
+    CHECK_MESSAGE(read_whole(log).ends_with(std::string(gone) + ": on_stop ran\n"), std::string(gone), ": ",
+                  read_whole(log));
+    // Its file is closed once it has gone: the supervisor held one open
+    // for every replica that ever wrote a line.
+    CHECK_MESSAGE(eventually([&] { return !open_files(run.supervisor).contains(log.string()); }, 60s),
+                  std::string(gone), " still has its log open in the supervisor");
+  }
+
+  // A replica added later writes its own log from its first line on.
+  const result up = box.procactor({"scale", run.name, "worker", "2"});
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  (void)wait_for_rows(box, run.name, [](const json& rows) { return rows.size() == 4; });
+  const std::vector<pid_t> pids = actors_of(run.supervisor);
+  const result stop = box.procactor({"stop", run.name}, 120s);
+  CHECK_MESSAGE(stop.exit_code == 0, stop.err);
+  check_run_left_nothing(run.supervisor, pids);
+  CHECK(read_whole(logs / "worker.5.log").ends_with("worker.5: on_stop ran\n"));
+  CHECK(read_whole(logs / "worker.0.log").ends_with("worker.0: on_stop ran\n"));
 }
 
 }  // namespace cli
