@@ -166,10 +166,15 @@ void unlink_segment(const char* name) noexcept {
 
 }  // namespace
 
-arena arena::create(std::size_t size, std::size_t lane_capacity, std::size_t max_message_size) {
+std::string arena::new_name() {
+  return std::string(segment_prefix) + std::to_string(::getpid()) + "-" + random_hex64();
+}
+
+arena arena::create(const std::string& name, std::size_t size, std::size_t lane_capacity,
+                    std::size_t max_message_size) {
   sweep_dead_segments();
   arena a;
-  a.name_ = std::string(segment_prefix) + std::to_string(::getpid()) + "-" + random_hex64();
+  a.name_ = name;
   size = size_for(size);
   // The segment's length is a file size: past RLIMIT_FSIZE (ulimit -f) its
   // ftruncate would raise SIGXFSZ, which kills the process without a word.

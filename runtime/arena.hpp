@@ -224,7 +224,11 @@ class arena {
  public:
   // Supervisor: makes and reserves the segment, of size_for(size); throws
   // error on failure.
-  static arena create(std::size_t size, std::size_t lane_capacity, std::size_t max_message_size);
+  // A name for a new run's arena, "procactor-<pid>-<64 random bits>": known
+  // before the segment exists, so that its guardian can be started first.
+  static std::string new_name();
+  static arena create(const std::string& name, std::size_t size, std::size_t lane_capacity,
+                      std::size_t max_message_size);
   // The size a segment asked for as `size` gets: at least the slot table
   // and 1 MiB.
   static constexpr std::size_t size_for(std::size_t size) noexcept {

@@ -130,14 +130,20 @@ supervisor::supervisor(std::vector<std::string> argv, Options options)
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
-  arena a = arena::create(options_.arena_size, options_.lane_capacity, options_.max_message_size);
-  install_exit_paths(a.name());
+  // The guardian first, then the segment it guards: a SIGKILL between the
+  // two left the segment to the next start-up's sweep.
+  const std::string run = arena::new_name();
+  install_exit_paths(run);
+  guardian_ = start_guardian(executable_, run, forks_);
+  std::optional<arena> made;
   try {
-    guardian_ = start_guardian(executable_, a.name(), forks_);
+    made.emplace(arena::create(run, options_.arena_size, options_.lane_capacity, options_.max_message_size));
   } catch (...) {
     remove_recorded_run();
+    stop_guardian(guardian_);
     throw;
   }
+  arena& a = *made;
 
   // The actors' sends and replies wait as long as the program's do.
   const auto send_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(bounded(options_.send_timeout));

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -331,6 +332,52 @@ TEST_CASE("a supervisor ended by SIGINT reaps an actor whose death it handled be
   }
   CHECK(probe::run_segments(helper).empty());
   for (const auto& name : probe::run_segments(helper)) probe::remove_segment(name);
+}
+
+// A supervisor SIGKILLed the moment its run's segment appears, before it
+// could do anything else: the guardian, started before the segment, removes
+// it. Made first, the segment was left for the next start-up's sweep.
+TEST_CASE("a supervisor killed as soon as its segment exists leaves no segment behind" * doctest::timeout(120)) {
+  const int watch = ::inotify_init1(IN_CLOEXEC);
+  REQUIRE(watch >= 0);
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } watch_guard{watch};
+  REQUIRE(::inotify_add_watch(watch, "/dev/shm", IN_CREATE) >= 0);
+  const std::size_t own_guardians = reap_orphans("procactor-guard");
+  const std::size_t own_servers = reap_orphans("procactor-fork");
+  const std::size_t own_spares = reap_orphans("procactor-spare");
+  spawned_helper spawned;
+  spawned.guard.pid = start_helper("hold", nullptr);
+  const pid_t helper = spawned.guard.pid;
+  const std::string prefix = "procactor-" + std::to_string(helper) + "-";
+  std::string segment;
+  alignas(inotify_event) char buffer[4096];
+  while (segment.empty()) {
+    pollfd p{watch, POLLIN, 0};
+    REQUIRE_MESSAGE(::poll(&p, 1, 60'000) == 1, "no segment of the helper appeared in 60 s");
+    const ssize_t n = ::read(watch, buffer, sizeof buffer);
+    REQUIRE(n > 0);
+    for (ssize_t at = 0; at < n;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+      if (event->len > 0 && std::string(event->name).starts_with(prefix)) segment = event->name;
+      at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+    }
+  }
+  REQUIRE(::kill(helper, SIGKILL) == 0);
+  int status = 0;
+  REQUIRE(::waitpid(helper, &status, 0) == helper);
+  spawned.guard.pid = 0;
+  CAPTURE(segment);
+  CHECK_MESSAGE(eventually([&] { return probe::run_segments(helper).empty(); }),
+                "the killed supervisor's segment is still in /dev/shm");
+  for (const auto& name : probe::run_segments(helper)) probe::remove_segment(name);
+  // Its guardian and fork server end, and come here to be reaped (this
+  // test is a subreaper); this program's own stay.
+  CHECK(eventually([&] { return reap_orphans("procactor-guard") == own_guardians; }));
+  CHECK(eventually([&] { return reap_orphans("procactor-fork") == own_servers; }));
+  CHECK(eventually([&] { return reap_orphans("procactor-spare") == own_spares; }));
 }
 
 TEST_CASE("a ref used after its Runtime was destroyed says the Runtime is gone" * doctest::timeout(60)) {
