@@ -596,6 +596,16 @@ std::map<std::string, pid_t> running_instances(sandbox& box, const std::string& 
   return pids;
 }
 
+served_dashboard start_dashboard(sandbox& box, const std::string& run) {
+  auto dashboard = box.start({"dashboard", run, "--http", "127.0.0.1:0"});
+  dashboard->wait_for_output("Ctrl-C to stop", 60s);
+  const std::string said = dashboard->out();
+  const auto at = said.find(" at http://");
+  REQUIRE_MESSAGE(at != std::string::npos, said);
+  std::string url = said.substr(at + 4, said.find(' ', at + 4) - (at + 4));
+  return {std::move(dashboard), std::move(url)};
+}
+
 detached_run launch_detached(sandbox& box, const fs::path& graph) {
   const result launched = box.procactor({"launch", "--detach", graph.string()}, 120s);
   REQUIRE_MESSAGE(launched.exit_code == 0, launched.out, launched.err);

@@ -151,6 +151,14 @@ struct detached_run {
 };
 detached_run launch_detached(sandbox& box, const fs::path& graph);
 
+// `procactor dashboard RUN` on a free port of 127.0.0.1, once it serves,
+// and the URL it serves at ("http://127.0.0.1:PORT").
+struct served_dashboard {
+  std::unique_ptr<process> dashboard;
+  std::string url;
+};
+served_dashboard start_dashboard(sandbox& box, const std::string& run);
+
 // After a launch has exited: none of its actors runs, and its /dev/shm
 // segments are gone (polled: the kernel may still be tearing down).
 void check_run_left_nothing(pid_t supervisor_pid, const std::vector<pid_t>& actor_pids = {});

@@ -109,12 +109,7 @@ TEST_CASE(
 TEST_CASE("the dashboard keeps only the newest events and its replies say where they start" * doctest::timeout(590)) {
   sandbox box;
   const auto run = launch_rotating(box, box.copy_graph("churning.toml"), "16KiB");
-  auto dashboard = box.start({"dashboard", run.name, "--http", "127.0.0.1:0"});
-  dashboard->wait_for_output("Ctrl-C to stop", 60s);
-  const std::string said = dashboard->out();
-  const auto at = said.find(" at http://");
-  REQUIRE_MESSAGE(at != std::string::npos, said);
-  const std::string url = said.substr(at + 4, said.find(' ', at + 4) - (at + 4));
+  const auto [dashboard, url] = start_dashboard(box, run.name);
   const auto events_after = [&](std::uint64_t after) {
     const result got = box.program({"/usr/bin/python3", "-c",
                                     "import sys, urllib.request; "

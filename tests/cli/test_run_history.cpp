@@ -290,12 +290,7 @@ TEST_CASE("log lines carry their time and logs of a replicated actor merges them
   // whole actor every replica's, each after its instance (fetched with
   // Python's standard library, in /usr/bin/python3 as everywhere else).
   {
-    auto dashboard = box.start({"dashboard", run.name, "--http", "127.0.0.1:0"});
-    dashboard->wait_for_output("Ctrl-C to stop", 60s);
-    const std::string said = dashboard->out();
-    const auto at = said.find(" at http://");
-    REQUIRE_MESSAGE(at != std::string::npos, said);
-    const std::string url = said.substr(at + 4, said.find(' ', at + 4) - (at + 4));
+    const auto [dashboard, url] = start_dashboard(box, run.name);
     const auto tail_of = [&](const std::string& name) {
       const result got = box.program({"/usr/bin/python3", "-c",
                                       "import sys, urllib.request; "
