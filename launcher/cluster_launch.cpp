@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -55,6 +56,44 @@ namespace procactor::launcher {
 // transport; without it, launch_cluster() and run_node() say why not.
 #ifdef PROCACTOR_WITH_MPI
 namespace {
+
+// A process as it was seen: its pid and its start time (/proc/PID/stat
+// field 22, clock ticks since boot), which together name one process for
+// good, where a pid alone may be another's by the time it is used.
+struct seen_process {
+  pid_t pid = 0;
+  unsigned long long start = 0;
+  std::string name;  // its comm
+  char state = '?';  // R, S, Z, ...
+};
+
+std::optional<seen_process> look_at(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(in, text)) return std::nullopt;
+  const std::size_t open = text.find('('), close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return std::nullopt;
+  std::istringstream fields(text.substr(close + 1));
+  seen_process seen{pid, 0, text.substr(open + 1, close - open - 1)};
+  std::string field;
+  fields >> seen.state;
+  for (int i = 4; i < 22; ++i) fields >> field;  // fields 4 to 21
+  if (!(fields >> seen.start)) return std::nullopt;
+  return seen;
+}
+
+// The processes `pid` has started that are still its children.
+std::vector<seen_process> children_of(pid_t pid) {
+  std::vector<seen_process> children;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream list(task.path() / "children");
+    for (pid_t child = 0; list >> child;) {
+      if (auto seen = look_at(child)) children.push_back(std::move(*seen));
+    }
+  }
+  return children;
+}
 
 // Open MPI notices a lost host through the keepalive of its daemons'
 // connections: by default after minutes, with these after about 4 s
@@ -360,6 +399,8 @@ class cluster_launch {
   // (relay_until_exit).
   static constexpr std::chrono::seconds job_end_grace{10};
   static constexpr std::chrono::seconds kill_grace{5};
+  // When the launch says which nodes it is still waiting for.
+  static constexpr std::chrono::seconds start_note_after{5};
 
   [[nodiscard]] std::filesystem::path log_path(const std::string& name) const {
     return run_.dir / "logs" / (name + ".log");
@@ -438,6 +479,7 @@ class cluster_launch {
     int asked = 0;
     for (;;) {
       tell_held_stops();
+      if (job_signalled_ == 0) watch_start();
       if (job_signalled_ == 0) end_stopped_job();
       if (end_job_at_ && steady::now() >= *end_job_at_) escalate(false);
       siginfo_t ended{};
@@ -450,6 +492,7 @@ class cluster_launch {
         }
         int status = 0;
         ::waitpid(job_, &status, 0);
+        end_what_job_left();
         // What it wrote last is still in the pipes (anything that outlives
         // it, an ssh of its, may hold them open: read what is there).
         for (auto& s : streams_) {
@@ -486,11 +529,16 @@ class cluster_launch {
         }
         if (!ready_told_) {
           // A node that has not set up its signals yet would die of
-          // SIGUSR1, one not started yet would never get it: the stop
-          // waits until every node has said it is ready.
-          held_stop_ = asked;
-          say(asked == 1 ? "interrupted: the graph stops on every node once all have started (again to force)"
-                         : "the graph stops now on every node once all have started");
+          // SIGUSR1, one not started yet would never get it: the first
+          // stop waits until every node has said it is ready (until the
+          // start deadline at most: watch_start). The second cannot stop
+          // in order what has not started: it ends the job.
+          if (asked == 1) {
+            held_stop_ = asked;
+            say("interrupted: the graph stops on every node once all have started (again to force)");
+          } else if (job_signalled_ == 0) {
+            end_job("stopping now before every node has started (not ready: " + unready_nodes() + ")");
+          }
           continue;
         }
         say(asked == 1 ? "interrupted: stopping the graph on every node (again to force)"
@@ -529,18 +577,12 @@ class cluster_launch {
           (*failed_rank_ == 0 && nodes.size() > 1 ? "; the other nodes' last status reaches this host through it"
                                                   : ""));
     }
-    std::string list;  // "n1 (host beta), n2 (host gamma)"
-    std::size_t missing = 0;
-    for (std::size_t n = 0; n < nodes.size(); ++n) {
-      if (ready_told_ ? finals_.count(n) != 0 : ready_nodes_.count(n) != 0) continue;
-      list += (missing++ == 0 ? "" : ", ") + nodes[n].name + " (host " + nodes[n].host + ")";
-    }
+    const std::string missing =
+        ready_told_ ? nodes_but([&](std::size_t n) { return finals_.count(n) != 0; }) : unready_nodes();
     std::string text = job_name_ + how;
-    if (missing > 0) {
-      const std::string nodes_word = missing > 1 ? "nodes " : "node ";
-      text += ready_told_ ? "; no last status from " + nodes_word + list + ": lost, or killed"
-                          : " before every node was ready; not ready: " + nodes_word + list +
-                                " (the messages above say why)";
+    if (!missing.empty()) {
+      text += ready_told_ ? "; no last status from " + missing + ": lost, or killed"
+                          : " before every node was ready; not ready: " + missing + " (the messages above say why)";
     }
     say(text);
   }
@@ -579,6 +621,83 @@ class cluster_launch {
       ::kill(job_, SIGKILL);
       job_signalled_ = SIGKILL;
       end_job_at_.reset();
+    }
+  }
+
+  // The first step of escalate(), taken for `why`: SIGTERM to mpirun or
+  // srun (continued, should it be stopped), SIGKILL kill_grace later.
+  void end_job(const std::string& why) {
+    say(why + ": ending the MPI job (Ctrl-C again to kill it)");
+    if (node_failure_.empty()) node_failure_ = why;
+    job_children_ = children_of(job_);
+    ::kill(job_, SIGTERM);
+    ::kill(job_, SIGCONT);
+    job_signalled_ = SIGTERM;
+    end_job_at_ = steady::now() + kill_grace;
+  }
+
+  // mpirun ended before its start-up was done leaves what it started to
+  // reach a host running: Open MPI puts each remote shell (ssh, or
+  // plm_rsh_agent) in a process group of its own and does not end one
+  // that hangs. Those it had when end_job() ended it and that are still
+  // the same processes are killed, and said.
+  void end_what_job_left() {
+    for (const seen_process& child : std::exchange(job_children_, {})) {
+      const auto now = look_at(child.pid);
+      // Gone, another process by now, or dead (mpirun may not have reaped it).
+      if (!now || now->start != child.start || now->state == 'Z') continue;
+      if (::kill(child.pid, SIGKILL) != 0) continue;
+      say(job_name_ + " left " + child.name + " (pid " + std::to_string(child.pid) +
+          "), which it had started, running: killed");
+    }
+  }
+
+  // "node n1 (host beta)", "nodes n1 (host beta), n2 (host gamma)": the
+  // nodes for which `skip` is false, "" when none.
+  template <class Skip>
+  [[nodiscard]] std::string nodes_but(Skip skip) const {
+    const auto& nodes = graph_.cluster->nodes;
+    std::string list;
+    std::size_t count = 0;
+    for (std::size_t n = 0; n < nodes.size(); ++n) {
+      if (skip(n)) continue;
+      list += (count++ == 0 ? "" : ", ") + nodes[n].name + " (host " + nodes[n].host + ")";
+    }
+    if (count == 0) return {};
+    return (count > 1 ? "nodes " : "node ") + list;
+  }
+  // Those that have not said they are ready (ready_nodes_ is this thread's;
+  // control() reads it under pending_mutex_, which its writer holds).
+  [[nodiscard]] std::string unready_nodes() const {
+    return nodes_but([&](std::size_t n) { return ready_nodes_.count(n) != 0; });
+  }
+
+  [[nodiscard]] std::string since_launch() const {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.1f s", std::chrono::duration<double>(steady::now() - started_).count());
+    return text;
+  }
+
+  // Start-up has a deadline. A node may never say it is ready: its host
+  // does not answer, or a node supervisor is stopped (SIGSTOP) inside
+  // MPI's start-up, where the others wait for it and no heartbeat runs
+  // yet. Past [cluster] start_timeout the job is ended and the run fails
+  // naming the nodes that were not ready; so does a stop held until they
+  // are (a Ctrl-C, `procactor stop`), which then ends with it. The launch
+  // says whom it waits for once start_note_after has gone by.
+  void watch_start() {
+    if (ready_told_) return;
+    const auto now = steady::now();
+    const ClusterSpec& cluster = *graph_.cluster;
+    const std::string timeout = graph_.duration_text("cluster.start_timeout", cluster.start_timeout);
+    if (!start_noted_ && now - started_ >= start_note_after && cluster.start_timeout > start_note_after) {
+      start_noted_ = true;
+      say("waiting for " + unready_nodes() + " to start (" + since_launch() + " after the launch; the run ends if " +
+          "not every node is ready within start_timeout, " + timeout + ")");
+    }
+    if (now - started_ >= cluster.start_timeout) {
+      end_job(unready_nodes() + " not ready " + since_launch() + " after the launch (start_timeout in [cluster] is " +
+              timeout + ")");
     }
   }
 
@@ -713,8 +832,14 @@ class cluster_launch {
       return;
     }
     if (f.kind == relay::frame::Kind::ready) {
-      ready_nodes_[f.node] = f.count;
-      if (ready_nodes_.size() != graph_.cluster->nodes.size() || ready_told_) return;
+      if (f.node >= graph_.cluster->nodes.size()) return;  // no node of this run
+      {
+        std::lock_guard guard(pending_mutex_);
+        ready_nodes_[f.node] = f.count;
+      }
+      // Not once the job is being ended: a node continued to take its
+      // SIGTERM may say it is ready, but the run is not.
+      if (ready_nodes_.size() != graph_.cluster->nodes.size() || ready_told_ || job_signalled_ != 0) return;
       ready_told_ = true;
       std::vector<ControlRequest> asked;
       {
@@ -722,6 +847,7 @@ class cluster_launch {
         nodes_ready_ = true;
         asked.swap(held_stops_);
       }
+      replied_.notify_all();  // a request that waits for the nodes to be ready (control())
       std::size_t count = 0;
       for (const auto& [node, n] : ready_nodes_) count += n;
       const auto ms = std::chrono::duration<double, std::milli>(steady::now() - started_).count();
@@ -773,7 +899,19 @@ class cluster_launch {
     }
     std::uint64_t id = 0;
     {
-      std::lock_guard guard(pending_mutex_);
+      // Node 0 carries every request, and takes none before every node is
+      // ready: a request then waits for that, and hears why not in the end.
+      std::unique_lock lock(pending_mutex_);
+      if (!nodes_ready_ && !ended_) {
+        // Until the start deadline at most, when the answer is known.
+        const auto until = std::min(steady::now() + reply_deadline, started_ + graph_.cluster->start_timeout);
+        replied_.wait_until(lock, until, [&] { return nodes_ready_ || ended_; });
+        if (!nodes_ready_ && !ended_) {
+          return "error: run " + run_.name + " has not started on every node yet (not ready: " + unready_nodes() +
+                 ", " + since_launch() + " after the launch; the run ends if they are not ready within " +
+                 graph_.duration_text("cluster.start_timeout", graph_.cluster->start_timeout) + ")";
+        }
+      }
       if (ended_) return has_ended;
       // As on one host: a restart now would start again what the stop is
       // ending (and a node that has ended its part answers nothing).
@@ -819,15 +957,25 @@ class cluster_launch {
   }
 
   // Says once that a stop asked through the control socket waits for the
-  // nodes, as a held Ctrl-C does.
+  // nodes, as a held Ctrl-C does. A stop with no time to stop in
+  // (`procactor stop --timeout 0`) cannot wait for them: it ends the job,
+  // as a second Ctrl-C does then.
   void tell_held_stops() {
-    if (held_stops_told_) return;
+    if (held_stops_told_ && (held_stop_now_ || job_signalled_ != 0)) return;
+    bool now = false;
     {
       std::lock_guard guard(pending_mutex_);
       if (held_stops_.empty()) return;
+      now = std::any_of(held_stops_.begin(), held_stops_.end(),
+                        [](const ControlRequest& r) { return r.stop_timeout && r.stop_timeout->count() == 0; });
     }
-    held_stops_told_ = true;
-    say("stop requested: the graph stops on every node once all have started");
+    if (!std::exchange(held_stops_told_, true)) {
+      say("stop requested: the graph stops on every node once all have started");
+    }
+    if (now && !held_stop_now_ && !ready_told_ && job_signalled_ == 0) {
+      held_stop_now_ = true;
+      end_job("stop now requested before every node has started (not ready: " + unready_nodes() + ")");
+    }
   }
 
   bool write_to_job(const std::string& bytes) {
@@ -908,7 +1056,10 @@ class cluster_launch {
   std::optional<steady::time_point> stopped_since_;  // mpirun is stopped (end_stopped_job)
   steady::time_point next_stop_check_{};
   bool ready_told_ = false;
-  int held_stop_ = 0;  // a Ctrl-C before every node was ready (1 or 2): sent once they are
+  int held_stop_ = 0;                       // a Ctrl-C before every node was ready (1): sent once they are
+  std::vector<seen_process> job_children_;  // mpirun's children when end_job() ended it
+  bool held_stop_now_ = false;              // a held `stop --timeout 0` has ended the job (tell_held_stops)
+  bool start_noted_ = false;                // watch_start() has said whom it waits for
   bool held_stops_told_ = false;  // tell_held_stops() has said so
 
   std::mutex write_mutex_;

@@ -38,7 +38,7 @@ constexpr std::array actor_keys{"type"sv,    "replicas"sv,         "cpu"sv,  "pa
                                 "group"sv,   "mailbox_capacity"sv, "nice"sv, "memory_limit"sv, "node"sv,
                                 "nodes"sv};
 constexpr std::array route_keys{"from"sv, "to"sv, "policy"sv, "key"sv};
-constexpr std::array cluster_keys{"nodes"sv, "launcher"sv, "mpi_args"sv, "gateway_spin"sv};
+constexpr std::array cluster_keys{"nodes"sv, "launcher"sv, "mpi_args"sv, "gateway_spin"sv, "start_timeout"sv};
 constexpr std::array node_keys{"name"sv, "host"sv};
 
 // Why `host` cannot be a host for mpirun's --host, srun's host file and
@@ -704,6 +704,10 @@ class Parser {
       } else {
         wrong_type(*spin, "'gateway_spin' in [cluster]", "true or false");
       }
+    }
+    if (auto timeout = duration_at(table, "start_timeout", where, false)) {
+      cluster.start_timeout = *timeout;
+      graph_.durations_as_written["cluster.start_timeout"] = table.get("start_timeout")->as_string()->get();
     }
     graph_.cluster = std::move(cluster);
   }

@@ -86,6 +86,9 @@ struct ClusterSpec {
   // Each node's gateway polls without ever sleeping: a core of its own for
   // the lowest latency between nodes, instead of sleeping when idle.
   bool gateway_spin = false;
+  // How long every node may take to say it is ready (mpirun starting the
+  // ranks, MPI's start-up, each node's actors): past it the run ends.
+  std::chrono::nanoseconds start_timeout = std::chrono::seconds(30);
   SourcePosition position;  // of the [cluster] table
 
   [[nodiscard]] const NodeSpec* find_node(std::string_view node_name) const noexcept;

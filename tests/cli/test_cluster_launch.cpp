@@ -1035,3 +1035,116 @@ TEST_CASE("an mpirun killed with kill -9 leaves no session directory and no shar
 }
 
 }  // namespace cli
+
+namespace cli {
+namespace {
+
+// endless_two_nodes.toml with node n1 on a host that never answers: mpirun
+// reaches it through `silent_ssh.sh`, a remote shell that waits for ever (as
+// an ssh to a host that drops packets does), so node n1 never starts and
+// node 0 waits for it inside MPI's start-up. `start_timeout` as given.
+// The file; the remote shell's path is box.dir() / "silent_ssh.sh".
+fs::path silent_host_graph(const sandbox& box, const std::string& start_timeout) {
+  const fs::path agent = box.write("silent_ssh.sh", "#!/bin/bash\nexec -a \"silent-ssh $0\" sleep 600\n");
+  fs::permissions(agent, fs::perms::owner_all);
+  std::string text = read_whole(box.copy_graph("endless_two_nodes.toml"));
+  const std::string n1 = R"({ name = "n1", host = "localhost" })";
+  REQUIRE(text.find(n1) != std::string::npos);
+  text.replace(text.find(n1), n1.size(), R"({ name = "n1", host = "silent-host" })");
+  const std::string args = "mpi_args = [";
+  REQUIRE(text.find(args) != std::string::npos);
+  text.replace(text.find(args), args.size(),
+               "start_timeout = \"" + start_timeout + "\"\nmpi_args = [\"--mca\", \"plm_rsh_agent\", \"" +
+                   agent.string() + "\", ");
+  return box.write("silent_host.toml", text);
+}
+
+// After a launch of silent_host_graph: nothing of it is left, the remote
+// shell that never answered included.
+void check_silent_host_left_nothing(const sandbox& box, const process& launch, const fs::path& file) {
+  check_run_left_nothing(launch.pid());
+  if (const pid_t n0 = node_supervisor(box, "endless-two-nodes", "n0"); n0 > 0) check_run_left_nothing(n0);
+  for (const std::string& text : {file.string(), (box.dir() / "silent_ssh.sh").string()}) {
+    std::vector<pid_t> left;
+    CHECK_MESSAGE(eventually([&] { return (left = processes_with_cmdline(text)).empty(); }, 60s), left.size(),
+                  " processes still name ", text);
+  }
+}
+
+}  // namespace
+
+// A node that never said it was ready (its host did not answer, or its
+// supervisor was stopped inside MPI's start-up) held the launch for good,
+// silent, and a `procactor stop` with it.
+TEST_CASE("a node that never becomes ready ends the launch at start_timeout with lines that name it" *
+          doctest::timeout(290)) {
+  sandbox box;
+  const fs::path file = silent_host_graph(box, "8s");
+  auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
+  const mpirun_guard guard(file);
+  const fs::path socket = control_socket(box, "endless-two-nodes");
+  REQUIRE(eventually([&] { return fs::exists(socket) || launch->poll().has_value(); }, 120s));
+  // Asked before the deadline, answered at it at the latest.
+  auto status = box.start({"status", "endless-two-nodes"});
+  const result stop = box.procactor({"stop", "endless-two-nodes"}, 120s);
+  CHECK_MESSAGE(stop.exit_code == 1, stop.out, stop.err);
+  CHECK_MESSAGE(stop.out.find("stopped run endless-two-nodes; it ended with exit code 1") != std::string::npos,
+                stop.out, stop.err);
+  CHECK(status->wait(120s) == 1);
+  const std::string status_says = status->out() + status->err();
+  CHECK_MESSAGE(status_says.find("run endless-two-nodes has not started on every node yet (not ready: nodes n0 (host "
+                                 "localhost), n1 (host silent-host), ") != std::string::npos,
+                status_says);
+  CHECK(launch->wait(120s) == 1);
+  const std::string out = launch->out();
+  const std::string nodes_named = "nodes n0 (host localhost), n1 (host silent-host)";
+  for (const std::string& line : std::vector<std::string>{
+           "procactor | stop requested: the graph stops on every node once all have started\n",
+           "procactor | waiting for " + nodes_named + " to start (",
+           "; the run ends if not every node is ready within start_timeout, 8s)\n",
+           "procactor | " + nodes_named + " not ready ",
+           " after the launch (start_timeout in [cluster] is 8s): ending the MPI job (Ctrl-C again to kill it)\n",
+           "procactor | mpirun left sleep (pid ", "), which it had started, running: killed\n",
+           "procactor | mpirun exited with status ", "procactor | run endless-two-nodes failed after "}) {
+    CHECK_MESSAGE(out.find(line) != std::string::npos, line, "\n", out, launch->err());
+  }
+  check_silent_host_left_nothing(box, *launch, file);
+}
+
+// The second Ctrl-C (or a stop with no time to stop in) cannot stop in
+// order nodes that have not started: it ends the MPI job at once rather
+// than wait for them (here for ever: start_timeout is an hour).
+TEST_CASE("a stop now before the nodes are ready ends the MPI job at once and nothing is left" *
+          doctest::timeout(290)) {
+  sandbox box;
+  const fs::path file = silent_host_graph(box, "1h");
+  auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
+  const mpirun_guard guard(file);
+  // mpirun is started once the launch has set up its signals.
+  REQUIRE(eventually([&] { return !mpirun_of(file).empty() || launch->poll().has_value(); }, 120s));
+  std::string why;
+  SUBCASE("a second Ctrl-C") {
+    launch->signal(SIGINT);
+    launch->wait_for_output(
+        "procactor | interrupted: the graph stops on every node once all have started (again to "
+        "force)\n",
+        120s);
+    launch->signal(SIGINT);
+    why = "stopping now before every node has started";
+  }
+  SUBCASE("procactor stop --timeout 0") {
+    const result stop = box.procactor({"stop", "endless-two-nodes", "--timeout", "0s"}, 120s);
+    CHECK_MESSAGE(stop.exit_code == 1, stop.out, stop.err);
+    why = "stop now requested before every node has started";
+  }
+  CHECK(launch->wait(120s) == 1);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(out.find("procactor | " + why +
+                         " (not ready: nodes n0 (host localhost), n1 (host silent-host)): "
+                         "ending the MPI job (Ctrl-C again to kill it)\n") != std::string::npos,
+                out, launch->err());
+  CHECK_MESSAGE(out.find("procactor | run endless-two-nodes failed after ") != std::string::npos, out);
+  check_silent_host_left_nothing(box, *launch, file);
+}
+
+}  // namespace cli

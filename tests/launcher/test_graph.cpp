@@ -1060,6 +1060,26 @@ TEST_CASE("the launcher is mpirun or srun, mpi_args an array of strings, gateway
   CHECK(spinning.cluster->gateway_spin);
 }
 
+TEST_CASE("start_timeout in [cluster] is a duration longer than zero and 30 s unless given") {
+  check_each(
+      cluster_errors,
+      {
+          {"nodes = [{ name = \"n0\", host = \"a\" }]\nstart_timeout = 30\n",
+           "6:17 'start_timeout' in [cluster] must be a duration string such as \"5s\" or \"250ms\", not an integer"},
+          {"nodes = [{ name = \"n0\", host = \"a\" }]\nstart_timeout = \"0s\"\n",
+           "6:17 'start_timeout' in [cluster] must be longer than zero"},
+      });
+  const std::string head = "version = 1\n[cluster]\nnodes = [{ name = \"n0\", host = \"a\" }]\n";
+  const std::string actor = "[actors.a]\ntype = \"x.A\"\n";
+  const Graph plain = parse_ok(head + actor);
+  REQUIRE(plain.cluster.has_value());
+  CHECK(plain.cluster->start_timeout == std::chrono::seconds(30));
+  const Graph given = parse_ok(head + "start_timeout = \"2m\"\n" + actor);
+  REQUIRE(given.cluster.has_value());
+  CHECK(given.cluster->start_timeout == std::chrono::minutes(2));
+  CHECK(given.duration_text("cluster.start_timeout", given.cluster->start_timeout) == "2m");
+}
+
 TEST_CASE("an actor's node and nodes must name nodes of [cluster], with a suggestion") {
   check_each(placement_errors, {
       {"node = \"n00\"\n",
