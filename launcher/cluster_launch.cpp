@@ -269,6 +269,18 @@ struct job_command {
   bool stop_by_request = false;
 };
 
+// The settings of procactor's own that the launching shell may hold and a
+// node reads (README, "Usage: the procactor command"). mpirun gives the
+// ranks it starts on this host its own environment, but those on another
+// host get the remote shell's (ssh: a login's), plus what `-x` names: each
+// one set here is named, so every node runs as the launch was asked to
+// (its state directory, its plugin path, ...). srun passes the whole
+// environment by itself. In an MPMD line a `-x` holds for its own app
+// context only (one before the first holds for the first), so each
+// context gets them, and those of mpi_args too.
+constexpr std::array node_settings{"PROCACTOR_STATE_DIR", "PROCACTOR_PLUGIN_PATH", "PROCACTOR_LOG_ROTATE_SIZE",
+                                   "PROCACTOR_SPAWN",     "PROCACTOR_EVICT_READ",  "PROCACTOR_FULL_FENCES"};
+
 job_command mpirun_line(const Graph& graph, const std::filesystem::path& self, const std::filesystem::path& file) {
   std::vector<std::string> line = {"mpirun"};
   // mpirun refuses root without this; `procactor launch` as root means it.
@@ -290,13 +302,21 @@ job_command mpirun_line(const Graph& graph, const std::filesystem::path& self, c
   // /dev/shm, which a killed job leaves there.
   if (!mca_chosen(args, "btl")) line.insert(line.end(), {"--mca", "btl", "^vader"});
   line.insert(line.end(), args.begin(), args.end());
+  std::vector<std::string> exported;  // -x NAME, -x NAME=VALUE, ...: every app context's
+  for (const char* name : node_settings) {
+    if (std::getenv(name) != nullptr) exported.insert(exported.end(), {"-x", name});
+  }
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "-x") exported.insert(exported.end(), {"-x", args[++i]});
+  }
   for (std::size_t i = 0; i < graph.cluster->nodes.size(); ++i) {
     const NodeSpec& node = graph.cluster->nodes[i];
     if (i != 0) line.emplace_back(":");
+    line.insert(line.end(), {"-np", "1"});
+    line.insert(line.end(), exported.begin(), exported.end());
     for (const std::string& arg :
-         {std::string("-np"), std::string("1"), std::string("--host"), node.host, self.string(), std::string("node"),
-          std::string("--node"), node.name, file.string(), std::string("--auto-replicas"),
-          std::to_string(auto_replicas())}) {
+         {std::string("--host"), node.host, self.string(), std::string("node"), std::string("--node"), node.name,
+          file.string(), std::string("--auto-replicas"), std::to_string(auto_replicas())}) {
       line.push_back(arg);
     }
   }

@@ -39,4 +39,8 @@ if [[ ! "$host" =~ ^[A-Za-z0-9-]+$ ]] || [[ ! -e "/run/netns/$host" ]]; then
   echo "netns_rsh.sh: no namespace host '$host' (see tests/cluster/netns_hosts.sh)" >&2
   exit 255
 fi
-exec ip netns exec "$host" unshare --uts -- /bin/sh -c 'hostname "$0" || exit 255; exec /bin/sh -c "$1"' "$host" "$*"
+# As over ssh, the command gets a login's environment, not the caller's:
+# what a node needs from the launching shell (PROCACTOR_STATE_DIR, ...) must
+# reach it through mpirun (-x), as it must on a real cluster.
+exec env -i PATH="${PATH:-/usr/bin:/bin}" HOME="${HOME:-/}" ip netns exec "$host" unshare --uts -- \
+  /bin/sh -c 'hostname "$0" || exit 255; exec /bin/sh -c "$1"' "$host" "$*"

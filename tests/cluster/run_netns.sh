@@ -260,6 +260,9 @@ case "$mode" in
     ;;
 esac
 
+# Variables mpirun is to pass on to the ranks on every host (-x).
+exported=()
+
 # Starts mpirun in host 0 in the background, within a deadline.
 start_mpirun() {
   local deadline=$1
@@ -267,7 +270,7 @@ start_mpirun() {
   # The deadline is `timeout`'s; its SIGTERM makes mpirun end the job
   # (and -k SIGKILL follows if it does not).
   timeout -k 5 "$deadline" "$hosts_sh" run "$prefix" 0 \
-    "$mpiexec" -n "$nhosts" -H "$host_list" --map-by node "${mpiexec_flags[@]}" "$test_cluster" "$@" &
+    "$mpiexec" -n "$nhosts" -H "$host_list" --map-by node "${mpiexec_flags[@]}" "${exported[@]}" "$test_cluster" "$@" &
   job_pid=$!
 }
 
@@ -356,7 +359,10 @@ case "$mode" in
     wait_for_empty_hosts 10
     ;;
   partition)
+    # Passed on by mpirun: the remote shell gives the other host a login's
+    # environment, as ssh would (netns_rsh.sh).
     export PROCACTOR_PARTITION_DIR="$workdir"
+    exported=(-x PROCACTOR_PARTITION_DIR)
     start_mpirun 60 --no-skip "--test-case=a partition*"
     # Both ranks exchanged data over the link: wait for their word.
     until [[ -e "$workdir/ready.0" && -e "$workdir/ready.1" ]]; do
