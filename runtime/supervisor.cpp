@@ -182,6 +182,8 @@ supervisor::supervisor(std::vector<std::string> argv, Options options)
   ev.events = EPOLLIN;
   ev.data.u64 = ~std::uint64_t{0};
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  guardian_pidfd_ = watch_helper(guardian_.pid);
+  server_pidfd_ = watch_helper(forks_.pid());
   life_.start(process_->shm().header(), [this](const early_death& death) {
     {
       std::lock_guard guard(mutex_);
@@ -229,6 +231,9 @@ supervisor::~supervisor() {
   process_->stop_pump();
   ::close(epoll_fd_);
   ::close(wake_fd_);
+  for (const int pidfd : {guardian_pidfd_, server_pidfd_}) {
+    if (pidfd >= 0) ::close(pidfd);
+  }
   forget_run();
   process::uninstall();
   stop_guardian(guardian_);
@@ -403,6 +408,10 @@ void supervisor::monitor_loop() {
       if (events[i].data.u64 == ~std::uint64_t{0}) {
         std::uint64_t count;
         (void)!::read(wake_fd_, &count, sizeof count);
+        continue;
+      }
+      if ((events[i].data.u64 & helper_tag) != 0) {
+        watch_helpers();
         continue;
       }
       if ((events[i].data.u64 & exiting_tag) != 0) {  // a zombie at last: reap_orphans takes it

@@ -66,6 +66,9 @@ class supervisor {
   // epoll data of the pidfd of an incarnation handled before its zombie:
   // the tag and the pidfd.
   static constexpr std::uint64_t exiting_tag = std::uint64_t{1} << 62;
+  // epoll data of the pidfd of a helper (the guardian, the fork server):
+  // its death is handled at once (watch_helpers), not at the next tick.
+  static constexpr std::uint64_t helper_tag = std::uint64_t{1} << 61;
 
   // Why the supervisor asked an incarnation to stop.
   enum class stop_reason : std::uint8_t { none, restart_request, group };
@@ -177,8 +180,12 @@ class supervisor {
   void reap_orphans();
   // The fork server and the guardian, killed from outside: reaped, not
   // left as zombies; the guardian replaced, so that the run's shared memory
-  // is still removed if this process dies.
+  // is still removed if this process dies. Called when a helper's pidfd
+  // says it ended, and every monitor_tick (where there is no pidfd).
   void watch_helpers();
+  // A pidfd of helper `pid` in the epoll set (helper_tag), or -1 where
+  // pidfd_open fails (old kernels): the monitor_tick poll finds it then.
+  int watch_helper(int pid);
   void watch_for_stalls();
   void check_slots();
   void read_output(slot_id slot, int stream, bool until_eof);
@@ -240,6 +247,8 @@ class supervisor {
   life_watch life_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
+  int guardian_pidfd_ = -1;  // watch_helper's, of guardian_ and forks_
+  int server_pidfd_ = -1;
   bool stopping_ = false;
   bool polling_ = false;  // some child has no pidfd: poll waitpid
   bool shut_down_ = false;

@@ -4,6 +4,7 @@
 // group giving up and escalating to the group above.
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -621,9 +622,27 @@ void supervisor::end_supervision(const std::string& culprit, const std::string& 
   if (options_.log_events) log_line("supervisor", "supervision has ended (" + culprit + "): " + why);
 }
 
+int supervisor::watch_helper(int pid) {
+  if (pid <= 0) return -1;
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return -1;
+  epoll_event ev{};
+  // Once: a helper that is readable but not reaped yet (it cannot be, but
+  // it would spin the loop) is left to the monitor_tick poll.
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.u64 = helper_tag | static_cast<std::uint32_t>(pidfd);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev) != 0) {
+    ::close(pidfd);
+    return -1;
+  }
+  return pidfd;
+}
+
 void supervisor::watch_helpers() {
   if (const int server = forks_.pid(); server > 0) {
     if (const auto status = forks_.reap_if_dead()) {
+      if (server_pidfd_ >= 0) ::close(server_pidfd_);  // which takes it out of the epoll set
+      server_pidfd_ = -1;
       log_line("supervisor", "the fork server (pid " + std::to_string(server) + ") ended (" + describe_exit(*status) +
                                  "): actors start with exec from now on");
     }
@@ -634,8 +653,11 @@ void supervisor::watch_helpers() {
   forget_helper_pid(old);
   if (guardian_.pipe >= 0) ::close(guardian_.pipe);
   guardian_ = {};
+  if (guardian_pidfd_ >= 0) ::close(guardian_pidfd_);
+  guardian_pidfd_ = -1;
   try {
     guardian_ = start_guardian(executable_, process_->shm().name(), forks_);
+    guardian_pidfd_ = watch_helper(guardian_.pid);
     log_line("supervisor", "the guardian of the run's shared memory (pid " + std::to_string(old) + ") ended (" +
                                describe_exit(status) + "): a new one (pid " + std::to_string(guardian_.pid) +
                                ") takes its place");
