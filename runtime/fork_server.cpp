@@ -36,9 +36,12 @@ constexpr int server_socket = 3;  // where the server keeps its end
 constexpr int spare_delay_ms = 1;
 
 enum request_kind : std::uint32_t {
-  become = 1,    // to the server: clone a child that becomes this actor; to a spare: become it
-  make_spare = 2,  // to the server: fork a spare and pass its socket back
+  become = 1,         // to the server: clone a child that becomes this actor; to a spare: become it
+  make_spare = 2,     // to the server: fork a spare and pass its socket back
   make_guardian = 3,  // to the server: clone the run's guardian (guardian.hpp)
+  // To the server: the supervisor stops it. Its socket's end without this
+  // is the supervisor's death (serve).
+  quit = 4,
 };
 
 struct request_header {
@@ -187,6 +190,11 @@ bool remember_run(const char* environment, std::size_t length) {
   return false;
 }
 
+// The run whose guardian the server was asked for (make_guardian): the
+// server removes its segments too when the supervisor dies. Written once,
+// before any spare is forked (the guardian comes before the segment).
+char g_guarded[256];
+
 // The guardian, cloned: what start_guardian's posix_spawn + exec makes of
 // it, without loading the program again. Its parent is the supervisor
 // (CLONE_PARENT), but it does not die with it, which is its point: no
@@ -245,7 +253,14 @@ void make_and_send_spare(int parent) {
 }
 
 [[noreturn]] void serve(int parent) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The server does not die with the supervisor: it is the run's second
+  // guardian. A guardian killed from outside leaves the supervisor alone
+  // until it has started another; a kill -9 of the supervisor then (two
+  // kills back to back, or a chaos tool) left the segment for the next
+  // start-up's sweep. Here the supervisor's death is its socket's end
+  // without a `quit`, and the segments are removed (see the loop). SIGCONT
+  // rather than no signal: one stopped from outside still wakes to do it.
+  prctl(PR_SET_PDEATHSIG, SIGCONT);
   if (::getppid() != parent) _exit(0);
   prctl(PR_SET_NAME, "procactor-fork");
   set_command_line("procactor-fork-server");
@@ -261,7 +276,17 @@ void make_and_send_spare(int parent) {
   for (;;) {
     request r;
     const int got = receive(server_socket, r, buffer);
-    if (got == 0 || (got < 0 && got != -EPROTO)) _exit(0);  // the supervisor is done
+    if (got == 1 && r.header.kind == quit) _exit(0);  // an orderly stop
+    if (got == 0 || got == -ECONNRESET) {
+      // The end without a `quit` (ECONNRESET: with answers it never read):
+      // the supervisor died. After a SIGKILL nothing else may be left to
+      // remove the segments; its other ends remove them themselves, and a
+      // second removal is harmless. (It closes the socket while it lives
+      // only with the server killed first: fork_server::lost.)
+      if (g_guarded[0] != '\0') remove_run_segments(g_guarded);
+      _exit(0);
+    }
+    if (got < 0 && got != -EPROTO) _exit(0);
     if (got < 0) {
       send_reply(-EPROTO);
       continue;
@@ -275,6 +300,9 @@ void make_and_send_spare(int parent) {
       make_and_send_spare(parent);
     } else if (r.header.kind == make_guardian && r.count == 1 && r.environment > 0) {
       buffer[r.environment] = '\0';  // the run's name
+      if (r.environment < sizeof g_guarded && std::strcmp(g_guarded, buffer) != 0) {
+        std::memcpy(g_guarded, buffer, r.environment + 1);
+      }
       const long pid = clone_for_supervisor();
       if (pid == 0) become_guardian(buffer, r.fds[0]);
       send_reply(pid > 0 ? static_cast<std::int32_t>(pid) : -errno);
@@ -409,6 +437,11 @@ void fork_server::top_up() {
 }
 
 void fork_server::lost() noexcept {
+  // A server that outlived its socket would take that end for the
+  // supervisor's death and remove the run's segments: killed first (it has
+  // died already or been wedged, but for an odd reply). The supervisor
+  // reaps it (watch_helpers).
+  if (pid_ > 0 && socket_ >= 0) ::kill(pid_, SIGKILL);
   if (socket_ >= 0) ::close(socket_);
   socket_ = -1;
   asked_ = 0;
@@ -502,6 +535,9 @@ void fork_server::stop() noexcept {
   }
   spares_.clear();
   if (socket_ >= 0) {
+    // Said first: the end of requests alone is the supervisor's death,
+    // which makes the server remove the run's segments.
+    (void)send_request(socket_, quit, {}, {});
     ::shutdown(socket_, SHUT_WR);  // the server exits at the end of requests
     ::close(socket_);
   }

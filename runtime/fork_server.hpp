@@ -9,7 +9,11 @@
 // (which then fires when the supervisor thread that made the Runtime
 // exits) and the subreaper work as for an exec'd actor. The server has its
 // own process group (Ctrl-C does not reach it), keeps no descriptor but its
-// socket, and dies with the supervisor.
+// socket, and ends with the supervisor: an orderly stop says `quit` first;
+// the socket's end without it is the supervisor's death (a SIGKILL), and
+// the server removes the run's shared memory before it exits, as the
+// guardian does (guardian.hpp). Either of the two, killed from outside,
+// leaves the other to do it.
 //
 // There are two spares: children the server made ahead of need, already
 // in their own process group, with the run's shared memory mapped and the
@@ -56,9 +60,10 @@ class fork_server {
   int spawn(const std::vector<std::string>& environment, const std::vector<std::pair<int, int>>& descriptors);
 
   // Clones the guardian of `run` (guardian.hpp) with `read_end` on its
-  // standard input. Returns its pid, or -errno (the caller then starts one
-  // with exec). Called once, before spawn's caller (the monitor thread)
-  // starts.
+  // standard input; the server removes `run`'s segments too if the
+  // supervisor dies. Returns its pid, or -errno (the caller then starts one
+  // with exec). Called before spawn's caller (the monitor thread) starts,
+  // and by it for a guardian that takes a killed one's place.
   int spawn_guardian(int read_end, const std::string& run);
 
   // Ends the requests (the server exits) and reaps the server and the

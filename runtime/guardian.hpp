@@ -13,6 +13,13 @@
 // every segment named after the run and exits. It runs in a session of its
 // own, so a Ctrl-C at the terminal does not reach it, and it does not die
 // with its parent (no PR_SET_PDEATHSIG), which is the point.
+//
+// Killed from outside, it is replaced at once (its pidfd is in the
+// supervisor's epoll set), but not in no time: where there is a fork
+// server, the server removes the run's segments too when the supervisor
+// dies (fork_server.hpp), so that a kill -9 of the guardian and then of
+// the supervisor, back to back, leaves nothing. Without a fork server
+// (exec mode, or the server killed first) the guardian is alone.
 #pragma once
 
 #include <sys/types.h>

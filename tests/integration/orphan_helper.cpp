@@ -12,6 +12,10 @@
 //                                   "<own pid> <actor pid>", then "down"
 //                                   once its death was handled, then waits
 //                                   to be killed
+//   procactor-orphan-helper guarded spawns 1 actor, prints "<own pid>", then
+//                                   for each line on stdin spawns one more
+//                                   and prints "spawned <its pid>"; waits to
+//                                   be killed at the end of stdin
 //   procactor-orphan-helper shutdown-give-up
 //                                   an actor of a group that allows no
 //                                   restart crashes during rt.shutdown();
@@ -112,6 +116,26 @@ int main(int argc, char** argv) {
     std::string line = std::to_string(::getpid()) + " " + std::to_string(victim.pid().value_or(-1)) + "\n";
     (void)!::write(STDOUT_FILENO, line.data(), line.size());
     if (runtime.next_down(std::chrono::hours(1))) (void)!::write(STDOUT_FILENO, "down\n", 5);
+    for (;;) ::pause();
+  }
+  if (argc >= 2 && std::strcmp(argv[1], "guarded") == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    auto wait_running = [&](auto ref) {
+      while (runtime.info(ref).state != procactor::ActorState::running) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      return ref;
+    };
+    wait_running(runtime.spawn<orphan::Idler>("idler"));
+    std::string line = std::to_string(::getpid()) + "\n";
+    (void)!::write(STDOUT_FILENO, line.data(), line.size());
+    int made = 0;
+    for (char c; ::read(STDIN_FILENO, &c, 1) == 1;) {
+      if (c != '\n') continue;
+      auto more = wait_running(runtime.spawn<orphan::Idler>("more-" + std::to_string(++made)));
+      line = "spawned " + std::to_string(more.pid().value_or(-1)) + "\n";
+      (void)!::write(STDOUT_FILENO, line.data(), line.size());
+    }
     for (;;) ::pause();
   }
   if (argc < 2 || std::strcmp(argv[1], "spawn") != 0) return 0;

@@ -380,6 +380,153 @@ TEST_CASE("a supervisor killed as soon as its segment exists leaves no segment b
   CHECK(eventually([&] { return reap_orphans("procactor-spare") == own_spares; }));
 }
 
+// The helper's guardians that still run (a clone has the fork server's
+// name until it takes its own).
+std::vector<int> live_guardians(pid_t helper) {
+  std::vector<int> found;
+  for (const auto& child : probe::children_of(helper)) {
+    if (child.command == "procactor-guard" && child.state != 'Z') found.push_back(child.pid);
+  }
+  return found;
+}
+
+// A guardian killed from outside left the run without one until the
+// supervisor had started another (at its next check, a quarter of a second
+// or more later): a kill -9 of the supervisor then left its segment for the
+// next start-up's sweep. The fork server removes it too now, so that
+// either of the two, killed alone, leaves the other to do it.
+TEST_CASE("a guardian and then its supervisor killed back to back leave no segment behind" * doctest::timeout(90)) {
+  const std::size_t own_guardians = reap_orphans("procactor-guard");
+  const std::size_t own_servers = reap_orphans("procactor-fork");
+  const std::size_t own_spares = reap_orphans("procactor-spare");
+  spawned_helper spawned;
+  // With its fork server, whatever this program was started with.
+  start_spawn_helper(spawned, {"PROCACTOR_SPAWN=fork"});
+  const pid_t helper = spawned.guard.pid;
+  REQUIRE_FALSE(probe::run_segments(helper).empty());
+  std::vector<int> guardians;
+  REQUIRE(eventually([&] { return (guardians = live_guardians(helper)).size() == 1; }));
+
+  // Nothing between the two: the supervisor has no time to start another.
+  REQUIRE(::kill(guardians.front(), SIGKILL) == 0);
+  REQUIRE(::kill(helper, SIGKILL) == 0);
+  int status = 0;
+  REQUIRE(::waitpid(helper, &status, 0) == helper);
+  spawned.guard.pid = 0;
+  for (int pid : spawned.actors) {
+    CAPTURE(pid);
+    CHECK(eventually([&] { return gone(pid); }));
+  }
+  CHECK_MESSAGE(eventually([&] { return probe::run_segments(helper).empty(); }),
+                "the segments of a supervisor killed right after its guardian are still in /dev/shm");
+  for (const auto& name : probe::run_segments(helper)) probe::remove_segment(name);
+  // The killed guardian (a zombie of the helper's) and the fork server,
+  // done, come here to be reaped; this program's own helpers stay.
+  CHECK(eventually([&] { return reap_orphans("procactor-guard") == own_guardians; }));
+  CHECK(eventually([&] { return reap_orphans("procactor-fork") == own_servers; }));
+  CHECK(eventually([&] { return reap_orphans("procactor-spare") == own_spares; }));
+}
+
+// Appends what `fd` says to `text` until it holds `needle` (true), or
+// `limit` has passed.
+bool read_until(int fd, std::string& text, const std::string& needle, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (text.find(needle) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buffer[512];
+    const auto n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) return false;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+TEST_CASE("a guardian killed from outside is replaced and the run goes on" * doctest::timeout(90)) {
+  const std::size_t own_guardians = reap_orphans("procactor-guard");
+  const std::size_t own_servers = reap_orphans("procactor-fork");
+  const std::size_t own_spares = reap_orphans("procactor-spare");
+  bool exec = false;
+  SUBCASE("guardian cloned by the fork server") {}
+  SUBCASE("guardian exec'd (PROCACTOR_SPAWN=exec)") { exec = true; }
+  CAPTURE(exec);
+  // The helper's standard input from `to`; its output and its log (on its
+  // standard error) into `from`.
+  int in[2] = {-1, -1};
+  int out[2] = {-1, -1};
+  REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDERR_FILENO);
+  std::string path = PROCACTOR_ORPHAN_HELPER;
+  std::string mode = "guarded";
+  char* argv[] = {path.data(), mode.data(), nullptr};
+  std::vector<std::string> entries{exec ? "PROCACTOR_SPAWN=exec" : "PROCACTOR_SPAWN=fork"};
+  for (char** e = environ; *e != nullptr; ++e) entries.emplace_back(*e);
+  std::vector<char*> envp;
+  for (auto& entry : entries) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  spawned_helper spawned;
+  const int rc = posix_spawn(&spawned.guard.pid, path.c_str(), &actions, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(in[0]);
+  ::close(out[1]);
+  struct closer {
+    int to, from;
+    ~closer() {
+      ::close(to);
+      ::close(from);
+    }
+  } pipes{in[1], out[0]};
+  REQUIRE(rc == 0);
+  const pid_t helper = spawned.guard.pid;
+  std::string said;
+  REQUIRE(read_until(out[0], said, "\n", std::chrono::seconds(30)));
+  REQUIRE(std::atoi(said.c_str()) == helper);
+  std::vector<int> guardians;
+  REQUIRE(eventually([&] { return (guardians = live_guardians(helper)).size() == 1; }));
+  const int killed = guardians.front();
+
+  REQUIRE(::kill(killed, SIGKILL) == 0);
+  const std::string ended = "the guardian of the run's shared memory (pid " + std::to_string(killed) +
+                            ") ended (signal 9 (Killed)): a new one (pid ";
+  REQUIRE_MESSAGE(read_until(out[0], said, ended, std::chrono::seconds(30)), said);
+  REQUIRE_MESSAGE(read_until(out[0], said, ") takes its place", std::chrono::seconds(30)), said);
+  const int replacement = std::atoi(said.c_str() + said.find(ended) + ended.size());
+  CHECK(replacement != killed);
+  // The new one runs, the old one is reaped (no zombie of it).
+  CHECK(eventually([&] { return live_guardians(helper) == std::vector<int>{replacement}; }));
+  CHECK(eventually([&] { return probe::status_of(killed).ppid != helper; }));
+  // The run goes on: an actor still starts.
+  said.clear();
+  REQUIRE(::write(in[1], "\n", 1) == 1);
+  REQUIRE_MESSAGE(read_until(out[0], said, "spawned ", std::chrono::seconds(30)), said);
+  REQUIRE(read_until(out[0], said, "\n", std::chrono::seconds(30)));
+  CHECK(std::atoi(said.c_str() + said.find("spawned ") + 8) > 0);
+
+  // And the new guardian does its work. What the helper ran comes here to
+  // be reaped (this test is a subreaper).
+  const std::vector<probe::process_status> children = probe::children_of(helper);
+  REQUIRE(::kill(helper, SIGKILL) == 0);
+  int status = 0;
+  REQUIRE(::waitpid(helper, &status, 0) == helper);
+  spawned.guard.pid = 0;
+  for (const auto& child : children) {
+    CAPTURE(child.pid);
+    CHECK(eventually([&] { return gone(child.pid); }));
+  }
+  CHECK_MESSAGE(eventually([&] { return probe::run_segments(helper).empty(); }),
+                "the killed supervisor's segments are still in /dev/shm");
+  for (const auto& name : probe::run_segments(helper)) probe::remove_segment(name);
+  CHECK(eventually([&] { return reap_orphans("procactor-guard") == own_guardians; }));
+  CHECK(eventually([&] { return reap_orphans("procactor-fork") == own_servers; }));
+  CHECK(eventually([&] { return reap_orphans("procactor-spare") == own_spares; }));
+}
+
 TEST_CASE("a ref used after its Runtime was destroyed says the Runtime is gone" * doctest::timeout(60)) {
   int out = -1;
   const pid_t helper = start_helper("after-destroy", &out);
