@@ -66,8 +66,8 @@ class fork_server {
   // and by it for a guardian that takes a killed one's place.
   int spawn_guardian(int read_end, const std::string& run);
 
-  // Ends the requests (the server exits) and reaps the server and the
-  // spare.
+  // Says `quit` and ends the requests (the server exits, leaving the run's
+  // shared memory to the supervisor), and reaps the server and the spares.
   void stop() noexcept;
 
   // When the server has died (killed from outside): reaps it and returns
