@@ -602,7 +602,7 @@ void supervisor::escalate(std::uint32_t group, const std::string& culprit, const
 }
 
 void supervisor::end_supervision(const std::string& culprit, const std::string& why) {
-  std::vector<slot_id> told;
+  std::vector<std::pair<slot_id, std::string>> told;  // each with how it ended
   {
     std::lock_guard guard(mutex_);
     if (!gave_up_) gave_up_ = why;
@@ -612,13 +612,27 @@ void supervisor::end_supervision(const std::string& culprit, const std::string& 
       c.restart_due.reset();
       c.in_group_restart = false;
       if (c.remote || c.pid > 0 || is_terminal(static_cast<slot_state>(e.state.load()))) continue;
+      // Down, and now never restarted: the one whose exit made a group
+      // give up on the way here, or one waiting out its backoff.
       e.state.store(static_cast<std::uint32_t>(slot_state::failed), std::memory_order_release);
-      told.push_back(s);
+      c.dead_lettering = true;
+      told.emplace_back(s, c.last_exit.empty() ? "supervision ended" : c.last_exit);
     }
     operations_.clear();
     changed_.notify_all();
   }
-  for (slot_id s : told) send_downs(s, false);
+  for (const auto& [s, how] : told) {
+    // What is still queued for it becomes dead letters, as at any end for
+    // good (decide_after_exit, start_due): a give-up that came through a
+    // nested group lost it without a word.
+    dead_letter_queued(s, how, false);
+    {
+      std::lock_guard guard(mutex_);
+      children_[s].dead_lettering = false;
+      changed_.notify_all();
+    }
+    send_downs(s, false);
+  }
   if (options_.log_events) log_line("supervisor", "supervision has ended (" + culprit + "): " + why);
 }
 
