@@ -315,8 +315,10 @@ struct dashboard_state {
         try {
           body["inspect"] = json::parse(*reply);
         } catch (const json::exception&) {
-          // An "error: ..." line: no such actor.
-          reply_json(res, {{"error", *reply}}, 404);
+          // An "error: ..." line: no such actor. The key says it is one.
+          constexpr std::string_view mark = "error: ";
+          const std::string_view text = *reply;
+          reply_json(res, {{"error", std::string(text.starts_with(mark) ? text.substr(mark.size()) : text)}}, 404);
           return;
         }
       } else {

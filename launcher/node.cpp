@@ -314,7 +314,12 @@ class request_reader {
 }  // namespace
 
 int run_node(const Graph& graph, const std::string& node_name) {
-  if (!graph.cluster || graph.cluster->find_node(node_name) == nullptr) {
+  if (!graph.cluster) {
+    std::cerr << "procactor: error: the graph has no [cluster]: node " << node_name
+              << " is one node of a graph placed on several (procactor launch runs a graph without [cluster])\n";
+    return exit_usage;
+  }
+  if (graph.cluster->find_node(node_name) == nullptr) {
     std::cerr << "procactor: error: the graph has no node '" << node_name << "' in [cluster]\n";
     return exit_usage;
   }

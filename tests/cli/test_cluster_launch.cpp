@@ -627,6 +627,12 @@ TEST_CASE("a node started outside mpirun says why it cannot run and leaves nothi
                 r.out, r.err);
   CHECK_MESSAGE(r.err.find("terminate called") == std::string::npos, r.err);
   check_run_left_nothing(node_supervisor(box, "endless-two-nodes", "n0"));
+  // A graph for one host has no nodes at all: said so.
+  const result plain = box.procactor({"node", "--node", "n0", box.copy_graph("endless.toml").string()});
+  CHECK(plain.exit_code == 2);
+  CHECK_MESSAGE(plain.err.starts_with("procactor: error: the graph has no [cluster]: node n0 is one node of a graph "
+                                      "placed on several"),
+                plain.err);
 }
 
 TEST_CASE("a node supervisor killed with kill -9 ends the launch with a failure and leaves nothing behind" *

@@ -314,6 +314,14 @@ TEST_CASE("log lines carry their time and logs of a replicated actor merges them
       CHECK_MESSAGE(unstamped(line.substr(bar + 3)).starts_with(line.substr(0, bar) + " line "), line);
     }
     CHECK(instances.size() >= 2);  // the three print side by side
+    // No such actor: a 404 whose error says so once.
+    const result missing =
+        box.program({"/usr/bin/python3", "-c",
+                     "import sys, json, urllib.request, urllib.error\n"
+                     "try: urllib.request.urlopen(sys.argv[1])\n"
+                     "except urllib.error.HTTPError as e: print(e.code, json.loads(e.read())['error'])",
+                     url + "api/actor?name=nosuch"});
+    CHECK_MESSAGE(missing.out == "404 no actor 'nosuch' in run " + run.name + "\n", missing.out, missing.err);
     dashboard->signal(SIGINT);
     CHECK(dashboard->wait(60s) == 0);
   }
