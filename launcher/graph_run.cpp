@@ -818,7 +818,8 @@ int graph_run::finish(steady::time_point started) {
     how = "graph " + graph_.name + " failed after " + text + ": " + failure_;
     code = exit_failure;
   } else {
-    how = "graph " + graph_.name + (stopped_by_user_ ? " stopped after " : " finished in ") + text;
+    // A run whose directory was removed was stopped for that (check_run_dir).
+    how = "graph " + graph_.name + (stopped_by_user_ || run_dir_gone_ ? " stopped after " : " finished in ") + text;
   }
   if (run_.name != graph_.name) how += " (run " + run_.name + ")";
   // Messages no handler took: the run did not do all it was given, and

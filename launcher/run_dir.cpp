@@ -240,7 +240,11 @@ void note_record_failure(const fs::path& path, int error) {
   std::string text = "procactor: cannot write " + path.string() + ": " + std::strerror(error) + "; ";
   text += full ? "the state directory " + where + " is full (no room or no inodes left)"
                : "in the state directory " + where;
-  text += ": the run's records there are incomplete (free room there, or set PROCACTOR_STATE_DIR elsewhere)\n";
+  text += std::string(": the run's records there are incomplete (") +
+          (full              ? "free room there, or set PROCACTOR_STATE_DIR elsewhere"
+           : error == ENOENT ? "the run's directory, or a part of it, was removed"
+                             : "set PROCACTOR_STATE_DIR elsewhere") +
+          ")\n";
   (void)!::write(STDERR_FILENO, text.data(), text.size());
 }
 

@@ -140,3 +140,33 @@ TEST_CASE("a relaunch of a graph keeps the logs of its earlier runs" * doctest::
 }
 
 }  // namespace cli
+
+namespace cli {
+
+// A run whose directory is removed while it runs stops in order (no
+// command could reach it any more) and says so; its last line said it had
+// "finished", and a log line it could not write told to free room.
+TEST_CASE("a run whose directory is removed stops in order and says why and exits 1" * doctest::timeout(290)) {
+  sandbox box;
+  auto launch = box.start({"launch", test_graph("endless.toml").string()});
+  launch->wait_for_output(" actors ready in ", 120s);
+  const fs::path dir = box.runs_root() / "endless";
+  REQUIRE(fs::exists(dir / "control.sock"));
+  fs::remove_all(dir);
+  CHECK(launch->wait(240s) == 1);
+  const std::string out = launch->out();
+  CHECK_MESSAGE(out.find("procactor | its run directory " + dir.string() +
+                         " was removed: `procactor status` and `stop` cannot reach the run any more; stopping the "
+                         "graph\n") != std::string::npos,
+                out, launch->err());
+  const auto lines = lines_of(out);
+  REQUIRE(!lines.empty());
+  CHECK_MESSAGE(lines.back().starts_with("procactor | graph endless stopped after "), lines.back());
+  CHECK_MESSAGE(
+      lines.back().find("; its run directory " + dir.string() + " was removed during the run") != std::string::npos,
+      lines.back());
+  CHECK_MESSAGE(launch->err().find("free room") == std::string::npos, launch->err());
+  check_run_left_nothing(launch->pid());
+}
+
+}  // namespace cli
