@@ -415,7 +415,15 @@ void supervisor::record_exit(slot_id slot, child& c, int status, steady::time_po
   }
   std::lock_guard guard(mutex_);
   const bool abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0) || sender != 0;  // as reaped() judges it
-  record.cause = !c.exit_cause.empty() ? c.exit_cause : abnormal ? "crashed" : "finished";
+  // Ended by someone, not by itself: a kill() or a stop that had to force
+  // it (no restart), or the signal Runtime::signal (procactor kill) sent.
+  const bool killed = e.no_restart.load() != 0;
+  const bool signalled = WIFSIGNALED(status) && c.signalled != 0 && WTERMSIG(status) == c.signalled;
+  record.cause = !c.exit_cause.empty() ? c.exit_cause
+                 : killed && abnormal  ? "killed, not to be restarted (kill(), or a stop that had to force it)"
+                 : signalled           ? "signal " + std::to_string(c.signalled) + " sent on request (procactor kill)"
+                 : abnormal            ? "crashed"
+                                       : "finished";
   if (c.stopping == stop_reason::group && c.exit_cause.empty()) record.cause = "stopped by its group";
   record.stderr_tail.assign(c.stderr_tail.begin(), c.stderr_tail.end());
   c.exits.push_back(std::move(record));

@@ -237,7 +237,7 @@ TEST_CASE("restart is graceful and runs on_stop while --force kills at once and 
       last_cause[instance["name"].get<std::string>()] = instance["exits"].back()["cause"].get<std::string>();
     }
   }
-  CHECK(last_cause["solo.0"] == "crashed");
+  CHECK(last_cause["solo.0"] == "signal 9 sent on request (procactor kill)");
   CHECK(last_cause["solo.1"] == "restart on request (forced)");
 
   CHECK(box.procactor({"restart", run.name, "nosuch"}).exit_code == 3);

@@ -543,3 +543,26 @@ TEST_CASE("a restart's timeout passes: SIGTERM, and SIGKILL two seconds later" *
 }
 
 }  // TEST_SUITE
+
+// An exit someone caused is not the actor's crash: a signal sent on
+// request (procactor kill) and a kill() say so in the exit record, where
+// both read "crashed", and inspect with them.
+TEST_CASE("an exit record says when the exit was a signal sent on request or a kill and not a crash" *
+          doctest::timeout(120)) {
+  temp_dir dir;
+  actor_scope scope;
+  group_of_members g{scope, dir, scope.group(), {}};
+  const auto m = g.add("signalled");
+  pid_of(m);
+  runtime().signal(m, SIGKILL);
+  REQUIRE(eventually([&] { return runtime().info(m).restarts == 1 && runtime().info(m).state == ActorState::running; },
+                     60s));
+  CHECK(runtime().info(m).exits.back().cause == "signal 9 sent on request (procactor kill)");
+  pid_of(m);
+  m.kill();
+  REQUIRE(eventually([&] { return runtime().info(m).state == ActorState::killed; }, 60s));
+  const auto info = runtime().info(m);
+  REQUIRE(info.exits.size() == 2);
+  CHECK(info.exits.back().signal == SIGKILL);
+  CHECK(info.exits.back().cause == "killed, not to be restarted (kill(), or a stop that had to force it)");
+}
