@@ -421,8 +421,19 @@ void graph_run::tell(Runtime& rt, const ActorEvent& event) {
   // nobody's news, and the Runtime is going.
   if (ended_) return;
   if (event.kind == ActorEvent::Kind::exited) report_ready(rt);
+  // A group of the file's is named as the launch's lines name it ("[supervisor]",
+  // "group 'inner'"), the limit in the file's units: its give-up is
+  // recorded where it is said (gave_up), a restart of it here.
+  const GroupSpec* group = graph_.find_group(event.name);
+  if (group != nullptr && event.kind == ActorEvent::Kind::gave_up) return;
+  std::string detail = event.detail;
+  if (const GroupSpec* parent = group != nullptr ? graph_.find_group(group->parent) : nullptr;
+      parent != nullptr && event.kind == ActorEvent::Kind::restarting) {
+    detail = graph_.describe_group(*group) + " gave up; " + graph_.describe_group(*parent) + " (" +
+             std::string(to_string(parent->options.strategy)) + ") restarts it";
+  }
   record_event(kind_name(event.kind), event.name, event.pid,
-               event.culprit.empty() ? event.detail : event.detail + " (after " + event.culprit + ")");
+               event.culprit.empty() ? detail : detail + " (after " + event.culprit + ")");
   std::optional<std::size_t> actor;  // the instance's, into graph.actors
   {
     std::lock_guard refs(refs_mutex_);  // a scale-up may be adding instances
@@ -430,8 +441,8 @@ void graph_run::tell(Runtime& rt, const ActorEvent& event) {
   }
   if (!actor) {
     // A group that gave up, restarted whole by its parent.
-    if (event.kind == ActorEvent::Kind::restarting && graph_.find_group(event.name) != nullptr) {
-      print(0, "procactor", event.detail + " (after " + event.culprit + ")", true);
+    if (event.kind == ActorEvent::Kind::restarting && group != nullptr) {
+      print(0, "procactor", detail + " (after " + event.culprit + ")", true);
     }
     return;
   }
@@ -504,8 +515,10 @@ void graph_run::gave_up(Runtime& rt, const ActorEvent& event) {
       "more than " + std::to_string(most) + (most == 1 ? " restart" : " restarts") + " within " +
       graph_.duration_text(group->is_root() ? "supervisor.within" : "groups." + group->name + ".within",
                            group->options.within);
-  print(0, "procactor",
-        graph_.describe_group(*group) + " gave up: " + limit + (last.empty() ? "" : "; the last was " + last), true);
+  const std::string said =
+      graph_.describe_group(*group) + " gave up: " + limit + (last.empty() ? "" : "; the last was " + last);
+  print(0, "procactor", said, true);
+  if (!ended_) record_event("gave_up", group->name, 0, said);
   gave_up_[group->name] = {event.culprit, limit};
   if (!group->is_root()) return;
 

@@ -610,30 +610,38 @@ void supervisor::escalate(std::uint32_t group, const std::string& culprit, const
 }
 
 void supervisor::end_supervision(const std::string& culprit, const std::string& why) {
-  std::vector<std::pair<slot_id, std::string>> told;  // each with how it ended
+  // Down, and now never restarted: the one whose exit made a group give up
+  // on the way here, or one waiting out its backoff. What is still queued
+  // for it becomes dead letters, as at any end for good (decide_after_exit,
+  // start_due): a give-up that came through a nested group lost it without
+  // a word. Taken out first, before its state says it is gone, so that
+  // whoever sees it gone (the launcher's last line) finds them counted.
+  std::vector<std::pair<slot_id, std::string>> down;  // each with how it ended
   {
     std::lock_guard guard(mutex_);
     if (!gave_up_) gave_up_ = why;
     for (slot_id s = 1; s < child_count_.load(); ++s) {
       child& c = children_[s];
-      slot_entry& e = process_->shm().slot(s);
       c.restart_due.reset();
       c.in_group_restart = false;
-      if (c.remote || c.pid > 0 || is_terminal(static_cast<slot_state>(e.state.load()))) continue;
-      // Down, and now never restarted: the one whose exit made a group
-      // give up on the way here, or one waiting out its backoff.
-      e.state.store(static_cast<std::uint32_t>(slot_state::failed), std::memory_order_release);
+      if (c.remote || c.pid > 0 || is_terminal(static_cast<slot_state>(process_->shm().slot(s).state.load()))) {
+        continue;
+      }
       c.dead_lettering = true;
-      told.emplace_back(s, c.last_exit.empty() ? "supervision ended" : c.last_exit);
+      down.emplace_back(s, c.last_exit.empty() ? "supervision ended" : c.last_exit);
     }
     operations_.clear();
+  }
+  for (const auto& [s, how] : down) dead_letter_queued(s, how, true);
+  {
+    std::lock_guard guard(mutex_);
+    for (const auto& [s, how] : down) {
+      process_->shm().slot(s).state.store(static_cast<std::uint32_t>(slot_state::failed), std::memory_order_release);
+    }
     changed_.notify_all();
   }
-  for (const auto& [s, how] : told) {
-    // What is still queued for it becomes dead letters, as at any end for
-    // good (decide_after_exit, start_due): a give-up that came through a
-    // nested group lost it without a word.
-    dead_letter_queued(s, how, false);
+  for (const auto& [s, how] : down) {
+    dead_letter_queued(s, how, false);  // what came in meanwhile; senders are refused from now on
     {
       std::lock_guard guard(mutex_);
       children_[s].dead_lettering = false;

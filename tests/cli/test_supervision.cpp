@@ -177,6 +177,14 @@ TEST_CASE("a nested group that gives up escalates and the launch fails naming th
   const result status = box.procactor({"status", "nested"});
   CHECK(status.exit_code == 3);
   CHECK_MESSAGE(status.err.find("it ended with exit code 1") != std::string::npos, status.err);
+  // The events say it as the launch did (they said "group root", "1min").
+  const result events = box.procactor({"events", "nested"});
+  CHECK(events.exit_code == 0);
+  CHECK_MESSAGE(
+      std::regex_search(events.out, std::regex(R"( gave_up +root +\[supervisor\] gave up: more than 0 )"
+                                               R"(restarts within 1m; the last was group 'inner' giving up\n)")),
+      events.out);
+  CHECK_MESSAGE(events.out.find("1min") == std::string::npos, events.out);
 }
 
 TEST_CASE("restart is graceful and runs on_stop while --force kills at once and --drain handles the queue first" *
