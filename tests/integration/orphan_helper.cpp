@@ -21,6 +21,7 @@
 //                                   restart crashes during rt.shutdown();
 //                                   prints what rt.gave_up() says then
 //                                   ("none" when nothing gave up)
+#include <linux/futex.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -111,6 +112,15 @@ int main(int argc, char** argv) {
     auto victim = runtime.spawn<orphan::Idler>("victim", options);
     runtime.monitor(victim);
     while (runtime.info(victim).state != procactor::ActorState::running) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    // And until the life watch waits on its life word (it marks the word
+    // FUTEX_WAITERS): only then is its death handled before its zombie,
+    // which the test holds; a kill before that was seen only by the pidfd,
+    // which the held zombie keeps quiet, and "down" never came (a busy
+    // machine). Ten seconds at most: a kernel without futex_waitv never does.
+    const std::atomic<std::uint32_t>& life = procactor::detail::process::current()->shm().slot(victim.slot()).life;
+    for (int i = 0; i < 10'000 && (life.load() & FUTEX_WAITERS) == 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     std::string line = std::to_string(::getpid()) + " " + std::to_string(victim.pid().value_or(-1)) + "\n";
