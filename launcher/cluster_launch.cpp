@@ -28,7 +28,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,29 +56,17 @@ namespace procactor::launcher {
 #ifdef PROCACTOR_WITH_MPI
 namespace {
 
-// A process as it was seen: its pid and its start time (/proc/PID/stat
-// field 22, clock ticks since boot), which together name one process for
-// good, where a pid alone may be another's by the time it is used.
+// A process as it was seen: its pid and its start time, which together
+// name one process for good, where a pid alone may be another's by the
+// time it is used.
 struct seen_process {
   pid_t pid = 0;
-  unsigned long long start = 0;
-  std::string name;  // its comm
-  char state = '?';  // R, S, Z, ...
+  proc_stat stat;
 };
 
 std::optional<seen_process> look_at(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(in, text)) return std::nullopt;
-  const std::size_t open = text.find('('), close = text.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close < open) return std::nullopt;
-  std::istringstream fields(text.substr(close + 1));
-  seen_process seen{pid, 0, text.substr(open + 1, close - open - 1)};
-  std::string field;
-  fields >> seen.state;
-  for (int i = 4; i < 22; ++i) fields >> field;  // fields 4 to 21
-  if (!(fields >> seen.start)) return std::nullopt;
-  return seen;
+  if (auto stat = read_proc_stat(pid)) return seen_process{pid, std::move(*stat)};
+  return std::nullopt;
 }
 
 // The processes `pid` has started that are still its children.
@@ -554,7 +541,7 @@ class cluster_launch {
           // start deadline at most: watch_start). The second cannot stop
           // in order what has not started: it ends the job.
           if (asked == 1) {
-            held_stop_ = asked;
+            held_stop_ = true;
             say("interrupted: the graph stops on every node once all have started (again to force)");
           } else if (job_signalled_ == 0) {
             end_job("stopping now before every node has started (not ready: " + unready_nodes() + ")");
@@ -665,9 +652,9 @@ class cluster_launch {
     for (const seen_process& child : std::exchange(job_children_, {})) {
       const auto now = look_at(child.pid);
       // Gone, another process by now, or dead (mpirun may not have reaped it).
-      if (!now || now->start != child.start || now->state == 'Z') continue;
+      if (!now || now->stat.start_ticks != child.stat.start_ticks || now->stat.state == 'Z') continue;
       if (::kill(child.pid, SIGKILL) != 0) continue;
-      say(job_name_ + " left " + child.name + " (pid " + std::to_string(child.pid) +
+      say(job_name_ + " left " + child.stat.comm + " (pid " + std::to_string(child.pid) +
           "), which it had started, running: killed");
     }
   }
@@ -882,9 +869,9 @@ class cluster_launch {
         // As ask_nodes_to_stop: node 0 spreads it; its reply is nobody's.
         for (const ControlRequest& stop : asked) (void)write_to_job(relay::request_line(0, 0, stop) + '\n');
       }
-      if (held_stop_ != 0) {
-        say(held_stop_ == 1 ? "stopping the graph on every node" : "stopping now on every node");
-        ask_nodes_to_stop(held_stop_ == 2);
+      if (held_stop_) {
+        say("stopping the graph on every node");
+        ask_nodes_to_stop(false);
       }
       return;
     }
@@ -981,7 +968,7 @@ class cluster_launch {
   // (`procactor stop --timeout 0`) cannot wait for them: it ends the job,
   // as a second Ctrl-C does then.
   void tell_held_stops() {
-    if (held_stops_told_ && (held_stop_now_ || job_signalled_ != 0)) return;
+    if (held_stops_told_ && job_signalled_ != 0) return;
     bool now = false;
     {
       std::lock_guard guard(pending_mutex_);
@@ -992,8 +979,7 @@ class cluster_launch {
     if (!std::exchange(held_stops_told_, true)) {
       say("stop requested: the graph stops on every node once all have started");
     }
-    if (now && !held_stop_now_ && !ready_told_ && job_signalled_ == 0) {
-      held_stop_now_ = true;
+    if (now && !ready_told_ && job_signalled_ == 0) {
       end_job("stop now requested before every node has started (not ready: " + unready_nodes() + ")");
     }
   }
@@ -1076,9 +1062,8 @@ class cluster_launch {
   std::optional<steady::time_point> stopped_since_;  // mpirun is stopped (end_stopped_job)
   steady::time_point next_stop_check_{};
   bool ready_told_ = false;
-  int held_stop_ = 0;                       // a Ctrl-C before every node was ready (1): sent once they are
+  bool held_stop_ = false;                  // a Ctrl-C before every node was ready: sent once they are
   std::vector<seen_process> job_children_;  // mpirun's children when end_job() ended it
-  bool held_stop_now_ = false;              // a held `stop --timeout 0` has ended the job (tell_held_stops)
   bool start_noted_ = false;                // watch_start() has said whom it waits for
   bool held_stops_told_ = false;  // tell_held_stops() has said so
 

@@ -25,20 +25,10 @@ process_sample sample_process(int pid) {
   static const long ticks = ::sysconf(_SC_CLK_TCK);
   static const long page = ::sysconf(_SC_PAGESIZE);
   process_sample sample;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  // Fields after the parenthesised command: utime and stime are the 12th and 13th.
-  const auto close = line.rfind(')');
-  std::istringstream rest(close == std::string::npos || close + 2 > line.size() ? "" : line.substr(close + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  for (int i = 1; i <= 13 && rest >> field; ++i) {
-    if (i == 1) sample.stopped = field == "T" || field == "t";
-    if (i == 12) utime = std::strtod(field.c_str(), nullptr);
-    if (i == 13) stime = std::strtod(field.c_str(), nullptr);
+  if (const auto stat = read_proc_stat(pid)) {
+    sample.cpu_seconds = (stat->utime_ticks + stat->stime_ticks) / static_cast<double>(ticks);
+    sample.stopped = stat->state == 'T' || stat->state == 't';
   }
-  sample.cpu_seconds = (utime + stime) / static_cast<double>(ticks);
   std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
   std::uint64_t size = 0, resident = 0;
   statm >> size >> resident;
@@ -48,7 +38,34 @@ process_sample sample_process(int pid) {
 
 }  // namespace
 
-bool process_stopped(int pid) { return pid > 0 && sample_process(pid).stopped; }
+std::optional<proc_stat> read_proc_stat(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (pid <= 0 || !std::getline(in, line)) return std::nullopt;
+  // The command name is in parentheses and may hold anything but ends at
+  // the last ')'; the fields after it are numbered from 3 (the state).
+  const auto open = line.find('('), close = line.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return std::nullopt;
+  proc_stat stat;
+  stat.comm = line.substr(open + 1, close - open - 1);
+  std::istringstream rest(line.substr(close + 1));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+    if (i == 3) stat.state = field.front();
+    if (i == 14) stat.utime_ticks = std::strtod(field.c_str(), nullptr);
+    if (i == 15) stat.stime_ticks = std::strtod(field.c_str(), nullptr);
+    if (i == 22) {
+      stat.start_ticks = std::strtoull(field.c_str(), nullptr, 10);
+      return stat;
+    }
+  }
+  return std::nullopt;
+}
+
+bool process_stopped(int pid) {
+  const auto stat = read_proc_stat(pid);
+  return stat && (stat->state == 'T' || stat->state == 't');
+}
 
 nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std::string& run_name,
                                       const std::vector<instance_ref>& instances, const std::string& client) {

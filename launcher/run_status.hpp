@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,18 @@ struct instance_ref {
 // The version of the status object's fields ("schema"): raised when a field
 // changes meaning or goes away, not when one is added.
 inline constexpr int status_schema = 1;
+
+// What procactor reads of /proc/PID/stat: the command name, the state, CPU
+// time and the start time (clock ticks since boot), which with the pid
+// names one process for good. nullopt when there is no such process.
+struct proc_stat {
+  std::string comm;
+  char state = '?';  // R, S, T, t, Z, ...
+  double utime_ticks = 0;
+  double stime_ticks = 0;
+  unsigned long long start_ticks = 0;
+};
+[[nodiscard]] std::optional<proc_stat> read_proc_stat(int pid);
 
 // Whether process `pid` is stopped by a signal (SIGSTOP, SIGTSTP) or held
 // by a tracer: state T or t in /proc/PID/stat.
