@@ -21,6 +21,7 @@
 #include "log_writer.hpp"
 #include "run_client.hpp"
 #include "run_dir.hpp"
+#include "run_status.hpp"
 #include "table.hpp"
 #include "terminal.hpp"
 
@@ -51,7 +52,13 @@ struct run_row {
   std::optional<std::size_t> actors;
   std::optional<std::int64_t> restarts;
   std::optional<GraphRecord> graph;
+  // A live run whose supervisor is stopped (SIGSTOP, Ctrl-Z, a debugger):
+  // it answers nothing until continued, and is listed as `stopped`.
+  bool stopped = false;
 };
+
+// The STATE shown: a run's, or `stopped` for a live one that cannot answer.
+const char* shown_state(const run_row& row) { return row.stopped ? "stopped" : state_name(row.run.state); }
 
 // The actors of a status object and their restarts, added up.
 void count_from(const std::string& status_text, run_row& row) {
@@ -68,12 +75,14 @@ void count_from(const std::string& status_text, run_row& row) {
 run_row row_of(const RunEntry& run, std::int64_t now) {
   run_row row{run, started_ms(run), std::nullopt, std::nullopt, std::nullopt, std::nullopt, graph_record(run)};
   if (run.state == RunState::live) {
+    row.stopped = process_stopped(run.supervisor_pid);
+    if (row.started_ms) row.duration_ms = now - *row.started_ms;
+    if (row.stopped) return row;  // asked, it would cost the listing live_answer_limit
     ControlRequest request;
     request.verb = ControlRequest::Verb::status;
     if (auto reply = control_request(run.dir / "control.sock", to_request_line(request), live_answer_limit)) {
       count_from(*reply, row);
     }
-    if (row.started_ms) row.duration_ms = now - *row.started_ms;
     return row;
   }
   if (auto status = final_status(run)) count_from(*status, row);
@@ -125,12 +134,13 @@ void print_table(const std::vector<run_row>& rows) {
   table.add(std::move(header));
   for (const auto& row : rows) {
     const bool exited = row.run.state == RunState::ended && row.run.exit_code >= 0;
-    // Green while it runs, red when it died; an ended run's EXIT says how.
-    const fmt::text_style style = row.run.state == RunState::live   ? fmt::fg(fmt::terminal_color::green)
+    // Green while it runs, yellow while it is stopped, red when it died;
+    // an ended run's EXIT says how.
+    const fmt::text_style style = row.stopped                       ? fmt::fg(fmt::terminal_color::yellow)
+                                  : row.run.state == RunState::live ? fmt::fg(fmt::terminal_color::green)
                                   : row.run.state == RunState::died ? fmt::fg(fmt::terminal_color::red)
                                                                     : fmt::text_style();
-    table.add({row.run.name, paint(state_name(row.run.state), style, colour),
-               row.started_ms ? table_time(*row.started_ms) : "-",
+    table.add({row.run.name, paint(shown_state(row), style, colour), row.started_ms ? table_time(*row.started_ms) : "-",
                row.duration_ms ? human_duration(*row.duration_ms) : "-", or_dash(row.actors), or_dash(row.restarts),
                exited ? std::to_string(row.run.exit_code) : "-"});
   }
@@ -143,7 +153,7 @@ json json_of(const run_row& row) {
   };
   const bool exited = row.run.state == RunState::ended && row.run.exit_code >= 0;
   return {{"name", row.run.name},
-          {"state", state_name(row.run.state)},
+          {"state", shown_state(row)},
           {"started", time(row.started_ms)},
           {"started_ms", or_null(row.started_ms)},
           {"ended", time(row.ended_ms)},

@@ -220,8 +220,13 @@ class Parser {
     top.name = root_group_name;
     graph_.groups.push_back(std::move(top));
 
+    // A file of another version follows rules this one does not know: its
+    // version is the one thing said about it.
+    if (!read_version(root)) {
+      result.diagnostics = std::move(diagnostics_);
+      return result;
+    }
     check_keys(root, top_level_keys, "at the top level");
-    read_version(root);
     if (const toml::table* table = table_at(root, "graph", "'graph'", "[graph]")) {
       read_graph_table(*table);
     }
@@ -464,19 +469,23 @@ class Parser {
     return index ? std::optional<E>(values[*index]) : std::nullopt;
   }
 
-  void read_version(const toml::table& root) {
+  // False for a version this procactor does not read; a missing or
+  // mistyped one is an error among the others.
+  bool read_version(const toml::table& root) {
     const toml::node* node = root.get("version");
     if (node == nullptr) {
       error(SourcePosition{.line = 1, .column = 1}, "missing 'version = 1' at the top level");
-      return;
+      return true;
     }
     const auto* version = node->as_integer();
     if (version == nullptr) {
       wrong_type(*node, "'version'", "an integer");
-    } else if (version->get() != 1) {
-      error(position_of(node->source()),
-            "unsupported version " + std::to_string(version->get()) + " (this procactor reads version 1)");
+      return true;
     }
+    if (version->get() == 1) return true;
+    error(position_of(node->source()),
+          "unsupported version " + std::to_string(version->get()) + " (this procactor reads version 1)");
+    return false;
   }
 
   void read_graph_table(const toml::table& table) {

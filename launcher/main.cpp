@@ -15,6 +15,7 @@
 #include "dashboard.hpp"
 #include "did_you_mean.hpp"
 #include "log_writer.hpp"
+#include "run_dir.hpp"
 #include "terminal.hpp"
 #include "units.hpp"
 
@@ -390,6 +391,9 @@ int main(int argc, char** argv) {
   procactor::Runtime::run_if_child();
   try {
     return run(argc, argv);
+  } catch (const setting_error& failure) {
+    std::cerr << "procactor: error: " << failure.what() << '\n';
+    return exit_usage;
   } catch (const std::exception& failure) {
     std::cerr << "procactor: error: " << failure.what() << '\n';
     return exit_failure;

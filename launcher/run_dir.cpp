@@ -159,10 +159,10 @@ void make_parents(const fs::path& root) {
 void check_socket_fits(const fs::path& dir) {
   const std::string socket = (dir / "control.sock").string();
   if (socket.size() < sizeof(sockaddr_un::sun_path)) return;
-  throw std::runtime_error("the run's control socket " + socket + " would be " + std::to_string(socket.size()) +
-                           " bytes long, and a Unix socket path holds at most " +
-                           std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
-                           ": set PROCACTOR_STATE_DIR to a shorter directory");
+  throw setting_error("the run's control socket " + socket + " would be " + std::to_string(socket.size()) +
+                      " bytes long, and a Unix socket path holds at most " +
+                      std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+                      ": set PROCACTOR_STATE_DIR to a shorter directory");
 }
 
 // Written under a temporary name and renamed: readers see all or nothing.
@@ -263,10 +263,10 @@ fs::path runs_root() {
   // own (the owner and mode checks below still hold for what it points to).
   struct stat info {};
   if (::stat(root.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
-    throw std::runtime_error(root.string() + " is not a directory");
+    throw setting_error(root.string() + " is not a directory");
   }
   if (info.st_uid != ::getuid() || (info.st_mode & 077) != 0) {
-    throw std::runtime_error(root.string() + " must be a 0700 directory owned by you");
+    throw setting_error(root.string() + " must be a 0700 directory owned by you");
   }
   return root;
 }

@@ -40,12 +40,20 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace procactor::launcher {
 
 inline constexpr int kept_runs = 10;
+
+// A state directory the launcher cannot use as set (PROCACTOR_STATE_DIR and
+// the others below): a setting to change, so a command fails with exit 2,
+// as for any other bad setting.
+struct setting_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 // The user's runs directory (the state directory above), made 0700 if
 // missing, with its missing parents; throws if it exists with another

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -183,6 +184,17 @@ TEST_CASE("status shows a stopped actor as stopped and says at once that a stopp
     CHECK_MESSAGE(r.err.find("is stopped") != std::string::npos, r.err);
     CHECK_MESSAGE(r.err.find("kill -CONT " + std::to_string(run.supervisor)) != std::string::npos, r.err);
   }
+  // ls lists it as stopped, without waiting for an answer it cannot give.
+  const result listed = box.procactor({"ls", "--json"}, 120s);
+  CHECK(listed.exit_code == 0);
+  const json runs = json::parse(listed.out, nullptr, false);
+  REQUIRE_MESSAGE(runs.is_array(), listed.out);
+  const auto mine = std::find_if(runs.begin(), runs.end(), [&](const json& r) { return r["name"] == run.name; });
+  REQUIRE(mine != runs.end());
+  CHECK((*mine)["state"] == "stopped");
+  CHECK((*mine)["actors"].is_null());
+  const result table_ls = box.procactor({"ls"}, 120s);
+  CHECK_MESSAGE(table_ls.out.find(" stopped ") != std::string::npos, table_ls.out);
   REQUIRE(::kill(run.supervisor, SIGCONT) == 0);
   check_status_answers(box, run.name, 4);
   CHECK(box.procactor({"stop", run.name}, 120s).exit_code == 0);

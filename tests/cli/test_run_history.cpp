@@ -518,11 +518,22 @@ TEST_CASE("the state directory is the one PROCACTOR_STATE_DIR names and outlives
   const std::string deep = (box.dir() / std::string(100, 'd')).string();
   const result too_long = box.program({"/usr/bin/env", "PROCACTOR_STATE_DIR=" + deep, procactor_binary().string(),
                                        "launch", graph.string()});
-  CHECK(too_long.exit_code == 1);
+  CHECK(too_long.exit_code == 2);  // a setting to change, as any other bad setting
   CHECK_MESSAGE(too_long.err.find("set PROCACTOR_STATE_DIR to a shorter directory") != std::string::npos,
                 too_long.err);
   CHECK(!fs::exists(fs::path(deep) / "primes-small"));
   CHECK(descendants().empty());
+  // One that others may read is refused too, the same way.
+  const fs::path open_dir = box.dir() / "open-state";
+  fs::create_directory(open_dir);
+  fs::permissions(open_dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec);
+  const result readable = box.program({"/usr/bin/env", "PROCACTOR_STATE_DIR=" + open_dir.string(),
+                                       procactor_binary().string(), "launch", graph.string()});
+  CHECK(readable.exit_code == 2);
+  CHECK_MESSAGE(readable.err.find(open_dir.string() + " must be a 0700 directory owned by you") != std::string::npos,
+                readable.err);
+  CHECK(!fs::exists(open_dir / "primes-small"));
 
   // What the first run left is still there and still read.
   const result log = box.procactor({"logs", "primes-small", "sink.0"});

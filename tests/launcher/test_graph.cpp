@@ -461,6 +461,12 @@ to = "d"
 TEST_CASE("version must be 1 and a graph needs an actor") {
   CHECK(errors_of("version = 2\n[actors.a]\ntype = \"x.A\"\n") ==
         std::vector<std::string>{"1:11 unsupported version 2 (this procactor reads version 1)"});
+  // Another version's file is read by no rule of this one: its version is
+  // all that is said, not also that it has no actors or unknown keys.
+  CHECK(errors_of("version = 2\n") ==
+        std::vector<std::string>{"1:11 unsupported version 2 (this procactor reads version 1)"});
+  CHECK(errors_of("version = 2\nnodes = 3\n[stages.a]\n") ==
+        std::vector<std::string>{"1:11 unsupported version 2 (this procactor reads version 1)"});
   CHECK(errors_of("version = 1\n") ==
         std::vector<std::string>{"1:1 the graph has no actors (add an [actors.NAME] table)"});
   CHECK(errors_of("[actors.a]\ntype = \"x.A\"\n") ==
