@@ -669,12 +669,18 @@ int supervisor::watch_helper(int pid) {
 }
 
 void supervisor::watch_helpers() {
+  // The program is ending on a signal whose handler killed the helpers with
+  // the actors (exit_paths.hpp): their ends are its doing, not failures to
+  // report or repair, and a new guardian would only be killed in turn.
+  const bool ending = fatal_signal_arrived();
   if (const int server = forks_.pid(); server > 0) {
     if (const auto status = forks_.reap_if_dead()) {
       if (server_pidfd_ >= 0) ::close(server_pidfd_);  // which takes it out of the epoll set
       server_pidfd_ = -1;
-      log_line("supervisor", "the fork server (pid " + std::to_string(server) + ") ended (" + describe_exit(*status) +
-                                 "): actors start with exec from now on");
+      if (!ending) {
+        log_line("supervisor", "the fork server (pid " + std::to_string(server) + ") ended (" + describe_exit(*status) +
+                                   "): actors start with exec from now on");
+      }
     }
   }
   int status = 0;
@@ -685,6 +691,7 @@ void supervisor::watch_helpers() {
   guardian_ = {};
   if (guardian_pidfd_ >= 0) ::close(guardian_pidfd_);
   guardian_pidfd_ = -1;
+  if (ending) return;
   try {
     guardian_ = start_guardian(executable_, process_->shm().name(), forks_);
     guardian_pidfd_ = watch_helper(guardian_.pid);

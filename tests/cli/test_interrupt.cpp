@@ -198,6 +198,10 @@ TEST_CASE("SIGTERM or SIGINT to a program with a Pool kills every worker and res
     CHECK_MESSAGE(code == 128 + sig, primes->err());
     CHECK_MESSAGE(primes->err().find("restart") == std::string::npos, primes->err());
     CHECK_MESSAGE(primes->err().find("exited") == std::string::npos, primes->err());
+    // The helpers the handler killed are neither reported as failures nor
+    // replaced: no new guardian is forked while the program ends.
+    CHECK_MESSAGE(primes->err().find("takes its place") == std::string::npos, primes->err());
+    CHECK_MESSAGE(primes->err().find("from now on") == std::string::npos, primes->err());
     check_run_left_nothing(primes->pid(), pids);
   }
 }
