@@ -566,7 +566,7 @@ void graph_run::end_of_stream() {
     }
     if (!all_done) continue;
     for (const auto& inst : instances_) {
-      if (inst.actor == a && !inst.finished && !inst.remote) inst.ref.close();
+      if (inst.actor == a && !inst.finished && !inst.remote && inst.ref.valid()) inst.ref.close();
     }
   }
 }
@@ -585,7 +585,7 @@ void graph_run::begin_stop(std::chrono::nanoseconds timeout, bool tell_nodes) {
   force_after_ = timeout;
   if (tell_nodes) tell_nodes_stop(timeout);
   for (const auto& inst : instances_) {
-    if (upstream_of(inst.actor).empty() && !inst.finished && !inst.remote) inst.ref.close();
+    if (upstream_of(inst.actor).empty() && !inst.finished && !inst.remote && inst.ref.valid()) inst.ref.close();
   }
 }
 
@@ -610,7 +610,7 @@ void graph_run::tell_nodes_stop(std::chrono::nanoseconds timeout) {
 void graph_run::force_stop(bool tell_nodes) {
   if (node_ && tell_nodes) node_->broadcast("force");
   for (const auto& inst : instances_) {
-    if (!inst.finished && !inst.remote) inst.ref.kill();
+    if (!inst.finished && !inst.remote && inst.ref.valid()) inst.ref.kill();
   }
 }
 

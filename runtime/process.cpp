@@ -851,10 +851,24 @@ std::shared_ptr<pending> ask(slot_id target, outgoing message, clock::duration t
   return need_process().ask(target, message, timeout, std::move(on_reply));
 }
 
+namespace {
+
+// An ActorRef() names no actor: close, join and kill refuse it as send does.
+slot_entry& entry_of(process& p, slot_id target, const char* call) {
+  slot_entry* e = p.entry(target);
+  if (e == nullptr) {
+    throw error(
+        errc::no_such_actor,
+        std::string(call) + "() of " + (target == no_slot ? "an invalid ActorRef" : "slot " + std::to_string(target)));
+  }
+  return *e;
+}
+
+}  // namespace
+
 void close(slot_id target) {
   process& p = need_process();
-  slot_entry* e = p.entry(target);
-  if (e == nullptr) return;
+  slot_entry* e = &entry_of(p, target, "close");
   if (mailbox* box = p.shm().mailbox_at(e->mailbox)) {
     box->closed.store(mailbox_closed, std::memory_order_release);
     box->wake_seq.fetch_add(1, std::memory_order_release);
@@ -864,6 +878,7 @@ void close(slot_id target) {
 
 bool join(slot_id target, clock::duration timeout) {
   process& p = need_process();
+  (void)entry_of(p, target, "join");
   if (p.join_hook) return p.join_hook(target, timeout);
   const auto deadline = steady::now() + timeout;
   for (;;) {
@@ -907,8 +922,7 @@ int checked_pid(process& p, slot_id slot, const slot_entry& e) {
 
 void kill(slot_id target) {
   process& p = need_process();
-  slot_entry* e = p.entry(target);
-  if (e == nullptr) return;
+  slot_entry* e = &entry_of(p, target, "kill");
   e->no_restart.store(1, std::memory_order_release);
   // The actor leads its own process group.
   if (const int pid = checked_pid(p, target, *e); pid > 0) ::kill(-pid, SIGKILL);

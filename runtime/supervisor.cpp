@@ -257,6 +257,28 @@ slot_id supervisor::spawn(std::string_view type, std::string_view name, const Sp
     throw error(errc::invalid_argument, "SpawnOptions::backoff of " + std::string(name) +
                                             ": multiplier is at least 1 and jitter from 0 to 1");
   }
+  // Values that would silently mean something else: a negative delay acted
+  // as none, a cpu below -1 as no pinning, a nice past the kernel's range
+  // as its end.
+  if (options.backoff.initial.count() < 0 || options.backoff.max.count() < 0 ||
+      options.backoff.reset_after.count() < 0) {
+    throw error(errc::invalid_argument,
+                "SpawnOptions::backoff of " + std::string(name) + ": initial, max and reset_after are 0 or more");
+  }
+  if (options.stall_timeout.count() < 0) {
+    throw error(errc::invalid_argument, "SpawnOptions::stall_timeout of " +
+                                            std::to_string(options.stall_timeout.count()) + " ms for " +
+                                            std::string(name) + ": 0 (no watchdog) or more");
+  }
+  if (options.cpu < -1) {
+    throw error(errc::invalid_argument, "SpawnOptions::cpu of " + std::to_string(options.cpu) + " for " +
+                                            std::string(name) +
+                                            ": a core from 0 (taken modulo the cores online), or -1 for none");
+  }
+  if (options.nice < -20 || options.nice > 19) {
+    throw error(errc::invalid_argument, "SpawnOptions::nice of " + std::to_string(options.nice) + " for " +
+                                            std::string(name) + ": a nice level from -20 to 19");
+  }
   std::promise<void> started;
   auto done = started.get_future();
   slot_id slot;

@@ -87,6 +87,11 @@ class supervisor {
     std::optional<steady::time_point> restart_due;
     std::string last_exit;
     steady::time_point last_exit_at{};
+    // The message the last incarnation had in hand as it ended (its lane's
+    // sender + 1, 0 for none, and its position there): if it is still
+    // queued when the actor ends for good, it is dead-lettered as that.
+    std::uint32_t in_hand_sender = 0;
+    std::uint64_t in_hand_position = 0;
     // A stop the supervisor asked for: graceful until stop_deadline, then
     // SIGTERM, then term_grace later SIGKILL.
     stop_reason stopping = stop_reason::none;

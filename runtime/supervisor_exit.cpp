@@ -78,6 +78,8 @@ void supervisor::reaped(slot_id slot, int status) {
     c.pidfd = -1;
     c.last_exit = how;
     c.last_exit_at = now;
+    c.in_hand_sender = e.inflight_sender.load(std::memory_order_acquire);
+    c.in_hand_position = e.inflight_position.load();
     signalled = c.signalled;
     e.pid.store(0, std::memory_order_release);
     record_actor_pid(slot, 0);
@@ -356,6 +358,12 @@ void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool b
     log_line(c.name, "a queued record from " + sender_name(sender + 1) + ": " + problem);
   });
   const std::string why = c.name + " ended for good (" + how + ") with the message still queued";
+  // The one it had in hand: as many attempts as it crashed on it, at least
+  // this one.
+  const std::string why_in_hand = c.name + " ended for good (" + how + ") while handling the message";
+  const bool crashed_on_it = e.crash_sender.load() == c.in_hand_sender && e.crash_position.load() == c.in_hand_position;
+  const std::uint32_t in_hand_attempts =
+      crashed_on_it ? std::max<std::uint32_t>(1, e.crash_count.load() & ~crash_stalled) : 1;
   std::size_t count = 0;
   while (!(bounded && taken >= queued)) {
     std::optional<delivery> d = queue.try_next();
@@ -364,9 +372,15 @@ void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool b
     if ((d->head.flags & flag_system) == 0) {
       // Kept and counted before the asker is answered: one that hears
       // no_such_actor finds the dead letter in.
-      DeadLetter letter{c.name, d->head.type, task_name(d->head.type, d->payload),
-                        std::string(to_string(errc::no_such_actor)) + ": " + why, ActorRef(d->head.sender),
-                        std::vector<std::byte>(d->payload.begin(), d->payload.end()), 0};
+      const bool in_hand =
+          c.in_hand_sender != 0 && d->from->sender + 1 == c.in_hand_sender && d->position == c.in_hand_position;
+      DeadLetter letter{c.name,
+                        d->head.type,
+                        task_name(d->head.type, d->payload),
+                        std::string(to_string(errc::no_such_actor)) + ": " + (in_hand ? why_in_hand : why),
+                        ActorRef(d->head.sender),
+                        std::vector<std::byte>(d->payload.begin(), d->payload.end()),
+                        in_hand ? in_hand_attempts : 0};
       {
         std::lock_guard guard(mutex_);
         keep_dead_letter(std::move(letter));
@@ -374,7 +388,8 @@ void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool b
       e.dead_letters.fetch_add(1, std::memory_order_relaxed);
       ++count;
       if ((d->head.flags & flag_ask) != 0) {
-        process_->reply(d->head.sender, d->head.correlation, errc::no_such_actor, std::as_bytes(std::span(why)));
+        const std::string& told = in_hand ? why_in_hand : why;
+        process_->reply(d->head.sender, d->head.correlation, errc::no_such_actor, std::as_bytes(std::span(told)));
       }
     }
     queue.commit(*d);

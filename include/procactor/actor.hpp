@@ -194,7 +194,7 @@ class ActorBase {
   template <registered_message M, class Rep, class Period>
   Timer start_timer(std::chrono::duration<Rep, Period> interval, const M& message) const {
     if (interval <= interval.zero()) {
-      throw std::invalid_argument("start_timer: the interval must be positive");
+      throw error(errc::invalid_argument, "start_timer: the interval must be positive");
     }
     const auto every = detail::bounded(interval);
     return Timer(detail::start_timer(detail::self_slot(), message_traits<M>::id,

@@ -34,7 +34,8 @@ enum class errc : std::uint8_t {
                     // Options::max_actors, a second Runtime; message() says which
 };
 
-// The lower-case name of a code, as used in logs and in `what()`.
+// A code in words, lower case ("no such actor" for errc::no_such_actor), as
+// logs and `what()` begin with it.
 std::string_view to_string(errc code) noexcept;
 
 class error : public std::runtime_error {

@@ -62,7 +62,7 @@ struct SpawnOptions {
   int poison_limit = 3;  // crashes on one message before it goes to dead letters
   WhenDown when_down = WhenDown::wait_for_restart;
   int cpu = -1;   // pin the process to this core; -1: no pinning
-  int nice = 0;   // added to the process's nice level
+  int nice = 0;   // the process's nice level, -20 to 19
   // Address-space limit (RLIMIT_AS) in bytes, on top of the run's shared
   // memory mapping (Options::arena_size), which every actor maps; 0: none.
   std::size_t memory_limit = 0;
@@ -166,7 +166,9 @@ struct DeadLetter {
   std::string reason;
   ActorRef sender;
   std::vector<std::byte> payload;
-  std::uint32_t attempts = 0;  // handler runs that ended in a crash (poisoned), else 0
+  // Handler runs that ended in a crash: of a poisoned message, or of the one
+  // the actor had in hand as it ended for good (at least 1); else 0.
+  std::uint32_t attempts = 0;
 };
 
 // What happened to an actor process, for anyone who wants to show it.

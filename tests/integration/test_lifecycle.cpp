@@ -24,6 +24,15 @@ struct Pause {
   }
 };
 
+// As Pause, but says in the journal ("hold") that it has begun.
+struct Hold {
+  int milliseconds = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(milliseconds);
+  }
+};
+
 // Makes a Relay send `count` Notes to the actor named `to`.
 struct Forward {
   std::string to;
@@ -37,16 +46,21 @@ struct Forward {
 }  // namespace lifecycle
 PROCACTOR_MESSAGE(lifecycle::Note);
 PROCACTOR_MESSAGE(lifecycle::Pause);
+PROCACTOR_MESSAGE(lifecycle::Hold);
 PROCACTOR_MESSAGE(lifecycle::Forward);
 
 namespace lifecycle {
 
 // Appends every Note to the file named by the "journal" parameter: the file
 // outlives the process, so the test sees what it handled before it exited.
-class Recorder : public procactor::Actor<Recorder, Note, Pause> {
+class Recorder : public procactor::Actor<Recorder, Note, Pause, Hold> {
  public:
   void on(const Note& note) { itest::append_line(params().get<std::string>("journal"), std::to_string(note.value)); }
   void on(const Pause& pause) { std::this_thread::sleep_for(std::chrono::milliseconds(pause.milliseconds)); }
+  void on(const Hold& hold) {
+    itest::append_line(params().get<std::string>("journal"), "hold");
+    std::this_thread::sleep_for(std::chrono::milliseconds(hold.milliseconds));
+  }
 };
 
 class Relay : public procactor::Actor<Relay, Forward> {
@@ -161,14 +175,23 @@ TEST_CASE("sending to an unknown name or an invalid ref gives no_such_actor" * d
   CHECK(stray.try_send(lifecycle::Note{1}) == errc::no_such_actor);
 }
 
-TEST_CASE("info() of a ref that names no actor throws no_such_actor" * doctest::timeout(30)) {
+TEST_CASE("info() close() join() and kill() of a ref that names no actor throw no_such_actor" * doctest::timeout(30)) {
   for (const procactor::ActorRef ref : {procactor::ActorRef{}, procactor::ActorRef(procactor::detail::slot_id{900})}) {
-    try {
-      (void)runtime().info(ref);
-      FAIL("info() of a ref that names no actor returned");
-    } catch (const procactor::error& e) {
-      CHECK(e.code() == errc::no_such_actor);
-    }
+    const auto refused = [](auto call) {
+      try {
+        call();
+      } catch (const procactor::error& e) {
+        CHECK(e.code() == errc::no_such_actor);
+        return e.message();
+      }
+      return std::string("returned");
+    };
+    CHECK(refused([&] { (void)runtime().info(ref); }) != "returned");
+    // As send refuses it: a join of no actor does not say it exited.
+    const std::string what = ref.valid() ? "slot 900" : "an invalid ActorRef";
+    CHECK(refused([&] { ref.close(); }) == "close() of " + what);
+    CHECK(refused([&] { (void)ref.join(1s); }) == "join() of " + what);
+    CHECK(refused([&] { ref.kill(); }) == "kill() of " + what);
   }
 }
 
@@ -220,6 +243,22 @@ TEST_CASE("a spawn whose params its type declares otherwise is refused naming ea
   shrinking.backoff.multiplier = -1;
   CHECK(refused_options(shrinking) ==
         "SpawnOptions::backoff of stepper-odd: multiplier is at least 1 and jitter from 0 to 1");
+  procactor::SpawnOptions backwards;
+  backwards.backoff.initial = -5ms;
+  CHECK(refused_options(backwards) ==
+        "SpawnOptions::backoff of stepper-odd: initial, max and reset_after are 0 or more");
+  procactor::SpawnOptions negative_watchdog;
+  negative_watchdog.stall_timeout = -1ms;
+  CHECK(refused_options(negative_watchdog) ==
+        "SpawnOptions::stall_timeout of -1 ms for stepper-odd: 0 (no watchdog) or more");
+  procactor::SpawnOptions no_core;
+  no_core.cpu = -7;
+  CHECK(refused_options(no_core) ==
+        "SpawnOptions::cpu of -7 for stepper-odd: a core from 0 (taken modulo the cores online), or -1 for none");
+  procactor::SpawnOptions too_nice;
+  too_nice.nice = 100;
+  CHECK(refused_options(too_nice) == "SpawnOptions::nice of 100 for stepper-odd: a nice level from -20 to 19");
+  CHECK_FALSE(runtime().find("stepper-odd").valid());
   try {
     runtime().signal(stepper, 9999);
     FAIL("signal 9999 was sent");
@@ -285,6 +324,39 @@ TEST_CASE("what is queued for an actor that ends for good becomes dead letters, 
   CHECK(info.queued_bytes == 0);
   CHECK(info.dead_letters >= count + 1);
   CHECK(read_lines(dir.file("journal")).empty());
+}
+
+TEST_CASE("the message an actor had in hand as it was killed is a dead letter that says so" * doctest::timeout(120)) {
+  temp_dir dir;
+  actor_scope scope;
+  procactor::SpawnOptions options;
+  options.params.set("journal", dir.file("journal"));
+  auto recorder = scope.spawn<lifecycle::Recorder>("killed-in-hand", options);
+  auto held = recorder.ask<void>(lifecycle::Hold{600'000}, 600s);
+  REQUIRE(eventually([&] { return read_lines(dir.file("journal")) == std::vector<std::string>{"hold"}; }, 60s));
+  for (int i = 1; i <= 3; ++i) recorder.send(lifecycle::Note{i});
+  const std::string name = runtime().info(recorder).name;
+  recorder.kill();
+  REQUIRE(recorder.join(30s));
+  // Its asker heard at once that the actor died with it in hand.
+  try {
+    held.get(60s);
+    FAIL("the held ask was answered");
+  } catch (const procactor::error& e) {
+    CHECK((e.code() == errc::actor_died || e.code() == errc::no_such_actor));
+  }
+  const auto letters = dead_letters_of(name);
+  REQUIRE(letters.size() == 4);
+  CHECK(letters[0].type_name == "lifecycle::Hold");
+  CHECK(letters[0].reason ==
+        "no such actor: " + name + " ended for good (signal 9 (Killed)) while handling the message");
+  CHECK(letters[0].attempts == 1);
+  for (std::size_t i = 1; i < letters.size(); ++i) {
+    CHECK(letters[i].type_name == "lifecycle::Note");
+    CHECK(letters[i].reason ==
+          "no such actor: " + name + " ended for good (signal 9 (Killed)) with the message still queued");
+    CHECK(letters[i].attempts == 0);
+  }
 }
 
 TEST_CASE("an actor is found by its name and the ref it gives is the spawned one" * doctest::timeout(30)) {

@@ -40,6 +40,15 @@ struct StopTicking {
   template <class Archive>
   void serialize(Archive&) {}
 };
+// Makes the receiver start a periodic timer of `interval_ms`: it answers
+// what start_timer threw ("code: message"), or "started".
+struct TryTimer {
+  int interval_ms = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(interval_ms);
+  }
+};
 struct Marker {
   template <class Archive>
   void serialize(Archive&) {}
@@ -71,6 +80,7 @@ struct GetCounts {
 
 }  // namespace timers
 PROCACTOR_MESSAGE(timers::Mark);
+PROCACTOR_MESSAGE(timers::TryTimer);
 PROCACTOR_MESSAGE(timers::Marks);
 PROCACTOR_MESSAGE(timers::Relay);
 PROCACTOR_MESSAGE(timers::Tick);
@@ -127,10 +137,18 @@ class Ticker : public procactor::Actor<Ticker, Tick, StopTicking, Marker, Probe,
 };
 
 // A fast periodic timer that runs until the actor is closed.
-class Busy : public procactor::Actor<Busy, Tick, Journal> {
+class Busy : public procactor::Actor<Busy, Tick, Journal, TryTimer> {
  public:
   void on_start() override { (void)start_timer(std::chrono::milliseconds(1), Tick{}); }
   void on(const Tick&) { ++ticks_; }
+  std::string on(const TryTimer& t) {
+    try {
+      (void)start_timer(std::chrono::milliseconds(t.interval_ms), Tick{});
+      return "started";
+    } catch (const procactor::error& e) {
+      return std::string(procactor::to_string(e.code())) + ": " + e.message();
+    }
+  }
   std::vector<int> on(const Journal&) { return {ticks_}; }
 
  private:
@@ -331,6 +349,16 @@ TEST_CASE("timers refuse what cannot be sent when they are set" * doctest::timeo
   CHECK_FALSE(none.valid());
   CHECK_FALSE(none.active());
   CHECK_FALSE(none.cancel());
+  // An interval that is no interval: the runtime's own error, which a
+  // catch of procactor::error takes, as for every other bad argument.
+  actor_scope scope;
+  auto busy = scope.spawn<timers::Busy>("busy-try-timer");
+  for (const int ms : {0, -5}) {
+    CAPTURE(ms);
+    CHECK(busy.ask<std::string>(timers::TryTimer{ms}, 30s).get() ==
+          "invalid argument: start_timer: the interval must be positive");
+  }
+  CHECK(busy.ask<std::string>(timers::TryTimer{50}, 30s).get() == "started");
 }
 
 }  // TEST_SUITE("timers")
