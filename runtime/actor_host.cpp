@@ -180,10 +180,11 @@ std::optional<Message> actor_host::recv(std::optional<steady::duration> timeout)
 
 void actor_host::dead_letter(const delivery& d, errc code, const std::string& reason) {
   entry_.dead_letters.fetch_add(1, std::memory_order_relaxed);
-  const std::string_view type_name = message_name(d.head.type);
-  log_line(name_, "dead letter (" + std::string(to_string(code)) + "): " +
-                      (type_name.empty() ? "type " + std::to_string(d.head.type) : std::string(type_name)) +
-                      " from " + sender_name(d.head.sender) + ": " + reason);
+  // Named as dead_letters() names it: a pool task by its function too.
+  const std::string type_name = task_name(d.head.type, d.payload);
+  log_line(name_, "dead letter (" + std::string(to_string(code)) +
+                      "): " + (type_name.empty() ? "type " + std::to_string(d.head.type) : type_name) + " from " +
+                      sender_name(d.head.sender) + ": " + reason);
   if ((d.head.flags & flag_ask) != 0) {
     process_.reply(d.head.sender, d.head.correlation, code, std::as_bytes(std::span(reason)));
   }
