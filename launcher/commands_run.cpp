@@ -153,35 +153,18 @@ void print_table(const nlohmann::json& status, bool ended = false) {
   }
 }
 
-// The fields every status object of a run has, for a run that can no
-// longer say more.
-nlohmann::json status_head(const RunEntry& run) {
-  const auto graph = graph_record(run);
-  return {{"schema", status_schema}, {"run", run.name}, {"graph", graph ? nlohmann::json(graph->name) : nlohmann::json()}};
-}
-
 // An ended run's last table, as it was when it ended (final_status.json),
 // and when and how it ended; for a run that left no table, only that.
 void print_final_status(const RunEntry& run, bool json) {
-  const auto text = final_status(run);
-  auto status = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
-  // A run that ended without its last table (a multi-node run whose
-  // nodes were all lost, one that failed as it started): how it ended.
-  const bool table = status.is_object() && status.contains("actors");
-  if (!table) status = status_head(run);
-  // Recorded under the name the run had then; an earlier run of the graph
-  // is asked for as NAME.N.
-  status["run"] = run.name;
-  const auto ended = ended_ms(run);
-  const std::string when = ended ? local_timestamp(from_epoch_ms(*ended)) : std::string();
+  const std::string text = last_status_json(run, status_schema);
   if (json) {
-    status["run_state"] = "ended";
-    status["exit_code"] = run.exit_code;
-    status["ended"] = ended ? nlohmann::json(when) : nlohmann::json();
-    status["ended_ms"] = ended ? nlohmann::json(*ended) : nlohmann::json();
-    std::cout << json_text(status) << std::endl;
+    std::cout << text << std::endl;
     return;
   }
+  auto status = nlohmann::json::parse(text);
+  const bool table = status.contains("actors");
+  const auto ended = ended_ms(run);
+  const std::string when = ended ? local_timestamp(from_epoch_ms(*ended)) : std::string();
   if (table) {
     // Its last exits were "ago" as of the run's end: as of now.
     if (ended) {
@@ -203,13 +186,7 @@ void print_final_status(const RunEntry& run, bool json) {
 }
 
 // `status --json` of a run whose supervisor died before it recorded its end.
-void print_died_status(const RunEntry& run) {
-  nlohmann::json status = status_head(run);
-  status["run_state"] = "died";
-  status["supervisor_pid"] = run.supervisor_pid > 0 ? nlohmann::json(run.supervisor_pid) : nlohmann::json();
-  status["exit_code"] = nullptr;
-  std::cout << json_text(status) << std::endl;
-}
+void print_died_status(const RunEntry& run) { std::cout << last_status_json(run, status_schema) << std::endl; }
 
 }  // namespace
 
@@ -266,6 +243,8 @@ int status_command(const StatusOptions& options) {
       // none; a script still gets an object that says so (the reason is on
       // stderr).
       const RunEntry now = refreshed(*run);
+      // The last table of a watch into a pipe, a blank line after the one before.
+      if (code == exit_no_such_run && options.watch && !first && !redraw && !options.json) std::cout << '\n';
       if (code == exit_no_such_run) print_final_status(now, options.json);
       if (options.json && now.state == RunState::died) print_died_status(now);
       return code;

@@ -34,6 +34,8 @@
 #include "json_text.hpp"
 #include "log_writer.hpp"
 #include "metrics.hpp"
+#include "run_dir.hpp"
+#include "run_status.hpp"
 
 namespace procactor::launcher {
 
@@ -56,6 +58,12 @@ constexpr std::size_t log_tail_lines = 50;
 constexpr std::size_t log_tail_bytes = 64 * 1024;
 constexpr int events_schema = 1;
 constexpr auto page_gone_after = std::chrono::seconds(5);
+// Threads for open connections, and how long one may keep one waiting for
+// its request (a keep-alive one for its next).
+constexpr std::size_t connection_threads = 16;
+constexpr time_t idle_limit_s = 2;
+// How long the server's end waits for its connections' threads.
+constexpr auto stop_wait = std::chrono::seconds(1);
 
 // A loopback address written as such (an IPv4 literal in 127/8, ::1) or
 // "localhost"; a name that only starts like one ("127.0.0.1.example.com")
@@ -162,13 +170,20 @@ struct dashboard_state {
   std::optional<log_follower> events_file;               // events.jsonl, from the oldest file rotation kept
   std::deque<std::string> events;                        // the newest events_kept read, as written
   std::uint64_t events_counted = 0;                      // events read in all (the newest is number events_counted)
+  bool listening_done = false;                           // listen_after_bind returned (under mutex)
 
   void sample() {
     // Its own client name: rates since its previous sample, a second ago.
     ControlRequest request;
     request.verb = ControlRequest::Verb::status;
     request.client = "dashboard-" + std::to_string(::getpid());
-    std::optional<std::string> reply = control_request(run.dir / "control.sock", to_request_line(request), control_limit);
+    // A stopped supervisor answers nothing until it is continued: not
+    // asked, which would hold the sample (and show the run live) for
+    // control_limit.
+    std::optional<std::string> reply;
+    if (!stopped(run.supervisor_pid)) {
+      reply = control_request(run.dir / "control.sock", to_request_line(request), control_limit);
+    }
     json parsed;
     if (reply) {
       try {
@@ -187,10 +202,33 @@ struct dashboard_state {
                             : now && now->state == RunState::died                                 ? "died"
                             : now && now->state == RunState::live && stopped(now->supervisor_pid) ? "stopped"
                                                                                                   : "ended";
+    // Ended, what `status --json` says of it now: its last table as it
+    // ended, and how; not the last live sample.
+    // (A launch that serves its own dashboard still holds the run as it
+    // lingers: recorded, its exit says it ended.)
+    json last;
+    if (now && now->state != RunState::died && now->exit_code >= 0) {
+      RunEntry ended = *now;
+      ended.state = RunState::ended;
+      last = json::parse(last_status_json(ended, status_schema), nullptr, false);
+    }
     std::lock_guard guard(mutex);
     answers = reply.has_value();
     if (reply) {
       status = std::move(parsed);
+    } else if (last.is_object()) {
+      status = std::move(last);
+    } else if (run_state == std::string_view("died") && status.contains("actors")) {
+      // Its actors died with it: what they had done stays, no process runs.
+      for (auto& row : status["actors"]) {
+        if (row.value("state", "") == "remote") continue;
+        row["state"] = "unknown";
+        row["pid"] = 0;
+        row["msgs_per_s"] = 0.0;
+      }
+      if (status.contains("edges")) {
+        for (auto& edge : status["edges"]) edge["msgs_per_s"] = 0.0;
+      }
     }
     if (!status.is_null()) {
       status["live"] = answers;
@@ -248,6 +286,24 @@ struct dashboard_state {
       res.status = 403;
       res.set_content("this dashboard answers only requests to a loopback address\n", "text/plain");
       return httplib::Server::HandlerResponse::Handled;
+    });
+    // Read-only: any other method is refused, saying what is served.
+    const auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
+      res.status = 405;
+      res.set_header("Allow", "GET, HEAD");
+      res.set_content("this dashboard answers GET and HEAD only, not " + req.method + "\n", "text/plain");
+    };
+    http.Post(".*", not_allowed);
+    http.Put(".*", not_allowed);
+    http.Patch(".*", not_allowed);
+    http.Delete(".*", not_allowed);
+    http.Options(".*", not_allowed);
+    http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (res.status != 404 || !res.body.empty()) return;
+      res.set_content("no page " + req.path +
+                          " here: the dashboard serves /, /metrics, /api/status, /api/events and "
+                          "/api/actor\n",
+                      "text/plain");
     });
     http.Get("/", [](const httplib::Request&, httplib::Response& res) {
       res.set_header("Cache-Control", "no-store");
@@ -355,8 +411,11 @@ class http_dashboard final : public dashboard_http {
       ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
       ::fcntl(sock, F_SETFD, FD_CLOEXEC);
     });
-    state_.http.new_task_queue = [] { return new httplib::ThreadPool(4); };
-    state_.http.set_keep_alive_timeout(5);
+    // A thread per open connection: a browser page keeps two or three
+    // alive, and each silent one holds its thread until the read timeout.
+    state_.http.new_task_queue = [] { return new httplib::ThreadPool(connection_threads); };
+    state_.http.set_keep_alive_timeout(idle_limit_s);
+    state_.http.set_read_timeout(idle_limit_s, 0);
     errno = 0;
     const int port = where.port == 0 ? state_.http.bind_to_any_port(where.host)
                                      : (state_.http.bind_to_port(where.host, where.port) ? where.port : -1);
@@ -376,8 +435,21 @@ class http_dashboard final : public dashboard_http {
     }
     state_.wake.notify_all();
     state_.http.stop();
-    if (listener_.joinable()) listener_.join();
     if (sampler_.joinable()) sampler_.join();
+    if (!listener_.joinable()) return;
+    // The server's stop waits for every connection's thread, and a client
+    // that sends its request a byte at a time holds one as long as it
+    // likes: the run's end, and Ctrl-C of `dashboard`, do not wait for it.
+    // Left to finish, or to end with the process, the state outlives this.
+    std::unique_lock lock(state_.mutex);
+    if (state_.wake.wait_for(lock, stop_wait, [&] { return state_.listening_done; })) {
+      lock.unlock();
+      listener_.join();
+      return;
+    }
+    lock.unlock();
+    listener_.detach();
+    (void)owned_.release();
   }
   http_dashboard(const http_dashboard&) = delete;
   http_dashboard& operator=(const http_dashboard&) = delete;
@@ -385,7 +457,14 @@ class http_dashboard final : public dashboard_http {
   void serve(const RunEntry& run) override {
     state_.run = run;
     sampler_ = std::thread([s = &state_] { s->sample_loop(); });
-    listener_ = std::thread([s = &state_] { s->http.listen_after_bind(); });
+    listener_ = std::thread([s = &state_] {
+      s->http.listen_after_bind();
+      {
+        std::lock_guard guard(s->mutex);
+        s->listening_done = true;
+      }
+      s->wake.notify_all();
+    });
   }
 
   [[nodiscard]] std::string url() const override {
@@ -409,7 +488,8 @@ class http_dashboard final : public dashboard_http {
   }
 
  private:
-  dashboard_state state_;
+  std::unique_ptr<dashboard_state> owned_ = std::make_unique<dashboard_state>();
+  dashboard_state& state_ = *owned_;
   std::thread listener_;
   std::thread sampler_;
 };

@@ -170,7 +170,9 @@ class graph_run {
 
   // run_control.cpp: the control socket's requests, on its thread.
   std::string control(Runtime& rt, const ControlRequest& request);
-  [[nodiscard]] std::vector<instance_ref> instance_refs();
+  // Those scaled away and ended too when `with_gone` (marked gone): the
+  // status counts what they did in its edges.
+  [[nodiscard]] std::vector<instance_ref> instance_refs(bool with_gone = false);
   // The live status line: messages, msg/s since the last, restarts, elapsed.
   void update_progress(Runtime& rt, std::chrono::steady_clock::time_point started);
   void show_progress(const std::string& text);  // "" clears it

@@ -19,14 +19,15 @@ std::string signal_text(int signal) {
 
 }  // namespace
 
-std::vector<instance_ref> graph_run::instance_refs() {
+std::vector<instance_ref> graph_run::instance_refs(bool with_gone) {
   std::lock_guard guard(refs_mutex_);
   std::vector<instance_ref> refs;
   refs.reserve(instances_.size());
   for (const auto& inst : instances_) {
-    if (inst.retired && inst.finished) continue;  // scaled away, and gone
+    const bool gone = inst.retired && inst.finished;  // scaled away, and ended
+    if (gone && !with_gone) continue;
     refs.push_back(
-        {inst.name, inst.actor, static_cast<std::uint32_t>(inst.replica), inst.ref, inst.remote, inst.spawned});
+        {inst.name, inst.actor, static_cast<std::uint32_t>(inst.replica), inst.ref, inst.remote, inst.spawned, gone});
   }
   return refs;
 }
@@ -39,7 +40,8 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
   const std::lock_guard serial(control_mutex_);
   switch (request.verb) {
     case Verb::ping: return "pong";
-    case Verb::status: return json_text(sampler_.sample(rt, graph_, run_.name, instance_refs(), request.client));
+    case Verb::status:
+      return json_text(sampler_.sample(rt, graph_, run_.name, instance_refs(true), request.client));
     case Verb::stop: {
       {
         std::lock_guard guard(events_mutex_);

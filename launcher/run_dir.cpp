@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "json_text.hpp"
 #include "log_writer.hpp"
 
 namespace procactor::launcher {
@@ -411,6 +412,33 @@ std::optional<std::int64_t> ended_ms(const RunEntry& run) {
 std::optional<std::string> final_status(const RunEntry& run) { return read_whole(run.dir / "final_status.json"); }
 
 std::optional<std::string> final_inspect(const RunEntry& run) { return read_whole(run.dir / "final_inspect.json"); }
+
+std::string last_status_json(const RunEntry& run, int schema) {
+  const auto graph = graph_record(run);
+  const nlohmann::json head = {
+      {"schema", schema}, {"run", run.name}, {"graph", graph ? nlohmann::json(graph->name) : nlohmann::json()}};
+  if (run.state == RunState::died) {
+    nlohmann::json status = head;
+    status["run_state"] = "died";
+    status["supervisor_pid"] = run.supervisor_pid > 0 ? nlohmann::json(run.supervisor_pid) : nlohmann::json();
+    status["exit_code"] = nullptr;
+    return json_text(status);
+  }
+  const auto text = final_status(run);
+  auto status = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+  // A run that ended without its last table (a multi-node run whose nodes
+  // were all lost, one that failed as it started): how it ended.
+  if (!status.is_object() || !status.contains("actors")) status = head;
+  // Recorded under the name the run had then; an earlier run of the graph
+  // is asked for as NAME.N.
+  status["run"] = run.name;
+  const auto ended = ended_ms(run);
+  status["run_state"] = "ended";
+  status["exit_code"] = run.exit_code;
+  status["ended"] = ended ? nlohmann::json(local_timestamp(from_epoch_ms(*ended))) : nlohmann::json();
+  status["ended_ms"] = ended ? nlohmann::json(*ended) : nlohmann::json();
+  return json_text(status);
+}
 
 std::optional<GraphRecord> graph_record(const RunEntry& run) {
   std::ifstream in(run.dir / "graph");

@@ -123,6 +123,12 @@ void record_final_inspect(const RunEntry& run, const std::string& inspect_json);
 std::optional<std::int64_t> started_ms(const RunEntry& run);  // ms since the epoch
 std::optional<std::int64_t> ended_ms(const RunEntry& run);    // when `exit` was written
 std::optional<std::string> final_status(const RunEntry& run);
+// What `status --json` says of a run that no longer answers (`schema`
+// `status_schema`): an ended one's last table (final_status.json, or only
+// its head where it left none) with `run_state` "ended", `exit_code`,
+// `ended` and `ended_ms`; a died one's head with `run_state` "died",
+// `supervisor_pid` and a null `exit_code`.
+std::string last_status_json(const RunEntry& run, int schema);
 std::optional<std::string> final_inspect(const RunEntry& run);
 struct GraphRecord {
   std::string name;

@@ -98,6 +98,13 @@ nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std
     const instance_ref& inst = instances[index];
     // An instance not spawned yet reads as starting, with no pid.
     const ActorInfo info = inst.ref.valid() ? rt.info(inst.ref) : ActorInfo{};
+    if (inst.gone) {
+      for (const ActorInfo::Inbound& in : info.inbound) {
+        const auto from = in.from.valid() ? by_slot.find(in.from.slot()) : by_slot.end();
+        if (from != by_slot.end()) edges[{instances[from->second].actor, inst.actor}].first += in.messages;
+      }
+      continue;
+    }
     const ActorSpec& actor = graph.actors[inst.actor];
     const double uptime = info.pid > 0 ? std::chrono::duration<double>(now - info.started).count() : 0.0;
     // An instance that has exited lived from its spawn to its last exit

@@ -28,6 +28,9 @@ struct instance_ref {
   // When it was first spawned: what it handled over every incarnation is
   // averaged over the time since.
   std::chrono::steady_clock::time_point spawned{};
+  // Scaled away and ended: not a row of the status, but what it handled and
+  // sent stays in its edges' counts, which are counters.
+  bool gone = false;
 };
 
 // The version of the status object's fields ("schema"): raised when a field

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -147,6 +148,21 @@ TEST_CASE("scale adds replicas that get work and removes replicas without losing
   CHECK(got[2].str() == emitted[1].str());
   CHECK(got[3].str() == "0");
   CHECK_MESSAGE(out.find("worker.3 exited (exit code 0)") != std::string::npos, out);
+  // Each edge counts what went along it over the whole run, the share of
+  // the replicas scaled away too: a counter that does not go down.
+  const result ended = box.procactor({"status", "scalable", "--json"}, 120s);
+  CHECK(ended.exit_code == 3);
+  const json last = json::parse(ended.out, nullptr, false);
+  REQUIRE_MESSAGE(last.contains("edges"), ended.out);
+  std::map<std::string, std::uint64_t> along;
+  for (const json& edge : last["edges"]) {
+    along[edge["from"].get<std::string>() + ">" + edge["to"].get<std::string>()] =
+        edge["messages"].get<std::uint64_t>();
+  }
+  const json* sink = row_named(last["actors"], "sink.0");
+  REQUIRE(sink != nullptr);
+  CHECK(along["worker>sink"] == (*sink)["processed"].get<std::uint64_t>());
+  CHECK(along["source>worker"] == std::stoull(emitted[1].str()));
   check_run_left_nothing(launch->pid(), pids);
 }
 

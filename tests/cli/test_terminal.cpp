@@ -330,6 +330,9 @@ TEST_CASE("status --watch into a pipe prints each table as it is made and ends w
   // Into a pipe: no screen clear, the tables a blank line apart.
   CHECK(out.find('\x1b') == std::string::npos);
   CHECK(out.find("\n\n" + title + "\n") != std::string::npos);
+  // Every table, the run's last one too: one blank line before each but
+  // the first.
+  CHECK_MESSAGE(count_of(out, "\n\n" + title + "\n") == count_of(out, title) - 1, out);
   check_run_left_nothing(run.supervisor);
 }
 

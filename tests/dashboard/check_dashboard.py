@@ -11,8 +11,14 @@ in a private state directory, then:
   * headless Chromium shows every actor and every edge, the numbers move,
     and after `procactor kill RUN worker.1` the instance's restart count and
     the event log change; a click on the instance shows its exit record;
+  * it answers GET alone (405 naming what it serves) and says which paths
+    it has (404);
+  * with clients that send nothing and clients that send their request a
+    line at a time connected, it still answers, and `procactor stop` does
+    not wait for them;
 then stops the run and checks that it ended cleanly and that the page
-says the run has ended. Exits 77 (skip) when
+says the run has ended, with its exit code and every instance exited.
+Exits 77 (skip) when
 Chromium, chromedriver, Selenium or prometheus_client is missing.
 
 Run with /usr/bin/python3: Debian's modules load there.
@@ -21,9 +27,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -135,6 +143,24 @@ def main():
             if got != code:
                 fail(f"/api/status with Host: {host} got HTTP {got}, not {code}")
 
+        # Read-only, and saying so.
+        for method in ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"]:
+            body = b"x=1" if method in ("POST", "PUT", "PATCH") else None
+            try:
+                urllib.request.urlopen(urllib.request.Request(url + "api/status", data=body, method=method),
+                                       timeout=10)
+                fail(f"{method} /api/status was served")
+            except urllib.error.HTTPError as e:
+                if e.code != 405 or e.headers.get("Allow") != "GET, HEAD":
+                    fail(f"{method} /api/status got HTTP {e.code}, Allow {e.headers.get('Allow')!r}: not 405, GET, HEAD")
+        try:
+            get(url + "nope")
+            fail("/nope was served")
+        except urllib.error.HTTPError as e:
+            text = e.read().decode()
+            if e.code != 404 or "/metrics" not in text or "/api/status" not in text:
+                fail(f"/nope got HTTP {e.code} {text!r}: not a 404 that names the paths")
+
         # /metrics, by Prometheus' parser.
         def metrics_ready():
             families = {f.name: f for f in text_string_to_metric_families(get(url + "metrics"))}
@@ -216,6 +242,29 @@ def main():
             browser.save_screenshot(screenshot)
             print(f"screenshot: {screenshot}", flush=True)
 
+        # Clients that hold connections: some send nothing, two send their
+        # request a header line at a time for longer than `stop` may take.
+        # The server still answers, and the run's end does not wait for them.
+        stop_drip = threading.Event()
+        dripping = []
+
+        def drip():
+            try:
+                with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as s:
+                    s.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                    dripping.append(True)
+                    for _ in range(400):
+                        if stop_drip.wait(0.5):
+                            return
+                        s.sendall(b"X-Drip: 1\r\n")
+            except OSError:
+                return  # the server's process ended, with the run
+        drippers = [threading.Thread(target=drip, daemon=True) for _ in range(2)]
+        for t in drippers:
+            t.start()
+        silent = [socket.create_connection(("127.0.0.1", int(port)), timeout=10) for _ in range(20)]
+        wait_for("both slow clients under way", lambda: len(dripping) == 2)
+        wait_for("an answer beside the silent and slow clients", lambda: json.loads(get(url + "api/status"))["run"])
         stopped = procactor_cmd("stop", run)
         if stopped.returncode != 0:
             fail(f"procactor stop: {stopped.returncode} {stopped.stdout} {stopped.stderr}")
@@ -224,8 +273,18 @@ def main():
             fail(f"launch exited {code}:\n" + open(out_path).read())
         # The server went once the open page had been told how the run ended,
         # and the page keeps saying so.
-        wait_for("the page to say the run has ended", lambda: (lambda t: t if t == "the run has ended" else None)(
+        stop_drip.set()
+        for t in drippers:
+            t.join(timeout=30)
+        for c in silent:
+            c.close()
+        wait_for("the page to say the run has ended, and how", lambda: (
+            lambda t: t if t == "the run has ended with exit code 0" else None)(
             browser.find_element(By.ID, "connection").text), 10)
+        # Its last table is the run's as it ended, not its last live sample.
+        wait_for("every instance exited on the page", lambda: (
+            lambda r: r if set(r) == {"source.0", "worker.0", "worker.1", "sink.0"} and all(
+                cells[1] == "exited" for cells in r.values()) else None)(rows()), 10)
         print("PASS", flush=True)
         return 0
     finally:
