@@ -21,7 +21,6 @@
 #include "log_writer.hpp"
 #include "run_client.hpp"
 #include "run_dir.hpp"
-#include "run_status.hpp"
 #include "table.hpp"
 #include "terminal.hpp"
 

@@ -155,13 +155,8 @@ void print_table(const nlohmann::json& status, bool ended = false) {
 
 // An ended run's last table, as it was when it ended (final_status.json),
 // and when and how it ended; for a run that left no table, only that.
-void print_final_status(const RunEntry& run, bool json) {
-  const std::string text = last_status_json(run, status_schema);
-  if (json) {
-    std::cout << text << std::endl;
-    return;
-  }
-  auto status = nlohmann::json::parse(text);
+void print_final_status(const RunEntry& run) {
+  auto status = nlohmann::json::parse(last_status_json(run));
   const bool table = status.contains("actors");
   const auto ended = ended_ms(run);
   const std::string when = ended ? local_timestamp(from_epoch_ms(*ended)) : std::string();
@@ -184,9 +179,6 @@ void print_final_status(const RunEntry& run, bool json) {
   if (!table) std::cout << "; it left no last table (procactor logs " << run.name << " says how it ended)";
   std::cout << std::endl;
 }
-
-// `status --json` of a run whose supervisor died before it recorded its end.
-void print_died_status(const RunEntry& run) { std::cout << last_status_json(run, status_schema) << std::endl; }
 
 }  // namespace
 
@@ -245,8 +237,11 @@ int status_command(const StatusOptions& options) {
       const RunEntry now = refreshed(*run);
       // The last table of a watch into a pipe, a blank line after the one before.
       if (code == exit_no_such_run && options.watch && !first && !redraw && !options.json) std::cout << '\n';
-      if (code == exit_no_such_run) print_final_status(now, options.json);
-      if (options.json && now.state == RunState::died) print_died_status(now);
+      if (options.json && (code == exit_no_such_run || now.state == RunState::died)) {
+        std::cout << last_status_json(now) << std::endl;
+      } else if (code == exit_no_such_run) {
+        print_final_status(now);
+      }
       return code;
     }
     const auto status = nlohmann::json::parse(*reply, nullptr, false);

@@ -35,7 +35,6 @@
 #include "log_writer.hpp"
 #include "metrics.hpp"
 #include "run_dir.hpp"
-#include "run_status.hpp"
 
 namespace procactor::launcher {
 
@@ -76,17 +75,6 @@ bool is_loopback(std::string host) {
   if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
   in6_addr v6{};
   return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
-}
-
-// Whether process `pid` is stopped (by SIGSTOP or Ctrl-Z, or held by a
-// debugger): the state in /proc/PID/stat, after the last ')'.
-bool stopped(int pid) {
-  if (pid <= 0) return false;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;  // one line
-  std::getline(in, stat);
-  const auto close = stat.rfind(')');
-  return close != std::string::npos && close + 2 < stat.size() && (stat[close + 2] == 'T' || stat[close + 2] == 't');
 }
 
 // The host part of a Host header: "127.0.0.1:8080" -> "127.0.0.1",
@@ -181,7 +169,7 @@ struct dashboard_state {
     // asked, which would hold the sample (and show the run live) for
     // control_limit.
     std::optional<std::string> reply;
-    if (!stopped(run.supervisor_pid)) {
+    if (!process_stopped(run.supervisor_pid)) {
       reply = control_request(run.dir / "control.sock", to_request_line(request), control_limit);
     }
     json parsed;
@@ -200,17 +188,14 @@ struct dashboard_state {
     const std::optional<RunEntry> now = reply ? std::nullopt : find_run(run.name, ignored);
     const char* run_state = reply                                                                 ? "live"
                             : now && now->state == RunState::died                                 ? "died"
-                            : now && now->state == RunState::live && stopped(now->supervisor_pid) ? "stopped"
+                            : now && now->state == RunState::live && process_stopped(now->supervisor_pid) ? "stopped"
                                                                                                   : "ended";
-    // Ended, what `status --json` says of it now: its last table as it
-    // ended, and how; not the last live sample.
-    // (A launch that serves its own dashboard still holds the run as it
-    // lingers: recorded, its exit says it ended.)
+    // Ended (its exit recorded; a launch that serves its own dashboard
+    // still holds the run as it lingers), what `status --json` says of it
+    // now: its last table as it ended, and how; not the last live sample.
     json last;
     if (now && now->state != RunState::died && now->exit_code >= 0) {
-      RunEntry ended = *now;
-      ended.state = RunState::ended;
-      last = json::parse(last_status_json(ended, status_schema), nullptr, false);
+      last = json::parse(last_status_json(*now), nullptr, false);
     }
     std::lock_guard guard(mutex);
     answers = reply.has_value();

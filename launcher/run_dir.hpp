@@ -123,12 +123,31 @@ void record_final_inspect(const RunEntry& run, const std::string& inspect_json);
 std::optional<std::int64_t> started_ms(const RunEntry& run);  // ms since the epoch
 std::optional<std::int64_t> ended_ms(const RunEntry& run);    // when `exit` was written
 std::optional<std::string> final_status(const RunEntry& run);
-// What `status --json` says of a run that no longer answers (`schema`
-// `status_schema`): an ended one's last table (final_status.json, or only
-// its head where it left none) with `run_state` "ended", `exit_code`,
-// `ended` and `ended_ms`; a died one's head with `run_state` "died",
-// `supervisor_pid` and a null `exit_code`.
-std::string last_status_json(const RunEntry& run, int schema);
+// What procactor reads of /proc/PID/stat: the command name, the state, CPU
+// time and the start time (clock ticks since boot), which with the pid
+// names one process for good. nullopt when there is no such process.
+struct proc_stat {
+  std::string comm;
+  char state = '?';  // R, S, T, t, Z, ...
+  double utime_ticks = 0;
+  double stime_ticks = 0;
+  unsigned long long start_ticks = 0;
+};
+[[nodiscard]] std::optional<proc_stat> read_proc_stat(int pid);
+
+// Whether process `pid` is stopped by a signal (SIGSTOP, SIGTSTP) or held
+// by a tracer: state T or t in /proc/PID/stat.
+[[nodiscard]] bool process_stopped(int pid);
+
+// The version of the status object's fields ("schema"): raised when a field
+// changes meaning or goes away, not when one is added.
+inline constexpr int status_schema = 1;
+// What `status --json` says of a run that no longer answers: a died one's
+// head with `run_state` "died", `supervisor_pid` and a null `exit_code`;
+// any other (ended, or still holding the run as it ends) its last table
+// (final_status.json, or only its head where it left none) with `run_state`
+// "ended", `exit_code`, `ended` and `ended_ms`.
+std::string last_status_json(const RunEntry& run);
 std::optional<std::string> final_inspect(const RunEntry& run);
 struct GraphRecord {
   std::string name;

@@ -38,35 +38,6 @@ process_sample sample_process(int pid) {
 
 }  // namespace
 
-std::optional<proc_stat> read_proc_stat(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (pid <= 0 || !std::getline(in, line)) return std::nullopt;
-  // The command name is in parentheses and may hold anything but ends at
-  // the last ')'; the fields after it are numbered from 3 (the state).
-  const auto open = line.find('('), close = line.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close < open) return std::nullopt;
-  proc_stat stat;
-  stat.comm = line.substr(open + 1, close - open - 1);
-  std::istringstream rest(line.substr(close + 1));
-  std::string field;
-  for (int i = 3; i <= 22 && rest >> field; ++i) {
-    if (i == 3) stat.state = field.front();
-    if (i == 14) stat.utime_ticks = std::strtod(field.c_str(), nullptr);
-    if (i == 15) stat.stime_ticks = std::strtod(field.c_str(), nullptr);
-    if (i == 22) {
-      stat.start_ticks = std::strtoull(field.c_str(), nullptr, 10);
-      return stat;
-    }
-  }
-  return std::nullopt;
-}
-
-bool process_stopped(int pid) {
-  const auto stat = read_proc_stat(pid);
-  return stat && (stat->state == 'T' || stat->state == 't');
-}
-
 nlohmann::json status_sampler::sample(Runtime& rt, const Graph& graph, const std::string& run_name,
                                       const std::vector<instance_ref>& instances, const std::string& client) {
   using steady = std::chrono::steady_clock;

@@ -15,6 +15,7 @@
 #include <procactor/runtime.hpp>
 
 #include "graph.hpp"
+#include "run_dir.hpp"  // status_schema
 
 namespace procactor::launcher {
 
@@ -32,26 +33,6 @@ struct instance_ref {
   // sent stays in its edges' counts, which are counters.
   bool gone = false;
 };
-
-// The version of the status object's fields ("schema"): raised when a field
-// changes meaning or goes away, not when one is added.
-inline constexpr int status_schema = 1;
-
-// What procactor reads of /proc/PID/stat: the command name, the state, CPU
-// time and the start time (clock ticks since boot), which with the pid
-// names one process for good. nullopt when there is no such process.
-struct proc_stat {
-  std::string comm;
-  char state = '?';  // R, S, T, t, Z, ...
-  double utime_ticks = 0;
-  double stime_ticks = 0;
-  unsigned long long start_ticks = 0;
-};
-[[nodiscard]] std::optional<proc_stat> read_proc_stat(int pid);
-
-// Whether process `pid` is stopped by a signal (SIGSTOP, SIGTSTP) or held
-// by a tracer: state T or t in /proc/PID/stat.
-[[nodiscard]] bool process_stopped(int pid);
 
 // Samples the run for `status`; keeps each instance's message count of the
 // previous sample, so that msgs_per_s is the rate since then.

@@ -868,8 +868,8 @@ slot_entry& entry_of(process& p, slot_id target, const char* call) {
 
 void close(slot_id target) {
   process& p = need_process();
-  slot_entry* e = &entry_of(p, target, "close");
-  if (mailbox* box = p.shm().mailbox_at(e->mailbox)) {
+  const slot_entry& e = entry_of(p, target, "close");
+  if (mailbox* box = p.shm().mailbox_at(e.mailbox)) {
     box->closed.store(mailbox_closed, std::memory_order_release);
     box->wake_seq.fetch_add(1, std::memory_order_release);
     futex_wake(box->wake_seq, 1);
@@ -922,10 +922,10 @@ int checked_pid(process& p, slot_id slot, const slot_entry& e) {
 
 void kill(slot_id target) {
   process& p = need_process();
-  slot_entry* e = &entry_of(p, target, "kill");
-  e->no_restart.store(1, std::memory_order_release);
+  slot_entry& e = entry_of(p, target, "kill");
+  e.no_restart.store(1, std::memory_order_release);
   // The actor leads its own process group.
-  if (const int pid = checked_pid(p, target, *e); pid > 0) ::kill(-pid, SIGKILL);
+  if (const int pid = checked_pid(p, target, e); pid > 0) ::kill(-pid, SIGKILL);
 }
 
 int pid_of(slot_id target) {
