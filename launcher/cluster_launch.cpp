@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,6 +81,32 @@ std::vector<seen_process> children_of(pid_t pid) {
     }
   }
   return children;
+}
+
+// The processes, other than this one, that hold an end of the pipe `fd`
+// is an end of: what mpirun started inherits its output pipes, and keeps
+// them when mpirun is gone (it is then no longer mpirun's child).
+std::vector<seen_process> pipe_holders(int fd) {
+  struct stat pipe_stat {};
+  if (fd < 0 || ::fstat(fd, &pipe_stat) != 0 || !S_ISFIFO(pipe_stat.st_mode)) return {};
+  const std::string link = "pipe:[" + std::to_string(pipe_stat.st_ino) + "]";
+  const pid_t self = ::getpid();
+  std::vector<seen_process> holders;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    pid_t pid = 0;
+    if (std::from_chars(name.data(), name.data() + name.size(), pid).ec != std::errc() || pid == self) continue;
+    std::error_code fd_ec;
+    for (std::filesystem::directory_iterator fds(it->path() / "fd", fd_ec), fds_end; !fd_ec && fds != fds_end;
+         fds.increment(fd_ec)) {
+      std::error_code read_ec;
+      if (std::filesystem::read_symlink(fds->path(), read_ec).native() != link) continue;
+      if (auto seen = look_at(pid)) holders.push_back(std::move(*seen));
+      break;
+    }
+  }
+  return holders;
 }
 
 // Open MPI notices a lost host through the keepalive of its daemons'
@@ -646,10 +673,26 @@ class cluster_launch {
   // mpirun ended before its start-up was done leaves what it started to
   // reach a host running: Open MPI puts each remote shell (ssh, or
   // plm_rsh_agent) in a process group of its own and does not end one
-  // that hangs. Those it had when end_job() ended it and that are still
-  // the same processes are killed, and said.
+  // that hangs. Once this process has ended the job, what is left of it is
+  // killed, and said: the children mpirun had when end_job() ended it that
+  // are still the same processes, and any process that still holds
+  // mpirun's output pipes. The pipes find those mpirun started after
+  // end_job() looked (it may fork a remote shell before it acts on the
+  // SIGTERM), and what a remote shell started in turn, neither of which is
+  // a child of mpirun's then.
   void end_what_job_left() {
-    for (const seen_process& child : std::exchange(job_children_, {})) {
+    std::vector<seen_process> left = std::exchange(job_children_, {});
+    if (job_signalled_ != 0) {
+      for (const auto& output : streams_) {
+        for (seen_process& holder : pipe_holders(output.fd)) {
+          const bool known = std::any_of(left.begin(), left.end(), [&](const seen_process& seen) {
+            return seen.pid == holder.pid && seen.stat.start_ticks == holder.stat.start_ticks;
+          });
+          if (!known) left.push_back(std::move(holder));
+        }
+      }
+    }
+    for (const seen_process& child : left) {
       const auto now = look_at(child.pid);
       // Gone, another process by now, or dead (mpirun may not have reaped it).
       if (!now || now->stat.start_ticks != child.stat.start_ticks || now->stat.state == 'Z') continue;

@@ -1048,10 +1048,14 @@ namespace {
 // endless_two_nodes.toml with node n1 on a host that never answers: mpirun
 // reaches it through `silent_ssh.sh`, a remote shell that waits for ever (as
 // an ssh to a host that drops packets does), so node n1 never starts and
-// node 0 waits for it inside MPI's start-up. `start_timeout` as given.
-// The file; the remote shell's path is box.dir() / "silent_ssh.sh".
+// node 0 waits for it inside MPI's start-up. The remote shell has started
+// a process of its own that waits too (as an ssh that starts a master
+// connection does), which is no child of mpirun's. `start_timeout` as
+// given. The file; the remote shell's path is box.dir() / "silent_ssh.sh".
 fs::path silent_host_graph(const sandbox& box, const std::string& start_timeout) {
-  const fs::path agent = box.write("silent_ssh.sh", "#!/bin/bash\nexec -a \"silent-ssh $0\" sleep 600\n");
+  const fs::path agent = box.write("silent_ssh.sh",
+                                   "#!/bin/bash\n(exec -a \"silent-ssh-helper $0\" sleep 600) &\n"
+                                   "exec -a \"silent-ssh $0\" sleep 600\n");
   fs::permissions(agent, fs::perms::owner_all);
   std::string text = read_whole(box.copy_graph("endless_two_nodes.toml"));
   const std::string n1 = R"({ name = "n1", host = "localhost" })";
