@@ -11,6 +11,9 @@ in a private state directory, then:
   * headless Chromium shows every actor and every edge, the numbers move,
     and after `procactor kill RUN worker.1` the instance's restart count and
     the event log change; a click on the instance shows its exit record;
+  * scaled to 24 workers, the worker box is a grid of dots (each with its
+    tooltip, each clickable) shorter than a line per instance, and the
+    other boxes keep their own height; scaled back to 2, lines again;
   * it answers GET alone (405 naming what it serves) and says which paths
     it has (404);
   * with clients that send nothing and clients that send their request a
@@ -241,6 +244,40 @@ def main():
             time.sleep(1.5)  # a picture only: the numbers of one more sample
             browser.save_screenshot(screenshot)
             print(f"screenshot: {screenshot}", flush=True)
+
+        # Many replicas: the box lists them as a grid of dots, one per
+        # instance, each with its own tooltip and clickable, and the box is
+        # shorter than a line per instance would make it; the other boxes
+        # keep their own heights.
+        def box_height(actor):
+            return float(browser.find_element(
+                By.CSS_SELECTOR, f"#graph g.node[data-actor='{actor}'] rect.box").get_attribute("height"))
+        source_height = box_height("source")
+        scaled = procactor_cmd("scale", run, "worker", "24")
+        if scaled.returncode != 0:
+            fail(f"procactor scale worker 24: {scaled.returncode} {scaled.stdout} {scaled.stderr}")
+        workers = [f"worker.{i}" for i in range(24)]
+
+        def dots():
+            return {g.get_attribute("data-instance"): g for g in browser.find_elements(
+                By.CSS_SELECTOR, "#graph g.node[data-actor='worker'] g.instance")}
+        wait_for("24 worker dots, each with its state in its tooltip", lambda: (
+            lambda d: d if sorted(d) == sorted(workers) and all(
+                "running" in g.find_element(By.TAG_NAME, "title").get_attribute("textContent") for g in d.values())
+            else None)(dots()))
+        if not box_height("worker") < 24 * 18:
+            fail(f"the worker box is {box_height('worker')} px tall for 24 instances")
+        if box_height("source") != source_height:
+            fail(f"the source box went from {source_height} to {box_height('source')} px with 24 workers")
+        dots()["worker.23"].find_element(By.TAG_NAME, "circle").click()
+        wait_for("worker.23's details after a click on its dot",
+                 lambda: browser.find_element(By.ID, "details-title").text == "worker.23")
+        scaled = procactor_cmd("scale", run, "worker", "2")
+        if scaled.returncode != 0:
+            fail(f"procactor scale worker 2: {scaled.returncode} {scaled.stdout} {scaled.stderr}")
+        wait_for("two worker lines again", lambda: sorted(dots()) == ["worker.0", "worker.1"] and len(
+            browser.find_elements(By.CSS_SELECTOR, "#graph g.node[data-actor='worker'] text.line")) == 2)
+        print("24 replicas: a grid of dots in a box of its own height; back to 2: lines", flush=True)
 
         # Clients that hold connections: some send nothing, two send their
         # request a header line at a time for longer than `stop` may take.
