@@ -167,15 +167,29 @@ json json_of(const run_row& row) {
           {"dir", row.run.dir.string()}};
 }
 
-// One event as a row: time, kind, actor, then the pid and what happened; a
-// line that is not an event as it is. What happened can quote an actor (an
-// exception's text): on a terminal it is terminal_safe.
-void add_event(text_table& table, const std::string& line, bool terminal) {
-  const json event = json::parse(line, nullptr, false);
-  if (event.is_discarded() || !event.is_object()) {
-    table.add_line(terminal ? terminal_safe(line) : line);
-    return;
-  }
+// Whether `event` is one as the run writes them: an object with a string
+// "kind" and a number "time_ms".
+bool is_event(const json& event) {
+  return event.is_object() && event.contains("kind") && event["kind"].is_string() && event.contains("time_ms") &&
+         event["time_ms"].is_number();
+}
+
+// A line of events.jsonl that is not an event (damaged, or written by
+// something else): said on standard error, quoted (its first 200 bytes,
+// safe for a terminal), and left out of what is printed, so that
+// `--json` prints only events.
+void say_not_an_event(const std::string& run, const std::string& line) {
+  constexpr std::size_t quoted = 200;
+  std::string text = terminal_safe(std::string_view(line).substr(0, quoted));
+  if (line.size() > quoted) text += "...";
+  std::cerr << "procactor: run " << run
+            << "'s event log (events.jsonl) has a line that is not an event, left out: " << text << std::endl;
+}
+
+// One event as a row: time, kind, actor, then the pid and what happened.
+// What happened can quote an actor (an exception's text): on a terminal it
+// is terminal_safe.
+void add_event(text_table& table, const json& event, bool terminal) {
   const std::string actor = event.value("actor", "");
   const int pid = event.value("pid", 0);
   std::string detail = event.value("detail", "");
@@ -228,10 +242,16 @@ int events_command(const EventsOptions& options) {
     pending = 0;
   };
   const auto print = [&](std::string&& line) {
+    const json event = json::parse(line, nullptr, false);
+    if (event.is_discarded() || !is_event(event)) {
+      flush();  // said where it comes among the events
+      say_not_an_event(run->name, line);
+      return;
+    }
     if (options.json) {
       std::cout << line << '\n';
     } else {
-      add_event(table, line, terminal);
+      add_event(table, event, terminal);
     }
     if (++pending == batch) flush();
   };

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <fstream>
 #include <regex>
 
 #include "harness.hpp"
@@ -186,6 +187,39 @@ TEST_CASE("the ready line comes before the exit of an instance that finishes at 
   REQUIRE_MESSAGE(ready_event != std::string::npos, events.out);
   REQUIRE_MESSAGE(exit_event != std::string::npos, events.out);
   CHECK_MESSAGE(ready_event < exit_event, events.out);
+}
+
+// A damaged line of events.jsonl (here one cut short and one that is JSON
+// but no event) was printed as it was, into `--json` too, where it broke
+// every reader of JSON lines. It is said on standard error and left out.
+TEST_CASE("events names a line of events.jsonl that is not an event and leaves it out" * doctest::timeout(290)) {
+  sandbox box;
+  (void)launch_to_end(box, "exits_at_once.toml", 0);
+  const fs::path file = box.runs_root() / "exits-at-once" / "events.jsonl";
+  const auto kept = lines_of(read_whole(file));
+  REQUIRE(kept.size() >= 3);
+  {
+    std::ofstream damaged(file, std::ios::trunc);
+    damaged << kept[0] << "\n{\"time_ms\":17966510\n" << kept[1] << "\n[1, 2]\n";
+    for (std::size_t i = 2; i < kept.size(); ++i) damaged << kept[i] << '\n';
+  }
+  const std::string said =
+      "procactor: run exits-at-once's event log (events.jsonl) has a line that is not an event, left out: ";
+  for (const bool as_json : {true, false}) {
+    CAPTURE(as_json);
+    const result events = box.procactor(as_json ? std::vector<std::string>{"events", "exits-at-once", "--json"}
+                                                : std::vector<std::string>{"events", "exits-at-once"});
+    CHECK_MESSAGE(events.exit_code == 0, events.err);
+    CHECK_MESSAGE(events.err == said + "{\"time_ms\":17966510\n" + said + "[1, 2]\n", events.err);
+    const auto printed = lines_of(events.out);
+    CHECK_MESSAGE(printed.size() == kept.size(), events.out);
+    if (as_json) {
+      CHECK(printed == kept);
+    } else {
+      CHECK_MESSAGE(events.out.find("17966510") == std::string::npos, events.out);
+      CHECK_MESSAGE(events.out.find("[1, 2]") == std::string::npos, events.out);
+    }
+  }
 }
 
 TEST_CASE("launch --dry-run prints the plan and starts nothing" * doctest::timeout(110)) {
