@@ -320,7 +320,12 @@ void graph_run::mark_finished(instance& inst) {
     // writer until it is done.
     if (const auto it = by_name_.find(inst.name); it != by_name_.end()) logs_[it->second].reset();
   }
-  if (node_ && !inst.remote && inst.ref.valid()) node_->local_finished(inst.ref.slot());
+  // Not once the job is ending (SIGTERM here, or another node said it
+  // fails): its actors are stopped, not finished, and the other nodes, told
+  // that it fails, must not take their end for the end of their input (a
+  // sink's on_stop would publish a partial result). After a give-up here
+  // they are, as the other nodes stop now and wait for every instance.
+  if (node_ && !job_ended_ && !inst.remote && inst.ref.valid()) node_->local_finished(inst.ref.slot());
 }
 
 void graph_run::set_node(node_role role) { node_ = std::move(role); }
@@ -350,6 +355,15 @@ void graph_run::link_failed(const std::string& why) {
   wake();
 }
 
+void graph_run::node_failed(const std::string& why) {
+  {
+    std::lock_guard guard(events_mutex_);
+    if (news_.failure.empty()) news_.failure = why;
+    news_.failed_elsewhere = true;
+  }
+  wake();
+}
+
 void graph_run::take_node_news() {
   node_news news;
   {
@@ -374,14 +388,17 @@ void graph_run::take_node_news() {
       stop_within(news.stop_timeout.value_or(graph_.shutdown_timeout), false);
     }
   }
+  // Another node fails: it ends the job, and its own last status says why.
+  if (news.failed_elsewhere) job_ended_ = true;
   if (!news.failure.empty() && failure_.empty()) fail_now(news.failure);
 }
 
 // The other nodes are out of reach, or the job is ending: nothing more
 // comes from them, so what runs there is over for this node, and what runs
 // here stops now.
-void graph_run::fail_now(const std::string& why) {
+void graph_run::fail_now(const std::string& why, bool tell_nodes) {
   if (failure_.empty()) failure_ = why;
+  if (node_ && tell_nodes) node_->broadcast(std::string(node_fail_prefix) + "node " + node_->name + ": " + why);
   print(0, "procactor", "stopping now: " + failure_, true);
   for (auto& inst : instances_) {
     if (inst.remote) inst.finished = true;
@@ -708,7 +725,8 @@ int graph_run::run(Runtime& rt) {
         // SIGKILL follows: record the exit code first.
         record_exit(run_, exit_failure);
         job_ended_ = true;
-        fail_now("the MPI job was ended (SIGTERM from mpirun or srun): another node failed, or the run was stopped");
+        fail_now("the MPI job was ended (SIGTERM from mpirun or srun): another node failed, or the run was stopped",
+                 true);
       } else if (sig == 0 || (sig == SIGUSR1 && stopping_)) {
         // Already stopping in order.
       } else if (stopping_ || sig == SIGUSR2) {

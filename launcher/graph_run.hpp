@@ -43,6 +43,11 @@ namespace procactor::launcher {
 // This process as one node of a multi-node run (node.cpp): the instances
 // placed on the other nodes get remote slots here, and the gateway tells
 // the other nodes what they need to know.
+// The control message a node sends every other when its part of the run
+// fails (SIGTERM from mpirun or srun): "fail\nWHY". They fail too, at once,
+// rather than take the end of its actors for the end of their input.
+inline constexpr std::string_view node_fail_prefix = "fail\n";
+
 struct node_role {
   std::size_t index = 0;  // into graph.cluster->nodes
   std::string name;
@@ -81,14 +86,17 @@ class graph_run {
   // the graph's shutdown_timeout).
   void remote_stop(bool force, std::optional<std::chrono::nanoseconds> timeout = {});
   void link_failed(const std::string& why);  // the nodes can no longer reach each other
+  // Another node's part of the run failed (node_fail_prefix): this node's
+  // stops at once too, and ends as a job that is being ended does.
+  void node_failed(const std::string& why);
   // A line for the launching host (a frame, or node 0 passing on another
   // node's line): node 0 writes it to its standard output, another node
   // hands it to node 0. From any thread.
   void relay(const std::string& line);
   // The node's link is about to go: from now on its lines go to stderr.
   void close_node_output();
-  // mpirun or srun is ending the job (SIGTERM): the other nodes will not
-  // say goodbye.
+  // mpirun or srun is ending the job (SIGTERM), or another node said it
+  // fails: the other nodes will not say goodbye.
   [[nodiscard]] bool job_ended() const noexcept { return job_ended_; }
   // A control request relayed from the launching host, answered as the
   // control socket answers it. From any thread but the run loop's.
@@ -121,6 +129,7 @@ class graph_run {
     std::optional<bool> stop;             // force?
     std::optional<std::chrono::nanoseconds> stop_timeout;
     std::string failure;
+    bool failed_elsewhere = false;  // the failure is another node's (node_failed)
   };
 
   [[nodiscard]] std::vector<std::size_t> upstream_of(std::size_t actor) const;
@@ -157,7 +166,9 @@ class graph_run {
   void force_stop(bool tell_nodes = false);
   void end_of_stream();
   void mark_finished(instance& inst);
-  void fail_now(const std::string& why);
+  // `tell_nodes`: the failure is this node's own, and the others are told
+  // (node_fail_prefix) before its actors are stopped.
+  void fail_now(const std::string& why, bool tell_nodes = false);
   std::string scale(Runtime& rt, std::size_t actor, std::uint32_t replicas);
   std::string ask_scale(const ControlRequest& request);
   // The instances a route to `target` leads to now: every replica not

@@ -178,23 +178,31 @@ std::optional<Message> actor_host::recv(std::optional<steady::duration> timeout)
   }
 }
 
+errc report_dead_letter(process& p, slot_entry& entry, const std::string& actor, std::uint32_t sender,
+                        const message_header& head, std::span<const std::byte> payload, errc code,
+                        const std::string& reason, std::uint32_t attempts) {
+  entry.dead_letters.fetch_add(1, std::memory_order_relaxed);
+  if ((head.flags & flag_ask) != 0) p.reply(sender, head.correlation, code, std::as_bytes(std::span(reason)));
+  dead_letter_record record{actor,
+                            head.type,
+                            std::string(to_string(code)) + ": " + reason,
+                            sender,
+                            std::vector<std::byte>(payload.begin(), payload.end()),
+                            attempts};
+  encoder local;  // not the thread's: the payload may be what it holds
+  auto bytes = local.encode(record);
+  return p.write(supervisor_slot, true, {dead_letter_type, 0, flag_system}, bytes, steady::now() + p.send_timeout);
+}
+
 void actor_host::dead_letter(const delivery& d, errc code, const std::string& reason) {
-  entry_.dead_letters.fetch_add(1, std::memory_order_relaxed);
   // Named as dead_letters() names it: a pool task by its function too.
   const std::string type_name = task_name(d.head.type, d.payload);
   log_line(name_, "dead letter (" + std::string(to_string(code)) +
                       "): " + (type_name.empty() ? "type " + std::to_string(d.head.type) : type_name) + " from " +
                       sender_name(d.head.sender) + ": " + reason);
-  if ((d.head.flags & flag_ask) != 0) {
-    process_.reply(d.head.sender, d.head.correlation, code, std::as_bytes(std::span(reason)));
-  }
-  dead_letter_record record{name_, d.head.type, std::string(to_string(code)) + ": " + reason, d.head.sender,
-                            std::vector<std::byte>(d.payload.begin(), d.payload.end()),
-                            code == errc::poisoned ? entry_.crash_count.load() : 0U};
-  encoder local;  // not the thread's: the payload may be what it holds
-  auto bytes = local.encode(record);
-  const errc sent = process_.write(supervisor_slot, true, {dead_letter_type, 0, flag_system}, bytes,
-                                   steady::now() + process_.send_timeout);
+  const errc sent =
+      report_dead_letter(process_, entry_, name_, d.head.sender, {d.head.type, d.head.correlation, d.head.flags},
+                         d.payload, code, reason, code == errc::poisoned ? entry_.crash_count.load() : 0U);
   if (sent != errc::ok) log_line(name_, "could not report the dead letter: " + std::string(to_string(sent)));
 }
 

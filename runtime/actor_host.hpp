@@ -88,4 +88,15 @@ struct dead_letter_record {
   }
 };
 
+// A message for `actor` (slot entry `entry`) that will never be handled:
+// counted in the entry's dead letters, its asker (an ask) answered `code`
+// with `reason`, and reported to the supervisor, which keeps it for
+// dead_letters() with the reason `CODE: reason`. `attempts` as in
+// dead_letter_record. From an actor's process, or from the supervisor's own
+// (a node's gateway, for a message from another node that came after its
+// target ended for good). Returns how the report's write went.
+errc report_dead_letter(process& p, slot_entry& entry, const std::string& actor, std::uint32_t sender,
+                        const message_header& head, std::span<const std::byte> payload, errc code,
+                        const std::string& reason, std::uint32_t attempts);
+
 }  // namespace procactor::detail

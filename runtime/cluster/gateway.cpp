@@ -7,6 +7,7 @@
 #include <cstring>
 #include <thread>
 
+#include "actor_host.hpp"
 #include "arena.hpp"
 #include "envelope.hpp"
 #include "process.hpp"
@@ -53,6 +54,7 @@ gateway::gateway(mpi_link& link, std::vector<int> node_of_slot, const std::vecto
       link_(link),
       node_of_slot_(std::move(node_of_slot)),
       digest_(digest_of(names)),
+      names_(names),
       hooks_(std::move(hooks)) {
   for (std::uint32_t slot = 1; slot < node_of_slot_.size(); ++slot) {
     if (node_of_slot_[slot] == link_.rank()) continue;
@@ -182,19 +184,58 @@ bool gateway::ship(outbound& out) {
   return did;
 }
 
+void gateway::name_nodes(std::vector<std::string> names) { node_names_ = std::move(names); }
+
+std::string gateway::node_name(int rank) const {
+  return rank >= 0 && static_cast<std::size_t>(rank) < node_names_.size() ? node_names_[rank]
+                                                                          : "number " + std::to_string(rank);
+}
+
+std::string gateway::slot_name(std::uint32_t slot) const {
+  if (slot == 0) return "supervisor";
+  return slot < names_.size() ? names_[slot] : "slot " + std::to_string(slot);
+}
+
+// A message for a local actor that will never be handled: a dead letter of
+// that actor's, as one that ended with it queued makes (counted, kept by
+// this node's supervisor, an ask answered at once). Said once per actor;
+// its dead letters count the rest.
+void gateway::lost(int peer, const frame_header& header, std::span<const std::byte> payload, errc code,
+                   const std::string& why) {
+  ++counters_.dead_letters;
+  const std::string target = slot_name(header.target);
+  const std::string from = slot_name(header.sender) + " on node " + node_name(peer);
+  if ((header.flags & detail::flag_system) != 0) {
+    detail::log_line("gateway", "a system message from " + from + " for " + target + " was dropped: " + why);
+    return;
+  }
+  if (said_lost_.insert(header.target).second) {
+    detail::log_line(target, "messages from other nodes for it become dead letters: " + why + " (the first from " +
+                                 from + "; its dead letters count them)");
+  }
+  detail::slot_entry& entry = shm().slot(header.target);
+  const errc reported = detail::report_dead_letter(*detail::process::current(), entry, target, header.sender,
+                                                   {header.type, header.correlation, header.flags}, payload, code,
+                                                   why + " (a message from " + from + ")", 0);
+  if (reported != errc::ok) {
+    detail::log_line("gateway",
+                     "could not report a dead letter of " + target + ": " + std::string(to_string(reported)));
+  }
+}
+
 bool gateway::deliver(int peer, const frame_header& header, std::span<const std::byte> payload) {
   const detail::arena& a = shm();
-  const auto dead_letter = [&](const std::string& why) {
+  const auto dropped = [&](const std::string& why) {
     ++counters_.dead_letters;
     if (counters_.dead_letters <= 10) {
-      detail::log_line("gateway", "a message from node " + std::to_string(peer) + " for slot " +
-                                      std::to_string(header.target) + " was dropped: " + why);
+      detail::log_line("gateway", "a message from " + slot_name(header.sender) + " on node " + node_name(peer) +
+                                      " for slot " + std::to_string(header.target) + " was dropped: " + why);
     }
     return true;
   };
   if (header.target == 0 || header.target >= node_of_slot_.size() || header.sender >= node_of_slot_.size() ||
       node_of_slot_[header.target] != link_.rank()) {
-    return dead_letter("that slot does not run on this node");
+    return dropped("that slot does not run on this node");
   }
   // The nodes declare their slot tables at their own pace: a frame can
   // come before this node has declared its target (whose entry has no
@@ -202,12 +243,13 @@ bool gateway::deliver(int peer, const frame_header& header, std::span<const std:
   // until the whole table is here; once the run is over on this node, a
   // table it never completed (a stop during start-up) will not be.
   if (a.header()->slot_count.load(std::memory_order_acquire) < node_of_slot_.size()) {
-    return finishing_run_ ? dead_letter("this node stopped before it declared every actor") : false;
+    return finishing_run_ ? dropped("this node stopped before it declared every actor") : false;
   }
   const detail::slot_entry& e = a.slot(header.target);
   const bool inbox = header.channel == channel_reply_inbox;
   if (!inbox && detail::is_terminal(static_cast<detail::slot_state>(e.state.load(std::memory_order_acquire)))) {
-    return dead_letter("the actor is gone for good");
+    lost(peer, header, payload, errc::no_such_actor, slot_name(header.target) + " has ended for good");
+    return true;
   }
   const detail::message_header head{header.type, header.correlation, header.flags};
   detail::send_deadline never;  // a full lane is tried again later
@@ -218,7 +260,13 @@ bool gateway::deliver(int peer, const frame_header& header, std::span<const std:
           ? detail::process::current()->write(header.target, inbox, head, payload, std::nullopt)
           : as_sender(header.sender).write(header.target, inbox, inbox ? e.inbox : e.mailbox, head, payload, never);
   if (result == errc::full) return false;
-  if (result != errc::ok) return dead_letter(std::string(to_string(result)));
+  if (result != errc::ok) {
+    if (inbox) return dropped("a reply that could not be written: " + std::string(to_string(result)));
+    lost(peer, header, payload, result,
+         result == errc::closed ? slot_name(header.target) + " is closed"
+                                : "it could not be written into " + slot_name(header.target) + "'s mailbox");
+    return true;
+  }
   if (!inbox && header.sender != 0 && header.target < balanced_.size() && balanced_[header.target]) {
     wrote(header.sender, header.target);
   }
@@ -392,6 +440,14 @@ bool gateway::report_finished() {
     if (holds_from(*it)) {
       ++it;
       continue;
+    }
+    // Gone for good on its node, so here too: a send to it now fails at
+    // once (no_such_actor), as one to a local actor that ended does,
+    // rather than cross to be dropped there, and an ask waiting for it ends.
+    const detail::arena& a = shm();
+    if (*it != 0 && *it < a.header()->slot_count.load(std::memory_order_acquire) && *it < node_of_slot_.size() &&
+        node_of_slot_[*it] != link_.rank()) {
+      a.slot(*it).state.store(static_cast<std::uint32_t>(detail::slot_state::exited), std::memory_order_release);
     }
     if (hooks_.remote_finished) hooks_.remote_finished(*it);
     it = finished_in_.erase(it);

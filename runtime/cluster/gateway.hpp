@@ -24,6 +24,13 @@
 //   node (local_finished) once nothing it sent is left in a remote slot
 //   here; that frame travels behind its data, and a node reports the
 //   instance finished (hooks::remote_finished) only after writing all of it.
+//   It also marks that remote slot ended (exited) here: a send to it then
+//   fails at once with no_such_actor, as one to a local actor gone for
+//   good does.
+// * A frame for a local actor gone for good (sent before its end was
+//   known there), or that its mailbox refuses, is a dead letter of that
+//   actor's on this node: counted, kept by this node's supervisor, and an
+//   ask among them answered no_such_actor at once.
 // * Loads for least_loaded routes: for a target in `balanced` (see
 //   balance()), a record carried to its node stays counted in the proxy
 //   lane's remote_outstanding until that node reports the target has
@@ -87,7 +94,7 @@ struct gateway_counters {
   std::uint64_t frames_out = 0;
   std::uint64_t frames_in = 0;
   std::uint64_t held_in = 0;       // frames that found their lane full (or the table incomplete) and waited here
-  std::uint64_t dead_letters = 0;  // frames for a local actor gone for good
+  std::uint64_t dead_letters = 0;  // frames dropped: dead letters of a local actor gone for good, or undeliverable
 };
 
 class gateway {
@@ -104,6 +111,8 @@ class gateway {
   // whose loads the nodes report to each other (by slot, every node the
   // same).
   void balance(std::vector<bool> balanced);
+  // Before run(): each rank's node name, for what the gateway says.
+  void name_nodes(std::vector<std::string> names);
 
   // From any thread.
   void local_finished(std::uint32_t slot);
@@ -146,6 +155,10 @@ class gateway {
   // Writes a frame into its local mailbox: false when its lane is full, or
   // this node's slot table is not complete yet.
   bool deliver(int peer, const frame_header& header, std::span<const std::byte> payload);
+  void lost(int peer, const frame_header& header, std::span<const std::byte> payload, errc code,
+            const std::string& why);
+  [[nodiscard]] std::string node_name(int rank) const;
+  [[nodiscard]] std::string slot_name(std::uint32_t slot) const;
   bool retry_held();
   bool announce_finished();
   bool report_finished();
@@ -166,6 +179,9 @@ class gateway {
   mpi_link& link_;
   std::vector<int> node_of_slot_;
   std::uint64_t digest_;
+  std::vector<std::string> names_;               // the slot table's
+  std::vector<std::string> node_names_;          // by rank, when name_nodes() gave them
+  std::unordered_set<std::uint32_t> said_lost_;  // the local actors whose lost messages were said
   gateway_hooks hooks_;
   gateway_counters counters_;
   std::vector<outbound> outbound_;

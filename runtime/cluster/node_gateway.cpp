@@ -47,6 +47,7 @@ void run_node_gateway(node_gateway_setup& setup) {
   if (setup.spin) idle.spin = std::chrono::microseconds::max();
   gateway g(link, std::move(setup.node_of_slot), setup.names, std::move(hooks), idle);
   g.balance(std::move(setup.balanced));
+  g.name_nodes(std::move(setup.node_names));
   running_gateway handle(g);
   setup.running(&handle);
   try {

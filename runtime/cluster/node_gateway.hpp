@@ -30,6 +30,7 @@ struct node_gateway_setup {
   std::size_t node = 0;   // this node's number in [cluster]: its MPI rank
   std::size_t nodes = 0;  // how many the graph places on: the job's size
   std::string node_name;
+  std::vector<std::string> node_names;  // every node's, by number
   // The slot table (gateway.hpp): the node of each slot, its name, and
   // whether it is the target of a least_loaded route.
   std::vector<int> node_of_slot;

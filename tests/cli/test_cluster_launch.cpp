@@ -163,7 +163,7 @@ struct two_node_launch {
       : file(std::move(graph_file)),
         launch(box.start({"launch", file.string()}, {.cwd = {}, .new_session = true})),
         guard(file) {
-    const std::string ready = " " + std::to_string(each) + " actors ready in ";
+    const std::string ready = " " + std::to_string(each) + (each == 1 ? " actor" : " actors") + " ready in ";
     launch->wait_for_output("procactor@n0 |" + ready, 120s);
     launch->wait_for_output("procactor@n1 |" + ready, 120s);
     on_n0 = running_instances(box, graph + "-n0", each);
@@ -454,6 +454,87 @@ TEST_CASE("a relay killed with kill -9 on the other node is restarted there and 
   }
   check_run_left_nothing(run.launch->pid());
   check_nodes_left_nothing(box, "relay-two-nodes", run.file, actors);
+}
+
+// An actor on another node that has ended for good is gone for good on
+// every node: a question to it fails at once, as on one host (no_such_actor,
+// or actor_died for the one it had in hand). Before, its node dropped the
+// questions that reached it, and each waited out its timeout.
+TEST_CASE("questions to an actor on the other node that has ended for good fail at once and none waits its timeout" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const two_node_launch run(box, box.copy_graph("gone_ask_two_nodes.toml"), "gone-ask-two-nodes", 1);
+  REQUIRE(run.on_n1.contains("replier.0"));
+  REQUIRE(::kill(run.on_n1.at("replier.0"), SIGKILL) == 0);
+  // Three failures in a row end the asking (each would take 60 s, the
+  // questions' timeout, if it waited it out).
+  run.launch->wait_for_output("asker.0 | asked replier.0 1000000 questions of 64 bytes: ", 240s);
+  const int code = run.launch->wait(240s);
+  const std::string out = run.launch->out();
+  MESSAGE("the launch exited with code " << code);
+  std::vector<std::string> failures;
+  for (const auto& line : lines_of(out)) {
+    if (line.starts_with("asker.0 | question ") && line.find(" to replier.0 failed: ") != std::string::npos) {
+      failures.push_back(line);
+    }
+  }
+  CHECK_MESSAGE(failures.size() == 3, out);
+  for (const auto& line : failures) {
+    CHECK_MESSAGE(line.find("timeout") == std::string::npos, line);
+    CHECK_MESSAGE((line.find(": no such actor") != std::string::npos || line.find(": actor died") != std::string::npos),
+                  line);
+  }
+  check_nothing_dropped(run.launch->err());
+  check_run_left_nothing(run.launch->pid());
+  check_nodes_left_nothing(box, "gone-ask-two-nodes", run.file, run.actors());
+}
+
+// An emit to an actor on another node that has ended for good fails with
+// no_such_actor, as on one host: here the source then fails, its restarts
+// give up and the run fails. What was already on its way there becomes the
+// actor's dead letters on its node. Before, the emits went on, that node
+// dropped them (saying so for the first ten only) and the run exited 0.
+TEST_CASE("an emit to an actor on the other node that has ended for good fails as on one host and nothing is dropped" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const two_node_launch run(box, box.copy_graph("gone_emit_two_nodes.toml"), "gone-emit-two-nodes", 2);
+  REQUIRE(run.on_n1.contains("relay.0"));
+  REQUIRE(::kill(run.on_n1.at("relay.0"), SIGKILL) == 0);
+  const int code = run.launch->wait(240s);
+  const std::string out = run.launch->out();
+  const std::string err = run.launch->err();
+  CHECK_MESSAGE(code == 1, out, err);
+  CHECK_MESSAGE((out + err).find("send to relay.0 failed: no such actor") != std::string::npos, out, err);
+  CHECK_MESSAGE(out.find("procactor | run gone-emit-two-nodes failed after ") != std::string::npos, out);
+  CHECK_MESSAGE(out.find("node n0: [supervisor] gave up") != std::string::npos, out);
+  check_nothing_dropped(err);
+  check_run_left_nothing(run.launch->pid());
+  check_nodes_left_nothing(box, "gone-emit-two-nodes", run.file, run.actors());
+}
+
+// A node ended by SIGTERM (how mpirun ends a job) tells the others that it
+// fails before it stops its actors: they stop at once and fail too. Before,
+// they took the end of its actors for the end of their input: they drained,
+// ran on_stop (a sink's partial total, as if final) and recorded that the
+// graph finished, exit code 0.
+TEST_CASE("a node ended by SIGTERM fails the other node too which does not take it for the end of its input" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const two_node_launch run(box, box.copy_graph("endless_two_nodes.toml"), "endless-two-nodes", 2);
+  const pid_t n0 = node_supervisor(box, "endless-two-nodes", "n0");
+  REQUIRE(n0 > 0);
+  REQUIRE(::kill(n0, SIGTERM) == 0);
+  const int code = run.launch->wait(120s);
+  CHECK_MESSAGE(code == 1, run.launch->out(), run.launch->err());
+  const fs::path n1 = box.runs_root() / "endless-two-nodes-n1";
+  REQUIRE(eventually([&] { return fs::exists(n1 / "exit"); }, 60s));
+  CHECK(read_whole(n1 / "exit") == "1\n");
+  const std::string log = read_whole(n1 / "run.log");
+  CHECK_MESSAGE(log.find(" | stopping now: ") != std::string::npos, log);
+  CHECK_MESSAGE(log.find(" finished in ") == std::string::npos, log);
+  CHECK_MESSAGE(log.find("sink.0 | total: ") == std::string::npos, log);
+  check_run_left_nothing(run.launch->pid());
+  check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());
 }
 
 TEST_CASE("Ctrl-C stops a graph on two nodes in order and leaves nothing behind" * doctest::timeout(590)) {

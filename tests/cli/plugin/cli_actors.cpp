@@ -194,10 +194,9 @@ std::size_t first_wrong(std::int64_t n, const std::string& bytes) {
 class Asker : public procactor::Actor<Asker> {
  public:
   static std::vector<procactor::ParamSpec> parameters() {
-    return {{"target", ParamKind::string, true},
-            {"count", ParamKind::integer, false},
-            {"size", ParamKind::integer, false},
-            {"timeout_s", ParamKind::integer, false}};
+    return {{"target", ParamKind::string, true},        {"count", ParamKind::integer, false},
+            {"size", ParamKind::integer, false},        {"timeout_s", ParamKind::integer, false},
+            {"interval_ms", ParamKind::integer, false}, {"give_up_after", ParamKind::integer, false}};
   }
   void run() override {
     const std::string target_name = params().get<std::string>("target") + "." + std::to_string(replica());
@@ -209,8 +208,15 @@ class Asker : public procactor::Actor<Asker> {
       std::cout << "no actor " << target_name << std::endl;
       return;
     }
+    // A pause between questions, and how many failures in a row end the
+    // asking (0: none do).
+    const auto interval = std::chrono::milliseconds(params().get_or<std::int64_t>("interval_ms", 0));
+    const std::int64_t give_up_after = params().get_or<std::int64_t>("give_up_after", 0);
     std::int64_t good = 0;
-    for (std::int64_t n = 1; n <= count && !stopping(); ++n) {
+    std::int64_t failed_in_a_row = 0;
+    for (std::int64_t n = 1; n <= count && !stopping() && (give_up_after == 0 || failed_in_a_row < give_up_after);
+         ++n) {
+      if (n > 1 && interval.count() > 0) std::this_thread::sleep_for(interval);
       try {
         const Answer answer = target.ask<Answer>(Question{n, pattern(n, size)}, timeout).get();
         const std::size_t wrong = first_wrong(~n, answer.bytes);
@@ -221,7 +227,9 @@ class Asker : public procactor::Actor<Asker> {
           continue;
         }
         ++good;
+        failed_in_a_row = 0;
       } catch (const std::exception& e) {
+        ++failed_in_a_row;
         std::cout << "question " << n << " to " << target_name << " failed: " << e.what() << std::endl;
       }
     }
