@@ -570,9 +570,25 @@ void supervisor::request_stop(slot_id slot, stop_reason reason, bool drain, stea
   }
 }
 
+// An incarnation is being started: start() has set the slot `starting`
+// and not yet recorded the new process's pid, which may already run and
+// answer (it publishes its own pid in the slot first thing). Waits, with
+// mutex_ held by `lock`, until the start is done (or has failed), so that a
+// signal or a restart asked meanwhile reaches that process instead of
+// being dropped; start_wait at most.
+void supervisor::await_start(std::unique_lock<std::mutex>& lock, slot_id slot) {
+  const child& c = children_[slot];
+  const auto starting = [&] {
+    const auto state = static_cast<slot_state>(process_->shm().slot(slot).state.load(std::memory_order_acquire));
+    return !c.remote && c.pid <= 0 && (state == slot_state::starting || state == slot_state::running);
+  };
+  changed_.wait_for(lock, start_wait, [&] { return !starting(); });
+}
+
 void supervisor::restart(slot_id slot, const RestartOptions& options) {
-  std::lock_guard guard(mutex_);
+  std::unique_lock lock(mutex_);
   if (slot == 0 || slot >= child_count_.load()) throw error(errc::no_such_actor, "no such actor");
+  await_start(lock, slot);
   child& c = children_[slot];
   // Already on its way to a restart (its own, or its group's), or gone for good.
   if (c.pid <= 0 || c.in_group_restart) return;
@@ -612,8 +628,9 @@ void supervisor::capture_output(std::function<void(const OutputLine&)> callback)
 void supervisor::signal(slot_id slot, int sig) {
   // kill() would refuse it (EINVAL), and the caller hear nothing of it.
   if (sig <= 0 || sig >= NSIG) throw error(errc::invalid_argument, "no signal " + std::to_string(sig));
-  std::lock_guard guard(mutex_);
+  std::unique_lock lock(mutex_);
   if (slot == 0 || slot >= child_count_.load()) throw error(errc::no_such_actor, "no such actor");
+  await_start(lock, slot);
   if (children_[slot].pid > 0 && ::kill(children_[slot].pid, sig) == 0) children_[slot].signalled = sig;
 }
 

@@ -38,6 +38,9 @@ namespace procactor::detail {
 // timeout of 0, and keep an actor that ignores SIGTERM for 100 years at
 // milliseconds::max().
 inline constexpr std::chrono::seconds term_grace{2};
+// How long Runtime::signal and restart wait for an incarnation being
+// started to be recorded (supervisor::await_start).
+inline constexpr std::chrono::seconds start_wait{10};
 
 class supervisor {
  public:
@@ -174,6 +177,7 @@ class supervisor {
   std::size_t position_in_group(const member& m) const;
   void reset_history(std::uint32_t group);
   void set_state(slot_id slot, slot_state state);
+  void await_start(std::unique_lock<std::mutex>& lock, slot_id slot);
   void emit(ActorEvent event);
   bool take_system_message(const delivery& d);
   // Adds a dead letter, letting the oldest go past Options::dead_letters_kept

@@ -141,6 +141,7 @@ void supervisor::start(slot_id slot) {
     e.pid.store(pid, std::memory_order_release);
     e.incarnation.fetch_add(1);
     record_actor_pid(slot, pid);
+    changed_.notify_all();  // a signal or a restart waiting for this start (await_start)
   }
   emit({ActorEvent::Kind::started, c.name, pid, c.type, {}});
 }
