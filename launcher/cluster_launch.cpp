@@ -83,13 +83,20 @@ std::vector<seen_process> children_of(pid_t pid) {
   return children;
 }
 
+// The inode of the pipe `fd` is an end of; 0 when it is none.
+ino_t pipe_inode(int fd) {
+  struct stat pipe_stat {};
+  if (fd < 0 || ::fstat(fd, &pipe_stat) != 0 || !S_ISFIFO(pipe_stat.st_mode)) return 0;
+  return pipe_stat.st_ino;
+}
+
 // The processes, other than this one, that hold an end of the pipe `fd`
 // is an end of: what mpirun started inherits its output pipes, and keeps
 // them when mpirun is gone (it is then no longer mpirun's child).
 std::vector<seen_process> pipe_holders(int fd) {
-  struct stat pipe_stat {};
-  if (fd < 0 || ::fstat(fd, &pipe_stat) != 0 || !S_ISFIFO(pipe_stat.st_mode)) return {};
-  const std::string link = "pipe:[" + std::to_string(pipe_stat.st_ino) + "]";
+  const ino_t inode = pipe_inode(fd);
+  if (inode == 0) return {};
+  const std::string link = "pipe:[" + std::to_string(inode) + "]";
   const pid_t self = ::getpid();
   std::vector<seen_process> holders;
   std::error_code ec;
@@ -173,8 +180,11 @@ void remove_mpi_session(const std::filesystem::path& base, pid_t mpirun) {
 // 4.1.4 left its directory (contact.txt, hwloc.sm, PMIx's stores) in 6 of
 // 8 such ends: the shell waits for mpirun to end (gone, or a zombie) and
 // removes it, and the top directory above it once empty (rmdir fails,
-// harmlessly, while another job's is there). It holds nothing of the
-// launch's but the pipe.
+// harmlessly, while another job's is there). Then it gives what mpirun
+// started 5 s to end, and kills what still holds mpirun's output pipes (the
+// launch's, by inode, as end_what_job_left finds them): a remote shell that
+// hangs (Open MPI does not end one), and what it started. It holds nothing
+// of the launch's but the pipe.
 class session_sweeper {
  public:
   session_sweeper() = default;
@@ -187,7 +197,8 @@ class session_sweeper {
 
   // False when no shell could be started: the launch still removes the
   // directory itself when it sees mpirun end.
-  bool start(const std::filesystem::path& base, pid_t mpirun) {
+  // `outputs`: the inodes of mpirun's standard output and error pipes.
+  bool start(const std::filesystem::path& base, pid_t mpirun, std::array<ino_t, 2> outputs) {
     int ends[2];
     if (::pipe2(ends, O_CLOEXEC) != 0) return false;
     static const char script[] =
@@ -200,12 +211,29 @@ class session_sweeper {
         "  rm -rf -- \"$top/pid.$2\"\n"
         "  rmdir -- \"$top\" 2>/dev/null\n"
         "done\n"
+        "out=$4 err=$5\n"
+        "[ -n \"$out\" ] || exit 0\n"
+        "holders() { find /proc/[0-9]*/fd -maxdepth 1 \\( -lname \"pipe:?$out?\" -o -lname \"pipe:?$err?\" \\) "
+        "2>/dev/null | cut -d/ -f3 | sort -u; }\n"
+        "n=0\n"
+        "while [ $n -lt 50 ] && [ -n \"$(holders)\" ]; do sleep 0.1; n=$((n + 1)); done\n"
+        "for p in $(holders); do kill -9 \"$p\" 2>/dev/null; done\n"
         "exit 0\n";
     const std::string base_text = base.string();
     const std::string pid_text = std::to_string(mpirun);
     const std::string uid_text = std::to_string(::geteuid());
-    const char* argv[] = {"/bin/sh", "-c", script, "procactor-mpi-sweep", base_text.c_str(), pid_text.c_str(),
-                          uid_text.c_str(), nullptr};
+    const std::string out_text = outputs[0] != 0 ? std::to_string(outputs[0]) : "";
+    const std::string err_text = outputs[1] != 0 ? std::to_string(outputs[1]) : out_text;
+    const char* argv[] = {"/bin/sh",
+                          "-c",
+                          script,
+                          "procactor-mpi-sweep",
+                          base_text.c_str(),
+                          pid_text.c_str(),
+                          uid_text.c_str(),
+                          out_text.c_str(),
+                          err_text.c_str(),
+                          nullptr};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, ends[0], STDIN_FILENO);
@@ -483,7 +511,9 @@ class cluster_launch {
     ::close(in[0]);
     ::close(out[1]);
     ::close(err[1]);
-    if (job_name_ == "mpirun") (void)sweeper_.start(mpi_session_base(graph_.cluster->mpi_args), job_);
+    if (job_name_ == "mpirun") {
+      (void)sweeper_.start(mpi_session_base(graph_.cluster->mpi_args), job_, {pipe_inode(out[0]), pipe_inode(err[0])});
+    }
     to_job_ = in[1];
     ::fcntl(to_job_, F_SETFL, O_NONBLOCK);
     streams_[0].fd = out[0];
@@ -571,7 +601,7 @@ class cluster_launch {
             held_stop_ = true;
             say("interrupted: the graph stops on every node once all have started (again to force)");
           } else if (job_signalled_ == 0) {
-            end_job("stopping now before every node has started (not ready: " + unready_nodes() + ")");
+            end_job("stopping now before every node has started (not ready: " + unready_nodes() + ")", true);
           }
           continue;
         }
@@ -660,8 +690,11 @@ class cluster_launch {
 
   // The first step of escalate(), taken for `why`: SIGTERM to mpirun or
   // srun (continued, should it be stopped), SIGKILL kill_grace later.
-  void end_job(const std::string& why) {
-    say(why + ": ending the MPI job (Ctrl-C again to kill it)");
+  // `by_ctrl_c`: a Ctrl-C asked it, and a third kills the job (escalate);
+  // the hint is not given where no Ctrl-C was pressed (start_timeout, a
+  // `procactor stop`, a detached run).
+  void end_job(const std::string& why, bool by_ctrl_c = false) {
+    say(why + ": ending the MPI job" + (by_ctrl_c ? " (Ctrl-C again to kill it)" : ""));
     if (node_failure_.empty()) node_failure_ = why;
     job_children_ = children_of(job_);
     ::kill(job_, SIGTERM);

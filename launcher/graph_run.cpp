@@ -822,9 +822,11 @@ void graph_run::write_final_status(Runtime& rt) {
     const std::string status = control(rt, request);
     record_final_status(run_, status);
     // What `inspect` of the ended run shows: the last exits and the dead
-    // letters, which the run's last line points to. Not on a node of a
-    // multi-node run: `inspect` reaches its nodes only while they live.
-    if (!node_) record_final_inspect(run_, json_text(inspect_json(rt, graph_, run_.name, instance_refs())));
+    // letters, which the run's last line points to; on a node of a
+    // multi-node run, its own run's (RUN-NODE, on its host), which its
+    // last line names. (`inspect RUN` on the launching host reaches the
+    // nodes only while they live.)
+    record_final_inspect(run_, json_text(inspect_json(rt, graph_, run_.name, instance_refs())));
     // The launching host of a multi-node run keeps the run's whole table,
     // and names on the run's last line why this node failed, when it did
     // of its own accord (not because the job was ended for another node).

@@ -508,6 +508,12 @@ TEST_CASE("an emit to an actor on the other node that has ended for good fails a
   CHECK_MESSAGE(out.find("procactor | run gone-emit-two-nodes failed after ") != std::string::npos, out);
   CHECK_MESSAGE(out.find("node n0: [supervisor] gave up") != std::string::npos, out);
   check_nothing_dropped(err);
+  // What n1's last line points to (`procactor inspect gone-emit-two-nodes-n1
+  // ACTOR` shows the dead letters) is there after the end too.
+  const result inspected = box.procactor({"inspect", "gone-emit-two-nodes-n1", "relay.0"});
+  CHECK_MESSAGE(inspected.exit_code == 3, inspected.out, inspected.err);
+  CHECK_MESSAGE(inspected.out.find("(as it was when run gone-emit-two-nodes-n1 ended)") != std::string::npos,
+                inspected.out, inspected.err);
   check_run_left_nothing(run.launch->pid());
   check_nodes_left_nothing(box, "gone-emit-two-nodes", run.file, run.actors());
 }
@@ -1194,11 +1200,29 @@ TEST_CASE("a node that never becomes ready ends the launch at start_timeout with
            "procactor | waiting for " + nodes_named + " to start (",
            "; the run ends if not every node is ready within start_timeout, 8s)\n",
            "procactor | " + nodes_named + " not ready ",
-           " after the launch (start_timeout in [cluster] is 8s): ending the MPI job (Ctrl-C again to kill it)\n",
+           " after the launch (start_timeout in [cluster] is 8s): ending the MPI job\n",
            "procactor | mpirun left sleep (pid ", "), which it had started, running: killed\n",
            "procactor | mpirun exited with status ", "procactor | run endless-two-nodes failed after "}) {
     CHECK_MESSAGE(out.find(line) != std::string::npos, line, "\n", out, launch->err());
   }
+  check_silent_host_left_nothing(box, *launch, file);
+}
+
+// The launch killed (kill -9) before every node is ready: mpirun ends
+// with it (SIGTERM on its parent's death), and the shell that sweeps
+// mpirun's session directory also kills what mpirun left holding its
+// output, the remote shell that hangs and what that started; they ran on
+// for good, orphans.
+TEST_CASE("a launch killed before the nodes are ready leaves no remote shell running" * doctest::timeout(290)) {
+  sandbox box;
+  const fs::path file = silent_host_graph(box, "1h");
+  auto launch = box.start({"launch", file.string()}, {.cwd = {}, .new_session = true});
+  const mpirun_guard guard(file);
+  const std::string agent = (box.dir() / "silent_ssh.sh").string();
+  // Both the remote shell and what it started.
+  REQUIRE(eventually([&] { return processes_with_cmdline(agent).size() >= 2 || launch->poll().has_value(); }, 120s));
+  launch->signal(SIGKILL);
+  (void)launch->wait(60s);
   check_silent_host_left_nothing(box, *launch, file);
 }
 
@@ -1214,6 +1238,7 @@ TEST_CASE("a stop now before the nodes are ready ends the MPI job at once and no
   // mpirun is started once the launch has set up its signals.
   REQUIRE(eventually([&] { return !mpirun_of(file).empty() || launch->poll().has_value(); }, 120s));
   std::string why;
+  std::string hint;  // only where a Ctrl-C was pressed
   SUBCASE("a second Ctrl-C") {
     launch->signal(SIGINT);
     launch->wait_for_output(
@@ -1222,6 +1247,7 @@ TEST_CASE("a stop now before the nodes are ready ends the MPI job at once and no
         120s);
     launch->signal(SIGINT);
     why = "stopping now before every node has started";
+    hint = " (Ctrl-C again to kill it)";
   }
   SUBCASE("procactor stop --timeout 0") {
     const result stop = box.procactor({"stop", "endless-two-nodes", "--timeout", "0s"}, 120s);
@@ -1232,7 +1258,8 @@ TEST_CASE("a stop now before the nodes are ready ends the MPI job at once and no
   const std::string out = launch->out();
   CHECK_MESSAGE(out.find("procactor | " + why +
                          " (not ready: nodes n0 (host localhost), n1 (host silent-host)): "
-                         "ending the MPI job (Ctrl-C again to kill it)\n") != std::string::npos,
+                         "ending the MPI job" +
+                         hint + "\n") != std::string::npos,
                 out, launch->err());
   CHECK_MESSAGE(out.find("procactor | run endless-two-nodes failed after ") != std::string::npos, out);
   check_silent_host_left_nothing(box, *launch, file);
