@@ -180,9 +180,9 @@ std::optional<Message> actor_host::recv(std::optional<steady::duration> timeout)
 
 errc report_dead_letter(process& p, slot_entry& entry, const std::string& actor, std::uint32_t sender,
                         const message_header& head, std::span<const std::byte> payload, errc code,
-                        const std::string& reason, std::uint32_t attempts) {
+                        const std::string& reason, std::uint32_t attempts, std::optional<send_deadline> wait) {
   entry.dead_letters.fetch_add(1, std::memory_order_relaxed);
-  if ((head.flags & flag_ask) != 0) p.reply(sender, head.correlation, code, std::as_bytes(std::span(reason)));
+  if ((head.flags & flag_ask) != 0) p.reply(sender, head.correlation, code, std::as_bytes(std::span(reason)), 0, wait);
   dead_letter_record record{actor,
                             head.type,
                             std::string(to_string(code)) + ": " + reason,
@@ -191,7 +191,8 @@ errc report_dead_letter(process& p, slot_entry& entry, const std::string& actor,
                             attempts};
   encoder local;  // not the thread's: the payload may be what it holds
   auto bytes = local.encode(record);
-  return p.write(supervisor_slot, true, {dead_letter_type, 0, flag_system}, bytes, steady::now() + p.send_timeout);
+  return p.write(supervisor_slot, true, {dead_letter_type, 0, flag_system}, bytes,
+                 wait.value_or(send_deadline(steady::now() + p.send_timeout)));
 }
 
 void actor_host::dead_letter(const delivery& d, errc code, const std::string& reason) {

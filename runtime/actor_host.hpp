@@ -94,9 +94,13 @@ struct dead_letter_record {
 // dead_letters() with the reason `CODE: reason`. `attempts` as in
 // dead_letter_record. From an actor's process, or from the supervisor's own
 // (a node's gateway, for a message from another node that came after its
-// target ended for good). Returns how the report's write went.
+// target ended for good). `wait`: how long a full inbox (the asker's, the
+// supervisor's) may hold either write; by default as long as any send
+// may; the gateway, which drains a remote asker's inbox itself, waits not
+// at all. Returns how the report's write went.
 errc report_dead_letter(process& p, slot_entry& entry, const std::string& actor, std::uint32_t sender,
                         const message_header& head, std::span<const std::byte> payload, errc code,
-                        const std::string& reason, std::uint32_t attempts);
+                        const std::string& reason, std::uint32_t attempts,
+                        std::optional<send_deadline> wait = std::nullopt);
 
 }  // namespace procactor::detail

@@ -130,13 +130,13 @@ thread_local bool t_reply_woke_asker __attribute__((tls_model("initial-exec"))) 
 
 bool reply_woke_asker() noexcept { return std::exchange(t_reply_woke_asker, false); }
 
-void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes,
-                    type_id type) {
+void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes, type_id type,
+                    std::optional<send_deadline> wait) {
   message_header header{code == errc::ok ? type : 0, correlation,
                         flag_system | flag_reply | (static_cast<std::uint32_t>(code) << status_shift)};
   // A reply must not be lost to a momentarily full inbox, but an asker that
   // is gone for good must not hold this process either.
-  send_deadline deadline = send_deadline::after(send_timeout);
+  send_deadline deadline = wait.value_or(send_deadline::after(send_timeout));
   (void)take_woke_sleeper();
   errc result = write(asker, true, header, bytes, deadline);
   t_reply_woke_asker = take_woke_sleeper();
@@ -154,7 +154,8 @@ void process::reply(slot_id asker, std::uint64_t correlation, errc code, std::sp
                             describe_failure(result, bytes.size());
     header.type = 0;
     header.flags = flag_system | flag_reply | (static_cast<std::uint32_t>(result) << status_shift);
-    result = write(asker, true, header, std::as_bytes(std::span(why)), steady::now() + send_timeout);
+    result = write(asker, true, header, std::as_bytes(std::span(why)),
+                   wait ? deadline : send_deadline(steady::now() + send_timeout));
   }
   if (result != errc::ok && result != errc::no_such_actor) {
     log_line(std::to_string(::getpid()), "reply to slot " + std::to_string(asker) +

@@ -83,8 +83,11 @@ class process {
   errc write(slot_id target, bool to_inbox, const message_header& header, std::span<const std::byte> payload,
              send_deadline deadline);
   // `type`: the reply type id of an ok reply's value; 0 for an error.
-  void reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes,
-             type_id type = 0);
+  // `wait`: how long a full inbox may hold it (send_timeout unless given;
+  // a default send_deadline: not at all, the reply is then dropped, and
+  // said).
+  void reply(slot_id asker, std::uint64_t correlation, errc code, std::span<const std::byte> bytes, type_id type = 0,
+             std::optional<send_deadline> wait = std::nullopt);
   // False when this process's inbox offset in the slot table no longer
   // names the inbox it reads: replies cannot reach it.
   [[nodiscard]] bool inbox_intact() const noexcept;

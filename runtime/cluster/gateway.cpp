@@ -216,10 +216,13 @@ void gateway::lost(int peer, const frame_header& header, std::span<const std::by
   detail::slot_entry& entry = shm().slot(header.target);
   const errc reported = detail::report_dead_letter(*detail::process::current(), entry, target, header.sender,
                                                    {header.type, header.correlation, header.flags}, payload, code,
-                                                   why + " (a message from " + from + ")", 0);
-  if (reported != errc::ok) {
-    detail::log_line("gateway",
-                     "could not report a dead letter of " + target + ": " + std::string(to_string(reported)));
+                                                   why + " (a message from " + from + ")", 0, detail::send_deadline{});
+  // Counted in any case; kept for dead_letters() unless this node's
+  // supervisor is that far behind (never waited for: this thread carries
+  // MPI's progress, and a remote asker's replies).
+  if (reported != errc::ok && said_unkept_.insert(header.target).second) {
+    detail::log_line(target,
+                     "a dead letter from another node is counted but not kept: " + std::string(to_string(reported)));
   }
 }
 

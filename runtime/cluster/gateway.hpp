@@ -182,6 +182,7 @@ class gateway {
   std::vector<std::string> names_;               // the slot table's
   std::vector<std::string> node_names_;          // by rank, when name_nodes() gave them
   std::unordered_set<std::uint32_t> said_lost_;  // the local actors whose lost messages were said
+  std::unordered_set<std::uint32_t> said_unkept_;  // and those a dead letter of which was not kept
   gateway_hooks hooks_;
   gateway_counters counters_;
   std::vector<outbound> outbound_;
