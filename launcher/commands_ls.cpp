@@ -167,13 +167,6 @@ json json_of(const run_row& row) {
           {"dir", row.run.dir.string()}};
 }
 
-// Whether `event` is one as the run writes them: an object with a string
-// "kind" and a number "time_ms".
-bool is_event(const json& event) {
-  return event.is_object() && event.contains("kind") && event["kind"].is_string() && event.contains("time_ms") &&
-         event["time_ms"].is_number();
-}
-
 // A line of events.jsonl that is not an event (damaged, or written by
 // something else): said on standard error, quoted (its first 200 bytes,
 // safe for a terminal), and left out of what is printed, so that

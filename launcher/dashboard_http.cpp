@@ -237,8 +237,8 @@ struct dashboard_state {
     std::deque<std::string> fresh;
     std::uint64_t counted = 0;
     events_file->new_lines([&fresh, &counted](std::string&& line) {
-      // A line that is not JSON is skipped, not shown as an event.
-      if (!json::accept(line)) return;
+      // A line that is not an event is skipped, as `events` leaves it out.
+      if (!is_event(json::parse(line, nullptr, false))) return;
       ++counted;
       fresh.push_back(std::move(line));
       if (fresh.size() > events_kept) fresh.pop_front();

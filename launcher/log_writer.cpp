@@ -460,6 +460,11 @@ std::vector<std::string> log_follower::new_lines() {
   return lines;
 }
 
+bool is_event(const nlohmann::json& event) {
+  return event.is_object() && event.contains("kind") && event["kind"].is_string() && event.contains("time_ms") &&
+         event["time_ms"].is_number();
+}
+
 std::string event_json(const run_event& event) {
   const nlohmann::ordered_json line = {{"time_ms", epoch_ms(event.time)},
                                        {"time", local_timestamp(event.time)},

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "units.hpp"
 
 namespace procactor::launcher {
@@ -155,5 +157,9 @@ struct run_event {
   std::string detail;
 };
 [[nodiscard]] std::string event_json(const run_event& event);
+// Whether `event` is one as event_json writes them: an object with a
+// string "kind" and a number "time_ms" (a line of events.jsonl that is
+// not, damaged or written by something else, is left out by its readers).
+[[nodiscard]] bool is_event(const nlohmann::json& event);
 
 }  // namespace procactor::launcher

@@ -64,7 +64,6 @@ slot_plan plan_slots(const Graph& graph, int self) {
 // their way to node 0.
 constexpr std::string_view ask_prefix = "ask\n";
 constexpr std::string_view say_prefix = "say\n";
-constexpr std::string_view fail_prefix = node_fail_prefix;
 
 // The request a relayed line carries. A broken one is answered here, as
 // node `node`, when its number can be read, and yields nothing.
@@ -213,8 +212,8 @@ class gateway_thread {
           if (auto request = read_request(run_, text.substr(ask_prefix.size()), node)) worker_.post(std::move(*request));
         } else if (text == "force") {
           run_.remote_stop(true);
-        } else if (text.starts_with(fail_prefix)) {
-          run_.node_failed(text.substr(fail_prefix.size()));
+        } else if (text.starts_with(node_fail_prefix)) {
+          run_.node_failed(text.substr(node_fail_prefix.size()));
         } else if (text.starts_with("stop")) {
           long long ns = 0;
           const bool timed = std::sscanf(text.c_str(), "stop %lld", &ns) == 1 && ns >= 0;
