@@ -400,6 +400,13 @@ job_command srun_line(const Graph& graph, const std::filesystem::path& self, con
     return arg.starts_with("--mpi");
   });
   if (!chosen) line.emplace_back("--mpi=pmix");
+  // The nodes need the launching shell's PROCACTOR_* settings (its state
+  // directory, plugin path, ...). srun exports the whole environment unless
+  // told otherwise, and `sbatch --export=NONE` tells every step of its job
+  // otherwise, through SLURM_EXPORT_ENV: an --export of mpi_args decides.
+  const bool exporting =
+      std::any_of(args.begin(), args.end(), [](const std::string& arg) { return arg.starts_with("--export"); });
+  if (!exporting) line.emplace_back("--export=ALL");
   line.insert(line.end(), args.begin(), args.end());
   line.emplace_back("--multi-prog");
   line.push_back(programs.string());

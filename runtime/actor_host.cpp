@@ -67,7 +67,7 @@ bool actor_host::refresh_routes(bool first) {
       auto* bytes = process_.shm().at<std::byte>(offset, length);
       if (bytes == nullptr) throw error(errc::decode_failed, "the actor's routes lie outside the arena");
       for (auto& route : decode<std::vector<Route>>({bytes, static_cast<std::size_t>(length)})) {
-        routes.push_back({std::move(route), {}, 0});
+        routes.push_back({std::move(route), {}, 0, {}});
       }
     }
   } catch (const error& e) {
@@ -253,19 +253,65 @@ void actor_host::emit(type_id type, std::span<const std::byte> payload, const st
   for (std::size_t i = 0; i < routes_.size(); ++i) emit_on(i, type, payload, key);
 }
 
+bool actor_host::gone_for_good(slot_id target) const noexcept {
+  const slot_entry* e = process_.entry(target);
+  return e == nullptr || is_terminal(static_cast<slot_state>(e->state.load(std::memory_order_acquire)));
+}
+
+void actor_host::leave_out(route_state& r, slot_id target) {
+  std::erase(r.targets, target);
+  if (std::find(r.gone.begin(), r.gone.end(), target) != r.gone.end()) return;
+  r.gone.push_back(target);
+  log_line(name_, name_of(target) + " has ended for good: " +
+                      (r.targets.empty() ? "what this actor emits on that route becomes dead letters, as no target "
+                                           "of it is left"
+                                         : "what this actor emits on that route goes to its other targets"));
+}
+
+void actor_host::undeliverable(route_state& r, type_id type, std::span<const std::byte> payload) {
+  const slot_id target = r.gone[r.next++ % r.gone.size()];
+  slot_entry* e = process_.entry(target);
+  if (e == nullptr) return;  // a slot that was never one: nothing counts it
+  const errc sent =
+      report_dead_letter(process_, *e, name_of(target), process_.self(), {type, 0, 0}, payload, errc::no_such_actor,
+                         "emitted by " + name_ + " once every target of its route had ended for good", 0);
+  if (sent != errc::ok) log_line(name_, "could not report a dead letter: " + std::string(to_string(sent)));
+}
+
 // A send that finds its target closed while the routes changed (the target
 // was scaled away: set_routes, then close) goes to the route's targets as
-// they are now; on a broadcast, the closed target is left out.
+// they are now; on a broadcast, the closed target is left out. A target
+// that has ended for good (a temporary actor that crashed, one that
+// finished, or whose restarts ran out in a group that is not the root) is
+// left out of its route: the others take what it would have, and once none
+// is left what the route carries becomes dead letters. The sender goes on,
+// as an OTP supervisor's other children do when a temporary one dies.
 void actor_host::emit_on(std::size_t index, type_id type, std::span<const std::byte> payload,
                          const std::string_view* key) {
   static thread_local std::minstd_rand random(static_cast<unsigned>(::getpid()));
   auto rerouted = [&](const error& e) {
     return (e.code() == errc::closed || e.code() == errc::actor_died) && refresh_routes();
   };
+  slot_id tried = no_slot;
+  // The target `tried` has ended for good: left out (true), or the error
+  // is another's (false).
+  auto ended = [&](route_state& r, const error& e) {
+    const errc code = e.code();
+    if ((code != errc::no_such_actor && code != errc::actor_died && code != errc::closed) || tried == no_slot ||
+        !gone_for_good(tried)) {
+      return false;
+    }
+    leave_out(r, tried);
+    return true;
+  };
   for (;;) {
     if (index >= routes_.size()) return;  // the new routes have fewer
     route_state& r = routes_[index];
     if (r.targets.empty()) {
+      if (!r.gone.empty()) {
+        undeliverable(r, type, payload);
+        return;
+      }
       for (const auto& target : r.route.targets) {
         const slot_id slot = find(target);
         if (slot == no_slot) throw error(errc::no_such_actor, "route to unknown actor '" + target + "'");
@@ -279,18 +325,26 @@ void actor_host::emit_on(std::size_t index, type_id type, std::span<const std::b
     // With send_timeout here, a consumer more than 30 s behind made its
     // producer throw out of its loop and start again from the beginning.
     auto deliver = [&](slot_id target) {
+      tried = target;
       send(target, {type, payload, 0, 0}, longest_wait);
     };
     try {
       switch (r.route.policy) {
         case RoutePolicy::broadcast: {
           const std::vector<slot_id> targets = r.targets;  // a refresh replaces r
+          bool taken = false;
           for (slot_id target : targets) {
             try {
               deliver(target);
+              taken = true;
             } catch (const error& e) {
-              if (!rerouted(e)) throw;
+              if (rerouted(e)) continue;
+              if (!ended(routes_[index], e)) throw;
             }
+          }
+          // Every target has ended: the message reached none of them.
+          if (!taken && index < routes_.size() && routes_[index].targets.empty() && !routes_[index].gone.empty()) {
+            undeliverable(routes_[index], type, payload);
           }
           return;
         }
@@ -312,7 +366,7 @@ void actor_host::emit_on(std::size_t index, type_id type, std::span<const std::b
       }
       return;
     } catch (const error& e) {
-      if (!rerouted(e)) throw;
+      if (!rerouted(e) && !ended(r, e)) throw;
     }
   }
 }

@@ -56,9 +56,18 @@ class actor_host {
   Params params_;
   struct route_state {
     Route route;
-    std::vector<slot_id> targets;  // resolved by name on first use
+    std::vector<slot_id> targets;  // resolved by name on first use; less those gone
     std::uint64_t next = 0;        // round robin position
+    std::vector<slot_id> gone;     // targets found ended for good, left out
   };
+  // A target of route `r` found ended for good (not restarted, or
+  // finished): left out of the route from now on, said once.
+  void leave_out(route_state& r, slot_id target);
+  // A message that no target of its route can take any more: a dead letter
+  // of one of the targets that ended.
+  void undeliverable(route_state& r, type_id type, std::span<const std::byte> payload);
+  // True when `target` has ended for good: it will never take a message.
+  bool gone_for_good(slot_id target) const noexcept;
   std::vector<route_state> routes_;
   bool told_no_route_ = false;      // an emit with no route out was said once
   std::uint32_t routes_epoch_ = 1;  // odd: none read yet

@@ -162,6 +162,10 @@ class supervisor {
   // `bounded`: while senders may still add to it, only as much as was
   // queued when it began.
   void dead_letter_queued(slot_id slot, const std::string& how, bool bounded);
+  // What reached the mailboxes of actors that ended for good after their
+  // last drain (a sender that checked the state before the end and wrote
+  // after): dead letters too. Run after each exit.
+  void sweep_ended();
   void record_exit(slot_id slot, child& c, int status, steady::time_point now);
   void decide_after_exit(slot_id slot, child& c, const std::string& how, bool abnormal, bool closed, int pid,
                          stop_reason reason);

@@ -173,6 +173,11 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
       c.dead_lettering = false;
       changed_.notify_all();
     }
+    // Whatever this process wrote is in its lanes now, also a write to an
+    // actor that had ended for good (it checked before the end and wrote
+    // after the last look): taken in here, so that the last exit of a run
+    // leaves no message unhandled and uncounted.
+    sweep_ended();
     // Told after the state is settled: a listener that looks sees where
     // the actor is going (terminal, or about to restart).
     emit({ActorEvent::Kind::exited, c.name, pid, how, {}});
@@ -345,6 +350,29 @@ void supervisor::after_crash(slot_id slot, child& c, bool by_request) {
 // nobody else consumes the mailbox; once its state is terminal (the second,
 // unbounded pass) senders are refused too. Done before the exit is told, so
 // that whoever hears of it finds the dead letters in.
+void supervisor::sweep_ended() {
+  std::vector<std::pair<slot_id, std::string>> late;  // and how each ended
+  {
+    std::lock_guard guard(mutex_);
+    for (slot_id s = 1; s < child_count_.load(); ++s) {
+      child& c = children_[s];
+      if (c.remote || c.dead_lettering || !is_terminal(static_cast<slot_state>(process_->shm().slot(s).state.load()))) {
+        continue;
+      }
+      mailbox* box = process_->shm().mailbox_at(process_->shm().slot(s).mailbox);
+      if (box == nullptr || queued_bytes(process_->shm(), box) == 0) continue;
+      c.dead_lettering = true;
+      late.emplace_back(s, c.last_exit);
+    }
+  }
+  for (const auto& [s, how] : late) {
+    dead_letter_queued(s, how, false);
+    std::lock_guard guard(mutex_);
+    children_[s].dead_lettering = false;
+    changed_.notify_all();
+  }
+}
+
 void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool bounded) {
   const child& c = children_[slot];
   if (c.remote) return;

@@ -489,31 +489,60 @@ TEST_CASE("questions to an actor on the other node that has ended for good fail 
   check_nodes_left_nothing(box, "gone-ask-two-nodes", run.file, run.actors());
 }
 
-// An emit to an actor on another node that has ended for good fails with
-// no_such_actor, as on one host: here the source then fails, its restarts
-// give up and the run fails. What was already on its way there becomes the
-// actor's dead letters on its node. Before, the emits went on, that node
-// dropped them (saying so for the first ten only) and the run exited 0.
-TEST_CASE("an emit to an actor on the other node that has ended for good fails as on one host and nothing is dropped" *
-          doctest::timeout(590)) {
+// An actor on another node that has ended for good (temporary, killed) is
+// left out of its senders' routes, as on one host: the source goes on, its
+// ticks go to the other relay, and what was already on its way to the
+// ended one becomes that one's dead letters on its node, counted in the
+// node's last line. Before, the source's emit failed with no_such_actor,
+// its restarts gave up and the run failed (and before that, the emits went
+// on and the node dropped them).
+TEST_CASE(
+    "an emit to an actor on the other node that has ended for good goes to the other targets and nothing is "
+    "dropped" *
+    doctest::timeout(590)) {
   sandbox box;
   const two_node_launch run(box, box.copy_graph("gone_emit_two_nodes.toml"), "gone-emit-two-nodes", 2);
   REQUIRE(run.on_n1.contains("relay.0"));
   REQUIRE(::kill(run.on_n1.at("relay.0"), SIGKILL) == 0);
+  run.launch->wait_for_output(
+      "source.0 | procactor: source.0: relay.0 has ended for good: what this actor emits on that route goes to its "
+      "other targets",
+      120s);
+  run.launch->signal(SIGINT);
   const int code = run.launch->wait(240s);
   const std::string out = run.launch->out();
   const std::string err = run.launch->err();
-  CHECK_MESSAGE(code == 1, out, err);
-  CHECK_MESSAGE((out + err).find("send to relay.0 failed: no such actor") != std::string::npos, out, err);
-  CHECK_MESSAGE(out.find("procactor | run gone-emit-two-nodes failed after ") != std::string::npos, out);
-  CHECK_MESSAGE(out.find("node n0: [supervisor] gave up") != std::string::npos, out);
+  CHECK_MESSAGE(code == 0, out, err);
+  CHECK(out.find("gave up") == std::string::npos);
+  CHECK(count_of(out, "source.0 exited") == 1);
+  // Each tick reached the sink but those that became relay.0's dead letters
+  // (its queue at the kill, and those on their way to it): at most one
+  // more, the one relay.0 had in hand, passed on before the kill and
+  // counted among its queue too.
+  const long emitted = number_after(out, "source.0 | emitted: ");
+  const std::string n1_end = "procactor@n1 | graph gone-emit-two-nodes stopped after ";
+  const std::size_t end = out.find(n1_end);
+  REQUIRE_MESSAGE(end != std::string::npos, out);
+  const std::string last = out.substr(end, out.find('\n', end) - end);
+  // None when relay.0 had nothing queued or on its way when it was killed.
+  std::smatch counted;
+  const long lost =
+      std::regex_search(last, counted, std::regex(R"(became (a dead letter|dead letters) \(relay\.0 ([0-9]+))"))
+          ? std::stol(counted[2])
+          : 0;
+  const std::string sink_line = "sink.0 | ticks: ";
+  const std::size_t ticks_at = out.find(sink_line);
+  REQUIRE_MESSAGE(ticks_at != std::string::npos, out);
+  long distinct = 0;
+  long highest = 0;
+  long never = 0;
+  REQUIRE(std::sscanf(out.c_str() + ticks_at + sink_line.size(), "%ld distinct, highest %ld, missing %ld", &distinct,
+                      &highest, &never) == 3);
+  MESSAGE("emitted " << emitted << ", the sink had " << distinct << ", relay.0's dead letters " << lost);
+  CHECK_MESSAGE(highest == emitted, out);
+  CHECK_MESSAGE(emitted - distinct <= lost, out);
+  CHECK_MESSAGE(lost <= emitted - distinct + 1, out);
   check_nothing_dropped(err);
-  // What n1's last line points to (`procactor inspect gone-emit-two-nodes-n1
-  // ACTOR` shows the dead letters) is there after the end too.
-  const result inspected = box.procactor({"inspect", "gone-emit-two-nodes-n1", "relay.0"});
-  CHECK_MESSAGE(inspected.exit_code == 3, inspected.out, inspected.err);
-  CHECK_MESSAGE(inspected.out.find("(as it was when run gone-emit-two-nodes-n1 ended)") != std::string::npos,
-                inspected.out, inspected.err);
   check_run_left_nothing(run.launch->pid());
   check_nodes_left_nothing(box, "gone-emit-two-nodes", run.file, run.actors());
 }

@@ -8,8 +8,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -370,6 +372,63 @@ TEST_CASE("inspect shows a crash whose stderr is not UTF-8" * doctest::timeout(2
   const result stop = box.procactor({"stop", run.name}, 120s);
   CHECK_MESSAGE(stop.exit_code == 0, stop.err);
   check_run_left_nothing(run.supervisor);
+}
+
+// A temporary actor that ends (here by a crash) is left out of its
+// senders' routes: the other replicas take its share, and once none is
+// left what the route carries becomes dead letters, counted in the last
+// line. The source goes on to its end and the run finishes. Before, the
+// source's next emit failed with no_such_actor: it crash-looped, starting
+// its range again each time, until the root gave up and failed the run.
+TEST_CASE("a temporary actor that ends leaves its senders going: the others take its share or it gets dead letters" *
+          doctest::timeout(290)) {
+  sandbox box;
+  const result r = box.procactor({"launch", box.copy_graph("temporary_ends.toml").string()}, 240s);
+  CAPTURE(r.out);
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("gave up") == std::string::npos);
+  CHECK(r.out.find("source.0 restarting") == std::string::npos);
+  CHECK(r.out.find("procactor | source.0 exited (exit code 0)") != std::string::npos);
+  // One of pair's two crashed on tick 500, lone on tick 700.
+  const std::regex pair_crash(R"(pair\.([01]): crashing on tick 500)");
+  std::smatch crashed;
+  REQUIRE(std::regex_search(r.out, crashed, pair_crash));
+  const std::string gone = "pair." + crashed[1].str();
+  CHECK(r.out.find("lone.0: crashing on tick 700") != std::string::npos);
+  CHECK(r.out.find("source.0 | procactor: source.0: " + gone +
+                   " has ended for good: what this actor emits on that route goes to its other targets") !=
+        std::string::npos);
+  CHECK(r.out.find("source.0 | procactor: source.0: lone.0 has ended for good: what this actor emits on that route "
+                   "becomes dead letters, as no target of it is left") != std::string::npos);
+  // Every tick reached its sink or is a dead letter of the actor that
+  // ended: lone.0's are tick 700 (in hand) and every later one; the crashed
+  // pair's, tick 500 and what was queued for it.
+  const std::regex tally(R"(\n(sink|tail)\.0 \| ticks: ([0-9]+) distinct, highest ([0-9]+), missing ([0-9]+)\n)");
+  std::map<std::string, std::array<long, 3>> ticks;
+  for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), tally); it != std::sregex_iterator(); ++it) {
+    ticks[(*it)[1]] = {std::stol((*it)[2]), std::stol((*it)[3]), std::stol((*it)[4])};
+  }
+  REQUIRE(ticks.size() == 2);
+  CHECK(ticks["tail"] == std::array<long, 3>{699, 699, 0});
+  const std::regex last(R"(procactor \| graph temporary-ends finished in [0-9.]+ s; ([0-9]+) messages became dead )"
+                        R"(letters \(([^;]*); `procactor inspect)");
+  std::smatch letters;
+  REQUIRE(std::regex_search(r.out, letters, last));
+  const std::string per_actor = letters[2];
+  std::map<std::string, long> lost;  // "pair.1 264, lone.0 1301"
+  const std::regex one(R"(([a-z]+\.[0-9]+) ([0-9]+))");
+  for (auto it = std::sregex_iterator(per_actor.begin(), per_actor.end(), one); it != std::sregex_iterator(); ++it) {
+    lost[(*it)[1]] = std::stol((*it)[2]);
+  }
+  REQUIRE(lost.size() == 2);
+  CHECK(lost["lone.0"] == 1301);
+  CHECK(lost[gone] + ticks["sink"][0] == 2000);
+  CHECK(std::stol(letters[1]) == 1301 + lost[gone]);
+  CHECK(ticks["sink"][1] == 2000);
+  // What the pair's survivor passed on, the sink has: each of its ticks once.
+  const result inspected = box.procactor({"inspect", "temporary-ends", gone, "--json"});
+  CHECK_MESSAGE(inspected.out.find("ended for good") != std::string::npos, inspected.out, inspected.err);
 }
 
 TEST_CASE("validate reports group errors at their line" * doctest::timeout(50)) {

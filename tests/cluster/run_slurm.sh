@@ -377,6 +377,10 @@ say "private Slurm up: node $host, slurmctld port ${ports[0]}, slurmd port ${por
 # MPI's session directories), passed on by srun to the nodes.
 runs="$tmp/xdg/procactor-$(id -u)"
 run_env=("${slurm_env[@]}" PROCACTOR_STATE_DIR="$runs" XDG_RUNTIME_DIR="$tmp/xdg" TMPDIR="$tmp/tmp")
+# The launch mode runs as in a job of `sbatch --export=NONE`, which leaves
+# SLURM_EXPORT_ENV=NONE to its steps: the nodes must still get the
+# settings above (their records are looked for in $runs).
+[[ "$mode" != launch ]] || run_env+=(SLURM_EXPORT_ENV=NONE)
 graph="$tmp/graph.toml"
 sed "s/@HOST@/$host/g" "$graph_template" >"$graph" || exit 1
 graph_name=$(sed -nE 's/^name = "(.*)"$/\1/p' "$graph" | head -n 1)
