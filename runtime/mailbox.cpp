@@ -144,6 +144,19 @@ std::uint64_t queued_bytes_from(const arena& a, const mailbox* box, std::uint32_
   return bytes_in_chain(a, a.lane_at(box->lane_offset[sender].load(std::memory_order_acquire))).queued;
 }
 
+bool waits_for_space(const arena& a, const mailbox* box, std::uint32_t sender) noexcept {
+  if (sender >= max_slots || (box->lane_bits[sender / 64].load(std::memory_order_acquire) >> (sender % 64) & 1U) == 0) {
+    return false;
+  }
+  const lane* l = a.lane_at(box->lane_offset[sender].load(std::memory_order_acquire));
+  for (int hops = 0; l != nullptr && hops < 64; ++hops) {
+    if ((l->producer_waiting.load(std::memory_order_acquire) & lane_waits_for_space) != 0) return true;
+    const std::uint64_t next = l->next_lane.load(std::memory_order_acquire);
+    l = next == 0 ? nullptr : a.lane_at(next);
+  }
+  return false;
+}
+
 std::vector<inbound_lane> inbound_lanes(const arena& a, const mailbox* box) {
   std::vector<inbound_lane> found;
   for (std::uint32_t sender = 0; sender < max_slots; ++sender) {

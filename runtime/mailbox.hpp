@@ -146,6 +146,8 @@ struct inbound_lane {
   std::uint64_t newest_lane_bytes;
 };
 std::vector<inbound_lane> inbound_lanes(const arena& a, const mailbox* box);
+// True while `sender` sleeps for room in one of its lanes of `box`.
+bool waits_for_space(const arena& a, const mailbox* box, std::uint32_t sender) noexcept;
 // Bytes waiting in `sender`'s lanes of `box` (its consumer's record in hand
 // included: the head moves on commit).
 std::uint64_t queued_bytes_from(const arena& a, const mailbox* box, std::uint32_t sender) noexcept;

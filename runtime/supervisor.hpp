@@ -166,6 +166,9 @@ class supervisor {
   // last drain (a sender that checked the state before the end and wrote
   // after): dead letters too. Run after each exit.
   void sweep_ended();
+  // Under mutex_: the name of a member down in a group's restart for room
+  // in whose mailbox `sender` waits, or empty.
+  std::string held_by_a_down_member(slot_id sender) const;
   void record_exit(slot_id slot, child& c, int status, steady::time_point now);
   void decide_after_exit(slot_id slot, child& c, const std::string& how, bool abnormal, bool closed, int pid,
                          stop_reason reason);

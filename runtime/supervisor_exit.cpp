@@ -70,8 +70,10 @@ void supervisor::reaped(slot_id slot, int status) {
       clean && mid_message ? describe_exit(status) + " with a message in hand" : describe_exit(status);
   const bool abnormal = !clean || mid_message;
   int signalled = 0;
+  bool escalated = false;  // a stop it asked for, past its deadline: SIGTERM, then SIGKILL
   {
     std::lock_guard guard(mutex_);
+    escalated = c.stopping != stop_reason::none && c.stop_stage > 0;
     dead_groups_.push_back(pid);
     record_dying_group(pid);
     c.pid = 0;
@@ -88,7 +90,13 @@ void supervisor::reaped(slot_id slot, int status) {
   // kill`) is the operator's doing, not the message's: it does not count
   // towards the message's poison_limit (three kills during one long message
   // threw that message away).
-  const bool by_request = WIFSIGNALED(status) && signalled != 0 && WTERMSIG(status) == signalled;
+  // So is a death by the signals with which the supervisor ends a stop it
+  // asked for (a group's restart) that took too long, or could not happen:
+  // a member held sending to the member that crashed was otherwise killed
+  // with the same message in hand at each restart, until it was poisoned.
+  const bool by_request =
+      WIFSIGNALED(status) && ((signalled != 0 && WTERMSIG(status) == signalled) ||
+                              (escalated && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGKILL)));
   if (abnormal) after_crash(slot, c, by_request);
   record_exit(slot, c, status, now);
   e.inflight_sender.store(0);

@@ -128,12 +128,26 @@ void supervisor::reap_orphans() {
 }
 
 // A stop the supervisor asked for that is not done by its deadline
-// escalates: SIGTERM, then term_grace later SIGKILL.
+// escalates: SIGTERM, then term_grace later SIGKILL. A member that a group's
+// restart stops while it waits for room in the mailbox of a member that is
+// down in the same restart cannot stop gracefully: that member starts
+// again only once this one has stopped. It gets its SIGTERM now rather than
+// after the whole shutdown_timeout; what it had in hand is delivered again
+// to its next incarnation, as after any kill.
 void supervisor::enforce_stop_deadlines() {
   const auto now = steady::now();
   std::lock_guard guard(mutex_);
   for (slot_id s = 1; s < child_count_.load(); ++s) {
     child& c = children_[s];
+    if (c.pid > 0 && c.stop_deadline && now < *c.stop_deadline && c.stop_stage == 0 &&
+        c.stopping == stop_reason::group) {
+      if (const std::string held = held_by_a_down_member(s); !held.empty()) {
+        log_line(c.name, "is held sending to " + held +
+                             ", which starts again only after it has stopped: SIGTERM now, not after the "
+                             "shutdown timeout");
+        c.stop_deadline = now;
+      }
+    }
     if (c.pid <= 0 || !c.stop_deadline || now < *c.stop_deadline || c.stop_stage >= 2) continue;
     const int sig = c.stop_stage == 0 ? SIGTERM : SIGKILL;
     if (options_.log_events || sig == SIGKILL) {
@@ -143,6 +157,18 @@ void supervisor::enforce_stop_deadlines() {
     ++c.stop_stage;
     c.stop_deadline = now + term_grace;
   }
+}
+
+// The member, down and waiting to start again in a group's restart, for
+// room in whose mailbox `sender` waits; empty when none.
+std::string supervisor::held_by_a_down_member(slot_id sender) const {
+  for (slot_id t = 1; t < child_count_.load(); ++t) {
+    const child& target = children_[t];
+    if (t == sender || target.remote || target.pid > 0 || !target.in_group_restart) continue;
+    const mailbox* box = process_->shm().mailbox_at(process_->shm().slot(t).mailbox);
+    if (box != nullptr && waits_for_space(process_->shm(), box, sender)) return target.name;
+  }
+  return {};
 }
 
 }  // namespace procactor::detail

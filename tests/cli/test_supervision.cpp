@@ -374,6 +374,30 @@ TEST_CASE("inspect shows a crash whose stderr is not UTF-8" * doctest::timeout(2
   check_run_left_nothing(run.supervisor);
 }
 
+// A member of a group's restart that waits for room in the mailbox of the
+// member that crashed cannot stop gracefully: that member starts again only
+// once the group's members have stopped. It gets SIGTERM at once; before,
+// only after the whole shutdown_timeout (here a minute per crash).
+TEST_CASE("a group restart stops a member held sending to the crashed member at once and loses nothing" *
+          doctest::timeout(290)) {
+  sandbox box;
+  const result r = box.procactor({"launch", box.copy_graph("held_in_group.toml").string()}, 240s);
+  CAPTURE(r.out);
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(count_of(r.out, "slow.0: crashing on tick 100") == 3);
+  // Held each time (slow takes 2 ms a tick, relay forwards 400 at once
+  // into 4 KiB): stopped by SIGTERM, said why.
+  CHECK(count_of(r.out,
+                 "procactor | relay.0: is held sending to slow.0, which starts again only after it has "
+                 "stopped: SIGTERM now, not after the shutdown timeout") >= 1);
+  CHECK(r.out.find("did not stop") == std::string::npos);
+  CHECK(r.out.find("gave up") == std::string::npos);
+  // Tick 100 is a dead letter (poisoned); every other tick reached the sink.
+  CHECK(r.out.find("sink.0 | ticks: 399 distinct, highest 400, missing 1\n") != std::string::npos);
+  CHECK(r.out.find("; 1 message became a dead letter (slow.0 1;") != std::string::npos);
+}
+
 // A temporary actor that ends (here by a crash) is left out of its
 // senders' routes: the other replicas take its share, and once none is
 // left what the route carries becomes dead letters, counted in the last

@@ -154,11 +154,17 @@ class Stuck : public procactor::Actor<Stuck, Tick> {
 class Worker : public procactor::Actor<Worker, Tick> {
  public:
   // garbled = true: the line it writes as it crashes ends in bytes that
-  // are not UTF-8, as a program's output may.
+  // are not UTF-8, as a program's output may. delay_ms: each tick takes
+  // that long, so that what is sent to it waits.
   static std::vector<procactor::ParamSpec> parameters() {
-    return {{"crash_on", ParamKind::integer, false}, {"garbled", ParamKind::boolean, false}};
+    return {{"crash_on", ParamKind::integer, false},
+            {"garbled", ParamKind::boolean, false},
+            {"delay_ms", ParamKind::integer, false}};
   }
   void on(const Tick& tick) {
+    if (const auto delay = params().get_or<std::int64_t>("delay_ms", 0); delay > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    }
     if (tick.n == params().get_or<std::int64_t>("crash_on", 0)) {
       std::cerr << name() << ": crashing on tick " << tick.n
                 << (params().get_or<bool>("garbled", false) ? " \xff\xfe\xc3" : "") << std::endl;
