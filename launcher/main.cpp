@@ -241,6 +241,28 @@ int run(int argc, char** argv) {
   add_color(&app);
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) add_color(sub);
 
+  // An option before the command that procactor does not have, named for
+  // what it is (CLI11 alone would say that a subcommand is required).
+  for (int i = 1; i < argc && argv[i][0] == '-'; ++i) {
+    const std::string_view arg = argv[i];
+    const std::string_view name = arg.substr(0, arg.find('='));
+    bool known = false;
+    std::string list;
+    for (const CLI::Option* option : app.get_options()) {
+      for (const auto& lname : option->get_lnames()) {
+        known = known || name == "--" + lname;
+        list += (list.empty() ? "--" : ", --") + lname;
+      }
+      for (const auto& sname : option->get_snames()) known = known || name == "-" + sname;
+    }
+    if (!known) {
+      std::cerr << "procactor: unknown option '" << arg << "' (before the command: " << list
+                << "; each command's own come after it: procactor help COMMAND)\n";
+      return exit_usage;
+    }
+    if (name == "--color" && arg.find('=') == std::string_view::npos) ++i;  // its value
+  }
+
   // `procactor help [COMMAND]`, and a mistyped command named for what it is
   // (CLI11 alone would say that a subcommand is required).
   if (argc >= 2 && argv[1][0] != '-') {

@@ -55,9 +55,20 @@ TEST_CASE("usage errors exit with code 2" * doctest::timeout(110)) {
     CHECK(r.exit_code == 2);
     CHECK(!r.err.empty());
   }
+  // An option before the command that procactor does not have is named,
+  // not taken for a missing command.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--bogus"}, {"-V"}, {"--bogus", "ls"}, {"--color", "never", "--frob", "ls"}}) {
+    const result r = box.procactor(args);
+    CHECK(r.exit_code == 2);
+    CHECK_MESSAGE(r.err.starts_with("procactor: unknown option '" + (args[0] == "--color" ? args[2] : args[0]) +
+                                    "' (before the command: --help, --version, --color;"),
+                  r.err);
+  }
   // None of them started anything.
   CHECK(!fs::exists(box.runs_root()));
   CHECK(descendants().empty());
+  CHECK(box.procactor({"--color", "never", "ls"}).exit_code == 0);
 }
 
 }  // namespace cli
