@@ -586,6 +586,30 @@ void graph_run::end_of_stream() {
       if (inst.actor == a && !inst.finished && !inst.remote && inst.ref.valid()) inst.ref.close();
     }
   }
+  // Every actor that a route leads into has finished (and one has), but
+  // actors that no route leads into still run: they count as sources (an
+  // actor asked by name, or driven by its timers, gets no end of stream),
+  // so they alone keep the run going. Said once, not to leave it a riddle.
+  if (told_inputless_ || stopping_ || (node_ && node_->index != 0)) return;
+  bool one_ended = false;
+  std::vector<std::string> left;
+  for (const auto& inst : instances_) {
+    const bool source = upstream_of(inst.actor).empty();
+    if (!source && !inst.finished) return;
+    if (inst.finished) one_ended = true;
+    if (source && !inst.finished) left.push_back(inst.name);
+  }
+  if (!one_ended || left.empty()) return;
+  told_inputless_ = true;
+  std::string names;
+  for (std::size_t i = 0; i < left.size() && i < 4; ++i) names += (i == 0 ? "" : ", ") + left[i];
+  if (left.size() > 4) names += " and " + std::to_string(left.size() - 4) + " more";
+  print(0, "procactor",
+        "every actor that a route leads into has finished; " + names +
+            (left.size() == 1 ? ", which no route leads into, keeps" : ", which no route leads into, keep") +
+            " the run going until " + (left.size() == 1 ? "it returns" : "they return") +
+            " or the graph is stopped (Ctrl-C, procactor stop)",
+        true);
 }
 
 // Stop in order: close the sources; the end of stream does the rest. On a

@@ -204,6 +204,7 @@ class graph_run {
   std::mutex print_mutex_;
   bool node_output_closed_ = false;  // guarded by print_mutex_
   bool last_said_ = false;           // the run's last line is out; guarded by print_mutex_
+  bool told_inputless_ = false;      // said what alone keeps the run going (end_of_stream)
   // The live status line on a terminal, between "ready" and the end: the
   // text shown (empty: none), redrawn under every line printed above it.
   bool progress_ = stdout_redraws();

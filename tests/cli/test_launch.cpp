@@ -150,10 +150,18 @@ TEST_CASE("the ready line comes even when an instance has finished before the la
   auto launch = box.start({"launch", test_graph("finished_first.toml").string()}, {.cwd = {}, .new_session = true});
   launch->wait_for_output("procactor | 101 actors ready in ", 240s);
   launch->wait_for_output("procactor | quick.0 exited (exit code 0)", 240s);
+  // What keeps the run going from then on is said: the actors that no route
+  // leads into, which get no end of stream.
+  launch->wait_for_output(
+      "procactor | every actor that a route leads into has finished; lasting.0, lasting.1, "
+      "lasting.2, lasting.3 and 96 more, which no route leads into, keep the run going until "
+      "they return or the graph is stopped (Ctrl-C, procactor stop)\n",
+      240s);
   launch->signal(SIGINT);
   const int code = launch->wait(240s);
   CHECK_MESSAGE(code == 0, launch->out(), launch->err());
   CHECK(count_of(launch->out(), " actors ready in ") == 1);
+  CHECK(count_of(launch->out(), "every actor that a route leads into") == 1);
   check_run_left_nothing(launch->pid());
 }
 
