@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "dot.hpp"
 #include "graph_checks.hpp"
+#include "host_limits.hpp"
 #include "plan.hpp"
 #include "terminal.hpp"
 #include "units.hpp"
@@ -122,6 +123,9 @@ int launch_command(const LaunchOptions& options) {
     return exit_usage;
   }
   if (options.dry_run) {
+    // What this host would refuse too (its open-file limit), as launch
+    // refuses it: a multi-node run's nodes check their own hosts.
+    if (!placed_on_several_nodes(*graph) && !host_allows(*graph, instance_count(*graph))) return exit_usage;
     std::cout << plan_text(*graph);
     return exit_ok;
   }

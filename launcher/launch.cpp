@@ -24,7 +24,9 @@ namespace procactor::launcher {
 int launch_graph(const LaunchOptions& options, const Graph& graph, const node_setup& node) {
   const std::size_t instances = instance_count(graph);
   const std::uint64_t arena_bytes = arena_size_for(graph);
-  if (!host_allows(graph, instances)) return exit_failure;
+  // A configuration this host cannot run, refused before anything starts
+  // (exit code 2, as launch --dry-run refuses it).
+  if (!host_allows(graph, instances)) return exit_usage;
   // Refused before the run is made, as a bad argument is.
   if (const auto rotate = log_rotate_setting(); !rotate) {
     std::cerr << "procactor: error: " << rotate.error << '\n';

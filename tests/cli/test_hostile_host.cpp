@@ -27,6 +27,37 @@ std::optional<result> in_namespace(sandbox& box, const std::string& script) {
 
 }  // namespace
 
+// An open-file limit too low for the graph's instances (four descriptors
+// each, and 256) is this host's, not the file's: validate accepts the file,
+// while launch --dry-run, like launch, refuses it with exit code 2, naming
+// the limit, before anything starts.
+TEST_CASE("a host whose open-file limit is too low for the graph is refused by launch and its dry run alike" *
+          doctest::timeout(290)) {
+  sandbox box;
+  const fs::path graph = box.copy_graph("finished_first.toml");  // 101 instances: 660 descriptors
+  const std::string need =
+      "graph finished-first has 101 actor instances, which need 660 open files in the "
+      "supervisor; the hard limit is 300";
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"validate"}, {"launch", "--dry-run"}, {"launch"}}) {
+    std::string line = "ulimit -n 300 && exec \"$0\"";
+    for (const auto& word : command) line += " " + word;
+    const result r =
+        box.program({"/bin/sh", "-c", line + " \"$1\"", procactor_binary().string(), graph.string()}, 120s);
+    CAPTURE(command.back());
+    CAPTURE(r.out);
+    CAPTURE(r.err);
+    if (command.front() == "validate") {
+      CHECK(r.exit_code == 0);
+      continue;
+    }
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(need) != std::string::npos);
+  }
+  CHECK(!fs::exists(box.runs_root() / "finished-first"));
+  CHECK(descendants().empty());
+}
+
 TEST_CASE("a run whose /dev/shm is too small fails with exit code 1 saying that /dev/shm is full" *
           doctest::timeout(290)) {
   sandbox box;
