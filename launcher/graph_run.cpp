@@ -456,13 +456,9 @@ void graph_run::tell(Runtime& rt, const ActorEvent& event) {
     std::lock_guard refs(refs_mutex_);  // a scale-up may be adding instances
     if (auto it = by_name_.find(event.name); it != by_name_.end()) actor = instances_[it->second].actor;
   }
-  if (!actor) {
-    // A group that gave up, restarted whole by its parent.
-    if (event.kind == ActorEvent::Kind::restarting && group != nullptr) {
-      print(0, "procactor", detail + " (after " + event.culprit + ")", true);
-    }
-    return;
-  }
+  // A group that gave up, restarted whole by its parent, is said by the run
+  // loop (handle), after the line of its give-up, which it says too.
+  if (!actor) return;
   switch (event.kind) {
     case ActorEvent::Kind::started:
       print(*actor, "procactor", event.name + " started (pid " + std::to_string(event.pid) + ")", true);
@@ -480,6 +476,18 @@ void graph_run::tell(Runtime& rt, const ActorEvent& event) {
 void graph_run::handle(Runtime& rt, const ActorEvent& event) {
   if (event.kind == ActorEvent::Kind::gave_up) {
     gave_up(rt, event);
+    return;
+  }
+  if (event.kind == ActorEvent::Kind::restarting) {
+    // A group that gave up, restarted whole by its parent.
+    const GroupSpec* group = graph_.find_group(event.name);
+    const GroupSpec* parent = group != nullptr ? graph_.find_group(group->parent) : nullptr;
+    if (parent != nullptr) {
+      print(0, "procactor",
+            graph_.describe_group(*group) + " gave up; " + graph_.describe_group(*parent) + " (" +
+                std::string(to_string(parent->options.strategy)) + ") restarts it (after " + event.culprit + ")",
+            true);
+    }
     return;
   }
   if (event.kind != ActorEvent::Kind::exited) return;

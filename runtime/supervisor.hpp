@@ -172,8 +172,9 @@ class supervisor {
   void record_exit(slot_id slot, child& c, int status, steady::time_point now);
   void decide_after_exit(slot_id slot, child& c, const std::string& how, bool abnormal, bool closed, int pid,
                          stop_reason reason);
-  void begin_group_restart(std::uint32_t group, const std::vector<std::size_t>& positions, steady::duration delay,
-                           const std::string& why);
+  // Returns how many actors it starts again.
+  std::size_t begin_group_restart(std::uint32_t group, const std::vector<std::size_t>& positions,
+                                  steady::duration delay, const std::string& why);
   void begin_give_up(std::uint32_t group, const std::string& culprit, const std::string& why);
   void escalate(std::uint32_t group, const std::string& culprit, const std::string& why);
   void end_supervision(const std::string& culprit, const std::string& why);

@@ -294,9 +294,11 @@ void supervisor::decide_after_exit(slot_id slot, child& c, const std::string& ho
       }
       settle(slot_state::restarting);
       const std::string why = c.name + " exited (" + how + ")";
-      begin_group_restart(c.group, action.members, action.delay, why);
-      const std::string text = "group " + g.name + " (" + std::string(to_string(g.options.strategy)) +
-                               ") restarts " + std::to_string(action.members.size()) + " members in " +
+      // The actors it starts again: those that finished, and temporary ones,
+      // are stopped and stay so.
+      const std::size_t starting = begin_group_restart(c.group, action.members, action.delay, why);
+      const std::string text = "group " + g.name + " (" + std::string(to_string(g.options.strategy)) + ") restarts " +
+                               std::to_string(starting) + (starting == 1 ? " actor" : " actors") + " in " +
                                std::to_string(ms.count()) + " ms";
       told(true);
       if (options_.log_events) log_line(c.name, "exited (" + how + "); " + text);
@@ -508,8 +510,8 @@ void supervisor::reset_history(std::uint32_t group) {
 // With mutex_ held. The members at `positions` of `group` are stopped (those
 // still running, one at a time, last started first) and then started again
 // in start order after `delay`. Members that have finished for good stay so.
-void supervisor::begin_group_restart(std::uint32_t group, const std::vector<std::size_t>& positions,
-                                     steady::duration delay, const std::string& why) {
+std::size_t supervisor::begin_group_restart(std::uint32_t group, const std::vector<std::size_t>& positions,
+                                            steady::duration delay, const std::string& why) {
   std::vector<slot_id> slots;
   for (std::size_t p : positions) {
     if (p < groups_[group].members.size()) flatten(groups_[group].members[p], slots);
@@ -529,7 +531,9 @@ void supervisor::begin_group_restart(std::uint32_t group, const std::vector<std:
     c.in_group_restart = true;
     op.to_start.push_back(s);
   }
+  const std::size_t starting = op.to_start.size();
   operations_.push_back(std::move(op));
+  return starting;
 }
 
 // With mutex_ held. Every actor under `group` is stopped, last started

@@ -127,9 +127,9 @@ TEST_CASE("each strategy restarts exactly its set: one_for_one then one_for_all 
 
   // The launcher says what the runtime did; it restarts no sibling itself.
   const result log = box.procactor({"logs", run.name});
-  CHECK_MESSAGE(log.out.find("procactor | all.1 restarting: group all (one_for_all) restarts 3 members") !=
-                    std::string::npos,
-                log.out);
+  CHECK_MESSAGE(
+      log.out.find("procactor | all.1 restarting: group all (one_for_all) restarts 3 actors") != std::string::npos,
+      log.out);
 
   const result stop = box.procactor({"stop", run.name}, 120s);
   CHECK_MESSAGE(stop.exit_code == 0, stop.err);
