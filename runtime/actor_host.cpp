@@ -359,7 +359,7 @@ void actor_host::emit_on(std::size_t index, type_id type, std::span<const std::b
           return;
         case RoutePolicy::key_hash:
           if (key == nullptr) {
-            throw error(errc::decode_failed, "a key_hash route needs emit(message, key) or a message with key()");
+            throw error(errc::invalid_argument, "a key_hash route needs emit(message, key) or a message with key()");
           }
           deliver(r.targets[fnv1a64(*key) % r.targets.size()]);
           return;
