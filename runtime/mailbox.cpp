@@ -1,6 +1,7 @@
 #include "mailbox.hpp"
 
 #include <immintrin.h>
+#include <bit>
 
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cstddef>
@@ -171,7 +172,13 @@ std::vector<inbound_lane> inbound_lanes(const arena& a, const mailbox* box) {
 
 std::uint64_t queued_bytes(const arena& a, const mailbox* box) noexcept {
   std::uint64_t bytes = 0;
-  for (std::uint32_t sender = 0; sender < max_slots; ++sender) bytes += queued_bytes_from(a, box, sender);
+  // A word of lane bits at a time: a mailbox has lanes from a few senders,
+  // and the supervisor looks at every ended actor's after each exit.
+  for (std::uint32_t word = 0; word < max_slots / 64; ++word) {
+    for (std::uint64_t bits = box->lane_bits[word].load(std::memory_order_acquire); bits != 0; bits &= bits - 1) {
+      bytes += queued_bytes_from(a, box, word * 64 + static_cast<std::uint32_t>(std::countr_zero(bits)));
+    }
+  }
   return bytes;
 }
 
