@@ -70,11 +70,20 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
   }
   std::size_t acted = 0;
   std::string done;  // what was acted on, told to the user: "worker.1 (pid 4242), ..."
+  std::string cut;   // restarted while waiting out a backoff: "worker.2, ..."
   for (const instance_ref& inst : chosen) {
     // Only a live process can be restarted or signalled; one that has not
     // started yet, or has finished, is left alone.
-    const int pid = inst.ref.valid() ? rt.info(inst.ref).pid : 0;
-    if (pid <= 0) continue;
+    const ActorInfo info = inst.ref.valid() ? rt.info(inst.ref) : ActorInfo{};
+    const int pid = info.pid;
+    if (pid <= 0) {
+      // Down, waiting out its restart backoff: a restart cuts the wait short.
+      if (request.verb == Verb::restart && inst.ref.valid() && info.state == ActorState::restarting && !inst.remote) {
+        rt.restart(inst.ref, {});
+        cut += (cut.empty() ? "" : ", ") + inst.name;
+      }
+      continue;
+    }
     if (request.verb == Verb::restart) {
       procactor::RestartOptions how;
       how.force = request.force;
@@ -86,6 +95,8 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
     done += (acted++ == 0 ? "" : ", ") + inst.name + " (pid " + std::to_string(pid) +
             (node_ ? " on node " + graph_.cluster->nodes[node_->index].name : "") + ")";
   }
+  const std::string now = cut.empty() ? "" : "restarting " + cut + " now, cutting its restart backoff short";
+  if (acted == 0 && !cut.empty()) return "ok: " + now;
   if (acted == 0 && std::all_of(chosen.begin(), chosen.end(), [](const instance_ref& i) { return i.remote; })) {
     const ActorSpec& actor = graph_.actors[chosen.front().actor];
     const std::string& node = graph_.cluster->nodes[node_for_replica(graph_, actor, chosen.front().replica)].name;
@@ -98,7 +109,8 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
   return "ok: restarting " + done +
          (request.force   ? ": killed at once"
           : request.drain ? " once it has handled what is queued for it"
-                          : " after the message in hand");
+                          : " after the message in hand") +
+         (now.empty() ? "" : "; " + now);
 }
 
 }  // namespace procactor::launcher

@@ -590,8 +590,18 @@ void supervisor::restart(slot_id slot, const RestartOptions& options) {
   if (slot == 0 || slot >= child_count_.load()) throw error(errc::no_such_actor, "no such actor");
   await_start(lock, slot);
   child& c = children_[slot];
-  // Already on its way to a restart (its own, or its group's), or gone for good.
-  if (c.pid <= 0 || c.in_group_restart) return;
+  // On its way to its group's restart, or gone for good: left as it is.
+  if (c.in_group_restart) return;
+  if (c.pid <= 0) {
+    // Down, waiting out its backoff: asked to restart, it starts now (as
+    // OTP's restart_child would), not counted again.
+    if (c.restart_due && *c.restart_due > steady::now()) {
+      c.restart_due = steady::now();
+      const std::uint64_t one = 1;
+      (void)!::write(wake_fd_, &one, sizeof one);
+    }
+    return;
+  }
   if (options.force) {
     c.stopping = stop_reason::restart_request;
     c.exit_cause = "restart on request (forced)";

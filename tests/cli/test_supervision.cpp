@@ -374,6 +374,29 @@ TEST_CASE("inspect shows a crash whose stderr is not UTF-8" * doctest::timeout(2
   check_run_left_nothing(run.supervisor);
 }
 
+// `restart` of an instance that waits out its restart backoff (here ten
+// minutes) starts it now, as OTP's restart_child does; before, the command
+// said it had no running process and the backoff went on.
+TEST_CASE("restart of an instance waiting out its backoff starts it now" * doctest::timeout(290)) {
+  sandbox box;
+  const auto run = launch_detached(box, box.copy_graph("long_backoff.toml"));
+  REQUIRE_MESSAGE(wait_for_row(box, run.name, "worker.0",
+                               [](const json& a) { return a["state"] == "restarting" && a["restarts"] == 1; }),
+                  "worker.0 never waited out its first backoff");
+  const result restarted = box.procactor({"restart", run.name, "worker.0"});
+  CHECK_MESSAGE(restarted.exit_code == 0, restarted.err);
+  CHECK(restarted.out == "restarting worker.0 now, cutting its restart backoff short\n");
+  // It started, got tick 5 again, crashed again: its second backoff.
+  REQUIRE_MESSAGE(wait_for_row(box, run.name, "worker.0", [](const json& a) { return a["restarts"] == 2; }),
+                  "worker.0 did not start again");
+  const result events = box.procactor({"events", run.name});
+  CHECK(count_of(events.out, " started    worker.0 ") == 2);
+  const result kill = box.procactor({"kill", run.name, "worker.0"});
+  CHECK(kill.exit_code == 1);  // nothing to kill while it waits
+  CHECK(box.procactor({"stop", run.name}, 120s).exit_code == 0);
+  check_run_left_nothing(run.supervisor);
+}
+
 // A member of a group's restart that waits for room in the mailbox of the
 // member that crashed cannot stop gracefully: that member starts again only
 // once the group's members have stopped. It gets SIGTERM at once; before,
