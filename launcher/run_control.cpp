@@ -78,8 +78,8 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
     const int pid = info.pid;
     if (pid <= 0) {
       // Down, waiting out its restart backoff: a restart cuts the wait short.
-      if (request.verb == Verb::restart && inst.ref.valid() && info.state == ActorState::restarting && !inst.remote) {
-        rt.restart(inst.ref, {});
+      if (request.verb == Verb::restart && inst.ref.valid() && info.state == ActorState::restarting && !inst.remote &&
+          rt.restart(inst.ref, {})) {
         cut += (cut.empty() ? "" : ", ") + inst.name;
       }
       continue;

@@ -259,7 +259,7 @@ void Runtime::flush_log() { detail::flush_logger(); }
 void Runtime::capture_output(std::function<void(const OutputLine&)> callback) {
   impl_->supervisor->capture_output(std::move(callback));
 }
-void Runtime::restart(ActorRef ref, RestartOptions options) { impl_->supervisor->restart(ref.slot(), options); }
+bool Runtime::restart(ActorRef ref, RestartOptions options) { return impl_->supervisor->restart(ref.slot(), options); }
 Group Runtime::group(std::string_view name, GroupOptions options, Group parent) {
   return impl_->supervisor->group(name, options, parent);
 }

@@ -585,34 +585,36 @@ void supervisor::await_start(std::unique_lock<std::mutex>& lock, slot_id slot) {
   changed_.wait_for(lock, start_wait, [&] { return !starting(); });
 }
 
-void supervisor::restart(slot_id slot, const RestartOptions& options) {
+bool supervisor::restart(slot_id slot, const RestartOptions& options) {
   std::unique_lock lock(mutex_);
   if (slot == 0 || slot >= child_count_.load()) throw error(errc::no_such_actor, "no such actor");
   await_start(lock, slot);
   child& c = children_[slot];
   // On its way to its group's restart, or gone for good: left as it is.
-  if (c.in_group_restart) return;
+  if (c.in_group_restart) return false;
   if (c.pid <= 0) {
     // Down, waiting out its backoff: asked to restart, it starts now (as
     // OTP's restart_child would), not counted again.
-    if (c.restart_due && *c.restart_due > steady::now()) {
+    if (!c.restart_due) return false;
+    if (*c.restart_due > steady::now()) {
       c.restart_due = steady::now();
       const std::uint64_t one = 1;
       (void)!::write(wake_fd_, &one, sizeof one);
     }
-    return;
+    return true;
   }
   if (options.force) {
     c.stopping = stop_reason::restart_request;
     c.exit_cause = "restart on request (forced)";
     ::kill(-c.pid, SIGKILL);
-    return;
+    return true;
   }
   c.exit_cause = "restart on request";
   request_stop(slot, stop_reason::restart_request, options.drain,
                bounded(options.timeout.value_or(options_.shutdown_timeout)));
   const std::uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof one);  // the monitor loop times the deadline
+  return true;
 }
 
 void supervisor::set_state(slot_id slot, slot_state state) {

@@ -57,7 +57,7 @@ class supervisor {
   std::vector<DeadLetter> dead_letters() const;
   void on_event(std::function<void(const ActorEvent&)> callback);
   void capture_output(std::function<void(const OutputLine&)> callback);
-  void restart(slot_id slot, const RestartOptions& options);
+  bool restart(slot_id slot, const RestartOptions& options);
   void signal(slot_id slot, int sig);
   void set_routes(slot_id slot, const std::vector<Route>& routes);
   void monitor(slot_id target, bool add);  // by the supervising program

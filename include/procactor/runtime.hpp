@@ -254,7 +254,9 @@ class Runtime {
   // restart policy; not counted against any intensity. By default it is
   // graceful: the actor stops after the message in hand, runs on_stop, and
   // gets Options::shutdown_timeout before SIGTERM, and 2 s more before SIGKILL.
-  void restart(ActorRef ref, RestartOptions options = {});
+  // One down and waiting out its restart backoff starts now. Returns false
+  // when it is left as it is: down in its group's restart, or gone for good.
+  bool restart(ActorRef ref, RestartOptions options = {});
 
   // Every exit of `ref` from now on sends a Down to this program, which
   // next_down() returns; a Down that says !restarting ends the monitor. An
