@@ -614,9 +614,9 @@ void graph_run::end_of_stream() {
   if (left.size() > 4) names += " and " + std::to_string(left.size() - 4) + " more";
   print(0, "procactor",
         "every actor that a route leads into has finished; " + names +
-            (left.size() == 1 ? ", which no route leads into, keeps" : ", which no route leads into, keep") +
-            " the run going until " + (left.size() == 1 ? "it returns" : "they return") +
-            " or the graph is stopped (Ctrl-C, procactor stop)",
+            (left.size() == 1 ? ", which no route leads into, runs on" : ", which no route leads into, run on") +
+            ": the run ends when " + (left.size() == 1 ? "it returns" : "they return") +
+            ", or when the graph is stopped (Ctrl-C, procactor stop)",
         true);
 }
 
@@ -829,8 +829,11 @@ int graph_run::run(Runtime& rt) {
   // the last line, which counts them.
   rt.flush_log();
   write_final_status(rt);
+  // An instance on another node counts here what this node's actors made
+  // dead letters of it (emits once every target of a route had ended); its
+  // own node counts the rest.
   for (const auto& inst : instances_) {
-    if (!inst.ref.valid() || inst.remote) continue;
+    if (!inst.ref.valid()) continue;
     if (const std::uint64_t lost = rt.info(inst.ref).dead_letters; lost > 0)
       dead_letters_.emplace_back(inst.name, lost);
   }

@@ -260,8 +260,9 @@ bool actor_host::gone_for_good(slot_id target) const noexcept {
 
 void actor_host::leave_out(route_state& r, slot_id target) {
   std::erase(r.targets, target);
-  if (std::find(r.gone.begin(), r.gone.end(), target) != r.gone.end()) return;
-  r.gone.push_back(target);
+  if (std::find(r.gone.begin(), r.gone.end(), target) == r.gone.end()) r.gone.push_back(target);
+  if (std::find(ended_targets_.begin(), ended_targets_.end(), target) != ended_targets_.end()) return;
+  ended_targets_.push_back(target);
   log_line(name_, name_of(target) + " has ended for good: " +
                       (r.targets.empty() ? "what this actor emits on that route becomes dead letters, as no target "
                                            "of it is left"
@@ -315,9 +316,13 @@ void actor_host::emit_on(std::size_t index, type_id type, std::span<const std::b
       for (const auto& target : r.route.targets) {
         const slot_id slot = find(target);
         if (slot == no_slot) throw error(errc::no_such_actor, "route to unknown actor '" + target + "'");
-        r.targets.push_back(slot);
+        const bool known_gone = std::find(ended_targets_.begin(), ended_targets_.end(), slot) != ended_targets_.end();
+        (known_gone ? r.gone : r.targets).push_back(slot);
       }
-      if (r.targets.empty()) return;
+      if (r.targets.empty()) {
+        if (!r.gone.empty()) undeliverable(r, type, payload);
+        return;
+      }
     }
     // A full lane is back-pressure, not an error: the emit waits for room
     // as long as the target lives (one gone for good, or down under

@@ -69,6 +69,9 @@ class actor_host {
   // True when `target` has ended for good: it will never take a message.
   bool gone_for_good(slot_id target) const noexcept;
   std::vector<route_state> routes_;
+  // Targets found ended for good, on any route: left out of routes read
+  // again later (a scale rewrites them with every name), said once.
+  std::vector<slot_id> ended_targets_;
   bool told_no_route_ = false;      // an emit with no route out was said once
   std::uint32_t routes_epoch_ = 1;  // odd: none read yet
   std::string name_;

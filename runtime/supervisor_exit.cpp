@@ -384,7 +384,7 @@ void supervisor::sweep_ended() {
 }
 
 void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool bounded) {
-  const child& c = children_[slot];
+  child& c = children_[slot];
   if (c.remote) return;
   slot_entry& e = process_->shm().slot(slot);
   mailbox* box = process_->shm().mailbox_at(e.mailbox);
@@ -410,8 +410,12 @@ void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool b
     if ((d->head.flags & flag_system) == 0) {
       // Kept and counted before the asker is answered: one that hears
       // no_such_actor finds the dead letter in.
+      // The first record from its sender at its position: a later one may
+      // reach the same position (a lane grown anew, a sweep of late ones),
+      // and was never in hand. Only this slot's dead-lettering writes it.
       const bool in_hand =
           c.in_hand_sender != 0 && d->from->sender + 1 == c.in_hand_sender && d->position == c.in_hand_position;
+      if (in_hand) c.in_hand_sender = 0;
       DeadLetter letter{c.name,
                         d->head.type,
                         task_name(d->head.type, d->payload),

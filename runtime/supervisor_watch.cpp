@@ -143,8 +143,8 @@ void supervisor::enforce_stop_deadlines() {
         c.stopping == stop_reason::group) {
       if (const std::string held = held_by_a_down_member(s); !held.empty()) {
         log_line(c.name, "is held sending to " + held +
-                             ", which starts again only after it has stopped: SIGTERM now, not after the "
-                             "shutdown timeout");
+                             ", which starts again only after the restart's members have stopped: SIGTERM now, "
+                             "not after the shutdown timeout");
         c.stop_deadline = now;
       }
     }
@@ -160,15 +160,24 @@ void supervisor::enforce_stop_deadlines() {
 }
 
 // The member, down and waiting to start again in a group's restart, for
-// room in whose mailbox `sender` waits; empty when none.
+// room in whose mailbox `sender` waits, directly or through members of the
+// restart that wait in turn (relay -> mid -> the crashed one): "mid.0,
+// held sending to slow.0". Empty when none.
 std::string supervisor::held_by_a_down_member(slot_id sender) const {
-  for (slot_id t = 1; t < child_count_.load(); ++t) {
-    const child& target = children_[t];
-    if (t == sender || target.remote || target.pid > 0 || !target.in_group_restart) continue;
-    const mailbox* box = process_->shm().mailbox_at(process_->shm().slot(t).mailbox);
-    if (box != nullptr && waits_for_space(process_->shm(), box, sender)) return target.name;
-  }
-  return {};
+  std::vector<bool> seen(child_count_.load());
+  const auto held = [&](const auto& self, slot_id from) -> std::string {
+    seen[from] = true;
+    for (slot_id t = 1; t < seen.size(); ++t) {
+      const child& target = children_[t];
+      if (seen[t] || target.remote || !target.in_group_restart) continue;
+      const mailbox* box = process_->shm().mailbox_at(process_->shm().slot(t).mailbox);
+      if (box == nullptr || !waits_for_space(process_->shm(), box, from)) continue;
+      if (target.pid <= 0) return target.name;
+      if (std::string via = self(self, t); !via.empty()) return target.name + ", held sending to " + via;
+    }
+    return {};
+  };
+  return held(held, sender);
 }
 
 }  // namespace procactor::detail

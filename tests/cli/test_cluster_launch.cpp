@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -543,6 +544,52 @@ TEST_CASE(
   CHECK_MESSAGE(emitted - distinct <= lost, out);
   CHECK_MESSAGE(lost <= emitted - distinct + 1, out);
   check_nothing_dropped(err);
+  check_run_left_nothing(run.launch->pid());
+  check_nodes_left_nothing(box, "gone-emit-two-nodes", run.file, run.actors());
+}
+
+// Once every target of a route on another node has ended, what the route
+// carries becomes dead letters on the sender's node, counted in that node's
+// last line (before, in no line: only `inspect` of the sender's node showed
+// them); what was on its way counts on the targets' node.
+TEST_CASE("emits to actors on the other node that have all ended are dead letters counted on the sender's node" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const two_node_launch run(box, box.copy_graph("gone_emit_two_nodes.toml"), "gone-emit-two-nodes", 2);
+  REQUIRE(::kill(run.on_n1.at("relay.0"), SIGKILL) == 0);
+  run.launch->wait_for_output("source.0: relay.0 has ended for good: ", 120s);
+  REQUIRE(::kill(run.on_n1.at("relay.1"), SIGKILL) == 0);
+  run.launch->wait_for_output(
+      "source.0: relay.1 has ended for good: what this actor emits on that route becomes "
+      "dead letters, as no target of it is left",
+      120s);
+  run.launch->wait_for_output("sink.0 | ticks: ", 120s);  // its input has ended with both relays
+  run.launch->signal(SIGINT);
+  const int code = run.launch->wait(240s);
+  const std::string out = run.launch->out();
+  CHECK_MESSAGE(code == 0, out, run.launch->err());
+  const long emitted = number_after(out, "source.0 | emitted: ");
+  const long distinct = number_after(out, "sink.0 | ticks: ");
+  // Each node's last line: "...; N messages became dead letters (relay.0 A, relay.1 B; ...".
+  std::map<std::string, long> on;  // dead letters of the relays counted by each node
+  for (const std::string node : {"n0", "n1"}) {
+    const std::string start = "procactor@" + node + " | graph gone-emit-two-nodes stopped after ";
+    const std::size_t at = out.find(start);
+    REQUIRE_MESSAGE(at != std::string::npos, out);
+    const std::string last = out.substr(at, out.find('\n', at) - at);
+    const std::regex relay(R"(relay\.[01] ([0-9]+))");
+    for (auto it = std::sregex_iterator(last.begin(), last.end(), relay); it != std::sregex_iterator(); ++it) {
+      on[node] += std::stol((*it)[1]);
+    }
+  }
+  MESSAGE("emitted " << emitted << ", the sink had " << distinct << ", dead letters counted on n0 " << on["n0"]
+                     << " and on n1 " << on["n1"]);
+  CHECK(on["n0"] > 0);
+  // Each tick reached the sink or is a dead letter; a relay killed with a
+  // tick in hand may have passed it on too.
+  CHECK(emitted - distinct <= on["n0"] + on["n1"]);
+  CHECK(on["n0"] + on["n1"] <= emitted - distinct + 2);
+  check_nothing_dropped(run.launch->err());
   check_run_left_nothing(run.launch->pid());
   check_nodes_left_nothing(box, "gone-emit-two-nodes", run.file, run.actors());
 }

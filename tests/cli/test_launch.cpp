@@ -154,8 +154,8 @@ TEST_CASE("the ready line comes even when an instance has finished before the la
   // leads into, which get no end of stream.
   launch->wait_for_output(
       "procactor | every actor that a route leads into has finished; lasting.0, lasting.1, "
-      "lasting.2, lasting.3 and 96 more, which no route leads into, keep the run going until "
-      "they return or the graph is stopped (Ctrl-C, procactor stop)\n",
+      "lasting.2, lasting.3 and 96 more, which no route leads into, run on: the run ends when they "
+      "return, or when the graph is stopped (Ctrl-C, procactor stop)\n",
       240s);
   launch->signal(SIGINT);
   const int code = launch->wait(240s);

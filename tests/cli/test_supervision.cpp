@@ -409,15 +409,20 @@ TEST_CASE("a group restart stops a member held sending to the crashed member at 
   CAPTURE(r.err);
   CHECK(r.exit_code == 0);
   CHECK(count_of(r.out, "slow.0: crashing on tick 100") == 3);
-  // Held each time (slow takes 2 ms a tick, relay forwards 400 at once
-  // into 4 KiB): stopped by SIGTERM, said why.
+  // Held each time (slow takes 2 ms a tick; 1,000 ticks come at once into
+  // mailboxes of 4 KiB): relay through mid, then mid; stopped by SIGTERM,
+  // said why.
   CHECK(count_of(r.out,
-                 "procactor | relay.0: is held sending to slow.0, which starts again only after it has "
-                 "stopped: SIGTERM now, not after the shutdown timeout") >= 1);
+                 "procactor | relay.0: is held sending to mid.0, held sending to slow.0, which starts again "
+                 "only after the restart's members have stopped: SIGTERM now, not after the shutdown "
+                 "timeout") >= 1);
+  CHECK(count_of(r.out,
+                 "procactor | mid.0: is held sending to slow.0, which starts again only after the restart's "
+                 "members have stopped: SIGTERM now, not after the shutdown timeout") >= 1);
   CHECK(r.out.find("did not stop") == std::string::npos);
   CHECK(r.out.find("gave up") == std::string::npos);
   // Tick 100 is a dead letter (poisoned); every other tick reached the sink.
-  CHECK(r.out.find("sink.0 | ticks: 399 distinct, highest 400, missing 1\n") != std::string::npos);
+  CHECK(r.out.find("sink.0 | ticks: 999 distinct, highest 1000, missing 1\n") != std::string::npos);
   CHECK(r.out.find("; 1 message became a dead letter (slow.0 1;") != std::string::npos);
 }
 
