@@ -40,6 +40,7 @@ actor_host::actor_host(process& p, slot_id self)
                   log_line(name_, "corrupt record in the lane from " + sender_name(from) + ": " + problem);
                 }) {
   name_ = std::string(entry_.name, strnlen(entry_.name, sizeof entry_.name));
+  p.consumer = std::this_thread::get_id();
   receiver_.waits_as(self);
   at_most_once_ = entry_.delivery == static_cast<std::uint32_t>(Delivery::at_most_once);
   if (entry_.params_length != 0) {

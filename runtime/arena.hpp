@@ -240,6 +240,8 @@ class arena {
 
   [[nodiscard]] arena_header* header() const noexcept { return header_; }
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  // The descriptor of the segment, which holds the supervisor's lock.
+  [[nodiscard]] int descriptor() const noexcept { return shm_.get_mapping_handle().handle; }
   [[nodiscard]] slot_entry& slot(std::uint32_t index) const noexcept { return header_->slots[index]; }
 
   // The object at `offset`, or nullptr when [offset, offset + size) is not

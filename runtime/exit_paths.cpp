@@ -3,12 +3,14 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <utility>
 
 namespace procactor::detail {
 namespace {
@@ -21,6 +23,10 @@ std::atomic<int> g_helpers[16];
 // Actors' process groups whose deaths were handled and not all reaped.
 std::atomic<int> g_dying[max_slots];
 struct sigaction g_previous[NSIG];
+bool g_installed = false;
+bool g_replaced[NSIG];  // the handler of that signal is on_fatal_signal
+// close_in_fork_copies()'s descriptors, each as fd + 1 (0: a free entry).
+std::atomic<int> g_fork_closed[8];
 std::atomic<bool> g_fatal_signal{false};
 
 std::int64_t monotonic_ns() noexcept {
@@ -114,10 +120,10 @@ void on_exit_cleanup() { remove_run_segments(g_run_name); }
 
 void install_exit_paths(const std::string& run) {
   std::strncpy(g_run_name, run.c_str(), sizeof g_run_name - 1);
-  static bool installed = false;
-  if (installed) return;
-  installed = true;
-  std::atexit(on_exit_cleanup);
+  if (g_installed) return;
+  g_installed = true;
+  static bool at_exit = false;
+  if (!std::exchange(at_exit, true)) std::atexit(on_exit_cleanup);
   // SIGABRT: std::terminate's (an uncaught exception), abort()'s.
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT}) {
     struct sigaction current {};
@@ -127,7 +133,34 @@ void install_exit_paths(const std::string& run) {
     handler.sa_handler = on_fatal_signal;
     sigemptyset(&handler.sa_mask);
     sigaction(sig, &handler, &g_previous[sig]);
+    g_replaced[sig] = true;
   }
+}
+
+void close_in_fork_copies(int fd) noexcept {
+  if (fd >= 0) put(std::begin(g_fork_closed), std::end(g_fork_closed), fd + 1);
+}
+
+void keep_in_fork_copies(int fd) noexcept {
+  if (fd >= 0) take(std::begin(g_fork_closed), std::end(g_fork_closed), fd + 1);
+}
+
+void leave_run_in_fork_copy() noexcept {
+  for (auto& entry : g_fork_closed) {
+    const int fd = entry.exchange(0, std::memory_order_relaxed) - 1;
+    if (fd >= 0) ::close(fd);
+  }
+  g_run_name[0] = '\0';
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (!g_replaced[sig]) continue;
+    sigaction(sig, &g_previous[sig], nullptr);
+    g_replaced[sig] = false;
+  }
+  g_installed = false;  // a Runtime the copy makes is a run of its own
+  // What the original's handler would kill is the original's.
+  for (auto& pid : g_pids) pid.store(0, std::memory_order_relaxed);
+  for (auto& helper : g_helpers) helper.store(0, std::memory_order_relaxed);
+  for (auto& group : g_dying) group.store(0, std::memory_order_relaxed);
 }
 
 void record_actor_pid(std::uint32_t slot, int pid) noexcept {

@@ -36,4 +36,20 @@ void forget_run() noexcept;
 // Removes the run's segments now (also from a failed start-up).
 void remove_recorded_run() noexcept;
 
+// A descriptor whose last close tells the run's helpers that the supervising
+// program has ended: the guardian's pipe, the fork server's socket, the
+// arena's lock. A fork() of the program without exec (one the program makes
+// itself) gets copies of them, which would keep the helpers, the shared
+// memory and the lock of a killed supervisor alive as long as that copy
+// lives: leave_run_in_fork_copy() closes them there. Forgotten before its
+// owner closes it, so that a reused number is never closed by mistake.
+void close_in_fork_copies(int fd) noexcept;
+void keep_in_fork_copies(int fd) noexcept;
+// In a fork() copy of a process of the run, as it starts (pthread_atfork's
+// child handler): closes those descriptors, forgets the run (the copy's exit
+// removes nothing of it) and puts back the signal handlers this file put in
+// place (a signal to the copy kills nothing of the run). A copy is not part
+// of the run; its original goes on as before.
+void leave_run_in_fork_copy() noexcept;
+
 }  // namespace procactor::detail

@@ -21,6 +21,7 @@
 #include "guardian.hpp"
 #include "life_watch.hpp"
 #include "procactor/runtime.hpp"
+#include "process.hpp"
 #include "spawn_support.hpp"
 
 namespace procactor::detail {
@@ -328,7 +329,9 @@ bool fork_server::start() {
   int ends[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) return false;
   const int parent = static_cast<int>(::getpid());
+  process::helper_fork(true);  // not a copy of the program, but a helper of its run
   const pid_t pid = ::fork();
+  process::helper_fork(false);
   if (pid < 0) {
     ::close(ends[0]);
     ::close(ends[1]);
@@ -342,6 +345,7 @@ bool fork_server::start() {
   pid_ = pid;
   record_helper_pid(pid);
   socket_ = ends[0];
+  close_in_fork_copies(socket_);
   return true;
 }
 
@@ -442,7 +446,10 @@ void fork_server::lost() noexcept {
   // died already or been wedged, but for an odd reply). The supervisor
   // reaps it (watch_helpers).
   if (pid_ > 0 && socket_ >= 0) ::kill(pid_, SIGKILL);
-  if (socket_ >= 0) ::close(socket_);
+  if (socket_ >= 0) {
+    keep_in_fork_copies(socket_);
+    ::close(socket_);
+  }
   socket_ = -1;
   asked_ = 0;
 }
@@ -539,6 +546,7 @@ void fork_server::stop() noexcept {
     // which makes the server remove the run's segments.
     (void)send_request(socket_, quit, {}, {});
     ::shutdown(socket_, SHUT_WR);  // the server exits at the end of requests
+    keep_in_fork_copies(socket_);
     ::close(socket_);
   }
   socket_ = -1;

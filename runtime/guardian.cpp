@@ -32,6 +32,7 @@ guardian start_guardian(const std::string& executable, const std::string& run, f
       g.pid = pid;
       record_helper_pid(pid);
       g.pipe = ends[1];
+      close_in_fork_copies(g.pipe);
       return g;
     }
   }
@@ -56,11 +57,15 @@ guardian start_guardian(const std::string& executable, const std::string& run, f
   }
   record_helper_pid(g.pid);
   g.pipe = ends[1];
+  close_in_fork_copies(g.pipe);
   return g;
 }
 
 void stop_guardian(guardian& g) noexcept {
-  if (g.pipe >= 0) ::close(g.pipe);
+  if (g.pipe >= 0) {
+    keep_in_fork_copies(g.pipe);
+    ::close(g.pipe);
+  }
   g.pipe = -1;
   // One stopped from outside would never finish: killed after a grace, and
   // its work done here.

@@ -211,9 +211,11 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
              const std::shared_ptr<detail::pending>& asked) {
     std::unique_lock lock(mutex);
     --in_flight[worker];
-    // This task did not run there: its worker had ended for good. (A task
-    // it handled before its close ends as it ended.)
-    const bool lost = code == errc::no_such_actor || code == errc::closed;
+    // Its worker has ended for good: with this task in hand (the worker's
+    // restarts keep actor_died out of the pool's asks), or before it took
+    // it. (A task it handled before its close ends as it ended.)
+    const bool in_hand = code == errc::actor_died;
+    const bool lost = code == errc::no_such_actor || code == errc::closed || in_hand;
     if (lost) gone[worker] = true;
     const bool left = any_left();
     const bool again = lost && left;
@@ -229,8 +231,9 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
       (void)detail::fulfil(*orphan.future, errc::no_such_actor, std::as_bytes(std::span(text)), 0);
     }
     if (again) return;
-    if (lost && !asked) {
-      // Refused as it was sent: it never reached the worker.
+    if (lost && !in_hand) {
+      // Refused as it was sent, or still queued in the worker's mailbox as
+      // it ended: it never started.
       const std::string text = none + ": the task never started";
       (void)detail::fulfil(*task.future, errc::no_such_actor, std::as_bytes(std::span(text)), 0);
       return;
@@ -332,6 +335,13 @@ Pool::Pool(Runtime& runtime, std::size_t workers, PoolOptions options) {
 // Runtime's end stopped its workers, and close() would throw (from a
 // destructor: std::terminate).
 Pool::~Pool() {
+  if (detail::process::fork_copy()) {
+    // A fork() copy's pool is the original's, whose replies no thread of
+    // the copy takes in, and whose lock another thread may have held at
+    // the fork: let go of, not closed or destroyed.
+    new std::shared_ptr<state>(std::move(state_));  // NOLINT: kept for the copy's life
+    return;
+  }
   try {
     close();
   } catch (const error&) {
@@ -339,6 +349,7 @@ Pool::~Pool() {
 }
 
 void Pool::close() {
+  if (detail::process::fork_copy()) throw error(errc::not_supervisor, detail::process::none_reason());
   {
     std::unique_lock lock(state_->mutex);
     if (state_->closed) return;
@@ -370,6 +381,7 @@ std::size_t Pool::queued() const {
 }
 
 std::shared_ptr<detail::pending> Pool::submit_encoded(type_id kind, std::span<const std::byte> bytes) {
+  if (detail::process::fork_copy()) throw error(errc::not_supervisor, detail::process::none_reason());
   auto future = detail::make_local_pending();
   std::unique_lock lock(state_->mutex);
   if (state_->closed || state_->workers.empty()) throw error(errc::closed, "the pool is closed");

@@ -1,15 +1,18 @@
 #include "process.hpp"
 
 #include <immintrin.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <utility>
 #include <iostream>
+#include <utility>
 
 #include "cpu_share.hpp"
+#include "exit_paths.hpp"
 #include "futex.hpp"
 #include "logger.hpp"
 #include "procactor/runtime.hpp"
@@ -23,6 +26,23 @@ std::unique_ptr<process>& instance() {
   return p;
 }
 std::atomic<bool> g_ever_installed{false};
+// This process is a fork() copy (without exec) of one of the run's.
+std::atomic<bool> g_fork_copy{false};
+// fork_server::start's own fork, which makes a helper of the run.
+std::atomic<bool> g_helper_fork{false};
+
+// pthread_atfork's child handler. The copy has the original's memory and
+// descriptors but none of its threads: its process (and a Runtime's
+// supervisor) is let go of, never destroyed there, as destroying it would
+// join threads that are not there and close the original's actors; and it
+// lets go of the run (exit_paths.hpp), so that its exit removes nothing and
+// it keeps nothing of the run alive.
+void on_fork_child() noexcept {
+  if (g_helper_fork.load(std::memory_order_relaxed)) return;
+  g_fork_copy.store(true, std::memory_order_relaxed);
+  (void)instance().release();
+  leave_run_in_fork_copy();
+}
 
 // The longest a waiter sleeps before it re-checks the actor it waits on.
 constexpr auto liveness_slice = std::chrono::milliseconds(50);
@@ -65,14 +85,31 @@ process::~process() {
 
 process* process::current() noexcept { return instance().get(); }
 void process::install(std::unique_ptr<process> p) {
+  static const bool registered = ::pthread_atfork(nullptr, nullptr, on_fork_child) == 0;
+  (void)registered;
   g_ever_installed.store(true);
+  g_fork_copy.store(false);
+  // The supervisor's segment descriptor holds the run's lock (arena.hpp).
+  if (p && p->is_supervisor()) close_in_fork_copies(p->shm().descriptor());
   instance() = std::move(p);
 }
 const char* process::none_reason() noexcept {
+  if (g_fork_copy.load()) {
+    return "this process is a fork() of the program that runs the procactor::Runtime, and not part of its run: "
+           "the runtime, its actors and their references are the original program's (exec a program, or fork "
+           "before making the Runtime)";
+  }
   return g_ever_installed.load() ? "the procactor::Runtime of this process has been destroyed, and its actors with it"
                                  : "no procactor::Runtime has been constructed in this process";
 }
-void process::uninstall() { instance().reset(); }
+void process::uninstall() {
+  if (const process* p = instance().get(); p != nullptr && p->is_supervisor()) {
+    keep_in_fork_copies(p->shm().descriptor());
+  }
+  instance().reset();
+}
+bool process::fork_copy() noexcept { return g_fork_copy.load(std::memory_order_relaxed); }
+void process::helper_fork(bool on) noexcept { g_helper_fork.store(on, std::memory_order_relaxed); }
 
 slot_entry* process::entry(slot_id slot) const noexcept {
   if (slot >= max_slots || slot >= arena_.header()->slot_count.load(std::memory_order_acquire)) return nullptr;
@@ -694,9 +731,32 @@ std::size_t process::await_any(std::span<pending* const> states, steady::time_po
 
 bool is_ready(const pending& state) { return state.finished.load(std::memory_order_acquire); }
 
+// A fork() copy has none of the threads that would end a wait on the run.
+void refuse_in_fork_copy(const pending& state) {
+  if (process::fork_copy() && !state.finished.load(std::memory_order_acquire)) {
+    throw error(errc::not_supervisor, std::string("cannot wait for this outcome: ") + process::none_reason());
+  }
+}
+
+// An actor that waits, on the thread that handles its messages, for the
+// answer to an ask of itself would wait out the ask's timeout: it reads the
+// ask only after the wait returns.
+void refuse_own_ask(const process& p, const pending& state) {
+  if (state.target != p.self() || std::this_thread::get_id() != p.consumer) return;
+  if (state.finished.load(std::memory_order_acquire)) return;
+  throw error(errc::invalid_argument, "a wait for the answer to " + name_of(p.self()) +
+                                          "'s ask of itself, on the thread that handles its messages: it could "
+                                          "answer only after this wait returns (send to self() instead, or call "
+                                          "the handling code directly)");
+}
+
 bool wait_until(pending& state, clock::time_point deadline) {
   process* p = process::current();
-  if (p != nullptr) p->start_pump();
+  if (p == nullptr) refuse_in_fork_copy(state);
+  if (p != nullptr) {
+    refuse_own_ask(*p, state);
+    p->start_pump();
+  }
   if (p == nullptr || !p->can_await()) {
     // No inbox to wait on: only this process's own code can end the state.
     std::unique_lock lock(state.mutex);
@@ -723,7 +783,21 @@ bool wait_until(pending& state, clock::time_point deadline) {
 
 std::size_t wait_any(std::span<pending* const> states, clock::time_point deadline) {
   process* p = process::current();
-  if (p != nullptr) p->start_pump();
+  if (p == nullptr) {
+    for (std::size_t i = 0; i < states.size(); ++i) {
+      if (states[i]->finished.load(std::memory_order_acquire)) return i;
+    }
+    for (const pending* state : states) refuse_in_fork_copy(*state);
+  }
+  if (p != nullptr) {
+    // Only when every one of them is such a wait: another can end it.
+    const bool all_own = !states.empty() && std::all_of(states.begin(), states.end(), [&](const pending* state) {
+      return state->target == p->self() && std::this_thread::get_id() == p->consumer &&
+             !state->finished.load(std::memory_order_acquire);
+    });
+    if (all_own) refuse_own_ask(*p, *states.front());
+    p->start_pump();
+  }
   if (p != nullptr && p->can_await()) return p->await_any(states, deadline);
   for (;;) {  // no inbox: only this process's own code can end them
     for (std::size_t i = 0; i < states.size(); ++i) {

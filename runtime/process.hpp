@@ -73,6 +73,13 @@ class process {
   // Why there is no process now: none was made, or the Runtime that made it
   // is gone (said by errc::not_supervisor).
   static const char* none_reason() noexcept;
+  // True in a fork() copy of a process of the run (without exec): it is
+  // not part of the run, and its Runtime, process and Pools are let go of
+  // there, never destroyed (none_reason says why the API fails there).
+  static bool fork_copy() noexcept;
+  // Around a fork that makes a helper of the run (the fork server), which
+  // is not such a copy.
+  static void helper_fork(bool on) noexcept;
 
   [[nodiscard]] const arena& shm() const noexcept { return arena_; }
   [[nodiscard]] slot_id self() const noexcept { return self_; }
@@ -150,6 +157,9 @@ class process {
   std::function<slot_id(std::string_view, std::string_view, const SpawnOptions&)> spawn_hook;
   std::function<void(slot_id, bool)> monitor_hook;
   steady::duration send_timeout = std::chrono::seconds(30);
+  // An actor's thread that reads its mailbox (actor_host's): an ask of the
+  // actor itself from there could be answered only after it returns.
+  std::thread::id consumer;
 
  private:
   void pump();

@@ -177,6 +177,12 @@ void await_request(int spare_socket) noexcept {
 
 struct Runtime::impl {
   std::unique_ptr<detail::supervisor> supervisor;
+  // In a fork() copy of the program the supervisor's threads are not
+  // there: its calls fail, saying so, rather than wait on them.
+  detail::supervisor& sup() const {
+    if (detail::process::fork_copy()) throw error(errc::not_supervisor, detail::process::none_reason());
+    return *supervisor;
+  }
 };
 
 std::string_view to_string(Strategy strategy) noexcept {
@@ -232,48 +238,49 @@ Runtime::Runtime(int argc, char** argv, Options options) : impl_(std::make_uniqu
   }
 }
 
-Runtime::~Runtime() = default;
+Runtime::~Runtime() {
+  // A fork() copy's Runtime is the original's: let go of, untouched (its
+  // destruction would close the original's actors and join threads the
+  // copy does not have).
+  if (impl_ && detail::process::fork_copy()) (void)impl_->supervisor.release();
+}
 
 ActorRef Runtime::spawn(std::string_view type, std::string_view name, SpawnOptions options) {
-  return ActorRef(impl_->supervisor->spawn(type, name, options));
+  return ActorRef(impl_->sup().spawn(type, name, options));
 }
 
 ActorRef Runtime::remote(std::string_view type, std::string_view name, SpawnOptions options) {
-  return ActorRef(impl_->supervisor->declare_remote(type, name, options));
+  return ActorRef(impl_->sup().declare_remote(type, name, options));
 }
 
 ActorRef Runtime::find(std::string_view name) const { return ActorRef(detail::find(name)); }
-ActorInfo Runtime::info(ActorRef ref) const { return impl_->supervisor->info(ref.slot()); }
-std::vector<ActorInfo> Runtime::actors() const { return impl_->supervisor->actors(); }
-std::vector<DeadLetter> Runtime::dead_letters() const { return impl_->supervisor->dead_letters(); }
-const Options& Runtime::options() const noexcept { return impl_->supervisor->options(); }
+ActorInfo Runtime::info(ActorRef ref) const { return impl_->sup().info(ref.slot()); }
+std::vector<ActorInfo> Runtime::actors() const { return impl_->sup().actors(); }
+std::vector<DeadLetter> Runtime::dead_letters() const { return impl_->sup().dead_letters(); }
+const Options& Runtime::options() const noexcept { return impl_->sup().options(); }
 std::uint64_t Runtime::shared_memory_used() const { return detail::process::current()->shm().used(); }
 std::uint64_t Runtime::corruptions() const {
   return detail::process::current()->shm().header()->corruptions.load(std::memory_order_relaxed);
 }
-void Runtime::on_event(std::function<void(const ActorEvent&)> callback) {
-  impl_->supervisor->on_event(std::move(callback));
-}
-void Runtime::shutdown() { impl_->supervisor->shutdown(); }
+void Runtime::on_event(std::function<void(const ActorEvent&)> callback) { impl_->sup().on_event(std::move(callback)); }
+void Runtime::shutdown() { impl_->sup().shutdown(); }
 void Runtime::flush_log() { detail::flush_logger(); }
 void Runtime::capture_output(std::function<void(const OutputLine&)> callback) {
-  impl_->supervisor->capture_output(std::move(callback));
+  impl_->sup().capture_output(std::move(callback));
 }
-bool Runtime::restart(ActorRef ref, RestartOptions options) { return impl_->supervisor->restart(ref.slot(), options); }
+bool Runtime::restart(ActorRef ref, RestartOptions options) { return impl_->sup().restart(ref.slot(), options); }
 Group Runtime::group(std::string_view name, GroupOptions options, Group parent) {
-  return impl_->supervisor->group(name, options, parent);
+  return impl_->sup().group(name, options, parent);
 }
-void Runtime::monitor(ActorRef ref) { impl_->supervisor->monitor(ref.slot(), true); }
-void Runtime::demonitor(ActorRef ref) { impl_->supervisor->monitor(ref.slot(), false); }
+void Runtime::monitor(ActorRef ref) { impl_->sup().monitor(ref.slot(), true); }
+void Runtime::demonitor(ActorRef ref) { impl_->sup().monitor(ref.slot(), false); }
 std::optional<Down> Runtime::next_down_within(detail::clock::duration timeout) {
-  return impl_->supervisor->next_down(timeout);
+  return impl_->sup().next_down(timeout);
 }
-std::optional<std::string> Runtime::gave_up() const { return impl_->supervisor->gave_up(); }
-void Runtime::signal(ActorRef ref, int sig) { impl_->supervisor->signal(ref.slot(), sig); }
+std::optional<std::string> Runtime::gave_up() const { return impl_->sup().gave_up(); }
+void Runtime::signal(ActorRef ref, int sig) { impl_->sup().signal(ref.slot(), sig); }
 
-void Runtime::set_routes(ActorRef ref, std::vector<Route> routes) {
-  impl_->supervisor->set_routes(ref.slot(), routes);
-}
+void Runtime::set_routes(ActorRef ref, std::vector<Route> routes) { impl_->sup().set_routes(ref.slot(), routes); }
 void Runtime::run_if_child() {
   if (const char* run = std::getenv("PROCACTOR_GUARDIAN")) detail::run_guardian(run);
   if (const char* run = std::getenv("PROCACTOR_RUN")) run_child(run);

@@ -591,7 +591,9 @@ bool supervisor::restart(slot_id slot, const RestartOptions& options) {
   await_start(lock, slot);
   child& c = children_[slot];
   // On its way to its group's restart, or gone for good: left as it is.
-  if (c.in_group_restart) return false;
+  // Killed for good (ActorRef::kill, a shutdown's escalation) is gone for
+  // good at once, before its exit is seen.
+  if (c.in_group_restart || process_->shm().slot(slot).no_restart.load() != 0) return false;
   if (c.pid <= 0) {
     // Down, waiting out its backoff: asked to restart, it starts now (as
     // OTP's restart_child would), not counted again.

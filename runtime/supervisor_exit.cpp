@@ -403,6 +403,7 @@ void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool b
   const std::uint32_t in_hand_attempts =
       crashed_on_it ? std::max<std::uint32_t>(1, e.crash_count.load() & ~crash_stalled) : 1;
   std::size_t count = 0;
+  bool had_in_hand = false;
   while (!(bounded && taken >= queued)) {
     std::optional<delivery> d = queue.try_next();
     if (!d) break;
@@ -415,7 +416,10 @@ void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool b
       // and was never in hand. Only this slot's dead-lettering writes it.
       const bool in_hand =
           c.in_hand_sender != 0 && d->from->sender + 1 == c.in_hand_sender && d->position == c.in_hand_position;
-      if (in_hand) c.in_hand_sender = 0;
+      if (in_hand) {
+        c.in_hand_sender = 0;
+        had_in_hand = true;
+      }
       DeadLetter letter{c.name,
                         d->head.type,
                         task_name(d->head.type, d->payload),
@@ -430,16 +434,24 @@ void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool b
       e.dead_letters.fetch_add(1, std::memory_order_relaxed);
       ++count;
       if ((d->head.flags & flag_ask) != 0) {
+        // The one in hand is actor_died, as an ask of an actor that died
+        // with it in hand is (a Pool's ask hears it only here); one queued
+        // never reached the actor.
         const std::string& told = in_hand ? why_in_hand : why;
-        process_->reply(d->head.sender, d->head.correlation, errc::no_such_actor, std::as_bytes(std::span(told)));
+        process_->reply(d->head.sender, d->head.correlation, in_hand ? errc::actor_died : errc::no_such_actor,
+                        std::as_bytes(std::span(told)));
       }
     }
     queue.commit(*d);
   }
   // Said whatever log_events says: messages lost, not an event.
   if (count > 0) {
-    log_line(c.name, std::to_string(count) + (count == 1 ? " message" : " messages") +
-                         " still queued became dead letters: it ended for good (" + how + ")");
+    const std::size_t still = count - (had_in_hand ? 1 : 0);
+    std::string what = had_in_hand ? "the message it was handling" : std::string();
+    if (had_in_hand && still > 0) what += " and ";
+    if (still > 0) what += std::to_string(still) + (still == 1 ? " message" : " messages") + " still queued";
+    log_line(c.name, what + (count == 1 ? " became a dead letter" : " became dead letters") + ": it ended for good (" +
+                         how + ")");
   }
 }
 
@@ -746,7 +758,10 @@ void supervisor::watch_helpers() {
   if (guardian_.pid <= 0 || ::waitpid(guardian_.pid, &status, WNOHANG) != guardian_.pid) return;
   const pid_t old = guardian_.pid;
   forget_helper_pid(old);
-  if (guardian_.pipe >= 0) ::close(guardian_.pipe);
+  if (guardian_.pipe >= 0) {
+    keep_in_fork_copies(guardian_.pipe);
+    ::close(guardian_.pipe);
+  }
   guardian_ = {};
   if (guardian_pidfd_ >= 0) ::close(guardian_pidfd_);
   guardian_pidfd_ = -1;

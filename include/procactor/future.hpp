@@ -43,6 +43,12 @@ struct future_access {
   static const std::shared_ptr<pending>& state(const Future<T>& future) noexcept {
     return future.state_;
   }
+  // The request of a future waited on among others: throws, as a wait on
+  // it alone does, when it has none.
+  template <class T>
+  static pending* request(const Future<T>& future) {
+    return &future.state();
+  }
 };
 
 // What a callable F returns when given a T (nothing, for T = void).
@@ -209,7 +215,7 @@ namespace detail {
 template <class Range>
 std::vector<pending*> states_of(const Range& futures) {
   std::vector<pending*> states;
-  for (const auto& future : futures) states.push_back(future_access::state(future).get());
+  for (const auto& future : futures) states.push_back(future_access::request(future));
   return states;
 }
 }  // namespace detail
@@ -289,7 +295,7 @@ class CompletedRange {
       }
       std::vector<detail::pending*> states;
       for (std::size_t i : range_->left_) {
-        states.push_back(detail::future_access::state((*range_->futures_)[i]).get());
+        states.push_back(detail::future_access::request((*range_->futures_)[i]));
       }
       const std::size_t k = detail::wait_any(states, range_->deadline_);
       if (k >= states.size()) throw error(errc::timeout, "as_completed: no further future was done in time");

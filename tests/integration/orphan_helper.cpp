@@ -16,6 +16,19 @@
 //                                   for each line on stdin spawns one more
 //                                   and prints "spawned <its pid>"; waits to
 //                                   be killed at the end of stdin
+//   procactor-orphan-helper fork-exit
+//                                   spawns 1 actor and a Worker with a task
+//                                   in flight, fork()s a copy of itself that
+//                                   tries the runtime (printing each error
+//                                   on its own line) and returns from main;
+//                                   then prints "copy exited <status>" and
+//                                   "after: segment <yes|no> idler <state>
+//                                   task <value>", and exits
+//   procactor-orphan-helper fork-linger
+//                                   spawns 1 actor, fork()s a copy of itself
+//                                   that sleeps until killed, prints
+//                                   "<own pid> <copy pid> <arena>", then
+//                                   waits to be killed
 //   procactor-orphan-helper shutdown-give-up
 //                                   an actor of a group that allows no
 //                                   restart crashes during rt.shutdown();
@@ -24,6 +37,7 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -60,7 +74,14 @@ class Fragile : public procactor::Actor<Fragile, Die> {
   void on(const Die&) { std::abort(); }
 };
 
+// A task that takes a while: still in flight when the copy is made.
+std::int64_t slow_square(std::int64_t x) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  return x * x;
+}
+
 }  // namespace orphan
+PROCACTOR_FUNCTION(orphan::slow_square);
 PROCACTOR_ACTOR(orphan::Idler);
 PROCACTOR_ACTOR(orphan::Fragile);
 
@@ -90,6 +111,56 @@ int main(int argc, char** argv) {
     idler.send(orphan::Never{});
     std::string line = procactor::detail::process::current()->shm().name() + "\n";
     (void)!::write(STDOUT_FILENO, line.data(), line.size());
+    for (;;) ::pause();
+  }
+  auto say = [](const std::string& line) { (void)!::write(STDOUT_FILENO, (line + "\n").data(), line.size() + 1); };
+  auto running = [&](auto ref) {
+    while (runtime.info(ref).state != procactor::ActorState::running) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return ref;
+  };
+  const std::string arena = procactor::detail::process::current()->shm().name();
+  if (argc >= 2 && std::strcmp(argv[1], "fork-exit") == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    auto idler = running(runtime.spawn<orphan::Idler>("idler"));
+    procactor::Worker worker(runtime);
+    auto task = worker.submit(orphan::slow_square, 7);
+    const pid_t copy = ::fork();
+    if (copy == 0) {
+      // Each call fails at once, saying why; none touches the original's run.
+      auto attempt = [&](const char* what, auto&& call) {
+        try {
+          call();
+          say(std::string(what) + ": no error");
+        } catch (const procactor::error& e) {
+          say(std::string(what) + ": " + std::string(procactor::to_string(e.code())) + ": " + e.message());
+        }
+      };
+      attempt("send", [&] { idler.send(orphan::Never{}); });
+      attempt("get", [&] { (void)task.get(); });
+      attempt("spawn", [&] { (void)runtime.spawn<orphan::Idler>("copied"); });
+      attempt("close", [&] { idler.close(); });
+      return 0;  // ~Worker, ~Runtime and the exit handlers of the copy
+    }
+    int status = 0;
+    (void)::waitpid(copy, &status, 0);
+    say("copy exited " + std::to_string(status));
+    const bool segment = ::access(("/dev/shm/" + arena).c_str(), F_OK) == 0;
+    idler.send(orphan::Never{});
+    say(std::string("after: segment ") + (segment ? "yes" : "no") + " idler " +
+        std::string(procactor::to_string(runtime.info(idler).state)) + " task " + std::to_string(task.get()));
+    return 0;
+  }
+  if (argc >= 2 && std::strcmp(argv[1], "fork-linger") == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    auto idler = running(runtime.spawn<orphan::Idler>("idler"));
+    idler.send(orphan::Never{});
+    const pid_t copy = ::fork();
+    if (copy == 0) {
+      for (;;) ::pause();
+    }
+    say(std::to_string(::getpid()) + " " + std::to_string(copy) + " " + arena);
     for (;;) ::pause();
   }
   if (argc >= 2 && std::strcmp(argv[1], "shutdown-give-up") == 0) {

@@ -358,6 +358,23 @@ TEST_CASE("a handler that throws a procactor::error passes its code on, and the 
   CHECK(e.message().rfind("in " + name + "'s handler: ", 0) == 0);
 }
 
+// An actor that waited in its handler for the answer to an ask of itself
+// waited out the ask's timeout (30 s here): it reads the ask only after the
+// handler returns. The wait now fails at once, saying why.
+TEST_CASE("a handler that waits for its own ask of itself is told at once" * doctest::timeout(25)) {
+  actor_scope scope;
+  auto relayer = scope.spawn<asking::Relayer>("self-asker");
+  const std::string name = runtime().info(relayer).name;
+  const auto e = ask_error(relayer.ask<int>(asking::Relay{name}, 20s));
+  CHECK(e.code() == errc::invalid_argument);
+  CHECK_MESSAGE(e.message().find("the answer to " + name +
+                                 "'s ask of itself, on the thread that handles its "
+                                 "messages") != std::string::npos,
+                e.message());
+  // It goes on: the next ask is answered.
+  CHECK(ask_error(relayer.ask<int>(asking::Relay{"no-echoer-has-this-name"}, 20s)).code() == errc::no_such_actor);
+}
+
 TEST_CASE("an ask whose handler aborts the process fails with errc::actor_died" * doctest::timeout(30)) {
   actor_scope scope;
   procactor::SpawnOptions options;

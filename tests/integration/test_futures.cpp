@@ -290,16 +290,24 @@ TEST_CASE("a timeout of hours::max() waits for the event" * doctest::timeout(120
   CHECK(keeper.join(std::chrono::milliseconds::max()));
 }
 
+// wait_any and as_completed of such a future took its null request and
+// crashed the program (SIGSEGV).
 TEST_CASE("a Future with no request says so when it is used" * doctest::timeout(30)) {
   const procactor::Future<int> none;
   CHECK_FALSE(none.valid());
-  for (int call = 0; call < 4; ++call) {
+  const std::vector<procactor::Future<int>> among(1);
+  for (int call = 0; call < 7; ++call) {
     CAPTURE(call);
     try {
       if (call == 0) (void)none.ready();
       if (call == 1) (void)none.get();
       if (call == 2) (void)none.wait_for(10ms);
       if (call == 3) none.on_done([](const procactor::Future<int>&) {});
+      if (call == 4) (void)procactor::wait_any(among);
+      if (call == 5) (void)procactor::wait_any(among, 10ms);
+      if (call == 6) {
+        for (auto completed : procactor::as_completed(among)) (void)completed;
+      }
       FAIL("a Future with no request was used");
     } catch (const procactor::error& e) {
       CHECK(e.code() == errc::invalid_argument);

@@ -232,7 +232,8 @@ TEST_CASE("a Worker whose one worker is killed by hand mid-task fails that task 
   };
   const std::string none = "the pool's worker " + worker->workers()[0].name() + " has ended for good";
   fails_with(running, errc::actor_died, none + " (killed or closed); it had this task");
-  fails_with(next, errc::actor_died, none);
+  // Queued in the worker's mailbox as it ended: it never started.
+  fails_with(next, errc::no_such_actor, none + " (killed or closed): the task never started");
   fails_with(waiting, errc::no_such_actor, none + " (killed or closed): the task never started");
   auto later = worker->submit(pooling::my_pid);
   fails_with(later, errc::no_such_actor, "the task never started");

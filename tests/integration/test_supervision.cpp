@@ -283,6 +283,23 @@ TEST_CASE("a graceful restart stops after the message in hand, runs on_stop, and
   CHECK(std::count_if(first_stop, lines.end(), [](const std::string& l) { return !l.empty() && std::isdigit(static_cast<unsigned char>(l[0])); }) > 0);
 }
 
+// kill() returns before the supervisor has seen the exit: a restart asked
+// in between said it restarted (true) and did nothing.
+TEST_CASE("restart right after kill says the actor is gone for good and starts nothing" * doctest::timeout(60)) {
+  temp_dir dir;  // outlives the actors that write into it
+  actor_scope scope;
+  group_of_members g{scope, dir, scope.group(), {}};
+  const auto m = g.add("killed", 1);
+  pid_of(m);
+  m.kill();
+  CHECK_FALSE(runtime().restart(m));
+  CHECK_FALSE(runtime().restart(m, {.force = true}));
+  REQUIRE(m.join(30s));
+  CHECK(runtime().info(m).state == ActorState::killed);
+  CHECK(runtime().info(m).restarts == 0);
+  CHECK_FALSE(runtime().restart(m));
+}
+
 TEST_CASE("restart with drain handles the queue first; with force there is no on_stop" * doctest::timeout(120)) {
   temp_dir dir;  // outlives the actors that write into it
   actor_scope scope;

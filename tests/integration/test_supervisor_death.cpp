@@ -591,6 +591,76 @@ TEST_CASE("a ref used after its Runtime was destroyed says the Runtime is gone" 
   CHECK_MESSAGE(line.find("the procactor::Runtime of this process has been destroyed") != std::string::npos, line);
 }
 
+// A fork() of the supervising program without exec is a copy with the
+// program's memory and descriptors and none of its threads. Its return from
+// main destroyed its copy of the Runtime, which closed the original's
+// actors and crashed (SIGSEGV), and its exit handler removed the original's
+// shared memory; its calls wrote into the original's lanes as a second
+// producer. It is not part of the run now: each call fails, saying so, and
+// its end leaves the original's run as it was.
+TEST_CASE("a fork() copy of the supervising program fails each call and leaves the run alone as it ends" *
+          doctest::timeout(90)) {
+  int out = -1;
+  const pid_t helper = start_helper("fork-exit", &out);
+  std::string text;
+  for (int i = 0; i < 6 && std::count(text.begin(), text.end(), '\n') < 6; ++i) {
+    text += read_line(out, std::chrono::seconds(30));
+  }
+  ::close(out);
+  int status = 0;
+  REQUIRE(::waitpid(helper, &status, 0) == helper);
+  CAPTURE(text);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  const std::string why =
+      "not the supervisor: this process is a fork() of the program that runs the procactor::Runtime";
+  CHECK(text.find("send: " + why) != std::string::npos);
+  CHECK(text.find("get: not the supervisor: cannot wait for this outcome: this process is a fork()") !=
+        std::string::npos);
+  CHECK(text.find("spawn: " + why) != std::string::npos);
+  CHECK(text.find("close: " + why) != std::string::npos);
+  CHECK(text.find("copy exited 0\n") != std::string::npos);
+  // The original's run is whole: its segment, its actor, its task.
+  CHECK(text.find("after: segment yes idler running task 49\n") != std::string::npos);
+  CHECK(probe::run_segments(helper).empty());
+}
+
+// The copy kept the guardian's pipe, the fork server's socket and the
+// arena's lock open: a kill -9 of the program left its helpers and its
+// shared memory for as long as the copy lived.
+TEST_CASE("a SIGKILLed supervisor leaves nothing behind while a fork() copy of it lives" * doctest::timeout(90)) {
+  settle_own_helpers();
+  const std::size_t own_guardians = reap_orphans("procactor-guard");
+  const std::size_t own_servers = reap_orphans("procactor-fork");
+  const std::size_t own_spares = reap_orphans("procactor-spare");
+  int out = -1;
+  struct killer {
+    pid_t pid = 0;
+    ~killer() {
+      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } helper, copy;
+  helper.pid = start_helper("fork-linger", &out);
+  const std::string line = read_line(out, std::chrono::seconds(30));
+  ::close(out);
+  std::istringstream fields(line);
+  int reported = 0;
+  std::string arena;
+  fields >> reported >> copy.pid >> arena;
+  REQUIRE(reported == helper.pid);
+  REQUIRE(copy.pid > 0);
+  REQUIRE(exists(arena));
+
+  REQUIRE(::kill(helper.pid, SIGKILL) == 0);
+  REQUIRE(::waitpid(helper.pid, nullptr, 0) == helper.pid);
+  helper.pid = 0;
+  CHECK_MESSAGE(eventually([&] { return !exists(arena); }), "the killed supervisor's arena is still in /dev/shm");
+  CHECK(eventually([&] { return helpers_reaped(own_guardians, own_servers, own_spares); }));
+  // All that while the copy lived on (re-parented here: reaped by `copy`).
+  CHECK(probe::is_running(copy.pid));
+  for (const auto& name : probe::run_segments(reported)) probe::remove_segment(name);
+}
+
 TEST_CASE("the start-up sweep removes the segments of a dead supervisor and keeps a live one's in another PID namespace" *
           doctest::timeout(90)) {
   if (::geteuid() != 0 || ::access("/usr/bin/unshare", X_OK) != 0) {
