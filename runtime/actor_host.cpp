@@ -107,6 +107,7 @@ void actor_host::stop_timers() {
 }
 
 std::optional<Message> actor_host::recv(std::optional<steady::duration> timeout) {
+  if (process::fork_copy()) process_.end_fork_copy();
   const bool handled = current_.has_value();
   // Also when this returns nullopt for the timeout: the message was handled.
   commit_current();

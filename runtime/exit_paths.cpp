@@ -153,10 +153,14 @@ void leave_run_in_fork_copy() noexcept {
   g_run_name[0] = '\0';
   for (int sig = 1; sig < NSIG; ++sig) {
     if (!g_replaced[sig]) continue;
-    sigaction(sig, &g_previous[sig], nullptr);
     g_replaced[sig] = false;
+    // Unless the program has put a handler of its own there since.
+    struct sigaction current {};
+    if (sigaction(sig, nullptr, &current) == 0 && current.sa_handler == on_fatal_signal) {
+      sigaction(sig, &g_previous[sig], nullptr);
+    }
   }
-  g_installed = false;  // a Runtime the copy makes is a run of its own
+  g_installed = false;  // the copy's handlers are the program's again
   // What the original's handler would kill is the original's.
   for (auto& pid : g_pids) pid.store(0, std::memory_order_relaxed);
   for (auto& helper : g_helpers) helper.store(0, std::memory_order_relaxed);

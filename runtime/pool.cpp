@@ -123,6 +123,7 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
     type_id kind;
     std::vector<std::byte> bytes;
     std::shared_ptr<detail::pending> future;  // local: ended from the worker's reply
+    bool started = false;                     // a worker gone for good had it in hand
   };
 
   std::vector<detail::slot_id> workers;
@@ -189,7 +190,8 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
     // Refused as it was sent (the worker had ended for good): the ask is
     // over already, and the task never reached the worker.
     if (detail::is_ready(*asked)) {
-      if (const errc code = detail::outcome(*asked); code == errc::no_such_actor || code == errc::closed) {
+      if (const errc code = detail::outcome(*asked);
+          code == errc::no_such_actor || code == errc::closed || code == errc::actor_died) {
         ended(worker, std::move(task), code, {}, nullptr);
         return;
       }
@@ -213,9 +215,12 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
     --in_flight[worker];
     // Its worker has ended for good: with this task in hand (the worker's
     // restarts keep actor_died out of the pool's asks), or before it took
-    // it. (A task it handled before its close ends as it ended.)
-    const bool in_hand = code == errc::actor_died;
-    const bool lost = code == errc::no_such_actor || code == errc::closed || in_hand;
+    // it. An ask refused as it was sent (`asked` null) never reached it,
+    // also one whose wait for room in the worker's lane ended actor_died.
+    // (A task it handled before its close ends as it ended.)
+    const bool in_hand = code == errc::actor_died && asked != nullptr;
+    const bool lost = code == errc::no_such_actor || code == errc::closed || code == errc::actor_died;
+    if (in_hand) task.started = true;
     if (lost) gone[worker] = true;
     const bool left = any_left();
     const bool again = lost && left;
@@ -231,15 +236,16 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
       (void)detail::fulfil(*orphan.future, errc::no_such_actor, std::as_bytes(std::span(text)), 0);
     }
     if (again) return;
-    if (lost && !in_hand) {
+    if (lost && !task.started) {
       // Refused as it was sent, or still queued in the worker's mailbox as
-      // it ended: it never started.
+      // it ended, here and at any worker before: it never started.
       const std::string text = none + ": the task never started";
       (void)detail::fulfil(*task.future, errc::no_such_actor, std::as_bytes(std::span(text)), 0);
       return;
     }
     if (lost) {
-      const std::string text = none + "; it had this task";
+      const std::string text =
+          none + (in_hand ? "; it had this task" : "; a worker that ended for good before it had this task in hand");
       (void)detail::fulfil(*task.future, errc::actor_died, std::as_bytes(std::span(text)), 0);
       return;
     }

@@ -26,23 +26,30 @@ std::unique_ptr<process>& instance() {
   return p;
 }
 std::atomic<bool> g_ever_installed{false};
-// This process is a fork() copy (without exec) of one of the run's.
+// This process is a fork() copy (without exec) of a process of a run.
 std::atomic<bool> g_fork_copy{false};
-// fork_server::start's own fork, which makes a helper of the run.
-std::atomic<bool> g_helper_fork{false};
+// On the thread that forks the fork server (fork_server::start), which
+// makes a helper of the run: the child inherits it, another thread's fork
+// does not.
+thread_local bool t_helper_fork = false;
 
 // pthread_atfork's child handler. The copy has the original's memory and
 // descriptors but none of its threads: its process (and a Runtime's
 // supervisor) is let go of, never destroyed there, as destroying it would
 // join threads that are not there and close the original's actors; and it
 // lets go of the run (exit_paths.hpp), so that its exit removes nothing and
-// it keeps nothing of the run alive.
+// it keeps nothing of the run alive. A fork made while no runtime is
+// installed (before it, or after the Runtime's end) is not such a copy.
 void on_fork_child() noexcept {
-  if (g_helper_fork.load(std::memory_order_relaxed)) return;
-  g_fork_copy.store(true, std::memory_order_relaxed);
-  (void)instance().release();
+  if (t_helper_fork) return;
+  if (instance() != nullptr) {
+    g_fork_copy.store(true, std::memory_order_relaxed);
+    (void)instance().release();
+  }
   leave_run_in_fork_copy();
 }
+// Registered as the library loads, before any Runtime or thread of it.
+[[maybe_unused]] const bool g_atfork_registered = ::pthread_atfork(nullptr, nullptr, on_fork_child) == 0;
 
 // The longest a waiter sleeps before it re-checks the actor it waits on.
 constexpr auto liveness_slice = std::chrono::milliseconds(50);
@@ -85,10 +92,7 @@ process::~process() {
 
 process* process::current() noexcept { return instance().get(); }
 void process::install(std::unique_ptr<process> p) {
-  static const bool registered = ::pthread_atfork(nullptr, nullptr, on_fork_child) == 0;
-  (void)registered;
   g_ever_installed.store(true);
-  g_fork_copy.store(false);
   // The supervisor's segment descriptor holds the run's lock (arena.hpp).
   if (p && p->is_supervisor()) close_in_fork_copies(p->shm().descriptor());
   instance() = std::move(p);
@@ -109,7 +113,19 @@ void process::uninstall() {
   instance().reset();
 }
 bool process::fork_copy() noexcept { return g_fork_copy.load(std::memory_order_relaxed); }
-void process::helper_fork(bool on) noexcept { g_helper_fork.store(on, std::memory_order_relaxed); }
+void process::helper_fork(bool on) noexcept { t_helper_fork = on; }
+
+void process::end_fork_copy() const noexcept {
+  // An actor's copy that went on into the actor's code (a handler that
+  // returned) would read and write the original's rings as a second
+  // consumer and producer: it ends at its first step there.
+  const slot_entry& e = arena_.slot(self_);
+  write_stderr(std::string(e.name, strnlen(e.name, sizeof e.name)),
+               "a fork() copy of this process (pid " + std::to_string(::getpid()) +
+                   ") went on into the actor's message loop, where it is not the actor: it ends here (exit 1)");
+  std::fflush(stdout);
+  ::_exit(1);
+}
 
 slot_entry* process::entry(slot_id slot) const noexcept {
   if (slot >= max_slots || slot >= arena_.header()->slot_count.load(std::memory_order_acquire)) return nullptr;
@@ -119,6 +135,7 @@ slot_entry* process::entry(slot_id slot) const noexcept {
 
 errc process::write(slot_id target, bool to_inbox, const message_header& header, std::span<const std::byte> payload,
                     send_deadline deadline) {
+  if (g_fork_copy.load(std::memory_order_relaxed)) end_fork_copy();
   slot_entry* e = entry(target);
   if (e == nullptr) return errc::no_such_actor;
   // The supervising program has an inbox (replies, system messages) but no
@@ -858,6 +875,8 @@ errc outcome(const pending& state) {
 }
 
 void on_done(const std::shared_ptr<pending>& state, std::function<void()> callback) {
+  // No thread of a fork() copy would ever run it.
+  if (process::current() == nullptr) refuse_in_fork_copy(*state);
   {
     std::lock_guard guard(state->mutex);
     if (!state->done) {

@@ -80,6 +80,9 @@ class process {
   // Around a fork that makes a helper of the run (the fork server), which
   // is not such a copy.
   static void helper_fork(bool on) noexcept;
+  // Ends a fork() copy that reached the actor's own use of its rings
+  // (write, the mailbox loop), saying so.
+  [[noreturn]] void end_fork_copy() const noexcept;
 
   [[nodiscard]] const arena& shm() const noexcept { return arena_; }
   [[nodiscard]] slot_id self() const noexcept { return self_; }

@@ -217,6 +217,13 @@ std::string_view to_string(ActorState state) noexcept {
 
 Runtime::Runtime(int argc, char** argv, Options options) : impl_(std::make_unique<impl>()) {
   run_if_child();
+  // The copy's threads are the one that forked, and the locks the others
+  // held at the fork stay held: a run of its own could hang on them.
+  if (detail::process::fork_copy()) {
+    throw error(errc::not_supervisor,
+                "a fork() copy of a program that runs a procactor::Runtime cannot make one: exec a program "
+                "(a Runtime made after exec is a run of its own), or fork before making the Runtime");
+  }
   if (detail::process::current() != nullptr) {
     throw error(errc::invalid_argument, "only one procactor::Runtime may exist in a process");
   }
@@ -257,9 +264,16 @@ ActorRef Runtime::find(std::string_view name) const { return ActorRef(detail::fi
 ActorInfo Runtime::info(ActorRef ref) const { return impl_->sup().info(ref.slot()); }
 std::vector<ActorInfo> Runtime::actors() const { return impl_->sup().actors(); }
 std::vector<DeadLetter> Runtime::dead_letters() const { return impl_->sup().dead_letters(); }
-const Options& Runtime::options() const noexcept { return impl_->sup().options(); }
-std::uint64_t Runtime::shared_memory_used() const { return detail::process::current()->shm().used(); }
+// Plain data, also in a fork() copy.
+const Options& Runtime::options() const noexcept { return impl_->supervisor->options(); }
+// The process is this Runtime's while it lives, except in a fork() copy,
+// which has let go of it (sup() throws there).
+std::uint64_t Runtime::shared_memory_used() const {
+  (void)impl_->sup();
+  return detail::process::current()->shm().used();
+}
 std::uint64_t Runtime::corruptions() const {
+  (void)impl_->sup();
   return detail::process::current()->shm().header()->corruptions.load(std::memory_order_relaxed);
 }
 void Runtime::on_event(std::function<void(const ActorEvent&)> callback) { impl_->sup().on_event(std::move(callback)); }

@@ -355,9 +355,9 @@ void supervisor::after_crash(slot_id slot, child& c, bool by_request) {
 
 // What is still queued for an actor that has ended for good will never be
 // handled: each message becomes a dead letter, and an ask among them is
-// answered no_such_actor now rather than at its timeout (a Pool then gives
-// the task to another worker). Its process is gone and none follows, so
-// nobody else consumes the mailbox; once its state is terminal (the second,
+// answered now rather than at its timeout, no_such_actor, or actor_died for
+// the one in hand (a Pool then gives the task to another worker). Its
+// process is gone and none follows, so nobody else consumes the mailbox; once its state is terminal (the second,
 // unbounded pass) senders are refused too. Done before the exit is told, so
 // that whoever hears of it finds the dead letters in.
 void supervisor::sweep_ended() {
@@ -410,7 +410,7 @@ void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool b
     taken += d->next - d->position;
     if ((d->head.flags & flag_system) == 0) {
       // Kept and counted before the asker is answered: one that hears
-      // no_such_actor finds the dead letter in.
+      // no_such_actor (or actor_died) finds the dead letter in.
       // The first record from its sender at its position: a later one may
       // reach the same position (a lane grown anew, a sweep of late ones),
       // and was never in hand. Only this slot's dead-lettering writes it.
@@ -423,7 +423,8 @@ void supervisor::dead_letter_queued(slot_id slot, const std::string& how, bool b
       DeadLetter letter{c.name,
                         d->head.type,
                         task_name(d->head.type, d->payload),
-                        std::string(to_string(errc::no_such_actor)) + ": " + (in_hand ? why_in_hand : why),
+                        std::string(to_string(in_hand ? errc::actor_died : errc::no_such_actor)) + ": " +
+                            (in_hand ? why_in_hand : why),
                         ActorRef(d->head.sender),
                         std::vector<std::byte>(d->payload.begin(), d->payload.end()),
                         in_hand ? in_hand_attempts : 0};

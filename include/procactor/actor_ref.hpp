@@ -54,6 +54,22 @@ class ActorRef {
                                  detail::bounded(timeout)));
   }
 
+  // A type that is not a message: said plainly, not as a failed constraint.
+  template <class M, class... Rest>
+  requires(!registered_message<M>) errc try_send(const M&, Rest&&...)
+  const {
+    PROCACTOR_NOT_A_MESSAGE("ActorRef::try_send");
+    return errc::invalid_argument;
+  }
+  template <class M, class... Rest>
+  requires(!registered_message<M>) void send(const M&, Rest&&...) const { PROCACTOR_NOT_A_MESSAGE("ActorRef::send"); }
+  template <class R, class M, class... Rest>
+  requires(!registered_message<M>) Future<R> ask(const M&, Rest&&...)
+  const {
+    PROCACTOR_NOT_A_MESSAGE("ActorRef::ask");
+    return {};
+  }
+
   // Graceful: what is queued is handled first, then the actor exits with 0.
   void close() const { detail::close(slot_); }
   // Waits until the actor has exited for good; false on timeout.

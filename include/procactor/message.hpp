@@ -38,6 +38,19 @@ concept registered_message = requires {
 };
 
 namespace detail {
+// False for every T: a static_assert on it fires only where the template
+// that holds it is used.
+template <class T>
+inline constexpr bool not_a_message = false;
+}  // namespace detail
+
+// The static_assert of a call given a type that is not a message.
+#define PROCACTOR_NOT_A_MESSAGE(call)                                                             \
+  static_assert(::procactor::detail::not_a_message<M>, call                                       \
+                ": this type is not a registered message: put PROCACTOR_MESSAGE(Type) after its " \
+                "definition, at global scope (the type also needs a serialize() member for cereal)")
+
+namespace detail {
 // Records id -> name for logs and dead letters; aborts on an id collision
 // between two different names, which would otherwise misroute silently.
 bool register_message_name(type_id id, std::string_view name) noexcept;

@@ -1,5 +1,5 @@
-// Misuses of TypedRef, and of spawn<A>, that must not compile
-// (tests/compile_fail/CMakeLists.txt).
+// Misuses of TypedRef, of spawn<A>, and of an ActorRef given a type that is
+// not a message, that must not compile (tests/compile_fail/CMakeLists.txt).
 //
 // Built with none of the PROCACTOR_MISUSE_* switches it compiles: the
 // correct calls around each misuse are fine, so the failure of a build with
@@ -26,6 +26,14 @@ struct Text {
 };
 PROCACTOR_MESSAGE(Add);
 PROCACTOR_MESSAGE(Text);
+// Serializable, but without its PROCACTOR_MESSAGE.
+struct Loose {
+  int value = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(value);
+  }
+};
 
 class Calc : public procactor::Actor<Calc, Add> {
  public:
@@ -65,6 +73,10 @@ int main(int argc, char** argv) {
   (void)calc.ask(Text{"no handler"}, timeout);
 #elif defined(PROCACTOR_MISUSE_UNREGISTERED)
   (void)runtime.spawn<Unregistered>("unregistered");
+#elif defined(PROCACTOR_MISUSE_UNREGISTERED_SEND)
+  untyped.send(Loose{1});
+#elif defined(PROCACTOR_MISUSE_UNREGISTERED_ASK)
+  (void)untyped.ask<int>(Loose{1}, timeout);
 #endif
 
   calc.close();

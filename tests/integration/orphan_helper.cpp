@@ -20,7 +20,8 @@
 //                                   spawns 1 actor and a Worker with a task
 //                                   in flight, fork()s a copy of itself that
 //                                   tries the runtime (printing each error
-//                                   on its own line) and returns from main;
+//                                   on its own line), says what its signal
+//                                   handlers are, and returns from main;
 //                                   then prints "copy exited <status>" and
 //                                   "after: segment <yes|no> idler <state>
 //                                   task <value>", and exits
@@ -126,6 +127,11 @@ int main(int argc, char** argv) {
     auto idler = running(runtime.spawn<orphan::Idler>("idler"));
     procactor::Worker worker(runtime);
     auto task = worker.submit(orphan::slow_square, 7);
+    // A handler of the program's own, put in place after the Runtime's.
+    struct sigaction own {};
+    own.sa_handler = [](int) {};
+    sigemptyset(&own.sa_mask);
+    sigaction(SIGHUP, &own, nullptr);
     const pid_t copy = ::fork();
     if (copy == 0) {
       // Each call fails at once, saying why; none touches the original's run.
@@ -139,8 +145,17 @@ int main(int argc, char** argv) {
       };
       attempt("send", [&] { idler.send(orphan::Never{}); });
       attempt("get", [&] { (void)task.get(); });
+      attempt("then", [&] { (void)task.then([](std::int64_t v) { return v; }); });
       attempt("spawn", [&] { (void)runtime.spawn<orphan::Idler>("copied"); });
       attempt("close", [&] { idler.close(); });
+      attempt("memory", [&] { (void)runtime.shared_memory_used(); });
+      attempt("runtime", [&] { procactor::Runtime own_run(argc, argv); });
+      say("options: max_actors " + std::to_string(runtime.options().max_actors));
+      struct sigaction now {};
+      sigaction(SIGHUP, nullptr, &now);
+      say(std::string("SIGHUP: ") + (now.sa_handler == own.sa_handler ? "the program's" : "another"));
+      sigaction(SIGTERM, nullptr, &now);
+      say(std::string("SIGTERM: ") + (now.sa_handler == SIG_DFL ? "default" : "another"));
       return 0;  // ~Worker, ~Runtime and the exit handlers of the copy
     }
     int status = 0;

@@ -348,8 +348,7 @@ TEST_CASE("the message an actor had in hand as it was killed is a dead letter th
   const auto letters = dead_letters_of(name);
   REQUIRE(letters.size() == 4);
   CHECK(letters[0].type_name == "lifecycle::Hold");
-  CHECK(letters[0].reason ==
-        "no such actor: " + name + " ended for good (signal 9 (Killed)) while handling the message");
+  CHECK(letters[0].reason == "actor died: " + name + " ended for good (signal 9 (Killed)) while handling the message");
   CHECK(letters[0].attempts == 1);
   for (std::size_t i = 1; i < letters.size(); ++i) {
     CHECK(letters[i].type_name == "lifecycle::Note");

@@ -33,6 +33,50 @@
 
 extern char** environ;
 
+// An actor that forks: its copy returns from the handler, into the actor's
+// message loop.
+namespace forking {
+struct Fork {
+  template <class Archive>
+  void serialize(Archive&) {}
+};
+// Waits for the last copy to end: its wait status.
+struct Reap {
+  template <class Archive>
+  void serialize(Archive&) {}
+};
+struct Twice {
+  int value = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(value);
+  }
+};
+}  // namespace forking
+PROCACTOR_MESSAGE(forking::Fork);
+PROCACTOR_MESSAGE(forking::Reap);
+PROCACTOR_MESSAGE(forking::Twice);
+
+namespace forking {
+class Forker : public procactor::Actor<Forker, Fork, Reap, Twice> {
+ public:
+  int on(const Fork&) {
+    const pid_t pid = ::fork();
+    if (pid > 0) last_ = pid;
+    return static_cast<int>(pid);
+  }
+  int on(const Reap&) {
+    int status = 0;
+    return ::waitpid(last_, &status, 0) == last_ ? status : -1;
+  }
+  int on(const Twice& t) { return t.value * 2; }
+
+ private:
+  pid_t last_ = 0;
+};
+}  // namespace forking
+PROCACTOR_ACTOR(forking::Forker);
+
 using namespace itest;
 
 namespace {
@@ -603,7 +647,7 @@ TEST_CASE("a fork() copy of the supervising program fails each call and leaves t
   int out = -1;
   const pid_t helper = start_helper("fork-exit", &out);
   std::string text;
-  for (int i = 0; i < 6 && std::count(text.begin(), text.end(), '\n') < 6; ++i) {
+  for (int i = 0; i < 12 && std::count(text.begin(), text.end(), '\n') < 12; ++i) {
     text += read_line(out, std::chrono::seconds(30));
   }
   ::close(out);
@@ -617,12 +661,43 @@ TEST_CASE("a fork() copy of the supervising program fails each call and leaves t
   CHECK(text.find("send: " + why) != std::string::npos);
   CHECK(text.find("get: not the supervisor: cannot wait for this outcome: this process is a fork()") !=
         std::string::npos);
+  CHECK(text.find("then: not the supervisor: cannot wait for this outcome: this process is a fork()") !=
+        std::string::npos);
   CHECK(text.find("spawn: " + why) != std::string::npos);
   CHECK(text.find("close: " + why) != std::string::npos);
+  CHECK(text.find("memory: " + why) != std::string::npos);
+  CHECK(text.find("runtime: not the supervisor: a fork() copy of a program that runs a procactor::Runtime cannot "
+                  "make one") != std::string::npos);
+  CHECK(text.find("options: max_actors 1023\n") != std::string::npos);
+  // The runtime's own handlers are taken back, the program's kept.
+  CHECK(text.find("SIGHUP: the program's\n") != std::string::npos);
+  CHECK(text.find("SIGTERM: default\n") != std::string::npos);
   CHECK(text.find("copy exited 0\n") != std::string::npos);
   // The original's run is whole: its segment, its actor, its task.
   CHECK(text.find("after: segment yes idler running task 49\n") != std::string::npos);
   CHECK(probe::run_segments(helper).empty());
+}
+
+// The copy of an actor went on as a second consumer of the actor's mailbox
+// (and producer of its replies): it took messages meant for the actor, and
+// the actor's asks went unanswered. It ends now at its first step there.
+TEST_CASE("a fork() copy of an actor that returns from its handler ends there and the actor goes on" *
+          doctest::timeout(120)) {
+  actor_scope scope;
+  auto forker = scope.spawn<forking::Forker>("forker");
+  for (const bool asked : {true, false}) {
+    CAPTURE(asked);
+    if (asked) {
+      REQUIRE(forker.ask<int>(forking::Fork{}, 30s).get() > 0);  // the copy's reply would be its first write
+    } else {
+      forker.send(forking::Fork{});  // the copy would take the next message
+    }
+    const int status = forker.ask<int>(forking::Reap{}, 60s).get();
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 1);
+    for (int i = 1; i <= 200; ++i) REQUIRE(forker.ask<int>(forking::Twice{i}, 30s).get() == 2 * i);
+  }
+  CHECK(runtime().info(forker).restarts == 0);
 }
 
 // The copy kept the guardian's pipe, the fork server's socket and the
