@@ -357,9 +357,10 @@ void supervisor::after_crash(slot_id slot, child& c, bool by_request) {
 // handled: each message becomes a dead letter, and an ask among them is
 // answered now rather than at its timeout, no_such_actor, or actor_died for
 // the one in hand (a Pool then gives the task to another worker). Its
-// process is gone and none follows, so nobody else consumes the mailbox; once its state is terminal (the second,
-// unbounded pass) senders are refused too. Done before the exit is told, so
-// that whoever hears of it finds the dead letters in.
+// process is gone and none follows, so nobody else consumes the mailbox;
+// once its state is terminal (the second, unbounded pass) senders are
+// refused too. Done before the exit is told, so that whoever hears of it
+// finds the dead letters in.
 void supervisor::sweep_ended() {
   std::vector<std::pair<slot_id, std::string>> late;  // and how each ended
   {
