@@ -45,8 +45,15 @@ void supervisor::start(slot_id slot) {
     descriptors.emplace_back(pipes[stream][1], stream + 1);
   }
   // Set before the child exists: the child moves it on to `running` itself
-  // (a compare-exchange), so a store after the spawn could undo that.
-  set_state(slot, slot_state::starting);
+  // (a compare-exchange), so a store after the spawn could undo that. Its
+  // start time too, with it: info() showed a new incarnation `running`
+  // with the last one's start time, from before the exit it shows.
+  {
+    std::lock_guard guard(mutex_);
+    process_->shm().slot(slot).state.store(static_cast<std::uint32_t>(slot_state::starting), std::memory_order_release);
+    c.started = steady::now();
+    changed_.notify_all();
+  }
   // Nobody holds it: the new incarnation will (life_watch.hpp).
   process_->shm().slot(slot).life.store(0, std::memory_order_release);
   pid_t pid = 0;
@@ -132,7 +139,6 @@ void supervisor::start(slot_id slot) {
     std::lock_guard guard(mutex_);
     c.pid = pid;
     c.pidfd = pidfd;
-    c.started = steady::now();
     c.restart_due.reset();
     c.stderr_tail.clear();
     c.exit_cause.clear();
