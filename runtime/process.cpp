@@ -51,6 +51,20 @@ void on_fork_child() noexcept {
 // Registered as the library loads, before any Runtime or thread of it.
 [[maybe_unused]] const bool g_atfork_registered = ::pthread_atfork(nullptr, nullptr, on_fork_child) == 0;
 
+}  // namespace
+}  // namespace procactor::detail
+
+#if defined(__SANITIZE_ADDRESS__)
+// LeakSanitizer's hook, asked as a program ends: a fork() copy holds what
+// the original's threads owned, which no thread of the copy can reach, and
+// what it lets go of on purpose (its process, a Runtime's supervisor): not
+// leaks to report at its exit.
+extern "C" int __lsan_is_turned_off() { return procactor::detail::process::fork_copy() ? 1 : 0; }
+#endif
+
+namespace procactor::detail {
+namespace {
+
 // The longest a waiter sleeps before it re-checks the actor it waits on.
 constexpr auto liveness_slice = std::chrono::milliseconds(50);
 
