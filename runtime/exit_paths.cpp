@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
-#include <utility>
 
 namespace procactor::detail {
 namespace {
@@ -23,8 +22,8 @@ std::atomic<int> g_helpers[16];
 // Actors' process groups whose deaths were handled and not all reaped.
 std::atomic<int> g_dying[max_slots];
 struct sigaction g_previous[NSIG];
-bool g_installed = false;
-bool g_replaced[NSIG];  // the handler of that signal is on_fatal_signal
+// The signals whose default action install_exit_paths replaces.
+constexpr int g_fatal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT};
 // close_in_fork_copies()'s descriptors, each as fd + 1 (0: a free entry).
 std::atomic<int> g_fork_closed[8];
 std::atomic<bool> g_fatal_signal{false};
@@ -120,12 +119,12 @@ void on_exit_cleanup() { remove_run_segments(g_run_name); }
 
 void install_exit_paths(const std::string& run) {
   std::strncpy(g_run_name, run.c_str(), sizeof g_run_name - 1);
-  if (g_installed) return;
-  g_installed = true;
-  static bool at_exit = false;
-  if (!std::exchange(at_exit, true)) std::atexit(on_exit_cleanup);
+  static bool installed = false;
+  if (installed) return;
+  installed = true;
+  std::atexit(on_exit_cleanup);
   // SIGABRT: std::terminate's (an uncaught exception), abort()'s.
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT}) {
+  for (int sig : g_fatal_signals) {
     struct sigaction current {};
     sigaction(sig, nullptr, &current);
     if (current.sa_handler != SIG_DFL) continue;
@@ -133,7 +132,6 @@ void install_exit_paths(const std::string& run) {
     handler.sa_handler = on_fatal_signal;
     sigemptyset(&handler.sa_mask);
     sigaction(sig, &handler, &g_previous[sig]);
-    g_replaced[sig] = true;
   }
 }
 
@@ -151,16 +149,13 @@ void leave_run_in_fork_copy() noexcept {
     if (fd >= 0) ::close(fd);
   }
   g_run_name[0] = '\0';
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (!g_replaced[sig]) continue;
-    g_replaced[sig] = false;
-    // Unless the program has put a handler of its own there since.
+  // Ours only: not one the program has put there since.
+  for (int sig : g_fatal_signals) {
     struct sigaction current {};
     if (sigaction(sig, nullptr, &current) == 0 && current.sa_handler == on_fatal_signal) {
       sigaction(sig, &g_previous[sig], nullptr);
     }
   }
-  g_installed = false;  // the copy's handlers are the program's again
   // What the original's handler would kill is the original's.
   for (auto& pid : g_pids) pid.store(0, std::memory_order_relaxed);
   for (auto& helper : g_helpers) helper.store(0, std::memory_order_relaxed);
