@@ -1203,9 +1203,16 @@ int launch_cluster(const LaunchOptions& options, const Graph& graph) {
   record_supervisor(run);
   install_stop_signals();
   ::signal(SIGPIPE, SIG_IGN);  // a write to an mpirun that is gone fails; it does not kill
-  cluster_launch launch(graph, options, run);
-  if (dashboard) dashboard->serve(run);
-  return launch.run(job);
+  int code = exit_failure;
+  {
+    cluster_launch launch(graph, options, run);
+    if (dashboard) dashboard->serve(run);
+    code = launch.run(job);
+  }
+  // As a one-node launch: the page open on it learns how the run ended,
+  // once the launch answers no more (its control ends with it).
+  if (dashboard) dashboard->linger();
+  return code;
 #endif
 }
 

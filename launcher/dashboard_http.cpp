@@ -154,6 +154,9 @@ struct dashboard_state {
   json status;                 // the last status sample, with "live"
   std::chrono::steady_clock::time_point status_asked{};  // the last GET /api/status
   std::uint64_t end_answers = 0;                         // GET /api/status answered with the run's end
+  // One sample at a time: the sampler's, begun while the run answered,
+  // must not end after linger's, which finds it ended, and undo it.
+  std::mutex sampling;
   std::mutex events_mutex;                               // held while events.jsonl is read
   std::optional<log_follower> events_file;               // events.jsonl, from the oldest file rotation kept
   std::deque<std::string> events;                        // the newest events_kept read, as written
@@ -161,6 +164,7 @@ struct dashboard_state {
   bool listening_done = false;                           // listen_after_bind returned (under mutex)
 
   void sample() {
+    const std::lock_guard one_at_a_time(sampling);
     // Its own client name: rates since its previous sample, a second ago.
     ControlRequest request;
     request.verb = ControlRequest::Verb::status;
@@ -266,23 +270,22 @@ struct dashboard_state {
   }
 
   void routes() {
+    // Before any route, and before a body is read: read-only, any method
+    // but GET and HEAD is refused, saying what is served (also a POST
+    // without a Content-Length, which the library would refuse with a bare
+    // 400 once it came to read the body).
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (host_allowed(req)) return httplib::Server::HandlerResponse::Unhandled;
-      res.status = 403;
-      res.set_content("this dashboard answers only requests to a loopback address\n", "text/plain");
-      return httplib::Server::HandlerResponse::Handled;
-    });
-    // Read-only: any other method is refused, saying what is served.
-    const auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
+      if (!host_allowed(req)) {
+        res.status = 403;
+        res.set_content("this dashboard answers only requests to a loopback address\n", "text/plain");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      if (req.method == "GET" || req.method == "HEAD") return httplib::Server::HandlerResponse::Unhandled;
       res.status = 405;
       res.set_header("Allow", "GET, HEAD");
       res.set_content("this dashboard answers GET and HEAD only, not " + req.method + "\n", "text/plain");
-    };
-    http.Post(".*", not_allowed);
-    http.Put(".*", not_allowed);
-    http.Patch(".*", not_allowed);
-    http.Delete(".*", not_allowed);
-    http.Options(".*", not_allowed);
+      return httplib::Server::HandlerResponse::Handled;
+    });
     http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
       if (res.status != 404 || !res.body.empty()) return;
       res.set_content("no page " + req.path +

@@ -1,7 +1,7 @@
 #include "metrics.hpp"
 
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <string_view>
 #include <vector>
 
@@ -19,9 +19,11 @@ constexpr std::string_view states[] = {"starting", "running",  "restarting", "ex
 std::string number(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  // The shortest text that reads back as the same double (0.03, not
+  // 0.029999999999999999).
   char text[64];
-  std::snprintf(text, sizeof text, "%.17g", value);
-  return text;
+  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+  return {text, end};
 }
 
 // One metric family: its HELP and TYPE lines, then its samples.
@@ -119,7 +121,11 @@ std::string prometheus_text(const json& status) {
   for (const json& row : status.value("actors", json::array())) {
     const std::string name = row.value("name", std::string());
     const auto [actor, replica] = actor_and_replica(name);
-    const std::string labels = run_label + "," + label("actor", actor) + "," + label("replica", replica);
+    std::string labels = run_label + "," + label("actor", actor) + "," + label("replica", replica);
+    // A run on several nodes: the node that runs the instance.
+    if (const auto node = row.find("node"); node != row.end() && node->is_string()) {
+      labels += "," + label("node", node->get<std::string>());
+    }
     if (has_number(row, "processed")) processed.add(labels, field(row, "processed"));
     if (has_number(row, "msgs_per_s")) rate.add(labels, field(row, "msgs_per_s"));
     if (has_number(row, "queued_bytes")) queued.add(labels, field(row, "queued_bytes"));

@@ -171,6 +171,8 @@ class lane_writer {
   // publishes a link marker in the 8 bytes reserve() always leaves free.
   void link(std::uint64_t next) noexcept;
   [[nodiscard]] lane* get() const noexcept { return lane_; }
+  // The byte count past the last record published.
+  [[nodiscard]] std::uint64_t tail() const noexcept { return tail_; }
 
  private:
   lane* lane_;

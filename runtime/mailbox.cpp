@@ -1,5 +1,7 @@
 #include "mailbox.hpp"
 
+#include <algorithm>
+
 #include <immintrin.h>
 #include <bit>
 
@@ -299,14 +301,67 @@ errc sender::write(std::uint32_t target, bool inbox, std::uint64_t box_offset, c
     return write_record(*local, box, header, header.flags, payload, deadline, check);
   }
   // Too large for the lane: the record names a blob segment that holds it.
+  // A sender's large messages waiting in one mailbox are bounded in bytes
+  // (Options::max_message_size, or the lane's capacity if larger), so that
+  // a consumer that falls behind holds back their sender, instead of their
+  // segments filling /dev/shm; two always may wait, however large (the
+  // one in the consumer's hands and the next). Not for a process's own
+  // mailbox, which only it reads, nor counted there.
+  if (target != self_) {
+    if (const errc room = wait_for_blob_room(*local, box, header.flags, payload.size(), deadline, check);
+        room != errc::ok) {
+      return room;
+    }
+  }
   const std::string blob = blob_create(*arena_, payload);
   blob_ref ref{};
   ref.size = payload.size();
   std::strncpy(ref.name, blob.c_str(), sizeof ref.name - 1);
   const errc result = write_record(*local, box, header, header.flags | flag_blob, std::as_bytes(std::span(&ref, 1)),
-                                   deadline, check);
+                                   deadline, check, target != self_ ? payload.size() : 0);
   if (result != errc::ok) bip::shared_memory_object::remove(blob.c_str());
   return result;
+}
+
+errc sender::wait_for_blob_room(local_lane& local, mailbox* box, std::uint32_t flags, std::uint64_t bytes,
+                                send_deadline& deadline, const wait_check& check) {
+  const std::uint64_t budget = std::max<std::uint64_t>(arena_->header()->max_message_size, box->lane_capacity);
+  for (;;) {
+    lane* oldest = nullptr;
+    std::uint32_t seq = 0;
+    std::optional<steady::time_point> now;
+    {
+      producer_guard guard(local.mutex);
+      const std::uint64_t queued = local.blobs_queued();
+      if (local.blobs.size() < blobs_always_queued || queued + bytes <= budget) return errc::ok;
+      if (!deadline) return errc::full;
+      if (box->closed.load(std::memory_order_acquire) == mailbox_closed && (flags & flag_system) == 0) {
+        return errc::closed;
+      }
+      now = steady::now();
+      if (*now >= deadline.when()) return errc::timeout;
+      if (check.verdict != nullptr) {
+        if (errc verdict = check.verdict(check.context); verdict != errc::ok) return verdict;
+      }
+      // Parked as a producer waiting for room, on the lane of the oldest
+      // large message, whose commit wakes it (lane_commit) once a quarter
+      // of that lane is free; a park ends after park_slice in any case.
+      oldest = local.blobs.front().in;
+      seq = oldest->space_seq.load(std::memory_order_acquire);
+      oldest->producer_waiting.fetch_or(lane_waits_for_space, std::memory_order_relaxed);
+      wait_fence();  // pairs with lane_commit's signal_fence
+      if (local.blobs_queued() != queued) {
+        oldest->producer_waiting.fetch_and(~lane_waits_for_space, std::memory_order_relaxed);
+        continue;
+      }
+    }
+    // Without the lock: the process's other threads still send to this
+    // mailbox meanwhile (a try_send returns at once, a small message
+    // goes into the lane).
+    futex_wait(oldest->space_seq, seq, std::min<steady::duration>(park_slice, deadline.when() - *now));
+    producer_guard guard(local.mutex);
+    oldest->producer_waiting.fetch_and(~lane_waits_for_space, std::memory_order_relaxed);
+  }
 }
 
 namespace {
@@ -335,7 +390,8 @@ void fill(std::byte* at, std::uint64_t type, std::uint64_t correlation, std::uin
 }  // namespace
 
 errc sender::write_record(local_lane& local, mailbox* box, const message_header& header, std::uint32_t flags,
-                          std::span<const std::byte> body, send_deadline& deadline, const wait_check& check) {
+                          std::span<const std::byte> body, send_deadline& deadline, const wait_check& check,
+                          std::uint64_t blob_bytes) {
   const std::size_t size = record_size_for(body.size());
   producer_guard guard(local.mutex);
   lane* l = local.writer.get();
@@ -385,6 +441,10 @@ errc sender::write_record(local_lane& local, mailbox* box, const message_header&
     if (at == nullptr) return errc::full;  // the lane still works: what waits in it will drain
     fill(at, header.type, header.correlation, self_, flags, body);
     local.writer.publish();
+    if (blob_bytes != 0) {
+      local.blobs.push_back({local.writer.get(), local.writer.tail(), blob_bytes});
+      local.blob_bytes += blob_bytes;
+    }
     wake_consumer(box);
     return errc::ok;
   }

@@ -48,6 +48,7 @@
 #include <atomic>
 #include <boost/interprocess/mapped_region.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -272,6 +273,26 @@ class sender {
     explicit local_lane(lane* l) : writer(l) {}
     producer_lock mutex;
     lane_writer writer;
+    // This process's large messages in its lanes to this mailbox that the
+    // consumer has not committed: the lane each is in, the position past
+    // its record, its size. Under mutex. Kept here, not in shared memory:
+    // a new incarnation of the sender starts with none (it may queue one
+    // budget more), and nothing is left counted by a process that died.
+    struct queued_blob {
+      lane* in;
+      std::uint64_t end;
+      std::uint64_t bytes;
+    };
+    std::deque<queued_blob> blobs;
+    std::uint64_t blob_bytes = 0;
+    // The bytes of those still queued, forgetting the ones committed.
+    std::uint64_t blobs_queued() noexcept {
+      while (!blobs.empty() && blobs.front().in->head.load(std::memory_order_acquire) >= blobs.front().end) {
+        blob_bytes -= blobs.front().bytes;
+        blobs.pop_front();
+      }
+      return blob_bytes;
+    }
   };
   local_lane* lane_for(std::size_t index, mailbox* box, errc& status) {
     if (local_lane* known = lanes_[index].load(std::memory_order_acquire)) return known;
@@ -285,8 +306,21 @@ class sender {
   // The envelope is written straight into the ring from registers: one
   // built on the stack and copied in would be read back with wider loads
   // than the stores that made it (see send_deadline).
+  // `blob_bytes`: the size of the large message a blob record names (0
+  // for any other record), counted in local.blobs once published.
   errc write_record(local_lane& local, mailbox* box, const message_header& header, std::uint32_t flags,
-                    std::span<const std::byte> body, send_deadline& deadline, const wait_check& check);
+                    std::span<const std::byte> body, send_deadline& deadline, const wait_check& check,
+                    std::uint64_t blob_bytes = 0);
+  // Waits, as for room in a full lane, until this process's large messages
+  // queued in `box` leave room for `bytes` more under the run's
+  // max_message_size (or the mailbox's lane capacity, if larger), or fewer
+  // than blobs_always_queued are: errc::ok, else why not (full without a
+  // deadline, timeout, closed, the verdict's). It sleeps without the lane's
+  // lock, so the check and the write that follows are not one step: each
+  // thread of the process may add one more.
+  static constexpr std::size_t blobs_always_queued = 2;
+  errc wait_for_blob_room(local_lane& local, mailbox* box, std::uint32_t flags, std::uint64_t bytes,
+                          send_deadline& deadline, const wait_check& check);
 
   const arena* arena_;
   std::uint32_t self_;

@@ -132,6 +132,7 @@ struct Pool::state : std::enable_shared_from_this<Pool::state> {
   std::vector<bool> gone;            // per worker, under mutex: killed or closed by hand, for good
   std::deque<queued> waiting;
   std::size_t max_queued = 0;
+  std::size_t max_message_size = 0;  // Options::max_message_size: a larger task is refused at submit
   std::size_t next = 0;  // where ties start, so an idle pool still spreads
   bool closed = false;
   mutable std::mutex mutex;
@@ -264,14 +265,15 @@ Pool::Pool(Runtime& runtime, std::size_t workers, PoolOptions options) {
   if (const std::size_t used = runtime.actors().size(), most = runtime.options().max_actors;
       used + workers > most) {
     throw error(errc::invalid_argument,
-                "a pool of " + std::to_string(workers) + " workers does not fit: the run has room for " +
-                    std::to_string(most > used ? most - used : 0) + " more actors (Options::max_actors = " +
-                    std::to_string(most) + ")");
+                "a pool of " + std::to_string(workers) + (workers == 1 ? " worker" : " workers") +
+                    " does not fit: the run has room for " + std::to_string(most > used ? most - used : 0) +
+                    " more actors (Options::max_actors = " + std::to_string(most) + ")");
   }
   state_ = std::make_shared<state>();
   state_->in_flight.reset(new int[workers]());
   state_->gone.assign(workers, false);
   state_->max_queued = options.max_queued != 0 ? options.max_queued : default_queue_per_worker * workers;
+  state_->max_message_size = runtime.options().max_message_size;
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   // A pool is never broken for good: a dead worker always comes back. Its
   // workers are a group of their own with no intensity limit.
@@ -391,6 +393,17 @@ std::shared_ptr<detail::pending> Pool::submit_encoded(type_id kind, std::span<co
   auto future = detail::make_local_pending();
   std::unique_lock lock(state_->mutex);
   if (state_->closed || state_->workers.empty()) throw error(errc::closed, "the pool is closed");
+  // Told now, in the pool's words: a worker's ask of it would fail the
+  // same way, later, as an "ask of worker.N".
+  if (bytes.size() > state_->max_message_size) {
+    const std::string text =
+        "submit failed: the task (its function's id and arguments, encoded; for imap, a chunk "
+        "of items) takes " +
+        std::to_string(bytes.size()) + " bytes, over the limit of " + std::to_string(state_->max_message_size) +
+        " bytes (Options::max_message_size)";
+    (void)detail::fulfil(*future, errc::too_large, std::as_bytes(std::span(text)), 0);
+    return future;
+  }
   // Back-pressure: wait for the queue to have room.
   state_->changed.wait(lock, [this] { return state_->waiting.size() < state_->max_queued || state_->closed; });
   if (state_->closed) throw error(errc::closed, "the pool is closed");

@@ -997,6 +997,19 @@ bool join(slot_id target, clock::duration timeout) {
   }
 }
 
+pid_owner owner_in_stat(const char* stat_line, int supervisor) noexcept {
+  // comm may hold anything, ')' and spaces too: parse after the last ')'.
+  const char* close = std::strrchr(stat_line, ')');
+  char state = 0;
+  int parent = 0;
+  if (close == nullptr || std::sscanf(close + 1, " %c %d", &state, &parent) != 2) return pid_owner::foreign;
+  // A task its parent is reaping shows X and, once unhashed, parent 0: an
+  // exit under way. An actor's zombie keeps its parent, the supervisor (a
+  // subreaper).
+  if (state == 'X' || state == 'x' || (state == 'Z' && parent == 0)) return pid_owner::exiting;
+  return parent == supervisor ? pid_owner::actor : pid_owner::foreign;
+}
+
 namespace {
 
 // The pid in `e`, if it names a child of this run's supervisor; else 0. A pid
@@ -1014,12 +1027,10 @@ int checked_pid(process& p, slot_id slot, const slot_entry& e) {
     (void)!std::fread(text, 1, sizeof text - 1, f);
     std::fclose(f);
   }
-  // "pid (comm) state ppid ...": comm may hold anything, so parse after the last ')'.
-  const char* close = std::strrchr(text, ')');
-  char state = 0;
-  int parent = 0;
-  if (close == nullptr) return 0;  // no such process (reaped a moment ago): nothing to signal
-  if (std::sscanf(close + 1, " %c %d", &state, &parent) == 2 && parent == supervisor) return pid;
+  if (text[0] == '\0') return 0;  // no such process (reaped a moment ago): nothing to signal
+  const pid_owner owner = owner_in_stat(text, supervisor);
+  if (owner == pid_owner::actor) return pid;
+  if (owner == pid_owner::exiting) return 0;  // an incarnation being reaped: nothing to signal, nothing wrong
   p.shm().header()->corruptions.fetch_add(1, std::memory_order_relaxed);
   log_line(std::to_string(::getpid()), "slot " + std::to_string(slot) + "'s pid " + std::to_string(pid) +
                                            " in shared memory is not an actor of this run; not used");

@@ -229,4 +229,12 @@ void log_line(const std::string& who, const std::string& text);
 // after a wake-up at least. Clears it.
 bool reply_woke_asker() noexcept;
 
+// What a /proc/PID/stat line ("pid (comm) state ppid ...") says of the
+// process behind a pid read from shared memory: a child of `supervisor`
+// (an actor of this run, its zombie too), a task being reaped (the kernel
+// shows state X, and parent 0 once it is unhashed, for a moment), or
+// anything else, which no actor of this run is.
+enum class pid_owner : std::uint8_t { actor, exiting, foreign };
+pid_owner owner_in_stat(const char* stat_line, int supervisor) noexcept;
+
 }  // namespace procactor::detail

@@ -334,8 +334,9 @@ slot_id supervisor::add_slot(std::string_view type, std::string_view name, const
     if (gave_up_) throw error(errc::closed, "supervision has ended: " + *gave_up_);
     slot = a.header()->slot_count.load();
     if (slot > options_.max_actors) {
-      throw error(errc::invalid_argument, "too many actors in this run (Options::max_actors = " +
-                                    std::to_string(options_.max_actors) + ")");
+      throw error(errc::invalid_argument,
+                  "too many actors in this run (Options::max_actors = " + std::to_string(options_.max_actors) +
+                      "; every actor spawned counts, also one closed, killed or of a pool that is gone)");
     }
     // The mailboxes, parameters and routes first: a spawn that finds no room
     // for one of them fails before it writes anything into the slot, which

@@ -5,6 +5,7 @@
 // byte buffer, so the per-message cost is the fields' memcpys.
 #pragma once
 
+#include <algorithm>
 #include <cereal/cereal.hpp>
 #include <cereal/types/array.hpp>
 #include <cereal/types/map.hpp>
@@ -15,14 +16,15 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/variant.hpp>
 #include <cereal/types/vector.hpp>
-#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace procactor::detail {
@@ -181,6 +183,12 @@ struct is_array : std::false_type {};
 template <class T, std::size_t N>
 struct is_array<std::array<T, N>> : std::true_type {};
 template <class T>
+struct is_tuple : std::false_type {};  // std::tuple and std::pair: their elements in order, as cereal writes them
+template <class... T>
+struct is_tuple<std::tuple<T...>> : std::true_type {};
+template <class T, class U>
+struct is_tuple<std::pair<T, U>> : std::true_type {};
+template <class T>
 struct is_nvp : std::false_type {};
 template <class T>
 struct is_nvp<cereal::NameValuePair<T>> : std::true_type {};
@@ -193,6 +201,37 @@ struct is_binary_data : std::false_type {};
 template <class T>
 struct is_binary_data<cereal::BinaryData<T>> : std::true_type {};
 }  // namespace fast_codec
+
+// Whether cereal has a way to write (read) a T, to be left to it: none is
+// a procactor error naming what to add, in place of cereal's own. More
+// than one is left to cereal, whose error says so.
+// Besides a type's own functions, cereal takes a base_class, a
+// virtual_base_class and deferred data itself, and an empty class as no
+// bytes.
+template <class T>
+struct cereal_takes_itself : std::is_empty<T> {};
+template <class T>
+struct cereal_takes_itself<cereal::base_class<T>> : std::true_type {};
+template <class T>
+struct cereal_takes_itself<cereal::virtual_base_class<T>> : std::true_type {};
+template <class T>
+struct cereal_takes_itself<cereal::DeferredData<T>> : std::true_type {};
+template <class T>
+inline constexpr bool cereal_can_save =
+    cereal_takes_itself<T>::value ||
+    cereal::traits::detail::count_output_serializers<T, byte_output_archive>::value != 0;
+template <class T>
+inline constexpr bool cereal_can_load =
+    cereal_takes_itself<T>::value || cereal::traits::detail::count_input_serializers<T, byte_input_archive>::value != 0;
+
+// The text of the static_assert of a type neither archive can take; the
+// compiler's "required from" lines name the type (T = ...).
+#define PROCACTOR_DETAIL_CANNOT_ENCODE(what)                                                                \
+  "procactor cannot " what                                                                                  \
+  " this type (T below): a message, a reply, a submit's argument or result and "                            \
+  "each of their fields needs a member `template <class Archive> void serialize(Archive& ar) { ar(field1, " \
+  "field2); }` (or save/load), or a cereal function for it; a standard-library type needs cereal's "        \
+  "header for it included (<cereal/types/...>); a pointer cannot be sent, send what it points to"
 
 // The encoder's archive: the same bytes as byte_output_archive (cereal's
 // binary format), but without cereal's per-archive machinery (the tables
@@ -243,18 +282,22 @@ class fast_output_archive {
       write_vector(value);
     } else if constexpr (fast_codec::is_array<T>::value) {
       write_array(value);
+    } else if constexpr (fast_codec::is_tuple<T>::value) {
+      std::apply([this](const auto&... elements) { (write(elements), ...); }, value);
     } else if constexpr (fast_codec::is_nvp<T>::value) {
       write(value.value);
     } else if constexpr (fast_codec::is_size_tag<T>::value) {
       size(value.size);
     } else if constexpr (fast_codec::is_binary_data<T>::value) {
       out_.append(value.data, static_cast<std::size_t>(value.size));
-    } else if constexpr (requires(T& t, fast_output_archive& a) { t.serialize(a); }) {
+    } else if constexpr (requires(T & t, fast_output_archive & a) { t.serialize(a); }) {
       const_cast<T&>(value).serialize(*this);  // as cereal does for a member serialize
     } else if constexpr (requires(const T& t, fast_output_archive& a) { t.save(a); }) {
       value.save(*this);
-    } else {
+    } else if constexpr (cereal_can_save<T>) {
       slow()(value);
+    } else {
+      static_assert(cereal_can_save<T>, PROCACTOR_DETAIL_CANNOT_ENCODE("encode"));
     }
   }
 
@@ -389,16 +432,20 @@ class fast_input_archive {
       } else {
         for (auto& element : value) read(element);
       }
+    } else if constexpr (fast_codec::is_tuple<T>::value) {
+      std::apply([this](auto&... elements) { (read(elements), ...); }, value);
     } else if constexpr (fast_codec::is_nvp<T>::value) {
       read(value.value);
     } else if constexpr (fast_codec::is_binary_data<T>::value) {
       take(value.data, static_cast<std::size_t>(value.size));
-    } else if constexpr (requires(T& t, fast_input_archive& a) { t.serialize(a); }) {
+    } else if constexpr (requires(T & t, fast_input_archive & a) { t.serialize(a); }) {
       value.serialize(*this);
-    } else if constexpr (requires(T& t, fast_input_archive& a) { t.load(a); }) {
+    } else if constexpr (requires(T & t, fast_input_archive & a) { t.load(a); }) {
       value.load(*this);
-    } else {
+    } else if constexpr (cereal_can_load<T>) {
       slow(value);
+    } else {
+      static_assert(cereal_can_load<T>, PROCACTOR_DETAIL_CANNOT_ENCODE("decode"));
     }
   }
 

@@ -96,6 +96,14 @@ struct chunk_result {
   }
 };
 
+// Whether arguments A... make the values of parameters P... (as a task
+// carries them: decayed).
+template <class Parameters, class... A>
+inline constexpr bool arguments_convert = false;
+template <class... P, class... A>
+inline constexpr bool arguments_convert<std::tuple<P...>, A...> =
+    std::is_constructible_v<std::tuple<std::decay_t<P>...>, A&&...>;
+
 // The arguments of one call, as the worker decodes them: a tuple item is
 // spread over the parameters, anything else is the only argument.
 template <class R, class... P, class Item>
@@ -122,10 +130,20 @@ struct Task {
 };
 template <class R, class... P, class... A>
 Task task(R (*function)(P...), A&&... arguments) {
-  static_assert(sizeof...(P) == sizeof...(A), "task: wrong number of arguments");
-  std::tuple<std::decay_t<P>...> packed(std::forward<A>(arguments)...);
-  auto bytes = detail::thread_encoder().encode(packed);
-  return {detail::function_id(reinterpret_cast<std::uintptr_t>(function)), {bytes.begin(), bytes.end()}};
+  // Each check alone, in a branch of its own: a failed one stops there, so
+  // its text is the whole error, not the first line of std::tuple's.
+  if constexpr (sizeof...(P) != sizeof...(A)) {
+    static_assert(sizeof...(P) == sizeof...(A), "task: wrong number of arguments for the function");
+    return {};
+  } else if constexpr (!detail::arguments_convert<std::tuple<P...>, A...>) {
+    static_assert(detail::arguments_convert<std::tuple<P...>, A...>,
+                  "task: an argument does not convert to the type of the function's parameter");
+    return {};
+  } else {
+    std::tuple<std::decay_t<P>...> packed(std::forward<A>(arguments)...);
+    auto bytes = detail::thread_encoder().encode(packed);
+    return {detail::function_id(reinterpret_cast<std::uintptr_t>(function)), {bytes.begin(), bytes.end()}};
+  }
 }
 
 // The value of one task, or the error it ended with (Pool::map with
@@ -212,11 +230,19 @@ class Pool {
 
   template <class R, class... P, class... A>
   Future<R> submit(R (*function)(P...), A&&... arguments) {
-    static_assert(sizeof...(P) == sizeof...(A), "submit: wrong number of arguments");
-    std::tuple<std::decay_t<P>...> packed(std::forward<A>(arguments)...);
-    auto bytes = detail::thread_encoder().encode(
-        detail::function_id(reinterpret_cast<std::uintptr_t>(function)), packed);
-    return Future<R>(submit_encoded(detail::task_type, bytes));
+    if constexpr (sizeof...(P) != sizeof...(A)) {
+      static_assert(sizeof...(P) == sizeof...(A), "submit: wrong number of arguments for the function");
+      return {};
+    } else if constexpr (!detail::arguments_convert<std::tuple<P...>, A...>) {
+      static_assert(detail::arguments_convert<std::tuple<P...>, A...>,
+                    "submit: an argument does not convert to the type of the function's parameter");
+      return {};
+    } else {
+      std::tuple<std::decay_t<P>...> packed(std::forward<A>(arguments)...);
+      auto bytes =
+          detail::thread_encoder().encode(detail::function_id(reinterpret_cast<std::uintptr_t>(function)), packed);
+      return Future<R>(submit_encoded(detail::task_type, bytes));
+    }
   }
 
   // Calls `function` on every item (a tuple item is spread over the

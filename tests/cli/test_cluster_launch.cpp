@@ -659,6 +659,55 @@ TEST_CASE("Ctrl-C stops a graph on two nodes in order and leaves nothing behind"
   check_nodes_left_nothing(box, "endless-two-nodes", run.file, run.actors());
 }
 
+// A page open on the dashboard of `launch --http` learns how a run on two
+// nodes ended: the launch waits (at most 2.5 s) for a page that polls to
+// get the run's end before it exits, as a one-host launch does. It did
+// not: the page lost the server and said "disconnected".
+TEST_CASE("a page polling the dashboard of a run on two nodes gets the run's end before the launch exits" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("endless_two_nodes.toml");
+  auto launch = box.start({"launch", "--http", "127.0.0.1:0", file.string()}, {.cwd = {}, .new_session = true});
+  const mpirun_guard guard(file);
+  launch->wait_for_output("procactor@n0 | 2 actors ready in ", 120s);
+  launch->wait_for_output("procactor@n1 | 2 actors ready in ", 120s);
+  const std::string said = launch->out();
+  const auto at = said.find("dashboard at http://");
+  REQUIRE_MESSAGE(at != std::string::npos, said);
+  const std::string url = said.substr(at + 13, said.find(' ', at + 13) - (at + 13));
+  // A page: /api/status every 0.2 s, until the run is no longer live (as
+  // the dashboard's own page, it waits out a 503 of a run not sampled yet).
+  auto page =
+      box.start_program({"/usr/bin/python3", "-c",
+                         "import json, sys, time, urllib.error, urllib.request\n"
+                         "first = True\n"
+                         "while True:\n"
+                         "    try:\n"
+                         "        body = json.load(urllib.request.urlopen(sys.argv[1] + 'api/status', timeout=10))\n"
+                         "    except urllib.error.HTTPError as e:\n"
+                         "        if e.code != 503:\n"  // 503: the run has not answered the dashboard yet
+                         "            print('lost:', e); sys.exit(1)\n"
+                         "        body = {}\n"
+                         "    except Exception as e:\n"
+                         "        print('lost:', e); sys.exit(1)\n"
+                         "    if first:\n"
+                         "        print('open', flush=True); first = False\n"
+                         "    if body.get('live') is False:\n"
+                         "        print(body.get('run_state'), body.get('exit_code')); sys.exit(0)\n"
+                         "    time.sleep(0.2)\n",
+                         url});
+  // Open (it has asked once) before the run ends: a launch that has not
+  // been asked for 5 s by then takes no page to be open, and waits for none.
+  page->wait_for_output("open\n", 120s);
+  const result stopped = box.procactor({"stop", "endless-two-nodes"}, 240s);
+  CHECK_MESSAGE(stopped.exit_code == 0, stopped.out, stopped.err);
+  CHECK(launch->wait(240s) == 0);
+  CHECK(page->wait(60s) == 0);
+  CHECK_MESSAGE(page->out() == "open\nended 0\n", page->out(), page->err());
+  check_run_left_nothing(launch->pid());
+  check_nodes_left_nothing(box, "endless-two-nodes", file);
+}
+
 TEST_CASE("a Ctrl-C before the nodes are ready stops the graph on both in order once they are" *
           doctest::timeout(590)) {
   sandbox box;

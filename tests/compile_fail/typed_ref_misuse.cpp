@@ -1,5 +1,6 @@
-// Misuses of TypedRef, of spawn<A>, and of an ActorRef given a type that is
-// not a message, that must not compile (tests/compile_fail/CMakeLists.txt).
+// Misuses of TypedRef, of spawn<A>, of an ActorRef given a type that is not
+// a message or that cereal cannot write, and of Pool::submit given the
+// wrong arguments, that must not compile (tests/compile_fail/CMakeLists.txt).
 //
 // Built with none of the PROCACTOR_MISUSE_* switches it compiles: the
 // correct calls around each misuse are fine, so the failure of a build with
@@ -35,6 +36,15 @@ struct Loose {
   }
 };
 
+// Registered, but with no serialize(): cereal has no way to write it.
+struct Opaque {
+  int value = 0;
+};
+PROCACTOR_MESSAGE(Opaque);
+
+int scale(int value, int by) { return value * by; }
+PROCACTOR_FUNCTION(scale);
+
 class Calc : public procactor::Actor<Calc, Add> {
  public:
   int on(const Add& add) { return total_ += add.value; }
@@ -62,6 +72,8 @@ int main(int argc, char** argv) {
   // The untyped ref takes any registered message, as before.
   const procactor::ActorRef untyped = calc;
   untyped.send(Text{"dropped as unknown by Calc"});
+  procactor::Worker worker(runtime);
+  const int scaled = worker.submit(scale, 2, 3).get();
 
 #if defined(PROCACTOR_MISUSE_SEND)
   calc.send(Text{"no handler"});
@@ -77,9 +89,15 @@ int main(int argc, char** argv) {
   untyped.send(Loose{1});
 #elif defined(PROCACTOR_MISUSE_UNREGISTERED_ASK)
   (void)untyped.ask<int>(Loose{1}, timeout);
+#elif defined(PROCACTOR_MISUSE_NOT_SERIALIZABLE)
+  untyped.send(Opaque{1});
+#elif defined(PROCACTOR_MISUSE_SUBMIT_ARITY)
+  (void)worker.submit(scale, 2);
+#elif defined(PROCACTOR_MISUSE_SUBMIT_ARGUMENT)
+  (void)worker.submit(scale, 2, std::string("3"));
 #endif
 
   calc.close();
   calc.join();
-  return total > 0 ? 0 : 1;
+  return total > 0 && scaled == 6 ? 0 : 1;
 }

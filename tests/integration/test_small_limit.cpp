@@ -2,7 +2,13 @@
 // an error that names the limit; one under it goes through. And
 // Options::dead_letters_kept, dead_letter_bytes_kept: the newest dead letters
 // are kept, every one is counted.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <future>
+
 #include "payload.hpp"
+#include "probe.hpp"
 #include "support.hpp"
 
 PROCACTOR_MESSAGE(payload::Bytes);
@@ -26,8 +32,66 @@ class Checksummer : public procactor::Actor<Checksummer, payload::Bytes> {
   payload::Digest on(const payload::Bytes& bytes) { return payload::digest_of(bytes.data); }
 };
 
+std::size_t length_of(const std::string& text) { return text.size(); }
+
 }  // namespace limited
 PROCACTOR_ACTOR(limited::Checksummer);
+
+namespace limited {
+// Held: the handler returns once the file at `path` exists.
+struct HoldUntil {
+  std::string path;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(path);
+  }
+};
+// Each byte says which message it belongs to.
+struct Stamped {
+  std::uint64_t n = 0;
+  std::vector<std::uint8_t> bytes;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(n, bytes);
+  }
+};
+struct Tally {
+  std::uint64_t received = 0;
+  std::uint64_t damaged = 0;
+  std::uint64_t out_of_order = 0;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(received, damaged, out_of_order);
+  }
+};
+}  // namespace limited
+PROCACTOR_MESSAGE(limited::HoldUntil);
+PROCACTOR_MESSAGE(limited::Stamped);
+PROCACTOR_MESSAGE(limited::Tally);
+
+namespace limited {
+// Checks each Stamped, and their order; can be held in a handler.
+class HeldChecker : public procactor::Actor<HeldChecker, HoldUntil, Stamped, Tally> {
+ public:
+  void on(const HoldUntil& h) {
+    while (!std::filesystem::exists(h.path)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  void on(const Stamped& m) {
+    if (m.n != tally_.received) ++tally_.out_of_order;
+    ++tally_.received;
+    if (std::any_of(m.bytes.begin(), m.bytes.end(),
+                    [&](std::uint8_t b) { return b != static_cast<std::uint8_t>(m.n); })) {
+      ++tally_.damaged;
+    }
+  }
+  Tally on(const Tally&) { return tally_; }
+
+ private:
+  Tally tally_;
+};
+}  // namespace limited
+PROCACTOR_ACTOR(limited::HeldChecker);
+PROCACTOR_FUNCTION(limited::length_of);
 
 using namespace itest;
 using procactor::errc;
@@ -64,6 +128,79 @@ TEST_CASE("a message over max_message_size is refused at send with errc::too_lar
   CHECK(checksummer.ask<payload::Digest>(fits, 30s).get() == payload::digest_of(fits.data));
   // Counted when committed, which is just after the reply went out.
   CHECK(eventually([&] { return runtime().info(checksummer).processed == 1; }));
+}
+
+TEST_CASE("a pool task over max_message_size fails errc::too_large as a submit naming the limit and the pool goes on" *
+          doctest::timeout(60)) {
+  procactor::Worker worker(runtime());
+  try {
+    (void)worker.submit(limited::length_of, std::string(std::size_t{2} << 20, 'z')).get();
+    FAIL("a 2 MiB task under a 1 MiB limit returned");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::too_large);
+    // The call that was made, not the worker's ask of it.
+    CHECK_MESSAGE(e.message().starts_with("submit failed: the task"), e.message());
+    CHECK(e.message().find("over the limit of 1048576 bytes (Options::max_message_size)") != std::string::npos);
+  }
+  CHECK(worker.submit(limited::length_of, std::string(std::size_t{1} << 19, 'z')).get() == std::size_t{1} << 19);
+}
+
+// A large message travels in a shared-memory segment of its own, with a
+// small record in the lane. A sender's waiting in one mailbox take at most
+// max_message_size bytes (two may always wait). They took any amount: with
+// the handler held, try_send took every one of 200 messages, and each left
+// its segment in /dev/shm (a sender could fill the tmpfs of every run on
+// the host).
+TEST_CASE("a sender's large messages waiting in a held mailbox take at most max_message_size bytes of shared memory" *
+          doctest::timeout(120)) {
+  REQUIRE(runtime().options().max_message_size == std::size_t{1} << 20);
+  actor_scope scope;
+  temp_dir dir;
+  procactor::SpawnOptions options;
+  options.restart = procactor::Restart::temporary;
+  auto checker = scope.spawn<limited::HeldChecker>("held", options);
+  const std::string go = dir.path() + "/go";
+  checker.send(limited::HoldUntil{go});
+  // 300 KiB: over half of a 256 KiB lane, so each is a segment of its own.
+  const auto stamped = [](std::uint64_t n) {
+    return limited::Stamped{n, std::vector<std::uint8_t>(300 << 10, static_cast<std::uint8_t>(n))};
+  };
+  const auto blobs = [] {
+    const auto segments = probe::run_segments(::getpid());
+    return std::count_if(segments.begin(), segments.end(),
+                         [](const std::string& name) { return std::count(name.begin(), name.end(), '-') == 3; });
+  };
+
+  // Three fit in 1 MiB; a fourth would pass it.
+  std::uint64_t accepted = 0;
+  errc last = errc::ok;
+  while (accepted < 200 && (last = checker.try_send(stamped(accepted))) == errc::ok) ++accepted;
+  CHECK(last == errc::full);
+  CHECK(accepted == 3);
+  CHECK(blobs() == 3);
+  try {
+    checker.send(stamped(accepted), 100ms);
+    FAIL("a send of a large message past max_message_size of them returned while the consumer was held");
+  } catch (const procactor::error& e) {
+    CHECK(e.code() == errc::timeout);
+  }
+  CHECK(blobs() == 3);  // the one that timed out left no segment
+  // A small message still goes in while a send of a large one waits (the
+  // thread is parked by then in most runs; it held the lane's lock while it
+  // was).
+  auto waiting = std::async(std::launch::async, [&] { checker.send(stamped(accepted), 60s); });
+  CHECK(checker.try_send(limited::Tally{}) == errc::ok);
+
+  // Let go: the waiting send and those after it go in as room is made, and
+  // every message arrives whole and in order.
+  { std::ofstream(go).put('1'); }
+  waiting.get();
+  for (std::uint64_t n = accepted + 1; n < accepted + 20; ++n) checker.send(stamped(n), 30s);
+  const auto tally = checker.ask<limited::Tally>(limited::Tally{}, 60s).get();
+  CHECK(tally.received == accepted + 20);
+  CHECK(tally.damaged == 0);
+  CHECK(tally.out_of_order == 0);
+  CHECK(eventually([&] { return blobs() == 0; }));
 }
 
 TEST_CASE("the run keeps the newest dead letters up to dead_letters_kept and counts every one" * doctest::timeout(90)) {

@@ -45,6 +45,22 @@ TEST_CASE("metrics name each instance by actor and replica, with the run's name 
   CHECK(has_line(text, R"(procactor_up{run="prod \"blue\""} 1)"));
 }
 
+TEST_CASE("an instance of a run on several nodes carries its node; a value is written as short as it reads back") {
+  json status = two_instances();
+  status["actors"][1]["node"] = "n1";
+  status["actors"][1]["cpu_seconds"] = 0.03;
+  const std::string text = prometheus_text(status);
+  CHECK(has_line(
+      text, R"(procactor_messages_processed_total{run="prod \"blue\"",actor="worker",replica="12",node="n1"} 42)"));
+  CHECK(
+      has_line(text, R"(procactor_cpu_seconds_total{run="prod \"blue\"",actor="worker",replica="12",node="n1"} 0.03)"));
+  CHECK(has_line(
+      text,
+      R"(procactor_actor_state{run="prod \"blue\"",actor="worker",replica="12",node="n1",state="restarting"} 1)"));
+  // One-host rows have no node label.
+  CHECK(has_line(text, R"(procactor_cpu_seconds_total{run="prod \"blue\"",actor="source",replica="0"} 0.5)"));
+}
+
 TEST_CASE("every metric family has its HELP and TYPE lines once, counters end in _total") {
   const std::string text = prometheus_text(two_instances());
   for (const std::string family : {"procactor_messages_processed_total", "procactor_restarts_total",

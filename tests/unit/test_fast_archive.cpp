@@ -14,6 +14,8 @@
 #include <procactor/codec.hpp>
 #include <sstream>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace fast {
@@ -86,10 +88,14 @@ struct Everything {
   Split split;
   Versioned versioned;
   Derived derived;
+  std::tuple<std::int32_t, std::string, std::vector<Inner>> tuple;
+  std::pair<Split, std::optional<std::int64_t>> pair;
+  std::tuple<std::shared_ptr<Inner>, std::int8_t> tuple_shared;  // the same object again, inside a tuple
+  std::tuple<> nothing;
   template <class Archive>
   void serialize(Archive& archive) {
     archive(yes, c, u, d, colour, text, cereal::make_nvp("numbers", numbers), inners, bits, fixed, fixed_inners, map,
-            maybe, shared, same_shared, split, versioned, derived);
+            maybe, shared, same_shared, split, versioned, derived, tuple, pair, tuple_shared, nothing);
   }
 };
 
@@ -125,6 +131,9 @@ Everything sample() {
   e.versioned.v = 77;
   e.derived.b = -3;
   e.derived.f = 1.25F;
+  e.tuple = {-7, "seven", {Inner{7, "vii"}}};
+  e.pair = {Split{0.75}, std::int64_t{-8}};
+  e.tuple_shared = {e.shared, std::int8_t{9}};
   return e;
 }
 
@@ -166,6 +175,10 @@ TEST_CASE("the fast archive writes the bytes cereal writes, for every kind of fi
   CHECK(back.versioned == value.versioned);
   CHECK(back.derived.b == -3);
   CHECK(back.derived.f == 1.25F);
+  CHECK(back.tuple == value.tuple);
+  CHECK(back.pair == value.pair);
+  CHECK(std::get<0>(back.tuple_shared) == back.shared);
+  CHECK(std::get<1>(back.tuple_shared) == 9);
 }
 
 TEST_CASE("the fast archive and cereal agree on plain values, strings and vectors at the top level") {
@@ -187,6 +200,8 @@ TEST_CASE("the fast archive and cereal agree on plain values, strings and vector
   CHECK(same(std::vector<std::string>{"a", "", "ccc"}));
   CHECK(same(std::vector<bool>{}));
   CHECK(same(fast::Colour::red));
+  CHECK(same(std::tuple<std::uint64_t, std::tuple<std::int32_t, double>>{1, {2, 3.0}}));  // a task: id, arguments
+  CHECK(same(std::pair<std::string, bool>{"p", true}));
 }
 
 TEST_CASE("every truncation of a message that mixes fast and cereal-handled fields fails to decode, none reads past its end") {
