@@ -343,6 +343,11 @@ job_command mpirun_line(const Graph& graph, const std::filesystem::path& self, c
   // host, and a node is a host; each rank still makes its segment in
   // /dev/shm, which a killed job leaves there.
   if (!mca_chosen(args, "btl")) line.insert(line.end(), {"--mca", "btl", "^vader"});
+  // And each rank's MPI_Init tries POSIX shared memory: it makes
+  // /dev/shm/open_mpi.NNNN and removes it at once, so a node killed in its
+  // start-up left it. The mmap component keeps its files in the session
+  // directory, which the launch removes.
+  if (!mca_chosen(args, "shmem")) line.insert(line.end(), {"--mca", "shmem", "mmap"});
   line.insert(line.end(), args.begin(), args.end());
   std::vector<std::string> exported;  // -x NAME, -x NAME=VALUE, ...: every app context's
   for (const char* name : node_settings) {
@@ -412,6 +417,7 @@ job_command srun_line(const Graph& graph, const std::filesystem::path& self, con
   line.push_back(programs.string());
   job_command job{line, {{"SLURM_HOSTFILE", hosts.string()}}, true};
   if (std::getenv("OMPI_MCA_btl") == nullptr) job.env.emplace_back("OMPI_MCA_btl", "^vader");  // as mpirun_line
+  if (std::getenv("OMPI_MCA_shmem") == nullptr) job.env.emplace_back("OMPI_MCA_shmem", "mmap");
   return job;
 }
 
