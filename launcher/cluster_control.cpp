@@ -108,7 +108,7 @@ std::string node_name(const Graph& graph, std::size_t node) {
 std::string unanswered(const Graph& graph, const std::vector<node_reply>& replies) {
   std::string names;
   for (const node_reply& reply : replies) {
-    if (!reply.text) names += (names.empty() ? "" : ", ") + node_name(graph, reply.node);
+    if (!reply.text || reply.stale) names += (names.empty() ? "" : ", ") + node_name(graph, reply.node);
   }
   return names;
 }
@@ -133,11 +133,15 @@ std::map<std::size_t, nlohmann::json> json_replies(const Graph& graph, const std
 
 // The rows (status "actors", inspect "instances") of every instance, each
 // from the node that runs it, in the order of the first reply; a row whose
-// node did not answer comes from another node's reply, in state
-// "unanswered".
-nlohmann::json owned_rows(const Graph& graph, const std::map<std::size_t, nlohmann::json>& parsed,
-                          const char* key) {
+// node did not answer comes from its stale reply, or else another node's
+// reply, in state "unanswered".
+nlohmann::json owned_rows(const Graph& graph, const std::map<std::size_t, nlohmann::json>& parsed, const char* key,
+                          const std::vector<node_reply>& replies) {
   const auto owner = owners(graph);
+  const auto stale = [&replies](std::size_t node) {
+    return std::any_of(replies.begin(), replies.end(),
+                       [node](const node_reply& r) { return r.node == node && r.stale; });
+  };
   std::vector<std::string> order;
   std::map<std::string, nlohmann::json, std::less<>> chosen;
   for (const auto& [node, reply] : parsed) {
@@ -155,6 +159,7 @@ nlohmann::json owned_rows(const Graph& graph, const std::map<std::size_t, nlohma
       } else if (owned) {
         have->second = row;
       }
+      if (owned && stale(node)) chosen[name]["state"] = "unanswered";
     }
   }
   nlohmann::json rows = nlohmann::json::array();
@@ -232,6 +237,14 @@ std::string final_frame(std::size_t node, std::string_view status_json) {
   return std::string(1, frame_mark) + "final " + std::to_string(node) + " " + escaped(status_json);
 }
 
+std::string event_frame(std::size_t node, std::string_view event_json) {
+  return std::string(1, frame_mark) + "event " + std::to_string(node) + " " + escaped(event_json);
+}
+
+std::string inspected_frame(std::size_t node, std::string_view inspect_json) {
+  return std::string(1, frame_mark) + "inspected " + std::to_string(node) + " " + escaped(inspect_json);
+}
+
 std::optional<frame> parse_frame(std::string_view line) noexcept {
   try {
     if (!line.starts_with(frame_mark)) return std::nullopt;
@@ -247,11 +260,13 @@ std::optional<frame> parse_frame(std::string_view line) noexcept {
       result.count = *count;
       return result;
     }
-    if (kind == "final") {
+    if (kind == "final" || kind == "event" || kind == "inspected") {
       const auto node = number<std::size_t>(next_word(rest));
       auto text = unescaped(rest);
       if (!node || !text) return std::nullopt;
-      result.kind = frame::Kind::final_status;
+      result.kind = kind == "final"   ? frame::Kind::final_status
+                    : kind == "event" ? frame::Kind::event
+                                      : frame::Kind::final_inspect;
       result.node = *node;
       result.text = std::move(*text);
       return result;
@@ -322,6 +337,7 @@ std::string merge_replies(const Graph& graph, const std::string& run_name, const
       std::string done;
       bool acted = false;
       for (const node_reply& reply : replies) {
+        if (reply.stale) continue;  // said earlier, of something else
         if (reply.text && (*reply.text == "ok" || reply.text->starts_with("ok: "))) {
           acted = true;
           if (*reply.text != "ok") done += (done.empty() ? "" : "\n") + reply.text->substr(4);
@@ -342,7 +358,7 @@ std::string merge_replies(const Graph& graph, const std::string& run_name, const
     return !errors.empty() ? errors.begin()->second : silent.empty() ? "error: no node answered" : no_answer;
   }
   if (request.verb == Verb::inspect) {
-    return json_text(nlohmann::json{{"run", run_name}, {"instances", owned_rows(graph, parsed, "instances")}});
+    return json_text(nlohmann::json{{"run", run_name}, {"instances", owned_rows(graph, parsed, "instances", replies)}});
   }
   std::uint64_t shared = 0;
   std::uint64_t corruptions = 0;
@@ -350,7 +366,7 @@ std::string merge_replies(const Graph& graph, const std::string& run_name, const
     shared += count_in(reply, "shared_memory_bytes");
     corruptions += count_in(reply, "corruptions");
   }
-  nlohmann::json rows = owned_rows(graph, parsed, "actors");
+  nlohmann::json rows = owned_rows(graph, parsed, "actors", replies);
   const edge_totals totals = totals_of(graph, rows);
   nlohmann::json merged = {{"schema", status_schema},
                            {"run", run_name},
@@ -364,17 +380,24 @@ std::string merge_replies(const Graph& graph, const std::string& run_name, const
   return json_text(merged);
 }
 
-std::string final_table(const Graph& graph, const std::string& run_name, const std::vector<node_reply>& finals) {
+std::string final_table(const Graph& graph, const std::string& run_name, const std::vector<node_reply>& finals,
+                        Verb verb) {
   ControlRequest request;
-  request.verb = Verb::status;
+  request.verb = verb == Verb::inspect ? Verb::inspect : Verb::status;
   const std::string text = merge_replies(graph, run_name, request, finals);
   auto merged = nlohmann::json::parse(text, nullptr, false);
   if (!merged.is_object()) throw std::runtime_error(text);
-  if (merged.contains("unanswered_nodes")) {
-    merged["lost_nodes"] = std::move(merged["unanswered_nodes"]);
-    merged.erase("unanswered_nodes");
-    for (auto& row : merged["actors"]) {
-      if (row.value("state", "") == "unanswered") row["state"] = "lost";
+  merged.erase("unanswered_nodes");
+  if (const std::string lost = unanswered(graph, finals); !lost.empty()) {
+    merged["lost_nodes"] = lost;
+    for (auto& row : merged[request.verb == Verb::inspect ? "instances" : "actors"]) {
+      if (row.value("state", "") != "unanswered") continue;
+      // Counts as the node last gave them; no process, and nothing that
+      // flows or runs, at the end.
+      row["state"] = "lost";
+      for (const char* gone : {"pid", "uptime_s", "cpu_percent", "rss_bytes", "msgs_per_s"}) {
+        if (row.contains(gone)) row[gone] = 0;
+      }
     }
   }
   return json_text(merged);

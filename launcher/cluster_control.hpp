@@ -19,6 +19,10 @@
 //   ready frame (stdout):   \x1e ready NODE COUNT  the node's COUNT instances have all run
 //   final frame (stdout):   \x1e final NODE TEXT   the node's last status (TEXT: its JSON), as
 //                                                 every instance there has finished
+//   inspected frame (stdout): \x1e inspected NODE TEXT  the node's last inspect of its instances (TEXT:
+//                                                 its JSON), sent just before its final frame
+//   event frame (stdout):   \x1e event NODE TEXT   an event of one of the node's actors (TEXT: its
+//                                                 line of events.jsonl), for the run's own log
 //
 // TEXT has '\\' and newlines escaped, so a frame is one line. The frame
 // mark (ASCII RS) cannot begin a printed line: those begin with a name.
@@ -74,11 +78,11 @@ struct addressed_request {
 [[nodiscard]] std::optional<std::uint64_t> request_id(std::string_view line) noexcept;
 
 struct frame {
-  enum class Kind : std::uint8_t { reply, ready, final_status };
+  enum class Kind : std::uint8_t { reply, ready, final_status, event, final_inspect };
   Kind kind = Kind::reply;
   std::uint64_t id = 0;    // reply
   std::size_t node = 0;
-  std::string text;        // reply, final_status: unescaped
+  std::string text;        // reply, final_status, event, final_inspect: unescaped
   std::size_t count = 0;   // ready
   friend bool operator==(const frame&, const frame&) = default;
 };
@@ -86,6 +90,8 @@ struct frame {
 [[nodiscard]] std::string reply_frame(std::uint64_t id, std::size_t node, std::string_view text);
 [[nodiscard]] std::string ready_frame(std::size_t node, std::size_t count);
 [[nodiscard]] std::string final_frame(std::size_t node, std::string_view status_json);
+[[nodiscard]] std::string event_frame(std::size_t node, std::string_view event_json);
+[[nodiscard]] std::string inspected_frame(std::size_t node, std::string_view inspect_json);
 // A line that begins with frame_mark: the frame, or nullopt when it is not
 // one (a broken frame is dropped, never printed).
 [[nodiscard]] std::optional<frame> parse_frame(std::string_view line) noexcept;
@@ -96,10 +102,14 @@ struct frame {
 [[nodiscard]] std::vector<std::size_t> nodes_for(const Graph& graph, const ControlRequest& request,
                                                  std::string& error);
 
-// One node's reply; nullopt when it did not answer in time.
+// One node's reply; nullopt when it did not answer in time. A stale one
+// is not an answer: it is the last status the node gave, standing in for
+// one it did not give now (its rows keep their counts, in the state of a
+// silent node's).
 struct node_reply {
   std::size_t node = 0;
   std::optional<std::string> text;
+  bool stale = false;
 };
 
 // The reply of the whole run, as a one-host run gives it (a status with
@@ -110,16 +120,21 @@ struct node_reply {
 // (else the first node's error). In a status, the rows of a node that did
 // not answer, or answered with an error, are another node's view of them
 // in state "unanswered", and the node is named: "unanswered_nodes" ("n1,
-// n2"), "node_errors" ({"n1": "error: ..."}).
+// n2"), "node_errors" ({"n1": "error: ..."}); a silent node's own rows
+// come from its stale reply where there is one.
 [[nodiscard]] std::string merge_replies(const Graph& graph, const std::string& run_name,
                                         const ControlRequest& request, const std::vector<node_reply>& replies);
 
 // The last table of a multi-node run, from the final statuses its nodes
 // sent as they ended (nullopt: none came): merged as a status, a node that
 // sent none (one that died, or was killed with the job) named in
-// "lost_nodes" and its instances "lost", as another node last saw them.
-// Throws std::runtime_error when no node's table is whole.
+// "lost_nodes" and its instances "lost", as its stale reply (the last
+// status it gave) or else another node last saw them.
+// Throws std::runtime_error when no node's table is whole. With `verb`
+// inspect, the same of the nodes' last inspect of their instances (the
+// inspected frames): what `inspect` of the ended run shows.
 [[nodiscard]] std::string final_table(const Graph& graph, const std::string& run_name,
-                                      const std::vector<node_reply>& finals);
+                                      const std::vector<node_reply>& finals,
+                                      ControlRequest::Verb verb = ControlRequest::Verb::status);
 
 }  // namespace procactor::launcher::relay

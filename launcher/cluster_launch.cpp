@@ -904,6 +904,19 @@ class cluster_launch {
   }
 
   void on_frame(relay::frame f) {
+    if (f.kind == relay::frame::Kind::event) {
+      // A node's actor's event, into the run's own log with its node; one
+      // that is not an event is dropped, as a broken frame is.
+      if (f.node >= graph_.cluster->nodes.size()) return;  // no node of this run
+      if (auto line = event_on_node(f.text, graph_.cluster->nodes[f.node].name)) event_log_.plain(*line);
+      return;
+    }
+    if (f.kind == relay::frame::Kind::final_inspect) {
+      if (f.node >= graph_.cluster->nodes.size()) return;  // no node of this run
+      std::lock_guard guard(pending_mutex_);
+      inspected_[f.node] = std::move(f.text);
+      return;
+    }
     if (f.kind == relay::frame::Kind::final_status) {
       if (f.node >= graph_.cluster->nodes.size()) return;  // no node of this run
       if (finals_.empty() && job_signalled_ == 0) {
@@ -1043,6 +1056,7 @@ class cluster_launch {
     if (sent) replied_.wait_for(lock, reply_deadline, [&] { return ended_ || all_answered(); });
     std::vector<relay::node_reply> replies;
     for (std::size_t node : nodes) replies.push_back({node, answer_of(node)});
+    if (lasts_answer) stand_in_for_silent(replies);
     pending_.erase(id);
     lock.unlock();
     if (!sent &&
@@ -1050,6 +1064,21 @@ class cluster_launch {
       return "error: the nodes of run " + run_.name + " cannot be reached (" + job_name_ + " has ended)";
     }
     return relay::merge_replies(graph_, run_.name, request, replies);
+  }
+
+  // A status's replies, pending_mutex_ held: each node's table is kept as
+  // its last, and a node that gave none now (lost, or slow) is shown by the
+  // last it gave, as stale: its instances keep the counts they had, where
+  // another node's view of them has none.
+  void stand_in_for_silent(std::vector<relay::node_reply>& replies) {
+    for (relay::node_reply& reply : replies) {
+      if (reply.text && reply.text->starts_with('{')) {
+        last_tables_[reply.node] = *reply.text;
+      } else if (auto it = last_tables_.find(reply.node); !reply.text && it != last_tables_.end()) {
+        reply.text = it->second;
+        reply.stale = true;
+      }
+    }
   }
 
   // Says once that a stop asked through the control socket waits for the
@@ -1107,20 +1136,43 @@ class cluster_launch {
     return code;
   }
 
-  // final_status.json: every node's last table (relay::final_table); what
-  // `ls` and `status` of the ended run show (with no node's table,
-  // `status` says the run left none).
+  // final_status.json: every node's last table (relay::final_table), or
+  // the last it gave a status; what `ls` and `status` of the ended run show
+  // (with no node's table, `status` says the run left none).
   void record_final_table() {
-    if (finals_.empty()) return;  // no node got as far as its end
     std::vector<relay::node_reply> replies;
-    for (std::size_t n = 0; n < graph_.cluster->nodes.size(); ++n) {
-      const auto it = finals_.find(n);
-      replies.push_back({n, it == finals_.end() ? std::nullopt : std::optional<std::string>(it->second)});
+    {
+      std::lock_guard guard(pending_mutex_);
+      // No node got as far as its end, and none was asked for a status.
+      if (finals_.empty() && last_tables_.empty()) return;
+      for (std::size_t n = 0; n < graph_.cluster->nodes.size(); ++n) {
+        const auto it = finals_.find(n);
+        replies.push_back({n, it == finals_.end() ? std::nullopt : std::optional<std::string>(it->second)});
+      }
+      // A node lost before its end: as it was last seen (stale).
+      stand_in_for_silent(replies);
     }
     try {
       record_final_status(run_, relay::final_table(graph_, run_.name, replies));
     } catch (const std::exception& e) {
       say_error(std::string("cannot record the final status: ") + e.what());
+    }
+    // What `inspect` of the ended run shows, as on one host: each node's
+    // last inspect of its instances (a lost node's, as another node saw
+    // them: "lost").
+    std::vector<relay::node_reply> inspected;
+    {
+      std::lock_guard guard(pending_mutex_);
+      if (inspected_.empty()) return;
+      for (std::size_t n = 0; n < graph_.cluster->nodes.size(); ++n) {
+        const auto it = inspected_.find(n);
+        inspected.push_back({n, it == inspected_.end() ? std::nullopt : std::optional<std::string>(it->second)});
+      }
+    }
+    try {
+      record_final_inspect(run_, relay::final_table(graph_, run_.name, inspected, ControlRequest::Verb::inspect));
+    } catch (const std::exception& e) {
+      say_error(std::string("cannot record the final inspect: ") + e.what());
     }
   }
 
@@ -1144,6 +1196,8 @@ class cluster_launch {
   std::map<std::string, std::unique_ptr<log_writer>, std::less<>> logs_;
   std::map<std::size_t, std::size_t> ready_nodes_;  // node -> its instance count
   std::map<std::size_t, std::string> finals_;        // node -> its last status (final frames)
+  std::map<std::size_t, std::string> last_tables_;   // node -> its last answer to a status (guarded as finals_)
+  std::map<std::size_t, std::string> inspected_;     // node -> its last inspect (guarded as finals_)
   std::size_t first_final_ = 0;                     // the node whose final status came first
   std::string node_failure_;                        // "node n1: [supervisor] gave up (...)": the first node's reason
   std::optional<steady::time_point> end_job_at_;   // when escalate() takes the next step

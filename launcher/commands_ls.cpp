@@ -179,16 +179,22 @@ void say_not_an_event(const std::string& run, const std::string& line) {
             << "'s event log (events.jsonl) has a line that is not an event, left out: " << text << std::endl;
 }
 
-// One event as a row: time, kind, actor, then the pid and what happened.
-// What happened can quote an actor (an exception's text): on a terminal it
-// is terminal_safe.
+// One event as a row: time, kind, actor, then the pid (on its node, in a
+// multi-node run) and what happened. What happened can quote an actor (an
+// exception's text): on a terminal it is terminal_safe.
 void add_event(text_table& table, const json& event, bool terminal) {
   const std::string actor = event.value("actor", "");
   const int pid = event.value("pid", 0);
+  std::string node = event.contains("node") && event["node"].is_string() ? event["node"].get<std::string>() : "";
   std::string detail = event.value("detail", "");
-  if (terminal) detail = terminal_safe(detail);
+  if (terminal) {
+    detail = terminal_safe(detail);
+    node = terminal_safe(node);
+  }
+  const std::string where = node.empty() ? "" : " on " + node;
   table.add({event.value("time", ""), event.value("kind", ""), actor.empty() ? "-" : actor,
-             pid > 0 ? "pid " + std::to_string(pid) + (detail.empty() ? "" : ": ") + detail : detail});
+             pid > 0 ? "pid " + std::to_string(pid) + where + (detail.empty() ? "" : ": ") + detail
+                     : (node.empty() ? detail : node + (detail.empty() ? "" : ": ") + detail)});
 }
 
 }  // namespace

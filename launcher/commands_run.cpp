@@ -94,6 +94,7 @@ void print_table(const nlohmann::json& status, bool ended = false) {
   // A NODE column only for a node of a multi-node run.
   bool placed = false;
   for (const auto& row : status["actors"]) placed = placed || row.contains("node");
+  bool any_remote = false;
   text_table table;
   std::vector<std::string> header = {"ACTOR", "TYPE"};
   if (placed) header.emplace_back("NODE");
@@ -113,22 +114,31 @@ void print_table(const nlohmann::json& status, bool ended = false) {
     // says how long ago).
     const int pid = row["pid"].get<int>();
     const auto if_running = [pid](std::string text) { return pid > 0 ? text : std::string("-"); };
+    // In a node's own run, an instance of another node is only its mailbox
+    // here: its restarts and what it handled are counted where it runs.
+    const bool remote = row["state"].get<std::string>() == "remote";
+    const auto if_counted = [remote](std::string text) { return remote ? std::string("-") : text; };
+    any_remote = any_remote || remote;
     std::vector<std::string> cells = {row["name"].get<std::string>(), row["type"].get<std::string>()};
     if (placed) cells.push_back(row.value("node", ""));
     if (grouped) cells.push_back(row.value("group", ""));
     cells.insert(cells.end(),
                  {if_running(std::to_string(pid)), state_cell(row["state"].get<std::string>(), colour),
-                  if_running(human_uptime(row["uptime_s"].get<double>())), std::to_string(row["restarts"].get<int>()),
+                  if_running(human_uptime(row["uptime_s"].get<double>())),
+                  if_counted(std::to_string(row["restarts"].get<int>())),
                   if_running(fmt::format("{:.1f}", row["cpu_percent"].get<double>())),
-                  if_running(human_bytes(row["rss_bytes"].get<std::uint64_t>())),
-                  fmt::format("{:.0f}%", fill),
-                  std::to_string(row["processed"].get<std::uint64_t>()),
-                  fmt::format("{:.0f}", row["msgs_per_s"].get<double>()),
+                  if_running(human_bytes(row["rss_bytes"].get<std::uint64_t>())), fmt::format("{:.0f}%", fill),
+                  if_counted(std::to_string(row["processed"].get<std::uint64_t>())),
+                  if_counted(fmt::format("{:.0f}", row["msgs_per_s"].get<double>())),
                   last_exit.empty() ? std::string()
                                     : last_exit + " (" + human_uptime(row["last_exit_ago_s"].get<double>()) + " ago)"});
     table.add(std::move(cells));
   }
   std::cout << table.take();
+  if (any_remote) {
+    std::cout << "remote: an instance on another node (here its mailbox, MBOX); `procactor status` of the run on the "
+                 "host that launched it shows every node's\n";
+  }
   // Runs recorded before these fields existed have neither.
   if (status.contains("shared_memory_bytes")) {
     std::cout << (ended ? "shared memory at the end " : "shared memory ")

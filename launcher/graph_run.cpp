@@ -424,7 +424,13 @@ void graph_run::check_run_dir() {
 }
 
 void graph_run::record_event(std::string kind, std::string actor, int pid, std::string detail) {
-  event_log_.plain(event_json({wall_clock::now(), std::move(kind), std::move(actor), pid, std::move(detail)}));
+  const bool actors = !actor.empty();
+  const std::string line = event_json({wall_clock::now(), std::move(kind), std::move(actor), pid, std::move(detail)});
+  event_log_.plain(line);
+  // On a node of a multi-node run, an actor's event goes to the launching
+  // host's log of the run too (its own, ready and finished, the launching
+  // host records for the whole run).
+  if (node_ && actors) relay(relay::event_frame(node_->index, line));
 }
 
 // The runtime's monitor thread reports exits, restarts and restarted
@@ -859,13 +865,16 @@ void graph_run::write_final_status(Runtime& rt) {
     // What `inspect` of the ended run shows: the last exits and the dead
     // letters, which the run's last line points to; on a node of a
     // multi-node run, its own run's (RUN-NODE, on its host), which its
-    // last line names. (`inspect RUN` on the launching host reaches the
-    // nodes only while they live.)
-    record_final_inspect(run_, json_text(inspect_json(rt, graph_, run_.name, instance_refs())));
-    // The launching host of a multi-node run keeps the run's whole table,
-    // and names on the run's last line why this node failed, when it did
-    // of its own accord (not because the job was ended for another node).
+    // last line names.
+    const std::string inspected = json_text(inspect_json(rt, graph_, run_.name, instance_refs()));
+    record_final_inspect(run_, inspected);
+    // The launching host of a multi-node run keeps the run's whole table
+    // and inspect (the inspect first: the launch may end once it has every
+    // node's table), and names on the run's last line why this node
+    // failed, when it did of its own accord (not because the job was ended
+    // for another node).
     if (node_) {
+      relay(relay::inspected_frame(node_->index, inspected));
       auto sent = failure_.empty() || job_ended_ ? nlohmann::ordered_json()
                                                  : nlohmann::ordered_json::parse(status, nullptr, false);
       if (sent.is_object()) sent["failure"] = failure_;

@@ -460,18 +460,33 @@ std::vector<std::string> log_follower::new_lines() {
   return lines;
 }
 
-bool is_event(const nlohmann::json& event) {
+namespace {
+
+template <typename Json>
+bool event_shape(const Json& event) {
   return event.is_object() && event.contains("kind") && event["kind"].is_string() && event.contains("time_ms") &&
          event["time_ms"].is_number();
 }
 
+}  // namespace
+
+bool is_event(const nlohmann::json& event) { return event_shape(event); }
+
+std::optional<std::string> event_on_node(std::string_view line, const std::string& node) {
+  auto event = nlohmann::ordered_json::parse(line, nullptr, false);
+  if (!event_shape(event)) return std::nullopt;
+  event["node"] = node;
+  return json_text(event);
+}
+
 std::string event_json(const run_event& event) {
-  const nlohmann::ordered_json line = {{"time_ms", epoch_ms(event.time)},
-                                       {"time", local_timestamp(event.time)},
-                                       {"kind", event.kind},
-                                       {"actor", event.actor},
-                                       {"pid", event.pid},
-                                       {"detail", event.detail}};
+  nlohmann::ordered_json line = {{"time_ms", epoch_ms(event.time)},
+                                 {"time", local_timestamp(event.time)},
+                                 {"kind", event.kind},
+                                 {"actor", event.actor},
+                                 {"pid", event.pid},
+                                 {"detail", event.detail}};
+  if (!event.node.empty()) line["node"] = event.node;
   return json_text(line);
 }
 

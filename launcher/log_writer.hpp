@@ -155,11 +155,18 @@ struct run_event {
   std::string actor;
   int pid = 0;
   std::string detail;
+  // The node whose actor it is, in the launching host's log of a
+  // multi-node run; empty (and not written) otherwise.
+  std::string node;
 };
 [[nodiscard]] std::string event_json(const run_event& event);
 // Whether `event` is one as event_json writes them: an object with a
 // string "kind" and a number "time_ms" (a line of events.jsonl that is
 // not, damaged or written by something else, is left out by its readers).
 [[nodiscard]] bool is_event(const nlohmann::json& event);
+// A node's line of events.jsonl as the launching host of a multi-node run
+// logs it: with "node" (its name) added, its fields in their order; nullopt
+// when the line is not an event.
+[[nodiscard]] std::optional<std::string> event_on_node(std::string_view line, const std::string& node);
 
 }  // namespace procactor::launcher

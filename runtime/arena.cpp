@@ -373,6 +373,22 @@ std::string blob_create(const arena& a, std::span<const std::byte> payload) {
   return name;
 }
 
+std::uint64_t blob_bytes(const arena& a) noexcept {
+  std::uint64_t total = 0;
+  const std::string prefix = a.name() + "-b";
+  const int dir = ::open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return 0;
+  for_each_segment([&](const char* name) {
+    struct stat st {};
+    // One removed since the directory was read counts nothing.
+    if (std::strncmp(name, prefix.c_str(), prefix.size()) == 0 && ::fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      total += static_cast<std::uint64_t>(st.st_size);
+    }
+  });
+  ::close(dir);
+  return total;
+}
+
 bool blob_valid_name(const arena& a, const char* name) noexcept {
   const auto& run = a.name();
   return std::strncmp(name, run.c_str(), run.size()) == 0 && std::strchr(name, '/') == nullptr;

@@ -304,5 +304,8 @@ void remove_run_segments(const char* run) noexcept;
 // A blob: a segment holding one large payload.
 std::string blob_create(const arena& a, std::span<const std::byte> payload);  // returns its name
 bool blob_valid_name(const arena& a, const char* name) noexcept;
+// The bytes of the run's large messages' segments in /dev/shm now (each
+// made by a sender, removed once handled: not in the arena's `used()`).
+std::uint64_t blob_bytes(const arena& a) noexcept;
 
 }  // namespace procactor::detail

@@ -270,7 +270,8 @@ const Options& Runtime::options() const noexcept { return impl_->supervisor->opt
 // which has let go of it (sup() throws there).
 std::uint64_t Runtime::shared_memory_used() const {
   (void)impl_->sup();
-  return detail::process::current()->shm().used();
+  const auto& shm = detail::process::current()->shm();
+  return shm.used() + detail::blob_bytes(shm);
 }
 std::uint64_t Runtime::corruptions() const {
   (void)impl_->sup();

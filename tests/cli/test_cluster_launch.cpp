@@ -876,6 +876,24 @@ TEST_CASE("a node supervisor killed with kill -9 ends the launch with a failure 
                                            std::to_string(std::max(1U, std::thread::hardware_concurrency())));
   CHECK(std::find(told.begin(), told.end(), n1) != told.end());
 
+  // The launch keeps each node's last answer to a status: once n1 is
+  // lost, its instances keep in the run's last table what they had
+  // handled, where n0's view of them has nothing.
+  std::string seen;
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        const result r = box.procactor({"status", "endless-two-nodes", "--json"});
+                        seen = r.out;
+                        const auto status = nlohmann::json::parse(r.out, nullptr, false);
+                        if (status.is_discarded() || !status.contains("actors")) return false;
+                        for (const auto& row : status["actors"]) {
+                          if (row["name"] == "worker.1") return row["processed"].get<std::uint64_t>() > 0;
+                        }
+                        return false;
+                      },
+                      120s),
+                  seen);
+
   const auto killed = std::chrono::steady_clock::now();
   REQUIRE(::kill(n1, SIGKILL) == 0);
   // A generous deadline, so that a hang fails the test; how long the exit
@@ -895,19 +913,19 @@ TEST_CASE("a node supervisor killed with kill -9 ends the launch with a failure 
                                                   R"(n1 \(host localhost\): lost, or killed\n)")),
                 out);
   // `status` of the ended run says the same: n0's last table (if mpirun
-  // let it send one before it ended the job) with n1's instances lost,
-  // else the run's end and that it left no table.
+  // let it send one before it ended the job, else the last it gave) with
+  // n1's instances lost, as n1 last gave them.
   const result ended = box.procactor({"status", "endless-two-nodes"});
   CHECK(ended.exit_code == 3);
   const bool n0_sent = out.find("; no last status from node n1 (host localhost)") != std::string::npos;
   MESSAGE("node n0 sent its last table: " << n0_sent);
-  if (n0_sent) {
-    CHECK_MESSAGE(std::regex_search(ended.out, std::regex(R"(\nworker\.1 +clitest\.Relay +n1 +- +lost )")), ended.out);
-    CHECK_MESSAGE(ended.out.find("\nno last status from node n1: lost, or killed\n") != std::string::npos, ended.out);
-  } else {
-    CHECK_MESSAGE(ended.out.find(" with exit code 1; it left no last table (procactor logs endless-two-nodes says how "
-                                 "it ended)\n") != std::string::npos,
-                  ended.out);
+  CHECK_MESSAGE(std::regex_search(ended.out, std::regex(R"(\nworker\.1 +clitest\.Relay +n1 +- +lost )")), ended.out);
+  CHECK_MESSAGE(ended.out.find("\nno last status from node n1: lost, or killed\n") != std::string::npos, ended.out);
+  const result ended_json = box.procactor({"status", "endless-two-nodes", "--json"});
+  const auto last_table = nlohmann::json::parse(ended_json.out, nullptr, false);
+  REQUIRE_MESSAGE(last_table.is_object(), ended_json.out);
+  for (const auto& row : last_table["actors"]) {
+    if (row["name"] == "worker.1") CHECK_MESSAGE(row["processed"].get<std::uint64_t>() > 0, ended_json.out);
   }
   CHECK_MESSAGE(std::regex_search(ended.out, std::regex(R"((^|\n)run endless-two-nodes ended at [^\n]* with exit code 1)")),
                 ended.out);
@@ -1002,11 +1020,35 @@ TEST_CASE(
   REQUIRE_MESSAGE(on_n0.exit_code == 0, on_n0.err);
   CHECK_MESSAGE(on_n0.out.starts_with("worker.1 (clitest.Relay, group root, node n1): remote: it runs on node n1, "),
                 on_n0.out);
+  // Its restarts and what it handled are counted on n1: n0's table has
+  // none of them, only its mailbox there.
   const result n0_table = box.procactor({"status", run.name + "-n0"});
   REQUIRE_MESSAGE(n0_table.exit_code == 0, n0_table.err);
   CHECK_MESSAGE(
-      std::regex_search(n0_table.out, std::regex(R"(\nworker\.1 +clitest\.Relay +n1 +- +remote +- +[0-9]+ +- +- +)")),
+      std::regex_search(n0_table.out,
+                        std::regex(R"(\nworker\.1 +clitest\.Relay +n1 +- +remote +- +- +- +- +[0-9]+% +- +-( |\n))")),
       n0_table.out);
+  CHECK_MESSAGE(n0_table.out.find("\nremote: an instance on another node") != std::string::npos, n0_table.out);
+  // The run's events on this host have n1's: worker.1's exit and restart,
+  // with its node.
+  const auto n1_event = [&](const std::string& kind) {
+    const result r = box.procactor({"events", run.name, "--json"});
+    last = r.out;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      const auto event = nlohmann::json::parse(line, nullptr, false);
+      if (event.is_object() && event.value("kind", "") == kind && event.value("actor", "") == "worker.1" &&
+          event.value("node", "") == "n1" && (kind != "exited" || event.value("pid", 0) == victim)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  CHECK_MESSAGE(eventually([&] { return n1_event("exited") && n1_event("restarting"); }, 120s), last);
+  const result events = box.procactor({"events", run.name});
+  CHECK_MESSAGE(std::regex_search(events.out, std::regex("\n[^\n]* exited +worker\\.1 +pid " + std::to_string(victim) +
+                                                         " on n1: signal 9")),
+                events.out);
 
   // A graceful restart of the sink on n1 runs its on_stop, whose report
   // reaches the sink's log on this host.
@@ -1030,6 +1072,19 @@ TEST_CASE(
   CHECK_MESSAGE(stopped.exit_code == 0, stopped.out, stopped.err);
   const result after = box.procactor({"status", run.name});
   CHECK(after.exit_code == 3);
+  // `inspect` of the ended run, here, as of a one-host run: the exits each
+  // node recorded (worker.1's kill on n1), as they were at the end.
+  const result last_inspect = box.procactor({"inspect", run.name, "worker.1", "--json"});
+  CHECK_MESSAGE(last_inspect.exit_code == 3, last_inspect.out, last_inspect.err);
+  const auto ended_report = nlohmann::json::parse(last_inspect.out, nullptr, false);
+  REQUIRE_MESSAGE(ended_report.is_object(), last_inspect.out, last_inspect.err);
+  CHECK(ended_report["run"] == run.name);
+  REQUIRE(ended_report["instances"].size() == 1);
+  CHECK(ended_report["instances"][0]["node"] == "n1");
+  const auto& ended_exits = ended_report["instances"][0]["exits"];
+  CHECK_MESSAGE(std::any_of(ended_exits.begin(), ended_exits.end(),
+                            [](const nlohmann::json& exit) { return exit.value("signal", 0) == 9; }),
+                last_inspect.out);
   std::ifstream exit_file(box.runs_root() / run.name / "exit");
   int exit_code = -1;
   exit_file >> exit_code;

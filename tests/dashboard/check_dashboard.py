@@ -20,7 +20,8 @@ in a private state directory, then:
     line at a time connected, it still answers, and `procactor stop` does
     not wait for them;
 then stops the run and checks that it ended cleanly and that the page
-says the run has ended, with its exit code and every instance exited.
+says the run has ended, with its exit code, every instance exited and
+every rate 0, and that the page asked for nothing the server lacks.
 Exits 77 (skip) when
 Chromium, chromedriver, Selenium or prometheus_client is missing.
 
@@ -198,6 +199,9 @@ def main():
         for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--window-size=1400,1000", f"--user-data-dir={os.path.join(state, 'chromium')}"]:
             options.add_argument(arg)
+        # The console's messages: a resource the page asks for and the
+        # server has not (a 404) is one.
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         browser = webdriver.Chrome(service=Service(driver_path), options=options)
         browser.get(url)
 
@@ -323,6 +327,19 @@ def main():
         wait_for("every instance exited on the page", lambda: (
             lambda r: r if set(r) == {"source.0", "worker.0", "worker.1", "sink.0"} and all(
                 cells[1] == "exited" for cells in r.values()) else None)(rows()), 10)
+        # Nothing flows in an ended run: every rate on the page is 0, not
+        # its last second's.
+        wait_for("every rate at 0 once the run has ended", lambda: (
+            lambda r, e: (r, e) if all(cells[5] == "0.0" for cells in r.values()) and len(e) == 2 and all(
+                t == "0.0 msg/s" for t in e) else None)(
+            rows(), [g.find_element(By.TAG_NAME, "text").text
+                     for g in browser.find_elements(By.CSS_SELECTOR, "#graph g.edge")]), 10)
+        # The page asked for nothing the server lacks (a browser asks for
+        # /favicon.ico unless the page names its icon).
+        missing = [e["message"] for e in browser.get_log("browser")
+                   if "404" in e.get("message", "") and "/api/" not in e.get("message", "")]
+        if missing:
+            fail(f"the page asked for what the server has not: {missing}")
         print("PASS", flush=True)
         return 0
     finally:

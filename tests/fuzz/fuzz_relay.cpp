@@ -9,7 +9,8 @@
 // round trip through request_line with the same id, node and request; one
 // that is refused comes with a reason that fits on the "error: ..." line
 // its sender gets. A frame that is accepted must be written again by
-// reply_frame, ready_frame or final_frame as one line that reads back equal.
+// reply_frame, ready_frame, final_frame, event_frame or inspected_frame as one
+// line that reads back equal.
 #include <string>
 #include <string_view>
 #include <variant>
@@ -45,9 +46,11 @@ void frames(std::string_view line) {
   if (!parsed) return;
   const relay::frame& f = *parsed;
   fuzz::require(line.starts_with(relay::frame_mark), "a frame without the frame mark was accepted");
-  const std::string again = f.kind == relay::frame::Kind::ready          ? relay::ready_frame(f.node, f.count)
-                            : f.kind == relay::frame::Kind::final_status ? relay::final_frame(f.node, f.text)
-                                                                         : relay::reply_frame(f.id, f.node, f.text);
+  const std::string again = f.kind == relay::frame::Kind::ready           ? relay::ready_frame(f.node, f.count)
+                            : f.kind == relay::frame::Kind::final_status  ? relay::final_frame(f.node, f.text)
+                            : f.kind == relay::frame::Kind::event         ? relay::event_frame(f.node, f.text)
+                            : f.kind == relay::frame::Kind::final_inspect ? relay::inspected_frame(f.node, f.text)
+                                                                          : relay::reply_frame(f.id, f.node, f.text);
   fuzz::require(again.starts_with(relay::frame_mark), "a frame written without the frame mark");
   fuzz::require(again.find('\n') == std::string::npos, "a frame written over more than one line");
   const auto reparsed = relay::parse_frame(again);

@@ -299,6 +299,18 @@ TEST_CASE("a final frame reads back as the node and its status text") {
   CHECK_FALSE(parse_frame(marked("final x {}")).has_value());
 }
 
+TEST_CASE("an event frame reads back as the node and its line of events.jsonl") {
+  CHECK(event_frame(2, "{}") == marked("event 2 {}"));
+  const std::string line = R"({"time_ms":1,"time":"t","kind":"exited","actor":"worker.1","pid":7,"detail":"a\nb"})";
+  const frame back = parsed_frame(event_frame(1, line));
+  CHECK(back.kind == frame::Kind::event);
+  CHECK(back.node == 1);
+  CHECK(back.text == line);
+  CHECK(back.id == 0);
+  CHECK_FALSE(parse_frame(marked("event")).has_value());
+  CHECK_FALSE(parse_frame(marked("event n1 {}")).has_value());
+}
+
 TEST_CASE("a ready frame reads back as the node and its count") {
   CHECK(ready_frame(0, 4) == marked("ready 0 4"));
   for (const auto& [node, count] : std::vector<std::pair<std::size_t, std::size_t>>{
@@ -517,6 +529,38 @@ TEST_CASE("a final table names the nodes that sent none as lost and their instan
   CHECK_THROWS_AS((void)final_table(graph, "demo", {{0, std::nullopt}, {1, std::nullopt}}), std::runtime_error);
 }
 
+TEST_CASE("a node that stopped answering is shown by the last table it gave: its instances keep their counts") {
+  const Graph graph = parse_ok(demo);
+  json last = json::parse(n1_status());
+  for (json& row : last["actors"]) {
+    if (row["name"] == "worker.1") row["processed"] = 500;
+  }
+  // A live status: n1 is silent now, and its instances are its own last
+  // view of them, not n0's (a remote row with nothing counted).
+  ControlRequest status;
+  status.verb = ControlRequest::Verb::status;
+  const json live = json::parse(merge_replies(graph, "demo", status, {{0, n0_status()}, {1, last.dump(), true}}));
+  CHECK(live.at("unanswered_nodes") == "n1");
+  CHECK(row_named(live.at("actors"), "worker.1").at("state") == "unanswered");
+  CHECK(row_named(live.at("actors"), "worker.1").at("processed") == 500);
+  CHECK(row_named(live.at("actors"), "worker.1").at("pid") == 21);
+  CHECK(row_named(live.at("actors"), "sink.0").at("pid") == 22);
+  CHECK(row_named(live.at("actors"), "worker.0").at("state") == "running");  // n0's own, from n0
+  // The final table: the lost node's instances are lost, with their counts.
+  const json table = json::parse(final_table(graph, "demo", {{0, n0_status()}, {1, last.dump(), true}}));
+  CHECK(table.at("lost_nodes") == "n1");
+  CHECK(row_named(table.at("actors"), "worker.1").at("state") == "lost");
+  CHECK(row_named(table.at("actors"), "worker.1").at("processed") == 500);
+  CHECK(row_named(table.at("actors"), "worker.1").at("pid") == 0);  // its process is gone with its node
+  CHECK(row_named(table.at("actors"), "source.0").at("state") == "running");
+  CHECK(row_named(table.at("actors"), "source.0").at("pid") == 10);
+  // A stale table answers nothing else: a kill it would have acted on did
+  // not happen.
+  ControlRequest kill;
+  kill.verb = ControlRequest::Verb::kill;
+  CHECK(merge_replies(graph, "demo", kill, {{1, std::string("ok"), true}}) != "ok");
+}
+
 TEST_CASE("a merged status has the schema and each route's messages summed over the rows of their receivers") {
   const Graph graph = parse_ok(demo);
   // Each node's row of an instance it runs counts what it handled from
@@ -617,6 +661,56 @@ TEST_CASE("inspected instances merge, each from the node that runs it") {
   CHECK(merge_replies(graph, "demo", inspect("sink", 0U), {{1, std::nullopt}}) == "error: node n1 did not answer");
   CHECK(merge_replies(graph, "demo", inspect("sink", 0U), {{1, "error: no actor 'sink.0' in run demo-n1"}}) ==
         "error: no actor 'sink.0' in run demo-n1");
+}
+
+TEST_CASE("the last inspect of a run on two nodes has every instance from its node and a lost node's as lost") {
+  const Graph graph = parse_ok(demo);
+  auto instance = [](std::string_view name, std::string_view state, int exits) {
+    json row = {{"name", name},
+                {"state", state},
+                {"restarts", exits},
+                {"exits", json::array()},
+                {"dead_letters", json::array()}};
+    for (int i = 0; i < exits; ++i) row["exits"].push_back({{"how", "killed"}, {"signal", 9}});
+    return row;
+  };
+  const std::string n0 =
+      json{{"run", "demo-n0"},
+           {"instances",
+            {instance("source.0", "exited", 0), instance("worker.0", "exited", 1), instance("worker.1", "remote", 0),
+             instance("worker.2", "exited", 0), instance("sink.0", "remote", 0)}}}
+          .dump();
+  const std::string n1 =
+      json{{"run", "demo-n1"},
+           {"instances",
+            {instance("source.0", "remote", 0), instance("worker.0", "remote", 0), instance("worker.1", "exited", 2),
+             instance("worker.2", "remote", 0), instance("sink.0", "exited", 0)}}}
+          .dump();
+  const json whole = json::parse(final_table(graph, "demo", {{0, n0}, {1, n1}}, Verb::inspect));
+  CHECK(whole.at("run") == "demo");
+  CHECK_FALSE(whole.contains("lost_nodes"));
+  CHECK(names_of(whole.at("instances")) ==
+        std::vector<std::string>{"source.0", "worker.0", "worker.1", "worker.2", "sink.0"});
+  CHECK(row_named(whole.at("instances"), "worker.1").at("exits").size() == 2);
+  CHECK(row_named(whole.at("instances"), "worker.0").at("exits").size() == 1);
+  CHECK(row_named(whole.at("instances"), "sink.0").at("state") == "exited");
+  // n1 sent none: its instances are n0's view of them, lost.
+  const json half = json::parse(final_table(graph, "demo", {{0, n0}, {1, std::nullopt}}, Verb::inspect));
+  CHECK(half.at("lost_nodes") == "n1");
+  CHECK(row_named(half.at("instances"), "worker.1").at("state") == "lost");
+  CHECK(row_named(half.at("instances"), "worker.0").at("state") == "exited");
+  CHECK_THROWS_AS((void)final_table(graph, "demo", {{0, std::nullopt}, {1, std::nullopt}}, Verb::inspect),
+                  std::runtime_error);
+}
+
+TEST_CASE("an inspected frame reads back as the node and its inspect text") {
+  CHECK(inspected_frame(0, "{}") == marked("inspected 0 {}"));
+  const std::string text = R"({"run":"demo-n1","instances":[{"name":"a\nb"}]})";
+  const frame back = parsed_frame(inspected_frame(1, text));
+  CHECK(back.kind == frame::Kind::final_inspect);
+  CHECK(back.node == 1);
+  CHECK(back.text == text);
+  CHECK_FALSE(parse_frame(marked("inspected x {}")).has_value());
 }
 
 TEST_CASE("kill, restart and stop are ok when any node acted, else the first error or the silent nodes") {

@@ -220,3 +220,26 @@ TEST_CASE("an event is one JSON object with the documented fields") {
   CHECK(event["detail"] == "signal 9 (Killed)");
   CHECK(line.starts_with(R"({"time_ms":1700000000123,"time":")"));
 }
+
+TEST_CASE("an event of a multi-node run's actor names its node; another has no node") {
+  const auto time = from_epoch_ms(1'700'000'000'123);
+  const auto remote = nlohmann::json::parse(event_json({time, "exited", "worker.1", 4242, "signal 9 (Killed)", "n1"}));
+  CHECK(remote["node"] == "n1");
+  CHECK(remote["actor"] == "worker.1");
+  CHECK(is_event(remote));
+  const auto local = nlohmann::json::parse(event_json({time, "exited", "worker.1", 4242, "signal 9 (Killed)", {}}));
+  CHECK_FALSE(local.contains("node"));
+}
+
+TEST_CASE("a node's event line gains its node and keeps its fields in order; a line that is not an event does not") {
+  const auto time = from_epoch_ms(1'700'000'000'123);
+  const std::string line = event_json({time, "restarting", "worker.3", 77, "restart 1 of 5", {}});
+  const auto logged = event_on_node(line, "n1");
+  REQUIRE(logged.has_value());
+  CHECK(logged->starts_with(R"({"time_ms":1700000000123,"time":")"));
+  CHECK(logged->ends_with(R"("detail":"restart 1 of 5","node":"n1"})"));
+  CHECK(*logged == event_json({time, "restarting", "worker.3", 77, "restart 1 of 5", "n1"}));
+  CHECK_FALSE(event_on_node("not json", "n1").has_value());
+  CHECK_FALSE(event_on_node(R"({"kind":"exited"})", "n1").has_value());
+  CHECK_FALSE(event_on_node(R"([1,2])", "n1").has_value());
+}
