@@ -323,7 +323,8 @@ struct job_command {
 constexpr std::array node_settings{"PROCACTOR_STATE_DIR", "PROCACTOR_PLUGIN_PATH", "PROCACTOR_LOG_ROTATE_SIZE",
                                    "PROCACTOR_SPAWN",     "PROCACTOR_EVICT_READ",  "PROCACTOR_FULL_FENCES"};
 
-job_command mpirun_line(const Graph& graph, const std::filesystem::path& self, const std::filesystem::path& file) {
+job_command mpirun_line(const Graph& graph, const std::filesystem::path& self, const std::filesystem::path& file,
+                        const std::string& run_name) {
   std::vector<std::string> line = {"mpirun"};
   // mpirun refuses root without this; `procactor launch` as root means it.
   if (::geteuid() == 0) line.emplace_back("--allow-run-as-root");
@@ -361,9 +362,9 @@ job_command mpirun_line(const Graph& graph, const std::filesystem::path& self, c
     if (i != 0) line.emplace_back(":");
     line.insert(line.end(), {"-np", "1"});
     line.insert(line.end(), exported.begin(), exported.end());
-    for (const std::string& arg :
-         {std::string("--host"), node.host, self.string(), std::string("node"), std::string("--node"), node.name,
-          file.string(), std::string("--auto-replicas"), std::to_string(auto_replicas())}) {
+    for (const std::string& arg : {std::string("--host"), node.host, self.string(), std::string("node"),
+                                   std::string("--node"), node.name, file.string(), std::string("--auto-replicas"),
+                                   std::to_string(auto_replicas()), std::string("--run"), run_name}) {
       line.push_back(arg);
     }
   }
@@ -376,7 +377,7 @@ job_command mpirun_line(const Graph& graph, const std::filesystem::path& self, c
 // files go in the run's directory. Its standard input to task 0 only, and
 // a node that fails (a non-zero exit, a signal) ends the step.
 job_command srun_line(const Graph& graph, const std::filesystem::path& self, const std::filesystem::path& file,
-                      const std::filesystem::path& run_dir) {
+                      const std::filesystem::path& run_dir, const std::string& run_name) {
   // --multi-prog splits its lines at blanks and expands %t and %o.
   for (const auto& path : {self, file}) {
     if (path.string().find_first_of(" \t%") != std::string::npos) {
@@ -392,7 +393,7 @@ job_command srun_line(const Graph& graph, const std::filesystem::path& self, con
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     host_file << nodes[i].host << '\n';
     program_file << i << ' ' << self.string() << " node --node " << nodes[i].name << ' ' << file.string()
-                 << " --auto-replicas " << auto_replicas() << '\n';
+                 << " --auto-replicas " << auto_replicas() << " --run " << run_name << '\n';
   }
   if (!host_file.flush() || !program_file.flush()) {
     throw std::runtime_error("cannot write " + hosts.string() + " and " + programs.string());
@@ -897,10 +898,10 @@ class cluster_launch {
     run_log_.stamped("procactor: error: " + text);
   }
 
-  // The run's own events; each actor's are in its node's run (GRAPH-NODE),
-  // on that node's host.
+  // The run's own events (each node's actors' come as event frames, and are
+  // in the node's run, RUN-NODE, on its host too).
   void record_event(const std::string& kind, const std::string& detail) {
-    event_log_.plain(event_json({wall_clock::now(), kind, "", 0, detail}));
+    event_log_.plain(event_json({wall_clock::now(), kind, "", 0, detail, {}}));
   }
 
   void on_frame(relay::frame f) {
@@ -1248,11 +1249,12 @@ int launch_cluster(const LaunchOptions& options, const Graph& graph) {
   std::optional<dashboard_server> dashboard;
   if (options.http && !bind_dashboard(*options.http, dashboard)) return exit_failure;
   // The run as `status`, `logs` and `stop` name it on this host; each node
-  // also has its own (GRAPH-NODE) on its host.
+  // also has its own (RUN-NODE) on its host.
   const RunEntry run = create_run(graph.name);
   job_command job;
   try {
-    job = graph.cluster->launcher == "srun" ? srun_line(graph, self, file, run.dir) : mpirun_line(graph, self, file);
+    job = graph.cluster->launcher == "srun" ? srun_line(graph, self, file, run.dir, run.name)
+                                            : mpirun_line(graph, self, file, run.name);
   } catch (const std::exception& e) {
     std::cerr << "procactor: error: " << e.what() << '\n';
     record_exit(run, exit_usage);

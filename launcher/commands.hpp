@@ -52,6 +52,10 @@ struct NodeOptions {
   // What replicas = "auto" is on every node: the launching host's count,
   // so that the nodes of hosts with other core counts agree on the graph.
   std::optional<std::uint32_t> auto_replicas;
+  // The launching host's run (launch gives its own name, so that the
+  // nodes' runs of a second run of the graph are RUN-2-NODE, not
+  // RUN-NODE-2); empty: the graph's name.
+  std::string run;
 };
 
 struct GraphOptions {
@@ -149,6 +153,9 @@ class graph_run;
 // the run itself once the Runtime exists (the gateway, then the graph).
 struct node_setup {
   std::string name;
+  // The run on the launching host, whose part this node's run is (named
+  // WHOLE-NODE); empty: the graph's name.
+  std::string whole_run;
   std::function<int(graph_run&, Runtime&)> run;
   explicit operator bool() const noexcept { return static_cast<bool>(run); }
 };
@@ -157,7 +164,7 @@ struct node_setup {
 // (cluster_launch.cpp).
 [[nodiscard]] int launch_cluster(const LaunchOptions& options, const Graph& graph);
 // `procactor node`: one node of a multi-node run, started by mpirun.
-[[nodiscard]] int run_node(const Graph& graph, const std::string& node);
+[[nodiscard]] int run_node(const Graph& graph, const std::string& node, const std::string& whole_run = {});
 [[nodiscard]] int status_command(const StatusOptions& options);
 [[nodiscard]] int logs_command(const LogsOptions& options);
 [[nodiscard]] int stop_command(const StopOptions& options);

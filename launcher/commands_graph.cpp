@@ -155,7 +155,7 @@ int node_command(const NodeOptions& options) {
   if (!graph) {
     return exit_usage;
   }
-  return run_node(*graph, options.node);
+  return run_node(*graph, options.node, options.run);
 }
 
 }  // namespace procactor::launcher

@@ -425,7 +425,8 @@ void graph_run::check_run_dir() {
 
 void graph_run::record_event(std::string kind, std::string actor, int pid, std::string detail) {
   const bool actors = !actor.empty();
-  const std::string line = event_json({wall_clock::now(), std::move(kind), std::move(actor), pid, std::move(detail)});
+  const std::string line =
+      event_json({wall_clock::now(), std::move(kind), std::move(actor), pid, std::move(detail), {}});
   event_log_.plain(line);
   // On a node of a multi-node run, an actor's event goes to the launching
   // host's log of the run too (its own, ready and finished, the launching

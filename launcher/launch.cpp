@@ -38,9 +38,11 @@ int launch_graph(const LaunchOptions& options, const Graph& graph, const node_se
   std::optional<dashboard_server> dashboard;
   if (options.http && !node && !bind_dashboard(*options.http, dashboard)) return exit_failure;
   // Each node of a multi-node run has a run directory of its own, which
-  // `status` and `logs` read on its host: GRAPH-NODE.
-  RunEntry run = create_run(node ? graph.name + "-" + node.name : graph.name);
-  if (node) record_node_of(run, graph.name);
+  // `status` and `logs` read on its host: RUN-NODE, after the launching
+  // host's run (GRAPH-NODE for the first run of the graph).
+  const std::string whole = node && !node.whole_run.empty() ? node.whole_run : graph.name;
+  RunEntry run = create_run(node ? whole + "-" + node.name : graph.name);
+  if (node) record_node_of(run, whole);
   int detached_code = exit_ok;
   if (options.detach && detach(run, detached_code)) return detached_code;
   record_supervisor(run);

@@ -213,6 +213,10 @@ int run(int argc, char** argv) {
                    "What replicas = \"auto\" means (launch gives its own host's core count)")
       ->check(CLI::Range(1U, 1023U))
       ->type_name("N");
+  node_cmd
+      ->add_option("--run", node.run,
+                   "The run on the launching host: this node's run is RUN-NODE (default: the graph's name)")
+      ->type_name("RUN");
 
   CLI::App* graph_cmd = app.add_subcommand("graph", "Print a graph file as text or as Graphviz DOT");
   graph_cmd->add_option("FILE", graph.file, "Graph file (TOML)")->required();

@@ -316,7 +316,7 @@ class request_reader {
 
 }  // namespace
 
-int run_node(const Graph& graph, const std::string& node_name) {
+int run_node(const Graph& graph, const std::string& node_name, const std::string& whole_run) {
   if (!graph.cluster) {
     std::cerr << "procactor: error: the graph has no [cluster]: node " << node_name
               << " is one node of a graph placed on several (procactor launch runs a graph without [cluster])\n";
@@ -329,6 +329,7 @@ int run_node(const Graph& graph, const std::string& node_name) {
   const auto node = static_cast<std::size_t>(graph.cluster->find_node(node_name) - graph.cluster->nodes.data());
   node_setup setup;
   setup.name = node_name;
+  setup.whole_run = whole_run;
   setup.run = [&graph, node, node_name](graph_run& run, Runtime& rt) {
     request_worker worker(run, rt, node);
     std::unique_ptr<gateway_thread> gateway;

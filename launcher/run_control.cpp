@@ -100,9 +100,12 @@ std::string graph_run::control(Runtime& rt, const ControlRequest& request) {
   if (acted == 0 && std::all_of(chosen.begin(), chosen.end(), [](const instance_ref& i) { return i.remote; })) {
     const ActorSpec& actor = graph_.actors[chosen.front().actor];
     const std::string& node = graph_.cluster->nodes[node_for_replica(graph_, actor, chosen.front().replica)].name;
-    return "error: '" + target + "' runs on node " + node + " of this multi-node run: act on it through run " +
-           graph_.name + " on the host that launched it, or run " + graph_.name + "-" + node + " on node " + node +
-           "'s host";
+    // This node's run is WHOLE-NODE (launch.cpp), and so is the other's.
+    const std::string own = "-" + node_->name;
+    const std::string whole =
+        run_.name.ends_with(own) ? run_.name.substr(0, run_.name.size() - own.size()) : graph_.name;
+    return "error: '" + target + "' runs on node " + node + " of this multi-node run: act on it through run " + whole +
+           " on the host that launched it, or run " + whole + "-" + node + " on node " + node + "'s host";
   }
   if (acted == 0) return "error: '" + target + "' has no running process in run " + run_.name;
   if (request.verb == Verb::kill) return "ok: sent " + signal_text(request.signal) + " to " + done;

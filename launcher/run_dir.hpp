@@ -25,7 +25,7 @@
 //                          instance (exits, dead letters), written as it ends
 //   <run>/exit             the run's exit code, once it has ended (its
 //                          mtime: when it ended)
-//   <run>/node             on a node of a multi-node run (GRAPH-NODE): the
+//   <run>/node             on a node of a multi-node run (RUN-NODE): the
 //                          run it is part of, named on the launching host
 //
 // A run is live while its lock is held, has ended once it wrote `exit`, and

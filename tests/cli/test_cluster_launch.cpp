@@ -1100,6 +1100,43 @@ TEST_CASE(
   check_nodes_left_nothing(box, "endless-two-nodes", file, values(pids));
 }
 
+TEST_CASE("two runs of one graph on two nodes at once each name their nodes' runs after their own" *
+          doctest::timeout(590)) {
+  sandbox box;
+  const fs::path file = box.copy_graph("endless_two_nodes.toml");
+  const detached_run first = launch_detached(box, file);
+  const detached_run second = launch_detached(box, file);
+  const mpirun_guard guard(file);
+  CHECK(first.name == "endless-two-nodes");
+  CHECK(second.name == "endless-two-nodes-2");
+  // The second run's part on each node is RUN-NODE, and each launching
+  // run's table is its own nodes' instances.
+  const auto first_pids = running_instances(box, first.name, 4);
+  const auto second_pids = running_instances(box, second.name, 4);
+  auto on_nodes = running_instances(box, second.name + "-n0", 2);
+  on_nodes.merge(running_instances(box, second.name + "-n1", 2));
+  CHECK(second_pids == on_nodes);
+  on_nodes = running_instances(box, first.name + "-n0", 2);
+  on_nodes.merge(running_instances(box, first.name + "-n1", 2));
+  CHECK(first_pids == on_nodes);
+  // A node's run, asked for an instance of the other node, names the runs
+  // that have it.
+  const result elsewhere = box.procactor({"kill", second.name + "-n0", "worker.1"});
+  CHECK(elsewhere.exit_code != 0);
+  CHECK_MESSAGE(elsewhere.err.find("act on it through run endless-two-nodes-2 on the host that launched it, or run "
+                                   "endless-two-nodes-2-n1 on node n1's host") != std::string::npos,
+                elsewhere.err);
+
+  for (const detached_run& run : {first, second}) {
+    const result stopped = box.procactor({"stop", run.name}, 240s);
+    CHECK_MESSAGE(stopped.exit_code == 0, run.name, stopped.out, stopped.err);
+  }
+  check_run_left_nothing(first.supervisor);
+  check_run_left_nothing(second.supervisor);
+  check_nodes_left_nothing(box, first.name, file, values(first_pids));
+  check_nodes_left_nothing(box, second.name, file, values(second_pids));
+}
+
 TEST_CASE("the launching process of a run on two nodes killed with kill -9 takes the whole run with it" *
           doctest::timeout(590)) {
   sandbox box;

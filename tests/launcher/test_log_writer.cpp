@@ -209,7 +209,7 @@ TEST_CASE("a follower from the oldest rotated file reads the whole history kept 
 
 TEST_CASE("an event is one JSON object with the documented fields") {
   const auto time = from_epoch_ms(1'700'000'000'123);
-  const auto line = event_json({time, "exited", "worker.1", 4242, "signal 9 (Killed)"});
+  const auto line = event_json({time, "exited", "worker.1", 4242, "signal 9 (Killed)", {}});
   CHECK(line.find('\n') == std::string::npos);
   const auto event = nlohmann::json::parse(line);
   CHECK(event["time_ms"] == 1'700'000'000'123);
